@@ -1,0 +1,78 @@
+/* common.h — error reporting, checked allocation and small helpers used everywhere.
+ *
+ * Two kinds of failure, two mechanisms:
+ *  - Bad input (a user's file, flag, checkpoint) is *expected*: functions that read
+ *    input return -1 and fill an ed_error with one line, "file:line: what is wrong".
+ *    The caller decides; the trainer agrees on failure across ranks and rank 0 prints.
+ *  - Broken invariants and exhausted resources (malloc failure, an MPI call failing)
+ *    are not recoverable: ED_DIE prints file:line of the *source* and aborts the whole
+ *    MPI job (MPI_Abort when MPI is up), so no rank is left waiting in a collective.
+ *
+ * No global mutable state lives here. */
+#ifndef EXPERT_COMMON_H
+#define EXPERT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef ED_VERSION
+#define ED_VERSION "0.0.0"
+#endif
+#ifndef ED_GIT_COMMIT
+#define ED_GIT_COMMIT "unknown"
+#endif
+
+/* Exit statuses of the expert-dist binary (documented in docs/usage.md). */
+enum {
+    ED_EXIT_OK = 0,
+    ED_EXIT_FAILURE = 1,   /* runtime error: bad data, failed write, NaN policy stop */
+    ED_EXIT_USAGE = 2,     /* bad flags or config, before any work */
+    ED_EXIT_PREEMPTED = 3, /* SIGTERM/SIGUSR1 received: last.h5 written, resume with --resume auto */
+};
+
+/* One line describing what went wrong with some input. */
+typedef struct {
+    char msg[1024];
+} ed_error;
+
+/* Formats into err (if non-NULL) and returns -1, so `return ed_fail(err, ...)` reads well. */
+int ed_fail(ed_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "expert-dist: fatal: <src>:<line>: msg" to stderr and aborts the job. */
+_Noreturn void ed_die_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define ED_DIE(...) ed_die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define ED_CHECK(cond, ...) do { if (!(cond)) ED_DIE(__VA_ARGS__); } while (0)
+
+/* Checked allocation: never returns NULL (dies instead). Sizes are checked for overflow. */
+void *ed_malloc_at(size_t n, const char *file, int line);
+void *ed_calloc_at(size_t count, size_t size, const char *file, int line);
+void *ed_realloc_at(void *p, size_t n, const char *file, int line);
+char *ed_strdup_at(const char *s, const char *file, int line);
+#define ed_malloc(n) ed_malloc_at((n), __FILE__, __LINE__)
+#define ed_calloc(c, s) ed_calloc_at((c), (s), __FILE__, __LINE__)
+#define ed_realloc(p, n) ed_realloc_at((p), (n), __FILE__, __LINE__)
+#define ed_strdup(s) ed_strdup_at((s), __FILE__, __LINE__)
+
+/* Float buffers aligned to 64 bytes (one AVX-512 vector / cache line); free with free(). */
+float *ed_alloc_floats_at(size_t n, const char *file, int line);
+#define ed_alloc_floats(n) ed_alloc_floats_at((n), __FILE__, __LINE__)
+
+/* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL).
+ * Errors (missing, directory, unreadable) name the path. */
+int ed_read_file(const char *path, char **data, size_t *len, ed_error *err);
+
+/* Wall-clock seconds from a monotonic clock. */
+double ed_now(void);
+
+/* Growable int32 vector, the common currency of token ids. */
+typedef struct {
+    int32_t *data;
+    size_t len, cap;
+} ed_ivec;
+void ed_ivec_push(ed_ivec *v, int32_t x);
+void ed_ivec_reserve(ed_ivec *v, size_t cap);
+void ed_ivec_free(ed_ivec *v);
+
+#endif

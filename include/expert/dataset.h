@@ -1,0 +1,109 @@
+/* dataset.h — from files to per-rank batches: documents, sliding windows, batches, sharding.
+ *
+ * Flow: ed_docs_read (a .txt or .jsonl file -> documents with their source line) ->
+ * ed_tok_train (vocabulary, once, from the training documents) -> ed_dataset_build
+ * (every document -> [BOS] tokens [EOS], concatenated ONCE into an int32 token array;
+ * windows are (start, length) offsets into it, max_length tokens, advancing by stride)
+ * -> ed_sampler (which windows rank r uses at optimizer step s, micro-batch a) ->
+ * ed_batch_fill (inputs = window[:-1], targets = window[1:], right padding with
+ * <PAD> inputs, -100 targets and attention_mask 0).
+ *
+ * Sharding contract (what makes -n 1 == -n N): an epoch's window order is a permutation
+ * drawn from (seed, epoch) only. Optimizer step s uses positions [s*G, (s+1)*G) of it,
+ * G = batch_size * grad_accum * world_size. Inside a step, slot k = micro * world + rank
+ * takes positions [s*G + k*B, s*G + (k+1)*B). The last step of an epoch may be partial:
+ * its windows are distributed slot by slot in that order, so some ranks may get fewer or
+ * zero windows (they still join every collective). Every window is used exactly once
+ * per epoch for any world size. Validation uses the same scheme without shuffling. */
+#ifndef EXPERT_DATASET_H
+#define EXPERT_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/common.h"
+#include "expert/tokenizer.h"
+
+/* ---- documents ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *text_field; /* .jsonl field holding the text (default "text") */
+    int skip_bad_lines;     /* warn and count instead of failing on a bad .jsonl line */
+} ed_read_options;
+
+typedef struct {
+    size_t n;
+    char **text;   /* NUL-terminated, valid UTF-8 */
+    size_t *len;
+    long *line;    /* 1-based line where the document starts in its file */
+    char *path;    /* source file */
+    long skipped;  /* bad lines skipped (only with skip_bad_lines) */
+} ed_docs;
+
+/* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line).
+ * Errors name "file:line" (and the byte offset for invalid UTF-8): missing file,
+ * directory, empty file, no usable text, invalid UTF-8, non-JSON line, non-object,
+ * missing or non-string text field, unknown extension (listing .txt and .jsonl). */
+int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
+void ed_docs_free(ed_docs *docs);
+
+/* ---- windows -------------------------------------------------------------------- */
+
+typedef struct {
+    int max_length; /* tokens per window incl. the shifted label (default 512) */
+    int stride;     /* window step (default 256), >= 1 */
+    int pack;       /* 1: concatenate documents and cut full max_length windows (no padding) */
+} ed_window_options;
+
+typedef struct {
+    int32_t *tokens;    /* all documents, each [BOS] ... [EOS], back to back */
+    size_t n_tokens;
+    uint64_t *win_start; /* window w covers tokens[win_start[w] .. + win_len[w]) */
+    uint32_t *win_len;   /* 2 .. max_length */
+    size_t n_windows;
+    size_t n_docs;
+    int max_length;
+} ed_dataset;
+
+int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok,
+                     const ed_window_options *opt, ed_error *err);
+void ed_dataset_free(ed_dataset *ds);
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+typedef struct {
+    int B, T;            /* rows used, padded sequence length (max window len - 1, or max_length - 1) */
+    int cap_B, cap_T;
+    int32_t *inputs;     /* [B*T] */
+    int32_t *targets;    /* [B*T], -100 at padding */
+    uint8_t *mask;       /* [B*T] attention_mask: 1 real, 0 pad */
+    long n_targets;      /* number of targets != -100 */
+} ed_batch;
+
+void ed_batch_init(ed_batch *b, int cap_B, int cap_T);
+void ed_batch_free(ed_batch *b);
+/* Fills b from windows ids[0..n); pad_to_max: pad to max_length-1 instead of the longest. */
+void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max);
+
+/* ---- sharding ------------------------------------------------------------------- */
+
+typedef struct {
+    size_t n_windows;
+    int batch_size, grad_accum, rank, world;
+    uint64_t seed;
+    int shuffle;
+    int epoch;       /* the epoch the permutation was drawn for */
+    uint32_t *perm;  /* [n_windows] */
+} ed_sampler;
+
+void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_accum, int rank,
+                     int world, uint64_t seed, int shuffle);
+void ed_sampler_free(ed_sampler *s);
+/* Draws the permutation of `epoch` (identity without shuffle). Pure function of (seed, epoch). */
+void ed_sampler_set_epoch(ed_sampler *s, int epoch);
+/* Optimizer steps per epoch: ceil(n_windows / G). */
+long ed_sampler_steps(const ed_sampler *s);
+/* Window ids of (step, micro) for this rank into ids[0..batch_size); returns how many (0..B). */
+int ed_sampler_micro(const ed_sampler *s, long step, int micro, uint32_t *ids);
+
+#endif

@@ -1,0 +1,107 @@
+/* gpt.h — the ExpertModel: a GPT-2 style decoder, forward and backward on the CPU.
+ *
+ * Architecture (matches tests/reference/gpt.py exactly): token + learned position
+ * embeddings; L pre-LayerNorm blocks (ln1 -> fused qkv D->3D -> causal multi-head
+ * softmax attention -> proj D->D -> residual; ln2 -> fc D->FF -> tanh-GELU -> fc_out
+ * FF->D -> residual); final LayerNorm ln_f (eps 1e-5); logits = ln_f(x) @ wte^T (tied).
+ *
+ * Memory: all parameters live in ONE float buffer `params`, all gradients in ONE float
+ * buffer `grads` of the same layout, so allreduce, clipping, the optimizer and the
+ * checkpoint writer each make one pass over one array. The layout is the PyTorch
+ * state_dict order, weights in PyTorch's [out, in] layout:
+ *   wte.weight [V,D], wpe.weight [Tmax,D],
+ *   blocks.{i}.ln1.weight [D], .ln1.bias [D], .qkv.weight [3D,D], .qkv.bias [3D],
+ *   .proj.weight [D,D], .proj.bias [D], .ln2.weight [D], .ln2.bias [D],
+ *   .fc.weight [FF,D], .fc.bias [FF], .fc_out.weight [D,FF], .fc_out.bias [D],
+ *   ln_f.weight [D], ln_f.bias [D]
+ * `tensors[]` names every slice (checkpoints and parity tests use it).
+ *
+ * Padding: sequences are right-padded. Because attention is causal, a real position
+ * never attends to a later pad, so pads need no attention mask: giving them target -100
+ * removes them from the loss and therefore from every gradient.
+ *
+ * Threads: matmuls run on OpenBLAS threads, elementwise loops on OpenMP threads; both
+ * are set by ed_set_threads() so that ranks x threads never oversubscribes the cores.
+ * Not thread-safe: one ed_gpt per rank, used by one caller at a time. */
+#ifndef EXPERT_GPT_H
+#define EXPERT_GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/rng.h"
+
+#define ED_IGNORE_INDEX (-100)
+
+typedef struct {
+    int vocab_size;  /* V */
+    int d_model;     /* D */
+    int n_layers;    /* L */
+    int n_heads;     /* H, divides D */
+    int d_ff;        /* FF */
+    int max_seq_len; /* Tmax, rows of wpe */
+    float dropout;   /* attention-probability and residual dropout, 0 = off (default) */
+} ed_model_config;
+
+/* Returns 0, or -1 with a one-line reason in msg (e.g. "n_heads 6 does not divide d_model 512"). */
+int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
+
+typedef struct {
+    char name[64];   /* state_dict key, e.g. "blocks.3.qkv.weight" */
+    int ndim;        /* 1 or 2 */
+    int shape[2];    /* [out, in] for weights; shape[1] = 1 when ndim == 1 */
+    size_t offset;   /* in floats, into params/grads */
+    size_t numel;
+    int weight_decay; /* 1 for 2-D matmul/embedding weights, 0 for biases and LayerNorm */
+} ed_tensor;
+
+/* Called during backward each time a contiguous range of `grads` is final
+ * (ranges arrive from the end of the buffer towards the start; the tied wte gradient
+ * is final only at the very end). Used to start bucketed allreduces early. */
+typedef void (*ed_grad_ready_fn)(void *ctx, size_t offset, size_t count);
+
+typedef struct ed_gpt ed_gpt; /* opaque: activations and views are the engine's business */
+
+/* Allocates parameters and gradients (zeroed) and initialises the weights GPT-2 style
+ * from `seed`: N(0, 0.02), proj/fc_out weights N(0, 0.02/sqrt(2L)), biases 0, LN weights 1.
+ * Returns NULL with msg filled when the config is invalid. */
+ed_gpt *ed_gpt_create(const ed_model_config *cfg, uint64_t seed, char *msg, size_t msg_len);
+void ed_gpt_free(ed_gpt *m);
+
+const ed_model_config *ed_gpt_config(const ed_gpt *m);
+size_t ed_gpt_num_params(const ed_gpt *m);
+float *ed_gpt_params(ed_gpt *m);
+float *ed_gpt_grads(ed_gpt *m);
+int ed_gpt_num_tensors(const ed_gpt *m);
+const ed_tensor *ed_gpt_tensors(const ed_gpt *m);
+/* NULL when no tensor has that name. */
+const ed_tensor *ed_gpt_find_tensor(const ed_gpt *m, const char *name);
+
+/* Bytes of activation memory that forward/backward at (B, T) keep allocated. */
+size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T);
+
+/* Forward pass on inputs[B*T] (token ids, row-major [B][T], T <= max_seq_len).
+ * With targets (ids or -100) it also computes the cross-entropy with optional label
+ * smoothing (PyTorch semantics) and returns the SUM over non-ignored targets in
+ * *loss_sum and their number in *count; the trainer divides by the global count.
+ * With targets == NULL only logits are computed (see ed_gpt_logits).
+ * `train` enables dropout (when cfg.dropout > 0) drawing from `rng`; may be NULL when off. */
+void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                    float label_smoothing, int train, ed_rng *rng,
+                    double *loss_sum, long *count);
+
+/* Logits of the last forward, [B*T][V]; valid until the next forward. */
+const float *ed_gpt_logits(const ed_gpt *m);
+
+/* Backward of the last forward (which must have had targets): ACCUMULATES into grads the
+ * gradient of (scale * loss_sum). The trainer uses scale = 1 and divides the reduced
+ * gradient by the global target count once per optimizer step.
+ * `ready` (may be NULL) is told as ranges of grads become final. */
+void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready_ctx);
+
+void ed_gpt_zero_grad(ed_gpt *m);
+
+/* Sets OpenBLAS and OpenMP thread counts for this process (n >= 1). */
+void ed_set_threads(int n);
+
+#endif

@@ -1,0 +1,52 @@
+/* optim.h — AdamW and SGD-with-momentum over the flat parameter buffer, gradient norm
+ * and clipping, learning-rate schedules.
+ *
+ * Semantics follow PyTorch: AdamW with decoupled weight decay (p -= lr*wd*p before the
+ * Adam update) and bias correction; weight decay only on tensors with weight_decay = 1
+ * (2-D weights); SGD: buf = momentum*buf + g (buf = g on the first step), p -= lr*buf,
+ * with L2 weight decay added to g. clip: PyTorch clip_grad_norm_ (scale by
+ * max_norm / (norm + 1e-6) when norm > max_norm).
+ *
+ * Every update works on a range [lo, hi) of the flat buffer so that ZeRO-1 can update
+ * only the slice a rank owns; optimizer state arrays are indexed from `lo` (state[0]
+ * belongs to parameter lo). Bytes per parameter: AdamW 8 (m, v), SGD 4 (momentum). */
+#ifndef EXPERT_OPTIM_H
+#define EXPERT_OPTIM_H
+
+#include <stddef.h>
+
+#include "expert/gpt.h"
+
+typedef enum { ED_OPT_ADAMW = 0, ED_OPT_SGD = 1 } ed_opt_kind;
+
+typedef struct {
+    ed_opt_kind kind;
+    float beta1, beta2, eps, weight_decay, momentum;
+    long step;       /* optimizer steps taken (AdamW bias correction uses step after ++) */
+    size_t lo, hi;   /* the slice of the flat buffer this optimizer owns */
+    float *m, *v;    /* AdamW moments [hi-lo]; SGD uses m as momentum buffer, v = NULL */
+} ed_optim;
+
+void ed_optim_init(ed_optim *o, ed_opt_kind kind, size_t lo, size_t hi, float beta1, float beta2,
+                   float eps, float weight_decay, float momentum);
+void ed_optim_free(ed_optim *o);
+
+/* One update of params[lo..hi) from grads[lo..hi) with learning rate lr. The tensor
+ * table tells which elements get weight decay. Increments o->step. */
+void ed_optim_step(ed_optim *o, float *params, const float *grads, const ed_tensor *tensors,
+                   int num_tensors, float lr);
+
+/* Sum of squares of g[0..n) in double (reduce across ranks/shards, then sqrt). */
+double ed_sumsq(const float *g, size_t n);
+/* Multiplies g[0..n) by s. */
+void ed_scale(float *g, size_t n, float s);
+/* The factor clip_grad_norm_ applies for a given total norm (1 when no clipping). */
+float ed_clip_factor(double total_norm, float max_norm);
+
+typedef enum { ED_SCHED_CONSTANT = 0, ED_SCHED_LINEAR = 1, ED_SCHED_COSINE = 2 } ed_sched_kind;
+
+/* Learning rate at optimizer step `step` (0-based) of `total` steps: linear warmup from
+ * 0 over `warmup` steps, then constant, linear decay to min_lr, or cosine to min_lr. */
+float ed_lr_at(ed_sched_kind kind, float base_lr, float min_lr, long warmup, long total, long step);
+
+#endif

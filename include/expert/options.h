@@ -1,0 +1,121 @@
+/* options.h — every option of `expert-dist train/eval/generate/prepare`, with one table
+ * that drives the command line (GNU long options, kebab-case), the config file (INI,
+ * same key names, via inih), `--help`, the printed effective config, and the /config
+ * attributes of checkpoints.
+ *
+ * Precedence: built-in defaults < --preset < --config file < command-line flags.
+ * Validation happens before any work and gives the same answer on every rank. */
+#ifndef EXPERT_OPTIONS_H
+#define EXPERT_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/common.h"
+#include "expert/gpt.h"
+
+#define ED_PATH_MAX 1024
+
+typedef struct {
+    /* data */
+    char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
+    char val_file[ED_PATH_MAX];
+    char data_file[ED_PATH_MAX];   /* prepared HDF5 token file (prepare subcommand) */
+    char text_field[64];           /* .jsonl text field, default "text" */
+    int skip_bad_lines;
+    char tokenizer[16];            /* word | bpe */
+    char vocab_file[ED_PATH_MAX];  /* load this vocabulary instead of building one */
+    int vocab_size;                /* 10000 */
+    int min_freq;                  /* 1 */
+    int lowercase;                 /* 0 */
+    int max_length;                /* 512 */
+    int stride;                    /* 256 */
+    int pack;                      /* 0 */
+    int pad_to_max;                /* 0: pad to the longest window in the micro-batch */
+
+    /* model */
+    char preset[16];               /* tiny | small | seed */
+    ed_model_config model;         /* d_model, n_layers, n_heads, d_ff, max_seq_len, dropout; vocab from tokenizer */
+
+    /* optimisation */
+    int batch_size;                /* per rank, 8 */
+    int grad_accum;                /* 1 */
+    int epochs;                    /* 10 */
+    long max_steps;                /* 0 = no limit */
+    float lr;                      /* 5e-4 */
+    float min_lr;                  /* 0 */
+    float weight_decay;            /* 0.01 (PyTorch AdamW default) */
+    float beta1, beta2, eps;       /* 0.9, 0.999, 1e-8 */
+    float momentum;                /* SGD, 0.9 */
+    char optimizer[16];            /* adamw | sgd */
+    float label_smoothing;         /* 0 */
+    float max_grad_norm;           /* 1.0; 0 = no clipping */
+    long warmup_steps;             /* 0 */
+    char lr_schedule[16];          /* constant | linear | cosine */
+
+    /* loop, evaluation, checkpoints */
+    int log_interval;              /* 10 steps */
+    long eval_interval;            /* 0 = every epoch; N = also every N steps */
+    int save_every;                /* 1 epoch */
+    long save_steps;               /* 0 = off; N = step-<N>.h5 every N steps */
+    int keep_last;                 /* keep-last-K step files, 3 */
+    int early_stopping_patience;   /* 0 = off */
+    char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints" */
+    char resume[ED_PATH_MAX];      /* "" | path | auto */
+    int compress;                  /* deflate level for checkpoints, 0 = off */
+    char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
+    char on_nan[16];               /* skip | stop */
+
+    /* system */
+    uint64_t seed;                 /* 42 */
+    int threads;                   /* per rank; 0 = cores / ranks-per-node */
+    size_t bucket_mb;              /* allreduce bucket size in MB, 4 */
+    int zero;                      /* ZeRO stage: 0 | 1 */
+    int recompute;                 /* activation recomputation */
+    int dry_run;                   /* print the memory report and exit */
+    int check_every;               /* debug: compare weight checksums across ranks every N steps */
+    int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
+    long debug_exit_step;          /* ... at this step (0 = off) */
+    int quiet;
+
+    /* generate / eval */
+    char checkpoint[ED_PATH_MAX];
+    char prompt[4096];
+    int max_new_tokens;            /* 50 */
+    float temperature;             /* 1.0 */
+    int top_k;                     /* 40 */
+} ed_options;
+
+typedef enum { ED_OPT_INT, ED_OPT_LONG, ED_OPT_SIZE, ED_OPT_U64, ED_OPT_FLOAT, ED_OPT_BOOL, ED_OPT_STR } ed_opt_type;
+
+/* One row per option: the flag/config key, its type, where it lives in ed_options,
+ * a short alias (0 if none), and a one-line help text. */
+typedef struct {
+    const char *name;     /* kebab-case, e.g. "grad-accum" */
+    ed_opt_type type;
+    size_t offset;        /* offsetof(ed_options, field) */
+    size_t size;          /* for ED_OPT_STR: buffer size */
+    char short_name;
+    const char *group;    /* "data" | "model" | "optim" | "loop" | "system" | "generate" */
+    const char *help;
+} ed_option_spec;
+
+/* The table (NULL-name terminated) and its length. */
+const ed_option_spec *ed_option_table(size_t *n);
+
+void ed_options_defaults(ed_options *o);
+/* Applies a preset by name ("tiny", "small", "seed"); -1 with err if unknown. */
+int ed_options_preset(ed_options *o, const char *name, ed_error *err);
+/* Sets one option from its string form, as from the command line or config file. */
+int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err);
+/* Loads an INI config file (keys = option names, optional [sections] ignored);
+ * errors name file:line. */
+int ed_options_load_ini(ed_options *o, const char *path, ed_error *err);
+/* Cross-field validation (n_heads | d_model, stride >= 1, max_length <= max_seq_len, ...). */
+int ed_options_validate(const ed_options *o, ed_error *err);
+/* Prints "name = value" lines (the effective config) to f. */
+void ed_options_print(const ed_options *o, FILE *f);
+/* Formats one option's value as text into buf. */
+void ed_options_format(const ed_options *o, const ed_option_spec *spec, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,58 @@
+/* tokenizer.h — the tokenizer interface every dataset and command goes through.
+ *
+ * Two kinds sit behind it: the word-level tokenizer (the seed pipeline's SimpleTokenizer,
+ * Unicode-aware via utf8proc; src/tokenizer/word.c) and byte-level BPE (GPT-2 style;
+ * src/tokenizer/bpe.c). Dataset code only sees ed_tokenizer, so adding a kind touches
+ * nothing outside src/tokenizer/.
+ *
+ * Special tokens are the same for every kind: <PAD>=0 <UNK>=1 <BOS>=2 <EOS>=3.
+ * A tokenizer is immutable after building/loading, so it may be shared read-only. */
+#ifndef EXPERT_TOKENIZER_H
+#define EXPERT_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/common.h"
+
+enum { ED_PAD = 0, ED_UNK = 1, ED_BOS = 2, ED_EOS = 3, ED_NUM_SPECIAL = 4 };
+
+typedef enum { ED_TOK_WORD = 0, ED_TOK_BPE = 1 } ed_tok_kind;
+
+typedef struct {
+    ed_tok_kind kind;
+    int vocab_size; /* target size including the 4 specials (default 10000) */
+    int min_freq;   /* word: words seen fewer times are left out (default 1) */
+    int lowercase;  /* word: Unicode case folding before counting/encoding (default 0) */
+} ed_tok_options;
+
+typedef struct ed_tokenizer ed_tokenizer;
+
+/* Builds a vocabulary from texts[0..n) (lengths in lens). Deterministic: the same texts
+ * give the same vocabulary on every rank and every run (ties broken by byte order).
+ * Returns NULL with err filled on invalid options. */
+ed_tokenizer *ed_tok_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens,
+                           size_t n, ed_error *err);
+void ed_tok_free(ed_tokenizer *t);
+
+ed_tok_kind ed_tok_kind_of(const ed_tokenizer *t);
+int ed_tok_vocab_size(const ed_tokenizer *t); /* actual size, <= requested */
+
+/* Appends the ids of text[0..len) to out; with add_special, wrapped in BOS ... EOS.
+ * Text must be valid UTF-8 (datasets validate first); unknown words map to <UNK>. */
+void ed_tok_encode(const ed_tokenizer *t, const char *text, size_t len, int add_special, ed_ivec *out);
+/* Returns a malloc'd NUL-terminated string; skip_special drops PAD/BOS/EOS (UNK prints "<UNK>"). */
+char *ed_tok_decode(const ed_tokenizer *t, const int32_t *ids, size_t n, int skip_special);
+/* The string of one token (e.g. for printing), or NULL when id is out of range. */
+const char *ed_tok_token(const ed_tokenizer *t, int32_t id);
+
+/* Readable files: word -> a JSON object {"kind": "word", "lowercase": .., "tokens": [..]}
+ * (index = id); bpe -> see docs/formats.md. Load detects the kind. */
+int ed_tok_save(const ed_tokenizer *t, const char *path, ed_error *err);
+ed_tokenizer *ed_tok_load(const char *path, ed_error *err);
+
+/* The same content as one in-memory string (stored in HDF5 checkpoints under /tokenizer). */
+char *ed_tok_serialize(const ed_tokenizer *t, size_t *len);
+ed_tokenizer *ed_tok_deserialize(const char *data, size_t len, ed_error *err);
+
+#endif

@@ -25,6 +25,14 @@ typedef struct {
     double elapsed;       /* seconds of training so far (across resumes) */
     long tokens_seen;     /* target tokens consumed, all ranks */
     int stop;             /* early stopping has fired */
+    /* Running sums that feed the history. They are state, not locals, because a resume in
+     * the middle of an epoch (or of a log interval) must report the same epoch train_loss
+     * and log rows as the uninterrupted run: checkpoints must save them too. */
+    double epoch_loss_sum; /* sum of per-token losses of this epoch's steps, all ranks */
+    long epoch_count;      /* ... and their number of target tokens */
+    double log_loss_sum;   /* the same since the last log row */
+    long log_count;
+    long nan_skipped;      /* steps skipped because the loss or grad norm was NaN/Inf (--on-nan skip) */
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);

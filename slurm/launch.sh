@@ -1,0 +1,148 @@
+# launch.sh — the part every batch script in slurm/ shares, sourced by them (not run).
+# It starts `expert-dist train` on all ranks of the allocation and owns the preemption
+# flow; the .sbatch files only choose the resources and the run directory.
+#
+#   ed_run_trainer RUN_DIR [trainer args...]
+#
+# What it does, in order:
+#   1. Threads per rank = SLURM_CPUS_PER_TASK (default 1): exported as OMP_NUM_THREADS
+#      and OPENBLAS_NUM_THREADS and passed as --threads, so ranks x threads never
+#      oversubscribes the cores Slurm gave us.
+#   2. Launcher (ED_LAUNCHER=auto|srun|mpirun, default auto): `srun --mpi=pmix` when
+#      `srun --mpi=list` offers pmix (Open MPI then needs no mpirun and Slurm tracks every
+#      rank); otherwise `mpirun`, which reads the allocation itself. Extra arguments for
+#      either: ED_SRUN_ARGS, ED_MPIRUN_ARGS (default "--bind-to none").
+#   3. Resume: the first attempt starts fresh (or uses RESUME if set); an attempt after a
+#      requeue (SLURM_RESTART_COUNT > 0) passes --resume auto, and since the run
+#      directory is keyed on the job id, which a requeue keeps, it finds last.h5.
+#   4. Preemption: USR1 or TERM to this batch shell (`#SBATCH --signal=B:USR1@120`,
+#      `scancel --signal=USR1 --batch`) is forwarded to the ranks as USR1 — srun and
+#      mpirun both pass USR1 through, whereas TERM makes them kill the ranks. The
+#      trainer finishes its step, writes RUN_DIR/last.h5 and exits 3; we then run
+#      `scontrol requeue` (at most ED_MAX_REQUEUES times, default 10), and Slurm starts
+#      this script again later.
+# The trainer is launched as `cmd & wait $!` because bash runs a trap only between
+# commands: a foreground srun would delay the trap until training ended.
+#
+# Which binary: ED_BIN, else ED_HOME/build/expert-dist (ED_HOME defaults to the submit
+# directory), else `expert-dist` on PATH.
+
+ed_log() { echo "[$(date '+%F %T')] ${ED_SCRIPT_NAME:-expert-dist.sbatch}: $*"; }
+
+# CONFIG (environment) or a first argument that is not a flag names the INI config;
+# the remaining arguments go to the trainer unchanged. Fills the array ED_ARGS.
+ed_parse_args() {
+    local cfg=${CONFIG:-}
+    if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then cfg=$1; shift; fi
+    ED_ARGS=()
+    if [ -n "$cfg" ]; then
+        if [ ! -f "$cfg" ] || [ ! -r "$cfg" ]; then
+            ed_log "error: config file '$cfg' not found (relative to $PWD)"
+            return 2
+        fi
+        ED_ARGS=(--config "$cfg")
+    fi
+    ED_ARGS+=("$@")
+}
+
+# Picks the launcher; fills the array ED_LAUNCH.
+ed_pick_launcher() {
+    local want=${ED_LAUNCHER:-auto} ntasks=${SLURM_NTASKS:-1} threads=$1
+    if [ "$want" = auto ]; then
+        if command -v srun >/dev/null && srun --mpi=list 2>&1 | grep -qw pmix; then
+            want=srun
+        else
+            want=mpirun
+        fi
+    fi
+    case "$want" in
+        srun)
+            # Slurm 22.05 stopped passing the batch's --cpus-per-task on to srun; say it again.
+            # shellcheck disable=SC2206
+            ED_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1 --cpus-per-task="$threads" ${ED_SRUN_ARGS:-}) ;;
+        mpirun)
+            command -v mpirun >/dev/null || { ed_log "error: neither srun with pmix nor mpirun is available"; return 2; }
+            # Under Slurm mpirun takes the node list from the allocation; -x carries the
+            # thread settings to ranks on other nodes.
+            # shellcheck disable=SC2206
+            ED_LAUNCH=(mpirun -n "$ntasks" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ${ED_MPIRUN_ARGS:---bind-to none}) ;;
+        *) ed_log "error: ED_LAUNCHER must be auto, srun or mpirun (got '$want')"; return 2 ;;
+    esac
+}
+
+ed_find_bin() {
+    local home=${ED_HOME:-${SLURM_SUBMIT_DIR:-$PWD}}
+    if [ -n "${ED_BIN:-}" ]; then
+        ED_TRAINER=$ED_BIN
+    elif [ -x "$home/build/expert-dist" ]; then
+        ED_TRAINER=$home/build/expert-dist
+    else
+        ED_TRAINER=$(command -v expert-dist || true)
+    fi
+    if [ -z "$ED_TRAINER" ] || [ ! -x "$ED_TRAINER" ]; then
+        ed_log "error: expert-dist not found (set ED_BIN, or build it in $home/build)"
+        return 2
+    fi
+}
+
+# Set by the trap, read after the trainer exits.
+ED_SIGNALLED=""
+ED_CHILD=""
+ed_on_signal() {
+    ED_SIGNALLED=$1
+    ed_log "got SIG$1: asking the ranks to checkpoint and stop (SIGUSR1)"
+    [ -n "$ED_CHILD" ] && kill -USR1 "$ED_CHILD" 2>/dev/null
+}
+
+ed_run_trainer() {
+    local run_dir=$1; shift
+    local threads=${SLURM_CPUS_PER_TASK:-1}
+    export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+    # Open MPI refuses to run as root unless told; only say so when we are root.
+    if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+
+    ed_find_bin || return $?
+    ed_pick_launcher "$threads" || return $?
+    mkdir -p "$run_dir" || { ed_log "error: cannot create run directory $run_dir"; return 1; }
+
+    local restarts=${SLURM_RESTART_COUNT:-0} resume=()
+    if [ "$restarts" -gt 0 ]; then
+        resume=(--resume auto)
+    elif [ -n "${RESUME:-}" ]; then
+        resume=(--resume "$RESUME")
+    fi
+    ed_log "job ${SLURM_JOB_ID:-?} attempt $((restarts + 1)) on ${SLURM_JOB_NODELIST:-$(hostname -s)}:" \
+           "${SLURM_NTASKS:-1} ranks x $threads threads, launcher ${ED_LAUNCH[0]}, run dir $run_dir"
+    local cmd=("${ED_LAUNCH[@]}" "$ED_TRAINER" train --checkpoint-dir "$run_dir" --threads "$threads" "${resume[@]}" "$@")
+    ed_log "running: ${cmd[*]}"
+
+    trap 'ed_on_signal USR1' USR1
+    trap 'ed_on_signal TERM' TERM
+    "${cmd[@]}" &
+    ED_CHILD=$!
+    local st
+    while :; do
+        wait "$ED_CHILD"
+        st=$?
+        # A trapped signal interrupts `wait` (status > 128) while the ranks still run.
+        kill -0 "$ED_CHILD" 2>/dev/null || break
+    done
+    trap - USR1 TERM
+    ED_CHILD=""
+    ed_log "trainer exited with status $st${ED_SIGNALLED:+ (after SIG$ED_SIGNALLED)}"
+
+    if [ "$st" -eq 3 ]; then
+        local max=${ED_MAX_REQUEUES:-10}
+        if [ -z "${SLURM_JOB_ID:-}" ]; then
+            ed_log "preempted outside Slurm: resume with --resume auto --checkpoint-dir $run_dir"
+        elif [ "$restarts" -ge "$max" ]; then
+            ed_log "preempted, but already requeued $restarts times (ED_MAX_REQUEUES=$max): not requeueing"
+        elif scontrol requeue "$SLURM_JOB_ID"; then
+            ed_log "checkpoint in $run_dir; requeued job $SLURM_JOB_ID (it resumes with --resume auto)"
+            return 0
+        else
+            ed_log "error: scontrol requeue $SLURM_JOB_ID failed; resume by hand with RESUME=auto RUN_DIR=$run_dir"
+        fi
+    fi
+    return "$st"
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Real Slurm tests of the batch scripts in slurm/: each case submits with sbatch to the
+local cluster started by scripts/slurm-local.sh (the ctest fixture) and checks what
+Slurm and the run directory report afterwards.
+
+  slurm_jobs.py train     train.sbatch, 2 ranks, runs to COMPLETED, exit 0, last.h5 opens
+  slurm_jobs.py preempt   USR1 to the batch shell -> checkpoint, exit 3, self-requeue,
+                          resume in the same run dir, COMPLETED with a continuous history
+  slurm_jobs.py sweep     sweep.sbatch as a 2-task array, one history per learning rate
+
+Environment (set by tests/slurm/CMakeLists.txt): SLURM_CONF, ED_SOURCE_DIR, ED_WORK_DIR,
+ED_BIN (the trainer), ED_TRAIN_ARGS (flags for a short run).
+"""
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+import h5py
+
+SRC = os.environ["ED_SOURCE_DIR"]
+BIN = os.environ["ED_BIN"]
+TRAIN_ARGS = shlex.split(os.environ.get("ED_TRAIN_ARGS", ""))
+JOB_TIMEOUT = float(os.environ.get("ED_SLURM_JOB_TIMEOUT", "150"))
+
+
+def fail(msg, log=None):
+    print(f"FAIL: {msg}", flush=True)
+    if log and os.path.exists(log):
+        print(f"---- {log}\n{open(log, errors='replace').read()}----", flush=True)
+    sys.exit(1)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        fail(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def workdir(name):
+    d = os.path.join(os.environ["ED_WORK_DIR"], name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def sbatch(script, args, cwd, env_extra, sbatch_flags):
+    env = dict(os.environ, ED_BIN=BIN, **env_extra)
+    out = run(["sbatch", "--parsable", *sbatch_flags, os.path.join(SRC, "slurm", script), *args],
+              cwd=cwd, env=env)
+    return out.strip().split(";")[0]
+
+
+def job_records(jobid):
+    """`scontrol show job` as one dict per job (an array shows one per task)."""
+    out = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True).stdout
+    recs = []
+    for line in out.splitlines():
+        recs.append(dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", line)))
+    return recs
+
+
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+
+
+def wait_final(jobid, n_tasks, log_hint):
+    t0 = time.time()
+    while time.time() - t0 < JOB_TIMEOUT:
+        recs = job_records(jobid)
+        if len(recs) == n_tasks and all(r.get("JobState") in FINAL for r in recs):
+            return recs
+        time.sleep(0.5)
+    subprocess.run(["scancel", jobid])
+    fail(f"job {jobid} not finished after {JOB_TIMEOUT:.0f}s: "
+         f"{[(r.get('JobId'), r.get('JobState')) for r in job_records(jobid)]}", log_hint)
+
+
+def expect_completed(rec, log):
+    if rec.get("JobState") != "COMPLETED" or rec.get("ExitCode") != "0:0":
+        fail(f"job {rec.get('JobId')}: JobState={rec.get('JobState')} ExitCode={rec.get('ExitCode')}, "
+             "want COMPLETED 0:0", log)
+
+
+def check_checkpoint(path, log):
+    if not os.path.exists(path):
+        fail(f"{path} missing", log)
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+            if fmt != "expert-dist-checkpoint" or "trainer" not in f:
+                fail(f"{path}: format={fmt!r}, groups={list(f)}: not an expert-dist checkpoint", log)
+    except OSError as e:
+        fail(f"{path} does not open as HDF5: {e}", log)
+
+
+def read_history(path, log):
+    if not os.path.exists(path):
+        fail(f"{path} missing", log)
+    with open(path) as f:
+        return json.load(f)
+
+
+def loss_lines(log):
+    return [ln for ln in open(log, errors="replace") if re.search(r"\bloss\b", ln)] if os.path.exists(log) else []
+
+
+def case_train():
+    w = workdir("train")
+    log, run_dir = os.path.join(w, "train.out"), os.path.join(w, "run")
+    # No ED_HOME here: train.sbatch must find slurm/launch.sh through `scontrol show job`
+    # (sbatch runs a spooled copy of the script, and the submit dir is not the checkout).
+    jobid = sbatch("train.sbatch", [*TRAIN_ARGS, "--epochs", "1"], w, {"RUN_DIR": run_dir},
+                   ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5", f"--output={log}"])
+    rec = wait_final(jobid, 1, log)[0]
+    expect_completed(rec, log)
+    text = open(log, errors="replace").read()
+    if not loss_lines(log):
+        fail("the log never mentions the loss", log)
+    if "2 ranks x 1 threads" not in text:
+        fail("the log does not show 2 ranks x 1 thread", log)
+    check_checkpoint(os.path.join(run_dir, "last.h5"), log)
+    hist = read_history(os.path.join(run_dir, "history.json"), log)
+    if len(hist.get("train_loss", [])) != 1:
+        fail(f"history has {len(hist.get('train_loss', []))} epochs, want 1", log)
+    print(f"ok: job {jobid} COMPLETED 0:0, {len(loss_lines(log))} loss lines, last.h5 opens", flush=True)
+
+
+def case_preempt():
+    w = workdir("preempt")
+    log = os.path.join(w, "preempt.out")
+    epochs = int(os.environ.get("ED_PREEMPT_EPOCHS", "3"))
+    # ED_HOME set, RUN_DIR not: the run dir defaults to <submit dir>/runs/<job id>, the
+    # key that survives the requeue.
+    jobid = sbatch("train.sbatch", [*TRAIN_ARGS, "--epochs", str(epochs)], w, {"ED_HOME": SRC},
+                   ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5", f"--output={log}"])
+    t0 = time.time()
+    while len(loss_lines(log)) < 2:  # progress: the trainer is past start-up and stepping
+        recs = job_records(jobid)
+        if recs and recs[0].get("JobState") in FINAL:
+            fail(f"job {jobid} ended ({recs[0].get('JobState')}) before it could be preempted", log)
+        if time.time() - t0 > JOB_TIMEOUT:
+            fail("no training progress to preempt", log)
+        time.sleep(0.2)
+    run(["scancel", "--signal=USR1", "--batch", jobid])
+    rec = wait_final(jobid, 1, log)[0]
+    expect_completed(rec, log)
+    text = open(log, errors="replace").read()
+    for want in ("got SIGUSR1", "trainer exited with status 3", f"requeued job {jobid}",
+                 "attempt 2", "--resume auto", "resumed from"):
+        if want not in text:
+            fail(f"the log lacks {want!r}", log)
+    if int(rec.get("Restarts", "0")) < 1:
+        fail(f"scontrol shows Restarts={rec.get('Restarts')}, want >= 1", log)
+    run_dir = os.path.join(w, "runs", jobid)
+    check_checkpoint(os.path.join(run_dir, "last.h5"), log)
+    hist = read_history(os.path.join(run_dir, "history.json"), log)
+    ep = [int(e) for e in hist.get("epoch", [])]
+    if ep != list(range(ep[0] if ep else 0, (ep[0] if ep else 0) + epochs)) or len(hist.get("train_loss", [])) != epochs:
+        fail(f"history epochs {ep} / {len(hist.get('train_loss', []))} losses: want {epochs} continuous epochs", log)
+    print(f"ok: job {jobid} preempted, requeued (Restarts={rec.get('Restarts')}), resumed, "
+          f"COMPLETED with epochs {ep}; {time.time() - t0:.1f}s from signal to end", flush=True)
+
+
+def case_sweep():
+    w = workdir("sweep")
+    lrs = ["1e-3", "2e-3"]
+    jobid = sbatch("sweep.sbatch", [*TRAIN_ARGS, "--epochs", "1"], w, {"ED_HOME": SRC, "LRS": " ".join(lrs)},
+                   ["--array=0-1", "--ntasks=2", "--cpus-per-task=1", "--time=5", f"--output={w}/sweep-%A_%a.out"])
+    recs = wait_final(jobid, 2, None)
+    for r in recs:
+        log = os.path.join(w, f"sweep-{jobid}_{r.get('ArrayTaskId')}.out")
+        expect_completed(r, log)
+    seen = []
+    for i, lr in enumerate(lrs):
+        log = os.path.join(w, f"sweep-{jobid}_{i}.out")
+        d = os.path.join(w, "runs", f"sweep-{jobid}", f"lr-{lr}")
+        hist = read_history(os.path.join(d, "history.json"), log)
+        got = float(hist.get("config", {}).get("lr", "nan"))
+        if abs(got - float(lr)) > 1e-12 * float(lr) + 1e-9:
+            fail(f"{d}/history.json records lr {got}, want {lr}", log)
+        if len(hist.get("train_loss", [])) != 1:
+            fail(f"{d}/history.json has {len(hist.get('train_loss', []))} epochs, want 1", log)
+        seen.append(got)
+    print(f"ok: array {jobid}: 2 tasks COMPLETED, histories with lr {seen}", flush=True)
+
+
+if __name__ == "__main__":
+    cases = {"train": case_train, "preempt": case_preempt, "sweep": case_sweep}
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        sys.exit(f"usage: {sys.argv[0]} {'|'.join(cases)}")
+    if not os.environ.get("SLURM_CONF"):
+        fail("SLURM_CONF is not set (start the cluster with scripts/slurm-local.sh start)")
+    cases[sys.argv[1]]()

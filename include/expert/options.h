@@ -77,6 +77,8 @@ typedef struct {
     int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
     long debug_exit_step;          /* ... at this step (0 = off) */
     int quiet;
+    float ref_gflops;              /* per-rank reference sgemm GFLOPS for the MFU column;
+                                      0 = $ED_REF_GFLOPS or 190 x threads / 2 */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];
@@ -117,5 +119,30 @@ int ed_options_validate(const ed_options *o, ed_error *err);
 void ed_options_print(const ed_options *o, FILE *f);
 /* Formats one option's value as text into buf. */
 void ed_options_format(const ed_options *o, const ed_option_spec *spec, char *buf, size_t len);
+/* The row for a name (kebab-case; snake_case accepted too), or NULL. */
+const ed_option_spec *ed_option_find(const char *name);
+/* The effective config as a JSON object text (numbers as numbers, strings as strings);
+ * malloc'd, the caller frees. Stored under "config" in the history file. */
+char *ed_options_to_json(const ed_options *o);
+
+/* ---- command line ---------------------------------------------------------------- */
+
+/* What ed_options_parse_argv found besides options. positional[] points into argv. */
+typedef struct {
+    int help, version;
+    char config[ED_PATH_MAX];   /* -c/--config, "" if none */
+    int n_positional;
+    char **positional;          /* malloc'd array of pointers into argv; free with ed_args_free */
+} ed_args;
+
+/* Builds the effective options from argv[0..argc) (the arguments AFTER the subcommand):
+ * defaults < preset (--preset, else the config file's preset, else "tiny") < config
+ * file (-c/--config) < flags. Accepts --name value, --name=value, -x value, -xvalue,
+ * --flag / --no-flag for booleans, and "--" to end options. Does not validate across
+ * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
+int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
+void ed_args_free(ed_args *a);
+/* Prints the options of the given groups (comma-separated, e.g. "data,model") as help. */
+void ed_options_help(FILE *f, const char *groups);
 
 #endif

@@ -1,11 +1,127 @@
-/* main.c — placeholder entry point; replaced by the CLI (issue 5). */
+/* main.c — `expert-dist`: subcommand dispatch, options, validation, exit status.
+ *
+ * Every rank parses the same argv and validates the same options, so every rank reaches
+ * the same verdict before any work; only rank 0 prints. Usage errors exit 2 on all
+ * ranks (after MPI_Finalize, so mpirun reports a plain non-zero exit, not a crash). */
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "cli.h"
 #include "expert/common.h"
+#include "expert/dist.h"
+#include "expert/options.h"
+#include "expert/trainer.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(const ed_options *, const ed_dist *);
+    const char *usage;
+    const char *groups; /* option groups shown by --help */
+    const char *about;
+} command;
+
+static const command COMMANDS[] = {
+    {"train", ed_train, "expert-dist [train] [options]", "data,model,optim,loop,system",
+     "Train a GPT-style model data-parallel over the MPI ranks (default command).\n"
+     "Without --train-file it trains on the bundled corpus (data/fortunes-*.txt)."},
+    {"eval", ed_eval, "expert-dist eval [options] CHECKPOINT [FILE]", "data,system,generate",
+     "Loss, perplexity and token accuracy of a checkpoint on FILE (or --val-file)."},
+    {"generate", ed_generate, "expert-dist generate [options] CHECKPOINT [PROMPT]", "generate,system",
+     "Continue PROMPT (or --prompt) with the model of a checkpoint."},
+    {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", "generate",
+     "Print the config, progress and metrics stored in a checkpoint."},
+};
+enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static void print_help(const command *c) {
+    printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
+    if (c == &COMMANDS[0])
+        printf("\ncommands: train (default), eval, generate, inspect; `expert-dist COMMAND --help` for each.\n");
+    printf("\ngeneral options:\n"
+           "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
+           "  -h, --help                       this help\n"
+           "  -V, --version                    version and git commit\n");
+    ed_options_help(stdout, c->groups);
+    printf("\nPrecedence: defaults < --preset (default tiny) < --config file < flags.\n"
+           "Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
+           "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written).\n"
+           "Full documentation: docs/usage.md\n");
+}
+
+/* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
+static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
+    int is_train = c == &COMMANDS[0];
+    int max = is_train ? 0 : strcmp(c->name, "inspect") == 0 ? 1 : 2;
+    if (a->n_positional > max)
+        return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);
+    if (is_train) return 0;
+    if (a->n_positional >= 1) ed_options_set(o, "checkpoint", a->positional[0], NULL);
+    if (a->n_positional >= 2) {
+        const char *key = strcmp(c->name, "generate") == 0 ? "prompt" : "val-file";
+        if (ed_options_set(o, key, a->positional[1], err) != 0) return -1;
+    }
+    if (!o->checkpoint[0]) return ed_fail(err, "%s needs a checkpoint (CHECKPOINT or --checkpoint)", c->name);
+    if (strcmp(c->name, "eval") == 0 && !o->val_file[0])
+        return ed_fail(err, "eval needs a text file (FILE or --val-file)");
+    return 0;
+}
+
+/* Bare `expert-dist` trains on the bundled corpus: fill in its paths. */
+static int default_data(ed_options *o, ed_error *err) {
+    if (o->train_file[0]) return 0;
+    char dir[ED_PATH_MAX - 32], tried[2048];
+    if (cli_find_data_dir(dir, sizeof dir, tried, sizeof tried) != 0)
+        return ed_fail(err, "no --train-file given and the bundled corpus was not found (looked in %s; "
+                            "set ED_DATA_DIR)", tried);
+    snprintf(o->train_file, sizeof o->train_file, "%s/fortunes-train.txt", dir);
+    if (!o->val_file[0]) snprintf(o->val_file, sizeof o->val_file, "%s/fortunes-val.txt", dir);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) printf("expert-dist %s (%s)\n", ED_VERSION, ED_GIT_COMMIT);
+    ed_dist d;
+    ed_dist_init(&d, MPI_COMM_WORLD);
+    ed_signals_install();
+
+    const command *cmd = &COMMANDS[0];
+    int first = 1;
+    if (argc > 1) {
+        for (int i = 0; i < N_COMMANDS; i++)
+            if (strcmp(argv[1], COMMANDS[i].name) == 0) cmd = &COMMANDS[i], first = 2;
+        if (first == 1 && strcmp(argv[1], "help") == 0) first = 2; /* `expert-dist help` */
+    }
+
+    ed_options o;
+    ed_args a = {0};
+    ed_error err = {{0}};
+    int rc = ED_EXIT_USAGE;
+    if (ed_options_parse_argv(&o, argc - first, argv + first, &a, &err) != 0) goto usage;
+    if (a.help || (first == 2 && strcmp(argv[1], "help") == 0)) {
+        if (d.rank == 0) print_help(cmd);
+        rc = ED_EXIT_OK;
+        goto out;
+    }
+    if (a.version) {
+        if (d.rank == 0) printf("expert-dist %s (%s)\n", ED_VERSION, ED_GIT_COMMIT);
+        rc = ED_EXIT_OK;
+        goto out;
+    }
+    if (take_positionals(cmd, &o, &a, &err) != 0 || ed_options_validate(&o, &err) != 0) goto usage;
+    if (cmd == &COMMANDS[0] && default_data(&o, &err) != 0) goto usage;
+    if (o.debug_exit_step > 0 && o.debug_exit_rank >= d.world) {
+        ed_fail(&err, "debug-exit-rank %d is not a rank of this %d-rank job", o.debug_exit_rank, d.world);
+        goto usage;
+    }
+    rc = cmd->run(&o, &d);
+    goto out;
+usage:
+    if (d.rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
+    rc = ED_EXIT_USAGE;
+out:
+    ed_args_free(&a);
+    ed_dist_free(&d);
     MPI_Finalize();
-    return 0;
+    return rc;
 }

@@ -1,0 +1,82 @@
+/* dist.h — everything the trainer says over MPI, in one place (src/dist/).
+ *
+ * The rule every function here serves: ranks stay in lock-step. Each collective is
+ * called by every rank, in the same order, even a rank with nothing to contribute (an
+ * empty last micro-batch, a failed file read): a rank that skips one hangs all others.
+ * So failures are never handled locally: ed_dist_agree() makes every rank learn that
+ * some rank failed (and why), and they all leave together.
+ *
+ * Unrecoverable MPI errors abort the job (MPI_ERRORS_ARE_FATAL on the communicator),
+ * and a rank that exits on its own makes mpirun tear the job down; nobody waits forever. */
+#ifndef EXPERT_DIST_H
+#define EXPERT_DIST_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/common.h"
+
+typedef struct {
+    MPI_Comm comm;      /* the training communicator (not owned) */
+    int rank, world;
+    MPI_Comm node;      /* ranks sharing this node's memory (owned) */
+    int local_rank, local_size;
+    int node_cores;     /* online CPUs of this node */
+} ed_dist;
+
+/* Collective. Sets MPI_ERRORS_ARE_FATAL on comm and splits off the node communicator. */
+void ed_dist_init(ed_dist *d, MPI_Comm comm);
+void ed_dist_free(ed_dist *d);
+
+/* Threads per rank: `requested` if > 0, else max(1, node_cores / local_size).
+ * *oversubscribed is set when local_size x threads > node_cores (worth a warning). */
+int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed);
+
+/* Collective. status: 0 = this rank succeeded, -1 = failed with err filled. Returns 0 when
+ * every rank succeeded; otherwise -1 on EVERY rank, with err holding the message of the
+ * lowest failing rank (so rank 0 can print the one line). */
+int ed_dist_agree(const ed_dist *d, int status, ed_error *err);
+
+/* Collective in-place reductions of small arrays. */
+void ed_dist_sum(const ed_dist *d, double *x, int n);
+void ed_dist_max(const ed_dist *d, double *x, int n);
+void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root);
+
+/* A hash of the bytes of p[0..n) (FNV-1a 64): replicas that are not bit-identical differ. */
+uint64_t ed_dist_hash(const float *p, size_t n);
+/* Collective. 0 when every rank's hash equals, else -1 (with min/max hashes in err). */
+int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err);
+
+/* ---- bucketed gradient allreduce ---------------------------------------------------------
+ * The flat gradient buffer is cut into buckets of bucket_bytes. Backward reports ranges
+ * that are final (from the end of the buffer towards the start); a bucket whose every
+ * float is final starts an MPI_Iallreduce(SUM) at once, overlapping communication with the
+ * rest of backward. Buckets are always LAUNCHED in descending index order, whatever order
+ * the ranges came in, because non-blocking collectives must be started in the same order on
+ * every rank; a rank with an empty micro-batch launches them all in that same order in
+ * ed_grad_sync_finish(). */
+typedef struct {
+    MPI_Comm comm;
+    int world;
+    float *buf;
+    size_t n, bucket;    /* floats in buf; floats per bucket */
+    int n_buckets;
+    size_t *done;        /* floats of each bucket reported final in this step */
+    int next;            /* next bucket to launch (counts down), -1 when all launched */
+    MPI_Request *req;
+    double wait_seconds; /* total time blocked in ed_grad_sync_finish (for the summary) */
+    long n_launched;     /* buckets launched during backward (overlapped), all steps */
+    long n_total;        /* buckets launched, all steps */
+} ed_grad_sync;
+
+void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes);
+void ed_grad_sync_free(ed_grad_sync *g);
+/* Before the last micro-batch's backward of a step. */
+void ed_grad_sync_begin(ed_grad_sync *g);
+/* An ed_grad_ready_fn (ctx = the ed_grad_sync). */
+void ed_grad_sync_ready(void *ctx, size_t offset, size_t count);
+/* Launches the remaining buckets and waits for all: buf then holds the sum over ranks. */
+void ed_grad_sync_finish(ed_grad_sync *g);
+
+#endif

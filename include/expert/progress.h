@@ -1,0 +1,41 @@
+/* progress.h — what rank 0 prints while training: the progress line, throughput and the
+ * MFU-style fraction of a reference sgemm speed.
+ *
+ * MFU here = achieved model FLOP/s / reference FLOP/s, where
+ *   achieved  = tokens/s x (6 x params + 12 x L x T x D)   (forward + backward)
+ *   reference = world x ref_gflops, ref_gflops per rank = --ref-gflops, else
+ *               $ED_REF_GFLOPS, else 190 x threads / 2 (cblas_sgemm measured with 2
+ *               threads on the reference machine: ~190 GFLOPS).
+ * It is a yardstick for comparing runs on one machine, not a hardware peak. */
+#ifndef EXPERT_PROGRESS_H
+#define EXPERT_PROGRESS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "expert/gpt.h"
+
+typedef struct {
+    int epoch, epochs;         /* epoch is 1-based for printing */
+    long step, steps;          /* step inside the epoch (1-based) of steps per epoch */
+    long global_step, total_steps;
+    double loss, lr, grad_norm;
+    double tokens_per_s;       /* global (all ranks) */
+    double mfu;                /* fraction, see above; < 0 = unknown */
+    double elapsed, eta;       /* seconds; eta < 0 = unknown */
+} ed_progress;
+
+/* One line, no newline: "epoch 1/3 step 10/120 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...". */
+void ed_progress_format(const ed_progress *p, char *buf, size_t len);
+/* On a TTY: "\r[#####.....] <line>" overwriting itself (final = 1 ends it with a newline);
+ * otherwise the plain line with a newline, and only when final = 1. */
+void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
+
+/* "1h02m", "3m05s", "12s" */
+void ed_format_duration(double seconds, char *buf, size_t len);
+/* Model FLOPs per trained token at sequence length T (forward + backward). */
+double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T);
+/* Per-rank reference GFLOPS: flag if > 0, else $ED_REF_GFLOPS if set and > 0, else 190*threads/2. */
+double ed_ref_gflops(float flag, int threads);
+
+#endif

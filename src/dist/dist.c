@@ -1,0 +1,75 @@
+/* dist.c — rank bookkeeping, agreeing on failure, small reductions, replica checks. */
+#include <string.h>
+#include <unistd.h>
+
+#include "expert/dist.h"
+
+#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
+
+void ed_dist_init(ed_dist *d, MPI_Comm comm) {
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    MPI_OK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_ARE_FATAL));
+    MPI_OK(MPI_Comm_rank(comm, &d->rank));
+    MPI_OK(MPI_Comm_size(comm, &d->world));
+    MPI_OK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
+    MPI_OK(MPI_Comm_rank(d->node, &d->local_rank));
+    MPI_OK(MPI_Comm_size(d->node, &d->local_size));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    d->node_cores = cores > 0 ? (int)cores : 1;
+}
+
+void ed_dist_free(ed_dist *d) {
+    if (d->node != MPI_COMM_NULL) MPI_Comm_free(&d->node);
+    d->node = MPI_COMM_NULL;
+}
+
+int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
+    int t = requested > 0 ? requested : d->node_cores / d->local_size;
+    if (t < 1) t = 1;
+    if (oversubscribed) *oversubscribed = (long)t * d->local_size > d->node_cores;
+    return t;
+}
+
+int ed_dist_agree(const ed_dist *d, int status, ed_error *err) {
+    /* The lowest failing rank speaks for all: MIN over "my rank if I failed, else world". */
+    int mine = status != 0 ? d->rank : d->world, first = d->world;
+    MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+    if (first == d->world) return 0;
+    char msg[sizeof err->msg];
+    if (d->rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
+    MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm));
+    msg[sizeof msg - 1] = '\0';
+    if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return -1;
+}
+
+void ed_dist_sum(const ed_dist *d, double *x, int n) {
+    if (d->world > 1) MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm));
+}
+
+void ed_dist_max(const ed_dist *d, double *x, int n) {
+    if (d->world > 1) MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm));
+}
+
+void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {
+    if (d->world > 1) MPI_OK(MPI_Bcast(buf, bytes, MPI_BYTE, root, d->comm));
+}
+
+uint64_t ed_dist_hash(const float *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err) {
+    uint64_t h = ed_dist_hash(p, n), lo = h, hi = h;
+    if (d->world > 1) {
+        MPI_OK(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm));
+        MPI_OK(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm));
+    }
+    if (lo == hi) return 0;
+    return ed_fail(err, "replicas diverged: weight hashes differ across ranks (min %016llx, max %016llx)",
+                   (unsigned long long)lo, (unsigned long long)hi);
+}

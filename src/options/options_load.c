@@ -1,0 +1,181 @@
+/* options_load.c — where option values come from: INI config files (via inih) and argv,
+ * combined with the precedence defaults < preset < config file < flags. */
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/options.h"
+
+/* ---- INI --------------------------------------------------------------------------- */
+
+typedef struct {
+    ed_options *o;
+    int skip_preset; /* the preset was already applied by the caller */
+    char preset[16]; /* collect mode: the file's preset, if any */
+    int collect;     /* only look for the preset, set nothing */
+    ed_error err;
+    int failed;
+} ini_ctx;
+
+static int on_ini_key(void *user, const char *section, const char *name, const char *value) {
+    (void)section; /* [sections] are allowed for readability; keys are global */
+    ini_ctx *c = user;
+    if (c->failed) return 1; /* keep only the first error; inih reports its line */
+    int is_preset = strcmp(name, "preset") == 0;
+    if (c->collect) {
+        if (is_preset) snprintf(c->preset, sizeof c->preset, "%s", value);
+        return 1;
+    }
+    if (is_preset && c->skip_preset) return 1;
+    if (ed_options_set(c->o, name, value, &c->err) != 0) {
+        c->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int load_ini(ini_ctx *c, const char *path, ed_error *err) {
+    int rc = ini_parse(path, on_ini_key, c);
+    if (rc == -1) return ed_fail(err, "%s: cannot open config file", path);
+    if (rc == -2) return ed_fail(err, "%s: out of memory reading config file", path);
+    if (rc > 0) {
+        if (c->failed) return ed_fail(err, "%s:%d: %s", path, rc, c->err.msg);
+        return ed_fail(err, "%s:%d: syntax error (expected `key = value`)", path, rc);
+    }
+    return 0;
+}
+
+int ed_options_load_ini(ed_options *o, const char *path, ed_error *err) {
+    ini_ctx c = {.o = o};
+    return load_ini(&c, path, err);
+}
+
+/* ---- argv -------------------------------------------------------------------------- */
+
+void ed_args_free(ed_args *a) {
+    free(a->positional);
+    a->positional = NULL;
+    a->n_positional = 0;
+}
+
+typedef struct {
+    const char *name; /* canonical option name, or "config" */
+    const char *value;
+} flag_kv;
+
+/* Splits argv into (name, value) pairs and positionals without applying anything, so the
+ * preset and config file can be applied first whatever the order on the command line. */
+static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, ed_error *err) {
+    int only_pos = 0;
+    *nkv = 0;
+    for (int i = 0; i < argc; i++) {
+        char *arg = argv[i];
+        if (only_pos || arg[0] != '-' || arg[1] == '\0') {
+            a->positional[a->n_positional++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        const ed_option_spec *s = NULL;
+        const char *value = NULL, *shown = arg;
+        char name[96];
+        if (arg[1] == '-') { /* --name, --name=value, --no-name */
+            const char *eq = strchr(arg + 2, '=');
+            size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+            if (len >= sizeof name) return ed_fail(err, "unknown option '%.60s...'", arg);
+            memcpy(name, arg + 2, len);
+            name[len] = '\0';
+            if (eq) value = eq + 1;
+            if (strcmp(name, "help") == 0 && !eq) { a->help = 1; continue; }
+            if (strcmp(name, "version") == 0 && !eq) { a->version = 1; continue; }
+            if (strcmp(name, "config") == 0) {
+                if (!value) {
+                    if (i + 1 >= argc) return ed_fail(err, "option '--config' needs a value");
+                    value = argv[++i];
+                }
+                kv[(*nkv)++] = (flag_kv){"config", value};
+                continue;
+            }
+            s = ed_option_find(name);
+            if (!s && strncmp(name, "no-", 3) == 0) {
+                const ed_option_spec *b = ed_option_find(name + 3);
+                if (b && b->type == ED_OPT_BOOL && !eq) {
+                    kv[(*nkv)++] = (flag_kv){b->name, "false"};
+                    continue;
+                }
+            }
+            if (!s) return ed_fail(err, "unknown option '--%s' (see --help)", name);
+        } else { /* -x value, -xvalue */
+            char c = arg[1];
+            if (c == 'h' && !arg[2]) { a->help = 1; continue; }
+            if (c == 'V' && !arg[2]) { a->version = 1; continue; }
+            if (c == 'c') {
+                value = arg[2] ? arg + 2 : (i + 1 < argc ? argv[++i] : NULL);
+                if (!value) return ed_fail(err, "option '-c' needs a value");
+                kv[(*nkv)++] = (flag_kv){"config", value};
+                continue;
+            }
+            for (const ed_option_spec *t = ed_option_table(NULL); t->name; t++)
+                if (t->short_name == c) s = t;
+            if (!s) return ed_fail(err, "unknown option '-%c' (see --help)", c);
+            if (arg[2]) value = arg + 2;
+        }
+        if (!value) {
+            if (s->type == ED_OPT_BOOL) {
+                value = "true";
+            } else {
+                if (i + 1 >= argc) return ed_fail(err, "option '%s' needs a value", shown);
+                value = argv[++i];
+            }
+        }
+        kv[(*nkv)++] = (flag_kv){s->name, value};
+    }
+    return 0;
+}
+
+int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err) {
+    memset(a, 0, sizeof *a);
+    a->positional = ed_calloc((size_t)argc + 1, sizeof(char *));
+    flag_kv *kv = ed_calloc((size_t)argc + 1, sizeof *kv);
+    int nkv = 0, rc = -1;
+    if (scan_argv(argc, argv, kv, &nkv, a, err) != 0) goto out;
+
+    const char *flag_preset = NULL;
+    for (int i = 0; i < nkv; i++) {
+        if (strcmp(kv[i].name, "config") == 0) {
+            if (strlen(kv[i].value) >= sizeof a->config) {
+                ed_fail(err, "option '--config': path too long");
+                goto out;
+            }
+            snprintf(a->config, sizeof a->config, "%s", kv[i].value);
+        }
+        if (strcmp(kv[i].name, "preset") == 0) flag_preset = kv[i].value;
+    }
+
+    ed_options_defaults(o);
+    ini_ctx c = {.o = o, .collect = 1};
+    if (a->config[0] && load_ini(&c, a->config, err) != 0) goto out;
+    const char *preset = flag_preset ? flag_preset : c.preset[0] ? c.preset : "tiny";
+    if (ed_options_preset(o, preset, err) != 0) {
+        if (!flag_preset && c.preset[0]) {
+            ed_error e = *err;
+            ed_fail(err, "%s: %s", a->config, e.msg);
+        }
+        goto out;
+    }
+    if (a->config[0]) {
+        ini_ctx c2 = {.o = o, .skip_preset = 1};
+        if (load_ini(&c2, a->config, err) != 0) goto out;
+    }
+    for (int i = 0; i < nkv; i++) {
+        if (strcmp(kv[i].name, "config") == 0 || strcmp(kv[i].name, "preset") == 0) continue;
+        if (ed_options_set(o, kv[i].name, kv[i].value, err) != 0) goto out;
+    }
+    rc = 0;
+out:
+    free(kv);
+    if (rc != 0) ed_args_free(a);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* options_table.c — the one table of options, the built-in defaults and the presets.
+ *
+ * Adding an option = one field in ed_options, one row here, one default below: the
+ * command line, the config file, --help, the printed config, the history JSON and the
+ * checkpoint /config attributes all follow from the table. */
+#include "expert/options.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define F(field) offsetof(ed_options, field)
+#define S(field) sizeof(((ed_options *)0)->field)
+#define ROW(name, type, field, sh, group, help) {name, type, F(field), S(field), sh, group, help}
+
+static const ed_option_spec TABLE[] = {
+    /* data */
+    ROW("train-file", ED_OPT_STR, train_file, 0, "data", "training text (.txt paragraphs or .jsonl); default: bundled corpus"),
+    ROW("val-file", ED_OPT_STR, val_file, 0, "data", "validation text; default: bundled corpus when training on it, else none"),
+    ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file (reserved for `prepare`)"),
+    ROW("text-field", ED_OPT_STR, text_field, 0, "data", ".jsonl field holding the text"),
+    ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", "warn about and skip bad .jsonl lines instead of failing"),
+    ROW("tokenizer", ED_OPT_STR, tokenizer, 0, "data", "tokenizer kind: word | bpe"),
+    ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", "load this tokenizer file instead of building a vocabulary"),
+    ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", "vocabulary size including the 4 special tokens"),
+    ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", "word tokenizer: drop words seen fewer times"),
+    ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", "word tokenizer: Unicode case folding"),
+    ROW("max-length", ED_OPT_INT, max_length, 0, "data", "tokens per window (inputs are max-length - 1)"),
+    ROW("stride", ED_OPT_INT, stride, 0, "data", "sliding-window step in tokens"),
+    ROW("pack", ED_OPT_BOOL, pack, 0, "data", "concatenate documents and cut full windows (no padding)"),
+    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", "pad every batch to max-length - 1 instead of its longest window"),
+    /* model */
+    ROW("preset", ED_OPT_STR, preset, 'p', "model", "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8)"),
+    ROW("d-model", ED_OPT_INT, model.d_model, 0, "model", "embedding width D"),
+    ROW("n-layers", ED_OPT_INT, model.n_layers, 0, "model", "transformer blocks L"),
+    ROW("n-heads", ED_OPT_INT, model.n_heads, 0, "model", "attention heads H (must divide d-model)"),
+    ROW("d-ff", ED_OPT_INT, model.d_ff, 0, "model", "MLP hidden width FF"),
+    ROW("max-seq-len", ED_OPT_INT, model.max_seq_len, 0, "model", "positions in the model (>= max-length)"),
+    ROW("dropout", ED_OPT_FLOAT, model.dropout, 0, "model", "dropout probability, 0 = off"),
+    /* optimisation */
+    ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", "windows per micro-batch PER RANK"),
+    ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", "micro-batches per optimizer step"),
+    ROW("epochs", ED_OPT_INT, epochs, 'e', "optim", "passes over the training set"),
+    ROW("max-steps", ED_OPT_LONG, max_steps, 0, "optim", "stop after this many optimizer steps in total (0 = no limit)"),
+    ROW("lr", ED_OPT_FLOAT, lr, 'l', "optim", "peak learning rate"),
+    ROW("min-lr", ED_OPT_FLOAT, min_lr, 0, "optim", "final learning rate of the linear/cosine schedules"),
+    ROW("weight-decay", ED_OPT_FLOAT, weight_decay, 0, "optim", "decoupled weight decay (AdamW) / L2 (SGD), 2-D weights only"),
+    ROW("beta1", ED_OPT_FLOAT, beta1, 0, "optim", "AdamW beta1"),
+    ROW("beta2", ED_OPT_FLOAT, beta2, 0, "optim", "AdamW beta2"),
+    ROW("eps", ED_OPT_FLOAT, eps, 0, "optim", "AdamW epsilon"),
+    ROW("momentum", ED_OPT_FLOAT, momentum, 0, "optim", "SGD momentum"),
+    ROW("optimizer", ED_OPT_STR, optimizer, 0, "optim", "adamw | sgd"),
+    ROW("label-smoothing", ED_OPT_FLOAT, label_smoothing, 0, "optim", "cross-entropy label smoothing in [0, 1)"),
+    ROW("max-grad-norm", ED_OPT_FLOAT, max_grad_norm, 0, "optim", "clip the global gradient norm to this (0 = off)"),
+    ROW("warmup-steps", ED_OPT_LONG, warmup_steps, 0, "optim", "linear learning-rate warmup steps"),
+    ROW("lr-schedule", ED_OPT_STR, lr_schedule, 0, "optim", "constant | linear | cosine"),
+    /* loop */
+    ROW("log-interval", ED_OPT_INT, log_interval, 0, "loop", "steps between progress lines / history log rows"),
+    ROW("eval-interval", ED_OPT_LONG, eval_interval, 0, "loop", "also validate every N steps (0 = once per epoch only)"),
+    ROW("save-every", ED_OPT_INT, save_every, 0, "loop", "write last.h5 every N epochs (and always at the end)"),
+    ROW("save-steps", ED_OPT_LONG, save_steps, 0, "loop", "write step-<N>.h5 every N steps (0 = off)"),
+    ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", "keep only the newest K step-<N>.h5 files (0 = keep all)"),
+    ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop",
+        "stop after N validations without a better val loss (0 = off)"),
+    ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", "directory for best.h5, last.h5, step-<N>.h5, history"),
+    ROW("resume", ED_OPT_STR, resume, 'r', "loop", "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("compress", ED_OPT_INT, compress, 0, "loop", "checkpoint deflate level 0..9 (0 = off)"),
+    ROW("history-file", ED_OPT_STR, history_file, 0, "loop", "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
+    ROW("on-nan", ED_OPT_STR, on_nan, 0, "loop", "NaN/Inf loss or gradient: skip (drop the update) | stop (exit 1)"),
+    /* system */
+    ROW("seed", ED_OPT_U64, seed, 's', "system", "seed of weight init, shuffling and dropout"),
+    ROW("threads", ED_OPT_INT, threads, 't', "system", "threads per rank (0 = cores on the node / ranks on the node)"),
+    ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", "gradient allreduce bucket size in MB"),
+    ROW("zero", ED_OPT_INT, zero, 0, "system", "ZeRO stage (only 0 is implemented)"),
+    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation (not implemented by the engine; must be off)"),
+    ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", "print the model size and memory report, then exit"),
+    ROW("check-every", ED_OPT_INT, check_every, 0, "system", "debug: compare a weight checksum across ranks every N steps"),
+    ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", "debug: this rank calls exit(1) ..."),
+    ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", "debug: ... at this global step (0 = off)"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", "print only the final summary and errors"),
+    ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system",
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS or 190 x threads/2)"),
+    /* generate / eval */
+    ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", "checkpoint file for eval / generate / inspect"),
+    ROW("prompt", ED_OPT_STR, prompt, 0, "generate", "text to continue"),
+    ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", "tokens to generate"),
+    ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", "sampling temperature (0 = greedy)"),
+    ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", "sample among the k most likely tokens (0 = all)"),
+    {NULL, ED_OPT_INT, 0, 0, 0, NULL, NULL},
+};
+
+const ed_option_spec *ed_option_table(size_t *n) {
+    if (n) *n = sizeof TABLE / sizeof TABLE[0] - 1;
+    return TABLE;
+}
+
+void ed_options_defaults(ed_options *o) {
+    memset(o, 0, sizeof *o);
+    strcpy(o->text_field, "text");
+    strcpy(o->tokenizer, "word");
+    o->vocab_size = 10000;
+    o->min_freq = 1;
+    o->max_length = 512;
+    o->stride = 256;
+    /* preset stays "": the model shape below is the seed pipeline's; the command line
+     * applies "tiny" when neither a flag nor the config file names a preset. */
+    o->model = (ed_model_config){.vocab_size = 0, .d_model = 512, .n_layers = 8, .n_heads = 8,
+                                 .d_ff = 2048, .max_seq_len = 512, .dropout = 0.0f};
+    o->batch_size = 8;
+    o->grad_accum = 1;
+    o->epochs = 10;
+    o->lr = 5e-4f;
+    o->weight_decay = 0.01f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+    o->momentum = 0.9f;
+    strcpy(o->optimizer, "adamw");
+    o->max_grad_norm = 1.0f;
+    strcpy(o->lr_schedule, "constant");
+    o->log_interval = 10;
+    o->save_every = 1;
+    o->keep_last = 3;
+    strcpy(o->checkpoint_dir, "checkpoints");
+    strcpy(o->on_nan, "skip");
+    o->seed = 42;
+    o->bucket_mb = 4;
+    o->max_new_tokens = 50;
+    o->temperature = 1.0f;
+    o->top_k = 40;
+}
+
+/* A preset fixes the model shape and the window length that goes with it; it is applied
+ * before the config file and the flags, so both can still change any of it. */
+typedef struct {
+    const char *name;
+    int d_model, n_layers, n_heads, d_ff, max_seq_len, max_length, stride, epochs;
+} preset_row;
+
+static const preset_row PRESETS[] = {
+    {"tiny", 128, 2, 4, 512, 128, 128, 64, 3},
+    {"small", 256, 4, 4, 1024, 256, 256, 128, 10},
+    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10},
+};
+
+int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
+    for (size_t i = 0; i < sizeof PRESETS / sizeof PRESETS[0]; i++) {
+        const preset_row *p = &PRESETS[i];
+        if (strcmp(p->name, name) != 0) continue;
+        snprintf(o->preset, sizeof o->preset, "%s", p->name);
+        o->model.d_model = p->d_model;
+        o->model.n_layers = p->n_layers;
+        o->model.n_heads = p->n_heads;
+        o->model.d_ff = p->d_ff;
+        o->model.max_seq_len = p->max_seq_len;
+        o->max_length = p->max_length;
+        o->stride = p->stride;
+        o->epochs = p->epochs;
+        return 0;
+    }
+    return ed_fail(err, "unknown preset '%s' (expected tiny, small or seed)", name);
+}

@@ -1,0 +1,188 @@
+/* options_value.c — one option's value from text and back: parsing with full range checks,
+ * formatting that round-trips (floats with %.9g), the printed config and its JSON form. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "expert/options.h"
+
+/* Compares option names treating '_' as '-', so config files may use snake_case. */
+static int name_eq(const char *spec, const char *name) {
+    for (; *spec && *name; spec++, name++) {
+        char c = *name == '_' ? '-' : *name;
+        if (c != *spec) return 0;
+    }
+    return *spec == *name;
+}
+
+const ed_option_spec *ed_option_find(const char *name) {
+    const ed_option_spec *t = ed_option_table(NULL);
+    for (; t->name; t++)
+        if (name_eq(t->name, name)) return t;
+    return NULL;
+}
+
+static int parse_long(const char *v, long long lo, long long hi, long long *out) {
+    if (!*v) return -1;
+    errno = 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out) {
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0) return *out = 0, 0;
+    }
+    return -1;
+}
+
+int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err) {
+    const ed_option_spec *s = ed_option_find(name);
+    if (!s) return ed_fail(err, "unknown option '%s'", name);
+    if (strcmp(s->name, "preset") == 0) return ed_options_preset(o, value, err);
+    char *field = (char *)o + s->offset;
+    long long x;
+    switch (s->type) {
+    case ED_OPT_INT:
+        if (parse_long(value, INT_MIN, INT_MAX, &x))
+            return ed_fail(err, "option '%s': expected an integer, got '%s'", s->name, value);
+        *(int *)field = (int)x;
+        return 0;
+    case ED_OPT_LONG:
+        if (parse_long(value, LONG_MIN, LONG_MAX, &x))
+            return ed_fail(err, "option '%s': expected an integer, got '%s'", s->name, value);
+        *(long *)field = (long)x;
+        return 0;
+    case ED_OPT_SIZE:
+        if (parse_long(value, 0, LLONG_MAX, &x))
+            return ed_fail(err, "option '%s': expected a non-negative integer, got '%s'", s->name, value);
+        *(size_t *)field = (size_t)x;
+        return 0;
+    case ED_OPT_U64: {
+        errno = 0;
+        char *end;
+        if (!*value || *value == '-') return ed_fail(err, "option '%s': expected a non-negative integer, got '%s'", s->name, value);
+        unsigned long long u = strtoull(value, &end, 10);
+        if (errno || *end) return ed_fail(err, "option '%s': expected a non-negative integer, got '%s'", s->name, value);
+        *(uint64_t *)field = (uint64_t)u;
+        return 0;
+    }
+    case ED_OPT_FLOAT: {
+        errno = 0;
+        char *end;
+        float f = strtof(value, &end);
+        if (!*value || errno || *end || !isfinite(f))
+            return ed_fail(err, "option '%s': expected a finite number, got '%s'", s->name, value);
+        *(float *)field = f;
+        return 0;
+    }
+    case ED_OPT_BOOL: {
+        int b;
+        if (parse_bool(value, &b))
+            return ed_fail(err, "option '%s': expected true/false (1/0, yes/no, on/off), got '%s'", s->name, value);
+        *(int *)field = b;
+        return 0;
+    }
+    case ED_OPT_STR:
+        if (strlen(value) >= s->size)
+            return ed_fail(err, "option '%s': value longer than %zu bytes", s->name, s->size - 1);
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    }
+    return ed_fail(err, "option '%s': unsupported type", s->name);
+}
+
+void ed_options_format(const ed_options *o, const ed_option_spec *s, char *buf, size_t len) {
+    const char *field = (const char *)o + s->offset;
+    switch (s->type) {
+    case ED_OPT_INT: snprintf(buf, len, "%d", *(const int *)field); break;
+    case ED_OPT_LONG: snprintf(buf, len, "%ld", *(const long *)field); break;
+    case ED_OPT_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
+    case ED_OPT_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case ED_OPT_FLOAT: snprintf(buf, len, "%.9g", (double)*(const float *)field); break;
+    case ED_OPT_BOOL: snprintf(buf, len, "%s", *(const int *)field ? "true" : "false"); break;
+    case ED_OPT_STR: snprintf(buf, len, "%s", field); break;
+    }
+}
+
+void ed_options_print(const ed_options *o, FILE *f) {
+    char buf[4200];
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        ed_options_format(o, s, buf, sizeof buf);
+        fprintf(f, "%s = %s\n", s->name, buf);
+    }
+}
+
+char *ed_options_to_json(const ed_options *o) {
+    json_t *obj = json_object();
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        const char *field = (const char *)o + s->offset;
+        json_t *v = NULL;
+        switch (s->type) {
+        case ED_OPT_INT: v = json_integer(*(const int *)field); break;
+        case ED_OPT_LONG: v = json_integer(*(const long *)field); break;
+        case ED_OPT_SIZE: v = json_integer((json_int_t) * (const size_t *)field); break;
+        case ED_OPT_U64: v = json_integer((json_int_t) * (const uint64_t *)field); break;
+        case ED_OPT_FLOAT: {
+            /* Through the %.9g text so 5e-4 prints as 0.0005, not 0.00050000002374. */
+            char buf[64];
+            ed_options_format(o, s, buf, sizeof buf);
+            v = json_real(strtod(buf, NULL));
+            break;
+        }
+        case ED_OPT_BOOL: v = json_boolean(*(const int *)field); break;
+        case ED_OPT_STR: v = json_string(field); break;
+        }
+        json_object_set_new(obj, s->name, v ? v : json_null());
+    }
+    char *text = json_dumps(obj, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(obj);
+    ED_CHECK(text, "cannot serialize the config to JSON");
+    char *copy = ed_strdup(text); /* jansson's allocator may differ from free() users expect */
+    free(text);
+    return copy;
+}
+
+static int in_groups(const char *group, const char *groups) {
+    size_t n = strlen(group);
+    for (const char *p = groups; *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, group, n) == 0) return 1;
+        if (!c) break;
+        p = c + 1;
+    }
+    return 0;
+}
+
+void ed_options_help(FILE *f, const char *groups) {
+    ed_options d;
+    ed_options_defaults(&d);
+    ed_error err;
+    ed_options_preset(&d, "tiny", &err);
+    const char *last = "";
+    char buf[96], def[4200];
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        if (!in_groups(s->group, groups)) continue;
+        if (strcmp(last, s->group) != 0) fprintf(f, "\n%s options:\n", s->group);
+        last = s->group;
+        const char *arg = s->type == ED_OPT_BOOL ? "" : s->type == ED_OPT_STR ? " S" : s->type == ED_OPT_FLOAT ? " X" : " N";
+        if (s->short_name)
+            snprintf(buf, sizeof buf, "  -%c, --%s%s", s->short_name, s->name, arg);
+        else
+            snprintf(buf, sizeof buf, "      --%s%s", s->name, arg);
+        ed_options_format(&d, s, def, sizeof def);
+        fprintf(f, "%-34s %s", buf, s->help);
+        if (def[0] && strcmp(s->name, "prompt") != 0) fprintf(f, " [%s]", def);
+        fputc('\n', f);
+    }
+}

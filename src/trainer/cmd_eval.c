@@ -1,0 +1,68 @@
+/* cmd_eval.c — `expert-dist eval`: a checkpoint's loss, perplexity and token accuracy on a
+ * text file, sharded over the ranks exactly like validation during training. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trainer_internal.h"
+
+/* Shape of the model and windows from the checkpoint, the rest from the command line. */
+static int options_from_checkpoint(ed_options *o, const char *path, ed_error *err) {
+    ed_options ck = *o;
+    if (ed_ckpt_read_options(path, &ck, err) != 0) return -1;
+    o->model = ck.model;
+    o->max_length = ck.max_length;
+    o->stride = ck.stride;
+    o->pack = ck.pack;
+    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    return 0;
+}
+
+int ed_eval(const ed_options *in, const ed_dist *d) {
+    ed_options o = *in;
+    ed_error err = {{0}};
+    ed_tokenizer *tok = NULL;
+    ed_docs docs = {0};
+    ed_dataset ds = {0};
+    ed_gpt *m = NULL;
+    int rc = ED_EXIT_FAILURE, have_ds = 0;
+    ed_set_threads(ed_dist_threads(d, o.threads, NULL));
+
+    int status = options_from_checkpoint(&o, o.checkpoint, &err);
+    if (status == 0 && !(tok = ed_ckpt_read_tokenizer(o.checkpoint, &err))) status = -1;
+    if (ed_dist_agree(d, status, &err) != 0) goto out;
+    ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines};
+    status = ed_docs_read(o.val_file, &ro, &docs, &err);
+    if (status == 0) {
+        ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
+        status = ed_dataset_build(&ds, &docs, tok, &wo, &err);
+        have_ds = status == 0;
+    }
+    ed_docs_free(&docs);
+    if (ed_dist_agree(d, status, &err) != 0) goto out;
+    m = trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
+    status = m ? ed_ckpt_read_model(o.checkpoint, m, &err) : -1;
+    if (ed_dist_agree(d, status, &err) != 0) goto out;
+
+    ed_sampler s;
+    ed_sampler_init(&s, ds.n_windows, o.batch_size, 1, d->rank, d->world, o.seed, 0);
+    ed_batch b;
+    ed_batch_init(&b, o.batch_size, o.max_length - 1);
+    uint32_t *ids = ed_malloc((size_t)o.batch_size * sizeof *ids);
+    double t0 = ed_now();
+    eval_result r;
+    trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);
+    if (d->rank == 0)
+        printf("eval %s on %s: loss %.4f perplexity %.2f accuracy %.4f (%ld tokens, %zu windows, %.1fs)\n",
+               o.checkpoint, o.val_file, r.loss, r.perplexity, r.accuracy, r.tokens, ds.n_windows, ed_now() - t0);
+    free(ids);
+    ed_batch_free(&b);
+    ed_sampler_free(&s);
+    rc = ED_EXIT_OK;
+out:
+    if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+    if (m) ed_gpt_free(m);
+    if (have_ds) ed_dataset_free(&ds);
+    if (tok) ed_tok_free(tok);
+    return rc;
+}

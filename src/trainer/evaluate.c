@@ -1,0 +1,43 @@
+/* evaluate.c — validation: every rank runs forward on its shard of the windows (no
+ * shuffling, no dropout), then ONE allreduce of (loss sum, tokens, correct argmax) gives
+ * every rank the same metrics. No collective inside the loop, so uneven shards are fine. */
+#include <math.h>
+
+#include "trainer_internal.h"
+
+/* Positions whose target is predicted by the arg-max of the logits. */
+static long count_correct(const float *logits, const int32_t *targets, long rows, int V) {
+    long ok = 0;
+    for (long i = 0; i < rows; i++) {
+        if (targets[i] == ED_IGNORE_INDEX) continue;
+        const float *l = logits + (size_t)i * (size_t)V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (l[v] > l[best]) best = v;
+        ok += best == targets[i];
+    }
+    return ok;
+}
+
+void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+                      int pad_to_max, const ed_dist *d, eval_result *r) {
+    int V = ed_gpt_config(m)->vocab_size;
+    double sums[3] = {0, 0, 0};
+    long steps = ed_sampler_steps(s);
+    for (long step = 0; step < steps; step++) {
+        int n = ed_sampler_micro(s, step, 0, ids);
+        if (n == 0) continue;
+        ed_batch_fill(b, ds, ids, n, pad_to_max);
+        double ls = 0.0;
+        long cnt = 0;
+        ed_gpt_forward(m, b->inputs, b->targets, b->B, b->T, 0.0f, 0, NULL, &ls, &cnt);
+        sums[0] += ls;
+        sums[1] += (double)cnt;
+        sums[2] += (double)count_correct(ed_gpt_logits(m), b->targets, (long)b->B * b->T, V);
+    }
+    ed_dist_sum(d, sums, 3);
+    r->tokens = (long)sums[1];
+    r->loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
+    r->perplexity = exp(r->loss);
+    r->accuracy = sums[1] > 0 ? sums[2] / sums[1] : NAN;
+}

@@ -1,0 +1,67 @@
+/* progress.c — formatting of rank 0's progress output (see progress.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/progress.h"
+
+void ed_format_duration(double s, char *buf, size_t len) {
+    if (!(s >= 0) || !isfinite(s)) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long t = lround(s);
+    if (t >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", t / 3600, t % 3600 / 60);
+    else if (t >= 60)
+        snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%lds", t);
+}
+
+double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T) {
+    return 6.0 * (double)n_params + 12.0 * c->n_layers * (double)T * c->d_model;
+}
+
+double ed_ref_gflops(float flag, int threads) {
+    if (flag > 0) return flag;
+    const char *env = getenv("ED_REF_GFLOPS");
+    if (env) {
+        double v = strtod(env, NULL);
+        if (v > 0) return v;
+    }
+    return 190.0 * threads / 2.0;
+}
+
+void ed_progress_format(const ed_progress *p, char *buf, size_t len) {
+    char el[32], eta[32], mfu[32];
+    ed_format_duration(p->elapsed, el, sizeof el);
+    ed_format_duration(p->eta, eta, sizeof eta);
+    if (p->mfu >= 0)
+        snprintf(mfu, sizeof mfu, "%.1f%%", 100.0 * p->mfu);
+    else
+        snprintf(mfu, sizeof mfu, "?");
+    snprintf(buf, len,
+             "epoch %d/%d step %ld/%ld loss %.4f lr %.2e gnorm %.3f tok/s %.0f mfu %s elapsed %s eta %s",
+             p->epoch, p->epochs, p->step, p->steps, p->loss, p->lr, p->grad_norm, p->tokens_per_s, mfu,
+             el, eta);
+}
+
+void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final) {
+    char line[512];
+    ed_progress_format(p, line, sizeof line);
+    if (!tty) {
+        if (final) fprintf(f, "%s\n", line);
+        fflush(f);
+        return;
+    }
+    enum { W = 20 };
+    char bar[W + 1];
+    long filled = p->total_steps > 0 ? (long)((double)W * p->global_step / p->total_steps) : 0;
+    if (filled > W) filled = W;
+    for (int i = 0; i < W; i++) bar[i] = i < filled ? '#' : '.';
+    bar[W] = '\0';
+    /* \033[K clears what a longer previous line left behind. */
+    fprintf(f, "\r[%s] %s\033[K%s", bar, line, final ? "\n" : "");
+    fflush(f);
+}

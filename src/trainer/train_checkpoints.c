@@ -1,0 +1,90 @@
+/* train_checkpoints.c — what the loop writes to --checkpoint-dir: best.h5, last.h5,
+ * step-<N>.h5 (with --keep-last rotation) and the history JSON/CSV.
+ * Checkpoints go through ed_ckpt_save_collective (rank 0 writes, all learn the result);
+ * the history is rank 0's alone, and its result is agreed on the same way. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trainer_internal.h"
+
+/* mkdir -p for the checkpoint directory (rank 0). */
+static int make_dirs(const char *path, ed_error *err) {
+    char buf[ED_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ed_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return ed_fail(err, "%s: not a directory", path);
+    return 0;
+}
+
+static int ensure_dir(ed_trainer *t, ed_error *err) {
+    int status = t->d->rank == 0 ? make_dirs(t->o->checkpoint_dir, err) : 0;
+    return ed_dist_agree(t->d, status, err);
+}
+
+int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
+    if (ensure_dir(t, err) != 0) return -1;
+    char path[ED_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
+    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = &t->opt_state, .state = &t->st,
+                          .history = &t->hist, .tok = t->tok};
+    return ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
+}
+
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps the newest keep_last step-<N>.h5 files (by N). Rank 0 only; best effort. */
+static void rotate_step_files(const ed_trainer *t) {
+    if (t->o->keep_last <= 0) return;
+    DIR *dir = opendir(t->o->checkpoint_dir);
+    if (!dir) return;
+    long *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        long s;
+        char tail[8];
+        if (sscanf(e->d_name, "step-%ld.%7s", &s, tail) == 2 && strcmp(tail, "h5") == 0) {
+            if (n == cap) steps = ed_realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *steps);
+            steps[n++] = s;
+        }
+    }
+    closedir(dir);
+    qsort(steps, n, sizeof *steps, cmp_long);
+    for (size_t i = 0; i + (size_t)t->o->keep_last < n; i++) {
+        char path[ED_PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/step-%ld.h5", t->o->checkpoint_dir, steps[i]);
+        remove(path);
+    }
+    free(steps);
+}
+
+int trainer_save_step(ed_trainer *t, ed_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "step-%ld.h5", t->st.global_step);
+    if (trainer_save(t, name, err) != 0) return -1;
+    if (t->d->rank == 0) rotate_step_files(t);
+    return 0;
+}
+
+int trainer_write_history(ed_trainer *t, ed_error *err) {
+    int status = 0;
+    if (ensure_dir(t, err) != 0) return -1;
+    if (t->d->rank == 0) status = ed_history_write(&t->hist, t->history_path, t->config_json, err);
+    return ed_dist_agree(t->d, status, err);
+}

@@ -1,0 +1,258 @@
+/* train_loop.c — epochs, logging, validation, early stopping, checkpoints, preemption:
+ * `expert-dist train` from setup to the final summary.
+ *
+ * Decisions that end the loop (early stopping, a signal, max-steps) are taken from numbers
+ * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
+ * loop after the same step and reach the same final collectives. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/progress.h"
+#include "trainer_internal.h"
+
+typedef struct {
+    double run_t0, elapsed0;  /* wall clock at the start of this process's run; st.elapsed then */
+    double log_t0;            /* wall clock at the previous log row */
+    long log_tokens;          /* tokens since then (this run) */
+    step_result last;         /* the latest step */
+} loop_clock;
+
+static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss, double tok_s, ed_progress *p) {
+    const ed_train_state *st = &t->st;
+    p->epoch = st->epoch + 1;
+    p->epochs = t->o->epochs;
+    p->step = st->step_in_epoch;
+    p->steps = t->steps_per_epoch;
+    p->global_step = st->global_step;
+    p->total_steps = t->total_steps;
+    p->loss = loss;
+    p->lr = c->last.lr;
+    p->grad_norm = c->last.grad_norm;
+    p->tokens_per_s = tok_s;
+    p->mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    p->elapsed = st->elapsed;
+    double per_step = t->steps_run > 0 ? t->step_seconds / (double)t->steps_run : -1.0;
+    p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
+}
+
+/* One log row: history (all ranks keep it identical; rank 0 writes it) and the printed line. */
+static void log_row(ed_trainer *t, loop_clock *c) {
+    ed_train_state *st = &t->st;
+    double now = ed_now();
+    double loss = st->log_count > 0 ? st->log_loss_sum / (double)st->log_count : NAN;
+    double tok_s = now > c->log_t0 ? (double)c->log_tokens / (now - c->log_t0) : 0.0;
+    ed_history *h = &t->hist;
+    ed_dcol_push(&h->log_step, (double)st->global_step);
+    ed_dcol_push(&h->log_epoch, (double)(st->epoch + 1));
+    ed_dcol_push(&h->log_loss, loss);
+    ed_dcol_push(&h->log_lr, c->last.lr);
+    ed_dcol_push(&h->log_grad_norm, c->last.grad_norm);
+    ed_dcol_push(&h->log_tokens_per_s, tok_s);
+    ed_dcol_push(&h->log_elapsed, st->elapsed);
+    st->log_loss_sum = 0.0;
+    st->log_count = 0;
+    c->log_t0 = now;
+    c->log_tokens = 0;
+    if (t->verbose) {
+        ed_progress p;
+        fill_progress(t, c, loss, tok_s, &p);
+        ed_progress_print(stdout, &p, t->tty, 1);
+    }
+}
+
+/* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
+static void validate(ed_trainer *t, eval_result *er, int *is_best) {
+    trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
+    ed_train_state *st = &t->st;
+    double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
+    if (t->d->rank == 0) {
+        if (er->loss < st->best_val_loss) {
+            verdict[0] = 1;
+            verdict[2] = er->loss;
+            verdict[3] = 0;
+        } else {
+            verdict[3] += 1;
+        }
+        int patience = t->o->early_stopping_patience;
+        verdict[1] = patience > 0 && verdict[3] >= patience;
+    }
+    ed_dist_bcast(t->d, verdict, sizeof verdict, 0);
+    *is_best = verdict[0] != 0;
+    st->stop = verdict[1] != 0;
+    st->best_val_loss = verdict[2];
+    st->bad_evals = (int)verdict[3];
+}
+
+static void print_eval(const ed_trainer *t, const char *what, const eval_result *er, int is_best) {
+    if (!t->verbose) return;
+    if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
+    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
+           er->accuracy, er->tokens, is_best ? "  * best" : "",
+           t->st.stop ? "  -> early stopping" : "");
+}
+
+/* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
+static int end_epoch(ed_trainer *t, loop_clock *c, double epoch_t0, ed_error *err) {
+    ed_train_state *st = &t->st;
+    eval_result er = {NAN, NAN, NAN, 0};
+    int is_best = 0;
+    if (t->has_val) validate(t, &er, &is_best);
+    double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
+    ed_history *h = &t->hist;
+    ed_dcol_push(&h->epoch, (double)(st->epoch + 1));
+    ed_dcol_push(&h->train_loss, train_loss);
+    ed_dcol_push(&h->val_loss, er.loss);
+    ed_dcol_push(&h->perplexity, er.perplexity);
+    ed_dcol_push(&h->val_accuracy, er.accuracy);
+    ed_dcol_push(&h->lr, c->last.lr);
+    ed_dcol_push(&h->epoch_seconds, ed_now() - epoch_t0);
+    if (t->verbose) {
+        char what[96];
+        snprintf(what, sizeof what, "epoch %d/%d train_loss %.4f", st->epoch + 1, t->o->epochs, train_loss);
+        if (t->has_val)
+            print_eval(t, what, &er, is_best);
+        else
+            printf("%s%s\n", t->tty ? "\r\033[K" : "", what);
+    }
+    st->epoch++;
+    st->step_in_epoch = 0;
+    st->epoch_loss_sum = 0.0;
+    st->epoch_count = 0;
+    if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
+    int finished = st->epoch >= t->o->epochs || st->stop ||
+                   (t->o->max_steps > 0 && st->global_step >= t->o->max_steps);
+    if ((st->epoch % t->o->save_every == 0 || finished) && trainer_save(t, "last.h5", err) != 0) return -1;
+    return trainer_write_history(t, err);
+}
+
+static void print_summary(const ed_trainer *t, const char *how) {
+    if (t->d->rank != 0) return;
+    if (t->tty) printf("\r\033[K");
+    double tok_s = t->step_seconds > 0 ? (double)t->tokens_run / t->step_seconds : 0.0;
+    double mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    double wait = t->step_seconds > 0 ? t->comm_seconds / t->step_seconds : 0.0;
+    char el[32];
+    ed_format_duration(t->step_seconds, el, sizeof el);
+    printf("%s: %ld steps in %s (global step %ld, epoch %d), %.0f tokens/s on %d rank(s) x %d thread(s), "
+           "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
+           how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
+           t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
+    if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
+    if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    printf("\n");
+    fflush(stdout);
+}
+
+static int run(ed_trainer *t, ed_error *err) {
+    const ed_options *o = t->o;
+    ed_train_state *st = &t->st;
+    loop_clock c = {.run_t0 = ed_now(), .elapsed0 = st->elapsed};
+    c.log_t0 = c.run_t0;
+    c.last.lr = o->lr;
+    int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
+    while (st->epoch < o->epochs && !st->stop) {
+        if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
+        ed_sampler_set_epoch(&t->train_s, st->epoch);
+        double epoch_t0 = ed_now();
+        while (st->step_in_epoch < t->steps_per_epoch) {
+            if (o->max_steps > 0 && st->global_step >= o->max_steps) {
+                mid_epoch_end = 1;
+                break;
+            }
+            if (trainer_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
+            c.log_tokens += c.last.count;
+            if (st->global_step % o->log_interval == 0) {
+                log_row(t, &c);
+            } else if (t->tty && t->verbose) {
+                ed_progress p;
+                double now = ed_now();
+                fill_progress(t, &c, c.last.loss, now > c.log_t0 ? c.log_tokens / (now - c.log_t0) : 0, &p);
+                ed_progress_print(stdout, &p, 1, 0);
+            }
+            if (c.last.stop_signal) {
+                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
+                print_summary(t, "preempted");
+                return ED_EXIT_PREEMPTED;
+            }
+            if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
+                return ED_EXIT_FAILURE;
+            if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
+                st->step_in_epoch < t->steps_per_epoch) {
+                eval_result er;
+                int is_best = 0;
+                validate(t, &er, &is_best);
+                char what[64];
+                snprintf(what, sizeof what, "step %ld", st->global_step);
+                print_eval(t, what, &er, is_best);
+                if (is_best && trainer_save(t, "best.h5", err) != 0) return ED_EXIT_FAILURE;
+                if (st->stop) {
+                    mid_epoch_end = 1;
+                    break;
+                }
+            }
+        }
+        if (mid_epoch_end) break;
+        if (end_epoch(t, &c, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
+    }
+    if (mid_epoch_end && (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0))
+        return ED_EXIT_FAILURE;
+    print_summary(t, st->stop ? "early stopping" : "done");
+    return ED_EXIT_OK;
+}
+
+static void print_header(const ed_trainer *t) {
+    if (!t->verbose) return;
+    printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
+    ed_options_print(t->o, stdout);
+    const ed_model_config *m = ed_gpt_config(t->model);
+    printf("# model: vocab %d, D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", m->vocab_size, m->d_model,
+           m->n_layers, m->n_heads, m->d_ff, m->max_seq_len, ed_gpt_num_params(t->model));
+    printf("# data: %zu train windows%s", t->train_ds.n_windows, t->has_val ? "" : ", no validation set\n");
+    if (t->has_val) printf(", %zu val windows\n", t->val_ds.n_windows);
+    printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
+           t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
+           t->total_steps);
+    fflush(stdout);
+}
+
+static void print_memory(const ed_trainer *t) {
+    if (t->d->rank != 0) return;
+    const ed_model_config *m = ed_gpt_config(t->model);
+    size_t np = ed_gpt_num_params(t->model);
+    size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
+    size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1);
+    double mb = 1.0 / (1 << 20);
+    printf("dry run: %zu parameters\n", np);
+    printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
+           "  activations  %10.1f MB (B %d, T %d)\n  total/rank   %10.1f MB\n",
+           np * 4 * mb, np * 4 * mb, np * opt * mb, t->o->optimizer, act * mb, t->o->batch_size,
+           t->o->max_length - 1, (np * (8 + opt) + act) * mb);
+    printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
+           t->flops_per_token * 1e-9);
+}
+
+int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_trainer *t = ed_calloc(1, sizeof *t);
+    ed_error err = {{0}};
+    int rc;
+    if (trainer_setup(t, o, d, &err) != 0) {
+        rc = ED_EXIT_FAILURE;
+    } else if (o->dry_run) {
+        print_memory(t);
+        rc = ED_EXIT_OK;
+    } else {
+        print_header(t);
+        if (t->st.epoch >= o->epochs && t->verbose) printf("nothing to do: the checkpoint has finished %d epoch(s)\n", t->st.epoch);
+        rc = run(t, &err);
+    }
+    if (rc == ED_EXIT_FAILURE && d->rank == 0) {
+        if (t->tty) printf("\n");
+        fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+    }
+    trainer_free(t);
+    free(t);
+    return rc;
+}

@@ -1,0 +1,216 @@
+/* train_setup.c — from options to a ready trainer: data, tokenizer, model, optimizer,
+ * and (with --resume) the state of an earlier run.
+ *
+ * Each stage that reads input ends in ed_dist_agree(): if any rank failed, every rank
+ * returns the same error and nobody is left waiting in a later collective. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expert/progress.h"
+#include "trainer_internal.h"
+
+ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
+    ed_model_config cfg = o->model;
+    cfg.vocab_size = vocab;
+    char msg[512] = "";
+    ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
+    if (!m) ed_fail(err, "invalid model: %s", msg);
+    return m;
+}
+
+/* Reads a .txt/.jsonl file into documents. */
+static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
+    ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines};
+    return ed_docs_read(path, &ro, docs, err);
+}
+
+/* Rank 0 builds the vocabulary and sends it to the others: one build instead of N on a
+ * shared node, and the replicas are guaranteed to agree on every id. */
+static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
+    const ed_options *o = t->o;
+    int status = 0;
+    char *blob = NULL;
+    long len = 0;
+    if (t->d->rank == 0) {
+        ed_tok_options to = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+                             .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase};
+        ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs->text, docs->len, docs->n, err);
+        if (!tok) {
+            status = -1;
+        } else {
+            size_t n = 0;
+            blob = ed_tok_serialize(tok, &n);
+            len = (long)n;
+            ed_tok_free(tok);
+        }
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    ed_dist_bcast(t->d, &len, sizeof len, 0);
+    if (t->d->rank != 0) blob = ed_malloc((size_t)len + 1);
+    /* Bcast counts are int: a vocabulary file above 2 GB is not a case worth supporting. */
+    ED_CHECK(len < 0x7fffffffL, "serialized tokenizer too large (%ld bytes)", len);
+    ed_dist_bcast(t->d, blob, (int)len, 0);
+    blob[len] = '\0';
+    t->tok = ed_tok_deserialize(blob, (size_t)len, err);
+    free(blob);
+    return ed_dist_agree(t->d, t->tok ? 0 : -1, err);
+}
+
+/* --resume: which file, and the model/data shape stored in it. */
+static int resolve_resume(ed_trainer *t, ed_error *err) {
+    ed_options *o = &t->opt;
+    if (!o->resume[0]) return 0;
+    int status = 0;
+    if (strcmp(o->resume, "auto") == 0) {
+        char path[ED_PATH_MAX] = "";
+        int found = 0;
+        if (t->d->rank == 0) {
+            found = ed_ckpt_find_latest(o->checkpoint_dir, path, sizeof path, err);
+            if (found < 0) status = -1;
+        }
+        if (ed_dist_agree(t->d, status, err) != 0) return -1;
+        ed_dist_bcast(t->d, &found, sizeof found, 0);
+        ed_dist_bcast(t->d, path, sizeof path, 0);
+        if (!found) {
+            if (t->verbose) printf("resume auto: no checkpoint in %s, starting fresh\n", o->checkpoint_dir);
+            return 0;
+        }
+        snprintf(t->resume_path, sizeof t->resume_path, "%s", path);
+    } else {
+        snprintf(t->resume_path, sizeof t->resume_path, "%s", o->resume);
+    }
+    /* The shape of the model and of the data windows must be the checkpoint's; the rest
+     * (epochs, lr, intervals...) may be changed on the command line of the resumed run. */
+    ed_options ck = *o;
+    status = ed_ckpt_read_options(t->resume_path, &ck, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    o->model = ck.model;
+    o->max_length = ck.max_length;
+    o->stride = ck.stride;
+    o->pack = ck.pack;
+    o->seed = ck.seed;
+    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    if (t->verbose) printf("resuming from %s\n", t->resume_path);
+    return 0;
+}
+
+static int load_state(ed_trainer *t, ed_error *err) {
+    int status = ed_ckpt_read_model(t->resume_path, t->model, err);
+    if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
+    if (status == 0) {
+        ed_history_free(&t->hist);
+        status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    if (t->st.world_size != t->d->world && t->verbose)
+        printf("warning: checkpoint was written by %d ranks, resuming on %d: the data order of the "
+               "remaining steps changes unless batch-size x grad-accum x ranks is the same\n",
+               t->st.world_size, t->d->world);
+    t->st.world_size = t->d->world;
+    return 0;
+}
+
+/* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
+ * to a file, so isatty() cannot be trusted under its launcher: there the bar is opt-in
+ * (ED_PROGRESS=bar); ED_PROGRESS=plain turns it off everywhere. */
+static int progress_bar_wanted(void) {
+    const char *p = getenv("ED_PROGRESS");
+    if (p && strcmp(p, "bar") == 0) return 1;
+    if (p && strcmp(p, "plain") == 0) return 0;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0) return 0;
+    return isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE");
+}
+
+int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
+    memset(t, 0, sizeof *t);
+    t->opt = *o;
+    t->o = &t->opt;
+    t->d = d;
+    t->verbose = d->rank == 0 && !o->quiet;
+    t->tty = d->rank == 0 && progress_bar_wanted();
+    int over = 0;
+    t->threads = ed_dist_threads(d, o->threads, &over);
+    if (over && d->rank == 0)
+        fprintf(stderr, "warning: %d ranks x %d threads on this node exceed its %d cores\n", d->local_size,
+                t->threads, d->node_cores);
+    ed_set_threads(t->threads);
+
+    if (resolve_resume(t, err) != 0) return -1;
+
+    /* documents -> tokenizer -> windows */
+    ed_docs train_docs = {0}, val_docs = {0};
+    int status = read_docs(o, o->train_file, &train_docs, err);
+    if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
+    if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
+    if (t->resume_path[0]) {
+        t->tok = ed_ckpt_read_tokenizer(t->resume_path, err);
+        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
+    } else if (o->vocab_file[0]) {
+        t->tok = ed_tok_load(o->vocab_file, err);
+        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
+    } else if (build_tokenizer(t, &train_docs, err) != 0) {
+        goto fail_docs;
+    }
+    ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
+    status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, &wo, err);
+    t->has_val = o->val_file[0] != '\0';
+    if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, &wo, err);
+    ed_docs_free(&train_docs);
+    ed_docs_free(&val_docs);
+    if (ed_dist_agree(d, status, err) != 0) return -1;
+
+    /* model and optimizer */
+    t->model = trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
+    if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
+    size_t np = ed_gpt_num_params(t->model);
+    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, 0, np, o->beta1,
+                  o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_train_state_init(&t->st, t->o->seed, d->world);
+    if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+
+    /* sharding, buffers, the gradient buckets */
+    ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
+                    t->o->seed, 1);
+    if (t->has_val) ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+    ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
+    t->ids = ed_malloc((size_t)o->batch_size * sizeof *t->ids);
+    ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
+
+    t->steps_per_epoch = ed_sampler_steps(&t->train_s);
+    t->total_steps = t->steps_per_epoch * o->epochs;
+    if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
+    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
+    t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);
+    t->config_json = ed_options_to_json(t->o);
+    if (o->history_file[0])
+        snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);
+    else
+        snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
+    return 0;
+
+fail_docs:
+    ed_docs_free(&train_docs);
+    ed_docs_free(&val_docs);
+    return -1;
+}
+
+void trainer_free(ed_trainer *t) {
+    if (t->tok) ed_tok_free(t->tok);
+    ed_dataset_free(&t->train_ds);
+    if (t->has_val) ed_dataset_free(&t->val_ds);
+    if (t->train_s.perm) ed_sampler_free(&t->train_s);
+    if (t->val_s.perm) ed_sampler_free(&t->val_s);
+    if (t->batch.inputs) ed_batch_free(&t->batch);
+    free(t->ids);
+    if (t->model) {
+        ed_optim_free(&t->opt_state);
+        ed_grad_sync_free(&t->sync);
+        ed_gpt_free(t->model);
+    }
+    ed_history_free(&t->hist);
+    free(t->config_json);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,118 @@
+/* train_step.c — one optimizer step, identical on every rank (trainer.h has the outline).
+ *
+ * Invariants:
+ *  - every rank reaches every collective in the same order, even with zero windows in some
+ *    (or all) of its micro-batches: the bucket launches and the scalar allreduce below run
+ *    unconditionally;
+ *  - after the reduction every rank holds the same gradient, takes the same decisions
+ *    (NaN skip, clipping) from the same reduced numbers and applies the same update. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer_internal.h"
+
+/* Dropout masks come from (seed, global step, slot): a pure function, so a resumed run
+ * draws the same masks without saving a generator position. */
+static void dropout_rng(const ed_trainer *t, int micro, ed_rng *r) {
+    uint64_t slot = (uint64_t)micro * (uint64_t)t->d->world + (uint64_t)t->d->rank;
+    ed_rng_seed(r, t->st.seed ^ 0x64726f706f7574ULL, ((uint64_t)t->st.global_step << 24) ^ slot);
+}
+
+static ed_sched_kind sched_kind(const char *s) {
+    if (strcmp(s, "linear") == 0) return ED_SCHED_LINEAR;
+    if (strcmp(s, "cosine") == 0) return ED_SCHED_COSINE;
+    return ED_SCHED_CONSTANT;
+}
+
+int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
+    const ed_options *o = t->o;
+    ed_train_state *st = &t->st;
+    memset(r, 0, sizeof *r);
+
+    if (o->debug_exit_step > 0 && st->global_step == o->debug_exit_step && t->d->rank == o->debug_exit_rank) {
+        fprintf(stderr, "expert-dist: rank %d: --debug-exit-step %ld reached, exiting with status 1\n", t->d->rank,
+                o->debug_exit_step);
+        exit(ED_EXIT_FAILURE); /* deliberately without MPI_Finalize: mpirun must abort the job */
+    }
+
+    double t0 = ed_now();
+    ed_gpt_zero_grad(t->model);
+    ed_grad_sync_begin(&t->sync);
+    double local_loss = 0.0;
+    long local_count = 0;
+    for (int a = 0; a < o->grad_accum; a++) {
+        int n = ed_sampler_micro(&t->train_s, st->step_in_epoch, a, t->ids);
+        if (n == 0) continue; /* a partial last step: this rank still joins the reductions below */
+        ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max);
+        ed_rng rng;
+        dropout_rng(t, a, &rng);
+        double ls = 0.0;
+        long cnt = 0;
+        ed_gpt_forward(t->model, t->batch.inputs, t->batch.targets, t->batch.B, t->batch.T, o->label_smoothing, 1,
+                       &rng, &ls, &cnt);
+        local_loss += ls;
+        local_count += cnt;
+        /* Only the last micro-batch makes gradients final, so only it may start buckets. */
+        int last = a == o->grad_accum - 1;
+        ed_gpt_backward(t->model, 1.0f, last ? ed_grad_sync_ready : NULL, last ? &t->sync : NULL);
+    }
+    double tc = ed_now();
+    ed_grad_sync_finish(&t->sync);
+    double scal[3] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0};
+    ed_dist_sum(t->d, scal, 3);
+    t->comm_seconds += ed_now() - tc;
+
+    r->count = (long)scal[1];
+    r->stop_signal = scal[2] > 0;
+    r->lr = ed_lr_at(sched_kind(o->lr_schedule), o->lr, o->min_lr, o->warmup_steps, t->total_steps, st->global_step);
+    float *g = ed_gpt_grads(t->model);
+    size_t np = ed_gpt_num_params(t->model);
+    if (r->count > 0) {
+        r->loss = scal[0] / (double)r->count;
+        ed_scale(g, np, (float)(1.0 / (double)r->count));
+        /* Identical reduced gradients give identical norms; the MAX only guards against
+         * ranks that summed in a different thread order. */
+        double norm = sqrt(ed_sumsq(g, np));
+        ed_dist_max(t->d, &norm, 1);
+        r->grad_norm = norm;
+    } else {
+        r->loss = NAN; /* cannot happen with n_windows > 0, but never divide by zero */
+        r->grad_norm = NAN;
+    }
+
+    if (!isfinite(r->loss) || !isfinite(r->grad_norm)) {
+        r->skipped = 1;
+        st->nan_skipped++;
+        if (strcmp(o->on_nan, "stop") == 0)
+            return ed_fail(err, "step %ld: loss %g, grad norm %g is not finite (--on-nan stop)", st->global_step + 1,
+                           r->loss, r->grad_norm);
+        if (t->d->rank == 0)
+            fprintf(stderr, "warning: step %ld: loss %g, grad norm %g is not finite: update skipped (%ld so far)\n",
+                    st->global_step + 1, r->loss, r->grad_norm, st->nan_skipped);
+    } else {
+        if (o->max_grad_norm > 0) {
+            float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
+            if (f != 1.0f) ed_scale(g, np, f);
+        }
+        ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model),
+                      ed_gpt_num_tensors(t->model), (float)r->lr);
+        st->epoch_loss_sum += scal[0];
+        st->epoch_count += r->count;
+        st->log_loss_sum += scal[0];
+        st->log_count += r->count;
+        st->tokens_seen += r->count;
+    }
+    st->global_step++;
+    st->step_in_epoch++;
+
+    if (o->check_every > 0 && st->global_step % o->check_every == 0 &&
+        ed_dist_check_same(t->d, ed_gpt_params(t->model), np, err) != 0) {
+        ed_error e = *err;
+        return ed_fail(err, "step %ld: %s", st->global_step, e.msg);
+    }
+    t->step_seconds += ed_now() - t0;
+    t->steps_run++;
+    t->tokens_run += r->count;
+    return 0;
+}

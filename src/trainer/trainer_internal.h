@@ -1,0 +1,86 @@
+/* trainer_internal.h — the trainer's working set, shared by the files of src/trainer/.
+ * Private: the public face is include/expert/trainer.h.
+ *
+ * Ownership: ed_trainer owns everything it points to except `d`;
+ * trainer_free() releases it all. Everything that must survive a resume lives in `st`,
+ * `hist`, the model and the optimizer (what checkpoints save), never in locals. */
+#ifndef EXPERT_TRAINER_INTERNAL_H
+#define EXPERT_TRAINER_INTERNAL_H
+
+#include "expert/checkpoint.h"
+#include "expert/dataset.h"
+#include "expert/dist.h"
+#include "expert/gpt.h"
+#include "expert/optim.h"
+#include "expert/options.h"
+#include "expert/tokenizer.h"
+#include "expert/train_state.h"
+#include "expert/trainer.h"
+
+typedef struct {
+    ed_options opt;      /* the effective options (model shape taken from a resumed checkpoint) */
+    const ed_options *o; /* = &opt */
+    const ed_dist *d;
+    char resume_path[ED_PATH_MAX]; /* "" = fresh start */
+    int threads;
+    int verbose; /* rank 0 and not --quiet */
+    int tty;     /* rank 0's stdout is a terminal */
+
+    ed_tokenizer *tok;
+    ed_dataset train_ds, val_ds;
+    int has_val;
+    ed_sampler train_s, val_s;
+    ed_batch batch;
+    uint32_t *ids; /* [batch_size] */
+
+    ed_gpt *model;
+    ed_optim opt_state;
+    ed_grad_sync sync;
+    ed_train_state st;
+    ed_history hist;
+
+    long steps_per_epoch, total_steps;
+    char history_path[ED_PATH_MAX + 16];
+    char *config_json;
+
+    /* measurements (not state: they do not change results) */
+    double flops_per_token, ref_gflops;
+    double comm_seconds;  /* blocked in gradient buckets + the per-step scalar allreduce */
+    double step_seconds;  /* total wall time inside steps */
+    long steps_run;
+    long tokens_run;
+} ed_trainer;
+
+/* What one optimizer step produced (identical on every rank). */
+typedef struct {
+    double loss;      /* mean over the step's global target tokens */
+    long count;       /* global target tokens */
+    double grad_norm; /* before clipping */
+    double lr;
+    int skipped;      /* NaN/Inf: no update was applied */
+    int stop_signal;  /* some rank got SIGTERM/SIGUSR1 */
+} step_result;
+
+/* train_setup.c */
+int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
+void trainer_free(ed_trainer *t);
+/* ed_gpt_create + threads for an options/vocab pair; NULL with err on a bad shape. */
+ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err);
+
+/* train_step.c */
+int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
+
+/* evaluate.c: loss/perplexity/accuracy of `m` over all windows of ds, sharded over ranks. */
+typedef struct {
+    double loss, perplexity, accuracy;
+    long tokens;
+} eval_result;
+void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+                      int pad_to_max, const ed_dist *d, eval_result *r);
+
+/* train_checkpoints.c */
+int trainer_save(ed_trainer *t, const char *name, ed_error *err);
+int trainer_save_step(ed_trainer *t, ed_error *err);
+int trainer_write_history(ed_trainer *t, ed_error *err);
+
+#endif

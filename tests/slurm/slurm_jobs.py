@@ -6,7 +6,8 @@ Slurm and the run directory report afterwards.
   slurm_jobs.py train     train.sbatch, 2 ranks, runs to COMPLETED, exit 0, last.h5 opens
   slurm_jobs.py preempt   USR1 to the batch shell -> checkpoint, exit 3, self-requeue,
                           resume in the same run dir, COMPLETED with a continuous history
-  slurm_jobs.py sweep     sweep.sbatch as a 2-task array, one history per learning rate
+  slurm_jobs.py single    single-node.sbatch, 4 ranks, COMPLETED, last.h5 opens
+  slurm_jobs.py sweep     sweep.sbatch as a 2-task array (mpirun), one history per lr
 
 Environment (set by tests/slurm/CMakeLists.txt): SLURM_CONF, ED_SOURCE_DIR, ED_WORK_DIR,
 ED_BIN (the trainer), ED_TRAIN_ARGS (flags for a short run).
@@ -167,10 +168,25 @@ def case_preempt():
           f"COMPLETED with epochs {ep}; {time.time() - t0:.1f}s from signal to end", flush=True)
 
 
+def case_single():
+    w = workdir("single")
+    log = os.path.join(w, "single.out")
+    jobid = sbatch("single-node.sbatch", [*TRAIN_ARGS, "--epochs", "1"], w, {"ED_HOME": SRC},
+                   ["--ntasks=4", "--cpus-per-task=1", "--time=5", f"--output={log}"])
+    rec = wait_final(jobid, 1, log)[0]
+    expect_completed(rec, log)
+    if "4 ranks x 1 threads" not in open(log, errors="replace").read():
+        fail("the log does not show 4 ranks x 1 thread", log)
+    check_checkpoint(os.path.join(w, "runs", jobid, "last.h5"), log)
+    print(f"ok: job {jobid} (single-node, 4 ranks) COMPLETED 0:0", flush=True)
+
+
 def case_sweep():
     w = workdir("sweep")
     lrs = ["1e-3", "2e-3"]
-    jobid = sbatch("sweep.sbatch", [*TRAIN_ARGS, "--epochs", "1"], w, {"ED_HOME": SRC, "LRS": " ".join(lrs)},
+    # The mpirun launcher, forced: the automatic choice is srun wherever Slurm has PMIx.
+    jobid = sbatch("sweep.sbatch", [*TRAIN_ARGS, "--epochs", "1"], w,
+                   {"ED_HOME": SRC, "LRS": " ".join(lrs), "ED_LAUNCHER": "mpirun"},
                    ["--array=0-1", "--ntasks=2", "--cpus-per-task=1", "--time=5", f"--output={w}/sweep-%A_%a.out"])
     recs = wait_final(jobid, 2, None)
     for r in recs:
@@ -179,6 +195,8 @@ def case_sweep():
     seen = []
     for i, lr in enumerate(lrs):
         log = os.path.join(w, f"sweep-{jobid}_{i}.out")
+        if "launcher mpirun" not in open(log, errors="replace").read():
+            fail("the sweep did not use mpirun", log)
         d = os.path.join(w, "runs", f"sweep-{jobid}", f"lr-{lr}")
         hist = read_history(os.path.join(d, "history.json"), log)
         got = float(hist.get("config", {}).get("lr", "nan"))
@@ -191,7 +209,7 @@ def case_sweep():
 
 
 if __name__ == "__main__":
-    cases = {"train": case_train, "preempt": case_preempt, "sweep": case_sweep}
+    cases = {"train": case_train, "preempt": case_preempt, "single": case_single, "sweep": case_sweep}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         sys.exit(f"usage: {sys.argv[0]} {'|'.join(cases)}")
     if not os.environ.get("SLURM_CONF"):

@@ -55,4 +55,9 @@ ed_tokenizer *ed_tok_load(const char *path, ed_error *err);
 char *ed_tok_serialize(const ed_tokenizer *t, size_t *len);
 ed_tokenizer *ed_tok_deserialize(const char *data, size_t len, ed_error *err);
 
+/* GPT-2's published files (vocab.json: token -> id; merges.txt: "#version" line, then one
+ * "left right" merge per line, in rank order) as a bpe tokenizer. GPT-2 id k becomes
+ * k + 4 (after our 4 specials); "<|endoftext|>" becomes <EOS>. Errors name file:line. */
+ed_tokenizer *ed_tok_load_gpt2(const char *vocab_json, const char *merges_txt, ed_error *err);
+
 #endif

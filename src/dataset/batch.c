@@ -1,0 +1,54 @@
+/* batch.c — windows -> (inputs, targets, mask) rows, the seed's collate function:
+ * inputs = window[:-1], targets = window[1:], right-padded with <PAD> inputs, -100
+ * targets (ignored by the loss) and mask 0. Rows are T apart (T = padded length), so
+ * the three arrays are dense [B, T] matrices the model reads directly. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/dataset.h"
+
+void ed_batch_init(ed_batch *b, int cap_B, int cap_T) {
+    ED_CHECK(cap_B >= 1 && cap_T >= 1, "batch capacity %d x %d", cap_B, cap_T);
+    memset(b, 0, sizeof *b);
+    b->cap_B = cap_B;
+    b->cap_T = cap_T;
+    size_t n = (size_t)cap_B * (size_t)cap_T;
+    b->inputs = ed_malloc(n * sizeof *b->inputs);
+    b->targets = ed_malloc(n * sizeof *b->targets);
+    b->mask = ed_malloc(n * sizeof *b->mask);
+}
+
+void ed_batch_free(ed_batch *b) {
+    free(b->inputs);
+    free(b->targets);
+    free(b->mask);
+    memset(b, 0, sizeof *b);
+}
+
+void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max) {
+    ED_CHECK(n >= 0 && n <= b->cap_B, "batch of %d windows exceeds capacity %d", n, b->cap_B);
+    int T = pad_to_max ? ds->max_length - 1 : 0;
+    for (int i = 0; i < n; i++) {
+        ED_CHECK(ids[i] < ds->n_windows, "window id %u out of range (%zu windows)", ids[i], ds->n_windows);
+        if (!pad_to_max && (int)ds->win_len[ids[i]] - 1 > T) T = (int)ds->win_len[ids[i]] - 1;
+    }
+    ED_CHECK(T <= b->cap_T, "batch length %d exceeds capacity %d", T, b->cap_T);
+    b->B = n;
+    b->T = T;
+    b->n_targets = 0;
+    for (int i = 0; i < n; i++) {
+        const int32_t *w = ds->tokens + ds->win_start[ids[i]];
+        int m = (int)ds->win_len[ids[i]] - 1;
+        int32_t *in = b->inputs + (size_t)i * T, *tg = b->targets + (size_t)i * T;
+        uint8_t *mk = b->mask + (size_t)i * T;
+        memcpy(in, w, (size_t)m * sizeof *in);
+        memcpy(tg, w + 1, (size_t)m * sizeof *tg);
+        memset(mk, 1, (size_t)m);
+        for (int t = m; t < T; t++) {
+            in[t] = ED_PAD;
+            tg[t] = -100;
+            mk[t] = 0;
+        }
+        b->n_targets += m;
+    }
+}

@@ -1,0 +1,73 @@
+/* ds_lines.c — line walking, UTF-8 checks and document lists (see ds_lines.h). */
+#include "ds_lines.h"
+
+#include <string.h>
+#include <utf8proc.h>
+
+int ds_next_line(ds_lines *it, const char **line, size_t *n, size_t *off) {
+    if (it->pos >= it->len) return 0;
+    const char *p = it->data + it->pos;
+    const char *nl = memchr(p, '\n', it->len - it->pos);
+    size_t m = nl ? (size_t)(nl - p) : it->len - it->pos;
+    *line = p;
+    *off = it->pos;
+    it->pos += m + (nl != NULL);
+    if (m > 0 && p[m - 1] == '\r') m--;
+    *n = m;
+    it->lineno++;
+    return 1;
+}
+
+size_t ds_utf8_bad(const char *str, size_t n) {
+    const uint8_t *s = (const uint8_t *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] >= 1 && s[i] < 128) {
+            i++;
+            continue;
+        }
+        if (s[i] == 0) return i;
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (r <= 0) return i;
+        i += (size_t)r;
+    }
+    return n;
+}
+
+int ds_is_blank(const char *str, size_t n) {
+    const uint8_t *s = (const uint8_t *)str;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 128) {
+            if (s[i] > ' ' && s[i] != 127) return 0;
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (r <= 0) return 0;
+        utf8proc_category_t c = utf8proc_category(cp);
+        if (c != UTF8PROC_CATEGORY_ZS && c != UTF8PROC_CATEGORY_ZL && c != UTF8PROC_CATEGORY_ZP &&
+            c != UTF8PROC_CATEGORY_CC && cp != 0xFEFF)
+            return 0;
+        i += (size_t)r;
+    }
+    return 1;
+}
+
+void ds_docs_push(ed_docs *docs, size_t *cap, const char *text, size_t n, long line) {
+    if (docs->n == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        docs->text = ed_realloc(docs->text, *cap * sizeof *docs->text);
+        docs->len = ed_realloc(docs->len, *cap * sizeof *docs->len);
+        docs->line = ed_realloc(docs->line, *cap * sizeof *docs->line);
+    }
+    char *t = ed_malloc(n + 1);
+    memcpy(t, text, n);
+    t[n] = '\0';
+    docs->text[docs->n] = t;
+    docs->len[docs->n] = n;
+    docs->line[docs->n] = line;
+    docs->n++;
+}

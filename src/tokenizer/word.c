@@ -1,0 +1,242 @@
+/* word.c — the word-level tokenizer: vocabulary of the most frequent words and
+ * punctuation marks, the seed pipeline's SimpleTokenizer made Unicode-aware.
+ * How text is cut: word_split.h. How ids are found: word_table.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok_internal.h"
+#include "word_split.h"
+#include "word_table.h"
+
+typedef struct {
+    int lowercase;
+    wt_table tab; /* entry i = token id i; 0..3 are the specials */
+} word_impl;
+
+static const char *const special_str[ED_NUM_SPECIAL] = {"<PAD>", "<UNK>", "<BOS>", "<EOS>"};
+
+/* Scratch space for case folding: on the stack for ordinary words, on the heap only for
+ * the rare token longer than that (freed by the caller of the encode/train loop). */
+typedef struct {
+    char small[1024];
+    char *big;
+    size_t big_cap;
+} fold_buf;
+
+static const char *fold_token(fold_buf *fb, const char *s, size_t n, size_t *out_n) {
+    char *dst = fb->small;
+    if (4 * n > sizeof fb->small) {
+        if (4 * n > fb->big_cap) {
+            fb->big_cap = 4 * n;
+            fb->big = ed_realloc(fb->big, fb->big_cap);
+        }
+        dst = fb->big;
+    }
+    *out_n = ws_fold(s, n, dst);
+    return dst;
+}
+
+static word_impl *word_new(int lowercase) {
+    word_impl *w = ed_calloc(1, sizeof *w);
+    w->lowercase = lowercase;
+    wt_init(&w->tab);
+    int added;
+    for (int i = 0; i < ED_NUM_SPECIAL; i++) {
+        const char *s = special_str[i];
+        wt_insert(&w->tab, s, strlen(s), wt_hash(s, strlen(s)), &added);
+    }
+    return w;
+}
+
+static void word_free(void *impl) {
+    word_impl *w = impl;
+    if (!w) return;
+    wt_free(&w->tab);
+    free(w);
+}
+
+typedef struct {
+    int64_t count;
+    const char *s;
+    uint32_t len;
+} cand;
+
+/* Most frequent first; equal counts in byte order of the word (memcmp, shorter first),
+ * which makes the vocabulary independent of input order and of hash layout. */
+static int cand_cmp(const void *pa, const void *pb) {
+    const cand *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    uint32_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->s, b->s, m);
+    if (c) return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+void *ed_word_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
+                    ed_error *err) {
+    if (opt->vocab_size <= ED_NUM_SPECIAL) {
+        ed_fail(err, "vocab_size must be greater than %d (the special tokens), got %d", ED_NUM_SPECIAL,
+                opt->vocab_size);
+        return NULL;
+    }
+    if (opt->min_freq < 1) {
+        ed_fail(err, "min_freq must be >= 1, got %d", opt->min_freq);
+        return NULL;
+    }
+    wt_table counts;
+    wt_init(&counts);
+    fold_buf fb = {.big = NULL, .big_cap = 0};
+    int added;
+    for (size_t d = 0; d < n; d++) {
+        ws_iter it;
+        ws_iter_init(&it, texts[d], lens[d]);
+        size_t start, len;
+        while (ws_next(&it, &start, &len)) {
+            const char *s = texts[d] + start;
+            if (opt->lowercase) s = fold_token(&fb, s, len, &len);
+            int32_t e = wt_insert(&counts, s, len, wt_hash(s, len), &added);
+            counts.count[e]++;
+        }
+    }
+    free(fb.big);
+
+    cand *c = ed_malloc((counts.n ? counts.n : 1) * sizeof *c);
+    size_t nc = 0;
+    for (size_t e = 0; e < counts.n; e++)
+        if (counts.count[e] >= opt->min_freq) c[nc++] = (cand){counts.count[e], wt_str(&counts, e), counts.len[e]};
+    qsort(c, nc, sizeof *c, cand_cmp);
+
+    word_impl *w = word_new(opt->lowercase);
+    size_t keep = (size_t)(opt->vocab_size - ED_NUM_SPECIAL);
+    for (size_t i = 0; i < nc && w->tab.n < (size_t)ED_NUM_SPECIAL + keep; i++) {
+        int32_t e = wt_insert(&w->tab, c[i].s, c[i].len, wt_hash(c[i].s, c[i].len), &added);
+        w->tab.count[e] = c[i].count;
+    }
+    free(c);
+    wt_free(&counts);
+    return w;
+}
+
+static void word_encode(const void *impl, const char *text, size_t len, ed_ivec *out) {
+    const word_impl *w = impl;
+    fold_buf fb = {.big = NULL, .big_cap = 0};
+    ws_iter it;
+    ws_iter_init(&it, text, len);
+    size_t start, n;
+    while (ws_next(&it, &start, &n)) {
+        const char *s = text + start;
+        if (w->lowercase) s = fold_token(&fb, s, n, &n);
+        int32_t id = wt_find(&w->tab, s, n, wt_hash(s, n));
+        ed_ivec_push(out, id < 0 ? ED_UNK : id);
+    }
+    free(fb.big);
+}
+
+static const char *word_token(const void *impl, int32_t id) {
+    const word_impl *w = impl;
+    if (id < 0 || (size_t)id >= w->tab.n) return NULL;
+    return wt_str(&w->tab, (size_t)id);
+}
+
+/* Words are joined by one space, except: none after an opening mark ( [ { $ # « „ “ ‘ ¿ ¡,
+ * none before a closing one . , ! ? ; : ) ] } % » … ” ’, and the ASCII quotes " and '
+ * alternate between opening and closing within one decode call. Dashes and other
+ * symbols keep their spaces ("Москва — столица"). Out-of-range ids print as <UNK>. */
+static char *word_decode(const void *impl, const int32_t *ids, size_t n) {
+    const word_impl *w = impl;
+    size_t cap = 64, len = 0;
+    char *buf = ed_malloc(cap);
+    int glue_next = 1; /* no space before the first token */
+    int dq_open = 0, sq_open = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *tok = word_token(w, ids[i]);
+        if (!tok) tok = special_str[ED_UNK];
+        size_t tl = strlen(tok);
+        int space = !glue_next, opens = ws_is_opener(tok);
+        if (ws_is_closer(tok)) space = 0;
+        if (ws_is_toggle_quote(tok)) {
+            int *open = tok[0] == '"' ? &dq_open : &sq_open;
+            if (*open) space = 0; /* closing quote hugs the word before it */
+            else opens = 1;
+            *open = !*open;
+        }
+        if (len + tl + 2 > cap) {
+            while (len + tl + 2 > cap) cap *= 2;
+            buf = ed_realloc(buf, cap);
+        }
+        if (space) buf[len++] = ' ';
+        memcpy(buf + len, tok, tl);
+        len += tl;
+        glue_next = opens;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int word_vocab_size(const void *impl) { return (int)((const word_impl *)impl)->tab.n; }
+
+static json_t *word_to_json(const void *impl) {
+    const word_impl *w = impl;
+    json_t *tokens = json_array();
+    for (size_t i = 0; i < w->tab.n; i++) json_array_append_new(tokens, json_stringn(wt_str(&w->tab, i), w->tab.len[i]));
+    json_t *root = json_object();
+    json_object_set_new(root, "kind", json_string("word"));
+    json_object_set_new(root, "lowercase", json_integer(w->lowercase));
+    json_object_set_new(root, "tokens", tokens);
+    return root;
+}
+
+void *ed_word_from_json(const json_t *root, ed_error *err) {
+    json_t *lc = json_object_get(root, "lowercase");
+    json_t *tokens = json_object_get(root, "tokens");
+    if (lc && !json_is_integer(lc) && !json_is_boolean(lc)) {
+        ed_fail(err, "\"lowercase\" must be 0 or 1");
+        return NULL;
+    }
+    if (!json_is_array(tokens)) {
+        ed_fail(err, "missing \"tokens\" array");
+        return NULL;
+    }
+    size_t n = json_array_size(tokens);
+    if (n < ED_NUM_SPECIAL || n > INT32_MAX) {
+        ed_fail(err, "\"tokens\" has %zu entries, expected the %d specials and more", n, ED_NUM_SPECIAL);
+        return NULL;
+    }
+    int lowercase = lc ? (json_is_boolean(lc) ? json_is_true(lc) : json_integer_value(lc) != 0) : 0;
+    word_impl *w = word_new(lowercase);
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(tokens, i);
+        if (!json_is_string(t) || json_string_length(t) == 0) {
+            ed_fail(err, "token %zu is not a non-empty string", i);
+            word_free(w);
+            return NULL;
+        }
+        const char *s = json_string_value(t);
+        size_t len = json_string_length(t);
+        if (i < ED_NUM_SPECIAL) {
+            if (strcmp(s, special_str[i]) != 0) {
+                ed_fail(err, "token %zu must be %s, found \"%s\"", i, special_str[i], s);
+                word_free(w);
+                return NULL;
+            }
+            continue;
+        }
+        int added;
+        wt_insert(&w->tab, s, len, wt_hash(s, len), &added);
+        if (!added) {
+            ed_fail(err, "token %zu (\"%s\") appears twice", i, s);
+            word_free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+const ed_tok_vtable ed_word_vtable = {
+    .encode = word_encode,
+    .decode = word_decode,
+    .token = word_token,
+    .vocab_size = word_vocab_size,
+    .to_json = word_to_json,
+    .free = word_free,
+};

@@ -40,27 +40,65 @@ typedef struct {
     const ed_tokenizer *tok;
 } ed_ckpt_contents;
 
-/* Writes atomically to path. compress: 0 = contiguous datasets, 1..9 = chunked + deflate. */
+/* Writes atomically to path. compress: 0 = contiguous datasets, 1..9 = chunked + shuffle
+ * + deflate (HDF5 1.10 file format; plain files use the oldest format any tool reads).
+ * Required: opt (may be NULL: empty /config), model; optim/state/history/tok may be NULL
+ * and their groups are then left out. optim must hold the FULL state (lo = 0, hi =
+ * num_params): gather ZeRO shards first. On failure (-1, message naming path) <path> is
+ * untouched and <path>.tmp removed.
+ * Test hook: with ED_CKPT_DEBUG_KILL_BEFORE_RENAME=1 in the environment the process
+ * SIGKILLs itself after the .tmp is fsync'ed and before the rename. */
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err);
 
-/* Rank 0 writes; the status (and message) is broadcast so all ranks return the same. */
+/* Rank 0 writes; the status (and message) is broadcast so all ranks return the same.
+ * Collective over comm. Only rank 0 reads c: other ranks may pass NULL. */
 int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_contents *c,
                             int compress, ed_error *err);
 
 /* Reading, in the order a resume or `generate` needs it. Every reader validates:
  * not HDF5 / wrong format / wrong version / missing dataset / shape mismatch with the
  * config / NaN or Inf in weights -> -1 with a message naming the file and dataset. */
-/* Options stored in /config applied on top of *opt (so flags can later override). */
+/* Options stored in /config applied on top of *opt (so flags can later override), and
+ * opt->model set from the /model attributes (incl. the real vocab_size). One-shot options
+ * (resume, checkpoint, dry-run, debug-exit-rank, debug-exit-step, prompt) are stored but
+ * not applied. Options missing in the file keep their value; unknown ones are ignored.
+ * Readers open and close the file themselves (any rank may call them). On failure the
+ * destination object may be partly overwritten. */
 int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err);
 ed_tokenizer *ed_ckpt_read_tokenizer(const char *path, ed_error *err);
-/* Model parameters into an ed_gpt created with the checkpoint's config. */
+/* Model parameters into an ed_gpt created with the checkpoint's config (every /model
+ * attribute incl. n_heads must match; no extra tensors; NaN/Inf rejected). */
 int ed_ckpt_read_model(const char *path, ed_gpt *m, ed_error *err);
 /* Optimizer moments for the slice [o->lo, o->hi) (ZeRO reads only its shard) and step. */
 int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error *err);
+/* Trainer state, and the history when h != NULL (its columns are replaced; h must be
+ * zeroed or hold columns from ed_dcol_push). */
 int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_error *err);
 
+/* A summary read without loading any tensor: for `inspect`, find_latest and tools. */
+typedef struct {
+    int format_version;
+    char created[32];             /* ISO-8601 UTC, e.g. "2026-11-25T21:40:00Z" */
+    char expert_dist_version[32];
+    char git_commit[64];
+    ed_model_config model;        /* from the /model attributes */
+    long num_params;
+    int has_optimizer, has_trainer, has_history, has_tokenizer;
+    long global_step;             /* -1 without /trainer */
+    int epoch;                    /* -1 without /trainer */
+} ed_ckpt_info;
+int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err);
+
+/* Prints a readable summary (root attributes, /config, tensor shapes, optimizer,
+ * trainer state, history lengths) to out: what `expert-dist inspect` shows. */
+int ed_ckpt_print(const char *path, FILE *out, ed_error *err);
+
 /* --resume auto: the newest of last.h5 and step-<N>.h5 in dir by the global_step stored
- * inside (not by mtime). Returns 1 and fills path when found, 0 when none, -1 on error. */
+ * inside (not by mtime). Returns 1 and fills path when found, 0 when none (or no such
+ * directory: a fresh start), -1 on error. Unreadable candidates are skipped (a newer but
+ * broken step file must not block resuming from an older good one); when every
+ * candidate is unreadable, -1 with the first one's error. *.tmp files are never
+ * candidates. On a tie last.h5 wins. */
 int ed_ckpt_find_latest(const char *dir, char *path, size_t path_len, ed_error *err);
 
 #endif

@@ -1,0 +1,36 @@
+/* ckpt_fields.c — which fields of ed_train_state and ed_history a checkpoint holds.
+ *
+ * One table each, read by both the writer and the reader, so a field added to
+ * train_state.h needs exactly one new line here (tests/checkpoint checks the struct
+ * size to catch a forgotten one). Names are the attribute/dataset names in the file. */
+#include <stddef.h>
+
+#include "ckpt_internal.h"
+
+const ckpt_field ckpt_state_fields[] = {
+    {"epoch", CKPT_F_INT, offsetof(ed_train_state, epoch)},
+    {"step_in_epoch", CKPT_F_LONG, offsetof(ed_train_state, step_in_epoch)},
+    {"global_step", CKPT_F_LONG, offsetof(ed_train_state, global_step)},
+    {"best_val_loss", CKPT_F_DOUBLE, offsetof(ed_train_state, best_val_loss)},
+    {"bad_evals", CKPT_F_INT, offsetof(ed_train_state, bad_evals)},
+    {"world_size", CKPT_F_INT, offsetof(ed_train_state, world_size)},
+    {"seed", CKPT_F_U64, offsetof(ed_train_state, seed)},
+    {"elapsed", CKPT_F_DOUBLE, offsetof(ed_train_state, elapsed)},
+    {"tokens_seen", CKPT_F_LONG, offsetof(ed_train_state, tokens_seen)},
+    {"stop", CKPT_F_INT, offsetof(ed_train_state, stop)},
+    {"epoch_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, epoch_loss_sum)},
+    {"epoch_count", CKPT_F_LONG, offsetof(ed_train_state, epoch_count)},
+    {"log_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, log_loss_sum)},
+    {"log_count", CKPT_F_LONG, offsetof(ed_train_state, log_count)},
+    {"nan_skipped", CKPT_F_LONG, offsetof(ed_train_state, nan_skipped)},
+    {NULL, CKPT_F_INT, 0},
+};
+
+#define COL(f) {#f, offsetof(ed_history, f)}
+const ckpt_column ckpt_history_columns[] = {
+    COL(epoch),    COL(train_loss), COL(val_loss),      COL(perplexity),    COL(val_accuracy),
+    COL(lr),       COL(epoch_seconds),
+    COL(log_step), COL(log_epoch),  COL(log_loss),      COL(log_lr),        COL(log_grad_norm),
+    COL(log_tokens_per_s), COL(log_elapsed),
+    {NULL, 0},
+};

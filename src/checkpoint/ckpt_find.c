@@ -1,0 +1,103 @@
+/* ckpt_find.c — looking at checkpoints without loading them: ed_ckpt_read_info and
+ * ed_ckpt_find_latest (--resume auto). */
+#include "ckpt_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void copy_attr(ckpt_reader *r, const char *name, char *dst, size_t len) {
+    char *v = NULL;
+    dst[0] = '\0';
+    if (ckpt_has_attr(r, "/", name) && ckpt_get_str(r, "/", name, &v) == 0) snprintf(dst, len, "%s", v);
+    free(v);
+}
+
+int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err) {
+    memset(info, 0, sizeof *info);
+    ckpt_reader r;
+    if (ckpt_open(&r, path, err) < 0) return -1;
+    info->format_version = r.format_version;
+    copy_attr(&r, "created", info->created, sizeof info->created);
+    copy_attr(&r, "expert_dist_version", info->expert_dist_version, sizeof info->expert_dist_version);
+    copy_attr(&r, "git_commit", info->git_commit, sizeof info->git_commit);
+    int rc = 0;
+    int64_t v[8];
+    const char *names[7] = {"vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_seq_len", "num_params"};
+    for (int i = 0; rc == 0 && i < 7; i++) rc = ckpt_get_i64(&r, "/model", names[i], &v[i]);
+    double dropout = 0;
+    if (rc == 0) rc = ckpt_get_f64(&r, "/model", "dropout", &dropout);
+    if (rc == 0) {
+        info->model = (ed_model_config){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (float)dropout};
+        info->num_params = (long)v[6];
+    }
+    info->has_optimizer = ckpt_exists(&r, "/optimizer");
+    info->has_trainer = ckpt_exists(&r, "/trainer");
+    info->has_history = ckpt_exists(&r, "/history");
+    info->has_tokenizer = ckpt_exists(&r, "/tokenizer");
+    info->global_step = -1;
+    info->epoch = -1;
+    if (rc == 0 && info->has_trainer) {
+        int64_t step, epoch;
+        rc = ckpt_get_i64(&r, "/trainer", "global_step", &step);
+        if (rc == 0) rc = ckpt_get_i64(&r, "/trainer", "epoch", &epoch);
+        if (rc == 0 && (step < 0 || epoch < 0)) rc = ckpt_fail(&r, "/trainer", "negative global_step or epoch");
+        if (rc == 0) {
+            info->global_step = (long)step;
+            info->epoch = (int)epoch;
+        }
+    }
+    ckpt_close(&r);
+    return rc;
+}
+
+/* "last.h5" or "step-<digits>.h5", nothing else (best.h5 is the best, not the newest;
+ * *.tmp is an unfinished write). */
+static int is_candidate(const char *name) {
+    if (strcmp(name, "last.h5") == 0) return 1;
+    if (strncmp(name, "step-", 5) != 0) return 0;
+    const char *p = name + 5;
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    return strcmp(p, ".h5") == 0;
+}
+
+int ed_ckpt_find_latest(const char *dir, char *path, size_t path_len, ed_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return ed_fail(err, "%s: cannot list checkpoint directory: %s", dir, strerror(errno));
+    }
+    long best_step = -1;
+    int best_is_last = 0, bad = 0;
+    ed_error first_bad = {{0}};
+    char cand[ED_PATH_MAX + 300];
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_candidate(e->d_name)) continue;
+        snprintf(cand, sizeof cand, "%s/%s", dir, e->d_name);
+        ed_ckpt_info info;
+        ed_error e2;
+        int rc = ed_ckpt_read_info(cand, &info, &e2);
+        if (rc == 0 && !info.has_trainer) rc = ed_fail(&e2, "%s: no /trainer group, cannot resume from it", cand);
+        if (rc < 0) {
+            if (!bad++) first_bad = e2;
+            continue;
+        }
+        int is_last = strcmp(e->d_name, "last.h5") == 0;
+        if (info.global_step > best_step || (info.global_step == best_step && is_last && !best_is_last)) {
+            if (strlen(cand) >= path_len) {
+                closedir(d);
+                return ed_fail(err, "%s: path too long", cand);
+            }
+            memcpy(path, cand, strlen(cand) + 1);
+            best_step = info.global_step;
+            best_is_last = is_last;
+        }
+    }
+    closedir(d);
+    if (best_step >= 0) return 1;
+    if (bad) return ed_fail(err, "%s", first_bad.msg);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* ckpt_internal.h — what the checkpoint files share: small HDF5 helpers (typed
+ * attributes and datasets, error-stack silencing), the reader context that turns every
+ * HDF5 failure into one line naming the file and the object, the atomic-rename step,
+ * and the field tables of /trainer and /history.
+ *
+ * Every helper here returns 0 / -1 (or a valid hid_t / H5I_INVALID_HID); readers fill
+ * the ed_error, writers leave the message to ckpt_write.c which knows what it was doing. */
+#ifndef EXPERT_CKPT_INTERNAL_H
+#define EXPERT_CKPT_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/checkpoint.h"
+
+/* ---- HDF5 error stack ------------------------------------------------------------ */
+
+/* HDF5 prints its whole error stack to stderr by default; a user with a bad file should
+ * see our one line instead. The previous handler is saved and restored so that a caller
+ * with its own HDF5 code keeps its setting (no process-wide change left behind). */
+typedef struct {
+    H5E_auto2_t func;
+    void *data;
+} ckpt_quiet;
+void ckpt_quiet_begin(ckpt_quiet *q);
+void ckpt_quiet_end(const ckpt_quiet *q);
+
+/* The innermost HDF5 error description (e.g. "truncated file: eof = ..."), or "". */
+void ckpt_h5_reason(char *buf, size_t len);
+
+/* ---- writing --------------------------------------------------------------------- */
+
+int ckpt_attr_str(hid_t obj, const char *name, const char *value);
+int ckpt_attr_i64(hid_t obj, const char *name, int64_t v);
+int ckpt_attr_u64(hid_t obj, const char *name, uint64_t v);
+int ckpt_attr_f64(hid_t obj, const char *name, double v);
+
+/* A group whose links remember creation order, so /model lists in state_dict order. */
+hid_t ckpt_group_create(hid_t loc, const char *name);
+
+/* float32 dataset of rank ndim (1 or 2); compress 1..9 = chunked + shuffle + deflate. */
+int ckpt_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims,
+                   int compress);
+int ckpt_write_f64(hid_t loc, const char *name, const double *data, hsize_t n);
+int ckpt_write_u64(hid_t loc, const char *name, const uint64_t *data, hsize_t n);
+/* Scalar fixed-length string dataset holding exactly len bytes (NUL bytes allowed). */
+int ckpt_write_bytes(hid_t loc, const char *name, const char *data, size_t len);
+
+/* ---- reading --------------------------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    hid_t file;
+    ed_error *err;
+    int format_version;
+    ckpt_quiet quiet;
+} ckpt_reader;
+
+/* Opens path read-only and validates the root: an HDF5 file, format ==
+ * ED_CKPT_FORMAT, 1 <= format_version <= ED_CKPT_FORMAT_VERSION. On failure the error
+ * names the file; nothing is left open. */
+int ckpt_open(ckpt_reader *r, const char *path, ed_error *err);
+void ckpt_close(ckpt_reader *r);
+
+/* 1 if the object (group or dataset, absolute path like "/optimizer/m") exists. */
+int ckpt_exists(ckpt_reader *r, const char *obj);
+/* Fails with "<file>: <what>: <msg> [(HDF5: reason)]"; always returns -1. */
+int ckpt_fail(ckpt_reader *r, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Attributes of object obj (absolute path). Integer attributes must have an integer
+ * type, float ones a float type; a missing attribute is an error naming both. */
+int ckpt_get_i64(ckpt_reader *r, const char *obj, const char *name, int64_t *v);
+int ckpt_get_u64(ckpt_reader *r, const char *obj, const char *name, uint64_t *v);
+int ckpt_get_f64(ckpt_reader *r, const char *obj, const char *name, double *v);
+/* malloc'd NUL-terminated copy of a string attribute (fixed or variable length). */
+int ckpt_get_str(ckpt_reader *r, const char *obj, const char *name, char **v);
+int ckpt_has_attr(ckpt_reader *r, const char *obj, const char *name);
+
+/* Reads dataset dpath (float class, shape exactly dims[0..ndim)) into out. */
+int ckpt_read_f32(ckpt_reader *r, const char *dpath, float *out, int ndim, const hsize_t *dims);
+/* Reads a 1-D dataset of any length (0 allowed) as doubles / uint64; *out malloc'd. */
+int ckpt_read_f64_vec(ckpt_reader *r, const char *dpath, double **out, size_t *n);
+int ckpt_read_u64_fixed(ckpt_reader *r, const char *dpath, uint64_t *out, size_t n);
+/* A scalar string dataset's bytes; *out malloc'd and NUL-terminated, *len excludes it. */
+int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len);
+/* Number of links in group gpath, and the name of link i (by name order, malloc'd). */
+int ckpt_group_count(ckpt_reader *r, const char *gpath, size_t *n);
+int ckpt_group_name(ckpt_reader *r, const char *gpath, size_t i, char **name);
+
+/* ---- atomic replace -------------------------------------------------------------- */
+
+/* "<path>.tmp" into buf; -1 if it does not fit. */
+int ckpt_tmp_path(const char *path, char *buf, size_t len);
+/* fsync(tmp), [test hook: SIGKILL], rename(tmp, path), fsync(dirname(path)). */
+int ckpt_commit(const char *tmp, const char *path, ed_error *err);
+
+/* ---- field tables ---------------------------------------------------------------- */
+
+typedef enum { CKPT_F_INT, CKPT_F_LONG, CKPT_F_U64, CKPT_F_DOUBLE } ckpt_ftype;
+typedef struct {
+    const char *name;
+    ckpt_ftype type;
+    size_t offset;
+} ckpt_field;
+
+/* Scalar fields of ed_train_state stored as attributes of /trainer (NULL-terminated). */
+extern const ckpt_field ckpt_state_fields[];
+/* Columns of ed_history, one 1-D float64 dataset each under /history (NULL-terminated). */
+typedef struct {
+    const char *name;
+    size_t offset;
+} ckpt_column;
+extern const ckpt_column ckpt_history_columns[];
+
+/* Shape of a model tensor as HDF5 dims (PyTorch shape); returns ndim. */
+int ckpt_tensor_dims(const ed_tensor *t, hsize_t dims[2]);
+
+#endif

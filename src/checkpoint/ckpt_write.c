@@ -1,0 +1,241 @@
+/* ckpt_write.c — ed_ckpt_write: lays out one checkpoint (docs/checkpoint-format.md) in
+ * <path>.tmp and hands it to ckpt_commit for the atomic replace.
+ *
+ * No MPI here: the caller passes the full state (a ZeRO-sharded optimizer is gathered
+ * first); ckpt_dist.c wraps this for the trainer. */
+#include "ckpt_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The double nearest to the shortest decimal that reads back as the same float, so
+ * h5dump and h5py show lr = 0.0005 rather than 0.000500000023748725; (float) of the
+ * stored value is bit-identical to f. */
+static double float_as_double(float f) {
+    if (!isfinite(f)) return (double)f;
+    char buf[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
+static int write_root(hid_t file) {
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return ckpt_attr_str(file, "format", ED_CKPT_FORMAT) | ckpt_attr_i64(file, "format_version", ED_CKPT_FORMAT_VERSION) |
+           ckpt_attr_str(file, "created", created) | ckpt_attr_str(file, "expert_dist_version", ED_VERSION) |
+           ckpt_attr_str(file, "git_commit", ED_GIT_COMMIT);
+}
+
+static int write_config(hid_t file, const ed_options *opt) {
+    hid_t g = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    int rc = 0;
+    size_t n = 0;
+    const ed_option_spec *tab = opt ? ed_option_table(&n) : NULL;
+    for (size_t i = 0; i < n && tab[i].name && rc == 0; i++) {
+        const ed_option_spec *s = &tab[i];
+        const char *field = (const char *)opt + s->offset;
+        switch (s->type) {
+        case ED_OPT_INT:
+        case ED_OPT_BOOL: rc = ckpt_attr_i64(g, s->name, *(const int *)field); break;
+        case ED_OPT_LONG: rc = ckpt_attr_i64(g, s->name, *(const long *)field); break;
+        case ED_OPT_SIZE: rc = ckpt_attr_i64(g, s->name, (int64_t) * (const size_t *)field); break;
+        case ED_OPT_U64: rc = ckpt_attr_u64(g, s->name, *(const uint64_t *)field); break;
+        case ED_OPT_FLOAT: rc = ckpt_attr_f64(g, s->name, float_as_double(*(const float *)field)); break;
+        case ED_OPT_STR: {
+            /* Bounded copy: a field that somehow lost its NUL must not run off the struct. */
+            char *v = ed_malloc(s->size + 1);
+            memcpy(v, field, s->size);
+            v[s->size] = '\0';
+            rc = ckpt_attr_str(g, s->name, v);
+            free(v);
+            break;
+        }
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_model(hid_t file, ed_gpt *m, int compress) {
+    hid_t g = ckpt_group_create(file, "model");
+    if (g < 0) return -1;
+    const ed_model_config *cfg = ed_gpt_config(m);
+    int rc = ckpt_attr_i64(g, "vocab_size", cfg->vocab_size) | ckpt_attr_i64(g, "d_model", cfg->d_model) |
+             ckpt_attr_i64(g, "n_layers", cfg->n_layers) | ckpt_attr_i64(g, "n_heads", cfg->n_heads) |
+             ckpt_attr_i64(g, "d_ff", cfg->d_ff) | ckpt_attr_i64(g, "max_seq_len", cfg->max_seq_len) |
+             ckpt_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
+             ckpt_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
+    const float *p = ed_gpt_params(m);
+    const ed_tensor *t = ed_gpt_tensors(m);
+    for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
+        hsize_t dims[2];
+        int nd = ckpt_tensor_dims(&t[i], dims);
+        rc = ckpt_write_f32(g, t[i].name, p + t[i].offset, nd, dims, compress);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+/* Moments laid out like the parameters: m/<name>, v/<name>, same shapes. */
+static int write_moments(hid_t parent, const char *name, const float *buf, const ed_gpt *m, int compress) {
+    hid_t g = ckpt_group_create(parent, name);
+    if (g < 0) return -1;
+    int rc = 0;
+    const ed_tensor *t = ed_gpt_tensors(m);
+    for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
+        hsize_t dims[2];
+        int nd = ckpt_tensor_dims(&t[i], dims);
+        rc = ckpt_write_f32(g, t[i].name, buf + t[i].offset, nd, dims, compress);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_optim(hid_t file, const ed_optim *o, const ed_gpt *m, int compress) {
+    hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    int rc = ckpt_attr_str(g, "kind", o->kind == ED_OPT_SGD ? "sgd" : "adamw") | ckpt_attr_i64(g, "step", o->step) |
+             ckpt_attr_f64(g, "beta1", float_as_double(o->beta1)) | ckpt_attr_f64(g, "beta2", float_as_double(o->beta2)) |
+             ckpt_attr_f64(g, "eps", float_as_double(o->eps)) |
+             ckpt_attr_f64(g, "weight_decay", float_as_double(o->weight_decay)) |
+             ckpt_attr_f64(g, "momentum", float_as_double(o->momentum));
+    if (rc == 0) rc = write_moments(g, "m", o->m, m, compress);
+    if (rc == 0 && o->kind == ED_OPT_ADAMW) rc = write_moments(g, "v", o->v, m, compress);
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_state(hid_t file, const ed_train_state *s) {
+    hid_t g = H5Gcreate2(file, "trainer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    int rc = 0;
+    for (const ckpt_field *f = ckpt_state_fields; f->name && rc == 0; f++) {
+        const char *p = (const char *)s + f->offset;
+        switch (f->type) {
+        case CKPT_F_INT: rc = ckpt_attr_i64(g, f->name, *(const int *)p); break;
+        case CKPT_F_LONG: rc = ckpt_attr_i64(g, f->name, *(const long *)p); break;
+        case CKPT_F_U64: rc = ckpt_attr_u64(g, f->name, *(const uint64_t *)p); break;
+        case CKPT_F_DOUBLE: rc = ckpt_attr_f64(g, f->name, *(const double *)p); break;
+        }
+    }
+    if (rc == 0) rc = ckpt_write_u64(g, "dropout_rng", s->dropout_rng.s, 4);
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_history(hid_t file, const ed_history *h) {
+    hid_t g = ckpt_group_create(file, "history");
+    if (g < 0) return -1;
+    int rc = 0;
+    for (const ckpt_column *c = ckpt_history_columns; c->name && rc == 0; c++) {
+        const ed_dcol *col = (const ed_dcol *)((const char *)h + c->offset);
+        rc = ckpt_write_f64(g, c->name, col->v, col->n);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_tokenizer(hid_t file, const ed_tokenizer *tok) {
+    size_t len = 0;
+    char *s = ed_tok_serialize(tok, &len);
+    if (!s) return -1;
+    int rc = ckpt_write_bytes(file, "tokenizer", s, len);
+    free(s);
+    if (rc == 0) {
+        hid_t d = H5Dopen2(file, "tokenizer", H5P_DEFAULT);
+        if (d < 0) return -1;
+        rc = ckpt_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+             ckpt_attr_i64(d, "vocab_size", ed_tok_vocab_size(tok));
+        H5Dclose(d);
+    }
+    return rc;
+}
+
+/* Checks the caller's side of the contract before touching the disk. */
+static int check_contents(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+    if (!c || !c->model) return ed_fail(err, "%s: checkpoint contents without a model", path);
+    if (compress < 0 || compress > 9)
+        return ed_fail(err, "%s: compression level %d out of range (0 = off, 1..9)", path, compress);
+    if (compress > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+        return ed_fail(err, "%s: this HDF5 library has no deflate filter; use compression 0", path);
+    if (c->optim) {
+        size_t n = ed_gpt_num_params(c->model);
+        if (c->optim->lo != 0 || c->optim->hi != n)
+            return ed_fail(err, "%s: optimizer state covers [%zu, %zu) of %zu parameters; gather the full "
+                           "state before writing", path, c->optim->lo, c->optim->hi, n);
+        if (!c->optim->m || (c->optim->kind == ED_OPT_ADAMW && !c->optim->v))
+            return ed_fail(err, "%s: optimizer state has no moment buffers", path);
+    }
+    return 0;
+}
+
+int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+    if (check_contents(path, c, compress, err) < 0) return -1;
+    char tmp[ED_PATH_MAX + 8];
+    if (ckpt_tmp_path(path, tmp, sizeof tmp) < 0) return ed_fail(err, "%s: path too long", path);
+
+    /* Create the file ourselves first: HDF5 would say "unable to open file" where errno
+     * says "No such file or directory" or "Permission denied". A stale .tmp from a
+     * killed writer is truncated here. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return ed_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    close(fd);
+
+    ckpt_quiet q;
+    ckpt_quiet_begin(&q);
+    const char *stage = "create";
+    int rc = -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* STRONG: H5Fclose really closes (and flushes) the file even if an id leaked, so the
+     * fsync below sees every byte. */
+    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    /* Chunked datasets in the oldest file format index their chunks with a B-tree of a
+     * few KiB each, which for a small model costs more than deflate saves; the 1.10
+     * format indexes a one-chunk dataset in a few bytes. Plain checkpoints keep the
+     * oldest format so any HDF5 1.8+ tool reads them. */
+    if (fapl >= 0 && compress > 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
+    hid_t file = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file >= 0) {
+        rc = 0;
+        if (rc == 0 && (stage = "root attributes", write_root(file)) < 0) rc = -1;
+        if (rc == 0 && (stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
+        if (rc == 0 && (stage = "/model", write_model(file, c->model, compress)) < 0) rc = -1;
+        if (rc == 0 && c->optim && (stage = "/optimizer", write_optim(file, c->optim, c->model, compress)) < 0) rc = -1;
+        if (rc == 0 && c->state && (stage = "/trainer", write_state(file, c->state)) < 0) rc = -1;
+        if (rc == 0 && c->history && (stage = "/history", write_history(file, c->history)) < 0) rc = -1;
+        if (rc == 0 && c->tok && (stage = "/tokenizer", write_tokenizer(file, c->tok)) < 0) rc = -1;
+        if (rc == 0 && (stage = "flush", H5Fflush(file, H5F_SCOPE_GLOBAL)) < 0) rc = -1;
+        if (H5Fclose(file) < 0 && rc == 0) {
+            stage = "close";
+            rc = -1;
+        }
+    }
+    char reason[256];
+    ckpt_h5_reason(reason, sizeof reason);
+    H5Eclear2(H5E_DEFAULT);
+    ckpt_quiet_end(&q);
+    if (rc < 0) {
+        unlink(tmp);
+        if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
+        return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
+    }
+    if (ckpt_commit(tmp, path, err) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -35,6 +35,11 @@ static inline int32_t decode_at(const uint8_t *s, size_t len, size_t pos, size_t
         *w = 1;
         return s[pos];
     }
+    /* Two-byte sequences (Latin accents, Cyrillic, Greek) inline: the common non-ASCII case. */
+    if (s[pos] >= 0xC2 && s[pos] <= 0xDF && pos + 1 < len && (s[pos + 1] & 0xC0) == 0x80) {
+        *w = 2;
+        return ((int32_t)(s[pos] & 0x1F) << 6) | (s[pos + 1] & 0x3F);
+    }
     utf8proc_int32_t cp;
     utf8proc_ssize_t r = utf8proc_iterate(s + pos, (utf8proc_ssize_t)(len - pos), &cp);
     if (r <= 0) {

@@ -1,0 +1,129 @@
+/* attention.c — causal multi-head softmax attention on the fused qkv buffer.
+ *
+ * Per (batch, head) the work is three small GEMMs reading Q, K, V straight out of the
+ * qkv rows through leading dimensions (no head-split copies). The causal mask is
+ * exploited by row blocks: rows [r0, r1) only ever see keys [0, r1), so each block
+ * multiplies against the first r1 keys only, which skips about half the flops of a
+ * full T x T product. (b,h) pairs are spread over OpenMP threads with single-threaded
+ * sgemm inside: at these sizes one BLAS call per thread beats BLAS-internal threading. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "expert/rng.h"
+#include "layers.h"
+#include "vmath.h"
+
+/* RAII-free bracket: BLAS threads off while OpenMP threads each drive their own sgemm. */
+static int blas_serial_begin(void) {
+    int nb = openblas_get_num_threads();
+    if (nb != 1) openblas_set_num_threads(1);
+    return nb;
+}
+static void blas_serial_end(int nb) {
+    if (nb != 1) openblas_set_num_threads(nb);
+}
+
+/* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
+void attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
+                       int H, float p, uint64_t seed) {
+    const int hd = D / H, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    int nb = blas_serial_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        const float *Q = qkv + (size_t)b * T * ld + (size_t)h * hd, *K = Q + D, *V = Q + 2 * D;
+        float *S = att + (size_t)bh * T * T;
+        float *Sd = attd ? attd + (size_t)bh * T * T : S;
+        float *Y = out + (size_t)b * T * D + (size_t)h * hd;
+        ed_rng rng;
+        if (attd) ed_rng_seed(&rng, seed, (uint64_t)bh);
+        for (int r0 = 0; r0 < T; r0 += ED_ATT_BLOCK) {
+            int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
+            /* S[r0:r1, 0:r1] = scale * Q[r0:r1] K[0:r1]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, scale,
+                        Q + (size_t)r0 * ld, ld, K, ld, 0.0f, S + (size_t)r0 * T, T);
+            for (int i = r0; i < r1; i++) {
+                float *s = S + (size_t)i * T;
+                float mx = s[0];
+                for (int j = 1; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j <= i; j++) {
+                    s[j] = ed_expf(s[j] - mx);
+                    sum += s[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= i; j++) s[j] *= inv;
+                memset(s + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
+                if (attd) {
+                    float *sd = Sd + (size_t)i * T;
+                    for (int j = 0; j <= i; j++)
+                        sd[j] = ed_rng_uniform(&rng) >= p ? s[j] * keep_scale : 0.0f;
+                    memset(sd + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
+                }
+            }
+            /* Y[r0:r1] = P[r0:r1, 0:r1] V[0:r1] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f,
+                        Sd + (size_t)r0 * T, T, V, ld, 0.0f, Y + (size_t)r0 * D, D);
+        }
+    }
+    blas_serial_end(nb);
+}
+
+/* dout is (B,T,D), dqkv is (B,T,3D). scratch holds ED_ATT_BLOCK*T floats per OpenMP
+ * thread (dP/dS of one row block). Blocks run from the last to the first so that the
+ * first sgemm into dK/dV (the last block, which spans all T keys) can overwrite
+ * (beta 0) and the others accumulate. */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, const float *attd, int B, int T, int D, int H, float p,
+                        int threads) {
+    const int hd = D / H, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    int nb = blas_serial_begin();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t qoff = (size_t)b * T * ld + (size_t)h * hd;
+        const float *Q = qkv + qoff, *K = Q + D, *V = Q + 2 * D;
+        float *dQ = dqkv + qoff, *dK = dQ + D, *dV = dQ + 2 * D;
+        const float *P = att + (size_t)bh * T * T;
+        const float *Pd = attd ? attd + (size_t)bh * T * T : P;
+        const float *dY = dout + (size_t)b * T * D + (size_t)h * hd;
+        float *dS = scratch + (size_t)omp_get_thread_num() * ED_ATT_BLOCK * T;
+        int last = (T - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK;
+        for (int r0 = last; r0 >= 0; r0 -= ED_ATT_BLOCK) {
+            int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
+            float beta = r0 == last ? 0.0f : 1.0f;
+            /* dV[0:r1] += Pd[r0:r1, 0:r1]^T dY[r0:r1] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, rows, 1.0f,
+                        Pd + (size_t)r0 * T, T, dY + (size_t)r0 * D, D, beta, dV, ld);
+            /* dP[0:rows, 0:r1] = dY[r0:r1] V[0:r1]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, 1.0f,
+                        dY + (size_t)r0 * D, D, V, ld, 0.0f, dS, r1);
+            /* softmax backward: dS = scale * P (dP - sum_j P dP); a dropped probability
+             * (attd == 0) passed no gradient, so its dP is 0. */
+            for (int i = r0; i < r1; i++) {
+                const float *pr = P + (size_t)i * T;
+                float *g = dS + (size_t)(i - r0) * r1;
+                if (attd) {
+                    const float *pd = Pd + (size_t)i * T;
+                    for (int j = 0; j <= i; j++) g[j] = pd[j] != 0.0f ? g[j] * keep_scale : 0.0f;
+                }
+                float dot = 0.0f;
+                for (int j = 0; j <= i; j++) dot += pr[j] * g[j];
+                for (int j = 0; j <= i; j++) g[j] = scale * pr[j] * (g[j] - dot);
+                for (int j = i + 1; j < r1; j++) g[j] = 0.0f;
+            }
+            /* dQ[r0:r1] = dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f, dS, r1, K,
+                        ld, 0.0f, dQ + (size_t)r0 * ld, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, rows, 1.0f, dS, r1,
+                        Q + (size_t)r0 * ld, ld, beta, dK, ld);
+        }
+    }
+    blas_serial_end(nb);
+}

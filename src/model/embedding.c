@@ -1,0 +1,36 @@
+/* embedding.c — token + learned position embeddings (the "encoder" of llm.c). */
+#include <stddef.h>
+
+#include "layers.h"
+
+/* out is (B,T,D), inp is (B,T) ids, wte is (V,D), wpe is (Tmax,D). */
+void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+                     int B, int T, int D) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < B * T; n++) {
+        float *o = out + (size_t)n * D;
+        const float *e = wte + (size_t)inp[n] * D, *p = wpe + (size_t)(n % T) * D;
+        for (int i = 0; i < D; i++) o[i] = e[i] + p[i];
+    }
+}
+
+/* dout is (B,T,D). Several rows may share a token id, so threads split the D columns
+ * instead of the rows: each thread owns a column slice of dwte and no two threads ever
+ * write the same float. */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+                      int B, int T, int D) {
+    const int CB = 64; /* column block: one thread's slice, a cache line multiple */
+    int nblk = (D + CB - 1) / CB;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblk; blk++) {
+        int c0 = blk * CB, c1 = c0 + CB < D ? c0 + CB : D;
+        for (int n = 0; n < B * T; n++) {
+            const float *g = dout + (size_t)n * D;
+            float *e = dwte + (size_t)inp[n] * D, *p = dwpe + (size_t)(n % T) * D;
+            for (int i = c0; i < c1; i++) {
+                e[i] += g[i];
+                p[i] += g[i];
+            }
+        }
+    }
+}

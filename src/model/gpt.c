@@ -1,0 +1,229 @@
+/* gpt.c — the model's forward and backward passes, and its activation memory.
+ *
+ * The passes read top to bottom like the math; the layer functions live in their own
+ * files (layers.h). All activations sit in one allocation laid out by act_layout() for
+ * the current (B, T): it is allocated on the first forward and only regrown when a
+ * larger shape arrives, so a training step never calls malloc. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/common.h"
+#include "gpt_internal.h"
+#include "layers.h"
+
+/* Hands out 64-byte aligned slices of base (or only counts when base is NULL). */
+typedef struct {
+    char *base;
+    size_t used;
+} carver;
+
+static void *carve(carver *c, size_t bytes) {
+    void *p = c->base ? c->base + c->used : NULL;
+    c->used += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+#define CARVE_F(c, n) ((float *)carve((c), (size_t)(n) * sizeof(float)))
+
+/* The one place that knows what the engine keeps per (B, T): used both to allocate and
+ * to report ed_gpt_activation_bytes, so the two cannot drift apart. `threads` sizes the
+ * per-thread attention scratch. Returns the bytes needed. */
+static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int B, int T,
+                         int threads) {
+    carver cv = {base, 0};
+    size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
+    size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
+    int drop = c->dropout > 0.0f;
+    gpt_acts dummy;
+    gpt_block_acts dblk;
+    if (!a) a = &dummy;
+    a->encoded = CARVE_F(&cv, N * D);
+    for (int l = 0; l < c->n_layers; l++) {
+        gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
+        b->ln1 = CARVE_F(&cv, N * D);
+        b->ln1_mean = CARVE_F(&cv, N);
+        b->ln1_rstd = CARVE_F(&cv, N);
+        b->qkv = CARVE_F(&cv, N * 3 * D);
+        b->att = CARVE_F(&cv, att);
+        b->attd = drop ? CARVE_F(&cv, att) : NULL;
+        b->atty = CARVE_F(&cv, N * D);
+        b->res2 = CARVE_F(&cv, N * D);
+        b->ln2 = CARVE_F(&cv, N * D);
+        b->ln2_mean = CARVE_F(&cv, N);
+        b->ln2_rstd = CARVE_F(&cv, N);
+        b->fch = CARVE_F(&cv, N * FF);
+        b->fch_gelu = CARVE_F(&cv, N * FF);
+        b->res3 = CARVE_F(&cv, N * D);
+        b->mask1 = drop ? carve(&cv, N * D) : NULL;
+        b->mask2 = drop ? carve(&cv, N * D) : NULL;
+    }
+    a->lnf = CARVE_F(&cv, N * D);
+    a->lnf_mean = CARVE_F(&cv, N);
+    a->lnf_rstd = CARVE_F(&cv, N);
+    a->logits = CARVE_F(&cv, N * V);
+    a->lse = CARVE_F(&cv, N);
+    a->inputs = carve(&cv, N * sizeof(int32_t));
+    a->targets = carve(&cv, N * sizeof(int32_t));
+    a->dres = CARVE_F(&cv, N * D);
+    a->dbig = CARVE_F(&cv, N * (3 * D > FF ? 3 * D : FF));
+    a->dsmall = CARVE_F(&cv, N * D);
+    a->datt = CARVE_F(&cv, (size_t)threads * ED_ATT_BLOCK * T);
+    a->dlogits = CARVE_F(&cv, (N < ED_CE_CHUNK ? N : ED_CE_CHUNK) * V);
+    return cv.used;
+}
+
+size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T) {
+    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads());
+}
+
+static void ensure_acts(ed_gpt *m, int B, int T) {
+    int threads = omp_get_max_threads();
+    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads);
+    if (need > m->act_bytes) {
+        free(m->act_mem);
+        m->act_mem = ed_alloc_floats(need / sizeof(float));
+        m->act_bytes = need;
+    }
+    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads);
+    m->att_threads = threads;
+}
+
+const float *ed_gpt_logits(const ed_gpt *m) { return m->a.logits; }
+
+void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                    float label_smoothing, int train, ed_rng *rng, double *loss_sum,
+                    long *count) {
+    const ed_model_config *c = &m->cfg;
+    const int V = c->vocab_size, D = c->d_model, L = c->n_layers, H = c->n_heads, FF = c->d_ff;
+    ED_CHECK(B >= 1 && T >= 1 && T <= c->max_seq_len,
+             "forward shape B=%d T=%d invalid (need T <= max_seq_len %d)", B, T, c->max_seq_len);
+    const int N = B * T;
+    for (int n = 0; n < N; n++) {
+        ED_CHECK(inputs[n] >= 0 && inputs[n] < V,
+                 "input token id %d at batch row %d position %d is outside the vocabulary [0, %d)",
+                 inputs[n], n / T, n % T, V);
+        ED_CHECK(!targets || targets[n] == ED_IGNORE_INDEX || (targets[n] >= 0 && targets[n] < V),
+                 "target id %d at batch row %d position %d is neither -100 nor in [0, %d)",
+                 targets ? targets[n] : 0, n / T, n % T, V);
+    }
+    ensure_acts(m, B, T);
+    gpt_acts *a = &m->a;
+    m->B = B;
+    m->T = T;
+    m->have_targets = targets != NULL;
+    m->label_smoothing = label_smoothing;
+    m->train = train && c->dropout > 0.0f;
+    const float p = m->train ? c->dropout : 0.0f;
+    if (m->train) ED_CHECK(rng != NULL, "dropout %g needs an ed_rng in ed_gpt_forward", c->dropout);
+    memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
+    if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
+
+    encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
+    const float *x = a->encoded;
+    for (int l = 0; l < L; l++) {
+        const gpt_block_params *w = &m->p.blocks[l];
+        gpt_block_acts *b = &a->blocks[l];
+        uint64_t s_att = 0, s_r1 = 0, s_r2 = 0;
+        if (m->train) {
+            s_att = ed_rng_u64(rng);
+            s_r1 = ed_rng_u64(rng);
+            s_r2 = ed_rng_u64(rng);
+        }
+        /* x + attn(ln1(x)) */
+        layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
+        matmul_forward(b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
+        attention_forward(b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s_att);
+        if (m->train) {
+            matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
+            dropout_mask(b->mask1, (size_t)N * D, p, s_r1);
+            residual_dropout_forward(b->res2, x, b->res2, b->mask1, p, (size_t)N * D);
+        } else {
+            /* residual fused into the GEMM: res2 = x, then res2 += atty @ W^T + bias */
+            memcpy(b->res2, x, (size_t)N * D * sizeof(float));
+            matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 1);
+        }
+        /* + mlp(ln2(.)) */
+        layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
+        matmul_forward(b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
+        gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
+        if (m->train) {
+            matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
+            dropout_mask(b->mask2, (size_t)N * D, p, s_r2);
+            residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
+        } else {
+            memcpy(b->res3, b->res2, (size_t)N * D * sizeof(float));
+            matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 1);
+        }
+        x = b->res3;
+    }
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+    matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
+
+    double ls = 0.0;
+    long cnt = 0;
+    if (targets) crossentropy_forward(a->lse, a->logits, targets, N, V, label_smoothing, &ls, &cnt);
+    if (loss_sum) *loss_sum = ls;
+    if (count) *count = cnt;
+}
+
+static void tell_ready(ed_grad_ready_fn ready, void *ctx, size_t off, size_t n) {
+    if (ready) ready(ctx, off, n);
+}
+
+void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready_ctx) {
+    ED_CHECK(m->have_targets, "ed_gpt_backward called without a forward that had targets");
+    const ed_model_config *c = &m->cfg;
+    const int V = c->vocab_size, D = c->d_model, L = c->n_layers, H = c->n_heads, FF = c->d_ff;
+    const int B = m->B, T = m->T, N = B * T;
+    const float p = m->train ? c->dropout : 0.0f;
+    gpt_acts *a = &m->a;
+    const float *xL = a->blocks[L - 1].res3;
+
+    /* Tied head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and dwte. */
+    for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
+        int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
+        crossentropy_backward(a->dlogits, a->logits + (size_t)r0 * V, a->lse + r0,
+                              a->targets + r0, rows, V, m->label_smoothing, scale);
+        matmul_backward(a->dsmall + (size_t)r0 * D, m->g.wte, NULL, a->dlogits,
+                        a->lnf + (size_t)r0 * D, m->p.wte, rows, D, V);
+    }
+    memset(a->dres, 0, (size_t)N * D * sizeof(float));
+    layernorm_backward(a->dres, m->g.lnfw, m->g.lnfb, a->dsmall, xL, m->p.lnfw, a->lnf_mean,
+                       a->lnf_rstd, N, D);
+    const ed_tensor *t = m->tensors;
+    tell_ready(ready, ready_ctx, t[2 + 12 * L].offset, 2 * (size_t)D);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const gpt_block_params *w = &m->p.blocks[l];
+        gpt_block_params *g = &m->g.blocks[l];
+        gpt_block_acts *b = &a->blocks[l];
+        const float *x = l == 0 ? a->encoded : a->blocks[l - 1].res3;
+        /* res3 = res2 + drop(fc_out(gelu(fc(ln2(res2))))) */
+        const float *dfco = a->dres;
+        if (p > 0.0f) {
+            dropout_backward(a->dsmall, a->dres, b->mask2, p, (size_t)N * D);
+            dfco = a->dsmall;
+        }
+        matmul_backward(a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, w->fcow, N, FF, D);
+        gelu_backward(a->dbig, b->fch, a->dbig, (size_t)N * FF);
+        matmul_backward(a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, w->fcw, N, D, FF);
+        layernorm_backward(a->dres, g->ln2w, g->ln2b, a->dsmall, b->res2, w->ln2w, b->ln2_mean,
+                           b->ln2_rstd, N, D);
+        /* res2 = x + drop(proj(attn(qkv(ln1(x))))) */
+        const float *dproj = a->dres;
+        if (p > 0.0f) {
+            dropout_backward(a->dbig, a->dres, b->mask1, p, (size_t)N * D);
+            dproj = a->dbig;
+        }
+        matmul_backward(a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
+        attention_backward(a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
+                           B, T, D, H, p, m->att_threads);
+        matmul_backward(a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
+        layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
+                           b->ln1_rstd, N, D);
+        size_t off = t[2 + 12 * l].offset;
+        tell_ready(ready, ready_ctx, off, t[2 + 12 * (l + 1)].offset - off);
+    }
+    encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, B, T, D);
+    tell_ready(ready, ready_ctx, 0, t[2].offset);
+}

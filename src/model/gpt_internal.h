@@ -1,0 +1,73 @@
+/* gpt_internal.h — the ed_gpt struct, shared by params.c (parameters) and gpt.c (passes). */
+#ifndef ED_MODEL_GPT_INTERNAL_H
+#define ED_MODEL_GPT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/gpt.h"
+
+/* Views of one block's parameters (or gradients) inside the flat buffer. */
+typedef struct {
+    float *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb;
+    float *ln2w, *ln2b, *fcw, *fcb, *fcow, *fcob;
+} gpt_block_params;
+
+typedef struct {
+    float *wte, *wpe, *lnfw, *lnfb;
+    gpt_block_params *blocks; /* [L] */
+} gpt_params;
+
+/* Activations of one block for the current (B, T). */
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N) */
+    float *qkv;                       /* (N,3D) */
+    float *att, *attd;                /* (B,H,T,T); attd only with dropout */
+    float *atty;                      /* (N,D) attention output before proj */
+    float *res2;                      /* (N,D) residual stream after attention */
+    float *ln2, *ln2_mean, *ln2_rstd; /* (N,D) (N) (N) */
+    float *fch, *fch_gelu;            /* (N,FF) before/after GELU */
+    float *res3;                      /* (N,D) block output */
+    uint8_t *mask1, *mask2;           /* (N,D) residual dropout masks (dropout only) */
+} gpt_block_acts;
+
+typedef struct {
+    float *encoded;                   /* (N,D) */
+    gpt_block_acts *blocks;           /* [L] */
+    float *lnf, *lnf_mean, *lnf_rstd; /* (N,D) (N) (N) */
+    float *logits;                    /* (N,V) */
+    float *lse;                       /* (N) */
+    int32_t *inputs, *targets;        /* (N) copies for the backward */
+    /* backward scratch */
+    float *dres;    /* (N,D) gradient of the residual stream */
+    float *dbig;    /* (N,max(3D,FF)) dqkv / dfch */
+    float *dsmall;  /* (N,D) datty / dln */
+    float *datt;    /* ED_ATT_BLOCK*T per OpenMP thread */
+    float *dlogits; /* (CE_CHUNK,V) */
+} gpt_acts;
+
+struct ed_gpt {
+    ed_model_config cfg;
+    size_t num_params;
+    float *params, *grads;
+    ed_tensor *tensors;
+    int num_tensors;
+    gpt_params p, g; /* views into params and grads */
+
+    float *act_mem;   /* one allocation holding every activation */
+    size_t act_bytes; /* its capacity */
+    gpt_acts a;       /* laid out for (B, T) of the last forward */
+    int B, T, have_targets;
+    float label_smoothing;
+    int train;        /* dropout active in the last forward */
+    int att_threads;  /* OpenMP threads the attention scratch was sized for */
+};
+
+/* Rows of logits per cross-entropy backward chunk (bounds dlogits to CE_CHUNK*V). */
+#define ED_CE_CHUNK 256
+
+/* Points v (whose blocks array has L entries) at the tensors inside buf (params or grads),
+ * using the tensor table. params.c */
+void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, int L);
+
+#endif

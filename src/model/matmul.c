@@ -1,0 +1,52 @@
+/* matmul.c — the Linear layer (out = inp @ w^T + bias, w in PyTorch's [out, in] layout),
+ * all products through cblas_sgemm. */
+#include <cblas.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "layers.h"
+
+/* inp is (N,C), w is (OC,C), bias is (OC), out is (N,OC). The bias is written first and
+ * sgemm accumulates onto it (beta = 1), which saves a second pass over out. */
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+                    int OC, int accumulate) {
+    float beta = accumulate ? 1.0f : 0.0f;
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) {
+            float *o = out + (size_t)n * OC;
+            if (accumulate)
+                for (int j = 0; j < OC; j++) o[j] += bias[j];
+            else
+                memcpy(o, bias, (size_t)OC * sizeof(float));
+        }
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
+                OC);
+}
+
+/* dout is (N,OC): dinp (N,C) = dout @ w; dw (OC,C) += dout^T @ inp; dbias += sum_n dout. */
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                     const float *w, int N, int C, int OC) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
+                    0.0f, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+                dw, C);
+    if (dbias) {
+        /* Column sums: threads own column blocks of dbias, rows stream through. */
+        const int CB = 64;
+        int nblk = (OC + CB - 1) / CB;
+#pragma omp parallel for schedule(static)
+        for (int blk = 0; blk < nblk; blk++) {
+            int c0 = blk * CB, c1 = c0 + CB < OC ? c0 + CB : OC;
+            float acc[64] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *g = dout + (size_t)n * OC;
+                for (int j = c0; j < c1; j++) acc[j - c0] += g[j];
+            }
+            for (int j = c0; j < c1; j++) dbias[j] += acc[j - c0];
+        }
+    }
+}

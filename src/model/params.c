@@ -1,0 +1,155 @@
+/* params.c — the parameter table (state_dict order), GPT-2 initialisation, and the
+ * ed_gpt object's lifetime and accessors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/common.h"
+#include "gpt_internal.h"
+
+/* Tensors per block, in state_dict order. */
+#define BLOCK_TENSORS 12
+
+int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len) {
+    const char *bad = NULL;
+    char buf[160];
+    if (c->vocab_size < 1) bad = "vocab_size must be >= 1";
+    else if (c->d_model < 1) bad = "d_model must be >= 1";
+    else if (c->n_layers < 1) bad = "n_layers must be >= 1";
+    else if (c->n_heads < 1) bad = "n_heads must be >= 1";
+    else if (c->d_ff < 1) bad = "d_ff must be >= 1";
+    else if (c->max_seq_len < 1) bad = "max_seq_len must be >= 1";
+    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) bad = "dropout must be in [0, 1)";
+    else if (c->d_model % c->n_heads != 0) {
+        snprintf(buf, sizeof buf, "n_heads %d does not divide d_model %d", c->n_heads, c->d_model);
+        bad = buf;
+    } else if ((double)c->vocab_size * c->d_model > 1e10 || (double)c->d_ff * c->d_model > 1e10 ||
+               (double)c->max_seq_len * c->d_model > 1e10) {
+        bad = "model too large (a weight matrix exceeds 1e10 elements)";
+    }
+    if (!bad) return 0;
+    if (msg && msg_len) snprintf(msg, msg_len, "%s", bad);
+    return -1;
+}
+
+static void add_tensor(ed_tensor *t, int *n, size_t *off, const char *name, int rows, int cols) {
+    ed_tensor *x = &t[(*n)++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->ndim = cols ? 2 : 1;
+    x->shape[0] = rows;
+    x->shape[1] = cols ? cols : 1;
+    x->numel = (size_t)rows * (size_t)(cols ? cols : 1);
+    x->offset = *off;
+    x->weight_decay = cols ? 1 : 0;
+    *off += x->numel;
+}
+
+/* Fills the table; returns the total number of floats. */
+static size_t build_tensor_table(ed_tensor *t, const ed_model_config *c) {
+    int n = 0, V = c->vocab_size, D = c->d_model, FF = c->d_ff;
+    size_t off = 0;
+    char name[64];
+    add_tensor(t, &n, &off, "wte.weight", V, D);
+    add_tensor(t, &n, &off, "wpe.weight", c->max_seq_len, D);
+    for (int l = 0; l < c->n_layers; l++) {
+        static const char *const names[BLOCK_TENSORS] = {
+            "ln1.weight", "ln1.bias", "qkv.weight", "qkv.bias", "proj.weight", "proj.bias",
+            "ln2.weight", "ln2.bias", "fc.weight", "fc.bias", "fc_out.weight", "fc_out.bias"};
+        const int rows[BLOCK_TENSORS] = {D, D, 3 * D, 3 * D, D, D, D, D, FF, FF, D, D};
+        const int cols[BLOCK_TENSORS] = {0, 0, D, 0, D, 0, 0, 0, D, 0, FF, 0};
+        for (int k = 0; k < BLOCK_TENSORS; k++) {
+            snprintf(name, sizeof name, "blocks.%d.%s", l, names[k]);
+            add_tensor(t, &n, &off, name, rows[k], cols[k]);
+        }
+    }
+    add_tensor(t, &n, &off, "ln_f.weight", D, 0);
+    add_tensor(t, &n, &off, "ln_f.bias", D, 0);
+    return off;
+}
+
+void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, int L) {
+    v->wte = buf + t[0].offset;
+    v->wpe = buf + t[1].offset;
+    for (int l = 0; l < L; l++) {
+        const ed_tensor *b = t + 2 + (size_t)l * BLOCK_TENSORS;
+        float **dst[BLOCK_TENSORS] = {
+            &v->blocks[l].ln1w, &v->blocks[l].ln1b, &v->blocks[l].qkvw, &v->blocks[l].qkvb,
+            &v->blocks[l].projw, &v->blocks[l].projb, &v->blocks[l].ln2w, &v->blocks[l].ln2b,
+            &v->blocks[l].fcw, &v->blocks[l].fcb, &v->blocks[l].fcow, &v->blocks[l].fcob};
+        for (int k = 0; k < BLOCK_TENSORS; k++) *dst[k] = buf + b[k].offset;
+    }
+    v->lnfw = buf + t[2 + (size_t)L * BLOCK_TENSORS].offset;
+    v->lnfb = buf + t[3 + (size_t)L * BLOCK_TENSORS].offset;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* GPT-2 init, tensor by tensor in state_dict order from one stream of the seed. */
+static void init_params(ed_gpt *m, uint64_t seed) {
+    ed_rng rng;
+    ed_rng_seed(&rng, seed, 0x696e6974 /* "init" */);
+    double resid_std = 0.02 / sqrt(2.0 * m->cfg.n_layers);
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ed_tensor *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        if (t->ndim == 1) {
+            float v = ends_with(t->name, "bias") ? 0.0f : 1.0f;
+            for (size_t k = 0; k < t->numel; k++) p[k] = v;
+        } else {
+            int resid = ends_with(t->name, "proj.weight") || ends_with(t->name, "fc_out.weight");
+            double std = resid ? resid_std : 0.02;
+            for (size_t k = 0; k < t->numel; k++) p[k] = (float)(std * ed_rng_normal(&rng));
+        }
+    }
+}
+
+ed_gpt *ed_gpt_create(const ed_model_config *cfg, uint64_t seed, char *msg, size_t msg_len) {
+    if (ed_model_config_check(cfg, msg, msg_len) != 0) return NULL;
+    ed_gpt *m = ed_calloc(1, sizeof *m);
+    m->cfg = *cfg;
+    int L = cfg->n_layers;
+    m->tensors = ed_calloc((size_t)(4 + L * BLOCK_TENSORS), sizeof *m->tensors);
+    m->num_params = build_tensor_table(m->tensors, cfg);
+    m->num_tensors = 4 + L * BLOCK_TENSORS;
+    m->params = ed_alloc_floats(m->num_params);
+    m->grads = ed_alloc_floats(m->num_params);
+    memset(m->grads, 0, m->num_params * sizeof(float));
+    m->p.blocks = ed_calloc((size_t)L, sizeof *m->p.blocks);
+    m->g.blocks = ed_calloc((size_t)L, sizeof *m->g.blocks);
+    m->a.blocks = ed_calloc((size_t)L, sizeof *m->a.blocks);
+    gpt_bind_views(&m->p, m->params, m->tensors, L);
+    gpt_bind_views(&m->g, m->grads, m->tensors, L);
+    init_params(m, seed);
+    return m;
+}
+
+void ed_gpt_free(ed_gpt *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->grads);
+    free(m->tensors);
+    free(m->p.blocks);
+    free(m->g.blocks);
+    free(m->a.blocks);
+    free(m->act_mem);
+    free(m);
+}
+
+const ed_model_config *ed_gpt_config(const ed_gpt *m) { return &m->cfg; }
+size_t ed_gpt_num_params(const ed_gpt *m) { return m->num_params; }
+float *ed_gpt_params(ed_gpt *m) { return m->params; }
+float *ed_gpt_grads(ed_gpt *m) { return m->grads; }
+int ed_gpt_num_tensors(const ed_gpt *m) { return m->num_tensors; }
+const ed_tensor *ed_gpt_tensors(const ed_gpt *m) { return m->tensors; }
+
+const ed_tensor *ed_gpt_find_tensor(const ed_gpt *m, const char *name) {
+    for (int i = 0; i < m->num_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+void ed_gpt_zero_grad(ed_gpt *m) { memset(m->grads, 0, m->num_params * sizeof(float)); }

@@ -1,0 +1,128 @@
+/* parity_dump.c — runs the C engine on a small padded batch and writes everything the
+ * PyTorch side (tests/reference/parity.py) needs to redo the same computation:
+ *   config.json                 shapes, hyper-parameters, losses, counts, grad norms
+ *   params0.f32                 the initial parameters (flat, state_dict order)
+ *   inputs.i32 targets.i32      the batch [B][T], right-padded, pads have target -100
+ *   logits0.f32 grads0.f32      forward/backward of the loss SUM, no smoothing
+ *   grads_ls.f32                the same with label smoothing 0.1
+ *   params_adamw.f32            after 3 AdamW steps (mean loss, clip_grad_norm_)
+ *   params_sgd.f32              after 3 SGD-momentum steps from params0 (mean loss, clip)
+ * Usage: parity_dump <outdir> */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/common.h"
+#include "expert/gpt.h"
+#include "expert/optim.h"
+
+static void write_raw(const char *dir, const char *name, const void *data, size_t bytes) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, bytes, f) != bytes || fclose(f) != 0) ED_DIE("%s: cannot write", path);
+}
+
+enum { B = 3, T = 70, STEPS = 3 };
+
+/* Runs STEPS optimizer steps on the mean loss with clipping; records the pre-clip norms. */
+static void train_steps(ed_gpt *m, ed_optim *o, const int32_t *inp, const int32_t *tgt, float lr,
+                        float max_norm, double *norms) {
+    size_t n = ed_gpt_num_params(m);
+    for (int s = 0; s < STEPS; s++) {
+        double loss;
+        long cnt;
+        ed_gpt_zero_grad(m);
+        ed_gpt_forward(m, inp, tgt, B, T, 0.0f, 0, NULL, &loss, &cnt);
+        ed_gpt_backward(m, 1.0f / (float)cnt, NULL, NULL);
+        norms[s] = sqrt(ed_sumsq(ed_gpt_grads(m), n));
+        float f = ed_clip_factor(norms[s], max_norm);
+        if (f < 1.0f) ed_scale(ed_gpt_grads(m), n, f);
+        ed_optim_step(o, ed_gpt_params(m), ed_gpt_grads(m), ed_gpt_tensors(m), ed_gpt_num_tensors(m), lr);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: parity_dump <outdir>\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    /* T > 64 so attention runs several causal row blocks; Tmax > T leaves unused wpe rows. */
+    ed_model_config cfg = {.vocab_size = 37, .d_model = 16, .n_layers = 2, .n_heads = 2,
+                           .d_ff = 24, .max_seq_len = 80, .dropout = 0.0f};
+    char msg[128];
+    ed_gpt *m = ed_gpt_create(&cfg, 7, msg, sizeof msg);
+    if (!m) ED_DIE("config: %s", msg);
+    size_t n = ed_gpt_num_params(m), NV = (size_t)B * T * cfg.vocab_size;
+
+    /* Batch: row lengths 70, 51, 9; pads are id 0 with target -100; a few ignored
+     * targets inside row 0 too. Deterministic pseudo-random tokens. */
+    int32_t inp[B * T], tgt[B * T];
+    const int len[B] = {70, 51, 9};
+    ed_rng r;
+    ed_rng_seed(&r, 11, 0);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t;
+            inp[i] = t < len[b] ? (int32_t)ed_rng_below(&r, (uint64_t)cfg.vocab_size) : 0;
+            tgt[i] = t < len[b] ? (int32_t)ed_rng_below(&r, (uint64_t)cfg.vocab_size) : ED_IGNORE_INDEX;
+        }
+    tgt[5] = tgt[17] = ED_IGNORE_INDEX;
+
+    float *params0 = malloc(n * sizeof(float));
+    memcpy(params0, ed_gpt_params(m), n * sizeof(float));
+    write_raw(dir, "params0.f32", params0, n * sizeof(float));
+    write_raw(dir, "inputs.i32", inp, sizeof inp);
+    write_raw(dir, "targets.i32", tgt, sizeof tgt);
+
+    double loss0, loss_ls;
+    long cnt0, cnt_ls;
+    ed_gpt_forward(m, inp, tgt, B, T, 0.0f, 0, NULL, &loss0, &cnt0);
+    write_raw(dir, "logits0.f32", ed_gpt_logits(m), NV * sizeof(float));
+    ed_gpt_zero_grad(m);
+    ed_gpt_backward(m, 1.0f, NULL, NULL);
+    write_raw(dir, "grads0.f32", ed_gpt_grads(m), n * sizeof(float));
+
+    ed_gpt_forward(m, inp, tgt, B, T, 0.1f, 0, NULL, &loss_ls, &cnt_ls);
+    ed_gpt_zero_grad(m);
+    ed_gpt_backward(m, 1.0f, NULL, NULL);
+    write_raw(dir, "grads_ls.f32", ed_gpt_grads(m), n * sizeof(float));
+
+    /* AdamW, then SGD from the same start. lr large enough that 3 steps move every weight;
+     * Adam eps 1e-6 (not 1e-8) because the key-bias gradient is exactly zero in exact
+     * arithmetic (softmax is shift invariant) and eps 1e-8 would let each side turn its
+     * own rounding noise there into full-size steps. */
+    const float lr = 1e-2f, wd = 0.1f, max_norm = 0.5f, sgd_lr = 0.5f, momentum = 0.9f, sgd_wd = 0.01f;
+    double norms_adamw[STEPS], norms_sgd[STEPS];
+    ed_optim o;
+    ed_optim_init(&o, ED_OPT_ADAMW, 0, n, 0.9f, 0.95f, 1e-6f, wd, 0.0f);
+    train_steps(m, &o, inp, tgt, lr, max_norm, norms_adamw);
+    write_raw(dir, "params_adamw.f32", ed_gpt_params(m), n * sizeof(float));
+    ed_optim_free(&o);
+
+    memcpy(ed_gpt_params(m), params0, n * sizeof(float));
+    ed_optim_init(&o, ED_OPT_SGD, 0, n, 0.0f, 0.0f, 0.0f, sgd_wd, momentum);
+    train_steps(m, &o, inp, tgt, sgd_lr, max_norm, norms_sgd);
+    write_raw(dir, "params_sgd.f32", ed_gpt_params(m), n * sizeof(float));
+    ed_optim_free(&o);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) ED_DIE("%s: cannot write", path);
+    fprintf(f,
+            "{\"V\": %d, \"D\": %d, \"L\": %d, \"H\": %d, \"FF\": %d, \"Tmax\": %d, \"B\": %d, \"T\": %d,\n"
+            " \"num_params\": %zu, \"loss0\": %.17g, \"count0\": %ld, \"loss_ls\": %.17g, \"count_ls\": %ld,\n"
+            " \"label_smoothing\": 0.1, \"lr\": %.9g, \"wd\": %.9g, \"beta1\": 0.9, \"beta2\": 0.95, \"eps\": 1e-6,\n"
+            " \"max_norm\": %.9g, \"sgd_lr\": %.9g, \"momentum\": %.9g, \"sgd_wd\": %.9g, \"steps\": %d,\n"
+            " \"norms_adamw\": [%.17g, %.17g, %.17g], \"norms_sgd\": [%.17g, %.17g, %.17g]}\n",
+            cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.max_seq_len, B, T, n,
+            loss0, cnt0, loss_ls, cnt_ls, lr, wd, max_norm, sgd_lr, momentum, sgd_wd, STEPS,
+            norms_adamw[0], norms_adamw[1], norms_adamw[2], norms_sgd[0], norms_sgd[1], norms_sgd[2]);
+    if (fclose(f) != 0) ED_DIE("%s: cannot write", path);
+    free(params0);
+    ed_gpt_free(m);
+    return 0;
+}

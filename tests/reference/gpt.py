@@ -1,0 +1,137 @@
+"""The project's PyTorch reference GPT: the architecture, initialisation and loss that the
+C engine (src/model) must reproduce, plus the helpers the parity test and the benchmark use.
+
+Architecture: token + learned position embeddings; L pre-LayerNorm blocks
+(ln1 -> fused qkv D->3D -> causal multi-head softmax attention scaled by 1/sqrt(hd) ->
+proj D->D -> residual; ln2 -> fc D->FF -> tanh-GELU -> fc_out FF->D -> residual);
+final LayerNorm (eps 1e-5); logits through the tied token embedding.
+Parameter order (named_parameters == state_dict) is the C engine's flat buffer order.
+
+    /usr/bin/python3 gpt.py bench --V 8192 --D 256 --L 4 --H 4 --FF 1024 --T 256 --B 8 --threads 2
+prints one line `params=... step_s=... tok_s=... GFLOPS=... loss=...` (AdamW + clipping).
+"""
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, D, H, FF):
+        super().__init__()
+        self.H = H
+        self.ln1 = nn.LayerNorm(D, eps=1e-5)
+        self.qkv = nn.Linear(D, 3 * D)
+        self.proj = nn.Linear(D, D)
+        self.ln2 = nn.LayerNorm(D, eps=1e-5)
+        self.fc = nn.Linear(D, FF)
+        self.fc_out = nn.Linear(FF, D)
+
+    def forward(self, x):
+        B, T, D = x.shape
+        hd = D // self.H
+        q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
+        q, k, v = (t.view(B, T, self.H, hd).transpose(1, 2) for t in (q, k, v))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        probs = scores.masked_fill(~causal, float('-inf')).softmax(-1)
+        y = (probs @ v).transpose(1, 2).reshape(B, T, D)
+        x = x + self.proj(y)
+        return x + self.fc_out(F.gelu(self.fc(self.ln2(x)), approximate='tanh'))
+
+
+class GPT(nn.Module):
+    def __init__(self, V, D, L, H, FF, T):
+        super().__init__()
+        self.wte = nn.Embedding(V, D)
+        self.wpe = nn.Embedding(T, D)
+        self.blocks = nn.ModuleList([Block(D, H, FF) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(D, eps=1e-5)
+        # GPT-2 initialisation; the residual projections get std 0.02/sqrt(2L).
+        for name, p in self.named_parameters():
+            if p.dim() == 1:
+                nn.init.zeros_(p) if name.endswith('bias') else nn.init.ones_(p)
+            else:
+                resid = name.endswith(('proj.weight', 'fc_out.weight'))
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if resid else 0.02)
+
+    def forward(self, idx):
+        B, T = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(T))
+        for b in self.blocks:
+            x = b(x)
+        return self.ln_f(x) @ self.wte.weight.T
+
+
+# ---- helpers for the parity test -------------------------------------------------------
+
+def load_flat(model, flat):
+    """Copies a flat float32 array (the C engine's params/grads layout) into the model."""
+    off = 0
+    with torch.no_grad():
+        for _, p in model.named_parameters():
+            n = p.numel()
+            p.copy_(torch.from_numpy(np.asarray(flat[off:off + n], dtype=np.float32)).view_as(p))
+            off += n
+    assert off == len(flat), f"flat buffer has {len(flat)} floats, model needs {off}"
+
+
+def split_flat(model, flat):
+    """Yields (name, array shaped like the parameter) slices of a flat buffer."""
+    off = 0
+    for name, p in model.named_parameters():
+        n = p.numel()
+        yield name, np.asarray(flat[off:off + n]).reshape(tuple(p.shape))
+        off += n
+
+
+def param_groups(model, weight_decay):
+    """Weight decay on 2-D tensors only (matmul and embedding weights), as in the C engine."""
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() != 2]
+    return [{'params': decay, 'weight_decay': weight_decay},
+            {'params': no_decay, 'weight_decay': 0.0}]
+
+
+def loss_sum(logits, targets, label_smoothing=0.0):
+    V = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=-100,
+                           reduction='sum', label_smoothing=label_smoothing)
+
+
+# ---- the benchmark peer -----------------------------------------------------------------
+
+def bench(V, D, L, H, FF, T, B, steps, threads):
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    m = GPT(V, D, L, H, FF, T)
+    opt = torch.optim.AdamW(m.parameters(), lr=5e-4)
+    n = sum(p.numel() for p in m.parameters())
+    x = torch.randint(0, V, (B, T))
+    y = torch.randint(0, V, (B, T))
+    times = []
+    for _ in range(steps + 2):  # two warm-up steps, then the median
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    dt = sorted(times[2:])[len(times[2:]) // 2]
+    flops = 6 * n * B * T + 12 * L * B * T * T * D
+    print(f"params={n} step_s={dt:.4f} tok_s={B*T/dt:.1f} GFLOPS={flops/dt/1e9:.2f} "
+          f"loss={loss.item():.4f}", flush=True)
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('cmd', choices=['bench'])
+    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2).items():
+        ap.add_argument('--' + k, type=int, default=v)
+    o = ap.parse_args()
+    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads)

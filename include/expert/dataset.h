@@ -65,6 +65,13 @@ typedef struct {
     int max_length;
 } ed_dataset;
 
+/* Windows per document of L tokens (incl. BOS/EOS): starts 0, stride, 2*stride, ... each
+ * min(max_length, L - start) tokens, ending with the first window that reaches the end of
+ * the document (L 10, max_length 5, stride 3 -> [0,5) [3,8) [6,10)); windows of fewer than
+ * 2 tokens are dropped. pack: full max_length windows over the concatenated stream, the
+ * tail that does not fill one is unused (a stream shorter than max_length is one window).
+ * -1 with err on max_length < 2, stride < 1, no documents, or more than 2^32-1 windows.
+ * ds owns everything it points to; free with ed_dataset_free. */
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok,
                      const ed_window_options *opt, ed_error *err);
 void ed_dataset_free(ed_dataset *ds);
@@ -82,7 +89,10 @@ typedef struct {
 
 void ed_batch_init(ed_batch *b, int cap_B, int cap_T);
 void ed_batch_free(ed_batch *b);
-/* Fills b from windows ids[0..n); pad_to_max: pad to max_length-1 instead of the longest. */
+/* Fills b from windows ids[0..n); pad_to_max: pad to max_length-1 instead of the longest.
+ * Row i is at offset i*T of each array (dense [B, T], not cap_T apart). n may be 0 (a rank
+ * with nothing in the last step): B = 0, n_targets = 0. n > cap_B or T > cap_T is a bug
+ * and aborts. */
 void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max);
 
 /* ---- sharding ------------------------------------------------------------------- */
@@ -96,6 +106,7 @@ typedef struct {
     uint32_t *perm;  /* [n_windows] */
 } ed_sampler;
 
+/* Ready to use for epoch 0 (the permutation is drawn here too). */
 void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_accum, int rank,
                      int world, uint64_t seed, int shuffle);
 void ed_sampler_free(ed_sampler *s);

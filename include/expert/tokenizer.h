@@ -39,9 +39,13 @@ ed_tok_kind ed_tok_kind_of(const ed_tokenizer *t);
 int ed_tok_vocab_size(const ed_tokenizer *t); /* actual size, <= requested */
 
 /* Appends the ids of text[0..len) to out; with add_special, wrapped in BOS ... EOS.
+ * Word kind: words are runs of letters/marks/digits (inner ' ’ - kept, "don't", "кто-то"),
+ * every other non-space character is a token of its own (docs/formats.md has the rule).
  * Text must be valid UTF-8 (datasets validate first); unknown words map to <UNK>. */
 void ed_tok_encode(const ed_tokenizer *t, const char *text, size_t len, int add_special, ed_ivec *out);
-/* Returns a malloc'd NUL-terminated string; skip_special drops PAD/BOS/EOS (UNK prints "<UNK>"). */
+/* Returns a malloc'd NUL-terminated string; skip_special drops PAD/BOS/EOS (UNK prints "<UNK>").
+ * Word kind: one space between tokens, none before closing or after opening punctuation,
+ * so decode(encode(x)) is x for normalised text and re-encodes to the same ids. */
 char *ed_tok_decode(const ed_tokenizer *t, const int32_t *ids, size_t n, int skip_special);
 /* The string of one token (e.g. for printing), or NULL when id is out of range. */
 const char *ed_tok_token(const ed_tokenizer *t, int32_t id);

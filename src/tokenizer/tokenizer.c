@@ -15,12 +15,7 @@ static ed_tokenizer *wrap(ed_tok_kind kind, void *impl) {
     if (!impl) return NULL;
     ed_tokenizer *t = ed_malloc(sizeof *t);
     t->kind = kind;
-    t->vt = kind == ED_TOK_WORD ? &ed_word_vtable :
-#ifdef ED_HAVE_BPE
-                                &ed_bpe_vtable;
-#else
-                                NULL;
-#endif
+    t->vt = kind == ED_TOK_WORD ? &ed_word_vtable : &ed_bpe_vtable;
     ED_CHECK(t->vt, "tokenizer kind %d has no implementation", (int)kind);
     t->impl = impl;
     return t;
@@ -32,12 +27,7 @@ ed_tokenizer *ed_tok_train(const ed_tok_options *opt, const char *const *texts, 
     case ED_TOK_WORD:
         return wrap(ED_TOK_WORD, ed_word_train(opt, texts, lens, n, err));
     case ED_TOK_BPE:
-#ifdef ED_HAVE_BPE
         return wrap(ED_TOK_BPE, ed_bpe_train(opt, texts, lens, n, err));
-#else
-        ed_fail(err, "the bpe tokenizer is not built into this binary");
-        return NULL;
-#endif
     }
     ed_fail(err, "unknown tokenizer kind %d", (int)opt->kind);
     return NULL;
@@ -103,12 +93,8 @@ static ed_tokenizer *from_text(const char *data, size_t len, const char *origin,
         t = wrap(ED_TOK_WORD, ed_word_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
     } else if (strcmp(kind, "bpe") == 0) {
-#ifdef ED_HAVE_BPE
         t = wrap(ED_TOK_BPE, ed_bpe_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
-#else
-        ed_fail(err, "%s: the bpe tokenizer is not built into this binary", origin);
-#endif
     } else {
         ed_fail(err, "%s: unknown tokenizer kind \"%s\" (expected word or bpe)", origin, kind);
     }

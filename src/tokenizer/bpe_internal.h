@@ -1,0 +1,154 @@
+/* bpe_internal.h — private pieces of the byte-level BPE tokenizer (GPT-2 style).
+ *
+ * Files:  bpe_hash.c    two open-addressing hash maps (bytes -> int64, u64 -> int32)
+ *         bpe_bytes.c   GPT-2's byte <-> printable-unicode mapping of token strings
+ *         bpe_pretok.c  the GPT-2 pre-tokenization regex (pcre2, UTF + UCP, JIT)
+ *         bpe_train.c   learning merges (incremental pair counts + lazy max-heap)
+ *         bpe.c         the model: build from (vocab, merges), encode/decode, vtable
+ *         bpe_json.c    our JSON format and GPT-2's vocab.json + merges.txt
+ *
+ * Id layout of a trained tokenizer: 0..3 the specials, 4+b the byte b, 260+r the result
+ * of merge r (unless the same string was already made by an earlier merge, then that id
+ * is reused). A loaded tokenizer may use any layout: only the merge table and the token
+ * bytes matter, so nothing outside bpe_build() assumes the trained layout. */
+#ifndef EXPERT_BPE_INTERNAL_H
+#define EXPERT_BPE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <jansson.h>
+
+#include "expert/common.h"
+
+/* ---- hash maps ------------------------------------------------------------------- */
+
+/* bytes -> int64. Keys are copied into an arena the map owns; items keep insertion order,
+ * so iterating items[0..n) is deterministic. */
+typedef struct {
+    size_t off;     /* key bytes at arena + off */
+    uint32_t len;
+    uint32_t hash;
+    int64_t value;
+} bpe_sitem;
+
+typedef struct {
+    uint64_t *slots; /* hash << 32 | (index into items + 1); 0 = empty */
+    size_t mask;    /* slots - 1 (power of two) */
+    bpe_sitem *items;
+    size_t n, cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+} bpe_smap;
+
+void bpe_smap_init(bpe_smap *m, size_t expect);
+void bpe_smap_free(bpe_smap *m);
+void bpe_smap_clear(bpe_smap *m);
+/* Index of key in items, or -1. */
+int64_t bpe_smap_find(const bpe_smap *m, const char *key, size_t len);
+/* Index of key, inserting it with value v when absent (*added set when given). */
+int64_t bpe_smap_put(bpe_smap *m, const char *key, size_t len, int64_t v, int *added);
+static inline const char *bpe_smap_key(const bpe_smap *m, int64_t i) { return m->arena + m->items[i].off; }
+
+/* u64 -> int32 (pair (left, right) packed as left << 32 | right). */
+typedef struct {
+    uint64_t *keys; /* UINT64_MAX = empty (no pair of ids < 2^31 packs to it) */
+    int32_t *vals;
+    size_t mask, n;
+} bpe_umap;
+
+void bpe_umap_init(bpe_umap *m, size_t expect);
+void bpe_umap_free(bpe_umap *m);
+static inline uint64_t bpe_pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
+static inline size_t bpe_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+/* Value of key or -1. Inline: it is the inner loop of encoding. */
+static inline int32_t bpe_umap_get(const bpe_umap *m, uint64_t key) {
+    size_t i = bpe_mix64(key) & m->mask;
+    for (;;) {
+        if (m->keys[i] == key) return m->vals[i];
+        if (m->keys[i] == UINT64_MAX) return -1;
+        i = (i + 1) & m->mask;
+    }
+}
+/* Pointer to the value of key, inserting init when absent (pointer valid until next insert). */
+int32_t *bpe_umap_put(bpe_umap *m, uint64_t key, int32_t init);
+
+uint32_t bpe_hash_bytes(const char *s, size_t n);
+
+/* ---- GPT-2 byte <-> unicode mapping ---------------------------------------------- */
+
+/* Appends the printable form of bytes s[0..n) (each byte one code point, UTF-8 encoded)
+ * to buf (grown with ed_realloc); returns the new length. buf is NUL-terminated. */
+size_t bpe_bytes_to_str(const unsigned char *s, size_t n, char **buf, size_t *cap, size_t len);
+/* Inverse: the raw bytes of a printable token string into out (at most strlen(str) bytes);
+ * returns their count, or -1 if str contains a character outside the mapping. */
+long bpe_str_to_bytes(const char *str, size_t len, unsigned char *out);
+
+/* ---- pre-tokenizer ---------------------------------------------------------------- */
+
+typedef struct {
+    pcre2_code *re;
+} bpe_pretok;
+
+int bpe_pretok_init(bpe_pretok *p, ed_error *err);
+void bpe_pretok_free(bpe_pretok *p);
+typedef void (*bpe_piece_fn)(void *ctx, const char *s, size_t len);
+/* Calls fn for every pre-token of text[0..len) in order; the pieces tile the text exactly.
+ * Invalid UTF-8 bytes (which the regex cannot see) become one-byte pieces, so any byte
+ * string survives encode/decode. */
+void bpe_pretok_each(const bpe_pretok *p, const char *text, size_t len, bpe_piece_fn fn, void *ctx);
+/* Length of the longest valid UTF-8 prefix of s[0..n). */
+size_t bpe_utf8_valid_prefix(const unsigned char *s, size_t n);
+
+/* ---- the model -------------------------------------------------------------------- */
+
+/* Encode cache: pre-token bytes -> ids. The one piece of mutable state behind a shared,
+ * logically immutable tokenizer; guarded by a mutex that encode only *tries* to take, so
+ * threads never wait on each other (a miss just recomputes). Results never depend on it. */
+typedef struct {
+    pthread_mutex_t lock;
+    bpe_smap map;  /* value = offset into ids << 8 | count */
+    ed_ivec ids;
+} bpe_cache;
+
+typedef struct {
+    int n_vocab;
+    size_t *tok_off;   /* [n_vocab+1] raw bytes of token id: bytes[tok_off[id] .. tok_off[id+1]) */
+    unsigned char *bytes;
+    size_t *str_off;   /* [n_vocab+1] printable string (specials: their names), NUL-terminated */
+    char *strs;
+    int32_t byte_id[256];
+    int n_merges;
+    int32_t *merges;   /* [3*n_merges]: left, right, result of rank r */
+    bpe_umap rank;     /* pair key -> rank */
+    bpe_pretok pre;
+    bpe_cache *cache;
+} ed_bpe;
+
+/* Builds the model from printable token strings (ids 0..3 must be the specials' names)
+ * and merges as id pairs (merges[2r], merges[2r+1]); a merge's result is the token whose
+ * bytes are the concatenation. src names the input in error messages. */
+ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs, int n_merges,
+                  const char *src, ed_error *err);
+void bpe_free(void *impl);
+json_t *bpe_to_json(const void *impl); /* bpe_json.c */
+
+/* Merges byte ids ids[0..n) in place by rank (lowest first, leftmost first, as GPT-2's
+ * bpe()); returns the new length. _simple rescans the word per merge (fast for short
+ * words), _heap keeps a heap of candidate pairs (O(n log n) for very long pre-tokens). */
+size_t bpe_merge_simple(const ed_bpe *b, int32_t *ids, size_t n);
+size_t bpe_merge_heap(const ed_bpe *b, int32_t *ids, size_t n);
+
+extern const char *const bpe_special_names[4];
+
+#endif

@@ -108,7 +108,15 @@ void ed_options_format(const ed_options *o, const ed_option_spec *s, char *buf, 
     case ED_OPT_LONG: snprintf(buf, len, "%ld", *(const long *)field); break;
     case ED_OPT_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
     case ED_OPT_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field); break;
-    case ED_OPT_FLOAT: snprintf(buf, len, "%.9g", (double)*(const float *)field); break;
+    case ED_OPT_FLOAT: {
+        /* The shortest text that reads back as the same float: 0.002, not 0.00200000009. */
+        float f = *(const float *)field;
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(buf, len, "%.*g", prec, (double)f);
+            if (strtof(buf, NULL) == f) break;
+        }
+        break;
+    }
     case ED_OPT_BOOL: snprintf(buf, len, "%s", *(const int *)field ? "true" : "false"); break;
     case ED_OPT_STR: snprintf(buf, len, "%s", field); break;
     }
@@ -133,7 +141,7 @@ char *ed_options_to_json(const ed_options *o) {
         case ED_OPT_SIZE: v = json_integer((json_int_t) * (const size_t *)field); break;
         case ED_OPT_U64: v = json_integer((json_int_t) * (const uint64_t *)field); break;
         case ED_OPT_FLOAT: {
-            /* Through the %.9g text so 5e-4 prints as 0.0005, not 0.00050000002374. */
+            /* Through the shortest text so 5e-4 prints as 0.0005, not 0.00050000002374. */
             char buf[64];
             ed_options_format(o, s, buf, sizeof buf);
             v = json_real(strtod(buf, NULL));

@@ -1,0 +1,89 @@
+"""edtest.py — shared helpers of the trainer/CLI integration tests: run expert-dist under
+mpirun, make small deterministic corpora, read history files and checkpoints.
+
+Each test script takes --exe (the binary), --mpiexec (the launcher prefix, one string)
+and --ranks N, so CMake can register it for -n 1, 2 and 4."""
+import argparse
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def parse_args(extra=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--exe", required=True)
+    p.add_argument("--mpiexec", required=True, help="launcher prefix, e.g. 'mpirun --oversubscribe'")
+    p.add_argument("--ranks", type=int, default=1)
+    p.add_argument("--source-dir", default=os.environ.get("ED_SOURCE_DIR", ""))
+    if extra:
+        extra(p)
+    return p.parse_args()
+
+
+def run(args, ranks, flags, timeout=120, check=None, env=None):
+    """Runs `mpiexec -n ranks exe flags...`; returns CompletedProcess (text)."""
+    cmd = shlex.split(args.mpiexec) + ["-n", str(ranks), args.exe] + [str(f) for f in flags]
+    e = dict(os.environ)
+    e.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "ED_PROGRESS": "plain"})
+    if env:
+        e.update(env)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+    if check is not None and p.returncode != check:
+        fail("%s\n-> exit %d, expected %d\nstdout:\n%s\nstderr:\n%s"
+             % (" ".join(cmd), p.returncode, check, p.stdout[-4000:], p.stderr[-4000:]))
+    return p
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+WORDS = ("the cat sat on a mat and dog ran to big red house in small town with green tree "
+         "near old river under blue sky over tall hill by quiet lake").split()
+
+
+def corpus(path, n_docs, seed, min_words=6, max_words=30, words=WORDS):
+    """A .txt corpus of n_docs random paragraphs, deterministic in seed."""
+    r = random.Random(seed)
+    docs = [" ".join(r.choice(words) for _ in range(r.randint(min_words, max_words))) + "."
+            for _ in range(n_docs)]
+    with open(path, "w") as f:
+        f.write("\n\n".join(docs) + "\n")
+    return path
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="ed-test-")
+
+
+def history(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+# A model small enough for 4 oversubscribed ranks on 2 cores.
+TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
+        "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--threads", "1", "--quiet"]
+
+
+def weights(path):
+    """name -> numpy array of /model in a checkpoint."""
+    import h5py
+    import numpy as np
+    out = {}
+    with h5py.File(path, "r") as f:
+        f["model"].visititems(lambda n, o: out.__setitem__(n, np.array(o)) if isinstance(o, h5py.Dataset) else None)
+    return out

@@ -1,0 +1,141 @@
+/* test_dist.c — the MPI helpers with real MPI (run under mpirun -n 1, 2, 4): agreeing on
+ * failure, small reductions, replica checks and the bucketed gradient allreduce with
+ * ranges reported in different sizes and orders by different ranks (and not at all by
+ * one of them, as with an empty micro-batch). Every rank runs the same tests in the same
+ * order, so a failure cannot leave a rank waiting in a collective. */
+#include <math.h>
+#include <mpi.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "expert/dist.h"
+
+static ed_dist D;
+
+static void test_agree(void **state) {
+    (void)state;
+    ed_error err = {{0}};
+    assert_int_equal(ed_dist_agree(&D, 0, &err), 0);
+    /* the last rank fails: everyone returns -1 with its message */
+    int last = D.world - 1;
+    int status = D.rank == last ? ed_fail(&err, "data.txt:7: rank %d is unhappy", D.rank) : 0;
+    assert_int_equal(ed_dist_agree(&D, status, &err), -1);
+    char want[64];
+    snprintf(want, sizeof want, "data.txt:7: rank %d is unhappy", last);
+    assert_string_equal(err.msg, want);
+    /* several fail: the lowest one speaks */
+    status = D.rank >= D.world / 2 ? ed_fail(&err, "rank %d failed", D.rank) : 0;
+    assert_int_equal(ed_dist_agree(&D, status, &err), -1);
+    snprintf(want, sizeof want, "rank %d failed", D.world / 2);
+    assert_string_equal(err.msg, want);
+}
+
+static void test_reductions(void **state) {
+    (void)state;
+    double x[3] = {1.0, (double)D.rank, -(double)D.rank};
+    ed_dist_sum(&D, x, 3);
+    assert_true(x[0] == D.world);
+    assert_true(x[1] == D.world * (D.world - 1) / 2.0);
+    double m[2] = {(double)D.rank, -(double)D.rank};
+    ed_dist_max(&D, m, 2);
+    assert_true(m[0] == D.world - 1 && m[1] == 0.0);
+    char word[8] = "";
+    if (D.rank == 0) strcpy(word, "hello");
+    ed_dist_bcast(&D, word, sizeof word, 0);
+    assert_string_equal(word, "hello");
+}
+
+static void test_check_same(void **state) {
+    (void)state;
+    float w[100];
+    for (int i = 0; i < 100; i++) w[i] = 0.01f * i;
+    ed_error err;
+    assert_int_equal(ed_dist_check_same(&D, w, 100, &err), 0);
+    if (D.world > 1) {
+        if (D.rank == 1) w[42] = nextafterf(w[42], 1.0f); /* one ulp on one rank */
+        assert_int_equal(ed_dist_check_same(&D, w, 100, &err), -1);
+        assert_non_null(strstr(err.msg, "replicas diverged"));
+    }
+    float v[100];
+    memcpy(v, w, sizeof v);
+    assert_true(ed_dist_hash(v, 100) == ed_dist_hash(w, 100));
+    v[99] = -v[99];
+    assert_true(ed_dist_hash(v, 100) != ed_dist_hash(w, 100));
+}
+
+/* Reports [0, n) as final in chunks of `chunk` floats, from the end towards the start
+ * (as backward does) or from the start (the worst order for launching). */
+static void report(ed_grad_sync *g, size_t n, size_t chunk, int from_end) {
+    if (from_end) {
+        for (size_t hi = n; hi > 0;) {
+            size_t lo = hi > chunk ? hi - chunk : 0;
+            ed_grad_sync_ready(g, lo, hi - lo);
+            hi = lo;
+        }
+    } else {
+        for (size_t lo = 0; lo < n; lo += chunk) ed_grad_sync_ready(g, lo, lo + chunk > n ? n - lo : chunk);
+    }
+}
+
+static void run_sync(size_t n, size_t bucket_bytes) {
+    float *buf = ed_alloc_floats(n);
+    ed_grad_sync g;
+    ed_grad_sync_init(&g, D.comm, buf, n, bucket_bytes);
+    long W = D.world;
+    for (int step = 0; step < 3; step++) {
+        /* small integers: sums are exact in float whatever the reduction order */
+        for (size_t i = 0; i < n; i++) buf[i] = (float)(D.rank + 1 + (long)(i % 7) + step);
+        ed_grad_sync_begin(&g);
+        int silent = D.world > 2 && D.rank == 1; /* an empty micro-batch reports nothing */
+        if (!silent) report(&g, n, 37 + 13 * (size_t)D.rank, D.rank != 2);
+        ed_grad_sync_finish(&g);
+        for (size_t i = 0; i < n; i++) {
+            float want = (float)(W * (W + 1) / 2 + W * ((long)(i % 7) + step));
+            if (buf[i] != want) fail_msg("step %d: buf[%zu] = %g, want %g", step, i, (double)buf[i], (double)want);
+        }
+    }
+    assert_int_equal(g.n_total, 3L * g.n_buckets);
+    ed_grad_sync_free(&g);
+    free(buf);
+}
+
+static void test_grad_sync_buckets(void **state) {
+    (void)state;
+    run_sync(1000, 64 * sizeof(float)); /* 16 buckets, the last one partial */
+    run_sync(1000, 1 << 20);            /* one bucket larger than the buffer */
+    run_sync(4096, 1024 * sizeof(float));
+}
+
+static void test_threads(void **state) {
+    (void)state;
+    int over = -1;
+    assert_int_equal(ed_dist_threads(&D, 3, &over), 3);
+    assert_int_equal(over, 3L * D.local_size > D.node_cores);
+    int t = ed_dist_threads(&D, 0, &over);
+    assert_true(t >= 1);
+    assert_int_equal(t, D.node_cores / D.local_size > 0 ? D.node_cores / D.local_size : 1);
+    assert_true(D.local_size >= 1 && D.local_size <= D.world);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    ed_dist_init(&D, MPI_COMM_WORLD);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_agree),          cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_check_same),     cmocka_unit_test(test_grad_sync_buckets),
+        cmocka_unit_test(test_threads),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    /* any rank's failure fails the run on every rank */
+    int any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    ed_dist_free(&D);
+    MPI_Finalize();
+    return any ? 1 : 0;
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""Trainer-level checkpoint tests: the real `expert-dist train` under real mpirun.
+
+    test_resume.py --exe build/expert-dist --mpirun /usr/bin/mpirun --workdir DIR CASE [-n N]
+
+CASE:
+  exact     stop a run after K steps (--max-steps), resume with --resume auto: the final
+            last.h5 equals an uninterrupted run's bit for bit (weights, moments, counters,
+            dropout rng, history; only wall-clock columns may differ). Dropout and warmup on.
+  sigterm   SIGTERM every rank mid-run (as Slurm does before a preemption): exit status 3,
+            a consistent last.h5, no .tmp left; --resume auto then ends bit-identical to an
+            uninterrupted run (cosine schedule, dropout).
+  crash     one rank dies (--debug-exit-rank/--debug-exit-step) after step files were
+            written: the job fails, --resume auto continues from the newest step-<N>.h5
+            and ends bit-identical to an uninterrupted run.
+  world     write on N ranks, resume on another number of ranks with the same global batch
+            (batch-size x ranks): counters continue exactly, weights agree with an
+            uninterrupted run to float tolerance (the reduction order differs).
+  rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
+            what each one holds.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# Wall-clock columns: the only things allowed to differ between an interrupted run and one
+# that was not.
+TIMING = {"history/epoch_seconds", "history/log_tokens_per_s", "history/log_elapsed", "trainer@elapsed"}
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit(f"FAIL: {msg}")
+    print(f"ok: {msg}", flush=True)
+
+
+class Runner:
+    def __init__(self, a):
+        self.a = a
+        self.work = a.workdir
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.train, self.val = self.corpus()
+
+    def corpus(self):
+        """A small slice of the bundled corpus: a run of 2 epochs takes about a second."""
+        out = []
+        for name, n in (("train", 16000), ("val", 4000)):
+            with open(os.path.join(SRC, "data", f"fortunes-{name}.txt"), encoding="utf-8") as f:
+                text = f.read(n)
+            p = os.path.join(self.work, f"{name}.txt")
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(text[:text.rindex("\n\n")] + "\n")
+            out.append(p)
+        return out
+
+    def cmd(self, n, ckdir, *extra, batch=4):
+        return [self.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), self.a.exe, "train",
+                "--train-file", self.train, "--val-file", self.val, "--d-model", "32", "--n-layers", "2",
+                "--n-heads", "2", "--d-ff", "64", "--max-length", "24", "--stride", "12", "--max-seq-len", "32",
+                "--vocab-size", "400", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
+                "--dropout", "0.1", "--warmup-steps", "5", "--log-interval", "5", "--quiet",
+                "-o", os.path.join(self.work, ckdir), *extra]
+
+    def run(self, n, ckdir, *extra, expect=0, batch=4):
+        p = subprocess.run(self.cmd(n, ckdir, *extra, batch=batch), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+        if expect is not None and p.returncode != expect:
+            sys.exit(f"FAIL: {ckdir} {' '.join(extra)}: exit {p.returncode}, expected {expect}\n"
+                     f"{p.stdout}\n{p.stderr}")
+        return p
+
+    def path(self, ckdir, name="last.h5"):
+        return os.path.join(self.work, ckdir, name)
+
+
+def contents(path):
+    """Every dataset and every /trainer attribute of a checkpoint, by name."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+        f.visititems(visit)
+        for k, v in f["trainer"].attrs.items():
+            out[f"trainer@{k}"] = v
+    return out
+
+
+def same(x, y):
+    """Bitwise equality for float arrays (NaN == NaN), plain equality for the rest."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind == "f":
+        return x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
+    return x.shape == y.shape and np.array_equal(x, y)
+
+
+def assert_same_run(pa, pb, what):
+    a, b = contents(pa), contents(pb)
+    check(set(a) == set(b), f"{what}: same datasets and trainer fields")
+    diff = [k for k in sorted(a) if k not in TIMING and not same(a[k], b[k])]
+    check(not diff, f"{what}: identical to the uninterrupted run bit for bit" + (f" (differ: {diff[:6]})" if diff else ""))
+
+
+def no_tmp(r, ckdir):
+    check(not glob.glob(os.path.join(r.work, ckdir, "*.tmp")), f"{ckdir}: no .tmp left behind")
+
+
+def global_step(path):
+    with h5py.File(path, "r") as f:
+        return int(f["trainer"].attrs["global_step"])
+
+
+def case_exact(r, n):
+    r.run(n, "A")
+    r.run(n, "B", "--max-steps", "37")
+    check(global_step(r.path("B")) == 37, "stopped run saved last.h5 at step 37")
+    r.run(n, "B", "--resume", "auto")
+    check(global_step(r.path("B")) == global_step(r.path("A")), "resumed run reaches the same final step")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} stop at 37 + resume")
+
+
+def rank_pids(parent):
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # ppid is the 2nd field after the parenthesised command name
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+                pids.append(int(d))
+    return pids
+
+
+def case_sigterm(r, n):
+    extra = ("--lr-schedule", "cosine", "--save-steps", "10", "--epochs", "3")
+    r.run(n, "A", *extra)
+    proc = subprocess.Popen(r.cmd(n, "B", *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Wait for real progress (the first step file), then signal every rank, as Slurm does.
+    deadline = time.time() + 120
+    while not glob.glob(os.path.join(r.work, "B", "step-*.h5")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    check(proc.poll() is None, "run still going when the signal is sent")
+    for pid in rank_pids(proc.pid):
+        os.kill(pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    check(proc.returncode == 3, f"preempted run exits 3 (got {proc.returncode})")
+    check("signal received" in err, "preempted run says it received a signal")
+    no_tmp(r, "B")
+    stopped = global_step(r.path("B"))
+    total = global_step(r.path("A"))
+    check(0 < stopped < total, f"last.h5 written mid-run (step {stopped} of {total})")
+    r.run(n, "B", *extra, "--resume", "auto")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} SIGTERM at step {stopped} + resume")
+
+
+def case_crash(r, n):
+    extra = ("--lr-schedule", "cosine", "--save-steps", "10")
+    r.run(n, "A", *extra)
+    p = r.run(n, "B", *extra, "--debug-exit-rank", str(n - 1), "--debug-exit-step", "23", expect=None)
+    check(p.returncode != 0, f"job fails when rank {n - 1} dies at step 23")
+    check(global_step(r.path("B", "step-20.h5")) == 20, "step-20.h5 was written before the crash")
+    check(not os.path.exists(r.path("B")), "no last.h5 from the crashed run")
+    r.run(n, "B", *extra, "--resume", "auto")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} crash at 23 + resume from step-20.h5")
+
+
+def case_world(r, n):
+    other = 1 if n > 1 else 2
+    glob_batch = 8
+    # Dropout masks are drawn per rank's rows, so they depend on the split: off here.
+    r.run(other, "A", "--dropout", "0", batch=glob_batch // other)
+    r.run(n, "B", "--dropout", "0", "--max-steps", "21", batch=glob_batch // n)
+    with h5py.File(r.path("B"), "r") as f:
+        check(int(f["trainer"].attrs["world_size"]) == n, f"checkpoint records world_size {n}")
+    r.run(other, "B", "--dropout", "0", "--resume", "auto", batch=glob_batch // other)
+    a, b = contents(r.path("A")), contents(r.path("B"))
+    for k in ("trainer@global_step", "trainer@epoch", "trainer@step_in_epoch", "trainer@tokens_seen",
+              "trainer@epoch_count", "history/log_step", "history/epoch", "history/lr"):
+        check(np.array_equal(a[k], b[k]), f"-n {n} -> -n {other}: {k} continues exactly")
+    check(int(b["trainer@world_size"]) == other, f"resumed checkpoint records world_size {other}")
+    worst = max(float(np.max(np.abs(a[k] - b[k]))) for k in a if k.startswith("model/"))
+    check(worst < 1e-4, f"-n {n} -> -n {other}: weights match the uninterrupted run (max diff {worst:.2e})")
+    check(abs(a["history/val_loss"][-1] - b["history/val_loss"][-1]) < 1e-3, "final val_loss matches")
+
+
+def case_rotation(r, n):
+    r.run(n, "R", "--save-steps", "7", "--keep-last", "2", "--epochs", "3")
+    d = os.path.join(r.work, "R")
+    last = global_step(os.path.join(d, "last.h5"))
+    steps = sorted(int(m.group(1)) for f in os.listdir(d) if (m := re.fullmatch(r"step-(\d+)\.h5", f)))
+    want = [s for s in range(7, last + 1, 7)][-2:]
+    check(steps == want, f"--keep-last 2 keeps the newest two step files {want} (found {steps})")
+    for s in steps:
+        check(global_step(os.path.join(d, f"step-{s}.h5")) == s, f"step-{s}.h5 holds global_step {s}")
+    with h5py.File(os.path.join(d, "last.h5"), "r") as f:
+        vl = f["history/val_loss"][()]
+        check(len(vl) == 3 and int(f["trainer"].attrs["epoch"]) == 3, "last.h5 is the finished run (3 epochs)")
+    with h5py.File(os.path.join(d, "best.h5"), "r") as f:
+        best = float(f["trainer"].attrs["best_val_loss"])
+        check(best == float(np.min(vl)), "best.h5 holds the best validation loss of the run")
+        check(float(f["history/val_loss"][-1]) == best, "best.h5 was written at the epoch of that loss")
+    no_tmp(r, "R")
+    # the files a user sees are all loadable checkpoints
+    for f in glob.glob(os.path.join(d, "*.h5")):
+        with h5py.File(f, "r") as h:
+            check(h.attrs["format"] == "expert-dist-checkpoint", f"{os.path.basename(f)} is a checkpoint")
+    r.run(n, "K", "--save-steps", "20", "--keep-last", "0")
+    ks = sorted(os.listdir(os.path.join(r.work, "K")))
+    check(len([f for f in ks if f.startswith("step-")]) == global_step(r.path("K")) // 20,
+          "--keep-last 0 keeps every step file")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "rotation"])
+    ap.add_argument("-n", type=int, default=1)
+    ap.add_argument("--exe", required=True)
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    r = Runner(a)
+    globals()[f"case_{a.case}"](r, a.n)
+    shutil.rmtree(a.workdir, ignore_errors=True)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # launch.sh — the part every batch script in slurm/ shares, sourced by them (not run).
 # It starts `expert-dist train` on all ranks of the allocation and owns the preemption
 # flow; the .sbatch files only choose the resources and the run directory.

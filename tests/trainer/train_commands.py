@@ -4,7 +4,8 @@
     last epoch (same shards, same reduction: a real cross-check of both paths);
   - generate is deterministic for a seed and continues the prompt;
   - inspect reports the step and metrics stored in the checkpoint;
-  - a missing checkpoint is one error line and exit 1."""
+  - a missing checkpoint is one error line and exit 1;
+  - scripts/plot_history.py turns the run's history into a PNG."""
 import os
 import re
 import sys
@@ -43,4 +44,13 @@ T.expect("epoch 2," in p.stdout and "d-model = 32" in p.stdout, "inspect output:
 p = T.run(args, n, ["eval", os.path.join(d, "missing.h5"), val], timeout=60)
 errs = [l for l in p.stderr.splitlines() if l.startswith("expert-dist:")]
 T.expect(p.returncode == 1 and len(errs) == 1 and "missing.h5" in errs[0], "missing checkpoint:\n" + p.stderr)
+# the history plots (scripts/plot_history.py, matplotlib Agg)
+if args.source_dir:
+    import subprocess
+    png = os.path.join(d, "curves.png")
+    r = subprocess.run([sys.executable, os.path.join(args.source_dir, "scripts", "plot_history.py"),
+                        os.path.join(out, "history.json"), "-o", png], capture_output=True, text=True, timeout=120)
+    T.expect(r.returncode == 0, "plot_history.py failed:\n" + r.stderr)
+    with open(png, "rb") as f:
+        T.expect(f.read(8) == b"\x89PNG\r\n\x1a\n", "plot_history.py did not write a PNG")
 print("PASS: eval == trainer val_loss, generate deterministic, inspect (-n %d)" % n)

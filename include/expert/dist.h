@@ -43,6 +43,16 @@ void ed_dist_sum(const ed_dist *d, double *x, int n);
 void ed_dist_max(const ed_dist *d, double *x, int n);
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root);
 
+/* ---- ZeRO-1: the flat parameter buffer cut into one contiguous slice per rank ---------- */
+
+/* Slice of rank r: [n*r/W, n*(r+1)/W). counts/displs (world entries, caller-allocated)
+ * receive every rank's slice for the v-collectives below. */
+void ed_dist_slices(const ed_dist *d, size_t n, int *counts, int *displs, size_t *lo, size_t *hi);
+/* Collective: every rank contributes its slice of buf, every rank gets the whole buffer. */
+void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, const int *displs);
+/* Collective: rank 0 receives every slice into full (full may be NULL on other ranks). */
+void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs);
+
 /* A hash of the bytes of p[0..n) (FNV-1a 64): replicas that are not bit-identical differ. */
 uint64_t ed_dist_hash(const float *p, size_t n);
 /* Collective. 0 when every rank's hash equals, else -1 (with min/max hashes in err). */

@@ -73,3 +73,24 @@ int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err
     return ed_fail(err, "replicas diverged: weight hashes differ across ranks (min %016llx, max %016llx)",
                    (unsigned long long)lo, (unsigned long long)hi);
 }
+
+void ed_dist_slices(const ed_dist *d, size_t n, int *counts, int *displs, size_t *lo, size_t *hi) {
+    /* MPI counts are int: a model above 2^31 parameters would need chunked collectives. */
+    ED_CHECK(n < (size_t)0x7fffffff, "ZeRO: %zu parameters exceed the int range of MPI counts", n);
+    for (int r = 0; r < d->world; r++) {
+        size_t a = n * (size_t)r / (size_t)d->world, b = n * (size_t)(r + 1) / (size_t)d->world;
+        counts[r] = (int)(b - a);
+        displs[r] = (int)a;
+    }
+    *lo = (size_t)displs[d->rank];
+    *hi = *lo + (size_t)counts[d->rank];
+}
+
+void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, const int *displs) {
+    if (d->world > 1)
+        MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm));
+}
+
+void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs) {
+    MPI_OK(MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm));
+}

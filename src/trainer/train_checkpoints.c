@@ -34,13 +34,31 @@ static int ensure_dir(ed_trainer *t, ed_error *err) {
     return ed_dist_agree(t->d, status, err);
 }
 
+/* ZeRO-1: the checkpoint holds the whole optimizer, so rank 0 gathers the slices into a
+ * full-size copy for the duration of the write (other ranks allocate nothing). */
+static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
+    const ed_optim *o = &t->opt_state;
+    size_t np = ed_gpt_num_params(t->model);
+    if (t->d->rank == 0) {
+        ed_optim_init(full, o->kind, 0, np, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+        full->step = o->step;
+    }
+    ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->zero_counts, t->zero_displs);
+    if (o->kind == ED_OPT_ADAMW)
+        ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->zero_counts, t->zero_displs);
+}
+
 int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
     if (ensure_dir(t, err) != 0) return -1;
     char path[ED_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
-    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = &t->opt_state, .state = &t->st,
-                          .history = &t->hist, .tok = t->tok};
-    return ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
+    ed_optim full = {0};
+    if (t->zero) gather_optimizer(t, &full);
+    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->zero ? &full : &t->opt_state,
+                          .state = &t->st, .history = &t->hist, .tok = t->tok};
+    int rc = ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
+    if (t->zero && t->d->rank == 0) ed_optim_free(&full);
+    return rc;
 }
 
 static int cmp_long(const void *a, const void *b) {

@@ -223,13 +223,14 @@ static void print_memory(const ed_trainer *t) {
     const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
     size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
+    double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1);
     double mb = 1.0 / (1 << 20);
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  total/rank   %10.1f MB\n",
-           np * 4 * mb, np * 4 * mb, np * opt * mb, t->o->optimizer, act * mb, t->o->batch_size,
-           t->o->max_length - 1, (np * (8 + opt) + act) * mb);
+           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
+           t->o->max_length - 1, (np * 8 + np * opt * opt_share + act) * mb);
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
            t->flops_per_token * 1e-9);
 }

@@ -165,8 +165,17 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     /* model and optimizer */
     t->model = trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
-    size_t np = ed_gpt_num_params(t->model);
-    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, 0, np, o->beta1,
+    size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
+    /* ZeRO-1: each rank keeps the optimizer moments of one slice only, updates that slice
+     * and all-gathers the parameters; the arithmetic per element is unchanged, so the
+     * result is bit-identical to --zero 0. */
+    t->zero = o->zero == 1 && d->world > 1;
+    if (t->zero) {
+        t->zero_counts = ed_malloc((size_t)d->world * sizeof(int));
+        t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
+        ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
+    }
+    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, lo, hi, o->beta1,
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
@@ -212,5 +221,7 @@ void trainer_free(ed_trainer *t) {
     }
     ed_history_free(&t->hist);
     free(t->config_json);
+    free(t->zero_counts);
+    free(t->zero_displs);
     memset(t, 0, sizeof *t);
 }

@@ -97,6 +97,11 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         }
         ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model),
                       ed_gpt_num_tensors(t->model), (float)r->lr);
+        if (t->zero) { /* each rank updated its slice: share them */
+            double tz = ed_now();
+            ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), t->zero_counts, t->zero_displs);
+            t->comm_seconds += ed_now() - tz;
+        }
         st->epoch_loss_sum += scal[0];
         st->epoch_count += r->count;
         st->log_loss_sum += scal[0];

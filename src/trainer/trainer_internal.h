@@ -34,7 +34,9 @@ typedef struct {
     uint32_t *ids; /* [batch_size] */
 
     ed_gpt *model;
-    ed_optim opt_state;
+    ed_optim opt_state; /* [lo, hi) = everything, or this rank's slice with --zero 1 */
+    int zero;           /* ZeRO-1 active (--zero 1 and more than one rank) */
+    int *zero_counts, *zero_displs; /* every rank's slice, for the v-collectives */
     ed_grad_sync sync;
     ed_train_state st;
     ed_history hist;

@@ -194,7 +194,7 @@ static void test_validate_rules(void **state) {
         {"on-nan", "ignore", "on-nan must be skip or stop"},
         {"threads", "-1", "threads must be >= 0"},
         {"bucket-mb", "0", "bucket-mb must be in 1..4096"},
-        {"zero", "1", "zero 1 is not implemented"},
+        {"zero", "2", "zero must be 0 or 1"},
         {"recompute", "true", "recompute is not implemented"},
         {"check-every", "-1", "check-every must be >= 0"},
         {"debug-exit-rank", "-1", "debug-exit-rank must be >= 0"},

@@ -132,7 +132,17 @@ ed_run_trainer() {
     ED_CHILD=""
     ed_log "trainer exited with status $st${ED_SIGNALLED:+ (after SIG$ED_SIGNALLED)}"
 
+    # Status 3: the trainer checkpointed and stopped. Status > 128 after our signal: a rank
+    # died of it because it arrived before the rank installed its handler, i.e. during
+    # start-up, before any training; requeueing then loses nothing either.
+    local requeue=0
     if [ "$st" -eq 3 ]; then
+        requeue=1
+    elif [ -n "$ED_SIGNALLED" ] && [ "$st" -gt 128 ]; then
+        ed_log "the ranks were killed by the signal (still starting up?): treated as preempted"
+        requeue=1
+    fi
+    if [ "$requeue" -eq 1 ]; then
         local max=${ED_MAX_REQUEUES:-10}
         if [ -z "${SLURM_JOB_ID:-}" ]; then
             ed_log "preempted outside Slurm: resume with --resume auto --checkpoint-dir $run_dir"

@@ -6,8 +6,9 @@ Slurm and the run directory report afterwards.
   slurm_jobs.py train     train.sbatch, 2 ranks, runs to COMPLETED, exit 0, last.h5 opens
   slurm_jobs.py preempt   USR1 to the batch shell -> checkpoint, exit 3, self-requeue,
                           resume in the same run dir, COMPLETED with a continuous history
+  slurm_jobs.py startup   USR1 while the ranks start up (they die of it): still requeued
   slurm_jobs.py single    single-node.sbatch, 4 ranks, COMPLETED, last.h5 opens
-  slurm_jobs.py sweep     sweep.sbatch as a 2-task array (mpirun), one history per lr
+  slurm_jobs.py sweep     sweep.sbatch, 2-task array, 1 rank each under mpirun, a history per lr
 
 The jobs run the real `expert-dist train`: the tiny preset on a slice of the bundled
 corpus (the first paragraphs of data/fortunes-{train,val}.txt), so an epoch takes seconds.
@@ -67,7 +68,8 @@ def corpus_slice(w, n_train=160, n_val=32):
 
 
 def sbatch(script, args, cwd, env_extra, sbatch_flags):
-    env = dict(os.environ, ED_BIN=BIN, **env_extra)
+    env = dict(os.environ, ED_BIN=BIN)
+    env.update(env_extra)
     out = run(["sbatch", "--parsable", *sbatch_flags, os.path.join(SRC, "slurm", script), *args],
               cwd=cwd, env=env)
     return out.strip().split(";")[0]
@@ -202,6 +204,36 @@ def case_preempt():
           f"resumed, COMPLETED with epochs {ep}; {time.time() - t1:.1f}s from signal to end", flush=True)
 
 
+def case_startup():
+    """USR1 before the ranks have installed their handler: they die of it (status 138);
+    the script must still requeue. The "ranks" here are a script that stays in start-up
+    (sleeps) on the first attempt and succeeds at once on the second: the window in
+    which the real trainer can be killed this way is too short to hit on purpose."""
+    w = workdir("startup")
+    log = os.path.join(w, "startup.out")
+    rank = os.path.join(w, "starting-rank.sh")
+    with open(rank, "w") as f:
+        f.write('#!/bin/sh\n[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && exit 0\nexec sleep 120\n')
+    os.chmod(rank, 0o755)
+    env = {"ED_HOME": SRC, "ED_BIN": rank}
+    jobid = sbatch("train.sbatch", [], w, env,
+                   ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5", f"--output={log}"])
+    t0 = time.time()
+    while "running:" not in (open(log).read() if os.path.exists(log) else ""):
+        if time.time() - t0 > JOB_TIMEOUT:
+            fail("the job never started its ranks", log)
+        time.sleep(0.2)
+    time.sleep(1)  # let srun start the ranks
+    run(["scancel", "--signal=USR1", "--batch", jobid])
+    rec = wait_final(jobid, 1, log)[0]
+    expect_completed(rec, log)
+    text = open(log, errors="replace").read()
+    for want in ("trainer exited with status 138", "treated as preempted", f"requeued job {jobid}", "attempt 2"):
+        if want not in text:
+            fail(f"the log lacks {want!r}", log)
+    print(f"ok: job {jobid}: ranks killed in start-up, requeued, COMPLETED", flush=True)
+
+
 def case_single():
     w = workdir("single")
     log = os.path.join(w, "single.out")
@@ -220,9 +252,10 @@ def case_sweep():
     w = workdir("sweep")
     lrs = ["1e-3", "2e-3"]
     # The mpirun launcher, forced: the automatic choice is srun wherever Slurm has PMIx.
+    # One rank per task (the other cases run 2 and 4), both tasks at once.
     jobid = sbatch("sweep.sbatch", ["--preset", "tiny", "--epochs", "1", *corpus_slice(w)], w,
                    {"ED_HOME": SRC, "LRS": " ".join(lrs), "ED_LAUNCHER": "mpirun"},
-                   ["--array=0-1", "--ntasks=2", "--cpus-per-task=1", "--time=5", f"--output={w}/sweep-%A_%a.out"])
+                   ["--array=0-1", "--ntasks=1", "--cpus-per-task=1", "--time=5", f"--output={w}/sweep-%A_%a.out"])
     recs = wait_final(jobid, 2, None)
     for r in recs:
         log = os.path.join(w, f"sweep-{jobid}_{r.get('ArrayTaskId')}.out")
@@ -230,8 +263,9 @@ def case_sweep():
     seen = []
     for i, lr in enumerate(lrs):
         log = os.path.join(w, f"sweep-{jobid}_{i}.out")
-        if "launcher mpirun" not in open(log, errors="replace").read():
-            fail("the sweep did not use mpirun", log)
+        text = open(log, errors="replace").read()
+        if "launcher mpirun" not in text or "1 rank(s) x 1 thread(s)" not in text:
+            fail("the sweep task did not run 1 rank under mpirun", log)
         d = os.path.join(w, "runs", f"sweep-{jobid}", f"lr-{lr}")
         hist = read_history(os.path.join(d, "history.json"), log)
         got = float(hist.get("config", {}).get("lr", "nan"))
@@ -245,7 +279,8 @@ def case_sweep():
 
 
 if __name__ == "__main__":
-    cases = {"train": case_train, "preempt": case_preempt, "single": case_single, "sweep": case_sweep}
+    cases = {"train": case_train, "preempt": case_preempt, "startup": case_startup, "single": case_single,
+             "sweep": case_sweep}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         sys.exit(f"usage: {sys.argv[0]} {'|'.join(cases)}")
     if not os.environ.get("SLURM_CONF"):

@@ -48,8 +48,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
                         Q + (size_t)r0 * ld, ld, K, ld, 0.0f, S + (size_t)r0 * T, T);
             for (int i = r0; i < r1; i++) {
                 float *s = S + (size_t)i * T;
-                float mx = s[0];
-                for (int j = 1; j <= i; j++) mx = s[j] > mx ? s[j] : mx;
+                float mx = ed_vmax(s, i + 1);
                 float sum = 0.0f;
                 for (int j = 0; j <= i; j++) {
                     s[j] = ed_expf(s[j] - mx);

@@ -18,8 +18,7 @@ void crossentropy_forward(float *lse, const float *logits, const int32_t *target
 #pragma omp parallel for schedule(static) reduction(+ : total, cnt)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
-        float mx = z[0];
-        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+        float mx = ed_vmax(z, V);
         float s = 0.0f, zs = 0.0f;
         for (int j = 0; j < V; j++) {
             s += ed_expf(z[j] - mx);

@@ -2,10 +2,13 @@
  *
  * glibc's expf/tanhf only vectorise (through libmvec) under -ffast-math, which we do not
  * want for the whole engine, so the hot elementwise loops (softmax, cross-entropy, GELU)
- * use this inline version instead: Cody-Waite range reduction x = n ln2 + r with
- * |r| <= ln2/2, a degree-7 Taylor polynomial for e^r (truncation error < 1e-8 relative)
- * and 2^n built from the exponent bits. Accurate to about 2 ulp on [-87, 88]; inputs
- * below -87 return ~1e-38 rather than 0, which no caller can tell apart from 0 in a sum. */
+ * use this inline version: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two-part ln2),
+ * a degree-7 Taylor polynomial for e^r (truncation < 1e-8 relative) and 2^n built in the
+ * exponent bits. About 1-2 ulp where the result is a normal float; below that it returns
+ * 0 (x < ~-87.3), above x ~ 88.4 it returns +inf (also for NaN input).
+ *
+ * Written branch-free with integer masks on purpose: under GCC's default trapping-math a
+ * float compare/select in the loop body stops the vectoriser ("control flow in loop"). */
 #ifndef ED_MODEL_VMATH_H
 #define ED_MODEL_VMATH_H
 
@@ -13,12 +16,12 @@
 #include <string.h>
 
 static inline float ed_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* round-to-nearest by the 1.5*2^23 trick (valid for |x*log2e| < 2^22) */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145751953125f;   /* ln2 high part (exact product) */
-    r = r - n * 1.428606765330187e-06f;     /* ln2 low part */
+    /* n = round(x*log2e) by the 1.5*2^23 trick: in [2^23, 2^24) the float spacing is 1,
+     * so t's low mantissa bits hold n as an integer. */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693145751953125f; /* ln2 high part: n * it is exact */
+    r = r - n * 1.428606765330187e-06f;   /* ln2 low part */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -27,13 +30,39 @@ static inline float ed_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    int32_t k = ti - 0x4B400000; /* = n; 0x4B400000 are the bits of 1.5*2^23. Out of
+                                    range (|x| huge, inf, NaN) it lands outside [-126,127]. */
+    int32_t kc = k < -126 ? -126 : (k > 127 ? 127 : k);
+    int32_t bits = (kc + 127) * (1 << 23);
+    float scale, y;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    y = p * scale;
+    int32_t yi;
+    memcpy(&yi, &y, sizeof yi);
+    int32_t under = -(int32_t)(k < -126), over = -(int32_t)(k > 127);
+    yi = (yi & ~under & ~over) | (0x7F800000 & over);
+    memcpy(&y, &yi, sizeof y);
+    return y;
 }
 
 /* tanh(u) = 1 - 2/(e^{2u}+1): absolute error ~1e-7, saturates cleanly to +-1. */
 static inline float ed_tanhf(float u) { return 1.0f - 2.0f / (ed_expf(2.0f * u) + 1.0f); }
+
+/* max of x[0..n), n >= 1. Sixteen independent running maxima so the loop is not one
+ * long dependency chain (a float compare-select reduction does not vectorise under
+ * trapping-math). */
+static inline float ed_vmax(const float *x, int n) {
+    float acc[16];
+    for (int k = 0; k < 16; k++) acc[k] = x[0];
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
+    float m = acc[0];
+    for (int k = 1; k < 16; k++) m = acc[k] > m ? acc[k] : m;
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
 
 #endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Speed of the engine's training step (forward + backward + clip + AdamW), against raw
+# cblas_sgemm at the same GEMM shapes and against PyTorch (tests/reference/gpt.py) on the
+# same config and thread count, all in one run. Prints one table row per config.
+#
+#   scripts/bench.sh                      both configs (small, seed), 2 threads
+#   scripts/bench.sh --config small       one config
+#   scripts/bench.sh --threads 1 --steps 10 --no-torch
+#   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
+#
+# Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step;
+# fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
+# sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T);
+# ours% and torch% = effective GFLOPS as a fraction of sgemmGF; x = our tokens/s over
+# PyTorch's. Figures are medians over --steps after warm-up; on a shared machine they
+# are noisy, so compare only rows from the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+args=()
+torch=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --no-torch) torch=0; shift ;;
+    --config|--threads|--steps|--python)
+      [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
+      args+=("$1" "$2"); shift 2 ;;
+    *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+BUILD_DIR=${BUILD_DIR:-build}
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j 2 --target ed-bench >/dev/null
+if [ "$torch" = 1 ]; then
+  args+=(--torch-ref tests/reference/gpt.py)
+else
+  args+=(--no-torch)
+fi
+exec "$BUILD_DIR/tests/bench/ed-bench" "${args[@]}"

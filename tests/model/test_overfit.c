@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "expert/gpt.h"
 #include "expert/optim.h"
@@ -73,6 +74,34 @@ static void test_overfit(void **state) {
     ed_gpt_free(m);
 }
 
+/* docs/memory.md's formula, in bytes, without the per-slice alignment padding. */
+static double act_formula(const ed_model_config *c, int B, int T, int threads) {
+    double N = (double)B * T, D = c->d_model, FF = c->d_ff, V = c->vocab_size, H = c->n_heads;
+    double L = c->n_layers, big = 3 * D > FF ? 3 * D : FF, chunk = N < 256 ? N : 256;
+    double fl = L * (8 * N * D + 4 * N + 2 * N * FF + B * H * T * (double)T) + 4 * N * D + 5 * N +
+                N * V + N * big + chunk * V + threads * 64.0 * T;
+    double bytes = 4 * fl;
+    if (c->dropout > 0.0f) bytes += L * (4 * B * H * T * (double)T + 2 * N * D);
+    return bytes;
+}
+
+static void test_activation_bytes(void **state) {
+    (void)state;
+    ed_model_config cfg = {.vocab_size = 1000, .d_model = 96, .n_layers = 3, .n_heads = 4,
+                           .d_ff = 200, .max_seq_len = 300};
+    for (int drop = 0; drop <= 1; drop++) {
+        cfg.dropout = drop ? 0.1f : 0.0f;
+        const int shapes[][2] = {{1, 1}, {3, 77}, {8, 300}};
+        for (int i = 0; i < 3; i++) {
+            int B = shapes[i][0], T = shapes[i][1];
+            double want = act_formula(&cfg, B, T, omp_get_max_threads());
+            double got = (double)ed_gpt_activation_bytes(&cfg, B, T);
+            double slices = 13.0 * cfg.n_layers + 13 + (drop ? 3.0 * cfg.n_layers : 0);
+            assert_true(got >= want && got < want + 64 * slices);
+        }
+    }
+}
+
 static void test_bad_config(void **state) {
     (void)state;
     ed_model_config cfg = {.vocab_size = 32, .d_model = 30, .n_layers = 2, .n_heads = 4,
@@ -87,6 +116,7 @@ static void test_bad_config(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_overfit), cmocka_unit_test(test_bad_config)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_overfit), cmocka_unit_test(test_bad_config),
+                                       cmocka_unit_test(test_activation_bytes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,13 +89,19 @@ ed_find_bin() {
 # Set by the trap, read after the trainer exits.
 ED_SIGNALLED=""
 ED_CHILD=""
+ED_TRAPPED=0
 ed_on_signal() {
     ED_SIGNALLED=$1
+    ED_TRAPPED=1
     ed_log "got SIG$1: asking the ranks to checkpoint and stop (SIGUSR1)"
-    [ -n "$ED_CHILD" ] && kill -USR1 "$ED_CHILD" 2>/dev/null
+    if [ -n "$ED_CHILD" ]; then kill -USR1 "$ED_CHILD" 2>/dev/null || true; fi
 }
 
 ed_run_trainer() {
+    # First of all: without the traps a USR1 would kill this shell (its default action)
+    # and the job would end FAILED instead of being requeued.
+    trap 'ed_on_signal USR1' USR1
+    trap 'ed_on_signal TERM' TERM
     local run_dir=$1; shift
     local threads=${SLURM_CPUS_PER_TASK:-1}
     export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
@@ -115,21 +121,29 @@ ed_run_trainer() {
     ed_log "job ${SLURM_JOB_ID:-?} attempt $((restarts + 1)) on ${SLURM_JOB_NODELIST:-$(hostname -s)}:" \
            "${SLURM_NTASKS:-1} ranks x $threads threads, launcher ${ED_LAUNCH[0]}, run dir $run_dir"
     local cmd=("${ED_LAUNCH[@]}" "$ED_TRAINER" train --checkpoint-dir "$run_dir" --threads "$threads" "${resume[@]}" "$@")
-    ed_log "running: ${cmd[*]}"
 
-    trap 'ed_on_signal USR1' USR1
-    trap 'ed_on_signal TERM' TERM
-    "${cmd[@]}" &
-    ED_CHILD=$!
     local st
-    while :; do
-        wait "$ED_CHILD"
-        st=$?
-        # A trapped signal interrupts `wait` (status > 128) while the ranks still run.
-        kill -0 "$ED_CHILD" 2>/dev/null || break
-    done
+    if [ -n "$ED_SIGNALLED" ]; then
+        ed_log "preempted before the trainer started: not starting it"
+        st=3
+    else
+        ed_log "running: ${cmd[*]}"
+        "${cmd[@]}" &
+        ED_CHILD=$!
+        # A signal between the launch and the line above found no child to forward to.
+        if [ -n "$ED_SIGNALLED" ]; then kill -USR1 "$ED_CHILD" 2>/dev/null || true; fi
+        while :; do
+            ED_TRAPPED=0
+            wait "$ED_CHILD"
+            st=$?
+            # A trapped signal makes `wait` return early with a status > 128 while the
+            # ranks still run: wait again for their real exit status.
+            if [ "$ED_TRAPPED" -eq 1 ] && [ "$st" -gt 128 ]; then continue; fi
+            break
+        done
+        ED_CHILD=""
+    fi
     trap - USR1 TERM
-    ED_CHILD=""
     ed_log "trainer exited with status $st${ED_SIGNALLED:+ (after SIG$ED_SIGNALLED)}"
 
     # Status 3: the trainer checkpointed and stopped. Status > 128 after our signal: a rank
@@ -148,10 +162,11 @@ ed_run_trainer() {
             ed_log "preempted outside Slurm: resume with --resume auto --checkpoint-dir $run_dir"
         elif [ "$restarts" -ge "$max" ]; then
             ed_log "preempted, but already requeued $restarts times (ED_MAX_REQUEUES=$max): not requeueing"
-        elif scontrol requeue "$SLURM_JOB_ID"; then
-            ed_log "checkpoint in $run_dir; requeued job $SLURM_JOB_ID (it resumes with --resume auto)"
-            return 0
         else
+            # Log first: Slurm ends this attempt (SIGTERM to this shell) as soon as the
+            # requeue is accepted, so nothing after scontrol may get to run.
+            ed_log "requeueing job $SLURM_JOB_ID; the next attempt resumes from $run_dir with --resume auto"
+            scontrol requeue "$SLURM_JOB_ID" && return 0
             ed_log "error: scontrol requeue $SLURM_JOB_ID failed; resume by hand with RESUME=auto RUN_DIR=$run_dir"
         fi
     fi

@@ -180,7 +180,7 @@ def case_preempt():
     rec = wait_final(jobid, 1, log)[0]
     expect_completed(rec, log)
     text = open(log, errors="replace").read()
-    for want in ("got SIGUSR1", "trainer exited with status 3", f"requeued job {jobid}",
+    for want in ("got SIGUSR1", "trainer exited with status 3", f"requeueing job {jobid}",
                  "attempt 2", "--resume auto", "resuming from"):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
@@ -228,7 +228,7 @@ def case_startup():
     rec = wait_final(jobid, 1, log)[0]
     expect_completed(rec, log)
     text = open(log, errors="replace").read()
-    for want in ("trainer exited with status 138", "treated as preempted", f"requeued job {jobid}", "attempt 2"):
+    for want in ("trainer exited with status 138", "treated as preempted", f"requeueing job {jobid}", "attempt 2"):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
     print(f"ok: job {jobid}: ranks killed in start-up, requeued, COMPLETED", flush=True)

@@ -41,7 +41,8 @@ typedef struct {
 } ed_ckpt_contents;
 
 /* Writes atomically to path. compress: 0 = contiguous datasets, 1..9 = chunked + shuffle
- * + deflate (HDF5 1.10 file format; plain files use the oldest format any tool reads).
+ * + deflate. The file is laid out in memory first (about twice its size, briefly) and
+ * written with plain write(2), so a full disk is an ordinary error, never a crash.
  * Required: opt (may be NULL: empty /config), model; optim/state/history/tok may be NULL
  * and their groups are then left out. optim must hold the FULL state (lo = 0, hi =
  * num_params): gather ZeRO shards first. On failure (-1, message naming path) <path> is

@@ -20,20 +20,30 @@ int ckpt_tmp_path(const char *path, char *buf, size_t len) {
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int fsync_path(const char *p, int flags) {
-    int fd = open(p, flags);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
+int ckpt_write_durable(int fd, const char *tmp, const void *data, size_t n, ed_error *err) {
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            return ed_fail(err, "%s: cannot write checkpoint: %s", tmp, strerror(e));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    /* Data on disk before the rename makes it visible under the real name. */
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return ed_fail(err, "%s: fsync failed: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0) return ed_fail(err, "%s: close failed: %s", tmp, strerror(errno));
+    return 0;
 }
 
 int ckpt_commit(const char *tmp, const char *path, ed_error *err) {
-    if (fsync_path(tmp, O_RDONLY) != 0)
-        return ed_fail(err, "%s: fsync failed: %s", tmp, strerror(errno));
-
     /* Test hook (documented in docs/checkpoint-format.md): die exactly in the window
      * where the new file is complete but not yet visible, to prove the old one survives. */
     const char *kill_env = getenv("ED_CKPT_DEBUG_KILL_BEFORE_RENAME");
@@ -56,7 +66,11 @@ int ckpt_commit(const char *tmp, const char *path, ed_error *err) {
     }
     /* EINVAL means the filesystem does not support syncing directories (some network and
      * FUSE filesystems): nothing more can be done there, so it is not a failure. */
-    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0 && errno != EINVAL)
-        return ed_fail(err, "%s: fsync of directory %s failed: %s", path, dir, strerror(errno));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) return ed_fail(err, "%s: cannot open directory %s: %s", path, dir, strerror(errno));
+    int rc = fsync(dfd) != 0 && errno != EINVAL ? -1 : 0;
+    int e = errno;
+    close(dfd);
+    if (rc < 0) return ed_fail(err, "%s: fsync of directory %s failed: %s", path, dir, strerror(e));
     return 0;
 }

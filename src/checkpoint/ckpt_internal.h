@@ -93,7 +93,10 @@ int ckpt_group_name(ckpt_reader *r, const char *gpath, size_t i, char **name);
 
 /* "<path>.tmp" into buf; -1 if it does not fit. */
 int ckpt_tmp_path(const char *path, char *buf, size_t len);
-/* fsync(tmp), [test hook: SIGKILL], rename(tmp, path), fsync(dirname(path)). */
+/* Writes data[0..n) to fd (the open, truncated tmp file), fsyncs and closes it; on any
+ * error the fd is closed and the message names tmp with errno's words. */
+int ckpt_write_durable(int fd, const char *tmp, const void *data, size_t n, ed_error *err);
+/* [test hook: SIGKILL], rename(tmp, path), fsync(dirname(path)). */
 int ckpt_commit(const char *tmp, const char *path, ed_error *err);
 
 /* ---- field tables ---------------------------------------------------------------- */

@@ -182,60 +182,92 @@ static int check_contents(const char *path, const ed_ckpt_contents *c, int compr
     return 0;
 }
 
+/* Lays the whole file out in memory (HDF5 "core" driver, no backing store) and returns
+ * a malloc'd copy of its bytes.
+ *
+ * Why in memory: HDF5 1.10 does not survive a failing disk write. When a write fails
+ * (disk full, quota, file-size limit) the file can no longer be closed, stays open
+ * inside the library, and the library's atexit cleanup then crashes the process. With
+ * the core driver HDF5 never touches the disk; ckpt_atomic.c writes the bytes with
+ * plain write(2) and turns ENOSPC into an ordinary error. The cost is the image in
+ * memory, twice for a moment (the driver's buffer and the copy), on the writing rank. */
+static int build_image(const ed_ckpt_contents *c, int compress, const char *name, void **image,
+                       size_t *size, const char **stage) {
+    *image = NULL;
+    *size = 0;
+    *stage = "create";
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    H5Pset_fapl_core(fapl, (size_t)16 << 20, 0);
+    /* The default (oldest) file format, readable by any HDF5 1.8+ tool. Newer formats
+     * would index small chunked datasets more compactly, but HDF5 1.10.8 returns a file
+     * image with a stale superblock checksum for them (superblock v2+), so they are not
+     * an option with the in-memory image. */
+    hid_t file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (file < 0) return -1;
+    int rc = 0;
+    if (rc == 0 && (*stage = "root attributes", write_root(file)) < 0) rc = -1;
+    if (rc == 0 && (*stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
+    if (rc == 0 && (*stage = "/model", write_model(file, c->model, compress)) < 0) rc = -1;
+    if (rc == 0 && c->optim && (*stage = "/optimizer", write_optim(file, c->optim, c->model, compress)) < 0) rc = -1;
+    if (rc == 0 && c->state && (*stage = "/trainer", write_state(file, c->state)) < 0) rc = -1;
+    if (rc == 0 && c->history && (*stage = "/history", write_history(file, c->history)) < 0) rc = -1;
+    if (rc == 0 && c->tok && (*stage = "/tokenizer", write_tokenizer(file, c->tok)) < 0) rc = -1;
+    if (rc == 0 && (*stage = "flush", H5Fflush(file, H5F_SCOPE_GLOBAL)) < 0) rc = -1;
+    ssize_t n = rc == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
+    if (rc == 0 && n <= 0) {
+        *stage = "file image";
+        rc = -1;
+    }
+    if (rc == 0) {
+        /* Not ed_malloc: running out of memory here is a failed checkpoint, not a crash. */
+        *image = malloc((size_t)n);
+        *stage = "allocating the file image";
+        if (!*image || H5Fget_file_image(file, *image, (size_t)n) != n) rc = -1;
+        *size = (size_t)n;
+    }
+    if (H5Fclose(file) < 0 && rc == 0) {
+        *stage = "close";
+        rc = -1;
+    }
+    if (rc < 0) {
+        free(*image);
+        *image = NULL;
+    }
+    return rc;
+}
+
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
     if (check_contents(path, c, compress, err) < 0) return -1;
     char tmp[ED_PATH_MAX + 8];
     if (ckpt_tmp_path(path, tmp, sizeof tmp) < 0) return ed_fail(err, "%s: path too long", path);
 
-    /* Create the file ourselves first: HDF5 would say "unable to open file" where errno
-     * says "No such file or directory" or "Permission denied". A stale .tmp from a
-     * killed writer is truncated here. */
+    /* Create the file first, so a missing directory or a permission problem is reported
+     * (with errno's words) before any work. A stale .tmp from a killed writer is
+     * truncated here. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return ed_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-    close(fd);
 
     ckpt_quiet q;
     ckpt_quiet_begin(&q);
-    const char *stage = "create";
-    int rc = -1;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* STRONG: H5Fclose really closes (and flushes) the file even if an id leaked, so the
-     * fsync below sees every byte. */
-    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    /* Chunked datasets in the oldest file format index their chunks with a B-tree of a
-     * few KiB each, which for a small model costs more than deflate saves; the 1.10
-     * format indexes a one-chunk dataset in a few bytes. Plain checkpoints keep the
-     * oldest format so any HDF5 1.8+ tool reads them. */
-    if (fapl >= 0 && compress > 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-    hid_t file = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
-    if (fapl >= 0) H5Pclose(fapl);
-    if (file >= 0) {
-        rc = 0;
-        if (rc == 0 && (stage = "root attributes", write_root(file)) < 0) rc = -1;
-        if (rc == 0 && (stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
-        if (rc == 0 && (stage = "/model", write_model(file, c->model, compress)) < 0) rc = -1;
-        if (rc == 0 && c->optim && (stage = "/optimizer", write_optim(file, c->optim, c->model, compress)) < 0) rc = -1;
-        if (rc == 0 && c->state && (stage = "/trainer", write_state(file, c->state)) < 0) rc = -1;
-        if (rc == 0 && c->history && (stage = "/history", write_history(file, c->history)) < 0) rc = -1;
-        if (rc == 0 && c->tok && (stage = "/tokenizer", write_tokenizer(file, c->tok)) < 0) rc = -1;
-        if (rc == 0 && (stage = "flush", H5Fflush(file, H5F_SCOPE_GLOBAL)) < 0) rc = -1;
-        if (H5Fclose(file) < 0 && rc == 0) {
-            stage = "close";
-            rc = -1;
-        }
-    }
+    void *image;
+    size_t size;
+    const char *stage;
+    int rc = build_image(c, compress, tmp, &image, &size, &stage);
     char reason[256];
     ckpt_h5_reason(reason, sizeof reason);
     H5Eclear2(H5E_DEFAULT);
     ckpt_quiet_end(&q);
     if (rc < 0) {
+        close(fd);
         unlink(tmp);
         if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
         return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
     }
-    if (ckpt_commit(tmp, path, err) < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    rc = ckpt_write_durable(fd, tmp, image, size, err);
+    free(image);
+    if (rc == 0) rc = ckpt_commit(tmp, path, err);
+    if (rc < 0) unlink(tmp);
+    return rc;
 }

@@ -93,7 +93,7 @@ static void print_eval(const ed_trainer *t, const char *what, const eval_result 
 }
 
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
-static int end_epoch(ed_trainer *t, loop_clock *c, double epoch_t0, ed_error *err) {
+static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
@@ -105,7 +105,9 @@ static int end_epoch(ed_trainer *t, loop_clock *c, double epoch_t0, ed_error *er
     ed_dcol_push(&h->val_loss, er.loss);
     ed_dcol_push(&h->perplexity, er.perplexity);
     ed_dcol_push(&h->val_accuracy, er.accuracy);
-    ed_dcol_push(&h->lr, c->last.lr);
+    /* From the schedule, not from the last step of this process: a run resumed right at
+     * the end of an epoch has taken no step yet. */
+    ed_dcol_push(&h->lr, trainer_lr(t, st->global_step > 0 ? st->global_step - 1 : 0));
     ed_dcol_push(&h->epoch_seconds, ed_now() - epoch_t0);
     if (t->verbose) {
         char what[96];
@@ -195,7 +197,7 @@ static int run(ed_trainer *t, ed_error *err) {
             }
         }
         if (mid_epoch_end) break;
-        if (end_epoch(t, &c, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
+        if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0))
         return ED_EXIT_FAILURE;

@@ -25,6 +25,11 @@ static ed_sched_kind sched_kind(const char *s) {
     return ED_SCHED_CONSTANT;
 }
 
+double trainer_lr(const ed_trainer *t, long step) {
+    const ed_options *o = t->o;
+    return ed_lr_at(sched_kind(o->lr_schedule), o->lr, o->min_lr, o->warmup_steps, t->total_steps, step);
+}
+
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     const ed_options *o = t->o;
     ed_train_state *st = &t->st;
@@ -65,7 +70,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
 
     r->count = (long)scal[1];
     r->stop_signal = scal[2] > 0;
-    r->lr = ed_lr_at(sched_kind(o->lr_schedule), o->lr, o->min_lr, o->warmup_steps, t->total_steps, st->global_step);
+    r->lr = trainer_lr(t, st->global_step);
     float *g = ed_gpt_grads(t->model);
     size_t np = ed_gpt_num_params(t->model);
     if (r->count > 0) {

@@ -71,6 +71,8 @@ ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
+/* The scheduled learning rate of optimizer step `step` (0-based). */
+double trainer_lr(const ed_trainer *t, long step);
 
 /* evaluate.c: loss/perplexity/accuracy of `m` over all windows of ds, sharded over ranks. */
 typedef struct {

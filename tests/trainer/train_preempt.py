@@ -3,7 +3,8 @@
 --signal) while training. All ranks must agree to stop after the same step, write
 last.h5 and exit 3 (ED_EXIT_PREEMPTED). `--resume auto` then finishes the run, and the
 result must be bit-identical to an uninterrupted run: wherever the signal landed, the
-checkpoint holds everything the remaining steps depend on."""
+checkpoint holds everything the remaining steps depend on (cosine schedule with warmup,
+so the learning rate of every step is checked too)."""
 import os
 import shlex
 import signal
@@ -19,7 +20,8 @@ d = T.tmpdir()
 train = T.corpus(os.path.join(d, "train.txt"), 80, seed=9)
 val = T.corpus(os.path.join(d, "val.txt"), 10, seed=10)
 common = [a for a in T.TINY if a != "--quiet"] + ["--train-file", train, "--val-file", val, "--batch-size", 1,
-                                                  "--epochs", 2, "--log-interval", 1, "--lr", "1e-3"]
+                                                  "--epochs", 2, "--log-interval", 1, "--lr", "1e-3",
+                                                  "--lr-schedule", "cosine", "--warmup-steps", 4]
 
 full = os.path.join(d, "full")
 T.run(args, n, common + ["-o", full], check=0, timeout=180)
@@ -44,9 +46,10 @@ T.expect(stopped_at >= 5, "stopped at step %s, before the signal" % stopped_at)
 
 T.run(args, n, common + ["-o", out, "--resume", "auto"], check=0, timeout=180)
 a, b = T.history(os.path.join(full, "history.json")), T.history(os.path.join(out, "history.json"))
-for key in ("train_loss", "val_loss"):
+for key in ("train_loss", "val_loss", "lr"):
     T.expect(a[key] == b[key], "%s differs after preempt + resume:\n%s\n%s" % (key, a[key], b[key]))
-T.expect(a["steps"]["loss"] == b["steps"]["loss"], "logged losses differ after preempt + resume")
+for key in ("loss", "lr", "grad_norm"):
+    T.expect(a["steps"][key] == b["steps"][key], "logged %s differ after preempt + resume" % key)
 wa, wb = T.weights(os.path.join(full, "last.h5")), T.weights(os.path.join(out, "last.h5"))
 for k in wa:
     T.expect(wa[k].tobytes() == wb[k].tobytes(), "%s is not bit-identical after preempt + resume" % k)

@@ -40,6 +40,8 @@ ref_w = T.weights(os.path.join(d, "full", "last.h5"))
 for name, h, out in (("epoch resume", by_epoch, ep), ("mid-epoch resume", mid_h, mid)):
     for key in ("train_loss", "val_loss", "perplexity", "val_accuracy"):
         T.expect(h[key] == full[key], "%s: %s %s != uninterrupted %s" % (name, key, h[key], full[key]))
+    T.expect(h["lr"] == full["lr"] and h["steps"]["grad_norm"] == full["steps"]["grad_norm"],
+             "%s: lr or grad norms differ" % name)
     T.expect(h["steps"]["loss"] == full["steps"]["loss"],
              "%s: logged losses differ:\n%s\n%s" % (name, h["steps"]["loss"], full["steps"]["loss"]))
     w = T.weights(os.path.join(out, "last.h5"))

@@ -32,7 +32,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->tokens_per_s = tok_s;
     p->mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
     p->elapsed = st->elapsed;
-    double per_step = t->steps_run > 0 ? t->step_seconds / (double)t->steps_run : -1.0;
+    double per_step = t->steps_run > 1 ? t->step_seconds / (double)(t->steps_run - 1)
+                      : t->steps_run == 1 ? t->first_seconds : -1.0;
     p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
 }
 
@@ -131,11 +132,14 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
 static void print_summary(const ed_trainer *t, const char *how) {
     if (t->d->rank != 0) return;
     if (t->tty) printf("\r\033[K");
-    double tok_s = t->step_seconds > 0 ? (double)t->tokens_run / t->step_seconds : 0.0;
+    int timed = t->steps_run > 1; /* else only the warm-up step exists: report it */
+    double secs = timed ? t->step_seconds : t->first_seconds, comm = timed ? t->comm_seconds : t->first_comm;
+    double toks = (double)(timed ? t->tokens_run : t->first_tokens);
+    double tok_s = secs > 0 ? toks / secs : 0.0;
     double mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
-    double wait = t->step_seconds > 0 ? t->comm_seconds / t->step_seconds : 0.0;
+    double wait = secs > 0 ? comm / secs : 0.0;
     char el[32];
-    ed_format_duration(t->step_seconds, el, sizeof el);
+    ed_format_duration(t->step_seconds + t->first_seconds, el, sizeof el);
     printf("%s: %ld steps in %s (global step %ld, epoch %d), %.0f tokens/s on %d rank(s) x %d thread(s), "
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
            how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,

@@ -66,7 +66,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     ed_grad_sync_finish(&t->sync);
     double scal[3] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0};
     ed_dist_sum(t->d, scal, 3);
-    t->comm_seconds += ed_now() - tc;
+    double comm = ed_now() - tc;
 
     r->count = (long)scal[1];
     r->stop_signal = scal[2] > 0;
@@ -105,7 +105,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         if (t->zero) { /* each rank updated its slice: share them */
             double tz = ed_now();
             ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), t->zero_counts, t->zero_displs);
-            t->comm_seconds += ed_now() - tz;
+            comm += ed_now() - tz;
         }
         st->epoch_loss_sum += scal[0];
         st->epoch_count += r->count;
@@ -121,8 +121,17 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         ed_error e = *err;
         return ed_fail(err, "step %ld: %s", st->global_step, e.msg);
     }
-    t->step_seconds += ed_now() - t0;
-    t->steps_run++;
-    t->tokens_run += r->count;
+    /* The first step of a process pays for first-touch allocations and cold caches: keep it
+     * out of the throughput figures (it is used only when it is the only step). */
+    double dt = ed_now() - t0;
+    if (t->steps_run++ == 0) {
+        t->first_seconds = dt;
+        t->first_comm = comm;
+        t->first_tokens = r->count;
+    } else {
+        t->step_seconds += dt;
+        t->comm_seconds += comm;
+        t->tokens_run += r->count;
+    }
     return 0;
 }

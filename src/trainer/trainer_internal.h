@@ -47,10 +47,12 @@ typedef struct {
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
-    double comm_seconds;  /* blocked in gradient buckets + the per-step scalar allreduce */
-    double step_seconds;  /* total wall time inside steps */
-    long steps_run;
-    long tokens_run;
+    long steps_run;       /* steps taken by this process */
+    double step_seconds;  /* wall time inside steps 2..steps_run (the first is warm-up) */
+    double comm_seconds;  /* ... of which blocked in gradient buckets, scalar allreduce, ZeRO allgather */
+    long tokens_run;      /* ... and their global target tokens */
+    double first_seconds, first_comm; /* the same for the first step */
+    long first_tokens;
 } ed_trainer;
 
 /* What one optimizer step produced (identical on every rank). */

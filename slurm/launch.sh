@@ -9,8 +9,8 @@
 #   1. Threads per rank = SLURM_CPUS_PER_TASK (default 1): exported as OMP_NUM_THREADS
 #      and OPENBLAS_NUM_THREADS and passed as --threads, so ranks x threads never
 #      oversubscribes the cores Slurm gave us.
-#   2. Launcher (ED_LAUNCHER=auto|srun|mpirun, default auto): `srun --mpi=pmix` when
-#      `srun --mpi=list` offers pmix (Open MPI then needs no mpirun and Slurm tracks every
+#   2. Launcher (ED_LAUNCHER=auto|srun|mpirun, default auto): `srun --mpi=pmix` inside
+#      a Slurm job when `srun --mpi=list` offers pmix (Open MPI then needs no mpirun and Slurm tracks every
 #      rank); otherwise `mpirun`, which reads the allocation itself. Extra arguments for
 #      either: ED_SRUN_ARGS, ED_MPIRUN_ARGS (default "--bind-to none").
 #   3. Resume: the first attempt starts fresh (or uses RESUME if set); an attempt after a
@@ -29,6 +29,7 @@
 # directory), else `expert-dist` on PATH.
 
 ed_log() { echo "[$(date '+%F %T')] ${ED_SCRIPT_NAME:-expert-dist.sbatch}: $*"; }
+ed_err() { ed_log "error: $*" >&2; }
 
 # CONFIG (environment) or a first argument that is not a flag names the INI config;
 # the remaining arguments go to the trainer unchanged. Fills the array ED_ARGS.
@@ -38,7 +39,7 @@ ed_parse_args() {
     ED_ARGS=()
     if [ -n "$cfg" ]; then
         if [ ! -f "$cfg" ] || [ ! -r "$cfg" ]; then
-            ed_log "error: config file '$cfg' not found (relative to $PWD)"
+            ed_err "config file '$cfg' not found (relative to $PWD)"
             return 2
         fi
         ED_ARGS=(--config "$cfg")
@@ -50,7 +51,7 @@ ed_parse_args() {
 ed_pick_launcher() {
     local want=${ED_LAUNCHER:-auto} ntasks=${SLURM_NTASKS:-1} threads=$1
     if [ "$want" = auto ]; then
-        if command -v srun >/dev/null && srun --mpi=list 2>&1 | grep -qw pmix; then
+        if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null && srun --mpi=list 2>&1 | grep -qw pmix; then
             want=srun
         else
             want=mpirun
@@ -62,12 +63,12 @@ ed_pick_launcher() {
             # shellcheck disable=SC2206
             ED_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1 --cpus-per-task="$threads" ${ED_SRUN_ARGS:-}) ;;
         mpirun)
-            command -v mpirun >/dev/null || { ed_log "error: neither srun with pmix nor mpirun is available"; return 2; }
+            command -v mpirun >/dev/null || { ed_err "neither srun with pmix nor mpirun is available"; return 2; }
             # Under Slurm mpirun takes the node list from the allocation; -x carries the
             # thread settings to ranks on other nodes.
             # shellcheck disable=SC2206
             ED_LAUNCH=(mpirun -n "$ntasks" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ${ED_MPIRUN_ARGS:---bind-to none}) ;;
-        *) ed_log "error: ED_LAUNCHER must be auto, srun or mpirun (got '$want')"; return 2 ;;
+        *) ed_err "ED_LAUNCHER must be auto, srun or mpirun (got '$want')"; return 2 ;;
     esac
 }
 
@@ -81,7 +82,7 @@ ed_find_bin() {
         ED_TRAINER=$(command -v expert-dist || true)
     fi
     if [ -z "$ED_TRAINER" ] || [ ! -x "$ED_TRAINER" ]; then
-        ed_log "error: expert-dist not found (set ED_BIN, or build it in $home/build)"
+        ed_err "expert-dist not found (set ED_BIN, or build it in $home/build)"
         return 2
     fi
 }
@@ -110,7 +111,7 @@ ed_run_trainer() {
 
     ed_find_bin || return $?
     ed_pick_launcher "$threads" || return $?
-    mkdir -p "$run_dir" || { ed_log "error: cannot create run directory $run_dir"; return 1; }
+    mkdir -p "$run_dir" || { ed_err "cannot create run directory $run_dir"; return 1; }
 
     local restarts=${SLURM_RESTART_COUNT:-0} resume=()
     if [ "$restarts" -gt 0 ]; then
@@ -167,7 +168,7 @@ ed_run_trainer() {
             # requeue is accepted, so nothing after scontrol may get to run.
             ed_log "requeueing job $SLURM_JOB_ID; the next attempt resumes from $run_dir with --resume auto"
             scontrol requeue "$SLURM_JOB_ID" && return 0
-            ed_log "error: scontrol requeue $SLURM_JOB_ID failed; resume by hand with RESUME=auto RUN_DIR=$run_dir"
+            ed_err "scontrol requeue $SLURM_JOB_ID failed; resume by hand with RESUME=auto RUN_DIR=$run_dir"
         fi
     fi
     return "$st"

@@ -7,6 +7,7 @@ Slurm and the run directory report afterwards.
   slurm_jobs.py preempt   USR1 to the batch shell -> checkpoint, exit 3, self-requeue,
                           resume in the same run dir, COMPLETED with a continuous history
   slurm_jobs.py startup   USR1 while the ranks start up (they die of it): still requeued
+  slurm_jobs.py errors    missing config, bad launcher, sweep index past LRS, bad flag: exit 2
   slurm_jobs.py single    single-node.sbatch, 4 ranks, COMPLETED, last.h5 opens
   slurm_jobs.py sweep     sweep.sbatch, 2-task array, 1 rank each under mpirun, a history per lr
 
@@ -234,6 +235,32 @@ def case_startup():
     print(f"ok: job {jobid}: ranks killed in start-up, requeued, COMPLETED", flush=True)
 
 
+def case_errors():
+    """Bad input fails the job at once with one clear line and exit status 2, no requeue."""
+    w = workdir("errors")
+    flags = ["--nodes=1", "--ntasks=2", "--cpus-per-task=1", "--time=2"]
+    subs = {
+        "config": ("train.sbatch", ["no-such.ini"], {}, "config file 'no-such.ini' not found"),
+        "launcher": ("single-node.sbatch", [], {"ED_LAUNCHER": "ssh"}, "ED_LAUNCHER must be auto, srun or mpirun"),
+        "sweep": ("sweep.sbatch", [], {"LRS": "1e-3"}, "LRS has 1 values"),
+        "flag": ("train.sbatch", ["--no-such-flag", "1"], {}, "no-such-flag"),
+    }
+    jobs = {}
+    for name, (script, args, env, _) in subs.items():
+        extra = ["--array=1"] if script == "sweep.sbatch" else []
+        jobs[name] = sbatch(script, args, w, dict(env, ED_HOME=SRC),
+                            [*flags, *extra, f"--output={w}/{name}.out"])
+    for name, (_, _, _, want) in subs.items():
+        log = os.path.join(w, f"{name}.out")
+        rec = wait_final(jobs[name], 1, log)[0]
+        if rec.get("JobState") != "FAILED" or rec.get("ExitCode") != "2:0" or rec.get("Restarts") != "0":
+            fail(f"{name}: JobState={rec.get('JobState')} ExitCode={rec.get('ExitCode')} "
+                 f"Restarts={rec.get('Restarts')}, want FAILED 2:0 without requeue", log)
+        if want not in open(log, errors="replace").read():
+            fail(f"{name}: the log lacks {want!r}", log)
+    print(f"ok: {len(subs)} bad submissions FAILED with exit 2 and a clear message", flush=True)
+
+
 def case_single():
     w = workdir("single")
     log = os.path.join(w, "single.out")
@@ -279,7 +306,8 @@ def case_sweep():
 
 
 if __name__ == "__main__":
-    cases = {"train": case_train, "preempt": case_preempt, "startup": case_startup, "single": case_single,
+    cases = {"train": case_train, "preempt": case_preempt, "startup": case_startup, "errors": case_errors,
+             "single": case_single,
              "sweep": case_sweep}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         sys.exit(f"usage: {sys.argv[0]} {'|'.join(cases)}")

@@ -53,6 +53,9 @@ static void print_help(const command *c) {
 static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
     int is_train = c == &COMMANDS[0];
     int max = is_train ? 0 : strcmp(c->name, "inspect") == 0 ? 1 : 2;
+    if (a->n_positional > max && is_train)
+        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect; see --help)",
+                       a->positional[max]);
     if (a->n_positional > max)
         return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);
     if (is_train) return 0;

@@ -241,6 +241,12 @@ size_t bpe_merge_heap(const ed_bpe *b, int32_t *ids, size_t n) {
 
 /* ---- encode / decode --------------------------------------------------------------- */
 
+/* ed_ivec_reserve grows to exactly what is asked; appending piece by piece needs doubling
+ * or every piece would copy the whole output so far. */
+static void ivec_room(ed_ivec *v, size_t extra) {
+    if (v->len + extra > v->cap) ed_ivec_reserve(v, v->len + extra > 2 * v->cap ? v->len + extra : 2 * v->cap);
+}
+
 typedef struct {
     const ed_bpe *b;
     ed_ivec *out;
@@ -258,7 +264,7 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
         if (k >= 0) {
             int64_t v = cache->map.items[k].value;
             size_t off = (size_t)(v >> 8), cnt = (size_t)(v & 0xff);
-            ed_ivec_reserve(c->out, c->out->len + cnt);
+            ivec_room(c->out, cnt);
             memcpy(c->out->data + c->out->len, cache->ids.data + off, cnt * sizeof(int32_t));
             c->out->len += cnt;
             pthread_mutex_unlock(&cache->lock);
@@ -269,7 +275,7 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     if (n > c->cap) c->buf = ed_realloc(c->buf, (c->cap = 2 * n) * sizeof *c->buf);
     for (size_t i = 0; i < n; i++) c->buf[i] = b->byte_id[(unsigned char)s[i]];
     size_t m = n < HEAP_FROM ? bpe_merge_simple(b, c->buf, n) : bpe_merge_heap(b, c->buf, n);
-    ed_ivec_reserve(c->out, c->out->len + m);
+    ivec_room(c->out, m);
     memcpy(c->out->data + c->out->len, c->buf, m * sizeof(int32_t));
     c->out->len += m;
     if (cacheable && pthread_mutex_trylock(&cache->lock) == 0) {
@@ -281,7 +287,7 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
         int64_t k = bpe_smap_put(&cache->map, s, n, 0, &added);
         if (added) {
             cache->map.items[k].value = (int64_t)cache->ids.len << 8 | (int64_t)m;
-            ed_ivec_reserve(&cache->ids, cache->ids.len + m);
+            ivec_room(&cache->ids, m);
             memcpy(cache->ids.data + cache->ids.len, c->buf, m * sizeof(int32_t));
             cache->ids.len += m;
         }

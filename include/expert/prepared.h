@@ -1,0 +1,84 @@
+/* prepared.h — tokenize once, train many times: the prepared HDF5 token file.
+ *
+ * `expert-dist prepare` turns text documents into token ids with a tokenizer and stores
+ * them; `train --data file.h5` then starts without reading or tokenizing any text. The
+ * file holds tokens only, not windows: max_length, stride and pack stay training options,
+ * and the windows built from a prepared file are exactly those ed_dataset_build() builds
+ * from the same documents and tokenizer (same token array, same windows, same batches).
+ *
+ * Layout (docs/formats.md, "Prepared token files"):
+ *   /                   attrs: format = "expert-dist prepared tokens", format_version = 1,
+ *                       tokenizer_kind, vocab_size, token_dtype, created (UTC ISO 8601),
+ *                       expert_dist_version, git_commit
+ *   /tokenizer          scalar string: the tokenizer's JSON (as in checkpoints)
+ *   /train/tokens       1-D uint16 when every id fits (vocab_size <= 65536), else int32:
+ *                       every document as [BOS] ids [EOS], back to back
+ *   /train/doc_offsets  1-D uint64, n_docs + 1: document d is tokens[off[d] .. off[d+1])
+ *   /train              attrs: source (path), source_bytes, source_sha256, n_docs, n_tokens
+ *   /val/...            the same for validation documents, when given
+ *
+ * Ownership: functions never keep pointers to their arguments; a loaded dataset owns its
+ * arrays (free with ed_dataset_free). Errors are one line naming the file (and the HDF5
+ * object) and leave nothing half-written: the file appears complete or not at all. */
+#ifndef EXPERT_PREPARED_H
+#define EXPERT_PREPARED_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/common.h"
+#include "expert/dataset.h"
+#include "expert/tokenizer.h"
+
+#define ED_PREPARED_FORMAT "expert-dist prepared tokens"
+#define ED_PREPARED_VERSION 1
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+/* Tokenizes train (and val, may be NULL) with tok in this process and writes out_h5
+ * (through out_h5.tmp, renamed when complete). The docs' path and their source file's
+ * size and SHA-256 are recorded. -1 with err on no documents or a failed write. */
+int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
+                     ed_error *err);
+
+/* Collective over comm: the same result as ed_prepare_write, byte for byte in the token
+ * arrays, but each rank tokenizes a contiguous range of documents (cut by bytes, so ranks
+ * get similar work) and sends its ids to rank 0, which alone writes the file, one rank's
+ * part at a time (rank 0 never holds more than its own part plus one message). Every
+ * rank passes the same documents and tokenizer. Returns the same status on every rank,
+ * err filled on every rank when it failed. */
+int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
+                         const ed_tokenizer *tok, ed_error *err);
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+typedef struct {
+    char tokenizer_kind[16];  /* "word" or "bpe" */
+    int64_t vocab_size;
+    char token_dtype[8];      /* "uint16" or "int32" */
+    char created[32];
+    int has_val;
+    uint64_t n_docs[2], n_tokens[2]; /* [0] train, [1] val (0 without val) */
+} ed_prepared_info;
+
+/* Reads the attributes and sizes only (no tokens). -1 with err when path is not a
+ * readable prepared file of a known version. */
+int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *err);
+
+/* The tokenizer stored in the file (the one the tokens were made with). */
+ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err);
+
+/* Builds ds from split "train" or "val" of a prepared file, windows cut by opt exactly as
+ * ed_dataset_build does. Reads doc_offsets (the index) and then the token array in large
+ * hyperslabs straight into ds->tokens (uint16 widened by HDF5 on the way); no text is
+ * parsed and nothing is tokenized, so start-up is one sequential read of the tokens.
+ * Every rank calls it on its own (reads only; no communication): all ranks need the whole
+ * token array, since an epoch's window permutation sends any window to any rank.
+ * Checks what it reads, so a damaged file is an error, never a crash later: dataset
+ * present, 1-D, integer type (uint16/int32 tokens, uint64 offsets), offsets increasing
+ * from 0 to n_tokens, each document [BOS] ... [EOS], every id < vocab_size. */
+int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
+                             ed_error *err);
+
+#endif

@@ -1,0 +1,126 @@
+/* prepared_h5.c — the few HDF5 operations the prepared file needs, each returning -1 on
+ * failure so callers can turn it into one line naming the file and object. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prepared_internal.h"
+
+void prep_quiet_begin(prep_quiet *q) {
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void prep_quiet_end(prep_quiet *q) {
+    H5Eclear2(H5E_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+static herr_t reason_cb(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    char **buf = data;
+    if (e->desc && e->desc[0]) snprintf(buf[0], (size_t)(uintptr_t)buf[1], "%s", e->desc);
+    return 0;
+}
+
+void prep_h5_reason(char *buf, size_t n) {
+    snprintf(buf, n, "unknown HDF5 error");
+    char *args[2] = {buf, (char *)(uintptr_t)n};
+    /* walking downward ends at the innermost frame, which says what actually went wrong */
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, reason_cb, args);
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (sp < 0) return -1;
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, type, value) >= 0 ? 0 : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+int prep_attr_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return -1;
+    size_t n = strlen(value);
+    H5Tset_size(t, n ? n : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = attr_write(obj, name, t, n ? value : "");
+    H5Tclose(t);
+    return rc;
+}
+
+int prep_attr_i64(hid_t obj, const char *name, int64_t value) {
+    return attr_write(obj, name, H5T_STD_I64LE, &value);
+}
+
+int prep_attr_read_str(hid_t obj, const char *name, char *buf, size_t n) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a);
+    int rc = -1;
+    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) == 0) {
+        size_t size = H5Tget_size(ft);
+        char *tmp = ed_malloc(size + 1);
+        hid_t mt = H5Tcopy(ft);
+        if (H5Aread(a, mt, tmp) >= 0) {
+            tmp[size] = '\0';
+            snprintf(buf, n, "%s", tmp);
+            rc = 0;
+        }
+        H5Tclose(mt);
+        free(tmp);
+    } else if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) { /* variable-length (h5py str) */
+        char *s = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        if (H5Aread(a, mt, &s) >= 0 && s) {
+            snprintf(buf, n, "%s", s);
+            H5free_memory(s);
+            rc = 0;
+        }
+        H5Tclose(mt);
+    }
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+int prep_attr_read_i64(hid_t obj, const char *name, int64_t *value) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a);
+    int rc = ft >= 0 && H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, value) >= 0 ? 0 : -1;
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+static int slab(hid_t dset, hid_t memtype, void *buf, uint64_t at, size_t n, int write) {
+    if (n == 0) return 0;
+    hsize_t start = at, count = n;
+    hid_t fs = H5Dget_space(dset);
+    if (fs < 0) return -1;
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    int rc = -1;
+    if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) >= 0)
+        rc = (write ? H5Dwrite(dset, memtype, ms, fs, H5P_DEFAULT, buf) : H5Dread(dset, memtype, ms, fs, H5P_DEFAULT, buf)) >= 0
+                 ? 0
+                 : -1;
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    return rc;
+}
+
+int prep_write_slab(hid_t dset, hid_t memtype, const void *buf, uint64_t at, size_t n) {
+    return slab(dset, memtype, (void *)buf, at, n, 1);
+}
+
+int prep_read_slab(hid_t dset, hid_t memtype, void *buf, uint64_t at, size_t n) {
+    return slab(dset, memtype, buf, at, n, 0);
+}

@@ -1,0 +1,103 @@
+/* prepared_internal.h — private pieces of the prepared token file (include/expert/prepared.h).
+ *
+ * prepared_sha256.c  SHA-256 of the source files (so `sha256sum` can check them)
+ * prepared_h5.c      small HDF5 helpers: quiet error stack, attributes, hyperslab I/O
+ * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
+ * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
+ * prepared_read.c    info, tokenizer, ed_dataset_load_prepared and the windows */
+#ifndef EXPERT_PREPARED_INTERNAL_H
+#define EXPERT_PREPARED_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expert/prepared.h"
+
+/* ---- SHA-256 ------------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t bytes;
+    unsigned char block[64];
+    size_t fill;
+} prep_sha256;
+
+void prep_sha256_init(prep_sha256 *s);
+void prep_sha256_update(prep_sha256 *s, const void *data, size_t n);
+void prep_sha256_hex(prep_sha256 *s, char hex[65]); /* finishes s */
+
+/* What the file records about a split's source. */
+typedef struct {
+    char path[4096];
+    uint64_t bytes;
+    char sha256[65];
+} prep_source;
+
+/* Size and SHA-256 of the file at path (streamed, 1 MiB at a time). */
+int prep_source_info(const char *path, prep_source *src, ed_error *err);
+
+/* ---- HDF5 helpers --------------------------------------------------------------------- */
+
+/* HDF5 prints its error stack to stderr by default; we turn errors into one line
+ * instead, so the automatic printing is off between begin and end. */
+typedef struct {
+    H5E_auto2_t func;
+    void *data;
+} prep_quiet;
+void prep_quiet_begin(prep_quiet *q);
+void prep_quiet_end(prep_quiet *q);
+/* The most specific message on the HDF5 error stack (or "unknown HDF5 error"). */
+void prep_h5_reason(char *buf, size_t n);
+
+int prep_attr_str(hid_t obj, const char *name, const char *value);
+int prep_attr_i64(hid_t obj, const char *name, int64_t value);
+/* -1 when missing or of the wrong class. */
+int prep_attr_read_str(hid_t obj, const char *name, char *buf, size_t n);
+int prep_attr_read_i64(hid_t obj, const char *name, int64_t *value);
+
+/* Hyperslab [at, at + n) of a 1-D dataset, converted from/to memtype by HDF5. */
+int prep_write_slab(hid_t dset, hid_t memtype, const void *buf, uint64_t at, size_t n);
+int prep_read_slab(hid_t dset, hid_t memtype, void *buf, uint64_t at, size_t n);
+
+/* ---- tokenizing --------------------------------------------------------------------- */
+
+/* Documents [first, last) tokenized back to back, each [BOS] ids [EOS]; ends[i] is the
+ * token count after document first + i. */
+typedef struct {
+    ed_ivec ids;
+    uint64_t *ends;
+    size_t n_docs;
+} prep_part;
+
+void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok);
+void prep_part_free(prep_part *p);
+/* Rank r's contiguous range of documents, cut so that ranks get similar byte counts. */
+void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last);
+
+/* Source record of docs: its file (size, SHA-256), or "(in memory)" and the hash of
+ * the documents' bytes when docs has no path. */
+int prep_docs_source(const ed_docs *docs, prep_source *src, ed_error *err);
+int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val, ed_error *err);
+
+/* ---- the writer ---------------------------------------------------------------------- */
+
+/* Writes out_h5.tmp and renames it on prep_close. Calls after the first failure do
+ * nothing; prep_close reports that failure. */
+typedef struct {
+    hid_t file, group, tokens, offsets;
+    hid_t tok_type;  /* file type of tokens: uint16 or int32 */
+    char path[4096], tmp[4200];
+    int failed;
+    ed_error err;
+    prep_quiet quiet;
+} prep_writer;
+
+int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_error *err);
+void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint64_t n_docs, const prep_source *src);
+void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at);
+void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at);
+void prep_split_end(prep_writer *w);
+int prep_close(prep_writer *w, ed_error *err);
+
+#endif

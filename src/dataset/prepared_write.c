@@ -1,0 +1,219 @@
+/* prepared_write.c — tokenizing documents and writing the prepared file (serial path).
+ *
+ * The writer knows nothing about ranks: it creates the datasets at their final size and
+ * takes pieces at given offsets (hyperslabs), so the MPI driver can write each rank's
+ * part as it arrives and the serial path is the one-rank case of the same calls. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prepared_internal.h"
+
+void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok) {
+    memset(p, 0, sizeof *p);
+    p->n_docs = last - first;
+    p->ends = ed_malloc((p->n_docs + 1) * sizeof *p->ends);
+    size_t bytes = 0;
+    for (size_t d = first; d < last; d++) bytes += docs->len[d];
+    ed_ivec_reserve(&p->ids, bytes / 3 + 2 * p->n_docs + 16);
+    for (size_t d = first; d < last; d++) {
+        ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &p->ids);
+        p->ends[d - first] = p->ids.len;
+    }
+}
+
+void prep_part_free(prep_part *p) {
+    ed_ivec_free(&p->ids);
+    free(p->ends);
+    memset(p, 0, sizeof *p);
+}
+
+void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last) {
+    uint64_t total = 0;
+    for (size_t d = 0; d < docs->n; d++) total += docs->len[d] + 1; /* +1: empty docs still count */
+    /* boundary r = first document whose preceding bytes reach total * r / world */
+    size_t b[2];
+    for (int k = 0; k < 2; k++) {
+        int r = rank + k;
+        if (r == 0) b[k] = 0;
+        else if (r == world) b[k] = docs->n;
+        else {
+            uint64_t goal = (uint64_t)((double)total * r / world), acc = 0;
+            size_t d = 0;
+            while (d < docs->n && acc < goal) acc += docs->len[d++] + 1;
+            b[k] = d;
+        }
+    }
+    *first = b[0];
+    *last = b[1];
+}
+
+/* ---- the writer --------------------------------------------------------------------- */
+
+static void wfail(prep_writer *w, const char *what) {
+    if (w->failed) return;
+    char reason[256];
+    prep_h5_reason(reason, sizeof reason);
+    ed_fail(&w->err, "%s: cannot write %s: %s", w->path, what, reason);
+    w->failed = 1;
+}
+
+int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_error *err) {
+    memset(w, 0, sizeof *w);
+    w->file = w->group = w->tokens = w->offsets = H5I_INVALID_HID;
+    if (strlen(path) >= sizeof w->path) return ed_fail(err, "%s: path too long", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+    int64_t vocab = ed_tok_vocab_size(tok);
+    w->tok_type = vocab <= 65536 ? H5T_STD_U16LE : H5T_STD_I32LE;
+    prep_quiet_begin(&w->quiet);
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file < 0) {
+        char reason[256];
+        prep_h5_reason(reason, sizeof reason);
+        prep_quiet_end(&w->quiet);
+        return ed_fail(err, "%s: cannot create: %s", w->tmp, reason);
+    }
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int rc = prep_attr_str(w->file, "format", ED_PREPARED_FORMAT) |
+             prep_attr_i64(w->file, "format_version", ED_PREPARED_VERSION) |
+             prep_attr_str(w->file, "tokenizer_kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+             prep_attr_i64(w->file, "vocab_size", vocab) |
+             prep_attr_str(w->file, "token_dtype", vocab <= 65536 ? "uint16" : "int32") |
+             prep_attr_str(w->file, "created", created) | prep_attr_str(w->file, "expert_dist_version", ED_VERSION) |
+             prep_attr_str(w->file, "git_commit", ED_GIT_COMMIT);
+    if (rc) wfail(w, "the file attributes");
+    /* The tokenizer as a scalar string, as checkpoints store it: one JSON, one parser. */
+    size_t len;
+    char *json = ed_tok_serialize(tok, &len);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len ? len : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(w->file, "tokenizer", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, json) < 0 ||
+        (prep_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+         prep_attr_i64(d, "vocab_size", vocab)))
+        wfail(w, "/tokenizer");
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    free(json);
+    return 0;
+}
+
+static hid_t make_1d(prep_writer *w, const char *name, hid_t type, uint64_t n) {
+    hsize_t dims = n;
+    hid_t sp = H5Screate_simple(1, &dims, NULL);
+    /* contiguous (no chunks, no filters): a reader's hyperslab is one plain file read */
+    hid_t d = sp < 0 ? -1 : H5Dcreate2(w->group, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (sp >= 0) H5Sclose(sp);
+    return d;
+}
+
+void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint64_t n_docs, const prep_source *src) {
+    if (w->failed) return;
+    char what[64];
+    snprintf(what, sizeof what, "/%s", name);
+    w->group = H5Gcreate2(w->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->group < 0) {
+        wfail(w, what);
+        return;
+    }
+    if (prep_attr_str(w->group, "source", src->path) | prep_attr_i64(w->group, "source_bytes", (int64_t)src->bytes) |
+        prep_attr_str(w->group, "source_sha256", src->sha256) | prep_attr_i64(w->group, "n_docs", (int64_t)n_docs) |
+        prep_attr_i64(w->group, "n_tokens", (int64_t)n_tokens)) {
+        wfail(w, what);
+        return;
+    }
+    w->tokens = make_1d(w, "tokens", w->tok_type, n_tokens);
+    w->offsets = make_1d(w, "doc_offsets", H5T_STD_U64LE, n_docs + 1);
+    if (w->tokens < 0 || w->offsets < 0) {
+        wfail(w, what);
+        return;
+    }
+    uint64_t zero = 0;
+    if (prep_write_slab(w->offsets, H5T_NATIVE_UINT64, &zero, 0, 1) < 0) wfail(w, what);
+}
+
+void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at) {
+    if (!w->failed && prep_write_slab(w->tokens, H5T_NATIVE_INT32, ids, at, n) < 0) wfail(w, "tokens");
+}
+
+void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at) {
+    if (!w->failed && prep_write_slab(w->offsets, H5T_NATIVE_UINT64, off, at, n) < 0) wfail(w, "doc_offsets");
+}
+
+void prep_split_end(prep_writer *w) {
+    if (w->tokens >= 0) H5Dclose(w->tokens);
+    if (w->offsets >= 0) H5Dclose(w->offsets);
+    if (w->group >= 0) H5Gclose(w->group);
+    w->tokens = w->offsets = w->group = H5I_INVALID_HID;
+}
+
+int prep_close(prep_writer *w, ed_error *err) {
+    prep_split_end(w);
+    if (w->file >= 0) {
+        if (!w->failed && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) wfail(w, "(flush)");
+        if (H5Fclose(w->file) < 0) wfail(w, "(close)");
+        w->file = H5I_INVALID_HID;
+    }
+    prep_quiet_end(&w->quiet);
+    if (!w->failed && rename(w->tmp, w->path) != 0) ed_fail(&w->err, "%s: cannot rename %s into place", w->path, w->tmp), w->failed = 1;
+    if (w->failed) {
+        unlink(w->tmp);
+        if (err) *err = w->err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- serial entry point ----------------------------------------------------------------- */
+
+int prep_docs_source(const ed_docs *docs, prep_source *src, ed_error *err) {
+    if (docs->path) return prep_source_info(docs->path, src, err);
+    /* documents built in memory: record what was tokenized instead of a file */
+    memset(src, 0, sizeof *src);
+    snprintf(src->path, sizeof src->path, "(in memory)");
+    prep_sha256 s;
+    prep_sha256_init(&s);
+    for (size_t d = 0; d < docs->n; d++) prep_sha256_update(&s, docs->text[d], docs->len[d] + 1);
+    src->bytes = s.bytes;
+    prep_sha256_hex(&s, src->sha256);
+    return 0;
+}
+
+int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val, ed_error *err) {
+    if (!train || train->n == 0) return ed_fail(err, "%s: no training documents to prepare", out);
+    if (val && val->n == 0) return ed_fail(err, "%s: the validation file has no documents", out);
+    return 0;
+}
+
+int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
+                     ed_error *err) {
+    if (prep_check_inputs(out_h5, train, val, err) != 0) return -1;
+    prep_source src[2];
+    const ed_docs *splits[2] = {train, val};
+    for (int s = 0; s < 2; s++)
+        if (splits[s] && prep_docs_source(splits[s], &src[s], err) != 0) return -1;
+    prep_writer w;
+    if (prep_open(&w, out_h5, tok, err) != 0) return -1;
+    for (int s = 0; s < 2; s++) {
+        if (!splits[s]) continue;
+        prep_part p;
+        prep_tokenize(&p, splits[s], 0, splits[s]->n, tok);
+        prep_split_begin(&w, s ? "val" : "train", p.ids.len, p.n_docs, &src[s]);
+        prep_put_tokens(&w, p.ids.data, p.ids.len, 0);
+        prep_put_offsets(&w, p.ends, p.n_docs, 1);
+        prep_split_end(&w);
+        prep_part_free(&p);
+    }
+    return prep_close(&w, err);
+}

@@ -1,0 +1,148 @@
+/* test_prepared_mpi.c — ed_prepare_write_mpi on 1, 2 and 4 ranks: the file it writes
+ * loads to exactly the dataset of the serial writer and of the text path (tokens,
+ * windows, batches), also when some ranks get no documents; a failed write fails on
+ * every rank with the same message. Exit status 0 = pass. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expert/dataset.h"
+#include "expert/prepared.h"
+#include "expert/tokenizer.h"
+#include "prep_helpers.h"
+
+static int failures;
+static int rank, world;
+
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "rank %d: %s:%d: ", rank, __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fputc('\n', stderr);                                          \
+            failures++;                                                   \
+        }                                                                 \
+    } while (0)
+
+static void compare_with_text(const char *h5, const ed_docs *docs, const char *split, const ed_tokenizer *tok) {
+    const ed_window_options opts[] = {{.max_length = 16, .stride = 8}, {.max_length = 33, .stride = 40, .pack = 1}};
+    for (int k = 0; k < 2; k++) {
+        ed_dataset a, b;
+        ed_error err;
+        if (ed_dataset_build(&a, docs, tok, &opts[k], &err) != 0) {
+            CHECK(0, "text path: %s", err.msg);
+            return;
+        }
+        if (ed_dataset_load_prepared(&b, h5, split, &opts[k], &err) != 0) {
+            CHECK(0, "prepared path: %s", err.msg);
+            ed_dataset_free(&a);
+            return;
+        }
+        const char *d = ph_dataset_diff(&a, &b);
+        CHECK(!d, "%s %s: %s differ from the text path", h5, split, d ? d : "");
+        d = ph_batches_diff(&a, &b, 4, rank, world);
+        CHECK(!d, "%s %s: %s differ from the text path", h5, split, d ? d : "");
+        ed_dataset_free(&a);
+        ed_dataset_free(&b);
+    }
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    char dir[64] = "/tmp/ed-prep-mpi-XXXXXX";
+    if (rank == 0 && !mkdtemp(dir)) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    char tp[128], vp[128], mpi_h5[128], ser_h5[128], bad_h5[128], few_h5[128];
+    snprintf(tp, sizeof tp, "%s/train.txt", dir);
+    snprintf(vp, sizeof vp, "%s/val.txt", dir);
+    snprintf(mpi_h5, sizeof mpi_h5, "%s/mpi.h5", dir);
+    snprintf(ser_h5, sizeof ser_h5, "%s/serial.h5", dir);
+    snprintf(bad_h5, sizeof bad_h5, "%s/missing/dir/x.h5", dir);
+    snprintf(few_h5, sizeof few_h5, "%s/few.h5", dir);
+    if (rank == 0) {
+        ph_write_corpus(tp, 400, 150, 11);
+        ph_write_corpus(vp, 37, 150, 12);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    ed_read_options ro = {.text_field = "text"};
+    ed_docs train, val;
+    ed_error err;
+    if (ed_docs_read(tp, &ro, &train, &err) != 0 || ed_docs_read(vp, &ro, &val, &err) != 0) {
+        fprintf(stderr, "rank %d: %s\n", rank, err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    /* the tokenizer as the trainer makes it: built on rank 0, sent to all */
+    char *blob = NULL;
+    long len = 0;
+    if (rank == 0) {
+        ed_tok_options to = {.kind = ED_TOK_BPE, .vocab_size = 500, .min_freq = 1};
+        ed_tokenizer *t = ed_tok_train(&to, (const char *const *)train.text, train.len, train.n, &err);
+        size_t n;
+        blob = ed_tok_serialize(t, &n);
+        len = (long)n;
+        ed_tok_free(t);
+    }
+    MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (rank != 0) blob = malloc((size_t)len + 1);
+    MPI_Bcast(blob, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    ed_tokenizer *tok = ed_tok_deserialize(blob, (size_t)len, &err);
+    free(blob);
+
+    int rc = ed_prepare_write_mpi(MPI_COMM_WORLD, mpi_h5, &train, &val, tok, &err);
+    CHECK(rc == 0, "prepare_write_mpi: %s", err.msg);
+    if (rank == 0) {
+        rc = ed_prepare_write(ser_h5, &train, &val, tok, &err);
+        CHECK(rc == 0, "prepare_write: %s", err.msg);
+        ed_window_options wo = {.max_length = 20, .stride = 10};
+        for (int s = 0; s < 2; s++) {
+            ed_dataset a, b;
+            const char *split = s ? "val" : "train";
+            if (ed_dataset_load_prepared(&a, ser_h5, split, &wo, &err) == 0 &&
+                ed_dataset_load_prepared(&b, mpi_h5, split, &wo, &err) == 0) {
+                const char *d = ph_dataset_diff(&a, &b);
+                CHECK(!d, "serial vs mpi file, %s: %s differ", split, d ? d : "");
+                ed_dataset_free(&a);
+                ed_dataset_free(&b);
+            } else {
+                CHECK(0, "load: %s", err.msg);
+            }
+        }
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    compare_with_text(mpi_h5, &train, "train", tok);
+    compare_with_text(mpi_h5, &val, "val", tok);
+
+    /* fewer documents than ranks: some ranks tokenize nothing */
+    char *texts[] = {"one doc", "два", "three, and a longer one here"};
+    size_t lens[] = {7, strlen(texts[1]), strlen(texts[2])};
+    long lines[] = {1, 2, 3};
+    ed_docs few = {.n = 3, .text = texts, .len = lens, .line = lines, .path = NULL};
+    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, few_h5, &few, NULL, tok, &err);
+    CHECK(rc == 0, "few docs: %s", err.msg);
+    if (rc == 0) compare_with_text(few_h5, &few, "train", tok);
+
+    /* a write that cannot happen fails everywhere, with rank 0's message */
+    memset(&err, 0, sizeof err);
+    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, bad_h5, &train, NULL, tok, &err);
+    CHECK(rc == -1, "write into a missing directory succeeded");
+    CHECK(strstr(err.msg, "cannot create") && strstr(err.msg, "x.h5.tmp"), "error message: '%s'", err.msg);
+
+    ed_tok_free(tok);
+    ed_docs_free(&train);
+    ed_docs_free(&val);
+    int total = 0;
+    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+        printf("%s: %d ranks, %d failures\n", total ? "FAIL" : "ok", world, total);
+    }
+    MPI_Finalize();
+    return total ? 1 : 0;
+}

@@ -60,10 +60,10 @@ install_if_missing() {
     command -v munged >/dev/null || need+=(munge)
     [ ${#need[@]} -eq 0 ] && return 0
     say "installing ${need[*]} from apt"
-    apt-get update -qq
-    # policy-rc.d-free containers have no init system: the packages' attempts to start
-    # their services fail harmlessly; we start the daemons ourselves below.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Without an init system the packages cannot start their own services (harmless):
+    # this script starts its daemons itself, with its own configuration.
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } ||
+        die "could not install ${need[*]} with apt-get; install them and run start again"
 }
 
 write_config() {

@@ -15,23 +15,13 @@
 #include "layers.h"
 #include "vmath.h"
 
-/* RAII-free bracket: BLAS threads off while OpenMP threads each drive their own sgemm. */
-static int blas_serial_begin(void) {
-    int nb = openblas_get_num_threads();
-    if (nb != 1) openblas_set_num_threads(1);
-    return nb;
-}
-static void blas_serial_end(int nb) {
-    if (nb != 1) openblas_set_num_threads(nb);
-}
-
 /* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
 void attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
                        int H, float p, uint64_t seed) {
     const int hd = D / H, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    int nb = blas_serial_begin();
+    int nb = ed_blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -69,7 +59,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
                         Sd + (size_t)r0 * T, T, V, ld, 0.0f, Y + (size_t)r0 * D, D);
         }
     }
-    blas_serial_end(nb);
+    ed_blas_serial_end(nb);
 }
 
 /* dout is (B,T,D), dqkv is (B,T,3D). scratch holds ED_ATT_BLOCK*T floats per OpenMP
@@ -82,7 +72,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
     const int hd = D / H, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    int nb = blas_serial_begin();
+    int nb = ed_blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -124,5 +114,5 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                         Q + (size_t)r0 * ld, ld, beta, dK, ld);
         }
     }
-    blas_serial_end(nb);
+    ed_blas_serial_end(nb);
 }

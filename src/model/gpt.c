@@ -118,6 +118,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
 
+    int blas_saved = ed_blas_serial_begin(); /* one thread pool: see gemm.c */
     encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
     const float *x = a->encoded;
     for (int l = 0; l < L; l++) {
@@ -138,9 +139,9 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
             dropout_mask(b->mask1, (size_t)N * D, p, s_r1);
             residual_dropout_forward(b->res2, x, b->res2, b->mask1, p, (size_t)N * D);
         } else {
-            /* residual fused into the GEMM: res2 = x, then res2 += atty @ W^T + bias */
-            memcpy(b->res2, x, (size_t)N * D * sizeof(float));
-            matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 1);
+            /* residual fused into the GEMM: res2 = x + bias, then res2 += atty @ W^T */
+            residual_bias_init(b->res2, x, w->projb, N, D);
+            matmul_forward(b->res2, b->atty, w->projw, NULL, N, D, D, 1);
         }
         /* + mlp(ln2(.)) */
         layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
@@ -151,8 +152,8 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
             dropout_mask(b->mask2, (size_t)N * D, p, s_r2);
             residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
         } else {
-            memcpy(b->res3, b->res2, (size_t)N * D * sizeof(float));
-            matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 1);
+            residual_bias_init(b->res3, b->res2, w->fcob, N, D);
+            matmul_forward(b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
         }
         x = b->res3;
     }
@@ -162,6 +163,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     double ls = 0.0;
     long cnt = 0;
     if (targets) crossentropy_forward(a->lse, a->logits, targets, N, V, label_smoothing, &ls, &cnt);
+    ed_blas_serial_end(blas_saved);
     if (loss_sum) *loss_sum = ls;
     if (count) *count = cnt;
 }
@@ -178,6 +180,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     const float p = m->train ? c->dropout : 0.0f;
     gpt_acts *a = &m->a;
     const float *xL = a->blocks[L - 1].res3;
+    int blas_saved = ed_blas_serial_begin();
 
     /* Tied head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and dwte. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
@@ -225,5 +228,6 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         tell_ready(ready, ready_ctx, off, t[2 + 12 * (l + 1)].offset - off);
     }
     encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, B, T, D);
+    ed_blas_serial_end(blas_saved);
     tell_ready(ready, ready_ctx, 0, t[2].offset);
 }

@@ -15,6 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- gemm.c ---- row-major C = alpha op(A) op(B) + beta C, op = transpose when set.
+ * Splits the output over the OpenMP threads with single-threaded BLAS inside (call it
+ * between ed_blas_serial_begin/end); a plain cblas_sgemm when small or already parallel. */
+void ed_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+/* Sets OpenBLAS to one thread; returns the previous count for ed_blas_serial_end. */
+int ed_blas_serial_begin(void);
+void ed_blas_serial_end(int saved);
+
 /* ---- embedding.c ---- */
 /* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked). */
 void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
@@ -68,6 +77,8 @@ void dropout_mask(uint8_t *mask, size_t n, float p, uint64_t seed);
 /* out = res + branch * mask / (1-p)   (out may alias branch). */
 void residual_dropout_forward(float *out, const float *res, const float *branch,
                               const uint8_t *mask, float p, size_t n);
+/* out[N,C] = res + bias, the start value for a branch GEMM that accumulates onto it. */
+void residual_bias_init(float *out, const float *res, const float *bias, int N, int C);
 /* dbranch = dout * mask / (1-p). */
 void dropout_backward(float *dbranch, const float *dout, const uint8_t *mask, float p, size_t n);
 

@@ -1,6 +1,5 @@
 /* matmul.c — the Linear layer (out = inp @ w^T + bias, w in PyTorch's [out, in] layout),
- * all products through cblas_sgemm. */
-#include <cblas.h>
+ * all products through cblas_sgemm (ed_gemm). */
 #include <stddef.h>
 #include <string.h>
 
@@ -22,18 +21,14 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         }
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
-                OC);
+    ed_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, OC);
 }
 
 /* dout is (N,OC): dinp (N,C) = dout @ w; dw (OC,C) += dout^T @ inp; dbias += sum_n dout. */
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    0.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
-                dw, C);
+    if (dinp) ed_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
+    ed_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (dbias) {
         /* Column sums: threads own column blocks of dbias, rows stream through. */
         const int CB = 64;

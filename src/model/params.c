@@ -152,4 +152,8 @@ const ed_tensor *ed_gpt_find_tensor(const ed_gpt *m, const char *name) {
     return NULL;
 }
 
-void ed_gpt_zero_grad(ed_gpt *m) { memset(m->grads, 0, m->num_params * sizeof(float)); }
+void ed_gpt_zero_grad(ed_gpt *m) {
+    float *g = m->grads;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < m->num_params; i++) g[i] = 0.0f;
+}

@@ -32,3 +32,14 @@ void dropout_backward(float *dbranch, const float *dout, const uint8_t *mask, fl
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dbranch[i] = mask[i] ? dout[i] * s : 0.0f;
 }
+
+/* out[N,C] = res + bias (broadcast over rows): the start value onto which the branch's
+ * GEMM accumulates, so residual add and bias cost one pass and no extra buffer. */
+void residual_bias_init(float *out, const float *res, const float *bias, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * C;
+        const float *r = res + (size_t)n * C;
+        for (int j = 0; j < C; j++) o[j] = r[j] + bias[j];
+    }
+}

@@ -13,7 +13,7 @@ void adamw_update(float *p, const float *g, float *m, float *v, size_t n, float 
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = 1.0f - lr * wd;
-#pragma omp parallel for simd schedule(static)
+#pragma omp for simd schedule(static) nowait
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;

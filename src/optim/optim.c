@@ -31,6 +31,9 @@ void ed_optim_free(ed_optim *o) {
 void ed_optim_step(ed_optim *o, float *params, const float *grads, const ed_tensor *tensors,
                    int num_tensors, float lr) {
     o->step++;
+    /* One parallel region for the whole update: the kernels' loops are orphaned
+     * `omp for ... nowait` worksharing, so the tensors do not each pay a fork/join. */
+#pragma omp parallel
     for (int i = 0; i < num_tensors; i++) {
         size_t a = tensors[i].offset, b = a + tensors[i].numel;
         if (a < o->lo) a = o->lo;

@@ -5,7 +5,7 @@
 
 void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                 float wd) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp for simd schedule(static) nowait
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
         float b = momentum * buf[i] + gi;

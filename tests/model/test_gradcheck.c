@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "expert/gpt.h"
 #include "expert/rng.h"
@@ -63,6 +64,47 @@ static double fd_error(float *x, size_t n, const float *an, objective_fn f, void
 static void expect_small(const char *what, double err, double bound) {
     printf("  %-28s rel.err %.2e (bound %.0e)\n", what, err, bound);
     if (!(err <= bound)) fail_msg("%s: gradient mismatch %.3e > %.1e", what, err, bound);
+}
+
+/* ---------------------------------------------------------------- ed_gemm */
+/* The thread-split GEMM against a naive double loop, for every transpose combination and
+ * for shapes that split along M and along N into uneven slabs (3 threads). */
+static void test_gemm_split(void **state) {
+    (void)state;
+    ed_rng r;
+    ed_rng_seed(&r, 9, 1);
+    const int shapes[][3] = {{301, 67, 45}, {37, 513, 29}, {64, 64, 64}, {5, 3, 2}};
+    int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(3);
+    int blas = ed_blas_serial_begin();
+    for (int s = 0; s < 4; s++)
+        for (int ta = 0; ta <= 1; ta++)
+            for (int tb = 0; tb <= 1; tb++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                float *A = randn((size_t)(ta ? K : M) * lda, &r, 1.0f);
+                float *B = randn((size_t)(tb ? N : K) * ldb, &r, 1.0f);
+                float *C = randn((size_t)M * ldc, &r, 1.0f);
+                double *ref = malloc((size_t)M * N * sizeof(double));
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = 0.0;
+                        for (int k = 0; k < K; k++)
+                            acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                                   (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                        ref[(size_t)i * N + j] = 0.5 * acc + 2.0 * C[(size_t)i * ldc + j];
+                    }
+                float pad = C[N]; /* beyond the N columns: must stay untouched */
+                ed_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, C, ldc);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++)
+                        assert_true(fabs(C[(size_t)i * ldc + j] - ref[(size_t)i * N + j]) <=
+                                    1e-4 * (1.0 + fabs(ref[(size_t)i * N + j])));
+                assert_true(C[N] == pad);
+                free(A), free(B), free(C), free(ref);
+            }
+    ed_blas_serial_end(blas);
+    omp_set_num_threads(saved_threads);
 }
 
 /* ---------------------------------------------------------------- matmul */
@@ -467,7 +509,8 @@ static void test_model(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul),      cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_gemm_split),  cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_gelu),        cmocka_unit_test(test_attention),
         cmocka_unit_test(test_crossentropy), cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_dropout),     cmocka_unit_test(test_model),

@@ -12,6 +12,7 @@ const char *const bpe_special_names[4] = {"<PAD>", "<UNK>", "<BOS>", "<EOS>"};
 /* Pieces longer than this skip the cache (rare, and would bloat it) and, past
  * HEAP_FROM, use the heap merge so a megabyte of '=' cannot take quadratic time. */
 enum { CACHE_MAX_LEN = 64, CACHE_MAX_ITEMS = 1 << 18, HEAP_FROM = 128 };
+_Static_assert(CACHE_MAX_LEN <= 255, "cache entries keep the id count in 8 bits");
 
 /* ---- building ------------------------------------------------------------------- */
 
@@ -143,25 +144,47 @@ void bpe_free(void *impl) {
 /* ---- merging one piece ------------------------------------------------------------- */
 
 size_t bpe_merge_simple(const ed_bpe *b, int32_t *ids, size_t n) {
+    /* ranks[i] is the rank of pair (ids[i], ids[i+1]); a merge step only looks up the pairs
+     * next to the tokens it made, so a word costs O(n + merges) lookups, not O(n^2). */
+    int32_t ranks_stack[HEAP_FROM];
+    uint8_t made_stack[HEAP_FROM];
+    if (n < 2) return n;
+    int32_t *ranks = n <= HEAP_FROM ? ranks_stack : ed_malloc(n * sizeof *ranks);
+    uint8_t *made = n <= HEAP_FROM ? made_stack : ed_malloc(n);
+    for (size_t i = 0; i + 1 < n; i++) {
+        int32_t r = bpe_umap_get(&b->rank, bpe_pair_key(ids[i], ids[i + 1]));
+        ranks[i] = r < 0 ? INT32_MAX : r;
+    }
+    ranks[n - 1] = INT32_MAX;
     while (n >= 2) {
         int32_t best = INT32_MAX;
-        for (size_t i = 0; i + 1 < n; i++) {
-            int32_t r = bpe_umap_get(&b->rank, bpe_pair_key(ids[i], ids[i + 1]));
-            if (r >= 0 && r < best) best = r;
-        }
+        for (size_t i = 0; i + 1 < n; i++)
+            if (ranks[i] < best) best = ranks[i];
         if (best == INT32_MAX) break;
-        int32_t l = b->merges[3 * best], rr = b->merges[3 * best + 1], res = b->merges[3 * best + 2];
+        int32_t res = b->merges[3 * best + 2];
         size_t j = 0;
-        for (size_t i = 0; i < n;) {
-            if (i + 1 < n && ids[i] == l && ids[i + 1] == rr) {
-                ids[j++] = res;
+        for (size_t i = 0; i < n; j++) {
+            /* ranks are exact and unique per pair, so ranks[i] == best means the pair matches */
+            if (i + 1 < n && ranks[i] == best) {
+                ids[j] = res;
+                made[j] = 1;
                 i += 2;
             } else {
-                ids[j++] = ids[i++];
+                ids[j] = ids[i];
+                ranks[j] = ranks[i];
+                made[j] = 0;
+                i += 1;
             }
         }
         n = j;
+        for (size_t k = 0; k + 1 < n; k++)
+            if (made[k] || made[k + 1]) {
+                int32_t r = bpe_umap_get(&b->rank, bpe_pair_key(ids[k], ids[k + 1]));
+                ranks[k] = r < 0 ? INT32_MAX : r;
+            }
     }
+    if (ranks != ranks_stack) free(ranks);
+    if (made != made_stack) free(made);
     return n;
 }
 
@@ -258,6 +281,10 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     enc_ctx *c = vctx;
     const ed_bpe *b = c->b;
     bpe_cache *cache = b->cache;
+    if (n == 1) { /* a lone byte (space, punctuation): its own token, no lookup needed */
+        ed_ivec_push(c->out, b->byte_id[(unsigned char)s[0]]);
+        return;
+    }
     int cacheable = n <= CACHE_MAX_LEN;
     if (cacheable && pthread_mutex_trylock(&cache->lock) == 0) {
         int64_t k = bpe_smap_find(&cache->map, s, n);
@@ -274,7 +301,7 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     }
     if (n > c->cap) c->buf = ed_realloc(c->buf, (c->cap = 2 * n) * sizeof *c->buf);
     for (size_t i = 0; i < n; i++) c->buf[i] = b->byte_id[(unsigned char)s[i]];
-    size_t m = n < HEAP_FROM ? bpe_merge_simple(b, c->buf, n) : bpe_merge_heap(b, c->buf, n);
+    size_t m = n <= HEAP_FROM ? bpe_merge_simple(b, c->buf, n) : bpe_merge_heap(b, c->buf, n);
     ivec_room(c->out, m);
     memcpy(c->out->data + c->out->len, c->buf, m * sizeof(int32_t));
     c->out->len += m;

@@ -144,8 +144,9 @@ void bpe_free(void *impl);
 json_t *bpe_to_json(const void *impl); /* bpe_json.c */
 
 /* Merges byte ids ids[0..n) in place by rank (lowest first, leftmost first, as GPT-2's
- * bpe()); returns the new length. _simple rescans the word per merge (fast for short
- * words), _heap keeps a heap of candidate pairs (O(n log n) for very long pre-tokens). */
+ * bpe()); returns the new length. _simple scans the word's pair ranks once per merge step
+ * (fast for short words, O(n^2) worst case); _heap keeps a heap of candidate pairs
+ * (O(n log n), for pieces longer than 128 bytes). */
 size_t bpe_merge_simple(const ed_bpe *b, int32_t *ids, size_t n);
 size_t bpe_merge_heap(const ed_bpe *b, int32_t *ids, size_t n);
 

@@ -38,7 +38,14 @@ size_t bpe_utf8_valid_prefix(const unsigned char *s, size_t n) {
     while (i < n) {
         unsigned c = s[i];
         if (c < 0x80) {
-            i++;
+            /* ASCII runs 8 bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ULL) break;
+                i += 8;
+            }
+            if (i < n && s[i] < 0x80) i++;
             continue;
         }
         size_t k;

@@ -360,6 +360,53 @@ static void test_invalid_bytes(void **state) {
     ed_tok_free(t);
 }
 
+/* GPT-2's bpe() loop, written the plain way: find the lowest-ranked adjacent pair, merge
+ * every occurrence left to right, repeat. The reference the fast merges must match. */
+static size_t reference_merge(const ed_bpe *b, int32_t *ids, size_t n) {
+    for (;;) {
+        int32_t best = -1;
+        for (size_t i = 0; i + 1 < n; i++)
+            for (int r = 0; r < b->n_merges; r++)
+                if (b->merges[3 * r] == ids[i] && b->merges[3 * r + 1] == ids[i + 1] && (best < 0 || r < best)) best = r;
+        if (best < 0) return n;
+        size_t j = 0;
+        for (size_t i = 0; i < n;) {
+            if (i + 1 < n && ids[i] == b->merges[3 * best] && ids[i + 1] == b->merges[3 * best + 1]) {
+                ids[j++] = b->merges[3 * best + 2];
+                i += 2;
+            } else {
+                ids[j++] = ids[i++];
+            }
+        }
+        n = j;
+    }
+}
+
+static void test_merge_vs_reference(void **state) {
+    (void)state;
+    char **texts;
+    size_t n;
+    ed_tokenizer *t = train_corpus(500, 31, &texts, &n);
+    const ed_bpe *b = t->impl;
+    ed_rng r;
+    ed_rng_seed(&r, 5, 0);
+    for (int iter = 0; iter < 400; iter++) {
+        /* a random slice of the corpus (real words and their neighbours), as one piece */
+        const char *src = texts[rng_u32(&r) % n];
+        size_t sl = strlen(src), at = rng_u32(&r) % sl, len = 1 + rng_u32(&r) % 40;
+        if (at + len > sl) len = sl - at;
+        int32_t x[64], y[64], z[64];
+        for (size_t i = 0; i < len; i++) x[i] = y[i] = z[i] = b->byte_id[(unsigned char)src[at + i]];
+        size_t nx = reference_merge(b, x, len), ny = bpe_merge_simple(b, y, len), nz = bpe_merge_heap(b, z, len);
+        assert_int_equal(nx, ny);
+        assert_int_equal(nx, nz);
+        assert_memory_equal(x, y, nx * sizeof *x);
+        assert_memory_equal(x, z, nx * sizeof *x);
+    }
+    free_texts(texts, n);
+    ed_tok_free(t);
+}
+
 static void test_long_pieces(void **state) {
     /* Pieces of >= 128 bytes take the heap merge; it must agree with the rescan merge. */
     (void)state;
@@ -579,6 +626,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_random),
         cmocka_unit_test(test_round_trip_text),
         cmocka_unit_test(test_invalid_bytes),
+        cmocka_unit_test(test_merge_vs_reference),
         cmocka_unit_test(test_long_pieces),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_bad_json),

@@ -18,7 +18,7 @@ enum { PH_NWORDS = sizeof ph_words / sizeof *ph_words };
 
 /* Writes n_docs paragraphs to path; document i has between 1 and max_words words, a few
  * are long enough to need several windows. Returns total bytes written. */
-static size_t ph_write_corpus(const char *path, int n_docs, int max_words, uint64_t seed) {
+static inline size_t ph_write_corpus(const char *path, int n_docs, int max_words, uint64_t seed) {
     FILE *f = fopen(path, "wb");
     if (!f) {
         perror(path);
@@ -41,7 +41,7 @@ static size_t ph_write_corpus(const char *path, int n_docs, int max_words, uint6
 }
 
 /* Returns a description of the first difference, or NULL when a and b are identical. */
-static const char *ph_dataset_diff(const ed_dataset *a, const ed_dataset *b) {
+static inline const char *ph_dataset_diff(const ed_dataset *a, const ed_dataset *b) {
     if (a->n_tokens != b->n_tokens) return "n_tokens";
     if (a->n_windows != b->n_windows) return "n_windows";
     if (a->n_docs != b->n_docs) return "n_docs";
@@ -53,7 +53,7 @@ static const char *ph_dataset_diff(const ed_dataset *a, const ed_dataset *b) {
 }
 
 /* Fills every batch of one shuffled epoch from both datasets and compares them. */
-static const char *ph_batches_diff(const ed_dataset *a, const ed_dataset *b, int B, int rank, int world) {
+static inline const char *ph_batches_diff(const ed_dataset *a, const ed_dataset *b, int B, int rank, int world) {
     ed_sampler s;
     ed_sampler_init(&s, a->n_windows, B, 2, rank, world, 1234, 1);
     ed_sampler_set_epoch(&s, 1);

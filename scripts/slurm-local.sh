@@ -14,6 +14,9 @@
 #                      cores is fine for tests, Slurm is told to trust the config
 #   ED_SLURM_TIMEOUT   seconds to wait for the node to become idle (default 60)
 #   ED_SLURM_KEEP=1    `stop` keeps the directory (logs) instead of deleting it
+#   ED_SLURM_PMIX=0    a cluster whose Slurm has no PMIx plugin, like some sites have
+#                      (its plugin directory leaves mpi_pmix out): srun cannot start
+#                      Open MPI ranks there, and the batch scripts must fall back to mpirun
 #   ED_SLURM_CTLD_PORT TCP port of slurmctld (default 6817); slurmd uses the next one
 #                      (ED_SLURM_D_PORT). Two clusters on one machine need two ports
 #                      and two directories.
@@ -66,9 +69,31 @@ install_if_missing() {
         die "could not install ${need[*]} with apt-get; install them and run start again"
 }
 
+# The directory of the installed Slurm plugins.
+system_plugin_dir() {
+    local f
+    f=$(dpkg -L slurm-wlm-basic-plugins 2>/dev/null | grep '/select_cons_tres\.so$' | head -n 1)
+    if [ -z "$f" ]; then
+        for f in /usr/lib/*/slurm-wlm/select_cons_tres.so /usr/lib*/slurm/select_cons_tres.so ""; do
+            [ -e "$f" ] && break
+        done
+    fi
+    [ -n "$f" ] || die "cannot find Slurm's plugin directory (select_cons_tres.so)"
+    dirname "$f"
+}
+
 write_config() {
-    local cpus=${ED_SLURM_CPUS:-}
+    local cpus=${ED_SLURM_CPUS:-} mpi=pmix plugin_line=""
     if [ -z "$cpus" ]; then cpus=$(nproc); [ "$cpus" -lt 8 ] && cpus=8; fi
+    if [ "${ED_SLURM_PMIX:-1}" = 0 ]; then
+        mkdir -p "$D/plugins"
+        local f
+        for f in "$(system_plugin_dir)"/*.so; do
+            case "${f##*/}" in mpi_pmix*) ;; *) ln -sf "$f" "$D/plugins/" ;; esac
+        done
+        mpi=none
+        plugin_line="PluginDir=$D/plugins"
+    fi
     cat >"$SLURM_CONF" <<EOF
 # Written by scripts/slurm-local.sh — a one-node private cluster; see the comments there.
 ClusterName=edlocal
@@ -96,7 +121,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
-MpiDefault=pmix
+MpiDefault=$mpi
+$plugin_line
 ReturnToService=2
 SlurmdParameters=config_overrides
 MailProg=/bin/true

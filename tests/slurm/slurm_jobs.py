@@ -6,6 +6,7 @@ Slurm and the run directory report afterwards.
   slurm_jobs.py train     train.sbatch, 2 ranks, runs to COMPLETED, exit 0, last.h5 opens
   slurm_jobs.py preempt   USR1 to the batch shell -> checkpoint, exit 3, self-requeue,
                           resume in the same run dir, COMPLETED with a continuous history
+  slurm_jobs.py fallback  a second cluster without PMIx: auto picks mpirun; preempt + requeue
   slurm_jobs.py startup   USR1 while the ranks start up (they die of it): still requeued
   slurm_jobs.py errors    missing config, bad launcher, sweep index past LRS, bad flag: exit 2
   slurm_jobs.py single    single-node.sbatch, 4 ranks, COMPLETED, last.h5 opens
@@ -14,8 +15,8 @@ Slurm and the run directory report afterwards.
 The jobs run the real `expert-dist train`: the tiny preset on a slice of the bundled
 corpus (the first paragraphs of data/fortunes-{train,val}.txt), so an epoch takes seconds.
 
-Environment (set by tests/slurm/CMakeLists.txt): SLURM_CONF, ED_SOURCE_DIR, ED_WORK_DIR,
-ED_BIN (the expert-dist binary).
+Environment (set by tests/slurm/CMakeLists.txt): SLURM_CONF, ED_SLURM_DIR,
+ED_SLURM_CTLD_PORT, ED_SOURCE_DIR, ED_WORK_DIR, ED_BIN (the expert-dist binary).
 """
 import json
 import os
@@ -159,10 +160,10 @@ def case_train():
     print(f"ok: job {jobid} COMPLETED 0:0, {len(loss_lines(log))} loss lines, last.h5 opens", flush=True)
 
 
-def case_preempt():
-    w = workdir("preempt")
+def preempt_run(w, launcher, epochs):
+    """Submits train.sbatch, sends USR1 to the batch shell once the trainer steps, and
+    checks checkpoint -> exit 3 -> requeue -> resume -> COMPLETED with a whole history."""
     log = os.path.join(w, "preempt.out")
-    epochs = 4
     # ED_HOME set, RUN_DIR not: the run dir defaults to <submit dir>/runs/<job id>, the
     # key that survives the requeue.
     jobid = sbatch("train.sbatch", ["--preset", "tiny", "--epochs", str(epochs), *corpus_slice(w)], w,
@@ -181,7 +182,7 @@ def case_preempt():
     rec = wait_final(jobid, 1, log)[0]
     expect_completed(rec, log)
     text = open(log, errors="replace").read()
-    for want in ("got SIGUSR1", "trainer exited with status 3", f"requeueing job {jobid}",
+    for want in (f"launcher {launcher}", "got SIGUSR1", "trainer exited with status 3", f"requeueing job {jobid}",
                  "attempt 2", "--resume auto", "resuming from"):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
@@ -201,8 +202,31 @@ def case_preempt():
         fail(f"history epochs {ep}: want 1..{epochs}, each once", log)
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])) or steps[-1] != total:
         fail(f"history step column {steps} is not increasing up to {total}", log)
-    print(f"ok: job {jobid} preempted after {runs[0][1]} steps, requeued (Restarts={rec.get('Restarts')}), "
-          f"resumed, COMPLETED with epochs {ep}; {time.time() - t1:.1f}s from signal to end", flush=True)
+    print(f"ok: job {jobid} ({launcher}) preempted after {runs[0][1]} steps, requeued "
+          f"(Restarts={rec.get('Restarts')}), resumed, COMPLETED with epochs {ep}; "
+          f"{time.time() - t1:.1f}s from signal to end", flush=True)
+
+
+def case_preempt():
+    preempt_run(workdir("preempt"), "srun", 4)
+
+
+def case_fallback():
+    """A second cluster whose Slurm has no PMIx plugin (ED_SLURM_PMIX=0): the scripts'
+    automatic choice must fall back to mpirun, and preemption must work through it."""
+    env = dict(os.environ, ED_SLURM_PMIX="0", ED_SLURM_DIR=os.environ["ED_SLURM_DIR"] + "-nopmix",
+               ED_SLURM_CTLD_PORT=str(int(os.environ["ED_SLURM_CTLD_PORT"]) + 2))
+    script = os.path.join(SRC, "scripts", "slurm-local.sh")
+    r = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
+    try:
+        if r.returncode != 0:
+            fail(f"slurm-local.sh start (no PMIx) failed: {r.stdout}{r.stderr}")
+        os.environ["SLURM_CONF"] = os.path.join(env["ED_SLURM_DIR"], "etc", "slurm.conf")
+        if "pmix" in run(["srun", "--mpi=list"]):
+            fail("the no-PMIx cluster still offers pmix")
+        preempt_run(workdir("fallback"), "mpirun", 2)
+    finally:
+        subprocess.run([script, "stop"], env=env)
 
 
 def case_startup():
@@ -306,7 +330,8 @@ def case_sweep():
 
 
 if __name__ == "__main__":
-    cases = {"train": case_train, "preempt": case_preempt, "startup": case_startup, "errors": case_errors,
+    cases = {"train": case_train, "preempt": case_preempt, "fallback": case_fallback,
+             "startup": case_startup, "errors": case_errors,
              "single": case_single,
              "sweep": case_sweep}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:

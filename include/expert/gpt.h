@@ -20,9 +20,16 @@
  * never attends to a later pad, so pads need no attention mask: giving them target -100
  * removes them from the loss and therefore from every gradient.
  *
- * Threads: matmuls run on OpenBLAS threads, elementwise loops on OpenMP threads; both
- * are set by ed_set_threads() so that ranks x threads never oversubscribes the cores.
- * Not thread-safe: one ed_gpt per rank, used by one caller at a time. */
+ * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
+ * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
+ * runs everything on the OpenMP threads (each GEMM is split into per-thread slabs with
+ * single-threaded BLAS inside, src/model/gemm.c), so only one pool of threads competes
+ * for the cores; the OpenBLAS setting is restored on return.
+ * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
+ *
+ * Token ids are validated by the data pipeline; an id outside [0, V) (or a target that
+ * is neither -100 nor in range) reaching ed_gpt_forward is a broken invariant and aborts
+ * the job with a message naming the batch row and position. */
 #ifndef EXPERT_GPT_H
 #define EXPERT_GPT_H
 
@@ -90,7 +97,8 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                     float label_smoothing, int train, ed_rng *rng,
                     double *loss_sum, long *count);
 
-/* Logits of the last forward, [B*T][V]; valid until the next forward. */
+/* Logits of the last forward, [B*T][V]; valid until the next forward (the backward reads
+ * them but does not overwrite them). */
 const float *ed_gpt_logits(const ed_gpt *m);
 
 /* Backward of the last forward (which must have had targets): ACCUMULATES into grads the

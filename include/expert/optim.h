@@ -46,7 +46,11 @@ float ed_clip_factor(double total_norm, float max_norm);
 typedef enum { ED_SCHED_CONSTANT = 0, ED_SCHED_LINEAR = 1, ED_SCHED_COSINE = 2 } ed_sched_kind;
 
 /* Learning rate at optimizer step `step` (0-based) of `total` steps: linear warmup from
- * 0 over `warmup` steps, then constant, linear decay to min_lr, or cosine to min_lr. */
+ * 0 over `warmup` steps, then constant, linear decay to min_lr, or cosine to min_lr.
+ * Exactly: step < warmup -> base_lr*(step+1)/warmup (the first step already moves and
+ * step warmup-1 uses base_lr); then with progress = (step-warmup)/(total-warmup) clamped
+ * to [0,1]: linear base + (min-base)*progress, cosine min + (base-min)*(1+cos(pi*progress))/2.
+ * SGD, like AdamW, applies weight decay only to tensors with weight_decay = 1. */
 float ed_lr_at(ed_sched_kind kind, float base_lr, float min_lr, long warmup, long total, long step);
 
 #endif

@@ -210,6 +210,8 @@ static int run(ed_trainer *t, ed_error *err) {
 }
 
 static void print_header(const ed_trainer *t) {
+    if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
+        fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
     if (!t->verbose) return;
     printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
     ed_options_print(t->o, stdout);

@@ -83,7 +83,10 @@ static int default_data(ed_options *o, ed_error *err) {
 }
 
 int main(int argc, char **argv) {
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: OpenMP/OpenBLAS threads compute, only the main thread calls MPI (the
+     * gradient-ready callback runs on it between layers). */
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     ed_dist d;
     ed_dist_init(&d, MPI_COMM_WORLD);
     ed_signals_install();

@@ -3,7 +3,7 @@
 #   1. train 8000 merges (vocab 8260) on the bundled corpus: seconds (wall and CPU)
 #   2. encode the corpus with it: MB/s, cold and warm encode cache
 #   3. prepare a ~100 MB synthetic corpus (the bundled corpus repeated, in /tmp) with
-#      1 and 2 MPI ranks: tokens/s
+#      1 and 2 MPI ranks (threads per rank = cores / ranks): tokens/s
 #   4. start-up of training from the prepared file vs from the text (same windows)
 # Usage: scripts/bench_bpe.sh [--mb N] [--ranks "1 2"]   (BUILD_DIR=build by default)
 # The machine is shared by whatever else runs; CPU seconds are printed next to wall time.
@@ -59,9 +59,12 @@ while [ "$(stat -c %s "$big")" -lt $((MB * 1000 * 1000)) ]; do
   for s in "${srcs[@]}"; do cat "$s"; printf '\n\n'; done >> "$big"
 done
 echo "corpus=$big bytes=$(stat -c %s "$big")"
+cores=$(nproc)
 for n in $RANKS; do
-  echo "-- $n rank(s)"
-  mpirun --oversubscribe --bind-to none -n "$n" "$BUILD_DIR/tests/prepared/bench_prepare" \
+  threads=$(( cores / n > 0 ? cores / n : 1 ))  # ranks x threads = the cores, as the trainer does
+  echo "-- $n rank(s) x $threads thread(s)"
+  OMP_NUM_THREADS=$threads mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS -n "$n" \
+    "$BUILD_DIR/tests/prepared/bench_prepare" \
     "$big" "$tok" "$work/big-$n.h5"
   ls -l "$work/big-$n.h5" | awk '{print "prepared_file_bytes=" $5}'
   rm -f "$work/big-$n.h5"

@@ -7,11 +7,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include "prepared_internal.h"
 
-void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok) {
+/* Part k of `parts` of documents [first, last), cut so that parts hold similar bytes. */
+static void split_range(const ed_docs *docs, size_t first, size_t last, int k, int parts, size_t *a, size_t *b) {
+    uint64_t total = 0;
+    for (size_t d = first; d < last; d++) total += docs->len[d] + 1; /* +1: empty docs still count */
+    size_t cut[2];
+    for (int j = 0; j < 2; j++) {
+        int r = k + j;
+        if (r == 0) cut[j] = first;
+        else if (r == parts) cut[j] = last;
+        else {
+            /* boundary r = first document whose preceding bytes reach total * r / parts */
+            uint64_t goal = (uint64_t)((double)total * r / parts), acc = 0;
+            size_t d = first;
+            while (d < last && acc < goal) acc += docs->len[d++] + 1;
+            cut[j] = d;
+        }
+    }
+    *a = cut[0];
+    *b = cut[1];
+}
+
+void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last) {
+    split_range(docs, 0, docs->n, rank, world, first, last);
+}
+
+static void tokenize_serial(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok) {
     memset(p, 0, sizeof *p);
     p->n_docs = last - first;
     p->ends = ed_malloc((p->n_docs + 1) * sizeof *p->ends);
@@ -24,30 +50,42 @@ void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last,
     }
 }
 
+/* The OpenMP threads of this rank (ed_set_threads) share the documents the same way the
+ * ranks do; the tokenizer is safe to share (its encode cache never blocks). */
+void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok) {
+    int parts = omp_get_max_threads();
+    if ((size_t)parts > (last - first) / 64) parts = (int)((last - first) / 64); /* not worth it for a few docs */
+    if (parts <= 1) {
+        tokenize_serial(p, docs, first, last, tok);
+        return;
+    }
+    prep_part *sub = ed_calloc((size_t)parts, sizeof *sub);
+#pragma omp parallel for schedule(static, 1) num_threads(parts)
+    for (int k = 0; k < parts; k++) {
+        size_t a, b;
+        split_range(docs, first, last, k, parts, &a, &b);
+        tokenize_serial(&sub[k], docs, a, b, tok);
+    }
+    memset(p, 0, sizeof *p);
+    p->n_docs = last - first;
+    p->ends = ed_malloc((p->n_docs + 1) * sizeof *p->ends);
+    size_t total = 0;
+    for (int k = 0; k < parts; k++) total += sub[k].ids.len;
+    ed_ivec_reserve(&p->ids, total + 1);
+    size_t d = 0;
+    for (int k = 0; k < parts; k++) {
+        for (size_t i = 0; i < sub[k].n_docs; i++) p->ends[d++] = p->ids.len + sub[k].ends[i];
+        memcpy(p->ids.data + p->ids.len, sub[k].ids.data, sub[k].ids.len * sizeof *p->ids.data);
+        p->ids.len += sub[k].ids.len;
+        prep_part_free(&sub[k]);
+    }
+    free(sub);
+}
+
 void prep_part_free(prep_part *p) {
     ed_ivec_free(&p->ids);
     free(p->ends);
     memset(p, 0, sizeof *p);
-}
-
-void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last) {
-    uint64_t total = 0;
-    for (size_t d = 0; d < docs->n; d++) total += docs->len[d] + 1; /* +1: empty docs still count */
-    /* boundary r = first document whose preceding bytes reach total * r / world */
-    size_t b[2];
-    for (int k = 0; k < 2; k++) {
-        int r = rank + k;
-        if (r == 0) b[k] = 0;
-        else if (r == world) b[k] = docs->n;
-        else {
-            uint64_t goal = (uint64_t)((double)total * r / world), acc = 0;
-            size_t d = 0;
-            while (d < docs->n && acc < goal) acc += docs->len[d++] + 1;
-            b[k] = d;
-        }
-    }
-    *first = b[0];
-    *last = b[1];
 }
 
 /* ---- the writer --------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  *   mpirun -n N bench_prepare CORPUS TOKENIZER.json OUT.h5
  * Prints key=value lines (wall seconds; the machine may be shared, so also CPU seconds). */
 #include <mpi.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -52,7 +53,8 @@ int main(int argc, char **argv) {
     if (rank == 0) {
         ed_prepared_info info;
         if (ed_prepared_info_read(argv[3], &info, &err) != 0) die(&err);
-        printf("ranks=%d docs=%zu bytes=%zu read_seconds=%.2f\n", world, docs.n, bytes, t0 - r0);
+        printf("ranks=%d threads_per_rank=%d docs=%zu bytes=%zu read_seconds=%.2f\n", world, omp_get_max_threads(),
+               docs.n, bytes, t0 - r0);
         printf("prepare_seconds=%.2f prepare_tokens=%llu prepare_tokens_per_s=%.0f prepare_MBps=%.1f "
                "cpu_seconds_all_ranks=%.2f tokens_per_cpu_s=%.0f\n",
                t1 - t0, (unsigned long long)info.n_tokens[0], (double)info.n_tokens[0] / (t1 - t0),

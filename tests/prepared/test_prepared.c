@@ -1,6 +1,6 @@
 /* test_prepared.c — the prepared HDF5 token file: identical tokens, windows and batches to
  * the text path (bpe and word tokenizers, uint16 and int32 storage, all window modes),
- * metadata (sizes, SHA-256 checked against sha256sum), the stored tokenizer, and clear
+ * threads per rank, metadata (sizes, SHA-256 checked against sha256sum), the stored tokenizer, and clear
  * one-line errors for missing, foreign and damaged files. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <hdf5.h>
+#include <omp.h>
 
 #include "expert/dataset.h"
 #include "expert/prepared.h"
@@ -84,6 +85,13 @@ static void test_identity_bpe(void **state) {
     const char *h5 = path_of("bpe.h5");
     must(ed_prepare_write(h5, &train, &val, tok, &err), &err);
     check_identity(h5, &train, &val, tok);
+    /* with several OpenMP threads per rank: the same file contents */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(3);
+    const char *h5t = path_of("bpe-threads.h5");
+    must(ed_prepare_write(h5t, &train, &val, tok, &err), &err);
+    omp_set_num_threads(threads);
+    check_identity(h5t, &train, &val, tok);
 
     ed_prepared_info info;
     must(ed_prepared_info_read(h5, &info, &err), &err);

@@ -59,7 +59,7 @@ while [ "$(stat -c %s "$big")" -lt $((MB * 1000 * 1000)) ]; do
   for s in "${srcs[@]}"; do cat "$s"; printf '\n\n'; done >> "$big"
 done
 echo "corpus=$big bytes=$(stat -c %s "$big")"
-cores=$(nproc)
+cores=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS
 for n in $RANKS; do
   threads=$(( cores / n > 0 ? cores / n : 1 ))  # ranks x threads = the cores, as the trainer does
   echo "-- $n rank(s) x $threads thread(s)"

@@ -11,6 +11,7 @@
  *   /history        the history columns as 1-D float64 datasets
  *   /tokenizer      the serialized tokenizer (one string dataset)
  *
+ * A 512-byte header (an HDF5 user block) in front holds the file's size and checksum.
  * Writing is atomic: <path>.tmp is written, flushed, fsync'ed, renamed over <path>, and
  * the directory is fsync'ed, so a crash at any moment leaves the previous file intact.
  * The plain writer does no MPI; ed_ckpt_save_collective() is the one the trainer calls:
@@ -57,8 +58,11 @@ int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_conte
                             int compress, ed_error *err);
 
 /* Reading, in the order a resume or `generate` needs it. Every reader validates:
- * not HDF5 / wrong format / wrong version / missing dataset / shape mismatch with the
- * config / NaN or Inf in weights -> -1 with a message naming the file and dataset. */
+ * the whole-file checksum in the 512-byte header (before HDF5 parses anything: HDF5
+ * may crash on corrupted metadata; ED_CKPT_NO_VERIFY=1 skips it for files edited by
+ * other tools) / not HDF5 / wrong format / wrong version / missing dataset / shape
+ * mismatch with the config / NaN or Inf in weights -> -1 with a message naming the file
+ * and dataset. */
 /* Options stored in /config applied on top of *opt (so flags can later override), and
  * opt->model set from the /model attributes (incl. the real vocab_size). One-shot options
  * (resume, checkpoint, dry-run, debug-exit-rank, debug-exit-step, prompt) are stored but

@@ -34,6 +34,8 @@ int ckpt_open(ckpt_reader *r, const char *path, ed_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a checkpoint file", path);
+    /* Before HDF5 sees a byte: it may crash on corrupted metadata instead of failing. */
+    if (ckpt_verify(path, err) < 0) return -1;
     ckpt_quiet_begin(&r->quiet);
     if (H5Fis_hdf5(path) <= 0) {
         H5Eclear2(H5E_DEFAULT);

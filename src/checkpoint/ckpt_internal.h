@@ -99,6 +99,18 @@ int ckpt_write_durable(int fd, const char *tmp, const void *data, size_t n, ed_e
 /* [test hook: SIGKILL], rename(tmp, path), fsync(dirname(path)). */
 int ckpt_commit(const char *tmp, const char *path, ed_error *err);
 
+/* ---- whole-file checksum (ckpt_seal.c) ------------------------------------------- */
+
+/* Bytes reserved at the start of every checkpoint (an HDF5 user block) for the header. */
+#define CKPT_USERBLOCK 512
+/* Fills image[0..CKPT_USERBLOCK) with the header for image[0..size). */
+void ckpt_seal_image(char *image, size_t size);
+/* 0 if path has a valid header and checksum, or no header at all (another tool wrote
+ * it), or ED_CKPT_NO_VERIFY=1; else -1 naming the file. */
+int ckpt_verify(const char *path, ed_error *err);
+/* Recomputes the header of an existing checkpoint in place (tests edit files with HDF5). */
+int ckpt_reseal(const char *path, ed_error *err);
+
 /* ---- field tables ---------------------------------------------------------------- */
 
 typedef enum { CKPT_F_INT, CKPT_F_LONG, CKPT_F_U64, CKPT_F_DOUBLE } ckpt_ftype;

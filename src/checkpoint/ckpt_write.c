@@ -203,8 +203,11 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
      * would index small chunked datasets more compactly, but HDF5 1.10.8 returns a file
      * image with a stale superblock checksum for them (superblock v2+), so they are not
      * an option with the in-memory image. */
-    hid_t file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0) H5Pset_userblock(fcpl, CKPT_USERBLOCK); /* room for the checksum header */
+    hid_t file = fcpl >= 0 ? H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl) : H5I_INVALID_HID;
     H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (file < 0) return -1;
     int rc = 0;
     if (rc == 0 && (*stage = "root attributes", write_root(file)) < 0) rc = -1;
@@ -222,10 +225,12 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     }
     if (rc == 0) {
         /* Not ed_malloc: running out of memory here is a failed checkpoint, not a crash. */
-        *image = malloc((size_t)n);
+        /* The image HDF5 hands out starts at the superblock: the user block (our
+         * checksum header, see ckpt_seal.c) goes in front of it. */
+        *image = malloc(CKPT_USERBLOCK + (size_t)n);
         *stage = "allocating the file image";
-        if (!*image || H5Fget_file_image(file, *image, (size_t)n) != n) rc = -1;
-        *size = (size_t)n;
+        if (!*image || H5Fget_file_image(file, (char *)*image + CKPT_USERBLOCK, (size_t)n) != n) rc = -1;
+        *size = CKPT_USERBLOCK + (size_t)n;
     }
     if (H5Fclose(file) < 0 && rc == 0) {
         *stage = "close";
@@ -265,6 +270,7 @@ int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_
         if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
         return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
     }
+    ckpt_seal_image(image, size);
     rc = ckpt_write_durable(fd, tmp, image, size, err);
     free(image);
     if (rc == 0) rc = ckpt_commit(tmp, path, err);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "ckpt_fixture.h"
+#include "ckpt_internal.h" /* ckpt_reseal: the tests edit files with HDF5, then re-checksum */
 
 static int file_exists(const char *p) {
     struct stat st;
@@ -400,6 +401,14 @@ static hid_t open_rw(const char *p) {
     return file;
 }
 
+/* Closes a file edited in place and recomputes its checksum header, so the reader gets
+ * past the checksum to the validation under test. */
+static void close_rw(hid_t file, const char *p) {
+    assert_true(H5Fclose(file) >= 0);
+    ed_error err;
+    if (ckpt_reseal(p, &err) != 0) fail_msg("%s", err.msg);
+}
+
 static void test_bad_missing_and_not_hdf5(void **st) {
     (void)st;
     ed_error err;
@@ -427,11 +436,11 @@ static void test_bad_format_attr(void **st) {
     ed_error err;
     hid_t file = open_rw(p);
     H5LTset_attribute_string(file, "/", "format", "someone-elses-format");
-    H5Fclose(file);
+    close_rw(file, p);
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "format is 'someone-elses-format'");
     file = open_rw(p);
     H5Adelete(file, "format");
-    H5Fclose(file);
+    close_rw(file, p);
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "no 'format' attribute");
     /* An HDF5 file from another program entirely. */
     p = fixture_path("foreign.h5");
@@ -439,7 +448,7 @@ static void test_bad_format_attr(void **st) {
     float x[3] = {1, 2, 3};
     hsize_t d3 = 3;
     H5LTmake_dataset_float(file, "/weights", 1, &d3, x);
-    H5Fclose(file);
+    H5Fclose(file); /* written by "another tool": no checksum header */
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "not an expert-dist checkpoint");
     fixture_free(&f);
 }
@@ -451,7 +460,7 @@ static void test_bad_newer_version(void **st) {
     hid_t file = open_rw(p);
     long long v = ED_CKPT_FORMAT_VERSION + 1;
     H5LTset_attribute_long_long(file, "/", "format_version", &v, 1);
-    H5Fclose(file);
+    close_rw(file, p);
     ed_error err;
     ed_train_state s;
     expect_fail(ed_ckpt_read_state(p, &s, NULL, &err), &err, p, "newer than this expert-dist supports");
@@ -466,7 +475,7 @@ static void test_bad_missing_dataset(void **st) {
     H5Ldelete(file, "/model/ln_f.bias", H5P_DEFAULT);
     H5Ldelete(file, "/trainer/dropout_rng", H5P_DEFAULT);
     H5Ldelete(file, "/history/val_loss", H5P_DEFAULT);
-    H5Fclose(file);
+    close_rw(file, p);
     ed_error err;
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "/model/ln_f.bias: missing dataset");
     ed_train_state s;
@@ -483,7 +492,7 @@ static void test_bad_shape(void **st) {
     float x[3] = {1, 2, 3};
     hsize_t d3 = 3;
     H5LTmake_dataset_float(file, "/model/blocks.0.fc.bias", 1, &d3, x);
-    H5Fclose(file);
+    close_rw(file, p);
     ed_error err;
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p,
                 "/model/blocks.0.fc.bias: shape [3] does not match the model config [32]");
@@ -509,7 +518,7 @@ static void test_bad_config_mismatch(void **st) {
     float x[1] = {0};
     hsize_t d1 = 1;
     H5LTmake_dataset_float(file, "/model/lm_head.weight", 1, &d1, x);
-    H5Fclose(file);
+    close_rw(file, p);
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "/model/lm_head.weight: not a parameter");
     fixture_free(&f);
 }
@@ -532,7 +541,7 @@ static void poke_float(const char *p, const char *dset, size_t at, float value) 
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
-    H5Fclose(file);
+    close_rw(file, p);
 }
 
 static void test_bad_nan_inf(void **st) {
@@ -588,7 +597,7 @@ static void test_bad_tokenizer_blob(void **st) {
     hid_t file = open_rw(p);
     H5Ldelete(file, "/tokenizer", H5P_DEFAULT);
     H5LTmake_dataset_string(file, "/tokenizer", "{\"kind\": \"word\", \"tokens\": 17}");
-    H5Fclose(file);
+    close_rw(file, p);
     ed_error err;
     assert_null(ed_ckpt_read_tokenizer(p, &err));
     expect_fail(-1, &err, p, "/tokenizer: ");
@@ -602,11 +611,62 @@ static void test_bad_config_type(void **st) {
     const char *p = good_file(&f, "cfgtype.h5");
     hid_t file = open_rw(p);
     H5LTset_attribute_string(file, "/config", "batch-size", "eight");
-    H5Fclose(file);
+    close_rw(file, p);
     ed_options o;
     ed_options_defaults(&o);
     ed_error err;
     expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "/config attribute 'batch-size': expected an integer");
+    fixture_free(&f);
+}
+
+/* Corruption HDF5 cannot be trusted to survive (it may crash on bad metadata) is caught
+ * by the whole-file checksum before HDF5 reads anything. */
+static void test_bad_checksum(void **st) {
+    (void)st;
+    fixture f;
+    const char *p = good_file(&f, "flipped.h5");
+    size_t len;
+    char *data = slurp(p, &len);
+    ed_error err;
+    ed_options o;
+    ed_options_defaults(&o);
+    /* One bit anywhere after the header: in the superblock, in metadata, in a weight. */
+    size_t where[] = {CKPT_USERBLOCK + 3, CKPT_USERBLOCK + 700, len / 2, len - 1};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        data[where[i]] ^= 0x10;
+        FILE *fp = fopen(p, "wb");
+        fwrite(data, 1, len, fp);
+        fclose(fp);
+        expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "checksum mismatch");
+        expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "checksum mismatch");
+        data[where[i]] ^= 0x10;
+    }
+    /* Truncated: named as such. */
+    FILE *fp = fopen(p, "wb");
+    fwrite(data, 1, len - 100, fp);
+    fclose(fp);
+    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "truncated or extended checkpoint");
+    /* A damaged header itself. */
+    memcpy(data + strlen("expert-dist checkpoint\n"), "sise", 4);
+    fp = fopen(p, "wb");
+    fwrite(data, 1, len, fp);
+    fclose(fp);
+    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "damaged checkpoint header");
+    free(data);
+    fixture_free(&f);
+
+    /* A deliberate in-place edit by another tool: refused, unless verification is off. */
+    p = good_file(&f, "edited.h5");
+    poke_float(p, "/model/ln_f.bias", 0, 0.25f); /* reseals */
+    hid_t file = open_rw(p);
+    H5LTset_attribute_string(file, "/", "note", "edited with another tool");
+    H5Fclose(file);
+    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "ED_CKPT_NO_VERIFY=1 reads it anyway");
+    setenv("ED_CKPT_NO_VERIFY", "1", 1);
+    int rc = ed_ckpt_read_model(p, f.model, &err);
+    unsetenv("ED_CKPT_NO_VERIFY");
+    assert_int_equal(rc, 0);
+    assert_true(ed_gpt_params(f.model)[ed_gpt_find_tensor(f.model, "ln_f.bias")->offset] == 0.25f);
     fixture_free(&f);
 }
 
@@ -713,6 +773,7 @@ int main(void) {
         cmocka_unit_test(test_bad_truncated),
         cmocka_unit_test(test_bad_tokenizer_blob),
         cmocka_unit_test(test_bad_config_type),
+        cmocka_unit_test(test_bad_checksum),
         cmocka_unit_test(test_find_latest),
         cmocka_unit_test(test_print),
     };

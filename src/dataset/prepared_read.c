@@ -122,6 +122,17 @@ static hid_t open_1d(reader *r, const char *obj, char want, uint64_t *n, ed_erro
         H5Dclose(d);
         return -1;
     }
+    /* A file cut short (or a forged extent) must not become a huge allocation or a read
+     * of fill values: the stored bytes have to cover the extent. */
+    hid_t t2 = H5Dget_type(d);
+    size_t elem = t2 >= 0 ? H5Tget_size(t2) : 0;
+    if (t2 >= 0) H5Tclose(t2);
+    if (dims[0] > 0 && H5Dget_storage_size(d) < dims[0] * elem) {
+        rfail(r, err, "%s is truncated: %llu entries declared, %llu bytes stored", obj, (unsigned long long)dims[0],
+              (unsigned long long)H5Dget_storage_size(d));
+        H5Dclose(d);
+        return -1;
+    }
     *n = dims[0];
     return d;
 }

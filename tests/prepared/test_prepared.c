@@ -317,6 +317,16 @@ static void short_offsets_end(hid_t f) {
     H5Dclose(d);
 }
 
+/* declared but never written: no storage behind the extent */
+static void unwritten_tokens(hid_t f) {
+    H5Ldelete(f, "/train/tokens", H5P_DEFAULT);
+    hsize_t n = 1000000000;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(f, "/train/tokens", H5T_STD_U16LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(sp);
+}
+
 static void no_format(hid_t f) { H5Adelete(f, "format"); }
 
 static void future_version(hid_t f) {
@@ -359,9 +369,16 @@ static void test_bad_files(void **state) {
     expect_error(damaged("d8.h5", bad_offsets), "train", "document 0 has 1 tokens");
     expect_error(damaged("d9.h5", short_offsets_end), "train", "must run from 0 to the");
     expect_error(damaged("d10.h5", no_format), "train", "not a prepared token file");
+    expect_error(damaged("d13.h5", unwritten_tokens), "train", "/train/tokens is truncated: 1000000000 entries");
     expect_error(damaged("d11.h5", future_version), "train", "version 99");
     make_good();
     expect_error(good_h5, "test", "unknown split \"test\"");
+    /* a copy cut short (an interrupted transfer) */
+    const char *cut = path_of("cut.h5");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "head -c 3000 '%s' > '%s'", good_h5, cut);
+    assert_int_equal(system(cmd), 0);
+    expect_error(cut, "train", "cannot open");
     /* the val split of the damaged-train file still loads: damage is reported where it is */
     ed_dataset ds;
     ed_window_options wo = {.max_length = 16, .stride = 8};

@@ -1,7 +1,8 @@
-/* ckpt_fields.c — which fields of ed_train_state and ed_history a checkpoint holds.
+/* ckpt_fields.c — which fields of ed_model_config, ed_train_state and ed_history a
+ * checkpoint holds.
  *
  * One table each, read by both the writer and the reader, so a field added to
- * train_state.h needs exactly one new line here (tests/checkpoint checks the struct
+ * gpt.h's config or train_state.h needs exactly one new line here (tests/checkpoint checks the struct
  * size to catch a forgotten one). Names are the attribute/dataset names in the file. */
 #include <stddef.h>
 
@@ -23,6 +24,17 @@ const ckpt_field ckpt_state_fields[] = {
     {"log_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, log_loss_sum)},
     {"log_count", CKPT_F_LONG, offsetof(ed_train_state, log_count)},
     {"nan_skipped", CKPT_F_LONG, offsetof(ed_train_state, nan_skipped)},
+    {NULL, CKPT_F_INT, 0},
+};
+
+/* The integer attributes of /model (dropout, a float, and num_params are separate). */
+const ckpt_field ckpt_model_fields[] = {
+    {"vocab_size", CKPT_F_INT, offsetof(ed_model_config, vocab_size)},
+    {"d_model", CKPT_F_INT, offsetof(ed_model_config, d_model)},
+    {"n_layers", CKPT_F_INT, offsetof(ed_model_config, n_layers)},
+    {"n_heads", CKPT_F_INT, offsetof(ed_model_config, n_heads)},
+    {"d_ff", CKPT_F_INT, offsetof(ed_model_config, d_ff)},
+    {"max_seq_len", CKPT_F_INT, offsetof(ed_model_config, max_seq_len)},
     {NULL, CKPT_F_INT, 0},
 };
 

@@ -22,16 +22,10 @@ int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err) {
     copy_attr(&r, "created", info->created, sizeof info->created);
     copy_attr(&r, "expert_dist_version", info->expert_dist_version, sizeof info->expert_dist_version);
     copy_attr(&r, "git_commit", info->git_commit, sizeof info->git_commit);
-    int rc = 0;
-    int64_t v[8];
-    const char *names[7] = {"vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_seq_len", "num_params"};
-    for (int i = 0; rc == 0 && i < 7; i++) rc = ckpt_get_i64(&r, "/model", names[i], &v[i]);
-    double dropout = 0;
-    if (rc == 0) rc = ckpt_get_f64(&r, "/model", "dropout", &dropout);
-    if (rc == 0) {
-        info->model = (ed_model_config){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (float)dropout};
-        info->num_params = (long)v[6];
-    }
+    int64_t num_params = 0;
+    int rc = ckpt_read_model_config(&r, &info->model);
+    if (rc == 0) rc = ckpt_get_i64(&r, "/model", "num_params", &num_params);
+    info->num_params = (long)num_params;
     info->has_optimizer = ckpt_exists(&r, "/optimizer");
     info->has_trainer = ckpt_exists(&r, "/trainer");
     info->has_history = ckpt_exists(&r, "/history");

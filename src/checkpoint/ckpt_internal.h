@@ -120,6 +120,8 @@ typedef struct {
     size_t offset;
 } ckpt_field;
 
+/* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */
+extern const ckpt_field ckpt_model_fields[];
 /* Scalar fields of ed_train_state stored as attributes of /trainer (NULL-terminated). */
 extern const ckpt_field ckpt_state_fields[];
 /* Columns of ed_history, one 1-D float64 dataset each under /history (NULL-terminated). */
@@ -128,6 +130,10 @@ typedef struct {
     size_t offset;
 } ckpt_column;
 extern const ckpt_column ckpt_history_columns[];
+
+/* The model shape from the /model attributes, range-checked and validated with
+ * ed_model_config_check (ckpt_read.c). */
+int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c);
 
 /* Shape of a model tensor as HDF5 dims (PyTorch shape); returns ndim. */
 int ckpt_tensor_dims(const ed_tensor *t, hsize_t dims[2]);

@@ -83,19 +83,14 @@ static int apply_option(ckpt_reader *r, const ed_option_spec *s, ed_options *opt
 
 /* The model shape stored with the weights (authoritative: vocab_size comes from the
  * tokenizer that was actually built, not from the --vocab-size request). */
-static int read_model_config(ckpt_reader *r, ed_model_config *c) {
-    int64_t v[6];
-    const char *names[6] = {"vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_seq_len"};
-    for (int i = 0; i < 6; i++)
-        if (get_int_range(r, "/model", names[i], 1, INT_MAX, &v[i]) < 0) return -1;
+int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c) {
+    for (const ckpt_field *f = ckpt_model_fields; f->name; f++) {
+        int64_t v;
+        if (get_int_range(r, "/model", f->name, 1, INT_MAX, &v) < 0) return -1;
+        *(int *)((char *)c + f->offset) = (int)v;
+    }
     double dropout;
     if (ckpt_get_f64(r, "/model", "dropout", &dropout) < 0) return -1;
-    c->vocab_size = (int)v[0];
-    c->d_model = (int)v[1];
-    c->n_layers = (int)v[2];
-    c->n_heads = (int)v[3];
-    c->d_ff = (int)v[4];
-    c->max_seq_len = (int)v[5];
     c->dropout = (float)dropout;
     char msg[256];
     if (ed_model_config_check(c, msg, sizeof msg) < 0) return ckpt_fail(r, "/model", "invalid model config: %s", msg);
@@ -113,7 +108,7 @@ int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err) {
      * keep their current value: both happen across versions and neither is an error. */
     for (size_t i = 0; rc == 0 && i < n && tab[i].name; i++)
         if (carried(tab[i].name) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
-    if (rc == 0) rc = read_model_config(&r, &opt->model);
+    if (rc == 0) rc = ckpt_read_model_config(&r, &opt->model);
     ckpt_close(&r);
     return rc;
 }
@@ -167,15 +162,14 @@ static int check_no_extra(ckpt_reader *r, const char *gpath, const ed_gpt *m) {
  * computation without changing any tensor's shape. */
 static int check_model_attrs(ckpt_reader *r, const ed_gpt *m) {
     ed_model_config c;
-    if (read_model_config(r, &c) < 0) return -1;
+    if (ckpt_read_model_config(r, &c) < 0) return -1;
     const ed_model_config *g = ed_gpt_config(m);
-    const char *names[6] = {"vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_seq_len"};
-    int have[6] = {c.vocab_size, c.d_model, c.n_layers, c.n_heads, c.d_ff, c.max_seq_len};
-    int want[6] = {g->vocab_size, g->d_model, g->n_layers, g->n_heads, g->d_ff, g->max_seq_len};
-    for (int i = 0; i < 6; i++)
-        if (have[i] != want[i])
-            return ckpt_fail(r, "/model", "checkpoint has %s = %d but the model was created with %d", names[i],
-                             have[i], want[i]);
+    for (const ckpt_field *f = ckpt_model_fields; f->name; f++) {
+        int have = *(const int *)((const char *)&c + f->offset), want = *(const int *)((const char *)g + f->offset);
+        if (have != want)
+            return ckpt_fail(r, "/model", "checkpoint has %s = %d but the model was created with %d", f->name, have,
+                             want);
+    }
     return 0;
 }
 

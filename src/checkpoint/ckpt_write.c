@@ -1,5 +1,6 @@
 /* ckpt_write.c — ed_ckpt_write: lays out one checkpoint (docs/checkpoint-format.md) in
- * <path>.tmp and hands it to ckpt_commit for the atomic replace.
+ * memory, puts the checksum header in front, writes it to <path>.tmp and hands that to
+ * ckpt_commit for the atomic replace.
  *
  * No MPI here: the caller passes the full state (a ZeRO-sharded optimizer is gathered
  * first); ckpt_dist.c wraps this for the trainer. */
@@ -73,11 +74,10 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
     const ed_model_config *cfg = ed_gpt_config(m);
-    int rc = ckpt_attr_i64(g, "vocab_size", cfg->vocab_size) | ckpt_attr_i64(g, "d_model", cfg->d_model) |
-             ckpt_attr_i64(g, "n_layers", cfg->n_layers) | ckpt_attr_i64(g, "n_heads", cfg->n_heads) |
-             ckpt_attr_i64(g, "d_ff", cfg->d_ff) | ckpt_attr_i64(g, "max_seq_len", cfg->max_seq_len) |
-             ckpt_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
+    int rc = ckpt_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
              ckpt_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
+    for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
+        rc = ckpt_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
     const float *p = ed_gpt_params(m);
     const ed_tensor *t = ed_gpt_tensors(m);
     for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {

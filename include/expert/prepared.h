@@ -51,6 +51,29 @@ int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *va
 int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
                          const ed_tokenizer *tok, ed_error *err);
 
+/* The whole `expert-dist prepare` in one collective call: every rank reads the text
+ * files, the tokenizer is loaded from vocab_file or built from the training documents
+ * (on rank 0, then sent to all, as training does), and ed_prepare_write_mpi writes
+ * out_h5. Fills rep (may be NULL) on every rank. Returns the same status on every rank,
+ * err filled everywhere on failure (bad input file, bad options, failed write). */
+typedef struct {
+    const char *train_file;  /* .txt or .jsonl */
+    const char *val_file;    /* NULL or "": no /val */
+    ed_read_options read;
+    const char *vocab_file;  /* NULL or "": build a tokenizer with tok */
+    ed_tok_options tok;
+} ed_prepare_options;
+
+typedef struct {
+    uint64_t n_docs[2], n_tokens[2]; /* [0] train, [1] val */
+    int vocab_size;
+    ed_tok_kind kind;
+    double seconds;                  /* wall time of the whole call */
+} ed_prepare_report;
+
+int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,
+                     ed_error *err);
+
 /* ---- reading ------------------------------------------------------------------------ */
 
 typedef struct {

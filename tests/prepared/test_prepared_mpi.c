@@ -1,7 +1,8 @@
 /* test_prepared_mpi.c — ed_prepare_write_mpi on 1, 2 and 4 ranks: the file it writes
  * loads to exactly the dataset of the serial writer and of the text path (tokens,
- * windows, batches), also when some ranks get no documents; a failed write fails on
- * every rank with the same message. Exit status 0 = pass. */
+ * windows, batches), also when some ranks get no documents; ed_prepare_files (the
+ * `prepare` command) with a built or a loaded tokenizer; a failed write or bad input
+ * fails on every rank with the same message. Exit status 0 = pass. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,41 @@ int main(int argc, char **argv) {
     MPI_Barrier(MPI_COMM_WORLD);
     compare_with_text(mpi_h5, &train, "train", tok);
     compare_with_text(mpi_h5, &val, "val", tok);
+
+    /* the one-call command: files in, prepared file out, tokenizer built or loaded */
+    char files_h5[128], tok_json[128], vocab_h5[128];
+    snprintf(files_h5, sizeof files_h5, "%s/files.h5", dir);
+    snprintf(vocab_h5, sizeof vocab_h5, "%s/vocab.h5", dir);
+    snprintf(tok_json, sizeof tok_json, "%s/tok.json", dir);
+    ed_prepare_options po = {.train_file = tp, .val_file = vp, .read = ro,
+                             .tok = {.kind = ED_TOK_BPE, .vocab_size = 500, .min_freq = 1}};
+    ed_prepare_report rep;
+    rc = ed_prepare_files(MPI_COMM_WORLD, files_h5, &po, &rep, &err);
+    CHECK(rc == 0, "prepare_files: %s", err.msg);
+    CHECK(rep.n_docs[0] == train.n && rep.n_docs[1] == val.n && rep.vocab_size == ed_tok_vocab_size(tok) &&
+              rep.kind == ED_TOK_BPE && rep.n_tokens[0] > train.n,
+          "report: %llu/%llu docs, vocab %d", (unsigned long long)rep.n_docs[0], (unsigned long long)rep.n_docs[1],
+          rep.vocab_size);
+    if (rc == 0) {
+        compare_with_text(files_h5, &train, "train", tok); /* built the same way: same tokenizer */
+        compare_with_text(files_h5, &val, "val", tok);
+    }
+    if (rank == 0) ed_tok_save(tok, tok_json, &err);
+    MPI_Barrier(MPI_COMM_WORLD);
+    po.vocab_file = tok_json;
+    po.val_file = NULL;
+    po.tok.vocab_size = 5; /* ignored with a vocab file */
+    rc = ed_prepare_files(MPI_COMM_WORLD, vocab_h5, &po, NULL, &err);
+    CHECK(rc == 0, "prepare_files with vocab file: %s", err.msg);
+    if (rc == 0) compare_with_text(vocab_h5, &train, "train", tok);
+    /* bad input fails on every rank with one message */
+    po.vocab_file = NULL;
+    rc = ed_prepare_files(MPI_COMM_WORLD, vocab_h5, &po, NULL, &err);
+    CHECK(rc == -1 && strstr(err.msg, "vocab_size 5 is too small"), "bad vocab size: rc %d '%s'", rc, err.msg);
+    po.tok.vocab_size = 500;
+    po.train_file = bad_h5;
+    rc = ed_prepare_files(MPI_COMM_WORLD, vocab_h5, &po, NULL, &err);
+    CHECK(rc == -1 && strstr(err.msg, bad_h5), "missing train file: rc %d '%s'", rc, err.msg);
 
     /* fewer documents than ranks: some ranks tokenize nothing */
     char *texts[] = {"one doc", "два", "three, and a longer one here"};

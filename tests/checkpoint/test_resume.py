@@ -16,6 +16,8 @@ CASE:
   world     write on N ranks, resume on another number of ranks with the same global batch
             (batch-size x ranks): counters continue exactly, weights agree with an
             uninterrupted run to float tolerance (the reduction order differs).
+  zero      --zero 1 (sharded moments): the checkpoint holds the gathered moments; a
+            resume reads each rank's slice (bit-identical), or all of it with --zero 0.
   rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
             what each one holds.
 """
@@ -197,6 +199,23 @@ def case_world(r, n):
     check(abs(a["history/val_loss"][-1] - b["history/val_loss"][-1]) < 1e-3, "final val_loss matches")
 
 
+def case_zero(r, n):
+    """ZeRO-1: each rank holds a slice of the moments; the checkpoint holds them all
+    (gathered on rank 0) and a resume reads back only each rank's slice."""
+    r.run(n, "A", "--zero", "1")
+    r.run(n, "B", "--zero", "1", "--max-steps", "37")
+    with h5py.File(r.path("B"), "r") as f:
+        model = {k: f["model"][k].shape for k in f["model"]}
+        check(all(f["optimizer/m"][k].shape == s and f["optimizer/v"][k].shape == s for k, s in model.items()),
+              "a ZeRO checkpoint holds the full moments, shaped like the model")
+    shutil.copytree(os.path.join(r.work, "B"), os.path.join(r.work, "C"))
+    r.run(n, "B", "--zero", "1", "--resume", "auto")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} --zero 1: stop at 37 + resume")
+    # The same checkpoint resumed without ZeRO: every rank reads the whole moments.
+    r.run(n, "C", "--zero", "0", "--resume", "auto")
+    assert_same_run(r.path("A"), r.path("C"), f"-n {n} --zero 1 checkpoint resumed with --zero 0")
+
+
 def case_rotation(r, n):
     r.run(n, "R", "--save-steps", "7", "--keep-last", "2", "--epochs", "3")
     d = os.path.join(r.work, "R")
@@ -226,7 +245,7 @@ def case_rotation(r, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "rotation"])
+    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

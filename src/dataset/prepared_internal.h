@@ -4,6 +4,7 @@
  * prepared_h5.c      small HDF5 helpers: quiet error stack, attributes, hyperslab I/O
  * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
  * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
+ * prepared_files.c   ed_prepare_files: the prepare command (read, shared tokenizer, write)
  * prepared_read.c    info, tokenizer, ed_dataset_load_prepared and the windows */
 #ifndef EXPERT_PREPARED_INTERNAL_H
 #define EXPERT_PREPARED_INTERNAL_H

@@ -285,6 +285,17 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
         ed_ivec_push(c->out, b->byte_id[(unsigned char)s[0]]);
         return;
     }
+    if (n == 2) { /* at most one merge applies: one lookup beats the cache */
+        int32_t l = b->byte_id[(unsigned char)s[0]], r = b->byte_id[(unsigned char)s[1]];
+        int32_t rank = bpe_umap_get(&b->rank, bpe_pair_key(l, r));
+        if (rank >= 0) {
+            ed_ivec_push(c->out, b->merges[3 * rank + 2]);
+        } else {
+            ed_ivec_push(c->out, l);
+            ed_ivec_push(c->out, r);
+        }
+        return;
+    }
     int cacheable = n <= CACHE_MAX_LEN;
     if (cacheable && pthread_mutex_trylock(&cache->lock) == 0) {
         int64_t k = bpe_smap_find(&cache->map, s, n);

@@ -94,8 +94,9 @@ typedef struct {
 } ed_ckpt_info;
 int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err);
 
-/* Prints a readable summary (root attributes, /config, tensor shapes, optimizer,
- * trainer state, history lengths) to out: what `expert-dist inspect` shows. */
+/* Prints a readable summary of everything stored (root attributes, every /config,
+ * /optimizer and /trainer attribute, tensor shapes, history lengths) to out, without
+ * building a model: a full dump for tools and debugging. */
 int ed_ckpt_print(const char *path, FILE *out, ed_error *err);
 
 /* --resume auto: the newest of last.h5 and step-<N>.h5 in dir by the global_step stored

@@ -1,4 +1,4 @@
-/* ckpt_print.c — ed_ckpt_print: a readable summary of a checkpoint for `inspect`.
+/* ckpt_print.c — ed_ckpt_print: a readable dump of everything a checkpoint stores.
  * Generic over attributes (prints whatever /config and /trainer hold, so it needs no
  * change when options are added) and reads no tensor data except history tails. */
 #include "ckpt_internal.h"

@@ -2,9 +2,10 @@
  * attributes and datasets, every failure turned into one line that names the file and
  * the object ("ckpt.h5: /model/wte.weight: shape [8, 4] does not match ...").
  *
- * A corrupted or foreign file must never crash us: every HDF5 call is checked, sizes
- * come from the file only after they were compared with what we expect, and HDF5's own
- * stack printing is off while a reader is open (ckpt_quiet). */
+ * A corrupted or foreign file must never crash us: our own files are checksummed before
+ * HDF5 parses them (ckpt_seal.c); beyond that every HDF5 call is checked, sizes come
+ * from the file only after they were compared with what we expect, and HDF5's own stack
+ * printing is off while a reader is open (ckpt_quiet). */
 #include "ckpt_internal.h"
 
 #include <errno.h>

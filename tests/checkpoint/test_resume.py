@@ -143,7 +143,7 @@ def rank_pids(parent):
 
 
 def case_sigterm(r, n):
-    extra = ("--lr-schedule", "cosine", "--save-steps", "10", "--epochs", "3")
+    extra = ("--lr-schedule", "cosine", "--save-steps", "10", "--epochs", "4")
     r.run(n, "A", *extra)
     proc = subprocess.Popen(r.cmd(n, "B", *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Wait for real progress (the first step file), then signal every rank, as Slurm does.

@@ -263,10 +263,13 @@ static void format_shape(char *buf, size_t len, int ndim, const hsize_t *dims) {
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
-int ckpt_read_f32(ckpt_reader *r, const char *dpath, float *out, int ndim, const hsize_t *want) {
+/* Reads dataset dpath of type class cls, whose shape must be exactly want[0..ndim), into
+ * out as mtype. `expected` says where the expected shape comes from, for the message. */
+static int read_shaped(ckpt_reader *r, const char *dpath, H5T_class_t cls, const char *cls_name, hid_t mtype,
+                       void *out, int ndim, const hsize_t *want, const char *expected) {
     int nd;
     hsize_t dims[H5S_MAX_RANK];
-    hid_t d = dset_open(r, dpath, H5T_FLOAT, "a float", &nd, dims);
+    hid_t d = dset_open(r, dpath, cls, cls_name, &nd, dims);
     if (d < 0) return -1;
     int same = nd == ndim;
     for (int i = 0; same && i < ndim; i++) same = dims[i] == want[i];
@@ -275,12 +278,16 @@ int ckpt_read_f32(ckpt_reader *r, const char *dpath, float *out, int ndim, const
         format_shape(got, sizeof got, nd, dims);
         format_shape(exp, sizeof exp, ndim, want);
         H5Dclose(d);
-        return ckpt_fail(r, dpath, "shape %s does not match the model config %s", got, exp);
+        return ckpt_fail(r, dpath, "shape %s does not match %s %s", got, expected, exp);
     }
-    herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    herr_t rc = H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
     H5Dclose(d);
     if (rc < 0) return ckpt_fail(r, dpath, "read failed (corrupted file?)");
     return 0;
+}
+
+int ckpt_read_f32(ckpt_reader *r, const char *dpath, float *out, int ndim, const hsize_t *want) {
+    return read_shaped(r, dpath, H5T_FLOAT, "a float", H5T_NATIVE_FLOAT, out, ndim, want, "the model config");
 }
 
 int ckpt_read_f64_vec(ckpt_reader *r, const char *dpath, double **out, size_t *n) {
@@ -308,18 +315,8 @@ int ckpt_read_f64_vec(ckpt_reader *r, const char *dpath, double **out, size_t *n
 }
 
 int ckpt_read_u64_fixed(ckpt_reader *r, const char *dpath, uint64_t *out, size_t n) {
-    int nd;
-    hsize_t dims[H5S_MAX_RANK];
-    hid_t d = dset_open(r, dpath, H5T_INTEGER, "an integer", &nd, dims);
-    if (d < 0) return -1;
-    if (nd != 1 || dims[0] != n) {
-        H5Dclose(d);
-        return ckpt_fail(r, dpath, "expected %zu values", n);
-    }
-    herr_t rc = H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-    H5Dclose(d);
-    if (rc < 0) return ckpt_fail(r, dpath, "read failed (corrupted file?)");
-    return 0;
+    hsize_t want = n;
+    return read_shaped(r, dpath, H5T_INTEGER, "an integer", H5T_NATIVE_UINT64, out, 1, &want, "the expected");
 }
 
 int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len) {

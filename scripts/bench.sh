@@ -11,13 +11,14 @@
 # Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step;
 # fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
 # sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T);
-# ours% and torch% = effective GFLOPS as a fraction of sgemmGF; x = our tokens/s over
-# PyTorch's. Figures are medians over --steps after warm-up; on a shared machine they
-# are noisy, so compare only rows from the same run.
+# ours% and torch% = effective GFLOPS as a fraction of sgemmGF; cpuE/cpuG = share of the
+# cores (wall x threads) our step / the sgemm set really got (low = a busy machine);
+# x = our tokens/s over PyTorch's. Medians over --steps after warm-up; on a shared
+# machine figures are noisy, so compare only rows from the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 torch=1
 while [ $# -gt 0 ]; do

@@ -5,12 +5,15 @@
  *      backward products, the tied head, attention QK^T/AV and their backward per (b,h)
  *      at full T x T), timed the same way: the honest ceiling on this machine;
  *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench).
- * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh. */
+ * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
+ * cpuE / cpuG: CPU time our step / the sgemm set actually got, as a fraction of
+ * wall time x threads; well below 100% means other jobs were sharing the cores. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "expert/common.h"
 #include "expert/gpt.h"
@@ -25,6 +28,13 @@ static const bench_cfg PRESETS[] = {
     {"small", 8192, 256, 4, 4, 1024, 256, 8},
     {"seed", 10000, 512, 8, 8, 2048, 512, 8},
 };
+
+/* CPU seconds used by the whole process (all threads). */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -223,9 +233,9 @@ int main(int argc, char **argv) {
     }
     printf("# threads=%d, median of %d steps after 2 warm-ups; our step and raw sgemm interleaved\n",
            threads, steps);
-    printf("%-7s %9s %8s %7s %7s %7s %7s %8s %8s %6s %9s %8s %6s %6s\n", "config", "params", "tok/s",
-           "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "sgemmGF", "ours%", "torch_t/s", "torchGF",
-           "torch%", "x");
+    printf("%-7s %9s %8s %7s %7s %7s %7s %8s %8s %6s %5s %5s %9s %8s %6s %6s\n", "config", "params",
+           "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "sgemmGF", "ours%", "cpuE", "cpuG",
+           "torch_t/s", "torchGF", "torch%", "x");
     for (int i = 0; i < nl; i++) {
         const bench_cfg *c = list[i];
         engine e;
@@ -235,11 +245,15 @@ int main(int argc, char **argv) {
         int total = steps + 2;
         double *ts = ed_malloc((size_t)total * 5 * sizeof *ts);
         double *tt = ts, *tf = ts + total, *tb = ts + 2 * total, *to = ts + 3 * total, *tg = ts + 4 * total;
+        double cpu_e = 0, wall_e = 0, cpu_g = 0, wall_g = 0;
         for (int s = 0; s < total; s++) {
-            double ph[3];
+            double ph[3], c0 = cpu_now();
             engine_step(&e, c, ph);
+            double c1 = cpu_now();
             tf[s] = ph[0], tb[s] = ph[1], to[s] = ph[2], tt[s] = ph[0] + ph[1] + ph[2];
             tg[s] = gemm_run(&gs);
+            double c2 = cpu_now();
+            if (s >= 2) cpu_e += c1 - c0, wall_e += tt[s], cpu_g += c2 - c1, wall_g += tg[s];
         }
         double dt = median(tt + 2, steps), gt = median(tg + 2, steps);
         double tokens = (double)c->B * c->T;
@@ -254,8 +268,9 @@ int main(int argc, char **argv) {
         free(ts);
         double pt = 0, pg = 0;
         int have_torch = !no_torch && bench_torch(c, threads, python, ref, &pt, &pg) == 0;
-        printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%%", c->name, np, tokens / dt,
-               gf, f_s, b_s, o_s, (double)act / 1048576.0, sg, 100.0 * gf / sg);
+        printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%% %4.0f%% %4.0f%%", c->name,
+               np, tokens / dt, gf, f_s, b_s, o_s, (double)act / 1048576.0, sg, 100.0 * gf / sg,
+               100.0 * cpu_e / (wall_e * threads), 100.0 * cpu_g / (wall_g * threads));
         if (have_torch)
             printf(" %9.1f %8.1f %5.1f%% %5.2fx\n", pt, pg, 100.0 * pg / sg, (tokens / dt) / pt);
         else

@@ -1,7 +1,8 @@
 /* bpe_tool.c — a small driver for the Python parity test (test_gpt2_parity.py):
  *   bpe_tool train CORPUS VOCAB_SIZE OUT.json   learn a BPE on a text file's paragraphs
- *   bpe_tool encode TOKENIZER.json TEXT         print the ids of TEXT's bytes, one per line
- *   bpe_tool gpt2 VOCAB.json MERGES.txt TEXT    the same with GPT-2's file pair */
+ *   bpe_tool encode TOKENIZER.json TEXT...      print the ids of each TEXT's bytes, one per
+ *                                               line, and "--" after each file
+ *   bpe_tool gpt2 VOCAB.json MERGES.txt TEXT... the same with GPT-2's file pair */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,21 +10,26 @@
 #include "expert/dataset.h"
 #include "expert/tokenizer.h"
 
-static int encode_file(ed_tokenizer *t, const char *path) {
-    char *data;
-    size_t len;
-    ed_error err;
-    if (ed_read_file(path, &data, &len, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+static int encode_files(ed_tokenizer *t, char **paths, int n) {
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        char *data;
+        size_t len;
+        ed_error err;
+        if (ed_read_file(paths[k], &data, &len, &err) != 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        ed_ivec ids = {0};
+        ed_tok_encode(t, data, len, 0, &ids);
+        for (size_t i = 0; i < ids.len; i++) printf("%d\n", ids.data[i]);
+        printf("--\n");
+        ed_ivec_free(&ids);
+        free(data);
     }
-    ed_ivec ids = {0};
-    ed_tok_encode(t, data, len, 0, &ids);
-    for (size_t i = 0; i < ids.len; i++) printf("%d\n", ids.data[i]);
-    ed_ivec_free(&ids);
-    free(data);
     ed_tok_free(t);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -39,17 +45,17 @@ int main(int argc, char **argv) {
         ed_tok_free(t);
         return 0;
     }
-    if (argc == 4 && strcmp(argv[1], "encode") == 0) {
+    if (argc >= 4 && strcmp(argv[1], "encode") == 0) {
         ed_tokenizer *t = ed_tok_load(argv[2], &err);
         if (!t) goto fail;
-        return encode_file(t, argv[3]);
+        return encode_files(t, argv + 3, argc - 3);
     }
-    if (argc == 5 && strcmp(argv[1], "gpt2") == 0) {
+    if (argc >= 5 && strcmp(argv[1], "gpt2") == 0) {
         ed_tokenizer *t = ed_tok_load_gpt2(argv[2], argv[3], &err);
         if (!t) goto fail;
-        return encode_file(t, argv[4]);
+        return encode_files(t, argv + 4, argc - 4);
     }
-    fprintf(stderr, "usage: bpe_tool train CORPUS VOCAB OUT.json | encode TOK.json TEXT | gpt2 VOCAB MERGES TEXT\n");
+    fprintf(stderr, "usage: bpe_tool train CORPUS VOCAB OUT.json | encode TOK.json TEXT... | gpt2 VOCAB MERGES TEXT...\n");
     return 2;
 fail:
     fprintf(stderr, "bpe_tool: %s\n", err.msg);

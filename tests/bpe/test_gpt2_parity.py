@@ -99,18 +99,23 @@ def main():
     with open(os.path.join(a.gpt2_dir, "merges.txt"), encoding="utf-8") as f:
         g_ranks = {tuple(l.split()): r for r, l in enumerate(x for x in f.read().split("\n")[1:] if x)}
 
-    failures = 0
+    texts, paths = [], []
     for k in range(40):
-        text = gen_text(rng, rng.randint(1, 400))
-        path = os.path.join(a.workdir, f"text{k}.txt")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        for name, want, cmd in (
-            ("trained", encode(text, vocab_ids, ranks), [a.tool, "encode", tok, path]),
-            ("gpt2", encode(text, g_vocab, g_ranks),
-             [a.tool, "gpt2", os.path.join(a.gpt2_dir, "vocab.json"), os.path.join(a.gpt2_dir, "merges.txt"), path]),
-        ):
-            got = [int(x) for x in run(cmd).split()]
+        texts.append(gen_text(rng, rng.randint(1, 400)))
+        paths.append(os.path.join(a.workdir, f"text{k}.txt"))
+        with open(paths[-1], "w", encoding="utf-8", newline="") as f:
+            f.write(texts[-1])
+    g_files = [os.path.join(a.gpt2_dir, "vocab.json"), os.path.join(a.gpt2_dir, "merges.txt")]
+    failures = 0
+    for name, vocab, rk, cmd in (("trained", vocab_ids, ranks, [a.tool, "encode", tok] + paths),
+                                 ("gpt2", g_vocab, g_ranks, [a.tool, "gpt2"] + g_files + paths)):
+        outputs = run(cmd).split("--\n")[:-1]  # one block of ids per file
+        if len(outputs) != len(texts):
+            print(f"{name}: {len(outputs)} outputs for {len(texts)} files")
+            failures += 1
+            continue
+        for k, (text, out) in enumerate(zip(texts, outputs)):
+            got, want = [int(x) for x in out.split()], encode(text, vocab, rk)
             if got != want:
                 failures += 1
                 i = next((i for i, (x, y) in enumerate(zip(got, want)) if x != y), min(len(got), len(want)))

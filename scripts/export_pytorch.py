@@ -24,8 +24,6 @@ import sys
 
 import h5py
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 FORMAT = "expert-dist-checkpoint"
 FORMAT_VERSION = 1
@@ -71,6 +69,7 @@ def read_checkpoint(path):
 
 
 def build_model(ref, cfg, tensors, path):
+    import torch
     model = ref.GPT(cfg["vocab_size"], cfg["d_model"], cfg["n_layers"], cfg["n_heads"], cfg["d_ff"],
                     cfg["max_seq_len"])
     state = {k: torch.from_numpy(v) for k, v in tensors.items()}
@@ -84,6 +83,8 @@ def build_model(ref, cfg, tensors, path):
 
 def eval_ids(model, ids_path):
     """Mean cross-entropy over every target of every window (one window at a time: no padding)."""
+    import torch
+    import torch.nn.functional as F
     total, count = 0.0, 0
     with open(ids_path) as fh, torch.no_grad():
         for lineno, line in enumerate(fh, 1):
@@ -108,9 +109,10 @@ def main():
     ap.add_argument("--tokenizer-out", help="write the checkpoint's serialized tokenizer (/tokenizer) here")
     ap.add_argument("--threads", type=int, default=1, help="torch threads [1]")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
 
     cfg, tensors, tok = read_checkpoint(a.checkpoint)
+    import torch  # only now: a wrong file is reported without the seconds torch takes to load
+    torch.set_num_threads(a.threads)
     model = build_model(load_reference(), cfg, tensors, a.checkpoint)
     n = sum(p.numel() for p in model.parameters())
     print(f"model: vocab {cfg['vocab_size']}, d_model {cfg['d_model']}, {cfg['n_layers']} layers, "

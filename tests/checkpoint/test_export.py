@@ -119,16 +119,14 @@ def main():
 
     # --- export_pytorch.py: a strict state_dict, and the same loss as C and eval ------------
     pt = os.path.join(a.workdir, "model.pt")
-    out = run([PY, EXPORT, path, "-o", pt]).stdout
-    check("wrote" in out, "export_pytorch writes the .pt")
-    loaded = torch.load(pt)
-    check(list(loaded) == list(sd), ".pt keys == reference state_dict keys")
-    check(all(np.array_equal(loaded[k].numpy(), weights[k]) for k in loaded), ".pt tensors == checkpoint, bit for bit")
-
     ids = os.path.join(a.workdir, "ids.txt")
     c_out = run([a.dump_windows, path, val, ids]).stdout
     c_loss = float(re.search(r"loss (\S+)", c_out).group(1))
-    py_out = run([PY, EXPORT, path, "--ids", ids]).stdout
+    py_out = run([PY, EXPORT, path, "-o", pt, "--ids", ids]).stdout
+    check("wrote" in py_out, "export_pytorch writes the .pt")
+    loaded = torch.load(pt)
+    check(list(loaded) == list(sd), ".pt keys == reference state_dict keys")
+    check(all(np.array_equal(loaded[k].numpy(), weights[k]) for k in loaded), ".pt tensors == checkpoint, bit for bit")
     py_loss = float(re.search(r"loss (\S+)", py_out).group(1))
     ev = run([a.exe, "eval", path, val, "--threads", "1"]).stdout
     ev_loss = float(re.search(r"loss (\S+)", ev).group(1))

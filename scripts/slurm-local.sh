@@ -137,9 +137,17 @@ EOF
 # its PID: the daemons must outlive this script (and a ctest fixture) without holding
 # the caller's stdout open.
 spawn() { # name logfile cmd...
-    local name=$1 log=$2; shift 2
+    local name=$1 log=$2 pid; shift 2
     setsid "$@" </dev/null >>"$log" 2>&1 &
-    echo $! >"$D/run/$name.bgpid"
+    pid=$!
+    echo "$pid" >"$D/run/$name.bgpid"
+    # Until the child has exec'd the daemon, /proc shows another name and pid_of would
+    # take it for dead: wait for the exec (or for the child to die, which the callers report).
+    for _ in $(seq 1 250); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && return 0
+        [ -d "/proc/$pid" ] || return 0
+        sleep 0.02
+    done
 }
 
 node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1; }

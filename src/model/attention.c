@@ -1,6 +1,6 @@
 /* attention.c — causal multi-head softmax attention on the fused qkv buffer.
  *
- * Per (batch, head) the work is three small GEMMs reading Q, K, V straight out of the
+ * Per (batch, head) the work is a few small GEMMs reading Q, K, V straight out of the
  * qkv rows through leading dimensions (no head-split copies). The causal mask is
  * exploited by row blocks: rows [r0, r1) only ever see keys [0, r1), so each block
  * multiplies against the first r1 keys only, which skips about half the flops of a
@@ -40,6 +40,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
                 float *s = S + (size_t)i * T;
                 float mx = ed_vmax(s, i + 1);
                 float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
                 for (int j = 0; j <= i; j++) {
                     s[j] = ed_expf(s[j] - mx);
                     sum += s[j];
@@ -103,6 +104,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                     for (int j = 0; j <= i; j++) g[j] = pd[j] != 0.0f ? g[j] * keep_scale : 0.0f;
                 }
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int j = 0; j <= i; j++) dot += pr[j] * g[j];
                 for (int j = 0; j <= i; j++) g[j] = scale * pr[j] * (g[j] - dot);
                 for (int j = i + 1; j < r1; j++) g[j] = 0.0f;

@@ -20,6 +20,9 @@ void crossentropy_forward(float *lse, const float *logits, const int32_t *target
         const float *z = logits + (size_t)n * V;
         float mx = ed_vmax(z, V);
         float s = 0.0f, zs = 0.0f;
+        /* omp simd lets the float sums be reassociated into vector lanes (GCC will not
+         * otherwise without -ffast-math) */
+#pragma omp simd reduction(+ : s, zs)
         for (int j = 0; j < V; j++) {
             s += ed_expf(z[j] - mx);
             zs += z[j];

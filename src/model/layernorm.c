@@ -16,9 +16,11 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int i = 0; i < C; i++) s += x[i];
         float m = s / (float)C;
         float v = 0.0f;
+#pragma omp simd reduction(+ : v)
         for (int i = 0; i < C; i++) {
             float d = x[i] - m;
             v += d * d;
@@ -40,6 +42,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         float *dx = dinp + (size_t)n * C;
         float m = mean[n], r = rstd[n];
         float sg = 0.0f, sgx = 0.0f;
+#pragma omp simd reduction(+ : sg, sgx)
         for (int i = 0; i < C; i++) {
             float gi = g[i] * w[i];
             sg += gi;

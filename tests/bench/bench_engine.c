@@ -4,7 +4,8 @@
  *   2. raw cblas_sgemm on the GEMM shapes of that step (every Linear forward and both
  *      backward products, the tied head, attention QK^T/AV and their backward per (b,h)
  *      at full T x T), timed the same way: the honest ceiling on this machine;
- *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench).
+ *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), run
+ *      before and after 1+2 and averaged.
  * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
  * cpuE / cpuG: CPU time our step / the sgemm set actually got, as a fraction of
  * wall time x threads; well below 100% means other jobs were sharing the cores. */
@@ -231,13 +232,18 @@ int main(int argc, char **argv) {
             if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
-    printf("# threads=%d, median of %d steps after 2 warm-ups; our step and raw sgemm interleaved\n",
-           threads, steps);
+    printf("# threads=%d, median of %d steps after 2 warm-ups; our step and raw sgemm interleaved;\n"
+           "# PyTorch (median of 5) run before and after, averaged\n", threads, steps);
     printf("%-7s %9s %8s %7s %7s %7s %7s %8s %8s %6s %5s %5s %9s %8s %6s %6s\n", "config", "params",
            "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "sgemmGF", "ours%", "cpuE", "cpuG",
            "torch_t/s", "torchGF", "torch%", "x");
     for (int i = 0; i < nl; i++) {
         const bench_cfg *c = list[i];
+        /* PyTorch runs in its own process, so it cannot be interleaved step by step:
+         * it runs once before and once after our measurement and the two are averaged,
+         * which cancels a steady drift in the machine's load. */
+        double pt0 = 0, pg0 = 0, pt1 = 0, pg1 = 0;
+        int have_torch = !no_torch && bench_torch(c, threads, python, ref, &pt0, &pg0) == 0;
         engine e;
         gemm_set gs;
         engine_init(&e, c);
@@ -266,8 +272,8 @@ int main(int argc, char **argv) {
         engine_free(&e);
         gemm_free(&gs);
         free(ts);
-        double pt = 0, pg = 0;
-        int have_torch = !no_torch && bench_torch(c, threads, python, ref, &pt, &pg) == 0;
+        if (have_torch) have_torch = bench_torch(c, threads, python, ref, &pt1, &pg1) == 0;
+        double pt = 0.5 * (pt0 + pt1), pg = 0.5 * (pg0 + pg1);
         printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%% %4.0f%% %4.0f%%", c->name,
                np, tokens / dt, gf, f_s, b_s, o_s, (double)act / 1048576.0, sg, 100.0 * gf / sg,
                100.0 * cpu_e / (wall_e * threads), 100.0 * cpu_g / (wall_g * threads));

@@ -92,7 +92,10 @@ size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T);
  * smoothing (PyTorch semantics) and returns the SUM over non-ignored targets in
  * *loss_sum and their number in *count; the trainer divides by the global count.
  * With targets == NULL only logits are computed (see ed_gpt_logits).
- * `train` enables dropout (when cfg.dropout > 0) drawing from `rng`; may be NULL when off. */
+ * `train` enables dropout (when cfg.dropout > 0) drawing from `rng`; may be NULL when off.
+ * A dropout forward takes exactly 3 words per layer from `rng` (seeds of per-(batch,head)
+ * and per-chunk streams), so the masks do not depend on the thread count and saving the
+ * four rng words in a checkpoint is enough to resume bit-exactly. */
 void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                     float label_smoothing, int train, ed_rng *rng,
                     double *loss_sum, long *count);

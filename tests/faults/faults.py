@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Fault injection against the real binary under real mpirun (docs/reliability.md).
+
+  kill-rank     SIGKILL one rank (the last; with -n 1 the only one) in the middle of
+                training: mpirun must exit non-zero within 60 s, no rank left running.
+  disk-full     the checkpoint directory is a tiny tmpfs that holds one checkpoint but not
+                the second one's .tmp: the second save fails with one clear line
+                ("No space left on device"), exit 1, and the first checkpoint is intact,
+                loads, and a resume from it finishes the run.
+  read-only     the checkpoint directory is remounted read-only after a good save: the next
+                run fails with one clear line and exit 1; the checkpoint is intact.
+  kill-in-save  SIGKILL of the writing rank between the fsync of last.h5.tmp and its rename
+                (ED_CKPT_DEBUG_KILL_BEFORE_RENAME=1, checkpoint.h): the job fails, last.h5
+                is still the previous one, and --resume auto finishes the run from it.
+
+Mount-based cases need root and mount rights (we are root in CI); without them they are
+reported as skipped. NaN/Inf injection is covered by tests/trainer/train_nan.py.
+
+    faults.py --exe build/expert-dist --mpiexec "mpirun --oversubscribe" --ranks N [CASE...]"""
+import argparse
+import glob
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
+        "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--threads", "1"]
+WORDS = ("the cat sat on a mat and dog ran to big red house in small town with green tree "
+         "near old river under blue sky over tall hill by quiet lake").split()
+ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMP_NUM_THREADS": "1",
+       "OPENBLAS_NUM_THREADS": "1", "ED_PROGRESS": "plain"}
+CRASH_MARKERS = ["AddressSanitizer", "runtime error:", "Segmentation fault", "HDF5-DIAG", "Traceback"]
+
+
+class Skip(Exception):
+    pass
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="ed-faults-")
+        self.train = os.path.join(self.work, "train.txt")
+        import random
+        r = random.Random(5)
+        with open(self.train, "w") as f:
+            f.write("\n\n".join(" ".join(r.choice(WORDS) for _ in range(r.randint(6, 30))) + "."
+                                for _ in range(60)) + "\n")
+
+    def cmd(self, flags, ranks=None):
+        n = self.args.ranks if ranks is None else ranks
+        return shlex.split(self.args.mpiexec) + ["-n", str(n), self.args.exe] + [str(f) for f in flags]
+
+    def run(self, flags, timeout=120, env=None, ranks=None):
+        e = dict(os.environ, **ENV)
+        e.update(env or {})
+        try:
+            p = subprocess.run(self.cmd(flags, ranks), capture_output=True, text=True, errors="replace",
+                               timeout=timeout, env=e)
+        except subprocess.TimeoutExpired:
+            fail("no exit within %d s: %s" % (timeout, " ".join(self.cmd(flags, ranks))))
+        for m in CRASH_MARKERS:
+            expect(m not in p.stderr, "crash marker %r:\n%s" % (m, p.stderr[-3000:]))
+        return p
+
+    def train_flags(self, ckdir, extra=()):
+        return TINY + ["--train-file", self.train, "--batch-size", "2", "--quiet", "--checkpoint-dir", ckdir] + list(extra)
+
+    def info(self, path):
+        """global_step and epoch of a checkpoint via `expert-dist inspect` (a full read)."""
+        p = self.run(["inspect", path], ranks=1)
+        expect(p.returncode == 0, "inspect %s failed (exit %d):\n%s" % (path, p.returncode, p.stderr))
+        for line in p.stdout.splitlines():
+            if line.startswith("progress:"):
+                f = dict(kv.split(" ", 1) for kv in line[len("progress:"):].strip().split(", ") if " " in kv)
+                return int(f["global_step"]), int(f["epoch"])
+        fail("inspect printed no progress line:\n" + p.stdout)
+
+
+def one_error_line(p, want):
+    lines = [l for l in p.stderr.splitlines() if l.startswith("expert-dist:")]
+    expect(p.returncode == 1, "expected exit 1, got %d:\n%s" % (p.returncode, p.stderr[-3000:]))
+    expect(len(lines) == 1, "expected one error line, got %d:\n%s" % (len(lines), p.stderr[-3000:]))
+    expect(want in lines[0], "error line %r should mention %r" % (lines[0], want))
+    return lines[0]
+
+
+def descendants(pid):
+    """PIDs of all processes below pid (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def rank_of(pid, exe):
+    """OMPI_COMM_WORLD_RANK of an expert-dist process, or None for other processes."""
+    try:
+        if os.path.realpath("/proc/%d/exe" % pid) != os.path.realpath(exe):
+            return None
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            for kv in f.read().split(b"\0"):
+                if kv.startswith(b"OMPI_COMM_WORLD_RANK="):
+                    return int(kv.split(b"=", 1)[1])
+    except OSError:
+        return None
+    return None
+
+
+# ---- cases ------------------------------------------------------------------------------
+
+def case_kill_rank(c):
+    n = c.args.ranks
+    victim = n - 1
+    flags = [f for f in c.train_flags(os.path.join(c.work, "kill")) if f != "--quiet"]
+    flags += ["--epochs", "1000", "--log-interval", "1"]
+    e = dict(os.environ, **ENV)
+    proc = subprocess.Popen(c.cmd(flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    # Wait until training runs (rank 0 logs steps), then kill one rank mid-step.
+    for line in proc.stdout:
+        if line.startswith("epoch 1/1000 step 3/"):
+            break
+    else:
+        fail("training never reached step 3:\n" + proc.stderr.read())
+    ranks = {}
+    for pid in descendants(proc.pid):
+        r = rank_of(pid, c.args.exe)
+        if r is not None:
+            ranks[r] = pid
+    expect(sorted(ranks) == list(range(n)), "expected ranks 0..%d under mpirun, found %s" % (n - 1, sorted(ranks)))
+    os.kill(ranks[victim], signal.SIGKILL)
+    t0 = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        for pid in ranks.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        fail("mpirun still running 60 s after rank %d was killed" % victim)
+    dt = time.monotonic() - t0
+    expect(proc.returncode != 0, "mpirun exited 0 although rank %d was killed" % victim)
+    time.sleep(0.5)
+    alive = [pid for pid in ranks.values() if os.path.exists("/proc/%d" % pid) and
+             open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"]
+    expect(not alive, "ranks still alive after mpirun exited: %s" % alive)
+    return "rank %d SIGKILLed at step 3: mpirun exit %d after %.1f s" % (victim, proc.returncode, dt)
+
+
+def mount_tmpfs(path, size_kb):
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % size_kb, "tmpfs", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Skip("cannot mount a tmpfs (%s)" % r.stderr.strip())
+
+
+def umount(path):
+    subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def checkpoint_size(c):
+    """Bytes of one checkpoint of this run (so the tmpfs can hold exactly one)."""
+    d = os.path.join(c.work, "measure")
+    p = c.run(c.train_flags(d, ["--max-steps", "2"]))
+    expect(p.returncode == 0, "measuring run failed:\n" + p.stderr)
+    return os.path.getsize(os.path.join(d, "last.h5"))
+
+
+def case_disk_full(c):
+    size = checkpoint_size(c)
+    mnt = os.path.join(c.work, "full")
+    # One checkpoint + history files fit; a second .tmp next to it does not.
+    mount_tmpfs(mnt, (size * 3 // 2) // 1024 + 8)
+    try:
+        flags = c.train_flags(mnt, ["--epochs", "2", "--max-steps", "0", "--save-every", "1"])
+        p = c.run(flags)
+        line = one_error_line(p, "No space left on device")
+        step, epoch = c.info(os.path.join(mnt, "last.h5"))
+        expect(epoch == 1 and step > 0, "last.h5 should hold the end of epoch 1, holds epoch %d step %d" % (epoch, step))
+        expect(not glob.glob(os.path.join(mnt, "*.tmp")), "a .tmp was left on the full disk: %s" % os.listdir(mnt))
+        # The surviving checkpoint resumes: move it to a disk with room and finish the run.
+        dst = os.path.join(c.work, "full-resume")
+        os.makedirs(dst)
+        shutil.copy(os.path.join(mnt, "last.h5"), dst)
+    finally:
+        umount(mnt)
+    p = c.run(c.train_flags(dst, ["--epochs", "2", "--max-steps", "0", "--resume", "auto"]))
+    expect(p.returncode == 0, "resume after the failed save failed:\n" + p.stderr)
+    step2, epoch2 = c.info(os.path.join(dst, "last.h5"))
+    expect(epoch2 == 2 and step2 == 2 * step, "resumed run should end at epoch 2 step %d, got %d/%d" % (2 * step, epoch2, step2))
+    return "second save on a full tmpfs: %s; epoch-1 checkpoint intact, resume finished" % line.split(": ", 1)[1][:90]
+
+
+def case_read_only(c):
+    size = checkpoint_size(c)
+    mnt = os.path.join(c.work, "ro")
+    mount_tmpfs(mnt, 4 * size // 1024 + 64)
+    try:
+        p = c.run(c.train_flags(mnt, ["--epochs", "1"]))
+        expect(p.returncode == 0, "first run failed:\n" + p.stderr)
+        before = open(os.path.join(mnt, "last.h5"), "rb").read()
+        r = subprocess.run(["mount", "-o", "remount,ro", mnt], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("cannot remount read-only (%s)" % r.stderr.strip())
+        p = c.run(c.train_flags(mnt, ["--epochs", "2", "--resume", "auto"]))
+        line = one_error_line(p, "Read-only file system")
+        expect(open(os.path.join(mnt, "last.h5"), "rb").read() == before, "last.h5 changed on a read-only disk?")
+        c.info(os.path.join(mnt, "last.h5"))
+    finally:
+        umount(mnt)
+    return "resume into a read-only checkpoint dir: %s; last.h5 intact" % line.split(": ", 1)[1][:90]
+
+
+def case_kill_in_save(c):
+    d = os.path.join(c.work, "kill-save")
+    flags = c.train_flags(d, ["--epochs", "2", "--max-steps", "0"])
+    p = c.run(flags[:-4] + ["--epochs", "1"])
+    expect(p.returncode == 0, "epoch 1 failed:\n" + p.stderr)
+    step1, epoch1 = c.info(os.path.join(d, "last.h5"))
+    before = open(os.path.join(d, "last.h5"), "rb").read()
+    p = c.run(flags + ["--resume", "auto"], env={"ED_CKPT_DEBUG_KILL_BEFORE_RENAME": "1"})
+    killed_rc = p.returncode
+    expect(killed_rc != 0, "the run whose writer was killed exited 0")
+    expect(open(os.path.join(d, "last.h5"), "rb").read() == before, "last.h5 changed although the rename never happened")
+    expect(c.info(os.path.join(d, "last.h5")) == (step1, epoch1), "last.h5 is not the epoch-1 checkpoint any more")
+    left = glob.glob(os.path.join(d, "*.tmp"))
+    p = c.run(flags + ["--resume", "auto"])
+    expect(p.returncode == 0, "--resume auto after the kill failed:\n" + p.stderr)
+    step2, epoch2 = c.info(os.path.join(d, "last.h5"))
+    expect(epoch2 == 2 and step2 == 2 * step1, "resumed run should end at epoch 2 step %d, got %d/%d" % (2 * step1, epoch2, step2))
+    return "writer SIGKILLed before rename (mpirun exit %d, %d .tmp left): last.h5 intact, resume finished" % (
+        killed_rc, len(left))
+
+
+CASES = {"kill-rank": case_kill_rank, "disk-full": case_disk_full, "read-only": case_read_only,
+         "kill-in-save": case_kill_in_save}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--exe", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("cases", nargs="*", default=list(CASES))
+    args = ap.parse_args()
+    c = Ctx(args)
+    passed = skipped = 0
+    try:
+        for name in args.cases:
+            try:
+                print("ok    %-13s %s" % (name, CASES[name](c)), flush=True)
+                passed += 1
+            except Skip as s:
+                print("skip  %-13s %s" % (name, s), flush=True)
+                skipped += 1
+    finally:
+        shutil.rmtree(c.work, ignore_errors=True)
+    print("faults (-n %d): %d survived, %d skipped" % (args.ranks, passed, skipped))
+
+
+if __name__ == "__main__":
+    main()

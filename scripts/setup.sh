@@ -13,6 +13,8 @@ PACKAGES=(
   libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru
+  slurm-wlm munge                 # the real local Slurm cluster of tests/slurm
+  clang libclang-rt-14-dev        # libFuzzer harnesses of tests/fuzz
 )
 
 SUDO=""

@@ -13,8 +13,13 @@
                 (ED_CKPT_DEBUG_KILL_BEFORE_RENAME=1, checkpoint.h): the job fails, last.h5
                 is still the previous one, and --resume auto finishes the run from it.
 
+  nan           NaN/Inf from a diverging run (SGD, lr 1e30) with a checkpoint after every
+                step: --on-nan stop and skip never write a checkpoint that fails to load
+                (non-finite weights are rejected by the readers). The policies themselves
+                are tested in tests/trainer/train_nan.py.
+
 Mount-based cases need root and mount rights (we are root in CI); without them they are
-reported as skipped. NaN/Inf injection is covered by tests/trainer/train_nan.py.
+reported as skipped.
 
     faults.py --exe build/expert-dist --mpiexec "mpirun --oversubscribe" --ranks N [CASE...]"""
 import argparse
@@ -261,7 +266,34 @@ def case_kill_in_save(c):
         killed_rc, len(left))
 
 
-CASES = {"kill-rank": case_kill_rank, "disk-full": case_disk_full, "read-only": case_read_only,
+def case_nan(c):
+    """NaN injected the honest way (SGD at lr 1e30, no clipping: step 1 blows the weights
+    up, step 2's loss is NaN) while a checkpoint is written after every step: with
+    --on-nan stop and skip, every file written must load with finite weights (the readers
+    reject NaN/Inf), and stop must write nothing after the NaN step."""
+    out = []
+    for policy in ("stop", "skip"):
+        d = os.path.join(c.work, "nan-" + policy)
+        flags = c.train_flags(d, ["--max-steps", "4", "--optimizer", "sgd", "--lr", "1e30", "--max-grad-norm", "0",
+                                  "--save-steps", "1", "--keep-last", "10", "--on-nan", policy])
+        p = c.run(flags)
+        if policy == "stop":
+            one_error_line(p, "not finite (--on-nan stop)")
+        else:
+            expect(p.returncode == 0, "--on-nan skip failed:\n" + p.stderr)
+        files = sorted(glob.glob(os.path.join(d, "*.h5")))
+        expect(files, "no checkpoint written at all")
+        for f in files:
+            g = c.run(["generate", f, "the", "--max-new-tokens", "2", "--threads", "1"], ranks=1)
+            expect(g.returncode == 0, "%s does not load (non-finite weights written?):\n%s" % (f, g.stderr))
+        steps = [int(os.path.basename(f)[5:-3]) for f in files if os.path.basename(f).startswith("step-")]
+        if policy == "stop":
+            expect(steps and max(steps) < 2, "--on-nan stop wrote step files at or after the NaN step: %s" % steps)
+        out.append("%s: %d checkpoints, all finite" % (policy, len(files)))
+    return "; ".join(out)
+
+
+CASES = {"kill-rank": case_kill_rank, "nan": case_nan, "disk-full": case_disk_full, "read-only": case_read_only,
          "kill-in-save": case_kill_in_save}
 
 

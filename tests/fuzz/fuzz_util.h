@@ -24,11 +24,18 @@
         }                                                                         \
     } while (0)
 
-/* Readers that take a path get the input through a private file (per process, reused). */
+/* Readers that take a path get the input through a private file (per process, reused,
+ * removed at exit). One harness uses one extension, so one path per process. */
+static char fuzz_tmp_path[256];
+static void fuzz_remove_tmp(void) { unlink(fuzz_tmp_path); }
+
 static inline const char *fuzz_write_tmp(const char *ext, const uint8_t *data, size_t size) {
-    static char path[256];
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/ed-fuzz-%ld%s", dir && *dir ? dir : "/tmp", (long)getpid(), ext);
+    char *path = fuzz_tmp_path;
+    if (!path[0]) {
+        const char *dir = getenv("TMPDIR");
+        snprintf(path, sizeof fuzz_tmp_path, "%s/ed-fuzz-%ld%s", dir && *dir ? dir : "/tmp", (long)getpid(), ext);
+        atexit(fuzz_remove_tmp);
+    }
     FILE *f = fopen(path, "wb");
     if (!f) {
         perror(path);

@@ -13,7 +13,9 @@ void adamw_update(float *p, const float *g, float *m, float *v, size_t n, float 
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = 1.0f - lr * wd;
-#pragma omp for simd schedule(static) nowait
+    /* Not `omp simd`: sqrtf may set errno under the default -fmath-errno, so neither GCC
+     * nor clang vectorises this loop anyway; it is memory-bound (28 bytes/parameter). */
+#pragma omp for schedule(static) nowait
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;

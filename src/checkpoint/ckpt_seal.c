@@ -108,6 +108,17 @@ int ckpt_verify(const char *path, ed_error *err) {
     size_t want_size = 0;
     uint64_t want_hash = 0;
     int has = got == CKPT_USERBLOCK ? parse_header(hdr, &want_size, &want_hash) : 0;
+    if (has == 0) {
+        /* No header. A file another tool wrote has the HDF5 signature at byte 0 and is
+         * read unverified. One with the signature after a 512-byte user block is ours
+         * with a damaged header: rejecting it matters, because skipping the checksum
+         * would hand possibly corrupted metadata to HDF5, which may crash on it. */
+        static const char sig[8] = {'\211', 'H', 'D', 'F', '\r', '\n', '\032', '\n'};
+        char at512[8];
+        int ours = fseek(f, CKPT_USERBLOCK, SEEK_SET) == 0 && fread(at512, 1, 8, f) == 8 &&
+                   memcmp(at512, sig, 8) == 0;
+        if (ours && !(got >= 8 && memcmp(hdr, sig, 8) == 0)) has = -1;
+    }
     if (has <= 0) {
         fclose(f);
         if (has < 0) return ed_fail(err, "%s: damaged checkpoint header (first 512 bytes)", path);

@@ -157,6 +157,7 @@ CASES = [
     Case("gen:ckpt-appended.h5", "generate", 1, "truncated or extended"),
     Case("gen:ckpt-bitflip.h5", "inspect", 1, "checksum mismatch"),
     Case("gen:ckpt-bitflip.h5", "resume", 1, "checksum mismatch"),
+    Case("gen:ckpt-header-damaged.h5", "inspect", 1, "damaged checkpoint header"),
     Case("gen:ckpt-nan-weight.h5", "generate", 1, "checksum mismatch"),
     # ... and behind it, files edited with h5py, read with ED_CKPT_NO_VERIFY=1 (the
     # documented escape hatch), reach the validating readers:
@@ -274,6 +275,9 @@ def make_checkpoints(args, work, good):
     flipped = bytearray(blob)
     flipped[len(blob) // 2] ^= 0x10
     variant("ckpt-bitflip.h5", raw=bytes(flipped))
+    header_hit = bytearray(blob)
+    header_hit[0] ^= 0x01  # the checksum header's first byte: must not turn the check off
+    variant("ckpt-header-damaged.h5", raw=bytes(header_hit))
     variant("ckpt-plain-hdf5.h5", raw=None, edit=lambda f: [f.attrs.clear()] + [f.__delitem__(k) for k in list(f)])
     variant("ckpt-wrong-format.h5", edit=lambda f: f.attrs.__setitem__("format", "something-else"))
     variant("ckpt-future-version.h5", edit=lambda f: f.attrs.__setitem__("format_version", np.int64(99)))

@@ -78,7 +78,15 @@ int ed_read_file(const char *path, char **data, size_t *len, ed_error *err) {
     if (!f) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
     char *buf = ed_malloc(cap);
+    /* A device or pipe has no size: bound what we accept so /dev/zero cannot eat the
+     * machine's memory. Regular files are read whole (their size is known up front). */
+    const size_t stream_limit = (size_t)1 << 30;
     for (;;) {
+        if (!S_ISREG(st.st_mode) && n > stream_limit) {
+            free(buf);
+            fclose(f);
+            return ed_fail(err, "%s: not a regular file and longer than 1 GiB", path);
+        }
         if (n + 1 >= cap) buf = ed_realloc(buf, cap *= 2);
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;

@@ -32,8 +32,12 @@ static inline float ed_expf(float x) {
     p = p * r + 1.0f;
     int32_t ti;
     memcpy(&ti, &t, sizeof ti);
-    int32_t k = ti - 0x4B400000; /* = n; 0x4B400000 are the bits of 1.5*2^23. Out of
-                                    range (|x| huge, inf, NaN) it lands outside [-126,127]. */
+    /* k = n; 0x4B400000 are the bits of 1.5*2^23. Out of range (|x| huge, inf, NaN) it
+     * lands outside [-126,127]. Subtracting in uint32 keeps it defined: for x below about
+     * -8.7e6, t is negative and its bits minus the offset would overflow int32 (UB); that
+     * case (neg) is an underflow whatever k wrapped to. */
+    int32_t k = (int32_t)((uint32_t)ti - 0x4B400000u);
+    int32_t neg = -(int32_t)(ti < 0);
     int32_t kc = k < -126 ? -126 : (k > 127 ? 127 : k);
     int32_t bits = (kc + 127) * (1 << 23);
     float scale, y;
@@ -41,7 +45,7 @@ static inline float ed_expf(float x) {
     y = p * scale;
     int32_t yi;
     memcpy(&yi, &y, sizeof yi);
-    int32_t under = -(int32_t)(k < -126), over = -(int32_t)(k > 127);
+    int32_t under = -(int32_t)(k < -126) | neg, over = -(int32_t)(k > 127) & ~neg;
     yi = (yi & ~under & ~over) | (0x7F800000 & over);
     memcpy(&y, &yi, sizeof y);
     return y;

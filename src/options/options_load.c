@@ -1,8 +1,10 @@
 /* options_load.c — where option values come from: INI config files (via inih) and argv,
  * combined with the precedence defaults < preset < config file < flags. */
+#include <errno.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "expert/options.h"
 
@@ -34,9 +36,38 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
     return 1;
 }
 
+/* inih (Debian's build) reads lines into a fixed 200-byte buffer and would report a longer
+ * line as a syntax error on the *next* line; say what is wrong instead. */
+#define ED_INI_MAX_LINE 198
+
 static int load_ini(ini_ctx *c, const char *path, ed_error *err) {
-    int rc = ini_parse(path, on_ini_key, c);
-    if (rc == -1) return ed_fail(err, "%s: cannot open config file", path);
+    /* Read it ourselves first: a directory, a device (/dev/zero would never end) or an
+     * over-long line each get their own message, and inih parses the text from memory. */
+    struct stat st;
+    if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open config file: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a config file", path);
+    if (!S_ISREG(st.st_mode)) return ed_fail(err, "%s: not a regular file, expected a config file", path);
+    char *text;
+    size_t len;
+    if (ed_read_file(path, &text, &len, err) != 0) return -1;
+    long line = 1;
+    for (size_t i = 0, start = 0; i <= len; i++) {
+        if (i == len || text[i] == '\n') {
+            if (i - start > ED_INI_MAX_LINE) {
+                free(text);
+                return ed_fail(err, "%s:%ld: line longer than %d characters (the config parser's limit; "
+                               "give this option as a flag instead)", path, line, ED_INI_MAX_LINE);
+            }
+            start = i + 1;
+            line++;
+        }
+    }
+    if (strlen(text) != len) {
+        free(text);
+        return ed_fail(err, "%s: contains a NUL byte, not a text config file", path);
+    }
+    int rc = ini_parse_string(text, on_ini_key, c);
+    free(text);
     if (rc == -2) return ed_fail(err, "%s: out of memory reading config file", path);
     if (rc > 0) {
         if (c->failed) return ed_fail(err, "%s:%d: %s", path, rc, c->err.msg);

@@ -29,5 +29,8 @@ int ed_eval(const ed_options *o, const ed_dist *d);
 int ed_generate(const ed_options *o, const ed_dist *d);
 /* `expert-dist inspect`: config, progress and metrics stored in o->checkpoint. */
 int ed_inspect(const ed_options *o, const ed_dist *d);
+/* `expert-dist prepare`: tokenizes o->train_file (and o->val_file) once into the prepared
+ * HDF5 token file o->data_file (include/expert/prepared.h). */
+int ed_prepare(const ed_options *o, const ed_dist *d);
 
 #endif

@@ -31,13 +31,16 @@ static const command COMMANDS[] = {
      "Continue PROMPT (or --prompt) with the model of a checkpoint."},
     {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", "generate",
      "Print the config, progress and metrics stored in a checkpoint."},
+    {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", "data,system",
+     "Tokenize the training (and validation) text once into an HDF5 token file;\n"
+     "`train --data-file OUT.h5` then starts without reading or tokenizing text."},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
 static void print_help(const command *c) {
     printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
     if (c == &COMMANDS[0])
-        printf("\ncommands: train (default), eval, generate, inspect; `expert-dist COMMAND --help` for each.\n");
+        printf("\ncommands: train (default), eval, generate, inspect, prepare; `expert-dist COMMAND --help` for each.\n");
     printf("\ngeneral options:\n"
            "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
            "  -h, --help                       this help\n"
@@ -51,10 +54,10 @@ static void print_help(const command *c) {
 
 /* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
 static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
-    int is_train = c == &COMMANDS[0];
+    int is_train = c == &COMMANDS[0] || strcmp(c->name, "prepare") == 0;
     int max = is_train ? 0 : strcmp(c->name, "inspect") == 0 ? 1 : 2;
     if (a->n_positional > max && is_train)
-        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect; see --help)",
+        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect, prepare; see --help)",
                        a->positional[max]);
     if (a->n_positional > max)
         return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);
@@ -115,7 +118,8 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (take_positionals(cmd, &o, &a, &err) != 0 || ed_options_validate(&o, &err) != 0) goto usage;
-    if (cmd == &COMMANDS[0] && default_data(&o, &err) != 0) goto usage;
+    int wants_text = cmd == &COMMANDS[0] ? !o.data_file[0] : strcmp(cmd->name, "prepare") == 0;
+    if (wants_text && default_data(&o, &err) != 0) goto usage;
     if (o.debug_exit_step > 0 && o.debug_exit_rank >= d.world) {
         ed_fail(&err, "debug-exit-rank %d is not a rank of this %d-rank job", o.debug_exit_rank, d.world);
         goto usage;

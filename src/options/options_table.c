@@ -16,7 +16,7 @@ static const ed_option_spec TABLE[] = {
     /* data */
     ROW("train-file", ED_OPT_STR, train_file, 0, "data", "training text (.txt paragraphs or .jsonl); default: bundled corpus"),
     ROW("val-file", ED_OPT_STR, val_file, 0, "data", "validation text; default: bundled corpus when training on it, else none"),
-    ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file (reserved for `prepare`)"),
+    ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", "warn about and skip bad .jsonl lines instead of failing"),
     ROW("tokenizer", ED_OPT_STR, tokenizer, 0, "data", "tokenizer kind: word | bpe"),

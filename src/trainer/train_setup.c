@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expert/prepared.h"
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
@@ -56,6 +57,27 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
     t->tok = ed_tok_deserialize(blob, (size_t)len, err);
     free(blob);
     return ed_dist_agree(t->d, t->tok ? 0 : -1, err);
+}
+
+/* --data-file: a prepared token file (expert-dist prepare) replaces reading and
+ * tokenizing text. Its tokenizer is the one the ids were made with; on resume the
+ * checkpoint's must be the same size, or the ids would mean other words. Every rank
+ * reads the whole token array (any window may come to any rank). */
+static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *err) {
+    const ed_options *o = t->o;
+    ed_prepared_info info;
+    int status = ed_prepared_info_read(o->data_file, &info, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    t->tok = t->resume_path[0] ? ed_ckpt_read_tokenizer(t->resume_path, err) : ed_prepared_tokenizer(o->data_file, err);
+    if (ed_dist_agree(t->d, t->tok ? 0 : -1, err) != 0) return -1;
+    status = 0;
+    if (ed_tok_vocab_size(t->tok) != info.vocab_size)
+        status = ed_fail(err, "%s: tokens made with a %lld-token vocabulary, the checkpoint's has %d", o->data_file,
+                         (long long)info.vocab_size, ed_tok_vocab_size(t->tok));
+    if (status == 0) status = ed_dataset_load_prepared(&t->train_ds, o->data_file, "train", wo, err);
+    t->has_val = info.has_val;
+    if (status == 0 && t->has_val) status = ed_dataset_load_prepared(&t->val_ds, o->data_file, "val", wo, err);
+    return ed_dist_agree(t->d, status, err);
 }
 
 /* --resume: which file, and the model/data shape stored in it. */
@@ -140,6 +162,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
 
     if (resolve_resume(t, err) != 0) return -1;
 
+    ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
+    if (o->data_file[0]) {
+        if (load_prepared(t, &wo, err) != 0) return -1;
+        goto model;
+    }
+
     /* documents -> tokenizer -> windows */
     ed_docs train_docs = {0}, val_docs = {0};
     int status = read_docs(o, o->train_file, &train_docs, err);
@@ -154,7 +182,6 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     } else if (build_tokenizer(t, &train_docs, err) != 0) {
         goto fail_docs;
     }
-    ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
     status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, &wo, err);
     t->has_val = o->val_file[0] != '\0';
     if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, &wo, err);
@@ -162,6 +189,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     ed_docs_free(&val_docs);
     if (ed_dist_agree(d, status, err) != 0) return -1;
 
+model:
     /* model and optimizer */
     t->model = trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;

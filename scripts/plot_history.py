@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """plot_history.py — draw the curves of an expert-dist history file into a PNG.
 
 Usage: scripts/plot_history.py HISTORY.json [-o OUT.png] [--title TEXT]

@@ -75,6 +75,11 @@ typedef struct {
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok,
                      const ed_window_options *opt, ed_error *err);
 void ed_dataset_free(ed_dataset *ds);
+/* The window rule over tokens already in ds (ds->tokens, ds->n_tokens): document d is
+ * tokens[off[d] .. off[d+1]), n_docs documents. Fills win_start, win_len, n_windows (0
+ * when nothing fits; the caller decides that is an error), n_docs and max_length.
+ * ed_dataset_build and the prepared-file loader both cut windows here. */
+void ed_dataset_cut_windows(ed_dataset *ds, const uint64_t *off, size_t n_docs, const ed_window_options *opt);
 
 /* ---- batches ---------------------------------------------------------------------- */
 

@@ -225,42 +225,6 @@ ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err) {
     return tok;
 }
 
-/* ---- windows: the rule of ed_dataset_build (see dataset.h), from offsets alone ------- */
-
-typedef struct {
-    uint64_t *start;
-    uint32_t *len;
-    size_t n, cap;
-} wins;
-
-static void win_push(wins *w, uint64_t start, uint64_t len) {
-    if (w->n == w->cap) {
-        w->cap = w->cap ? 2 * w->cap : 1024;
-        w->start = ed_realloc(w->start, w->cap * sizeof *w->start);
-        w->len = ed_realloc(w->len, w->cap * sizeof *w->len);
-    }
-    w->start[w->n] = start;
-    w->len[w->n] = (uint32_t)len;
-    w->n++;
-}
-
-static void cut_windows(wins *w, const uint64_t *off, size_t n_docs, uint64_t n_tokens, const ed_window_options *o) {
-    uint64_t ml = (uint64_t)o->max_length, st = (uint64_t)o->stride;
-    if (o->pack) {
-        for (uint64_t s = 0; s + ml <= n_tokens; s += st) win_push(w, s, ml);
-        if (w->n == 0 && n_tokens >= 2) win_push(w, 0, n_tokens);
-        return;
-    }
-    for (size_t d = 0; d < n_docs; d++) {
-        uint64_t b = off[d], e = off[d + 1];
-        for (uint64_t s = b; s < e; s += st) {
-            uint64_t len = e - s < ml ? e - s : ml;
-            if (len >= 2) win_push(w, s, len);
-            if (s + ml >= e) break;
-        }
-    }
-}
-
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
                              ed_error *err) {
     memset(ds, 0, sizeof *ds);
@@ -284,7 +248,6 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
     uint64_t n_tokens = 0, n_off = 0;
     int32_t *tokens = NULL;
     uint64_t *off = NULL;
-    wins w = {0};
     int rc = -1;
     hid_t td = open_1d(&r, tobj, 't', &n_tokens, err);
     hid_t od = td < 0 ? -1 : open_1d(&r, oobj, 'o', &n_off, err);
@@ -333,21 +296,16 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
             rfail(&r, err, "%s: document %zu does not start with <BOS> and end with <EOS>", tobj, d);
             goto out;
         }
-    cut_windows(&w, off, n_docs, n_tokens, opt);
-    if (w.n == 0 || w.n > UINT32_MAX) {
-        rfail(&r, err, "/%s: %zu windows (need 1 .. 2^32-1)", split, w.n);
-        goto out;
-    }
+    /* the same window rule as the text path (windows.c), so the two cannot drift */
     ds->tokens = tokens;
     ds->n_tokens = (size_t)n_tokens;
-    ds->win_start = w.start;
-    ds->win_len = w.len;
-    ds->n_windows = w.n;
-    ds->n_docs = n_docs;
-    ds->max_length = opt->max_length;
     tokens = NULL;
-    w.start = NULL;
-    w.len = NULL;
+    ed_dataset_cut_windows(ds, off, n_docs, opt);
+    if (ds->n_windows == 0 || ds->n_windows > UINT32_MAX) {
+        rfail(&r, err, "/%s: %zu windows (need 1 .. 2^32-1)", split, ds->n_windows);
+        ed_dataset_free(ds);
+        goto out;
+    }
     rc = 0;
 out:
     if (td >= 0) H5Dclose(td);
@@ -355,7 +313,5 @@ out:
     close_reader(&r);
     free(tokens);
     free(off);
-    free(w.start);
-    free(w.len);
     return rc;
 }

@@ -40,41 +40,48 @@ static void doc_windows(win_list *w, uint64_t begin, uint64_t end, uint64_t max_
     }
 }
 
+void ed_dataset_cut_windows(ed_dataset *ds, const uint64_t *off, size_t n_docs, const ed_window_options *opt) {
+    win_list w = {0};
+    uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride, n = ds->n_tokens;
+    if (opt->pack) {
+        for (uint64_t s = 0; s + ml <= n; s += st) win_push(&w, s, (uint32_t)ml);
+        if (w.n == 0 && n >= 2) win_push(&w, 0, (uint32_t)n);
+    } else {
+        for (size_t d = 0; d < n_docs; d++) doc_windows(&w, off[d], off[d + 1], ml, st);
+    }
+    ds->win_start = w.start;
+    ds->win_len = w.len;
+    ds->n_windows = w.n;
+    ds->n_docs = n_docs;
+    ds->max_length = opt->max_length;
+}
+
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok, const ed_window_options *opt,
                      ed_error *err) {
     memset(ds, 0, sizeof *ds);
     if (opt->max_length < 2) return ed_fail(err, "max_length must be >= 2 (one input and one target), got %d", opt->max_length);
     if (opt->stride < 1) return ed_fail(err, "stride must be >= 1, got %d", opt->stride);
     ed_ivec tokens = {0};
-    win_list w = {0};
     size_t total = 0;
     for (size_t d = 0; d < docs->n; d++) total += docs->len[d];
     /* Words average well over 3 bytes; this avoids most regrowth of the one big array. */
     ed_ivec_reserve(&tokens, total / 3 + 2 * docs->n + 16);
+    uint64_t *off = ed_malloc((docs->n + 1) * sizeof *off);
+    off[0] = 0;
     for (size_t d = 0; d < docs->n; d++) {
-        uint64_t begin = tokens.len;
         ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
-        if (!opt->pack) doc_windows(&w, begin, tokens.len, (uint64_t)opt->max_length, (uint64_t)opt->stride);
-    }
-    if (opt->pack) {
-        uint64_t ml = (uint64_t)opt->max_length;
-        for (uint64_t s = 0; s + ml <= tokens.len; s += (uint64_t)opt->stride) win_push(&w, s, (uint32_t)ml);
-        if (w.n == 0 && tokens.len >= 2) win_push(&w, 0, (uint32_t)tokens.len);
-    }
-    if (w.n == 0 || w.n > UINT32_MAX) {
-        ed_ivec_free(&tokens);
-        free(w.start);
-        free(w.len);
-        if (w.n == 0) return ed_fail(err, "%s: no training windows (no documents)", docs->path ? docs->path : "dataset");
-        return ed_fail(err, "%s: %zu windows, more than the 2^32-1 supported", docs->path ? docs->path : "dataset", w.n);
+        off[d + 1] = tokens.len;
     }
     ds->tokens = tokens.data;
     ds->n_tokens = tokens.len;
-    ds->win_start = w.start;
-    ds->win_len = w.len;
-    ds->n_windows = w.n;
-    ds->n_docs = docs->n;
-    ds->max_length = opt->max_length;
+    ed_dataset_cut_windows(ds, off, docs->n, opt);
+    free(off);
+    if (ds->n_windows == 0 || ds->n_windows > UINT32_MAX) {
+        size_t nw = ds->n_windows;
+        ed_dataset_free(ds);
+        if (nw == 0) return ed_fail(err, "%s: no training windows (no documents)", docs->path ? docs->path : "dataset");
+        return ed_fail(err, "%s: %zu windows, more than the 2^32-1 supported", docs->path ? docs->path : "dataset", nw);
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "expert/progress.h"
 #include "trainer_internal.h"
@@ -146,6 +147,9 @@ static void print_summary(const ed_trainer *t, const char *how) {
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    /* Peak resident memory of rank 0, to hold against the --dry-run estimate. */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) printf("\npeak memory: rank 0 RSS %.1f MB", ru.ru_maxrss / 1024.0);
     printf("\n");
     fflush(stdout);
 }
@@ -233,12 +237,21 @@ static void print_memory(const ed_trainer *t) {
     size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1);
+    /* Token arrays (int32) and windows (uint64 start + uint32 length) of train and val,
+     * and the batch buffers (inputs, targets: int32, mask: uint8). */
+    size_t data = (t->train_ds.n_tokens + t->val_ds.n_tokens) * 4 + (t->train_ds.n_windows + t->val_ds.n_windows) * 12 +
+                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
+    /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
+     * gathered under ZeRO) is laid out in memory and copied once (src/checkpoint). */
+    size_t ckpt = 2 * (np * 4 + np * opt);
     double mb = 1.0 / (1 << 20);
+    size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + data;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
-           "  activations  %10.1f MB (B %d, T %d)\n  total/rank   %10.1f MB\n",
+           "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB\n  total/rank   %10.1f MB\n"
+           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
-           t->o->max_length - 1, (np * 8 + np * opt * opt_share + act) * mb);
+           t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
            t->flops_per_token * 1e-9);
 }

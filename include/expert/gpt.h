@@ -84,8 +84,18 @@ const ed_tensor *ed_gpt_tensors(const ed_gpt *m);
 /* NULL when no tensor has that name. */
 const ed_tensor *ed_gpt_find_tensor(const ed_gpt *m, const char *name);
 
-/* Bytes of activation memory that forward/backward at (B, T) keep allocated. */
-size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T);
+/* Bytes of activation memory that forward/backward at (B, T) keep allocated, with or
+ * without activation recomputation (see ed_gpt_set_recompute). */
+size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute);
+
+/* Activation recomputation (off by default). When on, a training forward keeps only each
+ * block's output (N*D floats per block) plus ONE block's worth of intermediates, shared by
+ * all blocks; the backward re-runs each block's forward from its stored input just before
+ * differentiating it. Block memory falls about L-fold for one extra forward of the blocks
+ * (the top block is not recomputed: its intermediates are still in place).
+ * The recomputed forward is the same code on the same inputs with the same dropout seeds
+ * (kept per layer), so gradients are bit-identical to a run without recomputation. */
+void ed_gpt_set_recompute(ed_gpt *m, int on);
 
 /* Forward pass on inputs[B*T] (token ids, row-major [B][T], T <= max_seq_len).
  * With targets (ids or -100) it also computes the cross-entropy with optional label

@@ -25,11 +25,33 @@ static void *carve(carver *c, size_t bytes) {
 }
 #define CARVE_F(c, n) ((float *)carve((c), (size_t)(n) * sizeof(float)))
 
+/* One block's intermediates: everything the backward reads except the block output. */
+static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t FF, size_t att,
+                        int drop) {
+    b->ln1 = CARVE_F(cv, N * D);
+    b->ln1_mean = CARVE_F(cv, N);
+    b->ln1_rstd = CARVE_F(cv, N);
+    b->qkv = CARVE_F(cv, N * 3 * D);
+    b->att = CARVE_F(cv, att);
+    b->attd = drop ? CARVE_F(cv, att) : NULL;
+    b->atty = CARVE_F(cv, N * D);
+    b->res2 = CARVE_F(cv, N * D);
+    b->ln2 = CARVE_F(cv, N * D);
+    b->ln2_mean = CARVE_F(cv, N);
+    b->ln2_rstd = CARVE_F(cv, N);
+    b->fch = CARVE_F(cv, N * FF);
+    b->fch_gelu = CARVE_F(cv, N * FF);
+    b->mask1 = drop ? carve(cv, N * D) : NULL;
+    b->mask2 = drop ? carve(cv, N * D) : NULL;
+}
+
 /* The one place that knows what the engine keeps per (B, T): used both to allocate and
  * to report ed_gpt_activation_bytes, so the two cannot drift apart. `threads` sizes the
- * per-thread attention scratch. Returns the bytes needed. */
+ * per-thread attention scratch. With `recompute` every block gets its own output (res3,
+ * the next block's input) but all blocks share one set of intermediates, which the
+ * backward refills block by block. Returns the bytes needed. */
 static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int B, int T,
-                         int threads) {
+                         int threads, int recompute) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
     size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
@@ -40,22 +62,11 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->encoded = CARVE_F(&cv, N * D);
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
-        b->ln1 = CARVE_F(&cv, N * D);
-        b->ln1_mean = CARVE_F(&cv, N);
-        b->ln1_rstd = CARVE_F(&cv, N);
-        b->qkv = CARVE_F(&cv, N * 3 * D);
-        b->att = CARVE_F(&cv, att);
-        b->attd = drop ? CARVE_F(&cv, att) : NULL;
-        b->atty = CARVE_F(&cv, N * D);
-        b->res2 = CARVE_F(&cv, N * D);
-        b->ln2 = CARVE_F(&cv, N * D);
-        b->ln2_mean = CARVE_F(&cv, N);
-        b->ln2_rstd = CARVE_F(&cv, N);
-        b->fch = CARVE_F(&cv, N * FF);
-        b->fch_gelu = CARVE_F(&cv, N * FF);
+        if (!recompute || l == 0)
+            carve_block(&cv, b, N, D, FF, att, drop);
+        else if (base)
+            *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
-        b->mask1 = drop ? carve(&cv, N * D) : NULL;
-        b->mask2 = drop ? carve(&cv, N * D) : NULL;
     }
     a->lnf = CARVE_F(&cv, N * D);
     a->lnf_mean = CARVE_F(&cv, N);
@@ -72,20 +83,58 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     return cv.used;
 }
 
-size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T) {
-    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads());
+size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute) {
+    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute);
 }
+
+void ed_gpt_set_recompute(ed_gpt *m, int on) { m->recompute = on != 0; }
 
 static void ensure_acts(ed_gpt *m, int B, int T) {
     int threads = omp_get_max_threads();
-    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads);
+    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute);
     if (need > m->act_bytes) {
         free(m->act_mem);
         m->act_mem = ed_alloc_floats(need / sizeof(float));
         m->act_bytes = need;
     }
-    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads);
+    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute);
     m->att_threads = threads;
+    m->acts_recompute = m->recompute;
+}
+
+/* Block l's forward from its input x into a->blocks[l]: x + attn(ln1(x)), then
+ * + mlp(ln2(.)). Dropout (m->train) draws from the layer's seeds, so running it again
+ * during the backward (recomputation) reproduces every value bit for bit. */
+static void block_forward(ed_gpt *m, int l, const float *x) {
+    const ed_model_config *c = &m->cfg;
+    const int D = c->d_model, H = c->n_heads, FF = c->d_ff, B = m->B, T = m->T, N = B * T;
+    const float p = m->train ? c->dropout : 0.0f;
+    const uint64_t *s = m->seeds + 3 * (size_t)l;
+    const gpt_block_params *w = &m->p.blocks[l];
+    gpt_block_acts *b = &m->a.blocks[l];
+    layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
+    matmul_forward(b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
+    attention_forward(b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s[0]);
+    if (m->train) {
+        matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
+        dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
+        residual_dropout_forward(b->res2, x, b->res2, b->mask1, p, (size_t)N * D);
+    } else {
+        /* residual fused into the GEMM: res2 = x + bias, then res2 += atty @ W^T */
+        residual_bias_init(b->res2, x, w->projb, N, D);
+        matmul_forward(b->res2, b->atty, w->projw, NULL, N, D, D, 1);
+    }
+    layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
+    matmul_forward(b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
+    gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
+    if (m->train) {
+        matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
+        dropout_mask(b->mask2, (size_t)N * D, p, s[2]);
+        residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
+    } else {
+        residual_bias_init(b->res3, b->res2, w->fcob, N, D);
+        matmul_forward(b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
+    }
 }
 
 const float *ed_gpt_logits(const ed_gpt *m) { return m->a.logits; }
@@ -94,7 +143,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                     float label_smoothing, int train, ed_rng *rng, double *loss_sum,
                     long *count) {
     const ed_model_config *c = &m->cfg;
-    const int V = c->vocab_size, D = c->d_model, L = c->n_layers, H = c->n_heads, FF = c->d_ff;
+    const int V = c->vocab_size, D = c->d_model, L = c->n_layers;
     ED_CHECK(B >= 1 && T >= 1 && T <= c->max_seq_len,
              "forward shape B=%d T=%d invalid (need T <= max_seq_len %d)", B, T, c->max_seq_len);
     const int N = B * T;
@@ -113,7 +162,6 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     m->have_targets = targets != NULL;
     m->label_smoothing = label_smoothing;
     m->train = train && c->dropout > 0.0f;
-    const float p = m->train ? c->dropout : 0.0f;
     if (m->train) ED_CHECK(rng != NULL, "dropout %g needs an ed_rng in ed_gpt_forward", c->dropout);
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
@@ -122,40 +170,10 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
     const float *x = a->encoded;
     for (int l = 0; l < L; l++) {
-        const gpt_block_params *w = &m->p.blocks[l];
-        gpt_block_acts *b = &a->blocks[l];
-        uint64_t s_att = 0, s_r1 = 0, s_r2 = 0;
-        if (m->train) {
-            s_att = ed_rng_u64(rng);
-            s_r1 = ed_rng_u64(rng);
-            s_r2 = ed_rng_u64(rng);
-        }
-        /* x + attn(ln1(x)) */
-        layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
-        matmul_forward(b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-        attention_forward(b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s_att);
-        if (m->train) {
-            matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
-            dropout_mask(b->mask1, (size_t)N * D, p, s_r1);
-            residual_dropout_forward(b->res2, x, b->res2, b->mask1, p, (size_t)N * D);
-        } else {
-            /* residual fused into the GEMM: res2 = x + bias, then res2 += atty @ W^T */
-            residual_bias_init(b->res2, x, w->projb, N, D);
-            matmul_forward(b->res2, b->atty, w->projw, NULL, N, D, D, 1);
-        }
-        /* + mlp(ln2(.)) */
-        layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
-        matmul_forward(b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
-        gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
-        if (m->train) {
-            matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
-            dropout_mask(b->mask2, (size_t)N * D, p, s_r2);
-            residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
-        } else {
-            residual_bias_init(b->res3, b->res2, w->fcob, N, D);
-            matmul_forward(b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
-        }
-        x = b->res3;
+        if (m->train) /* 3 words per layer: attention, residual 1, residual 2 */
+            for (int k = 0; k < 3; k++) m->seeds[3 * (size_t)l + k] = ed_rng_u64(rng);
+        block_forward(m, l, x);
+        x = a->blocks[l].res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
     matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
@@ -201,6 +219,8 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         gpt_block_params *g = &m->g.blocks[l];
         gpt_block_acts *b = &a->blocks[l];
         const float *x = l == 0 ? a->encoded : a->blocks[l - 1].res3;
+        /* The top block's intermediates are still in place from the forward. */
+        if (m->acts_recompute && l < L - 1) block_forward(m, l, x);
         /* res3 = res2 + drop(fc_out(gelu(fc(ln2(res2))))) */
         const float *dfco = a->dres;
         if (p > 0.0f) {

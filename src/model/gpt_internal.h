@@ -61,6 +61,11 @@ struct ed_gpt {
     float label_smoothing;
     int train;        /* dropout active in the last forward */
     int att_threads;  /* OpenMP threads the attention scratch was sized for */
+    int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
+    int acts_recompute; /* the layout of the last forward: blocks share intermediates */
+    uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
+                         * (attention, residual 1, residual 2), so a recomputed block
+                         * draws the same masks */
 };
 
 /* Rows of logits per cross-entropy backward chunk (bounds dlogits to CE_CHUNK*V). */

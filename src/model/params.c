@@ -121,6 +121,7 @@ ed_gpt *ed_gpt_create(const ed_model_config *cfg, uint64_t seed, char *msg, size
     m->p.blocks = ed_calloc((size_t)L, sizeof *m->p.blocks);
     m->g.blocks = ed_calloc((size_t)L, sizeof *m->g.blocks);
     m->a.blocks = ed_calloc((size_t)L, sizeof *m->a.blocks);
+    m->seeds = ed_calloc((size_t)3 * L, sizeof *m->seeds);
     gpt_bind_views(&m->p, m->params, m->tensors, L);
     gpt_bind_views(&m->g, m->grads, m->tensors, L);
     init_params(m, seed);
@@ -136,6 +137,7 @@ void ed_gpt_free(ed_gpt *m) {
     free(m->g.blocks);
     free(m->a.blocks);
     free(m->act_mem);
+    free(m->seeds);
     free(m);
 }
 

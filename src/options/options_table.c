@@ -71,7 +71,7 @@ static const ed_option_spec TABLE[] = {
     ROW("threads", ED_OPT_INT, threads, 't', "system", "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", "gradient allreduce bucket size in MB"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
-    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation (not implemented by the engine; must be off)"),
+    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", "print the model size and memory report, then exit"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", "debug: this rank calls exit(1) ..."),

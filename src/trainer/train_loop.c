@@ -236,7 +236,7 @@ static void print_memory(const ed_trainer *t) {
     size_t np = ed_gpt_num_params(t->model);
     size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
-    size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1);
+    size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
     /* Token arrays (int32) and windows (uint64 start + uint32 length) of train and val,
      * and the batch buffers (inputs, targets: int32, mask: uint8). */
     size_t data = (t->train_ds.n_tokens + t->val_ds.n_tokens) * 4 + (t->train_ds.n_windows + t->val_ds.n_windows) * 12 +

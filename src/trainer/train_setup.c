@@ -18,6 +18,7 @@ ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
     char msg[512] = "";
     ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
     if (!m) ed_fail(err, "invalid model: %s", msg);
+    else ed_gpt_set_recompute(m, o->recompute);
     return m;
 }
 

@@ -266,7 +266,7 @@ int main(int argc, char **argv) {
         double eff = (6.0 * (double)e.n + 12.0 * c->L * (double)c->T * c->D) * tokens;
         double gf = eff / dt / 1e9, sg = gs.flops / gt / 1e9;
         ed_model_config mc = *ed_gpt_config(e.m);
-        size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T);
+        size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T, 0);
         size_t np = e.n;
         double f_s = median(tf + 2, steps), b_s = median(tb + 2, steps), o_s = median(to + 2, steps);
         engine_free(&e);

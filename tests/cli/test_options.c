@@ -195,7 +195,6 @@ static void test_validate_rules(void **state) {
         {"threads", "-1", "threads must be >= 0"},
         {"bucket-mb", "0", "bucket-mb must be in 1..4096"},
         {"zero", "2", "zero must be 0 or 1"},
-        {"recompute", "true", "recompute is not implemented"},
         {"check-every", "-1", "check-every must be >= 0"},
         {"debug-exit-rank", "-1", "debug-exit-rank must be >= 0"},
         {"debug-exit-step", "-1", "debug-exit-step must be >= 0"},

@@ -69,7 +69,7 @@ static void test_overfit(void **state) {
         for (int v = 0; v < 32; v++)
             assert_true(fabsf(ed_gpt_logits(m)[t * 32 + v] - l1[t * 32 + v]) < 1e-4f);
     free(l1);
-    assert_true(ed_gpt_activation_bytes(&cfg, 2 * B, T) > ed_gpt_activation_bytes(&cfg, B, T));
+    assert_true(ed_gpt_activation_bytes(&cfg, 2 * B, T, 0) > ed_gpt_activation_bytes(&cfg, B, T, 0));
     ed_optim_free(&o);
     ed_gpt_free(m);
 }
@@ -95,7 +95,7 @@ static void test_activation_bytes(void **state) {
         for (int i = 0; i < 3; i++) {
             int B = shapes[i][0], T = shapes[i][1];
             double want = act_formula(&cfg, B, T, omp_get_max_threads());
-            double got = (double)ed_gpt_activation_bytes(&cfg, B, T);
+            double got = (double)ed_gpt_activation_bytes(&cfg, B, T, 0);
             double slices = 13.0 * cfg.n_layers + 13 + (drop ? 3.0 * cfg.n_layers : 0);
             assert_true(got >= want && got < want + 64 * slices);
         }

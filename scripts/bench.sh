@@ -6,6 +6,7 @@
 #   scripts/bench.sh                      both configs (small, seed), 2 threads
 #   scripts/bench.sh --config small       one config
 #   scripts/bench.sh --threads 1 --steps 10 --no-torch
+#   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
 #
 # Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step;
@@ -18,13 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 torch=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --no-torch) torch=0; shift ;;
+    --recompute) args+=("$1"); shift ;;
     --config|--threads|--steps|--python)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;

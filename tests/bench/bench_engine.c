@@ -6,6 +6,9 @@
  *      at full T x T), timed the same way: the honest ceiling on this machine;
  *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), run
  *      before and after 1+2 and averaged.
+ * With --recompute a second engine with activation recomputation runs interleaved with
+ * the first, and a row "<config>+rc" shows its speed, its activation memory and its
+ * time over the plain step ("rc_time" = extra time in %, from the same run).
  * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
  * cpuE / cpuG: CPU time our step / the sgemm set actually got, as a fraction of
  * wall time x threads; well below 100% means other jobs were sharing the cores. */
@@ -55,12 +58,13 @@ typedef struct {
     size_t n;
 } engine;
 
-static void engine_init(engine *e, const bench_cfg *c) {
+static void engine_init(engine *e, const bench_cfg *c, int recompute) {
     ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L,
                           .n_heads = c->H, .d_ff = c->FF, .max_seq_len = c->T};
     char msg[128];
     e->m = ed_gpt_create(&mc, 0, msg, sizeof msg);
     if (!e->m) ED_DIE("config %s: %s", c->name, msg);
+    ed_gpt_set_recompute(e->m, recompute);
     e->n = ed_gpt_num_params(e->m);
     size_t N = (size_t)c->B * c->T;
     e->x = ed_malloc(N * sizeof *e->x);
@@ -183,20 +187,21 @@ static int bench_torch(const bench_cfg *c, int threads, const char *python, cons
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ed-bench [--config small|seed|all] [--threads N] [--steps N]\n"
+            "usage: ed-bench [--config small|seed|all] [--threads N] [--steps N] [--recompute]\n"
             "                [--python PATH] [--torch-ref PATH | --no-torch]\n"
             "                [--V n --D n --L n --H n --FF n --T n --B n]   (a custom config)\n");
 }
 
 int main(int argc, char **argv) {
     const char *which = "all", *python = "/usr/bin/python3", *ref = NULL;
-    int threads = 2, steps = 5, no_torch = 0;
+    int threads = 2, steps = 5, no_torch = 0, recompute = 0;
     bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *ip = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
         else if (!strcmp(a, "--no-torch")) { no_torch = 1; continue; }
+        else if (!strcmp(a, "--recompute")) { recompute = 1; continue; }
         else if (!v) { usage(stderr); return 2; }
         else if (!strcmp(a, "--config")) which = v;
         else if (!strcmp(a, "--python")) python = v;
@@ -244,14 +249,16 @@ int main(int argc, char **argv) {
          * which cancels a steady drift in the machine's load. */
         double pt0 = 0, pg0 = 0, pt1 = 0, pg1 = 0;
         int have_torch = !no_torch && bench_torch(c, threads, python, ref, &pt0, &pg0) == 0;
-        engine e;
+        engine e, er;
         gemm_set gs;
-        engine_init(&e, c);
+        engine_init(&e, c, 0);
+        if (recompute) engine_init(&er, c, 1);
         gemm_init(&gs, c);
         int total = steps + 2;
-        double *ts = ed_malloc((size_t)total * 5 * sizeof *ts);
+        double *ts = ed_malloc((size_t)total * 9 * sizeof *ts);
         double *tt = ts, *tf = ts + total, *tb = ts + 2 * total, *to = ts + 3 * total, *tg = ts + 4 * total;
-        double cpu_e = 0, wall_e = 0, cpu_g = 0, wall_g = 0;
+        double *rt = ts + 5 * total, *rf = ts + 6 * total, *rb = ts + 7 * total, *ro = ts + 8 * total;
+        double cpu_e = 0, wall_e = 0, cpu_g = 0, wall_g = 0, cpu_r = 0, wall_r = 0;
         for (int s = 0; s < total; s++) {
             double ph[3], c0 = cpu_now();
             engine_step(&e, c, ph);
@@ -260,6 +267,11 @@ int main(int argc, char **argv) {
             tg[s] = gemm_run(&gs);
             double c2 = cpu_now();
             if (s >= 2) cpu_e += c1 - c0, wall_e += tt[s], cpu_g += c2 - c1, wall_g += tg[s];
+            if (recompute) {
+                engine_step(&er, c, ph);
+                rf[s] = ph[0], rb[s] = ph[1], ro[s] = ph[2], rt[s] = ph[0] + ph[1] + ph[2];
+                if (s >= 2) cpu_r += cpu_now() - c2, wall_r += rt[s];
+            }
         }
         double dt = median(tt + 2, steps), gt = median(tg + 2, steps);
         double tokens = (double)c->B * c->T;
@@ -269,6 +281,14 @@ int main(int argc, char **argv) {
         size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T, 0);
         size_t np = e.n;
         double f_s = median(tf + 2, steps), b_s = median(tb + 2, steps), o_s = median(to + 2, steps);
+        double r_t = 0, r_f = 0, r_b = 0, r_o = 0;
+        size_t r_act = 0;
+        if (recompute) {
+            r_t = median(rt + 2, steps), r_f = median(rf + 2, steps), r_b = median(rb + 2, steps);
+            r_o = median(ro + 2, steps);
+            r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
+            engine_free(&er);
+        }
         engine_free(&e);
         gemm_free(&gs);
         free(ts);
@@ -281,6 +301,15 @@ int main(int argc, char **argv) {
             printf(" %9.1f %8.1f %5.1f%% %5.2fx\n", pt, pg, 100.0 * pg / sg, (tokens / dt) / pt);
         else
             printf(" %9s %8s %6s %6s\n", "-", "-", "-", "-");
+        if (recompute) {
+            double rgf = eff / r_t / 1e9; /* effective: the recomputed forward is not counted */
+            char name[32];
+            snprintf(name, sizeof name, "%s+rc", c->name);
+            printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%% %4.0f%% %4s  rc_time %+.1f%%, "
+                   "act %.2fx smaller\n",
+                   name, np, tokens / r_t, rgf, r_f, r_b, r_o, (double)r_act / 1048576.0, sg, 100.0 * rgf / sg,
+                   100.0 * cpu_r / (wall_r * threads), "-", 100.0 * (r_t / dt - 1.0), (double)act / (double)r_act);
+        }
         fflush(stdout);
     }
     return 0;

@@ -58,35 +58,59 @@ uint64_t ed_dist_hash(const float *p, size_t n);
 /* Collective. 0 when every rank's hash equals, else -1 (with min/max hashes in err). */
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err);
 
-/* ---- bucketed gradient allreduce ---------------------------------------------------------
+/* ---- bucketed gradient sync -------------------------------------------------------------
  * The flat gradient buffer is cut into buckets of bucket_bytes. Backward reports ranges
  * that are final (from the end of the buffer towards the start); a bucket whose every
- * float is final starts an MPI_Iallreduce(SUM) at once, overlapping communication with the
- * rest of backward. Buckets are always LAUNCHED in descending index order, whatever order
+ * float is final starts its collective at once, overlapping communication with the rest
+ * of backward. Buckets are always LAUNCHED in descending index order, whatever order
  * the ranges came in, because non-blocking collectives must be started in the same order on
  * every rank; a rank with an empty micro-batch launches them all in that same order in
- * ed_grad_sync_finish(). */
+ * ed_grad_sync_finish().
+ *
+ * Two modes:
+ *  - allreduce (ed_grad_sync_init, --zero 0): each bucket is an MPI_Iallreduce(SUM) in
+ *    place; after finish every float of buf holds the sum over ranks.
+ *  - reduce-scatter (ed_grad_sync_init_scatter, ZeRO-1): each bucket is an
+ *    MPI_Ireduce_scatter(SUM) whose recvcounts are the bucket's overlap with every rank's
+ *    slice (zero for ranks it does not touch). It runs in place (MPI_IN_PLACE: this
+ *    rank's part of the sum lands at the bucket's start), so no second gradient-sized
+ *    buffer exists; finish moves each part to its place. After finish ONLY buf[lo, hi),
+ *    this rank's slice, holds the sum over ranks: the rest of buf is scratch (partly this
+ *    rank's local gradient, partly MPI's) and must not be read. Half the traffic of an
+ *    allreduce (each rank receives 1/W of the sum instead of all of it). */
 typedef struct {
     MPI_Comm comm;
-    int world;
+    int world, rank;
     float *buf;
     size_t n, bucket;    /* floats in buf; floats per bucket */
     int n_buckets;
     size_t *done;        /* floats of each bucket reported final in this step */
     int next;            /* next bucket to launch (counts down), -1 when all launched */
     MPI_Request *req;
+    /* reduce-scatter mode (scatter = 1) */
+    int scatter;
+    size_t lo, hi;       /* this rank's slice of buf */
+    int *recvcounts;     /* [n_buckets * world]: bucket i's overlap with rank r's slice; MPI
+                            must not see them change while the collective runs, so one row
+                            per bucket, computed once */
     double wait_seconds; /* total time blocked in ed_grad_sync_finish (for the summary) */
     long n_launched;     /* buckets launched during backward (overlapped), all steps */
     long n_total;        /* buckets launched, all steps */
 } ed_grad_sync;
 
+/* Allreduce mode. */
 void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes);
+/* Reduce-scatter mode: counts/displs are every rank's slice of buf (from ed_dist_slices,
+ * contiguous and ascending in rank; copied, the caller keeps its arrays). */
+void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes,
+                               const int *counts, const int *displs);
 void ed_grad_sync_free(ed_grad_sync *g);
 /* Before the last micro-batch's backward of a step. */
 void ed_grad_sync_begin(ed_grad_sync *g);
 /* An ed_grad_ready_fn (ctx = the ed_grad_sync). */
 void ed_grad_sync_ready(void *ctx, size_t offset, size_t count);
-/* Launches the remaining buckets and waits for all: buf then holds the sum over ranks. */
+/* Launches the remaining buckets and waits for all: buf then holds the sum over ranks
+ * (reduce-scatter mode: only buf[lo, hi) does). */
 void ed_grad_sync_finish(ed_grad_sync *g);
 
 #endif

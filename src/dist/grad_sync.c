@@ -1,4 +1,5 @@
-/* grad_sync.c — the gradient allreduce in buckets, overlapped with backward (see dist.h). */
+/* grad_sync.c — the gradient sum in buckets, overlapped with backward: an allreduce per
+ * bucket, or (ZeRO-1) a reduce-scatter per bucket onto the ranks' slices (see dist.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@ void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, siz
     memset(g, 0, sizeof *g);
     g->comm = comm;
     MPI_OK(MPI_Comm_size(comm, &g->world));
+    MPI_OK(MPI_Comm_rank(comm, &g->rank));
     g->buf = buf;
     g->n = n;
     g->bucket = bucket_bytes / sizeof(float);
@@ -23,16 +25,39 @@ void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, siz
     g->next = -1;
 }
 
-void ed_grad_sync_free(ed_grad_sync *g) {
-    free(g->done);
-    free(g->req);
-    memset(g, 0, sizeof *g);
-}
-
 static size_t bucket_lo(const ed_grad_sync *g, int i) { return (size_t)i * g->bucket; }
 static size_t bucket_len(const ed_grad_sync *g, int i) {
     size_t lo = bucket_lo(g, i), hi = lo + g->bucket;
     return (hi > g->n ? g->n : hi) - lo;
+}
+
+void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes,
+                               const int *counts, const int *displs) {
+    ed_grad_sync_init(g, comm, buf, n, bucket_bytes);
+    g->scatter = 1;
+    g->lo = (size_t)displs[g->rank];
+    g->hi = g->lo + (size_t)counts[g->rank];
+    ED_CHECK(g->hi <= n, "grad sync: slice [%zu, %zu) outside the buffer of %zu floats", g->lo, g->hi, n);
+    g->recvcounts = ed_calloc((size_t)g->n_buckets * (size_t)g->world + 1, sizeof *g->recvcounts);
+    size_t covered = 0;
+    for (int i = 0; i < g->n_buckets; i++) {
+        size_t blo = bucket_lo(g, i), bhi = blo + bucket_len(g, i);
+        for (int r = 0; r < g->world; r++) {
+            size_t slo = (size_t)displs[r], shi = slo + (size_t)counts[r];
+            size_t a = blo > slo ? blo : slo, b = bhi < shi ? bhi : shi;
+            g->recvcounts[(size_t)i * (size_t)g->world + (size_t)r] = b > a ? (int)(b - a) : 0;
+            covered += b > a ? b - a : 0;
+        }
+    }
+    /* The bucket's floats go to the ranks in rank order: the slices must tile [0, n). */
+    ED_CHECK(covered == n, "grad sync: the ranks' slices cover %zu of %zu floats", covered, n);
+}
+
+void ed_grad_sync_free(ed_grad_sync *g) {
+    free(g->done);
+    free(g->req);
+    free(g->recvcounts);
+    memset(g, 0, sizeof *g);
 }
 
 void ed_grad_sync_begin(ed_grad_sync *g) {
@@ -43,6 +68,14 @@ void ed_grad_sync_begin(ed_grad_sync *g) {
 static void launch(ed_grad_sync *g, int i) {
     g->n_total++;
     if (g->world == 1) return; /* a sum over one rank is the buffer itself */
+    if (g->scatter) {
+        /* In place: the bucket is the input, and this rank's part of the sum lands at the
+         * bucket's start (finish moves it to its place); no second buffer. A rank the bucket
+         * does not overlap receives 0 floats. */
+        MPI_OK(MPI_Ireduce_scatter(MPI_IN_PLACE, g->buf + bucket_lo(g, i), g->recvcounts + (size_t)i * (size_t)g->world,
+                                   MPI_FLOAT, MPI_SUM, g->comm, &g->req[i]));
+        return;
+    }
     MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, g->buf + bucket_lo(g, i), (int)bucket_len(g, i), MPI_FLOAT,
                           MPI_SUM, g->comm, &g->req[i]));
 }
@@ -73,5 +106,13 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
     double t0 = ed_now();
     while (g->next >= 0) launch(g, g->next--);
     if (g->world > 1) MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
+    /* The optimizer reads the flat buffer: move each bucket's reduced part from the
+     * bucket's start to its place in this rank's slice (overlapping: memmove). */
+    if (g->scatter && g->world > 1)
+        for (int i = 0; i < g->n_buckets; i++) {
+            size_t blo = bucket_lo(g, i), cnt = (size_t)g->recvcounts[(size_t)i * (size_t)g->world + (size_t)g->rank];
+            size_t at = blo > g->lo ? blo : g->lo;
+            if (cnt && at != blo) memmove(g->buf + at, g->buf + blo, cnt * sizeof *g->buf);
+        }
     g->wait_seconds += ed_now() - t0;
 }

@@ -130,8 +130,23 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     return trainer_write_history(t, err);
 }
 
+/* Collective: every rank's peak resident set (MB) into rss[world], on every rank. Called
+ * only where all ranks are alive and leave the loop together (print_summary). */
+static void gather_peak_rss(const ed_trainer *t, double *rss) {
+    struct rusage ru;
+    for (int r = 0; r < t->d->world; r++) rss[r] = 0.0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) rss[t->d->rank] = ru.ru_maxrss / 1024.0;
+    ed_dist_max(t->d, rss, t->d->world); /* one entry per rank, the others 0: a gather */
+}
+
+/* Collective (the peak RSS of every rank); rank 0 prints. */
 static void print_summary(const ed_trainer *t, const char *how) {
-    if (t->d->rank != 0) return;
+    double *rss = ed_malloc((size_t)t->d->world * sizeof *rss);
+    gather_peak_rss(t, rss);
+    if (t->d->rank != 0) {
+        free(rss);
+        return;
+    }
     if (t->tty) printf("\r\033[K");
     int timed = t->steps_run > 1; /* else only the warm-up step exists: report it */
     double secs = timed ? t->step_seconds : t->first_seconds, comm = timed ? t->comm_seconds : t->first_comm;
@@ -147,11 +162,22 @@ static void print_summary(const ed_trainer *t, const char *how) {
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
-    /* Peak resident memory of rank 0, to hold against the --dry-run estimate. */
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) printf("\npeak memory: rank 0 RSS %.1f MB", ru.ru_maxrss / 1024.0);
+    /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
+     * holds the checkpoint writer's buffer), the extremes, then every rank. */
+    printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
+    if (t->d->world > 1) {
+        int hi = 0, lo = 0;
+        for (int r = 1; r < t->d->world; r++) {
+            if (rss[r] > rss[hi]) hi = r;
+            if (rss[r] < rss[lo]) lo = r;
+        }
+        printf("; RSS per rank: max %.1f MB (rank %d), min %.1f MB (rank %d)\npeak memory by rank (MB):", rss[hi], hi,
+               rss[lo], lo);
+        for (int r = 0; r < t->d->world; r++) printf(" %.1f", rss[r]);
+    }
     printf("\n");
     fflush(stdout);
+    free(rss);
 }
 
 static int run(ed_trainer *t, ed_error *err) {
@@ -244,14 +270,23 @@ static void print_memory(const ed_trainer *t) {
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
      * gathered under ZeRO) is laid out in memory and copied once (src/checkpoint). */
     size_t ckpt = 2 * (np * 4 + np * opt);
+    /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
+    if (t->zero) ckpt += np * opt;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + data;
+    double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
+    if (t->zero)
+        printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
+               per_param, t->d->world, t->o->optimizer, (double)opt * opt_share);
+    else
+        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, t->o->optimizer,
+               opt);
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
            t->flops_per_token * 1e-9);
 }

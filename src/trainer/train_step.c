@@ -4,8 +4,10 @@
  *  - every rank reaches every collective in the same order, even with zero windows in some
  *    (or all) of its micro-batches: the bucket launches and the scalar allreduce below run
  *    unconditionally;
- *  - after the reduction every rank holds the same gradient, takes the same decisions
- *    (NaN skip, clipping) from the same reduced numbers and applies the same update. */
+ *  - after the reduction every rank holds the same gradient (under ZeRO-1: the reduced
+ *    gradient of its own slice), takes the same decisions (NaN skip, clipping) from the
+ *    same reduced numbers and applies the same update (ZeRO-1: to its slice, then the
+ *    parameters are all-gathered). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,13 +75,26 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     r->lr = trainer_lr(t, st->global_step);
     float *g = ed_gpt_grads(t->model);
     size_t np = ed_gpt_num_params(t->model);
+    /* The part of g this rank may read: all of it, or under ZeRO-1 its reduced slice
+     * (the rest of the buffer is the reduce-scatter's scratch, see dist.h). */
+    size_t lo = t->zero ? t->opt_state.lo : 0, hi = t->zero ? t->opt_state.hi : np;
     if (r->count > 0) {
         r->loss = scal[0] / (double)r->count;
-        ed_scale(g, np, (float)(1.0 / (double)r->count));
-        /* Identical reduced gradients give identical norms; the MAX only guards against
-         * ranks that summed in a different thread order. */
-        double norm = sqrt(ed_sumsq(g, np));
-        ed_dist_max(t->d, &norm, 1);
+        ed_scale(g + lo, hi - lo, (float)(1.0 / (double)r->count));
+        double norm;
+        if (t->zero) {
+            /* The global norm from the shards: one sum of squares per slice, summed in
+             * double over ranks. Every rank gets the same sum, so the NaN and clipping
+             * decisions below agree everywhere. */
+            double ss = ed_sumsq(g + lo, hi - lo);
+            ed_dist_sum(t->d, &ss, 1);
+            norm = sqrt(ss);
+        } else {
+            /* Identical reduced gradients give identical norms; the MAX only guards against
+             * ranks that summed in a different thread order. */
+            norm = sqrt(ed_sumsq(g, np));
+            ed_dist_max(t->d, &norm, 1);
+        }
         r->grad_norm = norm;
     } else {
         r->loss = NAN; /* cannot happen with n_windows > 0, but never divide by zero */
@@ -98,7 +113,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     } else {
         if (o->max_grad_norm > 0) {
             float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
-            if (f != 1.0f) ed_scale(g, np, f);
+            if (f != 1.0f) ed_scale(g + lo, hi - lo, f);
         }
         ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model),
                       ed_gpt_num_tensors(t->model), (float)r->lr);

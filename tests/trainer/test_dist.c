@@ -1,6 +1,6 @@
 /* test_dist.c — the MPI helpers with real MPI (run under mpirun -n 1, 2, 4): agreeing on
- * failure, small reductions, replica checks and the bucketed gradient allreduce with
- * ranges reported in different sizes and orders by different ranks (and not at all by
+ * failure, small reductions, replica checks and the bucketed gradient allreduce (and its
+ * reduce-scatter mode for ZeRO-1) with ranges reported in different sizes and orders by different ranks (and not at all by
  * one of them, as with an empty micro-batch). Every rank runs the same tests in the same
  * order, so a failure cannot leave a rank waiting in a collective. */
 #include <math.h>
@@ -112,6 +112,52 @@ static void test_grad_sync_buckets(void **state) {
     run_sync(4096, 1024 * sizeof(float));
 }
 
+/* Reduce-scatter mode: after finish this rank's slice holds the sum (the rest of the
+ * buffer is scratch). Slices from ed_dist_slices, or
+ * uneven ones with an empty slice, so buckets meet ranks they do not overlap. */
+static void run_scatter(size_t n, size_t bucket_bytes, int uneven) {
+    float *buf = ed_alloc_floats(n);
+    int *counts = ed_malloc((size_t)D.world * sizeof(int)), *displs = ed_malloc((size_t)D.world * sizeof(int));
+    size_t lo, hi;
+    ed_dist_slices(&D, n, counts, displs, &lo, &hi);
+    if (uneven && D.world > 1) { /* rank 0 empty, the last rank takes its share */
+        counts[D.world - 1] += counts[0];
+        counts[0] = 0;
+        for (int r = 1; r < D.world; r++) displs[r] = displs[r - 1] + counts[r - 1];
+        lo = (size_t)displs[D.rank];
+        hi = lo + (size_t)counts[D.rank];
+    }
+    ed_grad_sync g;
+    ed_grad_sync_init_scatter(&g, D.comm, buf, n, bucket_bytes, counts, displs);
+    long W = D.world;
+    for (int step = 0; step < 3; step++) {
+        for (size_t i = 0; i < n; i++) buf[i] = (float)(D.rank + 1 + (long)(i % 7) + step);
+        ed_grad_sync_begin(&g);
+        int silent = D.world > 2 && D.rank == 1;
+        if (!silent) report(&g, n, 37 + 13 * (size_t)D.rank, D.rank != 2);
+        ed_grad_sync_finish(&g);
+        for (size_t i = lo; i < hi; i++) {
+            float want = (float)(W * (W + 1) / 2 + W * ((long)(i % 7) + step));
+            if (buf[i] != want)
+                fail_msg("step %d: buf[%zu] = %g, want %g (slice [%zu, %zu))", step, i, (double)buf[i], (double)want,
+                         lo, hi);
+        }
+    }
+    assert_int_equal(g.n_total, 3L * g.n_buckets);
+    ed_grad_sync_free(&g);
+    free(counts);
+    free(displs);
+    free(buf);
+}
+
+static void test_grad_sync_scatter(void **state) {
+    (void)state;
+    run_scatter(1000, 64 * sizeof(float), 0);   /* 16 buckets crossing slice boundaries */
+    run_scatter(1000, 1 << 20, 0);              /* one bucket holding every slice */
+    run_scatter(1000, 100 * sizeof(float), 1);  /* an empty slice */
+    run_scatter(3, 1 * sizeof(float), 0);       /* fewer floats than ranks at -n 4 */
+}
+
 static void test_threads(void **state) {
     (void)state;
     int over = -1;
@@ -129,7 +175,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agree),          cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_check_same),     cmocka_unit_test(test_grad_sync_buckets),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_grad_sync_scatter), cmocka_unit_test(test_threads),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* any rank's failure fails the run on every rank */

@@ -92,7 +92,10 @@ size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int rec
  * block's output (N*D floats per block) plus ONE block's worth of intermediates, shared by
  * all blocks; the backward re-runs each block's forward from its stored input just before
  * differentiating it. Block memory falls about L-fold for one extra forward of the blocks
- * (the top block is not recomputed: its intermediates are still in place).
+ * (the top block is not recomputed: its intermediates are still in place). The head, too,
+ * is never materialised: a forward with targets computes logits, log-sum-exp and loss
+ * chunk by chunk of rows, and the backward recomputes each chunk's logits (N*V floats
+ * saved for one more head GEMM).
  * The recomputed forward is the same code on the same inputs with the same dropout seeds
  * (kept per layer), so gradients are bit-identical to a run without recomputation. */
 void ed_gpt_set_recompute(ed_gpt *m, int on);
@@ -111,8 +114,13 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                     double *loss_sum, long *count);
 
 /* Logits of the last forward, [B*T][V]; valid until the next forward (the backward reads
- * them but does not overwrite them). */
+ * them but does not overwrite them). NULL after a forward WITH targets under
+ * recomputation: that forward runs the head in chunks of rows and keeps no logits. */
 const float *ed_gpt_logits(const ed_gpt *m);
+
+/* Of the last forward with targets: how many non-ignored positions have their target as
+ * the (first) arg-max of the logits. Available in every mode. */
+long ed_gpt_correct(const ed_gpt *m);
 
 /* Backward of the last forward (which must have had targets): ACCUMULATES into grads the
  * gradient of (scale * loss_sum). The trainer uses scale = 1 and divides the reduced

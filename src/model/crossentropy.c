@@ -11,11 +11,9 @@
 
 /* logits is (N,V), targets (N), lse (N). Per row:
  *   -log p_t = lse - z_t,  mean_j(-log p_j) = lse - mean_j z_j. */
-void crossentropy_forward(float *lse, const float *logits, const int32_t *targets, int N, int V,
-                          float eps, double *loss_sum, long *count) {
-    double total = 0.0;
-    long cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, cnt)
+void crossentropy_forward(float *lse, double *loss, uint8_t *hit, const float *logits,
+                          const int32_t *targets, int N, int V, float eps) {
+#pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float mx = ed_vmax(z, V);
@@ -30,14 +28,17 @@ void crossentropy_forward(float *lse, const float *logits, const int32_t *target
         float l = mx + logf(s);
         lse[n] = l;
         int t = targets[n];
+        loss[n] = 0.0;
+        hit[n] = 0;
         if (t == ED_IGNORE_INDEX) continue;
         double nll = (double)l - z[t];
         double smooth = (double)l - (double)zs / V;
-        total += (1.0 - eps) * nll + eps * smooth;
-        cnt++;
+        loss[n] = (1.0 - eps) * nll + eps * smooth;
+        /* the target is the arg-max iff no logit beats it and none before it ties it */
+        int first = 0;
+        while (z[first] != mx && first < V - 1) first++;
+        hit[n] = first == t;
     }
-    *loss_sum = total;
-    *count = cnt;
 }
 
 /* dlogits, logits are (N,V): d loss_n / d z_j = p_j - (1-eps)[j==t] - eps/V. */

@@ -49,9 +49,11 @@ static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_
  * to report ed_gpt_activation_bytes, so the two cannot drift apart. `threads` sizes the
  * per-thread attention scratch. With `recompute` every block gets its own output (res3,
  * the next block's input) but all blocks share one set of intermediates, which the
- * backward refills block by block. Returns the bytes needed. */
+ * backward refills block by block. Without `keep_logits` (a training forward under
+ * recomputation) the head runs in chunks of ED_CE_CHUNK rows through the dlogits scratch
+ * and no (N,V) logits exist. Returns the bytes needed. */
 static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int B, int T,
-                         int threads, int recompute) {
+                         int threads, int recompute, int keep_logits) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
     size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
@@ -71,8 +73,10 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->lnf = CARVE_F(&cv, N * D);
     a->lnf_mean = CARVE_F(&cv, N);
     a->lnf_rstd = CARVE_F(&cv, N);
-    a->logits = CARVE_F(&cv, N * V);
+    a->logits = keep_logits ? CARVE_F(&cv, N * V) : NULL;
     a->lse = CARVE_F(&cv, N);
+    a->row_loss = carve(&cv, N * sizeof(double));
+    a->row_hit = carve(&cv, N);
     a->inputs = carve(&cv, N * sizeof(int32_t));
     a->targets = carve(&cv, N * sizeof(int32_t));
     a->dres = CARVE_F(&cv, N * D);
@@ -84,22 +88,25 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
 }
 
 size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute) {
-    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute);
+    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute, !recompute);
 }
+
+long ed_gpt_correct(const ed_gpt *m) { return m->n_correct; }
 
 void ed_gpt_set_recompute(ed_gpt *m, int on) { m->recompute = on != 0; }
 
-static void ensure_acts(ed_gpt *m, int B, int T) {
+static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
     int threads = omp_get_max_threads();
-    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute);
+    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits);
     if (need > m->act_bytes) {
         free(m->act_mem);
         m->act_mem = ed_alloc_floats(need / sizeof(float));
         m->act_bytes = need;
     }
-    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute);
+    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits);
     m->att_threads = threads;
     m->acts_recompute = m->recompute;
+    m->head_chunked = !keep_logits;
 }
 
 /* Block l's forward from its input x into a->blocks[l]: x + attn(ln1(x)), then
@@ -155,7 +162,8 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                  "target id %d at batch row %d position %d is neither -100 nor in [0, %d)",
                  targets ? targets[n] : 0, n / T, n % T, V);
     }
-    ensure_acts(m, B, T);
+    /* Under recomputation a forward with targets never materialises the (N,V) logits. */
+    ensure_acts(m, B, T, !(m->recompute && targets));
     gpt_acts *a = &m->a;
     m->B = B;
     m->T = T;
@@ -176,11 +184,27 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
         x = a->blocks[l].res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
-    matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
-
+    if (!m->head_chunked) {
+        matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
+        if (targets) crossentropy_forward(a->lse, a->row_loss, a->row_hit, a->logits, targets, N, V, label_smoothing);
+    } else {
+        for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
+            int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
+            matmul_forward(a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+            crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, a->dlogits, targets + r0, rows,
+                                 V, label_smoothing);
+        }
+    }
     double ls = 0.0;
-    long cnt = 0;
-    if (targets) crossentropy_forward(a->lse, a->logits, targets, N, V, label_smoothing, &ls, &cnt);
+    long cnt = 0, hits = 0;
+    if (targets)
+        for (int n = 0; n < N; n++) /* in row order: the same sum whatever the threads or chunks */
+            if (targets[n] != ED_IGNORE_INDEX) {
+                ls += a->row_loss[n];
+                cnt++;
+                hits += a->row_hit[n];
+            }
+    m->n_correct = hits;
     ed_blas_serial_end(blas_saved);
     if (loss_sum) *loss_sum = ls;
     if (count) *count = cnt;
@@ -203,8 +227,12 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     /* Tied head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and dwte. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
-        crossentropy_backward(a->dlogits, a->logits + (size_t)r0 * V, a->lse + r0,
-                              a->targets + r0, rows, V, m->label_smoothing, scale);
+        const float *z = a->logits + (size_t)r0 * V;
+        if (m->head_chunked) { /* the forward kept no logits: this chunk's again */
+            matmul_forward(a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+            z = a->dlogits;
+        }
+        crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
         matmul_backward(a->dsmall + (size_t)r0 * D, m->g.wte, NULL, a->dlogits,
                         a->lnf + (size_t)r0 * D, m->p.wte, rows, D, V);
     }

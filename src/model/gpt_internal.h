@@ -35,8 +35,10 @@ typedef struct {
     float *encoded;                   /* (N,D) */
     gpt_block_acts *blocks;           /* [L] */
     float *lnf, *lnf_mean, *lnf_rstd; /* (N,D) (N) (N) */
-    float *logits;                    /* (N,V) */
+    float *logits;                    /* (N,V); NULL when the head ran in chunks */
     float *lse;                       /* (N) */
+    double *row_loss;                 /* (N) loss per row, summed in row order */
+    uint8_t *row_hit;                 /* (N) arg-max == target */
     int32_t *inputs, *targets;        /* (N) copies for the backward */
     /* backward scratch */
     float *dres;    /* (N,D) gradient of the residual stream */
@@ -63,12 +65,15 @@ struct ed_gpt {
     int att_threads;  /* OpenMP threads the attention scratch was sized for */
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
+    int head_chunked;   /* the last forward kept no logits (recompute + targets) */
+    long n_correct;     /* arg-max hits of the last forward with targets */
     uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */
 };
 
-/* Rows of logits per cross-entropy backward chunk (bounds dlogits to CE_CHUNK*V). */
+/* Rows of logits per cross-entropy chunk (bounds dlogits, and the logits themselves
+ * under recomputation, to CE_CHUNK*V). */
 #define ED_CE_CHUNK 256
 
 /* Points v (whose blocks array has L entries) at the tensors inside buf (params or grads),

@@ -84,9 +84,11 @@ void dropout_backward(float *dbranch, const float *dout, const uint8_t *mask, fl
 
 /* ---- crossentropy.c ---- softmax cross-entropy with ignore_index -100 and PyTorch
  * label smoothing: loss_n = (1-eps) * (lse - z[t]) + eps * (lse - mean_j z[j]). */
-/* Saves lse[N] (log-sum-exp per row); returns the loss sum and the non-ignored count. */
-void crossentropy_forward(float *lse, const float *logits, const int32_t *targets, int N, int V,
-                          float eps, double *loss_sum, long *count);
+/* Per row: lse[n] (log-sum-exp), loss[n] (0 for an ignored target) and hit[n] (1 when the
+ * first arg-max of the row is the target). The caller sums the rows in order, so the
+ * total does not depend on the thread count or on how the rows were chunked. */
+void crossentropy_forward(float *lse, double *loss, uint8_t *hit, const float *logits,
+                          const int32_t *targets, int N, int V, float eps);
 /* dlogits[N,V] = scale * (softmax - (1-eps) onehot - eps/V), zero rows for ignored targets.
  * dlogits may alias logits. */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse,

@@ -5,23 +5,8 @@
 
 #include "trainer_internal.h"
 
-/* Positions whose target is predicted by the arg-max of the logits. */
-static long count_correct(const float *logits, const int32_t *targets, long rows, int V) {
-    long ok = 0;
-    for (long i = 0; i < rows; i++) {
-        if (targets[i] == ED_IGNORE_INDEX) continue;
-        const float *l = logits + (size_t)i * (size_t)V;
-        int best = 0;
-        for (int v = 1; v < V; v++)
-            if (l[v] > l[best]) best = v;
-        ok += best == targets[i];
-    }
-    return ok;
-}
-
 void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
                       int pad_to_max, const ed_dist *d, eval_result *r) {
-    int V = ed_gpt_config(m)->vocab_size;
     double sums[3] = {0, 0, 0};
     long steps = ed_sampler_steps(s);
     for (long step = 0; step < steps; step++) {
@@ -33,7 +18,7 @@ void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_b
         ed_gpt_forward(m, b->inputs, b->targets, b->B, b->T, 0.0f, 0, NULL, &ls, &cnt);
         sums[0] += ls;
         sums[1] += (double)cnt;
-        sums[2] += (double)count_correct(ed_gpt_logits(m), b->targets, (long)b->B * b->T, V);
+        sums[2] += (double)ed_gpt_correct(m);
     }
     ed_dist_sum(d, sums, 3);
     r->tokens = (long)sums[1];

@@ -319,14 +319,23 @@ typedef struct {
     int32_t *targets;
     int N, V;
     float eps;
+    double row_loss[8];
+    uint8_t hit[8];
 } ce_ctx;
 
-static double ce_obj(void *p) {
-    ce_ctx *c = p;
-    double loss;
-    long cnt;
-    crossentropy_forward(c->lse, c->logits, c->targets, c->N, c->V, c->eps, &loss, &cnt);
+/* The loss sum and count over the rows, as gpt.c adds them up. */
+static double ce_forward(ce_ctx *c, long *cnt) {
+    crossentropy_forward(c->lse, c->row_loss, c->hit, c->logits, c->targets, c->N, c->V, c->eps);
+    double loss = 0.0;
+    *cnt = 0;
+    for (int i = 0; i < c->N; i++)
+        if (c->targets[i] != ED_IGNORE_INDEX) loss += c->row_loss[i], ++*cnt;
     return loss;
+}
+
+static double ce_obj(void *p) {
+    long cnt;
+    return ce_forward(p, &cnt);
 }
 
 static void test_crossentropy(void **state) {
@@ -342,10 +351,18 @@ static void test_crossentropy(void **state) {
     float *d = malloc(n * sizeof(float));
     for (int k = 0; k < 2; k++) {
         c.eps = k ? 0.1f : 0.0f;
-        double loss;
         long cnt;
-        crossentropy_forward(c.lse, c.logits, c.targets, c.N, c.V, c.eps, &loss, &cnt);
+        if (k) c.logits[5 * c.V + 7] = 50.0f; /* make row 5's target its arg-max */
+        double loss = ce_forward(&c, &cnt);
         assert_int_equal(cnt, 4);
+        /* arg-max hits against a plain scan (first maximum wins) */
+        for (int i = 0; i < c.N; i++) {
+            int best = 0;
+            for (int j = 1; j < c.V; j++)
+                if (c.logits[i * c.V + j] > c.logits[i * c.V + best]) best = j;
+            assert_int_equal(c.hit[i], tg[i] != ED_IGNORE_INDEX && best == tg[i]);
+        }
+        if (k) assert_int_equal(c.hit[5], 1);
         /* loss against the definition in double */
         double ref = 0.0;
         for (int i = 0; i < c.N; i++) {

@@ -75,13 +75,16 @@ static void test_overfit(void **state) {
 }
 
 /* docs/memory.md's formula, in bytes, without the per-slice alignment padding. */
-static double act_formula(const ed_model_config *c, int B, int T, int threads) {
+/* docs/memory.md's formula. With recomputation one block of intermediates is shared and
+ * the (N,V) logits are not kept. */
+static double act_formula(const ed_model_config *c, int B, int T, int threads, int rc) {
     double N = (double)B * T, D = c->d_model, FF = c->d_ff, V = c->vocab_size, H = c->n_heads;
     double L = c->n_layers, big = 3 * D > FF ? 3 * D : FF, chunk = N < 256 ? N : 256;
-    double fl = L * (8 * N * D + 4 * N + 2 * N * FF + B * H * T * (double)T) + 4 * N * D + 5 * N +
-                N * V + N * big + chunk * V + threads * 64.0 * T;
-    double bytes = 4 * fl;
-    if (c->dropout > 0.0f) bytes += L * (4 * B * H * T * (double)T + 2 * N * D);
+    double blocks = rc ? 1 : L; /* sets of block intermediates */
+    double fl = blocks * (7 * N * D + 4 * N + 2 * N * FF + B * H * T * (double)T) + L * N * D + 4 * N * D +
+                5 * N + (rc ? 0 : N * V) + N * big + chunk * V + threads * 64.0 * T;
+    double bytes = 4 * fl + 9 * N; /* + per-row loss (double) and arg-max hit (byte) */
+    if (c->dropout > 0.0f) bytes += blocks * (4 * B * H * T * (double)T + 2 * N * D);
     return bytes;
 }
 
@@ -89,17 +92,18 @@ static void test_activation_bytes(void **state) {
     (void)state;
     ed_model_config cfg = {.vocab_size = 1000, .d_model = 96, .n_layers = 3, .n_heads = 4,
                            .d_ff = 200, .max_seq_len = 300};
-    for (int drop = 0; drop <= 1; drop++) {
-        cfg.dropout = drop ? 0.1f : 0.0f;
-        const int shapes[][2] = {{1, 1}, {3, 77}, {8, 300}};
-        for (int i = 0; i < 3; i++) {
-            int B = shapes[i][0], T = shapes[i][1];
-            double want = act_formula(&cfg, B, T, omp_get_max_threads());
-            double got = (double)ed_gpt_activation_bytes(&cfg, B, T, 0);
-            double slices = 13.0 * cfg.n_layers + 13 + (drop ? 3.0 * cfg.n_layers : 0);
-            assert_true(got >= want && got < want + 64 * slices);
+    for (int rc = 0; rc <= 1; rc++)
+        for (int drop = 0; drop <= 1; drop++) {
+            cfg.dropout = drop ? 0.1f : 0.0f;
+            const int shapes[][2] = {{1, 1}, {3, 77}, {8, 300}};
+            for (int i = 0; i < 3; i++) {
+                int B = shapes[i][0], T = shapes[i][1];
+                double want = act_formula(&cfg, B, T, omp_get_max_threads(), rc);
+                double got = (double)ed_gpt_activation_bytes(&cfg, B, T, rc);
+                double slices = 13.0 * cfg.n_layers + 15 + (drop ? 3.0 * cfg.n_layers : 0);
+                assert_true(got >= want && got < want + 64 * slices);
+            }
         }
-    }
 }
 
 static void test_bad_config(void **state) {

@@ -4,9 +4,10 @@
  * batches (with a padded tail, label smoothing, and with and without dropout): the
  * losses, every gradient bit and the order of the "gradient ready" ranges must be
  * identical, because the backward re-runs the very same forward code with the same
- * dropout seeds. The memory side: with recomputation each extra layer costs exactly one
- * block output (N*D floats), and the saving against the plain layout is (L-1) blocks of
- * intermediates. */
+ * dropout seeds (and the head's logits, recomputed chunk by chunk, are the same GEMM rows).
+ * The number of arg-max hits agrees too. The memory side: with recomputation each extra
+ * layer costs exactly one block output (N*D floats), and the saving against the plain
+ * layout is (L-1) blocks of intermediates plus the (N,V) logits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,9 @@ static void compare(float dropout, int train) {
         ed_gpt_forward(rec, x, y, B, T, 0.1f, train, &rng_b, &lb, &cb);
         assert_int_equal(ca, cb);
         assert_memory_equal(&la, &lb, sizeof la);
+        assert_int_equal(ed_gpt_correct(plain), ed_gpt_correct(rec));
+        assert_non_null(ed_gpt_logits(plain));
+        assert_null(ed_gpt_logits(rec)); /* the head ran in chunks */
         ranges ra = {0}, rb = {0};
         ed_gpt_backward(plain, 0.5f, record, &ra);
         ed_gpt_backward(rec, 0.5f, record, &rb);
@@ -121,20 +125,21 @@ static void test_memory(void **state) {
     (void)state;
     for (int b = 1; b <= 8; b *= 2) {
         size_t N = (size_t)b * T, block_out = round64(N * 32 * sizeof(float));
+        size_t logits = round64(N * V * sizeof(float));
         for (int drop = 0; drop <= 1; drop++) {
             ed_model_config c1 = config(drop ? 0.1f : 0.0f, 1);
             ed_model_config c8 = config(drop ? 0.1f : 0.0f, 8);
             size_t r1 = ed_gpt_activation_bytes(&c1, b, T, 1), r8 = ed_gpt_activation_bytes(&c8, b, T, 1);
             size_t p1 = ed_gpt_activation_bytes(&c1, b, T, 0), p8 = ed_gpt_activation_bytes(&c8, b, T, 0);
-            /* one layer: nothing to share */
-            assert_int_equal(r1, p1);
+            /* one layer: only the logits are saved */
+            assert_int_equal(p1 - r1, logits);
             /* recomputation: an extra layer costs one block output */
             assert_int_equal(r8 - r1, 7 * block_out);
             /* plain: an extra layer costs a whole block (intermediates + output) */
             size_t block = (p8 - p1) / 7;
             assert_int_equal(p8 - p1, 7 * block);
             assert_true(block > 8 * block_out);
-            assert_int_equal(p8 - r8, 7 * (block - block_out));
+            assert_int_equal(p8 - r8, 7 * (block - block_out) + logits);
         }
     }
 }

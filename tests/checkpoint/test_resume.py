@@ -17,7 +17,8 @@ CASE:
             (batch-size x ranks): counters continue exactly, weights agree with an
             uninterrupted run to float tolerance (the reduction order differs).
   zero      --zero 1 (sharded moments): the checkpoint holds the gathered moments; a
-            resume reads each rank's slice (bit-identical), or all of it with --zero 0.
+            resume reads each rank's slice (bit-identical), or all of it with --zero 0
+            (then equal to fp32 rounding: the clipping norm is summed another way).
   rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
             what each one holds.
 """
@@ -102,11 +103,24 @@ def same(x, y):
     return x.shape == y.shape and np.array_equal(x, y)
 
 
-def assert_same_run(pa, pb, what):
+def close(x, y, rtol):
+    """Float arrays equal to rtol (atol rtol * max |x|, so tiny moments do not dominate)."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind != "f":
+        return same(x, y)
+    scale = float(np.max(np.abs(x))) if x.size else 0.0
+    return x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True)
+
+
+def assert_same_run(pa, pb, what, rtol=None):
+    """Bit for bit; or, with rtol, to fp32 rounding (a change of ZeRO mode sums the
+    gradient norm over the ranks' slices instead of over the whole buffer)."""
     a, b = contents(pa), contents(pb)
     check(set(a) == set(b), f"{what}: same datasets and trainer fields")
-    diff = [k for k in sorted(a) if k not in TIMING and not same(a[k], b[k])]
-    check(not diff, f"{what}: identical to the uninterrupted run bit for bit" + (f" (differ: {diff[:6]})" if diff else ""))
+    eq = same if rtol is None else (lambda x, y: close(x, y, rtol))
+    diff = [k for k in sorted(a) if k not in TIMING and not eq(a[k], b[k])]
+    how = "bit for bit" if rtol is None else f"within rtol {rtol:g}"
+    check(not diff, f"{what}: identical to the uninterrupted run {how}" + (f" (differ: {diff[:6]})" if diff else ""))
 
 
 def no_tmp(r, ckdir):
@@ -206,9 +220,11 @@ def case_zero(r, n):
     shutil.copytree(os.path.join(r.work, "B"), os.path.join(r.work, "C"))
     r.run(n, "B", "--zero", "1", "--resume", "auto")
     assert_same_run(r.path("A"), r.path("B"), f"-n {n} --zero 1: stop at 37 + resume")
-    # The same checkpoint resumed without ZeRO: every rank reads the whole moments.
+    # The same checkpoint resumed without ZeRO: every rank reads the whole moments. The
+    # clipping norm is then summed in another order, so equal to fp32 rounding only.
     r.run(n, "C", "--zero", "0", "--resume", "auto")
-    assert_same_run(r.path("A"), r.path("C"), f"-n {n} --zero 1 checkpoint resumed with --zero 0")
+    assert_same_run(r.path("A"), r.path("C"), f"-n {n} --zero 1 checkpoint resumed with --zero 0",
+                    rtol=None if n == 1 else 1e-5)
 
 
 def case_rotation(r, n):

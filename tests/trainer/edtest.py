@@ -87,3 +87,28 @@ def weights(path):
     with h5py.File(path, "r") as f:
         f["model"].visititems(lambda n, o: out.__setitem__(n, np.array(o)) if isinstance(o, h5py.Dataset) else None)
     return out
+
+
+def last_state(out):
+    """name -> numpy array of /model, /optimizer/m and /optimizer/v in out/last.h5."""
+    import h5py
+    import numpy as np
+    res = {}
+    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
+        for g in ("model", "optimizer/m", "optimizer/v"):
+            f[g].visititems(lambda k, o: res.__setitem__(g + "/" + k, np.array(o)) if isinstance(o, h5py.Dataset) else None)
+    return res
+
+
+def expect_same_run(a_dir, ha, b_dir, hb, what):
+    """Two runs bit-identical: epoch and logged losses in the histories, and every weight and
+    optimizer moment in last.h5."""
+    import numpy as np
+    for key in ("train_loss", "val_loss"):
+        expect(ha[key] == hb[key], "%s: %s differs:\n%s\n%s" % (what, key, ha[key], hb[key]))
+    expect(ha["steps"]["loss"] == hb["steps"]["loss"], "%s: logged losses differ" % what)
+    sa, sb = last_state(a_dir), last_state(b_dir)
+    expect(sorted(sa) == sorted(sb) and len(sa) > 3, "%s: different datasets in last.h5" % what)
+    for k in sa:
+        expect(sa[k].tobytes() == sb[k].tobytes(),
+               "%s: %s not bit-identical (max diff %g)" % (what, k, np.max(np.abs(sa[k] - sb[k]))))

@@ -10,8 +10,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edtest as T  # noqa: E402
 
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
 
 args = T.parse_args()
 n = args.ranks
@@ -29,36 +27,17 @@ def go(out, flags):
     return T.history(os.path.join(out, "history.json"))
 
 
-def state(out):
-    res = {}
-    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
-        for g in ("model", "optimizer/m", "optimizer/v"):
-            f[g].visititems(lambda k, o: res.__setitem__(g + "/" + k, np.array(o)) if isinstance(o, h5py.Dataset) else None)
-    return res
-
-
-def same(a_dir, ha, b_dir, hb, what):
-    for key in ("train_loss", "val_loss"):
-        T.expect(ha[key] == hb[key], "%s: %s differs:\n%s\n%s" % (what, key, ha[key], hb[key]))
-    T.expect(ha["steps"]["loss"] == hb["steps"]["loss"], "%s: logged losses differ" % what)
-    sa, sb = state(a_dir), state(b_dir)
-    T.expect(sorted(sa) == sorted(sb) and len(sa) > 10, "%s: different datasets in last.h5" % what)
-    for k in sa:
-        T.expect(sa[k].tobytes() == sb[k].tobytes(),
-                 "%s: %s not bit-identical (max diff %g)" % (what, k, np.max(np.abs(sa[k] - sb[k]))))
-
-
 plain, rec = os.path.join(d, "plain"), os.path.join(d, "rec")
 hp = go(plain, ["--epochs", 2])
 hr = go(rec, ["--epochs", 2, "--recompute"])
 T.expect(len(hp["steps"]["loss"]) >= 4, "too few logged steps to compare: %s" % hp["steps"])
 T.expect(hp["train_loss"][-1] < hp["train_loss"][0], "the loss did not fall: %s" % hp["train_loss"])
-same(plain, hp, rec, hr, "--recompute vs without")
+T.expect_same_run(plain, hp, rec, hr, "--recompute vs without")
 
 res = os.path.join(d, "resumed")
 go(res, ["--epochs", 1])
 hres = go(res, ["--epochs", 2, "--recompute", "--resume", "auto"])
-same(plain, hp, res, hres, "resumed with --recompute")
+T.expect_same_run(plain, hp, res, hres, "resumed with --recompute")
 
 
 def activations(flags):

@@ -28,7 +28,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edtest as T  # noqa: E402
 
-import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 args = T.parse_args()
@@ -49,26 +48,6 @@ def go(out, flags, ranks=n):
     return T.history(os.path.join(out, "history.json"))
 
 
-def state(out):
-    res = {}
-    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
-        for g in ("model", "optimizer/m", "optimizer/v"):
-            f[g].visititems(lambda k, o: res.__setitem__(g + "/" + k, np.array(o)) if isinstance(o, h5py.Dataset) else None)
-    return res
-
-
-def same(a_dir, ha, b_dir, hb, what):
-    """Bit-identical histories and last.h5 state."""
-    for key in ("train_loss", "val_loss"):
-        T.expect(ha[key] == hb[key], "%s: %s differs:\n%s\n%s" % (what, key, ha[key], hb[key]))
-    T.expect(ha["steps"]["loss"] == hb["steps"]["loss"], "%s: logged losses differ" % what)
-    sa, sb = state(a_dir), state(b_dir)
-    T.expect(sorted(sa) == sorted(sb) and len(sa) > 3, "%s: different datasets in last.h5" % what)
-    for k in sa:
-        T.expect(sa[k].tobytes() == sb[k].tobytes(),
-                 "%s: %s not bit-identical (max diff %g)" % (what, k, np.max(np.abs(sa[k] - sb[k]))))
-
-
 def close(a_dir, ha, b_dir, hb, what, rtol, atol_w):
     """Histories (losses, logged grad norms) and last.h5 state equal within float tolerance;
     prints the measured gaps."""
@@ -83,7 +62,7 @@ def close(a_dir, ha, b_dir, hb, what, rtol, atol_w):
         T.expect(a.shape == b.shape and len(a) > 3 and np.allclose(a, b, rtol=rtol, atol=0),
                  "%s: logged %s differs:\n%s\n%s" % (what, key, a, b))
         worst_loss = max(worst_loss, float(np.max(np.abs(a - b) / np.abs(b))))
-    sa, sb = state(a_dir), state(b_dir)
+    sa, sb = T.last_state(a_dir), T.last_state(b_dir)
     T.expect(sorted(sa) == sorted(sb) and len(sa) > 3, "%s: different datasets in last.h5" % what)
     worst = {}
     for k in sa:
@@ -109,8 +88,8 @@ T.expect(min(norms) < CLIP < max(norms), "grad norms %s do not straddle --max-gr
          % (norms, CLIP))
 if n == 1:
     # One rank: --zero 1 is off, the very same code path runs.
-    same(z0, h0, z1, h1, "--zero 1 vs --zero 0")
-    same(z0, h0, r, hr, "--zero 0 checkpoint resumed with --zero 1")
+    T.expect_same_run(z0, h0, z1, h1, "--zero 1 vs --zero 0")
+    T.expect_same_run(z0, h0, r, hr, "--zero 0 checkpoint resumed with --zero 1")
 else:
     close(z0, h0, z1, h1, "--zero 1 vs --zero 0 (-n %d)" % n, rtol=1e-5, atol_w=1e-7)
     close(z0, h0, r, hr, "--zero 0 checkpoint resumed with --zero 1 (-n %d)" % n, rtol=1e-5, atol_w=1e-7)

@@ -182,23 +182,92 @@ static int check_contents(const char *path, const ed_ckpt_contents *c, int compr
     return 0;
 }
 
+/* The core driver's buffer is handed to us instead of being freed when the file closes,
+ * so the file's bytes exist once: no H5Fget_file_image copy. The driver allocates and
+ * grows it through these callbacks (realloc of a large block is an mremap, not a copy).
+ * The buffer holds the physical file from offset 0, user block included (checked by
+ * tests/checkpoint: every file we write must open and verify). */
+typedef struct {
+    void *kept;      /* the buffer, once the file is closed */
+    size_t capacity; /* its size in bytes */
+} image_keeper;
+
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    ((image_keeper *)udata)->capacity = size;
+    return malloc(size);
+}
+
+static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op, (void)udata;
+    return memcpy(dest, src, size);
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    ((image_keeper *)udata)->capacity = size;
+    return realloc(ptr, size);
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    image_keeper *k = udata;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && !k->kept) {
+        k->kept = ptr;
+        return 0;
+    }
+    free(ptr);
+    return 0;
+}
+
+/* The property list copies udata by pointer: the keeper outlives the file. */
+static void *udata_copy(void *udata) { return udata; }
+static herr_t udata_free(void *udata) {
+    (void)udata;
+    return 0;
+}
+
+/* The file's length as its superblock records it after close (closing releases unused
+ * aggregator space, so it can be shorter than the image was at flush). The default file
+ * format writes superblock version 0 or 1 with 8-byte addresses: after the 8-byte
+ * signature, versions, sizes and flags (24 bytes; version 1 adds 4 more), come the base,
+ * free-space, end-of-file and driver addresses. The library stores the end-of-file
+ * address plus the base address (the user block's size), i.e. the length of the whole
+ * file. Returns 0 and that length, or -1 when the superblock is not that. */
+static int image_length(const unsigned char *buf, size_t capacity, size_t *len) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    const unsigned char *sb = buf + CKPT_USERBLOCK;
+    if (capacity < CKPT_USERBLOCK + 64 || memcmp(sb, sig, 8) != 0 || sb[8] > 1 || sb[13] != 8) return -1;
+    const unsigned char *eof_field = sb + 24 + (sb[8] == 1 ? 4 : 0) + 16;
+    uint64_t eof = 0;
+    for (int i = 7; i >= 0; i--) eof = eof << 8 | eof_field[i]; /* little-endian */
+    if (eof <= CKPT_USERBLOCK + 64 || eof > capacity) return -1;
+    *len = (size_t)eof;
+    return 0;
+}
+
 /* Lays the whole file out in memory (HDF5 "core" driver, no backing store) and returns
- * a malloc'd copy of its bytes.
+ * the driver's own buffer, user block in front.
  *
  * Why in memory: HDF5 1.10 does not survive a failing disk write. When a write fails
  * (disk full, quota, file-size limit) the file can no longer be closed, stays open
  * inside the library, and the library's atexit cleanup then crashes the process. With
  * the core driver HDF5 never touches the disk; ckpt_atomic.c writes the bytes with
- * plain write(2) and turns ENOSPC into an ordinary error. The cost is the image in
- * memory, twice for a moment (the driver's buffer and the copy), on the writing rank. */
+ * plain write(2) and turns ENOSPC into an ordinary error. The cost is the file's size in
+ * memory on the writing rank while it is written (once: see image_keeper). */
 static int build_image(const ed_ckpt_contents *c, int compress, const char *name, void **image,
                        size_t *size, const char **stage) {
     *image = NULL;
     *size = 0;
     *stage = "create";
+    image_keeper keeper = {NULL};
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      udata_copy,   udata_free,   &keeper};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return -1;
-    H5Pset_fapl_core(fapl, (size_t)16 << 20, 0);
+    if (H5Pset_fapl_core(fapl, (size_t)16 << 20, 0) < 0 || H5Pset_file_image_callbacks(fapl, &cb) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
     /* The default (oldest) file format, readable by any HDF5 1.8+ tool. Newer formats
      * would index small chunked datasets more compactly, but HDF5 1.10.8 returns a file
      * image with a stale superblock checksum for them (superblock v2+), so they are not
@@ -208,7 +277,10 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     hid_t file = fcpl >= 0 ? H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl) : H5I_INVALID_HID;
     H5Pclose(fapl);
     if (fcpl >= 0) H5Pclose(fcpl);
-    if (file < 0) return -1;
+    if (file < 0) {
+        free(keeper.kept);
+        return -1;
+    }
     int rc = 0;
     if (rc == 0 && (*stage = "root attributes", write_root(file)) < 0) rc = -1;
     if (rc == 0 && (*stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
@@ -218,29 +290,21 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     if (rc == 0 && c->history && (*stage = "/history", write_history(file, c->history)) < 0) rc = -1;
     if (rc == 0 && c->tok && (*stage = "/tokenizer", write_tokenizer(file, c->tok)) < 0) rc = -1;
     if (rc == 0 && (*stage = "flush", H5Fflush(file, H5F_SCOPE_GLOBAL)) < 0) rc = -1;
-    ssize_t n = rc == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
-    if (rc == 0 && n <= 0) {
-        *stage = "file image";
-        rc = -1;
-    }
-    if (rc == 0) {
-        /* Not ed_malloc: running out of memory here is a failed checkpoint, not a crash. */
-        /* The image HDF5 hands out starts at the superblock: the user block (our
-         * checksum header, see ckpt_seal.c) goes in front of it. */
-        *image = malloc(CKPT_USERBLOCK + (size_t)n);
-        *stage = "allocating the file image";
-        if (!*image || H5Fget_file_image(file, (char *)*image + CKPT_USERBLOCK, (size_t)n) != n) rc = -1;
-        *size = CKPT_USERBLOCK + (size_t)n;
-    }
     if (H5Fclose(file) < 0 && rc == 0) {
         *stage = "close";
         rc = -1;
     }
-    if (rc < 0) {
-        free(*image);
-        *image = NULL;
+    if (rc == 0 && (!keeper.kept || image_length(keeper.kept, keeper.capacity, size) < 0)) {
+        *stage = "keeping the file image";
+        rc = -1;
     }
-    return rc;
+    if (rc < 0) {
+        free(keeper.kept);
+        *size = 0;
+        return -1;
+    }
+    *image = keeper.kept;
+    return 0;
 }
 
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {

@@ -268,8 +268,8 @@ static void print_memory(const ed_trainer *t) {
     size_t data = (t->train_ds.n_tokens + t->val_ds.n_tokens) * 4 + (t->train_ds.n_windows + t->val_ds.n_windows) * 12 +
                   (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
-     * gathered under ZeRO) is laid out in memory and copied once (src/checkpoint). */
-    size_t ckpt = 2 * (np * 4 + np * opt);
+     * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */
+    size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->zero) ckpt += np * opt;
     double mb = 1.0 / (1 << 20);

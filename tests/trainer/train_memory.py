@@ -15,7 +15,7 @@ import edtest as T  # noqa: E402
 
 args = T.parse_args()
 d = T.tmpdir()
-base = ["--preset", "small", "--batch-size", "8", "--pad-to-max", "--threads", "1", "--quiet"]
+base = ["--preset", "small", "--batch-size", "32", "--pad-to-max", "--threads", "1", "--quiet"]
 
 
 def measure(cfg, name):

@@ -34,10 +34,11 @@ void crossentropy_forward(float *lse, double *loss, uint8_t *hit, const float *l
         double nll = (double)l - z[t];
         double smooth = (double)l - (double)zs / V;
         loss[n] = (1.0 - eps) * nll + eps * smooth;
-        /* the target is the arg-max iff no logit beats it and none before it ties it */
-        int first = 0;
-        while (z[first] != mx && first < V - 1) first++;
-        hit[n] = first == t;
+        /* The target is the (first) arg-max iff it equals the row max and no earlier logit
+         * does: O(1) for almost every row, where z[t] is not the max. */
+        int h = z[t] == mx;
+        for (int j = 0; h && j < t; j++) h = z[j] != mx;
+        hit[n] = (uint8_t)h;
     }
 }
 

@@ -106,7 +106,6 @@ static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
     act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits);
     m->att_threads = threads;
     m->acts_recompute = m->recompute;
-    m->head_chunked = !keep_logits;
 }
 
 /* Block l's forward from its input x into a->blocks[l]: x + attn(ln1(x)), then
@@ -184,7 +183,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
         x = a->blocks[l].res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
-    if (!m->head_chunked) {
+    if (a->logits) {
         matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
         if (targets) crossentropy_forward(a->lse, a->row_loss, a->row_hit, a->logits, targets, N, V, label_smoothing);
     } else {
@@ -228,7 +227,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         const float *z = a->logits + (size_t)r0 * V;
-        if (m->head_chunked) { /* the forward kept no logits: this chunk's again */
+        if (!a->logits) { /* the forward kept no logits: this chunk's again */
             matmul_forward(a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
             z = a->dlogits;
         }

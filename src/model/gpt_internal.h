@@ -65,7 +65,6 @@ struct ed_gpt {
     int att_threads;  /* OpenMP threads the attention scratch was sized for */
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
-    int head_chunked;   /* the last forward kept no logits (recompute + targets) */
     long n_correct;     /* arg-max hits of the last forward with targets */
     uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
                          * (attention, residual 1, residual 2), so a recomputed block

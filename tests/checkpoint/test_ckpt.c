@@ -30,15 +30,20 @@ static char *slurp(const char *p, size_t *len) {
     return d;
 }
 
+/* Whether the writer's <path>.tmp exists. */
+static int tmp_exists(const char *path) {
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    return file_exists(tmp);
+}
+
 static void write_fixture(fixture *f, const char *path, int compress) {
     ed_ckpt_contents c = fixture_contents(f);
     ed_error err = {{0}};
     int rc = ed_ckpt_write(path, &c, compress, &err);
     if (rc != 0) fprintf(stderr, "write: %s\n", err.msg);
     assert_int_equal(rc, 0);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    assert_false(file_exists(tmp));
+    assert_false(tmp_exists(path));
 }
 
 /* Asserts a failed read whose message names the file and contains `what`. */
@@ -138,6 +143,18 @@ static void check_roundtrip(fixture *f, const char *path) {
     ed_dcol_push(&h.log_lr, 1.0); /* the columns handed back must be growable */
     ed_history_free(&h);
     ed_gpt_free(m);
+}
+
+/* After a write that failed or was killed: path still holds exactly `before` (freed
+ * here) and reads back as the fixture. */
+static void expect_untouched(fixture *f, const char *path, char *before, size_t len_before) {
+    size_t len_after;
+    char *after = slurp(path, &len_after);
+    assert_int_equal(len_before, len_after);
+    assert_memory_equal(before, after, len_before);
+    free(before);
+    free(after);
+    check_roundtrip(f, path);
 }
 
 /* A new field in ed_train_state needs a line in src/checkpoint/ckpt_fields.c and a check
@@ -317,16 +334,8 @@ static void test_atomic_kill_before_rename(void **st) {
     assert_int_equal(WTERMSIG(status), SIGKILL);
 
     /* The new file was complete on disk but never renamed: the old one is untouched. */
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_true(file_exists(tmp));
-    size_t len_after;
-    char *after = slurp(p, &len_after);
-    assert_int_equal(len_before, len_after);
-    assert_memory_equal(before, after, len_before);
-    free(before);
-    free(after);
-    check_roundtrip(&f, p);
+    assert_true(tmp_exists(p));
+    expect_untouched(&f, p, before, len_before);
 
     /* --resume auto ignores the .tmp and the next write simply replaces it. */
     char found[512];
@@ -372,16 +381,8 @@ static void test_write_fails_midway(void **st) {
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_false(file_exists(tmp));
-    size_t len_after;
-    char *after = slurp(p, &len_after);
-    assert_int_equal(len_before, len_after);
-    assert_memory_equal(before, after, len_before);
-    free(before);
-    free(after);
-    check_roundtrip(&f, p);
+    assert_false(tmp_exists(p));
+    expect_untouched(&f, p, before, len_before);
     fixture_free(&f);
 }
 

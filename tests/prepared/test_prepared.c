@@ -258,32 +258,18 @@ static void expect_error(const char *path, const char *split, const char *fragme
 static void drop_tokens(hid_t f) { H5Ldelete(f, "/train/tokens", H5P_DEFAULT); }
 static void drop_offsets(hid_t f) { H5Ldelete(f, "/val/doc_offsets", H5P_DEFAULT); }
 
-static void float_tokens(hid_t f) {
-    H5Ldelete(f, "/train/tokens", H5P_DEFAULT);
-    hsize_t n = 10;
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(f, "/train/tokens", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+/* Replaces dataset `name` by an empty one of another type or shape. */
+static void replace_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims) {
+    H5Ldelete(f, name, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(d);
     H5Sclose(sp);
 }
 
-static void int8_offsets(hid_t f) {
-    H5Ldelete(f, "/train/doc_offsets", H5P_DEFAULT);
-    hsize_t n = 31;
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(f, "/train/doc_offsets", H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dclose(d);
-    H5Sclose(sp);
-}
-
-static void tokens_2d(hid_t f) {
-    H5Ldelete(f, "/train/tokens", H5P_DEFAULT);
-    hsize_t n[2] = {2, 3};
-    hid_t sp = H5Screate_simple(2, n, NULL);
-    hid_t d = H5Dcreate2(f, "/train/tokens", H5T_STD_U16LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dclose(d);
-    H5Sclose(sp);
-}
+static void float_tokens(hid_t f) { replace_dataset(f, "/train/tokens", H5T_IEEE_F32LE, 1, (hsize_t[]){10}); }
+static void int8_offsets(hid_t f) { replace_dataset(f, "/train/doc_offsets", H5T_STD_I8LE, 1, (hsize_t[]){31}); }
+static void tokens_2d(hid_t f) { replace_dataset(f, "/train/tokens", H5T_STD_U16LE, 2, (hsize_t[]){2, 3}); }
 
 static void poke(hid_t f, const char *obj, hid_t memtype, const void *value, uint64_t at) {
     hid_t d = H5Dopen2(f, obj, H5P_DEFAULT);

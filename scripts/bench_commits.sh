@@ -28,6 +28,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#commits[@]} -ge 1 ] || { usage >&2; exit 2; }
+for c in "${commits[@]}"; do
+  git rev-parse --verify --quiet "$c^{commit}" >/dev/null ||
+    { echo "bench_commits.sh: '$c' is not a commit of this repository" >&2; exit 2; }
+done
 
 work=$(mktemp -d /tmp/ed-bench-commits.XXXXXX)
 cleanup() {

@@ -287,6 +287,12 @@ static void print_memory(const ed_trainer *t) {
     else
         printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, t->o->optimizer,
                opt);
+    /* Not in the totals: Open MPI's non-blocking collectives allocate a temporary per
+     * gradient bucket in flight, and whether a rank writes to it (so that it counts in
+     * its RSS) depends on the rank's place in the reduction (docs/memory.md). */
+    if (t->d->world > 1)
+        printf("  comm scratch %10.1f MB at most, on some ranks (Open MPI temporaries of the %s buckets)\n",
+               np * 4.0 * (t->zero ? 2 : 1) * mb, t->zero ? "reduce-scatter" : "allreduce");
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
            t->flops_per_token * 1e-9);
 }

@@ -12,7 +12,8 @@ Checked on rank 1, not rank 0: rank 0 also holds the checkpoint writer's buffers
     in-flight bucket into a temporary buffer on some ranks (at -n 2 on rank 1), which a
     reduce-scatter rank that only sends never touches, so --zero 0 can peak higher by up
     to one gradient's worth of MPI scratch;
-  - the --dry-run "total/rank" of each mode is within 20% of rank 1's peak RSS;
+  - rank 1's peak RSS is within 20% of the --dry-run "total/rank" of each mode, or of
+    that total plus the "comm scratch" it reports (that same MPI scratch);
   - the dry run's "model state" line says 16 B/param, and 8 + 8/N with --zero 1.
 At -n 1 ZeRO is off (one rank owns everything): the test is skipped."""
 import os
@@ -40,9 +41,10 @@ def dry(zero):
     m = re.search(r"dry run: (\d+) parameters", p.stdout)
     t = re.search(r"total/rank\s+([\d.]+) MB", p.stdout)
     s = re.search(r"model state\s+([\d.]+) B/param", p.stdout)
-    T.expect(m and t and s and re.search(r"peak rank 0\s+[\d.]+ MB", p.stdout),
-             "dry-run report lacks parameters / total/rank / model state / peak rank 0:\n" + p.stdout)
-    return int(m.group(1)), float(t.group(1)), float(s.group(1))
+    c = re.search(r"comm scratch\s+([\d.]+) MB at most", p.stdout)
+    T.expect(m and t and s and c and re.search(r"peak rank 0\s+[\d.]+ MB", p.stdout),
+             "dry-run report lacks parameters / total/rank / model state / comm scratch / peak rank 0:\n" + p.stdout)
+    return int(m.group(1)), float(t.group(1)), float(s.group(1)), float(c.group(1))
 
 
 def real(zero):
@@ -57,8 +59,8 @@ def real(zero):
     return rss
 
 
-P, dry0, state0 = dry(0)
-P1, dry1, state1 = dry(1)
+P, dry0, state0, scratch0 = dry(0)
+P1, dry1, state1, scratch1 = dry(1)
 T.expect(P == P1, "parameter counts differ between the modes: %d, %d" % (P, P1))
 T.expect(abs(state0 - 16.0) < 0.05, "model state with --zero 0: %g B/param, want 16" % state0)
 T.expect(abs(state1 - (8.0 + 8.0 / n)) < 0.05, "model state with --zero 1: %g B/param, want %g" % (state1, 8 + 8.0 / n))
@@ -75,8 +77,10 @@ T.expect(saving >= 0.75 * pred,
 T.expect(saving <= 1.25 * pred + grad,
          "--zero 1 saves %.1f MB on rank %d, more than the predicted %.1f MB (+25%%) plus one gradient of MPI "
          "scratch (%.1f MB)" % (saving, CHECK_RANK, pred, grad))
-for zero, est, rss in ((0, dry0, a), (1, dry1, b)):
-    err = abs(rss - est) / rss
-    T.expect(err <= 0.20, "--zero %d: dry-run total/rank %.1f MB is %.0f%% off rank %d's peak RSS %.1f MB"
-             % (zero, est, 100 * err, CHECK_RANK, rss))
+for zero, est, scratch, rss in ((0, dry0, scratch0, a), (1, dry1, scratch1, b)):
+    # Between the total and the total plus the MPI scratch the dry run reports separately
+    # (whether a rank touches it depends on its place in the reduction): no error.
+    err = max(est - rss, rss - (est + scratch), 0.0) / rss
+    T.expect(err <= 0.20, "--zero %d: dry-run total/rank %.1f MB (+ up to %.1f MB MPI scratch) is %.0f%% off rank %d's peak RSS %.1f MB"
+             % (zero, est, scratch, 100 * err, CHECK_RANK, rss))
 print("PASS: --zero 1 saves %.1f MB/rank (predicted %.1f MB) at -n %d" % (saving, pred, n))

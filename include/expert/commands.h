@@ -1,5 +1,5 @@
 /* commands.h — the commands besides `train` (src/commands/): eval, generate, inspect,
- * prepare. Each is COLLECTIVE over d->comm (all ranks call it with the same options) and
+ * prepare, verify. Each is COLLECTIVE over d->comm (all ranks call it with the same options) and
  * returns an ED_EXIT_* status, the same on every rank; rank 0 printed any error. */
 #ifndef EXPERT_COMMANDS_H
 #define EXPERT_COMMANDS_H
@@ -16,5 +16,7 @@ int ed_inspect(const ed_options *o, const ed_dist *d);
 /* `expert-dist prepare`: tokenizes o->train_file (and o->val_file) once into the prepared
  * HDF5 token file o->data_file (include/expert/prepared.h). */
 int ed_prepare(const ed_options *o, const ed_dist *d);
+/* `expert-dist verify`: every check of the prepared file o->data_file (ed_prepared_verify). */
+int ed_verify(const ed_options *o, const ed_dist *d);
 
 #endif

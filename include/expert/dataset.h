@@ -2,8 +2,9 @@
  *
  * Flow: ed_docs_read (a .txt or .jsonl file -> documents with their source line) ->
  * ed_tok_train (vocabulary, once, from the training documents) -> ed_dataset_build
- * (every document -> [BOS] tokens [EOS], concatenated ONCE into an int32 token array;
- * windows are (start, length) offsets into it, max_length tokens, advancing by stride)
+ * (every document -> [BOS] tokens [EOS], concatenated ONCE into one token array;
+ * windows are (start, length) ranges of it, max_length tokens, advancing by stride,
+ * computed on demand by ed_dataset_window from the document index)
  * -> ed_sampler (which windows rank r uses at optimizer step s, micro-batch a) ->
  * ed_batch_fill (inputs = window[:-1], targets = window[1:], right padding with
  * <PAD> inputs, -100 targets and attention_mask 0).
@@ -55,14 +56,46 @@ typedef struct {
     int pack;       /* 1: concatenate documents and cut full max_length windows (no padding) */
 } ed_window_options;
 
+/* Where a dataset's tokens live when they are not in memory (a prepared file whose token
+ * dataset is chunked or compressed, so it cannot be mapped): read(ctx, at, n, out, err)
+ * copies ids [at, at + n) widened to int32 into out; close(ctx) releases ctx. Mapped and
+ * in-memory datasets have tokens != NULL and no reader. */
 typedef struct {
-    int32_t *tokens;    /* all documents, each [BOS] ... [EOS], back to back */
+    void *ctx;
+    int (*read)(void *ctx, uint64_t at, size_t n, int32_t *out, ed_error *err);
+    void (*close)(void *ctx);
+} ed_token_reader;
+
+/* A dataset is a token array plus the window rule; windows are computed, not stored.
+ *
+ * Memory (docs/memory.md): the tokens are either in memory (text path: 2 bytes a token
+ * when the vocabulary fits uint16, else 4) or a read-only mapping of the prepared file
+ * (page cache, shared by the ranks of a node; counted in a rank's RSS only for the pages
+ * it touched). doc_off is the document index, n_docs + 1 uint64 (in memory or mapped).
+ * The only array built at start is the block index: one uint64 per ED_WIN_BLOCK
+ * documents (the windows before each block), so window w -> (start, length) is a binary
+ * search over blocks plus a walk of at most ED_WIN_BLOCK documents. Pack mode needs no
+ * index at all (window w starts at w * stride). */
+enum { ED_WIN_BLOCK = 64 };
+
+typedef struct {
+    const void *tokens;       /* n_tokens ids of token_bytes each, or NULL: use reader */
+    int token_bytes;          /* 2 (uint16) or 4 (int32) */
     size_t n_tokens;
-    uint64_t *win_start; /* window w covers tokens[win_start[w] .. + win_len[w]) */
-    uint32_t *win_len;   /* 2 .. max_length */
-    size_t n_windows;
+    const uint64_t *doc_off;  /* n_docs + 1: document d is tokens[doc_off[d] .. doc_off[d+1]) */
     size_t n_docs;
-    int max_length;
+    size_t n_windows;
+    int max_length, stride, pack;
+    uint64_t *block_win;      /* [n_blocks + 1]: windows before document block b */
+    size_t n_blocks;
+    int64_t vocab_size;       /* every id must be below it: checked per window at use */
+    char origin[600];         /* names the token array in errors ("data.h5: /train/tokens") */
+    /* ownership: what ed_dataset_free releases */
+    void *own_tokens;
+    uint64_t *own_off;
+    void *map[2];             /* munmap(map[i], map_len[i]) */
+    size_t map_len[2];
+    ed_token_reader reader;
 } ed_dataset;
 
 /* Windows per document of L tokens (incl. BOS/EOS): starts 0, stride, 2*stride, ... each
@@ -70,16 +103,43 @@ typedef struct {
  * the document (L 10, max_length 5, stride 3 -> [0,5) [3,8) [6,10)); windows of fewer than
  * 2 tokens are dropped. pack: full max_length windows over the concatenated stream, the
  * tail that does not fill one is unused (a stream shorter than max_length is one window).
+ * Tokens are stored as uint16 when the vocabulary fits (vocab <= 65536).
  * -1 with err on max_length < 2, stride < 1, no documents, or more than 2^32-1 windows.
  * ds owns everything it points to; free with ed_dataset_free. */
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok,
                      const ed_window_options *opt, ed_error *err);
 void ed_dataset_free(ed_dataset *ds);
-/* The window rule over tokens already in ds (ds->tokens, ds->n_tokens): document d is
- * tokens[off[d] .. off[d+1]), n_docs documents. Fills win_start, win_len, n_windows (0
- * when nothing fits; the caller decides that is an error), n_docs and max_length.
- * ed_dataset_build and the prepared-file loader both cut windows here. */
-void ed_dataset_cut_windows(ed_dataset *ds, const uint64_t *off, size_t n_docs, const ed_window_options *opt);
+
+/* Windows of one document of L tokens under opt (not pack). */
+uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt);
+
+/* The window rule over a dataset whose tokens (tokens or reader, token_bytes, n_tokens,
+ * vocab_size, origin) and doc_off are set: checks the document index as it goes (starts
+ * at 0, each document at least 2 tokens, ends at n_tokens; a damaged index is an error
+ * naming origin and the document) and builds the block index. The index is read through
+ * read_off(ctx, first, n, out) in pieces, so a mapped index need not be touched (and
+ * counted in the RSS): NULL reads ds->doc_off. Fills n_windows, n_docs, max_length,
+ * stride, pack. -1 with err on a damaged index or no window / more than 2^32-1. */
+typedef int (*ed_offsets_fn)(void *ctx, uint64_t first, size_t n, uint64_t *out);
+int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt, ed_offsets_fn read_off,
+                     void *ctx, ed_error *err);
+
+/* Bytes ds holds in this process's own memory (tokens and index when built from text,
+ * the block index, a chunked index read whole), and bytes it maps from a file. */
+size_t ed_dataset_memory(const ed_dataset *ds);
+size_t ed_dataset_mapped(const ed_dataset *ds);
+
+/* Window w (< n_windows) -> its first token and its length (2 .. max_length). O(log
+ * blocks + ED_WIN_BLOCK); the stable interface the sampler and the batches use. */
+void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len);
+
+/* Id i (< n_tokens), not checked against the vocabulary: for tools and tests. */
+int32_t ed_dataset_id(const ed_dataset *ds, uint64_t i);
+
+/* Ids [at, at + n) widened to int32, each checked against vocab_size: a damaged id is
+ * -1 with err naming origin and the token's index (never a wild read: at + n must be
+ * within n_tokens, which the windows are by construction). */
+int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out, ed_error *err);
 
 /* ---- batches ---------------------------------------------------------------------- */
 
@@ -98,7 +158,7 @@ void ed_batch_free(ed_batch *b);
  * Row i is at offset i*T of each array (dense [B, T], not cap_T apart). n may be 0 (a rank
  * with nothing in the last step): B = 0, n_targets = 0. n > cap_B or T > cap_T is a bug
  * and aborts. */
-void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max);
+int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max, ed_error *err);
 
 /* ---- sharding ------------------------------------------------------------------- */
 

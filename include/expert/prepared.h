@@ -92,16 +92,26 @@ int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *er
 /* The tokenizer stored in the file (the one the tokens were made with). */
 ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err);
 
-/* Builds ds from split "train" or "val" of a prepared file, windows cut by opt exactly as
- * ed_dataset_build does. Reads doc_offsets (the index) and then the token array in large
- * hyperslabs straight into ds->tokens (uint16 widened by HDF5 on the way); no text is
- * parsed and nothing is tokenized, so start-up is one sequential read of the tokens.
- * Every rank calls it on its own (reads only; no communication): all ranks need the whole
- * token array, since an epoch's window permutation sends any window to any rank.
- * Checks what it reads, so a damaged file is an error, never a crash later: dataset
- * present, 1-D, integer type (uint16/int32 tokens, uint64 offsets), offsets increasing
- * from 0 to n_tokens, each document [BOS] ... [EOS], every id < vocab_size. */
+/* Opens split "train" or "val" of a prepared file as ds, windows cut by opt exactly as
+ * ed_dataset_build does. O(1) in the corpus for the tokens: the token array is mapped
+ * read-only (contiguous layout: H5Dget_offset + mmap; uint16 stays uint16), so the ranks
+ * of a node share one copy in the page cache and a rank's memory does not grow with the
+ * corpus. doc_offsets is mapped as well and read once, sequentially, to build the block
+ * index (one uint64 per ED_WIN_BLOCK documents; skipped entirely with pack). A token
+ * dataset that is chunked or compressed cannot be mapped: windows are then read by
+ * hyperslab at use (slower; ds->tokens == NULL tells the caller to warn).
+ * Checks at open, all O(1) or part of the index pass: datasets present, 1-D, integer
+ * type, the file long enough for the bytes they claim (a file truncated after prepare is
+ * an error naming the offset, not a SIGBUS), the index increasing from 0 to n_tokens
+ * with >= 2 tokens a document. Ids are checked per window at use (ed_dataset_tokens);
+ * the full scan is ed_prepared_verify. Every rank calls it on its own (no communication). */
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
                              ed_error *err);
+
+/* `expert-dist verify`: every check there is, in one sequential pass per split with
+ * O(1 MiB) memory: the attributes and tokenizer, the index (from 0, increasing, ends at
+ * n_tokens), every id < vocab_size, every document [BOS] ... [EOS]. Fills info. -1 with
+ * err naming the file, the dataset and the offset of the first problem. */
+int ed_prepared_verify(const char *path, ed_prepared_info *info, ed_error *err);
 
 #endif

@@ -35,13 +35,16 @@ static const command COMMANDS[] = {
     {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", "data,system",
      "Tokenize the training (and validation) text once into an HDF5 token file;\n"
      "`train --data-file OUT.h5` then starts without reading or tokenizing text."},
+    {"verify", ed_verify, "expert-dist verify DATA.h5", "system",
+     "Check every token and document boundary of a prepared token file (train checks\n"
+     "only the windows it uses)."},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
 static void print_help(const command *c) {
     printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
     if (c == &COMMANDS[0])
-        printf("\ncommands: train (default), eval, generate, inspect, prepare; `expert-dist COMMAND --help` for each.\n");
+        printf("\ncommands: train (default), eval, generate, inspect, prepare, verify; `expert-dist COMMAND --help` for each.\n");
     printf("\ngeneral options:\n"
            "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
            "  -h, --help                       this help\n"
@@ -56,9 +59,14 @@ static void print_help(const command *c) {
 /* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
 static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
     int is_train = c == &COMMANDS[0] || strcmp(c->name, "prepare") == 0;
+    if (strcmp(c->name, "verify") == 0) {
+        if (a->n_positional > 1) return ed_fail(err, "unexpected argument '%s' (usage: expert-dist verify DATA.h5)", a->positional[1]);
+        if (a->n_positional == 1) return ed_options_set(o, "data-file", a->positional[0], err);
+        return 0;
+    }
     int max = is_train ? 0 : strcmp(c->name, "inspect") == 0 ? 1 : 2;
     if (a->n_positional > max && is_train)
-        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect, prepare; see --help)",
+        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect, prepare, verify; see --help)",
                        a->positional[max]);
     if (a->n_positional > max)
         return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);

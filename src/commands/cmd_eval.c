@@ -54,14 +54,14 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     uint32_t *ids = ed_malloc((size_t)o.batch_size * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;
-    ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);
-    if (d->rank == 0)
+    status = ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r, &err);
+    if (status == 0 && d->rank == 0)
         printf("eval %s on %s: loss %.4f perplexity %.2f accuracy %.4f (%ld tokens, %zu windows, %.1fs)\n",
                o.checkpoint, o.val_file, r.loss, r.perplexity, r.accuracy, r.tokens, ds.n_windows, ed_now() - t0);
     free(ids);
     ed_batch_free(&b);
     ed_sampler_free(&s);
-    rc = ED_EXIT_OK;
+    rc = status == 0 ? ED_EXIT_OK : ED_EXIT_FAILURE;
 out:
     if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
     if (m) ed_gpt_free(m);

@@ -25,24 +25,34 @@ void ed_batch_free(ed_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
-void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max) {
+int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max, ed_error *err) {
     ED_CHECK(n >= 0 && n <= b->cap_B, "batch of %d windows exceeds capacity %d", n, b->cap_B);
     int T = pad_to_max ? ds->max_length - 1 : 0;
     for (int i = 0; i < n; i++) {
-        ED_CHECK(ids[i] < ds->n_windows, "window id %u out of range (%zu windows)", ids[i], ds->n_windows);
-        if (!pad_to_max && (int)ds->win_len[ids[i]] - 1 > T) T = (int)ds->win_len[ids[i]] - 1;
+        uint64_t start;
+        uint32_t len;
+        ed_dataset_window(ds, ids[i], &start, &len);
+        if (!pad_to_max && (int)len - 1 > T) T = (int)len - 1;
     }
     ED_CHECK(T <= b->cap_T, "batch length %d exceeds capacity %d", T, b->cap_T);
     b->B = n;
     b->T = T;
     b->n_targets = 0;
     for (int i = 0; i < n; i++) {
-        const int32_t *w = ds->tokens + ds->win_start[ids[i]];
-        int m = (int)ds->win_len[ids[i]] - 1;
+        uint64_t start;
+        uint32_t len;
+        ed_dataset_window(ds, ids[i], &start, &len);
+        int m = (int)len - 1;
         int32_t *in = b->inputs + (size_t)i * T, *tg = b->targets + (size_t)i * T;
         uint8_t *mk = b->mask + (size_t)i * T;
-        memcpy(in, w, (size_t)m * sizeof *in);
-        memcpy(tg, w + 1, (size_t)m * sizeof *tg);
+        /* the window's m + 1 ids: inputs are the first m, targets the last m; the id past
+         * the inputs goes into tg[m - 1] directly, so the copy reads each id once */
+        if (ed_dataset_tokens(ds, start, (size_t)m, in, err) != 0 ||
+            ed_dataset_tokens(ds, start + (uint64_t)m, 1, tg + m - 1, err) != 0) {
+            b->B = 0, b->n_targets = 0;
+            return -1;
+        }
+        memcpy(tg, in + 1, (size_t)(m - 1) * sizeof *tg);
         memset(mk, 1, (size_t)m);
         for (int t = m; t < T; t++) {
             in[t] = ED_PAD;
@@ -51,4 +61,5 @@ void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n
         }
         b->n_targets += m;
     }
+    return 0;
 }

@@ -1,59 +1,177 @@
-/* windows.c — ed_dataset_build: documents -> one token array -> (start, length) windows.
+/* windows.c — the window rule: documents -> one token array -> (start, length) windows,
+ * computed on demand from the document index instead of stored per window.
  *
  * Per document (the seed's sliding window): the document is [BOS] ids [EOS], of length L;
  * windows start at 0, stride, 2*stride, ... and hold min(max_length, L - start) tokens;
  * the window that reaches the end of the document is the last one. So a short document
  * gives one short window, stride < max_length overlaps, stride > max_length skips tokens.
- * Windows under 2 tokens teach nothing (no input/target pair) and are dropped.
+ * Windows under 2 tokens teach nothing (no input/target pair) and are dropped; only a
+ * document's last window can be that short, so window k of a document starts at
+ * k * stride whatever was dropped.
  *
  * pack=1: the documents are one stream and every window is a full max_length tokens
  * (starts 0, stride, ...); the tail that does not fill a window is left out. Only when
- * the whole stream is shorter than max_length does it become one (short) window. */
+ * the whole stream is shorter than max_length does it become one (short) window.
+ *
+ * Why no per-window arrays: a 10 G-token corpus has tens of millions of windows; 12
+ * bytes each per rank would outgrow the model. The block index (one uint64 per
+ * ED_WIN_BLOCK documents) plus the document index is all a lookup needs. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "expert/dataset.h"
 
-typedef struct {
-    uint64_t *start;
-    uint32_t *len;
-    size_t n, cap;
-} win_list;
-
-static void win_push(win_list *w, uint64_t start, uint32_t len) {
-    if (w->n == w->cap) {
-        w->cap = w->cap ? 2 * w->cap : 1024;
-        w->start = ed_realloc(w->start, w->cap * sizeof *w->start);
-        w->len = ed_realloc(w->len, w->cap * sizeof *w->len);
-    }
-    w->start[w->n] = start;
-    w->len[w->n] = len;
-    w->n++;
+uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt) {
+    uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride;
+    if (L < 2) return 0;
+    /* the loop ends at the first k that reaches the end (k*st + ml >= L) or runs past it
+     * (k*st >= L), whichever comes first */
+    uint64_t k_reach = L <= ml ? 0 : (L - ml + st - 1) / st;
+    uint64_t k_last = (L - 1) / st;
+    uint64_t k = k_reach < k_last ? k_reach : k_last;
+    return k + 1 - (L - k * st < 2 ? 1 : 0);
 }
 
-/* Windows of the token range [begin, end), one document. */
-static void doc_windows(win_list *w, uint64_t begin, uint64_t end, uint64_t max_length, uint64_t stride) {
-    for (uint64_t s = begin; s < end; s += stride) {
-        uint64_t len = end - s < max_length ? end - s : max_length;
-        if (len >= 2) win_push(w, s, (uint32_t)len);
-        if (s + max_length >= end) break;
-    }
+static uint64_t pack_windows(uint64_t n, const ed_window_options *opt) {
+    uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride;
+    if (n >= ml) return (n - ml) / st + 1;
+    return n >= 2 ? 1 : 0;
 }
 
-void ed_dataset_cut_windows(ed_dataset *ds, const uint64_t *off, size_t n_docs, const ed_window_options *opt) {
-    win_list w = {0};
-    uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride, n = ds->n_tokens;
-    if (opt->pack) {
-        for (uint64_t s = 0; s + ml <= n; s += st) win_push(&w, s, (uint32_t)ml);
-        if (w.n == 0 && n >= 2) win_push(&w, 0, (uint32_t)n);
-    } else {
-        for (size_t d = 0; d < n_docs; d++) doc_windows(&w, off[d], off[d + 1], ml, st);
-    }
-    ds->win_start = w.start;
-    ds->win_len = w.len;
-    ds->n_windows = w.n;
+static int copy_off(void *ctx, uint64_t first, size_t n, uint64_t *out) {
+    memcpy(out, (const uint64_t *)ctx + first, n * sizeof *out);
+    return 0;
+}
+
+int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt, ed_offsets_fn read_off,
+                     void *ctx, ed_error *err) {
     ds->n_docs = n_docs;
     ds->max_length = opt->max_length;
+    ds->stride = opt->stride;
+    ds->pack = opt->pack;
+    ds->n_windows = 0;
+    free(ds->block_win);
+    ds->block_win = NULL;
+    ds->n_blocks = 0;
+    uint64_t total = 0;
+    if (opt->pack) {
+        /* O(1): the windows do not depend on the documents */
+        total = pack_windows(ds->n_tokens, opt);
+    } else {
+        if (!read_off) read_off = copy_off, ctx = (void *)ds->doc_off;
+        enum { PIECE = 1 << 16 };
+        uint64_t *buf = ed_malloc((PIECE + 1) * sizeof *buf);
+        ds->n_blocks = (n_docs + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
+        ds->block_win = ed_malloc((ds->n_blocks + 1) * sizeof *ds->block_win);
+        uint64_t prev = 0;
+        int rc = 0;
+        /* offsets[0 .. n_docs], read PIECE at a time; buf[0] repeats the previous end */
+        for (uint64_t at = 0; at <= n_docs && rc == 0; at += PIECE) {
+            size_t k = n_docs + 1 - at < PIECE ? (size_t)(n_docs + 1 - at) : PIECE;
+            if (read_off(ctx, at, k, buf) != 0) {
+                rc = ed_fail(err, "%s: the document index cannot be read", ds->origin);
+                break;
+            }
+            for (size_t i = 0; i < k; i++) {
+                uint64_t d = at + i, o = buf[i];
+                if (d == 0) {
+                    if (o != 0) rc = ed_fail(err, "%s: the document index starts at %llu, expected 0", ds->origin,
+                                             (unsigned long long)o);
+                } else {
+                    if (o < prev + 2 || o > ds->n_tokens) {
+                        rc = ed_fail(err, "%s: document %llu spans tokens [%llu, %llu) of %zu, expected at least 2 "
+                                          "tokens inside the array: the document index is damaged",
+                                     ds->origin, (unsigned long long)(d - 1), (unsigned long long)prev,
+                                     (unsigned long long)o, ds->n_tokens);
+                        break;
+                    }
+                    total += ed_windows_in_doc(o - prev, opt);
+                }
+                if (d % ED_WIN_BLOCK == 0 && d / ED_WIN_BLOCK <= ds->n_blocks) ds->block_win[d / ED_WIN_BLOCK] = total;
+                prev = o;
+            }
+        }
+        free(buf);
+        if (rc == 0 && prev != ds->n_tokens)
+            rc = ed_fail(err, "%s: the document index ends at token %llu, the array has %zu", ds->origin,
+                         (unsigned long long)prev, ds->n_tokens);
+        if (rc != 0) return -1;
+        ds->block_win[ds->n_blocks] = total;
+    }
+    if (total == 0) return ed_fail(err, "%s: no training windows (no documents)", ds->origin);
+    if (total > UINT32_MAX)
+        return ed_fail(err, "%s: %llu windows, more than the 2^32-1 supported (raise --stride)", ds->origin,
+                       (unsigned long long)total);
+    ds->n_windows = (size_t)total;
+    return 0;
+}
+
+void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len) {
+    ED_CHECK(w < ds->n_windows, "window %zu out of range (%zu windows)", w, ds->n_windows);
+    uint64_t ml = (uint64_t)ds->max_length, st = (uint64_t)ds->stride;
+    if (ds->pack) {
+        *start = (uint64_t)w * st;
+        *len = (uint32_t)(ds->n_tokens < ml ? ds->n_tokens : ml);
+        return;
+    }
+    /* the last block whose first window is <= w */
+    size_t lo = 0, hi = ds->n_blocks; /* block_win[lo] <= w < block_win[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ds->block_win[mid] <= w) lo = mid;
+        else hi = mid;
+    }
+    uint64_t rem = w - ds->block_win[lo];
+    ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride};
+    for (size_t d = lo * ED_WIN_BLOCK; d < ds->n_docs; d++) {
+        uint64_t a = ds->doc_off[d], L = ds->doc_off[d + 1] - a;
+        uint64_t c = ed_windows_in_doc(L, &opt);
+        if (rem < c) {
+            uint64_t s = rem * st;
+            *start = a + s;
+            *len = (uint32_t)(L - s < ml ? L - s : ml);
+            return;
+        }
+        rem -= c;
+    }
+    ED_DIE("window %zu not found in the document index", w); /* the index was checked at load */
+}
+
+int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out, ed_error *err) {
+    ED_CHECK(at + n <= ds->n_tokens, "tokens [%llu, +%zu) beyond %zu", (unsigned long long)at, n, ds->n_tokens);
+    if (ds->tokens && ds->token_bytes == 2) {
+        const uint16_t *p = (const uint16_t *)ds->tokens + at;
+        for (size_t i = 0; i < n; i++) out[i] = p[i];
+    } else if (ds->tokens) {
+        memcpy(out, (const int32_t *)ds->tokens + at, n * sizeof *out);
+    } else if (ds->reader.read(ds->reader.ctx, at, n, out, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (out[i] < 0 || out[i] >= ds->vocab_size)
+            return ed_fail(err, "%s[%llu] = %d is outside the vocabulary (0..%lld): the file is damaged "
+                                "(`expert-dist verify` checks every token)",
+                           ds->origin, (unsigned long long)(at + i), out[i], (long long)ds->vocab_size - 1);
+    return 0;
+}
+
+int32_t ed_dataset_id(const ed_dataset *ds, uint64_t i) {
+    ED_CHECK(i < ds->n_tokens, "token %llu beyond %zu", (unsigned long long)i, ds->n_tokens);
+    if (ds->tokens) return ds->token_bytes == 2 ? ((const uint16_t *)ds->tokens)[i] : ((const int32_t *)ds->tokens)[i];
+    int32_t x;
+    ed_error err;
+    if (ds->reader.read(ds->reader.ctx, i, 1, &x, &err) != 0) ED_DIE("%s", err.msg);
+    return x;
+}
+
+/* Narrows int32 ids to uint16 in place (front to back: the write never overtakes the
+ * read), then gives the rest of the buffer back. */
+static void *narrow_u16(int32_t *ids, size_t n) {
+    uint16_t *u = (uint16_t *)ids;
+    for (size_t i = 0; i < n; i++) u[i] = (uint16_t)ids[i];
+    return ed_realloc(ids, (n ? n : 1) * sizeof *u);
 }
 
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok, const ed_window_options *opt,
@@ -61,6 +179,7 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     memset(ds, 0, sizeof *ds);
     if (opt->max_length < 2) return ed_fail(err, "max_length must be >= 2 (one input and one target), got %d", opt->max_length);
     if (opt->stride < 1) return ed_fail(err, "stride must be >= 1, got %d", opt->stride);
+    snprintf(ds->origin, sizeof ds->origin, "%s", docs->path ? docs->path : "dataset");
     ed_ivec tokens = {0};
     size_t total = 0;
     for (size_t d = 0; d < docs->n; d++) total += docs->len[d];
@@ -72,22 +191,40 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
         ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
         off[d + 1] = tokens.len;
     }
-    ds->tokens = tokens.data;
+    ds->vocab_size = ed_tok_vocab_size(tok);
     ds->n_tokens = tokens.len;
-    ed_dataset_cut_windows(ds, off, docs->n, opt);
-    free(off);
-    if (ds->n_windows == 0 || ds->n_windows > UINT32_MAX) {
-        size_t nw = ds->n_windows;
+    if (ds->vocab_size <= 65536) {
+        ds->own_tokens = narrow_u16(tokens.data, tokens.len);
+        ds->token_bytes = 2;
+    } else {
+        ds->own_tokens = tokens.data;
+        ds->token_bytes = 4;
+    }
+    ds->tokens = ds->own_tokens;
+    ds->own_off = off;
+    ds->doc_off = off;
+    if (ed_dataset_index(ds, docs->n, opt, NULL, NULL, err) != 0) {
         ed_dataset_free(ds);
-        if (nw == 0) return ed_fail(err, "%s: no training windows (no documents)", docs->path ? docs->path : "dataset");
-        return ed_fail(err, "%s: %zu windows, more than the 2^32-1 supported", docs->path ? docs->path : "dataset", nw);
+        return -1;
     }
     return 0;
 }
 
+size_t ed_dataset_memory(const ed_dataset *ds) {
+    size_t b = ds->block_win ? (ds->n_blocks + 1) * sizeof *ds->block_win : 0;
+    if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;
+    if (ds->own_off) b += (ds->n_docs + 1) * sizeof *ds->own_off;
+    return b;
+}
+
+size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map_len[1]; }
+
 void ed_dataset_free(ed_dataset *ds) {
-    free(ds->tokens);
-    free(ds->win_start);
-    free(ds->win_len);
+    free(ds->own_tokens);
+    free(ds->own_off);
+    free(ds->block_win);
+    for (int i = 0; i < 2; i++)
+        if (ds->map[i]) munmap(ds->map[i], ds->map_len[i]);
+    if (ds->reader.close) ds->reader.close(ds->reader.ctx);
     memset(ds, 0, sizeof *ds);
 }

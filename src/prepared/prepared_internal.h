@@ -5,7 +5,8 @@
  * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
  * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
  * prepared_files.c   ed_prepare_files: the prepare command (read, shared tokenizer, write)
- * prepared_read.c    info, tokenizer, ed_dataset_load_prepared and the windows */
+ * prepared_read.c    info, tokenizer, ed_dataset_load_prepared (mapping, hyperslab fallback)
+ * prepared_verify.c  ed_prepared_verify: the full scan behind `expert-dist verify` */
 #ifndef EXPERT_PREPARED_INTERNAL_H
 #define EXPERT_PREPARED_INTERNAL_H
 
@@ -60,6 +61,24 @@ int prep_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 /* Hyperslab [at, at + n) of a 1-D dataset, converted from/to memtype by HDF5. */
 int prep_write_slab(hid_t dset, hid_t memtype, const void *buf, uint64_t at, size_t n);
 int prep_read_slab(hid_t dset, hid_t memtype, void *buf, uint64_t at, size_t n);
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+/* An open prepared file (checked: HDF5, format, version, vocab_size), HDF5's error
+ * printing off until prep_close_reader. */
+typedef struct {
+    const char *path;
+    hid_t file;
+    prep_quiet quiet;
+} prep_reader;
+
+int prep_open_reader(prep_reader *r, const char *path, int64_t *vocab, ed_error *err);
+void prep_close_reader(prep_reader *r);
+/* "path: msg" into err; returns -1. */
+int prep_rfail(prep_reader *r, ed_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Opens the 1-D integer dataset obj; want 't' tokens (uint16/int32), 'o' offsets (64-bit);
+ * *n its length. -1 with err naming the object on a wrong type, rank or short storage. */
+hid_t prep_open_1d(prep_reader *r, const char *obj, char want, uint64_t *n, ed_error *err);
 
 /* ---- tokenizing --------------------------------------------------------------------- */
 

@@ -1,27 +1,26 @@
 /* prepared_read.c — reading a prepared token file: its summary, its tokenizer, and a
  * dataset of one split with the same windows ed_dataset_build cuts from text.
  *
- * Start-up cost: doc_offsets (the index, 8 bytes per document) is read whole; the token
- * array is read in hyperslabs of READ_CHUNK ids straight into ds->tokens (HDF5 widens
- * uint16 to int32 on the way) and range-checked chunk by chunk while it is in cache.
- * Windows come from the offsets alone. Nothing is parsed or tokenized. */
+ * Start-up cost: the token array is mapped read-only (H5Dget_offset + mmap: uint16 stays
+ * uint16, the ranks of a node share the page cache), nothing of it is read at start.
+ * doc_offsets (the index, 8 bytes per document) is mapped too and passed over once with
+ * pread to build the block index (dataset.h) and check it. Every id is checked against
+ * the vocabulary when a window is used (ed_dataset_tokens); the full scan of every token
+ * is `expert-dist verify` (prepared_verify.c). A chunked or compressed token dataset
+ * (rewritten by h5repack, say) cannot be mapped: its windows are read by hyperslab. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "prepared_internal.h"
 
-enum { READ_CHUNK = 1 << 22 };
-
-typedef struct {
-    const char *path;
-    hid_t file;
-    prep_quiet quiet;
-} reader;
-
-static int rfail(reader *r, ed_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int rfail(reader *r, ed_error *err, const char *fmt, ...) {
+int prep_rfail(prep_reader *r, ed_error *err, const char *fmt, ...) {
     char msg[900];
     va_list ap;
     va_start(ap, fmt);
@@ -30,13 +29,13 @@ static int rfail(reader *r, ed_error *err, const char *fmt, ...) {
     return ed_fail(err, "%s: %s", r->path, msg);
 }
 
-static void close_reader(reader *r) {
+void prep_close_reader(prep_reader *r) {
     if (r->file >= 0) H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
     prep_quiet_end(&r->quiet);
 }
 
-static int open_reader(reader *r, const char *path, int64_t *vocab, ed_error *err) {
+int prep_open_reader(prep_reader *r, const char *path, int64_t *vocab, ed_error *err) {
     r->path = path;
     r->file = H5I_INVALID_HID;
     prep_quiet_begin(&r->quiet);
@@ -60,19 +59,19 @@ static int open_reader(reader *r, const char *path, int64_t *vocab, ed_error *er
     char format[64] = "";
     int64_t version = 0;
     if (prep_attr_read_str(r->file, "format", format, sizeof format) != 0 || strcmp(format, ED_PREPARED_FORMAT) != 0) {
-        rfail(r, err, "not a prepared token file (attribute \"format\" is not \"%s\")", ED_PREPARED_FORMAT);
-        close_reader(r);
+        prep_rfail(r, err, "not a prepared token file (attribute \"format\" is not \"%s\")", ED_PREPARED_FORMAT);
+        prep_close_reader(r);
         return -1;
     }
     if (prep_attr_read_i64(r->file, "format_version", &version) != 0 || version != ED_PREPARED_VERSION) {
-        rfail(r, err, "prepared file format version %lld, this build reads version %d", (long long)version,
+        prep_rfail(r, err, "prepared file format version %lld, this build reads version %d", (long long)version,
               ED_PREPARED_VERSION);
-        close_reader(r);
+        prep_close_reader(r);
         return -1;
     }
     if (prep_attr_read_i64(r->file, "vocab_size", vocab) != 0 || *vocab < ED_NUM_SPECIAL || *vocab > INT32_MAX) {
-        rfail(r, err, "missing or invalid attribute \"vocab_size\"");
-        close_reader(r);
+        prep_rfail(r, err, "missing or invalid attribute \"vocab_size\"");
+        prep_close_reader(r);
         return -1;
     }
     return 0;
@@ -89,14 +88,14 @@ static void describe_type(hid_t t, char *buf, size_t n) {
 }
 
 /* Opens a 1-D integer dataset; want: 't' tokens (uint16/int32), 'o' offsets (64-bit). */
-static hid_t open_1d(reader *r, const char *obj, char want, uint64_t *n, ed_error *err) {
+hid_t prep_open_1d(prep_reader *r, const char *obj, char want, uint64_t *n, ed_error *err) {
     if (H5Lexists(r->file, obj, H5P_DEFAULT) <= 0) {
-        rfail(r, err, "%s is missing", obj);
+        prep_rfail(r, err, "%s is missing", obj);
         return -1;
     }
     hid_t d = H5Dopen2(r->file, obj, H5P_DEFAULT);
     if (d < 0) {
-        rfail(r, err, "%s is not a dataset", obj);
+        prep_rfail(r, err, "%s is not a dataset", obj);
         return -1;
     }
     hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
@@ -113,12 +112,12 @@ static hid_t open_1d(reader *r, const char *obj, char want, uint64_t *n, ed_erro
     if (t >= 0) H5Tclose(t);
     if (sp >= 0) H5Sclose(sp);
     if (!good_type) {
-        rfail(r, err, "%s has type %s, expected %s", obj, found, want == 't' ? "uint16 or int32 token ids" : "uint64 offsets");
+        prep_rfail(r, err, "%s has type %s, expected %s", obj, found, want == 't' ? "uint16 or int32 token ids" : "uint64 offsets");
         H5Dclose(d);
         return -1;
     }
     if (nd != 1) {
-        rfail(r, err, "%s has %d dimensions, expected 1", obj, nd);
+        prep_rfail(r, err, "%s has %d dimensions, expected 1", obj, nd);
         H5Dclose(d);
         return -1;
     }
@@ -127,8 +126,11 @@ static hid_t open_1d(reader *r, const char *obj, char want, uint64_t *n, ed_erro
     hid_t t2 = H5Dget_type(d);
     size_t elem = t2 >= 0 ? H5Tget_size(t2) : 0;
     if (t2 >= 0) H5Tclose(t2);
-    if (dims[0] > 0 && H5Dget_storage_size(d) < dims[0] * elem) {
-        rfail(r, err, "%s is truncated: %llu entries declared, %llu bytes stored", obj, (unsigned long long)dims[0],
+    hid_t pl = H5Dget_create_plist(d);
+    int filtered = pl >= 0 && H5Pget_nfilters(pl) > 0; /* compressed: fewer bytes is the point */
+    if (pl >= 0) H5Pclose(pl);
+    if (!filtered && dims[0] > 0 && H5Dget_storage_size(d) < dims[0] * elem) {
+        prep_rfail(r, err, "%s is truncated: %llu entries declared, %llu bytes stored", obj, (unsigned long long)dims[0],
               (unsigned long long)H5Dget_storage_size(d));
         H5Dclose(d);
         return -1;
@@ -139,8 +141,8 @@ static hid_t open_1d(reader *r, const char *obj, char want, uint64_t *n, ed_erro
 
 int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *err) {
     memset(info, 0, sizeof *info);
-    reader r;
-    if (open_reader(&r, path, &info->vocab_size, err) != 0) return -1;
+    prep_reader r;
+    if (prep_open_reader(&r, path, &info->vocab_size, err) != 0) return -1;
     int rc = 0;
     prep_attr_read_str(r.file, "tokenizer_kind", info->tokenizer_kind, sizeof info->tokenizer_kind);
     prep_attr_read_str(r.file, "token_dtype", info->token_dtype, sizeof info->token_dtype);
@@ -150,33 +152,33 @@ int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *er
         char obj[32];
         uint64_t n;
         snprintf(obj, sizeof obj, "/%s/tokens", s ? "val" : "train");
-        hid_t d = open_1d(&r, obj, 't', &info->n_tokens[s], err);
+        hid_t d = prep_open_1d(&r, obj, 't', &info->n_tokens[s], err);
         if (d < 0) { rc = -1; break; }
         H5Dclose(d);
         snprintf(obj, sizeof obj, "/%s/doc_offsets", s ? "val" : "train");
-        d = open_1d(&r, obj, 'o', &n, err);
+        d = prep_open_1d(&r, obj, 'o', &n, err);
         if (d < 0) { rc = -1; break; }
         H5Dclose(d);
         info->n_docs[s] = n ? n - 1 : 0;
     }
-    close_reader(&r);
+    prep_close_reader(&r);
     return rc;
 }
 
 ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err) {
-    reader r;
+    prep_reader r;
     int64_t vocab;
-    if (open_reader(&r, path, &vocab, err) != 0) return NULL;
+    if (prep_open_reader(&r, path, &vocab, err) != 0) return NULL;
     ed_tokenizer *tok = NULL;
     if (H5Lexists(r.file, "tokenizer", H5P_DEFAULT) <= 0) {
-        rfail(&r, err, "/tokenizer is missing");
-        close_reader(&r);
+        prep_rfail(&r, err, "/tokenizer is missing");
+        prep_close_reader(&r);
         return NULL;
     }
     hid_t d = H5Dopen2(r.file, "tokenizer", H5P_DEFAULT);
     hid_t t = d >= 0 ? H5Dget_type(d) : -1;
     if (t < 0 || H5Tget_class(t) != H5T_STRING) {
-        rfail(&r, err, "/tokenizer is not a string dataset");
+        prep_rfail(&r, err, "/tokenizer is not a string dataset");
     } else {
         char *s = NULL;
         size_t len = 0;
@@ -205,13 +207,13 @@ ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err) {
         }
         H5Tclose(mt);
         if (!s) {
-            rfail(&r, err, "/tokenizer cannot be read");
+            prep_rfail(&r, err, "/tokenizer cannot be read");
         } else {
             ed_error sub;
             tok = ed_tok_deserialize(s, len, &sub);
-            if (!tok) rfail(&r, err, "/tokenizer: %s", sub.msg);
+            if (!tok) prep_rfail(&r, err, "/tokenizer: %s", sub.msg);
             else if (ed_tok_vocab_size(tok) != vocab) {
-                rfail(&r, err, "/tokenizer has %d tokens but the file's vocab_size is %lld", ed_tok_vocab_size(tok),
+                prep_rfail(&r, err, "/tokenizer has %d tokens but the file's vocab_size is %lld", ed_tok_vocab_size(tok),
                       (long long)vocab);
                 ed_tok_free(tok);
                 tok = NULL;
@@ -221,8 +223,86 @@ ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err) {
     }
     if (t >= 0) H5Tclose(t);
     if (d >= 0) H5Dclose(d);
-    close_reader(&r);
+    prep_close_reader(&r);
     return tok;
+}
+
+/* ---- mapping --------------------------------------------------------------------------- */
+
+/* File offset of a dataset HDF5 stores as one plain run of bytes (contiguous layout, no
+ * filters, no external file), in little-endian order on a little-endian host: what mmap
+ * can serve as is. 0 otherwise (chunked, compressed, or another byte order). */
+static int plain_offset(hid_t d, haddr_t *at) {
+    static const uint16_t one = 1;
+    if (*(const unsigned char *)&one != 1) return 0;
+    hid_t pl = H5Dget_create_plist(d), t = H5Dget_type(d);
+    int ok = pl >= 0 && t >= 0 && H5Pget_layout(pl) == H5D_CONTIGUOUS && H5Pget_nfilters(pl) == 0 &&
+             H5Pget_external_count(pl) == 0 && H5Tget_order(t) == H5T_ORDER_LE;
+    if (pl >= 0) H5Pclose(pl);
+    if (t >= 0) H5Tclose(t);
+    *at = ok ? H5Dget_offset(d) : HADDR_UNDEF;
+    return ok && *at != HADDR_UNDEF;
+}
+
+/* Maps bytes [at, at + n) of fd read-only; *base and *len are what munmap needs. */
+static const void *map_range(int fd, uint64_t at, uint64_t n, void **base, size_t *len) {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), lo = at - at % page;
+    *len = (size_t)(at + n - lo);
+    void *p = mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, (off_t)lo);
+    if (p == MAP_FAILED) {
+        *base = NULL;
+        return NULL;
+    }
+    *base = p;
+    return (const char *)p + (at - lo);
+}
+
+typedef struct {
+    int fd;
+    uint64_t at; /* file offset of doc_offsets[0] */
+} pread_ctx;
+
+/* The index scan at start reads the offsets with pread, not through the mapping, so the
+ * pages it passes over do not stay in the rank's resident set. */
+static int pread_off(void *ctx, uint64_t first, size_t n, uint64_t *out) {
+    const pread_ctx *c = ctx;
+    size_t want = n * sizeof *out, got = 0;
+    while (got < want) {
+        ssize_t k = pread(c->fd, (char *)out + got, want - got, (off_t)(c->at + first * sizeof *out + got));
+        if (k <= 0) return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Tokens read by hyperslab when they cannot be mapped (chunked or compressed). */
+typedef struct {
+    hid_t dset;
+    char origin[600];
+} slab_ctx;
+
+static int slab_read(void *ctx, uint64_t at, size_t n, int32_t *out, ed_error *err) {
+    slab_ctx *c = ctx;
+    prep_quiet q;
+    prep_quiet_begin(&q);
+    int rc = prep_read_slab(c->dset, H5T_NATIVE_INT32, out, at, n);
+    if (rc != 0) {
+        char reason[256];
+        prep_h5_reason(reason, sizeof reason);
+        ed_fail(err, "%s[%llu..%llu] cannot be read: %s", c->origin, (unsigned long long)at,
+                (unsigned long long)(at + n), reason);
+    }
+    prep_quiet_end(&q);
+    return rc;
+}
+
+static void slab_close(void *ctx) {
+    slab_ctx *c = ctx;
+    prep_quiet q;
+    prep_quiet_begin(&q);
+    H5Dclose(c->dset); /* the file closes with its last object (HDF5's weak close degree) */
+    prep_quiet_end(&q);
+    free(c);
 }
 
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
@@ -233,85 +313,97 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
     if (opt->stride < 1) return ed_fail(err, "stride must be >= 1, got %d", opt->stride);
     if (strcmp(split, "train") != 0 && strcmp(split, "val") != 0)
         return ed_fail(err, "%s: unknown split \"%s\" (expected train or val)", path, split);
-    reader r;
+    prep_reader r;
     int64_t vocab;
-    if (open_reader(&r, path, &vocab, err) != 0) return -1;
+    if (prep_open_reader(&r, path, &vocab, err) != 0) return -1;
     if (H5Lexists(r.file, split, H5P_DEFAULT) <= 0) {
-        rfail(&r, err, "no /%s split in this file%s", split,
+        prep_rfail(&r, err, "no /%s split in this file%s", split,
               strcmp(split, "val") == 0 ? " (it was prepared without validation documents)" : "");
-        close_reader(&r);
+        prep_close_reader(&r);
         return -1;
     }
     char tobj[32], oobj[32];
     snprintf(tobj, sizeof tobj, "/%s/tokens", split);
     snprintf(oobj, sizeof oobj, "/%s/doc_offsets", split);
     uint64_t n_tokens = 0, n_off = 0;
-    int32_t *tokens = NULL;
-    uint64_t *off = NULL;
-    int rc = -1;
-    hid_t td = open_1d(&r, tobj, 't', &n_tokens, err);
-    hid_t od = td < 0 ? -1 : open_1d(&r, oobj, 'o', &n_off, err);
+    int rc = -1, fd = -1;
+    hid_t td = prep_open_1d(&r, tobj, 't', &n_tokens, err);
+    hid_t od = td < 0 ? -1 : prep_open_1d(&r, oobj, 'o', &n_off, err);
     if (td < 0 || od < 0) goto out;
     if (n_off < 2) {
-        rfail(&r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)n_off);
+        prep_rfail(&r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)n_off);
         goto out;
+    }
+    ds->vocab_size = vocab;
+    ds->n_tokens = (size_t)n_tokens;
+    hid_t tt = H5Dget_type(td);
+    ds->token_bytes = (int)H5Tget_size(tt);
+    H5Tclose(tt);
+    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, tobj);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        prep_rfail(&r, err, "cannot open: %s", strerror(errno));
+        goto out;
+    }
+    /* A file cut short after prepare: the bytes the datasets claim must exist, or the
+     * mapping would fault (SIGBUS) at first touch instead of failing here. */
+    haddr_t tat, oat;
+    int tmap = plain_offset(td, &tat), omap = plain_offset(od, &oat);
+    uint64_t tbytes = n_tokens * (uint64_t)ds->token_bytes, obytes = n_off * 8;
+    if ((tmap && tat + tbytes > (uint64_t)st.st_size) || (omap && oat + obytes > (uint64_t)st.st_size)) {
+        int t = tmap && tat + tbytes > (uint64_t)st.st_size;
+        prep_rfail(&r, err, "truncated: %s needs bytes up to offset %llu, the file ends at %llu", t ? tobj : oobj,
+              (unsigned long long)(t ? tat + tbytes : oat + obytes), (unsigned long long)st.st_size);
+        goto out;
+    }
+    if (tmap) {
+        ds->tokens = map_range(fd, tat, tbytes, &ds->map[0], &ds->map_len[0]);
+        if (!ds->tokens) {
+            prep_rfail(&r, err, "cannot map %s: %s", tobj, strerror(errno));
+            goto out;
+        }
+        /* windows are drawn at random: read-ahead would only fill the cache with pages no
+         * step asks for */
+        madvise(ds->map[0], ds->map_len[0], MADV_RANDOM);
+    } else {
+        slab_ctx *c = ed_calloc(1, sizeof *c);
+        c->dset = td;
+        snprintf(c->origin, sizeof c->origin, "%s", ds->origin);
+        td = H5I_INVALID_HID; /* owned by the reader now */
+        ds->reader = (ed_token_reader){.ctx = c, .read = slab_read, .close = slab_close};
     }
     size_t n_docs = (size_t)(n_off - 1);
-    off = ed_malloc(n_off * sizeof *off);
-    if (prep_read_slab(od, H5T_NATIVE_UINT64, off, 0, n_off) < 0) {
-        char reason[256];
-        prep_h5_reason(reason, sizeof reason);
-        rfail(&r, err, "%s cannot be read: %s", oobj, reason);
-        goto out;
-    }
-    if (off[0] != 0 || off[n_docs] != n_tokens) {
-        rfail(&r, err, "%s must run from 0 to the %llu tokens, found %llu .. %llu", oobj,
-              (unsigned long long)n_tokens, (unsigned long long)off[0], (unsigned long long)off[n_docs]);
-        goto out;
-    }
-    for (size_t d = 0; d < n_docs; d++)
-        if (off[d + 1] < off[d] + 2) {
-            rfail(&r, err, "%s: document %zu has %lld tokens, expected at least 2 ([BOS] ... [EOS])", oobj, d,
-                  (long long)(off[d + 1] - off[d]));
+    pread_ctx pc = {fd, omap ? oat : 0};
+    if (omap) {
+        ds->doc_off = map_range(fd, oat, obytes, &ds->map[1], &ds->map_len[1]);
+        if (!ds->doc_off) {
+            prep_rfail(&r, err, "cannot map %s: %s", oobj, strerror(errno));
             goto out;
         }
-    tokens = ed_malloc((n_tokens ? n_tokens : 1) * sizeof *tokens);
-    for (uint64_t at = 0; at < n_tokens; at += READ_CHUNK) {
-        size_t k = n_tokens - at < READ_CHUNK ? (size_t)(n_tokens - at) : READ_CHUNK;
-        if (prep_read_slab(td, H5T_NATIVE_INT32, tokens + at, at, k) < 0) {
+    } else {
+        /* a chunked index is read whole: 8 bytes a document */
+        ds->own_off = ed_malloc(n_off * sizeof *ds->own_off);
+        ds->doc_off = ds->own_off;
+        if (prep_read_slab(od, H5T_NATIVE_UINT64, ds->own_off, 0, n_off) < 0) {
             char reason[256];
             prep_h5_reason(reason, sizeof reason);
-            rfail(&r, err, "%s cannot be read: %s", tobj, reason);
+            prep_rfail(&r, err, "%s cannot be read: %s", oobj, reason);
             goto out;
         }
-        for (size_t i = 0; i < k; i++)
-            if (tokens[at + i] < 0 || tokens[at + i] >= vocab) {
-                rfail(&r, err, "%s[%llu] = %d is outside the vocabulary (0..%lld)", tobj,
-                      (unsigned long long)(at + i), tokens[at + i], (long long)vocab - 1);
-                goto out;
-            }
     }
-    for (size_t d = 0; d < n_docs; d++)
-        if (tokens[off[d]] != ED_BOS || tokens[off[d + 1] - 1] != ED_EOS) {
-            rfail(&r, err, "%s: document %zu does not start with <BOS> and end with <EOS>", tobj, d);
-            goto out;
-        }
-    /* the same window rule as the text path (windows.c), so the two cannot drift */
-    ds->tokens = tokens;
-    ds->n_tokens = (size_t)n_tokens;
-    tokens = NULL;
-    ed_dataset_cut_windows(ds, off, n_docs, opt);
-    if (ds->n_windows == 0 || ds->n_windows > UINT32_MAX) {
-        rfail(&r, err, "/%s: %zu windows (need 1 .. 2^32-1)", split, ds->n_windows);
-        ed_dataset_free(ds);
-        goto out;
-    }
+    char oname[sizeof ds->origin];
+    snprintf(oname, sizeof oname, "%s", ds->origin);
+    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, oobj); /* index errors name the index */
+    int irc = ed_dataset_index(ds, n_docs, opt, omap ? pread_off : NULL, &pc, err);
+    snprintf(ds->origin, sizeof ds->origin, "%s", oname);
+    if (irc != 0) goto out;
     rc = 0;
 out:
+    if (rc != 0) ed_dataset_free(ds);
+    if (fd >= 0) close(fd);
     if (td >= 0) H5Dclose(td);
     if (od >= 0) H5Dclose(od);
-    close_reader(&r);
-    free(tokens);
-    free(off);
+    prep_close_reader(&r);
     return rc;
 }

@@ -5,14 +5,18 @@
 
 #include "trainer_internal.h"
 
-void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
-                      int pad_to_max, const ed_dist *d, ed_eval_result *r) {
-    double sums[3] = {0, 0, 0};
+int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+                        int pad_to_max, const ed_dist *d, ed_eval_result *r, ed_error *err) {
+    double sums[4] = {0, 0, 0, 0};
+    int status = 0;
     long steps = ed_sampler_steps(s);
     for (long step = 0; step < steps; step++) {
         int n = ed_sampler_micro(s, step, 0, ids);
         if (n == 0) continue;
-        ed_batch_fill(b, ds, ids, n, pad_to_max);
+        if (ed_batch_fill(b, ds, ids, n, pad_to_max, err) != 0) {
+            sums[3] = 1, status = -1; /* a damaged window: stop here, the others learn it from the sum */
+            break;
+        }
         double ls = 0.0;
         long cnt = 0;
         ed_gpt_forward(m, b->inputs, b->targets, b->B, b->T, 0.0f, 0, NULL, &ls, &cnt);
@@ -20,9 +24,11 @@ void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, e
         sums[1] += (double)cnt;
         sums[2] += (double)ed_gpt_correct(m);
     }
-    ed_dist_sum(d, sums, 3);
+    ed_dist_sum(d, sums, 4);
+    if (sums[3] > 0) return ed_dist_agree(d, status, err);
     r->tokens = (long)sums[1];
     r->loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
     r->perplexity = exp(r->loss);
     r->accuracy = sums[1] > 0 ? sums[2] / sums[1] : NAN;
+    return 0;
 }

@@ -64,8 +64,9 @@ static void log_row(ed_trainer *t, loop_clock *c) {
 }
 
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
-static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
-    ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
+static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, ed_error *err) {
+    if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
+        return -1;
     ed_train_state *st = &t->st;
     double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
     if (t->d->rank == 0) {
@@ -84,6 +85,7 @@ static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
     st->stop = verdict[1] != 0;
     st->best_val_loss = verdict[2];
     st->bad_evals = (int)verdict[3];
+    return 0;
 }
 
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
@@ -99,7 +101,7 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     ed_eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
-    if (t->has_val) validate(t, &er, &is_best);
+    if (t->has_val && validate(t, &er, &is_best, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     ed_history *h = &t->hist;
     ed_dcol_push(&h->epoch, (double)(st->epoch + 1));
@@ -219,7 +221,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 st->step_in_epoch < t->steps_per_epoch) {
                 ed_eval_result er;
                 int is_best = 0;
-                validate(t, &er, &is_best);
+                if (validate(t, &er, &is_best, err) != 0) return ED_EXIT_FAILURE;
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);
@@ -263,10 +265,11 @@ static void print_memory(const ed_trainer *t) {
     size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
-    /* Token arrays (int32) and windows (uint64 start + uint32 length) of train and val,
-     * and the batch buffers (inputs, targets: int32, mask: uint8). */
-    size_t data = (t->train_ds.n_tokens + t->val_ds.n_tokens) * 4 + (t->train_ds.n_windows + t->val_ds.n_windows) * 12 +
-                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
+    size_t data = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds) +
+                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9; /* batch: int32 x2 + mask */
+    /* the samplers' permutations: one uint32 per window */
+    data += (t->train_ds.n_windows + (t->has_val ? t->val_ds.n_windows : 0)) * 4;
+    size_t mapped = ed_dataset_mapped(&t->train_ds) + ed_dataset_mapped(&t->val_ds);
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
      * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */
     size_t ckpt = np * 4 + np * opt;
@@ -277,10 +280,14 @@ static void print_memory(const ed_trainer *t) {
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
-           "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB\n  total/rank   %10.1f MB\n"
+           "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory)\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
+    if (mapped)
+        printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
+               "totals: a rank's RSS holds only the pages it touched)\n",
+               mapped * mb);
     if (t->zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
                per_param, t->d->world, t->o->optimizer, (double)opt * opt_share);

@@ -63,7 +63,8 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
 /* --data-file: a prepared token file (expert-dist prepare) replaces reading and
  * tokenizing text. Its tokenizer is the one the ids were made with; on resume the
  * checkpoint's must be the same size, or the ids would mean other words. Every rank
- * reads the whole token array (any window may come to any rank). */
+ * maps the token array (any window may come to any rank; the page cache holds one copy
+ * per node). */
 static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *err) {
     const ed_options *o = t->o;
     ed_prepared_info info;
@@ -78,7 +79,12 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
     if (status == 0) status = ed_dataset_load_prepared(&t->train_ds, o->data_file, "train", wo, err);
     t->has_val = info.has_val;
     if (status == 0 && t->has_val) status = ed_dataset_load_prepared(&t->val_ds, o->data_file, "val", wo, err);
-    return ed_dist_agree(t->d, status, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    if (t->d->rank == 0 && (!t->train_ds.tokens || (t->has_val && !t->val_ds.tokens)))
+        fprintf(stderr, "warning: %s: the token dataset is chunked or compressed, so it cannot be memory-mapped: "
+                        "windows are read by hyperslab (slower; `expert-dist prepare` writes it contiguous)\n",
+                o->data_file);
+    return 0;
 }
 
 /* --resume: which file, and the model/data shape stored in it. */

@@ -48,10 +48,14 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     ed_grad_sync_begin(&t->sync);
     double local_loss = 0.0;
     long local_count = 0;
+    int data_status = 0; /* a damaged token file: stop computing, but still join the collectives */
     for (int a = 0; a < o->grad_accum; a++) {
         int n = ed_sampler_micro(&t->train_s, st->step_in_epoch, a, t->ids);
-        if (n == 0) continue; /* a partial last step: this rank still joins the reductions below */
-        ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max);
+        if (n == 0 || data_status != 0) continue; /* a partial last step: this rank still joins the reductions below */
+        if (ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max, err) != 0) {
+            data_status = -1;
+            continue;
+        }
         ed_rng rng;
         dropout_rng(t, a, &rng);
         double ls = 0.0;
@@ -66,9 +70,11 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     }
     double tc = ed_now();
     ed_grad_sync_finish(&t->sync);
-    double scal[3] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0};
-    ed_dist_sum(t->d, scal, 3);
+    double scal[4] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0, data_status ? 1.0 : 0.0};
+    ed_dist_sum(t->d, scal, 4);
     double comm = ed_now() - tc;
+    /* Some rank read a damaged window: all ranks learn its message and stop together. */
+    if (scal[3] > 0) return ed_dist_agree(t->d, data_status, err);
 
     r->count = (long)scal[1];
     r->stop_signal = scal[2] > 0;

@@ -52,9 +52,13 @@ int main(int argc, char **argv) {
     }
     double loss = 0;
     long count = 0;
+    int32_t *win = malloc((size_t)o.max_length * sizeof *win);
     for (size_t w = 0; w < ds.n_windows; w++) {
-        const int32_t *win = ds.tokens + ds.win_start[w];
-        int len = (int)ds.win_len[w];
+        uint64_t start;
+        uint32_t wlen;
+        ed_dataset_window(&ds, w, &start, &wlen);
+        int len = (int)wlen;
+        if (ed_dataset_tokens(&ds, start, wlen, win, &err) != 0) die(&err);
         for (int i = 0; i < len; i++) fprintf(out, i ? " %d" : "%d", win[i]);
         fputc('\n', out);
         double ls = 0;
@@ -63,6 +67,7 @@ int main(int argc, char **argv) {
         loss += ls;
         count += c;
     }
+    free(win);
     if (fclose(out) != 0) {
         perror(argv[3]);
         return 1;

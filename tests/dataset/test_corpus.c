@@ -85,8 +85,9 @@ static void check_language(const char *lang) {
     assert_true(ds.n_windows >= nva);
     size_t unk = 0, words = 0;
     for (size_t i = 0; i < ds.n_tokens; i++) {
-        if (ds.tokens[i] >= ED_NUM_SPECIAL || ds.tokens[i] == ED_UNK) words++;
-        unk += ds.tokens[i] == ED_UNK;
+        int32_t id = ed_dataset_id(&ds, i);
+        if (id >= ED_NUM_SPECIAL || id == ED_UNK) words++;
+        unk += id == ED_UNK;
     }
     double rate = (double)unk / (double)words;
     print_message("%s: %zu train / %zu val documents, %zu val tokens, <UNK> rate %.3f\n", lang, ntr, nva,

@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     ed_dataset ds;
     ed_window_options wo = {.max_length = 32, .stride = 16};
     CHECK(ed_dataset_build(&ds, &docs, tok, &wo, &err) == 0, "%s", err.msg);
-    CHECK(same_everywhere(fnv(ds.tokens, ds.n_tokens * sizeof *ds.tokens)), "token arrays differ");
+    CHECK(same_everywhere(fnv(ds.tokens, ds.n_tokens * (size_t)ds.token_bytes)), "token arrays differ");
 
     const int B = 3, A = 2;
     ed_sampler s;
@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
         for (long st = 0; st < ed_sampler_steps(&s); st++)
             for (int a = 0; a < A; a++) {
                 int n = ed_sampler_micro(&s, st, a, ids);
-                ed_batch_fill(&b, &ds, ids, n, 0);
+                CHECK(ed_batch_fill(&b, &ds, ids, n, 0, &err) == 0, "%s", err.msg);
                 targets += b.n_targets;
                 for (int i = 0; i < n; i++) count[ids[i]]++;
             }
@@ -92,7 +92,12 @@ int main(int argc, char **argv) {
         for (size_t w = 0; w < ds.n_windows; w++) CHECK(count[w] == 1, "epoch %d: window %zu used %d times", epoch, w, count[w]);
         long total_targets = 0, expect = 0;
         MPI_Allreduce(&targets, &total_targets, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        for (size_t w = 0; w < ds.n_windows; w++) expect += (long)ds.win_len[w] - 1;
+        for (size_t w = 0; w < ds.n_windows; w++) {
+            uint64_t start;
+            uint32_t len;
+            ed_dataset_window(&ds, w, &start, &len);
+            expect += (long)len - 1;
+        }
         CHECK(total_targets == expect, "epoch %d: %ld targets over all ranks, expected %ld", epoch, total_targets, expect);
     }
     free(count);

@@ -61,9 +61,12 @@ static void build(ed_dataset *ds, const fixture *f, int max_length, int stride, 
 static void assert_windows(const ed_dataset *ds, const uint64_t *start, const uint32_t *len, size_t n) {
     if (ds->n_windows != n) fail_msg("%zu windows, expected %zu", ds->n_windows, n);
     for (size_t w = 0; w < n; w++) {
-        if (ds->win_start[w] != start[w] || ds->win_len[w] != len[w])
-            fail_msg("window %zu is (%llu, %u), expected (%llu, %u)", w, (unsigned long long)ds->win_start[w],
-                     ds->win_len[w], (unsigned long long)start[w], len[w]);
+        uint64_t s;
+        uint32_t l;
+        ed_dataset_window(ds, w, &s, &l);
+        if (s != start[w] || l != len[w])
+            fail_msg("window %zu is (%llu, %u), expected (%llu, %u)", w, (unsigned long long)s, l,
+                     (unsigned long long)start[w], len[w]);
     }
 }
 
@@ -79,12 +82,12 @@ static void test_seed_example(void **state) {
     assert_int_equal(ds.max_length, 5);
     assert_windows(&ds, (uint64_t[]){0, 3, 6}, (uint32_t[]){5, 5, 4}, 3);
     /* the token array is [BOS] ids [EOS] and the words are in order */
-    assert_int_equal(ds.tokens[0], ED_BOS);
-    assert_int_equal(ds.tokens[9], ED_EOS);
+    assert_int_equal(ed_dataset_id(&ds, 0), ED_BOS);
+    assert_int_equal(ed_dataset_id(&ds, 9), ED_EOS);
     for (int i = 1; i <= 8; i++) {
         char w[16];
         snprintf(w, sizeof w, "d0w%d", i - 1);
-        assert_string_equal(ed_tok_token(f.tok, ds.tokens[i]), w);
+        assert_string_equal(ed_tok_token(f.tok, ed_dataset_id(&ds, i)), w);
     }
     ed_dataset_free(&ds);
     fixture_free(&f);
@@ -112,7 +115,12 @@ static void test_stride_cases(void **state) {
     /* stride 1, max_length 2: every adjacent pair inside a document */
     build(&ds, &f, 2, 1, 0);
     assert_int_equal(ds.n_windows, 9 + 10 + 11 + 2);
-    for (size_t w = 0; w < ds.n_windows; w++) assert_int_equal(ds.win_len[w], 2);
+    for (size_t w = 0; w < ds.n_windows; w++) {
+        uint64_t ws;
+        uint32_t wl;
+        ed_dataset_window(&ds, w, &ws, &wl);
+        assert_int_equal(wl, 2);
+    }
     ed_dataset_free(&ds);
     fixture_free(&f);
 }
@@ -139,8 +147,11 @@ static void test_windows_match_reference(void **state) {
                 size_t len = L - i < (size_t)ml ? L - i : (size_t)ml;
                 if (len >= 2) {
                     assert_true(w < ds.n_windows);
-                    assert_int_equal(ds.win_start[w], base + i);
-                    assert_int_equal(ds.win_len[w], len);
+                    uint64_t ws;
+                    uint32_t wl;
+                    ed_dataset_window(&ds, w, &ws, &wl);
+                    assert_int_equal(ws, base + i);
+                    assert_int_equal(wl, len);
                     w++;
                 }
                 if (i + (size_t)ml >= L) break;
@@ -163,8 +174,8 @@ static void test_pack(void **state) {
     build(&ds, &f, 5, 5, 1);
     assert_windows(&ds, (uint64_t[]){0, 5, 10}, (uint32_t[]){5, 5, 5}, 3);
     /* windows run across document boundaries: doc 0 ends and doc 1 starts inside window 0 */
-    assert_int_equal(ds.tokens[4], ED_BOS);
-    assert_int_equal(ds.tokens[3], ED_EOS);
+    assert_int_equal(ed_dataset_id(&ds, 4), ED_BOS);
+    assert_int_equal(ed_dataset_id(&ds, 3), ED_EOS);
     ed_dataset_free(&ds);
     build(&ds, &f, 4, 3, 1);
     assert_windows(&ds, (uint64_t[]){0, 3, 6, 9}, (uint32_t[]){4, 4, 4, 4}, 4);
@@ -210,13 +221,17 @@ static void test_batch(void **state) {
     ed_batch b;
     ed_batch_init(&b, 4, 5);
     uint32_t ids[] = {1, 0, 3};
-    ed_batch_fill(&b, &ds, ids, 3, 0);
+    assert_int_equal(ed_batch_fill(&b, &ds, ids, 3, 0, NULL), 0);
     assert_int_equal(b.B, 3);
     assert_int_equal(b.T, 4); /* longest window (5) minus one */
     assert_int_equal(b.n_targets, 2 + 4 + 3);
     for (int i = 0; i < 3; i++) {
-        const int32_t *w = ds.tokens + ds.win_start[ids[i]];
-        int m = (int)ds.win_len[ids[i]] - 1;
+        uint64_t ws;
+        uint32_t wl;
+        ed_dataset_window(&ds, ids[i], &ws, &wl);
+        int32_t w[8];
+        assert_int_equal(ed_dataset_tokens(&ds, ws, wl, w, NULL), 0);
+        int m = (int)wl - 1;
         for (int t = 0; t < b.T; t++) {
             size_t o = (size_t)i * (size_t)b.T + (size_t)t;
             if (t < m) {
@@ -234,7 +249,7 @@ static void test_batch(void **state) {
     assert_int_equal(b.inputs[4], ED_BOS);
     assert_int_equal(b.targets[4 + 3], ED_EOS);
     /* pad_to_max: always max_length - 1 columns */
-    ed_batch_fill(&b, &ds, ids, 2, 1);
+    assert_int_equal(ed_batch_fill(&b, &ds, ids, 2, 1, NULL), 0);
     assert_int_equal(b.B, 2);
     assert_int_equal(b.T, 5);
     assert_int_equal(b.n_targets, 2 + 4);
@@ -242,7 +257,7 @@ static void test_batch(void **state) {
     assert_int_equal(b.targets[5 + 4], -100);
     assert_int_equal(b.targets[5 + 3], ED_EOS);
     /* an empty micro-batch (a rank with no windows on the last step) */
-    ed_batch_fill(&b, &ds, ids, 0, 0);
+    assert_int_equal(ed_batch_fill(&b, &ds, ids, 0, 0, NULL), 0);
     assert_int_equal(b.B, 0);
     assert_int_equal(b.n_targets, 0);
     ed_batch_free(&b);

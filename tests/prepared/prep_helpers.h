@@ -46,9 +46,16 @@ static inline const char *ph_dataset_diff(const ed_dataset *a, const ed_dataset 
     if (a->n_windows != b->n_windows) return "n_windows";
     if (a->n_docs != b->n_docs) return "n_docs";
     if (a->max_length != b->max_length) return "max_length";
-    if (memcmp(a->tokens, b->tokens, a->n_tokens * sizeof *a->tokens) != 0) return "tokens";
-    if (memcmp(a->win_start, b->win_start, a->n_windows * sizeof *a->win_start) != 0) return "win_start";
-    if (memcmp(a->win_len, b->win_len, a->n_windows * sizeof *a->win_len) != 0) return "win_len";
+    for (size_t i = 0; i < a->n_tokens; i++)
+        if (ed_dataset_id(a, i) != ed_dataset_id(b, i)) return "tokens";
+    for (size_t w = 0; w < a->n_windows; w++) {
+        uint64_t sa, sb;
+        uint32_t la, lb;
+        ed_dataset_window(a, w, &sa, &la);
+        ed_dataset_window(b, w, &sb, &lb);
+        if (sa != sb) return "window start";
+        if (la != lb) return "window length";
+    }
     return NULL;
 }
 
@@ -65,9 +72,10 @@ static inline const char *ph_batches_diff(const ed_dataset *a, const ed_dataset 
     for (long step = 0; step < ed_sampler_steps(&s) && !diff; step++)
         for (int micro = 0; micro < 2 && !diff; micro++) {
             int n = ed_sampler_micro(&s, step, micro, ids);
-            ed_batch_fill(&x, a, ids, n, 0);
-            ed_batch_fill(&y, b, ids, n, 0);
+            if (ed_batch_fill(&x, a, ids, n, 0, NULL) != 0 || ed_batch_fill(&y, b, ids, n, 0, NULL) != 0)
+                diff = "batch fill failed";
             size_t cells = (size_t)x.B * (size_t)x.T;
+            if (diff) break;
             if (x.B != y.B || x.T != y.T || x.n_targets != y.n_targets) diff = "batch shape";
             else if (memcmp(x.inputs, y.inputs, cells * sizeof *x.inputs) != 0) diff = "batch inputs";
             else if (memcmp(x.targets, y.targets, cells * sizeof *x.targets) != 0) diff = "batch targets";

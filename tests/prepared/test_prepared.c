@@ -255,6 +255,39 @@ static void expect_error(const char *path, const char *split, const char *fragme
     assert_null(strchr(err.msg, '\n'));
 }
 
+/* Loads (which must work: the damage is not visible at start-up), then uses every window
+ * in order: the first damaged one must be a clear error. */
+static void expect_use_error(const char *path, const char *fragment) {
+    ed_dataset ds;
+    ed_window_options wo = {.max_length = 16, .stride = 8};
+    ed_error err = {{0}};
+    must(ed_dataset_load_prepared(&ds, path, "train", &wo, &err), &err);
+    ed_batch b;
+    ed_batch_init(&b, 4, 15);
+    int failed = 0;
+    for (uint32_t w = 0; w < ds.n_windows && !failed; w += 4) {
+        uint32_t ids[4];
+        int n = 0;
+        for (uint32_t k = w; k < w + 4 && k < ds.n_windows; k++) ids[n++] = k;
+        failed = ed_batch_fill(&b, &ds, ids, n, 0, &err) != 0;
+    }
+    ed_batch_free(&b);
+    ed_dataset_free(&ds);
+    if (!failed) fail_msg("%s: every window was used, expected an error", path);
+    if (!strstr(err.msg, fragment)) fail_msg("error '%s' lacks '%s'", err.msg, fragment);
+    if (!strstr(err.msg, path)) fail_msg("error '%s' does not name the file", err.msg);
+}
+
+/* `expert-dist verify` must find it, naming file, dataset and offset. */
+static void expect_verify_error(const char *path, const char *fragment) {
+    ed_prepared_info info;
+    ed_error err = {{0}};
+    if (ed_prepared_verify(path, &info, &err) == 0) fail_msg("%s verified, expected an error", path);
+    if (!strstr(err.msg, fragment)) fail_msg("verify error '%s' lacks '%s'", err.msg, fragment);
+    if (!strstr(err.msg, path)) fail_msg("verify error '%s' does not name the file", err.msg);
+    assert_null(strchr(err.msg, '\n'));
+}
+
 static void drop_tokens(hid_t f) { H5Ldelete(f, "/train/tokens", H5P_DEFAULT); }
 static void drop_offsets(hid_t f) { H5Ldelete(f, "/val/doc_offsets", H5P_DEFAULT); }
 
@@ -350,10 +383,15 @@ static void test_bad_files(void **state) {
     expect_error(damaged("d3.h5", float_tokens), "train", "/train/tokens has type float32, expected uint16 or int32");
     expect_error(damaged("d4.h5", int8_offsets), "train", "/train/doc_offsets has type int8, expected uint64");
     expect_error(damaged("d5.h5", tokens_2d), "train", "/train/tokens has 2 dimensions");
-    expect_error(damaged("d6.h5", big_token), "train", "/train/tokens[5] = 60000 is outside the vocabulary");
-    expect_error(damaged("d7.h5", no_bos), "train", "document 0 does not start with <BOS>");
-    expect_error(damaged("d8.h5", bad_offsets), "train", "document 0 has 1 tokens");
-    expect_error(damaged("d9.h5", short_offsets_end), "train", "must run from 0 to the");
+    /* damage inside the token array: found at use (the window that holds it) and by verify */
+    expect_use_error(damaged("d6.h5", big_token), "/train/tokens[5] = 60000 is outside the vocabulary");
+    expect_verify_error(path_of("d6.h5"), "/train/tokens[5] = 60000 is outside the vocabulary");
+    expect_verify_error(damaged("d7.h5", no_bos), "/train/tokens[0] = 10: document 0 does not start with <BOS>");
+    /* damage in the index: found at start-up (the index pass) and by verify */
+    expect_error(damaged("d8.h5", bad_offsets), "train", "document 0 spans tokens [0, 1)");
+    expect_verify_error(path_of("d8.h5"), "/train/doc_offsets[1] = 1: document 0 spans [0, 1)");
+    expect_error(damaged("d9.h5", short_offsets_end), "train", "the document index is damaged");
+    expect_verify_error(path_of("d9.h5"), "/train/doc_offsets[");
     expect_error(damaged("d10.h5", no_format), "train", "not a prepared token file");
     expect_error(damaged("d13.h5", unwritten_tokens), "train", "/train/tokens is truncated: 1000000000 entries");
     expect_error(damaged("d11.h5", future_version), "train", "version 99");
@@ -365,6 +403,16 @@ static void test_bad_files(void **state) {
     snprintf(cmd, sizeof cmd, "head -c 3000 '%s' > '%s'", good_h5, cut);
     assert_int_equal(system(cmd), 0);
     expect_error(cut, "train", "cannot open");
+    expect_verify_error(cut, "truncated");
+    /* cut by a few bytes only: the tokens are the last bytes written */
+    snprintf(cmd, sizeof cmd, "head -c $(( $(stat -c %%s '%s') - 10 )) '%s' > '%s'", good_h5, good_h5, cut);
+    assert_int_equal(system(cmd), 0);
+    expect_error(cut, "train", "truncated");
+    /* the good file passes verify */
+    ed_prepared_info vinfo;
+    ed_error verr;
+    must(ed_prepared_verify(good_h5, &vinfo, &verr), &verr);
+    assert_int_equal(vinfo.n_docs[0], 30);
     /* the val split of the damaged-train file still loads: damage is reported where it is */
     ed_dataset ds;
     ed_window_options wo = {.max_length = 16, .stride = 8};
@@ -417,6 +465,68 @@ static void test_write_errors(void **state) {
     ed_docs_free(&train);
 }
 
+/* A token dataset rewritten chunked and deflate-compressed (as h5repack would): it cannot
+ * be mapped, so windows are read by hyperslab; same windows, same batches. */
+static void chunk_tokens(hid_t f) {
+    hid_t d = H5Dopen2(f, "/train/tokens", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    hsize_t n;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    uint16_t *v = malloc(n * sizeof *v);
+    H5Dread(d, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Ldelete(f, "/train/tokens", H5P_DEFAULT);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk = 100;
+    H5Pset_chunk(pl, 1, &chunk);
+    H5Pset_deflate(pl, 4);
+    d = H5Dcreate2(f, "/train/tokens", H5T_STD_U16LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    free(v);
+}
+
+static void test_chunked_fallback(void **state) {
+    (void)state;
+    const char *p = damaged("chunked.h5", chunk_tokens);
+    ed_window_options wo = {.max_length = 16, .stride = 8};
+    ed_dataset a, b;
+    ed_error err;
+    must(ed_dataset_load_prepared(&a, good_h5, "train", &wo, &err), &err);
+    must(ed_dataset_load_prepared(&b, p, "train", &wo, &err), &err);
+    assert_non_null(a.tokens); /* mapped */
+    assert_null(b.tokens);     /* read by hyperslab */
+    assert_true(ed_dataset_mapped(&a) > 0);
+    assert_null(ph_dataset_diff(&a, &b));
+    const char *diff = ph_batches_diff(&a, &b, 3, 0, 1);
+    if (diff) fail_msg("chunked tokens differ: %s", diff);
+    ed_dataset_free(&a);
+    ed_dataset_free(&b);
+    ed_prepared_info info;
+    must(ed_prepared_verify(p, &info, &err), &err);
+}
+
+/* The window rule in closed form (ed_windows_in_doc) against the reference loop. */
+static void test_windows_in_doc(void **state) {
+    (void)state;
+    for (int ml = 2; ml < 12; ml++)
+        for (int st = 1; st < 15; st++)
+            for (uint64_t L = 0; L < 60; L++) {
+                uint64_t n = 0;
+                for (uint64_t s = 0; s < L; s += (uint64_t)st) {
+                    uint64_t len = L - s < (uint64_t)ml ? L - s : (uint64_t)ml;
+                    if (len >= 2) n++;
+                    if (s + (uint64_t)ml >= L) break;
+                }
+                ed_window_options o = {.max_length = ml, .stride = st};
+                if (ed_windows_in_doc(L, &o) != n)
+                    fail_msg("L %llu ml %d stride %d: %llu windows, expected %llu", (unsigned long long)L, ml, st,
+                             (unsigned long long)ed_windows_in_doc(L, &o), (unsigned long long)n);
+            }
+}
+
 static int setup(void **state) {
     (void)state;
     strcpy(dir, "/tmp/ed-prep-test-XXXXXX");
@@ -434,7 +544,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_bpe),   cmocka_unit_test(test_identity_word_int32),
         cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_write_errors),   cmocka_unit_test(test_chunked_fallback),
+        cmocka_unit_test(test_windows_in_doc),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,121 @@
+/* prepared_verify.c — ed_prepared_verify: every check a prepared file can get, in one
+ * sequential pass per split (what `train` no longer does at start-up).
+ *
+ * Memory is O(CHUNK) whatever the corpus: the token array and the document index are
+ * read side by side in hyperslabs (mapped or not, chunked or not: HDF5 serves both), and
+ * every document boundary is checked as the token cursor passes it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prepared_internal.h"
+
+enum { CHUNK = 1 << 20 };
+
+/* A window of a 1-D dataset read CHUNK elements at a time. */
+typedef struct {
+    hid_t d;
+    hid_t memtype;
+    size_t elem;
+    uint64_t n, base, fill; /* buf holds elements [base, base + fill) */
+    void *buf;
+} cursor;
+
+static int cursor_at(cursor *c, uint64_t i) {
+    if (i >= c->base && i < c->base + c->fill) return 0;
+    c->base = i;
+    c->fill = c->n - i < CHUNK ? c->n - i : CHUNK;
+    return prep_read_slab(c->d, c->memtype, c->buf, c->base, (size_t)c->fill);
+}
+
+static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64_t *n_docs, uint64_t *n_tokens,
+                        ed_error *err) {
+    char tobj[32], oobj[32];
+    snprintf(tobj, sizeof tobj, "/%s/tokens", split);
+    snprintf(oobj, sizeof oobj, "/%s/doc_offsets", split);
+    uint64_t nt = 0, no = 0;
+    hid_t td = prep_open_1d(r, tobj, 't', &nt, err);
+    hid_t od = td < 0 ? -1 : prep_open_1d(r, oobj, 'o', &no, err);
+    int rc = -1;
+    cursor t = {td, H5T_NATIVE_INT32, 4, nt, 0, 0, ed_malloc(CHUNK * 4)};
+    cursor o = {od, H5T_NATIVE_UINT64, 8, no, 0, 0, ed_malloc(CHUNK * 8)};
+    if (td < 0 || od < 0) goto out;
+    if (no < 2) {
+        prep_rfail(r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)no);
+        goto out;
+    }
+    uint64_t prev = 0;
+    for (uint64_t d = 0; d < no; d++) {
+        if (cursor_at(&o, d) != 0) {
+            char reason[256];
+            prep_h5_reason(reason, sizeof reason);
+            prep_rfail(r, err, "%s cannot be read at entry %llu: %s", oobj, (unsigned long long)d, reason);
+            goto out;
+        }
+        uint64_t end = ((const uint64_t *)o.buf)[d - o.base];
+        if (d == 0) {
+            if (end != 0) {
+                prep_rfail(r, err, "%s[0] = %llu, expected 0", oobj, (unsigned long long)end);
+                goto out;
+            }
+            continue;
+        }
+        if (end < prev + 2 || end > nt) {
+            prep_rfail(r, err, "%s[%llu] = %llu: document %llu spans [%llu, %llu) of %llu tokens, expected at least "
+                               "<BOS> <EOS> inside the array",
+                       oobj, (unsigned long long)d, (unsigned long long)end, (unsigned long long)(d - 1),
+                       (unsigned long long)prev, (unsigned long long)end, (unsigned long long)nt);
+            goto out;
+        }
+        /* every id of the document, its first <BOS> and its last <EOS> */
+        for (uint64_t i = prev; i < end; i++) {
+            if (cursor_at(&t, i) != 0) {
+                char reason[256];
+                prep_h5_reason(reason, sizeof reason);
+                prep_rfail(r, err, "%s cannot be read at token %llu: %s", tobj, (unsigned long long)i, reason);
+                goto out;
+            }
+            int32_t id = ((const int32_t *)t.buf)[i - t.base];
+            if (id < 0 || id >= vocab) {
+                prep_rfail(r, err, "%s[%llu] = %d is outside the vocabulary (0..%lld)", tobj, (unsigned long long)i, id,
+                           (long long)vocab - 1);
+                goto out;
+            }
+            if ((i == prev && id != ED_BOS) || (i == end - 1 && id != ED_EOS)) {
+                prep_rfail(r, err, "%s[%llu] = %d: document %llu does not %s", tobj, (unsigned long long)i, id,
+                           (unsigned long long)(d - 1), i == prev ? "start with <BOS>" : "end with <EOS>");
+                goto out;
+            }
+        }
+        prev = end;
+    }
+    if (prev != nt) {
+        prep_rfail(r, err, "%s ends at token %llu, %s has %llu", oobj, (unsigned long long)prev, tobj,
+                   (unsigned long long)nt);
+        goto out;
+    }
+    *n_docs = no - 1;
+    *n_tokens = nt;
+    rc = 0;
+out:
+    free(t.buf);
+    free(o.buf);
+    if (td >= 0) H5Dclose(td);
+    if (od >= 0) H5Dclose(od);
+    return rc;
+}
+
+int ed_prepared_verify(const char *path, ed_prepared_info *info, ed_error *err) {
+    if (ed_prepared_info_read(path, info, err) != 0) return -1;
+    ed_tokenizer *tok = ed_prepared_tokenizer(path, err); /* parses, and matches vocab_size */
+    if (!tok) return -1;
+    ed_tok_free(tok);
+    prep_reader r;
+    int64_t vocab;
+    if (prep_open_reader(&r, path, &vocab, err) != 0) return -1;
+    int rc = 0;
+    for (int s = 0; s < 1 + info->has_val && rc == 0; s++)
+        rc = verify_split(&r, s ? "val" : "train", vocab, &info->n_docs[s], &info->n_tokens[s], err);
+    prep_close_reader(&r);
+    return rc;
+}

@@ -41,12 +41,65 @@ typedef struct {
     long skipped;  /* bad lines skipped (only with skip_bad_lines) */
 } ed_docs;
 
-/* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line).
- * Errors name "file:line" (and the byte offset for invalid UTF-8): missing file,
- * directory, empty file, no usable text, invalid UTF-8, non-JSON line, non-object,
- * missing or non-string text field, unknown extension (listing .txt and .jsonl). */
+/* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line),
+ * either optionally compressed (.gz: gzip, .zst: zstd; read as they stream in). Errors
+ * name "file:line" (and the byte offset for invalid UTF-8, counted in the decompressed
+ * text): missing file, directory, empty file, no usable text, invalid UTF-8, non-JSON
+ * line, non-object, missing or non-string text field, unknown extension (listing .txt
+ * and .jsonl), a compressed file that is not of its codec, corrupt or truncated (naming
+ * the compressed byte offset). */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
 void ed_docs_free(ed_docs *docs);
+
+/* ---- input lists and streaming ---------------------------------------------------- */
+
+/* The files an input spec names, in document order: a comma-separated list whose items
+ * are files, directories (their .txt/.jsonl[.gz|.zst] files sorted by name, hidden ones
+ * skipped) or glob patterns (sorted). -1 with err on a pattern that matches nothing, a
+ * directory without usable files, or an empty spec. bytes[i]: file size (0 if missing;
+ * the reader reports it). */
+typedef struct {
+    size_t n;
+    char **path;
+    uint64_t *bytes;
+} ed_inputs;
+int ed_inputs_expand(const char *spec, ed_inputs *in, ed_error *err);
+void ed_inputs_free(ed_inputs *in);
+
+/* 1 for .jsonl, 0 for .txt (each optionally .gz/.zst), -1 for anything else. */
+int ed_input_format(const char *path);
+/* 1 when the name asks for a codec (.gz, .zst, .zstd): such a file is read whole. */
+int ed_input_compressed(const char *path);
+
+/* All documents of every file of a spec, in order (train from text; `eval`). docs->path
+ * is the file when the spec names one, else the spec. */
+int ed_docs_read_inputs(const char *spec, const ed_read_options *opt, ed_docs *docs, ed_error *err);
+
+/* Streams the documents of one file to emit(ctx, text, n, line) as it is read, with O(1 MiB
+ * + longest line) memory. For a plain file, [start, end) selects the documents that start
+ * in that byte range, when start and end come from ed_docs_boundary; compressed files are
+ * read whole (start 0, end UINT64_MAX). hash, when set, sees every raw byte of the file
+ * (also outside the range: the scan reads them for it). progress gets raw bytes as they
+ * are consumed. Errors as ed_docs_read, line numbers counted from the file's start. */
+typedef void (*ed_doc_fn)(void *ctx, const char *text, size_t n, long line);
+typedef struct {
+    uint64_t start, end;
+    ed_doc_fn emit;
+    void *ctx;
+    void (*hash)(void *hash_ctx, const void *bytes, size_t n);
+    void *hash_ctx;
+    void (*progress)(void *progress_ctx, uint64_t raw_bytes);
+    void *progress_ctx;
+    long skipped;         /* out: bad .jsonl lines skipped (skip_bad_lines) */
+    uint64_t text_bytes;  /* out: decompressed bytes read */
+} ed_scan;
+int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_error *err);
+
+/* Where a rank may cut a plain file near byte x so that no document straddles the cut:
+ * the first line start >= x for .jsonl, the start of the first blank line at or after
+ * that for .txt (0 for x == 0, the size for x at or past the end). Ranks that cut at
+ * boundary(x_r) partition the documents exactly as one whole-file read does. */
+int ed_docs_boundary(const char *path, uint64_t x, uint64_t *out, ed_error *err);
 
 /* ---- windows -------------------------------------------------------------------- */
 

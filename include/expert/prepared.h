@@ -14,7 +14,10 @@
  *   /train/tokens       1-D uint16 when every id fits (vocab_size <= 65536), else int32:
  *                       every document as [BOS] ids [EOS], back to back
  *   /train/doc_offsets  1-D uint64, n_docs + 1: document d is tokens[off[d] .. off[d+1])
- *   /train              attrs: source (path), source_bytes, source_sha256, n_docs, n_tokens
+ *   /train              attrs: source (path, or the input spec when several files),
+ *                       source_bytes, source_sha256, n_docs, n_tokens
+ *   /train/sources      scalar string: "sha256  path" per input file (sha256sum -c format);
+ *                       written by ed_prepare_files
  *   /val/...            the same for validation documents, when given
  *
  * Ownership: functions never keep pointers to their arguments; a loaded dataset owns its
@@ -51,23 +54,36 @@ int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *va
 int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
                          const ed_tokenizer *tok, ed_error *err);
 
-/* The whole `expert-dist prepare` in one collective call: every rank reads the text
- * files, the tokenizer is loaded from vocab_file or built from the training documents
- * (on rank 0, then sent to all, as training does), and ed_prepare_write_mpi writes
- * out_h5. Fills rep (may be NULL) on every rank. Returns the same status on every rank,
- * err filled everywhere on failure (bad input file, bad options, failed write). */
+/* The whole `expert-dist prepare` in one collective call, streaming: the input specs
+ * (files, comma-separated lists, directories, quoted globs; .txt/.jsonl, optionally .gz
+ * or .zst) are expanded on rank 0, the tokenizer is loaded from vocab_file or built from
+ * the training text on rank 0 and sent to all, the ranks stream byte ranges of the input
+ * (a plain file cut at document boundaries, a compressed one whole) and tokenize them
+ * into temporary spills, and rank 0 writes out_h5 (through .tmp, renamed when complete)
+ * from the spills in rank order. Memory per rank is O(batch), not O(corpus) (building a
+ * tokenizer needs the training text on rank 0, so pass vocab_file for a large corpus).
+ * The token arrays equal ed_prepare_write's for the same documents, for any world size.
+ * /train records source (the file, or the spec for several), source_bytes (total),
+ * source_sha256 (the file's, or that of the listing) and /train/sources (a `sha256sum`
+ * listing of every input file). Fills rep (may be NULL) on every rank. Returns the same
+ * status on every rank, err filled everywhere on failure (bad input naming the file and
+ * line or offset, bad options, failed write). */
 typedef struct {
-    const char *train_file;  /* .txt or .jsonl */
+    const char *train_file;  /* input spec */
     const char *val_file;    /* NULL or "": no /val */
     ed_read_options read;
     const char *vocab_file;  /* NULL or "": build a tokenizer with tok */
     ed_tok_options tok;
+    int progress;            /* rank 0 draws a progress line on stderr */
 } ed_prepare_options;
 
 typedef struct {
     uint64_t n_docs[2], n_tokens[2]; /* [0] train, [1] val */
+    long skipped[2];                 /* bad .jsonl lines skipped (skip_bad_lines) */
     int vocab_size;
     ed_tok_kind kind;
+    size_t n_files;                  /* input files, both splits */
+    uint64_t input_bytes;            /* their bytes as stored (compressed where they are) */
     double seconds;                  /* wall time of the whole call */
 } ed_prepare_report;
 

@@ -35,7 +35,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     if (status == 0 && !(tok = ed_ckpt_read_tokenizer(o.checkpoint, &err))) status = -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines};
-    status = ed_docs_read(o.val_file, &ro, &docs, &err);
+    status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
         status = ed_dataset_build(&ds, &docs, tok, &wo, &err);

@@ -1,8 +1,11 @@
 /* cmd_prepare.c — `expert-dist prepare`: tokenize the text once into an HDF5 token file
  * that `train --data-file` reads without parsing or tokenizing anything.
- * Collective: ranks split the documents (src/prepared/prepared_mpi.c), rank 0 writes. */
+ * Collective and streaming: ranks take byte ranges of the inputs, tokenize them into
+ * temporary spills, rank 0 writes (src/prepared/prepared_files.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "expert/commands.h"
 #include "expert/prepared.h"
@@ -23,16 +26,26 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         .tok = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},
     };
+    /* the progress line: on a terminal, not under mpirun (which gives every rank a pty);
+     * ED_PROGRESS=bar forces it, =plain turns it off, as for train */
+    const char *pe = getenv("ED_PROGRESS");
+    po.progress = pe ? strcmp(pe, "bar") == 0 : isatty(fileno(stderr)) && !getenv("OMPI_COMM_WORLD_SIZE");
+    if (o->quiet) po.progress = 0;
     ed_prepare_report rep;
     if (ed_prepare_files(d->comm, o->data_file, &po, &rep, &err) != 0) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
         return ED_EXIT_FAILURE;
     }
-    if (d->rank == 0 && !o->quiet)
+    if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
-               "%.2f s on %d rank(s)\n",
+               "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s)\n",
                o->data_file, rep.kind == ED_TOK_BPE ? "bpe" : "word", rep.vocab_size,
                (unsigned long long)rep.n_docs[0], (unsigned long long)rep.n_tokens[0],
-               (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.seconds, d->world);
+               (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.n_files,
+               rep.input_bytes / 1e6, rep.seconds, rep.input_bytes / 1e6 / (rep.seconds > 0 ? rep.seconds : 1e-9),
+               d->world);
+        if (rep.skipped[0] + rep.skipped[1])
+            printf("warning: %ld bad .jsonl line(s) skipped (--skip-bad-lines)\n", rep.skipped[0] + rep.skipped[1]);
+    }
     return ED_EXIT_OK;
 }

@@ -4,19 +4,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-int ds_next_line(ds_lines *it, const char **line, size_t *n, size_t *off) {
-    if (it->pos >= it->len) return 0;
-    const char *p = it->data + it->pos;
-    const char *nl = memchr(p, '\n', it->len - it->pos);
-    size_t m = nl ? (size_t)(nl - p) : it->len - it->pos;
-    *line = p;
-    *off = it->pos;
-    it->pos += m + (nl != NULL);
-    if (m > 0 && p[m - 1] == '\r') m--;
-    *n = m;
-    it->lineno++;
-    return 1;
-}
 
 size_t ds_utf8_bad(const char *str, size_t n) {
     const uint8_t *s = (const uint8_t *)str;

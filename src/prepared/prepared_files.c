@@ -1,12 +1,32 @@
-/* prepared_files.c — ed_prepare_files: the `prepare` command from file names to the
- * prepared file, collective over a communicator.
+/* prepared_files.c — ed_prepare_files: the `prepare` command from input specs to the
+ * prepared file, streaming, collective over a communicator.
+ *
+ * 1. Rank 0 expands the specs (files, directories, globs) and checks every file exists
+ *    with a known extension; the list goes to all ranks.
+ * 2. The tokenizer is loaded (--vocab-file) or built on rank 0 from the training text
+ *    (which is then read whole on rank 0 once, as building a vocabulary needs it).
+ * 3. Work is spread by bytes: the split's files are one byte stream, rank r takes bytes
+ *    [B*r/W, B*(r+1)/W). A plain file is cut inside (ed_docs_boundary: no document
+ *    straddles a cut); a compressed one cannot be entered mid-way and goes whole to the
+ *    rank whose range holds its first byte. Ranks stream their pieces in order, tokenize
+ *    documents in batches (OpenMP threads share a batch) and spill ids and document ends
+ *    to an unlinked temporary file: no rank holds more than a batch of text and ids.
+ * 4. Rank 0 creates the datasets at their final size and copies each rank's spill in
+ *    rank order (its own from disk, the others' by message), so the file is laid out as
+ *    one whole-corpus pass would lay it out: byte-identical token arrays for any world.
  *
  * Every step that can fail on bad input ends in agree(): all ranks learn the lowest
- * failing rank's message and return together, so nobody waits in a later collective. */
+ * failing rank's message (the first bad file in input order) and return together. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "prepared_internal.h"
+
+enum { BATCH_BYTES = 4 << 20, COPY = 1 << 22, TAG_SPILL = 711 };
 
 /* 0 when every rank succeeded; else -1 everywhere with the lowest failing rank's err. */
 static int agree(MPI_Comm comm, int status, ed_error *err) {
@@ -22,10 +42,69 @@ static int agree(MPI_Comm comm, int status, ed_error *err) {
     return -1;
 }
 
+/* ---- 1. the input list ---------------------------------------------------------------- */
+
+static int check_file(const char *path, ed_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
+    if (ed_input_format(path) < 0) {
+        const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+        if (!dot || (slash && dot < slash)) dot = "(none)";
+        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl, each optionally .gz or .zst)",
+                       path, dot);
+    }
+    if (st.st_size == 0) return ed_fail(err, "%s: file is empty", path);
+    return 0;
+}
+
+/* Rank 0 expands and checks; everyone gets the list (paths NUL-separated, then sizes). */
+static int shared_inputs(MPI_Comm comm, const char *spec, ed_inputs *in, ed_error *err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    memset(in, 0, sizeof *in);
+    int status = 0;
+    long long blen = 0, n = 0;
+    char *blob = NULL;
+    if (rank == 0) {
+        status = ed_inputs_expand(spec, in, err);
+        for (size_t i = 0; status == 0 && i < in->n; i++) status = check_file(in->path[i], err);
+        if (status == 0) {
+            for (size_t i = 0; i < in->n; i++) blen += (long long)strlen(in->path[i]) + 1;
+            blob = ed_malloc((size_t)blen + 1);
+            char *p = blob;
+            for (size_t i = 0; i < in->n; i++) p += sprintf(p, "%s", in->path[i]) + 1;
+            n = (long long)in->n;
+        }
+    }
+    if (agree(comm, status, err) != 0) {
+        ed_inputs_free(in);
+        return -1;
+    }
+    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
+    MPI_Bcast(&blen, 1, MPI_LONG_LONG, 0, comm);
+    ED_CHECK(blen < 0x7fffffffLL, "input list too long (%lld bytes)", blen);
+    if (rank != 0) {
+        blob = ed_malloc((size_t)blen + 1);
+        in->n = (size_t)n;
+        in->path = ed_calloc((size_t)n, sizeof *in->path);
+        in->bytes = ed_calloc((size_t)n, sizeof *in->bytes);
+    }
+    MPI_Bcast(blob, (int)blen, MPI_CHAR, 0, comm);
+    MPI_Bcast(in->bytes, (int)n, MPI_UINT64_T, 0, comm);
+    if (rank != 0) {
+        const char *p = blob;
+        for (size_t i = 0; i < in->n; i++, p += strlen(p) + 1) in->path[i] = ed_strdup(p);
+    }
+    free(blob);
+    return 0;
+}
+
+/* ---- 2. the tokenizer ------------------------------------------------------------------ */
+
 /* Built on rank 0 and broadcast: one build instead of one per rank, and the replicas
  * agree on every id by construction. */
-static ed_tokenizer *shared_tokenizer(MPI_Comm comm, const ed_prepare_options *po, const ed_docs *train,
-                                      ed_error *err) {
+static ed_tokenizer *shared_tokenizer(MPI_Comm comm, const ed_prepare_options *po, ed_error *err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     if (po->vocab_file && po->vocab_file[0]) {
@@ -40,7 +119,12 @@ static ed_tokenizer *shared_tokenizer(MPI_Comm comm, const ed_prepare_options *p
     long long len = 0;
     int status = 0;
     if (rank == 0) {
-        ed_tokenizer *t = ed_tok_train(&po->tok, (const char *const *)train->text, train->len, train->n, err);
+        ed_docs train;
+        ed_tokenizer *t = NULL;
+        if (ed_docs_read_inputs(po->train_file, &po->read, &train, err) == 0) {
+            t = ed_tok_train(&po->tok, (const char *const *)train.text, train.len, train.n, err);
+            ed_docs_free(&train);
+        }
         if (t) {
             size_t n;
             blob = ed_tok_serialize(t, &n);
@@ -65,34 +149,383 @@ static ed_tokenizer *shared_tokenizer(MPI_Comm comm, const ed_prepare_options *p
     return t;
 }
 
+/* ---- 3. this rank's pieces, tokenized into a spill ---------------------------------------- */
+
+/* Ids and document ends of this rank's pieces, in order, in an unlinked temporary file
+ * next to the output (so nothing is left behind, whatever happens). */
+typedef struct {
+    FILE *tokens, *ends;
+    uint64_t n_tokens, n_docs;
+    int u16;            /* ids stored as uint16 (the file's type), else int32 */
+    ed_docs batch;      /* documents waiting to be tokenized */
+    size_t batch_cap, batch_bytes;
+    const ed_tokenizer *tok;
+    int failed;
+    char path[4200];
+} spill;
+
+static FILE *temp_next_to(const char *out, const char *what, int rank, char *path, size_t n, ed_error *err) {
+    snprintf(path, n, "%s.%s%d.XXXXXX", out, what, rank);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        ed_fail(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        return NULL;
+    }
+    unlink(path);
+    FILE *f = fdopen(fd, "w+b");
+    if (!f) close(fd);
+    return f;
+}
+
+static void spill_flush(spill *s) {
+    if (s->batch.n == 0) return;
+    prep_part p;
+    prep_tokenize(&p, &s->batch, 0, s->batch.n, s->tok);
+    size_t k = p.ids.len;
+    int ok = 1;
+    if (s->u16) {
+        uint16_t *u = (uint16_t *)p.ids.data; /* narrowed in place, front to back */
+        for (size_t i = 0; i < k; i++) u[i] = (uint16_t)p.ids.data[i];
+        ok = fwrite(u, sizeof *u, k, s->tokens) == k;
+    } else {
+        ok = fwrite(p.ids.data, sizeof *p.ids.data, k, s->tokens) == k;
+    }
+    for (size_t i = 0; i < p.n_docs; i++) p.ends[i] += s->n_tokens; /* batch ends -> this rank's ends */
+    ok = ok && fwrite(p.ends, sizeof *p.ends, p.n_docs, s->ends) == p.n_docs;
+    if (!ok) s->failed = errno ? errno : EIO;
+    s->n_tokens += k;
+    s->n_docs += p.n_docs;
+    prep_part_free(&p);
+    for (size_t i = 0; i < s->batch.n; i++) free(s->batch.text[i]);
+    s->batch.n = 0;
+    s->batch_bytes = 0;
+}
+
+static void spill_doc(void *ctx, const char *text, size_t n, long line) {
+    spill *s = ctx;
+    if (s->batch.n == s->batch_cap) {
+        s->batch_cap = s->batch_cap ? 2 * s->batch_cap : 1024;
+        s->batch.text = ed_realloc(s->batch.text, s->batch_cap * sizeof *s->batch.text);
+        s->batch.len = ed_realloc(s->batch.len, s->batch_cap * sizeof *s->batch.len);
+        s->batch.line = ed_realloc(s->batch.line, s->batch_cap * sizeof *s->batch.line);
+    }
+    char *t = ed_malloc(n + 1);
+    memcpy(t, text, n);
+    t[n] = '\0';
+    s->batch.text[s->batch.n] = t;
+    s->batch.len[s->batch.n] = n;
+    s->batch.line[s->batch.n] = line;
+    s->batch.n++;
+    s->batch_bytes += n;
+    if (s->batch_bytes >= BATCH_BYTES) spill_flush(s);
+}
+
+static void spill_close(spill *s) {
+    if (s->tokens) fclose(s->tokens);
+    if (s->ends) fclose(s->ends);
+    for (size_t i = 0; i < s->batch.n; i++) free(s->batch.text[i]);
+    free(s->batch.text);
+    free(s->batch.len);
+    free(s->batch.line);
+    memset(s, 0, sizeof *s);
+}
+
+/* Progress of rank 0's own share on a terminal: bytes, rate, ETA; one line, rewritten. */
+typedef struct {
+    int on;
+    const char *split;
+    uint64_t done, total;
+    double t0, last;
+} progress;
+
+static void progress_add(void *ctx, uint64_t raw) {
+    progress *p = ctx;
+    p->done += raw;
+    double now = ed_now();
+    if (!p->on || now - p->last < 0.5) return;
+    p->last = now;
+    double rate = p->done / (now - p->t0 + 1e-9);
+    double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
+    fprintf(stderr, "\r\033[Kprepare %s: %.1f / %.1f MB (rank 0's share) %.1f MB/s ETA %.0f s", p->split,
+            p->done / 1e6, p->total / 1e6, rate / 1e6, eta);
+    fflush(stderr);
+}
+
+static void sha_feed(void *ctx, const void *bytes, size_t n) { prep_sha256_update(ctx, bytes, n); }
+
+/* Bytes [lo, hi) of the concatenated files: which pieces are this rank's. */
+static uint64_t cut(uint64_t total, int r, int world) {
+    return (uint64_t)((unsigned __int128)total * (unsigned)r / (unsigned)world);
+}
+
+typedef struct {
+    char (*hash)[65];      /* [n files]: filled by the rank that reads a file's first byte */
+    uint64_t bytes;        /* raw bytes of this rank's pieces */
+    long skipped;
+} split_out;
+
+static int stream_split(MPI_Comm comm, const ed_inputs *in, const ed_prepare_options *po, spill *s, progress *pr,
+                        split_out *so, ed_error *err) {
+    int rank, world;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &world);
+    uint64_t total = 0;
+    for (size_t i = 0; i < in->n; i++) total += in->bytes[i];
+    uint64_t lo = cut(total, rank, world), hi = cut(total, rank + 1, world), f0 = 0;
+    /* this rank's pieces first (for the progress total), then streamed */
+    pr->total = 0;
+    for (size_t i = 0, at = 0; i < in->n; at += in->bytes[i], i++) {
+        uint64_t a = at > lo ? at : lo, b = at + in->bytes[i] < hi ? at + in->bytes[i] : hi;
+        if (a < b) pr->total += b - a;
+    }
+    for (size_t i = 0; i < in->n; f0 += in->bytes[i], i++) {
+        const char *path = in->path[i];
+        uint64_t size = in->bytes[i], f1 = f0 + size;
+        int plain = !ed_input_compressed(path);
+        uint64_t start = 0, end = UINT64_MAX;
+        int owner = f0 >= lo && f0 < hi; /* holds the file's first byte: reads it whole or from 0, hashes it */
+        if (plain) {
+            uint64_t a = f0 > lo ? f0 : lo, b = f1 < hi ? f1 : hi;
+            if (a >= b) continue;
+            if (ed_docs_boundary(path, a - f0, &start, err) != 0) return -1;
+            if (b == f1) end = size;
+            else if (ed_docs_boundary(path, b - f0, &end, err) != 0) return -1;
+            if (start >= end && !owner) continue;
+        } else if (!owner) {
+            continue;
+        }
+        prep_sha256 sha;
+        prep_sha256_init(&sha);
+        ed_scan sc = {.start = start, .end = end, .emit = spill_doc, .ctx = s,
+                      .hash = owner ? sha_feed : NULL,
+                      .hash_ctx = &sha, .progress = progress_add, .progress_ctx = pr};
+        if (ed_docs_scan(path, &po->read, &sc, err) != 0) return -1;
+        so->skipped += sc.skipped;
+        if (owner) prep_sha256_hex(&sha, so->hash[i]);
+        so->bytes += plain ? (end < size ? end : size) - start : size;
+        if (s->failed) break;
+    }
+    spill_flush(s);
+    if (s->failed) return ed_fail(err, "%s: cannot write the temporary token spill: %s", s->path, strerror(s->failed));
+    if (fflush(s->tokens) != 0 || fflush(s->ends) != 0)
+        return ed_fail(err, "%s: cannot write the temporary token spill: %s", s->path, strerror(errno));
+    return 0;
+}
+
+/* ---- 4. rank 0 writes ------------------------------------------------------------------- */
+
+/* Streams this rank's spill (tokens, then ends shifted by base) to rank 0, or on rank 0
+ * writes a rank's spill coming from `from`. */
+static void send_spill(MPI_Comm comm, spill *s, uint64_t base) {
+    char *buf = ed_malloc(COPY);
+    size_t esz = s->u16 ? 2 : 4;
+    rewind(s->tokens);
+    rewind(s->ends);
+    for (uint64_t at = 0; at < s->n_tokens;) {
+        size_t k = s->n_tokens - at < COPY / esz ? (size_t)(s->n_tokens - at) : COPY / esz;
+        if (fread(buf, esz, k, s->tokens) != k) memset(buf, 0, k * esz), s->failed = EIO; /* rank 0 learns below */
+        MPI_Send(buf, (int)(k * esz), MPI_BYTE, 0, TAG_SPILL, comm);
+        at += k;
+    }
+    uint64_t *e = (uint64_t *)buf;
+    for (uint64_t at = 0; at < s->n_docs;) {
+        size_t k = s->n_docs - at < COPY / 8 ? (size_t)(s->n_docs - at) : COPY / 8;
+        if (fread(e, 8, k, s->ends) != k) memset(e, 0, k * 8), s->failed = EIO;
+        for (size_t i = 0; i < k; i++) e[i] += base;
+        MPI_Send(e, (int)(k * 8), MPI_BYTE, 0, TAG_SPILL, comm);
+        at += k;
+    }
+    free(buf);
+}
+
+static void write_part(prep_writer *w, MPI_Comm comm, int from, spill *own, uint64_t n_tok, uint64_t n_docs,
+                       uint64_t tok_at, uint64_t doc_at) {
+    char *buf = ed_malloc(COPY);
+    size_t esz = own->u16 ? 2 : 4;
+    hid_t mt = own->u16 ? H5T_NATIVE_UINT16 : H5T_NATIVE_INT32;
+    if (from == 0) {
+        rewind(own->tokens);
+        rewind(own->ends);
+    }
+    for (uint64_t at = 0; at < n_tok;) {
+        size_t k = n_tok - at < COPY / esz ? (size_t)(n_tok - at) : COPY / esz;
+        if (from == 0) {
+            if (fread(buf, esz, k, own->tokens) != k) own->failed = EIO;
+        } else {
+            MPI_Recv(buf, (int)(k * esz), MPI_BYTE, from, TAG_SPILL, comm, MPI_STATUS_IGNORE);
+        }
+        prep_put_raw(w, "tokens", mt, buf, k, tok_at + at);
+        at += k;
+    }
+    uint64_t *e = (uint64_t *)buf;
+    for (uint64_t at = 0; at < n_docs;) {
+        size_t k = n_docs - at < COPY / 8 ? (size_t)(n_docs - at) : COPY / 8;
+        if (from == 0) {
+            if (fread(e, 8, k, own->ends) != k) own->failed = EIO;
+        } else {
+            MPI_Recv(e, (int)(k * 8), MPI_BYTE, from, TAG_SPILL, comm, MPI_STATUS_IGNORE);
+        }
+        prep_put_offsets(w, e, k, doc_at + at);
+        at += k;
+    }
+    free(buf);
+}
+
+/* The source record of a split: the spec, total bytes, and the files' SHA-256 (one file:
+ * its hash, as `sha256sum` prints it; several: the hash of the sha256sum-style listing
+ * that is also stored, so `sha256sum -c` can check every shard). */
+static void source_of(const char *spec, const ed_inputs *in, char (*hash)[65], prep_source *src, char **listing) {
+    memset(src, 0, sizeof *src);
+    snprintf(src->path, sizeof src->path, "%s", in->n == 1 ? in->path[0] : spec);
+    size_t len = 1;
+    for (size_t i = 0; i < in->n; i++) len += strlen(in->path[i]) + 68;
+    char *l = ed_malloc(len), *p = l;
+    for (size_t i = 0; i < in->n; i++) {
+        src->bytes += in->bytes[i];
+        p += sprintf(p, "%s  %s\n", hash[i], in->path[i]);
+    }
+    if (in->n == 1) {
+        memcpy(src->sha256, hash[0], 65);
+    } else {
+        prep_sha256 s;
+        prep_sha256_init(&s);
+        prep_sha256_update(&s, l, (size_t)(p - l));
+        prep_sha256_hex(&s, src->sha256);
+    }
+    *listing = l;
+}
+
 int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,
                      ed_error *err) {
     double t0 = ed_now();
+    int rank, world;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &world);
     if (rep) memset(rep, 0, sizeof *rep);
     int has_val = po->val_file && po->val_file[0];
-    ed_docs train = {0}, val = {0};
-    int status = ed_docs_read(po->train_file, &po->read, &train, err);
-    if (status == 0 && has_val) status = ed_docs_read(po->val_file, &po->read, &val, err);
-    ed_tokenizer *tok = NULL;
-    if (agree(comm, status, err) == 0 && (tok = shared_tokenizer(comm, po, &train, err)) != NULL)
-        status = ed_prepare_write_mpi(comm, out_h5, &train, has_val ? &val : NULL, tok, err);
-    else
-        status = -1;
+    const char *specs[2] = {po->train_file, has_val ? po->val_file : NULL};
+    ed_inputs in[2] = {{0}, {0}};
+    for (int s = 0; s < 2; s++)
+        if (specs[s] && shared_inputs(comm, specs[s], &in[s], err) != 0) {
+            ed_inputs_free(&in[0]);
+            return -1;
+        }
+    ed_tokenizer *tok = shared_tokenizer(comm, po, err);
+    if (!tok) {
+        ed_inputs_free(&in[0]);
+        ed_inputs_free(&in[1]);
+        return -1;
+    }
+    spill sp[2];
+    memset(sp, 0, sizeof sp);
+    split_out so[2];
+    memset(so, 0, sizeof so);
+    int status = 0;
+    for (int s = 0; s < 2 && status == 0; s++) {
+        if (!specs[s]) continue;
+        spill *x = &sp[s];
+        x->tok = tok;
+        x->u16 = ed_tok_vocab_size(tok) <= 65536;
+        char p2[4200];
+        x->tokens = temp_next_to(out_h5, "ids", rank, x->path, sizeof x->path, err);
+        x->ends = x->tokens ? temp_next_to(out_h5, "ends", rank, p2, sizeof p2, err) : NULL;
+        if (!x->tokens || !x->ends) {
+            status = -1;
+            break;
+        }
+        so[s].hash = ed_calloc(in[s].n, sizeof *so[s].hash);
+        progress pr = {.on = rank == 0 && po->progress, .split = s ? "val" : "train", .t0 = ed_now()};
+        pr.last = pr.t0;
+        status = stream_split(comm, &in[s], po, x, &pr, &so[s], err);
+        if (pr.on) fprintf(stderr, "\r\033[K");
+    }
+    status = agree(comm, status, err);
+    /* counts of every rank, the hashes to rank 0 */
+    uint64_t *counts = ed_malloc(4 * (size_t)world * sizeof *counts);
+    uint64_t mine[4] = {sp[0].n_tokens, sp[0].n_docs, sp[1].n_tokens, sp[1].n_docs};
+    if (status == 0) {
+        MPI_Allgather(mine, 4, MPI_UINT64_T, counts, 4, MPI_UINT64_T, comm);
+        for (int s = 0; s < 2 && status == 0; s++) {
+            if (!specs[s]) continue;
+            uint64_t docs = 0;
+            for (int r = 0; r < world; r++) docs += counts[4 * r + 2 * s + 1];
+            long skipped = 0;
+            MPI_Allreduce(&so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, comm);
+            if (rep) rep->skipped[s] = skipped;
+            if (docs == 0) {
+                const char *what = in[s].n == 1 ? in[s].path[0] : specs[s];
+                if (skipped) status = ed_fail(err, "%s: no usable text (all %ld non-blank lines were bad and skipped)", what, skipped);
+                else status = ed_fail(err, "%s: no usable text (only blank lines or empty documents)", what);
+            }
+            MPI_Reduce(rank == 0 ? MPI_IN_PLACE : so[s].hash, so[s].hash, (int)(in[s].n * 65), MPI_UNSIGNED_CHAR,
+                       MPI_MAX, 0, comm);
+            uint64_t b = so[s].bytes;
+            MPI_Allreduce(&b, &so[s].bytes, 1, MPI_UINT64_T, MPI_SUM, comm);
+        }
+    }
+    /* rank 0 writes; the others send their spills in rank order. status is the same on
+     * every rank here; from now on only rank 0 can fail, and it says so at the end. */
+    ed_error tmp = {{0}};
+    ed_error *e = err ? err : &tmp;
+    prep_writer w;
+    int writing = status == 0;
+    if (writing) {
+        int open_status = rank == 0 ? prep_open(&w, out_h5, tok, e) : 0;
+        MPI_Bcast(&open_status, 1, MPI_INT, 0, comm);
+        if (open_status != 0) {
+            MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, comm);
+            status = -1, writing = 0;
+        }
+    }
+    for (int s = 0; s < 2 && writing; s++) {
+        if (!specs[s]) continue;
+        uint64_t n_tok = 0, n_docs = 0, base = 0;
+        for (int r = 0; r < world; r++) {
+            if (r < rank) base += counts[4 * r + 2 * s];
+            n_tok += counts[4 * r + 2 * s], n_docs += counts[4 * r + 2 * s + 1];
+        }
+        if (rank == 0) {
+            prep_source src;
+            char *listing;
+            source_of(specs[s], &in[s], so[s].hash, &src, &listing);
+            prep_split_begin(&w, s ? "val" : "train", n_tok, n_docs, &src);
+            prep_put_string(&w, "sources", listing);
+            free(listing);
+            uint64_t tok_at = 0, doc_at = 1;
+            for (int r = 0; r < world; r++) {
+                write_part(&w, comm, r, &sp[s], counts[4 * r + 2 * s], counts[4 * r + 2 * s + 1], tok_at, doc_at);
+                tok_at += counts[4 * r + 2 * s];
+                doc_at += counts[4 * r + 2 * s + 1];
+            }
+            prep_split_end(&w);
+        } else {
+            send_spill(comm, &sp[s], base);
+        }
+    }
+    if (writing) {
+        if (rank == 0) {
+            if (sp[0].failed || sp[1].failed) prep_fail(&w, "tokens (the temporary spill could not be read back)");
+            status = prep_close(&w, e);
+        }
+        MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+        if (status != 0) MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, comm);
+    }
     if (status == 0 && rep) {
-        ed_prepared_info info = {0};
-        int rank;
-        MPI_Comm_rank(comm, &rank);
-        /* the counts as written (rank 0 reads them back; the others get them sent) */
-        if (rank == 0 && ed_prepared_info_read(out_h5, &info, err) != 0) memset(&info, 0, sizeof info);
-        uint64_t c[4] = {info.n_docs[0], info.n_docs[1], info.n_tokens[0], info.n_tokens[1]};
-        MPI_Bcast(c, 4, MPI_UINT64_T, 0, comm);
-        rep->n_docs[0] = c[0], rep->n_docs[1] = c[1], rep->n_tokens[0] = c[2], rep->n_tokens[1] = c[3];
+        for (int s = 0; s < 2; s++)
+            for (int r = 0; r < world; r++)
+                rep->n_tokens[s] += counts[4 * r + 2 * s], rep->n_docs[s] += counts[4 * r + 2 * s + 1];
         rep->vocab_size = ed_tok_vocab_size(tok);
         rep->kind = ed_tok_kind_of(tok);
+        rep->n_files = in[0].n + in[1].n;
+        rep->input_bytes = so[0].bytes + so[1].bytes;
         rep->seconds = ed_now() - t0;
     }
+    free(counts);
+    for (int s = 0; s < 2; s++) {
+        spill_close(&sp[s]);
+        free(so[s].hash);
+        ed_inputs_free(&in[s]);
+    }
     ed_tok_free(tok);
-    ed_docs_free(&train);
-    ed_docs_free(&val);
     return status;
 }

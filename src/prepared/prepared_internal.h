@@ -4,7 +4,8 @@
  * prepared_h5.c      small HDF5 helpers: quiet error stack, attributes, hyperslab I/O
  * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
  * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
- * prepared_files.c   ed_prepare_files: the prepare command (read, shared tokenizer, write)
+ * prepared_files.c   ed_prepare_files: the prepare command, streaming (inputs, shared
+ *                    tokenizer, ranks tokenize byte ranges into spills, rank 0 writes)
  * prepared_read.c    info, tokenizer, ed_dataset_load_prepared (mapping, hyperslab fallback)
  * prepared_verify.c  ed_prepared_verify: the full scan behind `expert-dist verify` */
 #ifndef EXPERT_PREPARED_INTERNAL_H
@@ -117,6 +118,12 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
 void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint64_t n_docs, const prep_source *src);
 void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at);
 void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at);
+/* n ids of memory type memtype (uint16 or int32) at token offset at; `what` for errors. */
+void prep_put_raw(prep_writer *w, const char *what, hid_t memtype, const void *ids, size_t n, uint64_t at);
+/* A scalar UTF-8 string dataset `name` in the current split's group. */
+void prep_put_string(prep_writer *w, const char *name, const char *text);
+/* Marks the write failed with "cannot write <what>" (prep_close then reports it). */
+void prep_fail(prep_writer *w, const char *what);
 void prep_split_end(prep_writer *w);
 int prep_close(prep_writer *w, ed_error *err);
 

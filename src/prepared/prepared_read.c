@@ -54,6 +54,11 @@ int prep_open_reader(prep_reader *r, const char *path, int64_t *vocab, ed_error 
         char reason[256];
         prep_h5_reason(reason, sizeof reason);
         prep_quiet_end(&r->quiet);
+        unsigned long long eof, base, stored;
+        if (sscanf(reason, "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu", &eof, &base,
+                   &stored) == 3)
+            return ed_fail(err, "%s: truncated: the file ends at byte offset %llu but its HDF5 superblock says %llu "
+                                "(copied or written only in part?)", path, eof, stored);
         return ed_fail(err, "%s: cannot open: %s", path, reason);
     }
     char format[64] = "";

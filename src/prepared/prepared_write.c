@@ -185,6 +185,27 @@ void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at) 
     if (!w->failed && prep_write_slab(w->tokens, H5T_NATIVE_INT32, ids, at, n) < 0) wfail(w, "tokens");
 }
 
+void prep_put_raw(prep_writer *w, const char *what, hid_t memtype, const void *ids, size_t n, uint64_t at) {
+    if (!w->failed && prep_write_slab(w->tokens, memtype, ids, at, n) < 0) wfail(w, what);
+}
+
+void prep_fail(prep_writer *w, const char *what) { wfail(w, what); }
+
+void prep_put_string(prep_writer *w, const char *name, const char *text) {
+    if (w->failed) return;
+    size_t len = strlen(text);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len ? len : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(w->group, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, len ? text : "") < 0) wfail(w, name);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
 void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at) {
     if (!w->failed && prep_write_slab(w->offsets, H5T_NATIVE_UINT64, off, at, n) < 0) wfail(w, "doc_offsets");
 }

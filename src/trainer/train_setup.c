@@ -22,10 +22,10 @@ ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
     return m;
 }
 
-/* Reads a .txt/.jsonl file into documents. */
+/* Reads the documents of an input spec (files, directories, globs; .gz/.zst too). */
 static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
     ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines};
-    return ed_docs_read(path, &ro, docs, err);
+    return ed_docs_read_inputs(path, &ro, docs, err);
 }
 
 /* Rank 0 builds the vocabulary and sends it to the others: one build instead of N on a

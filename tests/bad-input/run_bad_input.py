@@ -104,6 +104,27 @@ CASES = [
     Case("bom.jsonl", "train", 0),
     Case("blank-lines-between.jsonl", "train", 0),
     Case("duplicate-key.jsonl", "train", 0),       # JSON: the last value wins
+    # ---- compressed shards, input lists (train from text and prepare read them alike) ----
+    Case("good-gzip.txt.gz", "train", 0, quick=True),
+    Case("good-zstd.jsonl.zst", "train", 0),
+    Case("good-zstd.jsonl.zst", "prepare", 0),
+    Case("not-gzip.txt.gz", "train", 1, "not a gzip file", quick=True),
+    Case("not-gzip.txt.gz", "prepare", 1, "not a gzip file (byte offset 0"),
+    Case("not-zstd.jsonl.zst", "prepare", 1, "not a zstd file (byte offset 0"),
+    Case("truncated-gzip.txt.gz", "prepare", 1, "truncated gzip data: the file ends at byte offset 56", quick=True),
+    Case("truncated-gzip.txt.gz", "train", 1, "truncated gzip data"),
+    Case("truncated-zstd.jsonl.zst", "prepare", 1, "truncated zstd data: the file ends at byte offset 50"),
+    Case("corrupt-gzip.txt.gz", "prepare", 1, "corrupt gzip data near byte offset"),
+    Case("corrupt-zstd.jsonl.zst", "prepare", 1, "corrupt zstd data near byte offset"),
+    Case("gen:nomatch-glob", "prepare", 1, "the pattern matches no file", quick=True),
+    Case("gen:nomatch-glob", "train", 1, "the pattern matches no file"),
+    Case("gen:no-usable-dir", "prepare", 1, "directory has no usable files"),
+    Case("gen:no-usable-dir", "train", 1, "directory has no usable files"),
+    Case("gen:shards-one-bad", "prepare", 1, "truncated gzip data"),  # a directory: good .txt, bad .gz
+    # ---- prepared token files (train --data-file, verify) ----
+    Case("gen:prepared-truncated.h5", "data", 1, "truncated: the file ends at byte offset", quick=True),
+    Case("gen:prepared-truncated.h5", "verify", 1, "truncated"),
+    Case("gen:prepared-good.h5", "verify", 0),
     # ---- config files (-c); the keys they set are not given as flags ----
     Case("cfg-bad-number.ini", "config", 2, "expected a finite number", quick=True),
     Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate'"),
@@ -236,7 +257,35 @@ def make_text_files(work):
     with open(p, "w") as f:
         f.write('{"kind": "word", "lowercase": 0, "tokens": ' + "[" * 50000 + "]" * 50000 + "}")
     made["vocab-deep.json"] = p
+    made["nomatch-glob"] = os.path.join(work, "no-shards", "*.jsonl.zst")
+    d = os.path.join(work, "no-usable-dir")
+    os.mkdir(d)
+    with open(os.path.join(d, "README.md"), "w") as f:
+        f.write("not an input\n")
+    made["no-usable-dir"] = d
+    d = os.path.join(work, "shards-one-bad")
+    os.mkdir(d)
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write(GOOD_TXT)
+    shutil.copyfile(os.path.join(FILES, "truncated-gzip.txt.gz"), os.path.join(d, "b.txt.gz"))
+    made["shards-one-bad"] = d
     return made
+
+
+def make_prepared(args, work, good):
+    """A prepared file made by the real `prepare`, and a copy cut short after it."""
+    path = os.path.join(work, "prepared-good.h5")
+    p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--vocab-size", "64", "--threads", "1",
+                      "--quiet"], timeout=120)
+    if p is None or p.returncode != 0:
+        print("FAIL: could not prepare the base token file:\n%s" % (p.stderr if p else "timeout"))
+        sys.exit(1)
+    with open(path, "rb") as f:
+        blob = f.read()
+    cut = os.path.join(work, "prepared-truncated.h5")
+    with open(cut, "wb") as f:
+        f.write(blob[: len(blob) - 100])
+    return {"prepared-good.h5": path, "prepared-truncated.h5": cut}
 
 
 def make_checkpoints(args, work, good):
@@ -333,6 +382,13 @@ def flags_for(c, path, work, good, idx):
         return MODEL + RUN + ["--train-file", good, "--vocab-file", path, "-o", out] + c.flags
     if c.how == "config":
         return ["-c", path] + MODEL + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
+    if c.how == "prepare":
+        return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--vocab-size", "64", "--threads", "1",
+                "--quiet"] + c.flags
+    if c.how == "data":
+        return MODEL + RUN + ["--data-file", path, "-o", out] + c.flags
+    if c.how == "verify":
+        return ["verify", path]
     if c.how == "inspect":
         return ["inspect", path]
     if c.how == "generate":
@@ -377,6 +433,8 @@ def main():
     with open(good, "w") as f:
         f.write(GOOD_TXT)
     made = make_text_files(work)
+    if any(c.file.startswith("gen:prepared-") for c in cases):
+        made.update(make_prepared(args, work, good))
     if any(c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5" for c in cases):
         made.update(make_checkpoints(args, work, good))
 
@@ -384,7 +442,14 @@ def main():
         i, c = i_c
         path = made[c.file[4:]] if c.file.startswith("gen:") else os.path.join(FILES, c.file)
         p = launch(args, flags_for(c, path, work, good, i), timeout=c.timeout, extra_env=c.env)
-        return c, path, p, check(c, path, p)
+        probs = check(c, path, p)
+        if c.how == "prepare" and c.rc != 0:
+            # nothing written half-way: no output, no .tmp, no spill left next to it
+            out = os.path.join(work, "out-%d.h5" % i)
+            left = [f for f in os.listdir(work) if f.startswith(os.path.basename(out))]
+            if left:
+                probs.append("a failed prepare left %s behind" % left)
+        return c, path, p, probs
 
     jobs = max(1, args.jobs // args.ranks)
     failed = bugs = 0

@@ -7,7 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <hdf5.h>
+#include <jansson.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "expert/dataset.h"
 #include "expert/prepared.h"
@@ -48,6 +53,88 @@ static void compare_with_text(const char *h5, const ed_docs *docs, const char *s
         ed_dataset_free(&a);
         ed_dataset_free(&b);
     }
+}
+
+/* The raw bytes of a dataset (rank 0 only): what "byte-identical" means. */
+static char *raw_dataset(const char *h5, const char *obj, size_t *n) {
+    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, obj, H5P_DEFAULT) : -1;
+    char *buf = NULL;
+    *n = 0;
+    if (d >= 0) {
+        hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+        *n = (size_t)H5Sget_simple_extent_npoints(sp) * H5Tget_size(t);
+        buf = malloc(*n + 1);
+        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) *n = 0;
+        H5Tclose(t);
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (f >= 0) H5Fclose(f);
+    return buf;
+}
+
+static void same_arrays(const char *a, const char *b, const char *split) {
+    const char *objs[2] = {"tokens", "doc_offsets"};
+    for (int k = 0; k < 2; k++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "/%s/%s", split, objs[k]);
+        size_t na, nb;
+        char *x = raw_dataset(a, obj, &na), *y = raw_dataset(b, obj, &nb);
+        CHECK(x && y && na > 0 && na == nb && memcmp(x, y, na) == 0, "%s: %s and %s are not byte-identical (%zu vs %zu bytes)",
+              obj, a, b, na, nb);
+        free(x);
+        free(y);
+    }
+}
+
+/* The documents of a .txt corpus as other inputs with the same documents: shards (plain,
+ * gzip, zstd) in a directory, and one .jsonl (rank 0 writes them). */
+static void write_shards(const char *dir, const ed_docs *docs) {
+    char p[256];
+    size_t third = docs->n / 3;
+    for (int k = 0; k < 3; k++) {
+        size_t a = k * third, b = k == 2 ? docs->n : (k + 1) * third, len = 0;
+        char *text = malloc(1 << 22);
+        for (size_t i = a; i < b; i++) len += (size_t)sprintf(text + len, "%s\n\n", docs->text[i]);
+        if (k == 0) {
+            snprintf(p, sizeof p, "%s/a-plain.txt", dir);
+            FILE *f = fopen(p, "wb");
+            fwrite(text, 1, len, f);
+            fclose(f);
+        } else if (k == 1) {
+            snprintf(p, sizeof p, "%s/b-gzip.txt.gz", dir);
+            gzFile g = gzopen(p, "wb");
+            gzwrite(g, text, (unsigned)len);
+            gzclose(g);
+        } else {
+            snprintf(p, sizeof p, "%s/c-zstd.txt.zst", dir);
+            size_t cap = ZSTD_compressBound(len);
+            char *z = malloc(cap);
+            size_t zn = ZSTD_compress(z, cap, text, len, 3);
+            FILE *f = fopen(p, "wb");
+            fwrite(z, 1, zn, f);
+            fclose(f);
+            free(z);
+        }
+        free(text);
+    }
+    snprintf(p, sizeof p, "%s/README", dir); /* not an input: skipped in a directory */
+    FILE *f = fopen(p, "w");
+    fputs("shards\n", f);
+    fclose(f);
+}
+
+static void write_jsonl(const char *path, const ed_docs *docs) {
+    FILE *f = fopen(path, "wb");
+    for (size_t i = 0; i < docs->n; i++) {
+        json_t *o = json_pack("{s:s}", "text", docs->text[i]);
+        char *line = json_dumps(o, JSON_COMPACT);
+        fprintf(f, "%s\n", line);
+        free(line);
+        json_decref(o);
+    }
+    fclose(f);
 }
 
 int main(int argc, char **argv) {
@@ -152,6 +239,56 @@ int main(int argc, char **argv) {
     po.train_file = bad_h5;
     rc = ed_prepare_files(MPI_COMM_WORLD, vocab_h5, &po, NULL, &err);
     CHECK(rc == -1 && strstr(err.msg, bad_h5), "missing train file: rc %d '%s'", rc, err.msg);
+
+    /* streaming prepare: the same tokens, byte for byte, as the in-memory writer, for one
+     * file, shards (plain + .gz + .zst) given as a directory, a glob or a list, and the
+     * same documents as .jsonl, whatever the number of ranks (plain files are cut by
+     * byte ranges between ranks) */
+    po.val_file = NULL;
+    po.vocab_file = tok_json;
+    char shards[128], one_h5[128], sh_h5[128], jl[160];
+    snprintf(shards, sizeof shards, "%s/shards", dir);
+    snprintf(one_h5, sizeof one_h5, "%s/one.h5", dir);
+    snprintf(sh_h5, sizeof sh_h5, "%s/shards.h5", dir);
+    snprintf(jl, sizeof jl, "%s/train.jsonl", dir);
+    if (rank == 0) {
+        mkdir(shards, 0755);
+        write_shards(shards, &train);
+        write_jsonl(jl, &train);
+        rc = ed_prepare_write(one_h5, &train, NULL, tok, &err);
+        CHECK(rc == 0, "prepare_write: %s", err.msg);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    char glob[200], list[600];
+    snprintf(glob, sizeof glob, "%s/*.txt*", shards);
+    snprintf(list, sizeof list, "%s/a-plain.txt,%s/b-gzip.txt.gz,%s/c-zstd.txt.zst", shards, shards, shards);
+    const char *specs[] = {tp, shards, glob, list, jl};
+    for (int k = 0; k < 5; k++) {
+        po.train_file = specs[k];
+        rc = ed_prepare_files(MPI_COMM_WORLD, sh_h5, &po, &rep, &err);
+        CHECK(rc == 0, "prepare_files %s: %s", specs[k], err.msg);
+        CHECK(rc != 0 || rep.n_files == (k == 0 || k == 4 ? 1u : 3u), "%s: %zu files", specs[k], rep.n_files);
+        if (rc == 0 && rank == 0) same_arrays(one_h5, sh_h5, "train");
+    }
+    /* bad specs: one line naming what is wrong, on every rank */
+    po.train_file = "/nonexistent-dir/*.jsonl.zst";
+    rc = ed_prepare_files(MPI_COMM_WORLD, sh_h5, &po, NULL, &err);
+    CHECK(rc == -1 && strstr(err.msg, "matches no file") && strstr(err.msg, po.train_file), "glob: '%s'", err.msg);
+    char nothing[160];
+    snprintf(nothing, sizeof nothing, "%s/nothing", dir);
+    if (rank == 0) {
+        mkdir(nothing, 0755);
+        char notes[200];
+        snprintf(notes, sizeof notes, "%s/notes.md", nothing);
+        FILE *nf = fopen(notes, "w");
+        fputs("not an input\n", nf);
+        fclose(nf);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    po.train_file = nothing; /* a directory with no usable files */
+    rc = ed_prepare_files(MPI_COMM_WORLD, sh_h5, &po, NULL, &err);
+    CHECK(rc == -1 && strstr(err.msg, "no usable files") && strstr(err.msg, nothing), "empty dir: '%s'", err.msg);
+    po.vocab_file = NULL;
 
     /* fewer documents than ranks: some ranks tokenize nothing */
     char *texts[] = {"one doc", "два", "three, and a longer one here"};

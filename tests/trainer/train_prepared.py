@@ -45,6 +45,23 @@ p = T.run(args, n, common + ["--data-file", bad, "-o", os.path.join(d, "bad")], 
 ours = [l for l in p.stderr.splitlines() if l.startswith("expert-dist")]  # mpirun adds its own banner
 T.expect(len(ours) == 1 and bad in ours[0] and "not a prepared token file" in ours[0],
          "expected one error naming the file:\n" + p.stderr)
+# verify: the good file passes; a token id damaged after prepare is found by verify
+# (file, dataset, offset) and by training at the first window that holds it: one line,
+# exit 1, on every world size, whichever rank drew the window.
+good = os.path.join(d, "data-word.h5")
+v = T.run(args, n, ["verify", good], check=0)
+T.expect("ok" in v.stdout and good in v.stdout, "verify printed no verdict:\n" + v.stdout)
+dam = os.path.join(d, "damaged.h5")
+with open(good, "rb") as src, open(dam, "wb") as dst:
+    dst.write(src.read())
+with h5py.File(dam, "r+") as f:
+    f["train/tokens"][7] = 60000  # beyond the 300-token vocabulary, still a uint16
+v = T.run(args, n, ["verify", dam], check=1)
+T.expect(dam in v.stderr and "/train/tokens[7] = 60000" in v.stderr, "verify missed the damage:\n" + v.stderr)
+p = T.run(args, n, common + ["--data-file", dam, "-o", os.path.join(d, "dam")], check=1)
+ours = [l for l in p.stderr.splitlines() if l.startswith("expert-dist")]
+T.expect(len(ours) == 1 and dam in ours[0] and "/train/tokens[7] = 60000 is outside the vocabulary" in ours[0],
+         "expected one error naming the file and offset:\n" + p.stderr)
 # prepare without an output file is a usage error
 T.run(args, n, ["prepare", "--train-file", train], check=2)
 print("ok: text and prepared runs identical (word, bpe) on %d rank(s)" % n)

@@ -1,17 +1,6 @@
-/* clip.c — gradient norm and clipping (torch.nn.utils.clip_grad_norm_ semantics). */
+/* clip.c — the clipping factor (torch.nn.utils.clip_grad_norm_ semantics); the norm itself
+ * is ed_sumsq (norm.c). */
 #include "expert/optim.h"
-
-double ed_sumsq(const float *g, size_t n) {
-    double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s)
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return s;
-}
-
-void ed_scale(float *g, size_t n, float s) {
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] *= s;
-}
 
 /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when coef < 1. */
 float ed_clip_factor(double total_norm, float max_norm) {

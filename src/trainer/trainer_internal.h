@@ -81,7 +81,7 @@ typedef struct {
     double loss, perplexity, accuracy;
     long tokens;
 } eval_result;
-void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                       int pad_to_max, const ed_dist *d, eval_result *r);
 
 /* train_checkpoints.c */

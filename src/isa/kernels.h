@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The GEMM context the attention kernels pass on (src/model/gemm.h). */
+typedef struct ed_gemm_ctx ed_gemm_ctx;
+
 /* ED_KV(name, (parameters), (arguments)) for void kernels,
  * ED_KR(type, name, (parameters), (arguments)) for kernels returning a value. */
 #define ED_KERNELS(ED_KV, ED_KR)                                                                       \
@@ -38,13 +41,13 @@
     ED_KV(gelu_backward, (float *dinp, const float *inp, const float *dout, size_t n),                 \
           (dinp, inp, dout, n))                                                                        \
     ED_KV(attention_forward,                                                                           \
-          (float *out, float *att, float *attd, const float *qkv, int B, int T, int D, int H, float p, \
-           uint64_t seed),                                                                             \
-          (out, att, attd, qkv, B, T, D, H, p, seed))                                                  \
+          (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D, \
+           int H, float p, uint64_t seed),                                                             \
+          (g, out, att, attd, qkv, B, T, D, H, p, seed))                                               \
     ED_KV(attention_backward,                                                                          \
-          (float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,         \
-           const float *attd, int B, int T, int D, int H, float p, int threads),                       \
-          (dqkv, scratch, dout, qkv, att, attd, B, T, D, H, p, threads))                               \
+          (ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,           \
+           const float *att, const float *attd, int B, int T, int D, int H, float p, int threads),     \
+          (g, dqkv, scratch, dout, qkv, att, attd, B, T, D, H, p, threads))                            \
     ED_KV(dropout_mask, (uint8_t *mask, size_t n, float p, uint64_t seed), (mask, n, p, seed))         \
     ED_KV(residual_dropout_forward,                                                                    \
           (float *out, const float *res, const float *branch, const uint8_t *mask, float p, size_t n), \

@@ -253,6 +253,7 @@ static void print_header(const ed_trainer *t) {
     printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
            t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
            t->total_steps);
+    if (t->hosts) printf("# hosts: %s\n", t->hosts);
     fflush(stdout);
 }
 

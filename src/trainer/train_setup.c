@@ -156,8 +156,9 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     t->tty = d->rank == 0 && progress_bar_wanted();
     int over = 0;
     t->threads = ed_dist_threads(d, o->threads, &over);
-    if (over && d->rank == 0)
-        fprintf(stderr, "warning: %d ranks x %d threads on this node exceed its %d cores\n", d->local_size,
+    /* Said once per node that is oversubscribed, by that node's first rank. */
+    if (over && d->local_rank == 0)
+        fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
     t->hosts = ed_dist_hosts_summary(d, t->threads);

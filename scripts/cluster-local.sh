@@ -4,10 +4,12 @@
 # speed, and Open MPI across the nodes without ssh. For trying multi-node runs on a
 # laptop and for the ctest label "multinode". See docs/multinode.md.
 #
-#   scripts/cluster-local.sh start [--nodes N] [--link unlimited|10gbit|1gbit] [--node-cpus "L1 L2 ..."]
+#   scripts/cluster-local.sh start [--nodes N] [--link unlimited|10gbit|1gbit] [--node-cpus "L1 L2 ..."] [--slurm]
 #   scripts/cluster-local.sh status
-#   scripts/cluster-local.sh exec NODE CMD [ARGS...]      run a command "on" node NODE (n1..nN)
+#   scripts/cluster-local.sh exec NODE CMD [ARGS...]      run a command "on" node NODE (n1..nN, or head)
 #   scripts/cluster-local.sh mpirun [--per-node K] [MPIRUN ARGS...] PROGRAM [ARGS...]
+#   scripts/cluster-local.sh slurm CMD [ARGS...]          a Slurm client command (sbatch, squeue,
+#                                                        scontrol, ...) run on the head node
 #   scripts/cluster-local.sh stop
 #
 # What `start` builds (and `stop` removes; nothing else is touched):
@@ -23,6 +25,12 @@
 #     that rate in each direction (10gbit, 1gbit; unlimited = no qdisc). Latency (netem)
 #     is not available in the kernels this was built on; see docs/multinode.md.
 #   - DIR/agent: the "rsh agent" mpirun uses instead of ssh (it enters the node).
+#   - --slurm: a Slurm cluster on these nodes: munged (its own key and socket in DIR/slurm,
+#     shared by all nodes through the file system), slurmctld on the head (NET.254), one
+#     slurmd per node inside that node's namespaces (NodeName nK, NodeAddr NET.K, spool,
+#     PID and log per node via %n), each node advertising ED_CLUSTER_SLURM_CPUS CPUs
+#     (default 4). Client commands need the head's network: `cluster-local.sh slurm sbatch ...`
+#     (it exports SLURM_CONF). Daemons are recorded by PID and stopped by `stop`.
 # `start` is idempotent: a running cluster with the same node count is kept (a different
 # --link is applied in place); a different node count, or leftovers of an earlier run,
 # are torn down first (by the names recorded in DIR/state, and processes by namespace).
@@ -105,6 +113,7 @@ our_namespaces() { # the namespaces the state file records
 
 cmd_stop() {
     local ns list
+    slurm_stop
     list=$(our_namespaces)
     # shellcheck disable=SC2086
     [ -n "$list" ] && kill_ns_procs $list
@@ -128,7 +137,7 @@ EOF
 }
 
 cmd_start() {
-    local nodes=2 link=unlimited cpus=""
+    local nodes=2 link=unlimited cpus="" slurm=0
     while [ $# -gt 0 ]; do
         case "$1" in
             --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
@@ -137,6 +146,7 @@ cmd_start() {
             --link=*) link=${1#*=}; shift ;;
             --node-cpus) cpus=${2?--node-cpus needs a list}; shift 2 ;;
             --node-cpus=*) cpus=${1#*=}; shift ;;
+            --slurm) slurm=1; shift ;;
             *) die "start: unknown argument '$1' (see --help)" ;;
         esac
     done
@@ -157,6 +167,7 @@ cmd_start() {
        [ "$(state_get net)" = "$NET" ] && [ "$(state_get cpus)" = "$cpus" ] && [ "$(state_get complete)" = 1 ]; then
         local ok=1 ns
         for ns in $(our_namespaces); do ns_exists "$ns" || ok=0; done
+        if [ $ok -eq 1 ] && [ "$slurm" = 1 ] && ! slurm_running; then slurm_start || ok=0; fi
         if [ $ok -eq 1 ]; then
             apply_link "$nodes" "$link"
             sed -i "s/^link=.*/link=$link/" "$STATE"
@@ -200,6 +211,10 @@ cmd_start() {
     write_agent
     sed -i "s/^complete=.*/complete=1/" "$STATE"
     trap - ERR
+    if [ "$slurm" = 1 ] && ! slurm_start; then
+        cmd_stop >&2
+        die "Slurm did not start on the cluster (its logs are printed above)"
+    fi
     say "started $nodes nodes in $D: switch $P-sw (bridge br0), head $P-head ($NET.254)"
     for i in $(seq 1 "$nodes"); do
         say "  node n$i: namespace $P-n$i, address $NET.$i, local dir $D/nodes/n$i/local (at $D/local there)${cpu_list[$((i - 1))]:+, CPUs ${cpu_list[$((i - 1))]}}"
@@ -215,6 +230,7 @@ node_index() { # NODE name or address -> K, or nothing
     local h=$1 n
     n=$(state_get nodes)
     case "$h" in
+        head|"$NET.254") echo 0; return 0 ;;
         n[0-9]*) h=${h#n} ;;
         "$NET".*) h=${h#"$NET".} ;;
         *) return 0 ;;
@@ -231,8 +247,12 @@ cmd_exec() {
     need_running
     [ $# -ge 2 ] || die "usage: exec NODE CMD [ARGS...]"
     local k; k=$(node_index "$1")
-    [ -n "$k" ] || die "exec: no node '$1' (nodes: n1..n$(state_get nodes))"
+    [ -n "$k" ] || die "exec: no node '$1' (nodes: head, n1..n$(state_get nodes))"
     shift
+    if [ "$k" = 0 ]; then
+        exec nsenter --net="/run/netns/$(state_get prefix)-head" unshare --uts \
+            /bin/sh -c 'hostname head && exec "$@"' sh "$@"
+    fi
     local cpus; cpus=$(state_get cpus | awk -v k="$k" '{print $k}')
     local pin=()
     [ -z "$cpus" ] || pin=(taskset -c "$cpus")
@@ -262,6 +282,166 @@ cmd_mpirun() {
     exec ip netns exec "$(state_get prefix)-head" mpirun --host "$hosts" "${count[@]}" $(mca_args) "$@"
 }
 
+# ---- Slurm on the emulated nodes ----------------------------------------------------------
+S=$D/slurm
+export SLURM_CONF=$S/etc/slurm.conf
+
+slurm_pid() { # name -> the live PID we recorded for it, or nothing (PIDs are recycled: check the program)
+    local f=$S/run/$1.bgpid pid
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f")
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${1%%.*}" ] && echo "$pid"
+    return 0
+}
+
+slurm_running() {
+    local i
+    [ -n "$(slurm_pid munged)" ] && [ -n "$(slurm_pid slurmctld)" ] || return 1
+    for i in $(seq 1 "$(state_get nodes)"); do [ -n "$(slurm_pid "slurmd.n$i")" ] || return 1; done
+}
+
+# Starts "$@" detached (own session, no terminal, output in a log) and records its PID.
+# The commands exec through nsenter/unshare/sh into the daemon, so the PID ends up being
+# the daemon's; wait until it is, so status and stop find it.
+slurm_spawn() { # name log cmd...
+    local name=$1 log=$2 pid; shift 2
+    setsid "$@" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$S/run/$name.bgpid"
+    for _ in $(seq 1 250); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${name%%.*}" ] && return 0
+        [ -d "/proc/$pid" ] || return 0
+        sleep 0.02
+    done
+}
+
+slurm_write_config() {
+    local n i cpus=${ED_CLUSTER_SLURM_CPUS:-4}
+    n=$(state_get nodes)
+    {
+        cat <<EOF
+# Written by cluster-local.sh: Slurm on the emulated nodes. See scripts/slurm-local.sh for
+# why each unusual setting; here each node is a network namespace with its own address.
+ClusterName=edcluster
+SlurmctldHost=head($NET.254)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$S/munge/munge.socket.2,cred_expire=10
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/spool/%n
+SlurmctldPidFile=$S/run/slurmctld.pid
+SlurmdPidFile=$S/run/slurmd.%n.pid
+SlurmctldLogFile=$S/log/slurmctld.log
+SlurmdLogFile=$S/log/slurmd.%n.log
+# The node-local directory (each node sees its own at DIR/local): PMIx's per-step
+# directories have the same names on every node and must not meet on a shared disk.
+TmpFS=$D/local/tmp
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+MpiDefault=pmix
+ReturnToService=2
+SlurmdParameters=config_overrides
+MailProg=/bin/true
+MinJobAge=3600
+SchedulerParameters=sched_interval=2
+EOF
+        for i in $(seq 1 "$n"); do echo "NodeName=n$i NodeAddr=$NET.$i CPUs=$cpus RealMemory=1000 State=UNKNOWN"; done
+        echo "PartitionName=debug Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP"
+    } >"$SLURM_CONF"
+}
+
+slurm_nodes_idle() { # -> count of idle nodes
+    "$SELF" exec head sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 == "idle"' | wc -l
+}
+
+slurm_start() {
+    command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null ||
+        die "--slurm needs slurm-wlm and munge (scripts/setup.sh installs them)"
+    slurm_stop
+    local n i t0 node
+    n=$(state_get nodes)
+    rm -rf "$S"
+    mkdir -p "$S"/{etc,state,run,log,munge,tmp}
+    chmod 755 "$S" "$S/munge"
+    for i in $(seq 1 "$n"); do mkdir -p "$S/spool/n$i" "$D/nodes/n$i/local/tmp"; done
+    head -c 1024 /dev/urandom >"$S/munge/munge.key"
+    chmod 400 "$S/munge/munge.key"
+    slurm_write_config
+    # munged needs no network: one instance, its socket reached by path from every node.
+    slurm_spawn munged "$S/log/munged.out" munged --foreground --socket="$S/munge/munge.socket.2" \
+        --key-file="$S/munge/munge.key" --log-file="$S/munge/munged.log" \
+        --pid-file="$S/munge/munged.pid" --seed-file="$S/munge/munged.seed"
+    t0=$SECONDS
+    until [ -S "$S/munge/munge.socket.2" ]; do
+        [ $((SECONDS - t0)) -lt 30 ] || { cat "$S/log/munged.out" "$S/munge/munged.log" >&2 2>/dev/null; return 1; }
+        sleep 0.1
+    done
+    slurm_spawn slurmctld "$S/log/slurmctld.out" "$SELF" exec head slurmctld -D
+    for i in $(seq 1 "$n"); do
+        slurm_spawn "slurmd.n$i" "$S/log/slurmd.n$i.out" "$SELF" exec "n$i" slurmd -D -N "n$i"
+    done
+    # Every node idle; a node drained by an earlier state is resumed.
+    t0=$SECONDS
+    until [ "$(slurm_nodes_idle)" -ge "$n" ]; do
+        for node in $("$SELF" exec head sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 ~ /drain|down/ {print $1}'); do
+            "$SELF" exec head scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true
+        done
+        if [ $((SECONDS - t0)) -ge 60 ]; then
+            tail -n 20 "$S"/log/* >&2 2>/dev/null || true
+            return 1
+        fi
+        sleep 0.3
+    done
+    say "slurm: munged, slurmctld on head ($NET.254), slurmd on n1..n$n, all idle; e.g. $0 slurm sinfo"
+}
+
+slurm_stop() {
+    [ -d "$S/run" ] || return 0
+    # Cancel jobs first so the step daemons kill their ranks while slurmd is still there.
+    if [ -n "$(slurm_pid slurmctld)" ]; then
+        local jobs
+        jobs=$("$SELF" exec head squeue -h -o %i 2>/dev/null || true)
+        if [ -n "$jobs" ]; then
+            # shellcheck disable=SC2086
+            "$SELF" exec head scancel --full $jobs >/dev/null 2>&1 || true
+            for _ in $(seq 1 50); do
+                [ -z "$("$SELF" exec head squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
+                sleep 0.1
+            done
+        fi
+    fi
+    local f pid pids=()
+    for f in "$S"/run/*.bgpid; do
+        [ -f "$f" ] || continue
+        pid=$(slurm_pid "$(basename "$f" .bgpid)")
+        [ -n "$pid" ] && [ "$(basename "$f")" != munged.bgpid ] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pid in "${pids[@]}"; do [ -d "/proc/$pid" ] && alive=1; done
+        [ $alive -eq 1 ] || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    # munged last: the Slurm daemons authenticate their shutdown through it.
+    pid=$(slurm_pid munged)
+    [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$S"/run/*.bgpid
+}
+
+cmd_slurm() {
+    need_running
+    [ -f "$SLURM_CONF" ] || die "no Slurm on this cluster (start it with: $0 start --slurm ...)"
+    [ $# -ge 1 ] || die "usage: slurm CMD [ARGS...]   (sbatch, squeue, scontrol, sinfo, scancel, srun)"
+    exec "$SELF" exec head "$@"
+}
+
 cmd_status() {
     if [ "$(state_get complete)" != 1 ]; then echo "no cluster running in $D"; return 1; fi
     local n i rc=0
@@ -278,6 +458,10 @@ cmd_status() {
         tc -n "$(state_get prefix)-n$i" qdisc show dev eth0 2>/dev/null | grep -q tbf &&
             echo "  n$i: $(tc -n "$(state_get prefix)-n$i" qdisc show dev eth0 | grep -o 'rate [^ ]*')"
     done
+    if [ -f "$SLURM_CONF" ]; then
+        echo "  slurm: slurmctld $(slurm_pid slurmctld), slurmd$(for i in $(seq 1 "$n"); do printf ' %s' "$(slurm_pid "slurmd.n$i")"; done), munged $(slurm_pid munged)"
+        "$SELF" exec head sinfo -N 2>/dev/null | sed 's/^/  /' || rc=1
+    fi
     return $rc
 }
 
@@ -287,6 +471,7 @@ case "${1:-}" in
     status) cmd_status ;;
     exec) shift; cmd_exec "$@" ;;
     mpirun) shift; cmd_mpirun "$@" ;;
+    slurm) shift; cmd_slurm "$@" ;;
     mca) mca_args ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;

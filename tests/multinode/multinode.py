@@ -13,10 +13,14 @@ runs the real expert-dist under a real mpirun whose ranks sit on both nodes:
   threads       threads per rank are each node's cores / its ranks; the banner says so
   sigterm       SIGTERM to the multi-node mpirun: the ranks on both nodes checkpoint and
                 stop together; the run resumes from last.h5
+  slurm         slurm/train.sbatch --nodes=2 --ntasks-per-node=2 on the cluster's Slurm (one
+                slurmd per node) through srun --mpi=pmix, preempted with USR1 to the batch
+                shell: last.h5, exit 3, requeue, resume with ranks on both nodes, COMPLETED
 
 Timeouts below only stop a hung run from hanging ctest; no result depends on timing."""
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -305,7 +309,64 @@ def case_sigterm():
     print("PASS: SIGTERM to the 2-node mpirun (exit %d): last.h5 at step %d, resumed on both nodes" % (rc, stopped))
 
 
-CASES = {"equivalence": case_equivalence, "node_failure": case_node_failure, "consistency": case_consistency,
+def slurm(*cmd, **kw):
+    """A Slurm client command on the cluster's head node."""
+    return subprocess.run([A.cluster, "slurm"] + list(cmd), capture_output=True, text=True, env=ENV, **kw)
+
+
+def job_record(jobid):
+    out = slurm("scontrol", "show", "job", "-o", jobid).stdout
+    return dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", out))
+
+
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+
+
+def case_slurm():
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    d = T.tmpdir()
+    train = T.corpus(os.path.join(d, "train.txt"), 300, seed=13)
+    val = T.corpus(os.path.join(d, "val.txt"), 20, seed=14)
+    log = os.path.join(d, "job.out")
+    epochs = 3
+    r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
+              "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
+              "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", str(epochs),
+              "--log-interval", "1", cwd=d)
+    T.expect(r.returncode == 0, "sbatch failed: " + r.stderr)
+    jobid = r.stdout.strip().split(";")[0]
+
+    def log_text():
+        return open(log, errors="replace").read() if os.path.exists(log) else ""
+
+    wait_for(lambda: log_text().count(" loss ") >= 2 or job_record(jobid).get("JobState") in FINAL,
+             "the job to train (log %s)" % log, timeout=150)
+    T.expect(job_record(jobid).get("JobState") == "RUNNING", "job ended before it could be preempted:\n" + log_text())
+    r = slurm("scancel", "--signal=USR1", "--batch", jobid)
+    T.expect(r.returncode == 0, "scancel failed: " + r.stderr)
+    wait_for(lambda: job_record(jobid).get("JobState") in FINAL and "Restarts=0" not in
+             slurm("scontrol", "show", "job", jobid).stdout, "the requeued job to finish", timeout=180)
+    rec, text = job_record(jobid), log_text()
+    T.expect(rec.get("JobState") == "COMPLETED" and rec.get("ExitCode") == "0:0",
+             "JobState=%s ExitCode=%s, want COMPLETED 0:0\n%s" % (rec.get("JobState"), rec.get("ExitCode"), text[-4000:]))
+    for want in ("attempt 1 on n[1-2]: 4 ranks x 1 threads, launcher srun", "got SIGUSR1", "trainer exited with status 3",
+                 "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from"):
+        T.expect(want in text, "the log lacks %r:\n%s" % (want, text[-4000:]))
+    hosts = [l for l in text.splitlines() if l.startswith("# hosts: ")]
+    T.expect(len(hosts) == 2 and all(h.startswith("# hosts: n1: ranks 0-1, 2 x 1 thread") and "n2: ranks 2-3" in h
+                                     for h in hosts), "both attempts need ranks 0-1 on n1, 2-3 on n2: %s" % hosts)
+    runs = [(m.group(1), int(m.group(2))) for m in re.finditer(r"^(preempted|done): (\d+) steps in", text, re.M)]
+    run_dir = os.path.join(d, "runs", jobid)
+    h = T.history(os.path.join(run_dir, "history.json"))
+    total = int(h["steps"]["step"][-1])
+    T.expect([k for k, _ in runs] == ["preempted", "done"] and sum(n for _, n in runs) == total,
+             "attempts %s do not add up to the run's %d steps" % (runs, total))
+    T.expect([int(e) for e in h["epoch"]] == list(range(1, epochs + 1)), "history epochs %s" % h["epoch"])
+    print("PASS: job %s on n[1-2] (2 x 2 ranks, srun --mpi=pmix): preempted after %d steps, requeued "
+          "(Restarts=%s), resumed on both nodes, COMPLETED after %d steps" % (jobid, runs[0][1], rec.get("Restarts"), total))
+
+
+CASES = {"slurm": case_slurm, "equivalence": case_equivalence, "node_failure": case_node_failure, "consistency": case_consistency,
          "threads": case_threads, "sigterm": case_sigterm}
 if A.case not in CASES:
     T.fail("unknown case %s (%s)" % (A.case, ", ".join(CASES)))

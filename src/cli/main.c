@@ -11,6 +11,7 @@
 #include "expert/common.h"
 #include "expert/dist.h"
 #include "expert/options.h"
+#include "expert/commands.h"
 #include "expert/trainer.h"
 
 typedef struct {

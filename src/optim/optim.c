@@ -9,6 +9,9 @@
 #include "expert/optim.h"
 #include "optim_internal.h"
 
+const char *const ed_opt_kind_names[] = {"adamw", "sgd", NULL};
+const char *const ed_sched_kind_names[] = {"constant", "linear", "cosine", NULL};
+
 /* SGD as torch.optim.SGD (dampening 0, nesterov off):
  *   g += wd p;  buf = momentum buf + g (buf = g on the first step, which is what a
  *   zero-initialised buf gives);  p -= lr buf.  With momentum 0 buf is just g.

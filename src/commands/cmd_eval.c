@@ -17,7 +17,7 @@ static int options_from_checkpoint(ed_options *o, const char *path, ed_error *er
     o->max_length = ck.max_length;
     o->stride = ck.stride;
     o->pack = ck.pack;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    o->tokenizer = ck.tokenizer;
     return 0;
 }
 

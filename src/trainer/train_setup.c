@@ -36,7 +36,7 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
     char *blob = NULL;
     long len = 0;
     if (t->d->rank == 0) {
-        ed_tok_options to = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        ed_tok_options to = {.kind = o->tokenizer,
                              .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase};
         ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs->text, docs->len, docs->n, err);
         if (!tok) {
@@ -114,7 +114,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     o->stride = ck.stride;
     o->pack = ck.pack;
     o->seed = ck.seed;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    o->tokenizer = ck.tokenizer;
     if (t->verbose) printf("resuming from %s\n", t->resume_path);
     return 0;
 }
@@ -212,7 +212,7 @@ model:
         t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
     }
-    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, lo, hi, o->beta1,
+    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1,
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;

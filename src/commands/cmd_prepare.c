@@ -23,7 +23,7 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         .val_file = o->val_file,
         .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines},
         .vocab_file = o->vocab_file,
-        .tok = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        .tok = {.kind = o->tokenizer,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},
     };
     /* the progress line: on a terminal, not under mpirun (which gives every rank a pty);
@@ -39,7 +39,7 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
     if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
                "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s)\n",
-               o->data_file, rep.kind == ED_TOK_BPE ? "bpe" : "word", rep.vocab_size,
+               o->data_file, ed_tok_kind_names[rep.kind], rep.vocab_size,
                (unsigned long long)rep.n_docs[0], (unsigned long long)rep.n_tokens[0],
                (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.n_files,
                rep.input_bytes / 1e6, rep.seconds, rep.input_bytes / 1e6 / (rep.seconds > 0 ? rep.seconds : 1e-9),

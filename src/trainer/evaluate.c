@@ -5,7 +5,7 @@
 
 #include "trainer_internal.h"
 
-int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                         int pad_to_max, const ed_dist *d, ed_eval_result *r, ed_error *err) {
     double sums[4] = {0, 0, 0, 0};
     int status = 0;

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "expert/progress.h"
+#include "expert/isa.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -255,6 +256,11 @@ static void print_header(const ed_trainer *t) {
     printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
            t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
            t->total_steps);
+    char cpu[128], isa[160];
+    ed_cpu_model(cpu, sizeof cpu);
+    ed_isa_describe(isa, sizeof isa);
+    printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    if (t->hosts) printf("# hosts: %s\n", t->hosts);
     fflush(stdout);
 }
 
@@ -262,7 +268,7 @@ static void print_memory(const ed_trainer *t) {
     if (t->d->rank != 0) return;
     const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
-    size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
+    size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
     size_t data = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds) +
@@ -282,7 +288,7 @@ static void print_memory(const ed_trainer *t) {
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory)\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
-           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
+           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
@@ -290,9 +296,9 @@ static void print_memory(const ed_trainer *t) {
                mapped * mb);
     if (t->zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
-               per_param, t->d->world, t->o->optimizer, (double)opt * opt_share);
+               per_param, t->d->world, ed_opt_kind_names[t->o->optimizer], (double)opt * opt_share);
     else
-        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, t->o->optimizer,
+        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, ed_opt_kind_names[t->o->optimizer],
                opt);
     /* Not in the totals: Open MPI's non-blocking collectives allocate a temporary per
      * gradient bucket in flight, and whether a rank writes to it (so that it counts in

@@ -194,6 +194,14 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
 size_t ed_dataset_memory(const ed_dataset *ds);
 size_t ed_dataset_mapped(const ed_dataset *ds);
 
+/* A 64-bit hash that tells copies of a dataset apart (the multi-rank start-up check).
+ * Tokens built in memory are hashed whole; a mapped or hyperslab-read token file is
+ * sampled instead (sizes, the block index, the first and last 64 KiB and 64 slices of
+ * 4 KiB spread over the array), so start-up stays O(1) in the corpus and touches ~0.5 MB
+ * of the mapping: a stale or truncated copy changes sizes or samples; a change confined
+ * to unsampled ids is left to `expert-dist verify`. */
+uint64_t ed_dataset_fingerprint(const ed_dataset *ds);
+
 /* Window w (< n_windows) -> its first token and its length (2 .. max_length). O(log
  * blocks + ED_WIN_BLOCK); the stable interface the sampler and the batches use. */
 void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len);

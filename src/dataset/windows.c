@@ -210,6 +210,38 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     return 0;
 }
 
+/* FNV-1a over bytes, folded into h. */
+static uint64_t fold(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t sizes[4] = {ds->n_tokens, ds->n_docs, ds->n_windows, (uint64_t)ds->token_bytes};
+    h = fold(h, sizes, sizeof sizes);
+    if (ds->own_tokens) return fold(h, ds->own_tokens, ds->n_tokens * (size_t)ds->token_bytes);
+    if (ds->block_win) h = fold(h, ds->block_win, (ds->n_blocks + 1) * sizeof *ds->block_win);
+    enum { EDGE = 32768, SLICES = 64, SLICE = 2048 }; /* in ids: 64 KiB ends, 4 KiB slices of uint16 */
+    int32_t *buf = ed_malloc(EDGE * sizeof *buf);
+    ed_error err;
+    uint64_t n = ds->n_tokens;
+    for (int k = 0; k < SLICES + 2; k++) {
+        uint64_t at, m;
+        if (k == 0) at = 0, m = n < EDGE ? n : EDGE;
+        else if (k == 1) m = n < EDGE ? n : EDGE, at = n - m;
+        else m = n < SLICE ? n : SLICE, at = (n - m) / SLICES * (uint64_t)(k - 2);
+        /* raw ids (no vocabulary check: damage is the reader's business, not the hash's) */
+        if (ds->tokens && ds->token_bytes == 2) h = fold(h, (const uint16_t *)ds->tokens + at, m * 2);
+        else if (ds->tokens) h = fold(h, (const int32_t *)ds->tokens + at, m * 4);
+        else if (ds->reader.read(ds->reader.ctx, at, (size_t)m, buf, &err) == 0) h = fold(h, buf, m * 4);
+        else h = fold(h, "unreadable", 10);
+    }
+    free(buf);
+    return h;
+}
+
 size_t ed_dataset_memory(const ed_dataset *ds) {
     size_t b = ds->block_win ? (ds->n_blocks + 1) * sizeof *ds->block_win : 0;
     if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;

@@ -8,7 +8,7 @@
 #define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
 
 /* 64-bit words through a multiply-xorshift mix (the MurmurHash3 finalizer), then the tail
- * bytes: about 1 GB/s, so a gigabyte of tokens costs a second at start-up. */
+ * bytes: about 1 GB/s (what a prepared file is sampled for instead: ed_dataset_fingerprint). */
 static uint64_t mix(uint64_t h) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;

@@ -8,7 +8,7 @@
 #include "trainer_internal.h"
 
 static ed_fingerprint tokens_fp(const char *what, const ed_dataset *ds, const char *file) {
-    return (ed_fingerprint){what, "tokens", file, ds->n_tokens, ed_hash_bytes(ds->tokens, ds->n_tokens * sizeof *ds->tokens)};
+    return (ed_fingerprint){what, "tokens", file, ds->n_tokens, ed_dataset_fingerprint(ds)};
 }
 
 int trainer_check_consistent(ed_trainer *t, ed_error *err) {

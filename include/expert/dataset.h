@@ -252,7 +252,8 @@ typedef struct {
     uint64_t seed;
     int shuffle;
     int epoch;       /* the epoch the permutation was drawn for */
-    uint32_t *perm;  /* [n_windows] */
+    uint64_t key[6]; /* the epoch's permutation: Feistel round keys (ed_sampler_at) */
+    int half_bits;
     const uint32_t *win_len; /* borrowed (ed_sampler_set_lengths), NULL: all windows alike */
     const ed_dataset *ds;    /* or lengths from the dataset (ed_sampler_set_dataset), borrowed */
     int pad_to;              /* > 0: rows padded to this length (--pad-to-max) */
@@ -276,6 +277,9 @@ void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to);
 void ed_sampler_free(ed_sampler *s);
 /* Draws the permutation of `epoch` (identity without shuffle). Pure function of (seed, epoch). */
 void ed_sampler_set_epoch(ed_sampler *s, int epoch);
+/* The window at position pos (< n_windows) of the epoch's order: a keyed bijection of
+ * [0, n_windows) computed on demand (no array: O(1) memory whatever the corpus). */
+uint32_t ed_sampler_at(const ed_sampler *s, uint64_t pos);
 /* Optimizer steps per epoch: ceil(n_windows / G). */
 long ed_sampler_steps(const ed_sampler *s);
 /* The most windows ed_sampler_micro can return: B, or G with lengths and pad_to 0. */

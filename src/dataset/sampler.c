@@ -41,7 +41,6 @@ void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_a
     s->rank = rank;
     s->seed = seed;
     s->shuffle = shuffle;
-    s->perm = ed_malloc((n_windows ? n_windows : 1) * sizeof *s->perm);
     size_t G = group_size(s), S = (size_t)grad_accum * (size_t)world;
     s->step_win = ed_malloc(G * sizeof *s->step_win);
     s->slot_cost = ed_malloc(S * sizeof *s->slot_cost);
@@ -67,7 +66,6 @@ void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to) {
 }
 
 void ed_sampler_free(ed_sampler *s) {
-    free(s->perm);
     free(s->step_win);
     free(s->slot_cost);
     free(s->slot_rows);
@@ -77,15 +75,49 @@ void ed_sampler_free(ed_sampler *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* The epoch's order without an array: a keyed Feistel network on the smallest even
+ * number of bits that holds n_windows, restricted to [0, n) by cycle walking (a value
+ * outside is encrypted again until it lands inside; the domain is < 4n, so on average
+ * fewer than 4 rounds trips). A bijection of [0, n) drawn from (seed, epoch), with O(1)
+ * memory instead of 4 bytes per window. */
+enum { FEISTEL_ROUNDS = 6 };
+
+static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
 void ed_sampler_set_epoch(ed_sampler *s, int epoch) {
-    /* Always from the identity: the permutation must not depend on earlier epochs. */
-    for (size_t i = 0; i < s->n_windows; i++) s->perm[i] = (uint32_t)i;
-    if (s->shuffle) {
-        ed_rng r;
-        ed_rng_seed(&r, s->seed, (SAMPLER_STREAM << 32) ^ (uint64_t)(uint32_t)epoch);
-        ed_rng_shuffle_u32(&r, s->perm, s->n_windows);
-    }
+    /* Always from (seed, epoch): the order must not depend on earlier epochs. */
+    s->half_bits = 1;
+    while (((uint64_t)1 << (2 * s->half_bits)) < s->n_windows) s->half_bits++;
+    ed_rng r;
+    ed_rng_seed(&r, s->seed, (SAMPLER_STREAM << 32) ^ (uint64_t)(uint32_t)epoch);
+    for (int i = 0; i < FEISTEL_ROUNDS; i++) s->key[i] = ed_rng_u64(&r);
     s->epoch = epoch;
+}
+
+static uint64_t feistel(const ed_sampler *s, uint64_t x) {
+    unsigned h = (unsigned)s->half_bits;
+    uint64_t mask = ((uint64_t)1 << h) - 1, L = x >> h, R = x & mask;
+    for (int i = 0; i < FEISTEL_ROUNDS; i++) {
+        uint64_t t = L ^ (mix64(R ^ s->key[i]) & mask);
+        L = R;
+        R = t;
+    }
+    return (L << h) | R;
+}
+
+uint32_t ed_sampler_at(const ed_sampler *s, uint64_t pos) {
+    ED_CHECK(pos < s->n_windows, "sampler: position %llu of %zu", (unsigned long long)pos, s->n_windows);
+    if (!s->shuffle) return (uint32_t)pos;
+    uint64_t x = pos;
+    do x = feistel(s, x);
+    while (x >= s->n_windows);
+    return (uint32_t)x;
 }
 
 long ed_sampler_steps(const ed_sampler *s) {
@@ -144,7 +176,7 @@ static size_t assign_step(ed_sampler *s, long step) {
     if (begin >= s->n_windows) return 0;
     size_t m = (size_t)(begin + G <= s->n_windows ? G : s->n_windows - begin);
     for (size_t i = 0; i < m; i++) {
-        uint32_t w = s->perm[begin + i];
+        uint32_t w = ed_sampler_at(s, begin + i);
         s->step_win[i] = (ed_step_window){.id = w, .T = row_len(s, w), .pos = (uint32_t)i, .slot = 0};
     }
     qsort(s->step_win, m, sizeof *s->step_win, by_length);

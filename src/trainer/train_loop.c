@@ -273,8 +273,6 @@ static void print_memory(const ed_trainer *t) {
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
     size_t data = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds) +
                   (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9; /* batch: int32 x2 + mask */
-    /* the samplers' permutations: one uint32 per window */
-    data += (t->train_ds.n_windows + (t->has_val ? t->val_ds.n_windows : 0)) * 4;
     size_t mapped = ed_dataset_mapped(&t->train_ds) + ed_dataset_mapped(&t->val_ds);
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
      * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */

@@ -270,8 +270,8 @@ void trainer_free(ed_trainer *t) {
     if (t->tok) ed_tok_free(t->tok);
     ed_dataset_free(&t->train_ds);
     if (t->has_val) ed_dataset_free(&t->val_ds);
-    if (t->train_s.perm) ed_sampler_free(&t->train_s);
-    if (t->val_s.perm) ed_sampler_free(&t->val_s);
+    if (t->train_s.step_win) ed_sampler_free(&t->train_s);
+    if (t->val_s.step_win) ed_sampler_free(&t->val_s);
     if (t->batch.inputs) ed_batch_free(&t->batch);
     free(t->ids);
     if (t->model) {

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench_data.sh — the data path at scale on this machine (README "Data at scale"):
+#   1. start-up and memory against corpus size: prepared files of 10 M, 100 M and 1 G
+#      tokens (written sparse by gen_prepared): the time to open one (bench_windows) and a
+#      whole `train --dry-run` at -n 1, and each rank's peak RSS of a 2-step -n 2 run;
+#   2. windows served per second (random windows of a shuffled epoch, cold pages) against
+#      what a training step consumes (windows/s of the 2-step run: tokens/s / T);
+#   3. `prepare` throughput: a synthetic corpus (the bundled one repeated) as .txt, .txt.gz
+#      and .txt.zst, at -n 1 and -n 2, with a saved vocabulary: MB/s of input as stored
+#      and of text.
+# Usage: scripts/bench_data.sh [--sizes "10000000 100000000 1073741824"] [--mb 64]
+#        (BUILD_DIR=build by default). Prints CPU model, kernels and GEMM backend first;
+#        the machine may be shared, so `uptime` is printed with the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES="10000000 100000000 1073741824"
+MB=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) SIZES=$2; shift 2 ;;
+    --mb) MB=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "bench_data.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+BUILD_DIR=${BUILD_DIR:-build}
+PY=/usr/bin/python3
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ED_PROGRESS=plain
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j2 --target expert-dist gen_prepared bench_windows >/dev/null
+[ -f data/fortunes-train.txt ] || scripts/make_corpus.sh --quiet
+EXE=$BUILD_DIR/expert-dist
+work=$(mktemp -d /tmp/ed-bench-data.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+MPI="mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS -x ED_PROGRESS"
+MODEL=(--preset tiny --max-length 128 --stride 64 --batch-size 8 --threads 1)
+
+echo "# cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores"
+$MPI -n 1 $EXE --train-file data/fortunes-val.txt "${MODEL[@]}" --max-steps 1 -o "$work/probe" 2>/dev/null |
+  grep -E "^# (cpu|gemm)" | head -2 || true
+echo "# load: $(uptime)"
+
+echo
+echo "== 1+2. start-up, memory and windows/s against corpus size (max-length 128, stride 64) =="
+printf "%-12s %10s %10s %10s %12s %12s %14s %14s\n" tokens file_MB open_ms dryrun_s rss_r0_MB rss_r1_MB windows/s step_win/s
+for n in $SIZES; do
+  f="$work/c$n.h5"
+  "$BUILD_DIR/tests/prepared/gen_prepared" "$f" "$n" 65536 8192 >/dev/null
+  bw=$("$BUILD_DIR/tests/prepared/bench_windows" "$f" 128 64 8 3)
+  open_ms=$(echo "$bw" | sed -n 's/.*open_s=\([0-9.]*\).*/\1/p' | awk '{printf "%.1f", $1 * 1000}')
+  wps=$(echo "$bw" | sed -n 's/.*windows_per_s=\([0-9]*\).*/\1/p')
+  t0=$(date +%s.%N)
+  $MPI -n 1 $EXE --data-file "$f" "${MODEL[@]}" --dry-run >/dev/null
+  dry=$(echo "$(date +%s.%N) - $t0" | bc)
+  out=$($MPI -n 2 $EXE --data-file "$f" "${MODEL[@]}" --max-steps 2 --log-interval 1 -o "$work/run" 2>&1)
+  rss=$(echo "$out" | sed -n 's/^peak memory by rank (MB): *//p')
+  toks=$(echo "$out" | sed -n 's/.*, \([0-9.]*\) tokens\/s on.*/\1/p' | tail -1)
+  step_wps=$(echo "${toks:-0} / 127" | bc -l | awk '{printf "%.0f", $1}')
+  printf "%-12s %10.0f %10s %10.2f %12s %12s %14s %14s\n" "$n" "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)" \
+    "$open_ms" "$dry" "$(echo "$rss" | awk '{print $1}')" "$(echo "$rss" | awk '{print $2}')" "$wps" "$step_wps"
+  rm -rf "$f" "$work/run"
+done
+
+echo
+echo "== 3. prepare throughput (~${MB} MB of text, bundled corpus repeated; saved vocabulary) =="
+big="$work/big.txt"
+: > "$big"
+while [ "$(stat -c %s "$big")" -lt $((MB * 1000 * 1000)) ]; do
+  { cat data/fortunes-train.txt; printf '\n\n'; cat data/fortunes-ru-train.txt 2>/dev/null; printf '\n\n'; } >> "$big"
+done
+text_mb=$(echo "$(stat -c %s "$big") / 1000000" | bc -l)
+$EXE prepare --data-file "$work/v.h5" --train-file data/fortunes-train.txt,data/fortunes-ru-train.txt \
+  --vocab-size 16000 --quiet
+$PY -c "import h5py,sys; open(sys.argv[2],'wb').write(h5py.File(sys.argv[1],'r')['tokenizer'][()])" "$work/v.h5" "$work/vocab.json"
+gzip -1 -c "$big" > "$big.gz"
+have_zstd=0
+if command -v zstd >/dev/null; then zstd -q -3 -c "$big" > "$big.zst"; have_zstd=1; fi
+printf "%-10s %6s %10s %10s %12s %12s\n" input ranks input_MB seconds input_MB/s text_MB/s
+for input in "$big" "$big.gz" "$big.zst"; do
+  [ -f "$input" ] || continue
+  for r in 1 2; do
+    line=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$input" --vocab-file "$work/vocab.json")
+    secs=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s .*/\1/p')
+    in_mb=$(echo "$(stat -c %s "$input") / 1000000" | bc -l)
+    printf "%-10s %6d %10.1f %10.2f %12.1f %12.1f\n" "${input##*.}" "$r" "$in_mb" "$secs" \
+      "$(echo "$in_mb / $secs" | bc -l)" "$(echo "$text_mb / $secs" | bc -l)"
+    rm -f "$work/p.h5"
+  done
+done
+[ $have_zstd = 1 ] || echo "(zstd command not installed: the .zst row is skipped)"
+echo "# load: $(uptime)"

@@ -5,9 +5,9 @@
 #      whole `train --dry-run` at -n 1, and each rank's peak RSS of a 2-step -n 2 run;
 #   2. windows served per second (random windows of a shuffled epoch, cold pages) against
 #      what a training step consumes (windows/s of the 2-step run: tokens/s / T);
-#   3. `prepare` throughput: a synthetic corpus (the bundled one repeated) as .txt, .txt.gz
-#      and .txt.zst, at -n 1 and -n 2, with a saved vocabulary: MB/s of input as stored
-#      and of text.
+#   3. `prepare` throughput: a synthetic corpus (the bundled one repeated) in 4 shards as
+#      .txt, .txt.gz and .txt.zst directories, at -n 1 and -n 2, with a saved vocabulary:
+#      MB/s of input as stored and of text. (--sizes "" skips 1 and 2.)
 # Usage: scripts/bench_data.sh [--sizes "10000000 100000000 1073741824"] [--mb 64]
 #        (BUILD_DIR=build by default). Prints CPU model, kernels and GEMM backend first;
 #        the machine may be shared, so `uptime` is printed with the figures.
@@ -64,30 +64,33 @@ for n in $SIZES; do
 done
 
 echo
-echo "== 3. prepare throughput (~${MB} MB of text, bundled corpus repeated; saved vocabulary) =="
-big="$work/big.txt"
-: > "$big"
-while [ "$(stat -c %s "$big")" -lt $((MB * 1000 * 1000)) ]; do
-  { cat data/fortunes-train.txt; printf '\n\n'; cat data/fortunes-ru-train.txt 2>/dev/null; printf '\n\n'; } >> "$big"
+echo "== 3. prepare throughput (~${MB} MB of text in 4 shards, bundled corpus repeated; saved vocabulary) =="
+# Four shards of whole paragraphs: a compressed shard goes whole to one rank, so ranks
+# share compressed input by shard (plain files are also cut inside, by byte range).
+mkdir -p "$work/txt" "$work/gz" "$work/zst"
+for k in 1 2 3 4; do
+  s="$work/txt/shard-$k.txt"
+  : > "$s"
+  while [ "$(stat -c %s "$s")" -lt $((MB * 1000 * 1000 / 4)) ]; do
+    { cat data/fortunes-train.txt; printf '\n\n'; cat data/fortunes-ru-train.txt 2>/dev/null; printf '\n\n'; } >> "$s"
+  done
+  gzip -1 -c "$s" > "$work/gz/shard-$k.txt.gz"
+  if command -v zstd >/dev/null; then zstd -q -3 -c "$s" > "$work/zst/shard-$k.txt.zst"; fi
 done
-text_mb=$(echo "$(stat -c %s "$big") / 1000000" | bc -l)
+text_mb=$(du -b -c "$work"/txt/* | tail -1 | awk '{print $1 / 1000000}')
 $EXE prepare --data-file "$work/v.h5" --train-file data/fortunes-train.txt,data/fortunes-ru-train.txt \
   --vocab-size 16000 --quiet
 $PY -c "import h5py,sys; open(sys.argv[2],'wb').write(h5py.File(sys.argv[1],'r')['tokenizer'][()])" "$work/v.h5" "$work/vocab.json"
-gzip -1 -c "$big" > "$big.gz"
-have_zstd=0
-if command -v zstd >/dev/null; then zstd -q -3 -c "$big" > "$big.zst"; have_zstd=1; fi
 printf "%-10s %6s %10s %10s %12s %12s\n" input ranks input_MB seconds input_MB/s text_MB/s
-for input in "$big" "$big.gz" "$big.zst"; do
-  [ -f "$input" ] || continue
+for codec in txt gz zst; do
+  [ -n "$(ls "$work/$codec")" ] || { echo "(zstd command not installed: the .zst rows are skipped)"; continue; }
+  in_mb=$(du -b -c "$work/$codec"/* | tail -1 | awk '{print $1 / 1000000}')
   for r in 1 2; do
-    line=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$input" --vocab-file "$work/vocab.json")
+    line=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$work/$codec" --vocab-file "$work/vocab.json")
     secs=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s .*/\1/p')
-    in_mb=$(echo "$(stat -c %s "$input") / 1000000" | bc -l)
-    printf "%-10s %6d %10.1f %10.2f %12.1f %12.1f\n" "${input##*.}" "$r" "$in_mb" "$secs" \
+    printf "%-10s %6d %10.1f %10.2f %12.1f %12.1f\n" "$codec" "$r" "$in_mb" "$secs" \
       "$(echo "$in_mb / $secs" | bc -l)" "$(echo "$text_mb / $secs" | bc -l)"
     rm -f "$work/p.h5"
   done
 done
-[ $have_zstd = 1 ] || echo "(zstd command not installed: the .zst row is skipped)"
 echo "# load: $(uptime)"

@@ -78,7 +78,10 @@ static const ed_option_spec TABLE[] = {
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", "debug: ... at this global step (0 = off)"),
     ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system",
-        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS or 190 x threads/2)"),
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
+    ROW("gemm", ED_OPT_STR, gemm, 0, "system", "GEMM backend: auto | openblas | onednn (auto: see docs/design.md)"),
+    ROW("precision", ED_OPT_STR, precision, 0, "system",
+        "GEMM precision: fp32 | bf16 (bf16 inputs, fp32 accumulation; emulated where the CPU has no bf16 matmul)"),
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", "text to continue"),
@@ -122,6 +125,8 @@ void ed_options_defaults(ed_options *o) {
     o->keep_last = 3;
     strcpy(o->checkpoint_dir, "checkpoints");
     strcpy(o->on_nan, "skip");
+    strcpy(o->gemm, "auto");
+    strcpy(o->precision, "fp32");
     o->seed = 42;
     o->bucket_mb = 4;
     o->max_new_tokens = 50;

@@ -68,6 +68,10 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->debug_exit_rank < 0) return ed_fail(err, "debug-exit-rank must be >= 0 (got %d)", o->debug_exit_rank);
     if (o->debug_exit_step < 0) return ed_fail(err, "debug-exit-step must be >= 0 (got %ld)", o->debug_exit_step);
     if (o->ref_gflops < 0.0f) return ed_fail(err, "ref-gflops must be >= 0 (got %g)", (double)o->ref_gflops);
+    if (!one_of(o->gemm, "auto", "openblas", "onednn"))
+        return ed_fail(err, "gemm must be auto, openblas or onednn (got '%s')", o->gemm);
+    if (!one_of(o->precision, "fp32", "bf16", NULL))
+        return ed_fail(err, "precision must be fp32 or bf16 (got '%s')", o->precision);
     /* generate */
     if (o->max_new_tokens < 1) return ed_fail(err, "max-new-tokens must be >= 1 (got %d)", o->max_new_tokens);
     if (!(o->temperature >= 0.0f)) return ed_fail(err, "temperature must be >= 0 (got %g)", (double)o->temperature);

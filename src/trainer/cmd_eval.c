@@ -40,7 +40,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     ed_docs_free(&docs);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    m = trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
+    m = trainer_make_model(&o, ed_tok_vocab_size(tok), NULL, &err);
     status = m ? ed_ckpt_read_model(o.checkpoint, m, &err) : -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
 

@@ -25,6 +25,7 @@ typedef struct {
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
+    ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
 
     ed_tokenizer *tok;
     ed_dataset train_ds, val_ds;
@@ -47,6 +48,7 @@ typedef struct {
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
+    int ref_measured;     /* ref_gflops was measured at start (not given) */
     long steps_run;       /* steps taken by this process */
     double step_seconds;  /* wall time inside steps 2..steps_run (the first is warm-up) */
     double comm_seconds;  /* ... of which blocked in gradient buckets, scalar allreduce, ZeRO allgather */
@@ -68,8 +70,10 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
-/* ed_gpt_create + threads for an options/vocab pair; NULL with err on a bad shape. */
-ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err);
+/* ed_gpt_create + recomputation + GEMM backend and precision (--gemm, --precision, `auto`
+ * resolved for `mach`, probed here when NULL) for an options/vocab pair; NULL with err on
+ * a bad shape or a backend this build lacks. */
+ed_gpt *trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);

@@ -51,7 +51,8 @@ typedef struct {
     float dropout;   /* attention-probability and residual dropout, 0 = off (default) */
 } ed_model_config;
 
-/* Returns 0, or -1 with a one-line reason in msg (e.g. "n_heads 6 does not divide d_model 512"). */
+/* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
+ * divide d-model 512"); options validation and the checkpoint reader report it as is. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
 
 typedef struct {

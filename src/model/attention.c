@@ -14,9 +14,10 @@
 #include "expert/rng.h"
 #include "layers.h"
 #include "vmath.h"
+#include "../isa/kernels.h"
 
 /* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
-void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
+void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
                        int H, float p, uint64_t seed) {
     const int hd = D / H, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -67,7 +68,7 @@ void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, cons
  * thread (dP/dS of one row block). Blocks run from the last to the first so that the
  * first sgemm into dK/dV (the last block, which spans all T keys) can overwrite
  * (beta 0) and the others accumulate. */
-void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
+void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, const float *attd, int B, int T, int D, int H, float p,
                         int threads) {
     const int hd = D / H, ld = 3 * D;

@@ -1,4 +1,4 @@
-/* optim_internal.h — the per-slice update kernels behind ed_optim_step.
+/* optim_internal.h — the per-slice update kernels (adamw.c, sgd.c) behind ed_optim_step.
  * Their loops are orphaned `omp for nowait`: called inside a parallel region they share
  * the work, called outside one they run serially. */
 #ifndef ED_OPTIM_INTERNAL_H

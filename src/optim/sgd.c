@@ -2,8 +2,9 @@
  *   g += wd p;  buf = momentum buf + g (buf = g on the first step, which is what a
  *   zero-initialised buf gives);  p -= lr buf.  With momentum 0 buf is just g. */
 #include "optim_internal.h"
+#include "../isa/kernels.h"
 
-void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
+void ED_KFN(sgd_update)(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                 float wd) {
 #pragma omp for simd schedule(static) nowait
     for (size_t i = 0; i < n; i++) {

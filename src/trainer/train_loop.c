@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "expert/progress.h"
+#include "expert/isa.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -64,8 +65,8 @@ static void log_row(ed_trainer *t, loop_clock *c) {
 }
 
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
-static void validate(ed_trainer *t, eval_result *er, int *is_best) {
-    trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
+static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
+    ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
     ed_train_state *st = &t->st;
     double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
     if (t->d->rank == 0) {
@@ -86,7 +87,7 @@ static void validate(ed_trainer *t, eval_result *er, int *is_best) {
     st->bad_evals = (int)verdict[3];
 }
 
-static void print_eval(const ed_trainer *t, const char *what, const eval_result *er, int is_best) {
+static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
     printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
@@ -97,7 +98,7 @@ static void print_eval(const ed_trainer *t, const char *what, const eval_result 
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
-    eval_result er = {NAN, NAN, NAN, 0};
+    ed_eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
     if (t->has_val) validate(t, &er, &is_best);
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
@@ -217,7 +218,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 return ED_EXIT_FAILURE;
             if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
                 st->step_in_epoch < t->steps_per_epoch) {
-                eval_result er;
+                ed_eval_result er;
                 int is_best = 0;
                 validate(t, &er, &is_best);
                 char what[64];
@@ -243,7 +244,7 @@ static int run(ed_trainer *t, ed_error *err) {
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
     if (ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
-    if (strcmp(t->o->precision, "bf16") == 0 && !ed_gpt_bf16_native(t->model)) {
+    if (t->o->precision == ED_PREC_BF16 && !ed_gpt_bf16_native(t->model)) {
         const char *emu = getenv("ED_BF16_EMULATE");
         int forced = emu && emu[0] && strcmp(emu, "0") != 0;
         if (forced)
@@ -271,10 +272,15 @@ static void print_header(const ed_trainer *t) {
     printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
            t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
            t->total_steps);
+    char cpu[128], isa[160];
+    ed_cpu_model(cpu, sizeof cpu);
+    ed_isa_describe(isa, sizeof isa);
+    printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    if (t->hosts) printf("# hosts: %s\n", t->hosts);
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);
     ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
-    printf("# machine: %s\n# gemm: %s; MFU reference %.1f GFLOPS/rank (%s)\n", mach, gemm, t->ref_gflops,
+    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->ref_gflops,
            t->ref_measured ? "measured at start" : "given");
     fflush(stdout);
 }
@@ -283,7 +289,7 @@ static void print_memory(const ed_trainer *t) {
     if (t->d->rank != 0) return;
     const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
-    size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
+    size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
     /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
@@ -304,16 +310,16 @@ static void print_memory(const ed_trainer *t) {
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
-           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
+           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (t->zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
-               per_param, t->d->world, t->o->optimizer, (double)opt * opt_share);
+               per_param, t->d->world, ed_opt_kind_names[t->o->optimizer], (double)opt * opt_share);
     else
-        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, t->o->optimizer,
+        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, ed_opt_kind_names[t->o->optimizer],
                opt);
     /* Not in the totals: Open MPI's non-blocking collectives allocate a temporary per
      * gradient bucket in flight, and whether a rank writes to it (so that it counts in

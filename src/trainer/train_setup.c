@@ -12,7 +12,7 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
     ed_model_config cfg = o->model;
     cfg.vocab_size = vocab;
     char msg[512] = "";
@@ -24,15 +24,8 @@ ed_gpt *trainer_make_model(const ed_options *o, int vocab, const ed_machine *mac
     ed_gpt_set_recompute(m, o->recompute);
     ed_machine probed;
     if (!mach) ed_machine_probe(&probed), mach = &probed;
-    ed_gemm_backend want = ED_GEMM_AUTO;
-    ed_precision prec = ED_PREC_FP32;
-    if (ed_gemm_backend_parse(o->gemm, &want) != 0 || ed_precision_parse(o->precision, &prec) != 0) {
-        ed_fail(err, "gemm '%s' / precision '%s' not understood", o->gemm, o->precision);
-        ed_gpt_free(m);
-        return NULL;
-    }
-    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(want, prec, mach), prec, msg, sizeof msg) != 0) {
-        ed_fail(err, "--gemm %s: %s", o->gemm, msg);
+    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
         ed_gpt_free(m);
         return NULL;
     }
@@ -53,7 +46,7 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
     char *blob = NULL;
     long len = 0;
     if (t->d->rank == 0) {
-        ed_tok_options to = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        ed_tok_options to = {.kind = o->tokenizer,
                              .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase};
         ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs->text, docs->len, docs->n, err);
         if (!tok) {
@@ -131,7 +124,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     o->stride = ck.stride;
     o->pack = ck.pack;
     o->seed = ck.seed;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    o->tokenizer = ck.tokenizer;
     if (t->verbose) printf("resuming from %s\n", t->resume_path);
     return 0;
 }
@@ -173,11 +166,13 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     t->tty = d->rank == 0 && progress_bar_wanted();
     int over = 0;
     t->threads = ed_dist_threads(d, o->threads, &over);
-    if (over && d->rank == 0)
-        fprintf(stderr, "warning: %d ranks x %d threads on this node exceed its %d cores\n", d->local_size,
+    /* Said once per node that is oversubscribed, by that node's first rank. */
+    if (over && d->local_rank == 0)
+        fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
     ed_machine_probe(&t->mach);
+    t->hosts = ed_dist_hosts_summary(d, t->threads);
 
     if (resolve_resume(t, err) != 0) return -1;
 
@@ -209,8 +204,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (ed_dist_agree(d, status, err) != 0) return -1;
 
 model:
+    /* Before anything whose collectives depend on the data: a rank with other data would
+     * run another number of steps and hang the others at the end of its epoch. */
+    if (trainer_check_consistent(t, err) != 0) return -1;
+
     /* model and optimizer */
-    t->model = trainer_make_model(t->o, ed_tok_vocab_size(t->tok), &t->mach, err);
+    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), &t->mach, err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
@@ -224,17 +223,30 @@ model:
         t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
     }
-    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, lo, hi, o->beta1,
+    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1,
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
+     * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
+     * replicas start bit-identical whatever the nodes are. */
+    ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     t->o->seed, 1);
-    if (t->has_val) ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+    /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
+     * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
+    int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
+    ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
+    size_t max_rows = ed_sampler_max_rows(&t->train_s);
+    if (t->has_val) {
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
+        if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
+    }
     ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
-    t->ids = ed_malloc((size_t)o->batch_size * sizeof *t->ids);
+    t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
                                   t->zero_displs);
@@ -280,6 +292,7 @@ void trainer_free(ed_trainer *t) {
     }
     ed_history_free(&t->hist);
     free(t->config_json);
+    free(t->hosts);
     free(t->zero_counts);
     free(t->zero_displs);
     memset(t, 0, sizeof *t);

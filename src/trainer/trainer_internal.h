@@ -45,6 +45,7 @@ typedef struct {
     long steps_per_epoch, total_steps;
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
+    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
@@ -70,23 +71,15 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
-/* ed_gpt_create + recomputation + GEMM backend and precision (--gemm, --precision, `auto`
- * resolved for `mach`, probed here when NULL) for an options/vocab pair; NULL with err on
- * a bad shape or a backend this build lacks. */
-ed_gpt *trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
+
+/* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
+ * streams, else -1 on every rank with err naming the rank, host and file. */
+int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
 /* The scheduled learning rate of optimizer step `step` (0-based). */
 double trainer_lr(const ed_trainer *t, long step);
-
-/* evaluate.c: loss/perplexity/accuracy of `m` over all windows of ds, sharded over ranks. */
-typedef struct {
-    double loss, perplexity, accuracy;
-    long tokens;
-} eval_result;
-void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
-                      int pad_to_max, const ed_dist *d, eval_result *r);
 
 /* train_checkpoints.c */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);

@@ -2,7 +2,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "trainer_internal.h"
+#include "expert/checkpoint.h"
+#include "expert/commands.h"
+#include "expert/tokenizer.h"
+#include "expert/trainer.h"
 
 /* Parameters of the layout in gpt.h, from the shape alone. */
 static size_t count_params(const ed_model_config *c) {
@@ -31,7 +34,7 @@ static int inspect(const ed_options *in, ed_error *err) {
     mc.vocab_size = ed_tok_vocab_size(tok);
     printf("checkpoint %s\n", in->checkpoint);
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
-           ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word", mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
+           ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
            mc.max_seq_len, count_params(&mc));
     printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
            "written by %d rank(s)\n",

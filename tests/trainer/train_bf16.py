@@ -8,7 +8,8 @@
              run option, checkpoints are fp32): steps and histories continue, losses stay
              finite, and the fp32 leg computes what a fresh fp32 resume computes;
   -n 2:      `-n 1 --grad-accum 2` == `-n 2` in bf16 within BF16_LOSS_RTOL on the 20
-             per-step losses and BF16_W_ATOL on the final weights.
+             per-step losses and BF16_W_ATOL on the final weights (the key third of each
+             qkv bias, whose true gradient is zero, only within the 20 x lr Adam can move it).
 Tolerance of the last one, and why looser than fp32's (train_equivalence: 1e-4 / 2e-5):
 the two splits run GEMMs on other batch shapes, whose fp32 sums round differently; in fp32
 that stays at 1e-7 relative, but a bf16 GEMM input that lands on the other side of a
@@ -107,9 +108,18 @@ if n == 2:
     T.expect(np.allclose(l2, l1, rtol=BF16_LOSS_RTOL, atol=0), "bf16 -n 2 losses differ from -n 1:\n%s\n%s" % (l2, l1))
     worst = 0.0
     for k in w1:
-        diff = float(np.max(np.abs(w1[k] - w2[k])))
+        a, b = w1[k], w2[k]
+        if k.endswith("qkv.bias"):
+            # The key third of the qkv bias has a zero gradient in exact arithmetic (softmax
+            # is shift invariant): what it gets is rounding noise, which Adam turns into
+            # steps of up to lr whatever its size. Bounded by the steps taken, not by rounding.
+            D = a.shape[0] // 3
+            key = float(np.max(np.abs(a[D:2 * D] - b[D:2 * D])))
+            T.expect(key <= 20 * 1e-3, "bf16 -n 2: %s key part moved apart by %g > 20 steps x lr" % (k, key))
+            a, b = np.concatenate([a[:D], a[2 * D:]]), np.concatenate([b[:D], b[2 * D:]])
+        diff = float(np.max(np.abs(a - b)))
         worst = max(worst, diff)
-        T.expect(np.allclose(w2[k], w1[k], rtol=1e-3, atol=BF16_W_ATOL), "bf16 -n 2: %s differs (max %g)" % (k, diff))
+        T.expect(np.allclose(b, a, rtol=1e-3, atol=BF16_W_ATOL), "bf16 -n 2: %s differs (max %g)" % (k, diff))
     print("bf16 -n 2 vs -n 1 --grad-accum 2: max loss rel diff %.2e (bound %g), max weight diff %.2e (bound %g)"
           % (float(np.max(np.abs(l2 - l1) / l1)), BF16_LOSS_RTOL, worst, BF16_W_ATOL))
 print("PASS")

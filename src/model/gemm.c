@@ -53,24 +53,18 @@ ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, si
     ed_gemm_ctx *g = ed_calloc(1, sizeof *g);
     g->backend = b;
     g->prec = p;
-    /* oneDNN serves the native bf16 path even under --gemm openblas: OpenBLAS has no bf16
-     * GEMM in Debian's build, and the products are the same either way. */
-    const char *emu = getenv("ED_BF16_EMULATE");
-    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
-    if (b == ED_GEMM_ONEDNN || (p == ED_PREC_BF16 && !force_emulation)) {
-        char m2[256] = "";
-        g->dnnl = ed_onednn_create(m2, sizeof m2);
-        if (!g->dnnl && b == ED_GEMM_ONEDNN) {
-            if (msg && msg_len) snprintf(msg, msg_len, "%s", m2);
+    if (b == ED_GEMM_ONEDNN) {
+        g->dnnl = ed_onednn_create(msg, msg_len);
+        if (!g->dnnl) {
             free(g);
             return NULL;
         }
     }
+    /* OpenBLAS (Debian's build has no bf16 GEMM) always emulates bf16; oneDNN multiplies
+     * bf16 natively where it has a bf16 matmul for this CPU, unless told not to. */
+    const char *emu = getenv("ED_BF16_EMULATE");
+    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
     g->bf16_native = p == ED_PREC_BF16 && !force_emulation && g->dnnl && ed_onednn_bf16_native(g->dnnl);
-    if (g->dnnl && b == ED_GEMM_OPENBLAS && !g->bf16_native) { /* not needed after all */
-        ed_onednn_free(g->dnnl);
-        g->dnnl = NULL;
-    }
     return g;
 }
 

@@ -25,9 +25,9 @@
 
 typedef struct ed_gemm_ctx ed_gemm_ctx;
 
-/* A context for backend `b` (not AUTO) and precision p. With ED_BF16_EMULATE=1 in the
- * environment bf16 is always emulated. NULL with msg filled when the backend is not in
- * this build. */
+/* A context for backend `b` (not AUTO) and precision p. bf16 is native on oneDNN where
+ * it has a bf16 matmul for this CPU, else (always on OpenBLAS, and with ED_BF16_EMULATE=1
+ * in the environment) emulated. NULL with msg filled when the backend is not in this build. */
 ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
 void ed_gemm_ctx_free(ed_gemm_ctx *g);
 

@@ -42,6 +42,10 @@ void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len);
 /* Primitives created so far (oneDNN; 0 for OpenBLAS): a test checks that steps reuse them. */
 long ed_gemm_ctx_primitives(const ed_gemm_ctx *g);
 
+/* Measurement knob (ed-bench): run oneDNN fp32 products in the engine's per-thread slabs
+ * (each slab a single-threaded primitive) instead of letting oneDNN thread them. */
+void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on);
+
 void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

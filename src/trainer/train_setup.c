@@ -214,9 +214,18 @@ model:
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     t->o->seed, 1);
-    if (t->has_val) ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+    /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
+     * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
+    int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
+    ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
+    size_t max_rows = ed_sampler_max_rows(&t->train_s);
+    if (t->has_val) {
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
+        if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
+    }
     ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
-    t->ids = ed_malloc((size_t)o->batch_size * sizeof *t->ids);
+    t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
                                   t->zero_displs);

@@ -94,6 +94,17 @@ typedef struct {
     int top_k;                     /* 40 */
 } ed_options;
 
+/* The commands of expert-dist as bits of the table's `commands` column: which commands an
+ * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
+ * accepts every option with every command, so one config file serves them all. */
+typedef enum {
+    ED_CMD_TRAIN = 1 << 0,
+    ED_CMD_EVAL = 1 << 1,
+    ED_CMD_GENERATE = 1 << 2,
+    ED_CMD_INSPECT = 1 << 3,
+    ED_CMD_PREPARE = 1 << 4,
+} ed_command;
+
 /* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its
  * values (`choices`, indexed by the enum value, NULL-terminated); the text form — flags,
  * config files, the printed config, JSON, checkpoint /config attributes — is the name,
@@ -109,6 +120,7 @@ typedef struct {
     size_t size;          /* sizeof the field (ED_OPT_STR: the buffer size) */
     char short_name;
     const char *group;    /* "data" | "model" | "optim" | "loop" | "system" | "generate" */
+    unsigned commands;    /* ed_command bits: the commands this option applies to */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;
@@ -154,7 +166,7 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints the options of the given groups (comma-separated, e.g. "data,model") as help. */
-void ed_options_help(FILE *f, const char *groups);
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+void ed_options_help(FILE *f, ed_command cmd);
 
 #endif

@@ -406,7 +406,8 @@ static void test_help_per_command(void **state) {
         snprintf(flag, sizeof flag, "--%s ", s->name);
         for (int c = 0; c < 5; c++) {
             int listed = strstr(helps[c], flag) != NULL;
-            if (listed != !!(s->commands & (1u << c))) fail_msg("--%s: listed %d in help of command bit %d", s->name, listed, c);
+            if (listed != !!(s->commands & (1u << c))) fail_msg("--%s: listed %d in help of command bit %d", s->name, listed,
+                        c);
         }
     }
     for (int c = 0; c < 5; c++) free(helps[c]);

@@ -258,6 +258,7 @@ static void print_header(const ed_trainer *t) {
     ed_cpu_model(cpu, sizeof cpu);
     ed_isa_describe(isa, sizeof isa);
     printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    if (t->hosts) printf("# hosts: %s\n", t->hosts);
     fflush(stdout);
 }
 

@@ -44,6 +44,7 @@ typedef struct {
     long steps_per_epoch, total_steps;
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
+    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
@@ -68,6 +69,10 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
+
+/* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
+ * streams, else -1 on every rank with err naming the rank, host and file. */
+int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);

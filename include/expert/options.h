@@ -83,8 +83,10 @@ typedef struct {
     int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
     long debug_exit_step;          /* ... at this step (0 = off) */
     int quiet;
-    float ref_gflops;              /* per-rank reference sgemm GFLOPS for the MFU column;
-                                      0 = $ED_REF_GFLOPS or 190 x threads / 2 */
+    float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
+                                      0 = $ED_REF_GFLOPS or measured at start */
+    ed_gemm_backend gemm;          /* auto | openblas | onednn */
+    ed_precision precision;        /* fp32 | bf16 */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];

@@ -47,7 +47,7 @@ static int generate(const ed_options *in, ed_error *err) {
     ed_options o = *in;
     ed_tokenizer *tok;
     ed_gpt *m;
-    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, &tok, &m, err) != 0) return -1;
+    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
     int V = ed_gpt_config(m)->vocab_size, Tmax = o.model.max_seq_len;
     ed_ivec ids = {0};
     ed_ivec_push(&ids, ED_BOS);

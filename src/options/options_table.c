@@ -100,7 +100,10 @@ static const ed_option_spec TABLE[] = {
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
     ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
-        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS or 190 x threads/2)"),
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
+    CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
+    CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G, STORED,
+           "GEMM precision: bf16 = bf16 inputs, fp32 accumulation (emulated where the CPU has no bf16 matmul)"),
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", E|G|I, ONCE, "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
@@ -153,6 +156,8 @@ void ed_options_defaults(ed_options *o) {
     o->keep_last = 3;
     strcpy(o->checkpoint_dir, "checkpoints");
     o->on_nan = ED_NAN_SKIP;
+    o->gemm = ED_GEMM_AUTO;
+    o->precision = ED_PREC_FP32;
     o->seed = 42;
     o->bucket_mb = 4;
     o->max_new_tokens = 50;

@@ -12,13 +12,23 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
     ed_model_config cfg = o->model;
     cfg.vocab_size = vocab;
     char msg[512] = "";
     ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
-    if (!m) ed_fail(err, "invalid model: %s", msg);
-    else ed_gpt_set_recompute(m, o->recompute);
+    if (!m) {
+        ed_fail(err, "invalid model: %s", msg);
+        return NULL;
+    }
+    ed_gpt_set_recompute(m, o->recompute);
+    ed_machine probed;
+    if (!mach) ed_machine_probe(&probed), mach = &probed;
+    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
+        ed_gpt_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -107,7 +117,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's; the
      * rest (epochs, lr, intervals...) may be changed on the command line of the resumed
      * run. The weights are read here; the optimizer and trainer state in load_state. */
-    status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->tok, &t->model, err);
+    status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     if (t->verbose) printf("resuming from %s\n", t->resume_path);
     return 0;
@@ -155,6 +165,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
         fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
+    ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
 
     if (resolve_resume(t, err) != 0) return -1;
@@ -191,7 +202,7 @@ model:
     if (trainer_check_consistent(t, err) != 0) return -1;
 
     /* model and optimizer */
-    if (!t->model) t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err); /* else resumed */
+    if (!t->model) t->model = ed_trainer_make_model(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
@@ -238,7 +249,13 @@ model:
     t->total_steps = t->steps_per_epoch * o->epochs;
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
-    t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);
+    /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
+     * (all ranks measure at once, sharing the node as they will while training). */
+    t->ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (t->ref_gflops <= 0.0 && !o->dry_run) {
+        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
+        t->ref_measured = 1;
+    }
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);

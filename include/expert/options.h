@@ -71,6 +71,7 @@ typedef struct {
     int threads;                   /* per rank; 0 = cores / ranks-per-node */
     size_t bucket_mb;              /* allreduce bucket size in MB, 4 */
     int zero;                      /* ZeRO stage: 0 | 1 */
+    char grad_comm[8];             /* fp32 | bf16: gradient values on the wire (docs/multinode.md) */
     int recompute;                 /* activation recomputation */
     int dry_run;                   /* print the memory report and exit */
     int check_every;               /* debug: compare weight checksums across ranks every N steps */

@@ -71,6 +71,8 @@ static const ed_option_spec TABLE[] = {
     ROW("threads", ED_OPT_INT, threads, 't', "system", "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", "gradient allreduce bucket size in MB"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
+    ROW("grad-comm", ED_OPT_STR, grad_comm, 0, "system",
+        "fp32 | bf16: gradients on the wire (bf16 halves the allreduce bytes; summed in fp32)"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", "print the model size and memory report, then exit"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", "debug: compare a weight checksum across ranks every N steps"),
@@ -115,6 +117,7 @@ void ed_options_defaults(ed_options *o) {
     o->eps = 1e-8f;
     o->momentum = 0.9f;
     strcpy(o->optimizer, "adamw");
+    strcpy(o->grad_comm, "fp32");
     o->max_grad_norm = 1.0f;
     strcpy(o->lr_schedule, "constant");
     o->log_interval = 10;

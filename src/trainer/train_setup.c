@@ -232,6 +232,7 @@ model:
                                   t->zero_displs);
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
+    if (!t->zero && strcmp(o->grad_comm, "bf16") == 0) ed_grad_sync_set_bf16(&t->sync);
 
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->total_steps = t->steps_per_epoch * o->epochs;

@@ -7,7 +7,7 @@
 #   scripts/cluster-local.sh start [--nodes N] [--link unlimited|10gbit|1gbit] [--node-cpus "L1 L2 ..."] [--slurm]
 #   scripts/cluster-local.sh status
 #   scripts/cluster-local.sh exec NODE CMD [ARGS...]      run a command "on" node NODE (n1..nN, or head)
-#   scripts/cluster-local.sh mpirun [--per-node K] [MPIRUN ARGS...] PROGRAM [ARGS...]
+#   scripts/cluster-local.sh mpirun [--per-node K] [--nodes M] [MPIRUN ARGS...] PROGRAM [ARGS...]
 #   scripts/cluster-local.sh slurm CMD [ARGS...]          a Slurm client command (sbatch, squeue,
 #                                                        scontrol, ...) run on the head node
 #   scripts/cluster-local.sh stop
@@ -35,8 +35,8 @@
 # --link is applied in place); a different node count, or leftovers of an earlier run,
 # are torn down first (by the names recorded in DIR/state, and processes by namespace).
 #
-# `mpirun` runs Open MPI's mpirun in the head namespace with --host nodes (K slots each,
-# default 1 = --per-node), -n N*K unless you give -n, TCP between nodes restricted to NET
+# `mpirun` runs Open MPI's mpirun in the head namespace with --host nodes n1..nM (all
+# nodes unless --nodes M; K slots each, default 1 = --per-node), -n M*K unless you give -n, TCP between nodes restricted to NET
 # and shared memory inside a node: rank r runs on node r / K + 1.
 #
 # Environment:
@@ -271,9 +271,18 @@ mca_args() {
 cmd_mpirun() {
     need_running
     local per=1 n has_n=0 hosts="" a
-    if [ "${1:-}" = --per-node ]; then per=${2:?--per-node needs a number}; shift 2; fi
-    case "$per" in ''|*[!0-9]*|0) die "--per-node must be a positive number" ;; esac
     n=$(state_get nodes)
+    while :; do
+        case "${1:-}" in
+            --per-node) per=${2:?--per-node needs a number}; shift 2 ;;
+            --nodes) a=${2:?--nodes needs a number}; shift 2
+                case "$a" in ''|*[!0-9]*|0) die "mpirun --nodes must be a positive number" ;; esac
+                [ "$a" -le "$n" ] || die "mpirun --nodes $a: the cluster has $n nodes"
+                n=$a ;;
+            *) break ;;
+        esac
+    done
+    case "$per" in ''|*[!0-9]*|0) die "--per-node must be a positive number" ;; esac
     for a in "$@"; do case "$a" in -n|-np|--np|-n=*|--n) has_n=1 ;; esac; done
     for i in $(seq 1 "$n"); do hosts="$hosts${hosts:+,}$NET.$i:$per"; done
     local count=()

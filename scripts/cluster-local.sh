@@ -33,7 +33,8 @@
 #     (it exports SLURM_CONF). Daemons are recorded by PID and stopped by `stop`.
 # `start` is idempotent: a running cluster with the same node count is kept (a different
 # --link is applied in place); a different node count, or leftovers of an earlier run,
-# are torn down first (by the names recorded in DIR/state, and processes by namespace).
+# are torn down first (by the names recorded in DIR/state, else by the names this script
+# gives its namespaces, PREFIX-sw/-head/-nK; processes by namespace).
 #
 # `mpirun` runs Open MPI's mpirun in the head namespace with --host nodes n1..nM (all
 # nodes unless --nodes M; K slots each, default 1 = --per-node), -n M*K unless you give -n, TCP between nodes restricted to NET
@@ -177,9 +178,17 @@ cmd_start() {
     fi
     # Anything left from an earlier run (ours by the state file): remove it first.
     cmd_stop >/dev/null
-    for ns in "$P-sw" "$P-head" $(seq -f "$P-n%g" 1 "$nodes"); do
-        ns_exists "$ns" && die "namespace $ns exists but was not made by this script's state in $D: remove it or set ED_CLUSTER_NAME"
+    # Namespaces with our names but no state (its directory was removed, e.g. /tmp was
+    # cleaned while a cluster ran): ours by name, so remove them and what runs in them.
+    local left=()
+    for ns in "$P-sw" "$P-head" $(ls /run/netns 2>/dev/null | grep -E "^$P-n[0-9]+\$" || true); do
+        ns_exists "$ns" && left+=("$ns")
     done
+    if [ ${#left[@]} -gt 0 ]; then
+        say "removing namespaces left by an earlier run: ${left[*]}"
+        kill_ns_procs "${left[@]}"
+        for ns in "${left[@]}"; do ip netns delete "$ns"; done
+    fi
 
     mkdir -p "$D"
     # The state is written before anything is made, so a failed start can still be stopped.

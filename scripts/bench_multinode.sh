@@ -71,6 +71,13 @@ finish() {
 }
 trap finish EXIT
 
+# Private copies of the binaries: a rebuild during the benchmark must not swap them under it.
+comm_src="$(dirname "$exe")/tests/bench/ed-bench-comm"
+cp "$exe" "$out/expert-dist"
+exe="$out/expert-dist"
+comm_exe=""
+if [ -x "$comm_src" ]; then cp "$comm_src" "$out/ed-bench-comm"; comm_exe="$out/ed-bench-comm"; fi
+
 max=0
 for n in $nodes_list; do [ "$n" -gt "$max" ] && max=$n; done
 "$cluster" start --nodes "$max" >/dev/null
@@ -122,8 +129,7 @@ done
 
 # The gradient exchange alone (ed-bench-comm: the trainer's bucketed sync, no compute),
 # best of 3: what the links deliver, against the model's 2(N-1)/N x bytes / bandwidth.
-comm_exe="$(dirname "$exe")/tests/bench/ed-bench-comm"
-if [ -x "$comm_exe" ]; then
+if [ -n "$comm_exe" ]; then
     echo
     echo "Gradient exchange alone (no compute), seconds per step, best of 3:"
     echo

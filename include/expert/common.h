@@ -63,6 +63,16 @@ float *ed_alloc_floats_at(size_t n, const char *file, int line);
  * Errors (missing, directory, unreadable) name the path. */
 int ed_read_file(const char *path, char **data, size_t *len, ed_error *err);
 
+/* Names of an enumeration indexed by its value and NULL-terminated, e.g.
+ * ed_tok_kind_names = {"word", "bpe", NULL}: the one mapping between a choice's text (flags,
+ * config files, checkpoints, JSON) and its enum. */
+/* The index of s in names, or -1. */
+int ed_name_index(const char *const *names, const char *s);
+/* Number of names before the NULL. */
+int ed_names_count(const char *const *names);
+/* "a, b or c" into buf (truncated to len). */
+void ed_names_join(const char *const *names, char *buf, size_t len);
+
 /* Wall-clock seconds from a monotonic clock. */
 double ed_now(void);
 

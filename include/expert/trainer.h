@@ -25,9 +25,11 @@ int ed_signal_pending(void); /* the signal number, or 0 */
 /* `expert-dist train` with validated options whose file paths are resolved.
  * Returns an ED_EXIT_* status (the same on all ranks); rank 0 printed any error. */
 int ed_train(const ed_options *o, const ed_dist *d);
-/* ed_gpt_create + threads for an options/vocab pair (shape from o->model, vocab from the
- * tokenizer); NULL with err on a bad shape. Used by train, eval and generate. */
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err);
+/* ed_gpt_create + recomputation + GEMM backend and precision for an options/vocab pair
+ * (shape from o->model, vocab from the tokenizer, --gemm `auto` resolved for `mach`, which
+ * is probed here when NULL); NULL with err on a bad shape or a backend this build lacks.
+ * Used by train, eval and generate. */
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
 
 /* Loss, perplexity and token accuracy of `m` over all windows of ds, sharded over ranks
  * by s; the same result on every rank. */
@@ -35,7 +37,7 @@ typedef struct {
     double loss, perplexity, accuracy;
     long tokens;
 } ed_eval_result;
-void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                          int pad_to_max, const ed_dist *d, ed_eval_result *r);
 
 #endif

@@ -77,6 +77,17 @@ static int apply_option(ckpt_reader *r, const ed_option_spec *s, ed_options *opt
         free(v);
         return 0;
     }
+    case ED_OPT_CHOICE: { /* stored by name, like the flag (also in files of every earlier version) */
+        char *v;
+        if (ckpt_get_str(r, "/config", s->name, &v) < 0) return -1;
+        ed_error e = {{0}};
+        int rc = ed_options_set(opt, s->name, v, &e);
+        free(v);
+        if (rc == 0) return 0;
+        char what[300];
+        snprintf(what, sizeof what, "/config attribute '%s'", s->name);
+        return ckpt_fail(r, what, "%s", e.msg);
+    }
     }
     return 0;
 }
@@ -230,7 +241,7 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
     if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (an exported model cannot be resumed)");
     if (rc == 0) rc = ckpt_get_str(&r, "/optimizer", "kind", &kind);
     if (rc == 0) {
-        const char *want = o->kind == ED_OPT_SGD ? "sgd" : "adamw";
+        const char *want = ed_opt_kind_names[o->kind];
         if (strcmp(kind, want) != 0)
             rc = ckpt_fail(&r, "/optimizer", "optimizer is '%.32s' in the checkpoint but '%s' is configured", kind, want);
     }

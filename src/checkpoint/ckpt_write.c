@@ -64,6 +64,12 @@ static int write_config(hid_t file, const ed_options *opt) {
             free(v);
             break;
         }
+        case ED_OPT_CHOICE: { /* by name: h5dump shows it, and enum values may be renumbered */
+            char v[128];
+            ed_options_format(opt, s, v, sizeof v);
+            rc = ckpt_attr_str(g, s->name, v);
+            break;
+        }
         }
     }
     H5Gclose(g);
@@ -107,7 +113,7 @@ static int write_moments(hid_t parent, const char *name, const float *buf, const
 static int write_optim(hid_t file, const ed_optim *o, const ed_gpt *m, int compress) {
     hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return -1;
-    int rc = ckpt_attr_str(g, "kind", o->kind == ED_OPT_SGD ? "sgd" : "adamw") | ckpt_attr_i64(g, "step", o->step) |
+    int rc = ckpt_attr_str(g, "kind", ed_opt_kind_names[o->kind]) | ckpt_attr_i64(g, "step", o->step) |
              ckpt_attr_f64(g, "beta1", float_as_double(o->beta1)) | ckpt_attr_f64(g, "beta2", float_as_double(o->beta2)) |
              ckpt_attr_f64(g, "eps", float_as_double(o->eps)) |
              ckpt_attr_f64(g, "weight_decay", float_as_double(o->weight_decay)) |
@@ -157,7 +163,7 @@ static int write_tokenizer(hid_t file, const ed_tokenizer *tok) {
     if (rc == 0) {
         hid_t d = H5Dopen2(file, "tokenizer", H5P_DEFAULT);
         if (d < 0) return -1;
-        rc = ckpt_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+        rc = ckpt_attr_str(d, "kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
              ckpt_attr_i64(d, "vocab_size", ed_tok_vocab_size(tok));
         H5Dclose(d);
     }

@@ -17,7 +17,7 @@ static int options_from_checkpoint(ed_options *o, const char *path, ed_error *er
     o->max_length = ck.max_length;
     o->stride = ck.stride;
     o->pack = ck.pack;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    o->tokenizer = ck.tokenizer;
     return 0;
 }
 
@@ -43,15 +43,16 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     ed_docs_free(&docs);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
+    m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), NULL, &err);
     status = m ? ed_ckpt_read_model(o.checkpoint, m, &err) : -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
 
     ed_sampler s;
     ed_sampler_init(&s, ds.n_windows, o.batch_size, 1, d->rank, d->world, o.seed, 0);
+    ed_sampler_set_lengths(&s, ds.win_len, o.pad_to_max ? o.max_length - 1 : 0);
     ed_batch b;
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
-    uint32_t *ids = ed_malloc((size_t)o.batch_size * sizeof *ids);
+    uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;
     ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);

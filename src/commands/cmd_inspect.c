@@ -34,7 +34,7 @@ static int inspect(const ed_options *in, ed_error *err) {
     mc.vocab_size = ed_tok_vocab_size(tok);
     printf("checkpoint %s\n", in->checkpoint);
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
-           ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word", mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
+           ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
            mc.max_seq_len, count_params(&mc));
     printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
            "written by %d rank(s)\n",

@@ -10,7 +10,12 @@
 
 #define F(field) offsetof(ed_options, field)
 #define S(field) sizeof(((ed_options *)0)->field)
-#define ROW(name, type, field, sh, group, help) {name, type, F(field), S(field), sh, group, help}
+#define ROW(name, type, field, sh, group, help) {name, type, F(field), S(field), sh, group, help, NULL}
+/* An enum field whose text form is one of `names` (index = value). */
+#define CHOICE(name, field, names, sh, group, help) {name, ED_OPT_CHOICE, F(field), S(field), sh, group, help, names}
+
+const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
+const char *const ed_grad_comm_names[] = {"fp32", "bf16", NULL};
 
 static const ed_option_spec TABLE[] = {
     /* data */
@@ -19,7 +24,7 @@ static const ed_option_spec TABLE[] = {
     ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", "warn about and skip bad .jsonl lines instead of failing"),
-    ROW("tokenizer", ED_OPT_STR, tokenizer, 0, "data", "tokenizer kind: word | bpe"),
+    CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", "tokenizer kind"),
     ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", "load this tokenizer file instead of building a vocabulary"),
     ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", "vocabulary size including the 4 special tokens"),
     ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", "word tokenizer: drop words seen fewer times"),
@@ -48,11 +53,11 @@ static const ed_option_spec TABLE[] = {
     ROW("beta2", ED_OPT_FLOAT, beta2, 0, "optim", "AdamW beta2"),
     ROW("eps", ED_OPT_FLOAT, eps, 0, "optim", "AdamW epsilon"),
     ROW("momentum", ED_OPT_FLOAT, momentum, 0, "optim", "SGD momentum"),
-    ROW("optimizer", ED_OPT_STR, optimizer, 0, "optim", "adamw | sgd"),
+    CHOICE("optimizer", optimizer, ed_opt_kind_names, 0, "optim", "optimizer"),
     ROW("label-smoothing", ED_OPT_FLOAT, label_smoothing, 0, "optim", "cross-entropy label smoothing in [0, 1)"),
     ROW("max-grad-norm", ED_OPT_FLOAT, max_grad_norm, 0, "optim", "clip the global gradient norm to this (0 = off)"),
     ROW("warmup-steps", ED_OPT_LONG, warmup_steps, 0, "optim", "linear learning-rate warmup steps"),
-    ROW("lr-schedule", ED_OPT_STR, lr_schedule, 0, "optim", "constant | linear | cosine"),
+    CHOICE("lr-schedule", lr_schedule, ed_sched_kind_names, 0, "optim", "learning-rate schedule after the warmup"),
     /* loop */
     ROW("log-interval", ED_OPT_INT, log_interval, 0, "loop", "steps between progress lines / history log rows"),
     ROW("eval-interval", ED_OPT_LONG, eval_interval, 0, "loop", "also validate every N steps (0 = once per epoch only)"),
@@ -65,13 +70,13 @@ static const ed_option_spec TABLE[] = {
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", "checkpoint deflate level 0..9 (0 = off)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
-    ROW("on-nan", ED_OPT_STR, on_nan, 0, "loop", "NaN/Inf loss or gradient: skip (drop the update) | stop (exit 1)"),
+    CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
     /* system */
     ROW("seed", ED_OPT_U64, seed, 's', "system", "seed of weight init, shuffling and dropout"),
     ROW("threads", ED_OPT_INT, threads, 't', "system", "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", "gradient allreduce bucket size in MB"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
-    ROW("grad-comm", ED_OPT_STR, grad_comm, 0, "system",
+    CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system",
         "fp32 | bf16: gradients on the wire (bf16 halves the allreduce bytes; summed in fp32)"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", "print the model size and memory report, then exit"),
@@ -80,14 +85,17 @@ static const ed_option_spec TABLE[] = {
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", "debug: ... at this global step (0 = off)"),
     ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system",
-        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS or 190 x threads/2)"),
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
+    CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", "GEMM backend (auto: see docs/design.md)"),
+    CHOICE("precision", precision, ed_precision_names, 0, "system",
+           "GEMM precision: bf16 = bf16 inputs, fp32 accumulation (emulated where the CPU has no bf16 matmul)"),
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", "text to continue"),
     ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", "tokens to generate"),
     ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", "sampling temperature (0 = greedy)"),
     ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", "sample among the k most likely tokens (0 = all)"),
-    {NULL, ED_OPT_INT, 0, 0, 0, NULL, NULL},
+    {NULL, ED_OPT_INT, 0, 0, 0, NULL, NULL, NULL},
 };
 
 const ed_option_spec *ed_option_table(size_t *n) {
@@ -98,7 +106,7 @@ const ed_option_spec *ed_option_table(size_t *n) {
 void ed_options_defaults(ed_options *o) {
     memset(o, 0, sizeof *o);
     strcpy(o->text_field, "text");
-    strcpy(o->tokenizer, "word");
+    o->tokenizer = ED_TOK_WORD;
     o->vocab_size = 10000;
     o->min_freq = 1;
     o->max_length = 512;
@@ -116,15 +124,17 @@ void ed_options_defaults(ed_options *o) {
     o->beta2 = 0.999f;
     o->eps = 1e-8f;
     o->momentum = 0.9f;
-    strcpy(o->optimizer, "adamw");
-    strcpy(o->grad_comm, "fp32");
+    o->optimizer = ED_OPT_ADAMW;
+    o->grad_comm = ED_COMM_FP32;
     o->max_grad_norm = 1.0f;
-    strcpy(o->lr_schedule, "constant");
+    o->lr_schedule = ED_SCHED_CONSTANT;
     o->log_interval = 10;
     o->save_every = 1;
     o->keep_last = 3;
     strcpy(o->checkpoint_dir, "checkpoints");
-    strcpy(o->on_nan, "skip");
+    o->on_nan = ED_NAN_SKIP;
+    o->gemm = ED_GEMM_AUTO;
+    o->precision = ED_PREC_FP32;
     o->seed = 42;
     o->bucket_mb = 4;
     o->max_new_tokens = 50;

@@ -121,7 +121,7 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     int rc = prep_attr_str(w->file, "format", ED_PREPARED_FORMAT) |
              prep_attr_i64(w->file, "format_version", ED_PREPARED_VERSION) |
-             prep_attr_str(w->file, "tokenizer_kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+             prep_attr_str(w->file, "tokenizer_kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
              prep_attr_i64(w->file, "vocab_size", vocab) |
              prep_attr_str(w->file, "token_dtype", vocab <= 65536 ? "uint16" : "int32") |
              prep_attr_str(w->file, "created", created) | prep_attr_str(w->file, "expert_dist_version", ED_VERSION) |
@@ -137,7 +137,7 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(w->file, "tokenizer", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, json) < 0 ||
-        (prep_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
+        (prep_attr_str(d, "kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
          prep_attr_i64(d, "vocab_size", vocab)))
         wfail(w, "/tokenizer");
     if (d >= 0) H5Dclose(d);

@@ -11,6 +11,8 @@
  * file readable and diffable, and sorted keys keep it deterministic. */
 #define TOK_JSON_FLAGS (JSON_INDENT(1) | JSON_SORT_KEYS)
 
+const char *const ed_tok_kind_names[] = {"word", "bpe", NULL};
+
 static ed_tokenizer *wrap(ed_tok_kind kind, void *impl) {
     if (!impl) return NULL;
     ed_tokenizer *t = ed_malloc(sizeof *t);
@@ -87,12 +89,13 @@ static ed_tokenizer *from_text(const char *data, size_t len, const char *origin,
     ed_tokenizer *t = NULL;
     ed_error sub;
     const char *kind = json_string_value(json_object_get(root, "kind"));
+    int k = kind ? ed_name_index(ed_tok_kind_names, kind) : -1;
     if (!json_is_object(root) || !kind) {
         ed_fail(err, "%s: not a tokenizer: expected an object with a \"kind\" field (word or bpe)", origin);
-    } else if (strcmp(kind, "word") == 0) {
+    } else if (k == ED_TOK_WORD) {
         t = wrap(ED_TOK_WORD, ed_word_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
-    } else if (strcmp(kind, "bpe") == 0) {
+    } else if (k == ED_TOK_BPE) {
         t = wrap(ED_TOK_BPE, ed_bpe_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
     } else {

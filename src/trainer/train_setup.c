@@ -12,13 +12,23 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
     ed_model_config cfg = o->model;
     cfg.vocab_size = vocab;
     char msg[512] = "";
     ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
-    if (!m) ed_fail(err, "invalid model: %s", msg);
-    else ed_gpt_set_recompute(m, o->recompute);
+    if (!m) {
+        ed_fail(err, "invalid model: %s", msg);
+        return NULL;
+    }
+    ed_gpt_set_recompute(m, o->recompute);
+    ed_machine probed;
+    if (!mach) ed_machine_probe(&probed), mach = &probed;
+    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
+        ed_gpt_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -36,7 +46,7 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
     char *blob = NULL;
     long len = 0;
     if (t->d->rank == 0) {
-        ed_tok_options to = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        ed_tok_options to = {.kind = o->tokenizer,
                              .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase};
         ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs->text, docs->len, docs->n, err);
         if (!tok) {
@@ -114,7 +124,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     o->stride = ck.stride;
     o->pack = ck.pack;
     o->seed = ck.seed;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    o->tokenizer = ck.tokenizer;
     if (t->verbose) printf("resuming from %s\n", t->resume_path);
     return 0;
 }
@@ -161,6 +171,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
         fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
+    ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
 
     if (resolve_resume(t, err) != 0) return -1;
@@ -198,7 +209,7 @@ model:
     if (trainer_check_consistent(t, err) != 0) return -1;
 
     /* model and optimizer */
-    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
+    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), &t->mach, err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
@@ -212,7 +223,7 @@ model:
         t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
     }
-    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, lo, hi, o->beta1,
+    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1,
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
@@ -224,21 +235,36 @@ model:
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     t->o->seed, 1);
-    if (t->has_val) ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+    /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
+     * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
+    int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
+    ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
+    size_t max_rows = ed_sampler_max_rows(&t->train_s);
+    if (t->has_val) {
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
+        if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
+    }
     ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
-    t->ids = ed_malloc((size_t)o->batch_size * sizeof *t->ids);
+    t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
                                   t->zero_displs);
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
-    if (!t->zero && strcmp(o->grad_comm, "bf16") == 0) ed_grad_sync_set_bf16(&t->sync);
+    if (!t->zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
 
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->total_steps = t->steps_per_epoch * o->epochs;
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
-    t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);
+    /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
+     * (all ranks measure at once, sharing the node as they will while training). */
+    t->ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (t->ref_gflops <= 0.0 && !o->dry_run) {
+        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, t->o->max_length - 1, 0.2);
+        t->ref_measured = 1;
+    }
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);

@@ -9,8 +9,9 @@
  * Precision (--precision): fp32, or bf16 = every GEMM input rounded to bfloat16 (round to
  * nearest even) and multiplied with float32 accumulation and float32 output; everything
  * else (LayerNorm, softmax, GELU, the loss, master weights, gradients, optimizer state,
- * allreduce, checkpoints) stays float32. Where oneDNN has a bf16 matmul for the CPU
- * (AVX512-BF16 or AMX) the products run in bf16 instructions; elsewhere, or when the
+ * allreduce, checkpoints) stays float32. On the oneDNN backend, where oneDNN has a bf16
+ * matmul for the CPU (AVX512-BF16 or AMX), the products run in bf16 instructions;
+ * elsewhere (always on OpenBLAS, which has no bf16 GEMM in Debian's build), or when the
  * environment sets ED_BF16_EMULATE=1, they are emulated by the fp32 GEMM on the rounded
  * inputs. A product of two bf16 values is exact in float32, so both paths compute the same
  * products and differ only in the order of the fp32 sums. */
@@ -21,9 +22,12 @@
 
 typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN } ed_gemm_backend;
 typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16 } ed_precision;
+/* Their names, index = enum value, NULL-terminated (the --gemm / --precision choices). */
+extern const char *const ed_gemm_backend_names[];
+extern const char *const ed_precision_names[];
 
 typedef struct {
-    char cpu[96];        /* CPU model name (/proc/cpuinfo), "unknown" if unreadable */
+    char cpu[128];       /* CPU model name (ed_cpu_model), "unknown" if unreadable */
     char isa[64];        /* what the CPU has, e.g. "avx2+fma" or "avx512+avx512bf16+amx" */
     int avx2, avx512, avx512bf16, amx;
     char blas_core[32];  /* openblas_get_corename(), e.g. "Zen", "Haswell", "Prescott" */
@@ -36,7 +40,8 @@ typedef struct {
 /* Fills m (reads /proc/cpuinfo, CPUID, OpenBLAS and oneDNN; a few ms, no side effects). */
 void ed_machine_probe(ed_machine *m);
 
-/* One line: "AMD EPYC 7B13 | ISA avx2+fma | OpenBLAS core Zen | oneDNN avx2". */
+/* One line (the CPU model is m->cpu, printed beside it by the banners):
+ * "CPU ISA avx2+fma, OpenBLAS core Zen, oneDNN avx2 (no bf16 matmul)". */
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
 
 /* The warning the OpenBLAS backend deserves on this machine, or NULL: a core far below

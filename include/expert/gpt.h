@@ -22,9 +22,10 @@
  *
  * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
- * runs everything on the OpenMP threads (each GEMM is split into per-thread slabs with
- * single-threaded BLAS inside, src/model/gemm.c), so only one pool of threads competes
- * for the cores; the OpenBLAS setting is restored on return.
+ * runs everything on the OpenMP threads (an OpenBLAS GEMM is split into per-thread slabs
+ * with single-threaded BLAS inside; oneDNN threads on the same OpenMP pool; see
+ * src/model/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
+ * setting is restored on return.
  * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
  *
  * Token ids are validated by the data pipeline; an id outside [0, V) (or a target that
@@ -141,8 +142,13 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
 /* One line naming backend, oneDNN implementation and precision path, e.g.
  * "onednn (gemm:jit), bf16 (emulated: fp32 GEMM on bf16-rounded inputs)". */
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
+ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 /* 1 when bf16 products run in bf16 instructions, 0 when emulated or fp32. */
 int ed_gpt_bf16_native(const ed_gpt *m);
+/* Bytes of the bf16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
+ * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
+ * rounded values stay float32), plus a small per-thread share for attention. */
+size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about
  * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */

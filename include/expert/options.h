@@ -22,6 +22,10 @@
 typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
 extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
 
+/* --grad-comm: the gradient values on the wire (src/dist, "bf16 on the wire" in dist.h). */
+typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
+extern const char *const ed_grad_comm_names[]; /* "fp32", "bf16" */
+
 typedef struct {
     /* data */
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
@@ -77,14 +81,17 @@ typedef struct {
     int threads;                   /* per rank; 0 = cores / ranks-per-node */
     size_t bucket_mb;              /* allreduce bucket size in MB, 4 */
     int zero;                      /* ZeRO stage: 0 | 1 */
+    ed_grad_comm grad_comm;        /* fp32 | bf16: gradient values on the wire (docs/multinode.md) */
     int recompute;                 /* activation recomputation */
     int dry_run;                   /* print the memory report and exit */
     int check_every;               /* debug: compare weight checksums across ranks every N steps */
     int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
     long debug_exit_step;          /* ... at this step (0 = off) */
     int quiet;
-    float ref_gflops;              /* per-rank reference sgemm GFLOPS for the MFU column;
-                                      0 = $ED_REF_GFLOPS or 190 x threads / 2 */
+    float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
+                                      0 = $ED_REF_GFLOPS or measured at start */
+    ed_gemm_backend gemm;          /* auto | openblas | onednn */
+    ed_precision precision;        /* fp32 | bf16 */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];
@@ -93,6 +100,18 @@ typedef struct {
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
 } ed_options;
+
+/* The commands of expert-dist as bits of the table's `commands` column: which commands an
+ * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
+ * accepts every option with every command, so one config file serves them all. */
+typedef enum {
+    ED_CMD_TRAIN = 1 << 0,
+    ED_CMD_EVAL = 1 << 1,
+    ED_CMD_GENERATE = 1 << 2,
+    ED_CMD_INSPECT = 1 << 3,
+    ED_CMD_PREPARE = 1 << 4,
+    ED_CMD_VERIFY = 1 << 5,
+} ed_command;
 
 /* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its
  * values (`choices`, indexed by the enum value, NULL-terminated); the text form — flags,
@@ -109,6 +128,10 @@ typedef struct {
     size_t size;          /* sizeof the field (ED_OPT_STR: the buffer size) */
     char short_name;
     const char *group;    /* "data" | "model" | "optim" | "loop" | "system" | "generate" */
+    unsigned commands;    /* ed_command bits: the commands this option applies to */
+    unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
+                             flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
+                             but the one-shot ones); see ed_trainer_open_checkpoint */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;
@@ -154,7 +177,7 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints the options of the given groups (comma-separated, e.g. "data,model") as help. */
-void ed_options_help(FILE *f, const char *groups);
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+void ed_options_help(FILE *f, ed_command cmd);
 
 #endif

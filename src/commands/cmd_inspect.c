@@ -19,7 +19,7 @@ static double last_of(const ed_dcol *c) { return c->n ? c->v[c->n - 1] : NAN; }
 static int inspect(const ed_options *in, ed_error *err) {
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(in->checkpoint, &o, err) != 0) return -1;
+    if (ed_ckpt_read_options(in->checkpoint, ED_CMD_INSPECT, &o, err) != 0) return -1;
     ed_tokenizer *tok = ed_ckpt_read_tokenizer(in->checkpoint, err);
     if (!tok) return -1;
     ed_train_state st;

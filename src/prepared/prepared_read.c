@@ -32,28 +32,28 @@ int prep_rfail(prep_reader *r, ed_error *err, const char *fmt, ...) {
 void prep_close_reader(prep_reader *r) {
     if (r->file >= 0) H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
-    prep_quiet_end(&r->quiet);
+    ed_h5_quiet_end(&r->quiet);
 }
 
 int prep_open_reader(prep_reader *r, const char *path, int64_t *vocab, ed_error *err) {
     r->path = path;
     r->file = H5I_INVALID_HID;
-    prep_quiet_begin(&r->quiet);
+    ed_h5_quiet_begin(&r->quiet);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        prep_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: cannot open prepared token file", path);
     }
     fclose(f);
     if (H5Fis_hdf5(path) <= 0) {
-        prep_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: not an HDF5 file (expected a prepared token file from `expert-dist prepare`)", path);
     }
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
         char reason[256];
-        prep_h5_reason(reason, sizeof reason);
-        prep_quiet_end(&r->quiet);
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+        ed_h5_quiet_end(&r->quiet);
         unsigned long long eof, base, stored;
         if (sscanf(reason, "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu", &eof, &base,
                    &stored) == 3)
@@ -288,25 +288,25 @@ typedef struct {
 
 static int slab_read(void *ctx, uint64_t at, size_t n, int32_t *out, ed_error *err) {
     slab_ctx *c = ctx;
-    prep_quiet q;
-    prep_quiet_begin(&q);
+    ed_h5_quiet q;
+    ed_h5_quiet_begin(&q);
     int rc = prep_read_slab(c->dset, H5T_NATIVE_INT32, out, at, n);
     if (rc != 0) {
         char reason[256];
-        prep_h5_reason(reason, sizeof reason);
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
         ed_fail(err, "%s[%llu..%llu] cannot be read: %s", c->origin, (unsigned long long)at,
                 (unsigned long long)(at + n), reason);
     }
-    prep_quiet_end(&q);
+    ed_h5_quiet_end(&q);
     return rc;
 }
 
 static void slab_close(void *ctx) {
     slab_ctx *c = ctx;
-    prep_quiet q;
-    prep_quiet_begin(&q);
+    ed_h5_quiet q;
+    ed_h5_quiet_begin(&q);
     H5Dclose(c->dset); /* the file closes with its last object (HDF5's weak close degree) */
-    prep_quiet_end(&q);
+    ed_h5_quiet_end(&q);
     free(c);
 }
 
@@ -392,7 +392,7 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
         ds->doc_off = ds->own_off;
         if (prep_read_slab(od, H5T_NATIVE_UINT64, ds->own_off, 0, n_off) < 0) {
             char reason[256];
-            prep_h5_reason(reason, sizeof reason);
+            ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
             prep_rfail(&r, err, "%s cannot be read: %s", oobj, reason);
             goto out;
         }

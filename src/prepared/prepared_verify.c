@@ -48,7 +48,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
     for (uint64_t d = 0; d < no; d++) {
         if (cursor_at(&o, d) != 0) {
             char reason[256];
-            prep_h5_reason(reason, sizeof reason);
+            ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
             prep_rfail(r, err, "%s cannot be read at entry %llu: %s", oobj, (unsigned long long)d, reason);
             goto out;
         }
@@ -71,7 +71,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
         for (uint64_t i = prev; i < end; i++) {
             if (cursor_at(&t, i) != 0) {
                 char reason[256];
-                prep_h5_reason(reason, sizeof reason);
+                ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
                 prep_rfail(r, err, "%s cannot be read at token %llu: %s", tobj, (unsigned long long)i, reason);
                 goto out;
             }

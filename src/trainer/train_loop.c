@@ -242,9 +242,29 @@ static int run(ed_trainer *t, ed_error *err) {
     return ED_EXIT_OK;
 }
 
+/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
+static void print_compute_warnings(const ed_trainer *t) {
+    char buf[512];
+    int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
+    if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
+    if (t->o->precision != ED_PREC_BF16 || ed_gpt_bf16_native(t->model)) return;
+    const char *emu = getenv("ED_BF16_EMULATE");
+    if (emu && emu[0] && strcmp(emu, "0") != 0)
+        snprintf(buf, sizeof buf, "ED_BF16_EMULATE=%s", emu);
+    else if (blas && t->mach.bf16_native)
+        snprintf(buf, sizeof buf, "--gemm openblas has no bf16 GEMM; --gemm onednn has a native one on this CPU");
+    else if (t->mach.have_onednn)
+        snprintf(buf, sizeof buf, "oneDNN has no bf16 matmul for ISA %s; it needs AVX512-BF16 or AMX", t->mach.onednn_isa);
+    else
+        snprintf(buf, sizeof buf, "this build has no oneDNN");
+    fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
+                    "same numerics as native bf16, not faster than fp32\n", buf);
+}
+
 static void print_header(const ed_trainer *t) {
     if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
+    if (t->d->rank == 0) print_compute_warnings(t);
     if (!t->verbose) return;
     printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
     ed_options_print(t->o, stdout);
@@ -261,6 +281,11 @@ static void print_header(const ed_trainer *t) {
     ed_isa_describe(isa, sizeof isa);
     printf("# cpu: %s; kernels: %s\n", cpu, isa);
     if (t->hosts) printf("# hosts: %s\n", t->hosts);
+    char mach[256], gemm[256];
+    ed_machine_describe(&t->mach, mach, sizeof mach);
+    ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
+    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->ref_gflops,
+           t->ref_measured ? "measured at start" : "given");
     fflush(stdout);
 }
 
@@ -271,8 +296,13 @@ static void print_memory(const ed_trainer *t) {
     size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
+    /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
+    size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
+    /* What the datasets hold in this process (docs/memory.md, "Per token": tokens and index
+     * only when built from text, the block index; nothing per window) and the batch
+     * buffers (inputs, targets: int32, mask: uint8). A mapped token file is apart. */
     size_t data = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds) +
-                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9; /* batch: int32 x2 + mask */
+                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
     size_t mapped = ed_dataset_mapped(&t->train_ds) + ed_dataset_mapped(&t->val_ds);
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
      * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */
@@ -280,7 +310,7 @@ static void print_memory(const ed_trainer *t) {
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->zero) ckpt += np * opt;
     double mb = 1.0 / (1 << 20);
-    size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + data;
+    size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
@@ -288,6 +318,9 @@ static void print_memory(const ed_trainer *t) {
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
+    if (gscr)
+        printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
+               ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
                "totals: a rank's RSS holds only the pages it touched)\n",

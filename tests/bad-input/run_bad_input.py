@@ -72,7 +72,7 @@ CASES = [
     Case("nul-byte.txt", "train", 1, UTF8),  # a NUL cannot live in a C string: rejected
     Case("binary-garbage.txt", "train", 1, UTF8),
     Case("wrong-extension.csv", "train", 1, "unsupported file extension"),
-    Case("gen:directory.txt", "train", 1, "is a directory"),
+    Case("gen:directory.txt", "train", 1, "directory has no usable files"),  # a directory is an input spec now
     Case("gen:missing.txt", "train", 1, "cannot open"),
     Case("bom-utf8.txt", "train", 0, quick=True),  # BOM stripped
     Case("crlf.txt", "train", 0),                  # CR before LF dropped
@@ -121,6 +121,8 @@ CASES = [
     Case("gen:no-usable-dir", "prepare", 1, "directory has no usable files"),
     Case("gen:no-usable-dir", "train", 1, "directory has no usable files"),
     Case("gen:shards-one-bad", "prepare", 1, "truncated gzip data"),  # a directory: good .txt, bad .gz
+    Case("gen:shards-good", "train", 0),    # a directory of .txt + .txt.gz + .jsonl.zst: train reads it
+    Case("gen:shards-list", "prepare", 0),  # a comma-separated list of the same
     # ---- prepared token files (train --data-file, verify) ----
     Case("gen:prepared-truncated.h5", "data", 1, "truncated: the file ends at byte offset", quick=True),
     Case("gen:prepared-truncated.h5", "verify", 1, "truncated"),
@@ -269,6 +271,14 @@ def make_text_files(work):
         f.write(GOOD_TXT)
     shutil.copyfile(os.path.join(FILES, "truncated-gzip.txt.gz"), os.path.join(d, "b.txt.gz"))
     made["shards-one-bad"] = d
+    d = os.path.join(work, "shards-good")
+    os.mkdir(d)
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write(GOOD_TXT)
+    shutil.copyfile(os.path.join(FILES, "good-gzip.txt.gz"), os.path.join(d, "b.txt.gz"))
+    shutil.copyfile(os.path.join(FILES, "good-zstd.jsonl.zst"), os.path.join(d, "c.jsonl.zst"))
+    made["shards-good"] = d
+    made["shards-list"] = ",".join(os.path.join(d, n) for n in ("a.txt", "b.txt.gz", "c.jsonl.zst"))
     return made
 
 

@@ -106,7 +106,6 @@ typedef struct {
     int *recvcounts;     /* [n_buckets * world]: bucket i's overlap with rank r's slice; MPI
                             must not see them change while the collective runs, so one row
                             per bucket, computed once */
-    double wait_seconds; /* total time blocked in ed_grad_sync_finish (for the summary) */
     long n_launched;     /* buckets launched during backward (overlapped), all steps */
     long n_total;        /* buckets launched, all steps */
 } ed_grad_sync;

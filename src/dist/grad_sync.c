@@ -103,7 +103,6 @@ void ed_grad_sync_ready(void *ctx, size_t offset, size_t count) {
 }
 
 void ed_grad_sync_finish(ed_grad_sync *g) {
-    double t0 = ed_now();
     while (g->next >= 0) launch(g, g->next--);
     if (g->world > 1) MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
     /* The optimizer reads the flat buffer: move each bucket's reduced part from the
@@ -114,5 +113,4 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
             size_t at = blo > g->lo ? blo : g->lo;
             if (cnt && at != blo) memmove(g->buf + at, g->buf + blo, cnt * sizeof *g->buf);
         }
-    g->wait_seconds += ed_now() - t0;
 }

@@ -183,16 +183,16 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
         x = a->blocks[l].res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
-    if (a->logits) {
-        matmul_forward(m->gemm, a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
-        if (targets) crossentropy_forward(a->lse, a->row_loss, a->row_hit, a->logits, targets, N, V, label_smoothing);
-    } else {
-        for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
-            int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
-            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
-            crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, a->dlogits, targets + r0, rows,
-                                 V, label_smoothing);
-        }
+    /* The head in chunks of ED_CE_CHUNK rows whether the logits are kept or not: the same
+     * GEMM shapes give the same logits bit for bit (a GEMM's rounding may depend on its
+     * row count), so recomputation changes memory, never results. */
+    for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
+        int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
+        float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
+        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+        if (targets)
+            crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
+                                 label_smoothing);
     }
     double ls = 0.0;
     long cnt = 0, hits = 0;

@@ -55,6 +55,8 @@ typedef struct {
 /* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
  * divide d-model 512"); options validation and the checkpoint reader report it as is. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
+/* Parameters of a model of this (valid) shape, from the tensor table, without building it. */
+size_t ed_model_num_params(const ed_model_config *c);
 
 typedef struct {
     char name[64];   /* state_dict key, e.g. "blocks.3.qkv.weight" */

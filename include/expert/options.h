@@ -86,6 +86,12 @@ typedef struct {
     int max_new_tokens;            /* 50 */
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
+    float top_p;                   /* 1.0 = off */
+    float repetition_penalty;      /* 1.0 = off */
+    char stop[256];                /* end a sample at this text ("" = none) */
+    int num_samples;               /* samples per prompt, 1 */
+    char prompt_file[ED_PATH_MAX]; /* one prompt per paragraph */
+    int kv_cache;                  /* 1: key/value cache; 0: full forward per token */
 } ed_options;
 
 typedef enum { ED_OPT_INT, ED_OPT_LONG, ED_OPT_SIZE, ED_OPT_U64, ED_OPT_FLOAT, ED_OPT_BOOL, ED_OPT_STR } ed_opt_type;

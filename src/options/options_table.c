@@ -85,6 +85,13 @@ static const ed_option_spec TABLE[] = {
     ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", "tokens to generate"),
     ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", "sampling temperature (0 = greedy)"),
     ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", "sample among the k most likely tokens (0 = all)"),
+    ROW("top-p", ED_OPT_FLOAT, top_p, 0, "generate", "then among the fewest tokens holding this probability (1 = all)"),
+    ROW("repetition-penalty", ED_OPT_FLOAT, repetition_penalty, 0, "generate",
+        "divide positive (multiply negative) logits of tokens already in the text (1 = off)"),
+    ROW("stop", ED_OPT_STR, stop, 0, "generate", "end a sample where this text appears (not printed)"),
+    ROW("num-samples", ED_OPT_INT, num_samples, 0, "generate", "samples per prompt"),
+    ROW("prompt-file", ED_OPT_STR, prompt_file, 0, "generate", "file of prompts, one per paragraph (blank-line separated)"),
+    ROW("kv-cache", ED_OPT_BOOL, kv_cache, 0, "generate", "key/value cache (--no-kv-cache: full forward per token, for comparison)"),
     {NULL, ED_OPT_INT, 0, 0, 0, NULL, NULL},
 };
 
@@ -127,6 +134,10 @@ void ed_options_defaults(ed_options *o) {
     o->max_new_tokens = 50;
     o->temperature = 1.0f;
     o->top_k = 40;
+    o->top_p = 1.0f;
+    o->repetition_penalty = 1.0f;
+    o->num_samples = 1;
+    o->kv_cache = 1;
 }
 
 /* A preset fixes the model shape and the window length that goes with it; it is applied

@@ -9,8 +9,9 @@
  *  - the sampler: top-k 1 and a tiny top-p are greedy, the penalty moves the arg-max,
  *    the draw follows the softmax.
  * Weights are the GPT-2 init scaled up so the logits are peaked like a trained model's
- * (a random init's nearly flat logits would make the comparison say little). Runs on 2
- * OpenMP threads so the per-thread attention scratch is exercised. */
+ * (a random init's nearly flat logits would make the comparison say little). The logits
+ * tests run on 2 OpenMP threads so the per-thread attention scratch and the split GEMV
+ * are exercised. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,22 +88,29 @@ static void cached_logits_match_forward(void **state) {
     ed_gpt_free(m);
 }
 
-/* A prompt of 150 tokens through a model with 160 positions crosses the 64-row chunks. */
+/* A prompt of 150 tokens through a model with 160 positions crosses the 64-row chunks;
+ * d_ff 576 x d_model 128 is large enough for the one-row GEMV to split over threads. */
 static void long_prefill_in_chunks(void **state) {
     (void)state;
     ed_set_threads(2);
-    ed_model_config c = {.vocab_size = V, .d_model = 16, .n_layers = 2, .n_heads = 2,
-                         .d_ff = 32, .max_seq_len = 160, .dropout = 0.0f};
+    ed_model_config c = {.vocab_size = V, .d_model = 128, .n_layers = 2, .n_heads = 4,
+                         .d_ff = 576, .max_seq_len = 160, .dropout = 0.0f};
     char msg[128];
     ed_gpt *m = ed_gpt_create(&c, 9, msg, sizeof msg);
     int32_t ids[150];
     random_ids(ids, 150, 4);
     ed_kv_cache *k = ed_kv_cache_create(m, 160);
-    const float *got = ed_gpt_forward_cached(m, k, ids, 150);
+    float got[V];
+    memcpy(got, ed_gpt_forward_cached(m, k, ids, 150), sizeof got);
     ed_gpt_forward(m, ids, NULL, 1, 150, 0.0f, 0, NULL, NULL, NULL);
     assert_true(max_rel(got, ed_gpt_logits(m) + (size_t)149 * V, V) < 1e-5);
     assert_int_equal(ed_kv_cache_len(k), 150);
-    assert_int_equal(ed_kv_cache_bytes(&c, 160), (size_t)2 * 2 * 160 * 16 * 4);
+    /* then one token (the GEMV path) after the long prefill */
+    ed_kv_cache_reset(k);
+    ed_gpt_forward_cached(m, k, ids, 149);
+    memcpy(got, ed_gpt_forward_cached(m, k, ids + 149, 1), sizeof got);
+    assert_true(max_rel(got, ed_gpt_logits(m) + (size_t)149 * V, V) < 1e-5);
+    assert_int_equal(ed_kv_cache_bytes(&c, 160), (size_t)2 * 2 * 160 * 128 * 4);
     ed_kv_cache_free(k);
     ed_gpt_free(m);
 }
@@ -138,7 +146,7 @@ static void run(ed_gpt *m, int use_cache, const ed_sampling *how, const int32_t 
 
 static void cached_ids_equal_uncached(void **state) {
     (void)state;
-    ed_set_threads(2);
+    ed_set_threads(1); /* the 2-thread paths are covered above; spare a loaded machine */
     ed_gpt *m = make_model();
     const ed_sampling greedy = {.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 1.0f};
     const ed_sampling sampled = {.temperature = 0.9f, .top_k = 20, .top_p = 0.95f, .repetition_penalty = 1.3f};

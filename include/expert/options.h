@@ -62,6 +62,7 @@ typedef struct {
     int early_stopping_patience;   /* 0 = off */
     char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints" */
     char resume[ED_PATH_MAX];      /* "" | path | auto */
+    char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
     char on_nan[16];               /* skip | stop */

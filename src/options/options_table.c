@@ -63,6 +63,8 @@ static const ed_option_spec TABLE[] = {
         "stop after N validations without a better val loss (0 = off)"),
     ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", "directory for best.h5, last.h5, step-<N>.h5, history"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("init-from", ED_OPT_STR, init_from, 0, "loop",
+        "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", "checkpoint deflate level 0..9 (0 = off)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
     ROW("on-nan", ED_OPT_STR, on_nan, 0, "loop", "NaN/Inf loss or gradient: skip (drop the update) | stop (exit 1)"),

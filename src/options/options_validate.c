@@ -58,6 +58,8 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->early_stopping_patience < 0)
         return ed_fail(err, "early-stopping-patience must be >= 0 (got %d)", o->early_stopping_patience);
     if (!o->checkpoint_dir[0]) return ed_fail(err, "checkpoint-dir must not be empty");
+    if (o->init_from[0] && o->vocab_file[0])
+        return ed_fail(err, "init-from brings its checkpoint's tokenizer: drop --vocab-file");
     if (o->compress < 0 || o->compress > 9) return ed_fail(err, "compress must be in 0..9 (got %d)", o->compress);
     if (!one_of(o->on_nan, "skip", "stop", NULL)) return ed_fail(err, "on-nan must be skip or stop (got '%s')", o->on_nan);
     /* system */

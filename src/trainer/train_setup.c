@@ -69,7 +69,8 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
     ed_prepared_info info;
     int status = ed_prepared_info_read(o->data_file, &info, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    t->tok = t->resume_path[0] ? ed_ckpt_read_tokenizer(t->resume_path, err) : ed_prepared_tokenizer(o->data_file, err);
+    const char *from = t->resume_path[0] ? t->resume_path : t->init_path;
+    t->tok = from[0] ? ed_ckpt_read_tokenizer(from, err) : ed_prepared_tokenizer(o->data_file, err);
     if (ed_dist_agree(t->d, t->tok ? 0 : -1, err) != 0) return -1;
     status = 0;
     if (ed_tok_vocab_size(t->tok) != info.vocab_size)
@@ -119,6 +120,30 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     return 0;
 }
 
+/* --init-from (when there is nothing to resume): the model shape and tokenizer kind are
+ * the checkpoint's; the window may be shorter than its positions, never longer. */
+static int resolve_init(ed_trainer *t, ed_error *err) {
+    ed_options *o = &t->opt;
+    if (t->resume_path[0] || !o->init_from[0]) return 0;
+    snprintf(t->init_path, sizeof t->init_path, "%s", o->init_from);
+    ed_options ck = *o;
+    int status = ed_ckpt_read_options(t->init_path, &ck, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    float dropout = o->model.dropout; /* a fine-tuning choice, not the checkpoint's */
+    o->model = ck.model;
+    o->model.dropout = dropout;
+    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
+    if (o->max_length > o->model.max_seq_len) {
+        if (t->verbose)
+            printf("init-from: max-length %d > the model's %d positions: using %d\n", o->max_length,
+                   o->model.max_seq_len, o->model.max_seq_len);
+        o->max_length = o->model.max_seq_len;
+        if (o->stride > o->max_length) o->stride = o->max_length;
+    }
+    if (t->verbose) printf("initialising from %s (new optimizer state, step 0)\n", t->init_path);
+    return 0;
+}
+
 static int load_state(ed_trainer *t, ed_error *err) {
     int status = ed_ckpt_read_model(t->resume_path, t->model, err);
     if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
@@ -161,7 +186,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
 
-    if (resolve_resume(t, err) != 0) return -1;
+    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
 
     ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
     if (o->data_file[0]) {
@@ -174,8 +199,8 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
-    if (t->resume_path[0]) {
-        t->tok = ed_ckpt_read_tokenizer(t->resume_path, err);
+    if (t->resume_path[0] || t->init_path[0]) {
+        t->tok = ed_ckpt_read_tokenizer(t->resume_path[0] ? t->resume_path : t->init_path, err);
         if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
     } else if (o->vocab_file[0]) {
         t->tok = ed_tok_load(o->vocab_file, err);
@@ -210,6 +235,7 @@ model:
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    if (t->init_path[0] && ed_dist_agree(d, ed_ckpt_read_model(t->init_path, t->model, err), err) != 0) return -1;
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,

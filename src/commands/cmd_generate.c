@@ -173,10 +173,6 @@ static void print_memory(const ed_options *o, const loaded *l) {
 
 static int generate(const ed_options *in, ed_error *err) {
     ed_options o = *in;
-    ed_options ck = o;
-    if (ed_ckpt_read_options(o.checkpoint, &ck, err) != 0) return -1;
-    o.model = ck.model;
-    o.max_length = ck.max_length; /* the window the model was trained on */
     prompt_list prompts = {0};
     if (o.prompt_file[0]) {
         if (read_prompt_file(o.prompt_file, &prompts, err) != 0) return -1;
@@ -185,16 +181,9 @@ static int generate(const ed_options *in, ed_error *err) {
         if (bad < n) return ed_fail(err, "prompt: invalid UTF-8 at byte %zu", bad);
         prompts_add(&prompts, o.prompt, n);
     }
+    /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
     loaded l = {0};
-    l.tok = ed_ckpt_read_tokenizer(o.checkpoint, err);
-    if (!l.tok) {
-        prompts_free(&prompts);
-        return -1;
-    }
-    l.model = ed_trainer_make_model(&o, ed_tok_vocab_size(l.tok), err);
-    if (!l.model || ed_ckpt_read_model(o.checkpoint, l.model, err) != 0) {
-        ed_gpt_free(l.model);
-        ed_tok_free(l.tok);
+    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
         prompts_free(&prompts);
         return -1;
     }

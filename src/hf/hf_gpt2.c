@@ -14,7 +14,6 @@
 #include "expert/safetensors.h"
 #include "expert/tokenizer.h"
 #include "expert/trainer.h"
-#include "hf_internal.h"
 
 #define TOK_FILE "expert-dist-tokenizer.json"
 /* eot value of a model directory written by our export of a word-tokenizer model: the
@@ -250,7 +249,7 @@ int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
     if (!tok) return -1;
     ed_options o;
     ed_options_defaults(&o);
-    snprintf(o.tokenizer, sizeof o.tokenizer, "%s", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word");
+    o.tokenizer = ed_tok_kind_of(tok);
     o.vocab_size = ed_tok_vocab_size(tok);
     o.model = (ed_model_config){.vocab_size = o.vocab_size, .d_model = c.D, .n_layers = c.L, .n_heads = c.H,
                                 .d_ff = c.FF, .max_seq_len = c.P, .dropout = 0.0f};
@@ -343,9 +342,9 @@ static int write_bpe_files(const ed_tokenizer *tok, const char *dir, ed_error *e
     json_decref(root);
     char path[ED_PATH_MAX + 32];
     join(path, sizeof path, dir, "vocab.json");
-    int rc = hf_write_atomic(path, vj, strlen(vj), err);
+    int rc = ed_write_file_atomic(path, vj, strlen(vj), "model file", err);
     join(path, sizeof path, dir, "merges.txt");
-    if (rc == 0) rc = hf_write_atomic(path, mt, ml, err);
+    if (rc == 0) rc = ed_write_file_atomic(path, mt, ml, "model file", err);
     free(vj);
     free(mt);
     return rc;
@@ -354,15 +353,10 @@ static int write_bpe_files(const ed_tokenizer *tok, const char *dir, ed_error *e
 int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(ckpt, &o, err) != 0) return -1;
-    ed_tokenizer *tok = ed_ckpt_read_tokenizer(ckpt, err);
-    if (!tok) return -1;
-    ed_gpt *m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), err);
-    if (!m || ed_ckpt_read_model(ckpt, m, err) != 0) {
-        ed_gpt_free(m);
-        ed_tok_free(tok);
-        return -1;
-    }
+    ed_tokenizer *tok;
+    ed_gpt *m;
+    /* the model as generate would open it: shape, tokenizer and weights */
+    if (ed_trainer_open_checkpoint(ckpt, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
     if (c->vocab_size < ED_NUM_SPECIAL + 1) rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);
@@ -415,7 +409,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     if (rc == 0) {
         char *cj = config_json(c, c->dropout, gpt2_ids);
         join(path, sizeof path, dir, "config.json");
-        rc = hf_write_atomic(path, cj, strlen(cj), err);
+        rc = ed_write_file_atomic(path, cj, strlen(cj), "model file", err);
         free(cj);
     }
     if (rc == 0 && ed_tok_kind_of(tok) == ED_TOK_BPE) {
@@ -424,7 +418,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
         size_t len;
         char *blob = ed_tok_serialize(tok, &len);
         join(path, sizeof path, dir, TOK_FILE);
-        rc = hf_write_atomic(path, blob, len, err);
+        rc = ed_write_file_atomic(path, blob, len, "model file", err);
         free(blob);
     }
     if (rc == 0 && log)

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "expert/safetensors.h"
-#include "hf_internal.h"
 
 static const struct {
     const char *name;
@@ -272,7 +271,7 @@ int ed_st_write(const char *path, const ed_st_out *t, int n, ed_error *err) {
             for (int k = 0; k < 4; k++) *d++ = (unsigned char)(u >> (8 * k));
         }
     }
-    int rc = hf_write_atomic(path, buf, total, err);
+    int rc = ed_write_file_atomic(path, buf, total, "model file", err);
     free(buf);
     return rc;
 }

@@ -96,8 +96,13 @@ int ed_kv_cache_capacity(const ed_kv_cache *k) { return k->cap; }
  * sgemm with one row would repack the whole weight matrix on every call (OpenBLAS packs
  * the larger operand: measured 85% of a decode step in packing); sgemv streams it once.
  * Output rows are split over the OpenMP threads like ed_gemm's slabs. */
-static void rowvec_forward(float *out, const float *x, const float *w, const float *bias, int C, int OC,
-                           int accumulate) {
+static void rowvec_forward(ed_gemm_ctx *g, float *out, const float *x, const float *w, const float *bias, int C,
+                           int OC, int accumulate) {
+    if (ed_gemm_ctx_backend(g) != ED_GEMM_OPENBLAS || ed_gemm_ctx_precision(g) != ED_PREC_FP32) {
+        /* oneDNN / bf16: the backend's own product, so numerics match the full forward */
+        matmul_forward(g, out, x, w, bias, 1, C, OC, accumulate);
+        return;
+    }
     if (bias) {
         if (accumulate)
             for (int j = 0; j < OC; j++) out[j] += bias[j];
@@ -122,18 +127,18 @@ static void rowvec_forward(float *out, const float *x, const float *w, const flo
 }
 
 /* matmul_forward for the chunk: GEMV for one row, the engine's GEMM for more. */
-static void linear(float *out, const float *inp, const float *w, const float *bias, int n, int C, int OC,
-                   int accumulate) {
+static void linear(ed_gemm_ctx *g, float *out, const float *inp, const float *w, const float *bias, int n, int C,
+                   int OC, int accumulate) {
     if (n == 1)
-        rowvec_forward(out, inp, w, bias, C, OC, accumulate);
+        rowvec_forward(g, out, inp, w, bias, C, OC, accumulate);
     else
-        matmul_forward(out, inp, w, bias, n, C, OC, accumulate);
+        matmul_forward(g, out, inp, w, bias, n, C, OC, accumulate);
 }
 
 /* Attention of n new rows (positions p0..p0+n-1) over cached keys/values [0, p0+n):
  * per head, S = scale Q K^T over the keys each row may see, softmax as in
  * attention_forward, Y = P V. Heads run on the OpenMP threads. */
-static void cached_attention(ed_kv_cache *k, const float *K, const float *Vv, int n, int p0) {
+static void cached_attention(ed_gemm_ctx *g, ed_kv_cache *k, const float *K, const float *Vv, int n, int p0) {
     const int D = k->cfg.d_model, H = k->cfg.n_heads, hd = D / H, ld = 3 * D, keys = p0 + n;
     const float scale = 1.0f / sqrtf((float)hd);
     int nb = ed_blas_serial_begin();
@@ -141,8 +146,7 @@ static void cached_attention(ed_kv_cache *k, const float *K, const float *Vv, in
     for (int h = 0; h < H; h++) {
         float *S = k->att + (size_t)omp_get_thread_num() * KV_ROWS * k->cap;
         const float *Q = k->qkv + (size_t)h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, keys, hd, scale, Q, ld,
-                    K + (size_t)h * hd, D, 0.0f, S, keys);
+        ed_gemm(g, 0, 1, n, keys, hd, scale, Q, ld, K + (size_t)h * hd, D, 0.0f, S, keys);
         for (int i = 0; i < n; i++) {
             float *s = S + (size_t)i * keys;
             int seen = p0 + i + 1; /* causal: row i sees keys [0, p0 + i] */
@@ -157,8 +161,7 @@ static void cached_attention(ed_kv_cache *k, const float *K, const float *Vv, in
             for (int j = 0; j < seen; j++) s[j] *= inv;
             memset(s + seen, 0, (size_t)(keys - seen) * sizeof(float));
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, keys, 1.0f, S, keys,
-                    Vv + (size_t)h * hd, D, 0.0f, k->atty + (size_t)h * hd, D);
+        ed_gemm(g, 0, 0, n, hd, keys, 1.0f, S, keys, Vv + (size_t)h * hd, D, 0.0f, k->atty + (size_t)h * hd, D);
     }
     ed_blas_serial_end(nb);
 }
@@ -176,20 +179,20 @@ static void forward_chunk(ed_gpt *m, ed_kv_cache *k, const int32_t *tok, int n) 
         const gpt_block_params *w = &m->p.blocks[l];
         float *K = k->kv + (size_t)l * 2 * k->cap * D, *V = K + (size_t)k->cap * D;
         layernorm_forward(k->ln, k->mean, k->rstd, k->x, w->ln1w, w->ln1b, n, D);
-        linear(k->qkv, k->ln, w->qkvw, w->qkvb, n, D, 3 * D, 0);
+        linear(m->gemm, k->qkv, k->ln, w->qkvw, w->qkvb, n, D, 3 * D, 0);
         for (int i = 0; i < n; i++) {
             const float *row = k->qkv + (size_t)i * 3 * D;
             memcpy(K + (size_t)(p0 + i) * D, row + D, (size_t)D * sizeof(float));
             memcpy(V + (size_t)(p0 + i) * D, row + 2 * D, (size_t)D * sizeof(float));
         }
-        cached_attention(k, K, V, n, p0);
+        cached_attention(m->gemm, k, K, V, n, p0);
         residual_bias_init(k->res2, k->x, w->projb, n, D);
-        linear(k->res2, k->atty, w->projw, NULL, n, D, D, 1);
+        linear(m->gemm, k->res2, k->atty, w->projw, NULL, n, D, D, 1);
         layernorm_forward(k->ln, k->mean, k->rstd, k->res2, w->ln2w, w->ln2b, n, D);
-        linear(k->fch, k->ln, w->fcw, w->fcb, n, D, FF, 0);
+        linear(m->gemm, k->fch, k->ln, w->fcw, w->fcb, n, D, FF, 0);
         gelu_forward(k->fch_gelu, k->fch, (size_t)n * FF);
         residual_bias_init(k->x, k->res2, w->fcob, n, D); /* the block output, in place */
-        linear(k->x, k->fch_gelu, w->fcow, NULL, n, FF, D, 1);
+        linear(m->gemm, k->x, k->fch_gelu, w->fcow, NULL, n, FF, D, 1);
     }
     k->len += n;
 }
@@ -216,7 +219,7 @@ const float *ed_gpt_forward_cached(ed_gpt *m, ed_kv_cache *k, const int32_t *tok
     /* Only the newest position's logits are wanted: ln_f and the tied head on one row. */
     const float *x = k->x + (size_t)(last - 1) * D;
     layernorm_forward(k->ln, k->mean, k->rstd, x, m->p.lnfw, m->p.lnfb, 1, D);
-    rowvec_forward(k->logits, k->ln, m->p.wte, NULL, D, V, 0);
+    rowvec_forward(m->gemm, k->logits, k->ln, m->p.wte, NULL, D, V, 0);
     ed_blas_serial_end(blas_saved);
     return k->logits;
 }

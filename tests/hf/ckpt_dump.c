@@ -27,8 +27,7 @@ int main(int argc, char **argv) {
     ed_options_defaults(&o);
     ed_tokenizer *tok = NULL;
     ed_gpt *m = NULL;
-    if (ed_ckpt_read_options(argv[1], &o, &err) != 0 || !(tok = ed_ckpt_read_tokenizer(argv[1], &err)) ||
-        !(m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), &err)) || ed_ckpt_read_model(argv[1], m, &err) != 0) {
+    if (ed_trainer_open_checkpoint(argv[1], ED_CMD_GENERATE, &o, NULL, &tok, &m, &err) != 0) {
         fprintf(stderr, "ckpt_dump: %s\n", err.msg);
         return 1;
     }

@@ -4,7 +4,7 @@
  *   ed_decoder   the logits of the next token given the ids so far, with or without a
  *                key/value cache, keeping every position inside the trained window;
  *   ed_pick   the next token from those logits: repetition penalty, temperature,
- *                top-k, top-p (nucleus), or greedy at temperature 0;
+ *                top-k, top-p (nucleus), or greedy at temperature 0; never <PAD>/<BOS>;
  *   ed_generate_tokens  the loop of the two, one callback per new token.
  *
  * Window. Training only ever puts tokens at positions [0, W) with W = max_length - 1 (a
@@ -57,7 +57,7 @@ typedef struct {
 
 typedef struct {
     int V;
-    float *z;       /* [V] logits after the penalty */
+    float *z;       /* [V] logits after the penalty and the <PAD>/<BOS> mask */
     void *cand;     /* [V] (logit, id) pairs */
     double *p;      /* [V] probabilities of the candidates */
     uint8_t *seen;  /* [V] ids present in the sequence */

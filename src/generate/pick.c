@@ -5,12 +5,14 @@
  * bounded min-heap, O(V log k), so the default k = 40 never sorts the whole vocabulary),
  * softmax at the temperature in double precision, top-p cut, one uniform draw. Ties are
  * broken by the lower id everywhere, so a given row of logits and rng state always give
- * the same token. */
+ * the same token. <PAD> and <BOS> are never picked: no training target is ever one of
+ * them, and an imported GPT-2 gives <BOS> the logit of <|endoftext|> (hf.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "expert/generate.h"
+#include "expert/tokenizer.h"
 
 typedef struct {
     float z;
@@ -75,10 +77,11 @@ static void top_candidates(cand *c, const float *z, int V, int k) {
 int32_t ed_pick_token(ed_pick *s, const ed_sampling *how, const float *logits, const int32_t *ids,
                   size_t n, ed_rng *rng) {
     const int V = s->V;
-    const float *z = logits;
+    float *z = s->z;
+    memcpy(z, logits, (size_t)V * sizeof(float));
+    if (V > ED_BOS) z[ED_PAD] = z[ED_BOS] = -INFINITY;
     if (how->repetition_penalty != 1.0f && n > 0) {
         const float r = how->repetition_penalty;
-        memcpy(s->z, logits, (size_t)V * sizeof(float));
         for (size_t i = 0; i < n; i++)
             if (ids[i] >= 0 && ids[i] < V && !s->seen[ids[i]]) {
                 float *x = &s->z[ids[i]];
@@ -87,7 +90,6 @@ int32_t ed_pick_token(ed_pick *s, const ed_sampling *how, const float *logits, c
             }
         for (size_t i = 0; i < n; i++)
             if (ids[i] >= 0 && ids[i] < V) s->seen[ids[i]] = 0;
-        z = s->z;
     }
     if (how->temperature <= 0.0f) {
         int best = 0;

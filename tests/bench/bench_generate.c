@@ -17,6 +17,7 @@
 
 #include "expert/generate.h"
 #include "expert/gpt.h"
+#include "expert/isa.h"
 
 typedef struct {
     const char *name;
@@ -35,21 +36,6 @@ static double decode(ed_decoder *d, ed_pick *p, ed_ivec *ids, int n) {
         ed_ivec_push(ids, ed_pick_token(p, &greedy, z, ids->data, ids->len, NULL));
     }
     return ed_now() - t0;
-}
-
-static void cpu_name(char *buf, size_t len) {
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) snprintf(buf, len, "%s", c + 2);
-            buf[strcspn(buf, "\n")] = 0;
-            break;
-        }
-    fclose(f);
 }
 
 int main(int argc, char **argv) {
@@ -71,17 +57,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     ed_set_threads(threads);
-    char cpu[256];
-    cpu_name(cpu, sizeof cpu);
-    const char *isa =
-#if defined(__AVX512F__)
-        "AVX-512";
-#elif defined(__AVX2__)
-        "AVX2";
-#else
-        "baseline";
-#endif
-    printf("# CPU: %s; ISA path: %s; GEMM: %s\n", cpu, isa, openblas_get_config());
+    char cpu[256], isa[160], emsg[256];
+    ed_cpu_model(cpu, sizeof cpu);
+    if (ed_isa_init(emsg, sizeof emsg) != 0) {
+        fprintf(stderr, "ed-bench-generate: %s\n", emsg);
+        return 2;
+    }
+    ed_isa_describe(isa, sizeof isa);
+    printf("# CPU: %s; kernels: %s; GEMM: OpenBLAS fp32 (%s)\n", cpu, isa, openblas_get_config());
     printf("# threads=%d, greedy, random weights, V=%d; prompt W/2 tokens, then %d new tokens\n", threads, V,
            tokens);
     printf("%-6s %9s %5s %8s %11s %10s %12s %7s %10s\n", "config", "params", "W", "kv_MiB", "prefill/s",

@@ -182,36 +182,40 @@ static void cached_ids_equal_uncached(void **state) {
 static void sampler_rules(void **state) {
     (void)state;
     ed_pick s;
-    ed_pick_init(&s, 5);
-    const float z[5] = {0.5f, 2.0f, 1.9f, -1.0f, 2.0f};
+    ed_pick_init(&s, 9);
+    /* ids 0..3 are <PAD> <UNK> <BOS> <EOS>; <BOS> has the largest logit but is never drawn */
+    const float z[9] = {0.5f, 0.1f, 3.0f, -0.5f, 0.5f, 2.0f, 1.9f, -1.0f, 2.0f};
     ed_rng rng;
     ed_rng_seed(&rng, 1, 0);
     ed_sampling g = {.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 1.0f};
-    assert_int_equal(ed_pick_token(&s, &g, z, NULL, 0, &rng), 1); /* tie 1 vs 4: the lower id */
+    assert_int_equal(ed_pick_token(&s, &g, z, NULL, 0, &rng), 5); /* tie 5 vs 8: the lower id */
     ed_sampling k1 = {.temperature = 1.0f, .top_k = 1, .top_p = 1.0f, .repetition_penalty = 1.0f};
     ed_sampling p0 = {.temperature = 1.0f, .top_k = 0, .top_p = 1e-6f, .repetition_penalty = 1.0f};
-    for (int i = 0; i < 50; i++) {
-        assert_int_equal(ed_pick_token(&s, &k1, z, NULL, 0, &rng), 1);
-        assert_int_equal(ed_pick_token(&s, &p0, z, NULL, 0, &rng), 1);
+    ed_sampling all = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 1.0f};
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(ed_pick_token(&s, &k1, z, NULL, 0, &rng), 5);
+        assert_int_equal(ed_pick_token(&s, &p0, z, NULL, 0, &rng), 5);
+        int t = ed_pick_token(&s, &all, z, NULL, 0, &rng);
+        assert_true(t != ED_PAD && t != ED_BOS);
     }
-    /* the penalty divides positive logits of ids already present: 1 and 4 drop below 2 */
-    const int32_t seen[3] = {1, 4, 1};
+    /* the penalty divides positive logits of ids already present: 5 and 8 drop below 6 */
+    const int32_t seen[3] = {5, 8, 5};
     ed_sampling pen = {.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 2.0f};
-    assert_int_equal(ed_pick_token(&s, &pen, z, seen, 3, &rng), 2);
-    const int32_t neg[1] = {3}; /* a negative logit is multiplied: still last */
-    assert_int_equal(ed_pick_token(&s, &pen, z, neg, 1, &rng), 1);
-    /* frequencies follow softmax(z) restricted to top-3 (ids 1, 4, 2) */
+    assert_int_equal(ed_pick_token(&s, &pen, z, seen, 3, &rng), 6);
+    const int32_t neg[1] = {7}; /* a negative logit is multiplied: still not chosen */
+    assert_int_equal(ed_pick_token(&s, &pen, z, neg, 1, &rng), 5);
+    /* frequencies follow softmax(z) restricted to the top 3 (ids 5, 8, 6) */
     ed_sampling k3 = {.temperature = 1.0f, .top_k = 3, .top_p = 1.0f, .repetition_penalty = 1.0f};
-    int count[5] = {0};
+    int count[9] = {0};
     enum { DRAWS = 60000 };
     for (int i = 0; i < DRAWS; i++) count[ed_pick_token(&s, &k3, z, NULL, 0, &rng)]++;
-    assert_int_equal(count[0] + count[3], 0);
+    assert_int_equal(count[5] + count[8] + count[6], DRAWS);
     double zs = 2 * exp(2.0) + exp(1.9);
-    assert_true(fabs(count[1] / (double)DRAWS - exp(2.0) / zs) < 0.01);
-    assert_true(fabs(count[2] / (double)DRAWS - exp(1.9) / zs) < 0.01);
-    /* top-p 0.5 over {1, 4, 2}: the first two reach 0.5... of the mass, 2 never drawn */
+    assert_true(fabs(count[5] / (double)DRAWS - exp(2.0) / zs) < 0.01);
+    assert_true(fabs(count[6] / (double)DRAWS - exp(1.9) / zs) < 0.01);
+    /* top-p 0.6 over {5, 8, 6}: 5 and 8 hold 0.69 of the mass, 6 is never drawn */
     ed_sampling tp = {.temperature = 1.0f, .top_k = 3, .top_p = 0.6f, .repetition_penalty = 1.0f};
-    for (int i = 0; i < 2000; i++) assert_int_not_equal(ed_pick_token(&s, &tp, z, NULL, 0, &rng), 2);
+    for (int i = 0; i < 2000; i++) assert_int_not_equal(ed_pick_token(&s, &tp, z, NULL, 0, &rng), 6);
     ed_pick_free(&s);
 }
 

@@ -169,6 +169,8 @@ T.expect(open(os.path.join(d2, "merges.txt")).read().split("\n")[1:] ==
          open(os.path.join(src, "merges.txt")).read().split("\n")[1:], "exported merges differ")
 
 # ---- generate/eval use it; train --init-from fine-tunes it --------------------------------
+p = ed(["inspect", a])
+T.expect("progress: none" in p.stdout, "inspect of an imported model:\n" + p.stdout)
 p = ed(["generate", a, "hello world", "-n", 5, "-T", 0])
 T.expect(p.stdout.startswith("hello world"), "generate on an imported model:\n" + p.stdout)
 train = T.corpus(os.path.join(d, "train.txt"), 60, seed=3)

@@ -36,14 +36,14 @@ trap 'rm -rf "$work"' EXIT
 echo "== BPE: train 8000 merges, encode (bundled corpus) =="
 for corpus in data/fortunes-train.txt data/fortunes-ru-train.txt; do
   [ -f "$corpus" ] || continue
-  "$BUILD_DIR/tests/bpe/bench_bpe" "$corpus" 8260 "$work/$(basename "$corpus" .txt).bpe.json"
+  "$BUILD_DIR/tests/tokenizer/bench_bpe" "$corpus" 8260 "$work/$(basename "$corpus" .txt).bpe.json"
 done
 
 # The tokenizer for the prepare runs sees both languages, like the synthetic corpus.
 if [ -f data/fortunes-ru-train.txt ]; then
   echo "-- mixed English + Russian (the tokenizer used below)"
   { cat data/fortunes-train.txt; printf '\n\n'; cat data/fortunes-ru-train.txt; } > "$work/mixed.txt"
-  "$BUILD_DIR/tests/bpe/bench_bpe" "$work/mixed.txt" 8260 "$work/mixed.bpe.json"
+  "$BUILD_DIR/tests/tokenizer/bench_bpe" "$work/mixed.txt" 8260 "$work/mixed.bpe.json"
   tok="$work/mixed.bpe.json"
 else
   tok="$work/fortunes-train.bpe.json"

@@ -14,7 +14,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j2 --target bench_tokenizer >/dev/null
-bench="$BUILD_DIR/tests/data/bench_tokenizer"
+bench="$BUILD_DIR/tests/tokenizer/bench_tokenizer"
 if [ $# -gt 0 ]; then
     "$bench" "$1" "${2:-10000}"
     exit 0

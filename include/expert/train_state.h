@@ -1,9 +1,8 @@
-/* train_state.h — the trainer's resumable state and the training history.
+/* train_state.h — the trainer's resumable state.
  *
  * Everything needed to continue a run bit-exactly lives in ed_train_state (plus the
  * model parameters and optimizer moments): checkpoints save and restore it whole.
- * The history is what the seed pipeline called `history` (train_loss, val_loss,
- * perplexity per epoch) plus per-log-interval rows; rank 0 owns it. */
+ * The training history (what checkpoints also carry) is in history.h. */
 #ifndef EXPERT_TRAIN_STATE_H
 #define EXPERT_TRAIN_STATE_H
 
@@ -11,6 +10,7 @@
 #include <stdint.h>
 
 #include "expert/common.h"
+#include "expert/history.h"
 #include "expert/rng.h"
 
 typedef struct {
@@ -36,27 +36,5 @@ typedef struct {
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);
-
-/* Growable double column. */
-typedef struct {
-    double *v;
-    size_t n, cap;
-} ed_dcol;
-
-typedef struct {
-    /* one row per epoch (validation results are NAN when there is no val set) */
-    ed_dcol epoch, train_loss, val_loss, perplexity, val_accuracy, lr, epoch_seconds;
-    /* one row per log interval */
-    ed_dcol log_step, log_epoch, log_loss, log_lr, log_grad_norm, log_tokens_per_s, log_elapsed;
-} ed_history;
-
-void ed_dcol_push(ed_dcol *c, double x);
-void ed_history_free(ed_history *h);
-
-/* Writes the history as JSON ({"train_loss": [...], "val_loss": [...], "perplexity": [...],
- * ..., "steps": {...}, "config": {...}}) and as CSV (one row per epoch) next to it;
- * `config_json` (may be NULL) is a JSON object text stored under "config".
- * Written to a temporary file and renamed, so readers never see half a file. */
-int ed_history_write(const ed_history *h, const char *json_path, const char *config_json, ed_error *err);
 
 #endif

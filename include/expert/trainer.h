@@ -1,5 +1,5 @@
-/* trainer.h — the data-parallel training loop and the commands built on the model
- * (src/trainer/). Every function here is COLLECTIVE over d->comm: all ranks call it with
+/* trainer.h — the data-parallel training loop (src/trainer/); the other commands built
+ * on the model are in commands.h. Every function here is COLLECTIVE over d->comm: all ranks call it with
  * the same options and get the same return value.
  *
  * One optimizer step (docs/design.md has the diagram):
@@ -13,7 +13,9 @@
 #ifndef EXPERT_TRAINER_H
 #define EXPERT_TRAINER_H
 
+#include "expert/dataset.h"
 #include "expert/dist.h"
+#include "expert/gpt.h"
 #include "expert/options.h"
 
 /* Preemption flag (SIGTERM, SIGUSR1); see signals.c. */
@@ -23,14 +25,17 @@ int ed_signal_pending(void); /* the signal number, or 0 */
 /* `expert-dist train` with validated options whose file paths are resolved.
  * Returns an ED_EXIT_* status (the same on all ranks); rank 0 printed any error. */
 int ed_train(const ed_options *o, const ed_dist *d);
-/* `expert-dist eval`: loss, perplexity and token accuracy of o->checkpoint on o->val_file. */
-int ed_eval(const ed_options *o, const ed_dist *d);
-/* `expert-dist generate`: continues o->prompt with the model in o->checkpoint. */
-int ed_generate(const ed_options *o, const ed_dist *d);
-/* `expert-dist inspect`: config, progress and metrics stored in o->checkpoint. */
-int ed_inspect(const ed_options *o, const ed_dist *d);
-/* `expert-dist prepare`: tokenizes o->train_file (and o->val_file) once into the prepared
- * HDF5 token file o->data_file (include/expert/prepared.h). */
-int ed_prepare(const ed_options *o, const ed_dist *d);
+/* ed_gpt_create + threads for an options/vocab pair (shape from o->model, vocab from the
+ * tokenizer); NULL with err on a bad shape. Used by train, eval and generate. */
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err);
+
+/* Loss, perplexity and token accuracy of `m` over all windows of ds, sharded over ranks
+ * by s; the same result on every rank. */
+typedef struct {
+    double loss, perplexity, accuracy;
+    long tokens;
+} ed_eval_result;
+void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
+                         int pad_to_max, const ed_dist *d, ed_eval_result *r);
 
 #endif

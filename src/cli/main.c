@@ -12,6 +12,7 @@
 #include "expert/dist.h"
 #include "expert/isa.h"
 #include "expert/options.h"
+#include "expert/commands.h"
 #include "expert/trainer.h"
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* history.c — the training history (train_state.h): growable columns and the JSON + CSV
+/* history.c — the training history (history.h): growable columns and the JSON + CSV
  * files rank 0 rewrites as training goes. Both files are written to <path>.tmp and renamed,
  * so a reader (a plotting script, a person with `cat`) never sees half a file. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "expert/train_state.h"
+#include "expert/history.h"
 
 void ed_dcol_push(ed_dcol *c, double x) {
     if (c->n == c->cap) {

@@ -9,7 +9,7 @@
  * `void ED_KFN(gelu_forward)(...)`, i.e. gelu_forward_avx2 in the avx2 copy. Such a file
  * holds only kernels and static helpers: anything else would be defined once per path.
  *
- * Adding a kernel: one ED_KV/ED_KR row here, ED_KFN around its definition, and its file
+ * Adding a kernel: one ED_KV row here, ED_KFN around its definition, and its file
  * in ED_KERNEL_SOURCES if it is a new file. */
 #ifndef ED_ISA_KERNELS_H
 #define ED_ISA_KERNELS_H
@@ -17,9 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ED_KV(name, (parameters), (arguments)) for void kernels,
- * ED_KR(type, name, (parameters), (arguments)) for kernels returning a value. */
-#define ED_KERNELS(ED_KV, ED_KR)                                                                       \
+/* ED_KV(name, (parameters), (arguments)): every kernel returns void. */
+#define ED_KERNELS(ED_KV)                                                                       \
     ED_KV(encoder_forward,                                                                             \
           (float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int D),   \
           (out, inp, wte, wpe, B, T, D))                                                               \
@@ -65,17 +64,11 @@
     ED_KV(adamw_update,                                                                                \
           (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, \
            float eps, float wd, long step),                                                            \
-          (p, g, m, v, n, lr, beta1, beta2, eps, wd, step))                                            \
-    ED_KV(sgd_update,                                                                                  \
-          (float *p, const float *g, float *buf, size_t n, float lr, float momentum, float wd),        \
-          (p, g, buf, n, lr, momentum, wd))                                                            \
-    ED_KR(double, ed_sumsq, (const float *g, size_t n), (g, n))                                        \
-    ED_KV(ed_scale, (float *g, size_t n, float s), (g, n, s))
+          (p, g, m, v, n, lr, beta1, beta2, eps, wd, step))
 
-#define ED_KFIELD_V(name, params, args) void(*name) params;
-#define ED_KFIELD_R(type, name, params, args) type(*name) params;
+#define ED_KFIELD(name, params, args) void(*name) params;
 typedef struct {
-    ED_KERNELS(ED_KFIELD_V, ED_KFIELD_R)
+    ED_KERNELS(ED_KFIELD)
 } ed_kernels;
 
 /* The tables this binary holds (kernel_table.c, one per path; NULL-free). */
@@ -94,11 +87,9 @@ const ed_kernels *ed_kernels_active(void);
 /* Inside one path's copy: ED_KFN(name) is that copy's definition of the kernel, and its
  * prototype (from the list) makes the compiler check the definition's signature. */
 #define ED_KFN(name) ED_KCAT(name, ED_KSUFFIX)
-#define ED_KPROTO_V(name, params, args) void ED_KFN(name) params;
-#define ED_KPROTO_R(type, name, params, args) type ED_KFN(name) params;
-ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
-#undef ED_KPROTO_V
-#undef ED_KPROTO_R
+#define ED_KPROTO(name, params, args) void ED_KFN(name) params;
+ED_KERNELS(ED_KPROTO)
+#undef ED_KPROTO
 #endif
 
 #endif

@@ -65,8 +65,8 @@ static void log_row(ed_trainer *t, loop_clock *c) {
 }
 
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
-static void validate(ed_trainer *t, eval_result *er, int *is_best) {
-    trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
+static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
+    ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
     ed_train_state *st = &t->st;
     double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
     if (t->d->rank == 0) {
@@ -87,7 +87,7 @@ static void validate(ed_trainer *t, eval_result *er, int *is_best) {
     st->bad_evals = (int)verdict[3];
 }
 
-static void print_eval(const ed_trainer *t, const char *what, const eval_result *er, int is_best) {
+static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
     printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
@@ -98,7 +98,7 @@ static void print_eval(const ed_trainer *t, const char *what, const eval_result 
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
-    eval_result er = {NAN, NAN, NAN, 0};
+    ed_eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
     if (t->has_val) validate(t, &er, &is_best);
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
@@ -218,7 +218,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 return ED_EXIT_FAILURE;
             if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
                 st->step_in_epoch < t->steps_per_epoch) {
-                eval_result er;
+                ed_eval_result er;
                 int is_best = 0;
                 validate(t, &er, &is_best);
                 char what[64];

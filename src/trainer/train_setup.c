@@ -12,7 +12,7 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
     ed_model_config cfg = o->model;
     cfg.vocab_size = vocab;
     char msg[512] = "";
@@ -192,7 +192,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
 
 model:
     /* model and optimizer */
-    t->model = trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
+    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is

@@ -68,21 +68,11 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
-/* ed_gpt_create + threads for an options/vocab pair; NULL with err on a bad shape. */
-ed_gpt *trainer_make_model(const ed_options *o, int vocab, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
 /* The scheduled learning rate of optimizer step `step` (0-based). */
 double trainer_lr(const ed_trainer *t, long step);
-
-/* evaluate.c: loss/perplexity/accuracy of `m` over all windows of ds, sharded over ranks. */
-typedef struct {
-    double loss, perplexity, accuracy;
-    long tokens;
-} eval_result;
-void trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
-                      int pad_to_max, const ed_dist *d, eval_result *r);
 
 /* train_checkpoints.c */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);

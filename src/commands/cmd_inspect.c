@@ -2,7 +2,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "trainer_internal.h"
+#include "expert/checkpoint.h"
+#include "expert/commands.h"
+#include "expert/tokenizer.h"
+#include "expert/trainer.h"
 
 /* Parameters of the layout in gpt.h, from the shape alone. */
 static size_t count_params(const ed_model_config *c) {

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer_internal.h"
+#include "expert/checkpoint.h"
+#include "expert/commands.h"
+#include "expert/tokenizer.h"
+#include "expert/trainer.h"
 
 typedef struct {
     float logit;
@@ -47,7 +50,7 @@ static int generate(const ed_options *in, ed_error *err) {
     o.model = ck.model;
     ed_tokenizer *tok = ed_ckpt_read_tokenizer(o.checkpoint, err);
     if (!tok) return -1;
-    ed_gpt *m = trainer_make_model(&o, ed_tok_vocab_size(tok), err);
+    ed_gpt *m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), err);
     if (!m || ed_ckpt_read_model(o.checkpoint, m, err) != 0) {
         if (m) ed_gpt_free(m);
         ed_tok_free(tok);

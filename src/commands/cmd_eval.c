@@ -4,7 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trainer_internal.h"
+#include "expert/checkpoint.h"
+#include "expert/commands.h"
+#include "expert/tokenizer.h"
+#include "expert/trainer.h"
 
 /* Shape of the model and windows from the checkpoint, the rest from the command line. */
 static int options_from_checkpoint(ed_options *o, const char *path, ed_error *err) {
@@ -40,7 +43,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     ed_docs_free(&docs);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    m = trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
+    m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
     status = m ? ed_ckpt_read_model(o.checkpoint, m, &err) : -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
 
@@ -51,8 +54,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
     uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
-    eval_result r;
-    trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);
+    ed_eval_result r;
+    ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);
     if (d->rank == 0)
         printf("eval %s on %s: loss %.4f perplexity %.2f accuracy %.4f (%ld tokens, %zu windows, %.1fs)\n",
                o.checkpoint, o.val_file, r.loss, r.perplexity, r.accuracy, r.tokens, ds.n_windows, ed_now() - t0);

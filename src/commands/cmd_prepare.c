@@ -1,11 +1,11 @@
 /* cmd_prepare.c — `expert-dist prepare`: tokenize the text once into an HDF5 token file
  * that `train --data-file` reads without parsing or tokenizing anything.
- * Collective: ranks split the documents (src/dataset/prepared_mpi.c), rank 0 writes. */
+ * Collective: ranks split the documents (src/prepared/prepared_mpi.c), rank 0 writes. */
 #include <stdio.h>
 #include <string.h>
 
+#include "expert/commands.h"
 #include "expert/prepared.h"
-#include "expert/trainer.h"
 
 int ed_prepare(const ed_options *o, const ed_dist *d) {
     ed_error err = {{0}};

@@ -1,0 +1,20 @@
+/* commands.h — the commands besides `train` (src/commands/): eval, generate, inspect,
+ * prepare. Each is COLLECTIVE over d->comm (all ranks call it with the same options) and
+ * returns an ED_EXIT_* status, the same on every rank; rank 0 printed any error. */
+#ifndef EXPERT_COMMANDS_H
+#define EXPERT_COMMANDS_H
+
+#include "expert/dist.h"
+#include "expert/options.h"
+
+/* `expert-dist eval`: loss, perplexity and token accuracy of o->checkpoint on o->val_file. */
+int ed_eval(const ed_options *o, const ed_dist *d);
+/* `expert-dist generate`: continues o->prompt with the model in o->checkpoint. */
+int ed_generate(const ed_options *o, const ed_dist *d);
+/* `expert-dist inspect`: config, progress and metrics stored in o->checkpoint. */
+int ed_inspect(const ed_options *o, const ed_dist *d);
+/* `expert-dist prepare`: tokenizes o->train_file (and o->val_file) once into the prepared
+ * HDF5 token file o->data_file (include/expert/prepared.h). */
+int ed_prepare(const ed_options *o, const ed_dist *d);
+
+#endif

@@ -1,0 +1,35 @@
+/* history.h — the training history (src/history/).
+ *
+ * The history is what the seed pipeline called `history` (train_loss, val_loss,
+ * perplexity per epoch) plus per-log-interval rows; rank 0 owns it, checkpoints carry it
+ * (/history) so a resumed run continues the same curves. */
+#ifndef EXPERT_HISTORY_H
+#define EXPERT_HISTORY_H
+
+#include <stddef.h>
+
+#include "expert/common.h"
+
+/* Growable double column. */
+typedef struct {
+    double *v;
+    size_t n, cap;
+} ed_dcol;
+
+typedef struct {
+    /* one row per epoch (validation results are NAN when there is no val set) */
+    ed_dcol epoch, train_loss, val_loss, perplexity, val_accuracy, lr, epoch_seconds;
+    /* one row per log interval */
+    ed_dcol log_step, log_epoch, log_loss, log_lr, log_grad_norm, log_tokens_per_s, log_elapsed;
+} ed_history;
+
+void ed_dcol_push(ed_dcol *c, double x);
+void ed_history_free(ed_history *h);
+
+/* Writes the history as JSON ({"train_loss": [...], "val_loss": [...], "perplexity": [...],
+ * ..., "steps": {...}, "config": {...}}) and as CSV (one row per epoch) next to it;
+ * `config_json` (may be NULL) is a JSON object text stored under "config".
+ * Written to a temporary file and renamed, so readers never see half a file. */
+int ed_history_write(const ed_history *h, const char *json_path, const char *config_json, ed_error *err);
+
+#endif

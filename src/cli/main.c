@@ -3,6 +3,7 @@
  * Every rank parses the same argv and validates the same options, so every rank reaches
  * the same verdict before any work; only rank 0 prints. Usage errors exit 2 on all
  * ranks (after MPI_Finalize, so mpirun reports a plain non-zero exit, not a crash). */
+#include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,7 +116,15 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (a.version) {
-        if (d.rank == 0) printf("expert-dist %s (%s)\n", ED_VERSION, ED_GIT_COMMIT);
+        /* Second line: what this binary runs on here (benchmark scripts print it). */
+        if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
+        if (d.rank == 0) {
+            char cpu[128], isa[160];
+            ed_cpu_model(cpu, sizeof cpu);
+            ed_isa_describe(isa, sizeof isa);
+            printf("expert-dist %s (%s)\ncpu: %s; kernels: %s; gemm: OpenBLAS %s\n", ED_VERSION, ED_GIT_COMMIT, cpu,
+                   isa, openblas_get_corename());
+        }
         rc = ED_EXIT_OK;
         goto out;
     }

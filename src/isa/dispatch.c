@@ -5,9 +5,10 @@
  * once (pthread_once, so OpenMP threads calling kernels concurrently are safe) from
  * ED_ISA and the CPU, read-only afterwards. The alternative — a table pointer carried by
  * the model and the optimizer — would change public signatures to pass around a value
- * that cannot differ within a process. GCC's target_clones was
- * not used: it gives no way to force a path, and the bodies of `omp parallel` regions
- * are outlined before cloning, so they would stay baseline code. */
+ * that cannot differ within a process. GCC's target_clones was not used: its loader-run
+ * resolvers pick by CPUID alone, so a path could not be forced (tests must run each path
+ * on one machine, and a user must be able to rule a path out), nor refused with a clear
+ * message. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -40,9 +40,10 @@ build "$NATIVE_DIR" -DED_NATIVE=ON
 pbench="$PORTABLE_DIR/tests/bench/ed-bench"
 nbench="$NATIVE_DIR/tests/bench/ed-bench"
 
-# The header line of one run names CPU, kernel path and GEMM backend.
-"$pbench" --config "$config" --threads "$threads" --steps 1 --no-torch | grep '^# cpu:'
-runs=$("$pbench" --config "$config" --threads 1 --steps 1 --no-torch | sed -n 's/.*this CPU runs: \([a-z0-9 ]*\)).*/\1/p')
+# The header lines of one run name CPU, kernel path, OpenBLAS core and GEMM backend.
+head=$("$pbench" --config "$config" --threads 1 --steps 1 --no-torch --precision fp32)
+grep -E '^# (cpu|CPU ISA)' <<<"$head"
+runs=$(sed -n 's/.*this CPU runs: \([a-z0-9 ]*\)).*/\1/p' <<<"$head")
 rows=("native|$nbench|auto" "portable|$pbench|auto")
 for p in $runs; do rows+=("portable|$pbench|$p"); done
 
@@ -50,13 +51,14 @@ declare -A tps path
 for ((r = 0; r < rounds; r++)); do
   for ((i = 0; i < ${#rows[@]}; i++)); do
     IFS='|' read -r kind exe isa <<<"${rows[$i]}"
-    out=$(ED_ISA=$isa "$exe" --config "$config" --threads "$threads" --steps "$steps" --no-torch)
+    out=$(ED_ISA=$isa "$exe" --config "$config" --threads "$threads" --steps "$steps" --no-torch --precision fp32)
     path[$i]=$(sed -n 's/^# cpu: .*; kernels: \([a-z0-9]*\) .*/\1/p' <<<"$out")
-    tps[$i]="${tps[$i]:-} $(awk -v c="$config" '$1 == c { print $3 }' <<<"$out")"
+    # the fp32 row: config prec gemm params tok/s ...
+    tps[$i]="${tps[$i]:-} $(awk -v c="$config" '$1 == c && $2 == "fp32" { print $5 }' <<<"$out")"
   done
 done
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-echo "# $config, $threads threads, median of $rounds rounds x $steps steps; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $config fp32, $threads threads, median of $rounds rounds x $steps steps; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| build | ED_ISA | kernels | tok/s | vs native |"
 echo "|---|---|---|---|---|"
 base=$(median "${tps[0]}")

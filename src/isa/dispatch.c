@@ -4,17 +4,18 @@
  * The choice is the library's one piece of process state besides the signal flag: made
  * once (pthread_once, so OpenMP threads calling kernels concurrently are safe) from
  * ED_ISA and the CPU, read-only afterwards. The alternative — a table pointer carried by
- * the model and the optimizer — would change public signatures to pass around a value
- * that cannot differ within a process. GCC's target_clones was not used: its loader-run
- * resolvers pick by CPUID alone, so a path could not be forced (tests must run each path
- * on one machine, and a user must be able to rule a path out), nor refused with a clear
- * message. */
+ * the model, the optimizer and every caller of ed_sumsq — would change public signatures
+ * to pass around a value that cannot differ within a process. GCC's target_clones was
+ * not used: its loader-run resolvers pick by CPUID alone, so a path could not be forced
+ * (tests must run each path on one machine, and a user must be able to rule a path out),
+ * nor refused with a clear message. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "expert/common.h"
 #include "expert/isa.h"
+#include "expert/optim.h"
 #include "kernels.h"
 #include "../model/layers.h"
 #include "../optim/optim_internal.h"
@@ -80,6 +81,8 @@ void ed_isa_describe(char *buf, size_t len) {
 
 /* The entry points the engine calls: one indirect call per kernel invocation (each works
  * on whole tensors, so the call costs nothing measurable). */
-#define ED_KWRAP(name, params, args) \
+#define ED_KWRAP_V(name, params, args) \
     void name params { ed_kernels_active()->name args; }
-ED_KERNELS(ED_KWRAP)
+#define ED_KWRAP_R(type, name, params, args) \
+    type name params { return ed_kernels_active()->name args; }
+ED_KERNELS(ED_KWRAP_V, ED_KWRAP_R)

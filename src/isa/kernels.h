@@ -9,7 +9,7 @@
  * `void ED_KFN(gelu_forward)(...)`, i.e. gelu_forward_avx2 in the avx2 copy. Such a file
  * holds only kernels and static helpers: anything else would be defined once per path.
  *
- * Adding a kernel: one ED_KV row here, ED_KFN around its definition, and its file
+ * Adding a kernel: one ED_KV/ED_KR row here, ED_KFN around its definition, and its file
  * in ED_KERNEL_SOURCES if it is a new file. */
 #ifndef ED_ISA_KERNELS_H
 #define ED_ISA_KERNELS_H
@@ -17,8 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ED_KV(name, (parameters), (arguments)): every kernel returns void. */
-#define ED_KERNELS(ED_KV)                                                                       \
+/* The GEMM context the attention kernels pass on (src/model/gemm.h). */
+typedef struct ed_gemm_ctx ed_gemm_ctx;
+
+/* ED_KV(name, (parameters), (arguments)) for void kernels,
+ * ED_KR(type, name, (parameters), (arguments)) for kernels returning a value. */
+#define ED_KERNELS(ED_KV, ED_KR)                                                                       \
     ED_KV(encoder_forward,                                                                             \
           (float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int D),   \
           (out, inp, wte, wpe, B, T, D))                                                               \
@@ -37,13 +41,13 @@
     ED_KV(gelu_backward, (float *dinp, const float *inp, const float *dout, size_t n),                 \
           (dinp, inp, dout, n))                                                                        \
     ED_KV(attention_forward,                                                                           \
-          (float *out, float *att, float *attd, const float *qkv, int B, int T, int D, int H, float p, \
-           uint64_t seed),                                                                             \
-          (out, att, attd, qkv, B, T, D, H, p, seed))                                                  \
+          (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D, \
+           int H, float p, uint64_t seed),                                                             \
+          (g, out, att, attd, qkv, B, T, D, H, p, seed))                                               \
     ED_KV(attention_backward,                                                                          \
-          (float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,         \
-           const float *attd, int B, int T, int D, int H, float p, int threads),                       \
-          (dqkv, scratch, dout, qkv, att, attd, B, T, D, H, p, threads))                               \
+          (ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,           \
+           const float *att, const float *attd, int B, int T, int D, int H, float p, int threads),     \
+          (g, dqkv, scratch, dout, qkv, att, attd, B, T, D, H, p, threads))                            \
     ED_KV(dropout_mask, (uint8_t *mask, size_t n, float p, uint64_t seed), (mask, n, p, seed))         \
     ED_KV(residual_dropout_forward,                                                                    \
           (float *out, const float *res, const float *branch, const uint8_t *mask, float p, size_t n), \
@@ -64,11 +68,17 @@
     ED_KV(adamw_update,                                                                                \
           (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, \
            float eps, float wd, long step),                                                            \
-          (p, g, m, v, n, lr, beta1, beta2, eps, wd, step))
+          (p, g, m, v, n, lr, beta1, beta2, eps, wd, step))                                            \
+    ED_KV(sgd_update,                                                                                  \
+          (float *p, const float *g, float *buf, size_t n, float lr, float momentum, float wd),        \
+          (p, g, buf, n, lr, momentum, wd))                                                            \
+    ED_KR(double, ed_sumsq, (const float *g, size_t n), (g, n))                                        \
+    ED_KV(ed_scale, (float *g, size_t n, float s), (g, n, s))
 
-#define ED_KFIELD(name, params, args) void(*name) params;
+#define ED_KFIELD_V(name, params, args) void(*name) params;
+#define ED_KFIELD_R(type, name, params, args) type(*name) params;
 typedef struct {
-    ED_KERNELS(ED_KFIELD)
+    ED_KERNELS(ED_KFIELD_V, ED_KFIELD_R)
 } ed_kernels;
 
 /* The tables this binary holds (kernel_table.c, one per path; NULL-free). */
@@ -87,9 +97,11 @@ const ed_kernels *ed_kernels_active(void);
 /* Inside one path's copy: ED_KFN(name) is that copy's definition of the kernel, and its
  * prototype (from the list) makes the compiler check the definition's signature. */
 #define ED_KFN(name) ED_KCAT(name, ED_KSUFFIX)
-#define ED_KPROTO(name, params, args) void ED_KFN(name) params;
-ED_KERNELS(ED_KPROTO)
-#undef ED_KPROTO
+#define ED_KPROTO_V(name, params, args) void ED_KFN(name) params;
+#define ED_KPROTO_R(type, name, params, args) type ED_KFN(name) params;
+ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
+#undef ED_KPROTO_V
+#undef ED_KPROTO_R
 #endif
 
 #endif

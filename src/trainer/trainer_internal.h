@@ -25,6 +25,7 @@ typedef struct {
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
+    ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
 
     ed_tokenizer *tok;
     ed_dataset train_ds, val_ds;
@@ -44,9 +45,11 @@ typedef struct {
     long steps_per_epoch, total_steps;
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
+    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
+    int ref_measured;     /* ref_gflops was measured at start (not given) */
     long steps_run;       /* steps taken by this process */
     double step_seconds;  /* wall time inside steps 2..steps_run (the first is warm-up) */
     double comm_seconds;  /* ... of which blocked in gradient buckets, scalar allreduce, ZeRO allgather */
@@ -68,6 +71,10 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
+
+/* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
+ * streams, else -1 on every rank with err naming the rank, host and file. */
+int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);

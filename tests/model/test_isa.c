@@ -21,6 +21,7 @@
 #include "expert/isa.h"
 #include "expert/rng.h"
 #include "kernels.h"
+#include "../model/gemm.h"
 
 /* |a-b| <= tol * (|b| + scale), element by element; scale = RMS of b keeps entries near
  * zero (differences of cancelling sums) from demanding relative accuracy they cannot have. */
@@ -79,7 +80,7 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     free(x), free(w), free(bias), free(o1), free(o2), free(dout), free(dx1), free(dx2);
     free(dw1), free(dw2), free(db1), free(db2);
 
-    /* GELU and residual dropout on a long flat vector. */
+    /* GELU, residual dropout, scaling and the sum of squares on a long flat vector. */
     float *u = randn(&r, n, 2.0f), *g = randn(&r, n, 1.0f), *res = randn(&r, n, 1.0f);
     float *y1 = malloc(n * 4), *y2 = malloc(n * 4);
     k->gelu_forward(y1, u, n);
@@ -101,9 +102,16 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     k->residual_bias_init(y1, res, u, 1001, 99);
     b->residual_bias_init(y2, res, u, 1001, 99);
     expect_close("residual+bias", y1, y2, 1001 * 99, TOL);
+    double q1 = k->ed_sumsq(g, n), q2 = b->ed_sumsq(g, n);
+    assert_true(fabs(q1 - q2) <= 1e-12 * q2);
+    memcpy(y1, g, n * 4);
+    memcpy(y2, g, n * 4);
+    k->ed_scale(y1, n, 0.37f);
+    b->ed_scale(y2, n, 0.37f);
+    expect_close("scale", y1, y2, n, TOL);
     free(mk1), free(mk2);
 
-    /* AdamW: three steps so the moments matter. */
+    /* Optimizers: three steps so the moments matter. */
     float *p1 = copy(res, n), *p2 = copy(res, n), *mm1 = calloc(n, 4), *mm2 = calloc(n, 4);
     float *v1 = calloc(n, 4), *v2 = calloc(n, 4);
     for (long s = 1; s <= 3; s++) {
@@ -113,6 +121,11 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     expect_close("adamw params", p1, p2, n, TOL);
     expect_close("adamw m", mm1, mm2, n, TOL);
     expect_close("adamw v", v1, v2, n, TOL);
+    for (int s = 0; s < 3; s++) {
+        k->sgd_update(p1, g, mm1, n, 1e-2f, 0.9f, 0.01f);
+        b->sgd_update(p2, g, mm2, n, 1e-2f, 0.9f, 0.01f);
+    }
+    expect_close("sgd params", p1, p2, n, TOL);
     free(p1), free(p2), free(mm1), free(mm2), free(v1), free(v2);
     free(u), free(g), free(res), free(y1), free(y2);
 
@@ -134,20 +147,24 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
 
     /* Attention with dropout (its masks must match too), forward and backward. */
     size_t nq = (size_t)B * T * 3 * D, na = (size_t)B * H * T * T, no = (size_t)B * T * D;
+    char gmsg[256];
+    ed_gemm_ctx *gc = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, gmsg, sizeof gmsg);
+    assert_non_null(gc);
     float *qkv = randn(&r, nq, 1.0f), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
     float *ad1 = malloc(na * 4), *ad2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
-    k->attention_forward(ao1, a1, ad1, qkv, B, T, D, H, 0.1f, 5);
-    b->attention_forward(ao2, a2, ad2, qkv, B, T, D, H, 0.1f, 5);
+    k->attention_forward(gc, ao1, a1, ad1, qkv, B, T, D, H, 0.1f, 5);
+    b->attention_forward(gc, ao2, a2, ad2, qkv, B, T, D, H, 0.1f, 5);
     expect_close("attention out", ao1, ao2, no, TOL);
     expect_close("attention probs", a1, a2, na, TOL);
     for (size_t i = 0; i < na; i++) assert_true((ad1[i] == 0.0f) == (ad2[i] == 0.0f));
     float *dy = randn(&r, no, 1.0f), *dq1 = malloc(nq * 4), *dq2 = malloc(nq * 4);
     float *scratch = malloc((size_t)64 * T * 4 * 64); /* up to 64 OpenMP threads */
-    k->attention_backward(dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
-    b->attention_backward(dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
+    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
+    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
     expect_close("attention dqkv", dq1, dq2, nq, TOL);
     free(qkv), free(a1), free(a2), free(ad1), free(ad2), free(ao1), free(ao2), free(dy), free(dq1), free(dq2);
     free(scratch);
+    ed_gemm_ctx_free(gc);
 
     /* Cross-entropy with label smoothing and an ignored row. */
     float *z = randn(&r, (size_t)N * V, 3.0f), *l1 = malloc(N * 4), *l2 = malloc(N * 4);

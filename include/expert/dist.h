@@ -133,7 +133,6 @@ typedef struct {
     uint16_t *wire;      /* [n_buckets][world * chunk]: the encoded bucket, then the gathered sum */
     uint16_t *peers;     /* [n_buckets][world * chunk]: this rank's chunk from every rank */
     MPI_Request *req2;   /* the allgathers */
-    double wait_seconds; /* total time blocked in ed_grad_sync_finish (for the summary) */
     long n_launched;     /* buckets launched during backward (overlapped), all steps */
     long n_total;        /* buckets launched, all steps */
 } ed_grad_sync;

@@ -22,9 +22,10 @@
  *
  * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
- * runs everything on the OpenMP threads (each GEMM is split into per-thread slabs with
- * single-threaded BLAS inside, src/model/gemm.c), so only one pool of threads competes
- * for the cores; the OpenBLAS setting is restored on return.
+ * runs everything on the OpenMP threads (an OpenBLAS GEMM is split into per-thread slabs
+ * with single-threaded BLAS inside; oneDNN threads on the same OpenMP pool; see
+ * src/model/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
+ * setting is restored on return.
  * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
  *
  * Token ids are validated by the data pipeline; an id outside [0, V) (or a target that
@@ -54,6 +55,8 @@ typedef struct {
 /* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
  * divide d-model 512"); options validation and the checkpoint reader report it as is. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
+/* Parameters of a model of this (valid) shape, from the tensor table, without building it. */
+size_t ed_model_num_params(const ed_model_config *c);
 
 typedef struct {
     char name[64];   /* state_dict key, e.g. "blocks.3.qkv.weight" */
@@ -152,6 +155,28 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
  * (B, T) training step (forward and both backward products, all threads), over about
  * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */
 double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
+
+/* ---- inference with a key/value cache (decode.c) ------------------------------------
+ * The cache holds, for positions [0, len) of ONE sequence, every layer's keys and values:
+ * kv[L][2][T][D] floats, ed_kv_cache_bytes() = 8 * L * T * D bytes, plus a bounded chunk
+ * scratch (ed_kv_scratch_bytes: 64 rows of activations, one 64 x T score block per thread,
+ * and V logits). Sized from the model; T <= max_seq_len. Not thread-safe; one per model
+ * user. The cache does not hold the model: pass the same ed_gpt to every call. */
+typedef struct ed_kv_cache ed_kv_cache;
+size_t ed_kv_cache_bytes(const ed_model_config *cfg, int positions);
+size_t ed_kv_scratch_bytes(const ed_model_config *cfg, int positions);
+ed_kv_cache *ed_kv_cache_create(const ed_gpt *m, int positions);
+void ed_kv_cache_free(ed_kv_cache *k);
+/* Forgets every position (the next token goes to position 0). */
+void ed_kv_cache_reset(ed_kv_cache *k);
+int ed_kv_cache_len(const ed_kv_cache *k);
+int ed_kv_cache_capacity(const ed_kv_cache *k);
+/* Feeds tokens[0..n) at positions len..len+n-1 (n >= 1, len + n <= capacity; ids in
+ * range: both are broken invariants otherwise) and returns the logits [V] of the LAST
+ * one, valid until the next call. Equal, to float rounding, to row len+n-1 of
+ * ed_gpt_forward (inference mode) over all len+n tokens. Several tokens at once (a
+ * prompt) run as batched GEMMs in chunks of 64 rows. */
+const float *ed_gpt_forward_cached(ed_gpt *m, ed_kv_cache *k, const int32_t *tokens, int n);
 
 /* Sets OpenBLAS and OpenMP thread counts for this process (n >= 1). */
 void ed_set_threads(int n);

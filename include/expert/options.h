@@ -72,6 +72,7 @@ typedef struct {
     int early_stopping_patience;   /* 0 = off */
     char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints" */
     char resume[ED_PATH_MAX];      /* "" | path | auto */
+    char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
     ed_nan_policy on_nan;          /* skip | stop */
@@ -99,7 +100,26 @@ typedef struct {
     int max_new_tokens;            /* 50 */
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
+    float top_p;                   /* 1.0 = off */
+    float repetition_penalty;      /* 1.0 = off */
+    char stop[256];                /* end a sample at this text ("" = none) */
+    int num_samples;               /* samples per prompt, 1 */
+    char prompt_file[ED_PATH_MAX]; /* one prompt per paragraph */
+    int kv_cache;                  /* 1: key/value cache; 0: full forward per token */
 } ed_options;
+
+/* The commands of expert-dist as bits of the table's `commands` column: which commands an
+ * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
+ * accepts every option with every command, so one config file serves them all. */
+typedef enum {
+    ED_CMD_TRAIN = 1 << 0,
+    ED_CMD_EVAL = 1 << 1,
+    ED_CMD_GENERATE = 1 << 2,
+    ED_CMD_INSPECT = 1 << 3,
+    ED_CMD_PREPARE = 1 << 4,
+    ED_CMD_IMPORT = 1 << 5,
+    ED_CMD_EXPORT = 1 << 6,
+} ed_command;
 
 /* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its
  * values (`choices`, indexed by the enum value, NULL-terminated); the text form — flags,
@@ -116,6 +136,10 @@ typedef struct {
     size_t size;          /* sizeof the field (ED_OPT_STR: the buffer size) */
     char short_name;
     const char *group;    /* "data" | "model" | "optim" | "loop" | "system" | "generate" */
+    unsigned commands;    /* ed_command bits: the commands this option applies to */
+    unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
+                             flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
+                             but the one-shot ones); see ed_trainer_open_checkpoint */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;
@@ -161,7 +185,7 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints the options of the given groups (comma-separated, e.g. "data,model") as help. */
-void ed_options_help(FILE *f, const char *groups);
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+void ed_options_help(FILE *f, ed_command cmd);
 
 #endif

@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Options that describe one invocation, not the run: carrying them over from a
- * checkpoint would e.g. make a resumed run crash again at --debug-exit-step or try to
- * resume from itself. They are still stored, for `inspect`. */
-static const char *const not_carried[] = {"resume", "checkpoint", "dry-run", "debug-exit-rank",
-                                          "debug-exit-step", "prompt", NULL};
-
-static int carried(const char *name) {
-    for (const char *const *p = not_carried; *p; p++)
-        if (strcmp(*p, name) == 0) return 0;
-    return 1;
-}
-
 static int get_int_range(ckpt_reader *r, const char *obj, const char *name, int64_t lo, int64_t hi,
                          int64_t *v) {
     if (ckpt_get_i64(r, obj, name, v) < 0) return -1;
@@ -108,7 +96,7 @@ int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c) {
     return 0;
 }
 
-int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err) {
+int ed_ckpt_read_options(const char *path, ed_command cmd, ed_options *opt, ed_error *err) {
     ckpt_reader r;
     if (ckpt_open(&r, path, err) < 0) return -1;
     int rc = 0;
@@ -118,7 +106,7 @@ int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err) {
     /* Attributes unknown to this version are ignored and options missing from the file
      * keep their current value: both happen across versions and neither is an error. */
     for (size_t i = 0; rc == 0 && i < n && tab[i].name; i++)
-        if (carried(tab[i].name) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
+        if ((tab[i].ckpt & cmd) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
     if (rc == 0) rc = ckpt_read_model_config(&r, &opt->model);
     ckpt_close(&r);
     return rc;
@@ -238,7 +226,7 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
     int rc = 0;
     char *kind = NULL;
     int64_t step = 0;
-    if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (an exported model cannot be resumed)");
+    if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     if (rc == 0) rc = ckpt_get_str(&r, "/optimizer", "kind", &kind);
     if (rc == 0) {
         const char *want = ed_opt_kind_names[o->kind];
@@ -277,7 +265,7 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
     ckpt_reader r;
     if (ckpt_open(&r, path, err) < 0) return -1;
     int rc = 0;
-    if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (an exported model cannot be resumed)");
+    if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
         char *p = (char *)s + f->offset;
         int64_t i;

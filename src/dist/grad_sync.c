@@ -111,12 +111,10 @@ void ed_grad_sync_ready(void *ctx, size_t offset, size_t count) {
 }
 
 void ed_grad_sync_finish(ed_grad_sync *g) {
-    double t0 = ed_now();
     while (g->next >= 0) launch(g, g->next--);
     if (g->bf16 && g->world > 1) {
         for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_sum(g, i);
         for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_decode(g, i, bucket_lo(g, i), bucket_len(g, i));
-        g->wait_seconds += ed_now() - t0;
         return;
     }
     if (g->world > 1) MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
@@ -128,5 +126,4 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
             size_t at = blo > g->lo ? blo : g->lo;
             if (cnt && at != blo) memmove(g->buf + at, g->buf + blo, cnt * sizeof *g->buf);
         }
-    g->wait_seconds += ed_now() - t0;
 }

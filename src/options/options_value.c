@@ -184,19 +184,7 @@ char *ed_options_to_json(const ed_options *o) {
     return copy;
 }
 
-static int in_groups(const char *group, const char *groups) {
-    size_t n = strlen(group);
-    for (const char *p = groups; *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (len == n && strncmp(p, group, n) == 0) return 1;
-        if (!c) break;
-        p = c + 1;
-    }
-    return 0;
-}
-
-void ed_options_help(FILE *f, const char *groups) {
+void ed_options_help(FILE *f, ed_command cmd) {
     ed_options d;
     ed_options_defaults(&d);
     ed_error err;
@@ -204,7 +192,7 @@ void ed_options_help(FILE *f, const char *groups) {
     const char *last = "";
     char buf[96], def[4200], names[256];
     for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
-        if (!in_groups(s->group, groups)) continue;
+        if (!(s->commands & cmd)) continue;
         if (strcmp(last, s->group) != 0) fprintf(f, "\n%s options:\n", s->group);
         last = s->group;
         const char *arg = s->type == ED_OPT_BOOL                                 ? ""

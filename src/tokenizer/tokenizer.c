@@ -112,23 +112,11 @@ ed_tokenizer *ed_tok_deserialize(const char *data, size_t len, ed_error *err) {
 int ed_tok_save(const ed_tokenizer *t, const char *path, ed_error *err) {
     size_t len;
     char *s = ed_tok_serialize(t, &len);
-    /* Write aside and rename, so a crash never leaves a half-written vocabulary behind. */
-    size_t pl = strlen(path);
-    char *tmp = ed_malloc(pl + 5);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    int rc = 0;
-    if (!f) {
-        rc = ed_fail(err, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        int bad = fwrite(s, 1, len, f) != len || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad) rc = ed_fail(err, "%s: write failed", path);
-        else if (rename(tmp, path) != 0) rc = ed_fail(err, "%s: cannot write: %s", path, strerror(errno));
-        if (rc) remove(tmp);
-    }
-    free(tmp);
+    /* The common atomic write (common.h): a crash never leaves half a vocabulary. */
+    s = ed_realloc(s, len + 2);
+    s[len] = '\n';
+    s[len + 1] = '\0';
+    int rc = ed_write_file_atomic(path, s, len + 1, "tokenizer", err);
     free(s);
     return rc;
 }

@@ -34,6 +34,17 @@ static int ensure_dir(ed_trainer *t, ed_error *err) {
     return ed_dist_agree(t->d, status, err);
 }
 
+int trainer_open_metrics(ed_trainer *t, ed_error *err) {
+    if (ensure_dir(t, err) != 0) return -1;
+    int status = 0;
+    if (t->d->rank == 0) {
+        char path[ED_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", t->o->checkpoint_dir);
+        status = ed_metrics_open(&t->metrics, path, t->resume_path[0] ? t->st.global_step : -1, err);
+    }
+    return ed_dist_agree(t->d, status, err);
+}
+
 /* ZeRO-1: the checkpoint holds the whole optimizer, so rank 0 gathers the slices into a
  * full-size copy for the duration of the write (other ranks allocate nothing). */
 static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
@@ -43,9 +54,9 @@ static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
         ed_optim_init(full, o->kind, 0, np, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
         full->step = o->step;
     }
-    ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->zero_counts, t->zero_displs);
+    ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->slice.counts, t->slice.displs);
     if (o->kind == ED_OPT_ADAMW)
-        ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->zero_counts, t->zero_displs);
+        ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->slice.counts, t->slice.displs);
 }
 
 int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
@@ -53,11 +64,11 @@ int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
     char path[ED_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
     ed_optim full = {0};
-    if (t->zero) gather_optimizer(t, &full);
-    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->zero ? &full : &t->opt_state,
+    if (t->slice.zero) gather_optimizer(t, &full);
+    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
                           .state = &t->st, .history = &t->hist, .tok = t->tok};
     int rc = ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
-    if (t->zero && t->d->rank == 0) ed_optim_free(&full);
+    if (t->slice.zero && t->d->rank == 0) ed_optim_free(&full);
     return rc;
 }
 

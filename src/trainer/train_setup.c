@@ -79,7 +79,7 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
     ed_prepared_info info;
     int status = ed_prepared_info_read(o->data_file, &info, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    t->tok = t->resume_path[0] ? ed_ckpt_read_tokenizer(t->resume_path, err) : ed_prepared_tokenizer(o->data_file, err);
+    if (!t->tok) t->tok = ed_prepared_tokenizer(o->data_file, err); /* else the checkpoint's */
     if (ed_dist_agree(t->d, t->tok ? 0 : -1, err) != 0) return -1;
     status = 0;
     if (ed_tok_vocab_size(t->tok) != info.vocab_size)
@@ -114,24 +114,47 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     } else {
         snprintf(t->resume_path, sizeof t->resume_path, "%s", o->resume);
     }
-    /* The shape of the model and of the data windows must be the checkpoint's; the rest
-     * (epochs, lr, intervals...) may be changed on the command line of the resumed run. */
-    ed_options ck = *o;
-    status = ed_ckpt_read_options(t->resume_path, &ck, err);
+    /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's; the
+     * rest (epochs, lr, intervals...) may be changed on the command line of the resumed
+     * run. The weights are read here; the optimizer and trainer state in load_state. */
+    status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    o->model = ck.model;
-    o->max_length = ck.max_length;
-    o->stride = ck.stride;
-    o->pack = ck.pack;
-    o->seed = ck.seed;
-    o->tokenizer = ck.tokenizer;
     if (t->verbose) printf("resuming from %s\n", t->resume_path);
     return 0;
 }
 
+/* --init-from (when there is nothing to resume): the model shape and tokenizer kind are
+ * the checkpoint's; the window may be shorter than its positions, never longer. */
+static int resolve_init(ed_trainer *t, ed_error *err) {
+    ed_options *o = &t->opt;
+    if (t->resume_path[0] || !o->init_from[0]) return 0;
+    snprintf(t->init_path, sizeof t->init_path, "%s", o->init_from);
+    /* What the checkpoint dictates to a model user (shape, windows, tokenizer), except
+     * the fine-tuning choices: window length, stride, dropout. The weights are read once
+     * the model exists (trainer_setup). */
+    const ed_options user = *o;
+    int status = ed_ckpt_read_options(t->init_path, ED_CMD_GENERATE, o, err);
+    if (status == 0) {
+        t->tok = ed_ckpt_read_tokenizer(t->init_path, err);
+        if (!t->tok) status = -1;
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    o->max_length = user.max_length;
+    o->stride = user.stride;
+    o->model.dropout = user.model.dropout;
+    if (o->max_length > o->model.max_seq_len) {
+        if (t->verbose)
+            printf("init-from: max-length %d > the model's %d positions: using %d\n", o->max_length,
+                   o->model.max_seq_len, o->model.max_seq_len);
+        o->max_length = o->model.max_seq_len;
+        if (o->stride > o->max_length) o->stride = o->max_length;
+    }
+    if (t->verbose) printf("initialising from %s (new optimizer state, step 0)\n", t->init_path);
+    return 0;
+}
+
 static int load_state(ed_trainer *t, ed_error *err) {
-    int status = ed_ckpt_read_model(t->resume_path, t->model, err);
-    if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
+    int status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
         status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
@@ -161,6 +184,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     memset(t, 0, sizeof *t);
     t->opt = *o;
     t->o = &t->opt;
+    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
     t->d = d;
     t->verbose = d->rank == 0 && !o->quiet;
     t->tty = d->rank == 0 && progress_bar_wanted();
@@ -174,9 +198,9 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
 
-    if (resolve_resume(t, err) != 0) return -1;
+    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
 
-    ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
     if (o->data_file[0]) {
         if (load_prepared(t, &wo, err) != 0) return -1;
         goto model;
@@ -187,9 +211,8 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
-    if (t->resume_path[0]) {
-        t->tok = ed_ckpt_read_tokenizer(t->resume_path, err);
-        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
+    if (t->tok) {
+        /* resumed, or --init-from: the checkpoint's tokenizer */
     } else if (o->vocab_file[0]) {
         t->tok = ed_tok_load(o->vocab_file, err);
         if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
@@ -209,24 +232,27 @@ model:
     if (trainer_check_consistent(t, err) != 0) return -1;
 
     /* model and optimizer */
-    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), &t->mach, err);
+    if (!t->model) t->model = ed_trainer_make_model(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
-    size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
+    size_t np = ed_gpt_num_params(t->model);
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
      * reduce-scattered onto the slices, each rank updates its slice and the parameters are
      * all-gathered. The per-element update is unchanged, but the reduction runs in another
      * order (reduce-scatter instead of allreduce) and the norm is a sum of per-slice sums,
      * so results match --zero 0 within float32 rounding, not bit for bit. */
-    t->zero = o->zero == 1 && d->world > 1;
-    if (t->zero) {
-        t->zero_counts = ed_malloc((size_t)d->world * sizeof(int));
-        t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
-        ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
+    trainer_slice *z = &t->slice;
+    z->zero = o->zero == 1 && d->world > 1;
+    z->lo = 0;
+    z->hi = np;
+    if (z->zero) {
+        z->counts = ed_malloc((size_t)d->world * sizeof(int));
+        z->displs = ed_malloc((size_t)d->world * sizeof(int));
+        ed_dist_slices(d, np, z->counts, z->displs, &z->lo, &z->hi);
     }
-    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1,
-                  o->beta2, o->eps, o->weight_decay, o->momentum);
-    ed_train_state_init(&t->st, t->o->seed, d->world);
+    ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    if (t->init_path[0] && ed_dist_agree(d, ed_ckpt_read_model(t->init_path, t->model, err), err) != 0) return -1;
     /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
@@ -234,35 +260,35 @@ model:
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
-                    t->o->seed, 1);
+                    o->seed, 1);
     /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
      * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
     int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
     ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
     size_t max_rows = ed_sampler_max_rows(&t->train_s);
     if (t->has_val) {
-        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, o->seed, 0);
         ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
         if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
     }
-    ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
+    ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);
     t->ids = ed_malloc(max_rows * sizeof *t->ids);
-    if (t->zero)
-        ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
-                                  t->zero_displs);
+    if (t->slice.zero)
+        ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->slice.counts,
+                                  t->slice.displs);
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
-    if (!t->zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
+    if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
 
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->total_steps = t->steps_per_epoch * o->epochs;
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
-    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
+    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
     /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
      * (all ranks measure at once, sharing the node as they will while training). */
     t->ref_gflops = ed_ref_gflops(o->ref_gflops);
     if (t->ref_gflops <= 0.0 && !o->dry_run) {
-        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, t->o->max_length - 1, 0.2);
+        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
         t->ref_measured = 1;
     }
     t->config_json = ed_options_to_json(t->o);
@@ -294,7 +320,7 @@ void trainer_free(ed_trainer *t) {
     ed_history_free(&t->hist);
     free(t->config_json);
     free(t->hosts);
-    free(t->zero_counts);
-    free(t->zero_displs);
+    free(t->slice.counts);
+    free(t->slice.displs);
     memset(t, 0, sizeof *t);
 }

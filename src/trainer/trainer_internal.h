@@ -17,11 +17,23 @@
 #include "expert/train_state.h"
 #include "expert/trainer.h"
 
+/* The part of the flat parameter/gradient buffers this rank updates: all of it, or under
+ * ZeRO-1 (--zero 1 on more than one rank) its slice [lo, hi), with every rank's slice
+ * (counts/displs, in floats) for the reduce-scatter, the all-gather and the checkpoint's
+ * gather. Held here once: the optimizer is built over [lo, hi), the step and the
+ * checkpoint writer read it here. */
+typedef struct {
+    int zero;             /* ZeRO-1 active */
+    size_t lo, hi;
+    int *counts, *displs; /* [world]; NULL without ZeRO */
+} trainer_slice;
+
 typedef struct {
     ed_options opt;      /* the effective options (model shape taken from a resumed checkpoint) */
     const ed_options *o; /* = &opt */
     const ed_dist *d;
     char resume_path[ED_PATH_MAX]; /* "" = fresh start */
+    char init_path[ED_PATH_MAX];   /* --init-from when not resuming: weights + tokenizer */
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
@@ -35,12 +47,12 @@ typedef struct {
     uint32_t *ids; /* [batch_size] */
 
     ed_gpt *model;
-    ed_optim opt_state; /* [lo, hi) = everything, or this rank's slice with --zero 1 */
-    int zero;           /* ZeRO-1 active (--zero 1 and more than one rank) */
-    int *zero_counts, *zero_displs; /* every rank's slice, for the v-collectives */
+    ed_optim opt_state; /* over slice [lo, hi) */
+    trainer_slice slice;
     ed_grad_sync sync;
     ed_train_state st;
     ed_history hist;
+    ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
 
     long steps_per_epoch, total_steps;
     char history_path[ED_PATH_MAX + 16];
@@ -66,6 +78,7 @@ typedef struct {
     double lr;
     int skipped;      /* NaN/Inf: no update was applied */
     int stop_signal;  /* some rank got SIGTERM/SIGUSR1 */
+    double comm_seconds; /* this rank's time blocked in the step's collectives */
 } step_result;
 
 /* train_setup.c */
@@ -84,6 +97,9 @@ double trainer_lr(const ed_trainer *t, long step);
 /* train_checkpoints.c */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);
 int trainer_save_step(ed_trainer *t, ed_error *err);
+/* Collective: rank 0 opens <checkpoint-dir>/metrics.jsonl (creating the directory): anew
+ * for a fresh run, keeping the rows up to the resumed checkpoint's step otherwise. */
+int trainer_open_metrics(ed_trainer *t, ed_error *err);
 int trainer_write_history(ed_trainer *t, ed_error *err);
 
 #endif

@@ -367,17 +367,50 @@ static void test_argv_precedence(void **state) {
     assert_non_null(strstr(err.msg, "cannot open config file"));
 }
 
-static void test_help_lists_groups(void **state) {
-    (void)state;
+static char *help_of(ed_command cmd) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ed_options_help(f, "optim,loop");
+    ed_options_help(f, cmd);
     fclose(f);
-    assert_non_null(strstr(buf, "-b, --batch-size N"));
-    assert_non_null(strstr(buf, "--early-stopping-patience N"));
-    assert_null(strstr(buf, "--d-model")); /* model group not asked for */
-    free(buf);
+    return buf;
+}
+
+/* --help of a command lists exactly the rows whose `commands` column has it. */
+static void test_help_per_command(void **state) {
+    (void)state;
+    char *train = help_of(ED_CMD_TRAIN), *gen = help_of(ED_CMD_GENERATE), *eval = help_of(ED_CMD_EVAL);
+    char *inspect = help_of(ED_CMD_INSPECT), *prep = help_of(ED_CMD_PREPARE);
+    assert_non_null(strstr(train, "-b, --batch-size N"));
+    assert_non_null(strstr(train, "--early-stopping-patience N"));
+    assert_non_null(strstr(train, "--zero N"));
+    assert_null(strstr(train, "--temperature"));
+    assert_non_null(strstr(gen, "--temperature X"));
+    assert_non_null(strstr(gen, "--seed N"));
+    assert_null(strstr(gen, "--zero"));
+    assert_null(strstr(gen, "--bucket-mb"));
+    assert_null(strstr(gen, "--d-model"));
+    assert_null(strstr(gen, "optim options:")); /* a group with no row for it has no heading */
+    assert_non_null(strstr(eval, "--batch-size"));
+    assert_null(strstr(eval, "--lr "));
+    assert_null(strstr(eval, "--max-new-tokens"));
+    assert_non_null(strstr(inspect, "--checkpoint"));
+    assert_null(strstr(inspect, "--threads"));
+    assert_non_null(strstr(prep, "--vocab-size"));
+    assert_null(strstr(prep, "--epochs"));
+    /* every row applies to some command, and each one's help shows it */
+    char *helps[] = {train, eval, gen, inspect, prep};
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        assert_true(s->commands != 0);
+        char flag[96];
+        snprintf(flag, sizeof flag, "--%s ", s->name);
+        for (int c = 0; c < 5; c++) {
+            int listed = strstr(helps[c], flag) != NULL;
+            if (listed != !!(s->commands & (1u << c))) fail_msg("--%s: listed %d in help of command bit %d", s->name, listed,
+                        c);
+        }
+    }
+    for (int c = 0; c < 5; c++) free(helps[c]);
 }
 
 int main(void) {
@@ -385,7 +418,7 @@ int main(void) {
         cmocka_unit_test(test_table_is_consistent), cmocka_unit_test(test_defaults_and_presets),
         cmocka_unit_test(test_set_values),          cmocka_unit_test(test_format_round_trips),
         cmocka_unit_test(test_validate_rules), cmocka_unit_test(test_choices),      cmocka_unit_test(test_ini),
-        cmocka_unit_test(test_argv_precedence),     cmocka_unit_test(test_help_lists_groups),
+        cmocka_unit_test(test_argv_precedence),     cmocka_unit_test(test_help_per_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,6 +247,7 @@ model:
                                   t->slice.displs);
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
+    if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
 
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->total_steps = t->steps_per_epoch * o->epochs;

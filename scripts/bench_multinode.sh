@@ -20,6 +20,7 @@ Options:
   --bf16-links "1gbit"  links on which --grad-comm bf16 is measured too ("" = none)
   --steps N           optimizer steps per run (default 4; the first is warm-up and not timed)
   --out DIR           keep the per-run logs here (default: a temp dir, removed)
+  --comm-only         only the second table (the gradient exchange alone)
   -h, --help          this text
 
 Per rank and step: small = 4 windows of 255 targets, seed = 1 window of 511 (so a seed run
@@ -39,6 +40,7 @@ links="unlimited 10gbit 1gbit"
 presets="small seed"
 bf16_links="1gbit"
 steps=4
+comm_only=0
 out=""
 extra=()
 while [ $# -gt 0 ]; do
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
         --bf16-links) bf16_links="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
+        --comm-only) comm_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "bench_multinode.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -89,10 +92,11 @@ isa=generic
 for f in avx2 avx512f avx512_bf16 amx_tile; do case " $flags " in *" $f "*) isa=$f ;; esac; done
 echo "ISA: best of avx2/avx512f/avx512_bf16/amx_tile present: $isa; GEMM libraries linked: $(ldd "$exe" | grep -oE 'lib(openblas|dnnl|mkl|blis)[^ ]*' | sort -u | tr '\n' ' ')"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
+declare -A base
+[ "$comm_only" = 1 ] || {
 echo
 echo "| preset | nodes | link | grad-comm | tokens/s | step s | comm wait | speedup vs 1 node |"
 echo "|---|---|---|---|---|---|---|---|"
-declare -A base
 for preset in $presets; do
     case "$preset" in
         small) shape=(--batch-size 4 --max-length 256 --stride 256) ;;
@@ -126,6 +130,7 @@ for preset in $presets; do
         done
     done
 done
+}
 
 # The gradient exchange alone (ed-bench-comm: the trainer's bucketed sync, no compute),
 # best of 3: what the links deliver, against the model's 2(N-1)/N x bytes / bandwidth.
@@ -143,7 +148,7 @@ if [ -n "$comm_exe" ]; then
                 [ "$n" -gt 1 ] || continue
                 for comm in fp32 bf16; do
                     r=$("$cluster" mpirun --nodes "$n" --per-node 1 --bind-to none "$comm_exe" "$params" "$comm" 3 | grep '^comm ')
-                    sec=$(awk '{print $12}' <<<"$r"); bytes=$(awk '{print $14}' <<<"$r"); gbps=$(awk '{print $16}' <<<"$r")
+                    sec=$(awk '{print $11}' <<<"$r"); bytes=$(awk '{print $13}' <<<"$r"); gbps=$(awk '{print $15}' <<<"$r")
                     model=$(awk -v b="$bytes" -v l="$link" 'BEGIN { r = l == "1gbit" ? 1e9 : l == "10gbit" ? 1e10 : 0;
                         if (r == 0) print "-"; else printf "%.3f", b * 8 / r }')
                     echo "| $preset ($params) | $n | $link | $comm | $sec | $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') | $gbps | $model |"

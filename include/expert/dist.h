@@ -27,6 +27,13 @@ typedef struct {
     char host[64];      /* gethostname() */
 } ed_dist;
 
+/* Before MPI_Init: Open MPI tuning the gradient exchange needs, as environment defaults a
+ * user's own OMPI_MCA_* settings override. Open MPI 4's non-blocking allreduce (libnbc)
+ * picks a binomial-tree algorithm for our bucket sizes, which moves each bucket log2(N)
+ * times; Rabenseifner's reduce-scatter + allgather moves it 2(N-1)/N times: measured
+ * 2.6x faster on 4 emulated nodes at 1 Gbit/s (docs/multinode.md). Other MPIs ignore it. */
+void ed_dist_preinit(void);
+
 /* Collective. Sets MPI_ERRORS_ARE_FATAL on comm and splits off the node communicator. */
 void ed_dist_init(ed_dist *d, MPI_Comm comm);
 void ed_dist_free(ed_dist *d);

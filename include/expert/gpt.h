@@ -22,9 +22,10 @@
  *
  * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
- * runs everything on the OpenMP threads (each GEMM is split into per-thread slabs with
- * single-threaded BLAS inside, src/model/gemm.c), so only one pool of threads competes
- * for the cores; the OpenBLAS setting is restored on return.
+ * runs everything on the OpenMP threads (an OpenBLAS GEMM is split into per-thread slabs
+ * with single-threaded BLAS inside; oneDNN threads on the same OpenMP pool; see
+ * src/model/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
+ * setting is restored on return.
  * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
  *
  * Token ids are validated by the data pipeline; an id outside [0, V) (or a target that

@@ -269,18 +269,20 @@ static int run(ed_trainer *t, ed_error *err) {
 /* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
-    if (ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
-    if (t->o->precision == ED_PREC_BF16 && !ed_gpt_bf16_native(t->model)) {
-        const char *emu = getenv("ED_BF16_EMULATE");
-        int forced = emu && emu[0] && strcmp(emu, "0") != 0;
-        if (forced)
-            fprintf(stderr, "warning: --precision bf16 is emulated (ED_BF16_EMULATE=%s): GEMM inputs rounded to bf16, "
-                            "fp32 GEMMs; same numerics as native bf16, not faster than fp32\n", emu);
-        else
-            fprintf(stderr, "warning: --precision bf16 is emulated on this CPU (oneDNN has no bf16 matmul for ISA %s; "
-                            "it needs AVX512-BF16 or AMX): GEMM inputs rounded to bf16, fp32 GEMMs; same numerics, "
-                            "not faster than fp32\n", t->mach.have_onednn ? t->mach.onednn_isa : "- (no oneDNN in this build)");
-    }
+    int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
+    if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
+    if (t->o->precision != ED_PREC_BF16 || ed_gpt_bf16_native(t->model)) return;
+    const char *emu = getenv("ED_BF16_EMULATE");
+    if (emu && emu[0] && strcmp(emu, "0") != 0)
+        snprintf(buf, sizeof buf, "ED_BF16_EMULATE=%s", emu);
+    else if (blas && t->mach.bf16_native)
+        snprintf(buf, sizeof buf, "--gemm openblas has no bf16 GEMM; --gemm onednn has a native one on this CPU");
+    else if (t->mach.have_onednn)
+        snprintf(buf, sizeof buf, "oneDNN has no bf16 matmul for ISA %s; it needs AVX512-BF16 or AMX", t->mach.onednn_isa);
+    else
+        snprintf(buf, sizeof buf, "this build has no oneDNN");
+    fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
+                    "same numerics as native bf16, not faster than fp32\n", buf);
 }
 
 static void print_header(const ed_trainer *t) {

@@ -17,6 +17,9 @@
 #include "expert/dist.h"
 
 int main(int argc, char **argv) {
+    ed_dist_preinit(); /* as expert-dist does; ED_BENCH_NBC_DEFAULT=1 measures Open MPI's own choice */
+    const char *nbc = getenv("ED_BENCH_NBC_DEFAULT");
+    if (nbc && strcmp(nbc, "1") == 0) setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "0", 1);
     MPI_Init(&argc, &argv);
     ed_dist d;
     ed_dist_init(&d, MPI_COMM_WORLD);

@@ -11,7 +11,6 @@
 
 #include "expert/common.h"
 #include "expert/history.h"
-#include "expert/rng.h"
 
 typedef struct {
     int epoch;            /* epoch in progress (0-based); == epochs when finished */
@@ -20,8 +19,8 @@ typedef struct {
     double best_val_loss; /* +INFINITY until the first validation */
     int bad_evals;        /* validations in a row without improvement (early stopping) */
     int world_size;       /* of the run that wrote the state */
-    uint64_t seed;
-    ed_rng dropout_rng;   /* advanced by dropout draws; identical on all ranks' schedule */
+    uint64_t seed;        /* dropout masks are a pure function of (seed, global_step, slot): no generator
+                           * position to save (train_step.c) */
     double elapsed;       /* seconds of training so far (across resumes) */
     long tokens_seen;     /* target tokens consumed, all ranks */
     int stop;             /* early stopping has fired */

@@ -284,7 +284,8 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
         }
     }
     if (rc == 0 && s->world_size < 1) rc = ckpt_fail(&r, "/trainer attribute 'world_size'", "must be >= 1");
-    if (rc == 0) rc = ckpt_read_u64_fixed(&r, "/trainer/dropout_rng", s->dropout_rng.s, 4);
+    /* Format 1 also held /trainer/dropout_rng, a generator the trainer never drew from:
+     * it is ignored (dropout masks depend on seed and step only). */
     if (rc == 0 && h) rc = read_history(&r, h);
     ckpt_close(&r);
     return rc;

@@ -91,7 +91,6 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->global_step = 1234;
     s->best_val_loss = 2.718281828459045;
     s->bad_evals = 2;
-    for (int i = 0; i < 5; i++) ed_rng_u64(&s->dropout_rng);
     s->elapsed = 98.765;
     s->tokens_seen = 5000000000L;
     s->stop = 1;

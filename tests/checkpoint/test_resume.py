@@ -6,7 +6,7 @@
 CASE:
   exact     stop a run after K steps (--max-steps), resume with --resume auto: the final
             last.h5 equals an uninterrupted run's bit for bit (weights, moments, counters,
-            dropout rng, history; only wall-clock columns may differ). Dropout and warmup on.
+            history; only wall-clock columns may differ). Dropout and warmup on.
   sigterm   SIGTERM every rank mid-run (as Slurm does before a preemption): exit status 3,
             a consistent last.h5, no .tmp left; --resume auto then ends bit-identical to an
             uninterrupted run (cosine schedule, dropout).
@@ -19,6 +19,8 @@ CASE:
   zero      --zero 1 (sharded moments): the checkpoint holds the gathered moments; a
             resume reads each rank's slice (bit-identical), or all of it with --zero 0
             (then equal to fp32 rounding: the clipping norm is summed another way).
+  v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
+            resumes; the resumed run writes format 2.
   rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
             what each one holds.
 """
@@ -254,9 +256,39 @@ def case_rotation(r, n):
           "--keep-last 0 keeps every step file")
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def case_v1(r, n):
+    """fixtures/v1-midepoch.h5: a real format-1 checkpoint (written by expert-dist before
+    format 2, stopped by --max-steps 20 in the middle of epoch 1 at batch size 2, with the
+    dropout_rng dataset format 2 dropped). It must still inspect, evaluate and resume; what
+    the resumed run writes is format 2, without dropout_rng."""
+    src = os.path.join(FIXTURES, "v1-midepoch.h5")
+    ck = os.path.join(r.work, "v1.h5")
+    shutil.copy(src, ck)
+    with h5py.File(ck, "r") as f:
+        check(int(f.attrs["format_version"]) == 1 and "dropout_rng" in f["trainer"], "the fixture is format 1")
+    p = subprocess.run([r.a.exe, "inspect", ck], capture_output=True, text=True)
+    check(p.returncode == 0 and "global_step 20" in p.stdout, "inspect reads a format-1 checkpoint")
+    train, val = os.path.join(FIXTURES, "v1-train.txt"), os.path.join(FIXTURES, "v1-val.txt")
+    p = subprocess.run([r.a.exe, "eval", ck, val], capture_output=True, text=True)
+    check(p.returncode == 0 and "loss" in p.stdout, "eval reads a format-1 checkpoint")
+    out = os.path.join(r.work, "V")
+    p = subprocess.run([r.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), r.a.exe,
+                        "--train-file", train, "--val-file", val, "--threads", "1", "--quiet",
+                        "--batch-size", "2", "--epochs", "2", "--resume", ck, "-o", out], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"a format-1 checkpoint resumes\n{p.stdout}\n{p.stderr}")
+    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
+        check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
+              "the resumed run writes format 2 without dropout_rng")
+        check(int(f["trainer"].attrs["epoch"]) == 2 and int(f["trainer"].attrs["global_step"]) > 20,
+              "the resumed run finished the checkpoint's 2 epochs")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation"])
+    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation", "v1"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

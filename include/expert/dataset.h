@@ -119,7 +119,15 @@ void ed_sampler_free(ed_sampler *s);
 void ed_sampler_set_epoch(ed_sampler *s, int epoch);
 /* Optimizer steps per epoch: ceil(n_windows / G). */
 long ed_sampler_steps(const ed_sampler *s);
-/* Window ids of (step, micro) for this rank into ids[0..batch_size); returns how many (0..B). */
+/* Window ids of (step, micro) for this rank into ids[0..batch_size); returns how many (0..B).
+ * = ed_sampler_micro_at(s, step * G, micro, ids). */
 int ed_sampler_micro(const ed_sampler *s, long step, int micro, uint32_t *ids);
+/* The same for a step that starts at position `first` of the epoch's permutation (the
+ * windows the epoch has consumed so far): slot k takes [first + k*B, first + (k+1)*B).
+ * A run resumed with another global batch continues at the window where the old one
+ * stopped, whatever the new G. */
+int ed_sampler_micro_at(const ed_sampler *s, uint64_t first, int micro, uint32_t *ids);
+/* Windows one step starting at `first` consumes: min(G, n_windows - first). */
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first);
 
 #endif

@@ -15,6 +15,8 @@
 typedef struct {
     int epoch;            /* epoch in progress (0-based); == epochs when finished */
     long step_in_epoch;   /* optimizer steps completed inside `epoch` */
+    long epoch_windows;   /* windows of `epoch`'s permutation consumed: where the epoch resumes,
+                           * whatever the global batch of the resumed run (dataset.h) */
     long global_step;     /* optimizer steps completed in total */
     double best_val_loss; /* +INFINITY until the first validation */
     int bad_evals;        /* validations in a row without improvement (early stopping) */

@@ -118,6 +118,7 @@ typedef struct {
     const char *name;
     ckpt_ftype type;
     size_t offset;
+    int since; /* format version that added the field; older files do not have it */
 } ckpt_field;
 
 /* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */

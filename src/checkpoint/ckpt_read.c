@@ -268,6 +268,7 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
     int rc = 0;
     if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (an exported model cannot be resumed)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
+        if (f->since > r.format_version) continue; /* newer than the file: the caller's value stays */
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {

@@ -55,10 +55,21 @@ long ed_sampler_steps(const ed_sampler *s) {
 }
 
 int ed_sampler_micro(const ed_sampler *s, long step, int micro, uint32_t *ids) {
-    ED_CHECK(step >= 0 && micro >= 0 && micro < s->grad_accum, "sampler: step %ld micro %d", step, micro);
+    ED_CHECK(step >= 0, "sampler: step %ld", step);
+    return ed_sampler_micro_at(s, (uint64_t)step * group_size(s), micro, ids);
+}
+
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first) {
+    if (first >= s->n_windows) return 0;
+    uint64_t G = group_size(s);
+    return s->n_windows - first < G ? s->n_windows - first : G;
+}
+
+int ed_sampler_micro_at(const ed_sampler *s, uint64_t first, int micro, uint32_t *ids) {
+    ED_CHECK(micro >= 0 && micro < s->grad_accum, "sampler: micro %d", micro);
     uint64_t B = (uint64_t)s->batch_size;
     uint64_t k = (uint64_t)micro * (uint64_t)s->world + (uint64_t)s->rank;
-    uint64_t begin = (uint64_t)step * group_size(s) + k * B;
+    uint64_t begin = first + k * B;
     if (begin >= s->n_windows) return 0;
     uint64_t end = begin + B < s->n_windows ? begin + B : s->n_windows;
     memcpy(ids, s->perm + begin, (size_t)(end - begin) * sizeof *ids);

@@ -24,7 +24,7 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->epoch = st->epoch + 1;
     p->epochs = t->o->epochs;
     p->step = st->step_in_epoch;
-    p->steps = t->steps_per_epoch;
+    p->steps = t->epoch_steps;
     p->global_step = st->global_step;
     p->total_steps = t->total_steps;
     p->loss = loss;
@@ -121,6 +121,8 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     }
     st->epoch++;
     st->step_in_epoch = 0;
+    st->epoch_windows = 0;
+    t->epoch_steps = t->steps_per_epoch;
     st->epoch_loss_sum = 0.0;
     st->epoch_count = 0;
     if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
@@ -191,7 +193,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
-        while (st->step_in_epoch < t->steps_per_epoch) {
+        while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
             if (o->max_steps > 0 && st->global_step >= o->max_steps) {
                 mid_epoch_end = 1;
                 break;
@@ -216,7 +218,7 @@ static int run(ed_trainer *t, ed_error *err) {
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
             if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
-                st->step_in_epoch < t->steps_per_epoch) {
+                (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
                 validate(t, &er, &is_best);

@@ -115,7 +115,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     o->pack = ck.pack;
     o->seed = ck.seed;
     memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
-    if (t->verbose) printf("resuming from %s\n", t->resume_path);
+    t->resume_batch = (long)ck.batch_size * ck.grad_accum; /* x the writer's ranks: load_state */
     return 0;
 }
 
@@ -124,15 +124,34 @@ static int load_state(ed_trainer *t, ed_error *err) {
     if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
+        t->st.epoch_windows = -1; /* a format-1 file does not have it */
         status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    if (t->st.world_size != t->d->world && t->verbose)
-        printf("warning: checkpoint was written by %d ranks, resuming on %d: the data order of the "
-               "remaining steps changes unless batch-size x grad-accum x ranks is the same\n",
-               t->st.world_size, t->d->world);
-    t->st.world_size = t->d->world;
+    t->resume_batch *= t->st.world_size;
+    /* Format 1 counted the epoch in steps only: at that run's global batch they covered
+     * step_in_epoch x G windows. */
+    if (t->st.epoch_windows < 0) t->st.epoch_windows = t->st.step_in_epoch * t->resume_batch;
     return 0;
+}
+
+/* After a resume: where the epoch continues, in one line. The position is a count of
+ * windows of the epoch's permutation (which depends on seed and epoch only), so another
+ * global batch or world size neither skips nor repeats a window: the remaining windows
+ * are cut into steps of the new size. */
+static void report_resume(ed_trainer *t) {
+    ed_train_state *st = &t->st;
+    long n = (long)t->train_ds.n_windows, G = (long)t->o->batch_size * t->o->grad_accum * t->d->world;
+    if (st->epoch_windows > n) st->epoch_windows = n;
+    if (t->verbose) {
+        printf("resuming from %s: epoch %d, %ld of %ld windows done, global step %ld", t->resume_path, st->epoch + 1,
+               st->epoch_windows, n, st->global_step);
+        if (G != t->resume_batch)
+            printf("; global batch %ld -> %ld windows (%d rank(s)): %ld step(s) left in this epoch", t->resume_batch,
+                   G, t->d->world, (n - st->epoch_windows + G - 1) / G);
+        printf("\n");
+    }
+    st->world_size = t->d->world;
 }
 
 /* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
@@ -223,8 +242,14 @@ model:
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
 
+    if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
-    t->total_steps = t->steps_per_epoch * o->epochs;
+    t->epoch_steps = trainer_epoch_steps(t);
+    /* The steps taken so far, the rest of this epoch, the full epochs after it: equal to
+     * steps_per_epoch x epochs unless a resume changed the global batch. */
+    t->total_steps = t->st.global_step;
+    if (t->st.epoch < o->epochs)
+        t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
     t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);

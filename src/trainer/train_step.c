@@ -32,6 +32,12 @@ double trainer_lr(const ed_trainer *t, long step) {
     return ed_lr_at(sched_kind(o->lr_schedule), o->lr, o->min_lr, o->warmup_steps, t->total_steps, step);
 }
 
+long trainer_epoch_steps(const ed_trainer *t) {
+    long n = (long)t->train_ds.n_windows, G = (long)t->o->batch_size * t->o->grad_accum * t->d->world;
+    long left = n > t->st.epoch_windows ? n - t->st.epoch_windows : 0;
+    return t->st.step_in_epoch + (left + G - 1) / G;
+}
+
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     const ed_options *o = t->o;
     ed_train_state *st = &t->st;
@@ -49,7 +55,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     double local_loss = 0.0;
     long local_count = 0;
     for (int a = 0; a < o->grad_accum; a++) {
-        int n = ed_sampler_micro(&t->train_s, st->step_in_epoch, a, t->ids);
+        int n = ed_sampler_micro_at(&t->train_s, (uint64_t)st->epoch_windows, a, t->ids);
         if (n == 0) continue; /* a partial last step: this rank still joins the reductions below */
         ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max);
         ed_rng rng;
@@ -130,6 +136,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     }
     st->global_step++;
     st->step_in_epoch++;
+    st->epoch_windows += (long)ed_sampler_step_windows(&t->train_s, (uint64_t)st->epoch_windows);
 
     if (o->check_every > 0 && st->global_step % o->check_every == 0 &&
         ed_dist_check_same(t->d, ed_gpt_params(t->model), np, err) != 0) {

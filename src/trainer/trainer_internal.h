@@ -41,7 +41,10 @@ typedef struct {
     ed_train_state st;
     ed_history hist;
 
-    long steps_per_epoch, total_steps;
+    long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
+    long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
+                                        * that changed the global batch mid-epoch) */
+    long resume_batch;                 /* global batch of the run that wrote the checkpoint */
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
 
@@ -68,6 +71,9 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
+
+/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
+long trainer_epoch_steps(const ed_trainer *t);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);

@@ -88,6 +88,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     ed_train_state *s = &f->state;
     s->epoch = 3;
     s->step_in_epoch = 17;
+    s->epoch_windows = 17 * 24 + 5;
     s->global_step = 1234;
     s->best_val_loss = 2.718281828459045;
     s->bad_evals = 2;

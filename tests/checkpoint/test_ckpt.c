@@ -111,6 +111,7 @@ static void check_roundtrip(fixture *f, const char *path) {
     const ed_train_state *w = &f->state;
     assert_int_equal(s.epoch, w->epoch);
     assert_int_equal(s.step_in_epoch, w->step_in_epoch);
+    assert_int_equal(s.epoch_windows, w->epoch_windows);
     assert_int_equal(s.global_step, w->global_step);
     assert_true(s.best_val_loss == w->best_val_loss);
     assert_int_equal(s.bad_evals, w->bad_evals);
@@ -160,7 +161,7 @@ static void expect_untouched(fixture *f, const char *path, char *before, size_t 
  * in check_roundtrip above; this size check is the reminder. */
 static void test_state_struct_is_covered(void **st) {
     (void)st;
-    assert_int_equal(sizeof(ed_train_state), 112);
+    assert_int_equal(sizeof(ed_train_state), 120);
 }
 
 static void test_roundtrip_all(void **st) {

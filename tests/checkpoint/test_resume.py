@@ -276,9 +276,12 @@ def case_v1(r, n):
     check(p.returncode == 0 and "loss" in p.stdout, "eval reads a format-1 checkpoint")
     out = os.path.join(r.work, "V")
     p = subprocess.run([r.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), r.a.exe,
-                        "--train-file", train, "--val-file", val, "--threads", "1", "--quiet",
-                        "--batch-size", "2", "--epochs", "2", "--resume", ck, "-o", out], capture_output=True, text=True, timeout=300)
+                        "--train-file", train, "--val-file", val, "--threads", "1",
+                        "--batch-size", "8", "--epochs", "2", "--resume", ck, "-o", out], capture_output=True, text=True, timeout=300)
     check(p.returncode == 0, f"a format-1 checkpoint resumes\n{p.stdout}\n{p.stderr}")
+    # Format 1 had no epoch_windows: 20 steps at that run's global batch 2 are 40 windows.
+    check(f"40 of 122 windows done, global step 20; global batch 2 -> {8 * n} windows" in p.stdout,
+          "the format-1 position is read as 40 windows and the batch change is reported")
     with h5py.File(os.path.join(out, "last.h5"), "r") as f:
         check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
               "the resumed run writes format 2 without dropout_rng")

@@ -40,7 +40,8 @@ typedef struct {
     /* optimisation */
     int batch_size;                /* per rank, 8 */
     int grad_accum;                /* 1 */
-    int epochs;                    /* 10 */
+    int epochs;                    /* 10: the run's total, counted from its first step */
+    int more_epochs;               /* with --resume: epochs = the checkpoint's completed epochs + this */
     long max_steps;                /* 0 = no limit */
     float lr;                      /* 5e-4 */
     float min_lr;                  /* 0 */

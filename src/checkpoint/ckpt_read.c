@@ -16,7 +16,7 @@
  * checkpoint would e.g. make a resumed run crash again at --debug-exit-step or try to
  * resume from itself. They are still stored, for `inspect`. */
 static const char *const not_carried[] = {"resume", "checkpoint", "dry-run", "debug-exit-rank",
-                                          "debug-exit-step", "prompt", NULL};
+                                          "debug-exit-step", "prompt", "more-epochs", NULL};
 
 static int carried(const char *name) {
     for (const char *const *p = not_carried; *p; p++)

@@ -40,6 +40,8 @@ static const ed_option_spec TABLE[] = {
     ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", "windows per micro-batch PER RANK"),
     ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", "micro-batches per optimizer step"),
     ROW("epochs", ED_OPT_INT, epochs, 'e', "optim", "passes over the training set"),
+    ROW("more-epochs", ED_OPT_INT, more_epochs, 0, "optim",
+        "with --resume: N more epochs after the checkpoint's completed ones (replaces --epochs); continues an early-stopped run"),
     ROW("max-steps", ED_OPT_LONG, max_steps, 0, "optim", "stop after this many optimizer steps in total (0 = no limit)"),
     ROW("lr", ED_OPT_FLOAT, lr, 'l', "optim", "peak learning rate"),
     ROW("min-lr", ED_OPT_FLOAT, min_lr, 0, "optim", "final learning rate of the linear/cosine schedules"),

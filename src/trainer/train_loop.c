@@ -310,7 +310,11 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         rc = ED_EXIT_OK;
     } else {
         print_header(t);
-        if (t->st.epoch >= o->epochs && t->verbose) printf("nothing to do: the checkpoint has finished %d epoch(s)\n", t->st.epoch);
+        if (t->st.stop && t->verbose)
+            printf("nothing to do: early stopping fired after %d validation(s) without improvement "
+                   "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
+        else if (t->st.epoch >= t->o->epochs && t->verbose)
+            printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
         rc = run(t, &err);
     }
     if (rc == ED_EXIT_FAILURE && d->rank == 0) {

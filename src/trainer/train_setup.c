@@ -154,6 +154,33 @@ static void report_resume(ed_trainer *t) {
     st->world_size = t->d->world;
 }
 
+/* What the user asked of a restored run: --more-epochs N sets the target to the epochs
+ * the checkpoint completed plus N and clears an early stop (with a fresh patience
+ * count); otherwise the restored stop flag holds only if this run's patience still
+ * says stop (a resumed run with --early-stopping-patience 0 or a larger one goes on).
+ * Every rank computes the same from the same state and options. */
+static void continue_stopped(ed_trainer *t) {
+    ed_options *o = &t->opt;
+    ed_train_state *st = &t->st;
+    if (o->more_epochs > 0) {
+        o->epochs = st->epoch + o->more_epochs;
+        if (t->verbose)
+            printf("--more-epochs %d: training to epoch %d%s\n", o->more_epochs, o->epochs,
+                   st->stop ? " (the early stop of the checkpoint is cleared)" : "");
+        if (st->stop) st->bad_evals = 0;
+        st->stop = 0;
+        o->more_epochs = 0; /* the effective config says epochs = the target */
+        return;
+    }
+    int patience = o->early_stopping_patience;
+    if (st->stop && !(patience > 0 && st->bad_evals >= patience)) {
+        if (t->verbose)
+            printf("continuing an early-stopped run: %d validation(s) without improvement, patience now %d\n",
+                   st->bad_evals, patience);
+        st->stop = 0;
+    }
+}
+
 /* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
  * to a file, so isatty() cannot be trusted under its launcher: there the bar is opt-in
  * (ED_PROGRESS=bar); ED_PROGRESS=plain turns it off everywhere. */
@@ -229,6 +256,7 @@ model:
                   o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    continue_stopped(t);
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
@@ -248,8 +276,8 @@ model:
     /* The steps taken so far, the rest of this epoch, the full epochs after it: equal to
      * steps_per_epoch x epochs unless a resume changed the global batch. */
     t->total_steps = t->st.global_step;
-    if (t->st.epoch < o->epochs)
-        t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (o->epochs - t->st.epoch - 1);
+    if (t->st.epoch < t->o->epochs)
+        t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
     t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);

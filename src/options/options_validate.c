@@ -55,7 +55,7 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     /* loop */
     if (o->log_interval < 1) return ed_fail(err, "log-interval must be >= 1 (got %d)", o->log_interval);
     if (o->eval_interval < 0) return ed_fail(err, "eval-interval must be >= 0 (got %ld)", o->eval_interval);
-    if (o->save_every < 1) return ed_fail(err, "save-every must be >= 1 (got %d)", o->save_every);
+    if (o->save_every < 0) return ed_fail(err, "save-every must be >= 0 (got %d)", o->save_every);
     if (o->save_steps < 0) return ed_fail(err, "save-steps must be >= 0 (got %ld)", o->save_steps);
     if (o->keep_last < 0) return ed_fail(err, "keep-last must be >= 0 (got %d)", o->keep_last);
     if (o->early_stopping_patience < 0)

@@ -126,9 +126,10 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     st->epoch_loss_sum = 0.0;
     st->epoch_count = 0;
     if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
-    int finished = st->epoch >= t->o->epochs || st->stop ||
-                   (t->o->max_steps > 0 && st->global_step >= t->o->max_steps);
-    if ((st->epoch % t->o->save_every == 0 || finished) && trainer_save(t, "last.h5", err) != 0) return -1;
+    /* The seed pipeline's save_every: a checkpoint per N epochs that stays (rotated by
+     * --keep-last); last.h5, the resume point, follows every epoch. */
+    if (t->o->save_every > 0 && st->epoch % t->o->save_every == 0 && trainer_save_epoch(t, err) != 0) return -1;
+    if (trainer_save(t, "last.h5", err) != 0) return -1;
     return trainer_write_history(t, err);
 }
 

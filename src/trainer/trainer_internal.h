@@ -83,6 +83,8 @@ double trainer_lr(const ed_trainer *t, long step);
 /* train_checkpoints.c */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);
 int trainer_save_step(ed_trainer *t, ed_error *err);
+/* epoch-<N>.h5 for the epoch just completed (N = st.epoch, 1-based after the increment). */
+int trainer_save_epoch(ed_trainer *t, ed_error *err);
 int trainer_write_history(ed_trainer *t, ed_error *err);
 
 #endif

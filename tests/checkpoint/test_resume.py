@@ -21,7 +21,7 @@ CASE:
             (then equal to fp32 rounding: the clipping norm is summed another way).
   v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
             resumes; the resumed run writes format 2.
-  rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
+  rotation  best.h5 / last.h5 / step-<N>.h5 / epoch-<N>.h5 (--save-every) with --keep-last K: which files remain and
             what each one holds.
 """
 import argparse
@@ -245,6 +245,18 @@ def case_rotation(r, n):
         best = float(f["trainer"].attrs["best_val_loss"])
         check(best == float(np.min(vl)), "best.h5 holds the best validation loss of the run")
         check(float(f["history/val_loss"][-1]) == best, "best.h5 was written at the epoch of that loss")
+    # --save-every 1 (default): epoch-<N>.h5 per epoch, the newest --keep-last 2 of them kept
+    # beside best.h5 and last.h5, each holding the state at the end of its epoch.
+    epochs = sorted(int(m.group(1)) for f in os.listdir(d) if (m := re.fullmatch(r"epoch-(\d+)\.h5", f)))
+    check(epochs == [2, 3], f"--keep-last 2 keeps epoch-2.h5 and epoch-3.h5 (found {epochs})")
+    for e in epochs:
+        with h5py.File(os.path.join(d, f"epoch-{e}.h5"), "r") as f:
+            check(int(f["trainer"].attrs["epoch"]) == e and int(f["trainer"].attrs["epoch_windows"]) == 0,
+                  f"epoch-{e}.h5 holds the end of epoch {e}")
+    r.run(n, "E", "--save-every", "2", "--epochs", "5", "--keep-last", "0")
+    files = sorted(f for f in os.listdir(os.path.join(r.work, "E")) if f.endswith(".h5"))
+    check(files == ["best.h5", "epoch-2.h5", "epoch-4.h5", "last.h5"],
+          f"--save-every 2 over 5 epochs: epoch-2.h5 and epoch-4.h5 beside best/last (found {files})")
     no_tmp(r, "R")
     # the files a user sees are all loadable checkpoints
     for f in glob.glob(os.path.join(d, "*.h5")):

@@ -18,8 +18,13 @@ typedef struct {
     long epoch_windows;   /* windows of `epoch`'s permutation consumed: where the epoch resumes,
                            * whatever the global batch of the resumed run (dataset.h) */
     long global_step;     /* optimizer steps completed in total */
-    double best_val_loss; /* +INFINITY until the first validation */
-    int bad_evals;        /* validations in a row without improvement (early stopping) */
+    double best_val_loss; /* +INFINITY until the first validation; the loss best.h5 holds */
+    double patience_best; /* lowest val loss of the scheduled validations (epoch ends,
+                           * --eval-interval), what early stopping compares with: the final
+                           * validation of a run stopped in mid-epoch counts for best.h5
+                           * only, so an interrupted + resumed run stops where an
+                           * uninterrupted one would */
+    int bad_evals;        /* scheduled validations in a row without improvement (early stopping) */
     int world_size;       /* of the run that wrote the state */
     uint64_t seed;        /* dropout masks are a pure function of (seed, global_step, slot): no generator
                            * position to save (train_step.c) */

@@ -14,6 +14,7 @@ const ckpt_field ckpt_state_fields[] = {
     {"epoch_windows", CKPT_F_LONG, offsetof(ed_train_state, epoch_windows), 2},
     {"global_step", CKPT_F_LONG, offsetof(ed_train_state, global_step), 1},
     {"best_val_loss", CKPT_F_DOUBLE, offsetof(ed_train_state, best_val_loss), 1},
+    {"patience_best", CKPT_F_DOUBLE, offsetof(ed_train_state, patience_best), 2},
     {"bad_evals", CKPT_F_INT, offsetof(ed_train_state, bad_evals), 1},
     {"world_size", CKPT_F_INT, offsetof(ed_train_state, world_size), 1},
     {"seed", CKPT_F_U64, offsetof(ed_train_state, seed), 1},
@@ -39,11 +40,13 @@ const ckpt_field ckpt_model_fields[] = {
     {NULL, CKPT_F_INT, 0, 0},
 };
 
-#define COL(f) {#f, offsetof(ed_history, f)}
+#define COL(f) {#f, offsetof(ed_history, f), 1}
+#define COL2(f) {#f, offsetof(ed_history, f), 2}
 const ckpt_column ckpt_history_columns[] = {
     COL(epoch),    COL(train_loss), COL(val_loss),      COL(perplexity),    COL(val_accuracy),
     COL(lr),       COL(epoch_seconds),
     COL(log_step), COL(log_epoch),  COL(log_loss),      COL(log_lr),        COL(log_grad_norm),
     COL(log_tokens_per_s), COL(log_elapsed),
-    {NULL, 0},
+    COL2(eval_step), COL2(eval_epoch), COL2(eval_loss), COL2(eval_perplexity), COL2(eval_accuracy),
+    {NULL, 0, 0},
 };

@@ -129,6 +129,7 @@ extern const ckpt_field ckpt_state_fields[];
 typedef struct {
     const char *name;
     size_t offset;
+    int since; /* format version that added the column; older files read it as empty */
 } ckpt_column;
 extern const ckpt_column ckpt_history_columns[];
 

@@ -248,6 +248,12 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
 
 static int read_history(ckpt_reader *r, ed_history *h) {
     for (const ckpt_column *c = ckpt_history_columns; c->name; c++) {
+        ed_dcol *old = (ed_dcol *)((char *)h + c->offset);
+        if (c->since > r->format_version) { /* newer than the file: an empty column */
+            free(old->v);
+            memset(old, 0, sizeof *old);
+            continue;
+        }
         char dpath[96];
         snprintf(dpath, sizeof dpath, "/history/%s", c->name);
         double *v;

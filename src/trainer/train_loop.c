@@ -63,27 +63,47 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     }
 }
 
-/* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
-static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
+/* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
+ * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
+static void validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled) {
     ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
     ed_train_state *st = &t->st;
-    double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
+    double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
     if (t->d->rank == 0) {
         if (er->loss < st->best_val_loss) {
             verdict[0] = 1;
             verdict[2] = er->loss;
-            verdict[3] = 0;
-        } else {
-            verdict[3] += 1;
         }
-        int patience = t->o->early_stopping_patience;
-        verdict[1] = patience > 0 && verdict[3] >= patience;
+        if (scheduled) {
+            if (er->loss < st->patience_best) {
+                verdict[4] = er->loss;
+                verdict[3] = 0;
+            } else {
+                verdict[3] += 1;
+            }
+            int patience = t->o->early_stopping_patience;
+            verdict[1] = patience > 0 && verdict[3] >= patience;
+        }
     }
     ed_dist_bcast(t->d, verdict, sizeof verdict, 0);
     *is_best = verdict[0] != 0;
     st->stop = verdict[1] != 0;
     st->best_val_loss = verdict[2];
     st->bad_evals = (int)verdict[3];
+    st->patience_best = verdict[4];
+    ed_history *h = &t->hist;
+    ed_dcol_push(&h->eval_step, (double)st->global_step);
+    ed_dcol_push(&h->eval_epoch, (double)(st->epoch + 1));
+    ed_dcol_push(&h->eval_loss, er->loss);
+    ed_dcol_push(&h->eval_perplexity, er->perplexity);
+    ed_dcol_push(&h->eval_accuracy, er->accuracy);
+}
+
+/* 1 if the model at this step was not validated yet (no history row at this step). */
+static int needs_final_validation(const ed_trainer *t) {
+    const ed_dcol *s = &t->hist.eval_step;
+    return t->has_val && t->st.global_step > 0 && (s->n == 0 || s->v[s->n - 1] != (double)t->st.global_step);
 }
 
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
@@ -99,7 +119,7 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     ed_eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
-    if (t->has_val) validate(t, &er, &is_best);
+    if (t->has_val) validate(t, &er, &is_best, 1);
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     ed_history *h = &t->hist;
     ed_dcol_push(&h->epoch, (double)(st->epoch + 1));
@@ -183,6 +203,23 @@ static void print_summary(const ed_trainer *t, const char *how) {
     free(rss);
 }
 
+/* The end of a run that stopped in mid-epoch (--max-steps, a signal, an early stop after
+ * --eval-interval): validate the model as it is unless that just happened, so that every
+ * run with a validation set has best.h5; then last.h5 and the history, which record it. */
+static int final_validation(ed_trainer *t, ed_error *err) {
+    if (needs_final_validation(t)) {
+        ed_eval_result er;
+        int is_best = 0;
+        validate(t, &er, &is_best, 0);
+        char what[64];
+        snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
+        print_eval(t, what, &er, is_best);
+        if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
+    }
+    if (trainer_save(t, "last.h5", err) != 0) return -1;
+    return trainer_write_history(t, err);
+}
+
 static int run(ed_trainer *t, ed_error *err) {
     const ed_options *o = t->o;
     ed_train_state *st = &t->st;
@@ -212,7 +249,9 @@ static int run(ed_trainer *t, ed_error *err) {
             }
             if (c.last.stop_signal) {
                 if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
                 if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
+                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
                 print_summary(t, "preempted");
                 return ED_EXIT_PREEMPTED;
             }
@@ -222,7 +261,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                validate(t, &er, &is_best);
+                validate(t, &er, &is_best, 1);
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);
@@ -236,8 +275,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (mid_epoch_end) break;
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
-    if (mid_epoch_end && (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0))
-        return ED_EXIT_FAILURE;
+    if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }

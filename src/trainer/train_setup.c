@@ -124,7 +124,8 @@ static int load_state(ed_trainer *t, ed_error *err) {
     if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
-        t->st.epoch_windows = -1; /* a format-1 file does not have it */
+        t->st.epoch_windows = -1; /* a format-1 file does not have these two */
+        t->st.patience_best = NAN;
         status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
@@ -132,6 +133,8 @@ static int load_state(ed_trainer *t, ed_error *err) {
     /* Format 1 counted the epoch in steps only: at that run's global batch they covered
      * step_in_epoch x G windows. */
     if (t->st.epoch_windows < 0) t->st.epoch_windows = t->st.step_in_epoch * t->resume_batch;
+    /* ... and validated on schedule only. */
+    if (isnan(t->st.patience_best)) t->st.patience_best = t->st.best_val_loss;
     return 0;
 }
 

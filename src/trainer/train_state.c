@@ -7,6 +7,7 @@
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size) {
     memset(s, 0, sizeof *s);
     s->best_val_loss = INFINITY;
+    s->patience_best = INFINITY;
     s->world_size = world_size;
     s->seed = seed;
 }

@@ -92,6 +92,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->global_step = 1234;
     s->best_val_loss = 2.718281828459045;
     s->bad_evals = 2;
+    s->patience_best = 2.9;
     s->elapsed = 98.765;
     s->tokens_seen = 5000000000L;
     s->stop = 1;
@@ -109,6 +110,10 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(&f->hist.lr, 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(&f->hist.log_loss, 1.0 / (i + 1));
+    for (int i = 0; i < 4; i++) {
+        ed_dcol_push(&f->hist.eval_step, 10.0 * (i + 1));
+        ed_dcol_push(&f->hist.eval_loss, 4.0 - 0.1 * i);
+    }
     /* val_accuracy, epoch_seconds and most log_* stay empty: empty columns must survive */
 }
 

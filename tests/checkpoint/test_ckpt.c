@@ -115,6 +115,7 @@ static void check_roundtrip(fixture *f, const char *path) {
     assert_int_equal(s.global_step, w->global_step);
     assert_true(s.best_val_loss == w->best_val_loss);
     assert_int_equal(s.bad_evals, w->bad_evals);
+    assert_true(s.patience_best == w->patience_best);
     assert_int_equal(s.world_size, w->world_size);
     assert_true(s.seed == w->seed);
     assert_true(s.elapsed == w->elapsed);
@@ -140,6 +141,11 @@ static void check_roundtrip(fixture *f, const char *path) {
     assert_same_col(&h.log_grad_norm, &g->log_grad_norm);
     assert_same_col(&h.log_tokens_per_s, &g->log_tokens_per_s);
     assert_same_col(&h.log_elapsed, &g->log_elapsed);
+    assert_same_col(&h.eval_step, &g->eval_step);
+    assert_same_col(&h.eval_epoch, &g->eval_epoch);
+    assert_same_col(&h.eval_loss, &g->eval_loss);
+    assert_same_col(&h.eval_perplexity, &g->eval_perplexity);
+    assert_same_col(&h.eval_accuracy, &g->eval_accuracy);
     ed_dcol_push(&h.log_lr, 1.0); /* the columns handed back must be growable */
     ed_history_free(&h);
     ed_gpt_free(m);
@@ -161,7 +167,7 @@ static void expect_untouched(fixture *f, const char *path, char *before, size_t 
  * in check_roundtrip above; this size check is the reminder. */
 static void test_state_struct_is_covered(void **st) {
     (void)st;
-    assert_int_equal(sizeof(ed_train_state), 120);
+    assert_int_equal(sizeof(ed_train_state), 128);
 }
 
 static void test_roundtrip_all(void **st) {

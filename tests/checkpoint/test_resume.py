@@ -243,7 +243,7 @@ def case_zero(r, n):
     # clipping norm is then summed in another order, so equal to fp32 rounding only.
     r.run(n, "C", "--zero", "0", "--resume", "auto")
     assert_same_run(r.path("A"), r.path("C"), f"-n {n} --zero 1 checkpoint resumed with --zero 0",
-                    rtol=None if n == 1 else 1e-5)
+                    rtol=None if n == 1 else 1e-5, stops=[37])
 
 
 def case_rotation(r, n):

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools
+  libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
   libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 ASAN_DIR=${ASAN_DIR:-build-asan}
-ED_ASAN_EXCLUDE=${ED_ASAN_EXCLUDE:-slurm|bench|libfuzzer|mpi-heavy}
+ED_ASAN_EXCLUDE=${ED_ASAN_EXCLUDE:-slurm|multinode|bench|libfuzzer|mpi-heavy}
 ED_ASAN_SKIP_TESTS=${ED_ASAN_SKIP_TESTS:-_n1\$|_n4\$}
 ED_ASAN_MPI_LABELS="mpi|python|bad-input"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

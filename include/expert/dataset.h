@@ -10,11 +10,23 @@
  *
  * Sharding contract (what makes -n 1 == -n N): an epoch's window order is a permutation
  * drawn from (seed, epoch) only. Optimizer step s uses positions [s*G, (s+1)*G) of it,
- * G = batch_size * grad_accum * world_size. Inside a step, slot k = micro * world + rank
- * takes positions [s*G + k*B, s*G + (k+1)*B). The last step of an epoch may be partial:
- * its windows are distributed slot by slot in that order, so some ranks may get fewer or
- * zero windows (they still join every collective). Every window is used exactly once
- * per epoch for any world size. Validation uses the same scheme without shuffling. */
+ * G = batch_size * grad_accum * world_size (the last step of an epoch may have fewer).
+ * Every window is used exactly once per epoch for any world size, and the SET of windows
+ * of a step depends only on (seed, epoch, s, G). Inside a step the windows are balanced
+ * over the S = grad_accum * world_size (micro, rank) slots: sorted by padded row length
+ * and dealt greedily to the slot with the fewest padded tokens so far (rows x padded
+ * length, the engine's work), so a rank with short windows gets more of them. Then:
+ *   - every slot's padded tokens are within one row of the step's longest window of
+ *     every other slot's, and so are every rank's (slots are dealt to ranks in snake
+ *     order by cost);
+ *   - no slot has more padded tokens than B rows of the step's longest window: the
+ *     memory an unbalanced micro-batch of B rows would have needed (a slot may hold more
+ *     than B, shorter, rows; ed_sampler_max_rows bounds the count);
+ *   - slot contents depend only on (the step's windows, S, B): -n 1 --grad-accum 2 and
+ *     -n 2 run the same micro-batches.
+ * Without lengths (ed_sampler_set_lengths not called) every window counts the same and
+ * the slots are dealt round-robin, at most B each. Validation uses the same scheme
+ * without shuffling. */
 #ifndef EXPERT_DATASET_H
 #define EXPERT_DATASET_H
 
@@ -96,11 +108,22 @@ void ed_batch_init(ed_batch *b, int cap_B, int cap_T);
 void ed_batch_free(ed_batch *b);
 /* Fills b from windows ids[0..n); pad_to_max: pad to max_length-1 instead of the longest.
  * Row i is at offset i*T of each array (dense [B, T], not cap_T apart). n may be 0 (a rank
- * with nothing in the last step): B = 0, n_targets = 0. n > cap_B or T > cap_T is a bug
+ * with nothing in the last step): B = 0, n_targets = 0. The capacity is cap_B * cap_T
+ * tokens: a balanced micro-batch may have more than cap_B rows when they are shorter
+ * (the sampler guarantees n * T <= cap_B * cap_T). More tokens, or T > cap_T, is a bug
  * and aborts. */
 void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max);
 
 /* ---- sharding ------------------------------------------------------------------- */
+
+/* One window of the step being assigned, and one slot's cost (sampler.c scratch). */
+typedef struct {
+    uint32_t id, T, pos, slot;
+} ed_step_window;
+typedef struct {
+    uint64_t cost;
+    uint32_t slot;
+} ed_slot_rank;
 
 typedef struct {
     size_t n_windows;
@@ -109,24 +132,39 @@ typedef struct {
     int shuffle;
     int epoch;       /* the epoch the permutation was drawn for */
     uint32_t *perm;  /* [n_windows] */
+    const uint32_t *win_len; /* borrowed (ed_sampler_set_lengths), NULL: all windows alike */
+    int pad_to;              /* > 0: rows padded to this length (--pad-to-max) */
+    /* scratch of ed_sampler_micro: one step's assignment, recomputed on every call */
+    ed_step_window *step_win; /* [G] */
+    uint64_t *slot_cost;      /* [S] padded tokens */
+    uint32_t *slot_rows, *slot_T, *heap; /* [S] */
+    ed_slot_rank *slot_order; /* [S] */
 } ed_sampler;
 
 /* Ready to use for epoch 0 (the permutation is drawn here too). */
 void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_accum, int rank,
                      int world, uint64_t seed, int shuffle);
+/* Balance the step's windows by padded tokens: win_len[n_windows] are the windows' lengths
+ * (ed_dataset.win_len, borrowed: must outlive the sampler); pad_to > 0 when every row is
+ * padded to that length (--pad-to-max), 0 when rows are padded to their micro-batch's
+ * longest window. Every rank must make the same call. */
+void ed_sampler_set_lengths(ed_sampler *s, const uint32_t *win_len, int pad_to);
 void ed_sampler_free(ed_sampler *s);
 /* Draws the permutation of `epoch` (identity without shuffle). Pure function of (seed, epoch). */
 void ed_sampler_set_epoch(ed_sampler *s, int epoch);
 /* Optimizer steps per epoch: ceil(n_windows / G). */
 long ed_sampler_steps(const ed_sampler *s);
-/* Window ids of (step, micro) for this rank into ids[0..batch_size); returns how many (0..B).
- * = ed_sampler_micro_at(s, step * G, micro, ids). */
-int ed_sampler_micro(const ed_sampler *s, long step, int micro, uint32_t *ids);
-/* The same for a step that starts at position `first` of the epoch's permutation (the
- * windows the epoch has consumed so far): slot k takes [first + k*B, first + (k+1)*B).
- * A run resumed with another global batch continues at the window where the old one
- * stopped, whatever the new G. */
-int ed_sampler_micro_at(const ed_sampler *s, uint64_t first, int micro, uint32_t *ids);
+/* The most windows ed_sampler_micro can return: B, or G with lengths and pad_to 0. */
+size_t ed_sampler_max_rows(const ed_sampler *s);
+/* Window ids of (step, micro) for this rank into ids[0..ed_sampler_max_rows), longest
+ * first; returns how many (0 when the step has none for this slot). A pure function of
+ * the arguments and the sampler's settings; s is only used as scratch. */
+int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids);
+/* The same for the step that starts at position `first` of the epoch's permutation (the
+ * windows the epoch has consumed so far): it takes positions [first, first + G).
+ * ed_sampler_micro(s, step, ...) is ed_sampler_micro_at(s, step * G, ...). A run resumed
+ * with another global batch continues at the window where the old one stopped. */
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids);
 /* Windows one step starting at `first` consumes: min(G, n_windows - first). */
 uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first);
 

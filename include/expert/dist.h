@@ -22,14 +22,17 @@ typedef struct {
     int rank, world;
     MPI_Comm node;      /* ranks sharing this node's memory (owned) */
     int local_rank, local_size;
-    int node_cores;     /* online CPUs of this node */
+    int node_cores;     /* CPUs the ranks on this node may use (union of their affinity masks) */
+    int rank_cores;     /* CPUs this rank may use (its affinity mask) */
+    char host[64];      /* gethostname() */
 } ed_dist;
 
 /* Collective. Sets MPI_ERRORS_ARE_FATAL on comm and splits off the node communicator. */
 void ed_dist_init(ed_dist *d, MPI_Comm comm);
 void ed_dist_free(ed_dist *d);
 
-/* Threads per rank: `requested` if > 0, else max(1, node_cores / local_size).
+/* Threads per rank: `requested` if > 0, else max(1, min(rank_cores, node_cores / local_size)):
+ * each node's own cores over that node's own ranks, so nodes of different sizes differ.
  * *oversubscribed is set when local_size x threads > node_cores (worth a warning). */
 int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed);
 
@@ -42,6 +45,16 @@ int ed_dist_agree(const ed_dist *d, int status, ed_error *err);
 void ed_dist_sum(const ed_dist *d, double *x, int n);
 void ed_dist_max(const ed_dist *d, double *x, int n);
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root);
+
+/* Collective: root's p[0..n) to every rank, in chunks (MPI counts are int). */
+void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root);
+
+/* Collective. Returns on rank 0 (NULL elsewhere; caller frees) one line describing where
+ * the ranks run, host by host in order of their first rank:
+ *   "n1: ranks 0-1, 2 x 1 thread (2 cores); n2: ranks 2-3, 2 x 1 thread (2 cores)"
+ * `threads` is this rank's thread count (ranks of a host may differ). After 8 hosts the
+ * rest are counted, not listed. */
+char *ed_dist_hosts_summary(const ed_dist *d, int threads);
 
 /* ---- ZeRO-1: the flat parameter buffer cut into one contiguous slice per rank ---------- */
 

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expert/compute.h"
 #include "expert/rng.h"
 
 #define ED_IGNORE_INDEX (-100)
@@ -129,6 +130,22 @@ long ed_gpt_correct(const ed_gpt *m);
 void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready_ctx);
 
 void ed_gpt_zero_grad(ed_gpt *m);
+
+/* GEMM backend and precision of every matmul (expert/compute.h); a new model starts with
+ * OpenBLAS in fp32. `b` must be resolved (not ED_GEMM_AUTO: see ed_gemm_backend_resolve).
+ * Parameters, gradients and results of other layers are float32 either way, so the
+ * setting may change between any two steps (a bf16 run resumed in fp32, and back).
+ * Returns 0, or -1 with msg filled (e.g. oneDNN requested in a build without it). */
+int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
+/* One line naming backend, oneDNN implementation and precision path, e.g.
+ * "onednn (gemm:jit), bf16 (emulated: fp32 GEMM on bf16-rounded inputs)". */
+void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
+/* 1 when bf16 products run in bf16 instructions, 0 when emulated or fp32. */
+int ed_gpt_bf16_native(const ed_gpt *m);
+/* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
+ * (B, T) training step (forward and both backward products, all threads), over about
+ * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */
+double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
 
 /* Sets OpenBLAS and OpenMP thread counts for this process (n >= 1). */
 void ed_set_threads(int n);

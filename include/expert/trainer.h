@@ -35,7 +35,7 @@ typedef struct {
     double loss, perplexity, accuracy;
     long tokens;
 } ed_eval_result;
-void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
+void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                          int pad_to_max, const ed_dist *d, ed_eval_result *r);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "expert/common.h"
 #include "expert/dist.h"
+#include "expert/isa.h"
 #include "expert/options.h"
 #include "expert/commands.h"
 #include "expert/trainer.h"
@@ -119,6 +120,9 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (take_positionals(cmd, &o, &a, &err) != 0 || ed_options_validate(&o, &err) != 0) goto usage;
+    /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
+     * build lacks is a usage error on every rank rather than an abort mid-run. */
+    if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
     int wants_text = cmd == &COMMANDS[0] ? !o.data_file[0] : strcmp(cmd->name, "prepare") == 0;
     if (wants_text && default_data(&o, &err) != 0) goto usage;
     if (o.debug_exit_step > 0 && o.debug_exit_rank >= d.world) {

@@ -49,9 +49,10 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
 
     ed_sampler s;
     ed_sampler_init(&s, ds.n_windows, o.batch_size, 1, d->rank, d->world, o.seed, 0);
+    ed_sampler_set_lengths(&s, ds.win_len, o.pad_to_max ? o.max_length - 1 : 0);
     ed_batch b;
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
-    uint32_t *ids = ed_malloc((size_t)o.batch_size * sizeof *ids);
+    uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;
     ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r);

@@ -26,13 +26,15 @@ void ed_batch_free(ed_batch *b) {
 }
 
 void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max) {
-    ED_CHECK(n >= 0 && n <= b->cap_B, "batch of %d windows exceeds capacity %d", n, b->cap_B);
+    ED_CHECK(n >= 0, "batch of %d windows", n);
     int T = pad_to_max ? ds->max_length - 1 : 0;
     for (int i = 0; i < n; i++) {
         ED_CHECK(ids[i] < ds->n_windows, "window id %u out of range (%zu windows)", ids[i], ds->n_windows);
         if (!pad_to_max && (int)ds->win_len[ids[i]] - 1 > T) T = (int)ds->win_len[ids[i]] - 1;
     }
     ED_CHECK(T <= b->cap_T, "batch length %d exceeds capacity %d", T, b->cap_T);
+    ED_CHECK((size_t)n * (size_t)T <= (size_t)b->cap_B * (size_t)b->cap_T,
+             "batch of %d rows x %d tokens exceeds capacity %d x %d", n, T, b->cap_B, b->cap_T);
     b->B = n;
     b->T = T;
     b->n_targets = 0;

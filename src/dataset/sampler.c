@@ -1,7 +1,17 @@
 /* sampler.c — which windows a rank uses at (epoch, step, micro); the sharding contract
  * is in include/expert/dataset.h. Everything is a pure function of (seed, epoch, step,
- * micro, rank, world, B): no cursor, no hidden state, so resuming mid-epoch needs only
- * (seed, epoch, step) and a different world size at the same G sees the same steps. */
+ * micro, rank, world, B) and the window lengths: no cursor, no hidden state, so resuming
+ * mid-epoch needs only (seed, epoch, step) and a different world size at the same G sees
+ * the same windows in the same steps.
+ *
+ * Balancing, per optimizer step: the step's windows (a fixed set) are sorted by padded
+ * row length, longest first, and dealt one by one to the slot with the least cost so far
+ * (cost = rows x padded row length, the tokens the engine computes on; ties to the lowest
+ * slot). That is LPT scheduling: when the costliest slot got its last window it was the
+ * cheapest, so slot costs end within one row of the step's longest window of each other,
+ * and (argument in design.md) no slot exceeds B rows of the longest window, the memory of
+ * an unbalanced micro-batch. The slots are then dealt to (micro, rank) in snake order by
+ * cost so that per-rank sums stay within that same bound. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,25 +22,50 @@
  * each epoch's permutation is independent of the others and of every other stream. */
 #define SAMPLER_STREAM 0x64617461ULL
 
+static uint64_t group_size(const ed_sampler *s) {
+    return (uint64_t)s->batch_size * (uint64_t)s->grad_accum * (uint64_t)s->world;
+}
+
 void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_accum, int rank, int world,
                      uint64_t seed, int shuffle) {
     ED_CHECK(batch_size >= 1 && grad_accum >= 1 && world >= 1 && rank >= 0 && rank < world,
              "sampler: batch_size %d grad_accum %d rank %d world %d", batch_size, grad_accum, rank, world);
     ED_CHECK(n_windows <= UINT32_MAX, "sampler: %zu windows", n_windows);
     memset(s, 0, sizeof *s);
-    s->n_windows = n_windows;
     s->batch_size = batch_size;
     s->grad_accum = grad_accum;
-    s->rank = rank;
     s->world = world;
+    ED_CHECK(group_size(s) <= UINT32_MAX, "sampler: global batch %d x %d x %d is too large", batch_size,
+             grad_accum, world);
+    s->n_windows = n_windows;
+    s->rank = rank;
     s->seed = seed;
     s->shuffle = shuffle;
     s->perm = ed_malloc((n_windows ? n_windows : 1) * sizeof *s->perm);
+    size_t G = group_size(s), S = (size_t)grad_accum * (size_t)world;
+    s->step_win = ed_malloc(G * sizeof *s->step_win);
+    s->slot_cost = ed_malloc(S * sizeof *s->slot_cost);
+    s->slot_rows = ed_malloc(S * sizeof *s->slot_rows);
+    s->slot_T = ed_malloc(S * sizeof *s->slot_T);
+    s->heap = ed_malloc(S * sizeof *s->heap);
+    s->slot_order = ed_malloc(S * sizeof *s->slot_order);
     ed_sampler_set_epoch(s, 0);
+}
+
+void ed_sampler_set_lengths(ed_sampler *s, const uint32_t *win_len, int pad_to) {
+    ED_CHECK(pad_to >= 0, "sampler: pad_to %d", pad_to);
+    s->win_len = win_len;
+    s->pad_to = pad_to;
 }
 
 void ed_sampler_free(ed_sampler *s) {
     free(s->perm);
+    free(s->step_win);
+    free(s->slot_cost);
+    free(s->slot_rows);
+    free(s->slot_T);
+    free(s->heap);
+    free(s->slot_order);
     memset(s, 0, sizeof *s);
 }
 
@@ -45,16 +80,96 @@ void ed_sampler_set_epoch(ed_sampler *s, int epoch) {
     s->epoch = epoch;
 }
 
-static uint64_t group_size(const ed_sampler *s) {
-    return (uint64_t)s->batch_size * (uint64_t)s->grad_accum * (uint64_t)s->world;
-}
-
 long ed_sampler_steps(const ed_sampler *s) {
     uint64_t G = group_size(s);
     return (long)((s->n_windows + G - 1) / G);
 }
 
-int ed_sampler_micro(const ed_sampler *s, long step, int micro, uint32_t *ids) {
+size_t ed_sampler_max_rows(const ed_sampler *s) {
+    /* Equal row lengths deal round-robin: at most B per slot. Otherwise a slot of short
+     * windows may take more rows (never more tokens than B of the longest). */
+    return s->win_len && !s->pad_to ? (size_t)group_size(s) : (size_t)s->batch_size;
+}
+
+/* Padded row length of window w: its inputs (length - 1), or the fixed pad length. */
+static uint32_t row_len(const ed_sampler *s, uint32_t w) {
+    if (s->pad_to) return (uint32_t)s->pad_to;
+    return s->win_len ? s->win_len[w] - 1 : 1;
+}
+
+static int by_length(const void *a, const void *b) {
+    const ed_step_window *x = a, *y = b;
+    if (x->T != y->T) return x->T > y->T ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Min-heap of slots by (cost, slot index): the lowest index wins ties, so every rank
+ * computes the same assignment. */
+static int heap_less(const ed_sampler *s, uint32_t a, uint32_t b) {
+    return s->slot_cost[a] != s->slot_cost[b] ? s->slot_cost[a] < s->slot_cost[b] : a < b;
+}
+
+static void heap_down(ed_sampler *s, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && heap_less(s, s->heap[l], s->heap[m])) m = l;
+        if (r < n && heap_less(s, s->heap[r], s->heap[m])) m = r;
+        if (m == i) return;
+        uint32_t t = s->heap[i];
+        s->heap[i] = s->heap[m];
+        s->heap[m] = t;
+        i = m;
+    }
+}
+
+/* Assigns the windows of the step that starts at position `begin` of the epoch's
+ * permutation to slots: step_win[0..m) sorted longest first, each with its slot;
+ * slot_cost/rows/T per slot. Returns m. */
+static size_t assign_step(ed_sampler *s, uint64_t begin) {
+    uint64_t G = group_size(s);
+    size_t S = (size_t)s->grad_accum * (size_t)s->world;
+    if (begin >= s->n_windows) return 0;
+    size_t m = (size_t)(begin + G <= s->n_windows ? G : s->n_windows - begin);
+    for (size_t i = 0; i < m; i++) {
+        uint32_t w = s->perm[begin + i];
+        s->step_win[i] = (ed_step_window){.id = w, .T = row_len(s, w), .pos = (uint32_t)i, .slot = 0};
+    }
+    qsort(s->step_win, m, sizeof *s->step_win, by_length);
+    for (size_t k = 0; k < S; k++) {
+        s->slot_cost[k] = 0;
+        s->slot_rows[k] = 0;
+        s->slot_T[k] = 0;
+        s->heap[k] = (uint32_t)k; /* all costs 0: index order is a valid heap */
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t k = s->heap[0];
+        if (s->slot_rows[k] == 0) s->slot_T[k] = s->step_win[i].T; /* longest first: the slot's pad length */
+        s->slot_rows[k]++;
+        s->slot_cost[k] = (uint64_t)s->slot_rows[k] * s->slot_T[k];
+        s->step_win[i].slot = k;
+        heap_down(s, S, 0);
+    }
+    return m;
+}
+
+static int by_cost(const void *a, const void *b) {
+    const ed_slot_rank *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* Which slot (micro, rank) runs: slots sorted by cost, heaviest first, dealt to the ranks
+ * in snake order (round a = micro a: ranks 0..W-1, then W-1..0, ...), so each rank's
+ * micro-batches add up to about the same cost whatever grad_accum is. */
+static uint32_t slot_of(ed_sampler *s, int micro, int rank) {
+    size_t S = (size_t)s->grad_accum * (size_t)s->world, W = (size_t)s->world;
+    for (size_t k = 0; k < S; k++) s->slot_order[k] = (ed_slot_rank){.cost = s->slot_cost[k], .slot = (uint32_t)k};
+    qsort(s->slot_order, S, sizeof *s->slot_order, by_cost);
+    size_t pos = (size_t)micro * W + (micro % 2 == 0 ? (size_t)rank : W - 1 - (size_t)rank);
+    return s->slot_order[pos].slot;
+}
+
+int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids) {
     ED_CHECK(step >= 0, "sampler: step %ld", step);
     return ed_sampler_micro_at(s, (uint64_t)step * group_size(s), micro, ids);
 }
@@ -65,13 +180,13 @@ uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first) {
     return s->n_windows - first < G ? s->n_windows - first : G;
 }
 
-int ed_sampler_micro_at(const ed_sampler *s, uint64_t first, int micro, uint32_t *ids) {
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids) {
     ED_CHECK(micro >= 0 && micro < s->grad_accum, "sampler: micro %d", micro);
-    uint64_t B = (uint64_t)s->batch_size;
-    uint64_t k = (uint64_t)micro * (uint64_t)s->world + (uint64_t)s->rank;
-    uint64_t begin = first + k * B;
-    if (begin >= s->n_windows) return 0;
-    uint64_t end = begin + B < s->n_windows ? begin + B : s->n_windows;
-    memcpy(ids, s->perm + begin, (size_t)(end - begin) * sizeof *ids);
-    return (int)(end - begin);
+    size_t m = assign_step(s, first);
+    if (m == 0) return 0;
+    uint32_t k = slot_of(s, micro, s->rank);
+    int n = 0;
+    for (size_t i = 0; i < m; i++)
+        if (s->step_win[i].slot == k) ids[n++] = s->step_win[i].id;
+    return n;
 }

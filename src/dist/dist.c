@@ -1,10 +1,36 @@
 /* dist.c — rank bookkeeping, agreeing on failure, small reductions, replica checks. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "expert/dist.h"
 
 #define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
+
+/* The CPUs this node gives us: the union of the affinity masks of the ranks on this node
+ * (what a Slurm cpuset, taskset or mpirun's binding allows), not every online CPU, so
+ * that a job sharing a node, or ranks bound to cores, do not start a thread per core of
+ * the whole machine. */
+static void count_cores(ed_dist *d) {
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        d->node_cores = d->rank_cores = cores > 0 ? (int)cores : 1;
+        return;
+    }
+    d->rank_cores = CPU_COUNT(&mine);
+    enum { WORDS = sizeof(cpu_set_t) / sizeof(unsigned long) };
+    unsigned long bits[WORDS], all[WORDS];
+    memcpy(bits, &mine, sizeof bits);
+    MPI_OK(MPI_Allreduce(bits, all, WORDS, MPI_UNSIGNED_LONG, MPI_BOR, d->node));
+    cpu_set_t node;
+    memcpy(&node, all, sizeof node);
+    d->node_cores = CPU_COUNT(&node);
+    if (d->rank_cores < 1) d->rank_cores = 1;
+    if (d->node_cores < 1) d->node_cores = 1;
+}
 
 void ed_dist_init(ed_dist *d, MPI_Comm comm) {
     memset(d, 0, sizeof *d);
@@ -15,8 +41,9 @@ void ed_dist_init(ed_dist *d, MPI_Comm comm) {
     MPI_OK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
     MPI_OK(MPI_Comm_rank(d->node, &d->local_rank));
     MPI_OK(MPI_Comm_size(d->node, &d->local_size));
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    d->node_cores = cores > 0 ? (int)cores : 1;
+    if (gethostname(d->host, sizeof d->host) != 0) snprintf(d->host, sizeof d->host, "unknown");
+    d->host[sizeof d->host - 1] = '\0';
+    count_cores(d);
 }
 
 void ed_dist_free(ed_dist *d) {
@@ -26,6 +53,8 @@ void ed_dist_free(ed_dist *d) {
 
 int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
     int t = requested > 0 ? requested : d->node_cores / d->local_size;
+    /* A rank bound to fewer CPUs than its share gains nothing from more threads. */
+    if (requested <= 0 && t > d->rank_cores) t = d->rank_cores;
     if (t < 1) t = 1;
     if (oversubscribed) *oversubscribed = (long)t * d->local_size > d->node_cores;
     return t;
@@ -54,6 +83,13 @@ void ed_dist_max(const ed_dist *d, double *x, int n) {
 
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {
     if (d->world > 1) MPI_OK(MPI_Bcast(buf, bytes, MPI_BYTE, root, d->comm));
+}
+
+void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root) {
+    if (d->world == 1) return;
+    const size_t chunk = (size_t)1 << 28; /* floats: 1 GB per call, well inside int */
+    for (size_t at = 0; at < n; at += chunk)
+        MPI_OK(MPI_Bcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm));
 }
 
 uint64_t ed_dist_hash(const float *p, size_t n) {

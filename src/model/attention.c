@@ -4,9 +4,9 @@
  * qkv rows through leading dimensions (no head-split copies). The causal mask is
  * exploited by row blocks: rows [r0, r1) only ever see keys [0, r1), so each block
  * multiplies against the first r1 keys only, which skips about half the flops of a
- * full T x T product. (b,h) pairs are spread over OpenMP threads with single-threaded
- * sgemm inside: at these sizes one BLAS call per thread beats BLAS-internal threading. */
-#include <cblas.h>
+ * full T x T product. (b,h) pairs are spread over OpenMP threads and each product runs
+ * on its thread (ed_gemm inside a region): at these sizes one single-threaded GEMM per
+ * thread beats threading every small product. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -14,9 +14,10 @@
 #include "expert/rng.h"
 #include "layers.h"
 #include "vmath.h"
+#include "../isa/kernels.h"
 
 /* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
-void attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
+void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
                        int H, float p, uint64_t seed) {
     const int hd = D / H, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -34,7 +35,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
         for (int r0 = 0; r0 < T; r0 += ED_ATT_BLOCK) {
             int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
             /* S[r0:r1, 0:r1] = scale * Q[r0:r1] K[0:r1]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, scale,
+            ed_gemm(g, 0, 1, rows, r1, hd, scale,
                         Q + (size_t)r0 * ld, ld, K, ld, 0.0f, S + (size_t)r0 * T, T);
             for (int i = r0; i < r1; i++) {
                 float *s = S + (size_t)i * T;
@@ -56,7 +57,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
                 }
             }
             /* Y[r0:r1] = P[r0:r1, 0:r1] V[0:r1] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f,
+            ed_gemm(g, 0, 0, rows, hd, r1, 1.0f,
                         Sd + (size_t)r0 * T, T, V, ld, 0.0f, Y + (size_t)r0 * D, D);
         }
     }
@@ -67,7 +68,7 @@ void attention_forward(float *out, float *att, float *attd, const float *qkv, in
  * thread (dP/dS of one row block). Blocks run from the last to the first so that the
  * first sgemm into dK/dV (the last block, which spans all T keys) can overwrite
  * (beta 0) and the others accumulate. */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, const float *attd, int B, int T, int D, int H, float p,
                         int threads) {
     const int hd = D / H, ld = 3 * D;
@@ -89,10 +90,10 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
             float beta = r0 == last ? 0.0f : 1.0f;
             /* dV[0:r1] += Pd[r0:r1, 0:r1]^T dY[r0:r1] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, rows, 1.0f,
+            ed_gemm(g, 1, 0, r1, hd, rows, 1.0f,
                         Pd + (size_t)r0 * T, T, dY + (size_t)r0 * D, D, beta, dV, ld);
             /* dP[0:rows, 0:r1] = dY[r0:r1] V[0:r1]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, 1.0f,
+            ed_gemm(g, 0, 1, rows, r1, hd, 1.0f,
                         dY + (size_t)r0 * D, D, V, ld, 0.0f, dS, r1);
             /* softmax backward: dS = scale * P (dP - sum_j P dP); a dropped probability
              * (attd == 0) passed no gradient, so its dP is 0. */
@@ -110,9 +111,9 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 for (int j = i + 1; j < r1; j++) g[j] = 0.0f;
             }
             /* dQ[r0:r1] = dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f, dS, r1, K,
+            ed_gemm(g, 0, 0, rows, hd, r1, 1.0f, dS, r1, K,
                         ld, 0.0f, dQ + (size_t)r0 * ld, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, rows, 1.0f, dS, r1,
+            ed_gemm(g, 1, 0, r1, hd, rows, 1.0f, dS, r1,
                         Q + (size_t)r0 * ld, ld, beta, dK, ld);
         }
     }

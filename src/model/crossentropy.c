@@ -8,10 +8,11 @@
 #include "expert/gpt.h"
 #include "layers.h"
 #include "vmath.h"
+#include "../isa/kernels.h"
 
 /* logits is (N,V), targets (N), lse (N). Per row:
  *   -log p_t = lse - z_t,  mean_j(-log p_j) = lse - mean_j z_j. */
-void crossentropy_forward(float *lse, double *loss, uint8_t *hit, const float *logits,
+void ED_KFN(crossentropy_forward)(float *lse, double *loss, uint8_t *hit, const float *logits,
                           const int32_t *targets, int N, int V, float eps) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -43,7 +44,7 @@ void crossentropy_forward(float *lse, double *loss, uint8_t *hit, const float *l
 }
 
 /* dlogits, logits are (N,V): d loss_n / d z_j = p_j - (1-eps)[j==t] - eps/V. */
-void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+void ED_KFN(crossentropy_backward)(float *dlogits, const float *logits, const float *lse,
                            const int32_t *targets, int N, int V, float eps, float scale) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {

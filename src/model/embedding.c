@@ -2,9 +2,10 @@
 #include <stddef.h>
 
 #include "layers.h"
+#include "../isa/kernels.h"
 
 /* out is (B,T,D), inp is (B,T) ids, wte is (V,D), wpe is (Tmax,D). */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, const float *wpe,
                      int B, int T, int D) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < B * T; n++) {
@@ -17,7 +18,7 @@ void encoder_forward(float *out, const int32_t *inp, const float *wte, const flo
 /* dout is (B,T,D). Several rows may share a token id, so threads split the D columns
  * instead of the rows: each thread owns a column slice of dwte and no two threads ever
  * write the same float. */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+void ED_KFN(encoder_backward)(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
                       int B, int T, int D) {
     const int CB = 64; /* column block: one thread's slice, a cache line multiple */
     int nblk = (D + CB - 1) / CB;

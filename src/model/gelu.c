@@ -4,12 +4,13 @@
 
 #include "layers.h"
 #include "vmath.h"
+#include "../isa/kernels.h"
 
 #define GELU_K 0.7978845608028654f
 #define GELU_C 0.044715f
 
 /* inp, out are (n) flat. */
-void gelu_forward(float *out, const float *inp, size_t n) {
+void ED_KFN(gelu_forward)(float *out, const float *inp, size_t n) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -19,7 +20,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
 }
 
 /* d gelu/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2). */
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void ED_KFN(gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];

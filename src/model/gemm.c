@@ -1,16 +1,42 @@
-/* gemm.c — cblas_sgemm split across the OpenMP threads.
+/* gemm.c — the GEMM context: backend and precision dispatch, the bf16 operand copies, and
+ * the OpenBLAS backend (cblas_sgemm split across the OpenMP threads).
  *
  * Why not let OpenBLAS thread its own GEMMs? Its pthread pool and OpenMP's are two sets
  * of threads that each spin for a while after their work; on a 2-core machine shared
  * with other jobs they steal each other's cores at every hand-over between a GEMM and
  * an elementwise loop. So the engine keeps ONE pool: during a pass OpenBLAS runs
- * single-threaded (see ed_blas_serial_begin) and this wrapper gives each OpenMP thread a
- * contiguous slab of the output. The slab is cut along the larger output dimension, so
- * the operand every thread must pack in full is the smaller one. */
+ * single-threaded (see ed_blas_serial_begin) and the OpenBLAS backend gives each OpenMP
+ * thread a contiguous slab of the output. The slab is cut along the larger output
+ * dimension, so the operand every thread must pack in full is the smaller one.
+ * oneDNN (gemm_onednn.c) threads on the same OpenMP pool by itself.
+ *
+ * bf16: both operands are first copied, rounded, into the calling thread's scratch
+ * (dense, same orientation): as bf16 bit patterns for oneDNN's native bf16 matmul, or as
+ * float32 values with zero low halves for the emulation, which then runs the fp32 GEMM of
+ * the backend. Operands are rounded at every call; weights are not cached in bf16
+ * between calls (docs/memory.md). */
 #include <cblas.h>
 #include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "layers.h"
+#include "bf16.h"
+#include "expert/common.h"
+#include "gemm.h"
+
+/* Scratch slots: one per OpenMP thread of a region (the engine never runs more). */
+#define SLOTS 256
+
+struct ed_gemm_ctx {
+    ed_gemm_backend backend;
+    ed_precision prec;
+    int bf16_native;   /* bf16 through oneDNN's bf16 matmul, else emulated */
+    ed_onednn *dnnl;   /* NULL for OpenBLAS */
+    void *scratch[SLOTS];
+    size_t cap[SLOTS]; /* bytes */
+};
 
 int ed_blas_serial_begin(void) {
     int nb = openblas_get_num_threads();
@@ -22,12 +48,61 @@ void ed_blas_serial_end(int saved) {
     if (saved != 1) openblas_set_num_threads(saved);
 }
 
-void ed_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc) {
+ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len) {
+    ED_CHECK(b == ED_GEMM_OPENBLAS || b == ED_GEMM_ONEDNN, "ed_gemm_ctx_create needs a resolved backend");
+    ed_gemm_ctx *g = ed_calloc(1, sizeof *g);
+    g->backend = b;
+    g->prec = p;
+    /* oneDNN serves the native bf16 path even under --gemm openblas: OpenBLAS has no bf16
+     * GEMM in Debian's build, and the products are the same either way. */
+    const char *emu = getenv("ED_BF16_EMULATE");
+    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
+    if (b == ED_GEMM_ONEDNN || (p == ED_PREC_BF16 && !force_emulation)) {
+        char m2[256] = "";
+        g->dnnl = ed_onednn_create(m2, sizeof m2);
+        if (!g->dnnl && b == ED_GEMM_ONEDNN) {
+            if (msg && msg_len) snprintf(msg, msg_len, "%s", m2);
+            free(g);
+            return NULL;
+        }
+    }
+    g->bf16_native = p == ED_PREC_BF16 && !force_emulation && g->dnnl && ed_onednn_bf16_native(g->dnnl);
+    if (g->dnnl && b == ED_GEMM_OPENBLAS && !g->bf16_native) { /* not needed after all */
+        ed_onednn_free(g->dnnl);
+        g->dnnl = NULL;
+    }
+    return g;
+}
+
+void ed_gemm_ctx_free(ed_gemm_ctx *g) {
+    if (!g) return;
+    for (int i = 0; i < SLOTS; i++) free(g->scratch[i]);
+    if (g->dnnl) ed_onednn_free(g->dnnl);
+    free(g);
+}
+
+ed_gemm_backend ed_gemm_ctx_backend(const ed_gemm_ctx *g) { return g->backend; }
+ed_precision ed_gemm_ctx_precision(const ed_gemm_ctx *g) { return g->prec; }
+int ed_gemm_ctx_bf16_native(const ed_gemm_ctx *g) { return g->bf16_native; }
+long ed_gemm_ctx_primitives(const ed_gemm_ctx *g) { return g->dnnl ? ed_onednn_primitives(g->dnnl) : 0; }
+
+void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len) {
+    const char *impl = g->dnnl ? ed_onednn_impl(g->dnnl) : "";
+    const char *prec = g->prec == ED_PREC_FP32 ? "fp32"
+                       : g->bf16_native        ? "bf16 (native bf16 matmul, fp32 accumulation)"
+                                               : "bf16 (emulated: fp32 GEMM on bf16-rounded inputs)";
+    snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_name(g->backend), impl[0] ? " (" : "", impl,
+             impl[0] ? ")" : "", prec);
+}
+
+/* ---- OpenBLAS ---- */
+
+static void blas_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc, int nested) {
     CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
     int nt = omp_get_max_threads();
     /* small products: the fork costs more than it saves */
-    if (nt == 1 || omp_in_parallel() || (double)M * N * K < 262144.0) {
+    if (nested || nt == 1 || (double)M * N * K < 262144.0) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -51,4 +126,57 @@ void ed_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
             }
         }
     }
+}
+
+/* ---- bf16 operand copies ---- */
+
+/* Scratch of slot t with room for `bytes` (grown, never shrunk). */
+static void *slot_scratch(ed_gemm_ctx *g, int t, size_t bytes) {
+    ED_CHECK(t < SLOTS, "GEMM called from OpenMP thread %d; at most %d supported", t, SLOTS);
+    if (g->cap[t] < bytes) {
+        free(g->scratch[t]);
+        g->scratch[t] = ed_malloc(bytes);
+        g->cap[t] = bytes;
+    }
+    return g->scratch[t];
+}
+
+/* rows x cols of src (leading dimension ld) -> dense dst (ld = cols), rounded to bf16:
+ * bit patterns (uint16) when `bits`, else float32 values. Parallel over rows unless
+ * already inside a region or small. */
+static void round_matrix(void *dst, const float *src, int rows, int cols, int ld, int bits, int nested) {
+#pragma omp parallel for schedule(static) if (!nested && (size_t)rows * cols >= 65536)
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        if (bits)
+            ed_bf16_from_f32((uint16_t *)dst + (size_t)r * cols, s, (size_t)cols);
+        else
+            ed_bf16_round((float *)dst + (size_t)r * cols, s, (size_t)cols);
+    }
+}
+
+void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
+    int nested = omp_in_parallel();
+    int slot = nested ? omp_get_thread_num() : 0;
+    if (M <= 0 || N <= 0) return;
+    if (g->prec == ED_PREC_BF16 && K > 0) {
+        int ar = transA ? K : M, ac = transA ? M : K; /* A and B as stored */
+        int br = transB ? N : K, bc = transB ? K : N;
+        size_t es = g->bf16_native ? sizeof(uint16_t) : sizeof(float);
+        size_t abytes = ((size_t)ar * ac * es + 63) & ~(size_t)63;
+        char *s = slot_scratch(g, slot, abytes + (size_t)br * bc * es);
+        round_matrix(s, A, ar, ac, lda, g->bf16_native, nested);
+        round_matrix(s + abytes, B, br, bc, ldb, g->bf16_native, nested);
+        if (g->bf16_native) {
+            ed_onednn_gemm(g->dnnl, 1, slot, transA, transB, M, N, K, alpha, s, ac, s + abytes, bc, beta, C, ldc);
+            return;
+        }
+        A = (const float *)s, lda = ac;
+        B = (const float *)(s + abytes), ldb = bc;
+    }
+    if (g->backend == ED_GEMM_ONEDNN)
+        ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        blas_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nested);
 }

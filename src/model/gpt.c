@@ -119,27 +119,27 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     const gpt_block_params *w = &m->p.blocks[l];
     gpt_block_acts *b = &m->a.blocks[l];
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
-    matmul_forward(b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-    attention_forward(b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s[0]);
+    matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
+    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s[0]);
     if (m->train) {
-        matmul_forward(b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
+        matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
         residual_dropout_forward(b->res2, x, b->res2, b->mask1, p, (size_t)N * D);
     } else {
         /* residual fused into the GEMM: res2 = x + bias, then res2 += atty @ W^T */
         residual_bias_init(b->res2, x, w->projb, N, D);
-        matmul_forward(b->res2, b->atty, w->projw, NULL, N, D, D, 1);
+        matmul_forward(m->gemm, b->res2, b->atty, w->projw, NULL, N, D, D, 1);
     }
     layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
-    matmul_forward(b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
+    matmul_forward(m->gemm, b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
     gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
     if (m->train) {
-        matmul_forward(b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
+        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
         dropout_mask(b->mask2, (size_t)N * D, p, s[2]);
         residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
     } else {
         residual_bias_init(b->res3, b->res2, w->fcob, N, D);
-        matmul_forward(b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
+        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
     }
 }
 
@@ -184,12 +184,12 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
     if (a->logits) {
-        matmul_forward(a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
+        matmul_forward(m->gemm, a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
         if (targets) crossentropy_forward(a->lse, a->row_loss, a->row_hit, a->logits, targets, N, V, label_smoothing);
     } else {
         for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
             int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
-            matmul_forward(a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
             crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, a->dlogits, targets + r0, rows,
                                  V, label_smoothing);
         }
@@ -228,11 +228,11 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         const float *z = a->logits + (size_t)r0 * V;
         if (!a->logits) { /* the forward kept no logits: this chunk's again */
-            matmul_forward(a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
             z = a->dlogits;
         }
         crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
-        matmul_backward(a->dsmall + (size_t)r0 * D, m->g.wte, NULL, a->dlogits,
+        matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.wte, NULL, a->dlogits,
                         a->lnf + (size_t)r0 * D, m->p.wte, rows, D, V);
     }
     memset(a->dres, 0, (size_t)N * D * sizeof(float));
@@ -254,9 +254,9 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dropout_backward(a->dsmall, a->dres, b->mask2, p, (size_t)N * D);
             dfco = a->dsmall;
         }
-        matmul_backward(a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, w->fcow, N, FF, D);
+        matmul_backward(m->gemm, a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, w->fcow, N, FF, D);
         gelu_backward(a->dbig, b->fch, a->dbig, (size_t)N * FF);
-        matmul_backward(a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, w->fcw, N, D, FF);
+        matmul_backward(m->gemm, a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, w->fcw, N, D, FF);
         layernorm_backward(a->dres, g->ln2w, g->ln2b, a->dsmall, b->res2, w->ln2w, b->ln2_mean,
                            b->ln2_rstd, N, D);
         /* res2 = x + drop(proj(attn(qkv(ln1(x))))) */
@@ -265,10 +265,10 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dropout_backward(a->dbig, a->dres, b->mask1, p, (size_t)N * D);
             dproj = a->dbig;
         }
-        matmul_backward(a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
-        attention_backward(a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
+        matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
+        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
                            B, T, D, H, p, m->att_threads);
-        matmul_backward(a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
+        matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
         size_t off = t[2 + 12 * l].offset;

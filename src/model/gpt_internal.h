@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "expert/gpt.h"
+#include "gemm.h"
 
 /* Views of one block's parameters (or gradients) inside the flat buffer. */
 typedef struct {
@@ -50,6 +51,7 @@ typedef struct {
 
 struct ed_gpt {
     ed_model_config cfg;
+    ed_gemm_ctx *gemm; /* backend + precision of every matmul (ed_gpt_set_compute) */
     size_t num_params;
     float *params, *grads;
     ed_tensor *tensors;

@@ -3,13 +3,14 @@
 #include <stddef.h>
 
 #include "layers.h"
+#include "../isa/kernels.h"
 
 #define LN_EPS 1e-5f
 
 /* inp, out are (N,C); mean, rstd are (N). Two passes (mean, then the centred variance)
  * rather than E[x^2]-E[x]^2: the one-pass form loses digits when |mean| >> std, which
  * happens in the residual stream. */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+void ED_KFN(layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -34,7 +35,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 
 /* dinp, dout, inp are (N,C); dw, db are (C). With xhat = (x-mean)*rstd and
  * g = dout*w:  dx = rstd * (g - mean(g) - xhat * mean(g*xhat)). */
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+void ED_KFN(layernorm_backward)(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const float *mean, const float *rstd, int N, int C) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {

@@ -2,8 +2,8 @@
  *
  * Every layer is a pair of plain functions in the style of llm.c: `x_forward(out, ...,
  * inp, weights, sizes)` and `x_backward(dinp, dweights, ..., dout, saved inputs, sizes)`.
- * Shapes are in the comments; N = B*T rows. All matmuls go through cblas_sgemm,
- * elementwise loops are OpenMP-parallel and written so the compiler vectorises them.
+ * Shapes are in the comments; N = B*T rows. All matmuls go through ed_gemm (gemm.h) on
+ * the context `g` (backend and precision), elementwise loops are OpenMP-parallel and written so the compiler vectorises them.
  *
  * Accumulation rules (they matter for the callers in gpt.c):
  *  - parameter gradients (dw, dbias, dwte, ...) are always ACCUMULATED (+=);
@@ -15,14 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- gemm.c ---- row-major C = alpha op(A) op(B) + beta C, op = transpose when set.
- * Splits the output over the OpenMP threads with single-threaded BLAS inside (call it
- * between ed_blas_serial_begin/end); a plain cblas_sgemm when small or already parallel. */
-void ed_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc);
-/* Sets OpenBLAS to one thread; returns the previous count for ed_blas_serial_end. */
-int ed_blas_serial_begin(void);
-void ed_blas_serial_end(int saved);
+#include "gemm.h"
+
 
 /* ---- embedding.c ---- */
 /* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked). */
@@ -42,11 +36,11 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 /* ---- matmul.c ---- (PyTorch nn.Linear: w is [OC,C], out = inp @ w^T + bias) */
 /* out[N,OC] = inp[N,C] @ w^T + bias (bias may be NULL); with accumulate, out += the same. */
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w, const float *bias, int N, int C,
                     int OC, int accumulate);
 /* dinp[N,C] = dout @ w (skipped when dinp is NULL); dw[OC,C] += dout^T @ inp;
  * dbias[OC] += column sums of dout (skipped when NULL). */
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+void matmul_backward(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC);
 
 /* ---- gelu.c ---- (tanh approximation, F.gelu(approximate='tanh')) */
@@ -63,11 +57,11 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
  * With p > 0, attd[B,H,T,T] keeps the dropped-out probabilities P*mask/(1-p) (the mask
  * is recovered as attd != 0) and the draws come from per-(b,h) streams of `seed`,
  * so results do not depend on the thread count. attd is NULL when p == 0. */
-void attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
+void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
                        int H, float p, uint64_t seed);
 /* dqkv[N,3D] = gradient of qkv; dout[N,D] is the gradient of out. scratch holds
  * ED_ATT_BLOCK*T floats for each of `threads` OpenMP threads (the loop uses no more). */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, const float *attd, int B, int T, int D, int H, float p,
                         int threads);
 

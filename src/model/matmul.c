@@ -1,13 +1,13 @@
 /* matmul.c — the Linear layer (out = inp @ w^T + bias, w in PyTorch's [out, in] layout),
- * all products through cblas_sgemm (ed_gemm). */
+ * all products through ed_gemm (gemm.h). */
 #include <stddef.h>
 #include <string.h>
 
 #include "layers.h"
 
 /* inp is (N,C), w is (OC,C), bias is (OC), out is (N,OC). The bias is written first and
- * sgemm accumulates onto it (beta = 1), which saves a second pass over out. */
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+ * the GEMM accumulates onto it (beta = 1), which saves a second pass over out. */
+void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w, const float *bias, int N, int C,
                     int OC, int accumulate) {
     float beta = accumulate ? 1.0f : 0.0f;
     if (bias) {
@@ -21,14 +21,14 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         }
         beta = 1.0f;
     }
-    ed_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, OC);
+    ed_gemm(g, 0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, OC);
 }
 
 /* dout is (N,OC): dinp (N,C) = dout @ w; dw (OC,C) += dout^T @ inp; dbias += sum_n dout. */
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+void matmul_backward(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC) {
-    if (dinp) ed_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
-    ed_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    if (dinp) ed_gemm(g, 0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
+    ed_gemm(g, 1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (dbias) {
         /* Column sums: threads own column blocks of dbias, rows stream through. */
         const int CB = 64;

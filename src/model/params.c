@@ -125,6 +125,7 @@ ed_gpt *ed_gpt_create(const ed_model_config *cfg, uint64_t seed, char *msg, size
     gpt_bind_views(&m->p, m->params, m->tensors, L);
     gpt_bind_views(&m->g, m->grads, m->tensors, L);
     init_params(m, seed);
+    m->gemm = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, NULL, 0); /* ed_gpt_set_compute */
     return m;
 }
 
@@ -138,6 +139,7 @@ void ed_gpt_free(ed_gpt *m) {
     free(m->a.blocks);
     free(m->act_mem);
     free(m->seeds);
+    ed_gemm_ctx_free(m->gemm);
     free(m);
 }
 

@@ -5,16 +5,18 @@
 #include <math.h>
 
 #include "optim_internal.h"
+#include "../isa/kernels.h"
 
-void adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+void ED_KFN(adamw_update)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                   float beta2, float eps, float wd, long step) {
     double bc1 = 1.0 - pow((double)beta1, (double)step);
     double bc2 = 1.0 - pow((double)beta2, (double)step);
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = 1.0f - lr * wd;
-    /* Not `omp simd`: sqrtf may set errno under the default -fmath-errno, so neither GCC
-     * nor clang vectorises this loop anyway; it is memory-bound (28 bytes/parameter). */
+    /* Memory-bound (28 bytes/parameter). It vectorises because kernels are compiled with
+     * -fno-math-errno (CMakeLists.txt): otherwise sqrtf might set errno and the loop
+     * stays scalar; vector and scalar square roots are both correctly rounded. */
 #pragma omp for schedule(static) nowait
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];

@@ -1,28 +1,13 @@
 /* optim.c — optimizer state, the step dispatcher (walks the tensor table over the owned
- * range [lo, hi) so each piece knows whether it gets weight decay), the SGD kernel,
- * gradient norm and clipping, and the learning-rate schedules. AdamW's kernel, the hot
- * one, is in adamw.c. */
+ * range [lo, hi) so each piece knows whether it gets weight decay), the clipping factor
+ * and the learning-rate schedules. The per-element kernels, compiled once per ISA path,
+ * are adamw.c, sgd.c and norm.c (the gradient's sum of squares and scaling). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "expert/common.h"
 #include "expert/optim.h"
 #include "optim_internal.h"
-
-/* SGD as torch.optim.SGD (dampening 0, nesterov off):
- *   g += wd p;  buf = momentum buf + g (buf = g on the first step, which is what a
- *   zero-initialised buf gives);  p -= lr buf.  With momentum 0 buf is just g.
- * An orphaned `omp for nowait`, like adamw_update. */
-static void sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
-                       float wd) {
-#pragma omp for simd schedule(static) nowait
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * p[i];
-        float b = momentum * buf[i] + gi;
-        buf[i] = b;
-        p[i] -= lr * b;
-    }
-}
 
 void ed_optim_init(ed_optim *o, ed_opt_kind kind, size_t lo, size_t hi, float beta1, float beta2,
                    float eps, float weight_decay, float momentum) {
@@ -67,20 +52,7 @@ void ed_optim_step(ed_optim *o, float *params, const float *grads, const ed_tens
     }
 }
 
-/* ---- gradient norm and clipping (torch.nn.utils.clip_grad_norm_ semantics) ---- */
-
-double ed_sumsq(const float *g, size_t n) {
-    double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s)
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return s;
-}
-
-void ed_scale(float *g, size_t n, float s) {
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] *= s;
-}
-
+/* ---- clipping (torch.nn.utils.clip_grad_norm_ semantics) ---- */
 /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when coef < 1. */
 float ed_clip_factor(double total_norm, float max_norm) {
     if (!(max_norm > 0.0f)) return 1.0f;

@@ -5,8 +5,8 @@
 
 #include "trainer_internal.h"
 
-void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, const ed_sampler *s, ed_batch *b, uint32_t *ids,
-                      int pad_to_max, const ed_dist *d, ed_eval_result *r) {
+void ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
+                         int pad_to_max, const ed_dist *d, ed_eval_result *r) {
     double sums[3] = {0, 0, 0};
     long steps = ed_sampler_steps(s);
     for (long step = 0; step < steps; step++) {

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "expert/progress.h"
+#include "expert/isa.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -294,6 +295,11 @@ static void print_header(const ed_trainer *t) {
     printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
            t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
            t->total_steps);
+    char cpu[128], isa[160];
+    ed_cpu_model(cpu, sizeof cpu);
+    ed_isa_describe(isa, sizeof isa);
+    printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    if (t->hosts) printf("# hosts: %s\n", t->hosts);
     fflush(stdout);
 }
 

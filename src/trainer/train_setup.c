@@ -205,10 +205,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     t->tty = d->rank == 0 && progress_bar_wanted();
     int over = 0;
     t->threads = ed_dist_threads(d, o->threads, &over);
-    if (over && d->rank == 0)
-        fprintf(stderr, "warning: %d ranks x %d threads on this node exceed its %d cores\n", d->local_size,
+    /* Said once per node that is oversubscribed, by that node's first rank. */
+    if (over && d->local_rank == 0)
+        fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
+    t->hosts = ed_dist_hosts_summary(d, t->threads);
 
     if (resolve_resume(t, err) != 0) return -1;
 
@@ -240,6 +242,10 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (ed_dist_agree(d, status, err) != 0) return -1;
 
 model:
+    /* Before anything whose collectives depend on the data: a rank with other data would
+     * run another number of steps and hang the others at the end of its epoch. */
+    if (trainer_check_consistent(t, err) != 0) return -1;
+
     /* model and optimizer */
     t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
@@ -260,13 +266,26 @@ model:
     ed_train_state_init(&t->st, t->o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     continue_stopped(t);
+    /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
+     * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
+     * replicas start bit-identical whatever the nodes are. */
+    ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     t->o->seed, 1);
-    if (t->has_val) ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+    /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
+     * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
+    int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
+    ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
+    size_t max_rows = ed_sampler_max_rows(&t->train_s);
+    if (t->has_val) {
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
+        if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
+    }
     ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
-    t->ids = ed_malloc((size_t)o->batch_size * sizeof *t->ids);
+    t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
                                   t->zero_displs);
@@ -312,6 +331,7 @@ void trainer_free(ed_trainer *t) {
     }
     ed_history_free(&t->hist);
     free(t->config_json);
+    free(t->hosts);
     free(t->zero_counts);
     free(t->zero_displs);
     memset(t, 0, sizeof *t);

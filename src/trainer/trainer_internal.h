@@ -47,6 +47,7 @@ typedef struct {
     long resume_batch;                 /* global batch of the run that wrote the checkpoint */
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
+    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
@@ -74,6 +75,10 @@ void trainer_free(ed_trainer *t);
 
 /* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
 long trainer_epoch_steps(const ed_trainer *t);
+
+/* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
+ * streams, else -1 on every rank with err naming the rank, host and file. */
+int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);

@@ -21,6 +21,7 @@
 
 #include "expert/common.h"
 #include "expert/gpt.h"
+#include "expert/isa.h"
 #include "expert/optim.h"
 
 typedef struct {
@@ -237,6 +238,14 @@ int main(int argc, char **argv) {
             if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
+    char cpu[128], isa[160], emsg[256];
+    if (ed_isa_init(emsg, sizeof emsg) != 0) {
+        fprintf(stderr, "ed-bench: %s\n", emsg);
+        return 2;
+    }
+    ed_cpu_model(cpu, sizeof cpu);
+    ed_isa_describe(isa, sizeof isa);
+    printf("# cpu: %s; kernels: %s; gemm: OpenBLAS %s\n", cpu, isa, openblas_get_corename());
     printf("# threads=%d, median of %d steps after 2 warm-ups; our step and raw sgemm interleaved;\n"
            "# PyTorch (median of 5) run before and after, averaged\n", threads, steps);
     printf("%-7s %9s %8s %7s %7s %7s %7s %8s %8s %6s %5s %5s %9s %8s %6s %6s\n", "config", "params",

@@ -1,7 +1,9 @@
 /* test_sampler.c — the sharding contract of dataset.h: every window exactly once per epoch
- * for any world size, batch size, accumulation and dataset size; the same window set per
- * optimizer step whenever B*A*W is the same; slot-by-slot filling of the last step; and a
- * permutation that is a pure function of (seed, epoch). */
+ * for any world size, batch size, accumulation and dataset size, with and without window
+ * lengths; the same window set per optimizer step whenever B*A*W is the same; balanced
+ * slots (padded tokens per rank within one row of the step's longest window, never more
+ * than B such rows per slot, the same micro-batches for -n 1 --grad-accum 2 and -n 2);
+ * and a permutation that is a pure function of (seed, epoch). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,37 +13,54 @@
 #include <cmocka.h>
 
 #include "expert/dataset.h"
+#include "expert/rng.h"
+
+/* Heavy-tailed lengths in [2, max_len] like real documents: most short, some at the cap. */
+static uint32_t *random_lengths(size_t n, uint32_t max_len, uint64_t seed) {
+    uint32_t *len = malloc((n ? n : 1) * sizeof *len);
+    ed_rng r;
+    ed_rng_seed(&r, seed, 0);
+    for (size_t i = 0; i < n; i++) {
+        double u = ed_rng_uniform(&r);
+        uint32_t l = 2 + (uint32_t)(u * u * u * (double)(max_len - 1));
+        len[i] = l > max_len ? max_len : l;
+    }
+    return len;
+}
 
 static void test_each_window_once(void **state) {
     (void)state;
     const int worlds[] = {1, 2, 3, 4, 8}, Bs[] = {1, 3, 8}, As[] = {1, 2, 3};
     const size_t Ns[] = {1, 7, 24, 64, 101, 1000};
-    uint32_t ids[8];
+    uint32_t ids[8 * 3 * 8];
     for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
         size_t n = Ns[ni];
         int *seen = calloc(n, sizeof *seen);
+        uint32_t *len = random_lengths(n, 40, n);
         for (int wi = 0; wi < 5; wi++)
             for (int bi = 0; bi < 3; bi++)
                 for (int ai = 0; ai < 3; ai++)
-                    for (int shuffle = 0; shuffle < 2; shuffle++) {
-                        int W = worlds[wi], B = Bs[bi], A = As[ai];
-                        long G = (long)B * A * W;
+                    for (int mode = 0; mode < 4; mode++) { /* shuffle x (no lengths, lengths) */
+                        int W = worlds[wi], B = Bs[bi], A = As[ai], shuffle = mode & 1, lengths = mode >> 1;
+                        long G = (long)B * A * W, S = (long)A * W;
                         memset(seen, 0, n * sizeof *seen);
                         long steps = -1;
                         for (int r = 0; r < W; r++) {
                             ed_sampler s;
                             ed_sampler_init(&s, n, B, A, r, W, 1234, shuffle);
+                            if (lengths) ed_sampler_set_lengths(&s, len, 0);
                             ed_sampler_set_epoch(&s, 2);
                             if (steps < 0) steps = ed_sampler_steps(&s);
                             assert_int_equal(ed_sampler_steps(&s), steps); /* all ranks agree */
                             assert_int_equal(steps, ((long)n + G - 1) / G);
+                            assert_int_equal(ed_sampler_max_rows(&s), lengths ? G : B);
                             for (long st = 0; st < steps; st++)
                                 for (int a = 0; a < A; a++) {
                                     int got = ed_sampler_micro(&s, st, a, ids);
-                                    /* slot k gets positions [st*G + k*B, +B) clipped to n */
-                                    long begin = st * G + ((long)a * W + r) * B;
-                                    long want = begin >= (long)n ? 0 : ((long)n - begin < B ? (long)n - begin : B);
-                                    assert_int_equal(got, want);
+                                    long m = (long)n - st * G < G ? (long)n - st * G : G; /* the step's windows */
+                                    assert_true(got <= (long)ed_sampler_max_rows(&s));
+                                    /* all windows alike: dealt round-robin, m/S rounded up or down */
+                                    if (!lengths) assert_true(got == m / S || got == (m + S - 1) / S);
                                     for (int i = 0; i < got; i++) {
                                         assert_true(ids[i] < n);
                                         seen[ids[i]]++;
@@ -55,7 +74,125 @@ static void test_each_window_once(void **state) {
                             if (seen[i] != 1) fail_msg("n=%zu W=%d B=%d A=%d: window %zu used %d times", n, W, B, A, i, seen[i]);
                     }
         free(seen);
+        free(len);
     }
+}
+
+/* One step's slots as every rank sees them: ids[rank][micro] (row lists), their padded
+ * tokens (rows x the longest row, or x pad_to), and the step's longest row. */
+typedef struct {
+    uint32_t ids[8][4][64];
+    int n[8][4];
+    uint64_t cost[8][4];
+    uint32_t Tmax;
+} step_view;
+
+static void view_step(step_view *v, size_t n, const uint32_t *len, int pad_to, int B, int A, int W, long step) {
+    memset(v, 0, sizeof *v);
+    for (int r = 0; r < W; r++) {
+        ed_sampler s;
+        ed_sampler_init(&s, n, B, A, r, W, 77, 1);
+        ed_sampler_set_lengths(&s, len, pad_to);
+        ed_sampler_set_epoch(&s, 3);
+        assert_true(ed_sampler_max_rows(&s) <= 64);
+        for (int a = 0; a < A; a++) {
+            int got = ed_sampler_micro(&s, step, a, v->ids[r][a]);
+            uint32_t T = 0;
+            for (int i = 0; i < got; i++) {
+                uint32_t t = pad_to ? (uint32_t)pad_to : len[v->ids[r][a][i]] - 1;
+                T = t > T ? t : T;
+                if (i > 0) /* rows come longest first */
+                    assert_true(len[v->ids[r][a][i]] <= len[v->ids[r][a][i - 1]] || pad_to);
+            }
+            v->n[r][a] = got;
+            v->cost[r][a] = (uint64_t)got * T;
+            v->Tmax = T > v->Tmax ? T : v->Tmax;
+        }
+        ed_sampler_free(&s);
+    }
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Balance: in every step, per-rank padded tokens differ by at most one row of the step's
+ * longest window; no slot holds more padded tokens than B such rows (the memory bound); the
+ * step's windows are exactly positions [s*G, (s+1)*G) of the epoch's permutation. */
+static void test_balance(void **state) {
+    (void)state;
+    const size_t n = 997;
+    const int cfg[][3] = {{2, 8, 1}, {2, 4, 2}, {4, 2, 2}, {3, 5, 1}, {8, 2, 4}, {1, 8, 4}, {8, 1, 1}}; /* W, B, A */
+    uint32_t *len = random_lengths(n, 256, 5);
+    ed_sampler ref;
+    ed_sampler_init(&ref, n, 1, 1, 0, 1, 77, 1);
+    ed_sampler_set_epoch(&ref, 3);
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+        for (int pad_to = 0; pad_to <= 255; pad_to += 255) {
+            int W = cfg[c][0], B = cfg[c][1], A = cfg[c][2];
+            long G = (long)W * B * A, steps = ((long)n + G - 1) / G;
+            static step_view v;
+            uint64_t worst = 0;
+            for (long st = 0; st < steps; st++) {
+                view_step(&v, n, len, pad_to, B, A, W, st);
+                uint64_t lo = UINT64_MAX, hi = 0;
+                uint32_t got[512], want[512];
+                size_t m = 0;
+                for (int r = 0; r < W; r++) {
+                    uint64_t sum = 0;
+                    for (int a = 0; a < A; a++) {
+                        assert_true(v.cost[r][a] <= (uint64_t)B * v.Tmax);
+                        sum += v.cost[r][a];
+                        memcpy(got + m, v.ids[r][a], (size_t)v.n[r][a] * sizeof *got);
+                        m += (size_t)v.n[r][a];
+                    }
+                    lo = sum < lo ? sum : lo;
+                    hi = sum > hi ? sum : hi;
+                }
+                if (hi - lo > v.Tmax)
+                    fail_msg("W=%d B=%d A=%d pad_to %d step %ld: rank costs %llu..%llu differ by more than %u", W, B, A,
+                             pad_to, st, (unsigned long long)lo, (unsigned long long)hi, v.Tmax);
+                worst = hi - lo > worst ? hi - lo : worst;
+                size_t mw = (size_t)((long)n - st * G < G ? (long)n - st * G : G);
+                assert_int_equal(m, mw);
+                memcpy(want, ref.perm + st * G, mw * sizeof *want);
+                qsort(got, m, sizeof *got, cmp_u32);
+                qsort(want, mw, sizeof *want, cmp_u32);
+                assert_memory_equal(got, want, m * sizeof *got);
+            }
+            printf("W=%d B=%d A=%d pad_to=%3d: worst per-rank spread %llu padded tokens over %ld steps\n", W, B, A,
+                   pad_to, (unsigned long long)worst, steps);
+        }
+    ed_sampler_free(&ref);
+    free(len);
+}
+
+/* Slot contents depend on the step's windows, S = A*W and B only: -n 1 --grad-accum 2 and
+ * -n 2 (and -n 4 vs -n 2 --grad-accum 2) run the same micro-batches, on other ranks. */
+static void test_same_micro_batches(void **state) {
+    (void)state;
+    const size_t n = 301;
+    uint32_t *len = random_lengths(n, 128, 9);
+    const int pairs[][2][2] = {{{1, 2}, {2, 1}}, {{2, 2}, {4, 1}}, {{1, 4}, {4, 1}}}; /* (W, A) */
+    static step_view x, y;
+    for (size_t p = 0; p < sizeof pairs / sizeof *pairs; p++)
+        for (long st = 0; st < (long)n / 12; st++) {
+            int W1 = pairs[p][0][0], A1 = pairs[p][0][1], W2 = pairs[p][1][0], A2 = pairs[p][1][1];
+            view_step(&x, n, len, 0, 3, A1, W1, st);
+            view_step(&y, n, len, 0, 3, A2, W2, st);
+            /* every micro-batch of x appears, row for row, as a micro-batch of y */
+            for (int r = 0; r < W1; r++)
+                for (int a = 0; a < A1; a++) {
+                    int found = 0;
+                    for (int r2 = 0; r2 < W2 && !found; r2++)
+                        for (int a2 = 0; a2 < A2 && !found; a2++)
+                            found = x.n[r][a] == y.n[r2][a2] &&
+                                    memcmp(x.ids[r][a], y.ids[r2][a2], (size_t)x.n[r][a] * sizeof(uint32_t)) == 0;
+                    if (!found) fail_msg("step %ld: micro-batch (rank %d, micro %d) of W=%d A=%d not in W=%d A=%d", st, r, a, W1, A1, W2, A2);
+                }
+        }
+    free(len);
 }
 
 /* Sorted window ids of optimizer step `step` over all ranks and micro-batches. */
@@ -159,13 +296,16 @@ static void test_resume(void **state) {
     (void)state;
     const size_t n = 203;
     ed_sampler run, fresh;
+    uint32_t *len = random_lengths(n, 64, 2);
     ed_sampler_init(&run, n, 3, 2, 1, 2, 5, 1);
-    uint32_t x[3], y[3];
+    ed_sampler_set_lengths(&run, len, 0);
+    uint32_t x[12], y[12];
     for (int epoch = 0; epoch < 3; epoch++) {
         ed_sampler_set_epoch(&run, epoch);
         for (long st = 0; st < ed_sampler_steps(&run); st++) {
             if (st % 5 != 2) continue;
             ed_sampler_init(&fresh, n, 3, 2, 1, 2, 5, 1);
+            ed_sampler_set_lengths(&fresh, len, 0);
             ed_sampler_set_epoch(&fresh, epoch);
             for (int a = 0; a < 2; a++) {
                 int g1 = ed_sampler_micro(&run, st, a, x), g2 = ed_sampler_micro(&fresh, st, a, y);
@@ -176,6 +316,7 @@ static void test_resume(void **state) {
         }
     }
     ed_sampler_free(&run);
+    free(len);
 }
 
 static void test_empty(void **state) {
@@ -192,6 +333,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_window_once), cmocka_unit_test(test_same_set_per_step),
         cmocka_unit_test(test_permutation_determinism), cmocka_unit_test(test_resume), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_balance), cmocka_unit_test(test_same_micro_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,8 +165,12 @@ static void test_threads(void **state) {
     assert_int_equal(over, 3L * D.local_size > D.node_cores);
     int t = ed_dist_threads(&D, 0, &over);
     assert_true(t >= 1);
-    assert_int_equal(t, D.node_cores / D.local_size > 0 ? D.node_cores / D.local_size : 1);
+    int share = D.node_cores / D.local_size;
+    if (share > D.rank_cores) share = D.rank_cores;
+    assert_int_equal(t, share > 0 ? share : 1);
     assert_true(D.local_size >= 1 && D.local_size <= D.world);
+    assert_true(D.rank_cores >= 1 && D.rank_cores <= D.node_cores);
+    assert_true(D.host[0] != '\0');
 }
 
 int main(int argc, char **argv) {

@@ -21,6 +21,7 @@
 #include "expert/gpt.h"
 #include "expert/rng.h"
 #include "gpt_internal.h"
+#include "bf16.h"
 #include "layers.h"
 
 #define H_STEP 1e-2f
@@ -67,41 +68,104 @@ static void expect_small(const char *what, double err, double bound) {
 }
 
 /* ---------------------------------------------------------------- ed_gemm */
-/* The thread-split GEMM against a naive double loop, for every transpose combination and
- * for shapes that split along M and along N into uneven slabs (3 threads). */
-static void test_gemm_split(void **state) {
-    (void)state;
-    ed_rng r;
-    ed_rng_seed(&r, 9, 1);
+/* The context of the layer checks: OpenBLAS, or the backend named by ED_TEST_GEMM (CI
+ * runs this file with both). Set up in main. */
+static ed_gemm_ctx *G;
+
+static ed_gemm_backend test_backend(void) {
+    const char *e = getenv("ED_TEST_GEMM");
+    ed_gemm_backend b = ED_GEMM_OPENBLAS;
+    if (e && ed_gemm_backend_parse(e, &b) != 0) fail_msg("ED_TEST_GEMM=%s is not openblas|onednn", e);
+    return b;
+}
+
+static double bf16_value(float x) {
+    float y;
+    ed_bf16_round(&y, &x, 1);
+    return y;
+}
+
+/* One context against a naive double loop (on bf16-rounded inputs in bf16 mode: the
+ * products are then exact, only the fp32 sums differ), for every transpose combination,
+ * shapes that split along M and along N into uneven slabs (3 threads), leading dimensions
+ * wider than the matrices, and the same products issued from inside a parallel region
+ * (one per thread, as attention does). */
+static void check_gemm_ctx(ed_gemm_ctx *g, ed_rng *r) {
     const int shapes[][3] = {{301, 67, 45}, {37, 513, 29}, {64, 64, 64}, {5, 3, 2}};
-    int saved_threads = omp_get_max_threads();
-    omp_set_num_threads(3);
-    int blas = ed_blas_serial_begin();
+    int bf = ed_gemm_ctx_precision(g) == ED_PREC_BF16;
     for (int s = 0; s < 4; s++)
         for (int ta = 0; ta <= 1; ta++)
             for (int tb = 0; tb <= 1; tb++) {
                 int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
                 int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-                float *A = randn((size_t)(ta ? K : M) * lda, &r, 1.0f);
-                float *B = randn((size_t)(tb ? N : K) * ldb, &r, 1.0f);
-                float *C = randn((size_t)M * ldc, &r, 1.0f);
+                float *A = randn((size_t)(ta ? K : M) * lda, r, 1.0f);
+                float *B = randn((size_t)(tb ? N : K) * ldb, r, 1.0f);
+                float *C0 = randn((size_t)M * ldc, r, 1.0f);
                 double *ref = malloc((size_t)M * N * sizeof(double));
                 for (int i = 0; i < M; i++)
                     for (int j = 0; j < N; j++) {
                         double acc = 0.0;
-                        for (int k = 0; k < K; k++)
-                            acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
-                                   (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-                        ref[(size_t)i * N + j] = 0.5 * acc + 2.0 * C[(size_t)i * ldc + j];
+                        for (int k = 0; k < K; k++) {
+                            float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                            float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                            acc += bf ? bf16_value(a) * bf16_value(b) : (double)a * b;
+                        }
+                        ref[(size_t)i * N + j] = 0.5 * acc + 2.0 * C0[(size_t)i * ldc + j];
                     }
-                float pad = C[N]; /* beyond the N columns: must stay untouched */
-                ed_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, C, ldc);
-                for (int i = 0; i < M; i++)
-                    for (int j = 0; j < N; j++)
-                        assert_true(fabs(C[(size_t)i * ldc + j] - ref[(size_t)i * N + j]) <=
-                                    1e-4 * (1.0 + fabs(ref[(size_t)i * N + j])));
-                assert_true(C[N] == pad);
-                free(A), free(B), free(C), free(ref);
+                for (int nested = 0; nested <= 1; nested++) {
+                    int copies = nested ? 3 : 1;
+                    float *C = malloc((size_t)copies * M * ldc * sizeof(float));
+                    for (int t = 0; t < copies; t++) memcpy(C + (size_t)t * M * ldc, C0, (size_t)M * ldc * sizeof(float));
+                    if (nested) {
+#pragma omp parallel num_threads(3)
+                        {
+                            int t = omp_get_thread_num();
+                            ed_gemm(g, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, C + (size_t)t * M * ldc, ldc);
+                        }
+                    } else {
+                        ed_gemm(g, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, C, ldc);
+                    }
+                    for (int t = 0; t < copies; t++) {
+                        const float *c = C + (size_t)t * M * ldc;
+                        for (int i = 0; i < M; i++)
+                            for (int j = 0; j < N; j++)
+                                assert_true(fabs(c[(size_t)i * ldc + j] - ref[(size_t)i * N + j]) <=
+                                            1e-4 * (1.0 + fabs(ref[(size_t)i * N + j])));
+                        assert_true(c[N] == C0[N]); /* beyond the N columns: untouched */
+                    }
+                    free(C);
+                }
+                free(A), free(B), free(C0), free(ref);
+            }
+}
+
+static void test_gemm_split(void **state) {
+    (void)state;
+    ed_rng r;
+    ed_rng_seed(&r, 9, 1);
+    int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(3);
+    int blas = ed_blas_serial_begin();
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    for (int b = ED_GEMM_OPENBLAS; b <= ED_GEMM_ONEDNN; b++)
+        for (int p = ED_PREC_FP32; p <= ED_PREC_BF16; p++)
+            for (int emulate = 0; emulate <= (p == ED_PREC_BF16); emulate++) {
+                if (b == ED_GEMM_ONEDNN && !mach.have_onednn) continue;
+                if (emulate) setenv("ED_BF16_EMULATE", "1", 1);
+                ed_gemm_ctx *g = ed_gemm_ctx_create((ed_gemm_backend)b, (ed_precision)p, NULL, 0);
+                unsetenv("ED_BF16_EMULATE");
+                assert_non_null(g);
+                char d[160];
+                ed_gemm_ctx_describe(g, d, sizeof d);
+                printf("  gemm: %s\n", d);
+                if (emulate) assert_false(ed_gemm_ctx_bf16_native(g));
+                check_gemm_ctx(g, &r);
+                /* a second round reuses every primitive */
+                long made = ed_gemm_ctx_primitives(g);
+                check_gemm_ctx(g, &r);
+                assert_int_equal(ed_gemm_ctx_primitives(g), made);
+                ed_gemm_ctx_free(g);
             }
     ed_blas_serial_end(blas);
     omp_set_num_threads(saved_threads);
@@ -118,7 +182,7 @@ static double mm_obj(void *p) {
     size_t n = (size_t)c->N * c->OC;
     /* with accumulate the previous contents of out (here R*0.5) are part of out */
     for (size_t i = 0; i < n; i++) c->out[i] = c->accumulate ? 0.5f * c->R[i] : 0.0f;
-    matmul_forward(c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC, c->accumulate);
+    matmul_forward(G, c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC, c->accumulate);
     return dot(c->out, c->R, n);
 }
 
@@ -135,12 +199,12 @@ static void test_matmul(void **state) {
         c.out = malloc(42 * sizeof(float));
         float *dinp = malloc(35 * sizeof(float)), *dw = calloc(30, sizeof(float)),
               *db = calloc(6, sizeof(float));
-        matmul_backward(dinp, dw, db, c.R, c.inp, c.w, c.N, c.C, c.OC);
+        matmul_backward(G, dinp, dw, db, c.R, c.inp, c.w, c.N, c.C, c.OC);
         expect_small("matmul dinp", fd_error(c.inp, 35, dinp, mm_obj, &c, H_STEP), 1e-3);
         expect_small("matmul dweight", fd_error(c.w, 30, dw, mm_obj, &c, H_STEP), 1e-3);
         expect_small("matmul dbias", fd_error(c.bias, 6, db, mm_obj, &c, H_STEP), 1e-3);
         /* weight gradients accumulate: a second backward doubles them */
-        matmul_backward(NULL, dw, db, c.R, c.inp, c.w, c.N, c.C, c.OC);
+        matmul_backward(G, NULL, dw, db, c.R, c.inp, c.w, c.N, c.C, c.OC);
         for (int i = 0; i < 30; i++) dw[i] *= 0.5f;
         expect_small("matmul dweight (accumulated)", fd_error(c.w, 30, dw, mm_obj, &c, H_STEP), 1e-3);
         free(c.inp), free(c.w), free(c.bias), free(c.R), free(c.out), free(dinp), free(dw), free(db);
@@ -226,7 +290,7 @@ typedef struct {
 
 static double att_obj(void *pp) {
     att_ctx *c = pp;
-    attention_forward(c->out, c->att, c->attd, c->qkv, c->B, c->T, c->D, c->H, c->p, 99);
+    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->B, c->T, c->D, c->H, c->p, 99);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
@@ -298,7 +362,7 @@ static void run_attention_check(int B, int T, int D, int H, float p, double boun
         printf("  attention dropout: dropped %.3f of %zu (p = %.2f)\n", frac, live, p);
         assert_true(fabs(frac - p) < 0.1);
     }
-    attention_backward(dqkv, scratch, c.R, c.qkv, c.att, c.attd, B, T, D, H, p, threads);
+    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, B, T, D, H, p, threads);
     char what[64];
     snprintf(what, sizeof what, "attention T=%d p=%.1f", T, p);
     expect_small(what, fd_error(c.qkv, nq, dqkv, att_obj, &c, H_STEP), bound);
@@ -471,6 +535,7 @@ static void run_model_check(float dropout, float eps, int train) {
     char msg[128];
     ed_gpt *m = ed_gpt_create(&cfg, 42, msg, sizeof msg);
     assert_non_null(m);
+    assert_int_equal(ed_gpt_set_compute(m, test_backend(), ED_PREC_FP32, msg, sizeof msg), 0);
     /* Larger-than-init weights so every gradient is far above rounding noise. */
     ed_rng r;
     ed_rng_seed(&r, 8, 1);
@@ -525,6 +590,11 @@ static void test_model(void **state) {
 }
 
 int main(void) {
+    G = ed_gemm_ctx_create(test_backend(), ED_PREC_FP32, NULL, 0);
+    if (!G) {
+        fprintf(stderr, "test_gradcheck: backend %s not in this build\n", getenv("ED_TEST_GEMM"));
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_split),  cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_layernorm),
@@ -532,5 +602,7 @@ int main(void) {
         cmocka_unit_test(test_crossentropy), cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_dropout),     cmocka_unit_test(test_model),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    ed_gemm_ctx_free(G);
+    return rc;
 }

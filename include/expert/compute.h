@@ -1,0 +1,61 @@
+/* compute.h — what the engine multiplies with: the GEMM backend, the precision, and what
+ * this machine offers (CPU model, ISA, OpenBLAS's kernel core, oneDNN's ISA).
+ *
+ * Backends (--gemm): OpenBLAS's cblas_sgemm, split by the engine over its OpenMP threads;
+ * oneDNN's matmul primitive (built when libdnnl-dev is found), created once per shape and
+ * reused, threaded by oneDNN on the same OpenMP pool. `auto` is resolved by
+ * ed_gemm_backend_resolve (the rule is written there and in docs/design.md).
+ *
+ * Precision (--precision): fp32, or bf16 = every GEMM input rounded to bfloat16 (round to
+ * nearest even) and multiplied with float32 accumulation and float32 output; everything
+ * else (LayerNorm, softmax, GELU, the loss, master weights, gradients, optimizer state,
+ * allreduce, checkpoints) stays float32. Where oneDNN has a bf16 matmul for the CPU
+ * (AVX512-BF16 or AMX) the products run in bf16 instructions; elsewhere, or when the
+ * environment sets ED_BF16_EMULATE=1, they are emulated by the fp32 GEMM on the rounded
+ * inputs. A product of two bf16 values is exact in float32, so both paths compute the same
+ * products and differ only in the order of the fp32 sums. */
+#ifndef EXPERT_COMPUTE_H
+#define EXPERT_COMPUTE_H
+
+#include <stddef.h>
+
+typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN } ed_gemm_backend;
+typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16 } ed_precision;
+
+typedef struct {
+    char cpu[96];        /* CPU model name (/proc/cpuinfo), "unknown" if unreadable */
+    char isa[64];        /* what the CPU has, e.g. "avx2+fma" or "avx512+avx512bf16+amx" */
+    int avx2, avx512, avx512bf16, amx;
+    char blas_core[32];  /* openblas_get_corename(), e.g. "Zen", "Haswell", "Prescott" */
+    int blas_core_low;   /* 1 when that core is far below the CPU's ISA (see machine.c) */
+    int have_onednn;     /* this build links oneDNN */
+    char onednn_isa[32]; /* the highest ISA oneDNN will use, e.g. "avx2", "avx512_core_amx" */
+    int bf16_native;     /* oneDNN offers a non-reference bf16 matmul on this CPU */
+} ed_machine;
+
+/* Fills m (reads /proc/cpuinfo, CPUID, OpenBLAS and oneDNN; a few ms, no side effects). */
+void ed_machine_probe(ed_machine *m);
+
+/* One line: "AMD EPYC 7B13 | ISA avx2+fma | OpenBLAS core Zen | oneDNN avx2". */
+void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
+
+/* The warning the OpenBLAS backend deserves on this machine, or NULL: a core far below
+ * the CPU's ISA (e.g. "Prescott" on an AVX2 CPU) multiplies several times slower. */
+const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
+
+/* "auto" | "openblas" | "onednn" -> backend; "fp32" | "bf16" -> precision. 0 or -1. */
+int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out);
+int ed_precision_parse(const char *s, ed_precision *out);
+const char *ed_gemm_backend_name(ed_gemm_backend b);
+const char *ed_precision_name(ed_precision p);
+
+/* The backend `auto` means on this machine for this precision:
+ *   - oneDNN when the build has it, unless OpenBLAS's core matches the CPU and the
+ *     precision gains nothing from oneDNN (fp32, or bf16 without native bf16), where the
+ *     engine's own OpenBLAS split measured faster (docs/design.md);
+ *   - OpenBLAS when the build has no oneDNN.
+ * A named backend is returned unchanged. Deterministic: it never times anything, so a run
+ * and its resume make the same choice. */
+ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m);
+
+#endif

@@ -1,0 +1,67 @@
+/* compute.c — the model's GEMM setting (ed_gpt_set_compute) and the measurement of its
+ * speed at the shapes of a training step (the MFU reference). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expert/common.h"
+#include "gemm.h"
+#include "gpt_internal.h"
+
+int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len) {
+    if (b == ED_GEMM_AUTO) {
+        if (msg && msg_len) snprintf(msg, msg_len, "ed_gpt_set_compute needs a resolved backend, not auto");
+        return -1;
+    }
+    if (m->gemm && ed_gemm_ctx_backend(m->gemm) == b && ed_gemm_ctx_precision(m->gemm) == p) return 0;
+    ed_gemm_ctx *g = ed_gemm_ctx_create(b, p, msg, msg_len);
+    if (!g) return -1;
+    ed_gemm_ctx_free(m->gemm);
+    m->gemm = g;
+    return 0;
+}
+
+void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_ctx_describe(m->gemm, buf, len); }
+
+int ed_gpt_bf16_native(const ed_gpt *m) { return ed_gemm_ctx_bf16_native(m->gemm); }
+
+double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
+    const ed_model_config *c = &m->cfg;
+    const int N = B * T, D = c->d_model, FF = c->d_ff;
+    const int V = c->vocab_size;
+    /* (in, out) of the Linear layers of one block, then the tied head (in chunks of rows
+     * as the engine runs it under recomputation: the same products either way). */
+    const int lin[4][2] = {{D, 3 * D}, {D, D}, {D, FF}, {FF, D}};
+    int maxw = 3 * D * D > FF * D ? 3 * D * D : FF * D;
+    if ((long)V * D > maxw) maxw = V * D;
+    int big = 3 * D > FF ? 3 * D : FF;
+    if (V > big) big = V;
+    /* Inputs stay constant and every product overwrites o: values cannot drift into
+     * denormals or infinities over the repetitions. */
+    size_t nx = (size_t)N * big, no = nx > (size_t)maxw ? nx : (size_t)maxw;
+    float *x = ed_alloc_floats(nx), *w = ed_alloc_floats((size_t)maxw), *o = ed_alloc_floats(no);
+    for (size_t i = 0; i < nx; i++) x[i] = 0.001f * (float)(i % 97);
+    for (size_t i = 0; i < (size_t)maxw; i++) w[i] = 0.001f * (float)(i % 89);
+    int saved = ed_blas_serial_begin();
+    double flops = 0.0, t0 = 0.0;
+    for (int round = 0;; round++) {
+        if (round == 1) t0 = ed_now(), flops = 0.0; /* round 0: warm-up (primitive creation) */
+        for (int l = 0; l < 4; l++) {
+            int C = lin[l][0], OC = lin[l][1];
+            ed_gemm(m->gemm, 0, 1, N, OC, C, 1.0f, x, C, w, C, 0.0f, o, OC); /* out = x w^T */
+            ed_gemm(m->gemm, 0, 0, N, C, OC, 1.0f, x, OC, w, C, 0.0f, o, C); /* dx = dy w */
+            ed_gemm(m->gemm, 1, 0, OC, C, N, 1.0f, x, OC, x, C, 0.0f, o, C); /* dw = dy^T x */
+            flops += 6.0 * N * (double)C * OC;
+        }
+        int rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
+        ed_gemm(m->gemm, 0, 1, rows, V, D, 1.0f, x, D, w, D, 0.0f, o, V);
+        ed_gemm(m->gemm, 0, 0, rows, D, V, 1.0f, x, V, w, D, 0.0f, o, D);
+        ed_gemm(m->gemm, 1, 0, V, D, rows, 1.0f, x, V, x, D, 0.0f, o, D);
+        flops += 6.0 * rows * (double)V * D;
+        if (round >= 1 && ed_now() - t0 >= seconds) break;
+    }
+    double dt = ed_now() - t0;
+    ed_blas_serial_end(saved);
+    free(x), free(w), free(o);
+    return dt > 0 ? flops / dt / 1e9 : 0.0;
+}

@@ -1,0 +1,70 @@
+/* gemm.h — the one GEMM interface of the model (private to src/model and its tests).
+ *
+ * Every matrix product of the model (the Linear layers and their backward, attention's
+ * per-head products, the tied head) is ed_gemm(ctx, ...): row-major
+ * C = alpha op(A) op(B) + beta C, op = transpose when set, with leading dimensions.
+ * The context owns the backend (OpenBLAS or oneDNN), the precision (fp32 or bf16, see
+ * expert/compute.h) and everything they need between calls: oneDNN's engine, one stream
+ * per thread, the primitive cache (one primitive per distinct shape, created on first use
+ * and reused: a training step creates none after the first), and per-thread scratch for
+ * the bf16 copies of the operands.
+ *
+ * Threads: called outside a parallel region, a product uses all OpenMP threads (OpenBLAS:
+ * the engine splits C into per-thread slabs with single-threaded BLAS inside, see
+ * ed_blas_serial_begin; oneDNN: the primitive threads itself on the same OpenMP pool).
+ * Called inside a parallel region (attention, one (batch, head) per thread) a product
+ * runs on the calling thread only. Thread t of a region uses scratch slot t, so
+ * concurrent calls from the threads of one region are safe; one context must not be used
+ * from two regions at once. */
+#ifndef ED_MODEL_GEMM_H
+#define ED_MODEL_GEMM_H
+
+#include <stddef.h>
+
+#include "expert/compute.h"
+
+typedef struct ed_gemm_ctx ed_gemm_ctx;
+
+/* A context for backend `b` (not AUTO) and precision p. With ED_BF16_EMULATE=1 in the
+ * environment bf16 is always emulated. NULL with msg filled when the backend is not in
+ * this build. */
+ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
+void ed_gemm_ctx_free(ed_gemm_ctx *g);
+
+ed_gemm_backend ed_gemm_ctx_backend(const ed_gemm_ctx *g);
+ed_precision ed_gemm_ctx_precision(const ed_gemm_ctx *g);
+/* 1 when bf16 products run in bf16 instructions (oneDNN on AVX512-BF16/AMX), 0 when
+ * emulated (or fp32). */
+int ed_gemm_ctx_bf16_native(const ed_gemm_ctx *g);
+/* "openblas, fp32" / "onednn gemm:jit, bf16 emulated" ... (the implementation oneDNN chose
+ * for the last primitive created is shown). */
+void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len);
+/* Primitives created so far (oneDNN; 0 for OpenBLAS): a test checks that steps reuse them. */
+long ed_gemm_ctx_primitives(const ed_gemm_ctx *g);
+
+void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Sets OpenBLAS to one thread; returns the previous count for ed_blas_serial_end.
+ * The model brackets each pass with these (OpenBLAS's own pool stays idle). */
+int ed_blas_serial_begin(void);
+void ed_blas_serial_end(int saved);
+
+/* ---- gemm_onednn.c: the oneDNN backend (stubs that fail when built without it) ---- */
+typedef struct ed_onednn ed_onednn;
+/* NULL with msg when the build has no oneDNN. */
+ed_onednn *ed_onednn_create(char *msg, size_t msg_len);
+void ed_onednn_free(ed_onednn *d);
+/* 1 if oneDNN has a non-reference bf16 x bf16 -> f32 matmul on this CPU. */
+int ed_onednn_bf16_native(ed_onednn *d);
+/* C = alpha op(A) op(B) + beta C with A, B float32 (bf16 = 0) or bf16 bit patterns
+ * (bf16 = 1), C float32. `thread` is the caller's scratch slot (0 outside a region). */
+void ed_onednn_gemm(ed_onednn *d, int bf16, int thread, int transA, int transB, int M, int N,
+                    int K, float alpha, const void *A, int lda, const void *B, int ldb,
+                    float beta, float *C, int ldc);
+long ed_onednn_primitives(const ed_onednn *d);
+const char *ed_onednn_impl(const ed_onednn *d);
+/* The highest ISA oneDNN uses here, e.g. "avx2" ("" without oneDNN). */
+const char *ed_onednn_isa_name(void);
+
+#endif

@@ -1,0 +1,133 @@
+/* machine.c — what this machine offers for the GEMMs (expert/compute.h): CPU model and
+ * ISA from /proc/cpuinfo and CPUID, OpenBLAS's kernel core, oneDNN's ISA and bf16
+ * support; the names of backends and precisions, and what `--gemm auto` means. */
+#include <cblas.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "expert/compute.h"
+#include "gemm.h"
+
+static void cpu_model(char *buf, size_t len) {
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        const char *v = strchr(line, ':');
+        if (!v) break;
+        v++;
+        while (*v == ' ' || *v == '\t') v++;
+        snprintf(buf, len, "%s", v);
+        size_t n = strlen(buf);
+        while (n && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
+        break;
+    }
+    fclose(f);
+}
+
+/* CPUID feature bits the OS has enabled (XGETBV for the AVX / AVX-512 / AMX state). */
+static void cpu_features(ed_machine *m) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    unsigned long long xcr0 = 0;
+    if (osxsave) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((unsigned long long)hi << 32) | lo;
+    }
+    int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6, tiles = (xcr0 & 0x60000) == 0x60000;
+    if (__get_cpuid_max(0, NULL) < 7) return;
+    __cpuid_count(7, 0, a, b, c, d);
+    m->avx2 = avx && ymm && fma && ((b >> 5) & 1);
+    m->avx512 = m->avx2 && zmm && ((b >> 16) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1); /* F, BW, VL */
+    /* AMX: the OS enables tile state per process on request (oneDNN asks), so the tile
+     * bits of XCR0 may still be clear here; CPUID says whether the CPU has it. */
+    m->amx = m->avx512 && ((d >> 22) & 1) && ((d >> 24) & 1);
+    (void)tiles;
+    __cpuid_count(7, 1, a, b, c, d);
+    m->avx512bf16 = m->avx512 && ((a >> 5) & 1);
+#else
+    (void)m;
+#endif
+}
+
+void ed_machine_probe(ed_machine *m) {
+    memset(m, 0, sizeof *m);
+    cpu_model(m->cpu, sizeof m->cpu);
+    cpu_features(m);
+    snprintf(m->isa, sizeof m->isa, "%s%s%s%s", m->avx512 ? "avx512" : m->avx2 ? "avx2+fma" : "baseline x86-64",
+             m->avx512bf16 ? "+avx512bf16" : "", m->amx ? "+amx" : "", "");
+    snprintf(m->blas_core, sizeof m->blas_core, "%s", openblas_get_corename());
+    /* Cores OpenBLAS has for AVX2-class and newer CPUs. On an AVX2 CPU any other core
+     * (Prescott, Core2, Nehalem, Sandybridge, Barcelona, ... or a generic fallback) uses
+     * SSE/AVX kernels without FMA: several times slower. */
+    static const char *const modern[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids",
+                                         "excavator", NULL};
+    if (m->avx2) {
+        m->blas_core_low = 1;
+        for (int i = 0; modern[i]; i++)
+            if (strcasecmp(m->blas_core, modern[i]) == 0) m->blas_core_low = 0;
+    }
+    char msg[256];
+    ed_onednn *d = ed_onednn_create(msg, sizeof msg);
+    if (d) {
+        m->have_onednn = 1;
+        snprintf(m->onednn_isa, sizeof m->onednn_isa, "%s", ed_onednn_isa_name());
+        m->bf16_native = ed_onednn_bf16_native(d);
+        ed_onednn_free(d);
+    }
+}
+
+void ed_machine_describe(const ed_machine *m, char *buf, size_t len) {
+    snprintf(buf, len, "%s | ISA %s | OpenBLAS core %s | oneDNN %s%s", m->cpu, m->isa, m->blas_core,
+             m->have_onednn ? m->onednn_isa : "not built", m->have_onednn ? (m->bf16_native ? " (bf16 native)" : " (no bf16 matmul)") : "");
+}
+
+const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len) {
+    if (!m->blas_core_low) return NULL;
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    snprintf(buf, len,
+             "warning: OpenBLAS uses its '%s' kernels on this %s CPU%s%s%s: GEMMs run several times slower "
+             "than the CPU can; use --gemm onednn%s, or set OPENBLAS_CORETYPE=%s",
+             m->blas_core, m->avx512 ? "AVX-512" : "AVX2", env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "",
+             env ? ")" : "", m->have_onednn ? "" : " (needs a build with libdnnl-dev)",
+             m->avx512 ? "SkylakeX" : "Haswell");
+    return buf;
+}
+
+int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out) {
+    if (strcmp(s, "auto") == 0) *out = ED_GEMM_AUTO;
+    else if (strcmp(s, "openblas") == 0) *out = ED_GEMM_OPENBLAS;
+    else if (strcmp(s, "onednn") == 0) *out = ED_GEMM_ONEDNN;
+    else return -1;
+    return 0;
+}
+
+int ed_precision_parse(const char *s, ed_precision *out) {
+    if (strcmp(s, "fp32") == 0) *out = ED_PREC_FP32;
+    else if (strcmp(s, "bf16") == 0) *out = ED_PREC_BF16;
+    else return -1;
+    return 0;
+}
+
+const char *ed_gemm_backend_name(ed_gemm_backend b) {
+    return b == ED_GEMM_OPENBLAS ? "openblas" : b == ED_GEMM_ONEDNN ? "onednn" : "auto";
+}
+
+const char *ed_precision_name(ed_precision p) { return p == ED_PREC_BF16 ? "bf16" : "fp32"; }
+
+ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m) {
+    if (want != ED_GEMM_AUTO) return want;
+    if (!m->have_onednn) return ED_GEMM_OPENBLAS;
+    if (p == ED_PREC_BF16 && m->bf16_native) return ED_GEMM_ONEDNN;
+    return m->blas_core_low ? ED_GEMM_ONEDNN : ED_GEMM_OPENBLAS;
+}

@@ -1,0 +1,260 @@
+/* test_isa.c — every ISA path of the dispatched kernels (src/isa/kernels.h) computes what
+ * the baseline path computes, to fp32 rounding; and the choice of path from ED_ISA.
+ *
+ * Each path this build holds and this CPU runs is called directly through its table on
+ * the same inputs as the baseline table (sizes chosen to leave vector tails: 37 rows, 75
+ * columns, T = 67 across the 64-row attention blocks, n = 100003). A path the CPU lacks
+ * is reported as SKIPPED, not failed; a path the build lacks likewise. The vector width
+ * changes the order of reductions, so results agree to a few ulp, not bit for bit;
+ * integer results (dropout masks, arg-max hits) must be identical. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "expert/isa.h"
+#include "expert/rng.h"
+#include "kernels.h"
+#include "../model/gemm.h"
+
+/* |a-b| <= tol * (|b| + scale), element by element; scale = RMS of b keeps entries near
+ * zero (differences of cancelling sums) from demanding relative accuracy they cannot have. */
+static void expect_close(const char *what, const float *a, const float *b, size_t n, double tol) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)b[i] * b[i];
+    double scale = sqrt(ss / (double)(n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= tol * (fabs((double)b[i]) + scale))) {
+            print_error("%s[%zu]: %.9g vs baseline %.9g (tol %g)\n", what, i, a[i], b[i], tol);
+            fail();
+        }
+    }
+}
+
+static float *randn(ed_rng *r, size_t n, float sd) {
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = sd * (float)ed_rng_normal(r);
+    return x;
+}
+
+static float *copy(const float *x, size_t n) {
+    float *y = malloc(n * sizeof *y);
+    memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+#define TOL 2e-5
+
+/* Runs kernel family by family on path k and on the baseline b. */
+static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
+    ed_rng r;
+    ed_rng_seed(&r, 11, 0);
+    const int N = 37, C = 75, V = 1003, B = 2, T = 67, D = 48, H = 4;
+    const size_t n = 100003;
+
+    /* LayerNorm: an offset mean exercises the two-pass variance. */
+    float *x = randn(&r, (size_t)N * C, 1.0f), *w = randn(&r, C, 1.0f), *bias = randn(&r, C, 0.1f);
+    for (int i = 0; i < N * C; i++) x[i] += 3.0f;
+    float *o1 = malloc((size_t)N * C * 4), *o2 = malloc((size_t)N * C * 4);
+    float m1[37], m2[37], s1[37], s2[37];
+    k->layernorm_forward(o1, m1, s1, x, w, bias, N, C);
+    b->layernorm_forward(o2, m2, s2, x, w, bias, N, C);
+    expect_close("layernorm out", o1, o2, (size_t)N * C, TOL);
+    expect_close("layernorm mean", m1, m2, N, TOL);
+    expect_close("layernorm rstd", s1, s2, N, TOL);
+    float *dout = randn(&r, (size_t)N * C, 1.0f);
+    float *dx1 = randn(&r, (size_t)N * C, 1.0f), *dx2 = copy(dx1, (size_t)N * C);
+    float *dw1 = calloc(C, 4), *dw2 = calloc(C, 4), *db1 = calloc(C, 4), *db2 = calloc(C, 4);
+    k->layernorm_backward(dx1, dw1, db1, dout, x, w, m2, s2, N, C);
+    b->layernorm_backward(dx2, dw2, db2, dout, x, w, m2, s2, N, C);
+    expect_close("layernorm dinp", dx1, dx2, (size_t)N * C, TOL);
+    expect_close("layernorm dw", dw1, dw2, C, TOL);
+    expect_close("layernorm db", db1, db2, C, TOL);
+    free(x), free(w), free(bias), free(o1), free(o2), free(dout), free(dx1), free(dx2);
+    free(dw1), free(dw2), free(db1), free(db2);
+
+    /* GELU, residual dropout, scaling and the sum of squares on a long flat vector. */
+    float *u = randn(&r, n, 2.0f), *g = randn(&r, n, 1.0f), *res = randn(&r, n, 1.0f);
+    float *y1 = malloc(n * 4), *y2 = malloc(n * 4);
+    k->gelu_forward(y1, u, n);
+    b->gelu_forward(y2, u, n);
+    expect_close("gelu", y1, y2, n, TOL);
+    k->gelu_backward(y1, u, g, n);
+    b->gelu_backward(y2, u, g, n);
+    expect_close("gelu backward", y1, y2, n, TOL);
+    uint8_t *mk1 = malloc(n), *mk2 = malloc(n);
+    k->dropout_mask(mk1, n, 0.3f, 99);
+    b->dropout_mask(mk2, n, 0.3f, 99);
+    assert_memory_equal(mk1, mk2, n);
+    k->residual_dropout_forward(y1, res, u, mk2, 0.3f, n);
+    b->residual_dropout_forward(y2, res, u, mk2, 0.3f, n);
+    expect_close("residual dropout", y1, y2, n, TOL);
+    k->dropout_backward(y1, g, mk2, 0.3f, n);
+    b->dropout_backward(y2, g, mk2, 0.3f, n);
+    expect_close("dropout backward", y1, y2, n, TOL);
+    k->residual_bias_init(y1, res, u, 1001, 99);
+    b->residual_bias_init(y2, res, u, 1001, 99);
+    expect_close("residual+bias", y1, y2, 1001 * 99, TOL);
+    double q1 = k->ed_sumsq(g, n), q2 = b->ed_sumsq(g, n);
+    assert_true(fabs(q1 - q2) <= 1e-12 * q2);
+    memcpy(y1, g, n * 4);
+    memcpy(y2, g, n * 4);
+    k->ed_scale(y1, n, 0.37f);
+    b->ed_scale(y2, n, 0.37f);
+    expect_close("scale", y1, y2, n, TOL);
+    free(mk1), free(mk2);
+
+    /* Optimizers: three steps so the moments matter. */
+    float *p1 = copy(res, n), *p2 = copy(res, n), *mm1 = calloc(n, 4), *mm2 = calloc(n, 4);
+    float *v1 = calloc(n, 4), *v2 = calloc(n, 4);
+    for (long s = 1; s <= 3; s++) {
+        k->adamw_update(p1, g, mm1, v1, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, s);
+        b->adamw_update(p2, g, mm2, v2, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, s);
+    }
+    expect_close("adamw params", p1, p2, n, TOL);
+    expect_close("adamw m", mm1, mm2, n, TOL);
+    expect_close("adamw v", v1, v2, n, TOL);
+    for (int s = 0; s < 3; s++) {
+        k->sgd_update(p1, g, mm1, n, 1e-2f, 0.9f, 0.01f);
+        b->sgd_update(p2, g, mm2, n, 1e-2f, 0.9f, 0.01f);
+    }
+    expect_close("sgd params", p1, p2, n, TOL);
+    free(p1), free(p2), free(mm1), free(mm2), free(v1), free(v2);
+    free(u), free(g), free(res), free(y1), free(y2);
+
+    /* Embeddings. */
+    int32_t ids[2 * 67];
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)(ed_rng_u64(&r) % 50);
+    float *wte = randn(&r, 50 * (size_t)D, 1.0f), *wpe = randn(&r, (size_t)T * D, 1.0f);
+    float *e1 = malloc((size_t)B * T * D * 4), *e2 = malloc((size_t)B * T * D * 4);
+    k->encoder_forward(e1, ids, wte, wpe, B, T, D);
+    b->encoder_forward(e2, ids, wte, wpe, B, T, D);
+    expect_close("encoder", e1, e2, (size_t)B * T * D, TOL);
+    float *gw1 = calloc(50 * (size_t)D, 4), *gw2 = calloc(50 * (size_t)D, 4);
+    float *gp1 = calloc((size_t)T * D, 4), *gp2 = calloc((size_t)T * D, 4);
+    k->encoder_backward(gw1, gp1, e2, ids, B, T, D);
+    b->encoder_backward(gw2, gp2, e2, ids, B, T, D);
+    expect_close("encoder dwte", gw1, gw2, 50 * (size_t)D, TOL);
+    expect_close("encoder dwpe", gp1, gp2, (size_t)T * D, TOL);
+    free(wte), free(wpe), free(e1), free(e2), free(gw1), free(gw2), free(gp1), free(gp2);
+
+    /* Attention with dropout (its masks must match too), forward and backward. */
+    size_t nq = (size_t)B * T * 3 * D, na = (size_t)B * H * T * T, no = (size_t)B * T * D;
+    char gmsg[256];
+    ed_gemm_ctx *gc = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, gmsg, sizeof gmsg);
+    assert_non_null(gc);
+    float *qkv = randn(&r, nq, 1.0f), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
+    float *ad1 = malloc(na * 4), *ad2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
+    k->attention_forward(gc, ao1, a1, ad1, qkv, B, T, D, H, 0.1f, 5);
+    b->attention_forward(gc, ao2, a2, ad2, qkv, B, T, D, H, 0.1f, 5);
+    expect_close("attention out", ao1, ao2, no, TOL);
+    expect_close("attention probs", a1, a2, na, TOL);
+    for (size_t i = 0; i < na; i++) assert_true((ad1[i] == 0.0f) == (ad2[i] == 0.0f));
+    float *dy = randn(&r, no, 1.0f), *dq1 = malloc(nq * 4), *dq2 = malloc(nq * 4);
+    float *scratch = malloc((size_t)64 * T * 4 * 64); /* up to 64 OpenMP threads */
+    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
+    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
+    expect_close("attention dqkv", dq1, dq2, nq, TOL);
+    free(qkv), free(a1), free(a2), free(ad1), free(ad2), free(ao1), free(ao2), free(dy), free(dq1), free(dq2);
+    free(scratch);
+    ed_gemm_ctx_free(gc);
+
+    /* Cross-entropy with label smoothing and an ignored row. */
+    float *z = randn(&r, (size_t)N * V, 3.0f), *l1 = malloc(N * 4), *l2 = malloc(N * 4);
+    int32_t tg[37];
+    for (int i = 0; i < N; i++) tg[i] = (int32_t)(ed_rng_u64(&r) % V);
+    tg[5] = -100;
+    double loss1[37], loss2[37];
+    uint8_t h1[37], h2[37];
+    k->crossentropy_forward(l1, loss1, h1, z, tg, N, V, 0.1f);
+    b->crossentropy_forward(l2, loss2, h2, z, tg, N, V, 0.1f);
+    expect_close("cross-entropy lse", l1, l2, N, TOL);
+    for (int i = 0; i < N; i++) assert_true(fabs(loss1[i] - loss2[i]) <= TOL * (fabs(loss2[i]) + 1.0));
+    assert_memory_equal(h1, h2, N);
+    float *dz1 = malloc((size_t)N * V * 4), *dz2 = malloc((size_t)N * V * 4);
+    k->crossentropy_backward(dz1, z, l2, tg, N, V, 0.1f, 0.5f);
+    b->crossentropy_backward(dz2, z, l2, tg, N, V, 0.1f, 0.5f);
+    expect_close("cross-entropy dlogits", dz1, dz2, (size_t)N * V, TOL);
+    free(z), free(l1), free(l2), free(dz1), free(dz2);
+}
+
+static void check_path(ed_isa isa) {
+    const ed_kernels *base = ed_kernels_for(ED_ISA_BASELINE);
+    if (!ed_isa_built(isa) || !base) {
+        printf("SKIPPED %s: not in this build\n", ed_isa_name(isa));
+        skip();
+    }
+    if (!ed_isa_runs(isa)) {
+        printf("SKIPPED %s: this CPU lacks it\n", ed_isa_name(isa));
+        skip();
+    }
+    printf("comparing %s with baseline\n", ed_isa_name(isa));
+    compare_paths(ed_kernels_for(isa), base);
+}
+
+static void test_avx2(void **state) {
+    (void)state;
+    check_path(ED_ISA_AVX2);
+}
+
+static void test_avx512(void **state) {
+    (void)state;
+    check_path(ED_ISA_AVX512);
+}
+
+/* The request grammar and its errors; the process-wide choice follows ED_ISA. */
+static void test_choose(void **state) {
+    (void)state;
+    char msg[256];
+    ed_isa isa;
+    assert_int_equal(ed_isa_choose(NULL, &isa, msg, sizeof msg), 0);
+    assert_int_equal(isa, ed_isa_best());
+    assert_int_equal(ed_isa_choose("auto", &isa, msg, sizeof msg), 0);
+    assert_int_equal(isa, ed_isa_best());
+    assert_true(ed_isa_runs(ed_isa_best()));
+    assert_int_equal(ed_isa_choose("sse9", &isa, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "ED_ISA=sse9: unknown kernel path"));
+    for (int i = 0; i < ED_ISA_COUNT; i++) {
+        int rc = ed_isa_choose(ed_isa_name((ed_isa)i), &isa, msg, sizeof msg);
+        if (ed_isa_runs((ed_isa)i)) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(isa, i);
+            assert_non_null(ed_kernels_for(i));
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(msg, ed_isa_name((ed_isa)i)));
+            assert_null(strchr(msg, '\n'));
+            printf("refused as expected: %s\n", msg);
+        }
+    }
+    /* The portable build always holds baseline, the native build only native. */
+    assert_true(ed_isa_built(ED_ISA_BASELINE) != ed_isa_built(ED_ISA_NATIVE));
+    const char *env = getenv("ED_ISA");
+    ed_isa want;
+    if (ed_isa_choose(env, &want, msg, sizeof msg) == 0) {
+        assert_int_equal(ed_isa_init(msg, sizeof msg), 0);
+        assert_int_equal(ed_isa_active(), want);
+        assert_ptr_equal(ed_kernels_active(), ed_kernels_for(want));
+        char d[256];
+        ed_isa_describe(d, sizeof d);
+        printf("kernels: %s\n", d);
+    } else {
+        assert_int_equal(ed_isa_init(msg, sizeof msg), -1);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_choose),
+        cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx512),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -34,7 +34,8 @@ typedef struct {
     /* Running sums that feed the history. They are state, not locals, because a resume in
      * the middle of an epoch (or of a log interval) must report the same epoch train_loss
      * and log rows as the uninterrupted run: checkpoints must save them too. */
-    double epoch_loss_sum; /* sum of per-token losses of this epoch's steps, all ranks */
+    double epoch_loss_sum; /* sum of per-token plain cross-entropies (no label smoothing: comparable
+                            * with val_loss) of this epoch's steps, all ranks */
     long epoch_count;      /* ... and their number of target tokens */
     double log_loss_sum;   /* the same since the last log row */
     long log_count;

@@ -52,7 +52,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     double t0 = ed_now();
     ed_gpt_zero_grad(t->model);
     ed_grad_sync_begin(&t->sync);
-    double local_loss = 0.0;
+    double local_loss = 0.0, local_nll = 0.0;
     long local_count = 0;
     for (int a = 0; a < o->grad_accum; a++) {
         int n = ed_sampler_micro_at(&t->train_s, (uint64_t)st->epoch_windows, a, t->ids);
@@ -65,6 +65,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         ed_gpt_forward(t->model, t->batch.inputs, t->batch.targets, t->batch.B, t->batch.T, o->label_smoothing, 1,
                        &rng, &ls, &cnt);
         local_loss += ls;
+        local_nll += ed_gpt_nll_sum(t->model);
         local_count += cnt;
         /* Only the last micro-batch makes gradients final, so only it may start buckets. */
         int last = a == o->grad_accum - 1;
@@ -72,8 +73,10 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     }
     double tc = ed_now();
     ed_grad_sync_finish(&t->sync);
-    double scal[3] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0};
-    ed_dist_sum(t->d, scal, 3);
+    /* loss: the objective (with label smoothing); nll: the plain cross-entropy that is
+     * logged, so that train and validation losses measure the same thing */
+    double scal[4] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0, local_nll};
+    ed_dist_sum(t->d, scal, 4);
     double comm = ed_now() - tc;
 
     r->count = (long)scal[1];
@@ -85,7 +88,8 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
      * (the rest of the buffer is the reduce-scatter's scratch, see dist.h). */
     size_t lo = t->zero ? t->opt_state.lo : 0, hi = t->zero ? t->opt_state.hi : np;
     if (r->count > 0) {
-        r->loss = scal[0] / (double)r->count;
+        r->objective = scal[0] / (double)r->count;
+        r->loss = scal[3] / (double)r->count;
         ed_scale(g + lo, hi - lo, (float)(1.0 / (double)r->count));
         double norm;
         if (t->zero) {
@@ -103,11 +107,11 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         }
         r->grad_norm = norm;
     } else {
-        r->loss = NAN; /* cannot happen with n_windows > 0, but never divide by zero */
+        r->loss = r->objective = NAN; /* cannot happen with n_windows > 0, but never divide by zero */
         r->grad_norm = NAN;
     }
 
-    if (!isfinite(r->loss) || !isfinite(r->grad_norm)) {
+    if (!isfinite(r->objective) || !isfinite(r->loss) || !isfinite(r->grad_norm)) {
         r->skipped = 1;
         st->nan_skipped++;
         if (strcmp(o->on_nan, "stop") == 0)
@@ -128,9 +132,9 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
             ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), t->zero_counts, t->zero_displs);
             comm += ed_now() - tz;
         }
-        st->epoch_loss_sum += scal[0];
+        st->epoch_loss_sum += scal[3];
         st->epoch_count += r->count;
-        st->log_loss_sum += scal[0];
+        st->log_loss_sum += scal[3];
         st->log_count += r->count;
         st->tokens_seen += r->count;
     }

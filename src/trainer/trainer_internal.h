@@ -61,7 +61,8 @@ typedef struct {
 
 /* What one optimizer step produced (identical on every rank). */
 typedef struct {
-    double loss;      /* mean over the step's global target tokens */
+    double loss;      /* plain cross-entropy, mean over the step's global target tokens */
+    double objective; /* what the gradient is of: loss with --label-smoothing's term */
     long count;       /* global target tokens */
     double grad_norm; /* before clipping */
     double lr;

@@ -38,8 +38,11 @@
 
 /* ---- documents ---------------------------------------------------------------- */
 
+typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
+
 typedef struct {
     const char *text_field; /* .jsonl field holding the text (default "text") */
+    ed_text_format format;  /* AUTO: by the extension (.txt / .jsonl), else refused */
     int skip_bad_lines;     /* warn and count instead of failing on a bad .jsonl line */
 } ed_read_options;
 
@@ -55,8 +58,11 @@ typedef struct {
 /* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line).
  * Errors name "file:line" (and the byte offset for invalid UTF-8): missing file,
  * directory, empty file, no usable text, invalid UTF-8, non-JSON line, non-object,
- * missing or non-string text field, unknown extension (listing .txt and .jsonl). */
+ * missing or non-string text field, unknown extension (listing .txt and .jsonl, and
+ * naming --format) unless opt->format says which. */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
+/* The --format option's value ("txt", "jsonl"; anything else, i.e. "auto") as a format. */
+ed_text_format ed_text_format_named(const char *name);
 void ed_docs_free(ed_docs *docs);
 
 /* ---- windows -------------------------------------------------------------------- */

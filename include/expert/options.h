@@ -21,6 +21,7 @@ typedef struct {
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
     char val_file[ED_PATH_MAX];
     char data_file[ED_PATH_MAX];   /* prepared HDF5 token file (prepare subcommand) */
+    char format[8];                /* text file format: auto (by extension) | txt | jsonl */
     char text_field[64];           /* .jsonl text field, default "text" */
     int skip_bad_lines;
     char tokenizer[16];            /* word | bpe */
@@ -109,6 +110,8 @@ const ed_option_spec *ed_option_table(size_t *n);
 void ed_options_defaults(ed_options *o);
 /* Applies a preset by name ("tiny", "small", "seed"); -1 with err if unknown. */
 int ed_options_preset(ed_options *o, const char *name, ed_error *err);
+/* A boolean's spelling: 1/true/yes/on or 0/false/no/off (any case) into *out; -1 if neither. */
+int ed_parse_bool(const char *v, int *out);
 /* Sets one option from its string form, as from the command line or config file. */
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err);
 /* Loads an INI config file (keys = option names, optional [sections] ignored);

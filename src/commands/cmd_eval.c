@@ -34,7 +34,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     int status = options_from_checkpoint(&o, o.checkpoint, &err);
     if (status == 0 && !(tok = ed_ckpt_read_tokenizer(o.checkpoint, &err))) status = -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines};
+    ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
+                          .format = ed_text_format_named(o.format)};
     status = ed_docs_read(o.val_file, &ro, &docs, &err);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};

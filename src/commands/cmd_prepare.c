@@ -18,7 +18,8 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
     ed_prepare_options po = {
         .train_file = o->train_file,
         .val_file = o->val_file,
-        .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines},
+        .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
+                 .format = ed_text_format_named(o->format)},
         .vocab_file = o->vocab_file,
         .tok = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},

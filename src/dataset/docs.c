@@ -14,16 +14,23 @@ static int has_ext(const char *path, const char *ext) {
     return pl > el && strcasecmp(path + pl - el, ext) == 0;
 }
 
+ed_text_format ed_text_format_named(const char *name) {
+    if (strcmp(name, "txt") == 0) return ED_FORMAT_TXT;
+    if (strcmp(name, "jsonl") == 0) return ED_FORMAT_JSONL;
+    return ED_FORMAT_AUTO;
+}
+
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err) {
     memset(docs, 0, sizeof *docs);
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
-    int jsonl = has_ext(path, ".jsonl");
-    if (!jsonl && !has_ext(path, ".txt")) {
+    int jsonl = opt->format == ED_FORMAT_JSONL || (opt->format == ED_FORMAT_AUTO && has_ext(path, ".jsonl"));
+    if (opt->format == ED_FORMAT_AUTO && !jsonl && !has_ext(path, ".txt")) {
         const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
         if (!dot || (slash && dot < slash)) dot = "(none)";
-        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl)", path, dot);
+        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl; "
+                       "--format txt or --format jsonl reads a file of any name)", path, dot);
     }
     char *data;
     size_t len;

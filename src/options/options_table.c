@@ -17,6 +17,7 @@ static const ed_option_spec TABLE[] = {
     ROW("train-file", ED_OPT_STR, train_file, 0, "data", "training text (.txt paragraphs or .jsonl); default: bundled corpus"),
     ROW("val-file", ED_OPT_STR, val_file, 0, "data", "validation text; default: bundled corpus when training on it, else none"),
     ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
+    ROW("format", ED_OPT_STR, format, 0, "data", "text file format: auto (by the .txt/.jsonl extension) | txt | jsonl"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", "warn about and skip bad .jsonl lines instead of failing"),
     ROW("tokenizer", ED_OPT_STR, tokenizer, 0, "data", "tokenizer kind: word | bpe"),
@@ -97,6 +98,7 @@ const ed_option_spec *ed_option_table(size_t *n) {
 
 void ed_options_defaults(ed_options *o) {
     memset(o, 0, sizeof *o);
+    strcpy(o->format, "auto");
     strcpy(o->text_field, "text");
     strcpy(o->tokenizer, "word");
     o->vocab_size = 10000;

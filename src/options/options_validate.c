@@ -28,6 +28,8 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->max_length > m->max_seq_len)
         return ed_fail(err, "max-length %d is larger than max-seq-len %d", o->max_length, m->max_seq_len);
     if (o->stride < 1) return ed_fail(err, "stride must be >= 1 (got %d)", o->stride);
+    if (!one_of(o->format, "auto", "txt", "jsonl"))
+        return ed_fail(err, "format must be auto, txt or jsonl (got '%s')", o->format);
     if (!o->text_field[0]) return ed_fail(err, "text-field must not be empty");
     /* optimisation */
     if (o->batch_size < 1) return ed_fail(err, "batch-size must be >= 1 (got %d)", o->batch_size);

@@ -24,7 +24,8 @@ ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
 
 /* Reads a .txt/.jsonl file into documents. */
 static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
-    ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines};
+    ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
+                          .format = ed_text_format_named(o->format)};
     return ed_docs_read(path, &ro, docs, err);
 }
 

@@ -64,7 +64,7 @@ for r in $(seq 1 "$rounds"); do
     "$work/wt-$j/build/tests/bench/ed-bench" --config "$config" --steps "$steps" --no-torch |
       awk -v j="$j" -v cfg="$config" '
         $1 == "config" { for (k = 1; k <= NF; k++) col[$k] = k }   # versions differ in columns
-        $1 == cfg { print j, $(col["tok/s"]), (col["ours%"] ? $(col["ours%"]) : "-") }' >>"$work/rows"
+        $1 == cfg && (!col["prec"] || $(col["prec"]) == "fp32") { print j, $(col["tok/s"]), (col["ours%"] ? $(col["ours%"]) : "-") }' >>"$work/rows"
   done
 done
 

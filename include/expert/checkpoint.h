@@ -63,13 +63,15 @@ int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_conte
  * other tools) / not HDF5 / wrong format / wrong version / missing dataset / shape
  * mismatch with the config / NaN or Inf in weights -> -1 with a message naming the file
  * and dataset. */
-/* Options stored in /config applied on top of *opt (so flags can later override), and
- * opt->model set from the /model attributes (incl. the real vocab_size). One-shot options
- * (resume, checkpoint, dry-run, debug-exit-rank, debug-exit-step, prompt) are stored but
- * not applied. Options missing in the file keep their value; unknown ones are ignored.
+/* The options stored in /config that the checkpoint dictates to command `cmd` (the rows
+ * whose `ckpt` column has cmd: ED_CMD_TRAIN for a resume, ED_CMD_EVAL, ED_CMD_GENERATE;
+ * ED_CMD_INSPECT gives every stored option but the one-shot ones) replace those in *opt,
+ * and opt->model is set from the /model attributes (incl. the real vocab_size). Options
+ * missing in the file keep their value; unknown ones are ignored. The commands call it
+ * through ed_trainer_open_checkpoint (trainer.h).
  * Readers open and close the file themselves (any rank may call them). On failure the
  * destination object may be partly overwritten. */
-int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err);
+int ed_ckpt_read_options(const char *path, ed_command cmd, ed_options *opt, ed_error *err);
 ed_tokenizer *ed_ckpt_read_tokenizer(const char *path, ed_error *err);
 /* Model parameters into an ed_gpt created with the checkpoint's config (every /model
  * attribute incl. n_heads must match; no extra tensors; NaN/Inf rejected). */

@@ -63,6 +63,49 @@ float *ed_alloc_floats_at(size_t n, const char *file, int line);
  * Errors (missing, directory, unreadable) name the path. */
 int ed_read_file(const char *path, char **data, size_t *len, ed_error *err);
 
+/* Names of an enumeration indexed by its value and NULL-terminated, e.g.
+ * ed_tok_kind_names = {"word", "bpe", NULL}: the one mapping between a choice's text (flags,
+ * config files, checkpoints, JSON) and its enum. */
+/* The index of s in names, or -1. */
+int ed_name_index(const char *const *names, const char *s);
+/* Number of names before the NULL. */
+int ed_names_count(const char *const *names);
+/* "a, b or c" into buf (truncated to len). */
+void ed_names_join(const char *const *names, char *buf, size_t len);
+
+/* ---- atomic files (atomic_file.c) --------------------------------------------------
+ * Every file expert-dist produces (checkpoints, history, tokenizer files, prepared token
+ * files) replaces its old version atomically: it is written to <path>.tmp, fsync'ed,
+ * renamed over <path>, and the directory is fsync'ed (only then is the rename durable).
+ * A crash at any moment leaves the old <path> or the new one, never a mixture; at worst a
+ * stale <path>.tmp that readers ignore and the next write truncates. On any failure
+ * <path> is untouched, the .tmp removed, and err names the file with errno's words. */
+typedef struct {
+    int fd;
+    const char *path; /* borrowed: must outlive the ed_atomic_file */
+    const char *what; /* "checkpoint", "history" ...: for messages */
+    char tmp[4200];
+} ed_atomic_file;
+/* Creates (truncates) <path>.tmp: a missing directory or a permission problem shows here,
+ * before any work. */
+int ed_atomic_open(ed_atomic_file *a, const char *path, const char *what, ed_error *err);
+/* Appends data[0..n) to the .tmp. */
+int ed_atomic_write(ed_atomic_file *a, const void *data, size_t n, ed_error *err);
+/* fsync + close of the .tmp, then ed_atomic_replace: the file is in place. */
+int ed_atomic_commit(ed_atomic_file *a, ed_error *err);
+/* The two halves of commit, for a caller that must act between them (a test hook):
+ * sync makes the .tmp durable and closes it; replace renames tmp over path and fsyncs
+ * the directory. */
+int ed_atomic_sync(ed_atomic_file *a, ed_error *err);
+int ed_atomic_replace(const char *tmp, const char *path, ed_error *err);
+/* Closes and removes the .tmp; <path> stays as it was. */
+void ed_atomic_abort(ed_atomic_file *a);
+/* open + write + commit of one buffer. */
+int ed_write_file_atomic(const char *path, const void *data, size_t n, const char *what, ed_error *err);
+/* For a <path>.tmp another library wrote by name and closed (HDF5): fsync it, then
+ * ed_atomic_replace. */
+int ed_commit_written_file(const char *tmp, const char *path, ed_error *err);
+
 /* Wall-clock seconds from a monotonic clock. */
 double ed_now(void);
 

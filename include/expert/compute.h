@@ -21,9 +21,12 @@
 
 typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN } ed_gemm_backend;
 typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16 } ed_precision;
+/* Their names, index = enum value, NULL-terminated (the --gemm / --precision choices). */
+extern const char *const ed_gemm_backend_names[];
+extern const char *const ed_precision_names[];
 
 typedef struct {
-    char cpu[96];        /* CPU model name (/proc/cpuinfo), "unknown" if unreadable */
+    char cpu[128];       /* CPU model name (ed_cpu_model), "unknown" if unreadable */
     char isa[64];        /* what the CPU has, e.g. "avx2+fma" or "avx512+avx512bf16+amx" */
     int avx2, avx512, avx512bf16, amx;
     char blas_core[32];  /* openblas_get_corename(), e.g. "Zen", "Haswell", "Prescott" */
@@ -36,7 +39,8 @@ typedef struct {
 /* Fills m (reads /proc/cpuinfo, CPUID, OpenBLAS and oneDNN; a few ms, no side effects). */
 void ed_machine_probe(ed_machine *m);
 
-/* One line: "AMD EPYC 7B13 | ISA avx2+fma | OpenBLAS core Zen | oneDNN avx2". */
+/* One line (the CPU model is m->cpu, printed beside it by the banners):
+ * "CPU ISA avx2+fma, OpenBLAS core Zen, oneDNN avx2 (no bf16 matmul)". */
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
 
 /* The warning the OpenBLAS backend deserves on this machine, or NULL: a core far below

@@ -34,11 +34,10 @@
 #include <stdint.h>
 
 #include "expert/common.h"
+#include "expert/options.h" /* ed_text_format */
 #include "expert/tokenizer.h"
 
 /* ---- documents ---------------------------------------------------------------- */
-
-typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
 
 typedef struct {
     const char *text_field; /* .jsonl field holding the text (default "text") */
@@ -61,8 +60,7 @@ typedef struct {
  * missing or non-string text field, unknown extension (listing .txt and .jsonl, and
  * naming --format) unless opt->format says which. */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
-/* The --format option's value ("txt", "jsonl"; anything else, i.e. "auto") as a format. */
-ed_text_format ed_text_format_named(const char *name);
+
 void ed_docs_free(ed_docs *docs);
 
 /* ---- windows -------------------------------------------------------------------- */

@@ -51,7 +51,8 @@ typedef struct {
     float dropout;   /* attention-probability and residual dropout, 0 = off (default) */
 } ed_model_config;
 
-/* Returns 0, or -1 with a one-line reason in msg (e.g. "n_heads 6 does not divide d_model 512"). */
+/* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
+ * divide d-model 512"); options validation and the checkpoint reader report it as is. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
 
 typedef struct {
@@ -145,8 +146,13 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
 /* One line naming backend, oneDNN implementation and precision path, e.g.
  * "onednn (gemm:jit), bf16 (emulated: fp32 GEMM on bf16-rounded inputs)". */
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
+ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 /* 1 when bf16 products run in bf16 instructions, 0 when emulated or fp32. */
 int ed_gpt_bf16_native(const ed_gpt *m);
+/* Bytes of the bf16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
+ * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
+ * rounded values stay float32), plus a small per-thread share for attention. */
+size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about
  * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */

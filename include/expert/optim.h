@@ -18,6 +18,8 @@
 #include "expert/gpt.h"
 
 typedef enum { ED_OPT_ADAMW = 0, ED_OPT_SGD = 1 } ed_opt_kind;
+/* "adamw", "sgd" (index = ed_opt_kind): --optimizer and the checkpoint's /optimizer kind. */
+extern const char *const ed_opt_kind_names[];
 
 typedef struct {
     ed_opt_kind kind;
@@ -44,6 +46,8 @@ void ed_scale(float *g, size_t n, float s);
 float ed_clip_factor(double total_norm, float max_norm);
 
 typedef enum { ED_SCHED_CONSTANT = 0, ED_SCHED_LINEAR = 1, ED_SCHED_COSINE = 2 } ed_sched_kind;
+/* "constant", "linear", "cosine" (index = ed_sched_kind): --lr-schedule. */
+extern const char *const ed_sched_kind_names[];
 
 /* Learning rate at optimizer step `step` (0-based) of `total` steps: linear warmup from
  * 0 over `warmup` steps, then constant, linear decay to min_lr, or cosine to min_lr.

@@ -13,18 +13,27 @@
 
 #include "expert/common.h"
 #include "expert/gpt.h"
+#include "expert/optim.h"
+#include "expert/tokenizer.h"
 
 #define ED_PATH_MAX 1024
+
+/* --on-nan: what a step with a NaN/Inf loss or gradient norm does. */
+typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
+extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
+/* --format: how text files are read (dataset.h); AUTO goes by the .txt / .jsonl extension. */
+typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
+extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 
 typedef struct {
     /* data */
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
     char val_file[ED_PATH_MAX];
     char data_file[ED_PATH_MAX];   /* prepared HDF5 token file (prepare subcommand) */
-    char format[8];                /* text file format: auto (by extension) | txt | jsonl */
+    ed_text_format format;         /* auto (by extension) | txt | jsonl */
     char text_field[64];           /* .jsonl text field, default "text" */
     int skip_bad_lines;
-    char tokenizer[16];            /* word | bpe */
+    ed_tok_kind tokenizer;         /* word | bpe */
     char vocab_file[ED_PATH_MAX];  /* load this vocabulary instead of building one */
     int vocab_size;                /* 10000 */
     int min_freq;                  /* 1 */
@@ -49,11 +58,11 @@ typedef struct {
     float weight_decay;            /* 0.01 (PyTorch AdamW default) */
     float beta1, beta2, eps;       /* 0.9, 0.999, 1e-8 */
     float momentum;                /* SGD, 0.9 */
-    char optimizer[16];            /* adamw | sgd */
+    ed_opt_kind optimizer;         /* adamw | sgd */
     float label_smoothing;         /* 0 */
     float max_grad_norm;           /* 1.0; 0 = no clipping */
     long warmup_steps;             /* 0 */
-    char lr_schedule[16];          /* constant | linear | cosine */
+    ed_sched_kind lr_schedule;     /* constant | linear | cosine */
 
     /* loop, evaluation, checkpoints */
     int log_interval;              /* 10 steps */
@@ -66,7 +75,7 @@ typedef struct {
     char resume[ED_PATH_MAX];      /* "" | path | auto */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
-    char on_nan[16];               /* skip | stop */
+    ed_nan_policy on_nan;          /* skip | stop */
 
     /* system */
     uint64_t seed;                 /* 42 */
@@ -79,8 +88,10 @@ typedef struct {
     int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
     long debug_exit_step;          /* ... at this step (0 = off) */
     int quiet;
-    float ref_gflops;              /* per-rank reference sgemm GFLOPS for the MFU column;
-                                      0 = $ED_REF_GFLOPS or 190 x threads / 2 */
+    float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
+                                      0 = $ED_REF_GFLOPS or measured at start */
+    ed_gemm_backend gemm;          /* auto | openblas | onednn */
+    ed_precision precision;        /* fp32 | bf16 */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];
@@ -90,18 +101,38 @@ typedef struct {
     int top_k;                     /* 40 */
 } ed_options;
 
-typedef enum { ED_OPT_INT, ED_OPT_LONG, ED_OPT_SIZE, ED_OPT_U64, ED_OPT_FLOAT, ED_OPT_BOOL, ED_OPT_STR } ed_opt_type;
+/* The commands of expert-dist as bits of the table's `commands` column: which commands an
+ * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
+ * accepts every option with every command, so one config file serves them all. */
+typedef enum {
+    ED_CMD_TRAIN = 1 << 0,
+    ED_CMD_EVAL = 1 << 1,
+    ED_CMD_GENERATE = 1 << 2,
+    ED_CMD_INSPECT = 1 << 3,
+    ED_CMD_PREPARE = 1 << 4,
+} ed_command;
+
+/* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its
+ * values (`choices`, indexed by the enum value, NULL-terminated); the text form — flags,
+ * config files, the printed config, JSON, checkpoint /config attributes — is the name,
+ * so nothing past the parser compares strings. */
+typedef enum { ED_OPT_INT, ED_OPT_LONG, ED_OPT_SIZE, ED_OPT_U64, ED_OPT_FLOAT, ED_OPT_BOOL, ED_OPT_STR, ED_OPT_CHOICE } ed_opt_type;
 
 /* One row per option: the flag/config key, its type, where it lives in ed_options,
- * a short alias (0 if none), and a one-line help text. */
+ * a short alias (0 if none), a one-line help text, and for choices the names. */
 typedef struct {
     const char *name;     /* kebab-case, e.g. "grad-accum" */
     ed_opt_type type;
     size_t offset;        /* offsetof(ed_options, field) */
-    size_t size;          /* for ED_OPT_STR: buffer size */
+    size_t size;          /* sizeof the field (ED_OPT_STR: the buffer size) */
     char short_name;
     const char *group;    /* "data" | "model" | "optim" | "loop" | "system" | "generate" */
+    unsigned commands;    /* ed_command bits: the commands this option applies to */
+    unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
+                             flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
+                             but the one-shot ones); see ed_trainer_open_checkpoint */
     const char *help;
+    const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;
 
 /* The table (NULL-name terminated) and its length. */
@@ -117,11 +148,12 @@ int ed_options_set(ed_options *o, const char *name, const char *value, ed_error 
 /* Loads an INI config file (keys = option names, optional [sections] ignored);
  * errors name file:line. */
 int ed_options_load_ini(ed_options *o, const char *path, ed_error *err);
-/* Cross-field validation (n_heads | d_model, stride >= 1, max_length <= max_seq_len, ...). */
+/* Cross-field validation (the model shape through ed_model_config_check, stride >= 1,
+ * max_length <= max_seq_len, ...). */
 int ed_options_validate(const ed_options *o, ed_error *err);
 /* Prints "name = value" lines (the effective config) to f. */
 void ed_options_print(const ed_options *o, FILE *f);
-/* Formats one option's value as text into buf. */
+/* Formats one option's value as text into buf (a choice as its name). */
 void ed_options_format(const ed_options *o, const ed_option_spec *spec, char *buf, size_t len);
 /* The row for a name (kebab-case; snake_case accepted too), or NULL. */
 const ed_option_spec *ed_option_find(const char *name);
@@ -146,7 +178,7 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints the options of the given groups (comma-separated, e.g. "data,model") as help. */
-void ed_options_help(FILE *f, const char *groups);
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+void ed_options_help(FILE *f, ed_command cmd);
 
 #endif

@@ -4,9 +4,10 @@
  * MFU here = achieved model FLOP/s / reference FLOP/s, where
  *   achieved  = tokens/s x (6 x params + 12 x L x T x D)   (forward + backward)
  *   reference = world x ref_gflops, ref_gflops per rank = --ref-gflops, else
- *               $ED_REF_GFLOPS, else 190 x threads / 2 (cblas_sgemm measured with 2
- *               threads on the reference machine: ~190 GFLOPS).
- * It is a yardstick for comparing runs on one machine, not a hardware peak. */
+ *               $ED_REF_GFLOPS, else measured at start: the run's own GEMM setting
+ *               (backend, precision, threads) on the Linear and head products of one
+ *               step (ed_gpt_gemm_gflops, ~0.2 s).
+ * It says how close the step comes to the GEMMs it is made of, on this machine. */
 #ifndef EXPERT_PROGRESS_H
 #define EXPERT_PROGRESS_H
 
@@ -35,7 +36,8 @@ void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
 void ed_format_duration(double seconds, char *buf, size_t len);
 /* Model FLOPs per trained token at sequence length T (forward + backward). */
 double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T);
-/* Per-rank reference GFLOPS: flag if > 0, else $ED_REF_GFLOPS if set and > 0, else 190*threads/2. */
-double ed_ref_gflops(float flag, int threads);
+/* Per-rank reference GFLOPS given by the user: flag if > 0, else $ED_REF_GFLOPS if set
+ * and > 0, else 0 (= measure it). */
+double ed_ref_gflops(float flag);
 
 #endif

@@ -18,6 +18,9 @@
 enum { ED_PAD = 0, ED_UNK = 1, ED_BOS = 2, ED_EOS = 3, ED_NUM_SPECIAL = 4 };
 
 typedef enum { ED_TOK_WORD = 0, ED_TOK_BPE = 1 } ed_tok_kind;
+/* "word", "bpe" (index = ed_tok_kind): the names in --tokenizer, tokenizer files,
+ * checkpoints and prepared files. */
+extern const char *const ed_tok_kind_names[];
 
 typedef struct {
     ed_tok_kind kind;

@@ -5,7 +5,7 @@
  * A corrupted or foreign file must never crash us: our own files are checksummed before
  * HDF5 parses them (ckpt_seal.c); beyond that every HDF5 call is checked, sizes come
  * from the file only after they were compared with what we expect, and HDF5's own stack
- * printing is off while a reader is open (ckpt_quiet). */
+ * printing is off while a reader is open (ed_h5_quiet). */
 #include "ckpt_internal.h"
 
 #include <errno.h>
@@ -20,7 +20,7 @@ int ckpt_fail(ckpt_reader *r, const char *what, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    ckpt_h5_reason(reason, sizeof reason);
+    ed_h5_reason(reason, sizeof reason, "");
     H5Eclear2(H5E_DEFAULT);
     if (reason[0])
         return ed_fail(r->err, "%s: %s: %s (HDF5: %s)", r->path, what, msg, reason);
@@ -37,16 +37,16 @@ int ckpt_open(ckpt_reader *r, const char *path, ed_error *err) {
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a checkpoint file", path);
     /* Before HDF5 sees a byte: it may crash on corrupted metadata instead of failing. */
     if (ckpt_verify(path, err) < 0) return -1;
-    ckpt_quiet_begin(&r->quiet);
+    ed_h5_quiet_begin(&r->quiet);
     if (H5Fis_hdf5(path) <= 0) {
         H5Eclear2(H5E_DEFAULT);
-        ckpt_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: not an HDF5 file (expected an expert-dist checkpoint)", path);
     }
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
         ckpt_fail(r, "/", "cannot open as HDF5 (truncated or corrupted file?)");
-        ckpt_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return -1;
     }
     char *format = NULL;
@@ -84,7 +84,7 @@ void ckpt_close(ckpt_reader *r) {
         H5Fclose(r->file);
         r->file = H5I_INVALID_HID;
         H5Eclear2(H5E_DEFAULT);
-        ckpt_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
     }
 }
 

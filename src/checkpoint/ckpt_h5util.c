@@ -1,71 +1,9 @@
-/* ckpt_h5util.c — typed HDF5 writes (attributes, datasets, groups) and the error-stack
- * helpers. File types are fixed little-endian IEEE/two's complement so a checkpoint
+/* ckpt_h5util.c — typed HDF5 dataset and group writes of checkpoints (attributes and the
+ * error-stack helpers are the shared ones of expert/h5util.h). File types are fixed little-endian IEEE/two's complement so a checkpoint
  * reads the same on any machine; memory types are native. */
 #include "ckpt_internal.h"
 
 #include <string.h>
-
-void ckpt_quiet_begin(ckpt_quiet *q) {
-    if (H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) < 0) {
-        q->func = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-void ckpt_quiet_end(const ckpt_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-typedef struct {
-    char *buf;
-    size_t len;
-} reason_ctx;
-
-/* Walking upward, the first entry is the innermost (the actual cause); keep it. */
-static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *ctx) {
-    reason_ctx *r = ctx;
-    if (n == 0 && e->desc) snprintf(r->buf, r->len, "%s", e->desc);
-    return 0;
-}
-
-void ckpt_h5_reason(char *buf, size_t len) {
-    if (len == 0) return;
-    buf[0] = '\0';
-    reason_ctx r = {buf, len};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, reason_walk, &r);
-}
-
-static int attr_write(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    if (space < 0) return -1;
-    hid_t a = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, mtype, v) < 0 ? -1 : 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(space);
-    return rc;
-}
-
-int ckpt_attr_i64(hid_t obj, const char *name, int64_t v) {
-    return attr_write(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
-}
-
-int ckpt_attr_u64(hid_t obj, const char *name, uint64_t v) {
-    return attr_write(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
-}
-
-int ckpt_attr_f64(hid_t obj, const char *name, double v) {
-    return attr_write(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
-}
-
-/* Variable-length UTF-8: h5py reads it as str, h5dump prints it quoted. */
-int ckpt_attr_str(hid_t obj, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0) return -1;
-    int rc = -1;
-    if (H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
-        rc = attr_write(obj, name, t, t, &value);
-    H5Tclose(t);
-    return rc;
-}
 
 hid_t ckpt_group_create(hid_t loc, const char *name) {
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);

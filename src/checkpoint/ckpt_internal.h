@@ -1,6 +1,6 @@
-/* ckpt_internal.h — what the checkpoint files share: small HDF5 helpers (typed
- * attributes and datasets, error-stack silencing), the reader context that turns every
- * HDF5 failure into one line naming the file and the object, the atomic-rename step,
+/* ckpt_internal.h — what the checkpoint files share: typed HDF5 datasets (attributes and
+ * error-stack silencing are expert/h5util.h's), the reader context that turns every
+ * HDF5 failure into one line naming the file and the object,
  * and the field tables of /trainer and /history.
  *
  * Every helper here returns 0 / -1 (or a valid hid_t / H5I_INVALID_HID); readers fill
@@ -13,28 +13,9 @@
 #include <stdint.h>
 
 #include "expert/checkpoint.h"
-
-/* ---- HDF5 error stack ------------------------------------------------------------ */
-
-/* HDF5 prints its whole error stack to stderr by default; a user with a bad file should
- * see our one line instead. The previous handler is saved and restored so that a caller
- * with its own HDF5 code keeps its setting (no process-wide change left behind). */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} ckpt_quiet;
-void ckpt_quiet_begin(ckpt_quiet *q);
-void ckpt_quiet_end(const ckpt_quiet *q);
-
-/* The innermost HDF5 error description (e.g. "truncated file: eof = ..."), or "". */
-void ckpt_h5_reason(char *buf, size_t len);
+#include "expert/h5util.h"
 
 /* ---- writing --------------------------------------------------------------------- */
-
-int ckpt_attr_str(hid_t obj, const char *name, const char *value);
-int ckpt_attr_i64(hid_t obj, const char *name, int64_t v);
-int ckpt_attr_u64(hid_t obj, const char *name, uint64_t v);
-int ckpt_attr_f64(hid_t obj, const char *name, double v);
 
 /* A group whose links remember creation order, so /model lists in state_dict order. */
 hid_t ckpt_group_create(hid_t loc, const char *name);
@@ -54,7 +35,7 @@ typedef struct {
     hid_t file;
     ed_error *err;
     int format_version;
-    ckpt_quiet quiet;
+    ed_h5_quiet quiet;
 } ckpt_reader;
 
 /* Opens path read-only and validates the root: an HDF5 file, format ==
@@ -88,16 +69,6 @@ int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len);
 /* Number of links in group gpath, and the name of link i (by name order, malloc'd). */
 int ckpt_group_count(ckpt_reader *r, const char *gpath, size_t *n);
 int ckpt_group_name(ckpt_reader *r, const char *gpath, size_t i, char **name);
-
-/* ---- atomic replace -------------------------------------------------------------- */
-
-/* "<path>.tmp" into buf; -1 if it does not fit. */
-int ckpt_tmp_path(const char *path, char *buf, size_t len);
-/* Writes data[0..n) to fd (the open, truncated tmp file), fsyncs and closes it; on any
- * error the fd is closed and the message names tmp with errno's words. */
-int ckpt_write_durable(int fd, const char *tmp, const void *data, size_t n, ed_error *err);
-/* [test hook: SIGKILL], rename(tmp, path), fsync(dirname(path)). */
-int ckpt_commit(const char *tmp, const char *path, ed_error *err);
 
 /* ---- whole-file checksum (ckpt_seal.c) ------------------------------------------- */
 

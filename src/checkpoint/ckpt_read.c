@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Options that describe one invocation, not the run: carrying them over from a
- * checkpoint would e.g. make a resumed run crash again at --debug-exit-step or try to
- * resume from itself. They are still stored, for `inspect`. */
-static const char *const not_carried[] = {"resume", "checkpoint", "dry-run", "debug-exit-rank",
-                                          "debug-exit-step", "prompt", "more-epochs", NULL};
-
-static int carried(const char *name) {
-    for (const char *const *p = not_carried; *p; p++)
-        if (strcmp(*p, name) == 0) return 0;
-    return 1;
-}
-
 static int get_int_range(ckpt_reader *r, const char *obj, const char *name, int64_t lo, int64_t hi,
                          int64_t *v) {
     if (ckpt_get_i64(r, obj, name, v) < 0) return -1;
@@ -77,6 +65,17 @@ static int apply_option(ckpt_reader *r, const ed_option_spec *s, ed_options *opt
         free(v);
         return 0;
     }
+    case ED_OPT_CHOICE: { /* stored by name, like the flag (also in files of every earlier version) */
+        char *v;
+        if (ckpt_get_str(r, "/config", s->name, &v) < 0) return -1;
+        ed_error e = {{0}};
+        int rc = ed_options_set(opt, s->name, v, &e);
+        free(v);
+        if (rc == 0) return 0;
+        char what[300];
+        snprintf(what, sizeof what, "/config attribute '%s'", s->name);
+        return ckpt_fail(r, what, "%s", e.msg);
+    }
     }
     return 0;
 }
@@ -97,7 +96,7 @@ int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c) {
     return 0;
 }
 
-int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err) {
+int ed_ckpt_read_options(const char *path, ed_command cmd, ed_options *opt, ed_error *err) {
     ckpt_reader r;
     if (ckpt_open(&r, path, err) < 0) return -1;
     int rc = 0;
@@ -107,7 +106,7 @@ int ed_ckpt_read_options(const char *path, ed_options *opt, ed_error *err) {
     /* Attributes unknown to this version are ignored and options missing from the file
      * keep their current value: both happen across versions and neither is an error. */
     for (size_t i = 0; rc == 0 && i < n && tab[i].name; i++)
-        if (carried(tab[i].name) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
+        if ((tab[i].ckpt & cmd) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
     if (rc == 0) rc = ckpt_read_model_config(&r, &opt->model);
     ckpt_close(&r);
     return rc;
@@ -230,7 +229,7 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
     if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (an exported model cannot be resumed)");
     if (rc == 0) rc = ckpt_get_str(&r, "/optimizer", "kind", &kind);
     if (rc == 0) {
-        const char *want = o->kind == ED_OPT_SGD ? "sgd" : "adamw";
+        const char *want = ed_opt_kind_names[o->kind];
         if (strcmp(kind, want) != 0)
             rc = ckpt_fail(&r, "/optimizer", "optimizer is '%.32s' in the checkpoint but '%s' is configured", kind, want);
     }

@@ -1,6 +1,6 @@
 /* ckpt_write.c — ed_ckpt_write: lays out one checkpoint (docs/checkpoint-format.md) in
- * memory, puts the checksum header in front, writes it to <path>.tmp and hands that to
- * ckpt_commit for the atomic replace.
+ * memory, puts the checksum header in front and replaces <path> with it through the
+ * common atomic write (common.h: <path>.tmp, fsync, rename, fsync of the directory).
  *
  * No MPI here: the caller passes the full state (a ZeRO-sharded optimizer is gathered
  * first); ckpt_dist.c wraps this for the trainer. */
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,9 +35,9 @@ static int write_root(hid_t file) {
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return ckpt_attr_str(file, "format", ED_CKPT_FORMAT) | ckpt_attr_i64(file, "format_version", ED_CKPT_FORMAT_VERSION) |
-           ckpt_attr_str(file, "created", created) | ckpt_attr_str(file, "expert_dist_version", ED_VERSION) |
-           ckpt_attr_str(file, "git_commit", ED_GIT_COMMIT);
+    return ed_h5_attr_str(file, "format", ED_CKPT_FORMAT) | ed_h5_attr_i64(file, "format_version", ED_CKPT_FORMAT_VERSION) |
+           ed_h5_attr_str(file, "created", created) | ed_h5_attr_str(file, "expert_dist_version", ED_VERSION) |
+           ed_h5_attr_str(file, "git_commit", ED_GIT_COMMIT);
 }
 
 static int write_config(hid_t file, const ed_options *opt) {
@@ -50,18 +51,24 @@ static int write_config(hid_t file, const ed_options *opt) {
         const char *field = (const char *)opt + s->offset;
         switch (s->type) {
         case ED_OPT_INT:
-        case ED_OPT_BOOL: rc = ckpt_attr_i64(g, s->name, *(const int *)field); break;
-        case ED_OPT_LONG: rc = ckpt_attr_i64(g, s->name, *(const long *)field); break;
-        case ED_OPT_SIZE: rc = ckpt_attr_i64(g, s->name, (int64_t) * (const size_t *)field); break;
-        case ED_OPT_U64: rc = ckpt_attr_u64(g, s->name, *(const uint64_t *)field); break;
-        case ED_OPT_FLOAT: rc = ckpt_attr_f64(g, s->name, float_as_double(*(const float *)field)); break;
+        case ED_OPT_BOOL: rc = ed_h5_attr_i64(g, s->name, *(const int *)field); break;
+        case ED_OPT_LONG: rc = ed_h5_attr_i64(g, s->name, *(const long *)field); break;
+        case ED_OPT_SIZE: rc = ed_h5_attr_i64(g, s->name, (int64_t) * (const size_t *)field); break;
+        case ED_OPT_U64: rc = ed_h5_attr_u64(g, s->name, *(const uint64_t *)field); break;
+        case ED_OPT_FLOAT: rc = ed_h5_attr_f64(g, s->name, float_as_double(*(const float *)field)); break;
         case ED_OPT_STR: {
             /* Bounded copy: a field that somehow lost its NUL must not run off the struct. */
             char *v = ed_malloc(s->size + 1);
             memcpy(v, field, s->size);
             v[s->size] = '\0';
-            rc = ckpt_attr_str(g, s->name, v);
+            rc = ed_h5_attr_str(g, s->name, v);
             free(v);
+            break;
+        }
+        case ED_OPT_CHOICE: { /* by name: h5dump shows it, and enum values may be renumbered */
+            char v[128];
+            ed_options_format(opt, s, v, sizeof v);
+            rc = ed_h5_attr_str(g, s->name, v);
             break;
         }
         }
@@ -74,10 +81,10 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
     const ed_model_config *cfg = ed_gpt_config(m);
-    int rc = ckpt_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
-             ckpt_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
+    int rc = ed_h5_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
+             ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
-        rc = ckpt_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
+        rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
     const float *p = ed_gpt_params(m);
     const ed_tensor *t = ed_gpt_tensors(m);
     for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
@@ -107,11 +114,11 @@ static int write_moments(hid_t parent, const char *name, const float *buf, const
 static int write_optim(hid_t file, const ed_optim *o, const ed_gpt *m, int compress) {
     hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return -1;
-    int rc = ckpt_attr_str(g, "kind", o->kind == ED_OPT_SGD ? "sgd" : "adamw") | ckpt_attr_i64(g, "step", o->step) |
-             ckpt_attr_f64(g, "beta1", float_as_double(o->beta1)) | ckpt_attr_f64(g, "beta2", float_as_double(o->beta2)) |
-             ckpt_attr_f64(g, "eps", float_as_double(o->eps)) |
-             ckpt_attr_f64(g, "weight_decay", float_as_double(o->weight_decay)) |
-             ckpt_attr_f64(g, "momentum", float_as_double(o->momentum));
+    int rc = ed_h5_attr_str(g, "kind", ed_opt_kind_names[o->kind]) | ed_h5_attr_i64(g, "step", o->step) |
+             ed_h5_attr_f64(g, "beta1", float_as_double(o->beta1)) | ed_h5_attr_f64(g, "beta2", float_as_double(o->beta2)) |
+             ed_h5_attr_f64(g, "eps", float_as_double(o->eps)) |
+             ed_h5_attr_f64(g, "weight_decay", float_as_double(o->weight_decay)) |
+             ed_h5_attr_f64(g, "momentum", float_as_double(o->momentum));
     if (rc == 0) rc = write_moments(g, "m", o->m, m, compress);
     if (rc == 0 && o->kind == ED_OPT_ADAMW) rc = write_moments(g, "v", o->v, m, compress);
     H5Gclose(g);
@@ -125,10 +132,10 @@ static int write_state(hid_t file, const ed_train_state *s) {
     for (const ckpt_field *f = ckpt_state_fields; f->name && rc == 0; f++) {
         const char *p = (const char *)s + f->offset;
         switch (f->type) {
-        case CKPT_F_INT: rc = ckpt_attr_i64(g, f->name, *(const int *)p); break;
-        case CKPT_F_LONG: rc = ckpt_attr_i64(g, f->name, *(const long *)p); break;
-        case CKPT_F_U64: rc = ckpt_attr_u64(g, f->name, *(const uint64_t *)p); break;
-        case CKPT_F_DOUBLE: rc = ckpt_attr_f64(g, f->name, *(const double *)p); break;
+        case CKPT_F_INT: rc = ed_h5_attr_i64(g, f->name, *(const int *)p); break;
+        case CKPT_F_LONG: rc = ed_h5_attr_i64(g, f->name, *(const long *)p); break;
+        case CKPT_F_U64: rc = ed_h5_attr_u64(g, f->name, *(const uint64_t *)p); break;
+        case CKPT_F_DOUBLE: rc = ed_h5_attr_f64(g, f->name, *(const double *)p); break;
         }
     }
     H5Gclose(g);
@@ -156,8 +163,8 @@ static int write_tokenizer(hid_t file, const ed_tokenizer *tok) {
     if (rc == 0) {
         hid_t d = H5Dopen2(file, "tokenizer", H5P_DEFAULT);
         if (d < 0) return -1;
-        rc = ckpt_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
-             ckpt_attr_i64(d, "vocab_size", ed_tok_vocab_size(tok));
+        rc = ed_h5_attr_str(d, "kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
+             ed_h5_attr_i64(d, "vocab_size", ed_tok_vocab_size(tok));
         H5Dclose(d);
     }
     return rc;
@@ -308,35 +315,35 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
 
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
     if (check_contents(path, c, compress, err) < 0) return -1;
-    char tmp[ED_PATH_MAX + 8];
-    if (ckpt_tmp_path(path, tmp, sizeof tmp) < 0) return ed_fail(err, "%s: path too long", path);
-
     /* Create the file first, so a missing directory or a permission problem is reported
      * (with errno's words) before any work. A stale .tmp from a killed writer is
      * truncated here. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return ed_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    ed_atomic_file out;
+    if (ed_atomic_open(&out, path, "checkpoint", err) != 0) return -1;
 
-    ckpt_quiet q;
-    ckpt_quiet_begin(&q);
+    ed_h5_quiet q;
+    ed_h5_quiet_begin(&q);
     void *image;
     size_t size;
     const char *stage;
-    int rc = build_image(c, compress, tmp, &image, &size, &stage);
+    int rc = build_image(c, compress, out.tmp, &image, &size, &stage);
     char reason[256];
-    ckpt_h5_reason(reason, sizeof reason);
+    ed_h5_reason(reason, sizeof reason, "");
     H5Eclear2(H5E_DEFAULT);
-    ckpt_quiet_end(&q);
+    ed_h5_quiet_end(&q);
     if (rc < 0) {
-        close(fd);
-        unlink(tmp);
+        ed_atomic_abort(&out);
         if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
         return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
     }
     ckpt_seal_image(image, size);
-    rc = ckpt_write_durable(fd, tmp, image, size, err);
+    rc = ed_atomic_write(&out, image, size, err);
     free(image);
-    if (rc == 0) rc = ckpt_commit(tmp, path, err);
-    if (rc < 0) unlink(tmp);
-    return rc;
+    if (rc == 0) rc = ed_atomic_sync(&out, err);
+    if (rc < 0) return -1;
+    /* Test hook (documented in docs/checkpoint-format.md): die exactly in the window
+     * where the new file is complete but not yet visible, to prove the old one survives. */
+    const char *kill_env = getenv("ED_CKPT_DEBUG_KILL_BEFORE_RENAME");
+    if (kill_env && strcmp(kill_env, "1") == 0) raise(SIGKILL);
+    return ed_atomic_replace(out.tmp, path, err);
 }

@@ -19,21 +19,21 @@ typedef struct {
     const char *name;
     int (*run)(const ed_options *, const ed_dist *);
     const char *usage;
-    const char *groups; /* option groups shown by --help */
+    ed_command id;      /* which rows of the options table --help lists */
     const char *about;
 } command;
 
 static const command COMMANDS[] = {
-    {"train", ed_train, "expert-dist [train] [options]", "data,model,optim,loop,system",
+    {"train", ed_train, "expert-dist [train] [options]", ED_CMD_TRAIN,
      "Train a GPT-style model data-parallel over the MPI ranks (default command).\n"
      "Without --train-file it trains on the bundled corpus (data/fortunes-*.txt)."},
-    {"eval", ed_eval, "expert-dist eval [options] CHECKPOINT [FILE]", "data,system,generate",
+    {"eval", ed_eval, "expert-dist eval [options] CHECKPOINT [FILE]", ED_CMD_EVAL,
      "Loss, perplexity and token accuracy of a checkpoint on FILE (or --val-file)."},
-    {"generate", ed_generate, "expert-dist generate [options] CHECKPOINT [PROMPT]", "generate,system",
+    {"generate", ed_generate, "expert-dist generate [options] CHECKPOINT [PROMPT]", ED_CMD_GENERATE,
      "Continue PROMPT (or --prompt) with the model of a checkpoint."},
-    {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", "generate",
+    {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", ED_CMD_INSPECT,
      "Print the config, progress and metrics stored in a checkpoint."},
-    {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", "data,system",
+    {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", ED_CMD_PREPARE,
      "Tokenize the training (and validation) text once into an HDF5 token file;\n"
      "`train --data-file OUT.h5` then starts without reading or tokenizing text."},
 };
@@ -41,13 +41,13 @@ enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
 static void print_help(const command *c) {
     printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
-    if (c == &COMMANDS[0])
+    if (c->id == ED_CMD_TRAIN)
         printf("\ncommands: train (default), eval, generate, inspect, prepare; `expert-dist COMMAND --help` for each.\n");
     printf("\ngeneral options:\n"
            "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
            "  -h, --help                       this help\n"
            "  -V, --version                    version and git commit\n");
-    ed_options_help(stdout, c->groups);
+    ed_options_help(stdout, c->id);
     printf("\nPrecedence: defaults < --preset (default tiny) < --config file < flags.\n"
            "Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
            "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written).\n"
@@ -56,8 +56,8 @@ static void print_help(const command *c) {
 
 /* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
 static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
-    int is_train = c == &COMMANDS[0] || strcmp(c->name, "prepare") == 0;
-    int max = is_train ? 0 : strcmp(c->name, "inspect") == 0 ? 1 : 2;
+    int is_train = c->id == ED_CMD_TRAIN || c->id == ED_CMD_PREPARE;
+    int max = is_train ? 0 : c->id == ED_CMD_INSPECT ? 1 : 2;
     if (a->n_positional > max && is_train)
         return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect, prepare; see --help)",
                        a->positional[max]);
@@ -66,11 +66,11 @@ static int take_positionals(const command *c, ed_options *o, const ed_args *a, e
     if (is_train) return 0;
     if (a->n_positional >= 1) ed_options_set(o, "checkpoint", a->positional[0], NULL);
     if (a->n_positional >= 2) {
-        const char *key = strcmp(c->name, "generate") == 0 ? "prompt" : "val-file";
+        const char *key = c->id == ED_CMD_GENERATE ? "prompt" : "val-file";
         if (ed_options_set(o, key, a->positional[1], err) != 0) return -1;
     }
     if (!o->checkpoint[0]) return ed_fail(err, "%s needs a checkpoint (CHECKPOINT or --checkpoint)", c->name);
-    if (strcmp(c->name, "eval") == 0 && !o->val_file[0])
+    if (c->id == ED_CMD_EVAL && !o->val_file[0])
         return ed_fail(err, "eval needs a text file (FILE or --val-file)");
     return 0;
 }
@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */
     if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
-    int wants_text = cmd == &COMMANDS[0] ? !o.data_file[0] : strcmp(cmd->name, "prepare") == 0;
+    int wants_text = cmd->id == ED_CMD_TRAIN ? !o.data_file[0] : cmd->id == ED_CMD_PREPARE;
     if (wants_text && default_data(&o, &err) != 0) goto usage;
     if (o.debug_exit_step > 0 && o.debug_exit_rank >= d.world) {
         ed_fail(&err, "debug-exit-rank %d is not a rank of this %d-rank job", o.debug_exit_rank, d.world);

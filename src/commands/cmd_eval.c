@@ -9,18 +9,6 @@
 #include "expert/tokenizer.h"
 #include "expert/trainer.h"
 
-/* Shape of the model and windows from the checkpoint, the rest from the command line. */
-static int options_from_checkpoint(ed_options *o, const char *path, ed_error *err) {
-    ed_options ck = *o;
-    if (ed_ckpt_read_options(path, &ck, err) != 0) return -1;
-    o->model = ck.model;
-    o->max_length = ck.max_length;
-    o->stride = ck.stride;
-    o->pack = ck.pack;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
-    return 0;
-}
-
 int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_options o = *in;
     ed_error err = {{0}};
@@ -31,11 +19,11 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     int rc = ED_EXIT_FAILURE, have_ds = 0;
     ed_set_threads(ed_dist_threads(d, o.threads, NULL));
 
-    int status = options_from_checkpoint(&o, o.checkpoint, &err);
-    if (status == 0 && !(tok = ed_ckpt_read_tokenizer(o.checkpoint, &err))) status = -1;
+    /* the model, its windows and tokenizer from the checkpoint, the rest from the flags */
+    int status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
-                          .format = ed_text_format_named(o.format)};
+                          .format = o.format};
     status = ed_docs_read(o.val_file, &ro, &docs, &err);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
@@ -43,9 +31,6 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
         have_ds = status == 0;
     }
     ed_docs_free(&docs);
-    if (ed_dist_agree(d, status, &err) != 0) goto out;
-    m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), &err);
-    status = m ? ed_ckpt_read_model(o.checkpoint, m, &err) : -1;
     if (ed_dist_agree(d, status, &err) != 0) goto out;
 
     ed_sampler s;

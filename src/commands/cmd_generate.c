@@ -45,17 +45,9 @@ static int32_t sample(const float *logits, int V, float temperature, int top_k, 
 
 static int generate(const ed_options *in, ed_error *err) {
     ed_options o = *in;
-    ed_options ck = o;
-    if (ed_ckpt_read_options(o.checkpoint, &ck, err) != 0) return -1;
-    o.model = ck.model;
-    ed_tokenizer *tok = ed_ckpt_read_tokenizer(o.checkpoint, err);
-    if (!tok) return -1;
-    ed_gpt *m = ed_trainer_make_model(&o, ed_tok_vocab_size(tok), err);
-    if (!m || ed_ckpt_read_model(o.checkpoint, m, err) != 0) {
-        if (m) ed_gpt_free(m);
-        ed_tok_free(tok);
-        return -1;
-    }
+    ed_tokenizer *tok;
+    ed_gpt *m;
+    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
     int V = ed_gpt_config(m)->vocab_size, Tmax = o.model.max_seq_len;
     ed_ivec ids = {0};
     ed_ivec_push(&ids, ED_BOS);

@@ -19,7 +19,7 @@ static double last_of(const ed_dcol *c) { return c->n ? c->v[c->n - 1] : NAN; }
 static int inspect(const ed_options *in, ed_error *err) {
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(in->checkpoint, &o, err) != 0) return -1;
+    if (ed_ckpt_read_options(in->checkpoint, ED_CMD_INSPECT, &o, err) != 0) return -1;
     ed_tokenizer *tok = ed_ckpt_read_tokenizer(in->checkpoint, err);
     if (!tok) return -1;
     ed_train_state st;
@@ -34,7 +34,7 @@ static int inspect(const ed_options *in, ed_error *err) {
     mc.vocab_size = ed_tok_vocab_size(tok);
     printf("checkpoint %s\n", in->checkpoint);
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
-           ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word", mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
+           ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
            mc.max_seq_len, count_params(&mc));
     printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
            "written by %d rank(s)\n",

@@ -19,9 +19,9 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         .train_file = o->train_file,
         .val_file = o->val_file,
         .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
-                 .format = ed_text_format_named(o->format)},
+                 .format = o->format},
         .vocab_file = o->vocab_file,
-        .tok = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        .tok = {.kind = o->tokenizer,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},
     };
     ed_prepare_report rep;
@@ -32,7 +32,7 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
     if (d->rank == 0 && !o->quiet)
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
                "%.2f s on %d rank(s)\n",
-               o->data_file, rep.kind == ED_TOK_BPE ? "bpe" : "word", rep.vocab_size,
+               o->data_file, ed_tok_kind_names[rep.kind], rep.vocab_size,
                (unsigned long long)rep.n_docs[0], (unsigned long long)rep.n_tokens[0],
                (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.seconds, d->world);
     return ED_EXIT_OK;

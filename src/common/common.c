@@ -104,6 +104,30 @@ int ed_read_file(const char *path, char **data, size_t *len, ed_error *err) {
     return 0;
 }
 
+int ed_name_index(const char *const *names, const char *s) {
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+int ed_names_count(const char *const *names) {
+    int n = 0;
+    while (names[n]) n++;
+    return n;
+}
+
+void ed_names_join(const char *const *names, char *buf, size_t len) {
+    int n = ed_names_count(names);
+    size_t used = 0;
+    if (len) buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++) {
+        const char *sep = i == 0 ? "" : i == n - 1 ? " or " : ", ";
+        int w = snprintf(buf + used, len - used, "%s%s", sep, names[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
 double ed_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -14,12 +14,6 @@ static int has_ext(const char *path, const char *ext) {
     return pl > el && strcasecmp(path + pl - el, ext) == 0;
 }
 
-ed_text_format ed_text_format_named(const char *name) {
-    if (strcmp(name, "txt") == 0) return ED_FORMAT_TXT;
-    if (strcmp(name, "jsonl") == 0) return ED_FORMAT_JSONL;
-    return ED_FORMAT_AUTO;
-}
-
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err) {
     memset(docs, 0, sizeof *docs);
     struct stat st;

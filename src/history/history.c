@@ -1,13 +1,11 @@
 /* history.c — the training history (history.h): growable columns and the JSON + CSV
  * files rank 0 rewrites as training goes. Both files are written to <path>.tmp and renamed,
  * so a reader (a plotting script, a person with `cat`) never sees half a file. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "expert/history.h"
 
@@ -40,30 +38,9 @@ static json_t *column_json(const ed_dcol *c) {
     return a;
 }
 
-/* Writes text to path through path.tmp + fsync + rename. */
+/* Through the common atomic write (common.h), so a crash never leaves half a file. */
 static int write_atomic(const char *path, const char *text, ed_error *err) {
-    size_t n = strlen(path) + 5;
-    char *tmp = ed_malloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        ed_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        ed_fail(err, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return ed_write_file_atomic(path, text, strlen(text), "history", err);
 }
 
 static void csv_cell(FILE *f, const ed_dcol *c, size_t i, const char *sep) {

@@ -1,5 +1,6 @@
 /* compute.c — the model's GEMM setting (ed_gpt_set_compute) and the measurement of its
  * speed at the shapes of a training step (the MFU reference). */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "expert/common.h"
 #include "gemm.h"
 #include "gpt_internal.h"
+#include "layers.h"
 
 int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len) {
     if (b == ED_GEMM_AUTO) {
@@ -23,7 +25,26 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
 
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_ctx_describe(m->gemm, buf, len); }
 
+ed_gemm_backend ed_gpt_backend(const ed_gpt *m) { return ed_gemm_ctx_backend(m->gemm); }
+
 int ed_gpt_bf16_native(const ed_gpt *m) { return ed_gemm_ctx_bf16_native(m->gemm); }
+
+size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
+    if (ed_gemm_ctx_precision(m->gemm) != ED_PREC_BF16) return 0;
+    const ed_model_config *c = &m->cfg;
+    size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    size_t H = (size_t)c->n_heads, hd = D / H, rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
+    size_t cand[] = {N * D + V * D,      /* head forward (all rows) */
+                     rows * V + V * D,   /* head backward: dlnf = dlogits wte */
+                     rows * V + rows * D, /* dwte = dlogits^T lnf */
+                     N * 3 * D + 3 * D * D, N * FF + FF * D, N * FF + N * D, N * 3 * D + N * D};
+    size_t big = 0;
+    for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) big = cand[i] > big ? cand[i] : big;
+    /* attention, per thread: a row block of probabilities or dS (64 x T) and a T x hd operand */
+    size_t att = (size_t)ED_ATT_BLOCK * T + (size_t)T * hd;
+    size_t es = ed_gemm_ctx_bf16_native(m->gemm) ? 2 : 4;
+    return (big + (size_t)omp_get_max_threads() * att) * es + 64;
+}
 
 double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
     const ed_model_config *c = &m->cfg;

@@ -2,7 +2,6 @@
  * ISA from /proc/cpuinfo and CPUID, OpenBLAS's kernel core, oneDNN's ISA and bf16
  * support; the names of backends and precisions, and what `--gemm auto` means. */
 #include <cblas.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,27 +9,10 @@
 #include <cpuid.h>
 #endif
 
+#include "expert/common.h"
 #include "expert/compute.h"
+#include "expert/isa.h"
 #include "gemm.h"
-
-static void cpu_model(char *buf, size_t len) {
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        const char *v = strchr(line, ':');
-        if (!v) break;
-        v++;
-        while (*v == ' ' || *v == '\t') v++;
-        snprintf(buf, len, "%s", v);
-        size_t n = strlen(buf);
-        while (n && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
-        break;
-    }
-    fclose(f);
-}
 
 /* CPUID feature bits the OS has enabled (XGETBV for the AVX / AVX-512 / AMX state). */
 static void cpu_features(ed_machine *m) {
@@ -62,7 +44,7 @@ static void cpu_features(ed_machine *m) {
 
 void ed_machine_probe(ed_machine *m) {
     memset(m, 0, sizeof *m);
-    cpu_model(m->cpu, sizeof m->cpu);
+    ed_cpu_model(m->cpu, sizeof m->cpu);
     cpu_features(m);
     snprintf(m->isa, sizeof m->isa, "%s%s%s%s", m->avx512 ? "avx512" : m->avx2 ? "avx2+fma" : "baseline x86-64",
              m->avx512bf16 ? "+avx512bf16" : "", m->amx ? "+amx" : "", "");
@@ -88,7 +70,7 @@ void ed_machine_probe(ed_machine *m) {
 }
 
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len) {
-    snprintf(buf, len, "%s | ISA %s | OpenBLAS core %s | oneDNN %s%s", m->cpu, m->isa, m->blas_core,
+    snprintf(buf, len, "CPU ISA %s, OpenBLAS core %s, oneDNN %s%s", m->isa, m->blas_core,
              m->have_onednn ? m->onednn_isa : "not built", m->have_onednn ? (m->bf16_native ? " (bf16 native)" : " (no bf16 matmul)") : "");
 }
 
@@ -104,26 +86,26 @@ const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len) 
     return buf;
 }
 
+const char *const ed_gemm_backend_names[] = {"auto", "openblas", "onednn", NULL};
+const char *const ed_precision_names[] = {"fp32", "bf16", NULL};
+
 int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out) {
-    if (strcmp(s, "auto") == 0) *out = ED_GEMM_AUTO;
-    else if (strcmp(s, "openblas") == 0) *out = ED_GEMM_OPENBLAS;
-    else if (strcmp(s, "onednn") == 0) *out = ED_GEMM_ONEDNN;
-    else return -1;
+    int i = ed_name_index(ed_gemm_backend_names, s);
+    if (i < 0) return -1;
+    *out = (ed_gemm_backend)i;
     return 0;
 }
 
 int ed_precision_parse(const char *s, ed_precision *out) {
-    if (strcmp(s, "fp32") == 0) *out = ED_PREC_FP32;
-    else if (strcmp(s, "bf16") == 0) *out = ED_PREC_BF16;
-    else return -1;
+    int i = ed_name_index(ed_precision_names, s);
+    if (i < 0) return -1;
+    *out = (ed_precision)i;
     return 0;
 }
 
-const char *ed_gemm_backend_name(ed_gemm_backend b) {
-    return b == ED_GEMM_OPENBLAS ? "openblas" : b == ED_GEMM_ONEDNN ? "onednn" : "auto";
-}
+const char *ed_gemm_backend_name(ed_gemm_backend b) { return ed_gemm_backend_names[b]; }
 
-const char *ed_precision_name(ed_precision p) { return p == ED_PREC_BF16 ? "bf16" : "fp32"; }
+const char *ed_precision_name(ed_precision p) { return ed_precision_names[p]; }
 
 ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m) {
     if (want != ED_GEMM_AUTO) return want;

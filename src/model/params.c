@@ -11,25 +11,24 @@
 /* Tensors per block, in state_dict order. */
 #define BLOCK_TENSORS 12
 
+/* Messages name the options (--d-model ...): options validation reports them as they are. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len) {
-    const char *bad = NULL;
-    char buf[160];
-    if (c->vocab_size < 1) bad = "vocab_size must be >= 1";
-    else if (c->d_model < 1) bad = "d_model must be >= 1";
-    else if (c->n_layers < 1) bad = "n_layers must be >= 1";
-    else if (c->n_heads < 1) bad = "n_heads must be >= 1";
-    else if (c->d_ff < 1) bad = "d_ff must be >= 1";
-    else if (c->max_seq_len < 1) bad = "max_seq_len must be >= 1";
-    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) bad = "dropout must be in [0, 1)";
-    else if (c->d_model % c->n_heads != 0) {
-        snprintf(buf, sizeof buf, "n_heads %d does not divide d_model %d", c->n_heads, c->d_model);
-        bad = buf;
-    } else if ((double)c->vocab_size * c->d_model > 1e10 || (double)c->d_ff * c->d_model > 1e10 ||
-               (double)c->max_seq_len * c->d_model > 1e10) {
-        bad = "model too large (a weight matrix exceeds 1e10 elements)";
-    }
-    if (!bad) return 0;
-    if (msg && msg_len) snprintf(msg, msg_len, "%s", bad);
+    char buf[160] = "";
+    if (c->vocab_size < 1) snprintf(buf, sizeof buf, "vocab-size must be >= 1 (got %d)", c->vocab_size);
+    else if (c->d_model < 1) snprintf(buf, sizeof buf, "d-model must be >= 1 (got %d)", c->d_model);
+    else if (c->n_layers < 1) snprintf(buf, sizeof buf, "n-layers must be >= 1 (got %d)", c->n_layers);
+    else if (c->n_heads < 1) snprintf(buf, sizeof buf, "n-heads must be >= 1 (got %d)", c->n_heads);
+    else if (c->d_ff < 1) snprintf(buf, sizeof buf, "d-ff must be >= 1 (got %d)", c->d_ff);
+    else if (c->max_seq_len < 1) snprintf(buf, sizeof buf, "max-seq-len must be >= 1 (got %d)", c->max_seq_len);
+    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        snprintf(buf, sizeof buf, "dropout must be in [0, 1) (got %g)", (double)c->dropout);
+    else if (c->d_model % c->n_heads != 0)
+        snprintf(buf, sizeof buf, "n-heads %d does not divide d-model %d", c->n_heads, c->d_model);
+    else if ((double)c->vocab_size * c->d_model > 1e10 || (double)c->d_ff * c->d_model > 1e10 ||
+             (double)c->max_seq_len * c->d_model > 1e10)
+        snprintf(buf, sizeof buf, "model too large (a weight matrix exceeds 1e10 elements)");
+    if (!buf[0]) return 0;
+    if (msg && msg_len) snprintf(msg, msg_len, "%s", buf);
     return -1;
 }
 

@@ -9,6 +9,9 @@
 #include "expert/optim.h"
 #include "optim_internal.h"
 
+const char *const ed_opt_kind_names[] = {"adamw", "sgd", NULL};
+const char *const ed_sched_kind_names[] = {"constant", "linear", "cosine", NULL};
+
 void ed_optim_init(ed_optim *o, ed_opt_kind kind, size_t lo, size_t hi, float beta1, float beta2,
                    float eps, float weight_decay, float momentum) {
     ED_CHECK(lo <= hi, "optimizer range [%zu, %zu) is inverted", lo, hi);

@@ -10,86 +10,122 @@
 
 #define F(field) offsetof(ed_options, field)
 #define S(field) sizeof(((ed_options *)0)->field)
-#define ROW(name, type, field, sh, group, help) {name, type, F(field), S(field), sh, group, help}
+#define ROW(name, type, field, sh, group, cmds, ckpt, help) \
+    {name, type, F(field), S(field), sh, group, cmds, ckpt, help, NULL}
+/* An enum field whose text form is one of `names` (index = value). */
+#define CHOICE(name, field, names, sh, group, cmds, ckpt, help) \
+    {name, ED_OPT_CHOICE, F(field), S(field), sh, group, cmds, ckpt, help, names}
+/* The commands a row applies to (the `commands` column). */
+#define T ED_CMD_TRAIN
+#define E ED_CMD_EVAL
+#define G ED_CMD_GENERATE
+#define I ED_CMD_INSPECT
+#define P ED_CMD_PREPARE
+/* The ckpt column: for which commands a checkpoint's stored value replaces the flag.
+ * SHAPE: the model, its windows and its tokenizer — whatever opens the checkpoint must
+ *        build the same model and read text the way it was trained;
+ * STORED: the flags decide (a resumed run may change epochs, lr, intervals ...); only
+ *        `inspect` (and tools reading the stored config) take the stored value;
+ * ONCE:  describes one invocation (resuming from itself, crashing again at
+ *        --debug-exit-step ...): stored for `inspect` to show, never applied. */
+#define SHAPE (T | E | G | I)
+#define STORED I
+#define ONCE 0
+
+const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
+const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", NULL};
 
 static const ed_option_spec TABLE[] = {
     /* data */
-    ROW("train-file", ED_OPT_STR, train_file, 0, "data", "training text (.txt paragraphs or .jsonl); default: bundled corpus"),
-    ROW("val-file", ED_OPT_STR, val_file, 0, "data", "validation text; default: bundled corpus when training on it, else none"),
-    ROW("data-file", ED_OPT_STR, data_file, 0, "data", "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
-    ROW("format", ED_OPT_STR, format, 0, "data", "text file format: auto (by the .txt/.jsonl extension) | txt | jsonl"),
-    ROW("text-field", ED_OPT_STR, text_field, 0, "data", ".jsonl field holding the text"),
-    ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", "warn about and skip bad .jsonl lines instead of failing"),
-    ROW("tokenizer", ED_OPT_STR, tokenizer, 0, "data", "tokenizer kind: word | bpe"),
-    ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", "load this tokenizer file instead of building a vocabulary"),
-    ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", "vocabulary size including the 4 special tokens"),
-    ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", "word tokenizer: drop words seen fewer times"),
-    ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", "word tokenizer: Unicode case folding"),
-    ROW("max-length", ED_OPT_INT, max_length, 0, "data", "tokens per window (inputs are max-length - 1)"),
-    ROW("stride", ED_OPT_INT, stride, 0, "data", "sliding-window step in tokens"),
-    ROW("pack", ED_OPT_BOOL, pack, 0, "data", "concatenate documents and cut full windows (no padding)"),
-    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", "pad every batch to max-length - 1 instead of its longest window"),
+    ROW("train-file", ED_OPT_STR, train_file, 0, "data", T|P, STORED, "training text (.txt paragraphs or .jsonl); default: bundled corpus"),
+    ROW("val-file", ED_OPT_STR, val_file, 0, "data", T|E|P, STORED, "validation text; default: bundled corpus when training on it, else none"),
+    ROW("data-file", ED_OPT_STR, data_file, 0, "data", T|P, STORED, "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
+    CHOICE("format", format, ed_text_format_names, 0, "data", T|E|P, STORED,
+           "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name"),
+    ROW("text-field", ED_OPT_STR, text_field, 0, "data", T|E|P, STORED, ".jsonl field holding the text"),
+    ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", T|E|P, STORED, "warn about and skip bad .jsonl lines instead of failing"),
+    CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", T|P, SHAPE, "tokenizer kind"),
+    ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", T|P, STORED, "load this tokenizer file instead of building a vocabulary"),
+    ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", T|P, SHAPE, "vocabulary size including the 4 special tokens"),
+    ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", T|P, SHAPE, "word tokenizer: drop words seen fewer times"),
+    ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", T|P, SHAPE, "word tokenizer: Unicode case folding"),
+    ROW("max-length", ED_OPT_INT, max_length, 0, "data", T, SHAPE, "tokens per window (inputs are max-length - 1)"),
+    ROW("stride", ED_OPT_INT, stride, 0, "data", T, T|E|I, "sliding-window step in tokens"),
+    ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
+    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
     /* model */
-    ROW("preset", ED_OPT_STR, preset, 'p', "model", "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8)"),
-    ROW("d-model", ED_OPT_INT, model.d_model, 0, "model", "embedding width D"),
-    ROW("n-layers", ED_OPT_INT, model.n_layers, 0, "model", "transformer blocks L"),
-    ROW("n-heads", ED_OPT_INT, model.n_heads, 0, "model", "attention heads H (must divide d-model)"),
-    ROW("d-ff", ED_OPT_INT, model.d_ff, 0, "model", "MLP hidden width FF"),
-    ROW("max-seq-len", ED_OPT_INT, model.max_seq_len, 0, "model", "positions in the model (>= max-length)"),
-    ROW("dropout", ED_OPT_FLOAT, model.dropout, 0, "model", "dropout probability, 0 = off"),
+    ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE, "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8)"),
+    ROW("d-model", ED_OPT_INT, model.d_model, 0, "model", T, SHAPE, "embedding width D"),
+    ROW("n-layers", ED_OPT_INT, model.n_layers, 0, "model", T, SHAPE, "transformer blocks L"),
+    ROW("n-heads", ED_OPT_INT, model.n_heads, 0, "model", T, SHAPE, "attention heads H (must divide d-model)"),
+    ROW("d-ff", ED_OPT_INT, model.d_ff, 0, "model", T, SHAPE, "MLP hidden width FF"),
+    ROW("max-seq-len", ED_OPT_INT, model.max_seq_len, 0, "model", T, SHAPE, "positions in the model (>= max-length)"),
+    ROW("dropout", ED_OPT_FLOAT, model.dropout, 0, "model", T, SHAPE, "dropout probability, 0 = off"),
     /* optimisation */
-    ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", "windows per micro-batch PER RANK"),
-    ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", "micro-batches per optimizer step"),
-    ROW("epochs", ED_OPT_INT, epochs, 'e', "optim", "passes over the training set"),
-    ROW("more-epochs", ED_OPT_INT, more_epochs, 0, "optim",
+    ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", T|E, STORED, "windows per micro-batch PER RANK"),
+    ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", T, STORED, "micro-batches per optimizer step"),
+    ROW("epochs", ED_OPT_INT, epochs, 'e', "optim", T, STORED, "passes over the training set"),
+    ROW("more-epochs", ED_OPT_INT, more_epochs, 0, "optim", T, ONCE,
         "with --resume: N more epochs after the checkpoint's completed ones (replaces --epochs); continues an early-stopped run"),
-    ROW("max-steps", ED_OPT_LONG, max_steps, 0, "optim", "stop after this many optimizer steps in total (0 = no limit)"),
-    ROW("lr", ED_OPT_FLOAT, lr, 'l', "optim", "peak learning rate"),
-    ROW("min-lr", ED_OPT_FLOAT, min_lr, 0, "optim", "final learning rate of the linear/cosine schedules"),
-    ROW("weight-decay", ED_OPT_FLOAT, weight_decay, 0, "optim", "decoupled weight decay (AdamW) / L2 (SGD), 2-D weights only"),
-    ROW("beta1", ED_OPT_FLOAT, beta1, 0, "optim", "AdamW beta1"),
-    ROW("beta2", ED_OPT_FLOAT, beta2, 0, "optim", "AdamW beta2"),
-    ROW("eps", ED_OPT_FLOAT, eps, 0, "optim", "AdamW epsilon"),
-    ROW("momentum", ED_OPT_FLOAT, momentum, 0, "optim", "SGD momentum"),
-    ROW("optimizer", ED_OPT_STR, optimizer, 0, "optim", "adamw | sgd"),
-    ROW("label-smoothing", ED_OPT_FLOAT, label_smoothing, 0, "optim", "cross-entropy label smoothing in [0, 1)"),
-    ROW("max-grad-norm", ED_OPT_FLOAT, max_grad_norm, 0, "optim", "clip the global gradient norm to this (0 = off)"),
-    ROW("warmup-steps", ED_OPT_LONG, warmup_steps, 0, "optim", "linear learning-rate warmup steps"),
-    ROW("lr-schedule", ED_OPT_STR, lr_schedule, 0, "optim", "constant | linear | cosine"),
+    ROW("max-steps", ED_OPT_LONG, max_steps, 0, "optim", T, STORED, "stop after this many optimizer steps in total (0 = no limit)"),
+    ROW("lr", ED_OPT_FLOAT, lr, 'l', "optim", T, STORED, "peak learning rate"),
+    ROW("min-lr", ED_OPT_FLOAT, min_lr, 0, "optim", T, STORED, "final learning rate of the linear/cosine schedules"),
+    ROW("weight-decay", ED_OPT_FLOAT, weight_decay, 0, "optim", T, STORED, "decoupled weight decay (AdamW) / L2 (SGD), 2-D weights only"),
+    ROW("beta1", ED_OPT_FLOAT, beta1, 0, "optim", T, STORED, "AdamW beta1"),
+    ROW("beta2", ED_OPT_FLOAT, beta2, 0, "optim", T, STORED, "AdamW beta2"),
+    ROW("eps", ED_OPT_FLOAT, eps, 0, "optim", T, STORED, "AdamW epsilon"),
+    ROW("momentum", ED_OPT_FLOAT, momentum, 0, "optim", T, STORED, "SGD momentum"),
+    CHOICE("optimizer", optimizer, ed_opt_kind_names, 0, "optim", T, T|I, "optimizer"),
+    ROW("label-smoothing", ED_OPT_FLOAT, label_smoothing, 0, "optim", T, STORED, "cross-entropy label smoothing in [0, 1)"),
+    ROW("max-grad-norm", ED_OPT_FLOAT, max_grad_norm, 0, "optim", T, STORED, "clip the global gradient norm to this (0 = off)"),
+    ROW("warmup-steps", ED_OPT_LONG, warmup_steps, 0, "optim", T, STORED, "linear learning-rate warmup steps"),
+    CHOICE("lr-schedule", lr_schedule, ed_sched_kind_names, 0, "optim", T, STORED, "learning-rate schedule after the warmup"),
     /* loop */
-    ROW("log-interval", ED_OPT_INT, log_interval, 0, "loop", "steps between progress lines / history log rows"),
-    ROW("eval-interval", ED_OPT_LONG, eval_interval, 0, "loop", "also validate every N steps (0 = once per epoch only)"),
-    ROW("save-every", ED_OPT_INT, save_every, 0, "loop", "write epoch-<N>.h5 every N epochs (0 = off); last.h5 follows every epoch"),
-    ROW("save-steps", ED_OPT_LONG, save_steps, 0, "loop", "write step-<N>.h5 every N steps (0 = off)"),
-    ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", "keep only the newest K step-<N>.h5 and the newest K epoch-<N>.h5 (0 = keep all)"),
-    ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop",
+    ROW("log-interval", ED_OPT_INT, log_interval, 0, "loop", T, STORED, "steps between progress lines / history log rows"),
+    ROW("eval-interval", ED_OPT_LONG, eval_interval, 0, "loop", T, STORED, "also validate every N steps (0 = once per epoch only)"),
+    ROW("save-every", ED_OPT_INT, save_every, 0, "loop", T, STORED, "write epoch-<N>.h5 every N epochs (0 = off); last.h5 follows every epoch"),
+    ROW("save-steps", ED_OPT_LONG, save_steps, 0, "loop", T, STORED, "write step-<N>.h5 every N steps (0 = off)"),
+    ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", T, STORED, "keep only the newest K step-<N>.h5 and the newest K epoch-<N>.h5 (0 = keep all)"),
+    ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop", T, STORED,
         "stop after N validations without a better val loss (0 = off)"),
-    ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history"),
-    ROW("resume", ED_OPT_STR, resume, 'r', "loop", "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
-    ROW("compress", ED_OPT_INT, compress, 0, "loop", "checkpoint deflate level 0..9 (0 = off)"),
-    ROW("history-file", ED_OPT_STR, history_file, 0, "loop", "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
-    ROW("on-nan", ED_OPT_STR, on_nan, 0, "loop", "NaN/Inf loss or gradient: skip (drop the update) | stop (exit 1)"),
+    ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T, STORED, "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history"),
+    ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
+    ROW("history-file", ED_OPT_STR, history_file, 0, "loop", T, STORED, "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
+    CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", T, STORED, "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
     /* system */
-    ROW("seed", ED_OPT_U64, seed, 's', "system", "seed of weight init, shuffling and dropout"),
-    ROW("threads", ED_OPT_INT, threads, 't', "system", "threads per rank (0 = cores on the node / ranks on the node)"),
-    ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", "gradient allreduce bucket size in MB"),
-    ROW("zero", ED_OPT_INT, zero, 0, "system", "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
-    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
-    ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", "print the model size and memory report, then exit"),
-    ROW("check-every", ED_OPT_INT, check_every, 0, "system", "debug: compare a weight checksum across ranks every N steps"),
-    ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", "debug: this rank calls exit(1) ..."),
-    ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", "debug: ... at this global step (0 = off)"),
-    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", "print only the final summary and errors"),
-    ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system",
-        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS or 190 x threads/2)"),
+    ROW("seed", ED_OPT_U64, seed, 's', "system", T|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),
+    ROW("threads", ED_OPT_INT, threads, 't', "system", T|E|G|P, STORED, "threads per rank (0 = cores on the node / ranks on the node)"),
+    ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", T, STORED, "gradient allreduce bucket size in MB"),
+    ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
+    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
+    ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T, ONCE, "print the model size and memory report, then exit"),
+    ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
+    ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
+    ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P, STORED, "print only the final summary and errors"),
+    ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
+    CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
+    CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G, STORED,
+           "GEMM precision: bf16 = bf16 inputs, fp32 accumulation (emulated where the CPU has no bf16 matmul)"),
     /* generate / eval */
-    ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", "checkpoint file for eval / generate / inspect"),
-    ROW("prompt", ED_OPT_STR, prompt, 0, "generate", "text to continue"),
-    ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", "tokens to generate"),
-    ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", "sampling temperature (0 = greedy)"),
-    ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", "sample among the k most likely tokens (0 = all)"),
-    {NULL, ED_OPT_INT, 0, 0, 0, NULL, NULL},
+    ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", E|G|I, ONCE, "checkpoint file for eval / generate / inspect"),
+    ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
+    ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", G, STORED, "tokens to generate"),
+    ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", G, STORED, "sampling temperature (0 = greedy)"),
+    ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", G, STORED, "sample among the k most likely tokens (0 = all)"),
+    {NULL, ED_OPT_INT, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };
+
+#undef T
+#undef E
+#undef G
+#undef I
+#undef P
+#undef SHAPE
+#undef STORED
+#undef ONCE
 
 const ed_option_spec *ed_option_table(size_t *n) {
     if (n) *n = sizeof TABLE / sizeof TABLE[0] - 1;
@@ -98,9 +134,8 @@ const ed_option_spec *ed_option_table(size_t *n) {
 
 void ed_options_defaults(ed_options *o) {
     memset(o, 0, sizeof *o);
-    strcpy(o->format, "auto");
     strcpy(o->text_field, "text");
-    strcpy(o->tokenizer, "word");
+    o->tokenizer = ED_TOK_WORD;
     o->vocab_size = 10000;
     o->min_freq = 1;
     o->max_length = 512;
@@ -118,14 +153,16 @@ void ed_options_defaults(ed_options *o) {
     o->beta2 = 0.999f;
     o->eps = 1e-8f;
     o->momentum = 0.9f;
-    strcpy(o->optimizer, "adamw");
+    o->optimizer = ED_OPT_ADAMW;
     o->max_grad_norm = 1.0f;
-    strcpy(o->lr_schedule, "constant");
+    o->lr_schedule = ED_SCHED_CONSTANT;
     o->log_interval = 10;
     o->save_every = 1;
     o->keep_last = 3;
     strcpy(o->checkpoint_dir, "checkpoints");
-    strcpy(o->on_nan, "skip");
+    o->on_nan = ED_NAN_SKIP;
+    o->gemm = ED_GEMM_AUTO;
+    o->precision = ED_PREC_FP32;
     o->seed = 42;
     o->bucket_mb = 4;
     o->max_new_tokens = 50;

@@ -1,35 +1,29 @@
 /* options_validate.c — cross-field checks, run before any work. Pure function of the
  * options, so every rank reaches the same verdict without talking to the others. */
-#include <math.h>
-#include <string.h>
 
 #include "expert/options.h"
 
-static int one_of(const char *v, const char *a, const char *b, const char *c) {
-    return strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0);
-}
-
 int ed_options_validate(const ed_options *o, ed_error *err) {
-    const ed_model_config *m = &o->model;
-    /* model shape */
-    if (m->d_model < 1) return ed_fail(err, "d-model must be >= 1 (got %d)", m->d_model);
-    if (m->n_layers < 1) return ed_fail(err, "n-layers must be >= 1 (got %d)", m->n_layers);
-    if (m->n_heads < 1) return ed_fail(err, "n-heads must be >= 1 (got %d)", m->n_heads);
-    if (m->d_model % m->n_heads != 0)
-        return ed_fail(err, "n-heads %d does not divide d-model %d", m->n_heads, m->d_model);
-    if (m->d_ff < 1) return ed_fail(err, "d-ff must be >= 1 (got %d)", m->d_ff);
-    if (m->max_seq_len < 1) return ed_fail(err, "max-seq-len must be >= 1 (got %d)", m->max_seq_len);
-    if (!(m->dropout >= 0.0f && m->dropout < 1.0f)) return ed_fail(err, "dropout must be in [0, 1) (got %g)", (double)m->dropout);
+    /* choices: set through the parser they are in range; a caller that filled the struct
+     * itself gets told */
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        if (s->type != ED_OPT_CHOICE) continue;
+        int v = *(const int *)((const char *)o + s->offset);
+        if (v < 0 || v >= ed_names_count(s->choices)) return ed_fail(err, "%s has no value %d", s->name, v);
+    }
     /* data */
-    if (!one_of(o->tokenizer, "word", "bpe", NULL)) return ed_fail(err, "tokenizer must be word or bpe (got '%s')", o->tokenizer);
     if (o->vocab_size < 5) return ed_fail(err, "vocab-size must be >= 5 (4 special tokens + 1), got %d", o->vocab_size);
+    /* The model shape: the engine's own check (ed_gpt_create runs it again), with the
+     * requested vocabulary standing in for the one the tokenizer will have. */
+    ed_model_config m = o->model;
+    m.vocab_size = o->vocab_size;
+    char msg[256];
+    if (ed_model_config_check(&m, msg, sizeof msg) != 0) return ed_fail(err, "%s", msg);
     if (o->min_freq < 1) return ed_fail(err, "min-freq must be >= 1 (got %d)", o->min_freq);
     if (o->max_length < 2) return ed_fail(err, "max-length must be >= 2 (got %d)", o->max_length);
-    if (o->max_length > m->max_seq_len)
-        return ed_fail(err, "max-length %d is larger than max-seq-len %d", o->max_length, m->max_seq_len);
+    if (o->max_length > m.max_seq_len)
+        return ed_fail(err, "max-length %d is larger than max-seq-len %d", o->max_length, m.max_seq_len);
     if (o->stride < 1) return ed_fail(err, "stride must be >= 1 (got %d)", o->stride);
-    if (!one_of(o->format, "auto", "txt", "jsonl"))
-        return ed_fail(err, "format must be auto, txt or jsonl (got '%s')", o->format);
     if (!o->text_field[0]) return ed_fail(err, "text-field must not be empty");
     /* optimisation */
     if (o->batch_size < 1) return ed_fail(err, "batch-size must be >= 1 (got %d)", o->batch_size);
@@ -47,13 +41,10 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (!(o->beta2 >= 0.0f && o->beta2 < 1.0f)) return ed_fail(err, "beta2 must be in [0, 1) (got %g)", (double)o->beta2);
     if (!(o->eps > 0.0f)) return ed_fail(err, "eps must be > 0 (got %g)", (double)o->eps);
     if (!(o->momentum >= 0.0f && o->momentum < 1.0f)) return ed_fail(err, "momentum must be in [0, 1) (got %g)", (double)o->momentum);
-    if (!one_of(o->optimizer, "adamw", "sgd", NULL)) return ed_fail(err, "optimizer must be adamw or sgd (got '%s')", o->optimizer);
     if (!(o->label_smoothing >= 0.0f && o->label_smoothing < 1.0f))
         return ed_fail(err, "label-smoothing must be in [0, 1) (got %g)", (double)o->label_smoothing);
     if (o->max_grad_norm < 0.0f) return ed_fail(err, "max-grad-norm must be >= 0 (got %g)", (double)o->max_grad_norm);
     if (o->warmup_steps < 0) return ed_fail(err, "warmup-steps must be >= 0 (got %ld)", o->warmup_steps);
-    if (!one_of(o->lr_schedule, "constant", "linear", "cosine"))
-        return ed_fail(err, "lr-schedule must be constant, linear or cosine (got '%s')", o->lr_schedule);
     /* loop */
     if (o->log_interval < 1) return ed_fail(err, "log-interval must be >= 1 (got %d)", o->log_interval);
     if (o->eval_interval < 0) return ed_fail(err, "eval-interval must be >= 0 (got %ld)", o->eval_interval);
@@ -64,7 +55,6 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
         return ed_fail(err, "early-stopping-patience must be >= 0 (got %d)", o->early_stopping_patience);
     if (!o->checkpoint_dir[0]) return ed_fail(err, "checkpoint-dir must not be empty");
     if (o->compress < 0 || o->compress > 9) return ed_fail(err, "compress must be in 0..9 (got %d)", o->compress);
-    if (!one_of(o->on_nan, "skip", "stop", NULL)) return ed_fail(err, "on-nan must be skip or stop (got '%s')", o->on_nan);
     /* system */
     if (o->threads < 0) return ed_fail(err, "threads must be >= 0 (got %d)", o->threads);
     if (o->bucket_mb < 1 || o->bucket_mb > 4096) return ed_fail(err, "bucket-mb must be in 1..4096 (got %zu)", o->bucket_mb);

@@ -45,6 +45,18 @@ int ed_parse_bool(const char *v, int *out) {
     return -1;
 }
 
+/* A choice field is an int-sized enum; the table's size column guards the cast. */
+static int *choice_field(const ed_options *o, const ed_option_spec *s) {
+    ED_CHECK(s->type == ED_OPT_CHOICE && s->choices && s->size == sizeof(int), "option '%s' is not an int-sized choice",
+             s->name);
+    return (int *)((char *)o + s->offset);
+}
+
+static const char *choice_name(const ed_options *o, const ed_option_spec *s) {
+    int v = *choice_field(o, s);
+    return v >= 0 && v < ed_names_count(s->choices) ? s->choices[v] : "(invalid)";
+}
+
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err) {
     const ed_option_spec *s = ed_option_find(name);
     if (!s) return ed_fail(err, "unknown option '%s'", name);
@@ -97,6 +109,16 @@ int ed_options_set(ed_options *o, const char *name, const char *value, ed_error 
             return ed_fail(err, "option '%s': value longer than %zu bytes", s->name, s->size - 1);
         memcpy(field, value, strlen(value) + 1);
         return 0;
+    case ED_OPT_CHOICE: {
+        int v = ed_name_index(s->choices, value);
+        if (v < 0) {
+            char names[256];
+            ed_names_join(s->choices, names, sizeof names);
+            return ed_fail(err, "%s must be %s (got '%.100s')", s->name, names, value);
+        }
+        *choice_field(o, s) = v;
+        return 0;
+    }
     }
     return ed_fail(err, "option '%s': unsupported type", s->name);
 }
@@ -119,6 +141,7 @@ void ed_options_format(const ed_options *o, const ed_option_spec *s, char *buf, 
     }
     case ED_OPT_BOOL: snprintf(buf, len, "%s", *(const int *)field ? "true" : "false"); break;
     case ED_OPT_STR: snprintf(buf, len, "%s", field); break;
+    case ED_OPT_CHOICE: snprintf(buf, len, "%s", choice_name(o, s)); break;
     }
 }
 
@@ -149,6 +172,7 @@ char *ed_options_to_json(const ed_options *o) {
         }
         case ED_OPT_BOOL: v = json_boolean(*(const int *)field); break;
         case ED_OPT_STR: v = json_string(field); break;
+        case ED_OPT_CHOICE: v = json_string(choice_name(o, s)); break;
         }
         json_object_set_new(obj, s->name, v ? v : json_null());
     }
@@ -160,36 +184,31 @@ char *ed_options_to_json(const ed_options *o) {
     return copy;
 }
 
-static int in_groups(const char *group, const char *groups) {
-    size_t n = strlen(group);
-    for (const char *p = groups; *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (len == n && strncmp(p, group, n) == 0) return 1;
-        if (!c) break;
-        p = c + 1;
-    }
-    return 0;
-}
-
-void ed_options_help(FILE *f, const char *groups) {
+void ed_options_help(FILE *f, ed_command cmd) {
     ed_options d;
     ed_options_defaults(&d);
     ed_error err;
     ed_options_preset(&d, "tiny", &err);
     const char *last = "";
-    char buf[96], def[4200];
+    char buf[96], def[4200], names[256];
     for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
-        if (!in_groups(s->group, groups)) continue;
+        if (!(s->commands & cmd)) continue;
         if (strcmp(last, s->group) != 0) fprintf(f, "\n%s options:\n", s->group);
         last = s->group;
-        const char *arg = s->type == ED_OPT_BOOL ? "" : s->type == ED_OPT_STR ? " S" : s->type == ED_OPT_FLOAT ? " X" : " N";
+        const char *arg = s->type == ED_OPT_BOOL                                 ? ""
+                          : s->type == ED_OPT_STR || s->type == ED_OPT_CHOICE ? " S"
+                          : s->type == ED_OPT_FLOAT                           ? " X"
+                                                                              : " N";
         if (s->short_name)
             snprintf(buf, sizeof buf, "  -%c, --%s%s", s->short_name, s->name, arg);
         else
             snprintf(buf, sizeof buf, "      --%s%s", s->name, arg);
         ed_options_format(&d, s, def, sizeof def);
         fprintf(f, "%-34s %s", buf, s->help);
+        if (s->type == ED_OPT_CHOICE) {
+            ed_names_join(s->choices, names, sizeof names);
+            fprintf(f, " (%s)", names);
+        }
         if (def[0] && strcmp(s->name, "prompt") != 0) fprintf(f, " [%s]", def);
         fputc('\n', f);
     }

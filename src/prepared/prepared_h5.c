@@ -1,60 +1,11 @@
-/* prepared_h5.c — the few HDF5 operations the prepared file needs, each returning -1 on
+/* prepared_h5.c — the few HDF5 reads and slab writes the prepared file needs (attribute
+ * writers, silencing and the failure reason are expert/h5util.h's), each returning -1 on
  * failure so callers can turn it into one line naming the file and object. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "prepared_internal.h"
-
-void prep_quiet_begin(prep_quiet *q) {
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-void prep_quiet_end(prep_quiet *q) {
-    H5Eclear2(H5E_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-static herr_t reason_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    (void)n;
-    char **buf = data;
-    if (e->desc && e->desc[0]) snprintf(buf[0], (size_t)(uintptr_t)buf[1], "%s", e->desc);
-    return 0;
-}
-
-void prep_h5_reason(char *buf, size_t n) {
-    snprintf(buf, n, "unknown HDF5 error");
-    char *args[2] = {buf, (char *)(uintptr_t)n};
-    /* walking downward ends at the innermost frame, which says what actually went wrong */
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, reason_cb, args);
-}
-
-static int attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (sp < 0) return -1;
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a >= 0 && H5Awrite(a, type, value) >= 0 ? 0 : -1;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
-int prep_attr_str(hid_t obj, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0) return -1;
-    size_t n = strlen(value);
-    H5Tset_size(t, n ? n : 1);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    int rc = attr_write(obj, name, t, n ? value : "");
-    H5Tclose(t);
-    return rc;
-}
-
-int prep_attr_i64(hid_t obj, const char *name, int64_t value) {
-    return attr_write(obj, name, H5T_STD_I64LE, &value);
-}
 
 int prep_attr_read_str(hid_t obj, const char *name, char *buf, size_t n) {
     if (H5Aexists(obj, name) <= 0) return -1;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expert/h5util.h"
 #include "expert/prepared.h"
 
 /* ---- SHA-256 ------------------------------------------------------------------------- */
@@ -40,19 +41,7 @@ int prep_source_info(const char *path, prep_source *src, ed_error *err);
 
 /* ---- HDF5 helpers --------------------------------------------------------------------- */
 
-/* HDF5 prints its error stack to stderr by default; we turn errors into one line
- * instead, so the automatic printing is off between begin and end. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} prep_quiet;
-void prep_quiet_begin(prep_quiet *q);
-void prep_quiet_end(prep_quiet *q);
-/* The most specific message on the HDF5 error stack (or "unknown HDF5 error"). */
-void prep_h5_reason(char *buf, size_t n);
-
-int prep_attr_str(hid_t obj, const char *name, const char *value);
-int prep_attr_i64(hid_t obj, const char *name, int64_t value);
+/* Silencing, the failure's reason and attribute writers are expert/h5util.h's. */
 /* -1 when missing or of the wrong class. */
 int prep_attr_read_str(hid_t obj, const char *name, char *buf, size_t n);
 int prep_attr_read_i64(hid_t obj, const char *name, int64_t *value);
@@ -91,7 +80,7 @@ typedef struct {
     char path[4096], tmp[4200];
     int failed;
     ed_error err;
-    prep_quiet quiet;
+    ed_h5_quiet quiet;
 } prep_writer;
 
 int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_error *err);

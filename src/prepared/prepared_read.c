@@ -17,7 +17,7 @@ enum { READ_CHUNK = 1 << 22 };
 typedef struct {
     const char *path;
     hid_t file;
-    prep_quiet quiet;
+    ed_h5_quiet quiet;
 } reader;
 
 static int rfail(reader *r, ed_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -33,28 +33,28 @@ static int rfail(reader *r, ed_error *err, const char *fmt, ...) {
 static void close_reader(reader *r) {
     if (r->file >= 0) H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
-    prep_quiet_end(&r->quiet);
+    ed_h5_quiet_end(&r->quiet);
 }
 
 static int open_reader(reader *r, const char *path, int64_t *vocab, ed_error *err) {
     r->path = path;
     r->file = H5I_INVALID_HID;
-    prep_quiet_begin(&r->quiet);
+    ed_h5_quiet_begin(&r->quiet);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        prep_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: cannot open prepared token file", path);
     }
     fclose(f);
     if (H5Fis_hdf5(path) <= 0) {
-        prep_quiet_end(&r->quiet);
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: not an HDF5 file (expected a prepared token file from `expert-dist prepare`)", path);
     }
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
         char reason[256];
-        prep_h5_reason(reason, sizeof reason);
-        prep_quiet_end(&r->quiet);
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+        ed_h5_quiet_end(&r->quiet);
         return ed_fail(err, "%s: cannot open: %s", path, reason);
     }
     char format[64] = "";
@@ -260,7 +260,7 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
     off = ed_malloc(n_off * sizeof *off);
     if (prep_read_slab(od, H5T_NATIVE_UINT64, off, 0, n_off) < 0) {
         char reason[256];
-        prep_h5_reason(reason, sizeof reason);
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
         rfail(&r, err, "%s cannot be read: %s", oobj, reason);
         goto out;
     }
@@ -280,7 +280,7 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
         size_t k = n_tokens - at < READ_CHUNK ? (size_t)(n_tokens - at) : READ_CHUNK;
         if (prep_read_slab(td, H5T_NATIVE_INT32, tokens + at, at, k) < 0) {
             char reason[256];
-            prep_h5_reason(reason, sizeof reason);
+            ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
             rfail(&r, err, "%s cannot be read: %s", tobj, reason);
             goto out;
         }

@@ -93,7 +93,7 @@ void prep_part_free(prep_part *p) {
 static void wfail(prep_writer *w, const char *what) {
     if (w->failed) return;
     char reason[256];
-    prep_h5_reason(reason, sizeof reason);
+    ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
     ed_fail(&w->err, "%s: cannot write %s: %s", w->path, what, reason);
     w->failed = 1;
 }
@@ -106,12 +106,12 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
     int64_t vocab = ed_tok_vocab_size(tok);
     w->tok_type = vocab <= 65536 ? H5T_STD_U16LE : H5T_STD_I32LE;
-    prep_quiet_begin(&w->quiet);
+    ed_h5_quiet_begin(&w->quiet);
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         char reason[256];
-        prep_h5_reason(reason, sizeof reason);
-        prep_quiet_end(&w->quiet);
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+        ed_h5_quiet_end(&w->quiet);
         return ed_fail(err, "%s: cannot create: %s", w->tmp, reason);
     }
     char created[32];
@@ -119,13 +119,13 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int rc = prep_attr_str(w->file, "format", ED_PREPARED_FORMAT) |
-             prep_attr_i64(w->file, "format_version", ED_PREPARED_VERSION) |
-             prep_attr_str(w->file, "tokenizer_kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
-             prep_attr_i64(w->file, "vocab_size", vocab) |
-             prep_attr_str(w->file, "token_dtype", vocab <= 65536 ? "uint16" : "int32") |
-             prep_attr_str(w->file, "created", created) | prep_attr_str(w->file, "expert_dist_version", ED_VERSION) |
-             prep_attr_str(w->file, "git_commit", ED_GIT_COMMIT);
+    int rc = ed_h5_attr_str(w->file, "format", ED_PREPARED_FORMAT) |
+             ed_h5_attr_i64(w->file, "format_version", ED_PREPARED_VERSION) |
+             ed_h5_attr_str(w->file, "tokenizer_kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
+             ed_h5_attr_i64(w->file, "vocab_size", vocab) |
+             ed_h5_attr_str(w->file, "token_dtype", vocab <= 65536 ? "uint16" : "int32") |
+             ed_h5_attr_str(w->file, "created", created) | ed_h5_attr_str(w->file, "expert_dist_version", ED_VERSION) |
+             ed_h5_attr_str(w->file, "git_commit", ED_GIT_COMMIT);
     if (rc) wfail(w, "the file attributes");
     /* The tokenizer as a scalar string, as checkpoints store it: one JSON, one parser. */
     size_t len;
@@ -137,8 +137,8 @@ int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_erro
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(w->file, "tokenizer", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, json) < 0 ||
-        (prep_attr_str(d, "kind", ed_tok_kind_of(tok) == ED_TOK_BPE ? "bpe" : "word") |
-         prep_attr_i64(d, "vocab_size", vocab)))
+        (ed_h5_attr_str(d, "kind", ed_tok_kind_names[ed_tok_kind_of(tok)]) |
+         ed_h5_attr_i64(d, "vocab_size", vocab)))
         wfail(w, "/tokenizer");
     if (d >= 0) H5Dclose(d);
     H5Sclose(sp);
@@ -165,9 +165,9 @@ void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint6
         wfail(w, what);
         return;
     }
-    if (prep_attr_str(w->group, "source", src->path) | prep_attr_i64(w->group, "source_bytes", (int64_t)src->bytes) |
-        prep_attr_str(w->group, "source_sha256", src->sha256) | prep_attr_i64(w->group, "n_docs", (int64_t)n_docs) |
-        prep_attr_i64(w->group, "n_tokens", (int64_t)n_tokens)) {
+    if (ed_h5_attr_str(w->group, "source", src->path) | ed_h5_attr_i64(w->group, "source_bytes", (int64_t)src->bytes) |
+        ed_h5_attr_str(w->group, "source_sha256", src->sha256) | ed_h5_attr_i64(w->group, "n_docs", (int64_t)n_docs) |
+        ed_h5_attr_i64(w->group, "n_tokens", (int64_t)n_tokens)) {
         wfail(w, what);
         return;
     }
@@ -203,8 +203,9 @@ int prep_close(prep_writer *w, ed_error *err) {
         if (H5Fclose(w->file) < 0) wfail(w, "(close)");
         w->file = H5I_INVALID_HID;
     }
-    prep_quiet_end(&w->quiet);
-    if (!w->failed && rename(w->tmp, w->path) != 0) ed_fail(&w->err, "%s: cannot rename %s into place", w->path, w->tmp), w->failed = 1;
+    ed_h5_quiet_end(&w->quiet);
+    /* "complete or not at all" (prepared.h): the common atomic commit (common.h) */
+    if (!w->failed && ed_commit_written_file(w->tmp, w->path, &w->err) != 0) w->failed = 1;
     if (w->failed) {
         unlink(w->tmp);
         if (err) *err = w->err;

@@ -28,7 +28,7 @@ json_t *bpe_to_json(const void *impl) {
         json_array_append_new(merges, json_string(buf));
     }
     free(buf);
-    json_object_set_new(root, "kind", json_string("bpe"));
+    json_object_set_new(root, "kind", json_string(ed_tok_kind_names[ED_TOK_BPE]));
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "vocab", vocab);
     json_object_set_new(root, "merges", merges);

@@ -11,6 +11,8 @@
  * file readable and diffable, and sorted keys keep it deterministic. */
 #define TOK_JSON_FLAGS (JSON_INDENT(1) | JSON_SORT_KEYS)
 
+const char *const ed_tok_kind_names[] = {"word", "bpe", NULL};
+
 static ed_tokenizer *wrap(ed_tok_kind kind, void *impl) {
     if (!impl) return NULL;
     ed_tokenizer *t = ed_malloc(sizeof *t);
@@ -87,12 +89,13 @@ static ed_tokenizer *from_text(const char *data, size_t len, const char *origin,
     ed_tokenizer *t = NULL;
     ed_error sub;
     const char *kind = json_string_value(json_object_get(root, "kind"));
+    int k = kind ? ed_name_index(ed_tok_kind_names, kind) : -1;
     if (!json_is_object(root) || !kind) {
         ed_fail(err, "%s: not a tokenizer: expected an object with a \"kind\" field (word or bpe)", origin);
-    } else if (strcmp(kind, "word") == 0) {
+    } else if (k == ED_TOK_WORD) {
         t = wrap(ED_TOK_WORD, ed_word_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
-    } else if (strcmp(kind, "bpe") == 0) {
+    } else if (k == ED_TOK_BPE) {
         t = wrap(ED_TOK_BPE, ed_bpe_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
     } else {
@@ -109,23 +112,11 @@ ed_tokenizer *ed_tok_deserialize(const char *data, size_t len, ed_error *err) {
 int ed_tok_save(const ed_tokenizer *t, const char *path, ed_error *err) {
     size_t len;
     char *s = ed_tok_serialize(t, &len);
-    /* Write aside and rename, so a crash never leaves a half-written vocabulary behind. */
-    size_t pl = strlen(path);
-    char *tmp = ed_malloc(pl + 5);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    int rc = 0;
-    if (!f) {
-        rc = ed_fail(err, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        int bad = fwrite(s, 1, len, f) != len || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad) rc = ed_fail(err, "%s: write failed", path);
-        else if (rename(tmp, path) != 0) rc = ed_fail(err, "%s: cannot write: %s", path, strerror(errno));
-        if (rc) remove(tmp);
-    }
-    free(tmp);
+    /* The common atomic write (common.h): a crash never leaves half a vocabulary. */
+    s = ed_realloc(s, len + 2);
+    s[len] = '\n';
+    s[len + 1] = '\0';
+    int rc = ed_write_file_atomic(path, s, len + 1, "tokenizer", err);
     free(s);
     return rc;
 }

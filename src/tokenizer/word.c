@@ -180,7 +180,7 @@ static json_t *word_to_json(const void *impl) {
     json_t *tokens = json_array();
     for (size_t i = 0; i < w->tab.n; i++) json_array_append_new(tokens, json_stringn(wt_str(&w->tab, i), w->tab.len[i]));
     json_t *root = json_object();
-    json_object_set_new(root, "kind", json_string("word"));
+    json_object_set_new(root, "kind", json_string(ed_tok_kind_names[ED_TOK_WORD]));
     json_object_set_new(root, "lowercase", json_integer(w->lowercase));
     json_object_set_new(root, "tokens", tokens);
     return root;

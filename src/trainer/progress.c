@@ -23,14 +23,14 @@ double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T) {
     return 6.0 * (double)n_params + 12.0 * c->n_layers * (double)T * c->d_model;
 }
 
-double ed_ref_gflops(float flag, int threads) {
+double ed_ref_gflops(float flag) {
     if (flag > 0) return flag;
     const char *env = getenv("ED_REF_GFLOPS");
     if (env) {
         double v = strtod(env, NULL);
         if (v > 0) return v;
     }
-    return 190.0 * threads / 2.0;
+    return 0.0;
 }
 
 void ed_progress_format(const ed_progress *p, char *buf, size_t len) {

@@ -281,9 +281,27 @@ static int run(ed_trainer *t, ed_error *err) {
     return ED_EXIT_OK;
 }
 
+/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
+static void print_compute_warnings(const ed_trainer *t) {
+    char buf[512];
+    if (ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
+    if (t->o->precision == ED_PREC_BF16 && !ed_gpt_bf16_native(t->model)) {
+        const char *emu = getenv("ED_BF16_EMULATE");
+        int forced = emu && emu[0] && strcmp(emu, "0") != 0;
+        if (forced)
+            fprintf(stderr, "warning: --precision bf16 is emulated (ED_BF16_EMULATE=%s): GEMM inputs rounded to bf16, "
+                            "fp32 GEMMs; same numerics as native bf16, not faster than fp32\n", emu);
+        else
+            fprintf(stderr, "warning: --precision bf16 is emulated on this CPU (oneDNN has no bf16 matmul for ISA %s; "
+                            "it needs AVX512-BF16 or AMX): GEMM inputs rounded to bf16, fp32 GEMMs; same numerics, "
+                            "not faster than fp32\n", t->mach.have_onednn ? t->mach.onednn_isa : "- (no oneDNN in this build)");
+    }
+}
+
 static void print_header(const ed_trainer *t) {
     if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
+    if (t->d->rank == 0) print_compute_warnings(t);
     if (!t->verbose) return;
     printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
     ed_options_print(t->o, stdout);
@@ -300,6 +318,11 @@ static void print_header(const ed_trainer *t) {
     ed_isa_describe(isa, sizeof isa);
     printf("# cpu: %s; kernels: %s\n", cpu, isa);
     if (t->hosts) printf("# hosts: %s\n", t->hosts);
+    char mach[256], gemm[256];
+    ed_machine_describe(&t->mach, mach, sizeof mach);
+    ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
+    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->ref_gflops,
+           t->ref_measured ? "measured at start" : "given");
     fflush(stdout);
 }
 
@@ -307,9 +330,11 @@ static void print_memory(const ed_trainer *t) {
     if (t->d->rank != 0) return;
     const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
-    size_t opt = strcmp(t->o->optimizer, "sgd") == 0 ? 4 : 8;
+    size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
+    /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
+    size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
     /* Token arrays (int32) and windows (uint64 start + uint32 length) of train and val,
      * and the batch buffers (inputs, targets: int32, mask: uint8). */
     size_t data = (t->train_ds.n_tokens + t->val_ds.n_tokens) * 4 + (t->train_ds.n_windows + t->val_ds.n_windows) * 12 +
@@ -320,19 +345,22 @@ static void print_memory(const ed_trainer *t) {
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->zero) ckpt += np * opt;
     double mb = 1.0 / (1 << 20);
-    size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + data;
+    size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
-           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, t->o->optimizer, act * mb, t->o->batch_size,
+           np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
+    if (gscr)
+        printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
+               ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (t->zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
-               per_param, t->d->world, t->o->optimizer, (double)opt * opt_share);
+               per_param, t->d->world, ed_opt_kind_names[t->o->optimizer], (double)opt * opt_share);
     else
-        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, t->o->optimizer,
+        printf("  model state  %10.1f B/param (parameters 4 + gradients 4 + %s %zu)\n", per_param, ed_opt_kind_names[t->o->optimizer],
                opt);
     /* Not in the totals: Open MPI's non-blocking collectives allocate a temporary per
      * gradient bucket in flight, and whether a rank writes to it (so that it counts in

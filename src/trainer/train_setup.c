@@ -12,20 +12,30 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, ed_error *err) {
+ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
     ed_model_config cfg = o->model;
     cfg.vocab_size = vocab;
     char msg[512] = "";
     ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
-    if (!m) ed_fail(err, "invalid model: %s", msg);
-    else ed_gpt_set_recompute(m, o->recompute);
+    if (!m) {
+        ed_fail(err, "invalid model: %s", msg);
+        return NULL;
+    }
+    ed_gpt_set_recompute(m, o->recompute);
+    ed_machine probed;
+    if (!mach) ed_machine_probe(&probed), mach = &probed;
+    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
+        ed_gpt_free(m);
+        return NULL;
+    }
     return m;
 }
 
 /* Reads a .txt/.jsonl file into documents. */
 static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
     ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
-                          .format = ed_text_format_named(o->format)};
+                          .format = o->format};
     return ed_docs_read(path, &ro, docs, err);
 }
 
@@ -37,7 +47,7 @@ static int build_tokenizer(ed_trainer *t, const ed_docs *docs, ed_error *err) {
     char *blob = NULL;
     long len = 0;
     if (t->d->rank == 0) {
-        ed_tok_options to = {.kind = strcmp(o->tokenizer, "bpe") == 0 ? ED_TOK_BPE : ED_TOK_WORD,
+        ed_tok_options to = {.kind = o->tokenizer,
                              .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase};
         ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs->text, docs->len, docs->n, err);
         if (!tok) {
@@ -70,7 +80,7 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
     ed_prepared_info info;
     int status = ed_prepared_info_read(o->data_file, &info, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    t->tok = t->resume_path[0] ? ed_ckpt_read_tokenizer(t->resume_path, err) : ed_prepared_tokenizer(o->data_file, err);
+    if (!t->tok) t->tok = ed_prepared_tokenizer(o->data_file, err); /* else the checkpoint's */
     if (ed_dist_agree(t->d, t->tok ? 0 : -1, err) != 0) return -1;
     status = 0;
     if (ed_tok_vocab_size(t->tok) != info.vocab_size)
@@ -105,24 +115,22 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     } else {
         snprintf(t->resume_path, sizeof t->resume_path, "%s", o->resume);
     }
-    /* The shape of the model and of the data windows must be the checkpoint's; the rest
-     * (epochs, lr, intervals...) may be changed on the command line of the resumed run. */
-    ed_options ck = *o;
-    status = ed_ckpt_read_options(t->resume_path, &ck, err);
+    /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's; the
+     * rest (epochs, lr, intervals...) may be changed on the command line of the resumed
+     * run. The weights are read here; the optimizer and trainer state in load_state. */
+    status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    o->model = ck.model;
-    o->max_length = ck.max_length;
-    o->stride = ck.stride;
-    o->pack = ck.pack;
-    o->seed = ck.seed;
-    memcpy(o->tokenizer, ck.tokenizer, sizeof o->tokenizer);
-    t->resume_batch = (long)ck.batch_size * ck.grad_accum; /* x the writer's ranks: load_state */
+    /* The writer's global batch, for the resume line (and to place a format-1 file's
+     * position): its batch-size and grad-accum as stored (x its ranks: load_state). */
+    ed_options ck = *o;
+    status = ed_ckpt_read_options(t->resume_path, ED_CMD_INSPECT, &ck, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    t->resume_batch = (long)ck.batch_size * ck.grad_accum;
     return 0;
 }
 
 static int load_state(ed_trainer *t, ed_error *err) {
-    int status = ed_ckpt_read_model(t->resume_path, t->model, err);
-    if (status == 0) status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
+    int status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
         t->st.epoch_windows = -1; /* a format-1 file does not have these two */
@@ -201,6 +209,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     memset(t, 0, sizeof *t);
     t->opt = *o;
     t->o = &t->opt;
+    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
     t->d = d;
     t->verbose = d->rank == 0 && !o->quiet;
     t->tty = d->rank == 0 && progress_bar_wanted();
@@ -211,11 +220,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
         fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
                 t->threads, d->node_cores);
     ed_set_threads(t->threads);
+    ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
 
     if (resolve_resume(t, err) != 0) return -1;
 
-    ed_window_options wo = {.max_length = t->o->max_length, .stride = t->o->stride, .pack = t->o->pack};
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
     if (o->data_file[0]) {
         if (load_prepared(t, &wo, err) != 0) return -1;
         goto model;
@@ -226,9 +236,8 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
-    if (t->resume_path[0]) {
-        t->tok = ed_ckpt_read_tokenizer(t->resume_path, err);
-        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
+    if (t->tok) {
+        /* resumed: the checkpoint's tokenizer */
     } else if (o->vocab_file[0]) {
         t->tok = ed_tok_load(o->vocab_file, err);
         if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
@@ -248,7 +257,7 @@ model:
     if (trainer_check_consistent(t, err) != 0) return -1;
 
     /* model and optimizer */
-    t->model = ed_trainer_make_model(t->o, ed_tok_vocab_size(t->tok), err);
+    if (!t->model) t->model = ed_trainer_make_model(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
@@ -262,9 +271,8 @@ model:
         t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
     }
-    ed_optim_init(&t->opt_state, strcmp(o->optimizer, "sgd") == 0 ? ED_OPT_SGD : ED_OPT_ADAMW, lo, hi, o->beta1,
-                  o->beta2, o->eps, o->weight_decay, o->momentum);
-    ed_train_state_init(&t->st, t->o->seed, d->world);
+    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     continue_stopped(t);
     /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
@@ -274,18 +282,18 @@ model:
 
     /* sharding, buffers, the gradient buckets */
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
-                    t->o->seed, 1);
+                    o->seed, 1);
     /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
      * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
     int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
     ed_sampler_set_lengths(&t->train_s, t->train_ds.win_len, pad_to);
     size_t max_rows = ed_sampler_max_rows(&t->train_s);
     if (t->has_val) {
-        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, t->o->seed, 0);
+        ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, o->seed, 0);
         ed_sampler_set_lengths(&t->val_s, t->val_ds.win_len, pad_to);
         if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
     }
-    ed_batch_init(&t->batch, o->batch_size, t->o->max_length - 1);
+    ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);
     t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
@@ -302,8 +310,14 @@ model:
     if (t->st.epoch < t->o->epochs)
         t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
-    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, t->o->max_length - 1);
-    t->ref_gflops = ed_ref_gflops(o->ref_gflops, t->threads);
+    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
+    /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
+     * (all ranks measure at once, sharing the node as they will while training). */
+    t->ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (t->ref_gflops <= 0.0 && !o->dry_run) {
+        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
+        t->ref_measured = 1;
+    }
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);

@@ -21,15 +21,9 @@ static void dropout_rng(const ed_trainer *t, int micro, ed_rng *r) {
     ed_rng_seed(r, t->st.seed ^ 0x64726f706f7574ULL, ((uint64_t)t->st.global_step << 24) ^ slot);
 }
 
-static ed_sched_kind sched_kind(const char *s) {
-    if (strcmp(s, "linear") == 0) return ED_SCHED_LINEAR;
-    if (strcmp(s, "cosine") == 0) return ED_SCHED_COSINE;
-    return ED_SCHED_CONSTANT;
-}
-
 double trainer_lr(const ed_trainer *t, long step) {
     const ed_options *o = t->o;
-    return ed_lr_at(sched_kind(o->lr_schedule), o->lr, o->min_lr, o->warmup_steps, t->total_steps, step);
+    return ed_lr_at(o->lr_schedule, o->lr, o->min_lr, o->warmup_steps, t->total_steps, step);
 }
 
 long trainer_epoch_steps(const ed_trainer *t) {
@@ -114,7 +108,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     if (!isfinite(r->objective) || !isfinite(r->loss) || !isfinite(r->grad_norm)) {
         r->skipped = 1;
         st->nan_skipped++;
-        if (strcmp(o->on_nan, "stop") == 0)
+        if (o->on_nan == ED_NAN_STOP)
             return ed_fail(err, "step %ld: loss %g, grad norm %g is not finite (--on-nan stop)", st->global_step + 1,
                            r->loss, r->grad_norm);
         if (t->d->rank == 0)

@@ -25,6 +25,7 @@ typedef struct {
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
+    ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
 
     ed_tokenizer *tok;
     ed_dataset train_ds, val_ds;
@@ -51,6 +52,7 @@ typedef struct {
 
     /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
+    int ref_measured;     /* ref_gflops was measured at start (not given) */
     long steps_run;       /* steps taken by this process */
     double step_seconds;  /* wall time inside steps 2..steps_run (the first is warm-up) */
     double comm_seconds;  /* ... of which blocked in gradient buckets, scalar allreduce, ZeRO allgather */

@@ -174,7 +174,7 @@ CASES = [
     Case("gen:ckpt-nan-moment.h5", "resume", 1, "qkv.weight", env=NOVERIFY),
     Case("gen:ckpt-no-optimizer.h5", "resume", 1, "optimizer", env=NOVERIFY),
     Case("gen:ckpt-bad-config-type.h5", "inspect", 1, "d_model", env=NOVERIFY),
-    Case("gen:ckpt-heads-not-dividing.h5", "generate", 1, "n_heads", env=NOVERIFY),
+    Case("gen:ckpt-heads-not-dividing.h5", "generate", 1, "n-heads 3 does not divide d-model", env=NOVERIFY),
     Case("gen:ckpt-model-only.h5", "generate", 0, env=NOVERIFY),  # no /optimizer, /trainer: fine for generate
 ]
 

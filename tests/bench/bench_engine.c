@@ -1,28 +1,38 @@
 /* bench_engine.c — speed of the engine's training step against two yardsticks, in one run:
- *   1. our step: forward + backward + clip + AdamW, median over --steps after 2 warm-ups;
- *      tokens/s and effective GFLOPS = (6*params + 12*L*T*D) * tokens / time;
- *   2. raw cblas_sgemm on the GEMM shapes of that step (every Linear forward and both
- *      backward products, the tied head, attention QK^T/AV and their backward per (b,h)
- *      at full T x T), timed the same way: the honest ceiling on this machine;
- *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), run
- *      before and after 1+2 and averaged.
- * With --recompute a second engine with activation recomputation runs interleaved with
- * the first, and a row "<config>+rc" shows its speed, its activation memory and its
- * time over the plain step ("rc_time" = extra time in %, from the same run).
+ *   1. our step in fp32 and in bf16 (--precision): forward + backward + clip + AdamW,
+ *      median over --steps after 2 warm-ups; tokens/s and effective GFLOPS =
+ *      (6*params + 12*L*T*D) * tokens / time;
+ *   2. the GEMMs of that step (every Linear forward and both backward products, the tied
+ *      head, attention QK^T/AV and their backward per (b,h) at full T x T) on every GEMM
+ *      the machine offers: raw cblas_sgemm with OpenBLAS's own threads, the engine's
+ *      OpenBLAS split, oneDNN fp32, and oneDNN bf16 where the CPU has a native bf16
+ *      matmul; timed the same way. The best of them for a precision is the honest
+ *      ceiling (bf16 without native support: the best fp32 rate, since bf16 is then
+ *      emulated by fp32 GEMMs);
+ *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), in
+ *      fp32 and under torch.autocast('cpu', bfloat16), run before and after 1+2 and
+ *      averaged.
+ * The header names the CPU, its ISA, OpenBLAS's core and oneDNN's ISA.
+ * With --recompute an fp32 engine with activation recomputation runs interleaved with
+ * the others, and a row "<config>+rc" shows its speed, its activation memory and its
+ * time over the plain fp32 step ("rc_time" = extra time in %, from the same run).
  * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
  * cpuE / cpuG: CPU time our step / the sgemm set actually got, as a fraction of
  * wall time x threads; well below 100% means other jobs were sharing the cores. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "expert/common.h"
+#include "expert/compute.h"
 #include "expert/gpt.h"
 #include "expert/isa.h"
 #include "expert/optim.h"
+#include "gemm.h"
 
 typedef struct {
     const char *name;
@@ -57,14 +67,22 @@ typedef struct {
     ed_optim o;
     int32_t *x, *y;
     size_t n;
+    ed_gemm_backend gemm;
+    ed_precision prec;
+    double *t, *f, *b, *op; /* per-step times: total, forward, backward, clip + AdamW */
+    double cpu, wall;       /* CPU and wall seconds after warm-up */
 } engine;
 
-static void engine_init(engine *e, const bench_cfg *c, int recompute) {
+static void engine_init(engine *e, const bench_cfg *c, int recompute, ed_gemm_backend gemm, ed_precision prec,
+                        int total) {
     ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L,
                           .n_heads = c->H, .d_ff = c->FF, .max_seq_len = c->T};
-    char msg[128];
+    char msg[256];
+    memset(e, 0, sizeof *e);
     e->m = ed_gpt_create(&mc, 0, msg, sizeof msg);
     if (!e->m) ED_DIE("config %s: %s", c->name, msg);
+    if (ed_gpt_set_compute(e->m, gemm, prec, msg, sizeof msg) != 0) ED_DIE("%s", msg);
+    e->gemm = gemm, e->prec = prec;
     ed_gpt_set_recompute(e->m, recompute);
     e->n = ed_gpt_num_params(e->m);
     size_t N = (size_t)c->B * c->T;
@@ -77,11 +95,13 @@ static void engine_init(engine *e, const bench_cfg *c, int recompute) {
         e->y[i] = (int32_t)ed_rng_below(&r, (uint64_t)c->V);
     }
     ed_optim_init(&e->o, ED_OPT_ADAMW, 0, e->n, 0.9f, 0.999f, 1e-8f, 0.01f, 0.0f);
+    e->t = ed_calloc((size_t)total * 4, sizeof(double));
+    e->f = e->t + total, e->b = e->t + 2 * total, e->op = e->t + 3 * total;
 }
 
-/* One training step; phase times in t[0..2] (forward, backward, clip + AdamW). */
-static void engine_step(engine *e, const bench_cfg *c, double t[3]) {
-    double t0 = ed_now(), loss;
+/* Training step s; records its phase times. */
+static void engine_step(engine *e, const bench_cfg *c, int s) {
+    double c0 = cpu_now(), t0 = ed_now(), loss;
     long cnt;
     ed_gpt_zero_grad(e->m);
     ed_gpt_forward(e->m, e->x, e->y, c->B, c->T, 0.0f, 0, NULL, &loss, &cnt);
@@ -94,37 +114,45 @@ static void engine_step(engine *e, const bench_cfg *c, double t[3]) {
                   ed_gpt_num_tensors(e->m), 5e-4f);
     double t3 = ed_now();
     if (!isfinite(loss)) ED_DIE("non-finite loss in the benchmark");
-    t[0] = t1 - t0, t[1] = t2 - t1, t[2] = t3 - t2;
+    e->f[s] = t1 - t0, e->b[s] = t2 - t1, e->op[s] = t3 - t2, e->t[s] = t3 - t0;
+    if (s >= 2) e->cpu += cpu_now() - c0, e->wall += t3 - t0;
 }
 
 static void engine_free(engine *e) {
-    free(e->x), free(e->y);
+    free(e->x), free(e->y), free(e->t);
     ed_optim_free(&e->o);
     ed_gpt_free(e->m);
 }
 
-/* ---- 2. raw sgemm at the step's shapes ---- */
+/* ---- 2. the step's GEMMs on each GEMM of the machine ---- */
 typedef struct {
-    CBLAS_TRANSPOSE ta, tb;
-    int M, N, K, reps;
+    int ta, tb, M, N, K, reps, per_head; /* per_head: one product per (b,h), spread over threads */
 } gemm_shape;
+
+enum { RAW_SGEMM, CTX_OPENBLAS, CTX_ONEDNN, CTX_ONEDNN_BF16, N_GEMMS };
+static const char *const GEMM_NAMES[N_GEMMS] = {"sgemm", "openblas", "onednn", "onednn-bf16"};
 
 typedef struct {
     gemm_shape g[24];
     int k;
     double flops;
-    float *A, *B, *C;
+    float *A, *B, *C; /* C has room for one output per thread */
+    size_t maxc;
+    ed_gemm_ctx *ctx[N_GEMMS]; /* NULL for RAW_SGEMM and for what the machine lacks */
+    int have[N_GEMMS];
+    double *t[N_GEMMS];
 } gemm_set;
 
 static int add_linear(gemm_shape *g, int k, int N, int C, int OC, int reps) {
-    g[k++] = (gemm_shape){CblasNoTrans, CblasTrans, N, OC, C, reps};   /* out = inp w^T */
-    g[k++] = (gemm_shape){CblasNoTrans, CblasNoTrans, N, C, OC, reps}; /* dinp = dout w */
-    g[k++] = (gemm_shape){CblasTrans, CblasNoTrans, OC, C, N, reps};   /* dw = dout^T inp */
+    g[k++] = (gemm_shape){0, 1, N, OC, C, reps, 0}; /* out = inp w^T */
+    g[k++] = (gemm_shape){0, 0, N, C, OC, reps, 0}; /* dinp = dout w */
+    g[k++] = (gemm_shape){1, 0, OC, C, N, reps, 0}; /* dw = dout^T inp */
     return k;
 }
 
-static void gemm_init(gemm_set *s, const bench_cfg *c) {
+static void gemm_init(gemm_set *s, const bench_cfg *c, const ed_machine *mach, int total) {
     int N = c->B * c->T, D = c->D, hd = c->D / c->H, T = c->T, k = 0, L = c->L;
+    memset(s, 0, sizeof *s);
     gemm_shape *g = s->g;
     k = add_linear(g, k, N, D, 3 * D, L);
     k = add_linear(g, k, N, D, D, L);
@@ -132,48 +160,83 @@ static void gemm_init(gemm_set *s, const bench_cfg *c) {
     k = add_linear(g, k, N, c->FF, D, L);
     k = add_linear(g, k, N, D, c->V, 1); /* tied head: logits, dlnf, dwte */
     int bh = c->B * c->H * L;
-    g[k++] = (gemm_shape){CblasNoTrans, CblasTrans, T, T, hd, bh};   /* S = Q K^T */
-    g[k++] = (gemm_shape){CblasNoTrans, CblasNoTrans, T, hd, T, bh}; /* Y = P V */
-    g[k++] = (gemm_shape){CblasTrans, CblasNoTrans, T, hd, T, bh};   /* dV = P^T dY */
-    g[k++] = (gemm_shape){CblasNoTrans, CblasTrans, T, T, hd, bh};   /* dP = dY V^T */
-    g[k++] = (gemm_shape){CblasNoTrans, CblasNoTrans, T, hd, T, bh}; /* dQ = dS K */
-    g[k++] = (gemm_shape){CblasTrans, CblasNoTrans, T, hd, T, bh};   /* dK = dS^T Q */
+    g[k++] = (gemm_shape){0, 1, T, T, hd, bh, 1}; /* S = Q K^T */
+    g[k++] = (gemm_shape){0, 0, T, hd, T, bh, 1}; /* Y = P V */
+    g[k++] = (gemm_shape){1, 0, T, hd, T, bh, 1}; /* dV = P^T dY */
+    g[k++] = (gemm_shape){0, 1, T, T, hd, bh, 1}; /* dP = dY V^T */
+    g[k++] = (gemm_shape){0, 0, T, hd, T, bh, 1}; /* dQ = dS K */
+    g[k++] = (gemm_shape){1, 0, T, hd, T, bh, 1}; /* dK = dS^T Q */
     s->k = k;
     size_t maxa = 0, maxb = 0, maxc = 0;
-    s->flops = 0.0;
     for (int i = 0; i < k; i++) {
         size_t a = (size_t)g[i].M * g[i].K, b = (size_t)g[i].K * g[i].N, cc = (size_t)g[i].M * g[i].N;
         maxa = a > maxa ? a : maxa, maxb = b > maxb ? b : maxb, maxc = cc > maxc ? cc : maxc;
         s->flops += 2.0 * g[i].M * g[i].N * (double)g[i].K * g[i].reps;
     }
-    s->A = ed_alloc_floats(maxa), s->B = ed_alloc_floats(maxb), s->C = ed_alloc_floats(maxc);
+    int nt = omp_get_max_threads();
+    s->maxc = maxc;
+    s->A = ed_alloc_floats(maxa), s->B = ed_alloc_floats(maxb), s->C = ed_alloc_floats(maxc * (size_t)nt);
     for (size_t i = 0; i < maxa; i++) s->A[i] = 0.001f * (float)(i % 97);
     for (size_t i = 0; i < maxb; i++) s->B[i] = 0.001f * (float)(i % 89);
-    memset(s->C, 0, maxc * sizeof(float));
+    memset(s->C, 0, maxc * (size_t)nt * sizeof(float));
+    s->have[RAW_SGEMM] = s->have[CTX_OPENBLAS] = 1;
+    s->ctx[CTX_OPENBLAS] = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, NULL, 0);
+    if (mach->have_onednn) {
+        s->have[CTX_ONEDNN] = 1;
+        s->ctx[CTX_ONEDNN] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_FP32, NULL, 0);
+        if (mach->bf16_native) {
+            s->have[CTX_ONEDNN_BF16] = 1;
+            s->ctx[CTX_ONEDNN_BF16] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_BF16, NULL, 0);
+        }
+    }
+    for (int j = 0; j < N_GEMMS; j++) s->t[j] = ed_calloc((size_t)total, sizeof(double));
 }
 
-/* One step's worth of GEMMs; returns seconds. */
-static double gemm_run(gemm_set *s) {
+/* One step's worth of GEMMs on GEMM j; returns seconds. The raw sgemm runs every product
+ * with OpenBLAS's own threads; the contexts run the Linear products on all threads and
+ * the per-head ones spread over the threads, one product per thread, as the engine does. */
+static double gemm_run(gemm_set *s, int j) {
+    int nt = omp_get_max_threads();
     double t0 = ed_now();
+    int saved = j == RAW_SGEMM ? 0 : ed_blas_serial_begin();
+    if (j == RAW_SGEMM) openblas_set_num_threads(nt);
     for (int i = 0; i < s->k; i++) {
         const gemm_shape *q = &s->g[i];
-        int lda = q->ta == CblasNoTrans ? q->K : q->M, ldb = q->tb == CblasNoTrans ? q->N : q->K;
-        for (int r = 0; r < q->reps; r++)
-            cblas_sgemm(CblasRowMajor, q->ta, q->tb, q->M, q->N, q->K, 1.0f, s->A, lda, s->B, ldb,
-                        0.0f, s->C, q->N);
+        int lda = q->ta ? q->M : q->K, ldb = q->tb ? q->K : q->N;
+        if (j == RAW_SGEMM) {
+            for (int r = 0; r < q->reps; r++)
+                cblas_sgemm(CblasRowMajor, q->ta ? CblasTrans : CblasNoTrans, q->tb ? CblasTrans : CblasNoTrans, q->M,
+                            q->N, q->K, 1.0f, s->A, lda, s->B, ldb, 0.0f, s->C, q->N);
+        } else if (q->per_head) {
+            ed_gemm_ctx *g = s->ctx[j];
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int r = 0; r < q->reps; r++)
+                ed_gemm(g, q->ta, q->tb, q->M, q->N, q->K, 1.0f, s->A, lda, s->B, ldb, 0.0f,
+                        s->C + (size_t)omp_get_thread_num() * s->maxc, q->N);
+        } else {
+            for (int r = 0; r < q->reps; r++)
+                ed_gemm(s->ctx[j], q->ta, q->tb, q->M, q->N, q->K, 1.0f, s->A, lda, s->B, ldb, 0.0f, s->C, q->N);
+        }
     }
+    if (j != RAW_SGEMM) ed_blas_serial_end(saved);
     return ed_now() - t0;
 }
 
-static void gemm_free(gemm_set *s) { free(s->A), free(s->B), free(s->C); }
+static void gemm_free(gemm_set *s) {
+    free(s->A), free(s->B), free(s->C);
+    for (int j = 0; j < N_GEMMS; j++) {
+        ed_gemm_ctx_free(s->ctx[j]);
+        free(s->t[j]);
+    }
+}
 
 /* ---- 3. PyTorch peer ---- */
-static int bench_torch(const bench_cfg *c, int threads, const char *python, const char *ref,
+static int bench_torch(const bench_cfg *c, int threads, const char *python, const char *ref, int bf16,
                        double *tok_s, double *gflops) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d --threads %d --steps 5",
-             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, threads);
+             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d --threads %d --steps 5 --bf16 %d",
+             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, threads, bf16);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512];
@@ -189,12 +252,13 @@ static int bench_torch(const bench_cfg *c, int threads, const char *python, cons
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ed-bench [--config small|seed|all] [--threads N] [--steps N] [--recompute]\n"
+            "                [--gemm auto|openblas|onednn] [--precision fp32|bf16|both]\n"
             "                [--python PATH] [--torch-ref PATH | --no-torch]\n"
             "                [--V n --D n --L n --H n --FF n --T n --B n]   (a custom config)\n");
 }
 
 int main(int argc, char **argv) {
-    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL;
+    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *gemm_s = "auto", *prec_s = "both";
     int threads = 2, steps = 5, no_torch = 0, recompute = 0;
     bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
@@ -207,6 +271,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--config")) which = v;
         else if (!strcmp(a, "--python")) python = v;
         else if (!strcmp(a, "--torch-ref")) ref = v;
+        else if (!strcmp(a, "--gemm")) gemm_s = v;
+        else if (!strcmp(a, "--precision")) prec_s = v;
         else if (!strcmp(a, "--threads")) ip = &threads;
         else if (!strcmp(a, "--steps")) ip = &steps;
         else if (!strcmp(a, "--V")) ip = &custom.V;
@@ -223,8 +289,31 @@ int main(int argc, char **argv) {
         }
         i++;
     }
+    ed_gemm_backend want;
+    if (ed_gemm_backend_parse(gemm_s, &want) != 0) {
+        fprintf(stderr, "ed-bench: --gemm must be auto, openblas or onednn (got '%s')\n", gemm_s);
+        return 2;
+    }
+    int do32 = !strcmp(prec_s, "fp32") || !strcmp(prec_s, "both");
+    int do16 = !strcmp(prec_s, "bf16") || !strcmp(prec_s, "both");
+    if (!do32 && !do16) {
+        fprintf(stderr, "ed-bench: --precision must be fp32, bf16 or both (got '%s')\n", prec_s);
+        return 2;
+    }
+    if (recompute && !do32) {
+        fprintf(stderr, "ed-bench: --recompute compares with the fp32 step: use --precision fp32 or both\n");
+        return 2;
+    }
     if (!ref) no_torch = 1;
     ed_set_threads(threads);
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    ed_gemm_backend b32 = ed_gemm_backend_resolve(want, ED_PREC_FP32, &mach);
+    ed_gemm_backend b16 = ed_gemm_backend_resolve(want, ED_PREC_BF16, &mach);
+    if ((b32 == ED_GEMM_ONEDNN || b16 == ED_GEMM_ONEDNN) && !mach.have_onednn) {
+        fprintf(stderr, "ed-bench: this build has no oneDNN\n");
+        return 2;
+    }
     const bench_cfg *list[3];
     int nl = 0;
     if (custom.V) {
@@ -245,80 +334,101 @@ int main(int argc, char **argv) {
     }
     ed_cpu_model(cpu, sizeof cpu);
     ed_isa_describe(isa, sizeof isa);
-    printf("# cpu: %s; kernels: %s; gemm: OpenBLAS %s\n", cpu, isa, openblas_get_corename());
-    printf("# threads=%d, median of %d steps after 2 warm-ups; our step and raw sgemm interleaved;\n"
-           "# PyTorch (median of 5) run before and after, averaged\n", threads, steps);
-    printf("%-7s %9s %8s %7s %7s %7s %7s %8s %8s %6s %5s %5s %9s %8s %6s %6s\n", "config", "params",
-           "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "sgemmGF", "ours%", "cpuE", "cpuG",
-           "torch_t/s", "torchGF", "torch%", "x");
+    char desc[256];
+    ed_machine_describe(&mach, desc, sizeof desc);
+    printf("# cpu: %s; kernels: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, isa, desc, ed_gemm_backend_name(b32),
+           ed_gemm_backend_name(b16));
+    char warn[320];
+    if ((b32 == ED_GEMM_OPENBLAS || b16 == ED_GEMM_OPENBLAS) && ed_machine_blas_warning(&mach, warn, sizeof warn))
+        printf("# %s\n", warn);
+    printf("# threads=%d, median of %d steps after 2 warm-ups; our steps and the GEMM sets interleaved;\n"
+           "# PyTorch (median of 5; bf16 = torch.autocast('cpu', bfloat16)) run before and after, averaged\n",
+           threads, steps);
+    printf("%-7s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-11s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
+           "params", "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "bestGF", "(best of)", "ours%", "cpuE",
+           "torch_t/s", "torchGF", "x");
     for (int i = 0; i < nl; i++) {
         const bench_cfg *c = list[i];
         /* PyTorch runs in its own process, so it cannot be interleaved step by step:
          * it runs once before and once after our measurement and the two are averaged,
          * which cancels a steady drift in the machine's load. */
-        double pt0 = 0, pg0 = 0, pt1 = 0, pg1 = 0;
-        int have_torch = !no_torch && bench_torch(c, threads, python, ref, &pt0, &pg0) == 0;
-        engine e, er;
-        gemm_set gs;
-        engine_init(&e, c, 0);
-        if (recompute) engine_init(&er, c, 1);
-        gemm_init(&gs, c);
+        double pt[2][2] = {{0}}, pg[2][2] = {{0}};
+        int have_torch[2] = {0, 0};
+        for (int p = 0; p < 2; p++)
+            if (!no_torch && (p ? do16 : do32))
+                have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][0], &pg[p][0]) == 0;
         int total = steps + 2;
-        double *ts = ed_malloc((size_t)total * 9 * sizeof *ts);
-        double *tt = ts, *tf = ts + total, *tb = ts + 2 * total, *to = ts + 3 * total, *tg = ts + 4 * total;
-        double *rt = ts + 5 * total, *rf = ts + 6 * total, *rb = ts + 7 * total, *ro = ts + 8 * total;
-        double cpu_e = 0, wall_e = 0, cpu_g = 0, wall_g = 0, cpu_r = 0, wall_r = 0;
+        engine e32, e16, er;
+        if (do32) engine_init(&e32, c, 0, b32, ED_PREC_FP32, total);
+        if (do16) engine_init(&e16, c, 0, b16, ED_PREC_BF16, total);
+        if (recompute) engine_init(&er, c, 1, b32, ED_PREC_FP32, total);
+        gemm_set gs;
+        gemm_init(&gs, c, &mach, total);
         for (int s = 0; s < total; s++) {
-            double ph[3], c0 = cpu_now();
-            engine_step(&e, c, ph);
-            double c1 = cpu_now();
-            tf[s] = ph[0], tb[s] = ph[1], to[s] = ph[2], tt[s] = ph[0] + ph[1] + ph[2];
-            tg[s] = gemm_run(&gs);
-            double c2 = cpu_now();
-            if (s >= 2) cpu_e += c1 - c0, wall_e += tt[s], cpu_g += c2 - c1, wall_g += tg[s];
-            if (recompute) {
-                engine_step(&er, c, ph);
-                rf[s] = ph[0], rb[s] = ph[1], ro[s] = ph[2], rt[s] = ph[0] + ph[1] + ph[2];
-                if (s >= 2) cpu_r += cpu_now() - c2, wall_r += rt[s];
-            }
+            if (do32) engine_step(&e32, c, s);
+            if (do16) engine_step(&e16, c, s);
+            if (recompute) engine_step(&er, c, s);
+            for (int j = 0; j < N_GEMMS; j++)
+                if (gs.have[j]) gs.t[j][s] = gemm_run(&gs, j);
         }
-        double dt = median(tt + 2, steps), gt = median(tg + 2, steps);
-        double tokens = (double)c->B * c->T;
-        double eff = (6.0 * (double)e.n + 12.0 * c->L * (double)c->T * c->D) * tokens;
-        double gf = eff / dt / 1e9, sg = gs.flops / gt / 1e9;
-        ed_model_config mc = *ed_gpt_config(e.m);
+        double rate[N_GEMMS] = {0};
+        for (int j = 0; j < N_GEMMS; j++)
+            if (gs.have[j]) rate[j] = gs.flops / median(gs.t[j] + 2, steps) / 1e9;
+        printf("# %s GEMMs at the step's shapes (GFLOPS):", c->name);
+        for (int j = 0; j < N_GEMMS; j++)
+            if (gs.have[j]) printf(" %s %.1f", GEMM_NAMES[j], rate[j]);
+        printf("%s\n", gs.have[CTX_ONEDNN_BF16] ? "" : " (no native bf16 GEMM on this CPU)");
+        int best32 = RAW_SGEMM;
+        for (int j = RAW_SGEMM; j <= CTX_ONEDNN; j++)
+            if (gs.have[j] && rate[j] > rate[best32]) best32 = j;
+        int best16 = gs.have[CTX_ONEDNN_BF16] && rate[CTX_ONEDNN_BF16] > rate[best32] ? CTX_ONEDNN_BF16 : best32;
+        for (int p = 0; p < 2; p++)
+            if (have_torch[p]) have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][1], &pg[p][1]) == 0;
+        double tokens = (double)c->B * c->T, tok32 = 0;
+        ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L, .n_heads = c->H,
+                              .d_ff = c->FF, .max_seq_len = c->T};
         size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T, 0);
-        size_t np = e.n;
-        double f_s = median(tf + 2, steps), b_s = median(tb + 2, steps), o_s = median(to + 2, steps);
-        double r_t = 0, r_f = 0, r_b = 0, r_o = 0;
-        size_t r_act = 0;
-        if (recompute) {
-            r_t = median(rt + 2, steps), r_f = median(rf + 2, steps), r_b = median(rb + 2, steps);
-            r_o = median(ro + 2, steps);
-            r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
-            engine_free(&er);
+        for (int p = 0; p < 2; p++) {
+            if (!(p ? do16 : do32)) continue;
+            engine *e = p ? &e16 : &e32;
+            double dt = median(e->t + 2, steps);
+            double eff = (6.0 * (double)e->n + 12.0 * c->L * (double)c->T * c->D) * tokens;
+            double gf = eff / dt / 1e9;
+            int best = p ? best16 : best32;
+            if (!p) tok32 = tokens / dt;
+            char bestname[32];
+            snprintf(bestname, sizeof bestname, "(%s)", GEMM_NAMES[best]);
+            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-11s %5.1f%% %4.0f%%", c->name,
+                   p ? "bf16" : "fp32", ed_gemm_backend_name(e->gemm), e->n, tokens / dt, gf,
+                   median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
+                   (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
+                   100.0 * e->cpu / (e->wall * threads));
+            double tp = 0.5 * (pt[p][0] + pt[p][1]), tg = 0.5 * (pg[p][0] + pg[p][1]);
+            if (have_torch[p])
+                printf(" %9.1f %8.1f %5.2fx", tp, tg, (tokens / dt) / tp);
+            else
+                printf(" %9s %8s %6s", "-", "-", "-");
+            if (p && do32) printf("  bf16/fp32 %.2fx%s", (tokens / dt) / tok32, ed_gpt_bf16_native(e->m) ? "" : " (emulated)");
+            printf("\n");
         }
-        engine_free(&e);
-        gemm_free(&gs);
-        free(ts);
-        if (have_torch) have_torch = bench_torch(c, threads, python, ref, &pt1, &pg1) == 0;
-        double pt = 0.5 * (pt0 + pt1), pg = 0.5 * (pg0 + pg1);
-        printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%% %4.0f%% %4.0f%%", c->name,
-               np, tokens / dt, gf, f_s, b_s, o_s, (double)act / 1048576.0, sg, 100.0 * gf / sg,
-               100.0 * cpu_e / (wall_e * threads), 100.0 * cpu_g / (wall_g * threads));
-        if (have_torch)
-            printf(" %9.1f %8.1f %5.1f%% %5.2fx\n", pt, pg, 100.0 * pg / sg, (tokens / dt) / pt);
-        else
-            printf(" %9s %8s %6s %6s\n", "-", "-", "-", "-");
         if (recompute) {
+            double dt = median(e32.t + 2, steps), r_t = median(er.t + 2, steps);
+            double eff = (6.0 * (double)er.n + 12.0 * c->L * (double)c->T * c->D) * tokens;
             double rgf = eff / r_t / 1e9; /* effective: the recomputed forward is not counted */
+            size_t r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
             char name[32];
             snprintf(name, sizeof name, "%s+rc", c->name);
-            printf("%-7s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %5.1f%% %4.0f%% %4s  rc_time %+.1f%%, "
+            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-11s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
                    "act %.2fx smaller\n",
-                   name, np, tokens / r_t, rgf, r_f, r_b, r_o, (double)r_act / 1048576.0, sg, 100.0 * rgf / sg,
-                   100.0 * cpu_r / (wall_r * threads), "-", 100.0 * (r_t / dt - 1.0), (double)act / (double)r_act);
+                   name, "fp32", ed_gemm_backend_name(er.gemm), er.n, tokens / r_t, rgf, median(er.f + 2, steps),
+                   median(er.b + 2, steps), median(er.op + 2, steps), (double)r_act / 1048576.0, rate[best32],
+                   "", 100.0 * rgf / rate[best32], 100.0 * er.cpu / (er.wall * threads), 100.0 * (r_t / dt - 1.0),
+                   (double)act / (double)r_act);
+            engine_free(&er);
         }
+        if (do32) engine_free(&e32);
+        if (do16) engine_free(&e16);
+        gemm_free(&gs);
         fflush(stdout);
     }
     return 0;

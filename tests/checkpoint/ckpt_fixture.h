@@ -70,7 +70,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     f->opt.bucket_mb = 7;
     f->opt.max_steps = 123456789012L;
     f->opt.pack = 1;
-    snprintf(f->opt.lr_schedule, sizeof f->opt.lr_schedule, "cosine");
+    f->opt.lr_schedule = ED_SCHED_COSINE;
     snprintf(f->opt.train_file, sizeof f->opt.train_file, "data/ünïcode corpus.txt");
     f->opt.debug_exit_step = 77; /* stored, but never carried over into a resumed run */
 

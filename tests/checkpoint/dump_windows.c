@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     ed_error err = {{0}};
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(argv[1], &o, &err) != 0) die(&err);
+    if (ed_ckpt_read_options(argv[1], ED_CMD_INSPECT, &o, &err) != 0) die(&err);
     ed_tokenizer *tok = ed_ckpt_read_tokenizer(argv[1], &err);
     if (!tok) die(&err);
     char msg[256];

@@ -31,7 +31,7 @@ static int read_all(fixture *f, const char *p) {
             }                                                                              \
         }                                                                                  \
     } while (0)
-    TRY(ed_ckpt_read_options(p, &o, &err));
+    TRY(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err));
     ed_tokenizer *t = ed_ckpt_read_tokenizer(p, &err);
     TRY(t ? 0 : -1);
     if (t) ed_tok_free(t);

@@ -68,13 +68,13 @@ static void check_roundtrip(fixture *f, const char *path) {
     ed_error err = {{0}};
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(path, &o, &err) != 0) fail_msg("%s", err.msg);
+    if (ed_ckpt_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) fail_msg("%s", err.msg);
     assert_true(o.lr == f->opt.lr);
     assert_true(o.seed == f->opt.seed);
     assert_int_equal(o.bucket_mb, 7);
     assert_true(o.max_steps == f->opt.max_steps);
     assert_int_equal(o.pack, 1);
-    assert_string_equal(o.lr_schedule, "cosine");
+    assert_int_equal(o.lr_schedule, ED_SCHED_COSINE);
     assert_string_equal(o.train_file, f->opt.train_file);
     assert_int_equal(o.debug_exit_step, 0); /* one-shot debug flags are not carried over */
     assert_memory_equal(&o.model, ed_gpt_config(f->model), sizeof o.model);
@@ -422,18 +422,18 @@ static void test_bad_missing_and_not_hdf5(void **st) {
     ed_options o;
     ed_options_defaults(&o);
     const char *p = fixture_path("absent.h5");
-    expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "cannot open checkpoint");
+    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "cannot open checkpoint");
     p = fixture_path("text.h5");
     FILE *fp = fopen(p, "w");
     fputs("this is not HDF5 at all\n", fp);
     fclose(fp);
-    expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "not an HDF5 file");
+    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
     assert_null(ed_ckpt_read_tokenizer(p, &err));
     expect_fail(-1, &err, p, "not an HDF5 file");
     p = fixture_path("empty.h5");
     fclose(fopen(p, "w"));
-    expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "not an HDF5 file");
-    expect_fail(ed_ckpt_read_options(fixture_dir, &o, &err), &err, fixture_dir, "is a directory");
+    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
+    expect_fail(ed_ckpt_read_options(fixture_dir, ED_CMD_INSPECT, &o, &err), &err, fixture_dir, "is a directory");
 }
 
 static void test_bad_format_attr(void **st) {
@@ -589,7 +589,7 @@ static void test_bad_truncated(void **st) {
         int rc = ed_ckpt_read_model(q, f.model, &err);
         assert_int_equal(rc, -1);
         assert_non_null(strstr(err.msg, q));
-        assert_int_equal(ed_ckpt_read_options(q, &o, &err), -1);
+        assert_int_equal(ed_ckpt_read_options(q, ED_CMD_INSPECT, &o, &err), -1);
         assert_int_equal(ed_ckpt_read_state(q, &s, NULL, &err), -1);
         ed_tokenizer *t = ed_ckpt_read_tokenizer(q, &err);
         if (t) ed_tok_free(t);
@@ -623,7 +623,68 @@ static void test_bad_config_type(void **st) {
     ed_options o;
     ed_options_defaults(&o);
     ed_error err;
-    expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "/config attribute 'batch-size': expected an integer");
+    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "/config attribute 'batch-size': expected an integer");
+    fixture_free(&f);
+}
+
+/* What a checkpoint dictates depends on the command (the options table's ckpt column):
+ * the model shape to all, the windows to resume and eval, the seed and optimizer to a
+ * resume only, the rest to nobody but inspect; one-shot options never. */
+static void test_dictated_per_command(void **st) {
+    (void)st;
+    fixture f;
+    const char *p = good_file(&f, "dictated.h5");
+    hid_t file = open_rw(p);
+    H5LTset_attribute_string(file, "/config", "optimizer", "sgd");
+    close_rw(file, p);
+    static const struct {
+        ed_command cmd;
+        int model, pack, seed, optimizer, lr;
+    } want[] = {
+        {ED_CMD_TRAIN, 1, 1, 1, 1, 0},
+        {ED_CMD_EVAL, 1, 1, 0, 0, 0},
+        {ED_CMD_GENERATE, 1, 0, 0, 0, 0},
+        {ED_CMD_INSPECT, 1, 1, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ed_options o, d;
+        ed_options_defaults(&o);
+        d = o;
+        ed_error err;
+        if (ed_ckpt_read_options(p, want[i].cmd, &o, &err) != 0) fail_msg("%s", err.msg);
+        assert_int_equal(memcmp(&o.model, ed_gpt_config(f.model), sizeof o.model) == 0, want[i].model);
+        assert_int_equal(o.pack, want[i].pack ? 1 : d.pack);
+        assert_true(o.seed == (want[i].seed ? f.opt.seed : d.seed));
+        assert_int_equal(o.optimizer, want[i].optimizer ? ED_OPT_SGD : d.optimizer);
+        assert_true(o.lr == (want[i].lr ? f.opt.lr : d.lr));
+        assert_int_equal(o.debug_exit_step, 0);
+        assert_string_equal(o.resume, "");
+    }
+    fixture_free(&f);
+}
+
+/* Choices are stored by name (as every version wrote them): a name this version does not
+ * know is named with the ones it does; a known one reads back as the enum. */
+static void test_config_choice_names(void **st) {
+    (void)st;
+    fixture f;
+    const char *p = good_file(&f, "cfgchoice.h5");
+    hid_t file = open_rw(p);
+    H5LTset_attribute_string(file, "/config", "optimizer", "sgd");
+    H5LTset_attribute_string(file, "/config", "lr-schedule", "rmsprop-decay");
+    close_rw(file, p);
+    ed_options o;
+    ed_options_defaults(&o);
+    ed_error err;
+    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p,
+                "/config attribute 'lr-schedule': lr-schedule must be constant, linear or cosine (got 'rmsprop-decay')");
+    file = open_rw(p);
+    H5LTset_attribute_string(file, "/config", "lr-schedule", "linear");
+    close_rw(file, p);
+    ed_options_defaults(&o);
+    assert_int_equal(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), 0);
+    assert_int_equal(o.optimizer, ED_OPT_SGD);
+    assert_int_equal(o.lr_schedule, ED_SCHED_LINEAR);
     fixture_free(&f);
 }
 
@@ -645,7 +706,7 @@ static void test_bad_checksum(void **st) {
         FILE *fp = fopen(p, "wb");
         fwrite(data, 1, len, fp);
         fclose(fp);
-        expect_fail(ed_ckpt_read_options(p, &o, &err), &err, p, "checksum mismatch");
+        expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "checksum mismatch");
         expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "checksum mismatch");
         data[where[i]] ^= 0x10;
     }
@@ -782,7 +843,7 @@ int main(void) {
         cmocka_unit_test(test_bad_nan_inf),
         cmocka_unit_test(test_bad_truncated),
         cmocka_unit_test(test_bad_tokenizer_blob),
-        cmocka_unit_test(test_bad_config_type),
+        cmocka_unit_test(test_dictated_per_command), cmocka_unit_test(test_config_choice_names), cmocka_unit_test(test_bad_config_type),
         cmocka_unit_test(test_bad_checksum),
         cmocka_unit_test(test_find_latest),
         cmocka_unit_test(test_print),

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(devnull);
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(path, &o, &err) != 0) return 0;
+    if (ed_ckpt_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) return 0;
     ed_tokenizer *tok = ed_ckpt_read_tokenizer(path, &err);
     if (!tok) return 0;
     ed_tok_free(tok);

@@ -7,7 +7,7 @@
  *   grads_ls.f32                the same with label smoothing 0.1
  *   params_adamw.f32            after 3 AdamW steps (mean loss, clip_grad_norm_)
  *   params_sgd.f32              after 3 SGD-momentum steps from params0 (mean loss, clip)
- * Usage: parity_dump <outdir> */
+ * Usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16]   (GEMM backend, precision) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,17 +44,23 @@ static void train_steps(ed_gpt *m, ed_optim *o, const int32_t *inp, const int32_
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: parity_dump <outdir>\n");
+    ed_gemm_backend backend = ED_GEMM_OPENBLAS;
+    ed_precision prec = ED_PREC_FP32;
+    if (argc < 2 || argc > 4 || (argc > 2 && ed_gemm_backend_parse(argv[2], &backend) != 0) ||
+        (argc > 3 && ed_precision_parse(argv[3], &prec) != 0) || backend == ED_GEMM_AUTO) {
+        fprintf(stderr, "usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16]\n");
         return 2;
     }
     const char *dir = argv[1];
     /* T > 64 so attention runs several causal row blocks; Tmax > T leaves unused wpe rows. */
     ed_model_config cfg = {.vocab_size = 37, .d_model = 16, .n_layers = 2, .n_heads = 2,
                            .d_ff = 24, .max_seq_len = 80, .dropout = 0.0f};
-    char msg[128];
+    char msg[256];
     ed_gpt *m = ed_gpt_create(&cfg, 7, msg, sizeof msg);
     if (!m) ED_DIE("config: %s", msg);
+    if (ed_gpt_set_compute(m, backend, prec, msg, sizeof msg) != 0) ED_DIE("%s", msg);
+    ed_gpt_compute_describe(m, msg, sizeof msg);
+    printf("parity_dump: gemm %s\n", msg);
     size_t n = ed_gpt_num_params(m), NV = (size_t)B * T * cfg.vocab_size;
 
     /* Batch: row lengths 70, 51, 9; pads are id 0 with target -100; a few ignored

@@ -112,7 +112,7 @@ static void test_bad_config(void **state) {
                            .d_ff = 64, .max_seq_len = 8};
     char msg[128] = "";
     assert_null(ed_gpt_create(&cfg, 1, msg, sizeof msg));
-    assert_non_null(strstr(msg, "n_heads 4 does not divide d_model 30"));
+    assert_non_null(strstr(msg, "n-heads 4 does not divide d-model 30"));
     cfg.n_heads = 3;
     cfg.dropout = 1.0f;
     assert_int_equal(ed_model_config_check(&cfg, msg, sizeof msg), -1);

@@ -60,7 +60,7 @@ static void test_defaults_and_presets(void **state) {
     assert_int_equal(o.batch_size, 8);
     assert_int_equal(o.vocab_size, 10000);
     assert_true(fabsf(o.lr - 5e-4f) < 1e-9f);
-    assert_string_equal(o.optimizer, "adamw");
+    assert_int_equal(o.optimizer, ED_OPT_ADAMW);
     assert_int_equal(ed_options_validate(&o, &err), 0);
     assert_int_equal(ed_options_preset(&o, "tiny", &err), 0);
     assert_int_equal(o.model.d_model, 128);
@@ -98,7 +98,7 @@ static void test_set_values(void **state) {
     assert_int_equal(ed_options_set(&o, "dropout", "0.1", &err), 0);
     assert_true(o.model.dropout == 0.1f);
     assert_int_equal(ed_options_set(&o, "optimizer", "sgd", &err), 0);
-    assert_string_equal(o.optimizer, "sgd");
+    assert_int_equal(o.optimizer, ED_OPT_SGD);
 
     /* rejected, with the option and the value in the message */
     assert_int_equal(ed_options_set(&o, "epochs", "1.5", &err), -1);
@@ -161,7 +161,6 @@ static void test_validate_rules(void **state) {
         {"n-layers", "0", "n-layers must be >= 1"},
         {"d-ff", "0", "d-ff must be >= 1"},
         {"dropout", "1", "dropout must be in [0, 1)"},
-        {"tokenizer", "char", "tokenizer must be word or bpe"},
         {"vocab-size", "4", "vocab-size must be >= 5"},
         {"min-freq", "0", "min-freq must be >= 1"},
         {"max-length", "1", "max-length must be >= 2"},
@@ -180,11 +179,9 @@ static void test_validate_rules(void **state) {
         {"beta2", "-0.5", "beta2 must be in [0, 1)"},
         {"eps", "0", "eps must be > 0"},
         {"momentum", "1", "momentum must be in [0, 1)"},
-        {"optimizer", "adam", "optimizer must be adamw or sgd"},
         {"label-smoothing", "1", "label-smoothing must be in [0, 1)"},
         {"max-grad-norm", "-1", "max-grad-norm must be >= 0"},
         {"warmup-steps", "-2", "warmup-steps must be >= 0"},
-        {"lr-schedule", "step", "lr-schedule must be constant, linear or cosine"},
         {"log-interval", "0", "log-interval must be >= 1"},
         {"eval-interval", "-1", "eval-interval must be >= 0"},
         {"save-every", "-1", "save-every must be >= 0"},
@@ -193,7 +190,6 @@ static void test_validate_rules(void **state) {
         {"early-stopping-patience", "-1", "early-stopping-patience must be >= 0"},
         {"checkpoint-dir", "", "checkpoint-dir must not be empty"},
         {"compress", "10", "compress must be in 0..9"},
-        {"on-nan", "ignore", "on-nan must be skip or stop"},
         {"threads", "-1", "threads must be >= 0"},
         {"bucket-mb", "0", "bucket-mb must be in 1..4096"},
         {"zero", "2", "zero must be 0 or 1"},
@@ -216,6 +212,58 @@ static void test_validate_rules(void **state) {
         if (ed_options_validate(&o, &err) != -1 || !strstr(err.msg, bad[i].msg))
             fail_msg("%s = %s: expected '%s', got '%s'", bad[i].key, bad[i].value, bad[i].msg, err.msg);
     }
+}
+
+/* Choices: the parser turns the name into the enum (and refuses others, listing the
+ * names), the printed and JSON forms are the name, and every choice row is an int-sized
+ * field with its names. */
+static void test_choices(void **state) {
+    (void)state;
+    static const struct {
+        const char *key, *value, *msg;
+    } bad[] = {
+        {"tokenizer", "char", "tokenizer must be word or bpe (got 'char')"},
+        {"optimizer", "adam", "optimizer must be adamw or sgd (got 'adam')"},
+        {"lr-schedule", "step", "lr-schedule must be constant, linear or cosine (got 'step')"},
+        {"on-nan", "ignore", "on-nan must be skip or stop (got 'ignore')"},
+    };
+    ed_options o;
+    ed_error err;
+    ed_options_defaults(&o);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ed_options_set(&o, bad[i].key, bad[i].value, &err) != -1 || !strstr(err.msg, bad[i].msg))
+            fail_msg("%s = %s: expected '%s', got '%s'", bad[i].key, bad[i].value, bad[i].msg, err.msg);
+    }
+    assert_int_equal(ed_options_set(&o, "tokenizer", "bpe", &err), 0);
+    assert_int_equal(o.tokenizer, ED_TOK_BPE);
+    assert_int_equal(ed_options_set(&o, "lr-schedule", "cosine", &err), 0);
+    assert_int_equal(o.lr_schedule, ED_SCHED_COSINE);
+    assert_int_equal(ed_options_set(&o, "on-nan", "stop", &err), 0);
+    assert_int_equal(o.on_nan, ED_NAN_STOP);
+    char buf[64];
+    ed_options_format(&o, ed_option_find("tokenizer"), buf, sizeof buf);
+    assert_string_equal(buf, "bpe");
+    char *json = ed_options_to_json(&o);
+    assert_non_null(strstr(json, "\"lr-schedule\": \"cosine\""));
+    assert_non_null(strstr(json, "\"optimizer\": \"adamw\""));
+    free(json);
+    int n_choice = 0;
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        if (s->type != ED_OPT_CHOICE) {
+            assert_null(s->choices);
+            continue;
+        }
+        n_choice++;
+        assert_non_null(s->choices);
+        assert_int_equal(s->size, sizeof(int));
+        assert_true(ed_names_count(s->choices) >= 2);
+    }
+    assert_true(n_choice >= 4);
+    /* a struct filled by hand with a value no name stands for */
+    ed_options_preset(&o, "tiny", &err);
+    o.optimizer = (ed_opt_kind)7;
+    assert_int_equal(ed_options_validate(&o, &err), -1);
+    assert_non_null(strstr(err.msg, "optimizer has no value 7"));
 }
 
 static void test_ini(void **state) {
@@ -321,25 +369,58 @@ static void test_argv_precedence(void **state) {
     assert_non_null(strstr(err.msg, "cannot open config file"));
 }
 
-static void test_help_lists_groups(void **state) {
-    (void)state;
+static char *help_of(ed_command cmd) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ed_options_help(f, "optim,loop");
+    ed_options_help(f, cmd);
     fclose(f);
-    assert_non_null(strstr(buf, "-b, --batch-size N"));
-    assert_non_null(strstr(buf, "--early-stopping-patience N"));
-    assert_null(strstr(buf, "--d-model")); /* model group not asked for */
-    free(buf);
+    return buf;
+}
+
+/* --help of a command lists exactly the rows whose `commands` column has it. */
+static void test_help_per_command(void **state) {
+    (void)state;
+    char *train = help_of(ED_CMD_TRAIN), *gen = help_of(ED_CMD_GENERATE), *eval = help_of(ED_CMD_EVAL);
+    char *inspect = help_of(ED_CMD_INSPECT), *prep = help_of(ED_CMD_PREPARE);
+    assert_non_null(strstr(train, "-b, --batch-size N"));
+    assert_non_null(strstr(train, "--early-stopping-patience N"));
+    assert_non_null(strstr(train, "--zero N"));
+    assert_null(strstr(train, "--temperature"));
+    assert_non_null(strstr(gen, "--temperature X"));
+    assert_non_null(strstr(gen, "--seed N"));
+    assert_null(strstr(gen, "--zero"));
+    assert_null(strstr(gen, "--bucket-mb"));
+    assert_null(strstr(gen, "--d-model"));
+    assert_null(strstr(gen, "optim options:")); /* a group with no row for it has no heading */
+    assert_non_null(strstr(eval, "--batch-size"));
+    assert_null(strstr(eval, "--lr "));
+    assert_null(strstr(eval, "--max-new-tokens"));
+    assert_non_null(strstr(inspect, "--checkpoint"));
+    assert_null(strstr(inspect, "--threads"));
+    assert_non_null(strstr(prep, "--vocab-size"));
+    assert_null(strstr(prep, "--epochs"));
+    /* every row applies to some command, and each one's help shows it */
+    char *helps[] = {train, eval, gen, inspect, prep};
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        assert_true(s->commands != 0);
+        char flag[96];
+        snprintf(flag, sizeof flag, "--%s ", s->name);
+        for (int c = 0; c < 5; c++) {
+            int listed = strstr(helps[c], flag) != NULL;
+            if (listed != !!(s->commands & (1u << c))) fail_msg("--%s: listed %d in help of command bit %d", s->name, listed,
+                        c);
+        }
+    }
+    for (int c = 0; c < 5; c++) free(helps[c]);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_is_consistent), cmocka_unit_test(test_defaults_and_presets),
         cmocka_unit_test(test_set_values),          cmocka_unit_test(test_format_round_trips),
-        cmocka_unit_test(test_validate_rules),      cmocka_unit_test(test_ini),
-        cmocka_unit_test(test_argv_precedence),     cmocka_unit_test(test_help_lists_groups),
+        cmocka_unit_test(test_validate_rules), cmocka_unit_test(test_choices),      cmocka_unit_test(test_ini),
+        cmocka_unit_test(test_argv_precedence),     cmocka_unit_test(test_help_per_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

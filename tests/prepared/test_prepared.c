@@ -317,7 +317,7 @@ static void no_format(hid_t f) { H5Adelete(f, "format"); }
 
 static void future_version(hid_t f) {
     H5Adelete(f, "format_version");
-    prep_attr_i64(f, "format_version", 99);
+    ed_h5_attr_i64(f, "format_version", 99);
 }
 
 static void bad_tokenizer(hid_t f) {

@@ -7,8 +7,11 @@ proj D->D -> residual; ln2 -> fc D->FF -> tanh-GELU -> fc_out FF->D -> residual)
 final LayerNorm (eps 1e-5); logits through the tied token embedding.
 Parameter order (named_parameters == state_dict) is the C engine's flat buffer order.
 
-    /usr/bin/python3 gpt.py bench --V 8192 --D 256 --L 4 --H 4 --FF 1024 --T 256 --B 8 --threads 2
+    /usr/bin/python3 gpt.py bench --V 8192 --D 256 --L 4 --H 4 --FF 1024 --T 256 --B 8 --threads 2 [--bf16 1]
 prints one line `params=... step_s=... tok_s=... GFLOPS=... loss=...` (AdamW + clipping).
+--bf16 1 runs the forward under torch.autocast('cpu', torch.bfloat16): PyTorch's CPU mixed
+precision (matmuls in bf16 through oneDNN, AMX or AVX512-BF16 where the CPU has them),
+the loss computed in float32 from the logits.
 """
 import argparse
 import math
@@ -105,7 +108,7 @@ def loss_sum(logits, targets, label_smoothing=0.0):
 
 # ---- the benchmark peer -----------------------------------------------------------------
 
-def bench(V, D, L, H, FF, T, B, steps, threads):
+def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0):
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     m = GPT(V, D, L, H, FF, T)
@@ -116,7 +119,9 @@ def bench(V, D, L, H, FF, T, B, steps, threads):
     times = []
     for _ in range(steps + 2):  # two warm-up steps, then the median
         t0 = time.perf_counter()
-        loss = F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=-100)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(bf16)):
+            logits = m(x)
+        loss = F.cross_entropy(logits.float().view(-1, V), y.view(-1), ignore_index=-100)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -131,7 +136,7 @@ def bench(V, D, L, H, FF, T, B, steps, threads):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('cmd', choices=['bench'])
-    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2).items():
+    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2, bf16=0).items():
         ap.add_argument('--' + k, type=int, default=v)
     o = ap.parse_args()
-    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads)
+    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads, o.bf16)

@@ -7,7 +7,17 @@ gradient norms and the parameters after 3 AdamW steps and after 3 SGD-momentum s
 both with clip_grad_norm_. Metrics are norm-relative per tensor: ||c - t|| / ||t||.
 Exit status 0 = all within bounds; anything else (including a missing torch) fails.
 
-    /usr/bin/python3 parity.py --dump-exe build/tests/model/parity_dump --workdir /tmp/parity
+--gemm picks the engine's GEMM backend (openblas | onednn). --precision bf16 runs the
+engine in bf16 and compares it with PyTorch's CPU mixed precision on the same weights
+(torch.autocast('cpu', torch.bfloat16) around the forward, loss in fp32): the loss within
+1e-2 relative, as issue 14 asks, and every gradient within BF16_GRAD_BOUND norm-relative.
+Both sides round matmul inputs to bf16 but not identically (autocast also rounds matmul
+OUTPUTS and runs softmax/GELU on bf16 tensors; the engine keeps them fp32), so the bound
+is the measured difference plus headroom, far below what a wrong or missing gradient term
+gives (order 1). The engine's bf16 gradients are also held against the fp32 ones, which
+shows how far bf16 moves them at all.
+
+    /usr/bin/python3 parity.py --dump-exe build/tests/model/parity_dump --workdir /tmp/parity [--gemm onednn] [--precision bf16]
 """
 import argparse
 import json
@@ -61,13 +71,46 @@ def run_steps(model, opt, x, y, max_norm, steps):
     return norms
 
 
+BF16_LOSS_BOUND = 1e-2   # issue 14
+BF16_GRAD_BOUND = 5e-2   # engine bf16 vs PyTorch autocast-bf16, per tensor (measured: see docs/design.md)
+
+
+def bf16_checks(model, cfg, params0, x, y, f32):
+    """The engine's bf16 forward/backward (loss sum) against PyTorch autocast-bf16 and fp32."""
+    print("bf16: engine vs torch.autocast('cpu', bfloat16), loss sum:")
+    load_flat(model, params0)
+    model.zero_grad()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = model(x)
+    loss = loss_sum(logits.float(), y)
+    loss.backward()
+    ac_grads = [p.grad.detach().clone().numpy() for p in model.parameters()]
+    ac_loss = loss.item()
+    model.zero_grad()
+    loss32 = loss_sum(model(x), y)
+    loss32.backward()
+    fp_grads = [p.grad.numpy() for p in model.parameters()]
+    c_loss = cfg['loss0']
+    print(f"  losses: engine bf16 {c_loss:.6f}, torch autocast {ac_loss:.6f}, torch fp32 {loss32.item():.6f}")
+    check("loss vs autocast (relative)", abs(c_loss - ac_loss) / abs(ac_loss), BF16_LOSS_BOUND)
+    check("loss vs fp32 (relative)", abs(c_loss - loss32.item()) / abs(loss32.item()), BF16_LOSS_BOUND)
+    check("logits vs autocast", rel(f32('logits0.f32'), logits.detach().float().numpy().reshape(-1)), 2e-2)
+    compare_flat("grad vs autocast", model, f32('grads0.f32'), ac_grads, BF16_GRAD_BOUND)
+    compare_flat("grad vs fp32", model, f32('grads0.f32'), fp_grads, BF16_GRAD_BOUND)
+    # not vacuous: bf16 really changed the gradients (an fp32 path would give ~1e-6)
+    worst = max(rel(c, t) for (_, c), t in zip(split_flat(model, f32('grads0.f32')), fp_grads))
+    check("bf16 moved the gradients (1e-4 / worst diff)", 1e-4 / worst, 1.0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--dump-exe', required=True)
     ap.add_argument('--workdir', required=True)
+    ap.add_argument('--gemm', default='openblas', choices=['openblas', 'onednn'])
+    ap.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'])
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
-    subprocess.run([a.dump_exe, a.workdir], check=True)
+    subprocess.run([a.dump_exe, a.workdir, a.gemm, a.precision], check=True)
     d = a.workdir
     cfg = json.load(open(os.path.join(d, 'config.json')))
     f32 = lambda n: np.fromfile(os.path.join(d, n), dtype=np.float32)  # noqa: E731
@@ -92,6 +135,10 @@ def main():
 
     x = torch.from_numpy(i32('inputs.i32').astype(np.int64)).view(B, T)
     y = torch.from_numpy(i32('targets.i32').astype(np.int64)).view(B, T)
+
+    if a.precision == 'bf16':
+        bf16_checks(model, cfg, params0, x, y, f32)
+        return finish()
 
     print("forward/backward, loss sum:")
     load_flat(model, params0)
@@ -137,6 +184,10 @@ def main():
     compare_flat("params after SGD", model, f32('params_sgd.f32'),
                  [p.detach().numpy() for p in model.parameters()], 1e-5)
 
+    return finish()
+
+
+def finish():
     if FAILS:
         print(f"parity FAILED: {len(FAILS)} check(s): {', '.join(FAILS)}")
         return 1

@@ -27,8 +27,14 @@ def parse_args(extra=None):
 
 
 def run(args, ranks, flags, timeout=120, check=None, env=None):
-    """Runs `mpiexec -n ranks exe flags...`; returns CompletedProcess (text)."""
-    cmd = shlex.split(args.mpiexec) + ["-n", str(ranks), args.exe] + [str(f) for f in flags]
+    """Runs `mpiexec -n ranks exe flags...`; returns CompletedProcess (text).
+    $ED_TEST_GEMM (openblas | onednn), when set, adds `--gemm` to commands that build a
+    model and do not name one: ctest runs some scripts once per GEMM backend that way."""
+    flags = [str(f) for f in flags]
+    gemm = os.environ.get("ED_TEST_GEMM")
+    if gemm and "--gemm" not in flags and not (flags and flags[0] in ("prepare", "inspect")):
+        flags += ["--gemm", gemm]
+    cmd = shlex.split(args.mpiexec) + ["-n", str(ranks), args.exe] + flags
     e = dict(os.environ)
     e.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "ED_PROGRESS": "plain"})

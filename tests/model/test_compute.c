@@ -1,0 +1,162 @@
+/* test_compute.c — the small decisions around the GEMMs: bf16 rounding (nearest, ties to
+ * even, NaN/Inf/overflow), the `--gemm auto` rule, the OpenBLAS-core warning, the backend
+ * and precision names, and a model whose compute setting changes between passes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bf16.h"
+#include "expert/compute.h"
+#include "expert/gpt.h"
+
+static float from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static void test_bf16_rounding(void **state) {
+    (void)state;
+    /* input bits -> expected bf16 bits (upper half) */
+    const uint32_t cases[][2] = {
+        {0x3f800000u, 0x3f80u}, /* 1.0 exact */
+        {0x3f808000u, 0x3f80u}, /* tie, lower kept bit even: down */
+        {0x3f818000u, 0x3f82u}, /* tie, lower kept bit odd: up */
+        {0x3f808001u, 0x3f81u}, /* just above the tie: up */
+        {0x3f807fffu, 0x3f80u}, /* just below: down */
+        {0xbf818000u, 0xbf82u}, /* negative tie to even */
+        {0x7f7fffffu, 0x7f80u}, /* FLT_MAX rounds past the largest bf16: infinity */
+        {0x7f800000u, 0x7f80u}, /* +inf */
+        {0xff800000u, 0xff80u}, /* -inf */
+        {0x00000001u, 0x0000u}, /* smallest denormal: to zero */
+        {0x80000000u, 0x8000u}, /* -0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        float x = from_bits(cases[i][0]), r;
+        uint16_t h;
+        ed_bf16_from_f32(&h, &x, 1);
+        ed_bf16_round(&r, &x, 1);
+        assert_int_equal(h, cases[i][1]);
+        assert_int_equal(bits(r), (uint32_t)cases[i][1] << 16);
+        float back;
+        ed_bf16_to_f32(&back, &h, 1);
+        assert_int_equal(bits(back), bits(r));
+    }
+    /* NaNs stay NaN, even one whose payload sits in the low half only */
+    float nans[2] = {from_bits(0x7f800001u), from_bits(0xffc00000u)}, r[2];
+    ed_bf16_round(r, nans, 2);
+    assert_true(isnan(r[0]) && isnan(r[1]));
+    /* the relative error of rounding is at most half an ulp: 2^-8 (7 stored mantissa bits) */
+    for (int i = 1; i < 1000; i++) {
+        float x = 0.37f * (float)i + 1.0f / (float)i, y;
+        ed_bf16_round(&y, &x, 1);
+        assert_true(fabsf(y - x) <= ldexpf(fabsf(x), -8));
+    }
+}
+
+static ed_machine fake(int avx2, int avx512, const char *core, int onednn, int bf16) {
+    ed_machine m;
+    memset(&m, 0, sizeof m);
+    m.avx2 = avx2, m.avx512 = avx512, m.have_onednn = onednn, m.bf16_native = bf16;
+    snprintf(m.blas_core, sizeof m.blas_core, "%s", core);
+    return m;
+}
+
+static void test_auto_rule(void **state) {
+    (void)state;
+    ed_machine zen3 = fake(1, 0, "Zen", 1, 0), spr = fake(1, 1, "Prescott", 1, 1);
+    ed_machine zen5 = fake(1, 1, "Haswell", 1, 1), nodnnl = fake(1, 0, "Prescott", 0, 0);
+    char buf[400];
+    /* core flags are computed by the probe: do it by hand for the fakes */
+    zen3.blas_core_low = 0, spr.blas_core_low = 1, zen5.blas_core_low = 0, nodnnl.blas_core_low = 1;
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &zen3), ED_GEMM_OPENBLAS);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_BF16, &zen3), ED_GEMM_OPENBLAS);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &spr), ED_GEMM_ONEDNN);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_BF16, &spr), ED_GEMM_ONEDNN);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_BF16, &zen5), ED_GEMM_ONEDNN);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &nodnnl), ED_GEMM_OPENBLAS);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_OPENBLAS, ED_PREC_BF16, &spr), ED_GEMM_OPENBLAS);
+    /* the warning: only for a low core, naming the fixes */
+    assert_null(ed_machine_blas_warning(&zen3, buf, sizeof buf));
+    unsetenv("OPENBLAS_CORETYPE");
+    assert_non_null(ed_machine_blas_warning(&spr, buf, sizeof buf));
+    printf("  %s\n", buf);
+    assert_non_null(strstr(buf, "Prescott"));
+    assert_non_null(strstr(buf, "--gemm onednn"));
+    assert_non_null(strstr(buf, "OPENBLAS_CORETYPE=SkylakeX"));
+    /* names round-trip */
+    ed_gemm_backend b;
+    ed_precision p;
+    assert_int_equal(ed_gemm_backend_parse("onednn", &b), 0);
+    assert_int_equal(b, ED_GEMM_ONEDNN);
+    assert_string_equal(ed_gemm_backend_name(b), "onednn");
+    assert_int_equal(ed_precision_parse("bf16", &p), 0);
+    assert_string_equal(ed_precision_name(p), "bf16");
+    assert_int_equal(ed_gemm_backend_parse("mkl", &b), -1);
+    assert_int_equal(ed_precision_parse("fp16", &p), -1);
+}
+
+/* The real probe on this machine: consistent fields, and a core list that matches. */
+static void test_probe(void **state) {
+    (void)state;
+    ed_machine m;
+    ed_machine_probe(&m);
+    char d[256];
+    ed_machine_describe(&m, d, sizeof d);
+    printf("  %s: %s\n", m.cpu, d);
+    assert_true(m.blas_core[0] != '\0');
+    if (m.avx512) assert_true(m.avx2);
+    if (m.avx512bf16 || m.amx) assert_true(m.avx512);
+    if (!m.have_onednn) assert_false(m.bf16_native);
+}
+
+/* Switching a model between fp32 and bf16 (and backends) between passes: fp32 results do
+ * not depend on what ran before, bf16 differs from fp32 by bf16 rounding, not more. */
+static void test_switch(void **state) {
+    (void)state;
+    ed_model_config cfg = {.vocab_size = 50, .d_model = 32, .n_layers = 2, .n_heads = 4, .d_ff = 64,
+                           .max_seq_len = 16};
+    char msg[256];
+    ed_gpt *m = ed_gpt_create(&cfg, 3, msg, sizeof msg);
+    assert_non_null(m);
+    int32_t x[2 * 16], y[2 * 16];
+    for (int i = 0; i < 32; i++) x[i] = (i * 7) % 50, y[i] = (i * 11 + 3) % 50;
+    double l32a, l16, l32b;
+    long c;
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    ed_gemm_backend other = mach.have_onednn ? ED_GEMM_ONEDNN : ED_GEMM_OPENBLAS;
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l32a, &c);
+    assert_int_equal(ed_gpt_set_compute(m, other, ED_PREC_BF16, msg, sizeof msg), 0);
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l16, &c);
+    assert_int_equal(ed_gpt_set_compute(m, ED_GEMM_OPENBLAS, ED_PREC_FP32, msg, sizeof msg), 0);
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l32b, &c);
+    printf("  loss fp32 %.9f, bf16 %.9f, fp32 again %.9f\n", l32a, l16, l32b);
+    assert_true(l32a == l32b);
+    assert_true(l16 != l32a && fabs(l16 - l32a) <= 1e-2 * fabs(l32a));
+    assert_int_equal(ed_gpt_set_compute(m, ED_GEMM_AUTO, ED_PREC_FP32, msg, sizeof msg), -1);
+    ed_gpt_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_auto_rule),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_switch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

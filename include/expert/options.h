@@ -97,6 +97,7 @@ typedef struct {
     char checkpoint[ED_PATH_MAX];
     char prompt[4096];
     int max_new_tokens;            /* 50 */
+    int sample_tokens;             /* train: generate this many tokens from best.h5 at the end, 0 = off */
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
 } ed_options;

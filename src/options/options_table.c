@@ -112,6 +112,8 @@ static const ed_option_spec TABLE[] = {
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", E|G|I, ONCE, "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
+    ROW("sample-tokens", ED_OPT_INT, sample_tokens, 0, "loop", T, STORED,
+        "at the end of training, print a sample of N tokens generated from best.h5 (0 = off)"),
     ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", G, STORED, "tokens to generate"),
     ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", G, STORED, "sampling temperature (0 = greedy)"),
     ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", G, STORED, "sample among the k most likely tokens (0 = all)"),
@@ -166,21 +168,27 @@ void ed_options_defaults(ed_options *o) {
     o->seed = 42;
     o->bucket_mb = 4;
     o->max_new_tokens = 50;
+    o->sample_tokens = 30;
     o->temperature = 1.0f;
     o->top_k = 40;
 }
 
-/* A preset fixes the model shape and the window length that goes with it; it is applied
- * before the config file and the flags, so both can still change any of it. */
+/* A preset fixes the model shape and the windows, vocabulary and run length that go with
+ * it; it is applied before the config file and the flags, so both can still change any
+ * of it. `tiny` is the bare `expert-dist`: one packed epoch of the bundled corpus (about
+ * 0.54 M tokens, 1072 steps of 8 windows) with a 4000-word vocabulary, validated every
+ * 200 steps, in well under 90 s on 2 cores (README, quickstart). */
 typedef struct {
     const char *name;
     int d_model, n_layers, n_heads, d_ff, max_seq_len, max_length, stride, epochs;
+    int vocab_size, pack;
+    long eval_interval;
 } preset_row;
 
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 128, 64, 1},
-    {"small", 256, 4, 4, 1024, 256, 256, 128, 10},
-    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, 4000, 1, 200},
+    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, 10000, 0, 0},
+    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, 10000, 0, 0},
 };
 
 int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
@@ -196,6 +204,9 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->max_length = p->max_length;
         o->stride = p->stride;
         o->epochs = p->epochs;
+        o->vocab_size = p->vocab_size;
+        o->pack = p->pack;
+        o->eval_interval = p->eval_interval;
         return 0;
     }
     return ed_fail(err, "unknown preset '%s' (expected tiny, small or seed)", name);

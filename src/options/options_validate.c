@@ -32,6 +32,7 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->more_epochs < 0) return ed_fail(err, "more-epochs must be >= 0 (got %d)", o->more_epochs);
     if (o->more_epochs > 0 && !o->resume[0])
         return ed_fail(err, "--more-epochs continues a checkpoint: give --resume PATH or --resume auto");
+    if (o->sample_tokens < 0) return ed_fail(err, "sample-tokens must be >= 0 (got %d)", o->sample_tokens);
     if (o->max_steps < 0) return ed_fail(err, "max-steps must be >= 0 (got %ld)", o->max_steps);
     if (!(o->lr > 0.0f)) return ed_fail(err, "lr must be > 0 (got %g)", (double)o->lr);
     if (!(o->min_lr >= 0.0f && o->min_lr <= o->lr))

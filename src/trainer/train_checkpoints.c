@@ -111,6 +111,27 @@ int trainer_save_epoch(ed_trainer *t, ed_error *err) {
     return 0;
 }
 
+int trainer_write_config(ed_trainer *t, ed_error *err) {
+    if (ensure_dir(t, err) != 0) return -1;
+    int status = 0;
+    if (t->d->rank == 0) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        ED_CHECK(f, "open_memstream failed");
+        fprintf(f, "# expert-dist %s (%s) train: the effective configuration of this run\n"
+                   "# (defaults < preset < config file < flags; a resumed run: the checkpoint's model).\n"
+                   "# Run it again with: expert-dist -c <this file>\n", ED_VERSION, ED_GIT_COMMIT);
+        ed_options_print(t->o, f);
+        fclose(f);
+        char path[ED_PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/config.ini", t->o->checkpoint_dir);
+        status = ed_write_file_atomic(path, text, len, "config", err);
+        free(text);
+    }
+    return ed_dist_agree(t->d, status, err);
+}
+
 int trainer_write_history(ed_trainer *t, ed_error *err) {
     int status = 0;
     if (ensure_dir(t, err) != 0) return -1;

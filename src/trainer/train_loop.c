@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "expert/commands.h"
 #include "expert/progress.h"
 #include "expert/isa.h"
 #include "trainer_internal.h"
@@ -303,16 +304,19 @@ static void print_header(const ed_trainer *t) {
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
     if (t->d->rank == 0) print_compute_warnings(t);
     if (!t->verbose) return;
-    printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
-    ed_options_print(t->o, stdout);
+    /* One line; every option is in config.ini (written before this). */
     const ed_model_config *m = ed_gpt_config(t->model);
-    printf("# model: vocab %d, D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", m->vocab_size, m->d_model,
-           m->n_layers, m->n_heads, m->d_ff, m->max_seq_len, ed_gpt_num_params(t->model));
-    printf("# data: %zu train windows%s", t->train_ds.n_windows, t->has_val ? "" : ", no validation set\n");
-    if (t->has_val) printf(", %zu val windows\n", t->val_ds.n_windows);
-    printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
-           t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
-           t->total_steps);
+    double np = (double)ed_gpt_num_params(t->model);
+    char val[48] = "no validation set";
+    if (t->has_val) snprintf(val, sizeof val, "%zu val windows", t->val_ds.n_windows);
+    char size[32];
+    if (np >= 1e6) snprintf(size, sizeof size, "%.2f M", np / 1e6);
+    else snprintf(size, sizeof size, "%.1f k", np / 1e3);
+    printf("# model %s: %s parameters (D%d L%d H%d FF%d T%d, vocab %d); data: %zu train windows, %s; "
+           "%d epoch(s) x %ld steps of %d windows on %d rank(s) x %d thread(s); config: %s/config.ini\n",
+           t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
+           m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
+           t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
     char cpu[128], isa[160];
     ed_cpu_model(cpu, sizeof cpu);
     ed_isa_describe(isa, sizeof isa);
@@ -381,6 +385,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     } else if (o->dry_run) {
         print_memory(t);
         rc = ED_EXIT_OK;
+    } else if (trainer_write_config(t, &err) != 0) {
+        rc = ED_EXIT_FAILURE;
     } else {
         print_header(t);
         if (t->st.stop && t->verbose)
@@ -394,7 +400,25 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
     }
+    /* A finished run ends with a few words from its best model (rank 0 generates, all
+     * ranks agree on the outcome), the way `expert-dist generate` would print them. */
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->steps_run > 0;
+    ed_options go = t->opt;
+    if (sample) {
+        const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
+        if (strlen(o->checkpoint_dir) + strlen(name) + 2 > sizeof go.checkpoint) sample = 0;
+        else snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
+        go.max_new_tokens = o->sample_tokens;
+        go.prompt[0] = '\0';
+    }
     trainer_free(t);
     free(t);
+    if (sample) {
+        if (d->rank == 0) {
+            printf("sample (expert-dist generate %s -n %d):\n", go.checkpoint, go.max_new_tokens);
+            fflush(stdout);
+        }
+        ed_generate(&go, d); /* a failure is reported and does not change the run's status */
+    }
     return rc;
 }

@@ -94,5 +94,7 @@ int trainer_save_step(ed_trainer *t, ed_error *err);
 /* epoch-<N>.h5 for the epoch just completed (N = st.epoch, 1-based after the increment). */
 int trainer_save_epoch(ed_trainer *t, ed_error *err);
 int trainer_write_history(ed_trainer *t, ed_error *err);
+/* <checkpoint-dir>/config.ini: the effective options as an INI file (`-c` reads it back). */
+int trainer_write_config(ed_trainer *t, ed_error *err);
 
 #endif

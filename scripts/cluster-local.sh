@@ -7,7 +7,7 @@
 #   scripts/cluster-local.sh start [--nodes N] [--link unlimited|10gbit|1gbit] [--node-cpus "L1 L2 ..."] [--slurm]
 #   scripts/cluster-local.sh status
 #   scripts/cluster-local.sh exec NODE CMD [ARGS...]      run a command "on" node NODE (n1..nN, or head)
-#   scripts/cluster-local.sh mpirun [--per-node K] [MPIRUN ARGS...] PROGRAM [ARGS...]
+#   scripts/cluster-local.sh mpirun [--per-node K] [--nodes M] [MPIRUN ARGS...] PROGRAM [ARGS...]
 #   scripts/cluster-local.sh slurm CMD [ARGS...]          a Slurm client command (sbatch, squeue,
 #                                                        scontrol, ...) run on the head node
 #   scripts/cluster-local.sh stop
@@ -33,10 +33,11 @@
 #     (it exports SLURM_CONF). Daemons are recorded by PID and stopped by `stop`.
 # `start` is idempotent: a running cluster with the same node count is kept (a different
 # --link is applied in place); a different node count, or leftovers of an earlier run,
-# are torn down first (by the names recorded in DIR/state, and processes by namespace).
+# are torn down first (by the names recorded in DIR/state, else by the names this script
+# gives its namespaces, PREFIX-sw/-head/-nK; processes by namespace).
 #
-# `mpirun` runs Open MPI's mpirun in the head namespace with --host nodes (K slots each,
-# default 1 = --per-node), -n N*K unless you give -n, TCP between nodes restricted to NET
+# `mpirun` runs Open MPI's mpirun in the head namespace with --host nodes n1..nM (all
+# nodes unless --nodes M; K slots each, default 1 = --per-node), -n M*K unless you give -n, TCP between nodes restricted to NET
 # and shared memory inside a node: rank r runs on node r / K + 1.
 #
 # Environment:
@@ -177,9 +178,17 @@ cmd_start() {
     fi
     # Anything left from an earlier run (ours by the state file): remove it first.
     cmd_stop >/dev/null
-    for ns in "$P-sw" "$P-head" $(seq -f "$P-n%g" 1 "$nodes"); do
-        ns_exists "$ns" && die "namespace $ns exists but was not made by this script's state in $D: remove it or set ED_CLUSTER_NAME"
+    # Namespaces with our names but no state (its directory was removed, e.g. /tmp was
+    # cleaned while a cluster ran): ours by name, so remove them and what runs in them.
+    local left=()
+    for ns in "$P-sw" "$P-head" $(ls /run/netns 2>/dev/null | grep -E "^$P-n[0-9]+\$" || true); do
+        ns_exists "$ns" && left+=("$ns")
     done
+    if [ ${#left[@]} -gt 0 ]; then
+        say "removing namespaces left by an earlier run: ${left[*]}"
+        kill_ns_procs "${left[@]}"
+        for ns in "${left[@]}"; do ip netns delete "$ns"; done
+    fi
 
     mkdir -p "$D"
     # The state is written before anything is made, so a failed start can still be stopped.
@@ -271,9 +280,18 @@ mca_args() {
 cmd_mpirun() {
     need_running
     local per=1 n has_n=0 hosts="" a
-    if [ "${1:-}" = --per-node ]; then per=${2:?--per-node needs a number}; shift 2; fi
-    case "$per" in ''|*[!0-9]*|0) die "--per-node must be a positive number" ;; esac
     n=$(state_get nodes)
+    while :; do
+        case "${1:-}" in
+            --per-node) per=${2:?--per-node needs a number}; shift 2 ;;
+            --nodes) a=${2:?--nodes needs a number}; shift 2
+                case "$a" in ''|*[!0-9]*|0) die "mpirun --nodes must be a positive number" ;; esac
+                [ "$a" -le "$n" ] || die "mpirun --nodes $a: the cluster has $n nodes"
+                n=$a ;;
+            *) break ;;
+        esac
+    done
+    case "$per" in ''|*[!0-9]*|0) die "--per-node must be a positive number" ;; esac
     for a in "$@"; do case "$a" in -n|-np|--np|-n=*|--n) has_n=1 ;; esac; done
     for i in $(seq 1 "$n"); do hosts="$hosts${hosts:+,}$NET.$i:$per"; done
     local count=()

@@ -14,6 +14,7 @@ PACKAGES=(
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru
   slurm-wlm munge                 # the real local Slurm cluster of tests/slurm
+  iproute2 util-linux             # emulated nodes of tests/multinode (ip, tc; nsenter, unshare, taskset)
   clang libclang-rt-14-dev libomp-dev   # libFuzzer harnesses of tests/fuzz
 )
 

@@ -9,8 +9,9 @@
  * Precision (--precision): fp32, or bf16 = every GEMM input rounded to bfloat16 (round to
  * nearest even) and multiplied with float32 accumulation and float32 output; everything
  * else (LayerNorm, softmax, GELU, the loss, master weights, gradients, optimizer state,
- * allreduce, checkpoints) stays float32. Where oneDNN has a bf16 matmul for the CPU
- * (AVX512-BF16 or AMX) the products run in bf16 instructions; elsewhere, or when the
+ * allreduce, checkpoints) stays float32. On the oneDNN backend, where oneDNN has a bf16
+ * matmul for the CPU (AVX512-BF16 or AMX), the products run in bf16 instructions;
+ * elsewhere (always on OpenBLAS, which has no bf16 GEMM in Debian's build), or when the
  * environment sets ED_BF16_EMULATE=1, they are emulated by the fp32 GEMM on the rounded
  * inputs. A product of two bf16 values is exact in float32, so both paths compute the same
  * products and differ only in the order of the fp32 sums. */

@@ -27,6 +27,13 @@ typedef struct {
     char host[64];      /* gethostname() */
 } ed_dist;
 
+/* Before MPI_Init: Open MPI tuning the gradient exchange needs, as environment defaults a
+ * user's own OMPI_MCA_* settings override. Open MPI 4's non-blocking allreduce (libnbc)
+ * picks a binomial-tree algorithm for our bucket sizes, which moves each bucket log2(N)
+ * times; Rabenseifner's reduce-scatter + allgather moves it 2(N-1)/N times: measured
+ * 2.6x faster on 4 emulated nodes at 1 Gbit/s (docs/multinode.md). Other MPIs ignore it. */
+void ed_dist_preinit(void);
+
 /* Collective. Sets MPI_ERRORS_ARE_FATAL on comm and splits off the node communicator. */
 void ed_dist_init(ed_dist *d, MPI_Comm comm);
 void ed_dist_free(ed_dist *d);
@@ -90,7 +97,21 @@ int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err
  *    buffer exists; finish moves each part to its place. After finish ONLY buf[lo, hi),
  *    this rank's slice, holds the sum over ranks: the rest of buf is scratch (partly this
  *    rank's local gradient, partly MPI's) and must not be read. Half the traffic of an
- *    allreduce (each rank receives 1/W of the sum instead of all of it). */
+ *    allreduce (each rank receives 1/W of the sum instead of all of it).
+ *
+ * bf16 on the wire (ed_grad_sync_set_bf16, --grad-comm bf16; allreduce mode only): half
+ * the bytes of the fp32 allreduce, the sum still taken in fp32. Per bucket, in two
+ * collectives of 16-bit values:
+ *   1. encode the bucket to bf16 (round to nearest even) and MPI_Ialltoall it: rank r
+ *      receives chunk r (ceil(len / W) values) of every rank's bucket;
+ *   2. decode, sum the W copies of chunk r in fp32 in rank order, encode the sum, and
+ *      MPI_Iallgather the chunks: every rank decodes the same bf16 sum.
+ * Bytes sent per rank: 2 (W-1)/W x 2 B per float, against 2 (W-1)/W x 4 B for a ring
+ * allreduce of fp32. Each gradient is rounded twice (its own value, the sum: relative
+ * error <= 2^-8 each), never once per hop as a bf16 ring would, and every rank gets the
+ * bit-identical result, so the replicas stay identical. Step 1 overlaps backward like
+ * the fp32 buckets; step 2 runs in finish (summing bucket i while i+1's gather flies).
+ * Memory: two uint16 buffers the size of the gradient, 4 B/param. */
 typedef struct {
     MPI_Comm comm;
     int world, rank;
@@ -106,7 +127,12 @@ typedef struct {
     int *recvcounts;     /* [n_buckets * world]: bucket i's overlap with rank r's slice; MPI
                             must not see them change while the collective runs, so one row
                             per bucket, computed once */
-    double wait_seconds; /* total time blocked in ed_grad_sync_finish (for the summary) */
+    /* bf16 mode (bf16 = 1) */
+    int bf16;
+    size_t chunk;        /* values per rank per bucket: ceil(bucket / world) */
+    uint16_t *wire;      /* [n_buckets][world * chunk]: the encoded bucket, then the gathered sum */
+    uint16_t *peers;     /* [n_buckets][world * chunk]: this rank's chunk from every rank */
+    MPI_Request *req2;   /* the allgathers */
     long n_launched;     /* buckets launched during backward (overlapped), all steps */
     long n_total;        /* buckets launched, all steps */
 } ed_grad_sync;
@@ -117,7 +143,13 @@ void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, siz
  * contiguous and ascending in rank; copied, the caller keeps its arrays). */
 void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes,
                                const int *counts, const int *displs);
+/* Allreduce mode with bf16 on the wire (see above); call once after ed_grad_sync_init. */
+void ed_grad_sync_set_bf16(ed_grad_sync *g);
 void ed_grad_sync_free(ed_grad_sync *g);
+
+/* fp32 <-> bf16 (the upper 16 bits), rounding to nearest even; NaN stays NaN. */
+uint16_t ed_bf16_encode(float f);
+float ed_bf16_decode(uint16_t h);
 /* Before the last micro-batch's backward of a step. */
 void ed_grad_sync_begin(ed_grad_sync *g);
 /* An ed_grad_ready_fn (ctx = the ed_grad_sync). */

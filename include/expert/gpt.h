@@ -22,9 +22,10 @@
  *
  * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
- * runs everything on the OpenMP threads (each GEMM is split into per-thread slabs with
- * single-threaded BLAS inside, src/model/gemm.c), so only one pool of threads competes
- * for the cores; the OpenBLAS setting is restored on return.
+ * runs everything on the OpenMP threads (an OpenBLAS GEMM is split into per-thread slabs
+ * with single-threaded BLAS inside; oneDNN threads on the same OpenMP pool; see
+ * src/model/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
+ * setting is restored on return.
  * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
  *
  * Token ids are validated by the data pipeline; an id outside [0, V) (or a target that
@@ -54,6 +55,8 @@ typedef struct {
 /* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
  * divide d-model 512"); options validation and the checkpoint reader report it as is. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len);
+/* Parameters of a model of this (valid) shape, from the tensor table, without building it. */
+size_t ed_model_num_params(const ed_model_config *c);
 
 typedef struct {
     char name[64];   /* state_dict key, e.g. "blocks.3.qkv.weight" */

@@ -25,6 +25,10 @@ extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
 typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
 extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 
+/* --grad-comm: the gradient values on the wire (src/dist, "bf16 on the wire" in dist.h). */
+typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
+extern const char *const ed_grad_comm_names[]; /* "fp32", "bf16" */
+
 typedef struct {
     /* data */
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
@@ -82,6 +86,7 @@ typedef struct {
     int threads;                   /* per rank; 0 = cores / ranks-per-node */
     size_t bucket_mb;              /* allreduce bucket size in MB, 4 */
     int zero;                      /* ZeRO stage: 0 | 1 */
+    ed_grad_comm grad_comm;        /* fp32 | bf16: gradient values on the wire (docs/multinode.md) */
     int recompute;                 /* activation recomputation */
     int dry_run;                   /* print the memory report and exit */
     int check_every;               /* debug: compare weight checksums across ranks every N steps */

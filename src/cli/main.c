@@ -91,6 +91,7 @@ int main(int argc, char **argv) {
     /* FUNNELED: OpenMP/OpenBLAS threads compute, only the main thread calls MPI (the
      * gradient-ready callback runs on it between layers). */
     int provided = 0;
+    ed_dist_preinit();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     ed_dist d;
     ed_dist_init(&d, MPI_COMM_WORLD);

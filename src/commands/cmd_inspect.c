@@ -7,13 +7,6 @@
 #include "expert/tokenizer.h"
 #include "expert/trainer.h"
 
-/* Parameters of the layout in gpt.h, from the shape alone. */
-static size_t count_params(const ed_model_config *c) {
-    size_t D = (size_t)c->d_model, F = (size_t)c->d_ff;
-    size_t block = 2 * D + 3 * D * D + 3 * D + D * D + D + 2 * D + F * D + F + D * F + D;
-    return (size_t)c->vocab_size * D + (size_t)c->max_seq_len * D + (size_t)c->n_layers * block + 2 * D;
-}
-
 static double last_of(const ed_dcol *c) { return c->n ? c->v[c->n - 1] : NAN; }
 
 static int inspect(const ed_options *in, ed_error *err) {
@@ -35,7 +28,7 @@ static int inspect(const ed_options *in, ed_error *err) {
     printf("checkpoint %s\n", in->checkpoint);
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
            ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
-           mc.max_seq_len, count_params(&mc));
+           mc.max_seq_len, ed_model_num_params(&mc));
     printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
            "written by %d rank(s)\n",
            st.epoch, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);

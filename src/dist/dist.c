@@ -1,12 +1,17 @@
 /* dist.c — rank bookkeeping, agreeing on failure, small reductions, replica checks. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "expert/dist.h"
 
 #define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
+
+void ed_dist_preinit(void) {
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0); /* 3 = rabenseifner; 0 = keep the user's */
+}
 
 /* The CPUs this node gives us: the union of the affinity masks of the ranks on this node
  * (what a Slurm cpuset, taskset or mpirun's binding allows), not every online CPU, so

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "expert/dist.h"
+#include "grad_bf16.h"
 
 #define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
 
@@ -54,6 +55,9 @@ void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_
 }
 
 void ed_grad_sync_free(ed_grad_sync *g) {
+    free(g->wire);
+    free(g->peers);
+    free(g->req2);
     free(g->done);
     free(g->req);
     free(g->recvcounts);
@@ -68,6 +72,10 @@ void ed_grad_sync_begin(ed_grad_sync *g) {
 static void launch(ed_grad_sync *g, int i) {
     g->n_total++;
     if (g->world == 1) return; /* a sum over one rank is the buffer itself */
+    if (g->bf16) {
+        ed_grad_bf16_launch(g, i, bucket_lo(g, i), bucket_len(g, i));
+        return;
+    }
     if (g->scatter) {
         /* In place: the bucket is the input, and this rank's part of the sum lands at the
          * bucket's start (finish moves it to its place); no second buffer. A rank the bucket
@@ -103,8 +111,12 @@ void ed_grad_sync_ready(void *ctx, size_t offset, size_t count) {
 }
 
 void ed_grad_sync_finish(ed_grad_sync *g) {
-    double t0 = ed_now();
     while (g->next >= 0) launch(g, g->next--);
+    if (g->bf16 && g->world > 1) {
+        for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_sum(g, i);
+        for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_decode(g, i, bucket_lo(g, i), bucket_len(g, i));
+        return;
+    }
     if (g->world > 1) MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
     /* The optimizer reads the flat buffer: move each bucket's reduced part from the
      * bucket's start to its place in this rank's slice (overlapping: memmove). */
@@ -114,5 +126,4 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
             size_t at = blo > g->lo ? blo : g->lo;
             if (cnt && at != blo) memmove(g->buf + at, g->buf + blo, cnt * sizeof *g->buf);
         }
-    g->wait_seconds += ed_now() - t0;
 }

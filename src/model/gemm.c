@@ -33,6 +33,7 @@ struct ed_gemm_ctx {
     ed_gemm_backend backend;
     ed_precision prec;
     int bf16_native;   /* bf16 through oneDNN's bf16 matmul, else emulated */
+    int onednn_split;  /* oneDNN: the engine's slab split instead of oneDNN's threading */
     ed_onednn *dnnl;   /* NULL for OpenBLAS */
     void *scratch[SLOTS];
     size_t cap[SLOTS]; /* bytes */
@@ -53,24 +54,18 @@ ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, si
     ed_gemm_ctx *g = ed_calloc(1, sizeof *g);
     g->backend = b;
     g->prec = p;
-    /* oneDNN serves the native bf16 path even under --gemm openblas: OpenBLAS has no bf16
-     * GEMM in Debian's build, and the products are the same either way. */
-    const char *emu = getenv("ED_BF16_EMULATE");
-    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
-    if (b == ED_GEMM_ONEDNN || (p == ED_PREC_BF16 && !force_emulation)) {
-        char m2[256] = "";
-        g->dnnl = ed_onednn_create(m2, sizeof m2);
-        if (!g->dnnl && b == ED_GEMM_ONEDNN) {
-            if (msg && msg_len) snprintf(msg, msg_len, "%s", m2);
+    if (b == ED_GEMM_ONEDNN) {
+        g->dnnl = ed_onednn_create(msg, msg_len);
+        if (!g->dnnl) {
             free(g);
             return NULL;
         }
     }
+    /* OpenBLAS (Debian's build has no bf16 GEMM) always emulates bf16; oneDNN multiplies
+     * bf16 natively where it has a bf16 matmul for this CPU, unless told not to. */
+    const char *emu = getenv("ED_BF16_EMULATE");
+    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
     g->bf16_native = p == ED_PREC_BF16 && !force_emulation && g->dnnl && ed_onednn_bf16_native(g->dnnl);
-    if (g->dnnl && b == ED_GEMM_OPENBLAS && !g->bf16_native) { /* not needed after all */
-        ed_onednn_free(g->dnnl);
-        g->dnnl = NULL;
-    }
     return g;
 }
 
@@ -95,15 +90,26 @@ void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len) {
              impl[0] ? ")" : "", prec);
 }
 
-/* ---- OpenBLAS ---- */
+/* ---- fp32 products: one per thread, or split into per-thread slabs ---- */
 
-static void blas_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc, int nested) {
-    CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
+/* One thread's product: OpenBLAS single-threaded, or oneDNN from inside a region (where
+ * it runs on the calling thread, with that thread's scratch slot). */
+static void one_gemm(ed_gemm_ctx *g, int slot, int transA, int transB, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (g->backend == ED_GEMM_ONEDNN)
+        ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N,
+                    K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void split_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc, int nested) {
     int nt = omp_get_max_threads();
     /* small products: the fork costs more than it saves */
     if (nested || nt == 1 || (double)M * N * K < 262144.0) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        one_gemm(g, nested ? omp_get_thread_num() : 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                 ldc);
         return;
     }
     int split_m = M >= N;
@@ -117,12 +123,10 @@ static void blas_gemm(int transA, int transB, int M, int N, int K, float alpha, 
         if (lo < hi) {
             if (split_m) {
                 const float *a = transA ? A + lo : A + (size_t)lo * lda;
-                cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
-                            C + (size_t)lo * ldc, ldc);
+                one_gemm(g, t, transA, transB, hi - lo, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)lo * ldc, ldc);
             } else {
                 const float *b = transB ? B + (size_t)lo * ldb : B + lo;
-                cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta,
-                            C + lo, ldc);
+                one_gemm(g, t, transA, transB, M, hi - lo, K, alpha, A, lda, b, ldb, beta, C + lo, ldc);
             }
         }
     }
@@ -175,8 +179,10 @@ void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float 
         A = (const float *)s, lda = ac;
         B = (const float *)(s + abytes), ldb = bc;
     }
-    if (g->backend == ED_GEMM_ONEDNN)
+    if (g->backend == ED_GEMM_ONEDNN && !g->onednn_split)
         ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
-        blas_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nested);
+        split_gemm(g, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nested);
 }
+
+void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on) { g->onednn_split = on != 0; }

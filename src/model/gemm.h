@@ -25,9 +25,9 @@
 
 typedef struct ed_gemm_ctx ed_gemm_ctx;
 
-/* A context for backend `b` (not AUTO) and precision p. With ED_BF16_EMULATE=1 in the
- * environment bf16 is always emulated. NULL with msg filled when the backend is not in
- * this build. */
+/* A context for backend `b` (not AUTO) and precision p. bf16 is native on oneDNN where
+ * it has a bf16 matmul for this CPU, else (always on OpenBLAS, and with ED_BF16_EMULATE=1
+ * in the environment) emulated. NULL with msg filled when the backend is not in this build. */
 ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
 void ed_gemm_ctx_free(ed_gemm_ctx *g);
 
@@ -41,6 +41,10 @@ int ed_gemm_ctx_bf16_native(const ed_gemm_ctx *g);
 void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len);
 /* Primitives created so far (oneDNN; 0 for OpenBLAS): a test checks that steps reuse them. */
 long ed_gemm_ctx_primitives(const ed_gemm_ctx *g);
+
+/* Measurement knob (ed-bench): run oneDNN fp32 products in the engine's per-thread slabs
+ * (each slab a single-threaded primitive) instead of letting oneDNN thread them. */
+void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on);
 
 void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -192,19 +192,17 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
         x = a->blocks[l].res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
-    if (a->logits) {
-        matmul_forward(m->gemm, a->logits, a->lnf, m->p.wte, NULL, N, D, V, 0);
+    /* The head in chunks of ED_CE_CHUNK rows whether the logits are kept or not: the same
+     * GEMM shapes give the same logits bit for bit (a GEMM's rounding may depend on its
+     * row count), so recomputation changes memory, never results. */
+    for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
+        int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
+        float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
+        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
         if (targets) {
-            crossentropy_forward(a->lse, a->row_loss, a->row_hit, a->logits, targets, N, V, label_smoothing);
-            rows_nll(a->row_nll, a->logits, a->lse, targets, N, V);
-        }
-    } else {
-        for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
-            int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
-            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
-            crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, a->dlogits, targets + r0, rows,
-                                 V, label_smoothing);
-            rows_nll(a->row_nll + r0, a->dlogits, a->lse + r0, targets + r0, rows, V);
+            crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
+                                 label_smoothing);
+            rows_nll(a->row_nll + r0, z, a->lse + r0, targets + r0, rows, V);
         }
     }
     double ls = 0.0, nll = 0.0;
@@ -241,8 +239,10 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     /* Tied head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and dwte. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
-        const float *z = a->logits + (size_t)r0 * V;
-        if (!a->logits) { /* the forward kept no logits: this chunk's again */
+        const float *z;
+        if (a->logits) {
+            z = a->logits + (size_t)r0 * V;
+        } else { /* the forward kept no logits (NULL: no arithmetic on it): this chunk's again */
             matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
             z = a->dlogits;
         }
@@ -254,7 +254,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     layernorm_backward(a->dres, m->g.lnfw, m->g.lnfb, a->dsmall, xL, m->p.lnfw, a->lnf_mean,
                        a->lnf_rstd, N, D);
     const ed_tensor *t = m->tensors;
-    tell_ready(ready, ready_ctx, t[2 + 12 * L].offset, 2 * (size_t)D);
+    tell_ready(ready, ready_ctx, t[gpt_block_tensor(L)].offset, 2 * (size_t)D);
 
     for (int l = L - 1; l >= 0; l--) {
         const gpt_block_params *w = &m->p.blocks[l];
@@ -286,10 +286,10 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
-        size_t off = t[2 + 12 * l].offset;
-        tell_ready(ready, ready_ctx, off, t[2 + 12 * (l + 1)].offset - off);
+        size_t off = t[gpt_block_tensor(l)].offset;
+        tell_ready(ready, ready_ctx, off, t[gpt_block_tensor(l + 1)].offset - off);
     }
     encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, B, T, D);
     ed_blas_serial_end(blas_saved);
-    tell_ready(ready, ready_ctx, 0, t[2].offset);
+    tell_ready(ready, ready_ctx, 0, t[gpt_block_tensor(0)].offset);
 }

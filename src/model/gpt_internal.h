@@ -83,4 +83,11 @@ struct ed_gpt {
  * using the tensor table. params.c */
 void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, int L);
 
+/* The tensor table's layout (params.c builds it, gpt.h documents it): wte, wpe, then
+ * GPT_BLOCK_TENSORS per block, then ln_f.weight and ln_f.bias; 4 + L * GPT_BLOCK_TENSORS
+ * tensors in all. */
+enum { GPT_BLOCK_TENSORS = 12 };
+/* Index of block l's first tensor (ln1.weight); for l = L, of ln_f.weight. */
+static inline int gpt_block_tensor(int l) { return 2 + l * GPT_BLOCK_TENSORS; }
+
 #endif

@@ -8,9 +8,6 @@
 #include "expert/common.h"
 #include "gpt_internal.h"
 
-/* Tensors per block, in state_dict order. */
-#define BLOCK_TENSORS 12
-
 /* Messages name the options (--d-model ...): options validation reports them as they are. */
 int ed_model_config_check(const ed_model_config *c, char *msg, size_t msg_len) {
     char buf[160] = "";
@@ -52,12 +49,12 @@ static size_t build_tensor_table(ed_tensor *t, const ed_model_config *c) {
     add_tensor(t, &n, &off, "wte.weight", V, D);
     add_tensor(t, &n, &off, "wpe.weight", c->max_seq_len, D);
     for (int l = 0; l < c->n_layers; l++) {
-        static const char *const names[BLOCK_TENSORS] = {
+        static const char *const names[GPT_BLOCK_TENSORS] = {
             "ln1.weight", "ln1.bias", "qkv.weight", "qkv.bias", "proj.weight", "proj.bias",
             "ln2.weight", "ln2.bias", "fc.weight", "fc.bias", "fc_out.weight", "fc_out.bias"};
-        const int rows[BLOCK_TENSORS] = {D, D, 3 * D, 3 * D, D, D, D, D, FF, FF, D, D};
-        const int cols[BLOCK_TENSORS] = {0, 0, D, 0, D, 0, 0, 0, D, 0, FF, 0};
-        for (int k = 0; k < BLOCK_TENSORS; k++) {
+        const int rows[GPT_BLOCK_TENSORS] = {D, D, 3 * D, 3 * D, D, D, D, D, FF, FF, D, D};
+        const int cols[GPT_BLOCK_TENSORS] = {0, 0, D, 0, D, 0, 0, 0, D, 0, FF, 0};
+        for (int k = 0; k < GPT_BLOCK_TENSORS; k++) {
             snprintf(name, sizeof name, "blocks.%d.%s", l, names[k]);
             add_tensor(t, &n, &off, name, rows[k], cols[k]);
         }
@@ -67,19 +64,26 @@ static size_t build_tensor_table(ed_tensor *t, const ed_model_config *c) {
     return off;
 }
 
+size_t ed_model_num_params(const ed_model_config *c) {
+    ed_tensor *t = ed_calloc((size_t)gpt_block_tensor(c->n_layers) + 2, sizeof *t);
+    size_t n = build_tensor_table(t, c);
+    free(t);
+    return n;
+}
+
 void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, int L) {
     v->wte = buf + t[0].offset;
     v->wpe = buf + t[1].offset;
     for (int l = 0; l < L; l++) {
-        const ed_tensor *b = t + 2 + (size_t)l * BLOCK_TENSORS;
-        float **dst[BLOCK_TENSORS] = {
+        const ed_tensor *b = t + gpt_block_tensor(l);
+        float **dst[GPT_BLOCK_TENSORS] = {
             &v->blocks[l].ln1w, &v->blocks[l].ln1b, &v->blocks[l].qkvw, &v->blocks[l].qkvb,
             &v->blocks[l].projw, &v->blocks[l].projb, &v->blocks[l].ln2w, &v->blocks[l].ln2b,
             &v->blocks[l].fcw, &v->blocks[l].fcb, &v->blocks[l].fcow, &v->blocks[l].fcob};
-        for (int k = 0; k < BLOCK_TENSORS; k++) *dst[k] = buf + b[k].offset;
+        for (int k = 0; k < GPT_BLOCK_TENSORS; k++) *dst[k] = buf + b[k].offset;
     }
-    v->lnfw = buf + t[2 + (size_t)L * BLOCK_TENSORS].offset;
-    v->lnfb = buf + t[3 + (size_t)L * BLOCK_TENSORS].offset;
+    v->lnfw = buf + t[gpt_block_tensor(L)].offset;
+    v->lnfb = buf + t[gpt_block_tensor(L) + 1].offset;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -111,9 +115,9 @@ ed_gpt *ed_gpt_create(const ed_model_config *cfg, uint64_t seed, char *msg, size
     ed_gpt *m = ed_calloc(1, sizeof *m);
     m->cfg = *cfg;
     int L = cfg->n_layers;
-    m->tensors = ed_calloc((size_t)(4 + L * BLOCK_TENSORS), sizeof *m->tensors);
+    m->num_tensors = gpt_block_tensor(L) + 2;
+    m->tensors = ed_calloc((size_t)m->num_tensors, sizeof *m->tensors);
     m->num_params = build_tensor_table(m->tensors, cfg);
-    m->num_tensors = 4 + L * BLOCK_TENSORS;
     m->params = ed_alloc_floats(m->num_params);
     m->grads = ed_alloc_floats(m->num_params);
     memset(m->grads, 0, m->num_params * sizeof(float));

@@ -34,6 +34,7 @@
 
 const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
 const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", NULL};
+const char *const ed_grad_comm_names[] = {"fp32", "bf16", NULL};
 
 static const ed_option_spec TABLE[] = {
     /* data */
@@ -97,6 +98,8 @@ static const ed_option_spec TABLE[] = {
     ROW("seed", ED_OPT_U64, seed, 's', "system", T|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),
     ROW("threads", ED_OPT_INT, threads, 't', "system", T|E|G|P, STORED, "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", T, STORED, "gradient allreduce bucket size in MB"),
+    CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system", T, STORED,
+           "gradients on the wire: bf16 halves the allreduce bytes (summed in fp32)"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T, ONCE, "print the model size and memory report, then exit"),
@@ -156,6 +159,7 @@ void ed_options_defaults(ed_options *o) {
     o->eps = 1e-8f;
     o->momentum = 0.9f;
     o->optimizer = ED_OPT_ADAMW;
+    o->grad_comm = ED_COMM_FP32;
     o->max_grad_norm = 1.0f;
     o->lr_schedule = ED_SCHED_CONSTANT;
     o->log_interval = 10;

@@ -60,6 +60,8 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->threads < 0) return ed_fail(err, "threads must be >= 0 (got %d)", o->threads);
     if (o->bucket_mb < 1 || o->bucket_mb > 4096) return ed_fail(err, "bucket-mb must be in 1..4096 (got %zu)", o->bucket_mb);
     if (o->zero != 0 && o->zero != 1) return ed_fail(err, "zero must be 0 or 1 (got %d)", o->zero);
+    if (o->grad_comm == ED_COMM_BF16 && o->zero == 1)
+        return ed_fail(err, "grad-comm bf16 works with --zero 0 only (ZeRO-1 reduce-scatters in fp32)");
     if (o->check_every < 0) return ed_fail(err, "check-every must be >= 0 (got %d)", o->check_every);
     if (o->debug_exit_rank < 0) return ed_fail(err, "debug-exit-rank must be >= 0 (got %d)", o->debug_exit_rank);
     if (o->debug_exit_step < 0) return ed_fail(err, "debug-exit-step must be >= 0 (got %ld)", o->debug_exit_step);

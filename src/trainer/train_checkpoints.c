@@ -44,9 +44,9 @@ static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
         ed_optim_init(full, o->kind, 0, np, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
         full->step = o->step;
     }
-    ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->zero_counts, t->zero_displs);
+    ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->slice.counts, t->slice.displs);
     if (o->kind == ED_OPT_ADAMW)
-        ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->zero_counts, t->zero_displs);
+        ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->slice.counts, t->slice.displs);
 }
 
 int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
@@ -54,11 +54,11 @@ int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
     char path[ED_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
     ed_optim full = {0};
-    if (t->zero) gather_optimizer(t, &full);
-    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->zero ? &full : &t->opt_state,
+    if (t->slice.zero) gather_optimizer(t, &full);
+    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
                           .state = &t->st, .history = &t->hist, .tok = t->tok};
     int rc = ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
-    if (t->zero && t->d->rank == 0) ed_optim_free(&full);
+    if (t->slice.zero && t->d->rank == 0) ed_optim_free(&full);
     return rc;
 }
 

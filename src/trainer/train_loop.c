@@ -116,6 +116,32 @@ static void print_eval(const ed_trainer *t, const char *what, const ed_eval_resu
            t->st.stop ? "  -> early stopping" : "");
 }
 
+/* One optimizer step (train_step.c) with what surrounds it: the --debug-exit-step crash
+ * and the step's timing for the throughput figures. */
+static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
+    const ed_options *o = t->o;
+    if (o->debug_exit_step > 0 && t->st.global_step == o->debug_exit_step && t->d->rank == o->debug_exit_rank) {
+        fprintf(stderr, "expert-dist: rank %d: --debug-exit-step %ld reached, exiting with status 1\n", t->d->rank,
+                o->debug_exit_step);
+        exit(ED_EXIT_FAILURE); /* deliberately without MPI_Finalize: mpirun must abort the job */
+    }
+    double t0 = ed_now();
+    if (trainer_step(t, r, err) != 0) return -1;
+    /* The first step of a process pays for first-touch allocations and cold caches: keep it
+     * out of the throughput figures (it is used only when it is the only step). */
+    double dt = ed_now() - t0;
+    if (t->steps_run++ == 0) {
+        t->first_seconds = dt;
+        t->first_comm = r->comm_seconds;
+        t->first_tokens = r->count;
+    } else {
+        t->step_seconds += dt;
+        t->comm_seconds += r->comm_seconds;
+        t->tokens_run += r->count;
+    }
+    return 0;
+}
+
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
@@ -238,7 +264,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 mid_epoch_end = 1;
                 break;
             }
-            if (trainer_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -285,18 +311,20 @@ static int run(ed_trainer *t, ed_error *err) {
 /* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
-    if (ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
-    if (t->o->precision == ED_PREC_BF16 && !ed_gpt_bf16_native(t->model)) {
-        const char *emu = getenv("ED_BF16_EMULATE");
-        int forced = emu && emu[0] && strcmp(emu, "0") != 0;
-        if (forced)
-            fprintf(stderr, "warning: --precision bf16 is emulated (ED_BF16_EMULATE=%s): GEMM inputs rounded to bf16, "
-                            "fp32 GEMMs; same numerics as native bf16, not faster than fp32\n", emu);
-        else
-            fprintf(stderr, "warning: --precision bf16 is emulated on this CPU (oneDNN has no bf16 matmul for ISA %s; "
-                            "it needs AVX512-BF16 or AMX): GEMM inputs rounded to bf16, fp32 GEMMs; same numerics, "
-                            "not faster than fp32\n", t->mach.have_onednn ? t->mach.onednn_isa : "- (no oneDNN in this build)");
-    }
+    int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
+    if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
+    if (t->o->precision != ED_PREC_BF16 || ed_gpt_bf16_native(t->model)) return;
+    const char *emu = getenv("ED_BF16_EMULATE");
+    if (emu && emu[0] && strcmp(emu, "0") != 0)
+        snprintf(buf, sizeof buf, "ED_BF16_EMULATE=%s", emu);
+    else if (blas && t->mach.bf16_native)
+        snprintf(buf, sizeof buf, "--gemm openblas has no bf16 GEMM; --gemm onednn has a native one on this CPU");
+    else if (t->mach.have_onednn)
+        snprintf(buf, sizeof buf, "oneDNN has no bf16 matmul for ISA %s; it needs AVX512-BF16 or AMX", t->mach.onednn_isa);
+    else
+        snprintf(buf, sizeof buf, "this build has no oneDNN");
+    fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
+                    "same numerics as native bf16, not faster than fp32\n", buf);
 }
 
 static void print_header(const ed_trainer *t) {
@@ -335,7 +363,7 @@ static void print_memory(const ed_trainer *t) {
     const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
     size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
-    double opt_share = t->zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
+    double opt_share = t->slice.zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
     /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
     size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
@@ -347,7 +375,7 @@ static void print_memory(const ed_trainer *t) {
      * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
-    if (t->zero) ckpt += np * opt;
+    if (t->slice.zero) ckpt += np * opt;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
     double per_param = 8.0 + (double)opt * opt_share;
@@ -360,7 +388,7 @@ static void print_memory(const ed_trainer *t) {
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
-    if (t->zero)
+    if (t->slice.zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",
                per_param, t->d->world, ed_opt_kind_names[t->o->optimizer], (double)opt * opt_share);
     else
@@ -371,7 +399,7 @@ static void print_memory(const ed_trainer *t) {
      * its RSS) depends on the rank's place in the reduction (docs/memory.md). */
     if (t->d->world > 1)
         printf("  comm scratch %10.1f MB at most, on some ranks (Open MPI temporaries of the %s buckets)\n",
-               np * 4.0 * (t->zero ? 2 : 1) * mb, t->zero ? "reduce-scatter" : "allreduce");
+               np * 4.0 * (t->slice.zero ? 2 : 1) * mb, t->slice.zero ? "reduce-scatter" : "allreduce");
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
            t->flops_per_token * 1e-9);
 }

@@ -259,19 +259,22 @@ model:
     /* model and optimizer */
     if (!t->model) t->model = ed_trainer_make_model(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
-    size_t np = ed_gpt_num_params(t->model), lo = 0, hi = np;
+    size_t np = ed_gpt_num_params(t->model);
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
      * reduce-scattered onto the slices, each rank updates its slice and the parameters are
      * all-gathered. The per-element update is unchanged, but the reduction runs in another
      * order (reduce-scatter instead of allreduce) and the norm is a sum of per-slice sums,
      * so results match --zero 0 within float32 rounding, not bit for bit. */
-    t->zero = o->zero == 1 && d->world > 1;
-    if (t->zero) {
-        t->zero_counts = ed_malloc((size_t)d->world * sizeof(int));
-        t->zero_displs = ed_malloc((size_t)d->world * sizeof(int));
-        ed_dist_slices(d, np, t->zero_counts, t->zero_displs, &lo, &hi);
+    trainer_slice *z = &t->slice;
+    z->zero = o->zero == 1 && d->world > 1;
+    z->lo = 0;
+    z->hi = np;
+    if (z->zero) {
+        z->counts = ed_malloc((size_t)d->world * sizeof(int));
+        z->displs = ed_malloc((size_t)d->world * sizeof(int));
+        ed_dist_slices(d, np, z->counts, z->displs, &z->lo, &z->hi);
     }
-    ed_optim_init(&t->opt_state, o->optimizer, lo, hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     continue_stopped(t);
@@ -295,11 +298,12 @@ model:
     }
     ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);
     t->ids = ed_malloc(max_rows * sizeof *t->ids);
-    if (t->zero)
-        ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->zero_counts,
-                                  t->zero_displs);
+    if (t->slice.zero)
+        ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->slice.counts,
+                                  t->slice.displs);
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
+    if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
 
     if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
@@ -347,7 +351,7 @@ void trainer_free(ed_trainer *t) {
     ed_history_free(&t->hist);
     free(t->config_json);
     free(t->hosts);
-    free(t->zero_counts);
-    free(t->zero_displs);
+    free(t->slice.counts);
+    free(t->slice.displs);
     memset(t, 0, sizeof *t);
 }

@@ -9,7 +9,6 @@
  *    same reduced numbers and applies the same update (ZeRO-1: to its slice, then the
  *    parameters are all-gathered). */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "trainer_internal.h"
@@ -32,25 +31,28 @@ long trainer_epoch_steps(const ed_trainer *t) {
     return t->st.step_in_epoch + (left + G - 1) / G;
 }
 
-int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
+/* What this rank's micro-batches add up to, before the reduction: the objective (with
+ * label smoothing) and the plain cross-entropy that is logged, so that train and
+ * validation losses measure the same thing. */
+typedef struct {
+    double loss_sum, nll_sum;
+    long count;
+} local_sums;
+
+/* Phase 1, micro-batches: for each a < grad_accum, sampler -> batch -> forward (loss SUM,
+ * target count) -> backward (scale 1), gradients accumulating in the flat buffer. Only the
+ * last micro-batch makes gradients final, so only its backward reports finished ranges and
+ * starts the gradient buckets, which run while it continues. */
+static void micro_batches(ed_trainer *t, local_sums *s) {
     const ed_options *o = t->o;
-    ed_train_state *st = &t->st;
-    memset(r, 0, sizeof *r);
-
-    if (o->debug_exit_step > 0 && st->global_step == o->debug_exit_step && t->d->rank == o->debug_exit_rank) {
-        fprintf(stderr, "expert-dist: rank %d: --debug-exit-step %ld reached, exiting with status 1\n", t->d->rank,
-                o->debug_exit_step);
-        exit(ED_EXIT_FAILURE); /* deliberately without MPI_Finalize: mpirun must abort the job */
-    }
-
-    double t0 = ed_now();
+    s->loss_sum = s->nll_sum = 0.0;
+    s->count = 0;
     ed_gpt_zero_grad(t->model);
     ed_grad_sync_begin(&t->sync);
-    double local_loss = 0.0, local_nll = 0.0;
-    long local_count = 0;
     for (int a = 0; a < o->grad_accum; a++) {
-        int n = ed_sampler_micro_at(&t->train_s, (uint64_t)st->epoch_windows, a, t->ids);
-        if (n == 0) continue; /* a partial last step: this rank still joins the reductions below */
+        int last = a == o->grad_accum - 1;
+        int n = ed_sampler_micro_at(&t->train_s, (uint64_t)t->st.epoch_windows, a, t->ids);
+        if (n == 0) continue; /* a partial last step: this rank still joins the reductions */
         ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max);
         ed_rng rng;
         dropout_rng(t, a, &rng);
@@ -58,77 +60,94 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
         long cnt = 0;
         ed_gpt_forward(t->model, t->batch.inputs, t->batch.targets, t->batch.B, t->batch.T, o->label_smoothing, 1,
                        &rng, &ls, &cnt);
-        local_loss += ls;
-        local_nll += ed_gpt_nll_sum(t->model);
-        local_count += cnt;
-        /* Only the last micro-batch makes gradients final, so only it may start buckets. */
-        int last = a == o->grad_accum - 1;
+        s->loss_sum += ls;
+        s->nll_sum += ed_gpt_nll_sum(t->model);
+        s->count += cnt;
         ed_gpt_backward(t->model, 1.0f, last ? ed_grad_sync_ready : NULL, last ? &t->sync : NULL);
     }
+}
+
+/* Phase 2, reduce: wait for the buckets (allreduce, or reduce-scatter onto the slices),
+ * one allreduce of (loss sum, target count, stop signal), gradients  /= global count and
+ * the global norm. Every rank ends with the same loss, count and norm. */
+static void reduce(ed_trainer *t, const local_sums *s, step_result *r, double *loss_sum) {
+    const trainer_slice *z = &t->slice;
     double tc = ed_now();
     ed_grad_sync_finish(&t->sync);
-    /* loss: the objective (with label smoothing); nll: the plain cross-entropy that is
-     * logged, so that train and validation losses measure the same thing */
-    double scal[4] = {local_loss, (double)local_count, ed_signal_pending() ? 1.0 : 0.0, local_nll};
+    double scal[4] = {s->loss_sum, (double)s->count, ed_signal_pending() ? 1.0 : 0.0, s->nll_sum};
     ed_dist_sum(t->d, scal, 4);
-    double comm = ed_now() - tc;
-
+    r->comm_seconds += ed_now() - tc;
+    *loss_sum = scal[3]; /* the plain cross-entropy feeds the history */
     r->count = (long)scal[1];
     r->stop_signal = scal[2] > 0;
-    r->lr = trainer_lr(t, st->global_step);
-    float *g = ed_gpt_grads(t->model);
-    size_t np = ed_gpt_num_params(t->model);
-    /* The part of g this rank may read: all of it, or under ZeRO-1 its reduced slice
-     * (the rest of the buffer is the reduce-scatter's scratch, see dist.h). */
-    size_t lo = t->zero ? t->opt_state.lo : 0, hi = t->zero ? t->opt_state.hi : np;
-    if (r->count > 0) {
-        r->objective = scal[0] / (double)r->count;
-        r->loss = scal[3] / (double)r->count;
-        ed_scale(g + lo, hi - lo, (float)(1.0 / (double)r->count));
-        double norm;
-        if (t->zero) {
-            /* The global norm from the shards: one sum of squares per slice, summed in
-             * double over ranks. Every rank gets the same sum, so the NaN and clipping
-             * decisions below agree everywhere. */
-            double ss = ed_sumsq(g + lo, hi - lo);
-            ed_dist_sum(t->d, &ss, 1);
-            norm = sqrt(ss);
-        } else {
-            /* Identical reduced gradients give identical norms; the MAX only guards against
-             * ranks that summed in a different thread order. */
-            norm = sqrt(ed_sumsq(g, np));
-            ed_dist_max(t->d, &norm, 1);
-        }
-        r->grad_norm = norm;
-    } else {
-        r->loss = r->objective = NAN; /* cannot happen with n_windows > 0, but never divide by zero */
-        r->grad_norm = NAN;
+    if (r->count == 0) { /* cannot happen with n_windows > 0, but never divide by zero */
+        r->loss = r->objective = r->grad_norm = NAN;
+        return;
     }
+    r->objective = scal[0] / (double)r->count;
+    r->loss = scal[3] / (double)r->count;
+    float *g = ed_gpt_grads(t->model);
+    ed_scale(g + z->lo, z->hi - z->lo, (float)(1.0 / (double)r->count));
+    double ss = ed_sumsq(g + z->lo, z->hi - z->lo);
+    if (z->zero) {
+        /* The global norm from the slices: one sum of squares per slice, summed in double
+         * over ranks, so the NaN and clipping decisions below agree everywhere. */
+        ed_dist_sum(t->d, &ss, 1);
+        r->grad_norm = sqrt(ss);
+    } else {
+        /* Identical reduced gradients give identical norms; the MAX only guards against
+         * ranks that summed in a different thread order. */
+        r->grad_norm = sqrt(ss);
+        ed_dist_max(t->d, &r->grad_norm, 1);
+    }
+}
 
+/* Phase 3, update: NaN policy, clipping, the optimizer at the scheduled lr on this rank's
+ * part of the buffer, and under ZeRO-1 the all-gather of the updated slices. */
+static int update(ed_trainer *t, step_result *r, ed_error *err) {
+    const ed_options *o = t->o;
+    const trainer_slice *z = &t->slice;
     if (!isfinite(r->objective) || !isfinite(r->loss) || !isfinite(r->grad_norm)) {
         r->skipped = 1;
-        st->nan_skipped++;
+        t->st.nan_skipped++;
         if (o->on_nan == ED_NAN_STOP)
-            return ed_fail(err, "step %ld: loss %g, grad norm %g is not finite (--on-nan stop)", st->global_step + 1,
+            return ed_fail(err, "step %ld: loss %g, grad norm %g is not finite (--on-nan stop)", t->st.global_step + 1,
                            r->loss, r->grad_norm);
         if (t->d->rank == 0)
             fprintf(stderr, "warning: step %ld: loss %g, grad norm %g is not finite: update skipped (%ld so far)\n",
-                    st->global_step + 1, r->loss, r->grad_norm, st->nan_skipped);
-    } else {
-        if (o->max_grad_norm > 0) {
-            float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
-            if (f != 1.0f) ed_scale(g + lo, hi - lo, f);
-        }
-        ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model),
-                      ed_gpt_num_tensors(t->model), (float)r->lr);
-        if (t->zero) { /* each rank updated its slice: share them */
-            double tz = ed_now();
-            ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), t->zero_counts, t->zero_displs);
-            comm += ed_now() - tz;
-        }
-        st->epoch_loss_sum += scal[3];
+                    t->st.global_step + 1, r->loss, r->grad_norm, t->st.nan_skipped);
+        return 0;
+    }
+    float *g = ed_gpt_grads(t->model);
+    if (o->max_grad_norm > 0) {
+        float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
+        if (f != 1.0f) ed_scale(g + z->lo, z->hi - z->lo, f);
+    }
+    ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model), ed_gpt_num_tensors(t->model),
+                  (float)r->lr);
+    if (z->zero) { /* each rank updated its slice: share them */
+        double tz = ed_now();
+        ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), z->counts, z->displs);
+        r->comm_seconds += ed_now() - tz;
+    }
+    return 0;
+}
+
+int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
+    ed_train_state *st = &t->st;
+    memset(r, 0, sizeof *r);
+    r->lr = trainer_lr(t, st->global_step);
+
+    local_sums local;
+    double loss_sum;
+    micro_batches(t, &local);
+    reduce(t, &local, r, &loss_sum);
+    if (update(t, r, err) != 0) return -1;
+
+    if (!r->skipped) {
+        st->epoch_loss_sum += loss_sum;
         st->epoch_count += r->count;
-        st->log_loss_sum += scal[3];
+        st->log_loss_sum += loss_sum;
         st->log_count += r->count;
         st->tokens_seen += r->count;
     }
@@ -136,22 +155,10 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     st->step_in_epoch++;
     st->epoch_windows += (long)ed_sampler_step_windows(&t->train_s, (uint64_t)st->epoch_windows);
 
-    if (o->check_every > 0 && st->global_step % o->check_every == 0 &&
-        ed_dist_check_same(t->d, ed_gpt_params(t->model), np, err) != 0) {
+    int check = t->o->check_every > 0 && st->global_step % t->o->check_every == 0;
+    if (check && ed_dist_check_same(t->d, ed_gpt_params(t->model), ed_gpt_num_params(t->model), err) != 0) {
         ed_error e = *err;
         return ed_fail(err, "step %ld: %s", st->global_step, e.msg);
-    }
-    /* The first step of a process pays for first-touch allocations and cold caches: keep it
-     * out of the throughput figures (it is used only when it is the only step). */
-    double dt = ed_now() - t0;
-    if (t->steps_run++ == 0) {
-        t->first_seconds = dt;
-        t->first_comm = comm;
-        t->first_tokens = r->count;
-    } else {
-        t->step_seconds += dt;
-        t->comm_seconds += comm;
-        t->tokens_run += r->count;
     }
     return 0;
 }

@@ -17,6 +17,17 @@
 #include "expert/train_state.h"
 #include "expert/trainer.h"
 
+/* The part of the flat parameter/gradient buffers this rank updates: all of it, or under
+ * ZeRO-1 (--zero 1 on more than one rank) its slice [lo, hi), with every rank's slice
+ * (counts/displs, in floats) for the reduce-scatter, the all-gather and the checkpoint's
+ * gather. Held here once: the optimizer is built over [lo, hi), the step and the
+ * checkpoint writer read it here. */
+typedef struct {
+    int zero;             /* ZeRO-1 active */
+    size_t lo, hi;
+    int *counts, *displs; /* [world]; NULL without ZeRO */
+} trainer_slice;
+
 typedef struct {
     ed_options opt;      /* the effective options (model shape taken from a resumed checkpoint) */
     const ed_options *o; /* = &opt */
@@ -35,9 +46,8 @@ typedef struct {
     uint32_t *ids; /* [batch_size] */
 
     ed_gpt *model;
-    ed_optim opt_state; /* [lo, hi) = everything, or this rank's slice with --zero 1 */
-    int zero;           /* ZeRO-1 active (--zero 1 and more than one rank) */
-    int *zero_counts, *zero_displs; /* every rank's slice, for the v-collectives */
+    ed_optim opt_state; /* over slice [lo, hi) */
+    trainer_slice slice;
     ed_grad_sync sync;
     ed_train_state st;
     ed_history hist;
@@ -70,6 +80,7 @@ typedef struct {
     double lr;
     int skipped;      /* NaN/Inf: no update was applied */
     int stop_signal;  /* some rank got SIGTERM/SIGUSR1 */
+    double comm_seconds; /* this rank's time blocked in the step's collectives */
 } step_result;
 
 /* train_setup.c */

@@ -129,8 +129,11 @@ typedef struct {
     int ta, tb, M, N, K, reps, per_head; /* per_head: one product per (b,h), spread over threads */
 } gemm_shape;
 
-enum { RAW_SGEMM, CTX_OPENBLAS, CTX_ONEDNN, CTX_ONEDNN_BF16, N_GEMMS };
-static const char *const GEMM_NAMES[N_GEMMS] = {"sgemm", "openblas", "onednn", "onednn-bf16"};
+/* onednn: primitives threaded by oneDNN on the OpenMP pool; onednn-split: the same
+ * primitives single-threaded inside the engine's per-thread slabs (how oneDNN's own
+ * threading compares with the engine's split, measured rather than assumed). */
+enum { RAW_SGEMM, CTX_OPENBLAS, CTX_ONEDNN, CTX_ONEDNN_SPLIT, CTX_ONEDNN_BF16, N_GEMMS };
+static const char *const GEMM_NAMES[N_GEMMS] = {"sgemm", "openblas", "onednn", "onednn-split", "onednn-bf16"};
 
 typedef struct {
     gemm_shape g[24];
@@ -182,8 +185,10 @@ static void gemm_init(gemm_set *s, const bench_cfg *c, const ed_machine *mach, i
     s->have[RAW_SGEMM] = s->have[CTX_OPENBLAS] = 1;
     s->ctx[CTX_OPENBLAS] = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, NULL, 0);
     if (mach->have_onednn) {
-        s->have[CTX_ONEDNN] = 1;
+        s->have[CTX_ONEDNN] = s->have[CTX_ONEDNN_SPLIT] = 1;
         s->ctx[CTX_ONEDNN] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_FP32, NULL, 0);
+        s->ctx[CTX_ONEDNN_SPLIT] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_FP32, NULL, 0);
+        ed_gemm_ctx_set_onednn_split(s->ctx[CTX_ONEDNN_SPLIT], 1);
         if (mach->bf16_native) {
             s->have[CTX_ONEDNN_BF16] = 1;
             s->ctx[CTX_ONEDNN_BF16] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_BF16, NULL, 0);
@@ -344,7 +349,7 @@ int main(int argc, char **argv) {
     printf("# threads=%d, median of %d steps after 2 warm-ups; our steps and the GEMM sets interleaved;\n"
            "# PyTorch (median of 5; bf16 = torch.autocast('cpu', bfloat16)) run before and after, averaged\n",
            threads, steps);
-    printf("%-7s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-11s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
+    printf("%-7s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-14s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
            "params", "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "bestGF", "(best of)", "ours%", "cpuE",
            "torch_t/s", "torchGF", "x");
     for (int i = 0; i < nl; i++) {
@@ -379,7 +384,7 @@ int main(int argc, char **argv) {
             if (gs.have[j]) printf(" %s %.1f", GEMM_NAMES[j], rate[j]);
         printf("%s\n", gs.have[CTX_ONEDNN_BF16] ? "" : " (no native bf16 GEMM on this CPU)");
         int best32 = RAW_SGEMM;
-        for (int j = RAW_SGEMM; j <= CTX_ONEDNN; j++)
+        for (int j = RAW_SGEMM; j <= CTX_ONEDNN_SPLIT; j++)
             if (gs.have[j] && rate[j] > rate[best32]) best32 = j;
         int best16 = gs.have[CTX_ONEDNN_BF16] && rate[CTX_ONEDNN_BF16] > rate[best32] ? CTX_ONEDNN_BF16 : best32;
         for (int p = 0; p < 2; p++)
@@ -398,7 +403,7 @@ int main(int argc, char **argv) {
             if (!p) tok32 = tokens / dt;
             char bestname[32];
             snprintf(bestname, sizeof bestname, "(%s)", GEMM_NAMES[best]);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-11s %5.1f%% %4.0f%%", c->name,
+            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
                    p ? "bf16" : "fp32", ed_gemm_backend_name(e->gemm), e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
                    (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
@@ -418,7 +423,7 @@ int main(int argc, char **argv) {
             size_t r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
             char name[32];
             snprintf(name, sizeof name, "%s+rc", c->name);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-11s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
+            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
                    "act %.2fx smaller\n",
                    name, "fp32", ed_gemm_backend_name(er.gemm), er.n, tokens / r_t, rgf, median(er.f + 2, steps),
                    median(er.b + 2, steps), median(er.op + 2, steps), (double)r_act / 1048576.0, rate[best32],

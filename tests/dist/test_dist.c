@@ -173,6 +173,55 @@ static void test_threads(void **state) {
     assert_true(D.host[0] != '\0');
 }
 
+static void test_bf16_codec(void **state) {
+    (void)state;
+    assert_int_equal(ed_bf16_encode(1.0f), 0x3f80);
+    assert_int_equal(ed_bf16_encode(-2.0f), 0xc000);
+    /* 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even one (1). */
+    assert_int_equal(ed_bf16_encode(1.0f + 0x1p-8f), 0x3f80);
+    assert_int_equal(ed_bf16_encode(1.0f + 0x1p-7f + 0x1p-8f), 0x3f82); /* tie, odd below: up */
+    assert_int_equal(ed_bf16_encode(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81); /* above the tie: up */
+    assert_true(isnan(ed_bf16_decode(ed_bf16_encode(NAN))));
+    assert_true(isinf(ed_bf16_decode(ed_bf16_encode(INFINITY))));
+    assert_true(ed_bf16_decode(ed_bf16_encode(0.1f)) == 0x1.9ap-4f);
+}
+
+/* bf16 on the wire: every rank ends with the fp32 rank-order sum of the bf16-rounded
+ * gradients, rounded once more, bit-identical on all ranks. Values with 16 significant
+ * bits, so the rounding is visible. */
+static void run_bf16(size_t n, size_t bucket_bytes) {
+    float *buf = ed_alloc_floats(n);
+    ed_grad_sync g;
+    ed_grad_sync_init(&g, D.comm, buf, n, bucket_bytes);
+    ed_grad_sync_set_bf16(&g);
+    for (int step = 0; step < 2; step++) {
+        for (size_t i = 0; i < n; i++) buf[i] = ((float)((i * 7919 + (size_t)D.rank * 104729 + (size_t)step) % 65521) - 32760.0f) / 1024.0f;
+        ed_grad_sync_begin(&g);
+        if (!(D.world > 2 && D.rank == 1)) report(&g, n, 29 + 11 * (size_t)D.rank, D.rank != 2);
+        ed_grad_sync_finish(&g);
+        for (size_t i = 0; i < n; i++) {
+            float s = 0.0f;
+            for (int r = 0; r < D.world; r++) {
+                float x = ((float)((i * 7919 + (size_t)r * 104729 + (size_t)step) % 65521) - 32760.0f) / 1024.0f;
+                s += D.world > 1 ? ed_bf16_decode(ed_bf16_encode(x)) : x;
+            }
+            float want = D.world > 1 ? ed_bf16_decode(ed_bf16_encode(s)) : s;
+            if (buf[i] != want) fail_msg("step %d: buf[%zu] = %.9g, want %.9g", step, i, (double)buf[i], (double)want);
+        }
+        ed_error err;
+        assert_int_equal(ed_dist_check_same(&D, buf, n, &err), 0);
+    }
+    ed_grad_sync_free(&g);
+    free(buf);
+}
+
+static void test_grad_sync_bf16(void **state) {
+    (void)state;
+    run_bf16(1000, 64 * sizeof(float)); /* 16 buckets, the last one partial */
+    run_bf16(1001, 1 << 20);            /* one bucket, chunks padded */
+    run_bf16(3, 1 * sizeof(float));     /* fewer floats than ranks at -n 4 */
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     ed_dist_init(&D, MPI_COMM_WORLD);
@@ -180,6 +229,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_agree),          cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_check_same),     cmocka_unit_test(test_grad_sync_buckets),
         cmocka_unit_test(test_grad_sync_scatter), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_bf16_codec),     cmocka_unit_test(test_grad_sync_bf16),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* any rank's failure fails the run on every rank */

@@ -165,6 +165,10 @@ static void test_gemm_split(void **state) {
                 long made = ed_gemm_ctx_primitives(g);
                 check_gemm_ctx(g, &r);
                 assert_int_equal(ed_gemm_ctx_primitives(g), made);
+                if (b == ED_GEMM_ONEDNN) { /* oneDNN inside the engine's slabs (ed-bench's onednn-split) */
+                    ed_gemm_ctx_set_onednn_split(g, 1);
+                    check_gemm_ctx(g, &r);
+                }
                 ed_gemm_ctx_free(g);
             }
     ed_blas_serial_end(blas);

@@ -68,7 +68,8 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
 }
 
 /* Phase 2, reduce: wait for the buckets (allreduce, or reduce-scatter onto the slices),
- * one allreduce of (loss sum, target count, stop signal), gradients  /= global count and
+ * one allreduce of (objective sum, target count, stop signal, plain cross-entropy sum),
+ * gradients /= global count and
  * the global norm. Every rank ends with the same loss, count and norm. */
 static void reduce(ed_trainer *t, const local_sums *s, step_result *r, double *loss_sum) {
     const trainer_slice *z = &t->slice;

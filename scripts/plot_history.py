@@ -1,27 +1,118 @@
 #!/usr/bin/python3
-"""plot_history.py — draw the curves of an expert-dist history file into a PNG.
+"""plot_history.py — draw the curves of an expert-dist run into a PNG.
 
 Usage: scripts/plot_history.py HISTORY.json [-o OUT.png] [--title TEXT]
+       scripts/plot_history.py RUN_DIR/metrics.jsonl [-o OUT.png] [--follow [--interval S]]
 
-Four panels: train loss per log interval with every validation on the same step axis,
-train/val loss per epoch, validation perplexity by step, and the learning rate per log
-interval. Reads the JSON that `expert-dist
-train` writes (<checkpoint-dir>/history.json; format in docs/formats.md). Needs only
-matplotlib (Agg backend: no display required)."""
+Four panels: train loss per log interval, train/val loss, validation perplexity, and the
+learning rate. Reads the JSON that `expert-dist train` writes at checkpoints
+(<checkpoint-dir>/history.json: per epoch) or the live log it appends to as it trains
+(<checkpoint-dir>/metrics.jsonl: every log row and every validation; formats in
+docs/formats.md). With --follow (metrics.jsonl only) it keeps watching the file and
+redraws the PNG whenever new rows arrive, printing one line per redraw, until
+interrupted (Ctrl-C). Needs only matplotlib (Agg backend: no display required)."""
 import argparse
 import json
 import math
+import os
 import sys
+import time
+
+
+def read_rows(path, offset, rows):
+    """Appends the complete lines of metrics.jsonl after byte offset to rows; returns the
+    new offset (a line still being written, without its newline, is left for later)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                pass  # a torn line of a killed run
+    return offset + end
+
+
+def plot_metrics(rows, out, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    def col(kind, key):
+        xs = [r for r in rows if r.get("type") == kind]
+        return [r["step"] for r in xs], [float("nan") if r.get(key) is None else r[key] for r in xs]
+
+    fig, ax = plt.subplots(2, 2, figsize=(11, 7))
+    a0, a1, a2, a3 = ax[0][0], ax[0][1], ax[1][0], ax[1][1]
+    a0.plot(*col("log", "loss"), lw=1.0, color="C0")
+    a0.set_title("train loss per log interval")
+    a0.set_ylabel("loss (nats/token)")
+    a1.plot(*col("epoch", "train_loss"), "o-", label="train (epoch mean)")
+    vs, vl = col("val", "val_loss")
+    if vs:
+        a1.plot(vs, vl, "s-", label="validation")
+    a1.set_title("loss")
+    a1.legend()
+    a2.plot(*col("val", "perplexity"), "s-", color="C2")
+    a2.set_title("validation perplexity")
+    a3.plot(*col("log", "lr"), color="C3")
+    a3.set_title("learning rate")
+    for a_ in (a0, a1, a2, a3):
+        a_.set_xlabel("step")
+        a_.grid(alpha=0.3)
+        a_.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(title or "expert-dist run (%d rows)" % len(rows))
+    fig.tight_layout()
+    tmp = out + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)  # a viewer never sees half a PNG
+
+
+def metrics_main(a):
+    out = a.output or os.path.splitext(a.history)[0] + ".png"
+    rows, offset, drawn = [], 0, -1
+    try:
+        while True:
+            try:
+                size = os.path.getsize(a.history)
+                if size < offset:  # started anew (a fresh run, or a resume that dropped rows)
+                    rows, offset = [], 0
+                offset = read_rows(a.history, offset, rows)
+            except OSError as e:
+                if not a.follow:
+                    print("plot_history.py: %s: %s" % (a.history, e), file=sys.stderr)
+                    return 1
+            if len(rows) != drawn and (rows or not a.follow):
+                plot_metrics(rows, out, a.title)
+                drawn = len(rows)
+                print("%s: %d rows" % (out, drawn) if a.follow else out, flush=True)
+            if not a.follow:
+                return 0
+            time.sleep(a.interval)
+    except KeyboardInterrupt:
+        return 0
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Example: scripts/plot_history.py checkpoints/history.json -o curves.png")
-    p.add_argument("history", help="history.json written by expert-dist train")
-    p.add_argument("-o", "--output", help="PNG to write (default: the history path with .png)")
+                                epilog="Example: scripts/plot_history.py checkpoints/history.json -o curves.png\n"
+                                       "         scripts/plot_history.py checkpoints/metrics.jsonl --follow")
+    p.add_argument("history", help="history.json or metrics.jsonl written by expert-dist train")
+    p.add_argument("-o", "--output", help="PNG to write (default: the input path with .png)")
     p.add_argument("--title", help="figure title (default: the preset and rank count from the config)")
+    p.add_argument("--follow", action="store_true", help="metrics.jsonl: redraw as rows arrive, until Ctrl-C")
+    p.add_argument("--interval", type=float, default=2.0, help="--follow: seconds between looks at the file")
     a = p.parse_args()
+    if a.history.endswith(".jsonl"):
+        return metrics_main(a)
+    if a.follow:
+        print("plot_history.py: --follow needs the live log, metrics.jsonl", file=sys.stderr)
+        return 2
     try:
         with open(a.history) as f:
             h = json.load(f)
@@ -46,7 +137,7 @@ def main():
 
     fig, ax = plt.subplots(2, 2, figsize=(11, 7))
     a0, a1, a2, a3 = ax[0][0], ax[0][1], ax[1][0], ax[1][1]
-    evals = h.get("evals", {})
+    evals = h.get("evals", {})  # every validation by step (histories since checkpoint format 2)
     e_step, e_loss, e_ppl = evals.get("step", []), clean(evals.get("val_loss", [])), clean(evals.get("perplexity", []))
     a0.plot(s_step, s_loss, lw=1.0, color="C0", label="train (per log interval)")
     if e_step:
@@ -65,7 +156,7 @@ def main():
     if e_step:
         a2.plot(e_step, e_ppl, "s-", color="C2")
         a2.set_xlabel("step")
-    elif any(not math.isnan(v) for v in ppl):  # a history written before "evals" existed
+    elif any(not math.isnan(v) for v in ppl):
         a2.plot(epochs, ppl, "s-", color="C2")
         a2.set_xlabel("epoch")
     a2.set_title("validation perplexity")

@@ -1,5 +1,5 @@
-/* commands.h — the commands besides `train` (src/commands/): eval, generate, inspect,
- * prepare. Each is COLLECTIVE over d->comm (all ranks call it with the same options) and
+/* commands.h — the commands besides `train` (src/commands/): eval, generate, import,
+ * export, inspect, prepare. Each is COLLECTIVE over d->comm (all ranks call it with the same options) and
  * returns an ED_EXIT_* status, the same on every rank; rank 0 printed any error. */
 #ifndef EXPERT_COMMANDS_H
 #define EXPERT_COMMANDS_H
@@ -11,6 +11,11 @@
 int ed_eval(const ed_options *o, const ed_dist *d);
 /* `expert-dist generate`: continues o->prompt with the model in o->checkpoint. */
 int ed_generate(const ed_options *o, const ed_dist *d);
+/* `expert-dist import MODEL_DIR -o OUT.h5`: a GPT-2 model in the Hugging Face layout
+ * (o->checkpoint = the directory) into an expert-dist checkpoint (o->checkpoint_dir). */
+int ed_import(const ed_options *o, const ed_dist *d);
+/* `expert-dist export CHECKPOINT -o MODEL_DIR`: the reverse (include/expert/hf.h). */
+int ed_export(const ed_options *o, const ed_dist *d);
 /* `expert-dist inspect`: config, progress and metrics stored in o->checkpoint. */
 int ed_inspect(const ed_options *o, const ed_dist *d);
 /* `expert-dist prepare`: tokenizes o->train_file (and o->val_file) once into the prepared

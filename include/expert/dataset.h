@@ -13,19 +13,19 @@
  * G = batch_size * grad_accum * world_size (the last step of an epoch may have fewer).
  * Every window is used exactly once per epoch for any world size, and the SET of windows
  * of a step depends only on (seed, epoch, s, G). Inside a step the windows are balanced
- * over the S = grad_accum * world_size (micro, rank) slots: sorted by padded row length
- * and dealt greedily to the slot with the fewest padded tokens so far (rows x padded
- * length, the engine's work), so a rank with short windows gets more of them. Then:
- *   - every slot's padded tokens are within one row of the step's longest window of
- *     every other slot's, and so are every rank's (slots are dealt to ranks in snake
- *     order by cost);
+ * over the S = grad_accum * world_size (micro, rank) slots by padded tokens (rows x
+ * padded row length, the engine's work): sorted longest first and cut into S runs of
+ * consecutive windows with the least possible maximum cost (sampler.c), so a slot of
+ * short windows gets more of them. Then:
+ *   - the costliest slot costs as little as any assignment of the step's windows allows,
+ *     and slots are dealt to ranks in snake order by cost (even per-rank sums);
  *   - no slot has more padded tokens than B rows of the step's longest window: the
  *     memory an unbalanced micro-batch of B rows would have needed (a slot may hold more
  *     than B, shorter, rows; ed_sampler_max_rows bounds the count);
  *   - slot contents depend only on (the step's windows, S, B): -n 1 --grad-accum 2 and
  *     -n 2 run the same micro-batches.
- * Without lengths (ed_sampler_set_lengths not called) every window counts the same and
- * the slots are dealt round-robin, at most B each. Validation uses the same scheme
+ * Without lengths (ed_sampler_set_lengths not called) every window counts the same: B per
+ * slot in a full step, at most ceil(m/S) of a last step's m. Validation uses the same scheme
  * without shuffling. */
 #ifndef EXPERT_DATASET_H
 #define EXPERT_DATASET_H
@@ -120,7 +120,7 @@ void ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n
 
 /* ---- sharding ------------------------------------------------------------------- */
 
-/* One window of the step being assigned, and one slot's cost (sampler.c scratch). */
+/* One window of the step being assigned, and one slot with its cost (sampler.c scratch). */
 typedef struct {
     uint32_t id, T, pos, slot;
 } ed_step_window;
@@ -141,7 +141,6 @@ typedef struct {
     /* scratch of ed_sampler_micro: one step's assignment, recomputed on every call */
     ed_step_window *step_win; /* [G] */
     uint64_t *slot_cost;      /* [S] padded tokens */
-    uint32_t *slot_rows, *slot_T, *heap; /* [S] */
     ed_slot_rank *slot_order; /* [S] */
 } ed_sampler;
 

@@ -161,6 +161,28 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
  * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */
 double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
 
+/* ---- inference with a key/value cache (decode.c) ------------------------------------
+ * The cache holds, for positions [0, len) of ONE sequence, every layer's keys and values:
+ * kv[L][2][T][D] floats, ed_kv_cache_bytes() = 8 * L * T * D bytes, plus a bounded chunk
+ * scratch (ed_kv_scratch_bytes: 64 rows of activations, one 64 x T score block per thread,
+ * and V logits). Sized from the model; T <= max_seq_len. Not thread-safe; one per model
+ * user. The cache does not hold the model: pass the same ed_gpt to every call. */
+typedef struct ed_kv_cache ed_kv_cache;
+size_t ed_kv_cache_bytes(const ed_model_config *cfg, int positions);
+size_t ed_kv_scratch_bytes(const ed_model_config *cfg, int positions);
+ed_kv_cache *ed_kv_cache_create(const ed_gpt *m, int positions);
+void ed_kv_cache_free(ed_kv_cache *k);
+/* Forgets every position (the next token goes to position 0). */
+void ed_kv_cache_reset(ed_kv_cache *k);
+int ed_kv_cache_len(const ed_kv_cache *k);
+int ed_kv_cache_capacity(const ed_kv_cache *k);
+/* Feeds tokens[0..n) at positions len..len+n-1 (n >= 1, len + n <= capacity; ids in
+ * range: both are broken invariants otherwise) and returns the logits [V] of the LAST
+ * one, valid until the next call. Equal, to float rounding, to row len+n-1 of
+ * ed_gpt_forward (inference mode) over all len+n tokens. Several tokens at once (a
+ * prompt) run as batched GEMMs in chunks of 64 rows. */
+const float *ed_gpt_forward_cached(ed_gpt *m, ed_kv_cache *k, const int32_t *tokens, int n);
+
 /* Sets OpenBLAS and OpenMP thread counts for this process (n >= 1). */
 void ed_set_threads(int n);
 

@@ -7,6 +7,7 @@
 #define EXPERT_HISTORY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "expert/common.h"
 
@@ -34,5 +35,32 @@ void ed_history_free(ed_history *h);
  * `config_json` (may be NULL) is a JSON object text stored under "config".
  * Written to a temporary file and renamed, so readers never see half a file. */
 int ed_history_write(const ed_history *h, const char *json_path, const char *config_json, ed_error *err);
+
+/* ---- metrics.jsonl: the live log (src/history/metrics.c) ------------------------------
+ * One JSON object per line, appended and flushed as the run goes, so a run can be watched
+ * (`tail -f`, scripts/plot_history.py --follow) while it trains:
+ *   {"type": "log", "step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed"}
+ *   {"type": "val", "step", "epoch", "val_loss", "perplexity", "val_accuracy", "best"}
+ *   {"type": "epoch", "step", "epoch", "train_loss", "val_loss", "perplexity",
+ *    "val_accuracy", "lr", "seconds"}
+ * Non-finite numbers are null. Only rank 0 writes. */
+typedef struct {
+    FILE *f; /* NULL: closed, or not rank 0 */
+    char path[1100];
+} ed_metrics;
+
+/* Opens path for appending. A fresh run (resume_step < 0) starts the file anew. A resumed
+ * run keeps the rows whose "step" is <= resume_step, the checkpoint's global step, and
+ * drops the later ones (they were logged after that checkpoint and the resumed run logs
+ * those steps again), rewriting the file atomically before appending. */
+int ed_metrics_open(ed_metrics *m, const char *path, long resume_step, ed_error *err);
+void ed_metrics_close(ed_metrics *m);
+/* Each writes one line and flushes; a no-op when m->f is NULL. */
+void ed_metrics_log(ed_metrics *m, long step, int epoch, double loss, double lr, double grad_norm,
+                    double tokens_per_s, double elapsed);
+void ed_metrics_val(ed_metrics *m, long step, int epoch, double val_loss, double perplexity,
+                    double val_accuracy, int best);
+void ed_metrics_epoch(ed_metrics *m, long step, int epoch, double train_loss, double val_loss,
+                      double perplexity, double val_accuracy, double lr, double seconds);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct {
     int early_stopping_patience;   /* 0 = off */
     char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints" */
     char resume[ED_PATH_MAX];      /* "" | path | auto */
+    char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
     ed_nan_policy on_nan;          /* skip | stop */
@@ -105,6 +106,12 @@ typedef struct {
     int sample_tokens;             /* train: generate this many tokens from best.h5 at the end, 0 = off */
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
+    float top_p;                   /* 1.0 = off */
+    float repetition_penalty;      /* 1.0 = off */
+    char stop[256];                /* end a sample at this text ("" = none) */
+    int num_samples;               /* samples per prompt, 1 */
+    char prompt_file[ED_PATH_MAX]; /* one prompt per paragraph */
+    int kv_cache;                  /* 1: key/value cache; 0: full forward per token */
 } ed_options;
 
 /* The commands of expert-dist as bits of the table's `commands` column: which commands an
@@ -116,6 +123,8 @@ typedef enum {
     ED_CMD_GENERATE = 1 << 2,
     ED_CMD_INSPECT = 1 << 3,
     ED_CMD_PREPARE = 1 << 4,
+    ED_CMD_IMPORT = 1 << 5,
+    ED_CMD_EXPORT = 1 << 6,
 } ed_command;
 
 /* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its

@@ -226,7 +226,7 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
     int rc = 0;
     char *kind = NULL;
     int64_t step = 0;
-    if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (an exported model cannot be resumed)");
+    if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     if (rc == 0) rc = ckpt_get_str(&r, "/optimizer", "kind", &kind);
     if (rc == 0) {
         const char *want = ed_opt_kind_names[o->kind];
@@ -271,7 +271,7 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
     ckpt_reader r;
     if (ckpt_open(&r, path, err) < 0) return -1;
     int rc = 0;
-    if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (an exported model cannot be resumed)");
+    if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
         if (f->since > r.format_version) continue; /* newer than the file: the caller's value stays */
         char *p = (char *)s + f->offset;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "expert/common.h"
+#include "expert/compute.h"
 #include "expert/dist.h"
 #include "expert/isa.h"
 #include "expert/options.h"
@@ -31,6 +32,13 @@ static const command COMMANDS[] = {
      "Loss, perplexity and token accuracy of a checkpoint on FILE (or --val-file)."},
     {"generate", ed_generate, "expert-dist generate [options] CHECKPOINT [PROMPT]", ED_CMD_GENERATE,
      "Continue PROMPT (or --prompt) with the model of a checkpoint."},
+    {"import", ed_import, "expert-dist import MODEL_DIR -o OUT.h5", ED_CMD_IMPORT,
+     "Convert a GPT-2 model in the Hugging Face layout (config.json, model.safetensors,\n"
+     "vocab.json, merges.txt) into a checkpoint that generate/eval use and\n"
+     "`train --init-from OUT.h5` fine-tunes."},
+    {"export", ed_export, "expert-dist export CHECKPOINT -o MODEL_DIR", ED_CMD_EXPORT,
+     "Write a checkpoint's model in the Hugging Face GPT-2 layout (config.json,\n"
+     "model.safetensors, vocab.json + merges.txt for BPE models)."},
     {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", ED_CMD_INSPECT,
      "Print the config, progress and metrics stored in a checkpoint."},
     {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", ED_CMD_PREPARE,
@@ -42,7 +50,7 @@ enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 static void print_help(const command *c) {
     printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
     if (c->id == ED_CMD_TRAIN)
-        printf("\ncommands: train (default), eval, generate, inspect, prepare; `expert-dist COMMAND --help` for each.\n");
+        printf("\ncommands: train (default), eval, generate, import, export, inspect, prepare; `expert-dist COMMAND --help` for each.\n");
     printf("\ngeneral options:\n"
            "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
            "  -h, --help                       this help\n"
@@ -52,6 +60,27 @@ static void print_help(const command *c) {
            "Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
            "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written).\n"
            "Full documentation: docs/usage.md\n");
+}
+
+/* -o/--checkpoint-dir given on the command line (import/export take it as the output). */
+static int output_given(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) return 0;
+        if (strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "--checkpoint-dir", 16) == 0) return 1;
+    }
+    return 0;
+}
+
+/* import/export: INPUT then OUTPUT (or -o OUTPUT). */
+static int convert_positionals(const command *c, ed_options *o, const ed_args *a, int out_flag, ed_error *err) {
+    const char *what = c->id == ED_CMD_IMPORT ? "MODEL_DIR" : "CHECKPOINT";
+    if (a->n_positional > 2) return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[2], c->name);
+    if (a->n_positional < 1) return ed_fail(err, "%s needs %s (usage: %s)", c->name, what, c->usage);
+    if (ed_options_set(o, "checkpoint", a->positional[0], err) != 0) return -1;
+    if (a->n_positional == 2 && out_flag) return ed_fail(err, "%s: give the output once (-o or a second argument)", c->name);
+    if (a->n_positional == 2 && ed_options_set(o, "checkpoint-dir", a->positional[1], err) != 0) return -1;
+    if (a->n_positional < 2 && !out_flag) return ed_fail(err, "%s needs an output: -o PATH (usage: %s)", c->name, c->usage);
+    return 0;
 }
 
 /* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
@@ -116,11 +145,24 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (a.version) {
-        if (d.rank == 0) printf("expert-dist %s (%s)\n", ED_VERSION, ED_GIT_COMMIT);
+        /* Second line: what this binary runs on here (benchmark scripts print it). */
+        if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
+        if (d.rank == 0) {
+            char isa[160], mach[256];
+            ed_machine m;
+            ed_machine_probe(&m);
+            ed_machine_describe(&m, mach, sizeof mach);
+            ed_isa_describe(isa, sizeof isa);
+            printf("expert-dist %s (%s)\ncpu: %s; kernels: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, m.cpu, isa, mach);
+        }
         rc = ED_EXIT_OK;
         goto out;
     }
-    if (take_positionals(cmd, &o, &a, &err) != 0 || ed_options_validate(&o, &err) != 0) goto usage;
+    int convert = cmd->id == ED_CMD_IMPORT || cmd->id == ED_CMD_EXPORT;
+    if (convert ? convert_positionals(cmd, &o, &a, output_given(argc - first, argv + first), &err) != 0
+                : take_positionals(cmd, &o, &a, &err) != 0)
+        goto usage;
+    if (ed_options_validate(&o, &err) != 0) goto usage;
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */
     if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;

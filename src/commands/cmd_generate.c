@@ -1,80 +1,235 @@
-/* cmd_generate.c — `expert-dist generate`: continue a prompt with a checkpoint's model.
+/* cmd_generate.c — `expert-dist generate`: continue prompts with a checkpoint's model.
+ *
  * Rank 0 does the work (one sequence gains nothing from more ranks); the others only
- * learn the outcome so that every rank exits with the same status. */
-#include <math.h>
+ * learn the outcome so that every rank exits with the same status. The token loop is
+ * src/generate/ (key/value cache, sliding window, sampling); this file reads the prompts,
+ * and prints text AS IT IS PRODUCED: after each token the sequence is decoded again and
+ * whatever is new is written and flushed, except a tail that may still change (a
+ * byte-level BPE token can end inside a UTF-8 character, shown as U+FFFD until the next
+ * token completes it) or that may be the start of the --stop text. */
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "expert/checkpoint.h"
 #include "expert/commands.h"
+#include "expert/generate.h"
 #include "expert/tokenizer.h"
 #include "expert/trainer.h"
 
-typedef struct {
-    float logit;
-    int id;
-} cand;
+/* ---- prompts ------------------------------------------------------------------------ */
 
-static int cand_desc(const void *a, const void *b) {
-    float x = ((const cand *)a)->logit, y = ((const cand *)b)->logit;
-    if (x != y) return x < y ? 1 : -1;
-    return ((const cand *)a)->id - ((const cand *)b)->id; /* deterministic ties */
+typedef struct {
+    char **text;
+    int n;
+} prompt_list;
+
+static void prompts_free(prompt_list *p) {
+    for (int i = 0; i < p->n; i++) free(p->text[i]);
+    free(p->text);
 }
 
-/* Next token from one row of logits: greedy at temperature 0, else softmax(l / T) over the
- * top_k most likely (all when top_k = 0). */
-static int32_t sample(const float *logits, int V, float temperature, int top_k, cand *c, ed_rng *rng) {
-    for (int v = 0; v < V; v++) c[v] = (cand){logits[v], v};
-    qsort(c, (size_t)V, sizeof *c, cand_desc);
-    if (temperature <= 0.0f) return c[0].id;
-    int k = top_k > 0 && top_k < V ? top_k : V;
-    double z = 0.0, *p = ed_malloc((size_t)k * sizeof *p);
-    for (int i = 0; i < k; i++) z += p[i] = exp(((double)c[i].logit - c[0].logit) / temperature);
-    double u = ed_rng_uniform(rng) * z, acc = 0.0;
-    int pick = k - 1;
-    for (int i = 0; i < k; i++) {
-        acc += p[i];
-        if (u < acc) {
-            pick = i;
-            break;
+static void prompts_add(prompt_list *p, const char *s, size_t len) {
+    p->text = ed_realloc(p->text, (size_t)(p->n + 1) * sizeof *p->text);
+    char *t = ed_malloc(len + 1);
+    memcpy(t, s, len);
+    t[len] = 0;
+    p->text[p->n++] = t;
+}
+
+/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or n. */
+static size_t utf8_bad(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k < 1) return i;
+        i += (size_t)k;
+    }
+    return n;
+}
+
+static int blank_line(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    return 1;
+}
+
+/* One prompt per paragraph: paragraphs are separated by blank lines; a paragraph's lines
+ * keep their newlines between them (not after the last). Errors name file:line. */
+static int read_prompt_file(const char *path, prompt_list *out, ed_error *err) {
+    char *data;
+    size_t len;
+    if (ed_read_file(path, &data, &len, err) != 0) return -1;
+    size_t bad = utf8_bad(data, len);
+    if (bad < len) {
+        int line = 1;
+        for (size_t i = 0; i < bad; i++) line += data[i] == '\n';
+        free(data);
+        return ed_fail(err, "%s:%d: invalid UTF-8 (byte offset %zu)", path, line, bad);
+    }
+    if (memchr(data, 0, len)) {
+        free(data);
+        return ed_fail(err, "%s: contains a NUL byte: not a text file", path);
+    }
+    size_t para = 0, end = 0; /* current paragraph [para, end) */
+    int in_para = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t eol = nl ? (size_t)(nl - data) : len, next = nl ? eol + 1 : len;
+        size_t e = eol > pos && data[eol - 1] == '\r' ? eol - 1 : eol;
+        if (blank_line(data + pos, e - pos)) {
+            if (in_para) prompts_add(out, data + para, end - para);
+            in_para = 0;
+        } else {
+            if (!in_para) para = pos;
+            in_para = 1;
+            end = e;
+        }
+        pos = next;
+    }
+    if (in_para) prompts_add(out, data + para, end - para);
+    free(data);
+    if (out->n == 0) return ed_fail(err, "%s: no prompt in the file (one prompt per paragraph, blank lines between)", path);
+    return 0;
+}
+
+/* ---- streaming output ---------------------------------------------------------------- */
+
+typedef struct {
+    const ed_tokenizer *tok;
+    const char *stop;    /* "" = none */
+    size_t n_prompt;     /* ids of BOS + prompt */
+    size_t gen_from;     /* bytes of the decoded prompt: the stop text is searched after it */
+    size_t printed;      /* bytes of the decoded sequence already written */
+    int stopped;         /* the stop text was found */
+} stream;
+
+/* Writes text[printed, upto) and flushes. */
+static void put(stream *s, const char *text, size_t upto) {
+    if (upto > s->printed) {
+        fwrite(text + s->printed, 1, upto - s->printed, stdout);
+        s->printed = upto;
+    }
+    fflush(stdout);
+}
+
+/* How much of the decoded text may be written now (final: all of it, up to a stop). */
+static size_t safe_end(stream *s, const char *text, size_t len, int final) {
+    size_t sl = strlen(s->stop);
+    if (sl) {
+        const char *hit = strstr(text + s->gen_from, s->stop);
+        if (hit) {
+            s->stopped = 1;
+            return (size_t)(hit - text);
         }
     }
-    free(p);
-    return c[pick].id;
+    if (final) return len;
+    size_t end = len;
+    /* a trailing U+FFFD may be half a character that the next token completes */
+    while (end >= 3 && end - 3 >= s->gen_from && memcmp(text + end - 3, "\xEF\xBF\xBD", 3) == 0) end -= 3;
+    /* the longest tail that could be the start of the stop text */
+    for (size_t k = sl - (sl > 0); k > 0; k--)
+        if (end >= s->gen_from + k && memcmp(text + end - k, s->stop, k) == 0) {
+            end -= k;
+            break;
+        }
+    return end;
+}
+
+static int on_token(void *ctx, const ed_ivec *ids) {
+    stream *s = ctx;
+    char *text = ed_tok_decode(s->tok, ids->data, ids->len, 1);
+    size_t end = safe_end(s, text, strlen(text), 0);
+    put(s, text, end);
+    free(text);
+    return s->stopped;
+}
+
+/* ---- the command ---------------------------------------------------------------------- */
+
+typedef struct {
+    ed_gpt *model;
+    ed_tokenizer *tok;
+    int window;
+} loaded;
+
+static void print_memory(const ed_options *o, const loaded *l) {
+    const ed_model_config *c = ed_gpt_config(l->model);
+    double MiB = 1024.0 * 1024.0;
+    size_t weights = ed_gpt_num_params(l->model) * sizeof(float);
+    size_t kv = ed_kv_cache_bytes(c, l->window), scratch = ed_kv_scratch_bytes(c, l->window);
+    printf("generate memory (rank 0; per sequence):\n"
+           "  weights             %10.2f MiB  (%zu params x 4 B)\n"
+           "  gradients           %10.2f MiB  (allocated by the model object, unused here)\n"
+           "  kv cache            %10.2f MiB  (L %d x 2 x T %d x D %d x 4 B = %zu B/position)\n"
+           "  decode scratch      %10.2f MiB  (64 rows of activations, 64 x T scores per thread, V logits)\n"
+           "  window              %d positions (trained: max-length %d - 1, model max-seq-len %d)\n"
+           "  mode                %s\n",
+           weights / MiB, ed_gpt_num_params(l->model), weights / MiB, kv / MiB, c->n_layers, l->window,
+           c->d_model, ed_kv_cache_bytes(c, 1), scratch / MiB, l->window, o->max_length, c->max_seq_len,
+           o->kv_cache ? "kv cache" : "no kv cache (a full forward over the window per token)");
 }
 
 static int generate(const ed_options *in, ed_error *err) {
     ed_options o = *in;
-    ed_tokenizer *tok;
-    ed_gpt *m;
-    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
-    int V = ed_gpt_config(m)->vocab_size, Tmax = o.model.max_seq_len;
-    ed_ivec ids = {0};
-    ed_ivec_push(&ids, ED_BOS);
-    ed_tok_encode(tok, o.prompt, strlen(o.prompt), 0, &ids);
-    size_t n_prompt = ids.len;
-    ed_rng rng;
-    ed_rng_seed(&rng, o.seed, 0x67656e ^ 0); /* "gen" */
-    cand *c = ed_malloc((size_t)V * sizeof *c);
-    for (int i = 0; i < o.max_new_tokens; i++) {
-        /* The model has Tmax positions: condition on the latest Tmax tokens only. */
-        size_t T = ids.len < (size_t)Tmax ? ids.len : (size_t)Tmax;
-        const int32_t *ctx = ids.data + ids.len - T;
-        ed_gpt_forward(m, ctx, NULL, 1, (int)T, 0.0f, 0, NULL, NULL, NULL);
-        const float *last = ed_gpt_logits(m) + (T - 1) * (size_t)V;
-        int32_t next = sample(last, V, o.temperature, o.top_k, c, &rng);
-        if (next == ED_EOS) break;
-        ed_ivec_push(&ids, next);
+    prompt_list prompts = {0};
+    if (o.prompt_file[0]) {
+        if (read_prompt_file(o.prompt_file, &prompts, err) != 0) return -1;
+    } else {
+        size_t n = strlen(o.prompt), bad = utf8_bad(o.prompt, n);
+        if (bad < n) return ed_fail(err, "prompt: invalid UTF-8 at byte %zu", bad);
+        prompts_add(&prompts, o.prompt, n);
     }
-    char *prompt_text = ed_tok_decode(tok, ids.data, n_prompt, 1);
-    char *new_text = ed_tok_decode(tok, ids.data + n_prompt, ids.len - n_prompt, 1);
-    printf("%s%s%s\n", prompt_text, prompt_text[0] && new_text[0] ? " " : "", new_text);
-    free(prompt_text);
-    free(new_text);
-    free(c);
-    ed_ivec_free(&ids);
-    ed_gpt_free(m);
-    ed_tok_free(tok);
+    /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
+    loaded l = {0};
+    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
+        prompts_free(&prompts);
+        return -1;
+    }
+    const ed_model_config *c = ed_gpt_config(l.model);
+    l.window = ed_decoder_window(o.max_length, c->max_seq_len);
+    if (o.dry_run) {
+        print_memory(&o, &l);
+    } else {
+        ed_decoder dec;
+        ed_decoder_init(&dec, l.model, l.window, o.kv_cache);
+        ed_pick pick;
+        ed_pick_init(&pick, c->vocab_size);
+        ed_sampling how = {.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p,
+                           .repetition_penalty = o.repetition_penalty};
+        ed_ivec ids = {0};
+        int total = prompts.n * o.num_samples;
+        for (int p = 0; p < prompts.n; p++)
+            for (int s = 0; s < o.num_samples; s++) {
+                if (total > 1) printf("%s--- prompt %d/%d, sample %d/%d ---\n", p + s ? "\n" : "", p + 1,
+                                      prompts.n, s + 1, o.num_samples);
+                ids.len = 0;
+                ed_ivec_push(&ids, ED_BOS);
+                ed_tok_encode(l.tok, prompts.text[p], strlen(prompts.text[p]), 0, &ids);
+                /* each sample its own stream: sample s of prompt p is the same whatever
+                 * else is generated in the same call */
+                ed_rng rng;
+                ed_rng_seed(&rng, o.seed, 0x67656e + (uint64_t)p * (uint64_t)o.num_samples + (uint64_t)s);
+                stream st = {.tok = l.tok, .stop = o.stop, .n_prompt = ids.len};
+                char *head = ed_tok_decode(l.tok, ids.data, ids.len, 1);
+                st.gen_from = strlen(head);
+                put(&st, head, st.gen_from);
+                free(head);
+                ed_generate_tokens(&dec, &pick, &how, &rng, &ids, o.max_new_tokens, on_token, &st);
+                char *text = ed_tok_decode(l.tok, ids.data, ids.len, 1);
+                put(&st, text, safe_end(&st, text, strlen(text), 1));
+                free(text);
+                fputc('\n', stdout);
+                fflush(stdout);
+            }
+        ed_ivec_free(&ids);
+        ed_pick_free(&pick);
+        ed_decoder_free(&dec);
+    }
+    ed_gpt_free(l.model);
+    ed_tok_free(l.tok);
+    prompts_free(&prompts);
     return 0;
 }
 

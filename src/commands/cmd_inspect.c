@@ -18,7 +18,13 @@ static int inspect(const ed_options *in, ed_error *err) {
     ed_train_state st;
     ed_train_state_init(&st, o.seed, 1);
     ed_history h = {0};
-    if (ed_ckpt_read_state(in->checkpoint, &st, &h, err) != 0) {
+    /* a model-only checkpoint (from `import`) has no trainer state to show */
+    ed_ckpt_info info;
+    if (ed_ckpt_read_info(in->checkpoint, &info, err) != 0) {
+        ed_tok_free(tok);
+        return -1;
+    }
+    if (info.has_trainer && ed_ckpt_read_state(in->checkpoint, &st, &h, err) != 0) {
         ed_tok_free(tok);
         ed_history_free(&h);
         return -1;
@@ -29,11 +35,15 @@ static int inspect(const ed_options *in, ed_error *err) {
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
            ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
            mc.max_seq_len, ed_model_num_params(&mc));
-    printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
-           "written by %d rank(s)\n",
-           st.epoch, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);
-    printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
-           st.bad_evals, st.stop, st.nan_skipped);
+    if (!info.has_trainer) {
+        printf("progress: none (a model-only checkpoint: `generate`/`eval` it, `train --init-from` it)\n");
+    } else {
+        printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
+               "written by %d rank(s)\n",
+               st.epoch, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);
+        printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
+               st.bad_evals, st.stop, st.nan_skipped);
+    }
     if (h.epoch.n)
         printf("last epoch %.0f: train_loss %.4f val_loss %.4f perplexity %.2f val_accuracy %.4f lr %.3g\n",
                last_of(&h.epoch), last_of(&h.train_loss), last_of(&h.val_loss), last_of(&h.perplexity),

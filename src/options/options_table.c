@@ -21,6 +21,7 @@
 #define G ED_CMD_GENERATE
 #define I ED_CMD_INSPECT
 #define P ED_CMD_PREPARE
+#define X (ED_CMD_IMPORT | ED_CMD_EXPORT)
 /* The ckpt column: for which commands a checkpoint's stored value replaces the flag.
  * SHAPE: the model, its windows and its tokenizer — whatever opens the checkpoint must
  *        build the same model and read text the way it was trained;
@@ -89,8 +90,11 @@ static const ed_option_spec TABLE[] = {
     ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", T, STORED, "keep only the newest K step-<N>.h5 and the newest K epoch-<N>.h5 (0 = keep all)"),
     ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop", T, STORED,
         "stop after N validations without a better val loss (0 = off)"),
-    ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T, STORED, "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history"),
+    ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T|X, STORED,
+        "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history, metrics.jsonl (import/export: the output)"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("init-from", ED_OPT_STR, init_from, 0, "loop", T, ONCE,
+        "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", T, STORED, "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
     CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", T, STORED, "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
@@ -102,11 +106,11 @@ static const ed_option_spec TABLE[] = {
            "gradients on the wire: bf16 halves the allreduce bytes (summed in fp32)"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
-    ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T, ONCE, "print the model size and memory report, then exit"),
+    ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T|G, ONCE, "print the model size and memory report, then exit"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
-    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P, STORED, "print only the final summary and errors"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P|X, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
@@ -120,6 +124,13 @@ static const ed_option_spec TABLE[] = {
     ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", G, STORED, "tokens to generate"),
     ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", G, STORED, "sampling temperature (0 = greedy)"),
     ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", G, STORED, "sample among the k most likely tokens (0 = all)"),
+    ROW("top-p", ED_OPT_FLOAT, top_p, 0, "generate", G, STORED, "then among the fewest tokens holding this probability (1 = all)"),
+    ROW("repetition-penalty", ED_OPT_FLOAT, repetition_penalty, 0, "generate", G, STORED,
+        "divide positive (multiply negative) logits of tokens already in the text (1 = off)"),
+    ROW("stop", ED_OPT_STR, stop, 0, "generate", G, STORED, "end a sample where this text appears (not printed)"),
+    ROW("num-samples", ED_OPT_INT, num_samples, 0, "generate", G, STORED, "samples per prompt"),
+    ROW("prompt-file", ED_OPT_STR, prompt_file, 0, "generate", G, ONCE, "file of prompts, one per paragraph (blank-line separated)"),
+    ROW("kv-cache", ED_OPT_BOOL, kv_cache, 0, "generate", G, STORED, "key/value cache (--no-kv-cache: full forward per token, for comparison)"),
     {NULL, ED_OPT_INT, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -128,6 +139,7 @@ static const ed_option_spec TABLE[] = {
 #undef G
 #undef I
 #undef P
+#undef X
 #undef SHAPE
 #undef STORED
 #undef ONCE
@@ -175,6 +187,10 @@ void ed_options_defaults(ed_options *o) {
     o->sample_tokens = 30;
     o->temperature = 1.0f;
     o->top_k = 40;
+    o->top_p = 1.0f;
+    o->repetition_penalty = 1.0f;
+    o->num_samples = 1;
+    o->kv_cache = 1;
 }
 
 /* A preset fixes the model shape and the windows, vocabulary and run length that go with

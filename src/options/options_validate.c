@@ -55,6 +55,8 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->early_stopping_patience < 0)
         return ed_fail(err, "early-stopping-patience must be >= 0 (got %d)", o->early_stopping_patience);
     if (!o->checkpoint_dir[0]) return ed_fail(err, "checkpoint-dir must not be empty");
+    if (o->init_from[0] && o->vocab_file[0])
+        return ed_fail(err, "init-from brings its checkpoint's tokenizer: drop --vocab-file");
     if (o->compress < 0 || o->compress > 9) return ed_fail(err, "compress must be in 0..9 (got %d)", o->compress);
     /* system */
     if (o->threads < 0) return ed_fail(err, "threads must be >= 0 (got %d)", o->threads);
@@ -70,5 +72,11 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->max_new_tokens < 1) return ed_fail(err, "max-new-tokens must be >= 1 (got %d)", o->max_new_tokens);
     if (!(o->temperature >= 0.0f)) return ed_fail(err, "temperature must be >= 0 (got %g)", (double)o->temperature);
     if (o->top_k < 0) return ed_fail(err, "top-k must be >= 0 (got %d)", o->top_k);
+    if (!(o->top_p > 0.0f && o->top_p <= 1.0f)) return ed_fail(err, "top-p must be in (0, 1] (got %g)", (double)o->top_p);
+    if (!(o->repetition_penalty > 0.0f && o->repetition_penalty < 1e6f))
+        return ed_fail(err, "repetition-penalty must be > 0 (got %g; 1 = off)", (double)o->repetition_penalty);
+    if (o->num_samples < 1 || o->num_samples > 100000)
+        return ed_fail(err, "num-samples must be in 1..100000 (got %d)", o->num_samples);
+    if (o->prompt[0] && o->prompt_file[0]) return ed_fail(err, "give --prompt or --prompt-file, not both");
     return 0;
 }

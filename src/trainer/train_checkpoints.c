@@ -35,6 +35,17 @@ static int ensure_dir(ed_trainer *t, ed_error *err) {
     return ed_dist_agree(t->d, status, err);
 }
 
+int trainer_open_metrics(ed_trainer *t, ed_error *err) {
+    if (ensure_dir(t, err) != 0) return -1;
+    int status = 0;
+    if (t->d->rank == 0) {
+        char path[ED_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", t->o->checkpoint_dir);
+        status = ed_metrics_open(&t->metrics, path, t->resume_path[0] ? t->st.global_step : -1, err);
+    }
+    return ed_dist_agree(t->d, status, err);
+}
+
 /* ZeRO-1: the checkpoint holds the whole optimizer, so rank 0 gathers the slices into a
  * full-size copy for the duration of the write (other ranks allocate nothing). */
 static void gather_optimizer(const ed_trainer *t, ed_optim *full) {

@@ -54,6 +54,7 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     ed_dcol_push(&h->log_grad_norm, c->last.grad_norm);
     ed_dcol_push(&h->log_tokens_per_s, tok_s);
     ed_dcol_push(&h->log_elapsed, st->elapsed);
+    ed_metrics_log(&t->metrics, st->global_step, st->epoch + 1, loss, c->last.lr, c->last.grad_norm, tok_s, st->elapsed);
     st->log_loss_sum = 0.0;
     st->log_count = 0;
     c->log_t0 = now;
@@ -100,6 +101,7 @@ static void validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedu
     ed_dcol_push(&h->eval_loss, er->loss);
     ed_dcol_push(&h->eval_perplexity, er->perplexity);
     ed_dcol_push(&h->eval_accuracy, er->accuracy);
+    ed_metrics_val(&t->metrics, st->global_step, st->epoch + 1, er->loss, er->perplexity, er->accuracy, *is_best);
 }
 
 /* 1 if the model at this step was not validated yet (no history row at this step). */
@@ -159,6 +161,8 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
      * the end of an epoch has taken no step yet. */
     ed_dcol_push(&h->lr, trainer_lr(t, st->global_step > 0 ? st->global_step - 1 : 0));
     ed_dcol_push(&h->epoch_seconds, ed_now() - epoch_t0);
+    ed_metrics_epoch(&t->metrics, st->global_step, st->epoch + 1, train_loss, er.loss, er.perplexity, er.accuracy,
+                     h->lr.v[h->lr.n - 1], h->epoch_seconds.v[h->epoch_seconds.n - 1]);
     if (t->verbose) {
         char what[96];
         snprintf(what, sizeof what, "epoch %d/%d train_loss %.4f", st->epoch + 1, t->o->epochs, train_loss);
@@ -422,7 +426,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
-        rc = run(t, &err);
+        rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
+        ed_metrics_close(&t->metrics);
     }
     if (rc == ED_EXIT_FAILURE && d->rank == 0) {
         if (t->tty) printf("\n");

@@ -129,6 +129,36 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     return 0;
 }
 
+/* --init-from (when there is nothing to resume): the model shape and tokenizer kind are
+ * the checkpoint's; the window may be shorter than its positions, never longer. */
+static int resolve_init(ed_trainer *t, ed_error *err) {
+    ed_options *o = &t->opt;
+    if (t->resume_path[0] || !o->init_from[0]) return 0;
+    snprintf(t->init_path, sizeof t->init_path, "%s", o->init_from);
+    /* What the checkpoint dictates to a model user (shape, windows, tokenizer), except
+     * the fine-tuning choices: window length, stride, dropout. The weights are read once
+     * the model exists (trainer_setup). */
+    const ed_options user = *o;
+    int status = ed_ckpt_read_options(t->init_path, ED_CMD_GENERATE, o, err);
+    if (status == 0) {
+        t->tok = ed_ckpt_read_tokenizer(t->init_path, err);
+        if (!t->tok) status = -1;
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    o->max_length = user.max_length;
+    o->stride = user.stride;
+    o->model.dropout = user.model.dropout;
+    if (o->max_length > o->model.max_seq_len) {
+        if (t->verbose)
+            printf("init-from: max-length %d > the model's %d positions: using %d\n", o->max_length,
+                   o->model.max_seq_len, o->model.max_seq_len);
+        o->max_length = o->model.max_seq_len;
+        if (o->stride > o->max_length) o->stride = o->max_length;
+    }
+    if (t->verbose) printf("initialising from %s (new optimizer state, step 0)\n", t->init_path);
+    return 0;
+}
+
 static int load_state(ed_trainer *t, ed_error *err) {
     int status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
@@ -223,7 +253,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
 
-    if (resolve_resume(t, err) != 0) return -1;
+    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
 
     ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
     if (o->data_file[0]) {
@@ -237,7 +267,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
     if (t->tok) {
-        /* resumed: the checkpoint's tokenizer */
+        /* resumed, or --init-from: the checkpoint's tokenizer */
     } else if (o->vocab_file[0]) {
         t->tok = ed_tok_load(o->vocab_file, err);
         if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
@@ -277,6 +307,7 @@ model:
     ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    if (t->init_path[0] && ed_dist_agree(d, ed_ckpt_read_model(t->init_path, t->model, err), err) != 0) return -1;
     continue_stopped(t);
     /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the

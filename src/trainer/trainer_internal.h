@@ -33,6 +33,7 @@ typedef struct {
     const ed_options *o; /* = &opt */
     const ed_dist *d;
     char resume_path[ED_PATH_MAX]; /* "" = fresh start */
+    char init_path[ED_PATH_MAX];   /* --init-from when not resuming: weights + tokenizer */
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
@@ -51,6 +52,7 @@ typedef struct {
     ed_grad_sync sync;
     ed_train_state st;
     ed_history hist;
+    ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
 
     long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
     long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
@@ -104,6 +106,9 @@ int trainer_save(ed_trainer *t, const char *name, ed_error *err);
 int trainer_save_step(ed_trainer *t, ed_error *err);
 /* epoch-<N>.h5 for the epoch just completed (N = st.epoch, 1-based after the increment). */
 int trainer_save_epoch(ed_trainer *t, ed_error *err);
+/* Collective: rank 0 opens <checkpoint-dir>/metrics.jsonl (creating the directory): anew
+ * for a fresh run, keeping the rows up to the resumed checkpoint's step otherwise. */
+int trainer_open_metrics(ed_trainer *t, ed_error *err);
 int trainer_write_history(ed_trainer *t, ed_error *err);
 /* <checkpoint-dir>/config.ini: the effective options as an INI file (`-c` reads it back). */
 int trainer_write_config(ed_trainer *t, ed_error *err);

@@ -58,6 +58,8 @@ one_error_line(T.run(args, n, base + ["--val-file", empty], timeout=60), 1, "emp
 # good paths
 p = T.run(args, n, ["--version"], check=0, timeout=60)
 T.expect(p.stdout.startswith("expert-dist ") and p.stdout.count("expert-dist") == 1, "version once:\n" + p.stdout)
+T.expect(p.stdout.count("\ncpu: ") == 1 and "; kernels: " in p.stdout and "OpenBLAS core" in p.stdout,
+         "--version names CPU, kernel path and GEMM backend:\n" + p.stdout)
 p = T.run(args, n, ["train", "--help"], check=0, timeout=60)
 T.expect("--grad-accum" in p.stdout and "--bucket-mb" in p.stdout and p.stdout.count("usage:") == 1,
          "help once with every option:\n" + p.stdout)

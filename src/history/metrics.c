@@ -1,0 +1,110 @@
+/* metrics.c — metrics.jsonl, the append-only live log of a run (include/expert/history.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expert/history.h"
+
+/* The kept part of an existing file: lines whose "step" is <= last (a line that does not
+ * parse, e.g. the torn last line of a killed run, is dropped too). */
+static char *kept_rows(const char *data, size_t len, long last, size_t *out_len) {
+    char *out = ed_malloc(len + 1);
+    size_t n = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        json_t *row = nl ? json_loadb(data + pos, end - pos, 0, NULL) : NULL; /* no '\n': torn */
+        const json_t *st = row ? json_object_get(row, "step") : NULL;
+        if (st && json_is_integer(st) && json_integer_value(st) <= last) {
+            memcpy(out + n, data + pos, end - pos + 1);
+            n += end - pos + 1;
+        }
+        json_decref(row);
+        pos = end + 1;
+    }
+    *out_len = n;
+    return out;
+}
+
+int ed_metrics_open(ed_metrics *m, const char *path, long resume_step, ed_error *err) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    if (resume_step >= 0 && access(path, F_OK) == 0) {
+        char *data;
+        size_t len, kl;
+        if (ed_read_file(path, &data, &len, err) != 0) return -1;
+        char *kept = kept_rows(data, len, resume_step, &kl);
+        free(data);
+        char tmp[1200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *f = fopen(tmp, "wb");
+        int ok = f && fwrite(kept, 1, kl, f) == kl && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        if (f && fclose(f) != 0) ok = 0;
+        free(kept);
+        if (!ok || rename(tmp, path) != 0) {
+            int e = errno;
+            unlink(tmp);
+            return ed_fail(err, "%s: cannot rewrite: %s", path, strerror(e));
+        }
+    }
+    m->f = fopen(path, resume_step >= 0 ? "ab" : "wb");
+    if (!m->f) return ed_fail(err, "%s: cannot open for writing: %s", path, strerror(errno));
+    return 0;
+}
+
+void ed_metrics_close(ed_metrics *m) {
+    if (m->f) fclose(m->f);
+    m->f = NULL;
+}
+
+/* %.9g, or null for NaN/Inf (JSON has no such numbers). */
+static void num(FILE *f, const char *key, double x) {
+    if (isfinite(x))
+        fprintf(f, ", \"%s\": %.9g", key, x);
+    else
+        fprintf(f, ", \"%s\": null", key);
+}
+
+static void end_row(ed_metrics *m) {
+    fputs("}\n", m->f);
+    fflush(m->f);
+}
+
+void ed_metrics_log(ed_metrics *m, long step, int epoch, double loss, double lr, double grad_norm,
+                    double tokens_per_s, double elapsed) {
+    if (!m->f) return;
+    fprintf(m->f, "{\"type\": \"log\", \"step\": %ld, \"epoch\": %d", step, epoch);
+    num(m->f, "loss", loss);
+    num(m->f, "lr", lr);
+    num(m->f, "grad_norm", grad_norm);
+    num(m->f, "tokens_per_s", tokens_per_s);
+    num(m->f, "elapsed", elapsed);
+    end_row(m);
+}
+
+void ed_metrics_val(ed_metrics *m, long step, int epoch, double val_loss, double perplexity,
+                    double val_accuracy, int best) {
+    if (!m->f) return;
+    fprintf(m->f, "{\"type\": \"val\", \"step\": %ld, \"epoch\": %d", step, epoch);
+    num(m->f, "val_loss", val_loss);
+    num(m->f, "perplexity", perplexity);
+    num(m->f, "val_accuracy", val_accuracy);
+    fprintf(m->f, ", \"best\": %s", best ? "true" : "false");
+    end_row(m);
+}
+
+void ed_metrics_epoch(ed_metrics *m, long step, int epoch, double train_loss, double val_loss,
+                      double perplexity, double val_accuracy, double lr, double seconds) {
+    if (!m->f) return;
+    fprintf(m->f, "{\"type\": \"epoch\", \"step\": %ld, \"epoch\": %d", step, epoch);
+    num(m->f, "train_loss", train_loss);
+    num(m->f, "val_loss", val_loss);
+    num(m->f, "perplexity", perplexity);
+    num(m->f, "val_accuracy", val_accuracy);
+    num(m->f, "lr", lr);
+    num(m->f, "seconds", seconds);
+    end_row(m);
+}

@@ -64,6 +64,7 @@ if [ -z "$out" ]; then out="$(mktemp -d)"; cleanup=1; fi
 mkdir -p "$out"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ED_PROGRESS=plain
+echo "# $("$exe" --version | sed -n 2p); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| ranks | threads | tokens/s | speedup | allreduce wait | mfu |"
 echo "|---|---|---|---|---|---|"
 base=""

@@ -14,19 +14,19 @@
  * G = batch_size * grad_accum * world_size (the last step of an epoch may have fewer).
  * Every window is used exactly once per epoch for any world size, and the SET of windows
  * of a step depends only on (seed, epoch, s, G). Inside a step the windows are balanced
- * over the S = grad_accum * world_size (micro, rank) slots: sorted by padded row length
- * and dealt greedily to the slot with the fewest padded tokens so far (rows x padded
- * length, the engine's work), so a rank with short windows gets more of them. Then:
- *   - every slot's padded tokens are within one row of the step's longest window of
- *     every other slot's, and so are every rank's (slots are dealt to ranks in snake
- *     order by cost);
+ * over the S = grad_accum * world_size (micro, rank) slots by padded tokens (rows x
+ * padded row length, the engine's work): sorted longest first and cut into S runs of
+ * consecutive windows with the least possible maximum cost (sampler.c), so a slot of
+ * short windows gets more of them. Then:
+ *   - the costliest slot costs as little as any assignment of the step's windows allows,
+ *     and slots are dealt to ranks in snake order by cost (even per-rank sums);
  *   - no slot has more padded tokens than B rows of the step's longest window: the
  *     memory an unbalanced micro-batch of B rows would have needed (a slot may hold more
  *     than B, shorter, rows; ed_sampler_max_rows bounds the count);
  *   - slot contents depend only on (the step's windows, S, B): -n 1 --grad-accum 2 and
  *     -n 2 run the same micro-batches.
- * Without lengths (ed_sampler_set_lengths not called) every window counts the same and
- * the slots are dealt round-robin, at most B each. Validation uses the same scheme
+ * Without lengths (ed_sampler_set_lengths not called) every window counts the same: B per
+ * slot in a full step, at most ceil(m/S) of a last step's m. Validation uses the same scheme
  * without shuffling. */
 #ifndef EXPERT_DATASET_H
 #define EXPERT_DATASET_H
@@ -35,12 +35,14 @@
 #include <stdint.h>
 
 #include "expert/common.h"
+#include "expert/options.h" /* ed_text_format */
 #include "expert/tokenizer.h"
 
 /* ---- documents ---------------------------------------------------------------- */
 
 typedef struct {
     const char *text_field; /* .jsonl field holding the text (default "text") */
+    ed_text_format format;  /* AUTO: by the extension (.txt / .jsonl), else refused */
     int skip_bad_lines;     /* warn and count instead of failing on a bad .jsonl line */
 } ed_read_options;
 
@@ -59,8 +61,9 @@ typedef struct {
  * text): missing file, directory, empty file, no usable text, invalid UTF-8, non-JSON
  * line, non-object, missing or non-string text field, unknown extension (listing .txt
  * and .jsonl), a compressed file that is not of its codec, corrupt or truncated (naming
- * the compressed byte offset). */
+ * the compressed byte offset). opt->format txt/jsonl reads a file of any name. */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
+
 void ed_docs_free(ed_docs *docs);
 
 /* ---- input lists and streaming ---------------------------------------------------- */
@@ -111,7 +114,7 @@ int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_e
  * the first line start >= x for .jsonl, the start of the first blank line at or after
  * that for .txt (0 for x == 0, the size for x at or past the end). Ranks that cut at
  * boundary(x_r) partition the documents exactly as one whole-file read does. */
-int ed_docs_boundary(const char *path, uint64_t x, uint64_t *out, ed_error *err);
+int ed_docs_boundary(const char *path, const ed_read_options *opt, uint64_t x, uint64_t *out, ed_error *err);
 
 /* ---- windows -------------------------------------------------------------------- */
 
@@ -237,7 +240,7 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
 
 /* ---- sharding ------------------------------------------------------------------- */
 
-/* One window of the step being assigned, and one slot's cost (sampler.c scratch). */
+/* One window of the step being assigned, and one slot with its cost (sampler.c scratch). */
 typedef struct {
     uint32_t id, T, pos, slot;
 } ed_step_window;
@@ -260,7 +263,6 @@ typedef struct {
     /* scratch of ed_sampler_micro: one step's assignment, recomputed on every call */
     ed_step_window *step_win; /* [G] */
     uint64_t *slot_cost;      /* [S] padded tokens */
-    uint32_t *slot_rows, *slot_T, *heap; /* [S] */
     ed_slot_rank *slot_order; /* [S] */
 } ed_sampler;
 
@@ -288,5 +290,12 @@ size_t ed_sampler_max_rows(const ed_sampler *s);
  * first; returns how many (0 when the step has none for this slot). A pure function of
  * the arguments and the sampler's settings; s is only used as scratch. */
 int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids);
+/* The same for the step that starts at position `first` of the epoch's permutation (the
+ * windows the epoch has consumed so far): it takes positions [first, first + G).
+ * ed_sampler_micro(s, step, ...) is ed_sampler_micro_at(s, step * G, ...). A run resumed
+ * with another global batch continues at the window where the old one stopped. */
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids);
+/* Windows one step starting at `first` consumes: min(G, n_windows - first). */
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first);
 
 #endif

@@ -30,6 +30,14 @@ void ed_h5_quiet_end(const ed_h5_quiet *q);
  * stack holds no description. */
 void ed_h5_reason(char *buf, size_t len, const char *none);
 
+/* A C-string memory type in file type ft's character set (HDF5 will not convert between
+ * ASCII and UTF-8, so the memory side must match; h5py writes either); the caller closes it. */
+hid_t ed_h5_string_mem_type(hid_t ft);
+/* The value of an open string attribute, fixed or variable length, ASCII or UTF-8 (what
+ * h5py and h5dump-edited files hold), as a malloc'd NUL-terminated copy; -1 when it is
+ * not a string or cannot be read. */
+int ed_h5_attr_read_str(hid_t attr, char **value);
+
 int ed_h5_attr_str(hid_t obj, const char *name, const char *value);
 int ed_h5_attr_i64(hid_t obj, const char *name, int64_t v);
 int ed_h5_attr_u64(hid_t obj, const char *name, uint64_t v);

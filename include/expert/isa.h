@@ -2,9 +2,9 @@
  *
  * The default build is a portable x86-64 binary: the GEMMs dispatch by themselves
  * (OpenBLAS, oneDNN), and the engine's own hot loops — LayerNorm, GELU, softmax inside
- * attention, cross-entropy, embeddings, residual dropout, AdamW/SGD, the gradient
- * sum-of-squares and scaling — are compiled several times from the same source, once per
- * path, and one copy is chosen at start-up:
+ * attention, cross-entropy, embeddings, residual dropout, AdamW (src/isa/kernels.h lists
+ * them) — are compiled several times from the same source, once per path, and one copy
+ * is chosen at start-up:
  *
  *   baseline  x86-64 (SSE2): runs on every x86-64 CPU
  *   avx2      AVX2 + FMA (Haswell, Zen 1 and later)

@@ -174,45 +174,13 @@ int ckpt_get_f64(ckpt_reader *r, const char *obj, const char *name, double *v) {
     return attr_read(r, obj, name, H5T_FLOAT, "a floating-point", H5T_NATIVE_DOUBLE, v);
 }
 
-/* A C-string memory type in the file type's character set: HDF5 will not convert
- * between ASCII and UTF-8, so the memory side must match (h5py writes either). */
-static hid_t string_mem_type(hid_t ft) {
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5T_cset_t cset = ft >= 0 ? H5Tget_cset(ft) : H5T_CSET_ASCII;
-    if (mt >= 0 && cset != H5T_CSET_ERROR) H5Tset_cset(mt, cset);
-    return mt;
-}
-
 int ckpt_get_str(ckpt_reader *r, const char *obj, const char *name, char **v) {
     *v = NULL;
     hid_t a = attr_open(r, obj, name, H5T_STRING, "a string");
     if (a < 0) return -1;
     char what[600];
     snprintf(what, sizeof what, "%s attribute '%s'", obj, name);
-    hid_t ft = H5Aget_type(a);
-    htri_t vlen = ft >= 0 ? H5Tis_variable_str(ft) : -1;
-    size_t size = ft >= 0 ? H5Tget_size(ft) : 0;
-    hid_t mt = string_mem_type(ft);
-    if (ft >= 0) H5Tclose(ft);
-    int rc = -1;
-    if (vlen > 0) {
-        char *s = NULL;
-        if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, &s) >= 0) {
-            *v = ed_strdup(s ? s : "");
-            H5free_memory(s);
-            rc = 0;
-        }
-    } else if (vlen == 0 && size > 0 && size < (1u << 24)) {
-        char *s = ed_calloc(size + 1, 1);
-        if (H5Tset_size(mt, size + 1) >= 0 && H5Tset_strpad(mt, H5T_STR_NULLTERM) >= 0 &&
-            H5Aread(a, mt, s) >= 0) {
-            *v = s;
-            rc = 0;
-        } else {
-            free(s);
-        }
-    }
-    H5Tclose(mt);
+    int rc = ed_h5_attr_read_str(a, v);
     H5Aclose(a);
     if (rc < 0) return ckpt_fail(r, what, "cannot read string");
     return 0;
@@ -329,7 +297,7 @@ int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len) 
     hid_t ft = H5Dget_type(d);
     htri_t vlen = ft >= 0 ? H5Tis_variable_str(ft) : -1;
     size_t size = ft >= 0 ? H5Tget_size(ft) : 0;
-    hid_t mt = string_mem_type(ft);
+    hid_t mt = ed_h5_string_mem_type(ft);
     if (ft >= 0) H5Tclose(ft);
     if (nd != 0) {
         H5Dclose(d);

@@ -77,6 +77,19 @@ static int write_config(hid_t file, const ed_options *opt) {
     return rc;
 }
 
+/* One dataset per tensor of the table (state_dict names and shapes) from a buffer laid out
+ * like the parameters: the weights themselves, or an optimizer moment. */
+static int write_tensors(hid_t g, const float *buf, const ed_gpt *m, int compress) {
+    int rc = 0;
+    const ed_tensor *t = ed_gpt_tensors(m);
+    for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
+        hsize_t dims[2];
+        int nd = ckpt_tensor_dims(&t[i], dims);
+        rc = ckpt_write_f32(g, t[i].name, buf + t[i].offset, nd, dims, compress);
+    }
+    return rc;
+}
+
 static int write_model(hid_t file, ed_gpt *m, int compress) {
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
@@ -85,13 +98,7 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
              ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
         rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
-    const float *p = ed_gpt_params(m);
-    const ed_tensor *t = ed_gpt_tensors(m);
-    for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
-        hsize_t dims[2];
-        int nd = ckpt_tensor_dims(&t[i], dims);
-        rc = ckpt_write_f32(g, t[i].name, p + t[i].offset, nd, dims, compress);
-    }
+    if (rc == 0) rc = write_tensors(g, ed_gpt_params(m), m, compress);
     H5Gclose(g);
     return rc;
 }
@@ -100,13 +107,7 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
 static int write_moments(hid_t parent, const char *name, const float *buf, const ed_gpt *m, int compress) {
     hid_t g = ckpt_group_create(parent, name);
     if (g < 0) return -1;
-    int rc = 0;
-    const ed_tensor *t = ed_gpt_tensors(m);
-    for (int i = 0; i < ed_gpt_num_tensors(m) && rc == 0; i++) {
-        hsize_t dims[2];
-        int nd = ckpt_tensor_dims(&t[i], dims);
-        rc = ckpt_write_f32(g, t[i].name, buf + t[i].offset, nd, dims, compress);
-    }
+    int rc = write_tensors(g, buf, m, compress);
     H5Gclose(g);
     return rc;
 }
@@ -138,7 +139,6 @@ static int write_state(hid_t file, const ed_train_state *s) {
         case CKPT_F_DOUBLE: rc = ed_h5_attr_f64(g, f->name, *(const double *)p); break;
         }
     }
-    if (rc == 0) rc = ckpt_write_u64(g, "dropout_rng", s->dropout_rng.s, 4);
     H5Gclose(g);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "expert/common.h"
+#include "expert/compute.h"
 #include "expert/dist.h"
 #include "expert/isa.h"
 #include "expert/options.h"
@@ -152,7 +153,16 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (a.version) {
-        if (d.rank == 0) printf("expert-dist %s (%s)\n", ED_VERSION, ED_GIT_COMMIT);
+        /* Second line: what this binary runs on here (benchmark scripts print it). */
+        if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
+        if (d.rank == 0) {
+            char isa[160], mach[256];
+            ed_machine m;
+            ed_machine_probe(&m);
+            ed_machine_describe(&m, mach, sizeof mach);
+            ed_isa_describe(isa, sizeof isa);
+            printf("expert-dist %s (%s)\ncpu: %s; kernels: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, m.cpu, isa, mach);
+        }
         rc = ED_EXIT_OK;
         goto out;
     }

@@ -24,11 +24,19 @@ int ed_input_format(const char *path) {
 
 int ed_input_compressed(const char *path) { return ds_codec_of(path, NULL) != DS_PLAIN; }
 
+/* 1 .jsonl, 0 .txt, -1 neither: --format when given, else the extension. */
+static int format_of(const char *path, const ed_read_options *opt) {
+    ed_text_format f = opt ? opt->format : ED_FORMAT_AUTO;
+    if (f == ED_FORMAT_JSONL) return 1;
+    if (f == ED_FORMAT_TXT) return 0;
+    return ed_input_format(path);
+}
+
 static int unsupported(const char *path, ed_error *err) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) dot = "(none)";
-    return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl, each optionally .gz or .zst)",
-                   path, dot);
+    return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl, each optionally .gz or .zst; "
+                        "--format txt or --format jsonl reads a file of any name)", path, dot);
 }
 
 /* Lines of the bytes fed in, carried across chunk boundaries, into the parser. */
@@ -119,7 +127,7 @@ static long lines_before(const char *path, uint64_t at) {
 }
 
 int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_error *err) {
-    int jsonl = ed_input_format(path);
+    int jsonl = format_of(path, opt);
     if (jsonl < 0) return unsupported(path, err);
     if (scan_once(path, jsonl, opt, sc, 1, sc->emit, err) == 0) return 0;
     if (sc->start == 0) return -1;
@@ -133,7 +141,7 @@ int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_e
     return -1;
 }
 
-int ed_docs_boundary(const char *path, uint64_t x, uint64_t *out, ed_error *err) {
+int ed_docs_boundary(const char *path, const ed_read_options *opt, uint64_t x, uint64_t *out, ed_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     uint64_t size = (uint64_t)st.st_size;
@@ -141,7 +149,7 @@ int ed_docs_boundary(const char *path, uint64_t x, uint64_t *out, ed_error *err)
         *out = x == 0 ? 0 : size;
         return 0;
     }
-    int jsonl = ed_input_format(path);
+    int jsonl = format_of(path, opt);
     if (jsonl < 0) return unsupported(path, err);
     FILE *fp = fopen(path, "rb");
     if (!fp || fseeko(fp, (off_t)(x - 1), SEEK_SET) != 0) {
@@ -186,7 +194,7 @@ static int read_into(const char *path, const ed_read_options *opt, collect *c, e
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
-    if (ed_input_format(path) < 0) return unsupported(path, err);
+    if (format_of(path, opt) < 0) return unsupported(path, err);
     ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = push_doc, .ctx = c};
     if (ed_docs_scan(path, opt, &sc, err) != 0) return -1;
     c->docs->skipped += sc.skipped;

@@ -4,14 +4,16 @@
  * mid-epoch needs only (seed, epoch, step) and a different world size at the same G sees
  * the same windows in the same steps.
  *
- * Balancing, per optimizer step: the step's windows (a fixed set) are sorted by padded
- * row length, longest first, and dealt one by one to the slot with the least cost so far
- * (cost = rows x padded row length, the tokens the engine computes on; ties to the lowest
- * slot). That is LPT scheduling: when the costliest slot got its last window it was the
- * cheapest, so slot costs end within one row of the step's longest window of each other,
- * and (argument in design.md) no slot exceeds B rows of the longest window, the memory of
- * an unbalanced micro-batch. The slots are then dealt to (micro, rank) in snake order by
- * cost so that per-rank sums stay within that same bound. */
+ * Balancing, per optimizer step: a micro-batch costs its padded tokens, rows x its
+ * longest row (what the engine computes on), and a step lasts as long as its costliest
+ * rank. The step's windows (a fixed set) are sorted longest first and cut into S runs of
+ * consecutive windows, one per slot, with the smallest possible maximum run cost: a
+ * binary search on the bound C, each probe filling runs greedily (a run takes windows
+ * while rows x its first row <= C). Keeping runs consecutive in length order is what
+ * makes that the optimum over ALL assignments (design.md: any assignment can be
+ * rearranged into runs of the same sizes without raising a cost) and it also puts
+ * windows of similar length together, which cuts the padding. The slots are then dealt to
+ * (micro, rank) in snake order by cost, so per-rank sums stay even when grad_accum > 1. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,9 +46,6 @@ void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_a
     size_t G = group_size(s), S = (size_t)grad_accum * (size_t)world;
     s->step_win = ed_malloc(G * sizeof *s->step_win);
     s->slot_cost = ed_malloc(S * sizeof *s->slot_cost);
-    s->slot_rows = ed_malloc(S * sizeof *s->slot_rows);
-    s->slot_T = ed_malloc(S * sizeof *s->slot_T);
-    s->heap = ed_malloc(S * sizeof *s->heap);
     s->slot_order = ed_malloc(S * sizeof *s->slot_order);
     ed_sampler_set_epoch(s, 0);
 }
@@ -68,9 +67,6 @@ void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to) {
 void ed_sampler_free(ed_sampler *s) {
     free(s->step_win);
     free(s->slot_cost);
-    free(s->slot_rows);
-    free(s->slot_T);
-    free(s->heap);
     free(s->slot_order);
     memset(s, 0, sizeof *s);
 }
@@ -149,29 +145,30 @@ static int by_length(const void *a, const void *b) {
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Min-heap of slots by (cost, slot index): the lowest index wins ties, so every rank
- * computes the same assignment. */
-static int heap_less(const ed_sampler *s, uint32_t a, uint32_t b) {
-    return s->slot_cost[a] != s->slot_cost[b] ? s->slot_cost[a] < s->slot_cost[b] : a < b;
-}
-
-static void heap_down(ed_sampler *s, size_t n, size_t i) {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && heap_less(s, s->heap[l], s->heap[m])) m = l;
-        if (r < n && heap_less(s, s->heap[r], s->heap[m])) m = r;
-        if (m == i) return;
-        uint32_t t = s->heap[i];
-        s->heap[i] = s->heap[m];
-        s->heap[m] = t;
-        i = m;
+/* Cuts step_win[0..m) (longest first) into runs of cost <= C, run k from first[k] to
+ * first[k+1]; returns how many runs that takes (> S means C is too small). The greedy
+ * fill gives the fewest runs for a bound C, so C is feasible iff this returns <= S. */
+static size_t fill_runs(ed_sampler *s, size_t m, uint64_t C, int record) {
+    size_t S = (size_t)s->grad_accum * (size_t)s->world, runs = 0, i = 0;
+    while (i < m) {
+        uint64_t T = s->step_win[i].T, rows = C / T; /* T of the run's first = longest row */
+        if (rows == 0) return SIZE_MAX;               /* C below a single window */
+        size_t end = i + rows < m ? i + (size_t)rows : m;
+        if (record && runs < S) {
+            for (size_t j = i; j < end; j++) s->step_win[j].slot = (uint32_t)runs;
+            s->slot_cost[runs] = (uint64_t)(end - i) * T;
+        }
+        runs++;
+        i = end;
     }
+    return runs;
 }
 
-/* Assigns the windows of `step` to slots: step_win[0..m) sorted longest first, each with
- * its slot; slot_cost/rows/T per slot. Returns m. */
-static size_t assign_step(ed_sampler *s, long step) {
-    uint64_t G = group_size(s), begin = (uint64_t)step * G;
+/* Assigns the windows of the step that starts at position `begin` of the epoch's
+ * permutation to slots: step_win[0..m) sorted longest first, each with its slot, and
+ * slot_cost per slot (0 for a slot without windows). Returns m. */
+static size_t assign_step(ed_sampler *s, uint64_t begin) {
+    uint64_t G = group_size(s);
     size_t S = (size_t)s->grad_accum * (size_t)s->world;
     if (begin >= s->n_windows) return 0;
     size_t m = (size_t)(begin + G <= s->n_windows ? G : s->n_windows - begin);
@@ -180,20 +177,17 @@ static size_t assign_step(ed_sampler *s, long step) {
         s->step_win[i] = (ed_step_window){.id = w, .T = row_len(s, w), .pos = (uint32_t)i, .slot = 0};
     }
     qsort(s->step_win, m, sizeof *s->step_win, by_length);
-    for (size_t k = 0; k < S; k++) {
-        s->slot_cost[k] = 0;
-        s->slot_rows[k] = 0;
-        s->slot_T[k] = 0;
-        s->heap[k] = (uint32_t)k; /* all costs 0: index order is a valid heap */
+    /* The least C that S runs can meet. hi = B rows of the longest window is always met
+     * (every run then takes >= B windows, and m <= S*B): so no slot ever costs more than
+     * an unbalanced micro-batch of B rows could, which bounds its memory. */
+    uint64_t lo = s->step_win[0].T, hi = (uint64_t)s->batch_size * s->step_win[0].T;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (fill_runs(s, m, mid, 0) <= S) hi = mid;
+        else lo = mid + 1;
     }
-    for (size_t i = 0; i < m; i++) {
-        uint32_t k = s->heap[0];
-        if (s->slot_rows[k] == 0) s->slot_T[k] = s->step_win[i].T; /* longest first: the slot's pad length */
-        s->slot_rows[k]++;
-        s->slot_cost[k] = (uint64_t)s->slot_rows[k] * s->slot_T[k];
-        s->step_win[i].slot = k;
-        heap_down(s, S, 0);
-    }
+    for (size_t k = 0; k < S; k++) s->slot_cost[k] = 0;
+    fill_runs(s, m, hi, 1);
     return m;
 }
 
@@ -215,8 +209,19 @@ static uint32_t slot_of(ed_sampler *s, int micro, int rank) {
 }
 
 int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids) {
-    ED_CHECK(step >= 0 && micro >= 0 && micro < s->grad_accum, "sampler: step %ld micro %d", step, micro);
-    size_t m = assign_step(s, step);
+    ED_CHECK(step >= 0, "sampler: step %ld", step);
+    return ed_sampler_micro_at(s, (uint64_t)step * group_size(s), micro, ids);
+}
+
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first) {
+    if (first >= s->n_windows) return 0;
+    uint64_t G = group_size(s);
+    return s->n_windows - first < G ? s->n_windows - first : G;
+}
+
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids) {
+    ED_CHECK(micro >= 0 && micro < s->grad_accum, "sampler: micro %d", micro);
+    size_t m = assign_step(s, first);
     if (m == 0) return 0;
     uint32_t k = slot_of(s, micro, s->rank);
     int n = 0;

@@ -6,8 +6,9 @@
  * ED_ISA and the CPU, read-only afterwards. The alternative — a table pointer carried by
  * the model, the optimizer and every caller of ed_sumsq — would change public signatures
  * to pass around a value that cannot differ within a process. GCC's target_clones was
- * not used: it gives no way to force a path, and the bodies of `omp parallel` regions
- * are outlined before cloning, so they would stay baseline code. */
+ * not used: its loader-run resolvers pick by CPUID alone, so a path could not be forced
+ * (tests must run each path on one machine, and a user must be able to rule a path out),
+ * nor refused with a clear message. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

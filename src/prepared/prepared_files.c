@@ -44,22 +44,22 @@ static int agree(MPI_Comm comm, int status, ed_error *err) {
 
 /* ---- 1. the input list ---------------------------------------------------------------- */
 
-static int check_file(const char *path, ed_error *err) {
+static int check_file(const char *path, ed_text_format format, ed_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
-    if (ed_input_format(path) < 0) {
+    if (format == ED_FORMAT_AUTO && ed_input_format(path) < 0) {
         const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
         if (!dot || (slash && dot < slash)) dot = "(none)";
-        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl, each optionally .gz or .zst)",
-                       path, dot);
+        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl, each optionally .gz or .zst; "
+                            "--format txt or --format jsonl reads a file of any name)", path, dot);
     }
     if (st.st_size == 0) return ed_fail(err, "%s: file is empty", path);
     return 0;
 }
 
 /* Rank 0 expands and checks; everyone gets the list (paths NUL-separated, then sizes). */
-static int shared_inputs(MPI_Comm comm, const char *spec, ed_inputs *in, ed_error *err) {
+static int shared_inputs(MPI_Comm comm, const char *spec, ed_text_format format, ed_inputs *in, ed_error *err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     memset(in, 0, sizeof *in);
@@ -68,7 +68,7 @@ static int shared_inputs(MPI_Comm comm, const char *spec, ed_inputs *in, ed_erro
     char *blob = NULL;
     if (rank == 0) {
         status = ed_inputs_expand(spec, in, err);
-        for (size_t i = 0; status == 0 && i < in->n; i++) status = check_file(in->path[i], err);
+        for (size_t i = 0; status == 0 && i < in->n; i++) status = check_file(in->path[i], format, err);
         if (status == 0) {
             for (size_t i = 0; i < in->n; i++) blen += (long long)strlen(in->path[i]) + 1;
             blob = ed_malloc((size_t)blen + 1);
@@ -287,9 +287,9 @@ static int stream_split(MPI_Comm comm, const ed_inputs *in, const ed_prepare_opt
         if (plain) {
             uint64_t a = f0 > lo ? f0 : lo, b = f1 < hi ? f1 : hi;
             if (a >= b) continue;
-            if (ed_docs_boundary(path, a - f0, &start, err) != 0) return -1;
+            if (ed_docs_boundary(path, &po->read, a - f0, &start, err) != 0) return -1;
             if (b == f1) end = size;
-            else if (ed_docs_boundary(path, b - f0, &end, err) != 0) return -1;
+            else if (ed_docs_boundary(path, &po->read, b - f0, &end, err) != 0) return -1;
             if (start >= end && !owner) continue;
         } else if (!owner) {
             continue;
@@ -406,7 +406,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     const char *specs[2] = {po->train_file, has_val ? po->val_file : NULL};
     ed_inputs in[2] = {{0}, {0}};
     for (int s = 0; s < 2; s++)
-        if (specs[s] && shared_inputs(comm, specs[s], &in[s], err) != 0) {
+        if (specs[s] && shared_inputs(comm, specs[s], po->read.format, &in[s], err) != 0) {
             ed_inputs_free(&in[0]);
             return -1;
         }

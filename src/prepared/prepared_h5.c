@@ -11,33 +11,11 @@ int prep_attr_read_str(hid_t obj, const char *name, char *buf, size_t n) {
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    hid_t ft = H5Aget_type(a);
-    int rc = -1;
-    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) == 0) {
-        size_t size = H5Tget_size(ft);
-        char *tmp = ed_malloc(size + 1);
-        hid_t mt = H5Tcopy(ft);
-        if (H5Aread(a, mt, tmp) >= 0) {
-            tmp[size] = '\0';
-            snprintf(buf, n, "%s", tmp);
-            rc = 0;
-        }
-        H5Tclose(mt);
-        free(tmp);
-    } else if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) { /* variable-length (h5py str) */
-        char *s = NULL;
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        if (H5Aread(a, mt, &s) >= 0 && s) {
-            snprintf(buf, n, "%s", s);
-            H5free_memory(s);
-            rc = 0;
-        }
-        H5Tclose(mt);
-    }
-    if (ft >= 0) H5Tclose(ft);
+    char *v = NULL;
+    int rc = ed_h5_attr_read_str(a, &v);
     H5Aclose(a);
+    if (rc == 0) snprintf(buf, n, "%s", v);
+    free(v);
     return rc;
 }
 

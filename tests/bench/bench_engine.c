@@ -310,6 +310,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!ref) no_torch = 1;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* rows appear as they are measured, even into a file */
     ed_set_threads(threads);
     ed_machine mach;
     ed_machine_probe(&mach);

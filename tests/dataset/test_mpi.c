@@ -72,9 +72,10 @@ int main(int argc, char **argv) {
     const int B = 3, A = 2;
     ed_sampler s;
     ed_sampler_init(&s, ds.n_windows, B, A, rank, world, 42, 1);
+    ed_sampler_set_dataset(&s, &ds, 0); /* balanced slots, as the trainer runs them */
     ed_batch b;
     ed_batch_init(&b, B, wo.max_length - 1);
-    uint32_t ids[3];
+    uint32_t *ids = malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     int *count = calloc(ds.n_windows, sizeof *count);
     for (int epoch = 0; epoch < 2; epoch++) {
         ed_sampler_set_epoch(&s, epoch);
@@ -104,6 +105,7 @@ int main(int argc, char **argv) {
         CHECK(total_targets == expect, "epoch %d: %ld targets over all ranks, expected %ld", epoch, total_targets, expect);
     }
     free(count);
+    free(ids);
     ed_batch_free(&b);
     ed_sampler_free(&s);
     ed_dataset_free(&ds);

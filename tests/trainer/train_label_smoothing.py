@@ -38,5 +38,7 @@ T.expect(abs(train_loss - ev) < 2e-4 * max(1.0, ev),
          "that eval measures on the same windows" % (train_loss, ev))
 steps = h["steps"]
 rows = [l for l, e in zip(steps["loss"], steps["epoch"]) if e == 4]
-T.expect(rows and all(abs(x - ev) < 0.05 * ev for x in rows), "logged step losses are plain cross-entropy too: %s" % rows)
+# Each step is 4 windows, so its loss scatters around the epoch's (±7% seen with one data
+# order); the smoothed objective at 0.2 would sit ~0.2*ln(V) ≈ +40% higher, far outside 12%.
+T.expect(rows and all(abs(x - ev) < 0.12 * ev for x in rows), "logged step losses are plain cross-entropy too: %s" % rows)
 print("PASS: train_loss %.5f == eval %.5f with label smoothing (-n %d)" % (train_loss, ev, n))

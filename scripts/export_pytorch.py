@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 FORMAT = "expert-dist-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def load_reference():

@@ -137,8 +137,13 @@ def main():
 
     fig, ax = plt.subplots(2, 2, figsize=(11, 7))
     a0, a1, a2, a3 = ax[0][0], ax[0][1], ax[1][0], ax[1][1]
-    a0.plot(s_step, s_loss, lw=1.0, color="C0")
-    a0.set_title("train loss per log interval")
+    evals = h.get("evals", {})  # every validation by step (histories since checkpoint format 2)
+    e_step, e_loss, e_ppl = evals.get("step", []), clean(evals.get("val_loss", [])), clean(evals.get("perplexity", []))
+    a0.plot(s_step, s_loss, lw=1.0, color="C0", label="train (per log interval)")
+    if e_step:
+        a0.plot(e_step, e_loss, "s-", color="C1", label="validation")
+        a0.legend()
+    a0.set_title("loss by step")
     a0.set_xlabel("step")
     a0.set_ylabel("loss (nats/token)")
     a1.plot(epochs, clean(h["train_loss"]), "o-", label="train")
@@ -148,10 +153,13 @@ def main():
     a1.set_xlabel("epoch")
     a1.legend()
     ppl = clean(h.get("perplexity", []))
-    if any(not math.isnan(v) for v in ppl):
+    if e_step:
+        a2.plot(e_step, e_ppl, "s-", color="C2")
+        a2.set_xlabel("step")
+    elif any(not math.isnan(v) for v in ppl):
         a2.plot(epochs, ppl, "s-", color="C2")
+        a2.set_xlabel("epoch")
     a2.set_title("validation perplexity")
-    a2.set_xlabel("epoch")
     a3.plot(s_step, s_lr, color="C3")
     a3.set_title("learning rate")
     a3.set_xlabel("step")

@@ -30,7 +30,7 @@
 #include "expert/train_state.h"
 
 #define ED_CKPT_FORMAT "expert-dist-checkpoint"
-#define ED_CKPT_FORMAT_VERSION 1
+#define ED_CKPT_FORMAT_VERSION 2
 
 typedef struct {
     const ed_options *opt;
@@ -79,7 +79,9 @@ int ed_ckpt_read_model(const char *path, ed_gpt *m, ed_error *err);
 /* Optimizer moments for the slice [o->lo, o->hi) (ZeRO reads only its shard) and step. */
 int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error *err);
 /* Trainer state, and the history when h != NULL (its columns are replaced; h must be
- * zeroed or hold columns from ed_dcol_push). */
+ * zeroed or hold columns from ed_dcol_push). Fields and columns added in a later format
+ * version than the file's are left as the caller set them (the caller derives them:
+ * e.g. epoch_windows of a format-1 file is step_in_epoch x that run's global batch). */
 int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_error *err);
 
 /* A summary read without loading any tensor: for `inspect`, find_latest and tools. */

@@ -34,12 +34,14 @@
 #include <stdint.h>
 
 #include "expert/common.h"
+#include "expert/options.h" /* ed_text_format */
 #include "expert/tokenizer.h"
 
 /* ---- documents ---------------------------------------------------------------- */
 
 typedef struct {
     const char *text_field; /* .jsonl field holding the text (default "text") */
+    ed_text_format format;  /* AUTO: by the extension (.txt / .jsonl), else refused */
     int skip_bad_lines;     /* warn and count instead of failing on a bad .jsonl line */
 } ed_read_options;
 
@@ -55,8 +57,10 @@ typedef struct {
 /* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line).
  * Errors name "file:line" (and the byte offset for invalid UTF-8): missing file,
  * directory, empty file, no usable text, invalid UTF-8, non-JSON line, non-object,
- * missing or non-string text field, unknown extension (listing .txt and .jsonl). */
+ * missing or non-string text field, unknown extension (listing .txt and .jsonl, and
+ * naming --format) unless opt->format says which. */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
+
 void ed_docs_free(ed_docs *docs);
 
 /* ---- windows -------------------------------------------------------------------- */
@@ -159,5 +163,12 @@ size_t ed_sampler_max_rows(const ed_sampler *s);
  * first; returns how many (0 when the step has none for this slot). A pure function of
  * the arguments and the sampler's settings; s is only used as scratch. */
 int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids);
+/* The same for the step that starts at position `first` of the epoch's permutation (the
+ * windows the epoch has consumed so far): it takes positions [first, first + G).
+ * ed_sampler_micro(s, step, ...) is ed_sampler_micro_at(s, step * G, ...). A run resumed
+ * with another global batch continues at the window where the old one stopped. */
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids);
+/* Windows one step starting at `first` consumes: min(G, n_windows - first). */
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first);
 
 #endif

@@ -112,8 +112,8 @@ void ed_gpt_set_recompute(ed_gpt *m, int on);
  * With targets == NULL only logits are computed (see ed_gpt_logits).
  * `train` enables dropout (when cfg.dropout > 0) drawing from `rng`; may be NULL when off.
  * A dropout forward takes exactly 3 words per layer from `rng` (seeds of per-(batch,head)
- * and per-chunk streams), so the masks do not depend on the thread count and saving the
- * four rng words in a checkpoint is enough to resume bit-exactly. */
+ * and per-chunk streams), so the masks do not depend on the thread count; the trainer
+ * seeds `rng` from (seed, step, slot), so a resumed run needs no saved generator. */
 void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                     float label_smoothing, int train, ed_rng *rng,
                     double *loss_sum, long *count);
@@ -126,6 +126,11 @@ const float *ed_gpt_logits(const ed_gpt *m);
 /* Of the last forward with targets: how many non-ignored positions have their target as
  * the (first) arg-max of the logits. Available in every mode. */
 long ed_gpt_correct(const ed_gpt *m);
+
+/* Of the last forward with targets: the SUM of the plain cross-entropy -log p(target)
+ * over the same targets as *loss_sum, without the label-smoothing term (equal to
+ * *loss_sum when label_smoothing is 0): the number to compare with a validation loss. */
+double ed_gpt_nll_sum(const ed_gpt *m);
 
 /* Backward of the last forward (which must have had targets): ACCUMULATES into grads the
  * gradient of (scale * loss_sum). The trainer uses scale = 1 and divides the reduced

@@ -22,13 +22,16 @@ typedef struct {
     ed_dcol epoch, train_loss, val_loss, perplexity, val_accuracy, lr, epoch_seconds;
     /* one row per log interval */
     ed_dcol log_step, log_epoch, log_loss, log_lr, log_grad_norm, log_tokens_per_s, log_elapsed;
+    /* one row per validation: at epoch ends, every --eval-interval steps and the final one
+     * of a run that stops in mid-epoch (max-steps, a signal); eval_step is the global step */
+    ed_dcol eval_step, eval_epoch, eval_loss, eval_perplexity, eval_accuracy;
 } ed_history;
 
 void ed_dcol_push(ed_dcol *c, double x);
 void ed_history_free(ed_history *h);
 
 /* Writes the history as JSON ({"train_loss": [...], "val_loss": [...], "perplexity": [...],
- * ..., "steps": {...}, "config": {...}}) and as CSV (one row per epoch) next to it;
+ * ..., "steps": {...}, "evals": {...}, "config": {...}}) and as CSV (one row per epoch) next to it;
  * `config_json` (may be NULL) is a JSON object text stored under "config".
  * Written to a temporary file and renamed, so readers never see half a file. */
 int ed_history_write(const ed_history *h, const char *json_path, const char *config_json, ed_error *err);

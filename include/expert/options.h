@@ -21,6 +21,9 @@
 /* --on-nan: what a step with a NaN/Inf loss or gradient norm does. */
 typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
 extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
+/* --format: how text files are read (dataset.h); AUTO goes by the .txt / .jsonl extension. */
+typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
+extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 
 /* --grad-comm: the gradient values on the wire (src/dist, "bf16 on the wire" in dist.h). */
 typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
@@ -31,6 +34,7 @@ typedef struct {
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
     char val_file[ED_PATH_MAX];
     char data_file[ED_PATH_MAX];   /* prepared HDF5 token file (prepare subcommand) */
+    ed_text_format format;         /* auto (by extension) | txt | jsonl */
     char text_field[64];           /* .jsonl text field, default "text" */
     int skip_bad_lines;
     ed_tok_kind tokenizer;         /* word | bpe */
@@ -50,7 +54,8 @@ typedef struct {
     /* optimisation */
     int batch_size;                /* per rank, 8 */
     int grad_accum;                /* 1 */
-    int epochs;                    /* 10 */
+    int epochs;                    /* 10: the run's total, counted from its first step */
+    int more_epochs;               /* with --resume: epochs = the checkpoint's completed epochs + this */
     long max_steps;                /* 0 = no limit */
     float lr;                      /* 5e-4 */
     float min_lr;                  /* 0 */
@@ -98,6 +103,7 @@ typedef struct {
     char checkpoint[ED_PATH_MAX];
     char prompt[4096];
     int max_new_tokens;            /* 50 */
+    int sample_tokens;             /* train: generate this many tokens from best.h5 at the end, 0 = off */
     float temperature;             /* 1.0 */
     int top_k;                     /* 40 */
     float top_p;                   /* 1.0 = off */
@@ -150,6 +156,8 @@ const ed_option_spec *ed_option_table(size_t *n);
 void ed_options_defaults(ed_options *o);
 /* Applies a preset by name ("tiny", "small", "seed"); -1 with err if unknown. */
 int ed_options_preset(ed_options *o, const char *name, ed_error *err);
+/* A boolean's spelling: 1/true/yes/on or 0/false/no/off (any case) into *out; -1 if neither. */
+int ed_parse_bool(const char *v, int *out);
 /* Sets one option from its string form, as from the command line or config file. */
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err);
 /* Loads an INI config file (keys = option names, optional [sections] ignored);

@@ -11,24 +11,31 @@
 
 #include "expert/common.h"
 #include "expert/history.h"
-#include "expert/rng.h"
 
 typedef struct {
     int epoch;            /* epoch in progress (0-based); == epochs when finished */
     long step_in_epoch;   /* optimizer steps completed inside `epoch` */
+    long epoch_windows;   /* windows of `epoch`'s permutation consumed: where the epoch resumes,
+                           * whatever the global batch of the resumed run (dataset.h) */
     long global_step;     /* optimizer steps completed in total */
-    double best_val_loss; /* +INFINITY until the first validation */
-    int bad_evals;        /* validations in a row without improvement (early stopping) */
+    double best_val_loss; /* +INFINITY until the first validation; the loss best.h5 holds */
+    double patience_best; /* lowest val loss of the scheduled validations (epoch ends,
+                           * --eval-interval), what early stopping compares with: the final
+                           * validation of a run stopped in mid-epoch counts for best.h5
+                           * only, so an interrupted + resumed run stops where an
+                           * uninterrupted one would */
+    int bad_evals;        /* scheduled validations in a row without improvement (early stopping) */
     int world_size;       /* of the run that wrote the state */
-    uint64_t seed;
-    ed_rng dropout_rng;   /* advanced by dropout draws; identical on all ranks' schedule */
+    uint64_t seed;        /* dropout masks are a pure function of (seed, global_step, slot): no generator
+                           * position to save (train_step.c) */
     double elapsed;       /* seconds of training so far (across resumes) */
     long tokens_seen;     /* target tokens consumed, all ranks */
     int stop;             /* early stopping has fired */
     /* Running sums that feed the history. They are state, not locals, because a resume in
      * the middle of an epoch (or of a log interval) must report the same epoch train_loss
      * and log rows as the uninterrupted run: checkpoints must save them too. */
-    double epoch_loss_sum; /* sum of per-token losses of this epoch's steps, all ranks */
+    double epoch_loss_sum; /* sum of per-token plain cross-entropies (no label smoothing: comparable
+                            * with val_loss) of this epoch's steps, all ranks */
     long epoch_count;      /* ... and their number of target tokens */
     double log_loss_sum;   /* the same since the last log row */
     long log_count;

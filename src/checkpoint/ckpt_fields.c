@@ -9,40 +9,44 @@
 #include "ckpt_internal.h"
 
 const ckpt_field ckpt_state_fields[] = {
-    {"epoch", CKPT_F_INT, offsetof(ed_train_state, epoch)},
-    {"step_in_epoch", CKPT_F_LONG, offsetof(ed_train_state, step_in_epoch)},
-    {"global_step", CKPT_F_LONG, offsetof(ed_train_state, global_step)},
-    {"best_val_loss", CKPT_F_DOUBLE, offsetof(ed_train_state, best_val_loss)},
-    {"bad_evals", CKPT_F_INT, offsetof(ed_train_state, bad_evals)},
-    {"world_size", CKPT_F_INT, offsetof(ed_train_state, world_size)},
-    {"seed", CKPT_F_U64, offsetof(ed_train_state, seed)},
-    {"elapsed", CKPT_F_DOUBLE, offsetof(ed_train_state, elapsed)},
-    {"tokens_seen", CKPT_F_LONG, offsetof(ed_train_state, tokens_seen)},
-    {"stop", CKPT_F_INT, offsetof(ed_train_state, stop)},
-    {"epoch_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, epoch_loss_sum)},
-    {"epoch_count", CKPT_F_LONG, offsetof(ed_train_state, epoch_count)},
-    {"log_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, log_loss_sum)},
-    {"log_count", CKPT_F_LONG, offsetof(ed_train_state, log_count)},
-    {"nan_skipped", CKPT_F_LONG, offsetof(ed_train_state, nan_skipped)},
-    {NULL, CKPT_F_INT, 0},
+    {"epoch", CKPT_F_INT, offsetof(ed_train_state, epoch), 1},
+    {"step_in_epoch", CKPT_F_LONG, offsetof(ed_train_state, step_in_epoch), 1},
+    {"epoch_windows", CKPT_F_LONG, offsetof(ed_train_state, epoch_windows), 2},
+    {"global_step", CKPT_F_LONG, offsetof(ed_train_state, global_step), 1},
+    {"best_val_loss", CKPT_F_DOUBLE, offsetof(ed_train_state, best_val_loss), 1},
+    {"patience_best", CKPT_F_DOUBLE, offsetof(ed_train_state, patience_best), 2},
+    {"bad_evals", CKPT_F_INT, offsetof(ed_train_state, bad_evals), 1},
+    {"world_size", CKPT_F_INT, offsetof(ed_train_state, world_size), 1},
+    {"seed", CKPT_F_U64, offsetof(ed_train_state, seed), 1},
+    {"elapsed", CKPT_F_DOUBLE, offsetof(ed_train_state, elapsed), 1},
+    {"tokens_seen", CKPT_F_LONG, offsetof(ed_train_state, tokens_seen), 1},
+    {"stop", CKPT_F_INT, offsetof(ed_train_state, stop), 1},
+    {"epoch_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, epoch_loss_sum), 1},
+    {"epoch_count", CKPT_F_LONG, offsetof(ed_train_state, epoch_count), 1},
+    {"log_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, log_loss_sum), 1},
+    {"log_count", CKPT_F_LONG, offsetof(ed_train_state, log_count), 1},
+    {"nan_skipped", CKPT_F_LONG, offsetof(ed_train_state, nan_skipped), 1},
+    {NULL, CKPT_F_INT, 0, 0},
 };
 
 /* The integer attributes of /model (dropout, a float, and num_params are separate). */
 const ckpt_field ckpt_model_fields[] = {
-    {"vocab_size", CKPT_F_INT, offsetof(ed_model_config, vocab_size)},
-    {"d_model", CKPT_F_INT, offsetof(ed_model_config, d_model)},
-    {"n_layers", CKPT_F_INT, offsetof(ed_model_config, n_layers)},
-    {"n_heads", CKPT_F_INT, offsetof(ed_model_config, n_heads)},
-    {"d_ff", CKPT_F_INT, offsetof(ed_model_config, d_ff)},
-    {"max_seq_len", CKPT_F_INT, offsetof(ed_model_config, max_seq_len)},
-    {NULL, CKPT_F_INT, 0},
+    {"vocab_size", CKPT_F_INT, offsetof(ed_model_config, vocab_size), 1},
+    {"d_model", CKPT_F_INT, offsetof(ed_model_config, d_model), 1},
+    {"n_layers", CKPT_F_INT, offsetof(ed_model_config, n_layers), 1},
+    {"n_heads", CKPT_F_INT, offsetof(ed_model_config, n_heads), 1},
+    {"d_ff", CKPT_F_INT, offsetof(ed_model_config, d_ff), 1},
+    {"max_seq_len", CKPT_F_INT, offsetof(ed_model_config, max_seq_len), 1},
+    {NULL, CKPT_F_INT, 0, 0},
 };
 
-#define COL(f) {#f, offsetof(ed_history, f)}
+#define COL(f) {#f, offsetof(ed_history, f), 1}
+#define COL2(f) {#f, offsetof(ed_history, f), 2}
 const ckpt_column ckpt_history_columns[] = {
     COL(epoch),    COL(train_loss), COL(val_loss),      COL(perplexity),    COL(val_accuracy),
     COL(lr),       COL(epoch_seconds),
     COL(log_step), COL(log_epoch),  COL(log_loss),      COL(log_lr),        COL(log_grad_norm),
     COL(log_tokens_per_s), COL(log_elapsed),
-    {NULL, 0},
+    COL2(eval_step), COL2(eval_epoch), COL2(eval_loss), COL2(eval_perplexity), COL2(eval_accuracy),
+    {NULL, 0, 0},
 };

@@ -46,12 +46,14 @@ int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err) {
     return rc;
 }
 
-/* "last.h5" or "step-<digits>.h5", nothing else (best.h5 is the best, not the newest;
- * *.tmp is an unfinished write). */
+/* "last.h5", "step-<digits>.h5" or "epoch-<digits>.h5", nothing else (best.h5 is the
+ * best, not the newest; *.tmp is an unfinished write). */
 static int is_candidate(const char *name) {
     if (strcmp(name, "last.h5") == 0) return 1;
-    if (strncmp(name, "step-", 5) != 0) return 0;
-    const char *p = name + 5;
+    const char *p;
+    if (strncmp(name, "step-", 5) == 0) p = name + 5;
+    else if (strncmp(name, "epoch-", 6) == 0) p = name + 6;
+    else return 0;
     if (*p < '0' || *p > '9') return 0;
     while (*p >= '0' && *p <= '9') p++;
     return strcmp(p, ".h5") == 0;

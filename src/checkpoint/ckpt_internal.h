@@ -89,6 +89,7 @@ typedef struct {
     const char *name;
     ckpt_ftype type;
     size_t offset;
+    int since; /* format version that added the field; older files do not have it */
 } ckpt_field;
 
 /* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */
@@ -99,6 +100,7 @@ extern const ckpt_field ckpt_state_fields[];
 typedef struct {
     const char *name;
     size_t offset;
+    int since; /* format version that added the column; older files read it as empty */
 } ckpt_column;
 extern const ckpt_column ckpt_history_columns[];
 

@@ -247,6 +247,12 @@ int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error 
 
 static int read_history(ckpt_reader *r, ed_history *h) {
     for (const ckpt_column *c = ckpt_history_columns; c->name; c++) {
+        ed_dcol *old = (ed_dcol *)((char *)h + c->offset);
+        if (c->since > r->format_version) { /* newer than the file: an empty column */
+            free(old->v);
+            memset(old, 0, sizeof *old);
+            continue;
+        }
         char dpath[96];
         snprintf(dpath, sizeof dpath, "/history/%s", c->name);
         double *v;
@@ -267,6 +273,7 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
     int rc = 0;
     if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
+        if (f->since > r.format_version) continue; /* newer than the file: the caller's value stays */
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {
@@ -283,7 +290,8 @@ int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_er
         }
     }
     if (rc == 0 && s->world_size < 1) rc = ckpt_fail(&r, "/trainer attribute 'world_size'", "must be >= 1");
-    if (rc == 0) rc = ckpt_read_u64_fixed(&r, "/trainer/dropout_rng", s->dropout_rng.s, 4);
+    /* Format 1 also held /trainer/dropout_rng, a generator the trainer never drew from:
+     * it is ignored (dropout masks depend on seed and step only). */
     if (rc == 0 && h) rc = read_history(&r, h);
     ckpt_close(&r);
     return rc;

@@ -139,7 +139,6 @@ static int write_state(hid_t file, const ed_train_state *s) {
         case CKPT_F_DOUBLE: rc = ed_h5_attr_f64(g, f->name, *(const double *)p); break;
         }
     }
-    if (rc == 0) rc = ckpt_write_u64(g, "dropout_rng", s->dropout_rng.s, 4);
     H5Gclose(g);
     return rc;
 }

@@ -22,7 +22,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     /* the model, its windows and tokenizer from the checkpoint, the rest from the flags */
     int status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines};
+    ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
+                          .format = o.format};
     status = ed_docs_read(o.val_file, &ro, &docs, &err);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};

@@ -18,7 +18,8 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
     ed_prepare_options po = {
         .train_file = o->train_file,
         .val_file = o->val_file,
-        .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines},
+        .read = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
+                 .format = o->format},
         .vocab_file = o->vocab_file,
         .tok = {.kind = o->tokenizer,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},

@@ -19,11 +19,13 @@ int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
-    int jsonl = has_ext(path, ".jsonl");
-    if (!jsonl && !has_ext(path, ".txt")) {
+    ed_text_format fmt = opt ? opt->format : ED_FORMAT_AUTO; /* opt may be NULL for .txt */
+    int jsonl = fmt == ED_FORMAT_JSONL || (fmt == ED_FORMAT_AUTO && has_ext(path, ".jsonl"));
+    if (fmt == ED_FORMAT_AUTO && !jsonl && !has_ext(path, ".txt")) {
         const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
         if (!dot || (slash && dot < slash)) dot = "(none)";
-        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl)", path, dot);
+        return ed_fail(err, "%s: unsupported file extension %s (supported: .txt, .jsonl; "
+                       "--format txt or --format jsonl reads a file of any name)", path, dot);
     }
     char *data;
     size_t len;

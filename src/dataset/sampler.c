@@ -118,10 +118,11 @@ static size_t fill_runs(ed_sampler *s, size_t m, uint64_t C, int record) {
     return runs;
 }
 
-/* Assigns the windows of `step` to slots: step_win[0..m) sorted longest first, each with
- * its slot, and slot_cost per slot (0 for a slot without windows). Returns m. */
-static size_t assign_step(ed_sampler *s, long step) {
-    uint64_t G = group_size(s), begin = (uint64_t)step * G;
+/* Assigns the windows of the step that starts at position `begin` of the epoch's
+ * permutation to slots: step_win[0..m) sorted longest first, each with its slot, and
+ * slot_cost per slot (0 for a slot without windows). Returns m. */
+static size_t assign_step(ed_sampler *s, uint64_t begin) {
+    uint64_t G = group_size(s);
     size_t S = (size_t)s->grad_accum * (size_t)s->world;
     if (begin >= s->n_windows) return 0;
     size_t m = (size_t)(begin + G <= s->n_windows ? G : s->n_windows - begin);
@@ -162,8 +163,19 @@ static uint32_t slot_of(ed_sampler *s, int micro, int rank) {
 }
 
 int ed_sampler_micro(ed_sampler *s, long step, int micro, uint32_t *ids) {
-    ED_CHECK(step >= 0 && micro >= 0 && micro < s->grad_accum, "sampler: step %ld micro %d", step, micro);
-    size_t m = assign_step(s, step);
+    ED_CHECK(step >= 0, "sampler: step %ld", step);
+    return ed_sampler_micro_at(s, (uint64_t)step * group_size(s), micro, ids);
+}
+
+uint64_t ed_sampler_step_windows(const ed_sampler *s, uint64_t first) {
+    if (first >= s->n_windows) return 0;
+    uint64_t G = group_size(s);
+    return s->n_windows - first < G ? s->n_windows - first : G;
+}
+
+int ed_sampler_micro_at(ed_sampler *s, uint64_t first, int micro, uint32_t *ids) {
+    ED_CHECK(micro >= 0 && micro < s->grad_accum, "sampler: micro %d", micro);
+    size_t m = assign_step(s, first);
     if (m == 0) return 0;
     uint32_t k = slot_of(s, micro, s->rank);
     int n = 0;

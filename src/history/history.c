@@ -25,7 +25,8 @@ static void dcol_free(ed_dcol *c) {
 void ed_history_free(ed_history *h) {
     ed_dcol *cols[] = {&h->epoch, &h->train_loss, &h->val_loss, &h->perplexity, &h->val_accuracy,
                        &h->lr, &h->epoch_seconds, &h->log_step, &h->log_epoch, &h->log_loss,
-                       &h->log_lr, &h->log_grad_norm, &h->log_tokens_per_s, &h->log_elapsed};
+                       &h->log_lr, &h->log_grad_norm, &h->log_tokens_per_s, &h->log_elapsed,
+                       &h->eval_step, &h->eval_epoch, &h->eval_loss, &h->eval_perplexity, &h->eval_accuracy};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) dcol_free(cols[i]);
 }
 
@@ -85,6 +86,13 @@ int ed_history_write(const ed_history *h, const char *json_path, const char *con
     json_object_set_new(steps, "tokens_per_s", column_json(&h->log_tokens_per_s));
     json_object_set_new(steps, "elapsed", column_json(&h->log_elapsed));
     json_object_set_new(root, "steps", steps);
+    json_t *evals = json_object();
+    json_object_set_new(evals, "step", column_json(&h->eval_step));
+    json_object_set_new(evals, "epoch", column_json(&h->eval_epoch));
+    json_object_set_new(evals, "val_loss", column_json(&h->eval_loss));
+    json_object_set_new(evals, "perplexity", column_json(&h->eval_perplexity));
+    json_object_set_new(evals, "accuracy", column_json(&h->eval_accuracy));
+    json_object_set_new(root, "evals", evals);
     if (config_json) {
         json_error_t jerr;
         json_t *cfg = json_loads(config_json, 0, &jerr);

@@ -76,6 +76,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->logits = keep_logits ? CARVE_F(&cv, N * V) : NULL;
     a->lse = CARVE_F(&cv, N);
     a->row_loss = carve(&cv, N * sizeof(double));
+    a->row_nll = carve(&cv, N * sizeof(double));
     a->row_hit = carve(&cv, N);
     a->inputs = carve(&cv, N * sizeof(int32_t));
     a->targets = carve(&cv, N * sizeof(int32_t));
@@ -92,6 +93,14 @@ size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int rec
 }
 
 long ed_gpt_correct(const ed_gpt *m) { return m->n_correct; }
+double ed_gpt_nll_sum(const ed_gpt *m) { return m->nll_sum; }
+
+/* -log p(target) of rows [0, rows) from their logits z and log-sum-exps, in double as the
+ * cross-entropy kernel computes it; read while the chunk's logits are still there. */
+static void rows_nll(double *nll, const float *z, const float *lse, const int32_t *targets, int rows, int V) {
+    for (int n = 0; n < rows; n++)
+        nll[n] = targets[n] == ED_IGNORE_INDEX ? 0.0 : (double)lse[n] - z[(size_t)n * V + targets[n]];
+}
 
 void ed_gpt_set_recompute(ed_gpt *m, int on) { m->recompute = on != 0; }
 
@@ -190,20 +199,24 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
         matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
-        if (targets)
+        if (targets) {
             crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
                                  label_smoothing);
+            rows_nll(a->row_nll + r0, z, a->lse + r0, targets + r0, rows, V);
+        }
     }
-    double ls = 0.0;
+    double ls = 0.0, nll = 0.0;
     long cnt = 0, hits = 0;
     if (targets)
         for (int n = 0; n < N; n++) /* in row order: the same sum whatever the threads or chunks */
             if (targets[n] != ED_IGNORE_INDEX) {
                 ls += a->row_loss[n];
+                nll += a->row_nll[n];
                 cnt++;
                 hits += a->row_hit[n];
             }
     m->n_correct = hits;
+    m->nll_sum = nll;
     ed_blas_serial_end(blas_saved);
     if (loss_sum) *loss_sum = ls;
     if (count) *count = cnt;

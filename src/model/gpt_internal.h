@@ -39,6 +39,7 @@ typedef struct {
     float *logits;                    /* (N,V); NULL when the head ran in chunks */
     float *lse;                       /* (N) */
     double *row_loss;                 /* (N) loss per row, summed in row order */
+    double *row_nll;                  /* (N) the same without label smoothing: lse - z[target] */
     uint8_t *row_hit;                 /* (N) arg-max == target */
     int32_t *inputs, *targets;        /* (N) copies for the backward */
     /* backward scratch */
@@ -68,6 +69,7 @@ struct ed_gpt {
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
     long n_correct;     /* arg-max hits of the last forward with targets */
+    double nll_sum;     /* plain cross-entropy sum of the last forward with targets */
     uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */

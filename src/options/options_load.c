@@ -154,7 +154,10 @@ static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, e
             if (arg[2]) value = arg + 2;
         }
         if (!value) {
-            if (s->type == ED_OPT_BOOL) {
+            int b;
+            if (s->type == ED_OPT_BOOL && i + 1 < argc && ed_parse_bool(argv[i + 1], &b) == 0) {
+                value = argv[++i]; /* `--pack 1`, `--pack false`: the value as a separate word */
+            } else if (s->type == ED_OPT_BOOL) {
                 value = "true";
             } else {
                 if (i + 1 >= argc) return ed_fail(err, "option '%s' needs a value", shown);

@@ -29,6 +29,10 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->batch_size < 1) return ed_fail(err, "batch-size must be >= 1 (got %d)", o->batch_size);
     if (o->grad_accum < 1) return ed_fail(err, "grad-accum must be >= 1 (got %d)", o->grad_accum);
     if (o->epochs < 1) return ed_fail(err, "epochs must be >= 1 (got %d)", o->epochs);
+    if (o->more_epochs < 0) return ed_fail(err, "more-epochs must be >= 0 (got %d)", o->more_epochs);
+    if (o->more_epochs > 0 && !o->resume[0])
+        return ed_fail(err, "--more-epochs continues a checkpoint: give --resume PATH or --resume auto");
+    if (o->sample_tokens < 0) return ed_fail(err, "sample-tokens must be >= 0 (got %d)", o->sample_tokens);
     if (o->max_steps < 0) return ed_fail(err, "max-steps must be >= 0 (got %ld)", o->max_steps);
     if (!(o->lr > 0.0f)) return ed_fail(err, "lr must be > 0 (got %g)", (double)o->lr);
     if (!(o->min_lr >= 0.0f && o->min_lr <= o->lr))
@@ -45,7 +49,7 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     /* loop */
     if (o->log_interval < 1) return ed_fail(err, "log-interval must be >= 1 (got %d)", o->log_interval);
     if (o->eval_interval < 0) return ed_fail(err, "eval-interval must be >= 0 (got %ld)", o->eval_interval);
-    if (o->save_every < 1) return ed_fail(err, "save-every must be >= 1 (got %d)", o->save_every);
+    if (o->save_every < 0) return ed_fail(err, "save-every must be >= 0 (got %d)", o->save_every);
     if (o->save_steps < 0) return ed_fail(err, "save-steps must be >= 0 (got %ld)", o->save_steps);
     if (o->keep_last < 0) return ed_fail(err, "keep-last must be >= 0 (got %d)", o->keep_last);
     if (o->early_stopping_patience < 0)

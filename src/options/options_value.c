@@ -36,7 +36,7 @@ static int parse_long(const char *v, long long lo, long long hi, long long *out)
     return 0;
 }
 
-static int parse_bool(const char *v, int *out) {
+int ed_parse_bool(const char *v, int *out) {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
     for (int i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
@@ -99,7 +99,7 @@ int ed_options_set(ed_options *o, const char *name, const char *value, ed_error 
     }
     case ED_OPT_BOOL: {
         int b;
-        if (parse_bool(value, &b))
+        if (ed_parse_bool(value, &b))
             return ed_fail(err, "option '%s': expected true/false (1/0, yes/no, on/off), got '%s'", s->name, value);
         *(int *)field = b;
         return 0;

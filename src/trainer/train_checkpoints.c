@@ -1,5 +1,6 @@
 /* train_checkpoints.c — what the loop writes to --checkpoint-dir: best.h5, last.h5,
- * step-<N>.h5 (with --keep-last rotation) and the history JSON/CSV.
+ * step-<N>.h5 and epoch-<N>.h5 (each kind with --keep-last rotation) and the history
+ * JSON/CSV.
  * Checkpoints go through ed_ckpt_save_collective (rank 0 writes, all learn the result);
  * the history is rank 0's alone, and its result is agreed on the same way. */
 #include <dirent.h>
@@ -77,8 +78,8 @@ static int cmp_long(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Keeps the newest keep_last step-<N>.h5 files (by N). Rank 0 only; best effort. */
-static void rotate_step_files(const ed_trainer *t) {
+/* Keeps the newest keep_last <prefix>-<N>.h5 files (by N). Rank 0 only; best effort. */
+static void rotate_files(const ed_trainer *t, const char *prefix) {
     if (t->o->keep_last <= 0) return;
     DIR *dir = opendir(t->o->checkpoint_dir);
     if (!dir) return;
@@ -88,7 +89,9 @@ static void rotate_step_files(const ed_trainer *t) {
     while ((e = readdir(dir))) {
         long s;
         char tail[8];
-        if (sscanf(e->d_name, "step-%ld.%7s", &s, tail) == 2 && strcmp(tail, "h5") == 0) {
+        size_t pl = strlen(prefix);
+        if (strncmp(e->d_name, prefix, pl) == 0 && e->d_name[pl] == '-' &&
+            sscanf(e->d_name + pl + 1, "%ld.%7s", &s, tail) == 2 && strcmp(tail, "h5") == 0) {
             if (n == cap) steps = ed_realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *steps);
             steps[n++] = s;
         }
@@ -97,7 +100,7 @@ static void rotate_step_files(const ed_trainer *t) {
     qsort(steps, n, sizeof *steps, cmp_long);
     for (size_t i = 0; i + (size_t)t->o->keep_last < n; i++) {
         char path[ED_PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/step-%ld.h5", t->o->checkpoint_dir, steps[i]);
+        snprintf(path, sizeof path, "%s/%s-%ld.h5", t->o->checkpoint_dir, prefix, steps[i]);
         remove(path);
     }
     free(steps);
@@ -107,8 +110,37 @@ int trainer_save_step(ed_trainer *t, ed_error *err) {
     char name[64];
     snprintf(name, sizeof name, "step-%ld.h5", t->st.global_step);
     if (trainer_save(t, name, err) != 0) return -1;
-    if (t->d->rank == 0) rotate_step_files(t);
+    if (t->d->rank == 0) rotate_files(t, "step");
     return 0;
+}
+
+int trainer_save_epoch(ed_trainer *t, ed_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "epoch-%d.h5", t->st.epoch);
+    if (trainer_save(t, name, err) != 0) return -1;
+    if (t->d->rank == 0) rotate_files(t, "epoch");
+    return 0;
+}
+
+int trainer_write_config(ed_trainer *t, ed_error *err) {
+    if (ensure_dir(t, err) != 0) return -1;
+    int status = 0;
+    if (t->d->rank == 0) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        ED_CHECK(f, "open_memstream failed");
+        fprintf(f, "# expert-dist %s (%s) train: the effective configuration of this run\n"
+                   "# (defaults < preset < config file < flags; a resumed run: the checkpoint's model).\n"
+                   "# Run it again with: expert-dist -c <this file>\n", ED_VERSION, ED_GIT_COMMIT);
+        ed_options_print(t->o, f);
+        fclose(f);
+        char path[ED_PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/config.ini", t->o->checkpoint_dir);
+        status = ed_write_file_atomic(path, text, len, "config", err);
+        free(text);
+    }
+    return ed_dist_agree(t->d, status, err);
 }
 
 int trainer_write_history(ed_trainer *t, ed_error *err) {

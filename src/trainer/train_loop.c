@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "expert/commands.h"
 #include "expert/progress.h"
 #include "expert/isa.h"
 #include "trainer_internal.h"
@@ -25,7 +26,7 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->epoch = st->epoch + 1;
     p->epochs = t->o->epochs;
     p->step = st->step_in_epoch;
-    p->steps = t->steps_per_epoch;
+    p->steps = t->epoch_steps;
     p->global_step = st->global_step;
     p->total_steps = t->total_steps;
     p->loss = loss;
@@ -65,28 +66,48 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     }
 }
 
-/* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree. */
-static void validate(ed_trainer *t, ed_eval_result *er, int *is_best) {
+/* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
+ * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
+static void validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled) {
     ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er);
     ed_train_state *st = &t->st;
-    double verdict[4] = {0, 0, st->best_val_loss, (double)st->bad_evals};
+    double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
     if (t->d->rank == 0) {
         if (er->loss < st->best_val_loss) {
             verdict[0] = 1;
             verdict[2] = er->loss;
-            verdict[3] = 0;
-        } else {
-            verdict[3] += 1;
         }
-        int patience = t->o->early_stopping_patience;
-        verdict[1] = patience > 0 && verdict[3] >= patience;
+        if (scheduled) {
+            if (er->loss < st->patience_best) {
+                verdict[4] = er->loss;
+                verdict[3] = 0;
+            } else {
+                verdict[3] += 1;
+            }
+            int patience = t->o->early_stopping_patience;
+            verdict[1] = patience > 0 && verdict[3] >= patience;
+        }
     }
     ed_dist_bcast(t->d, verdict, sizeof verdict, 0);
     *is_best = verdict[0] != 0;
     st->stop = verdict[1] != 0;
     st->best_val_loss = verdict[2];
     st->bad_evals = (int)verdict[3];
+    st->patience_best = verdict[4];
+    ed_history *h = &t->hist;
+    ed_dcol_push(&h->eval_step, (double)st->global_step);
+    ed_dcol_push(&h->eval_epoch, (double)(st->epoch + 1));
+    ed_dcol_push(&h->eval_loss, er->loss);
+    ed_dcol_push(&h->eval_perplexity, er->perplexity);
+    ed_dcol_push(&h->eval_accuracy, er->accuracy);
     ed_metrics_val(&t->metrics, st->global_step, st->epoch + 1, er->loss, er->perplexity, er->accuracy, *is_best);
+}
+
+/* 1 if the model at this step was not validated yet (no history row at this step). */
+static int needs_final_validation(const ed_trainer *t) {
+    const ed_dcol *s = &t->hist.eval_step;
+    return t->has_val && t->st.global_step > 0 && (s->n == 0 || s->v[s->n - 1] != (double)t->st.global_step);
 }
 
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
@@ -128,7 +149,7 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     ed_eval_result er = {NAN, NAN, NAN, 0};
     int is_best = 0;
-    if (t->has_val) validate(t, &er, &is_best);
+    if (t->has_val) validate(t, &er, &is_best, 1);
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     ed_history *h = &t->hist;
     ed_dcol_push(&h->epoch, (double)(st->epoch + 1));
@@ -152,12 +173,15 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     }
     st->epoch++;
     st->step_in_epoch = 0;
+    st->epoch_windows = 0;
+    t->epoch_steps = t->steps_per_epoch;
     st->epoch_loss_sum = 0.0;
     st->epoch_count = 0;
     if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
-    int finished = st->epoch >= t->o->epochs || st->stop ||
-                   (t->o->max_steps > 0 && st->global_step >= t->o->max_steps);
-    if ((st->epoch % t->o->save_every == 0 || finished) && trainer_save(t, "last.h5", err) != 0) return -1;
+    /* The seed pipeline's save_every: a checkpoint per N epochs that stays (rotated by
+     * --keep-last); last.h5, the resume point, follows every epoch. */
+    if (t->o->save_every > 0 && st->epoch % t->o->save_every == 0 && trainer_save_epoch(t, err) != 0) return -1;
+    if (trainer_save(t, "last.h5", err) != 0) return -1;
     return trainer_write_history(t, err);
 }
 
@@ -211,6 +235,23 @@ static void print_summary(const ed_trainer *t, const char *how) {
     free(rss);
 }
 
+/* The end of a run that stopped in mid-epoch (--max-steps, a signal, an early stop after
+ * --eval-interval): validate the model as it is unless that just happened, so that every
+ * run with a validation set has best.h5; then last.h5 and the history, which record it. */
+static int final_validation(ed_trainer *t, ed_error *err) {
+    if (needs_final_validation(t)) {
+        ed_eval_result er;
+        int is_best = 0;
+        validate(t, &er, &is_best, 0);
+        char what[64];
+        snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
+        print_eval(t, what, &er, is_best);
+        if (is_best && trainer_save(t, "best.h5", err) != 0) return -1;
+    }
+    if (trainer_save(t, "last.h5", err) != 0) return -1;
+    return trainer_write_history(t, err);
+}
+
 static int run(ed_trainer *t, ed_error *err) {
     const ed_options *o = t->o;
     ed_train_state *st = &t->st;
@@ -222,7 +263,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
-        while (st->step_in_epoch < t->steps_per_epoch) {
+        while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
             if (o->max_steps > 0 && st->global_step >= o->max_steps) {
                 mid_epoch_end = 1;
                 break;
@@ -240,17 +281,19 @@ static int run(ed_trainer *t, ed_error *err) {
             }
             if (c.last.stop_signal) {
                 if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
                 if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
+                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
                 print_summary(t, "preempted");
                 return ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
             if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
-                st->step_in_epoch < t->steps_per_epoch) {
+                (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                validate(t, &er, &is_best);
+                validate(t, &er, &is_best, 1);
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);
@@ -264,8 +307,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (mid_epoch_end) break;
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
-    if (mid_epoch_end && (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0))
-        return ED_EXIT_FAILURE;
+    if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }
@@ -294,16 +336,19 @@ static void print_header(const ed_trainer *t) {
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
     if (t->d->rank == 0) print_compute_warnings(t);
     if (!t->verbose) return;
-    printf("# expert-dist %s (%s) train: effective config\n", ED_VERSION, ED_GIT_COMMIT);
-    ed_options_print(t->o, stdout);
+    /* One line; every option is in config.ini (written before this). */
     const ed_model_config *m = ed_gpt_config(t->model);
-    printf("# model: vocab %d, D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", m->vocab_size, m->d_model,
-           m->n_layers, m->n_heads, m->d_ff, m->max_seq_len, ed_gpt_num_params(t->model));
-    printf("# data: %zu train windows%s", t->train_ds.n_windows, t->has_val ? "" : ", no validation set\n");
-    if (t->has_val) printf(", %zu val windows\n", t->val_ds.n_windows);
-    printf("# %d rank(s) x %d thread(s); global batch %d windows; %ld steps/epoch; %ld steps in total\n",
-           t->d->world, t->threads, t->o->batch_size * t->o->grad_accum * t->d->world, t->steps_per_epoch,
-           t->total_steps);
+    double np = (double)ed_gpt_num_params(t->model);
+    char val[48] = "no validation set";
+    if (t->has_val) snprintf(val, sizeof val, "%zu val windows", t->val_ds.n_windows);
+    char size[32];
+    if (np >= 1e6) snprintf(size, sizeof size, "%.2f M", np / 1e6);
+    else snprintf(size, sizeof size, "%.1f k", np / 1e3);
+    printf("# model %s: %s parameters (D%d L%d H%d FF%d T%d, vocab %d); data: %zu train windows, %s; "
+           "%d epoch(s) x %ld steps of %d windows on %d rank(s) x %d thread(s); config: %s/config.ini\n",
+           t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
+           m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
+           t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
     char cpu[128], isa[160];
     ed_cpu_model(cpu, sizeof cpu);
     ed_isa_describe(isa, sizeof isa);
@@ -372,9 +417,15 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     } else if (o->dry_run) {
         print_memory(t);
         rc = ED_EXIT_OK;
+    } else if (trainer_write_config(t, &err) != 0) {
+        rc = ED_EXIT_FAILURE;
     } else {
         print_header(t);
-        if (t->st.epoch >= o->epochs && t->verbose) printf("nothing to do: the checkpoint has finished %d epoch(s)\n", t->st.epoch);
+        if (t->st.stop && t->verbose)
+            printf("nothing to do: early stopping fired after %d validation(s) without improvement "
+                   "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
+        else if (t->st.epoch >= t->o->epochs && t->verbose)
+            printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
         ed_metrics_close(&t->metrics);
     }
@@ -382,7 +433,25 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
     }
+    /* A finished run ends with a few words from its best model (rank 0 generates, all
+     * ranks agree on the outcome), the way `expert-dist generate` would print them. */
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->steps_run > 0;
+    ed_options go = t->opt;
+    if (sample) {
+        const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
+        if (strlen(o->checkpoint_dir) + strlen(name) + 2 > sizeof go.checkpoint) sample = 0;
+        else snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
+        go.max_new_tokens = o->sample_tokens;
+        go.prompt[0] = '\0';
+    }
     trainer_free(t);
     free(t);
+    if (sample) {
+        if (d->rank == 0) {
+            printf("sample (expert-dist generate %s -n %d):\n", go.checkpoint, go.max_new_tokens);
+            fflush(stdout);
+        }
+        ed_generate(&go, d); /* a failure is reported and does not change the run's status */
+    }
     return rc;
 }

@@ -34,7 +34,8 @@ ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *
 
 /* Reads a .txt/.jsonl file into documents. */
 static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
-    ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines};
+    ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
+                          .format = o->format};
     return ed_docs_read(path, &ro, docs, err);
 }
 
@@ -119,7 +120,12 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
      * run. The weights are read here; the optimizer and trainer state in load_state. */
     status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    if (t->verbose) printf("resuming from %s\n", t->resume_path);
+    /* The writer's global batch, for the resume line (and to place a format-1 file's
+     * position): its batch-size and grad-accum as stored (x its ranks: load_state). */
+    ed_options ck = *o;
+    status = ed_ckpt_read_options(t->resume_path, ED_CMD_INSPECT, &ck, err);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    t->resume_batch = (long)ck.batch_size * ck.grad_accum;
     return 0;
 }
 
@@ -157,15 +163,64 @@ static int load_state(ed_trainer *t, ed_error *err) {
     int status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
+        t->st.epoch_windows = -1; /* a format-1 file does not have these two */
+        t->st.patience_best = NAN;
         status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
-    if (t->st.world_size != t->d->world && t->verbose)
-        printf("warning: checkpoint was written by %d ranks, resuming on %d: the data order of the "
-               "remaining steps changes unless batch-size x grad-accum x ranks is the same\n",
-               t->st.world_size, t->d->world);
-    t->st.world_size = t->d->world;
+    t->resume_batch *= t->st.world_size;
+    /* Format 1 counted the epoch in steps only: at that run's global batch they covered
+     * step_in_epoch x G windows. */
+    if (t->st.epoch_windows < 0) t->st.epoch_windows = t->st.step_in_epoch * t->resume_batch;
+    /* ... and validated on schedule only. */
+    if (isnan(t->st.patience_best)) t->st.patience_best = t->st.best_val_loss;
     return 0;
+}
+
+/* After a resume: where the epoch continues, in one line. The position is a count of
+ * windows of the epoch's permutation (which depends on seed and epoch only), so another
+ * global batch or world size neither skips nor repeats a window: the remaining windows
+ * are cut into steps of the new size. */
+static void report_resume(ed_trainer *t) {
+    ed_train_state *st = &t->st;
+    long n = (long)t->train_ds.n_windows, G = (long)t->o->batch_size * t->o->grad_accum * t->d->world;
+    if (st->epoch_windows > n) st->epoch_windows = n;
+    if (t->verbose) {
+        printf("resuming from %s: epoch %d, %ld of %ld windows done, global step %ld", t->resume_path, st->epoch + 1,
+               st->epoch_windows, n, st->global_step);
+        if (G != t->resume_batch)
+            printf("; global batch %ld -> %ld windows (%d rank(s)): %ld step(s) left in this epoch", t->resume_batch,
+                   G, t->d->world, (n - st->epoch_windows + G - 1) / G);
+        printf("\n");
+    }
+    st->world_size = t->d->world;
+}
+
+/* What the user asked of a restored run: --more-epochs N sets the target to the epochs
+ * the checkpoint completed plus N and clears an early stop (with a fresh patience
+ * count); otherwise the restored stop flag holds only if this run's patience still
+ * says stop (a resumed run with --early-stopping-patience 0 or a larger one goes on).
+ * Every rank computes the same from the same state and options. */
+static void continue_stopped(ed_trainer *t) {
+    ed_options *o = &t->opt;
+    ed_train_state *st = &t->st;
+    if (o->more_epochs > 0) {
+        o->epochs = st->epoch + o->more_epochs;
+        if (t->verbose)
+            printf("--more-epochs %d: training to epoch %d%s\n", o->more_epochs, o->epochs,
+                   st->stop ? " (the early stop of the checkpoint is cleared)" : "");
+        if (st->stop) st->bad_evals = 0;
+        st->stop = 0;
+        o->more_epochs = 0; /* the effective config says epochs = the target */
+        return;
+    }
+    int patience = o->early_stopping_patience;
+    if (st->stop && !(patience > 0 && st->bad_evals >= patience)) {
+        if (t->verbose)
+            printf("continuing an early-stopped run: %d validation(s) without improvement, patience now %d\n",
+                   st->bad_evals, patience);
+        st->stop = 0;
+    }
 }
 
 /* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
@@ -253,6 +308,7 @@ model:
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     if (t->init_path[0] && ed_dist_agree(d, ed_ckpt_read_model(t->init_path, t->model, err), err) != 0) return -1;
+    continue_stopped(t);
     /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
@@ -280,8 +336,14 @@ model:
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
 
+    if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
-    t->total_steps = t->steps_per_epoch * o->epochs;
+    t->epoch_steps = trainer_epoch_steps(t);
+    /* The steps taken so far, the rest of this epoch, the full epochs after it: equal to
+     * steps_per_epoch x epochs unless a resume changed the global batch. */
+    t->total_steps = t->st.global_step;
+    if (t->st.epoch < t->o->epochs)
+        t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
     /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes

@@ -4,13 +4,10 @@
 
 #include "expert/train_state.h"
 
-/* Stream tag of the dropout generator, so it never collides with init or shuffling. */
-#define DROPOUT_STREAM 0x64726f706f7574ULL /* "dropout" */
-
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size) {
     memset(s, 0, sizeof *s);
     s->best_val_loss = INFINITY;
+    s->patience_best = INFINITY;
     s->world_size = world_size;
     s->seed = seed;
-    ed_rng_seed(&s->dropout_rng, seed, DROPOUT_STREAM);
 }

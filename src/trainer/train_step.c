@@ -25,9 +25,17 @@ double trainer_lr(const ed_trainer *t, long step) {
     return ed_lr_at(o->lr_schedule, o->lr, o->min_lr, o->warmup_steps, t->total_steps, step);
 }
 
-/* What this rank's micro-batches add up to, before the reduction. */
+long trainer_epoch_steps(const ed_trainer *t) {
+    long n = (long)t->train_ds.n_windows, G = (long)t->o->batch_size * t->o->grad_accum * t->d->world;
+    long left = n > t->st.epoch_windows ? n - t->st.epoch_windows : 0;
+    return t->st.step_in_epoch + (left + G - 1) / G;
+}
+
+/* What this rank's micro-batches add up to, before the reduction: the objective (with
+ * label smoothing) and the plain cross-entropy that is logged, so that train and
+ * validation losses measure the same thing. */
 typedef struct {
-    double loss_sum;
+    double loss_sum, nll_sum;
     long count;
 } local_sums;
 
@@ -37,13 +45,13 @@ typedef struct {
  * starts the gradient buckets, which run while it continues. */
 static void micro_batches(ed_trainer *t, local_sums *s) {
     const ed_options *o = t->o;
-    s->loss_sum = 0.0;
+    s->loss_sum = s->nll_sum = 0.0;
     s->count = 0;
     ed_gpt_zero_grad(t->model);
     ed_grad_sync_begin(&t->sync);
     for (int a = 0; a < o->grad_accum; a++) {
         int last = a == o->grad_accum - 1;
-        int n = ed_sampler_micro(&t->train_s, t->st.step_in_epoch, a, t->ids);
+        int n = ed_sampler_micro_at(&t->train_s, (uint64_t)t->st.epoch_windows, a, t->ids);
         if (n == 0) continue; /* a partial last step: this rank still joins the reductions */
         ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max);
         ed_rng rng;
@@ -53,29 +61,32 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
         ed_gpt_forward(t->model, t->batch.inputs, t->batch.targets, t->batch.B, t->batch.T, o->label_smoothing, 1,
                        &rng, &ls, &cnt);
         s->loss_sum += ls;
+        s->nll_sum += ed_gpt_nll_sum(t->model);
         s->count += cnt;
         ed_gpt_backward(t->model, 1.0f, last ? ed_grad_sync_ready : NULL, last ? &t->sync : NULL);
     }
 }
 
 /* Phase 2, reduce: wait for the buckets (allreduce, or reduce-scatter onto the slices),
- * one allreduce of (loss sum, target count, stop signal), gradients /= global count and
+ * one allreduce of (objective sum, target count, stop signal, plain cross-entropy sum),
+ * gradients /= global count and
  * the global norm. Every rank ends with the same loss, count and norm. */
 static void reduce(ed_trainer *t, const local_sums *s, step_result *r, double *loss_sum) {
     const trainer_slice *z = &t->slice;
     double tc = ed_now();
     ed_grad_sync_finish(&t->sync);
-    double scal[3] = {s->loss_sum, (double)s->count, ed_signal_pending() ? 1.0 : 0.0};
-    ed_dist_sum(t->d, scal, 3);
+    double scal[4] = {s->loss_sum, (double)s->count, ed_signal_pending() ? 1.0 : 0.0, s->nll_sum};
+    ed_dist_sum(t->d, scal, 4);
     r->comm_seconds += ed_now() - tc;
-    *loss_sum = scal[0];
+    *loss_sum = scal[3]; /* the plain cross-entropy feeds the history */
     r->count = (long)scal[1];
     r->stop_signal = scal[2] > 0;
     if (r->count == 0) { /* cannot happen with n_windows > 0, but never divide by zero */
-        r->loss = r->grad_norm = NAN;
+        r->loss = r->objective = r->grad_norm = NAN;
         return;
     }
-    r->loss = scal[0] / (double)r->count;
+    r->objective = scal[0] / (double)r->count;
+    r->loss = scal[3] / (double)r->count;
     float *g = ed_gpt_grads(t->model);
     ed_scale(g + z->lo, z->hi - z->lo, (float)(1.0 / (double)r->count));
     double ss = ed_sumsq(g + z->lo, z->hi - z->lo);
@@ -97,7 +108,7 @@ static void reduce(ed_trainer *t, const local_sums *s, step_result *r, double *l
 static int update(ed_trainer *t, step_result *r, ed_error *err) {
     const ed_options *o = t->o;
     const trainer_slice *z = &t->slice;
-    if (!isfinite(r->loss) || !isfinite(r->grad_norm)) {
+    if (!isfinite(r->objective) || !isfinite(r->loss) || !isfinite(r->grad_norm)) {
         r->skipped = 1;
         t->st.nan_skipped++;
         if (o->on_nan == ED_NAN_STOP)
@@ -143,6 +154,7 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     }
     st->global_step++;
     st->step_in_epoch++;
+    st->epoch_windows += (long)ed_sampler_step_windows(&t->train_s, (uint64_t)st->epoch_windows);
 
     int check = t->o->check_every > 0 && st->global_step % t->o->check_every == 0;
     if (check && ed_dist_check_same(t->d, ed_gpt_params(t->model), ed_gpt_num_params(t->model), err) != 0) {

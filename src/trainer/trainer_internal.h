@@ -54,7 +54,10 @@ typedef struct {
     ed_history hist;
     ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
 
-    long steps_per_epoch, total_steps;
+    long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
+    long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
+                                        * that changed the global batch mid-epoch) */
+    long resume_batch;                 /* global batch of the run that wrote the checkpoint */
     char history_path[ED_PATH_MAX + 16];
     char *config_json;
     char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
@@ -72,7 +75,8 @@ typedef struct {
 
 /* What one optimizer step produced (identical on every rank). */
 typedef struct {
-    double loss;      /* mean over the step's global target tokens */
+    double loss;      /* plain cross-entropy, mean over the step's global target tokens */
+    double objective; /* what the gradient is of: loss with --label-smoothing's term */
     long count;       /* global target tokens */
     double grad_norm; /* before clipping */
     double lr;
@@ -84,6 +88,9 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
+
+/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
+long trainer_epoch_steps(const ed_trainer *t);
 
 /* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
  * streams, else -1 on every rank with err naming the rank, host and file. */
@@ -97,9 +104,13 @@ double trainer_lr(const ed_trainer *t, long step);
 /* train_checkpoints.c */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);
 int trainer_save_step(ed_trainer *t, ed_error *err);
+/* epoch-<N>.h5 for the epoch just completed (N = st.epoch, 1-based after the increment). */
+int trainer_save_epoch(ed_trainer *t, ed_error *err);
 /* Collective: rank 0 opens <checkpoint-dir>/metrics.jsonl (creating the directory): anew
  * for a fresh run, keeping the rows up to the resumed checkpoint's step otherwise. */
 int trainer_open_metrics(ed_trainer *t, ed_error *err);
 int trainer_write_history(ed_trainer *t, ed_error *err);
+/* <checkpoint-dir>/config.ini: the effective options as an INI file (`-c` reads it back). */
+int trainer_write_config(ed_trainer *t, ed_error *err);
 
 #endif

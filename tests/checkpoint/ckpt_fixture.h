@@ -88,10 +88,11 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     ed_train_state *s = &f->state;
     s->epoch = 3;
     s->step_in_epoch = 17;
+    s->epoch_windows = 17 * 24 + 5;
     s->global_step = 1234;
     s->best_val_loss = 2.718281828459045;
     s->bad_evals = 2;
-    for (int i = 0; i < 5; i++) ed_rng_u64(&s->dropout_rng);
+    s->patience_best = 2.9;
     s->elapsed = 98.765;
     s->tokens_seen = 5000000000L;
     s->stop = 1;
@@ -109,6 +110,10 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(&f->hist.lr, 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(&f->hist.log_loss, 1.0 / (i + 1));
+    for (int i = 0; i < 4; i++) {
+        ed_dcol_push(&f->hist.eval_step, 10.0 * (i + 1));
+        ed_dcol_push(&f->hist.eval_loss, 4.0 - 0.1 * i);
+    }
     /* val_accuracy, epoch_seconds and most log_* stay empty: empty columns must survive */
 }
 

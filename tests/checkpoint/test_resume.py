@@ -6,7 +6,7 @@
 CASE:
   exact     stop a run after K steps (--max-steps), resume with --resume auto: the final
             last.h5 equals an uninterrupted run's bit for bit (weights, moments, counters,
-            dropout rng, history; only wall-clock columns may differ). Dropout and warmup on.
+            history; only wall-clock columns may differ). Dropout and warmup on.
   sigterm   SIGTERM every rank mid-run (as Slurm does before a preemption): exit status 3,
             a consistent last.h5, no .tmp left; --resume auto then ends bit-identical to an
             uninterrupted run (cosine schedule, dropout).
@@ -19,7 +19,9 @@ CASE:
   zero      --zero 1 (sharded moments): the checkpoint holds the gathered moments; a
             resume reads each rank's slice (bit-identical), or all of it with --zero 0
             (then equal to fp32 rounding: the clipping norm is summed another way).
-  rotation  best.h5 / last.h5 / step-<N>.h5 with --keep-last K: which files remain and
+  v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
+            resumes; the resumed run writes format 2.
+  rotation  best.h5 / last.h5 / step-<N>.h5 / epoch-<N>.h5 (--save-every) with --keep-last K: which files remain and
             what each one holds.
 """
 import argparse
@@ -66,7 +68,7 @@ class Runner:
         return [self.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), self.a.exe, "train",
                 "--train-file", self.train, "--val-file", self.val, "--d-model", "32", "--n-layers", "2",
                 "--n-heads", "2", "--d-ff", "64", "--max-length", "24", "--stride", "12", "--max-seq-len", "32",
-                "--vocab-size", "400", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
+                "--vocab-size", "400", "--pack", "0", "--eval-interval", "0", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
                 "--dropout", "0.1", "--warmup-steps", "5", "--log-interval", "5", "--quiet",
                 "-o", os.path.join(self.work, ckdir), *extra]
 
@@ -112,10 +114,25 @@ def close(x, y, rtol):
     return x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
-def assert_same_run(pa, pb, what, rtol=None):
+EVAL_COLUMNS = ("eval_step", "eval_epoch", "eval_loss", "eval_perplexity", "eval_accuracy")
+
+
+def drop_final_evals(c, steps):
+    """The interrupted run validated once more where it stopped (the final validation of a
+    run ended in mid-epoch, which counts for best.h5 only): its history rows at those
+    steps are the one documented difference."""
+    keep = ~np.isin(c["history/eval_step"], list(steps))
+    for k in EVAL_COLUMNS:
+        c["history/" + k] = c["history/" + k][keep]
+
+
+def assert_same_run(pa, pb, what, rtol=None, stops=()):
     """Bit for bit; or, with rtol, to fp32 rounding (a change of ZeRO mode sums the
-    gradient norm over the ranks' slices instead of over the whole buffer)."""
+    gradient norm over the ranks' slices instead of over the whole buffer). `stops`: the
+    steps where run b was interrupted (each with a final validation row)."""
     a, b = contents(pa), contents(pb)
+    check(all(np.isin(list(stops), b["history/eval_step"])), f"{what}: a final validation at each stop {list(stops)}")
+    drop_final_evals(b, stops)
     check(set(a) == set(b), f"{what}: same datasets and trainer fields")
     eq = same if rtol is None else (lambda x, y: close(x, y, rtol))
     diff = [k for k in sorted(a) if k not in TIMING and not eq(a[k], b[k])]
@@ -136,9 +153,11 @@ def case_exact(r, n):
     r.run(n, "A")
     r.run(n, "B", "--max-steps", "37")
     check(global_step(r.path("B")) == 37, "stopped run saved last.h5 at step 37")
+    check(global_step(r.path("B", "best.h5")) == 37,
+          "a run ended by --max-steps in mid-epoch validates at its end: best.h5 at step 37")
     r.run(n, "B", "--resume", "auto")
     check(global_step(r.path("B")) == global_step(r.path("A")), "resumed run reaches the same final step")
-    assert_same_run(r.path("A"), r.path("B"), f"-n {n} stop at 37 + resume")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} stop at 37 + resume", stops=[37])
 
 
 def rank_pids(parent):
@@ -175,7 +194,7 @@ def case_sigterm(r, n):
     total = global_step(r.path("A"))
     check(0 < stopped < total, f"last.h5 written mid-run (step {stopped} of {total})")
     r.run(n, "B", *extra, "--resume", "auto")
-    assert_same_run(r.path("A"), r.path("B"), f"-n {n} SIGTERM at step {stopped} + resume")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} SIGTERM at step {stopped} + resume", stops=[stopped])
 
 
 def case_crash(r, n):
@@ -219,12 +238,12 @@ def case_zero(r, n):
               "a ZeRO checkpoint holds the full moments, shaped like the model")
     shutil.copytree(os.path.join(r.work, "B"), os.path.join(r.work, "C"))
     r.run(n, "B", "--zero", "1", "--resume", "auto")
-    assert_same_run(r.path("A"), r.path("B"), f"-n {n} --zero 1: stop at 37 + resume")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} --zero 1: stop at 37 + resume", stops=[37])
     # The same checkpoint resumed without ZeRO: every rank reads the whole moments. The
     # clipping norm is then summed in another order, so equal to fp32 rounding only.
     r.run(n, "C", "--zero", "0", "--resume", "auto")
     assert_same_run(r.path("A"), r.path("C"), f"-n {n} --zero 1 checkpoint resumed with --zero 0",
-                    rtol=None if n == 1 else 1e-5)
+                    rtol=None if n == 1 else 1e-5, stops=[37])
 
 
 def case_rotation(r, n):
@@ -243,6 +262,18 @@ def case_rotation(r, n):
         best = float(f["trainer"].attrs["best_val_loss"])
         check(best == float(np.min(vl)), "best.h5 holds the best validation loss of the run")
         check(float(f["history/val_loss"][-1]) == best, "best.h5 was written at the epoch of that loss")
+    # --save-every 1 (default): epoch-<N>.h5 per epoch, the newest --keep-last 2 of them kept
+    # beside best.h5 and last.h5, each holding the state at the end of its epoch.
+    epochs = sorted(int(m.group(1)) for f in os.listdir(d) if (m := re.fullmatch(r"epoch-(\d+)\.h5", f)))
+    check(epochs == [2, 3], f"--keep-last 2 keeps epoch-2.h5 and epoch-3.h5 (found {epochs})")
+    for e in epochs:
+        with h5py.File(os.path.join(d, f"epoch-{e}.h5"), "r") as f:
+            check(int(f["trainer"].attrs["epoch"]) == e and int(f["trainer"].attrs["epoch_windows"]) == 0,
+                  f"epoch-{e}.h5 holds the end of epoch {e}")
+    r.run(n, "E", "--save-every", "2", "--epochs", "5", "--keep-last", "0")
+    files = sorted(f for f in os.listdir(os.path.join(r.work, "E")) if f.endswith(".h5"))
+    check(files == ["best.h5", "epoch-2.h5", "epoch-4.h5", "last.h5"],
+          f"--save-every 2 over 5 epochs: epoch-2.h5 and epoch-4.h5 beside best/last (found {files})")
     no_tmp(r, "R")
     # the files a user sees are all loadable checkpoints
     for f in glob.glob(os.path.join(d, "*.h5")):
@@ -254,9 +285,42 @@ def case_rotation(r, n):
           "--keep-last 0 keeps every step file")
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def case_v1(r, n):
+    """fixtures/v1-midepoch.h5: a real format-1 checkpoint (written by expert-dist before
+    format 2, stopped by --max-steps 20 in the middle of epoch 1 at batch size 2, with the
+    dropout_rng dataset format 2 dropped). It must still inspect, evaluate and resume; what
+    the resumed run writes is format 2, without dropout_rng."""
+    src = os.path.join(FIXTURES, "v1-midepoch.h5")
+    ck = os.path.join(r.work, "v1.h5")
+    shutil.copy(src, ck)
+    with h5py.File(ck, "r") as f:
+        check(int(f.attrs["format_version"]) == 1 and "dropout_rng" in f["trainer"], "the fixture is format 1")
+    p = subprocess.run([r.a.exe, "inspect", ck], capture_output=True, text=True)
+    check(p.returncode == 0 and "global_step 20" in p.stdout, "inspect reads a format-1 checkpoint")
+    train, val = os.path.join(FIXTURES, "v1-train.txt"), os.path.join(FIXTURES, "v1-val.txt")
+    p = subprocess.run([r.a.exe, "eval", ck, val], capture_output=True, text=True)
+    check(p.returncode == 0 and "loss" in p.stdout, "eval reads a format-1 checkpoint")
+    out = os.path.join(r.work, "V")
+    p = subprocess.run([r.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), r.a.exe,
+                        "--train-file", train, "--val-file", val, "--threads", "1",
+                        "--batch-size", "8", "--epochs", "2", "--resume", ck, "-o", out], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"a format-1 checkpoint resumes\n{p.stdout}\n{p.stderr}")
+    # Format 1 had no epoch_windows: 20 steps at that run's global batch 2 are 40 windows.
+    check(f"40 of 122 windows done, global step 20; global batch 2 -> {8 * n} windows" in p.stdout,
+          "the format-1 position is read as 40 windows and the batch change is reported")
+    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
+        check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
+              "the resumed run writes format 2 without dropout_rng")
+        check(int(f["trainer"].attrs["epoch"]) == 2 and int(f["trainer"].attrs["global_step"]) > 20,
+              "the resumed run finished the checkpoint's 2 epochs")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation"])
+    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation", "v1"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

@@ -87,4 +87,29 @@ T.expect(cfg["preset"] == "small" and cfg["d-model"] == 32 and cfg["n-heads"] ==
 T.expect(abs(cfg["lr"] - 2e-3) < 1e-12, "lr from the config file: %s" % cfg["lr"])
 T.expect(cfg["batch-size"] == 2, "the flag must override the config file: batch-size %s" % cfg["batch-size"])
 T.expect(cfg["n-layers"] == 1 and cfg["stride"] == 128, "preset small then flags: %s" % cfg)
+
+# Booleans as the docs write them (issue 17 item 10): `--pack 1`, `--pad-to-max 1`,
+# `--lowercase false`, as well as the bare flag; the effective config shows the result.
+out = os.path.join(d, "bools")
+T.run(args, n, base + ["--pack", "1", "--pad-to-max", "true", "--lowercase", "0", "-o", out], check=0, timeout=60)
+cfg = T.history(os.path.join(out, "history.json"))["config"]
+T.expect(cfg["pack"] is True and cfg["pad-to-max"] is True and cfg["lowercase"] is False,
+         "--pack 1 --pad-to-max true --lowercase 0: %s" % {k: cfg[k] for k in ("pack", "pad-to-max", "lowercase")})
+one_error_line(T.run(args, n, base + ["--pack", "maybe"], timeout=60), 2, "unexpected argument 'maybe'")
+
+# A text file without a known extension (a licence file): refused with a hint, read
+# with --format; the same for eval.
+licence = os.path.join(d, "Apache-2.0")
+with open(train) as src, open(licence, "w") as dst:
+    dst.write(src.read())
+one_error_line(T.run(args, n, base + ["--train-file", licence], timeout=60), 1, "--format txt")
+out = os.path.join(d, "fmt")
+T.run(args, n, base + ["--train-file", licence, "--format", "txt", "-o", out], check=0, timeout=60)
+one_error_line(T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "--threads", 1], timeout=60), 1,
+               "--format txt")
+p = T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "--format", "txt", "--threads", 1], check=0,
+          timeout=60)
+T.expect("loss" in p.stdout, "eval --format txt reads the licence file:\n" + p.stdout)
+one_error_line(T.run(args, n, base + ["--format", "csv"], timeout=60), 2, "format must be auto, txt or jsonl")
+
 print("PASS: %d usage errors, 3 data errors, version/help, config precedence (-n %d)" % (len(usage_cases) + 1, n))

@@ -150,9 +150,12 @@ def case_train():
     text = open(log, errors="replace").read()
     if not loss_lines(log):
         fail("the log never mentions the loss", log)
-    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "preset = tiny"):
+    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "# model tiny:"):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
+    # The full effective configuration is in the run directory, not in the log.
+    if "preset = tiny" not in open(os.path.join(run_dir, "config.ini")).read():
+        fail("config.ini in the run directory lacks 'preset = tiny'", log)
     check_checkpoint(os.path.join(run_dir, "last.h5"), log, 1)
     hist = read_history(os.path.join(run_dir, "history.json"), log)
     if len(hist.get("train_loss", [])) != 1:

@@ -49,4 +49,33 @@ for name, h, out in (("epoch resume", by_epoch, ep), ("mid-epoch resume", mid_h,
         T.expect(w[k].tobytes() == ref_w[k].tobytes(),
                  "%s: %s not bit-identical (max diff %g)" % (name, k, np.max(np.abs(w[k] - ref_w[k]))))
 T.expect(len(full["train_loss"]) == 2, "expected 2 epochs in the history")
+
+# Another global batch at resume (issue 17 item 1): the epoch continues at the window the
+# first run stopped at, whatever the new G, so the epoch sees every window exactly once:
+# its target tokens add up to those of an uninterrupted epoch. (The old resume point,
+# step_in_epoch x the NEW G, skipped windows 3G..6G of the epoch here.)
+import h5py  # noqa: E402
+
+
+def trainer_attrs(out):
+    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
+        return {k: int(v) if not isinstance(v, float) else v for k, v in f["trainer"].attrs.items()}
+
+
+one = os.path.join(d, "one_epoch")
+go(one, ["--epochs", 1])
+regrouped = os.path.join(d, "regrouped")
+go(regrouped, ["--epochs", 1, "--max-steps", 3])
+G = 2 * 2 * n
+T.expect(trainer_attrs(regrouped)["epoch_windows"] == 3 * G, "3 steps consumed %d windows" % (3 * G))
+flags = [f for f in common if f != "--quiet"] + ["--checkpoint-dir", regrouped, "--epochs", 1, "--resume", "auto",
+                                                 "--batch-size", 4]
+p = T.run(args, n, flags, check=0, timeout=180)
+line = [x for x in p.stdout.splitlines() if x.startswith("resuming from")]
+T.expect(len(line) == 1 and ("%d of " % (3 * G)) in line[0] and ("global batch %d -> %d" % (G, 2 * G)) in line[0],
+         "one line should say where the epoch resumes and that the global batch changed:\n" + p.stdout)
+a, b = trainer_attrs(one), trainer_attrs(regrouped)
+T.expect(b["epoch"] == 1 and b["tokens_seen"] == a["tokens_seen"],
+         "the regrouped epoch saw %d target tokens, the uninterrupted one %d (windows skipped or repeated)"
+         % (b["tokens_seen"], a["tokens_seen"]))
 print("PASS: resumed runs are bit-identical to the uninterrupted one (-n %d)" % n)

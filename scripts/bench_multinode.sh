@@ -10,7 +10,9 @@ usage() {
     cat <<'USAGE'
 Usage: sudo scripts/bench_multinode.sh [options] [-- extra expert-dist flags]
 
-  | preset | nodes | link | grad-comm | tokens/s | step s | comm wait | speedup |
+  | preset | nodes | link | grad-comm | tokens/s | step s | comm wait | speedup vs 1 node |
+
+then the gradient exchange alone (tests/bench/bench_comm.c) per link, node count and mode.
 
 Options:
   --exe PATH          the binary (default build/expert-dist)

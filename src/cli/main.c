@@ -88,7 +88,7 @@ static int take_positionals(const command *c, ed_options *o, const ed_args *a, e
     int is_train = c->id == ED_CMD_TRAIN || c->id == ED_CMD_PREPARE;
     int max = is_train ? 0 : c->id == ED_CMD_INSPECT ? 1 : 2;
     if (a->n_positional > max && is_train)
-        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, inspect, prepare; see --help)",
+        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, import, export, inspect, prepare; see --help)",
                        a->positional[max]);
     if (a->n_positional > max)
         return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);

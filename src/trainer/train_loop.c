@@ -442,13 +442,19 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (strlen(o->checkpoint_dir) + strlen(name) + 2 > sizeof go.checkpoint) sample = 0;
         else snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         go.max_new_tokens = o->sample_tokens;
-        go.prompt[0] = '\0';
+        /* Prompted with the opening words of the validation (else training) text, so the
+         * line is never empty even when the model ends its text (<EOS>) at once. */
+        const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
+        size_t k = ds->n_tokens < 4 ? ds->n_tokens : 4; /* <BOS> and three tokens */
+        char *p = ed_tok_decode(t->tok, ds->tokens, k, 1);
+        snprintf(go.prompt, sizeof go.prompt, "%s", p);
+        free(p);
     }
     trainer_free(t);
     free(t);
     if (sample) {
         if (d->rank == 0) {
-            printf("sample (expert-dist generate %s -n %d):\n", go.checkpoint, go.max_new_tokens);
+            printf("sample (expert-dist generate %s \"%s\" -n %d):\n", go.checkpoint, go.prompt, go.max_new_tokens);
             fflush(stdout);
         }
         ed_generate(&go, d); /* a failure is reported and does not change the run's status */

@@ -450,13 +450,24 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (strlen(o->checkpoint_dir) + strlen(name) + 2 > sizeof go.checkpoint) sample = 0;
         else snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         go.max_new_tokens = o->sample_tokens;
-        go.prompt[0] = '\0';
+        /* Prompted with the first three consecutive in-vocabulary tokens of the validation
+         * (else training) text, so the line is never empty even when the model ends its
+         * text (<EOS>) at once, and the prompt holds no <UNK>. */
+        const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
+        size_t at = 0, run = 0;
+        for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
+            run = ds->tokens[i] >= ED_NUM_SPECIAL ? run + 1 : 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            at = i + 1 - run;
+        }
+        char *p = ed_tok_decode(t->tok, ds->tokens + at, run, 1);
+        snprintf(go.prompt, sizeof go.prompt, "%s", p);
+        free(p);
     }
     trainer_free(t);
     free(t);
     if (sample) {
         if (d->rank == 0) {
-            printf("sample (expert-dist generate %s -n %d):\n", go.checkpoint, go.max_new_tokens);
+            printf("sample (expert-dist generate %s \"%s\" -n %d):\n", go.checkpoint, go.prompt, go.max_new_tokens);
             fflush(stdout);
         }
         ed_generate(&go, d); /* a failure is reported and does not change the run's status */

@@ -47,7 +47,7 @@ T.expect(ev["val_loss"][-1] < ev["val_loss"][0] - 0.5, "validation loss falls: %
 loss = h["steps"]["loss"]
 T.expect(loss[-1] < loss[0] - 0.7, "train loss falls: %s" % loss)
 
-i = [k for k, l in enumerate(lines) if l.startswith("sample (expert-dist generate %s/best.h5 -n 30)" % out)]
+i = [k for k, l in enumerate(lines) if l.startswith("sample (expert-dist generate %s/best.h5 " % out) and l.endswith("-n 30):")]
 T.expect(len(i) == 1 and i[0] + 1 < len(lines) and lines[i[0] + 1].strip(),
          "the run ends with a generated sample from best.h5:\n" + "\n".join(lines[-6:]))
 

@@ -456,10 +456,12 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
         size_t at = 0, run = 0;
         for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
-            run = ds->tokens[i] >= ED_NUM_SPECIAL ? run + 1 : 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            run = ed_dataset_id(ds, i) >= ED_NUM_SPECIAL ? run + 1 : 0; /* not <PAD> <UNK> <BOS> <EOS> */
             at = i + 1 - run;
         }
-        char *p = ed_tok_decode(t->tok, ds->tokens + at, run, 1);
+        int32_t ids[3] = {0, 0, 0};
+        for (size_t k = 0; k < run; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
+        char *p = ed_tok_decode(t->tok, ids, run, 1);
         snprintf(go.prompt, sizeof go.prompt, "%s", p);
         free(p);
     }

@@ -328,7 +328,7 @@ def case_slurm():
     train = T.corpus(os.path.join(d, "train.txt"), 300, seed=13)
     val = T.corpus(os.path.join(d, "val.txt"), 20, seed=14)
     log = os.path.join(d, "job.out")
-    epochs = 3
+    epochs = 8  # long enough that the job cannot finish between the test seeing it train and the USR1
     r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
               "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
               "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", str(epochs),

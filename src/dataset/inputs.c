@@ -44,7 +44,7 @@ static int add_dir(ed_inputs *in, size_t *cap, const char *dir, ed_error *err) {
         names[n++] = p;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    if (n > 0) qsort(names, n, sizeof *names, by_name); /* names is NULL when n == 0 */
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         add(in, cap, names[i], stat(names[i], &st) == 0 ? (uint64_t)st.st_size : 0);

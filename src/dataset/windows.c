@@ -108,6 +108,25 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
     return 0;
 }
 
+/* The token array and the document index may be mapped straight from a prepared file,
+ * where HDF5 puts a dataset at any byte offset: read their elements with memcpy (one
+ * unaligned load on x86) instead of dereferencing a misaligned pointer, which is UB. */
+static inline uint64_t load_u64(const void *base, size_t i) {
+    uint64_t x;
+    memcpy(&x, (const char *)base + i * sizeof x, sizeof x);
+    return x;
+}
+static inline uint16_t load_u16(const void *base, size_t i) {
+    uint16_t x;
+    memcpy(&x, (const char *)base + i * sizeof x, sizeof x);
+    return x;
+}
+static inline int32_t load_i32(const void *base, size_t i) {
+    int32_t x;
+    memcpy(&x, (const char *)base + i * sizeof x, sizeof x);
+    return x;
+}
+
 void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len) {
     ED_CHECK(w < ds->n_windows, "window %zu out of range (%zu windows)", w, ds->n_windows);
     uint64_t ml = (uint64_t)ds->max_length, st = (uint64_t)ds->stride;
@@ -126,7 +145,7 @@ void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t
     uint64_t rem = w - ds->block_win[lo];
     ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride};
     for (size_t d = lo * ED_WIN_BLOCK; d < ds->n_docs; d++) {
-        uint64_t a = ds->doc_off[d], L = ds->doc_off[d + 1] - a;
+        uint64_t a = load_u64(ds->doc_off, d), L = load_u64(ds->doc_off, d + 1) - a;
         uint64_t c = ed_windows_in_doc(L, &opt);
         if (rem < c) {
             uint64_t s = rem * st;
@@ -142,8 +161,7 @@ void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t
 int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out, ed_error *err) {
     ED_CHECK(at + n <= ds->n_tokens, "tokens [%llu, +%zu) beyond %zu", (unsigned long long)at, n, ds->n_tokens);
     if (ds->tokens && ds->token_bytes == 2) {
-        const uint16_t *p = (const uint16_t *)ds->tokens + at;
-        for (size_t i = 0; i < n; i++) out[i] = p[i];
+        for (size_t i = 0; i < n; i++) out[i] = load_u16(ds->tokens, at + i);
     } else if (ds->tokens) {
         memcpy(out, (const int32_t *)ds->tokens + at, n * sizeof *out);
     } else if (ds->reader.read(ds->reader.ctx, at, n, out, err) != 0) {
@@ -159,7 +177,8 @@ int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out,
 
 int32_t ed_dataset_id(const ed_dataset *ds, uint64_t i) {
     ED_CHECK(i < ds->n_tokens, "token %llu beyond %zu", (unsigned long long)i, ds->n_tokens);
-    if (ds->tokens) return ds->token_bytes == 2 ? ((const uint16_t *)ds->tokens)[i] : ((const int32_t *)ds->tokens)[i];
+    if (ds->tokens && ds->token_bytes == 2) return load_u16(ds->tokens, i);
+    if (ds->tokens) return load_i32(ds->tokens, i);
     int32_t x;
     ed_error err;
     if (ds->reader.read(ds->reader.ctx, i, 1, &x, &err) != 0) ED_DIE("%s", err.msg);

@@ -33,10 +33,49 @@ typedef struct ed_tokenizer ed_tokenizer;
 
 /* Builds a vocabulary from texts[0..n) (lengths in lens). Deterministic: the same texts
  * give the same vocabulary on every rank and every run (ties broken by byte order).
- * Returns NULL with err filled on invalid options. */
+ * Returns NULL with err filled on invalid options. A thin wrapper: a counter fed every
+ * text, then ed_tok_train_counts (below), so a vocabulary is built one way only. */
 ed_tokenizer *ed_tok_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens,
                            size_t n, ed_error *err);
 void ed_tok_free(ed_tokenizer *t);
+
+/* ---- building in two steps: count pieces, then train ------------------------------------
+ * Training first reduces the text to the distinct pieces it is made of and how often each
+ * occurs (word: the tokens of the split rule below, case-folded with lowercase; bpe: the
+ * GPT-2 pre-tokens), and the vocabulary depends on nothing else: ties are broken by byte
+ * order, never by input order or hash layout. So a corpus can be counted as a stream, in
+ * any split and order, by several processes, and the counts merged: the tokenizer equals
+ * ed_tok_train's on the concatenated texts. A counter's memory is O(distinct pieces),
+ * about 60 bytes plus 1.5x the piece's bytes each (docs/memory.md), never O(corpus). */
+typedef struct ed_tok_counter ed_tok_counter;
+
+/* A counter for opt's kind (and, word kind, its lowercase). NULL with err on invalid
+ * options: the checks and messages of training, so a bad vocab_size fails before any text
+ * is read. */
+ed_tok_counter *ed_tok_counter_new(const ed_tok_options *opt, ed_error *err);
+void ed_tok_counter_free(ed_tok_counter *c);
+/* Counts the pieces of text[0..len). Any bytes: invalid UTF-8 is cut as training cuts it. */
+void ed_tok_counter_add(ed_tok_counter *c, const char *text, size_t len);
+/* Forgets every count, keeping the memory for the next texts. */
+void ed_tok_counter_clear(ed_tok_counter *c);
+/* Adds src's counts to dst. -1 with err when their kinds or lowercase differ. */
+int ed_tok_counter_merge(ed_tok_counter *dst, const ed_tok_counter *src, ed_error *err);
+/* Distinct pieces held; bytes the counter holds (its tables and strings). */
+size_t ed_tok_counter_distinct(const ed_tok_counter *c);
+size_t ed_tok_counter_bytes(const ed_tok_counter *c);
+/* Counts as bytes, in chunks, to merge the counters of other processes without a second
+ * copy of a table: appends the entries from *pos on to *buf (capacity *cap, grown with
+ * ed_realloc; the caller frees it) until the chunk holds at least `want` bytes or no entry
+ * is left; returns the chunk's length (0: none left) and advances *pos (start at 0). A
+ * chunk holds whole entries (count and length as LEB128, then the piece's bytes), so one
+ * long piece makes a longer chunk. The counter must not change between the calls. */
+size_t ed_tok_counter_pack(const ed_tok_counter *c, size_t *pos, char **buf, size_t *cap, size_t want);
+/* Adds the counts of one chunk made by ed_tok_counter_pack of a counter with the same
+ * options. -1 with err (c partly updated) on bytes that are not such a chunk. */
+int ed_tok_counter_unpack(ed_tok_counter *c, const char *chunk, size_t len, ed_error *err);
+/* The tokenizer ed_tok_train builds from the texts c counted (c is not changed). NULL with
+ * err on invalid options, or options of another kind or lowercase than c's. */
+ed_tokenizer *ed_tok_train_counts(const ed_tok_options *opt, const ed_tok_counter *c, ed_error *err);
 
 ed_tok_kind ed_tok_kind_of(const ed_tokenizer *t);
 int ed_tok_vocab_size(const ed_tokenizer *t); /* actual size, <= requested */

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "expert/common.h"
+#include "word_table.h"
 
 /* ---- hash maps ------------------------------------------------------------------- */
 
@@ -109,6 +110,9 @@ typedef void (*bpe_piece_fn)(void *ctx, const char *s, size_t len);
 void bpe_pretok_each(const bpe_pretok *p, const char *text, size_t len, bpe_piece_fn fn, void *ctx);
 /* Length of the longest valid UTF-8 prefix of s[0..n). */
 size_t bpe_utf8_valid_prefix(const unsigned char *s, size_t n);
+/* bpe_train.c: adds the pre-tokens of text[0..len) to counts (the counter's table:
+ * piece -> occurrences, word_table.h). */
+void ed_bpe_count(wt_table *counts, const bpe_pretok *p, const char *text, size_t len);
 
 /* ---- the model -------------------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /* bpe_train.c — learning byte-level BPE merges from texts.
  *
- * 1. Pre-tokenize every text once and count distinct pieces ("words") in a hash map, so
- *    the rest of training works on the (small) set of distinct words times their counts.
+ * 1. The distinct pre-tokenized pieces ("words") and their counts come from a counter
+ *    (tok_count.c, fed by ed_bpe_count), so training works on the (small) set of distinct
+ *    words times their counts, however the text was split or spread over processes.
  * 2. Count adjacent symbol pairs over all words (count * occurrences) and remember, per
  *    pair, which words contain it.
  * 3. Repeat until the vocabulary is full: take the most frequent pair from a max-heap,
@@ -137,9 +138,14 @@ static void wlist_add(wlist *l, int32_t w) {
 }
 
 static void count_piece(void *ctx, const char *s, size_t n) {
-    bpe_smap *m = ctx;
-    int64_t k = bpe_smap_put(m, s, n, 0, NULL); /* may grow items: index after */
-    m->items[k].value++;
+    wt_table *t = ctx;
+    int added;
+    int32_t e = wt_insert(t, s, n, wt_hash(s, n), &added); /* may grow t->count: index after */
+    t->count[e]++;
+}
+
+void ed_bpe_count(wt_table *counts, const bpe_pretok *p, const char *text, size_t len) {
+    bpe_pretok_each(p, text, len, count_piece, counts);
 }
 
 /* Applies merge (a, b) -> c to every word listed for pair p. */
@@ -205,23 +211,19 @@ static void trainer_free(trainer *t) {
     free(t->merges);
 }
 
-void *ed_bpe_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
-                   ed_error *err) {
-    int target = opt->vocab_size;
-    if (target < ED_NUM_SPECIAL + 256)
+int ed_bpe_check_options(const ed_tok_options *opt, ed_error *err) {
+    if (opt->vocab_size < ED_NUM_SPECIAL + 256)
         return ed_fail(err, "bpe: vocab_size %d is too small: byte-level BPE needs at least 260 "
-                            "(4 specials + 256 bytes)", target),
-               NULL;
-    if (target > (1 << 24)) return ed_fail(err, "bpe: vocab_size %d is too large (max 16777216)", target), NULL;
+                            "(4 specials + 256 bytes)", opt->vocab_size);
+    if (opt->vocab_size > (1 << 24)) return ed_fail(err, "bpe: vocab_size %d is too large (max 16777216)", opt->vocab_size);
+    return 0;
+}
+
+void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_error *err) {
+    if (ed_bpe_check_options(opt, err) != 0) return NULL;
+    int target = opt->vocab_size;
     /* A pair seen once teaches nothing about the language; min_freq can ask for more. */
     int64_t min_count = opt->min_freq > 2 ? opt->min_freq : 2;
-
-    bpe_pretok pre;
-    if (bpe_pretok_init(&pre, err) != 0) return NULL;
-    bpe_smap words;
-    bpe_smap_init(&words, 1 << 14);
-    for (size_t i = 0; i < n; i++) bpe_pretok_each(&pre, texts[i], lens[i], count_piece, &words);
-    bpe_pretok_free(&pre);
 
     trainer t = {0};
     bpe_smap_init(&t.tokens, (size_t)target);
@@ -231,20 +233,20 @@ void *ed_bpe_train(const ed_tok_options *opt, const char *const *texts, const si
         char ch = (char)c;
         bpe_smap_put(&t.tokens, &ch, 1, ED_NUM_SPECIAL + c, NULL);
     }
-    t.n_words = words.n;
+    t.n_words = words->n;
     t.wcount = ed_malloc((t.n_words + 1) * sizeof *t.wcount);
     t.woff = ed_malloc((t.n_words + 1) * sizeof *t.woff);
     t.wlen = ed_malloc((t.n_words + 1) * sizeof *t.wlen);
     t.stamp = ed_calloc(t.n_words + 1, sizeof *t.stamp);
     size_t total = 0;
-    for (size_t w = 0; w < t.n_words; w++) total += words.items[w].len;
+    for (size_t w = 0; w < t.n_words; w++) total += words->len[w];
     t.sym = ed_malloc((total + 1) * sizeof *t.sym);
     bpe_umap_init(&t.pidx, 1 << 16);
     size_t o = 0;
     for (size_t w = 0; w < t.n_words; w++) {
-        const unsigned char *s = (const unsigned char *)bpe_smap_key(&words, (int64_t)w);
-        uint32_t len = words.items[w].len;
-        t.wcount[w] = words.items[w].value;
+        const unsigned char *s = (const unsigned char *)wt_str(words, w);
+        uint32_t len = words->len[w];
+        t.wcount[w] = words->count[w];
         t.woff[w] = o;
         t.wlen[w] = len;
         for (uint32_t i = 0; i < len; i++) t.sym[o + i] = ED_NUM_SPECIAL + s[i];
@@ -255,7 +257,6 @@ void *ed_bpe_train(const ed_tok_options *opt, const char *const *texts, const si
         }
         o += len;
     }
-    bpe_smap_free(&words);
     for (size_t p = 0; p < t.np; p++) hpush(&t, (hent){t.pcount[p], (int32_t)p});
 
     int n_vocab = ED_NUM_SPECIAL + 256;

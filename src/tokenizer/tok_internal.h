@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "expert/tokenizer.h"
+#include "word_split.h"
+#include "word_table.h"
 
 typedef struct {
     /* ids of text without specials, appended to out */
@@ -25,16 +27,25 @@ struct ed_tokenizer {
     void *impl;
 };
 
-/* word.c */
+/* tokenizer.c: a tokenizer of kind around impl (NULL when impl is NULL). */
+ed_tokenizer *ed_tok_wrap(ed_tok_kind kind, void *impl);
+
+/* tok_count.c: the distinct pieces a counter has seen, with their counts (entry e:
+ * wt_str(t, e), t->len[e] bytes, t->count[e] times), as the trainers read them. */
+const wt_table *ed_tok_counter_table(const ed_tok_counter *c);
+
+/* word.c. Options are checked by the kind (the same message before counting and at
+ * training); count adds the word tokens of text (folded with lowercase, fb its scratch). */
 extern const ed_tok_vtable ed_word_vtable;
-void *ed_word_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
-                    ed_error *err);
+int ed_word_check_options(const ed_tok_options *opt, ed_error *err);
+void ed_word_count(wt_table *counts, int lowercase, ws_foldbuf *fb, const char *text, size_t len);
+void *ed_word_train_counts(const ed_tok_options *opt, const wt_table *counts, ed_error *err);
 void *ed_word_from_json(const json_t *root, ed_error *err);
 
-/* bpe.c */
+/* bpe.c, bpe_train.c (counting a text's pre-tokens: ed_bpe_count in bpe_internal.h). */
 extern const ed_tok_vtable ed_bpe_vtable;
-void *ed_bpe_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
-                   ed_error *err);
+int ed_bpe_check_options(const ed_tok_options *opt, ed_error *err);
+void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *counts, ed_error *err);
 void *ed_bpe_from_json(const json_t *root, ed_error *err);
 
 #endif

@@ -13,7 +13,7 @@
 
 const char *const ed_tok_kind_names[] = {"word", "bpe", NULL};
 
-static ed_tokenizer *wrap(ed_tok_kind kind, void *impl) {
+ed_tokenizer *ed_tok_wrap(ed_tok_kind kind, void *impl) {
     if (!impl) return NULL;
     ed_tokenizer *t = ed_malloc(sizeof *t);
     t->kind = kind;
@@ -25,14 +25,12 @@ static ed_tokenizer *wrap(ed_tok_kind kind, void *impl) {
 
 ed_tokenizer *ed_tok_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
                            ed_error *err) {
-    switch (opt->kind) {
-    case ED_TOK_WORD:
-        return wrap(ED_TOK_WORD, ed_word_train(opt, texts, lens, n, err));
-    case ED_TOK_BPE:
-        return wrap(ED_TOK_BPE, ed_bpe_train(opt, texts, lens, n, err));
-    }
-    ed_fail(err, "unknown tokenizer kind %d", (int)opt->kind);
-    return NULL;
+    ed_tok_counter *c = ed_tok_counter_new(opt, err);
+    if (!c) return NULL;
+    for (size_t i = 0; i < n; i++) ed_tok_counter_add(c, texts[i], lens[i]);
+    ed_tokenizer *t = ed_tok_train_counts(opt, c, err);
+    ed_tok_counter_free(c);
+    return t;
 }
 
 void ed_tok_free(ed_tokenizer *t) {
@@ -93,10 +91,10 @@ static ed_tokenizer *from_text(const char *data, size_t len, const char *origin,
     if (!json_is_object(root) || !kind) {
         ed_fail(err, "%s: not a tokenizer: expected an object with a \"kind\" field (word or bpe)", origin);
     } else if (k == ED_TOK_WORD) {
-        t = wrap(ED_TOK_WORD, ed_word_from_json(root, &sub));
+        t = ed_tok_wrap(ED_TOK_WORD, ed_word_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
     } else if (k == ED_TOK_BPE) {
-        t = wrap(ED_TOK_BPE, ed_bpe_from_json(root, &sub));
+        t = ed_tok_wrap(ED_TOK_BPE, ed_bpe_from_json(root, &sub));
         if (!t) ed_fail(err, "%s: %s", origin, sub.msg);
     } else {
         ed_fail(err, "%s: unknown tokenizer kind \"%s\" (expected word or bpe)", origin, kind);

@@ -15,27 +15,6 @@ typedef struct {
 
 static const char *const special_str[ED_NUM_SPECIAL] = {"<PAD>", "<UNK>", "<BOS>", "<EOS>"};
 
-/* Scratch space for case folding: on the stack for ordinary words, on the heap only for
- * the rare token longer than that (freed by the caller of the encode/train loop). */
-typedef struct {
-    char small[1024];
-    char *big;
-    size_t big_cap;
-} fold_buf;
-
-static const char *fold_token(fold_buf *fb, const char *s, size_t n, size_t *out_n) {
-    char *dst = fb->small;
-    if (4 * n > sizeof fb->small) {
-        if (4 * n > fb->big_cap) {
-            fb->big_cap = 4 * n;
-            fb->big = ed_realloc(fb->big, fb->big_cap);
-        }
-        dst = fb->big;
-    }
-    *out_n = ws_fold(s, n, dst);
-    return dst;
-}
-
 static word_impl *word_new(int lowercase) {
     word_impl *w = ed_calloc(1, sizeof *w);
     w->lowercase = lowercase;
@@ -72,64 +51,59 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
-void *ed_word_train(const ed_tok_options *opt, const char *const *texts, const size_t *lens, size_t n,
-                    ed_error *err) {
-    if (opt->vocab_size <= ED_NUM_SPECIAL) {
-        ed_fail(err, "vocab_size must be greater than %d (the special tokens), got %d", ED_NUM_SPECIAL,
-                opt->vocab_size);
-        return NULL;
-    }
-    if (opt->min_freq < 1) {
-        ed_fail(err, "min_freq must be >= 1, got %d", opt->min_freq);
-        return NULL;
-    }
-    wt_table counts;
-    wt_init(&counts);
-    fold_buf fb = {.big = NULL, .big_cap = 0};
-    int added;
-    for (size_t d = 0; d < n; d++) {
-        ws_iter it;
-        ws_iter_init(&it, texts[d], lens[d]);
-        size_t start, len;
-        while (ws_next(&it, &start, &len)) {
-            const char *s = texts[d] + start;
-            if (opt->lowercase) s = fold_token(&fb, s, len, &len);
-            int32_t e = wt_insert(&counts, s, len, wt_hash(s, len), &added);
-            counts.count[e]++;
-        }
-    }
-    free(fb.big);
+int ed_word_check_options(const ed_tok_options *opt, ed_error *err) {
+    if (opt->vocab_size <= ED_NUM_SPECIAL)
+        return ed_fail(err, "vocab_size must be greater than %d (the special tokens), got %d", ED_NUM_SPECIAL,
+                       opt->vocab_size);
+    if (opt->min_freq < 1) return ed_fail(err, "min_freq must be >= 1, got %d", opt->min_freq);
+    return 0;
+}
 
-    cand *c = ed_malloc((counts.n ? counts.n : 1) * sizeof *c);
+void ed_word_count(wt_table *counts, int lowercase, ws_foldbuf *fb, const char *text, size_t len) {
+    ws_iter it;
+    ws_iter_init(&it, text, len);
+    size_t start, n;
+    int added;
+    while (ws_next(&it, &start, &n)) {
+        const char *s = text + start;
+        if (lowercase) s = ws_fold_into(fb, s, n, &n);
+        int32_t e = wt_insert(counts, s, n, wt_hash(s, n), &added);
+        counts->count[e]++;
+    }
+}
+
+void *ed_word_train_counts(const ed_tok_options *opt, const wt_table *counts, ed_error *err) {
+    if (ed_word_check_options(opt, err) != 0) return NULL;
+    cand *c = ed_malloc((counts->n ? counts->n : 1) * sizeof *c);
     size_t nc = 0;
-    for (size_t e = 0; e < counts.n; e++)
-        if (counts.count[e] >= opt->min_freq) c[nc++] = (cand){counts.count[e], wt_str(&counts, e), counts.len[e]};
+    for (size_t e = 0; e < counts->n; e++)
+        if (counts->count[e] >= opt->min_freq) c[nc++] = (cand){counts->count[e], wt_str(counts, e), counts->len[e]};
     qsort(c, nc, sizeof *c, cand_cmp);
 
     word_impl *w = word_new(opt->lowercase);
     size_t keep = (size_t)(opt->vocab_size - ED_NUM_SPECIAL);
+    int added;
     for (size_t i = 0; i < nc && w->tab.n < (size_t)ED_NUM_SPECIAL + keep; i++) {
         int32_t e = wt_insert(&w->tab, c[i].s, c[i].len, wt_hash(c[i].s, c[i].len), &added);
         w->tab.count[e] = c[i].count;
     }
     free(c);
-    wt_free(&counts);
     return w;
 }
 
 static void word_encode(const void *impl, const char *text, size_t len, ed_ivec *out) {
     const word_impl *w = impl;
-    fold_buf fb = {.big = NULL, .big_cap = 0};
+    ws_foldbuf fb = {.big = NULL, .big_cap = 0};
     ws_iter it;
     ws_iter_init(&it, text, len);
     size_t start, n;
     while (ws_next(&it, &start, &n)) {
         const char *s = text + start;
-        if (w->lowercase) s = fold_token(&fb, s, n, &n);
+        if (w->lowercase) s = ws_fold_into(&fb, s, n, &n);
         int32_t id = wt_find(&w->tab, s, n, wt_hash(s, n));
         ed_ivec_push(out, id < 0 ? ED_UNK : id);
     }
-    free(fb.big);
+    ws_foldbuf_free(&fb);
 }
 
 static const char *word_token(const void *impl, int32_t id) {

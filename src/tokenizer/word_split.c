@@ -1,8 +1,11 @@
 /* word_split.c — the word tokenizer's split rule and decode spacing (see word_split.h). */
 #include "word_split.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+
+#include "expert/common.h"
 
 enum { C_SPACE, C_WORD, C_JOIN, C_PUNCT };
 
@@ -104,6 +107,25 @@ size_t ws_fold(const char *src, size_t n, char *out) {
         pos += w;
     }
     return o;
+}
+
+const char *ws_fold_into(ws_foldbuf *fb, const char *s, size_t n, size_t *out_n) {
+    char *dst = fb->small;
+    if (4 * n > sizeof fb->small) {
+        if (4 * n > fb->big_cap) {
+            fb->big_cap = 4 * n;
+            fb->big = ed_realloc(fb->big, fb->big_cap);
+        }
+        dst = fb->big;
+    }
+    *out_n = ws_fold(s, n, dst);
+    return dst;
+}
+
+void ws_foldbuf_free(ws_foldbuf *fb) {
+    free(fb->big);
+    fb->big = NULL;
+    fb->big_cap = 0;
 }
 
 static int in_list(const char *tok, const char *const *list) {

@@ -36,6 +36,18 @@ int ws_next(ws_iter *it, size_t *start, size_t *n);
 /* Writes the case-folded bytes of s[0..n) to out (room for 4*n bytes); returns the length. */
 size_t ws_fold(const char *s, size_t n, char *out);
 
+/* Scratch space for ws_fold in a loop over tokens: on the stack for ordinary words, on
+ * the heap only for the rare token longer than that (free with ws_foldbuf_free). */
+typedef struct {
+    char small[1024];
+    char *big;
+    size_t big_cap;
+} ws_foldbuf;
+
+/* The folded s[0..n), in fb (valid until the next call), its length in *out_n. */
+const char *ws_fold_into(ws_foldbuf *fb, const char *s, size_t n, size_t *out_n);
+void ws_foldbuf_free(ws_foldbuf *fb);
+
 /* Spacing used by decode: 1 when tok takes no space before it (closing punctuation). */
 int ws_is_closer(const char *tok);
 /* 1 when the token after tok takes no space (opening punctuation). */

@@ -23,6 +23,12 @@ void wt_free(wt_table *t) {
     memset(t, 0, sizeof *t);
 }
 
+void wt_clear(wt_table *t) {
+    t->n = 0;
+    t->arena_len = 0;
+    memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
+}
+
 uint64_t wt_hash(const char *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;

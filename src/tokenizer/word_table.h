@@ -24,6 +24,8 @@ typedef struct {
 
 void wt_init(wt_table *t);
 void wt_free(wt_table *t);
+/* Empties the table, keeping its arrays. */
+void wt_clear(wt_table *t);
 uint64_t wt_hash(const char *s, size_t n);
 /* Entry index of s[0..n), or -1. */
 int32_t wt_find(const wt_table *t, const char *s, size_t n, uint64_t h);

@@ -1,7 +1,8 @@
 /* fuzz_bpe.c — byte-level BPE: a tokenizer trained once on a fixed text, then every input
  * encoded and decoded. Properties (tokenizer.h): ids are in range; for valid UTF-8 input
  * decode(encode(x)) == x byte for byte; decoding any in-range ids gives valid UTF-8.
- * Every 16th input (by its first byte) also trains a small BPE on the input itself. */
+ * Every 16th input (by its first byte) also trains a small BPE on the input itself, and
+ * checks that its lines counted in two counters and merged train the same BPE (any bytes). */
 #include "../../src/dataset/ds_lines.h"
 #include "expert/tokenizer.h"
 #include "fuzz_util.h"
@@ -66,6 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(t, "BPE training on the input failed: %s", err.msg);
         round_trip(t, text, len);
         ed_tok_free(t);
+    }
+    if ((data[0] & 15) == 0) {
+        ed_tok_options o = {.kind = ED_TOK_BPE, .vocab_size = 290, .min_freq = 1};
+        fuzz_check_counts(&o, text, len);
     }
     return 0;
 }

@@ -55,4 +55,53 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size) {
     return s;
 }
 
+/* The piece counter's promise (tokenizer.h): the input's lines counted by two counters
+ * (even lines, odd lines in reverse), one packed into the other in chunks of ~16 bytes,
+ * train the tokenizer ed_tok_train builds from all the lines at once, byte for byte.
+ * Needs expert/tokenizer.h included before this header. */
+#ifdef EXPERT_TOKENIZER_H
+static inline char *fuzz_tok_json(ed_tokenizer *t) {
+    FUZZ_CHECK(t, "training failed");
+    char *s = ed_tok_serialize(t, NULL);
+    ed_tok_free(t);
+    return s;
+}
+
+static inline void fuzz_check_counts(const ed_tok_options *o, const char *text, size_t len) {
+    size_t n = 0, cap = 16, *lens = malloc(cap * sizeof *lens);
+    const char **lines = malloc(cap * sizeof *lines);
+    for (size_t at = 0; at <= len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        if (n == cap) {
+            cap *= 2;
+            lens = realloc(lens, cap * sizeof *lens);
+            lines = realloc(lines, cap * sizeof *lines);
+        }
+        lines[n] = text + at, lens[n++] = end - at;
+        at = end + 1;
+    }
+    ed_error err = {{0}};
+    char *ref = fuzz_tok_json(ed_tok_train(o, lines, lens, n, &err));
+    ed_tok_counter *a = ed_tok_counter_new(o, &err), *b = ed_tok_counter_new(o, &err);
+    FUZZ_CHECK(a && b, "counter: %s", err.msg);
+    for (size_t i = 0; i < n; i += 2) ed_tok_counter_add(a, lines[i], lens[i]);
+    for (size_t i = n; i-- > 0;)
+        if (i % 2) ed_tok_counter_add(b, lines[i], lens[i]);
+    char *buf = NULL;
+    size_t bcap = 0, pos = 0, k;
+    while ((k = ed_tok_counter_pack(b, &pos, &buf, &bcap, 16)) > 0)
+        FUZZ_CHECK(ed_tok_counter_unpack(a, buf, k, &err) == 0, "unpack: %s", err.msg);
+    char *got = fuzz_tok_json(ed_tok_train_counts(o, a, &err));
+    FUZZ_CHECK(strcmp(got, ref) == 0, "merged counts train another tokenizer than the whole text");
+    free(got);
+    free(ref);
+    free(buf);
+    ed_tok_counter_free(a);
+    ed_tok_counter_free(b);
+    free(lens);
+    free(lines);
+}
+#endif
+
 #endif

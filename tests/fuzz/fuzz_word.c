@@ -2,7 +2,9 @@
  * The vocabulary comes from the input itself, so no word is unknown, and the contract
  * (tokenizer.h, docs/formats.md) promises that decoding then encoding gives the same ids.
  * Also decodes arbitrary in-range ids (what `generate` does) and checks the result is
- * valid UTF-8. Only valid UTF-8 is fed to encode: datasets validate before tokenizing. */
+ * valid UTF-8. Only valid UTF-8 is fed to encode: datasets validate before tokenizing.
+ * The input's lines counted in two counters and merged train the same tokenizer (small
+ * vocabulary, min_freq 2, so the cut-off and the ties matter). */
 #include "../../src/dataset/ds_lines.h"
 #include "expert/tokenizer.h"
 #include "fuzz_util.h"
@@ -43,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(d);
     }
     ed_ivec_free(&ids);
+    ed_tok_options small = {.kind = ED_TOK_WORD, .vocab_size = 12, .min_freq = 2, .lowercase = lowercase};
+    fuzz_check_counts(&small, text, len);
     ed_ivec_free(&a);
     ed_ivec_free(&b);
     ed_tok_free(t);

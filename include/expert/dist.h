@@ -52,6 +52,9 @@ int ed_dist_agree(const ed_dist *d, int status, ed_error *err);
 void ed_dist_sum(const ed_dist *d, double *x, int n);
 void ed_dist_max(const ed_dist *d, double *x, int n);
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root);
+/* Collective: every rank's peak resident set so far (MB, getrusage) into rss[world], on
+ * every rank. */
+void ed_dist_peak_rss(const ed_dist *d, double *rss);
 
 /* Collective: root's p[0..n) to every rank, in chunks (MPI counts are int). */
 void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root);

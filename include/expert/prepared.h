@@ -56,13 +56,16 @@ int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train
 
 /* The whole `expert-dist prepare` in one collective call, streaming: the input specs
  * (files, comma-separated lists, directories, quoted globs; .txt/.jsonl, optionally .gz
- * or .zst) are expanded on rank 0, the tokenizer is loaded from vocab_file or built from
- * the training text on rank 0 and sent to all, the ranks stream byte ranges of the input
- * (a plain file cut at document boundaries, a compressed one whole) and tokenize them
- * into temporary spills, and rank 0 writes out_h5 (through .tmp, renamed when complete)
- * from the spills in rank order. Memory per rank is O(batch), not O(corpus) (building a
- * tokenizer needs the training text on rank 0, so pass vocab_file for a large corpus).
- * The token arrays equal ed_prepare_write's for the same documents, for any world size.
+ * or .zst) are expanded on rank 0, the ranks stream byte ranges of the input (a plain
+ * file cut at document boundaries, a compressed one whole), the tokenizer is loaded from
+ * vocab_file or built in a first pass over the training ranges (each rank counts its
+ * pieces, the counts are merged on rank 0, which builds it and sends it to all), then
+ * the ranks tokenize their ranges into temporary spills and rank 0 writes out_h5
+ * (through .tmp, renamed when complete) from the spills in rank order. Memory per rank
+ * is O(batch) plus, when building a tokenizer, O(distinct pieces) of counts (rank 0: of
+ * the whole corpus), never O(corpus). The tokenizer built equals ed_tok_train's on the
+ * whole training text and the token arrays equal ed_prepare_write's for the same
+ * documents, for any world size.
  * /train records source (the file, or the spec for several), source_bytes (total),
  * source_sha256 (the file's, or that of the listing) and /train/sources (a `sha256sum`
  * listing of every input file). Fills rep (may be NULL) on every rank. Returns the same
@@ -85,6 +88,9 @@ typedef struct {
     size_t n_files;                  /* input files, both splits */
     uint64_t input_bytes;            /* their bytes as stored (compressed where they are) */
     double seconds;                  /* wall time of the whole call */
+    double vocab_seconds;            /* of it, counting pieces and building the tokenizer (0: loaded) */
+    uint64_t vocab_pieces;           /* distinct pieces counted in the training text */
+    uint64_t vocab_bytes;            /* memory of rank 0's merged counts */
 } ed_prepare_report;
 
 int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,

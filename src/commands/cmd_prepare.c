@@ -37,6 +37,9 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
         return ED_EXIT_FAILURE;
     }
+    /* every rank's peak resident set, to rank 0 (collective: before any rank returns) */
+    double *rss = ed_calloc((size_t)d->world, sizeof *rss);
+    ed_dist_peak_rss(d, rss);
     if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
                "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s)\n",
@@ -45,8 +48,15 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
                (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.n_files,
                rep.input_bytes / 1e6, rep.seconds, rep.input_bytes / 1e6 / (rep.seconds > 0 ? rep.seconds : 1e-9),
                d->world);
+        if (rep.vocab_pieces)
+            printf("vocabulary: %llu distinct pieces counted (%.1f MB of counts on rank 0) and built in %.2f s\n",
+                   (unsigned long long)rep.vocab_pieces, rep.vocab_bytes / 1e6, rep.vocab_seconds);
+        printf("peak memory by rank (MB):");
+        for (int r = 0; r < d->world; r++) printf(" %.1f", rss[r]);
+        printf("\n");
         if (rep.skipped[0] + rep.skipped[1])
             printf("warning: %ld bad .jsonl line(s) skipped (--skip-bad-lines)\n", rep.skipped[0] + rep.skipped[1]);
     }
+    free(rss);
     return ED_EXIT_OK;
 }

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "expert/dist.h"
@@ -84,6 +85,13 @@ void ed_dist_sum(const ed_dist *d, double *x, int n) {
 
 void ed_dist_max(const ed_dist *d, double *x, int n) {
     if (d->world > 1) MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm));
+}
+
+void ed_dist_peak_rss(const ed_dist *d, double *rss) {
+    struct rusage ru;
+    for (int r = 0; r < d->world; r++) rss[r] = 0.0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) rss[d->rank] = ru.ru_maxrss / 1024.0;
+    ed_dist_max(d, rss, d->world); /* one entry per rank, the others 0: a gather */
 }
 
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {

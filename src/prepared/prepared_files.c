@@ -3,19 +3,19 @@
  *
  * 1. Rank 0 expands the specs (files, directories, globs) and checks every file exists
  *    with a known extension; the list goes to all ranks.
- * 2. The tokenizer is loaded (--vocab-file) or built on rank 0 from the training text
- *    (which is then read whole on rank 0 once, as building a vocabulary needs it).
- * 3. Work is spread by bytes: the split's files are one byte stream, rank r takes bytes
- *    [B*r/W, B*(r+1)/W). A plain file is cut inside (ed_docs_boundary: no document
- *    straddles a cut); a compressed one cannot be entered mid-way and goes whole to the
- *    rank whose range holds its first byte. Ranks stream their pieces in order, tokenize
- *    documents in batches (OpenMP threads share a batch) and spill ids and document ends
- *    to an unlinked temporary file: no rank holds more than a batch of text and ids.
+ * 2. The tokenizer is loaded (--vocab-file) or built from the training inputs in a first
+ *    streaming pass: every rank counts the pieces of its byte ranges, the counts are
+ *    merged on rank 0, which builds it and sends it to all (prepared_vocab.c).
+ * 3. Work is spread by bytes (prepared_stream.c): the split's files are one byte stream,
+ *    rank r takes bytes [B*r/W, B*(r+1)/W), a plain file cut between documents, a
+ *    compressed one whole. Ranks stream their pieces in order, tokenize documents in
+ *    batches (OpenMP threads share a batch) and spill ids and document ends to an
+ *    unlinked temporary file: no rank holds more than a batch of text and ids.
  * 4. Rank 0 creates the datasets at their final size and copies each rank's spill in
  *    rank order (its own from disk, the others' by message), so the file is laid out as
  *    one whole-corpus pass would lay it out: byte-identical token arrays for any world.
  *
- * Every step that can fail on bad input ends in agree(): all ranks learn the lowest
+ * Every step that can fail on bad input ends in prep_agree(): all ranks learn the lowest
  * failing rank's message (the first bad file in input order) and return together. */
 #include <errno.h>
 #include <stdio.h>
@@ -27,20 +27,6 @@
 #include "prepared_internal.h"
 
 enum { BATCH_BYTES = 4 << 20, COPY = 1 << 22, TAG_SPILL = 711 };
-
-/* 0 when every rank succeeded; else -1 everywhere with the lowest failing rank's err. */
-static int agree(MPI_Comm comm, int status, ed_error *err) {
-    int rank, world;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &world);
-    int mine = status == 0 ? world : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == world) return 0;
-    ed_error tmp = {{0}};
-    ed_error *e = err ? err : &tmp;
-    MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, first, comm);
-    return -1;
-}
 
 /* ---- 1. the input list ---------------------------------------------------------------- */
 
@@ -77,7 +63,7 @@ static int shared_inputs(MPI_Comm comm, const char *spec, ed_text_format format,
             n = (long long)in->n;
         }
     }
-    if (agree(comm, status, err) != 0) {
+    if (prep_agree(comm, status, err) != 0) {
         ed_inputs_free(in);
         return -1;
     }
@@ -98,55 +84,6 @@ static int shared_inputs(MPI_Comm comm, const char *spec, ed_text_format format,
     }
     free(blob);
     return 0;
-}
-
-/* ---- 2. the tokenizer ------------------------------------------------------------------ */
-
-/* Built on rank 0 and broadcast: one build instead of one per rank, and the replicas
- * agree on every id by construction. */
-static ed_tokenizer *shared_tokenizer(MPI_Comm comm, const ed_prepare_options *po, ed_error *err) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    if (po->vocab_file && po->vocab_file[0]) {
-        ed_tokenizer *t = ed_tok_load(po->vocab_file, err);
-        if (agree(comm, t ? 0 : -1, err) != 0) {
-            ed_tok_free(t);
-            return NULL;
-        }
-        return t;
-    }
-    char *blob = NULL;
-    long long len = 0;
-    int status = 0;
-    if (rank == 0) {
-        ed_docs train;
-        ed_tokenizer *t = NULL;
-        if (ed_docs_read_inputs(po->train_file, &po->read, &train, err) == 0) {
-            t = ed_tok_train(&po->tok, (const char *const *)train.text, train.len, train.n, err);
-            ed_docs_free(&train);
-        }
-        if (t) {
-            size_t n;
-            blob = ed_tok_serialize(t, &n);
-            len = (long long)n;
-            ed_tok_free(t);
-        } else {
-            status = -1;
-        }
-    }
-    if (agree(comm, status, err) != 0) return NULL;
-    MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
-    ED_CHECK(len < 0x7fffffffLL, "serialized tokenizer too large (%lld bytes)", len);
-    if (rank != 0) blob = ed_malloc((size_t)len + 1);
-    MPI_Bcast(blob, (int)len, MPI_CHAR, 0, comm);
-    blob[len] = '\0';
-    ed_tokenizer *t = ed_tok_deserialize(blob, (size_t)len, err);
-    free(blob);
-    if (agree(comm, t ? 0 : -1, err) != 0) {
-        ed_tok_free(t);
-        return NULL;
-    }
-    return t;
 }
 
 /* ---- 3. this rank's pieces, tokenized into a spill ---------------------------------------- */
@@ -230,81 +167,11 @@ static void spill_close(spill *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Progress of rank 0's own share on a terminal: bytes, rate, ETA; one line, rewritten. */
-typedef struct {
-    int on;
-    const char *split;
-    uint64_t done, total;
-    double t0, last;
-} progress;
-
-static void progress_add(void *ctx, uint64_t raw) {
-    progress *p = ctx;
-    p->done += raw;
-    double now = ed_now();
-    if (!p->on || now - p->last < 0.5) return;
-    p->last = now;
-    double rate = p->done / (now - p->t0 + 1e-9);
-    double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
-    fprintf(stderr, "\r\033[Kprepare %s: %.1f / %.1f MB (rank 0's share) %.1f MB/s ETA %.0f s", p->split,
-            p->done / 1e6, p->total / 1e6, rate / 1e6, eta);
-    fflush(stderr);
-}
-
-static void sha_feed(void *ctx, const void *bytes, size_t n) { prep_sha256_update(ctx, bytes, n); }
-
-/* Bytes [lo, hi) of the concatenated files: which pieces are this rank's. */
-static uint64_t cut(uint64_t total, int r, int world) {
-    return (uint64_t)((unsigned __int128)total * (unsigned)r / (unsigned)world);
-}
-
-typedef struct {
-    char (*hash)[65];      /* [n files]: filled by the rank that reads a file's first byte */
-    uint64_t bytes;        /* raw bytes of this rank's pieces */
-    long skipped;
-} split_out;
-
-static int stream_split(MPI_Comm comm, const ed_inputs *in, const ed_prepare_options *po, spill *s, progress *pr,
-                        split_out *so, ed_error *err) {
-    int rank, world;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &world);
-    uint64_t total = 0;
-    for (size_t i = 0; i < in->n; i++) total += in->bytes[i];
-    uint64_t lo = cut(total, rank, world), hi = cut(total, rank + 1, world), f0 = 0;
-    /* this rank's pieces first (for the progress total), then streamed */
-    pr->total = 0;
-    for (size_t i = 0, at = 0; i < in->n; at += in->bytes[i], i++) {
-        uint64_t a = at > lo ? at : lo, b = at + in->bytes[i] < hi ? at + in->bytes[i] : hi;
-        if (a < b) pr->total += b - a;
-    }
-    for (size_t i = 0; i < in->n; f0 += in->bytes[i], i++) {
-        const char *path = in->path[i];
-        uint64_t size = in->bytes[i], f1 = f0 + size;
-        int plain = !ed_input_compressed(path);
-        uint64_t start = 0, end = UINT64_MAX;
-        int owner = f0 >= lo && f0 < hi; /* holds the file's first byte: reads it whole or from 0, hashes it */
-        if (plain) {
-            uint64_t a = f0 > lo ? f0 : lo, b = f1 < hi ? f1 : hi;
-            if (a >= b) continue;
-            if (ed_docs_boundary(path, &po->read, a - f0, &start, err) != 0) return -1;
-            if (b == f1) end = size;
-            else if (ed_docs_boundary(path, &po->read, b - f0, &end, err) != 0) return -1;
-            if (start >= end && !owner) continue;
-        } else if (!owner) {
-            continue;
-        }
-        prep_sha256 sha;
-        prep_sha256_init(&sha);
-        ed_scan sc = {.start = start, .end = end, .emit = spill_doc, .ctx = s,
-                      .hash = owner ? sha_feed : NULL,
-                      .hash_ctx = &sha, .progress = progress_add, .progress_ctx = pr};
-        if (ed_docs_scan(path, &po->read, &sc, err) != 0) return -1;
-        so->skipped += sc.skipped;
-        if (owner) prep_sha256_hex(&sha, so->hash[i]);
-        so->bytes += plain ? (end < size ? end : size) - start : size;
-        if (s->failed) break;
-    }
+/* This rank's pieces of a split, tokenized into its spill. */
+static int spill_split(MPI_Comm comm, const ed_inputs *in, const ed_prepare_options *po, spill *s, prep_progress *pr,
+                       prep_split_out *so, ed_error *err) {
+    prep_sink sink = {.doc = spill_doc, .ctx = s, .stop = &s->failed};
+    if (prep_stream_split(comm, in, &po->read, &sink, pr, so, err) != 0) return -1;
     spill_flush(s);
     if (s->failed) return ed_fail(err, "%s: cannot write the temporary token spill: %s", s->path, strerror(s->failed));
     if (fflush(s->tokens) != 0 || fflush(s->ends) != 0)
@@ -410,7 +277,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
             ed_inputs_free(&in[0]);
             return -1;
         }
-    ed_tokenizer *tok = shared_tokenizer(comm, po, err);
+    ed_tokenizer *tok = prep_shared_tokenizer(comm, specs[0], &in[0], po, rep, err);
     if (!tok) {
         ed_inputs_free(&in[0]);
         ed_inputs_free(&in[1]);
@@ -418,7 +285,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     }
     spill sp[2];
     memset(sp, 0, sizeof sp);
-    split_out so[2];
+    prep_split_out so[2];
     memset(so, 0, sizeof so);
     int status = 0;
     for (int s = 0; s < 2 && status == 0; s++) {
@@ -434,12 +301,12 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
             break;
         }
         so[s].hash = ed_calloc(in[s].n, sizeof *so[s].hash);
-        progress pr = {.on = rank == 0 && po->progress, .split = s ? "val" : "train", .t0 = ed_now()};
-        pr.last = pr.t0;
-        status = stream_split(comm, &in[s], po, x, &pr, &so[s], err);
-        if (pr.on) fprintf(stderr, "\r\033[K");
+        prep_progress pr;
+        prep_progress_start(&pr, rank == 0 && po->progress, s ? "val" : "train");
+        status = spill_split(comm, &in[s], po, x, &pr, &so[s], err);
+        prep_progress_end(&pr);
     }
-    status = agree(comm, status, err);
+    status = prep_agree(comm, status, err);
     /* counts of every rank, the hashes to rank 0 */
     uint64_t *counts = ed_malloc(4 * (size_t)world * sizeof *counts);
     uint64_t mine[4] = {sp[0].n_tokens, sp[0].n_docs, sp[1].n_tokens, sp[1].n_docs};
@@ -452,11 +319,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
             long skipped = 0;
             MPI_Allreduce(&so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, comm);
             if (rep) rep->skipped[s] = skipped;
-            if (docs == 0) {
-                const char *what = in[s].n == 1 ? in[s].path[0] : specs[s];
-                if (skipped) status = ed_fail(err, "%s: no usable text (all %ld non-blank lines were bad and skipped)", what, skipped);
-                else status = ed_fail(err, "%s: no usable text (only blank lines or empty documents)", what);
-            }
+            if (docs == 0) status = prep_no_text(in[s].n == 1 ? in[s].path[0] : specs[s], skipped, err);
             MPI_Reduce(rank == 0 ? MPI_IN_PLACE : so[s].hash, so[s].hash, (int)(in[s].n * 65), MPI_UNSIGNED_CHAR,
                        MPI_MAX, 0, comm);
             uint64_t b = so[s].bytes;

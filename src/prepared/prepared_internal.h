@@ -4,6 +4,10 @@
  * prepared_h5.c      small HDF5 helpers: quiet error stack, attributes, hyperslab I/O
  * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
  * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
+ * prepared_stream.c  a split's byte ranges per rank, streamed into a sink (both passes
+ *                    of prepare), its progress line, agreement on failure
+ * prepared_vocab.c   prepare's tokenizer: loaded, or counted by every rank on its byte
+ *                    ranges, counts merged to rank 0, built there and broadcast
  * prepared_files.c   ed_prepare_files: the prepare command, streaming (inputs, shared
  *                    tokenizer, ranks tokenize byte ranges into spills, rank 0 writes)
  * prepared_read.c    info, tokenizer, ed_dataset_load_prepared (mapping, hyperslab fallback)
@@ -89,6 +93,54 @@ void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, siz
  * the documents' bytes when docs has no path. */
 int prep_docs_source(const ed_docs *docs, prep_source *src, ed_error *err);
 int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val, ed_error *err);
+
+/* ---- streaming a split (prepared_stream.c) ------------------------------------------- */
+
+/* Collective: 0 when every rank's status is 0; else -1 everywhere with the lowest failing
+ * rank's err (the first bad input in input order). */
+int prep_agree(MPI_Comm comm, int status, ed_error *err);
+/* "what: no usable text (...)" into err (skipped: bad .jsonl lines skipped); returns -1. */
+int prep_no_text(const char *what, long skipped, ed_error *err);
+
+/* Rank 0's progress line on a terminal (bytes of its share, rate, ETA), rewritten in place. */
+typedef struct {
+    int on;
+    const char *what;  /* names the pass: "train", "val", ... */
+    uint64_t done, total;
+    double t0, last;
+} prep_progress;
+void prep_progress_start(prep_progress *p, int on, const char *what);
+void prep_progress_end(prep_progress *p); /* clears the line */
+
+/* Where a rank's documents go, one call per document in input order; after each file the
+ * stream stops early when *stop (may be NULL) is set (a spill that cannot be written). */
+typedef struct {
+    ed_doc_fn doc;
+    void *ctx;
+    const int *stop;
+} prep_sink;
+
+typedef struct {
+    char (*hash)[65]; /* [n files], or NULL: no hashing; set by the rank that reads a file's first byte */
+    uint64_t bytes;   /* out, added to: raw bytes of this rank's pieces */
+    long skipped;     /* out, added to: bad .jsonl lines skipped */
+} prep_split_out;
+
+/* Streams this rank's byte ranges of the split's files (prepared_stream.c's header says
+ * which) into sink. No communication. -1 with err on bad input (the file and line or
+ * offset), including a compressed file with no text in it. */
+int prep_stream_split(MPI_Comm comm, const ed_inputs *in, const ed_read_options *ro, const prep_sink *sink,
+                      prep_progress *pr, prep_split_out *so, ed_error *err);
+
+/* ---- the tokenizer (prepared_vocab.c) ---------------------------------------------------- */
+
+/* Collective: po->vocab_file loaded, or a tokenizer built from the training inputs `in`
+ * (spec: their spec, for messages) with po->tok, without any rank holding more than its
+ * share of counts; the same tokenizer on every rank, equal to ed_tok_train's on the whole
+ * training text. Sets rep's vocab_* fields (may be NULL). NULL everywhere with err on bad
+ * input or options. */
+ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_inputs *in, const ed_prepare_options *po,
+                                    ed_prepare_report *rep, ed_error *err);
 
 /* ---- the writer ---------------------------------------------------------------------- */
 

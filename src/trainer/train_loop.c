@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "expert/commands.h"
 #include "expert/progress.h"
@@ -187,19 +186,11 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     return trainer_write_history(t, err);
 }
 
-/* Collective: every rank's peak resident set (MB) into rss[world], on every rank. Called
- * only where all ranks are alive and leave the loop together (print_summary). */
-static void gather_peak_rss(const ed_trainer *t, double *rss) {
-    struct rusage ru;
-    for (int r = 0; r < t->d->world; r++) rss[r] = 0.0;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) rss[t->d->rank] = ru.ru_maxrss / 1024.0;
-    ed_dist_max(t->d, rss, t->d->world); /* one entry per rank, the others 0: a gather */
-}
-
 /* Collective (the peak RSS of every rank); rank 0 prints. */
 static void print_summary(const ed_trainer *t, const char *how) {
     double *rss = ed_malloc((size_t)t->d->world * sizeof *rss);
-    gather_peak_rss(t, rss);
+    /* only where all ranks are alive and leave the loop together */
+    ed_dist_peak_rss(t->d, rss);
     if (t->d->rank != 0) {
         free(rss);
         return;

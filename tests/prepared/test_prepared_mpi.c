@@ -1,7 +1,8 @@
 /* test_prepared_mpi.c — ed_prepare_write_mpi on 1, 2 and 4 ranks: the file it writes
  * loads to exactly the dataset of the serial writer and of the text path (tokens,
  * windows, batches), also when some ranks get no documents; ed_prepare_files (the
- * `prepare` command) with a built or a loaded tokenizer; a failed write or bad input
+ * `prepare` command) with a loaded tokenizer or one built from counts merged over the
+ * ranks (byte-identical to the whole-text build, word and bpe); a failed write or bad input
  * fails on every rank with the same message. Exit status 0 = pass. */
 #include <mpi.h>
 #include <stdio.h>
@@ -289,6 +290,53 @@ int main(int argc, char **argv) {
     rc = ed_prepare_files(MPI_COMM_WORLD, sh_h5, &po, NULL, &err);
     CHECK(rc == -1 && strstr(err.msg, "no usable files") && strstr(err.msg, nothing), "empty dir: '%s'", err.msg);
     po.vocab_file = NULL;
+
+    /* no vocabulary file: every rank counts the pieces of its own byte ranges, the counts
+     * are merged on rank 0, which builds the tokenizer. It must be the whole-text build's
+     * (ed_tok_train on every document in one process) byte for byte, and so must the
+     * token arrays (ed_prepare_write with that tokenizer), for word (lowercase, min_freq)
+     * and bpe (min_freq), on shards (plain + .gz + .zst) as a directory and a list, and on
+     * .jsonl: the same at -n 1, 2 and 4. */
+    const ed_tok_options kinds[] = {
+        {.kind = ED_TOK_WORD, .vocab_size = 300, .min_freq = 2, .lowercase = 1},
+        {.kind = ED_TOK_WORD, .vocab_size = 100000, .min_freq = 1},
+        {.kind = ED_TOK_BPE, .vocab_size = 700, .min_freq = 3},
+    };
+    char ref_h5[160];
+    snprintf(ref_h5, sizeof ref_h5, "%s/ref.h5", dir);
+    for (int k = 0; k < 3; k++) {
+        char *ref = NULL;
+        if (rank == 0) {
+            ed_tokenizer *rt = ed_tok_train(&kinds[k], (const char *const *)train.text, train.len, train.n, &err);
+            CHECK(rt, "reference tokenizer: %s", err.msg);
+            ref = ed_tok_serialize(rt, NULL);
+            rc = ed_prepare_write(ref_h5, &train, &val, rt, &err);
+            CHECK(rc == 0, "reference file: %s", err.msg);
+            ed_tok_free(rt);
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        const char *built[] = {shards, list, jl};
+        for (int j = 0; j < 3; j++) {
+            po.train_file = built[j];
+            po.val_file = vp;
+            po.tok = kinds[k];
+            rc = ed_prepare_files(MPI_COMM_WORLD, sh_h5, &po, &rep, &err);
+            CHECK(rc == 0, "prepare_files %s, tokenizer %d built: %s", built[j], k, err.msg);
+            CHECK(rc != 0 || (rep.vocab_pieces > 0 && rep.vocab_bytes > rep.vocab_pieces), "%s: vocab report %llu pieces",
+                  built[j], (unsigned long long)rep.vocab_pieces);
+            if (rc != 0 || rank != 0) continue;
+            ed_tokenizer *got = ed_prepared_tokenizer(sh_h5, &err);
+            char *s = got ? ed_tok_serialize(got, NULL) : NULL;
+            CHECK(s && strcmp(s, ref) == 0, "%s, tokenizer %d: not the whole-text build's", built[j], k);
+            free(s);
+            ed_tok_free(got);
+            same_arrays(ref_h5, sh_h5, "train");
+            same_arrays(ref_h5, sh_h5, "val");
+        }
+        free(ref);
+    }
+    po.val_file = NULL;
+    po.tok = (ed_tok_options){.kind = ED_TOK_BPE, .vocab_size = 500, .min_freq = 1};
 
     /* fewer documents than ranks: some ranks tokenize nothing */
     char *texts[] = {"one doc", "два", "three, and a longer one here"};

@@ -71,7 +71,7 @@ try:
     print("%.1f MB of text, %d ranks: peak RSS by rank %s MB; %d distinct pieces, %.1f MB of counts on rank 0"
           % (text_mb, args.ranks, rss, pieces, counts_mb))
     T.expect(len(rss) == args.ranks, "expected %d RSS figures: %s" % (args.ranks, rss))
-    T.expect(pieces > 59000, "only %d distinct pieces counted (60 000 words and punctuation)" % pieces)
+    T.expect(pieces > 50000, "only %d distinct pieces counted (60 000 random words, some alike)" % pieces)
     for rank, x in enumerate(rss):
         T.expect(x < 0.30 * text_mb, "rank %d: peak RSS %.1f MB is not far below the %.1f MB of text: does a rank "
                                      "hold the corpus?" % (rank, x, text_mb))

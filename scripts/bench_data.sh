@@ -6,8 +6,9 @@
 #   2. windows served per second (random windows of a shuffled epoch, cold pages) against
 #      what a training step consumes (windows/s of the 2-step run: tokens/s / T);
 #   3. `prepare` throughput: a synthetic corpus (the bundled one repeated) in 4 shards as
-#      .txt, .txt.gz and .txt.zst directories, at -n 1 and -n 2, with a saved vocabulary:
-#      MB/s of input as stored and of text. (--sizes "" skips 1 and 2.)
+#      .txt, .txt.gz and .txt.zst directories, at -n 1 and -n 2, with a saved vocabulary
+#      and building one (a counting pass first): MB/s of input as stored and of text, and
+#      each rank's peak RSS. (--sizes "" skips 1 and 2.)
 # Usage: scripts/bench_data.sh [--sizes "10000000 100000000 1073741824"] [--mb 64]
 #        (BUILD_DIR=build by default). Prints CPU model, kernels and GEMM backend first;
 #        the machine may be shared, so `uptime` is printed with the figures.
@@ -64,7 +65,7 @@ for n in $SIZES; do
 done
 
 echo
-echo "== 3. prepare throughput (~${MB} MB of text in 4 shards, bundled corpus repeated; saved vocabulary) =="
+echo "== 3. prepare throughput (~${MB} MB of text in 4 shards, bundled corpus repeated; saved or built vocabulary) =="
 # Four shards of whole paragraphs: a compressed shard goes whole to one rank, so ranks
 # share compressed input by shard (plain files are also cut inside, by byte range).
 mkdir -p "$work/txt" "$work/gz" "$work/zst"
@@ -81,16 +82,22 @@ text_mb=$(du -b -c "$work"/txt/* | tail -1 | awk '{print $1 / 1000000}')
 $EXE prepare --data-file "$work/v.h5" --train-file data/fortunes-train.txt,data/fortunes-ru-train.txt \
   --vocab-size 16000 --quiet
 $PY -c "import h5py,sys; open(sys.argv[2],'wb').write(h5py.File(sys.argv[1],'r')['tokenizer'][()])" "$work/v.h5" "$work/vocab.json"
-printf "%-10s %6s %10s %10s %12s %12s\n" input ranks input_MB seconds input_MB/s text_MB/s
+printf "%-10s %-6s %6s %10s %10s %12s %12s %14s\n" input vocab ranks input_MB seconds input_MB/s text_MB/s peak_RSS_MB
 for codec in txt gz zst; do
   [ -n "$(ls "$work/$codec")" ] || { echo "(zstd command not installed: the .zst rows are skipped)"; continue; }
   in_mb=$(du -b -c "$work/$codec"/* | tail -1 | awk '{print $1 / 1000000}')
-  for r in 1 2; do
-    line=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$work/$codec" --vocab-file "$work/vocab.json")
-    secs=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s .*/\1/p')
-    printf "%-10s %6d %10.1f %10.2f %12.1f %12.1f\n" "$codec" "$r" "$in_mb" "$secs" \
-      "$(echo "$in_mb / $secs" | bc -l)" "$(echo "$text_mb / $secs" | bc -l)"
-    rm -f "$work/p.h5"
+  for vocab in saved built; do
+    # built: the vocabulary (word, 16000) counted over the ranks in a first pass
+    flags=(--vocab-file "$work/vocab.json")
+    [ "$vocab" = built ] && flags=(--vocab-size 16000)
+    for r in 1 2; do
+      out=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$work/$codec" "${flags[@]}")
+      secs=$(echo "$out" | sed -n 's/^prepared .* in \([0-9.]*\) s .*/\1/p')
+      rss=$(echo "$out" | sed -n 's/^peak memory by rank (MB): *//p')
+      printf "%-10s %-6s %6d %10.1f %10.2f %12.1f %12.1f %14s\n" "$codec" "$vocab" "$r" "$in_mb" "$secs" \
+        "$(echo "$in_mb / $secs" | bc -l)" "$(echo "$text_mb / $secs" | bc -l)" "${rss// //}"
+      rm -f "$work/p.h5"
+    done
   done
 done
 echo "# load: $(uptime)"

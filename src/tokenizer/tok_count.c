@@ -85,8 +85,6 @@ size_t ed_tok_counter_bytes(const ed_tok_counter *c) {
     return sizeof *c + t->arena_cap + t->cap * per_entry + t->n_slots * sizeof *t->slots;
 }
 
-const wt_table *ed_tok_counter_table(const ed_tok_counter *c) { return &c->tab; }
-
 /* ---- chunks: LEB128 count, LEB128 length, bytes; entry after entry ---- */
 
 static size_t put_leb(unsigned char *p, uint64_t v) {

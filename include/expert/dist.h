@@ -147,9 +147,6 @@ void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_
 void ed_grad_sync_set_bf16(ed_grad_sync *g);
 void ed_grad_sync_free(ed_grad_sync *g);
 
-/* fp32 <-> bf16 (the upper 16 bits), rounding to nearest even; NaN stays NaN. */
-uint16_t ed_bf16_encode(float f);
-float ed_bf16_decode(uint16_t h);
 /* Before the last micro-batch's backward of a step. */
 void ed_grad_sync_begin(ed_grad_sync *g);
 /* An ed_grad_ready_fn (ctx = the ed_grad_sync). */

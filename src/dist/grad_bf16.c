@@ -4,24 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expert/bf16.h"
 #include "grad_bf16.h"
 
 #define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
-uint16_t ed_bf16_encode(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN, sign kept */
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even (overflow rounds to Inf, as it should) */
-    return (uint16_t)(u >> 16);
-}
-
-float ed_bf16_decode(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 void ed_grad_sync_set_bf16(ed_grad_sync *g) {
     ED_CHECK(!g->scatter, "grad sync: bf16 on the wire is for the allreduce mode only");

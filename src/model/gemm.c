@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bf16.h"
+#include "expert/bf16.h"
 #include "expert/common.h"
 #include "gemm.h"
 

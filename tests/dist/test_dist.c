@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "expert/bf16.h"
 #include "expert/dist.h"
 
 static ed_dist D;

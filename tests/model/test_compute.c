@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "bf16.h"
+#include "expert/bf16.h"
 #include "expert/compute.h"
 #include "expert/gpt.h"
 

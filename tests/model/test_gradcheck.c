@@ -21,7 +21,7 @@
 #include "expert/gpt.h"
 #include "expert/rng.h"
 #include "gpt_internal.h"
-#include "bf16.h"
+#include "expert/bf16.h"
 #include "layers.h"
 
 #define H_STEP 1e-2f

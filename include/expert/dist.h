@@ -73,9 +73,8 @@ void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, c
 /* Collective: rank 0 receives every slice into full (full may be NULL on other ranks). */
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs);
 
-/* A hash of the bytes of p[0..n) (FNV-1a 64): replicas that are not bit-identical differ. */
-uint64_t ed_dist_hash(const float *p, size_t n);
-/* Collective. 0 when every rank's hash equals, else -1 (with min/max hashes in err). */
+/* Collective. 0 when every rank's p[0..n) hashes alike (ed_hash_bytes: replicas that are
+ * not bit-identical differ), else -1 (with min/max hashes in err). */
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err);
 
 /* ---- bucketed gradient sync -------------------------------------------------------------

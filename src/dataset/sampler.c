@@ -78,6 +78,9 @@ void ed_sampler_free(ed_sampler *s) {
  * memory instead of 4 bytes per window. */
 enum { FEISTEL_ROUNDS = 6 };
 
+/* The Feistel round function. Not ed_hash_bytes (whose values may change between
+ * versions): this one defines every epoch's window order, which a resumed run must
+ * reproduce, so it is part of the format of a run. */
 static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;

@@ -97,15 +97,8 @@ void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root) {
         MPI_OK(MPI_Bcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm));
 }
 
-uint64_t ed_dist_hash(const float *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err) {
-    uint64_t h = ed_dist_hash(p, n), lo = h, hi = h;
+    uint64_t h = ed_hash_bytes(p, n * sizeof *p), lo = h, hi = h;
     if (d->world > 1) {
         MPI_OK(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm));
         MPI_OK(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm));

@@ -156,12 +156,12 @@ int main(int argc, char **argv) {
         /* Second line: what this binary runs on here (benchmark scripts print it). */
         if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
         if (d.rank == 0) {
-            char isa[160], mach[256];
+            char cpu[512], mach[256];
             ed_machine m;
             ed_machine_probe(&m);
+            ed_machine_cpu_line(&m, cpu, sizeof cpu);
             ed_machine_describe(&m, mach, sizeof mach);
-            ed_isa_describe(isa, sizeof isa);
-            printf("expert-dist %s (%s)\ncpu: %s; kernels: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, m.cpu, isa, mach);
+            printf("expert-dist %s (%s)\ncpu: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, cpu, mach);
         }
         rc = ED_EXIT_OK;
         goto out;

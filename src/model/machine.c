@@ -69,8 +69,14 @@ void ed_machine_probe(ed_machine *m) {
     }
 }
 
+void ed_machine_cpu_line(const ed_machine *m, char *buf, size_t len) {
+    char kernels[160];
+    ed_isa_describe(kernels, sizeof kernels);
+    snprintf(buf, len, "%s (%s); kernels: %s", m->cpu, m->isa, kernels);
+}
+
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len) {
-    snprintf(buf, len, "CPU ISA %s, OpenBLAS core %s, oneDNN %s%s", m->isa, m->blas_core,
+    snprintf(buf, len, "OpenBLAS core %s, oneDNN %s%s", m->blas_core,
              m->have_onednn ? m->onednn_isa : "not built", m->have_onednn ? (m->bf16_native ? " (bf16 native)" : " (no bf16 matmul)") : "");
 }
 

@@ -11,7 +11,6 @@
 
 #include "expert/commands.h"
 #include "expert/progress.h"
-#include "expert/isa.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -351,10 +350,9 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
-    char cpu[128], isa[160];
-    ed_cpu_model(cpu, sizeof cpu);
-    ed_isa_describe(isa, sizeof isa);
-    printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    char cpu[512];
+    ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
+    printf("# cpu: %s\n", cpu);
     if (t->hosts) printf("# hosts: %s\n", t->hosts);
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);

@@ -333,16 +333,15 @@ int main(int argc, char **argv) {
             if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
-    char cpu[128], isa[160], emsg[256];
+    char cpu[512], emsg[256];
     if (ed_isa_init(emsg, sizeof emsg) != 0) {
         fprintf(stderr, "ed-bench: %s\n", emsg);
         return 2;
     }
-    ed_cpu_model(cpu, sizeof cpu);
-    ed_isa_describe(isa, sizeof isa);
+    ed_machine_cpu_line(&mach, cpu, sizeof cpu);
     char desc[256];
     ed_machine_describe(&mach, desc, sizeof desc);
-    printf("# cpu: %s; kernels: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, isa, desc, ed_gemm_backend_name(b32),
+    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, desc, ed_gemm_backend_name(b32),
            ed_gemm_backend_name(b16));
     char warn[320];
     if ((b32 == ED_GEMM_OPENBLAS || b16 == ED_GEMM_OPENBLAS) && ed_machine_blas_warning(&mach, warn, sizeof warn))

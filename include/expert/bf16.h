@@ -47,7 +47,4 @@ void ed_bf16_round(float *dst, const float *src, size_t n);
 /* dst[i] = ed_bf16_encode(src[i]). */
 void ed_bf16_from_f32(uint16_t *dst, const float *src, size_t n);
 
-/* dst[i] = ed_bf16_decode(src[i]). */
-void ed_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
-
 #endif

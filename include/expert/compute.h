@@ -54,12 +54,6 @@ void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
  * the CPU's ISA (e.g. "Prescott" on an AVX2 CPU) multiplies several times slower. */
 const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
 
-/* "auto" | "openblas" | "onednn" -> backend; "fp32" | "bf16" -> precision. 0 or -1. */
-int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out);
-int ed_precision_parse(const char *s, ed_precision *out);
-const char *ed_gemm_backend_name(ed_gemm_backend b);
-const char *ed_precision_name(ed_precision p);
-
 /* The backend `auto` means on this machine for this precision:
  *   - oneDNN when the build has it, unless OpenBLAS's core matches the CPU and the
  *     precision gains nothing from oneDNN (fp32, or bf16 without native bf16), where the

@@ -14,7 +14,3 @@ void ed_bf16_round(float *dst, const float *src, size_t n) {
 void ed_bf16_from_f32(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = ed_bf16_encode(src[i]);
 }
-
-void ed_bf16_to_f32(float *dst, const uint16_t *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = ed_bf16_decode(src[i]);
-}

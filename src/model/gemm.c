@@ -86,7 +86,7 @@ void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len) {
     const char *prec = g->prec == ED_PREC_FP32 ? "fp32"
                        : g->bf16_native        ? "bf16 (native bf16 matmul, fp32 accumulation)"
                                                : "bf16 (emulated: fp32 GEMM on bf16-rounded inputs)";
-    snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_name(g->backend), impl[0] ? " (" : "", impl,
+    snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_names[g->backend], impl[0] ? " (" : "", impl,
              impl[0] ? ")" : "", prec);
 }
 

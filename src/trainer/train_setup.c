@@ -25,7 +25,7 @@ ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *
     ed_machine probed;
     if (!mach) ed_machine_probe(&probed), mach = &probed;
     if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
-        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_names[o->gemm], msg);
         ed_gpt_free(m);
         return NULL;
     }

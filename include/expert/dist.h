@@ -17,6 +17,10 @@
 
 #include "expert/common.h"
 
+/* Every MPI call of src/dist goes through this: a failure is a broken invariant, and
+ * ED_DIE names the call and aborts the whole job. */
+#define ED_MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
+
 typedef struct {
     MPI_Comm comm;      /* the training communicator (not owned) */
     int rank, world;

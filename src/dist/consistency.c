@@ -5,8 +5,6 @@
 
 #include "expert/consistency.h"
 
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
 /* Rank 0's host name, for the error text. */
 static void root_host(const ed_dist *d, char *host, size_t cap) {
     char buf[sizeof d->host];

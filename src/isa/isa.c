@@ -91,20 +91,34 @@ int ed_isa_choose(const char *request, ed_isa *out, char *msg, size_t msg_len) {
     return -1;
 }
 
+/* The value after "key<spaces/tabs>: " on a /proc/cpuinfo line, or NULL for another key. */
+static const char *cpuinfo_value(const char *line, const char *key) {
+    size_t k = strlen(key);
+    if (strncmp(line, key, k) != 0) return NULL;
+    const char *v = line + k;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v != ':') return NULL; /* "model" must not match "model name" */
+    v++;
+    while (*v == ' ' || *v == '\t') v++;
+    return v;
+}
+
 void ed_cpu_model(char *buf, size_t len) {
     snprintf(buf, len, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;
-    char line[512];
+    /* the name alone does not tell CPUs apart (a VM may show just "AMD EPYC" for Zen 3
+     * and Zen 5 alike), so family and model numbers follow it */
+    char line[512], name[256] = "", family[32] = "", model[32] = "";
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        const char *v = strchr(line, ':');
-        if (!v) break;
-        v++;
-        while (*v == ' ' || *v == '\t') v++;
-        size_t n = strcspn(v, "\n");
-        snprintf(buf, len, "%.*s", (int)n, v);
-        break;
+        const char *v;
+        if (line[0] == '\n') break; /* end of the first processor's block */
+        if ((v = cpuinfo_value(line, "model name"))) snprintf(name, sizeof name, "%.*s", (int)strcspn(v, "\n"), v);
+        else if ((v = cpuinfo_value(line, "cpu family"))) snprintf(family, sizeof family, "%.*s", (int)strcspn(v, "\n"), v);
+        else if ((v = cpuinfo_value(line, "model"))) snprintf(model, sizeof model, "%.*s", (int)strcspn(v, "\n"), v);
     }
     fclose(f);
+    if (!name[0]) return;
+    if (family[0] && model[0]) snprintf(buf, len, "%s (family %s model %s)", name, family, model);
+    else snprintf(buf, len, "%s", name);
 }

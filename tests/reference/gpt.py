@@ -108,7 +108,7 @@ def loss_sum(logits, targets, label_smoothing=0.0):
 
 # ---- the benchmark peer -----------------------------------------------------------------
 
-def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0):
+def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0, budget=0):
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     m = GPT(V, D, L, H, FF, T)
@@ -117,7 +117,19 @@ def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0):
     x = torch.randint(0, V, (B, T))
     y = torch.randint(0, V, (B, T))
     times = []
-    for _ in range(steps + 2):  # two warm-up steps, then the median
+    warm = 2
+    i = 0
+    while i < warm + steps:  # warm-up steps, then the median of the timed ones
+        if i == 1 and budget > 0 and times[0] > budget:
+            # one step alone exceeds the budget: it is the measurement (the one-time
+            # set-up inside it is negligible at that length)
+            warm, steps = 0, 1
+            break
+        if i == 1 and budget > 0 and times[0] * (warm - 1 + steps) > budget:
+            # a slow mode (bf16 autocast on a CPU without bf16 instructions runs at a few
+            # GFLOPS): keep the measurement within the budget, 1 warm-up + >= 1 timed step
+            warm = 1
+            steps = max(1, int(budget / times[0]) - 1)
         t0 = time.perf_counter()
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(bf16)):
             logits = m(x)
@@ -127,16 +139,18 @@ def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0):
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
         times.append(time.perf_counter() - t0)
-    dt = sorted(times[2:])[len(times[2:]) // 2]
+        i += 1
+    timed = sorted(times[warm:])
+    dt = timed[len(timed) // 2]
     flops = 6 * n * B * T + 12 * L * B * T * T * D
-    print(f"params={n} step_s={dt:.4f} tok_s={B*T/dt:.1f} GFLOPS={flops/dt/1e9:.2f} "
+    print(f"params={n} steps={len(timed)} step_s={dt:.4f} tok_s={B*T/dt:.1f} GFLOPS={flops/dt/1e9:.2f} "
           f"loss={loss.item():.4f}", flush=True)
 
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('cmd', choices=['bench'])
-    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2, bf16=0).items():
+    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2, bf16=0, budget=0).items():
         ap.add_argument('--' + k, type=int, default=v)
     o = ap.parse_args()
-    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads, o.bf16)
+    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads, o.bf16, o.budget)

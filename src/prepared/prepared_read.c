@@ -355,13 +355,13 @@ static int map_stored_index(prep_reader *r, ed_dataset *ds, const char *split, c
         prep_rfail(r, err, "%s lacks one of its attributes max_length, stride, block_docs, n_windows: " INDEX_DAMAGED,
                    bobj);
     else if (ml != opt->max_length || stride != opt->stride)
-        snprintf(why, why_n, "the file stores it for --max-length %lld --stride %lld", (long long)ml, (long long)stride), rc = 0;
+        rc = 0, snprintf(why, why_n, "the file stores it for --max-length %lld --stride %lld", (long long)ml,
+                         (long long)stride);
     else if (bdocs != ED_WIN_BLOCK)
-        snprintf(why, why_n, "the file stores it in blocks of %lld documents, this build uses %d", (long long)bdocs,
-                 ED_WIN_BLOCK), rc = 0;
+        rc = 0, snprintf(why, why_n, "the file stores it in blocks of %lld documents, this build uses %d",
+                         (long long)bdocs, ED_WIN_BLOCK);
     else if (!omap || !plain_offset(bd, &at))
-        snprintf(why, why_n, "the file's index datasets are chunked or compressed (h5repack?), so they cannot be mapped"),
-            rc = 0;
+        rc = 0, snprintf(why, why_n, "the file's index datasets are chunked or compressed (h5repack?): not mapped");
     else if (n != n_blocks + 1)
         prep_rfail(r, err, "%s has %llu entries, %zu documents need %zu: " INDEX_DAMAGED, bobj, (unsigned long long)n,
                    ds->n_docs, n_blocks + 1);
@@ -486,7 +486,8 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
     ds->n_docs = n_docs;
     snprintf(ds->index_origin, sizeof ds->index_origin, "%s: /%s", path, split);
     char why[200] = "";
-    int stored = opt->pack ? 0 : map_stored_index(&r, ds, split, opt, fd, (uint64_t)st.st_size, omap, why, sizeof why, err);
+    int stored =
+        opt->pack ? 0 : map_stored_index(&r, ds, split, opt, fd, (uint64_t)st.st_size, omap, why, sizeof why, err);
     if (stored < 0) goto out;
     if (!stored) {
         char oname[sizeof ds->origin];

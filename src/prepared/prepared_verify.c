@@ -141,8 +141,8 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
         }
         if (shape.max_length) windows += ed_windows_in_doc(end - prev, &shape);
         prev = end;
-        if (shape.max_length && (d % ED_WIN_BLOCK == 0 || d == no - 1) && check_block(r, &b, bobj, d, windows, &shape, err) != 0)
-            goto out;
+        int block_end = d % ED_WIN_BLOCK == 0 || d == no - 1;
+        if (shape.max_length && block_end && check_block(r, &b, bobj, d, windows, &shape, err) != 0) goto out;
     }
     if (shape.max_length && (uint64_t)n_windows_attr != windows) {
         prep_rfail(r, err, "%s has n_windows = %lld, doc_offsets give %llu windows (--max-length %d --stride %d)", bobj,

@@ -545,7 +545,9 @@ static void write_synthetic(const char *path, uint64_t n_docs, uint64_t doc_len,
         for (size_t i = 0; i < k; i++) {
             off[i] = (at + i + 1) * doc_len;
             for (uint64_t j = 0; j < doc_len; j++)
-                ids[i * doc_len + j] = j == 0 ? ED_BOS : j == doc_len - 1 ? ED_EOS : ED_NUM_SPECIAL + (int32_t)((at + i + j) % 12);
+                ids[i * doc_len + j] = j == 0             ? ED_BOS
+                                       : j == doc_len - 1 ? ED_EOS
+                                                          : ED_NUM_SPECIAL + (int32_t)((at + i + j) % 12);
         }
         prep_put_offsets(&w, off, k, at + 1);
         prep_put_tokens(&w, ids, k * doc_len, at * doc_len);

@@ -170,6 +170,9 @@ int main(int argc, char **argv) {
     if (convert ? convert_positionals(cmd, &o, &a, output_given(argc - first, argv + first), &err) != 0
                 : take_positionals(cmd, &o, &a, &err) != 0)
         goto usage;
+    /* prepare builds no model: its --max-length names the window index it stores, which
+     * --max-seq-len (a model option) must not limit */
+    if (cmd->id == ED_CMD_PREPARE && o.max_length > o.model.max_seq_len) o.model.max_seq_len = o.max_length;
     if (ed_options_validate(&o, &err) != 0) goto usage;
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */

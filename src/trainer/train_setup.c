@@ -95,6 +95,10 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
         fprintf(stderr, "warning: %s: the token dataset is chunked or compressed, so it cannot be memory-mapped: "
                         "windows are read by hyperslab (slower; `expert-dist prepare` writes it contiguous)\n",
                 o->data_file);
+    /* one line when start-up had to pass over the documents (the file stores no window
+     * index for this shape): the train split's, or else the val split's */
+    const char *note = t->train_ds.note[0] ? t->train_ds.note : t->val_ds.note;
+    if (t->verbose && note[0]) printf("info: %s\n", note);
     return 0;
 }
 

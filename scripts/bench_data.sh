@@ -5,6 +5,9 @@
 #      whole `train --dry-run` at -n 1, and each rank's peak RSS of a 2-step -n 2 run;
 #   2. windows served per second (random windows of a shuffled epoch, cold pages) against
 #      what a training step consumes (windows/s of the 2-step run: tokens/s / T);
+#   1b. start-up against documents: 64 M tokens as 10^3 .. 10^6 documents, opened with
+#      the window index the file stores (stride 64: mapped) and with another shape
+#      (stride 32: one pass over the documents), time and bytes held for the corpus;
 #   3. `prepare` throughput: a synthetic corpus (the bundled one repeated) in 4 shards as
 #      .txt, .txt.gz and .txt.zst directories, at -n 1 and -n 2, with a saved vocabulary
 #      and building one (a counting pass first): MB/s of input as stored and of text, and
@@ -20,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
     --mb) MB=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench_data.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +51,7 @@ echo "== 1+2. start-up, memory and windows/s against corpus size (max-length 128
 printf "%-12s %10s %10s %10s %12s %12s %14s %14s\n" tokens file_MB open_ms dryrun_s rss_r0_MB rss_r1_MB windows/s step_win/s
 for n in $SIZES; do
   f="$work/c$n.h5"
-  "$BUILD_DIR/tests/prepared/gen_prepared" "$f" "$n" 65536 8192 >/dev/null
+  "$BUILD_DIR/tests/prepared/gen_prepared" "$f" "$n" 65536 8192 128 64 >/dev/null
   bw=$("$BUILD_DIR/tests/prepared/bench_windows" "$f" 128 64 8 3)
   open_ms=$(echo "$bw" | sed -n 's/.*open_s=\([0-9.]*\).*/\1/p' | awk '{printf "%.1f", $1 * 1000}')
   wps=$(echo "$bw" | sed -n 's/.*windows_per_s=\([0-9]*\).*/\1/p')
@@ -62,6 +65,22 @@ for n in $SIZES; do
   printf "%-12s %10.0f %10s %10.2f %12s %12s %14s %14s\n" "$n" "$(echo "$(stat -c %s "$f") / 1048576" | bc -l)" \
     "$open_ms" "$dry" "$(echo "$rss" | awk '{print $1}')" "$(echo "$rss" | awk '{print $2}')" "$wps" "$step_wps"
   rm -rf "$f" "$work/run"
+done
+
+echo
+echo "== 1b. start-up against documents (64 M tokens; the file stores the index for stride 64) =="
+printf "%-10s %10s %16s %16s %18s\n" documents doc_len open_ms_stored open_ms_1pass held_B_1pass
+for docs in $([ -n "$SIZES" ] && echo "1000 10000 100000 1000000"); do
+  f="$work/d$docs.h5"
+  len=$((64000000 / docs))
+  "$BUILD_DIR/tests/prepared/gen_prepared" "$f" $((docs * len)) "$len" 8192 128 64 >/dev/null
+  # best of 3 opens each (warm page cache: the figure is the work, not the disk)
+  best() { for k in 1 2 3; do "$BUILD_DIR/tests/prepared/bench_windows" "$f" 128 "$1" 8 0; done |
+           sed -n 's/.*open_s=\([0-9.]*\).*data_bytes=\([0-9]*\).*/\1 \2/p' | sort -n | head -1; }
+  s=$(best 64); p=$(best 32)
+  printf "%-10s %10s %16.2f %16.2f %18s\n" "$docs" "$len" "$(echo "$s" | awk '{print $1 * 1000}')" \
+    "$(echo "$p" | awk '{print $1 * 1000}')" "$(echo "$p" | awk '{print $2}')"
+  rm -f "$f"
 done
 
 echo

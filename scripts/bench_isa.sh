@@ -42,7 +42,7 @@ nbench="$NATIVE_DIR/tests/bench/ed-bench"
 
 # The header lines of one run name CPU, kernel path, OpenBLAS core and GEMM backend.
 head=$("$pbench" --config "$config" --threads 1 --steps 1 --no-torch --precision fp32)
-grep -E '^# (cpu|CPU ISA)' <<<"$head"
+grep -E '^# (cpu|OpenBLAS core)' <<<"$head"
 runs=$(sed -n 's/.*this CPU runs: \([a-z0-9 ]*\)).*/\1/p' <<<"$head")
 rows=("native|$nbench|auto" "portable|$pbench|auto")
 for p in $runs; do rows+=("portable|$pbench|$p"); done

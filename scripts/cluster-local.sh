@@ -45,6 +45,8 @@
 #   ED_CLUSTER_NAME   namespace prefix (default edc)
 #   ED_CLUSTER_NET    first three octets of the private /24 (default 10.213.77)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/slurm-daemons.sh
+. "$(dirname "$(readlink -f "$0")")/lib/slurm-daemons.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -304,13 +306,7 @@ cmd_mpirun() {
 S=$D/slurm
 export SLURM_CONF=$S/etc/slurm.conf
 
-slurm_pid() { # name -> the live PID we recorded for it, or nothing (PIDs are recycled: check the program)
-    local f=$S/run/$1.bgpid pid
-    [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${1%%.*}" ] && echo "$pid"
-    return 0
-}
+slurm_pid() { ed_daemon_pid "$S" "$1"; }
 
 slurm_running() {
     local i
@@ -318,138 +314,63 @@ slurm_running() {
     for i in $(seq 1 "$(state_get nodes)"); do [ -n "$(slurm_pid "slurmd.n$i")" ] || return 1; done
 }
 
-# Starts "$@" detached (own session, no terminal, output in a log) and records its PID.
-# The commands exec through nsenter/unshare/sh into the daemon, so the PID ends up being
-# the daemon's; wait until it is, so status and stop find it.
-slurm_spawn() { # name log cmd...
-    local name=$1 log=$2 pid; shift 2
-    setsid "$@" </dev/null >>"$log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$S/run/$name.bgpid"
-    for _ in $(seq 1 250); do
-        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "${name%%.*}" ] && return 0
-        [ -d "/proc/$pid" ] || return 0
-        sleep 0.02
-    done
-}
-
 slurm_write_config() {
     local n i cpus=${ED_CLUSTER_SLURM_CPUS:-4}
     n=$(state_get nodes)
     {
         cat <<EOF
-# Written by cluster-local.sh: Slurm on the emulated nodes. See scripts/slurm-local.sh for
-# why each unusual setting; here each node is a network namespace with its own address.
+# Written by cluster-local.sh: Slurm on the emulated nodes. See scripts/lib/slurm-daemons.sh
+# for why each unusual setting; here each node is a network namespace with its own address.
 ClusterName=edcluster
 SlurmctldHost=head($NET.254)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$S/munge/munge.socket.2,cred_expire=10
-StateSaveLocation=$S/state
+$(ed_slurm_conf_common "$S")
 SlurmdSpoolDir=$S/spool/%n
-SlurmctldPidFile=$S/run/slurmctld.pid
 SlurmdPidFile=$S/run/slurmd.%n.pid
-SlurmctldLogFile=$S/log/slurmctld.log
 SlurmdLogFile=$S/log/slurmd.%n.log
 # The node-local directory (each node sees its own at DIR/local): PMIx's per-step
 # directories have the same names on every node and must not meet on a shared disk.
 TmpFS=$D/local/tmp
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
 MpiDefault=pmix
-ReturnToService=2
-SlurmdParameters=config_overrides
-MailProg=/bin/true
-MinJobAge=3600
-SchedulerParameters=sched_interval=2
 EOF
         for i in $(seq 1 "$n"); do echo "NodeName=n$i NodeAddr=$NET.$i CPUs=$cpus RealMemory=1000 State=UNKNOWN"; done
         echo "PartitionName=debug Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP"
     } >"$SLURM_CONF"
 }
 
-slurm_nodes_idle() { # -> count of idle nodes
-    "$SELF" exec head sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 == "idle"' | wc -l
-}
-
 slurm_start() {
     command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null ||
         die "--slurm needs slurm-wlm and munge (scripts/setup.sh installs them)"
     slurm_stop
-    local n i t0 node
+    local n i
     n=$(state_get nodes)
     rm -rf "$S"
     mkdir -p "$S"/{etc,state,run,log,munge,tmp}
-    chmod 755 "$S" "$S/munge"
     for i in $(seq 1 "$n"); do mkdir -p "$S/spool/n$i" "$D/nodes/n$i/local/tmp"; done
-    head -c 1024 /dev/urandom >"$S/munge/munge.key"
-    chmod 400 "$S/munge/munge.key"
     slurm_write_config
     # munged needs no network: one instance, its socket reached by path from every node.
-    slurm_spawn munged "$S/log/munged.out" munged --foreground --socket="$S/munge/munge.socket.2" \
-        --key-file="$S/munge/munge.key" --log-file="$S/munge/munged.log" \
-        --pid-file="$S/munge/munged.pid" --seed-file="$S/munge/munged.seed"
-    t0=$SECONDS
-    until [ -S "$S/munge/munge.socket.2" ]; do
-        [ $((SECONDS - t0)) -lt 30 ] || { cat "$S/log/munged.out" "$S/munge/munged.log" >&2 2>/dev/null; return 1; }
-        sleep 0.1
-    done
-    slurm_spawn slurmctld "$S/log/slurmctld.out" "$SELF" exec head slurmctld -D
+    ed_munge_start "$S" 30 || return 1
+    ed_daemon_spawn "$S" slurmctld "$S/log/slurmctld.out" "$SELF" exec head slurmctld -D
     for i in $(seq 1 "$n"); do
-        slurm_spawn "slurmd.n$i" "$S/log/slurmd.n$i.out" "$SELF" exec "n$i" slurmd -D -N "n$i"
+        ed_daemon_spawn "$S" "slurmd.n$i" "$S/log/slurmd.n$i.out" "$SELF" exec "n$i" slurmd -D -N "n$i"
     done
-    # Every node idle; a node drained by an earlier state is resumed.
-    t0=$SECONDS
-    until [ "$(slurm_nodes_idle)" -ge "$n" ]; do
-        for node in $("$SELF" exec head sinfo -h -N -o '%N %T' 2>/dev/null | awk '$2 ~ /drain|down/ {print $1}'); do
-            "$SELF" exec head scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true
-        done
-        if [ $((SECONDS - t0)) -ge 60 ]; then
-            tail -n 20 "$S"/log/* >&2 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.3
-    done
+    ed_slurm_wait_idle "$S" "$n" 60 true "$SELF" exec head || return 1
     say "slurm: munged, slurmctld on head ($NET.254), slurmd on n1..n$n, all idle; e.g. $0 slurm sinfo"
 }
 
 slurm_stop() {
     [ -d "$S/run" ] || return 0
-    # Cancel jobs first so the step daemons kill their ranks while slurmd is still there.
-    if [ -n "$(slurm_pid slurmctld)" ]; then
-        local jobs
-        jobs=$("$SELF" exec head squeue -h -o %i 2>/dev/null || true)
-        if [ -n "$jobs" ]; then
-            # shellcheck disable=SC2086
-            "$SELF" exec head scancel --full $jobs >/dev/null 2>&1 || true
-            for _ in $(seq 1 50); do
-                [ -z "$("$SELF" exec head squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
-                sleep 0.1
-            done
-        fi
-    fi
+    # Jobs first, while slurmd is there to kill their processes.
+    if [ -n "$(slurm_pid slurmctld)" ]; then ed_slurm_cancel_all "$SELF" exec head; fi
     local f pid pids=()
     for f in "$S"/run/*.bgpid; do
-        [ -f "$f" ] || continue
+        [ -f "$f" ] && [ "$(basename "$f")" != munged.bgpid ] || continue
         pid=$(slurm_pid "$(basename "$f" .bgpid)")
-        [ -n "$pid" ] && [ "$(basename "$f")" != munged.bgpid ] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+        [ -z "$pid" ] || pids+=("$pid")
     done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for pid in "${pids[@]}"; do [ -d "/proc/$pid" ] && alive=1; done
-        [ $alive -eq 1 ] || break
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    ed_stop_pids "${pids[@]}"
     # munged last: the Slurm daemons authenticate their shutdown through it.
     pid=$(slurm_pid munged)
-    [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true
+    [ -z "$pid" ] || ed_stop_pids "$pid"
     rm -f "$S"/run/*.bgpid
 }
 

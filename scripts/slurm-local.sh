@@ -21,19 +21,10 @@
 #                      (ED_SLURM_D_PORT). Two clusters on one machine need two ports
 #                      and two directories.
 #
-# Why each unusual setting (Slurm 22.05 / Debian 12, no systemd):
-#   - munged gets its own socket/key/log/pid/seed paths: as root it refuses the
-#     packaged /var/log/munge ("insecure ownership"), and a private key keeps this
-#     cluster from talking to any other munge on the machine.
-#   - Every client command needs SLURM_CONF, else srun tries a DNS SRV lookup and fails.
-#   - AuthInfo cred_expire=10 and sched_interval=2: a requeued job waits cred_expire
-#     seconds before it may start again (default 120), then for the next scheduling
-#     pass (default every 60 s); together ~12 s instead of up to 3 minutes.
-#   - SlurmdParameters=config_overrides: otherwise a node advertising more CPUs than it
-#     has is drained ("Low CPUs").
-#   - MinJobAge=3600: there is no accounting daemon (sacct), so finished jobs must stay
-#     visible to `scontrol show job` for the tests to read their state and exit code.
+# The daemons, their settings and why: scripts/lib/slurm-daemons.sh.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/slurm-daemons.sh
+. "$(dirname "$(readlink -f "$0")")/lib/slurm-daemons.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -47,15 +38,7 @@ export SLURM_CONF=$D/etc/slurm.conf
 say() { echo "slurm-local: $*"; }
 die() { echo "slurm-local: error: $*" >&2; exit 1; }
 
-# A recorded PID counts only if that process still runs the program we started
-# (PIDs are recycled; never signal a stranger).
-pid_of() { # name -> prints the live pid or nothing
-    local f=$D/run/$1.bgpid pid
-    [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$1" ] && echo "$pid"
-    return 0
-}
+pid_of() { ed_daemon_pid "$D" "$1"; }
 
 install_if_missing() {
     local need=()
@@ -95,19 +78,13 @@ write_config() {
         plugin_line="PluginDir=$D/plugins"
     fi
     cat >"$SLURM_CONF" <<EOF
-# Written by scripts/slurm-local.sh — a one-node private cluster; see the comments there.
+# Written by scripts/slurm-local.sh — a one-node private cluster; the settings are explained
+# in scripts/lib/slurm-daemons.sh.
 ClusterName=edlocal
 SlurmctldHost=$NODE(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$D/munge/munge.socket.2,cred_expire=10
-StateSaveLocation=$D/state
+$(ed_slurm_conf_common "$D")
 SlurmdSpoolDir=$D/spool/slurmd
-SlurmctldPidFile=$D/run/slurmctld.pid
 SlurmdPidFile=$D/run/slurmd.pid
-SlurmctldLogFile=$D/log/slurmctld.log
 SlurmdLogFile=$D/log/slurmd.log
 SlurmctldPort=$CTLD_PORT
 SlurmdPort=$D_PORT
@@ -115,58 +92,28 @@ SlurmdPort=$D_PORT
 # testing at once) never share the per-job temporary names of slurmd and PMIx.
 FirstJobId=$(( (CTLD_PORT % 10000) * 1000 + 1 ))
 TmpFS=$D/tmp
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
 MpiDefault=$mpi
 $plugin_line
-ReturnToService=2
-SlurmdParameters=config_overrides
-MailProg=/bin/true
-MinJobAge=3600
-SchedulerParameters=sched_interval=2
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 }
 
-# Starts "$@" in its own session with no terminal and its output in a log, and records
-# its PID: the daemons must outlive this script (and a ctest fixture) without holding
-# the caller's stdout open.
-spawn() { # name logfile cmd...
-    local name=$1 log=$2 pid; shift 2
-    setsid "$@" </dev/null >>"$log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$D/run/$name.bgpid"
-    # Until the child has exec'd the daemon, /proc shows another name and pid_of would
-    # take it for dead: wait for the exec (or for the child to die, which the callers report).
-    for _ in $(seq 1 250); do
-        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && return 0
-        [ -d "/proc/$pid" ] || return 0
-        sleep 0.02
+# The first of our daemons that is not running, or nothing.
+dead_daemon() {
+    local n
+    for n in munged slurmctld slurmd; do
+        [ -n "$(pid_of $n)" ] || { echo "$n"; return 0; }
     done
 }
-
-node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1; }
+all_alive() { [ -z "$(dead_daemon)" ]; }
 
 wait_idle() {
-    local t0=$SECONDS st=""
-    while [ $((SECONDS - t0)) -lt "$TIMEOUT" ]; do
-        st=$(node_state || true)
-        case "$st" in
-            idle) return 0 ;;
-            drain*|down*) scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true ;;
-        esac
-        for n in munged slurmctld slurmd; do
-            [ -n "$(pid_of $n)" ] || { tail -n 20 "$D/log/"*.log "$D/log/"*.out "$D/munge/munged.log" 2>/dev/null >&2 || true; die "$n exited during start-up (logs in $D/log)"; }
-        done
-        sleep 0.2
-    done
-    tail -n 20 "$D/log/"*.log 2>/dev/null >&2 || true
-    die "node $NODE not idle after ${TIMEOUT}s (state: ${st:-unknown}); logs in $D/log"
+    ed_slurm_wait_idle "$D" 1 "$TIMEOUT" all_alive && return 0
+    local dead
+    dead=$(dead_daemon)
+    [ -z "$dead" ] || die "$dead exited during start-up (logs in $D/log)"
+    die "node $NODE not idle after ${TIMEOUT}s (state: $(sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1)); logs in $D/log"
 }
 
 cmd_start() {
@@ -182,55 +129,28 @@ cmd_start() {
     [ -d "$D" ] && ED_SLURM_KEEP=0 cmd_stop >/dev/null
     install_if_missing
     mkdir -p "$D"/{etc,state,spool/slurmd,run,log,munge,tmp}
-    # munged checks that its directories are not writable by others.
-    chmod 755 "$D" "$D/munge"
-    # A private key for a private cluster (munged wants 0400, owned by its user).
-    head -c 1024 /dev/urandom >"$D/munge/munge.key"
-    chmod 400 "$D/munge/munge.key"
     write_config
-    spawn munged "$D/log/munged.out" munged --foreground --socket="$D/munge/munge.socket.2" \
-        --key-file="$D/munge/munge.key" --log-file="$D/munge/munged.log" \
-        --pid-file="$D/munge/munged.pid" --seed-file="$D/munge/munged.seed"
-    local t0=$SECONDS
-    until [ -S "$D/munge/munge.socket.2" ]; do
-        [ -n "$(pid_of munged)" ] || { cat "$D/log/munged.out" "$D/munge/munged.log" >&2 2>/dev/null || true; die "munged failed to start"; }
-        [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "munged socket did not appear"
-        sleep 0.1
-    done
-    spawn slurmctld "$D/log/slurmctld.out" slurmctld -D
-    spawn slurmd "$D/log/slurmd.out" slurmd -D -N "$NODE"
+    ed_munge_start "$D" "$TIMEOUT" || die "munged failed to start (logs above)"
+    ed_daemon_spawn "$D" slurmctld "$D/log/slurmctld.out" slurmctld -D
+    ed_daemon_spawn "$D" slurmd "$D/log/slurmd.out" slurmd -D -N "$NODE"
     wait_idle
     say "node $NODE idle; daemons: munged $(pid_of munged), slurmctld $(pid_of slurmctld), slurmd $(pid_of slurmd)"
     cmd_env
 }
 
-# TERM to each named daemon (if it is ours and alive), then wait for all of them;
-# KILL whatever is still there after 5 s.
+# ed_stop_pids on the named daemons that are ours and alive.
 stop_daemons() { # name...
-    local n pid alive pids=()
+    local n p pids=()
     for n in "$@"; do
-        pid=$(pid_of "$n")
-        if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); fi
+        p=$(pid_of "$n")
+        [ -z "$p" ] || pids+=("$p")
     done
-    for _ in $(seq 1 50); do
-        alive=0
-        for pid in "${pids[@]}"; do if [ -d "/proc/$pid" ]; then alive=1; fi; done
-        [ "$alive" -eq 1 ] || return 0
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    ed_stop_pids "${pids[@]}"
 }
 
 cmd_stop() {
-    # Cancel jobs first so slurmd's step daemons kill their process trees (ranks, mpirun)
-    # while the daemons are still there to do it.
-    if [ -n "$(pid_of slurmctld)" ] && [ -n "$(squeue -h -o %i 2>/dev/null)" ]; then
-        squeue -h -o %i | xargs -r scancel --full >/dev/null 2>&1 || true
-        for _ in $(seq 1 100); do
-            [ -z "$(squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
-            sleep 0.1
-        done
-    fi
+    # Jobs first, while slurmd is there to kill their processes.
+    if [ -n "$(pid_of slurmctld)" ]; then ed_slurm_cancel_all; fi
     # The Slurm daemons first, then the authentication both of them use to shut down.
     stop_daemons slurmd slurmctld
     stop_daemons munged

@@ -106,6 +106,14 @@ int ed_write_file_atomic(const char *path, const void *data, size_t n, const cha
  * ed_atomic_replace. */
 int ed_commit_written_file(const char *tmp, const char *path, ed_error *err);
 
+/* A 64-bit hash of p[0..n) (hash.c), for telling copies apart at run time: ranks compare
+ * their weights, data and tokenizer with rank 0's (ed_dist_check_same, consistency.h).
+ * Equal bytes give equal hashes in every process on machines of one byte order; bytes
+ * that differ almost surely give different ones. Not cryptographic, and not a format:
+ * the function may change between versions, so its values are never stored in a file
+ * (checkpoints keep their own checksum, src/checkpoint/ckpt_seal.c). */
+uint64_t ed_hash_bytes(const void *p, size_t n);
+
 /* Wall-clock seconds from a monotonic clock. */
 double ed_now(void);
 

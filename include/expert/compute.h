@@ -40,19 +40,19 @@ typedef struct {
 /* Fills m (reads /proc/cpuinfo, CPUID, OpenBLAS and oneDNN; a few ms, no side effects). */
 void ed_machine_probe(ed_machine *m);
 
-/* One line (the CPU model is m->cpu, printed beside it by the banners):
- * "CPU ISA avx2+fma, OpenBLAS core Zen, oneDNN avx2 (no bf16 matmul)". */
+/* The CPU, its ISA and the kernel path the engine runs on it (ed_isa_describe: call after
+ * ed_isa_init), the one line every banner prints it in (train's "# cpu:", --version,
+ * ed-bench): "AMD EPYC 7B13 (avx2+fma); kernels: avx2 (ED_ISA=auto; this CPU runs:
+ * baseline avx2)". */
+void ed_machine_cpu_line(const ed_machine *m, char *buf, size_t len);
+
+/* The GEMM libraries on this machine, one line (beside the backend in "# gemm:"):
+ * "OpenBLAS core Zen, oneDNN avx2 (no bf16 matmul)". */
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
 
 /* The warning the OpenBLAS backend deserves on this machine, or NULL: a core far below
  * the CPU's ISA (e.g. "Prescott" on an AVX2 CPU) multiplies several times slower. */
 const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
-
-/* "auto" | "openblas" | "onednn" -> backend; "fp32" | "bf16" -> precision. 0 or -1. */
-int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out);
-int ed_precision_parse(const char *s, ed_precision *out);
-const char *ed_gemm_backend_name(ed_gemm_backend b);
-const char *ed_precision_name(ed_precision p);
 
 /* The backend `auto` means on this machine for this precision:
  *   - oneDNN when the build has it, unless OpenBLAS's core matches the CPU and the

@@ -29,9 +29,6 @@ typedef struct {
     uint64_t hash;
 } ed_fingerprint;
 
-/* A 64-bit hash of n bytes, 8 at a time (not cryptographic: it tells copies apart). */
-uint64_t ed_hash_bytes(const void *p, size_t n);
-
 /* Collective. Compares every rank's fingerprints fp[0..n) (same n and order on all
  * ranks) with rank 0's. Returns 0 when all agree; else -1 on every rank, with err (on
  * every rank) describing the lowest rank that differs:

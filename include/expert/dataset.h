@@ -140,10 +140,12 @@ typedef struct {
  * when the vocabulary fits uint16, else 4) or a read-only mapping of the prepared file
  * (page cache, shared by the ranks of a node; counted in a rank's RSS only for the pages
  * it touched). doc_off is the document index, n_docs + 1 uint64 (in memory or mapped).
- * The only array built at start is the block index: one uint64 per ED_WIN_BLOCK
- * documents (the windows before each block), so window w -> (start, length) is a binary
- * search over blocks plus a walk of at most ED_WIN_BLOCK documents. Pack mode needs no
- * index at all (window w starts at w * stride). */
+ * The block index holds one uint64 per ED_WIN_BLOCK documents (the windows before each
+ * block), so window w -> (start, length) is a binary search over blocks plus a walk of at
+ * most ED_WIN_BLOCK documents. It is built at start in one pass over the documents, or,
+ * when a prepared file stores it for the run's (max_length, stride), mapped from the file
+ * like the tokens: then start-up reads nothing proportional to the corpus. Pack mode needs
+ * no index at all (window w starts at w * stride). */
 enum { ED_WIN_BLOCK = 64 };
 
 typedef struct {
@@ -154,15 +156,18 @@ typedef struct {
     size_t n_docs;
     size_t n_windows;
     int max_length, stride, pack;
-    uint64_t *block_win;      /* [n_blocks + 1]: windows before document block b */
+    const uint64_t *block_win; /* [n_blocks + 1]: windows before document block b (owned or mapped) */
     size_t n_blocks;
     int64_t vocab_size;       /* every id must be below it: checked per window at use */
     char origin[600];         /* names the token array in errors ("data.h5: /train/tokens") */
+    char index_origin[600];   /* names the index's group in errors ("data.h5: /train") */
+    char note[700];           /* why the block index had to be built in one pass ("" if not) */
     /* ownership: what ed_dataset_free releases */
     void *own_tokens;
     uint64_t *own_off;
-    void *map[2];             /* munmap(map[i], map_len[i]) */
-    size_t map_len[2];
+    uint64_t *own_blocks;
+    void *map[3];             /* munmap(map[i], map_len[i]): tokens, doc_offsets, window_blocks */
+    size_t map_len[3];
     ed_token_reader reader;
 } ed_dataset;
 
@@ -184,29 +189,37 @@ uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt);
 /* The window rule over a dataset whose tokens (tokens or reader, token_bytes, n_tokens,
  * vocab_size, origin) and doc_off are set: checks the document index as it goes (starts
  * at 0, each document at least 2 tokens, ends at n_tokens; a damaged index is an error
- * naming origin and the document) and builds the block index. The index is read through
- * read_off(ctx, first, n, out) in pieces, so a mapped index need not be touched (and
- * counted in the RSS): NULL reads ds->doc_off. Fills n_windows, n_docs, max_length,
+ * naming origin and the document) and builds the block index (owned). The index is read
+ * through read_off(ctx, first, n, out) in pieces, so a mapped index need not be touched
+ * (and counted in the RSS): NULL reads ds->doc_off. Fills n_windows, n_docs, max_length,
  * stride, pack. -1 with err on a damaged index or no window / more than 2^32-1. */
 typedef int (*ed_offsets_fn)(void *ctx, uint64_t first, size_t n, uint64_t *out);
 int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt, ed_offsets_fn read_off,
                      void *ctx, ed_error *err);
 
 /* Bytes ds holds in this process's own memory (tokens and index when built from text,
- * the block index, a chunked index read whole), and bytes it maps from a file. */
+ * a block index built at start, a chunked index read whole), and bytes it maps from a
+ * file (tokens, document index, a stored block index). */
 size_t ed_dataset_memory(const ed_dataset *ds);
 size_t ed_dataset_mapped(const ed_dataset *ds);
 
 /* A 64-bit hash that tells copies of a dataset apart (the multi-rank start-up check).
  * Tokens built in memory are hashed whole; a mapped or hyperslab-read token file is
- * sampled instead (sizes, the block index, the first and last 64 KiB and 64 slices of
- * 4 KiB spread over the array), so start-up stays O(1) in the corpus and touches ~0.5 MB
- * of the mapping: a stale or truncated copy changes sizes or samples; a change confined
- * to unsampled ids is left to `expert-dist verify`. */
+ * sampled instead (sizes, the first and last 64 KiB and 64 slices of 4 KiB spread over
+ * the block index and over the token array), so start-up stays O(1) in the corpus and
+ * touches ~1 MB of the mapping: a stale or truncated copy changes sizes or samples; a
+ * change confined to unsampled bytes is left to `expert-dist verify`. The block index
+ * hashes the same built or mapped (same values). */
 uint64_t ed_dataset_fingerprint(const ed_dataset *ds);
 
 /* Window w (< n_windows) -> its first token and its length (2 .. max_length). O(log
- * blocks + ED_WIN_BLOCK); the stable interface the sampler and the batches use. */
+ * blocks + ED_WIN_BLOCK). The index may be mapped from a file and not checked at start,
+ * so each lookup checks what it reads: the block's two entries bracket w, the block's
+ * documents are increasing, at least 2 tokens each, inside the token array, and give the
+ * block's window count. A damaged index is -1 with err naming the file, the entry and
+ * the document (never an out-of-bounds read); a window found is inside the array. */
+int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len, ed_error *err);
+/* The same for tools and tests on trusted data: a damaged index is fatal. */
 void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len);
 
 /* Id i (< n_tokens), not checked against the vocabulary: for tools and tests. */
@@ -235,7 +248,8 @@ void ed_batch_free(ed_batch *b);
  * with nothing in the last step): B = 0, n_targets = 0. The capacity is cap_B * cap_T
  * tokens: a balanced micro-batch may have more than cap_B rows when they are shorter
  * (the sampler guarantees n * T <= cap_B * cap_T). More tokens, or T > cap_T, is a bug
- * and aborts. */
+ * and aborts. -1 with err on a damaged window index (ed_dataset_locate) or id
+ * (ed_dataset_tokens). */
 int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max, ed_error *err);
 
 /* ---- sharding ------------------------------------------------------------------- */
@@ -274,7 +288,10 @@ void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_a
  * padded to that length (--pad-to-max), 0 when rows are padded to their micro-batch's
  * longest window. Every rank must make the same call. */
 void ed_sampler_set_lengths(ed_sampler *s, const uint32_t *win_len, int pad_to);
-/* The same with the lengths of ds's windows (ed_dataset_window; ds must outlive s). */
+/* The same with the lengths of ds's windows (ed_dataset_locate; ds must outlive s). A
+ * window the damaged index of a file cannot locate counts as length 2 here: the rank
+ * whose batch holds it reports the damage (ed_batch_fill), as every window of a step is
+ * filled by some rank. */
 void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to);
 void ed_sampler_free(ed_sampler *s);
 /* Draws the permutation of `epoch` (identity without shuffle). Pure function of (seed, epoch). */

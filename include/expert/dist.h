@@ -17,6 +17,10 @@
 
 #include "expert/common.h"
 
+/* Every MPI call of src/dist goes through this: a failure is a broken invariant, and
+ * ED_DIE names the call and aborts the whole job. */
+#define ED_MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
+
 typedef struct {
     MPI_Comm comm;      /* the training communicator (not owned) */
     int rank, world;
@@ -76,9 +80,8 @@ void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, c
 /* Collective: rank 0 receives every slice into full (full may be NULL on other ranks). */
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs);
 
-/* A hash of the bytes of p[0..n) (FNV-1a 64): replicas that are not bit-identical differ. */
-uint64_t ed_dist_hash(const float *p, size_t n);
-/* Collective. 0 when every rank's hash equals, else -1 (with min/max hashes in err). */
+/* Collective. 0 when every rank's p[0..n) hashes alike (ed_hash_bytes: replicas that are
+ * not bit-identical differ), else -1 (with min/max hashes in err). */
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err);
 
 /* ---- bucketed gradient sync -------------------------------------------------------------
@@ -150,9 +153,6 @@ void ed_grad_sync_init_scatter(ed_grad_sync *g, MPI_Comm comm, float *buf, size_
 void ed_grad_sync_set_bf16(ed_grad_sync *g);
 void ed_grad_sync_free(ed_grad_sync *g);
 
-/* fp32 <-> bf16 (the upper 16 bits), rounding to nearest even; NaN stays NaN. */
-uint16_t ed_bf16_encode(float f);
-float ed_bf16_decode(uint16_t h);
 /* Before the last micro-batch's backward of a step. */
 void ed_grad_sync_begin(ed_grad_sync *g);
 /* An ed_grad_ready_fn (ctx = the ed_grad_sync). */

@@ -14,6 +14,13 @@
  *   /train/tokens       1-D uint16 when every id fits (vocab_size <= 65536), else int32:
  *                       every document as [BOS] ids [EOS], back to back
  *   /train/doc_offsets  1-D uint64, n_docs + 1: document d is tokens[off[d] .. off[d+1])
+ *   /train/window_blocks  1-D uint64, ceil(n_docs / 64) + 1: the window index for one
+ *                       window shape, entry b = windows of documents [0, 64 b) (the last
+ *                       entry: all of them); attrs max_length, stride, block_docs (= 64,
+ *                       ED_WIN_BLOCK), n_windows. Optional: absent in files written
+ *                       before it existed or without a shape; a run with another shape
+ *                       (or --pack, which needs none) ignores it. Training with the
+ *                       stored shape maps it, so start-up reads nothing per document.
  *   /train              attrs: source (path, or the input spec when several files),
  *                       source_bytes, source_sha256, n_docs, n_tokens
  *   /train/sources      scalar string: "sha256  path" per input file (sha256sum -c format);
@@ -41,9 +48,11 @@
 
 /* Tokenizes train (and val, may be NULL) with tok in this process and writes out_h5
  * (through out_h5.tmp, renamed when complete). The docs' path and their source file's
- * size and SHA-256 are recorded. -1 with err on no documents or a failed write. */
+ * size and SHA-256 are recorded. win (may be NULL: none) is the window shape whose index
+ * (window_blocks) is stored; its pack flag is ignored. -1 with err on no documents or a
+ * failed write. */
 int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
-                     ed_error *err);
+                     const ed_window_options *win, ed_error *err);
 
 /* Collective over comm: the same result as ed_prepare_write, byte for byte in the token
  * arrays, but each rank tokenizes a contiguous range of documents (cut by bytes, so ranks
@@ -52,7 +61,7 @@ int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *va
  * rank passes the same documents and tokenizer. Returns the same status on every rank,
  * err filled on every rank when it failed. */
 int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
-                         const ed_tokenizer *tok, ed_error *err);
+                         const ed_tokenizer *tok, const ed_window_options *win, ed_error *err);
 
 /* The whole `expert-dist prepare` in one collective call, streaming: the input specs
  * (files, comma-separated lists, directories, quoted globs; .txt/.jsonl, optionally .gz
@@ -77,6 +86,7 @@ typedef struct {
     ed_read_options read;
     const char *vocab_file;  /* NULL or "": build a tokenizer with tok */
     ed_tok_options tok;
+    ed_window_options win;   /* shape of the stored window index; max_length 0: none */
     int progress;            /* rank 0 draws a progress line on stderr */
 } ed_prepare_options;
 
@@ -105,6 +115,7 @@ typedef struct {
     char created[32];
     int has_val;
     uint64_t n_docs[2], n_tokens[2]; /* [0] train, [1] val (0 without val) */
+    int window_max_length, window_stride; /* the stored window index's shape (train), 0: none */
 } ed_prepared_info;
 
 /* Reads the attributes and sizes only (no tokens). -1 with err when path is not a
@@ -115,24 +126,30 @@ int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *er
 ed_tokenizer *ed_prepared_tokenizer(const char *path, ed_error *err);
 
 /* Opens split "train" or "val" of a prepared file as ds, windows cut by opt exactly as
- * ed_dataset_build does. O(1) in the corpus for the tokens: the token array is mapped
- * read-only (contiguous layout: H5Dget_offset + mmap; uint16 stays uint16), so the ranks
- * of a node share one copy in the page cache and a rank's memory does not grow with the
- * corpus. doc_offsets is mapped as well and read once, sequentially, to build the block
- * index (one uint64 per ED_WIN_BLOCK documents; skipped entirely with pack). A token
- * dataset that is chunked or compressed cannot be mapped: windows are then read by
- * hyperslab at use (slower; ds->tokens == NULL tells the caller to warn).
- * Checks at open, all O(1) or part of the index pass: datasets present, 1-D, integer
- * type, the file long enough for the bytes they claim (a file truncated after prepare is
- * an error naming the offset, not a SIGBUS), the index increasing from 0 to n_tokens
- * with >= 2 tokens a document. Ids are checked per window at use (ed_dataset_tokens);
- * the full scan is ed_prepared_verify. Every rank calls it on its own (no communication). */
+ * ed_dataset_build does. O(1) in the corpus: the token array is mapped read-only
+ * (contiguous layout: H5Dget_offset + mmap; uint16 stays uint16), so the ranks of a node
+ * share one copy in the page cache and a rank's memory does not grow with the corpus.
+ * doc_offsets is mapped as well. The block index (one uint64 per ED_WIN_BLOCK documents)
+ * is mapped from window_blocks when the file stores it for opt's (max_length, stride);
+ * otherwise it is built in one sequential pass over doc_offsets (8 bytes a document, read
+ * with pread) and ds->note says why and how to store it; pack needs none. A token dataset
+ * that is chunked or compressed cannot be mapped: windows are then read by hyperslab at
+ * use (slower; ds->tokens == NULL tells the caller to warn).
+ * Checks at open: datasets present, 1-D, integer type, the file long enough for the bytes
+ * they claim (a file truncated after prepare is an error naming the offset, not a
+ * SIGBUS), the first and last entries of doc_offsets (0, n_tokens) and of a stored index
+ * (0, n_windows); a one-pass index is checked whole (increasing, >= 2 tokens a document).
+ * At use, each window checks the index entries and documents it reads
+ * (ed_dataset_locate) and its ids against the vocabulary (ed_dataset_tokens); the full
+ * scan is ed_prepared_verify. Every rank calls it on its own (no communication). */
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
                              ed_error *err);
 
 /* `expert-dist verify`: every check there is, in one sequential pass per split with
  * O(1 MiB) memory: the attributes and tokenizer, the index (from 0, increasing, ends at
- * n_tokens), every id < vocab_size, every document [BOS] ... [EOS]. Fills info. -1 with
+ * n_tokens), every id < vocab_size, every document [BOS] ... [EOS], and a stored window
+ * index entry by entry against doc_offsets (its shape, length, entries, n_windows).
+ * Fills info (window_max_length/stride: the stored shape, 0 without). -1 with
  * err naming the file, the dataset and the offset of the first problem. */
 int ed_prepared_verify(const char *path, ed_prepared_info *info, ed_error *err);
 

@@ -21,7 +21,5 @@ float ed_rng_uniform(ed_rng *r);
 uint64_t ed_rng_below(ed_rng *r, uint64_t n);
 /* Standard normal (Box-Muller, double precision). */
 double ed_rng_normal(ed_rng *r);
-/* Fisher-Yates shuffle of idx[0..n). */
-void ed_rng_shuffle_u32(ed_rng *r, uint32_t *idx, uint64_t n);
 
 #endif

@@ -27,7 +27,8 @@
 
 /* Four independent multiply-xorshift lanes over 8-byte words: every step is a bijection
  * of the lane state, so any change to any word changes the result, and the four chains
- * run in parallel (memory-bound, several GB/s). */
+ * run in parallel (memory-bound, several GB/s). The hash is stored in every checkpoint,
+ * so this function is part of the file format: not ed_hash_bytes, which may change. */
 typedef struct {
     uint64_t lane[4];
     unsigned char tail[32];

@@ -156,12 +156,12 @@ int main(int argc, char **argv) {
         /* Second line: what this binary runs on here (benchmark scripts print it). */
         if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;
         if (d.rank == 0) {
-            char isa[160], mach[256];
+            char cpu[512], mach[256];
             ed_machine m;
             ed_machine_probe(&m);
+            ed_machine_cpu_line(&m, cpu, sizeof cpu);
             ed_machine_describe(&m, mach, sizeof mach);
-            ed_isa_describe(isa, sizeof isa);
-            printf("expert-dist %s (%s)\ncpu: %s; kernels: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, m.cpu, isa, mach);
+            printf("expert-dist %s (%s)\ncpu: %s; %s\n", ED_VERSION, ED_GIT_COMMIT, cpu, mach);
         }
         rc = ED_EXIT_OK;
         goto out;
@@ -170,6 +170,9 @@ int main(int argc, char **argv) {
     if (convert ? convert_positionals(cmd, &o, &a, output_given(argc - first, argv + first), &err) != 0
                 : take_positionals(cmd, &o, &a, &err) != 0)
         goto usage;
+    /* prepare builds no model: its --max-length names the window index it stores, which
+     * --max-seq-len (a model option) must not limit */
+    if (cmd->id == ED_CMD_PREPARE && o.max_length > o.model.max_seq_len) o.model.max_seq_len = o.max_length;
     if (ed_options_validate(&o, &err) != 0) goto usage;
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */

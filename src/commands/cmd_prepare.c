@@ -26,6 +26,8 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         .vocab_file = o->vocab_file,
         .tok = {.kind = o->tokenizer,
                 .vocab_size = o->vocab_size, .min_freq = o->min_freq, .lowercase = o->lowercase},
+        /* the window index for the shape training will use (--max-length/--stride) */
+        .win = {.max_length = o->max_length, .stride = o->stride},
     };
     /* the progress line: on a terminal, not under mpirun (which gives every rank a pty);
      * ED_PROGRESS=bar forces it, =plain turns it off, as for train */
@@ -42,12 +44,13 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
     ed_dist_peak_rss(d, rss);
     if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
-               "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s)\n",
+               "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s); window index for --max-length %d "
+               "--stride %d\n",
                o->data_file, ed_tok_kind_names[rep.kind], rep.vocab_size,
                (unsigned long long)rep.n_docs[0], (unsigned long long)rep.n_tokens[0],
                (unsigned long long)rep.n_docs[1], (unsigned long long)rep.n_tokens[1], rep.n_files,
                rep.input_bytes / 1e6, rep.seconds, rep.input_bytes / 1e6 / (rep.seconds > 0 ? rep.seconds : 1e-9),
-               d->world);
+               d->world, o->max_length, o->stride);
         if (rep.vocab_pieces)
             printf("vocabulary: %llu distinct pieces counted (%.1f MB of counts on rank 0) and built in %.2f s\n",
                    (unsigned long long)rep.vocab_pieces, rep.vocab_bytes / 1e6, rep.vocab_seconds);

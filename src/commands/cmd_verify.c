@@ -21,11 +21,16 @@ int ed_verify(const ed_options *o, const ed_dist *d) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
         return ED_EXIT_FAILURE;
     }
-    if (d->rank == 0 && !o->quiet)
-        printf("%s: ok: %s tokenizer, vocab %lld, %s ids; train %llu docs %llu tokens; val %llu docs %llu tokens "
-               "(%.2f s)\n",
+    if (d->rank == 0 && !o->quiet) {
+        char shape[96] = "no window index";
+        if (info.window_max_length)
+            snprintf(shape, sizeof shape, "window index for --max-length %d --stride %d", info.window_max_length,
+                     info.window_stride);
+        printf("%s: ok: %s tokenizer, vocab %lld, %s ids; train %llu docs %llu tokens; val %llu docs %llu tokens; "
+               "%s (%.2f s)\n",
                o->data_file, info.tokenizer_kind, (long long)info.vocab_size, info.token_dtype,
                (unsigned long long)info.n_docs[0], (unsigned long long)info.n_tokens[0],
-               (unsigned long long)info.n_docs[1], (unsigned long long)info.n_tokens[1], ed_now() - t0);
+               (unsigned long long)info.n_docs[1], (unsigned long long)info.n_tokens[1], shape, ed_now() - t0);
+    }
     return ED_EXIT_OK;
 }

@@ -46,12 +46,3 @@ double ed_rng_normal(ed_rng *r) {
     double u2 = (double)(ed_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
-
-void ed_rng_shuffle_u32(ed_rng *r, uint32_t *idx, uint64_t n) {
-    for (uint64_t i = n; i > 1; i--) {
-        uint64_t j = ed_rng_below(r, i);
-        uint32_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
-    }
-}

@@ -31,7 +31,10 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
     for (int i = 0; i < n; i++) {
         uint64_t start;
         uint32_t len;
-        ed_dataset_window(ds, ids[i], &start, &len);
+        if (ed_dataset_locate(ds, ids[i], &start, &len, err) != 0) {
+            b->B = 0, b->n_targets = 0;
+            return -1;
+        }
         if (!pad_to_max && (int)len - 1 > T) T = (int)len - 1;
     }
     ED_CHECK(T <= b->cap_T, "batch length %d exceeds capacity %d", T, b->cap_T);
@@ -43,7 +46,7 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
     for (int i = 0; i < n; i++) {
         uint64_t start;
         uint32_t len;
-        ed_dataset_window(ds, ids[i], &start, &len);
+        ed_dataset_locate(ds, ids[i], &start, &len, err); /* found above */
         int m = (int)len - 1;
         int32_t *in = b->inputs + (size_t)i * T, *tg = b->targets + (size_t)i * T;
         uint8_t *mk = b->mask + (size_t)i * T;

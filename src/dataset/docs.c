@@ -180,22 +180,12 @@ int ed_docs_boundary(const char *path, const ed_read_options *opt, uint64_t x, u
 
 /* ---- everything in memory ------------------------------------------------------------- */
 
-typedef struct {
-    ed_docs *docs;
-    size_t cap;
-} collect;
-
-static void push_doc(void *ctx, const char *text, size_t n, long line) {
-    collect *c = ctx;
-    ds_docs_push(c->docs, &c->cap, text, n, line);
-}
-
-static int read_into(const char *path, const ed_read_options *opt, collect *c, ed_error *err) {
+static int read_into(const char *path, const ed_read_options *opt, ds_docs_sink *c, ed_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
     if (format_of(path, opt) < 0) return unsupported(path, err);
-    ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = push_doc, .ctx = c};
+    ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = ds_docs_push, .ctx = c};
     if (ed_docs_scan(path, opt, &sc, err) != 0) return -1;
     c->docs->skipped += sc.skipped;
     if (sc.text_bytes == 0) return ed_fail(err, "%s: file is empty", path);
@@ -210,7 +200,7 @@ static int no_text(const char *what, const ed_docs *docs, ed_error *err) {
 
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err) {
     memset(docs, 0, sizeof *docs);
-    collect c = {docs, 0};
+    ds_docs_sink c = {docs, 0};
     int rc = read_into(path, opt, &c, err);
     if (rc == 0 && docs->n == 0) rc = no_text(path, docs, err);
     if (rc == 0) docs->path = ed_strdup(path);
@@ -222,7 +212,7 @@ int ed_docs_read_inputs(const char *spec, const ed_read_options *opt, ed_docs *d
     memset(docs, 0, sizeof *docs);
     ed_inputs in;
     if (ed_inputs_expand(spec, &in, err) != 0) return -1;
-    collect c = {docs, 0};
+    ds_docs_sink c = {docs, 0};
     int rc = 0;
     for (size_t i = 0; i < in.n && rc == 0; i++) rc = read_into(in.path[i], opt, &c, err);
     if (rc == 0 && docs->n == 0) rc = no_text(in.n == 1 ? in.path[0] : spec, docs, err);

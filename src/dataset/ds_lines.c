@@ -43,12 +43,14 @@ int ds_is_blank(const char *str, size_t n) {
     return 1;
 }
 
-void ds_docs_push(ed_docs *docs, size_t *cap, const char *text, size_t n, long line) {
-    if (docs->n == *cap) {
-        *cap = *cap ? 2 * *cap : 256;
-        docs->text = ed_realloc(docs->text, *cap * sizeof *docs->text);
-        docs->len = ed_realloc(docs->len, *cap * sizeof *docs->len);
-        docs->line = ed_realloc(docs->line, *cap * sizeof *docs->line);
+void ds_docs_push(void *ctx, const char *text, size_t n, long line) {
+    ds_docs_sink *s = ctx;
+    ed_docs *docs = s->docs;
+    if (docs->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        docs->text = ed_realloc(docs->text, s->cap * sizeof *docs->text);
+        docs->len = ed_realloc(docs->len, s->cap * sizeof *docs->len);
+        docs->line = ed_realloc(docs->line, s->cap * sizeof *docs->line);
     }
     char *t = ed_malloc(n + 1);
     memcpy(t, text, n);

@@ -15,8 +15,16 @@ size_t ds_utf8_bad(const char *s, size_t n);
 /* 1 when s[0..n) (valid UTF-8) holds only whitespace: ASCII spaces and controls, Z*. */
 int ds_is_blank(const char *s, size_t n);
 
-/* Appends a copy of text[0..n) as a document starting at `line`. */
-void ds_docs_push(ed_docs *docs, size_t *cap, const char *text, size_t n, long line);
+/* Where documents kept in memory go: appended to docs, whose arrays have room for cap
+ * (docs->n when not known: they grow at the next push). */
+typedef struct {
+    ed_docs *docs;
+    size_t cap;
+} ds_docs_sink;
+
+/* A ds_emit_fn (ctx: a ds_docs_sink): appends a copy of text[0..n) as a document
+ * starting at `line`. */
+void ds_docs_push(void *ctx, const char *text, size_t n, long line);
 
 /* ---- the formats, one line at a time (ds_parse.c) ---- */
 

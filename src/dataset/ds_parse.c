@@ -118,21 +118,11 @@ int ds_parse_finish(ds_parser *p, ed_error *err) {
 
 /* ---- whole buffers (the fuzzers' entry points) ---- */
 
-typedef struct {
-    ed_docs *docs;
-    size_t cap;
-} buf_sink;
-
-static void buf_push(void *ctx, const char *text, size_t n, long line) {
-    buf_sink *b = ctx;
-    ds_docs_push(b->docs, &b->cap, text, n, line);
-}
-
 static int read_buffer(const char *path, int jsonl, const char *data, size_t len, size_t base,
                        const ed_read_options *opt, ed_docs *docs, ed_error *err) {
-    buf_sink sink = {docs, docs->n};
+    ds_docs_sink sink = {docs, docs->n};
     ds_parser p;
-    ds_parser_init(&p, path, jsonl, opt, 1, buf_push, &sink);
+    ds_parser_init(&p, path, jsonl, opt, 1, ds_docs_push, &sink);
     int rc = 0;
     for (size_t i = 0; i < len && rc == 0;) {
         const char *nl = memchr(data + i, '\n', len - i);

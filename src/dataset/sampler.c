@@ -78,6 +78,9 @@ void ed_sampler_free(ed_sampler *s) {
  * memory instead of 4 bytes per window. */
 enum { FEISTEL_ROUNDS = 6 };
 
+/* The Feistel round function. Not ed_hash_bytes (whose values may change between
+ * versions): this one defines every epoch's window order, which a resumed run must
+ * reproduce, so it is part of the format of a run. */
 static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -133,7 +136,10 @@ static uint32_t row_len(const ed_sampler *s, uint32_t w) {
     if (s->ds) { /* computed from the document index: no per-window array */
         uint64_t start;
         uint32_t len;
-        ed_dataset_window(s->ds, w, &start, &len);
+        ed_error err;
+        /* a damaged file index: any length will do for the balance, ed_batch_fill of the
+         * rank that gets the window reports the damage */
+        if (ed_dataset_locate(s->ds, w, &start, &len, &err) != 0) return 1;
         return len - 1;
     }
     return s->win_len ? s->win_len[w] - 1 : 1;

@@ -15,7 +15,13 @@
  *
  * Why no per-window arrays: a 10 G-token corpus has tens of millions of windows; 12
  * bytes each per rank would outgrow the model. The block index (one uint64 per
- * ED_WIN_BLOCK documents) plus the document index is all a lookup needs. */
+ * ED_WIN_BLOCK documents) plus the document index is all a lookup needs.
+ *
+ * Why every lookup checks what it reads: both indexes may be mapped from a prepared file
+ * that start-up no longer scans (O(1) start), so a damaged entry must surface as an error
+ * naming it when a window reads it, not as a wild read. Each lookup walks its whole block
+ * (<= 64 documents) to recount the block's windows: a wrong entry is caught by the blocks
+ * next to it, and any window returned lies inside the token array. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,11 +54,13 @@ static int copy_off(void *ctx, uint64_t first, size_t n, uint64_t *out) {
 int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt, ed_offsets_fn read_off,
                      void *ctx, ed_error *err) {
     ds->n_docs = n_docs;
+    if (!ds->index_origin[0]) snprintf(ds->index_origin, sizeof ds->index_origin, "%s", ds->origin);
     ds->max_length = opt->max_length;
     ds->stride = opt->stride;
     ds->pack = opt->pack;
     ds->n_windows = 0;
-    free(ds->block_win);
+    free(ds->own_blocks);
+    ds->own_blocks = NULL;
     ds->block_win = NULL;
     ds->n_blocks = 0;
     uint64_t total = 0;
@@ -64,7 +72,9 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
         enum { PIECE = 1 << 16 };
         uint64_t *buf = ed_malloc((PIECE + 1) * sizeof *buf);
         ds->n_blocks = (n_docs + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
-        ds->block_win = ed_malloc((ds->n_blocks + 1) * sizeof *ds->block_win);
+        uint64_t *blocks = ed_malloc((ds->n_blocks + 1) * sizeof *blocks);
+        ds->own_blocks = blocks;
+        ds->block_win = blocks;
         uint64_t prev = 0;
         int rc = 0;
         /* offsets[0 .. n_docs], read PIECE at a time; buf[0] repeats the previous end */
@@ -89,7 +99,7 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
                     }
                     total += ed_windows_in_doc(o - prev, opt);
                 }
-                if (d % ED_WIN_BLOCK == 0 && d / ED_WIN_BLOCK <= ds->n_blocks) ds->block_win[d / ED_WIN_BLOCK] = total;
+                if (d % ED_WIN_BLOCK == 0 && d / ED_WIN_BLOCK <= ds->n_blocks) blocks[d / ED_WIN_BLOCK] = total;
                 prev = o;
             }
         }
@@ -98,7 +108,7 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
             rc = ed_fail(err, "%s: the document index ends at token %llu, the array has %zu", ds->origin,
                          (unsigned long long)prev, ds->n_tokens);
         if (rc != 0) return -1;
-        ds->block_win[ds->n_blocks] = total;
+        blocks[ds->n_blocks] = total;
     }
     if (total == 0) return ed_fail(err, "%s: no training windows (no documents)", ds->origin);
     if (total > UINT32_MAX)
@@ -127,35 +137,63 @@ static inline int32_t load_i32(const void *base, size_t i) {
     return x;
 }
 
-void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len) {
+/* "the window index is damaged" with what was found, naming the file's index. */
+#define DAMAGED "the window index is damaged (`expert-dist verify` checks it; `prepare` rewrites it)"
+
+int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len, ed_error *err) {
     ED_CHECK(w < ds->n_windows, "window %zu out of range (%zu windows)", w, ds->n_windows);
     uint64_t ml = (uint64_t)ds->max_length, st = (uint64_t)ds->stride;
     if (ds->pack) {
         *start = (uint64_t)w * st;
         *len = (uint32_t)(ds->n_tokens < ml ? ds->n_tokens : ml);
-        return;
+        return 0;
     }
-    /* the last block whose first window is <= w */
+    /* the last block whose first window is <= w; the search ends whatever the entries
+     * hold, and what it lands on is checked below */
     size_t lo = 0, hi = ds->n_blocks; /* block_win[lo] <= w < block_win[hi] */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ds->block_win[mid] <= w) lo = mid;
+        if (load_u64(ds->block_win, mid) <= w) lo = mid;
         else hi = mid;
     }
-    uint64_t rem = w - ds->block_win[lo];
+    uint64_t b0 = load_u64(ds->block_win, lo), b1 = load_u64(ds->block_win, lo + 1);
+    if (!(b0 <= w && w < b1))
+        return ed_fail(err, "%s/window_blocks[%zu] = %llu, [%zu] = %llu do not hold window %zu: " DAMAGED,
+                       ds->index_origin, lo, (unsigned long long)b0, lo + 1, (unsigned long long)b1, w);
+    /* walk the whole block: its documents must give exactly b1 - b0 windows */
     ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride};
-    for (size_t d = lo * ED_WIN_BLOCK; d < ds->n_docs; d++) {
-        uint64_t a = load_u64(ds->doc_off, d), L = load_u64(ds->doc_off, d + 1) - a;
-        uint64_t c = ed_windows_in_doc(L, &opt);
-        if (rem < c) {
+    size_t first = lo * ED_WIN_BLOCK, last = first + ED_WIN_BLOCK < ds->n_docs ? first + ED_WIN_BLOCK : ds->n_docs;
+    uint64_t rem = w - b0, count = 0, a = load_u64(ds->doc_off, first);
+    int found = 0;
+    for (size_t d = first; d < last; d++) {
+        uint64_t e = load_u64(ds->doc_off, d + 1);
+        if (e <= a || e - a < 2 || e > ds->n_tokens)
+            return ed_fail(err, "%s/doc_offsets[%zu] = %llu after [%zu] = %llu: document %zu is not at least 2 tokens "
+                                "inside the %zu of the array: " DAMAGED,
+                           ds->index_origin, d + 1, (unsigned long long)e, d, (unsigned long long)a, d, ds->n_tokens);
+        uint64_t c = ed_windows_in_doc(e - a, &opt);
+        if (!found && rem < c) {
             uint64_t s = rem * st;
             *start = a + s;
-            *len = (uint32_t)(L - s < ml ? L - s : ml);
-            return;
+            *len = (uint32_t)(e - a - s < ml ? e - a - s : ml);
+            found = 1;
+        } else if (!found) {
+            rem -= c;
         }
-        rem -= c;
+        count += c;
+        a = e;
     }
-    ED_DIE("window %zu not found in the document index", w); /* the index was checked at load */
+    if (count != b1 - b0)
+        return ed_fail(err, "%s/window_blocks[%zu..%zu] = %llu..%llu count %llu windows, documents %zu..%zu give %llu: "
+                            DAMAGED,
+                       ds->index_origin, lo, lo + 1, (unsigned long long)b0, (unsigned long long)b1,
+                       (unsigned long long)(b1 - b0), first, last - 1, (unsigned long long)count);
+    return 0;
+}
+
+void ed_dataset_window(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t *len) {
+    ed_error err;
+    if (ed_dataset_locate(ds, w, start, len, &err) != 0) ED_DIE("%s", err.msg);
 }
 
 int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out, ed_error *err) {
@@ -236,12 +274,25 @@ static uint64_t fold(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
+/* n bytes at p folded whole when small, else sampled: the first and last 64 KiB and 64
+ * slices of 4 KiB spread evenly (what every rank computes the same from n alone). */
+static uint64_t fold_sampled(uint64_t h, const void *p, size_t n) {
+    enum { EDGE = 65536, SLICES = 64, SLICE = 4096 };
+    const char *b = p;
+    if (n <= 2 * EDGE + SLICES * SLICE) return fold(h, b, n);
+    h = fold(fold(h, b, EDGE), b + n - EDGE, EDGE);
+    for (size_t k = 0; k < SLICES; k++) h = fold(h, b + (n - SLICE) / SLICES * k, SLICE);
+    return h;
+}
+
 uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
     uint64_t h = 0xcbf29ce484222325ULL;
     uint64_t sizes[4] = {ds->n_tokens, ds->n_docs, ds->n_windows, (uint64_t)ds->token_bytes};
     h = fold(h, sizes, sizeof sizes);
     if (ds->own_tokens) return fold(h, ds->own_tokens, ds->n_tokens * (size_t)ds->token_bytes);
-    if (ds->block_win) h = fold(h, ds->block_win, (ds->n_blocks + 1) * sizeof *ds->block_win);
+    /* sampled, not whole: a stored index is mapped, and hashing it whole would make
+     * start-up O(documents) again */
+    if (ds->block_win) h = fold_sampled(h, ds->block_win, (ds->n_blocks + 1) * sizeof *ds->block_win);
     enum { EDGE = 32768, SLICES = 64, SLICE = 2048 }; /* in ids: 64 KiB ends, 4 KiB slices of uint16 */
     int32_t *buf = ed_malloc(EDGE * sizeof *buf);
     ed_error err;
@@ -262,19 +313,19 @@ uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
 }
 
 size_t ed_dataset_memory(const ed_dataset *ds) {
-    size_t b = ds->block_win ? (ds->n_blocks + 1) * sizeof *ds->block_win : 0;
+    size_t b = ds->own_blocks ? (ds->n_blocks + 1) * sizeof *ds->own_blocks : 0;
     if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;
     if (ds->own_off) b += (ds->n_docs + 1) * sizeof *ds->own_off;
     return b;
 }
 
-size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map_len[1]; }
+size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map_len[1] + ds->map_len[2]; }
 
 void ed_dataset_free(ed_dataset *ds) {
     free(ds->own_tokens);
     free(ds->own_off);
-    free(ds->block_win);
-    for (int i = 0; i < 2; i++)
+    free(ds->own_blocks);
+    for (int i = 0; i < 3; i++)
         if (ds->map[i]) munmap(ds->map[i], ds->map_len[i]);
     if (ds->reader.close) ds->reader.close(ds->reader.ctx);
     memset(ds, 0, sizeof *ds);

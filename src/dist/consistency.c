@@ -5,33 +5,6 @@
 
 #include "expert/consistency.h"
 
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
-/* 64-bit words through a multiply-xorshift mix (the MurmurHash3 finalizer), then the tail
- * bytes: about 1 GB/s (what a prepared file is sampled for instead: ed_dataset_fingerprint). */
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-uint64_t ed_hash_bytes(const void *p, size_t n) {
-    const unsigned char *b = p;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
-    }
-    uint64_t tail = 0;
-    for (size_t k = 0; i < n; i++, k++) tail |= (uint64_t)b[i] << (8 * k);
-    return mix(h ^ tail);
-}
-
 /* Rank 0's host name, for the error text. */
 static void root_host(const ed_dist *d, char *host, size_t cap) {
     char buf[sizeof d->host];

@@ -8,8 +8,6 @@
 
 #include "expert/dist.h"
 
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
 void ed_dist_preinit(void) {
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0); /* 3 = rabenseifner; 0 = keep the user's */
 }
@@ -30,7 +28,7 @@ static void count_cores(ed_dist *d) {
     enum { WORDS = sizeof(cpu_set_t) / sizeof(unsigned long) };
     unsigned long bits[WORDS], all[WORDS];
     memcpy(bits, &mine, sizeof bits);
-    MPI_OK(MPI_Allreduce(bits, all, WORDS, MPI_UNSIGNED_LONG, MPI_BOR, d->node));
+    ED_MPI_OK(MPI_Allreduce(bits, all, WORDS, MPI_UNSIGNED_LONG, MPI_BOR, d->node));
     cpu_set_t node;
     memcpy(&node, all, sizeof node);
     d->node_cores = CPU_COUNT(&node);
@@ -41,12 +39,12 @@ static void count_cores(ed_dist *d) {
 void ed_dist_init(ed_dist *d, MPI_Comm comm) {
     memset(d, 0, sizeof *d);
     d->comm = comm;
-    MPI_OK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_ARE_FATAL));
-    MPI_OK(MPI_Comm_rank(comm, &d->rank));
-    MPI_OK(MPI_Comm_size(comm, &d->world));
-    MPI_OK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
-    MPI_OK(MPI_Comm_rank(d->node, &d->local_rank));
-    MPI_OK(MPI_Comm_size(d->node, &d->local_size));
+    ED_MPI_OK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_ARE_FATAL));
+    ED_MPI_OK(MPI_Comm_rank(comm, &d->rank));
+    ED_MPI_OK(MPI_Comm_size(comm, &d->world));
+    ED_MPI_OK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &d->node));
+    ED_MPI_OK(MPI_Comm_rank(d->node, &d->local_rank));
+    ED_MPI_OK(MPI_Comm_size(d->node, &d->local_size));
     if (gethostname(d->host, sizeof d->host) != 0) snprintf(d->host, sizeof d->host, "unknown");
     d->host[sizeof d->host - 1] = '\0';
     count_cores(d);
@@ -69,22 +67,22 @@ int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
 int ed_dist_agree(const ed_dist *d, int status, ed_error *err) {
     /* The lowest failing rank speaks for all: MIN over "my rank if I failed, else world". */
     int mine = status != 0 ? d->rank : d->world, first = d->world;
-    MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+    ED_MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
     if (first == d->world) return 0;
     char msg[sizeof err->msg];
     if (d->rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
-    MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm));
+    ED_MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm));
     msg[sizeof msg - 1] = '\0';
     if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
     return -1;
 }
 
 void ed_dist_sum(const ed_dist *d, double *x, int n) {
-    if (d->world > 1) MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm));
+    if (d->world > 1) ED_MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm));
 }
 
 void ed_dist_max(const ed_dist *d, double *x, int n) {
-    if (d->world > 1) MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm));
+    if (d->world > 1) ED_MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm));
 }
 
 void ed_dist_peak_rss(const ed_dist *d, double *rss) {
@@ -95,28 +93,21 @@ void ed_dist_peak_rss(const ed_dist *d, double *rss) {
 }
 
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {
-    if (d->world > 1) MPI_OK(MPI_Bcast(buf, bytes, MPI_BYTE, root, d->comm));
+    if (d->world > 1) ED_MPI_OK(MPI_Bcast(buf, bytes, MPI_BYTE, root, d->comm));
 }
 
 void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root) {
     if (d->world == 1) return;
     const size_t chunk = (size_t)1 << 28; /* floats: 1 GB per call, well inside int */
     for (size_t at = 0; at < n; at += chunk)
-        MPI_OK(MPI_Bcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm));
-}
-
-uint64_t ed_dist_hash(const float *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
+        ED_MPI_OK(MPI_Bcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm));
 }
 
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err) {
-    uint64_t h = ed_dist_hash(p, n), lo = h, hi = h;
+    uint64_t h = ed_hash_bytes(p, n * sizeof *p), lo = h, hi = h;
     if (d->world > 1) {
-        MPI_OK(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm));
-        MPI_OK(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm));
+        ED_MPI_OK(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm));
+        ED_MPI_OK(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm));
     }
     if (lo == hi) return 0;
     return ed_fail(err, "replicas diverged: weight hashes differ across ranks (min %016llx, max %016llx)",
@@ -137,9 +128,9 @@ void ed_dist_slices(const ed_dist *d, size_t n, int *counts, int *displs, size_t
 
 void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, const int *displs) {
     if (d->world > 1)
-        MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm));
+        ED_MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm));
 }
 
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs) {
-    MPI_OK(MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm));
+    ED_MPI_OK(MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm));
 }

@@ -4,24 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expert/bf16.h"
 #include "grad_bf16.h"
-
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
-uint16_t ed_bf16_encode(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN, sign kept */
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even (overflow rounds to Inf, as it should) */
-    return (uint16_t)(u >> 16);
-}
-
-float ed_bf16_decode(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 void ed_grad_sync_set_bf16(ed_grad_sync *g) {
     ED_CHECK(!g->scatter, "grad sync: bf16 on the wire is for the allreduce mode only");
@@ -46,12 +30,12 @@ void ed_grad_bf16_launch(ed_grad_sync *g, int i, size_t lo, size_t len) {
     size_t total = g->chunk * (size_t)g->world;
     for (size_t k = 0; k < len; k++) w[k] = ed_bf16_encode(x[k]);
     memset(w + len, 0, (total - len) * sizeof *w); /* the last chunks' padding adds zeros */
-    MPI_OK(MPI_Ialltoall(w, (int)g->chunk, MPI_UINT16_T, bucket_of(g, g->peers, i), (int)g->chunk, MPI_UINT16_T,
+    ED_MPI_OK(MPI_Ialltoall(w, (int)g->chunk, MPI_UINT16_T, bucket_of(g, g->peers, i), (int)g->chunk, MPI_UINT16_T,
                          g->comm, &g->req[i]));
 }
 
 void ed_grad_bf16_sum(ed_grad_sync *g, int i) {
-    MPI_OK(MPI_Wait(&g->req[i], MPI_STATUS_IGNORE));
+    ED_MPI_OK(MPI_Wait(&g->req[i], MPI_STATUS_IGNORE));
     const uint16_t *in = bucket_of(g, g->peers, i);
     uint16_t *w = bucket_of(g, g->wire, i);
     uint16_t *mine = w + (size_t)g->rank * g->chunk;
@@ -62,11 +46,11 @@ void ed_grad_bf16_sum(ed_grad_sync *g, int i) {
         mine[k] = ed_bf16_encode(s);
     }
     /* The alltoall is complete, so the send half of w is free for the gathered sums. */
-    MPI_OK(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, w, (int)g->chunk, MPI_UINT16_T, g->comm, &g->req2[i]));
+    ED_MPI_OK(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, w, (int)g->chunk, MPI_UINT16_T, g->comm, &g->req2[i]));
 }
 
 void ed_grad_bf16_decode(ed_grad_sync *g, int i, size_t lo, size_t len) {
-    MPI_OK(MPI_Wait(&g->req2[i], MPI_STATUS_IGNORE));
+    ED_MPI_OK(MPI_Wait(&g->req2[i], MPI_STATUS_IGNORE));
     const uint16_t *w = bucket_of(g, g->wire, i);
     float *x = g->buf + lo;
     for (size_t k = 0; k < len; k++) x[k] = ed_bf16_decode(w[k]);

@@ -6,13 +6,11 @@
 #include "expert/dist.h"
 #include "grad_bf16.h"
 
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
 void ed_grad_sync_init(ed_grad_sync *g, MPI_Comm comm, float *buf, size_t n, size_t bucket_bytes) {
     memset(g, 0, sizeof *g);
     g->comm = comm;
-    MPI_OK(MPI_Comm_size(comm, &g->world));
-    MPI_OK(MPI_Comm_rank(comm, &g->rank));
+    ED_MPI_OK(MPI_Comm_size(comm, &g->world));
+    ED_MPI_OK(MPI_Comm_rank(comm, &g->rank));
     g->buf = buf;
     g->n = n;
     g->bucket = bucket_bytes / sizeof(float);
@@ -80,11 +78,11 @@ static void launch(ed_grad_sync *g, int i) {
         /* In place: the bucket is the input, and this rank's part of the sum lands at the
          * bucket's start (finish moves it to its place); no second buffer. A rank the bucket
          * does not overlap receives 0 floats. */
-        MPI_OK(MPI_Ireduce_scatter(MPI_IN_PLACE, g->buf + bucket_lo(g, i), g->recvcounts + (size_t)i * (size_t)g->world,
+        ED_MPI_OK(MPI_Ireduce_scatter(MPI_IN_PLACE, g->buf + bucket_lo(g, i), g->recvcounts + (size_t)i * (size_t)g->world,
                                    MPI_FLOAT, MPI_SUM, g->comm, &g->req[i]));
         return;
     }
-    MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, g->buf + bucket_lo(g, i), (int)bucket_len(g, i), MPI_FLOAT,
+    ED_MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, g->buf + bucket_lo(g, i), (int)bucket_len(g, i), MPI_FLOAT,
                           MPI_SUM, g->comm, &g->req[i]));
 }
 
@@ -106,7 +104,7 @@ void ed_grad_sync_ready(void *ctx, size_t offset, size_t count) {
      * early buckets move while backward keeps computing. */
     if (g->world > 1) {
         int flag;
-        MPI_OK(MPI_Testall(g->n_buckets, g->req, &flag, MPI_STATUSES_IGNORE));
+        ED_MPI_OK(MPI_Testall(g->n_buckets, g->req, &flag, MPI_STATUSES_IGNORE));
     }
 }
 
@@ -117,7 +115,7 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
         for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_decode(g, i, bucket_lo(g, i), bucket_len(g, i));
         return;
     }
-    if (g->world > 1) MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
+    if (g->world > 1) ED_MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
     /* The optimizer reads the flat buffer: move each bucket's reduced part from the
      * bucket's start to its place in this rank's slice (overlapping: memmove). */
     if (g->scatter && g->world > 1)

@@ -6,8 +6,6 @@
 
 #include "expert/dist.h"
 
-#define MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
-
 enum { MAX_LISTED = 8 };
 
 typedef struct {
@@ -40,7 +38,7 @@ char *ed_dist_hosts_summary(const ed_dist *d, int threads) {
     me.threads = threads;
     me.cores = d->node_cores;
     rank_place *all = d->rank == 0 ? ed_malloc((size_t)d->world * sizeof *all) : NULL;
-    MPI_OK(MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, d->comm));
+    ED_MPI_OK(MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, d->comm));
     if (d->rank != 0) return NULL;
 
     char *s = NULL;

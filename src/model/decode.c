@@ -6,13 +6,11 @@
  * through each GEMM and one dot product per cached position in attention, instead of a
  * forward over the whole context. The layer functions are the training engine's
  * (layers.h): the same matmul_forward/ed_gemm, LayerNorm, GELU and residual code in the
- * same order as block_forward's inference branch (a single row goes through sgemv
- * instead of sgemm, see rowvec_forward), so logits agree with ed_gpt_forward
- * to float rounding (tests/generate/test_generate.c checks the ids it leads to).
+ * same order as block_forward's inference branch (ed_gemm turns a single row into a
+ * GEMV, see gemm.c), so logits agree with ed_gpt_forward to float rounding (tests/generate/test_generate.c checks the ids it leads to).
  *
  * New tokens go through in chunks of at most KV_ROWS rows (a long prompt is one batched
  * forward per chunk), so the scratch below is bounded by KV_ROWS whatever the context. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -92,49 +90,6 @@ void ed_kv_cache_reset(ed_kv_cache *k) { k->len = 0; }
 int ed_kv_cache_len(const ed_kv_cache *k) { return k->len; }
 int ed_kv_cache_capacity(const ed_kv_cache *k) { return k->cap; }
 
-/* out[OC] (+)= w[OC,C] x[C] (+ bias): the one-row case of matmul_forward as a GEMV.
- * sgemm with one row would repack the whole weight matrix on every call (OpenBLAS packs
- * the larger operand: measured 85% of a decode step in packing); sgemv streams it once.
- * Output rows are split over the OpenMP threads like ed_gemm's slabs. */
-static void rowvec_forward(ed_gemm_ctx *g, float *out, const float *x, const float *w, const float *bias, int C,
-                           int OC, int accumulate) {
-    if (ed_gemm_ctx_backend(g) != ED_GEMM_OPENBLAS || ed_gemm_ctx_precision(g) != ED_PREC_FP32) {
-        /* oneDNN / bf16: the backend's own product, so numerics match the full forward */
-        matmul_forward(g, out, x, w, bias, 1, C, OC, accumulate);
-        return;
-    }
-    if (bias) {
-        if (accumulate)
-            for (int j = 0; j < OC; j++) out[j] += bias[j];
-        else
-            memcpy(out, bias, (size_t)OC * sizeof(float));
-    }
-    float beta = bias || accumulate ? 1.0f : 0.0f;
-    int nt = omp_get_max_threads();
-    if (nt == 1 || (double)OC * C < 65536.0) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, x, 1, beta, out, 1);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-        int per = ((OC + n - 1) / n + 15) / 16 * 16;
-        int lo = t * per, hi = lo + per < OC ? lo + per : OC;
-        if (lo < hi)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, hi - lo, C, 1.0f, w + (size_t)lo * C, C, x, 1, beta,
-                        out + lo, 1);
-    }
-}
-
-/* matmul_forward for the chunk: GEMV for one row, the engine's GEMM for more. */
-static void linear(ed_gemm_ctx *g, float *out, const float *inp, const float *w, const float *bias, int n, int C,
-                   int OC, int accumulate) {
-    if (n == 1)
-        rowvec_forward(g, out, inp, w, bias, C, OC, accumulate);
-    else
-        matmul_forward(g, out, inp, w, bias, n, C, OC, accumulate);
-}
-
 /* Attention of n new rows (positions p0..p0+n-1) over cached keys/values [0, p0+n):
  * per head, S = scale Q K^T over the keys each row may see, softmax as in
  * attention_forward, Y = P V. Heads run on the OpenMP threads. */
@@ -179,7 +134,7 @@ static void forward_chunk(ed_gpt *m, ed_kv_cache *k, const int32_t *tok, int n) 
         const gpt_block_params *w = &m->p.blocks[l];
         float *K = k->kv + (size_t)l * 2 * k->cap * D, *V = K + (size_t)k->cap * D;
         layernorm_forward(k->ln, k->mean, k->rstd, k->x, w->ln1w, w->ln1b, n, D);
-        linear(m->gemm, k->qkv, k->ln, w->qkvw, w->qkvb, n, D, 3 * D, 0);
+        matmul_forward(m->gemm, k->qkv, k->ln, w->qkvw, w->qkvb, n, D, 3 * D, 0);
         for (int i = 0; i < n; i++) {
             const float *row = k->qkv + (size_t)i * 3 * D;
             memcpy(K + (size_t)(p0 + i) * D, row + D, (size_t)D * sizeof(float));
@@ -187,12 +142,12 @@ static void forward_chunk(ed_gpt *m, ed_kv_cache *k, const int32_t *tok, int n) 
         }
         cached_attention(m->gemm, k, K, V, n, p0);
         residual_bias_init(k->res2, k->x, w->projb, n, D);
-        linear(m->gemm, k->res2, k->atty, w->projw, NULL, n, D, D, 1);
+        matmul_forward(m->gemm, k->res2, k->atty, w->projw, NULL, n, D, D, 1);
         layernorm_forward(k->ln, k->mean, k->rstd, k->res2, w->ln2w, w->ln2b, n, D);
-        linear(m->gemm, k->fch, k->ln, w->fcw, w->fcb, n, D, FF, 0);
+        matmul_forward(m->gemm, k->fch, k->ln, w->fcw, w->fcb, n, D, FF, 0);
         gelu_forward(k->fch_gelu, k->fch, (size_t)n * FF);
         residual_bias_init(k->x, k->res2, w->fcob, n, D); /* the block output, in place */
-        linear(m->gemm, k->x, k->fch_gelu, w->fcow, NULL, n, FF, D, 1);
+        matmul_forward(m->gemm, k->x, k->fch_gelu, w->fcow, NULL, n, FF, D, 1);
     }
     k->len += n;
 }
@@ -219,7 +174,7 @@ const float *ed_gpt_forward_cached(ed_gpt *m, ed_kv_cache *k, const int32_t *tok
     /* Only the newest position's logits are wanted: ln_f and the tied head on one row. */
     const float *x = k->x + (size_t)(last - 1) * D;
     layernorm_forward(k->ln, k->mean, k->rstd, x, m->p.lnfw, m->p.lnfb, 1, D);
-    rowvec_forward(m->gemm, k->logits, k->ln, m->p.wte, NULL, D, V, 0);
+    matmul_forward(m->gemm, k->logits, k->ln, m->p.wte, NULL, 1, D, V, 0);
     ed_blas_serial_end(blas_saved);
     return k->logits;
 }

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bf16.h"
+#include "expert/bf16.h"
 #include "expert/common.h"
 #include "gemm.h"
 
@@ -86,11 +86,21 @@ void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len) {
     const char *prec = g->prec == ED_PREC_FP32 ? "fp32"
                        : g->bf16_native        ? "bf16 (native bf16 matmul, fp32 accumulation)"
                                                : "bf16 (emulated: fp32 GEMM on bf16-rounded inputs)";
-    snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_name(g->backend), impl[0] ? " (" : "", impl,
+    snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_names[g->backend], impl[0] ? " (" : "", impl,
              impl[0] ? ")" : "", prec);
 }
 
 /* ---- fp32 products: one per thread, or split into per-thread slabs ---- */
+
+/* One row through OpenBLAS fp32 (decoding one token): sgemm would pack the whole of B on
+ * every call (measured: 85% of a decode step in packing), sgemv streams it once. This
+ * was decode.c's own GEMV loop; here it also serves attention's one-row products, and
+ * cached decoding measured no slower for the move (ed-bench-generate, small, best of 6
+ * interleaved runs on a loaded 2-core Zen 3: 883 vs 717 tok/s at 1 thread, 1646 vs 1541
+ * at 2). */
+static int row_gemv(const ed_gemm_ctx *g, int M) {
+    return M == 1 && g->backend == ED_GEMM_OPENBLAS && g->prec == ED_PREC_FP32;
+}
 
 /* One thread's product: OpenBLAS single-threaded, or oneDNN from inside a region (where
  * it runs on the calling thread, with that thread's scratch slot). */
@@ -98,6 +108,9 @@ static void one_gemm(ed_gemm_ctx *g, int slot, int transA, int transB, int M, in
                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (g->backend == ED_GEMM_ONEDNN)
         ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else if (row_gemv(g, M)) /* C[0, :] = alpha op(B)^T a + beta C, a = A's one row (a column when transA) */
+        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, transB ? N : K, transB ? K : N, alpha, B,
+                    ldb, A, transA ? lda : 1, beta, C, 1);
     else
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N,
                     K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -106,8 +119,9 @@ static void one_gemm(ed_gemm_ctx *g, int slot, int transA, int transB, int M, in
 static void split_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc, int nested) {
     int nt = omp_get_max_threads();
-    /* small products: the fork costs more than it saves */
-    if (nested || nt == 1 || (double)M * N * K < 262144.0) {
+    /* small products: the fork costs more than it saves (a one-row GEMV is split from
+     * 65536 multiply-adds, as the decoder's own GEMV loop was before it moved here) */
+    if (nested || nt == 1 || (double)M * N * K < (row_gemv(g, M) ? 65536.0 : 262144.0)) {
         one_gemm(g, nested ? omp_get_thread_num() : 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
                  ldc);
         return;

@@ -69,8 +69,14 @@ void ed_machine_probe(ed_machine *m) {
     }
 }
 
+void ed_machine_cpu_line(const ed_machine *m, char *buf, size_t len) {
+    char kernels[160];
+    ed_isa_describe(kernels, sizeof kernels);
+    snprintf(buf, len, "%s (%s); kernels: %s", m->cpu, m->isa, kernels);
+}
+
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len) {
-    snprintf(buf, len, "CPU ISA %s, OpenBLAS core %s, oneDNN %s%s", m->isa, m->blas_core,
+    snprintf(buf, len, "OpenBLAS core %s, oneDNN %s%s", m->blas_core,
              m->have_onednn ? m->onednn_isa : "not built", m->have_onednn ? (m->bf16_native ? " (bf16 native)" : " (no bf16 matmul)") : "");
 }
 
@@ -88,24 +94,6 @@ const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len) 
 
 const char *const ed_gemm_backend_names[] = {"auto", "openblas", "onednn", NULL};
 const char *const ed_precision_names[] = {"fp32", "bf16", NULL};
-
-int ed_gemm_backend_parse(const char *s, ed_gemm_backend *out) {
-    int i = ed_name_index(ed_gemm_backend_names, s);
-    if (i < 0) return -1;
-    *out = (ed_gemm_backend)i;
-    return 0;
-}
-
-int ed_precision_parse(const char *s, ed_precision *out) {
-    int i = ed_name_index(ed_precision_names, s);
-    if (i < 0) return -1;
-    *out = (ed_precision)i;
-    return 0;
-}
-
-const char *ed_gemm_backend_name(ed_gemm_backend b) { return ed_gemm_backend_names[b]; }
-
-const char *ed_precision_name(ed_precision p) { return ed_precision_names[p]; }
 
 ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m) {
     if (want != ED_GEMM_AUTO) return want;

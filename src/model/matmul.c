@@ -11,7 +11,8 @@ void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w
                     int OC, int accumulate) {
     float beta = accumulate ? 1.0f : 0.0f;
     if (bias) {
-#pragma omp parallel for schedule(static)
+        /* one row (decoding a token): no fork for a single memcpy */
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * OC;
             if (accumulate)

@@ -52,8 +52,8 @@ static const ed_option_spec TABLE[] = {
     ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", T|P, SHAPE, "vocabulary size including the 4 special tokens"),
     ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", T|P, SHAPE, "word tokenizer: drop words seen fewer times"),
     ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", T|P, SHAPE, "word tokenizer: Unicode case folding"),
-    ROW("max-length", ED_OPT_INT, max_length, 0, "data", T, SHAPE, "tokens per window (inputs are max-length - 1)"),
-    ROW("stride", ED_OPT_INT, stride, 0, "data", T, T|E|I, "sliding-window step in tokens"),
+    ROW("max-length", ED_OPT_INT, max_length, 0, "data", T|P, SHAPE, "tokens per window (inputs are max-length - 1); prepare: the window index it stores"),
+    ROW("stride", ED_OPT_INT, stride, 0, "data", T|P, T|E|I, "sliding-window step in tokens; prepare: the window index it stores"),
     ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
     ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
     /* model */

@@ -333,7 +333,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     prep_writer w;
     int writing = status == 0;
     if (writing) {
-        int open_status = rank == 0 ? prep_open(&w, out_h5, tok, e) : 0;
+        int open_status = rank == 0 ? prep_open(&w, out_h5, tok, po->win.max_length ? &po->win : NULL, e) : 0;
         MPI_Bcast(&open_status, 1, MPI_INT, 0, comm);
         if (open_status != 0) {
             MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, comm);

@@ -145,17 +145,33 @@ ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_in
 /* ---- the writer ---------------------------------------------------------------------- */
 
 /* Writes out_h5.tmp and renames it on prep_close. Calls after the first failure do
- * nothing; prep_close reports that failure. */
+ * nothing; prep_close reports that failure.
+ *
+ * The window index: with win (max_length, stride) set, prep_put_offsets checks each
+ * document end as it arrives (increasing by >= 2 tokens, ending at n_tokens) and counts
+ * the windows of every document, writing window_blocks[b] = windows before document
+ * b * ED_WIN_BLOCK as blocks complete (a buffer of IDX_BUF entries: O(1) memory). The
+ * offsets must therefore come in order, which every caller does (rank order). */
 typedef struct {
-    hid_t file, group, tokens, offsets;
+    hid_t file, group, tokens, offsets, blocks;
     hid_t tok_type;  /* file type of tokens: uint16 or int32 */
     char path[4096], tmp[4200];
     int failed;
     ed_error err;
     ed_h5_quiet quiet;
+    ed_window_options win;       /* max_length 0: no window index */
+    /* the current split's index pass */
+    uint64_t n_tokens, n_docs;
+    uint64_t next_doc, prev_end; /* doc_offsets entries written so far; the last one */
+    uint64_t windows;            /* windows of documents [0, next_doc - 1) */
+    uint64_t *idx_buf;           /* pending window_blocks entries [idx_at, idx_at + idx_fill) */
+    size_t idx_fill;
+    uint64_t idx_at;
 } prep_writer;
 
-int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_error *err);
+/* win NULL: no window index (a file that trains through the one-pass index at start). */
+int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, const ed_window_options *win,
+              ed_error *err);
 void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint64_t n_docs, const prep_source *src);
 void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at);
 void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at);

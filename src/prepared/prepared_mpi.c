@@ -68,7 +68,7 @@ static void write_split(prep_writer *w, MPI_Comm comm, int world, const char *na
 }
 
 int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
-                         const ed_tokenizer *tok, ed_error *err) {
+                         const ed_tokenizer *tok, const ed_window_options *win, ed_error *err) {
     int rank, world;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &world);
@@ -81,7 +81,7 @@ int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train
     if (rank == 0) {
         for (int s = 0; s < 2 && status == 0; s++)
             if (splits[s]) status = prep_docs_source(splits[s], &src[s], err);
-        if (status == 0) status = prep_open(&w, out_h5, tok, err);
+        if (status == 0) status = prep_open(&w, out_h5, tok, win, err);
     }
     if (bcast_status(comm, status, err) != 0) return -1;
     uint64_t *counts = ed_malloc(2 * (size_t)world * sizeof *counts);

@@ -3,10 +3,13 @@
  *
  * Start-up cost: the token array is mapped read-only (H5Dget_offset + mmap: uint16 stays
  * uint16, the ranks of a node share the page cache), nothing of it is read at start.
- * doc_offsets (the index, 8 bytes per document) is mapped too and passed over once with
- * pread to build the block index (dataset.h) and check it. Every id is checked against
- * the vocabulary when a window is used (ed_dataset_tokens); the full scan of every token
- * is `expert-dist verify` (prepared_verify.c). A chunked or compressed token dataset
+ * doc_offsets (the index, 8 bytes per document) is mapped too, and so is the block index
+ * (dataset.h) when `prepare` stored it for the run's window shape (window_blocks): then
+ * start-up reads a few entries, whatever the corpus. Otherwise doc_offsets is passed over
+ * once with pread to build the block index and check it (and ds->note says so). Each
+ * window checks the index entries it reads and its ids when it is used
+ * (ed_dataset_locate, ed_dataset_tokens); the full scan of every token and entry is
+ * `expert-dist verify` (prepared_verify.c). A chunked or compressed token dataset
  * (rewritten by h5repack, say) cannot be mapped: its windows are read by hyperslab. */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,6 +169,14 @@ int ed_prepared_info_read(const char *path, ed_prepared_info *info, ed_error *er
         H5Dclose(d);
         info->n_docs[s] = n ? n - 1 : 0;
     }
+    if (rc == 0 && H5Lexists(r.file, "/train/window_blocks", H5P_DEFAULT) > 0) {
+        hid_t d = H5Dopen2(r.file, "/train/window_blocks", H5P_DEFAULT);
+        int64_t ml = 0, st = 0;
+        if (d >= 0 && prep_attr_read_i64(d, "max_length", &ml) == 0 && prep_attr_read_i64(d, "stride", &st) == 0 &&
+            ml > 0 && ml <= INT32_MAX && st > 0 && st <= INT32_MAX)
+            info->window_max_length = (int)ml, info->window_stride = (int)st;
+        if (d >= 0) H5Dclose(d);
+    }
     prep_close_reader(&r);
     return rc;
 }
@@ -310,6 +321,81 @@ static void slab_close(void *ctx) {
     free(c);
 }
 
+#define INDEX_DAMAGED "the window index is damaged (`expert-dist verify` checks it; `prepare` rewrites it)"
+
+static uint64_t load_u64(const void *base, size_t i) { /* mapped: may be misaligned */
+    uint64_t x;
+    memcpy(&x, (const char *)base + i * sizeof x, sizeof x);
+    return x;
+}
+
+/* The window index `prepare` stored for opt's shape, mapped read-only like the tokens:
+ * 1 when ds now holds it (block_win, n_blocks, n_windows), 0 when the file has none for
+ * this shape or it cannot be mapped (*why says which, for ds->note), -1 with err when it
+ * is there for this shape but damaged. O(1): attributes, sizes, and the first and last
+ * entries of window_blocks and doc_offsets (ds->doc_off, ds->n_docs set); the entries in
+ * between are checked by each window that reads them (ed_dataset_locate). */
+static int map_stored_index(prep_reader *r, ed_dataset *ds, const char *split, const ed_window_options *opt, int fd,
+                            uint64_t file_size, int omap, char *why, size_t why_n, ed_error *err) {
+    char bobj[40];
+    snprintf(bobj, sizeof bobj, "/%s/window_blocks", split);
+    if (H5Lexists(r->file, bobj, H5P_DEFAULT) <= 0) {
+        snprintf(why, why_n, "the file stores none");
+        return 0;
+    }
+    uint64_t n = 0;
+    hid_t bd = prep_open_1d(r, bobj, 'o', &n, err);
+    if (bd < 0) return -1;
+    int64_t ml = 0, stride = 0, bdocs = 0, nw = 0;
+    size_t n_blocks = (ds->n_docs + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
+    haddr_t at = 0;
+    int rc = -1;
+    if (prep_attr_read_i64(bd, "max_length", &ml) | prep_attr_read_i64(bd, "stride", &stride) |
+        prep_attr_read_i64(bd, "block_docs", &bdocs) | prep_attr_read_i64(bd, "n_windows", &nw))
+        prep_rfail(r, err, "%s lacks one of its attributes max_length, stride, block_docs, n_windows: " INDEX_DAMAGED,
+                   bobj);
+    else if (ml != opt->max_length || stride != opt->stride)
+        rc = 0, snprintf(why, why_n, "the file stores it for --max-length %lld --stride %lld", (long long)ml,
+                         (long long)stride);
+    else if (bdocs != ED_WIN_BLOCK)
+        rc = 0, snprintf(why, why_n, "the file stores it in blocks of %lld documents, this build uses %d",
+                         (long long)bdocs, ED_WIN_BLOCK);
+    else if (!omap || !plain_offset(bd, &at))
+        rc = 0, snprintf(why, why_n, "the file's index datasets are chunked or compressed (h5repack?): not mapped");
+    else if (n != n_blocks + 1)
+        prep_rfail(r, err, "%s has %llu entries, %zu documents need %zu: " INDEX_DAMAGED, bobj, (unsigned long long)n,
+                   ds->n_docs, n_blocks + 1);
+    else if (at + n * 8 > file_size)
+        prep_rfail(r, err, "truncated: %s needs bytes up to offset %llu, the file ends at %llu", bobj,
+                   (unsigned long long)(at + n * 8), (unsigned long long)file_size);
+    else if (nw > (int64_t)UINT32_MAX)
+        prep_rfail(r, err, "%lld windows, more than the 2^32-1 supported (raise --stride)", (long long)nw);
+    else if (!(ds->block_win = map_range(fd, at, n * 8, &ds->map[2], &ds->map_len[2])))
+        prep_rfail(r, err, "cannot map %s: %s", bobj, strerror(errno));
+    else if (load_u64(ds->block_win, 0) != 0 || load_u64(ds->block_win, n_blocks) != (uint64_t)nw || nw < 1)
+        prep_rfail(r, err, "%s[0] = %llu, [%zu] = %llu, expected 0 and n_windows = %lld: " INDEX_DAMAGED, bobj,
+                   (unsigned long long)load_u64(ds->block_win, 0), n_blocks,
+                   (unsigned long long)load_u64(ds->block_win, n_blocks), (long long)nw);
+    else if (load_u64(ds->doc_off, 0) != 0 || load_u64(ds->doc_off, ds->n_docs) != ds->n_tokens)
+        prep_rfail(r, err, "/%s/doc_offsets[0] = %llu, [%zu] = %llu, expected 0 and the %zu tokens: the document index "
+                           "is damaged (`expert-dist verify` checks it)",
+                   split, (unsigned long long)load_u64(ds->doc_off, 0), ds->n_docs,
+                   (unsigned long long)load_u64(ds->doc_off, ds->n_docs), ds->n_tokens);
+    else {
+        /* like the tokens: windows are looked up at random */
+        madvise(ds->map[2], ds->map_len[2], MADV_RANDOM);
+        ds->n_blocks = n_blocks;
+        ds->n_windows = (size_t)nw;
+        ds->max_length = opt->max_length;
+        ds->stride = opt->stride;
+        ds->pack = 0;
+        rc = 1;
+    }
+    if (rc != 1) ds->block_win = NULL; /* a mapping made stays in map[2] for ed_dataset_free */
+    H5Dclose(bd);
+    return rc;
+}
+
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
                              ed_error *err) {
     memset(ds, 0, sizeof *ds);
@@ -397,12 +483,25 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
             goto out;
         }
     }
-    char oname[sizeof ds->origin];
-    snprintf(oname, sizeof oname, "%s", ds->origin);
-    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, oobj); /* index errors name the index */
-    int irc = ed_dataset_index(ds, n_docs, opt, omap ? pread_off : NULL, &pc, err);
-    snprintf(ds->origin, sizeof ds->origin, "%s", oname);
-    if (irc != 0) goto out;
+    ds->n_docs = n_docs;
+    snprintf(ds->index_origin, sizeof ds->index_origin, "%s: /%s", path, split);
+    char why[200] = "";
+    int stored =
+        opt->pack ? 0 : map_stored_index(&r, ds, split, opt, fd, (uint64_t)st.st_size, omap, why, sizeof why, err);
+    if (stored < 0) goto out;
+    if (!stored) {
+        char oname[sizeof ds->origin];
+        snprintf(oname, sizeof oname, "%s", ds->origin);
+        snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, oobj); /* index errors name the index */
+        int irc = ed_dataset_index(ds, n_docs, opt, omap ? pread_off : NULL, &pc, err);
+        snprintf(ds->origin, sizeof ds->origin, "%s", oname);
+        if (irc != 0) goto out;
+        if (!opt->pack)
+            snprintf(ds->note, sizeof ds->note,
+                     "%s: the window index of /%s was computed in one pass over %zu documents because %s; "
+                     "`expert-dist prepare ... --max-length %d --stride %d` stores it for these windows",
+                     path, split, n_docs, why, opt->max_length, opt->stride);
+    }
     rc = 0;
 out:
     if (rc != 0) ed_dataset_free(ds);

@@ -1,5 +1,6 @@
 /* prepared_verify.c — ed_prepared_verify: every check a prepared file can get, in one
- * sequential pass per split (what `train` no longer does at start-up).
+ * sequential pass per split (what `train` no longer does at start-up), the stored window
+ * index (window_blocks) recounted from doc_offsets as the pass goes.
  *
  * Memory is O(CHUNK) whatever the corpus: the token array and the document index are
  * read side by side in hyperslabs (mapped or not, chunked or not: HDF5 serves both), and
@@ -28,6 +29,24 @@ static int cursor_at(cursor *c, uint64_t i) {
     return prep_read_slab(c->d, c->memtype, c->buf, c->base, (size_t)c->fill);
 }
 
+/* window_blocks[(d + 63) / 64] must be `windows`, the windows of documents [0, d). */
+static int check_block(prep_reader *r, cursor *b, const char *bobj, uint64_t d, uint64_t windows,
+                       const ed_window_options *shape, ed_error *err) {
+    uint64_t k = (d + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
+    if (cursor_at(b, k) != 0) {
+        char reason[256];
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+        return prep_rfail(r, err, "%s cannot be read at entry %llu: %s", bobj, (unsigned long long)k, reason);
+    }
+    uint64_t v = ((const uint64_t *)b->buf)[k - b->base];
+    if (v != windows)
+        return prep_rfail(r, err, "%s[%llu] = %llu, doc_offsets give %llu windows before document %llu "
+                                  "(--max-length %d --stride %d): the window index is damaged (`prepare` rewrites it)",
+                          bobj, (unsigned long long)k, (unsigned long long)v, (unsigned long long)windows,
+                          (unsigned long long)d, shape->max_length, shape->stride);
+    return 0;
+}
+
 static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64_t *n_docs, uint64_t *n_tokens,
                         ed_error *err) {
     char tobj[32], oobj[32];
@@ -39,10 +58,43 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
     int rc = -1;
     cursor t = {td, H5T_NATIVE_INT32, 4, nt, 0, 0, ed_malloc(CHUNK * 4)};
     cursor o = {od, H5T_NATIVE_UINT64, 8, no, 0, 0, ed_malloc(CHUNK * 8)};
+    cursor b = {H5I_INVALID_HID, H5T_NATIVE_UINT64, 8, 0, 0, 0, NULL};
+    int64_t n_windows_attr = 0;
     if (td < 0 || od < 0) goto out;
     if (no < 2) {
         prep_rfail(r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)no);
         goto out;
+    }
+    /* the stored window index, when there is one: recounted entry by entry */
+    char bobj[40];
+    snprintf(bobj, sizeof bobj, "/%s/window_blocks", split);
+    ed_window_options shape = {0};
+    uint64_t windows = 0, n_blocks = (no - 1 + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
+    if (H5Lexists(r->file, bobj, H5P_DEFAULT) > 0) {
+        uint64_t nb = 0;
+        int64_t ml = 0, st = 0, bd = 0, nw = 0;
+        b.d = prep_open_1d(r, bobj, 'o', &nb, err);
+        if (b.d < 0) goto out;
+        b.n = nb;
+        if (prep_attr_read_i64(b.d, "max_length", &ml) | prep_attr_read_i64(b.d, "stride", &st) |
+            prep_attr_read_i64(b.d, "block_docs", &bd) | prep_attr_read_i64(b.d, "n_windows", &nw)) {
+            prep_rfail(r, err, "%s lacks one of its attributes max_length, stride, block_docs, n_windows", bobj);
+            goto out;
+        }
+        if (ml < 2 || ml > INT32_MAX || st < 1 || st > INT32_MAX || bd != ED_WIN_BLOCK) {
+            prep_rfail(r, err, "%s has max_length %lld, stride %lld, block_docs %lld: expected >= 2, >= 1 and %d", bobj,
+                       (long long)ml, (long long)st, (long long)bd, ED_WIN_BLOCK);
+            goto out;
+        }
+        if (nb != n_blocks + 1) {
+            prep_rfail(r, err, "%s has %llu entries, %llu documents need %llu", bobj, (unsigned long long)nb,
+                       (unsigned long long)(no - 1), (unsigned long long)(n_blocks + 1));
+            goto out;
+        }
+        shape = (ed_window_options){.max_length = (int)ml, .stride = (int)st};
+        n_windows_attr = nw;
+        b.buf = ed_malloc(CHUNK * 8);
+        if (check_block(r, &b, bobj, 0, 0, &shape, err) != 0) goto out;
     }
     uint64_t prev = 0;
     for (uint64_t d = 0; d < no; d++) {
@@ -87,7 +139,15 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
                 goto out;
             }
         }
+        if (shape.max_length) windows += ed_windows_in_doc(end - prev, &shape);
         prev = end;
+        int block_end = d % ED_WIN_BLOCK == 0 || d == no - 1;
+        if (shape.max_length && block_end && check_block(r, &b, bobj, d, windows, &shape, err) != 0) goto out;
+    }
+    if (shape.max_length && (uint64_t)n_windows_attr != windows) {
+        prep_rfail(r, err, "%s has n_windows = %lld, doc_offsets give %llu windows (--max-length %d --stride %d)", bobj,
+                   (long long)n_windows_attr, (unsigned long long)windows, shape.max_length, shape.stride);
+        goto out;
     }
     if (prev != nt) {
         prep_rfail(r, err, "%s ends at token %llu, %s has %llu", oobj, (unsigned long long)prev, tobj,
@@ -100,6 +160,8 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
 out:
     free(t.buf);
     free(o.buf);
+    free(b.buf);
+    if (b.d >= 0) H5Dclose(b.d);
     if (td >= 0) H5Dclose(td);
     if (od >= 0) H5Dclose(od);
     return rc;

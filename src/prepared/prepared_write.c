@@ -12,6 +12,8 @@
 
 #include "prepared_internal.h"
 
+enum { IDX_BUF = 1 << 16 }; /* window_blocks entries buffered before a write: 512 KiB */
+
 /* Part k of `parts` of documents [first, last), cut so that parts hold similar bytes. */
 static void split_range(const ed_docs *docs, size_t first, size_t last, int k, int parts, size_t *a, size_t *b) {
     uint64_t total = 0;
@@ -98,9 +100,14 @@ static void wfail(prep_writer *w, const char *what) {
     w->failed = 1;
 }
 
-int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, ed_error *err) {
+int prep_open(prep_writer *w, const char *path, const ed_tokenizer *tok, const ed_window_options *win,
+              ed_error *err) {
     memset(w, 0, sizeof *w);
-    w->file = w->group = w->tokens = w->offsets = H5I_INVALID_HID;
+    w->file = w->group = w->tokens = w->offsets = w->blocks = H5I_INVALID_HID;
+    if (win && (win->max_length < 2 || win->stride < 1))
+        return ed_fail(err, "%s: the window index needs max_length >= 2 and stride >= 1, got %d and %d", path,
+                       win->max_length, win->stride);
+    if (win) w->win = (ed_window_options){.max_length = win->max_length, .stride = win->stride};
     if (strlen(path) >= sizeof w->path) return ed_fail(err, "%s: path too long", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
@@ -179,6 +186,66 @@ void prep_split_begin(prep_writer *w, const char *name, uint64_t n_tokens, uint6
     }
     uint64_t zero = 0;
     if (prep_write_slab(w->offsets, H5T_NATIVE_UINT64, &zero, 0, 1) < 0) wfail(w, what);
+    w->n_tokens = n_tokens;
+    w->n_docs = n_docs;
+    w->next_doc = 1;
+    w->prev_end = 0;
+    w->windows = 0;
+    w->idx_at = 0;
+    w->idx_fill = 0;
+    if (!w->win.max_length) return;
+    /* the window index for one shape; n_windows is added at prep_split_end */
+    w->blocks = make_1d(w, "window_blocks", H5T_STD_U64LE, (n_docs + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK + 1);
+    if (w->blocks < 0 || ed_h5_attr_i64(w->blocks, "max_length", w->win.max_length) |
+                             ed_h5_attr_i64(w->blocks, "stride", w->win.stride) |
+                             ed_h5_attr_i64(w->blocks, "block_docs", ED_WIN_BLOCK)) {
+        wfail(w, "window_blocks");
+        return;
+    }
+    if (!w->idx_buf) w->idx_buf = ed_malloc(IDX_BUF * sizeof *w->idx_buf);
+    w->idx_buf[w->idx_fill++] = 0; /* no windows before block 0 */
+}
+
+static void idx_flush(prep_writer *w) {
+    if (!w->failed && w->idx_fill &&
+        prep_write_slab(w->blocks, H5T_NATIVE_UINT64, w->idx_buf, w->idx_at, w->idx_fill) < 0)
+        wfail(w, "window_blocks");
+    w->idx_at += w->idx_fill;
+    w->idx_fill = 0;
+}
+
+static void idx_push(prep_writer *w, uint64_t windows) {
+    if (w->idx_fill == IDX_BUF) idx_flush(w);
+    w->idx_buf[w->idx_fill++] = windows;
+}
+
+/* Document ends off[0..n) for entries [at, at + n) of doc_offsets, in order: checked
+ * (the trainer trusts the stored index and checks only what each window reads), and
+ * counted into the window index. */
+static void index_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at) {
+    if (at != w->next_doc) {
+        ed_fail(&w->err, "%s: doc_offsets written out of order (entry %llu, expected %llu)", w->path,
+                (unsigned long long)at, (unsigned long long)w->next_doc);
+        w->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < n && !w->failed; i++) {
+        uint64_t d = at + i, e = off[i]; /* document d - 1 ends at e */
+        if (d > w->n_docs || e < w->prev_end + 2 || e > w->n_tokens) {
+            ed_fail(&w->err, "%s: doc_offsets[%llu] = %llu after %llu: document %llu is not at least <BOS> <EOS> "
+                             "inside the %llu tokens",
+                    w->path, (unsigned long long)d, (unsigned long long)e, (unsigned long long)w->prev_end,
+                    (unsigned long long)(d - 1), (unsigned long long)w->n_tokens);
+            w->failed = 1;
+            return;
+        }
+        if (w->win.max_length) {
+            w->windows += ed_windows_in_doc(e - w->prev_end, &w->win);
+            if (d % ED_WIN_BLOCK == 0) idx_push(w, w->windows);
+        }
+        w->prev_end = e;
+    }
+    w->next_doc = at + n;
 }
 
 void prep_put_tokens(prep_writer *w, const int32_t *ids, size_t n, uint64_t at) {
@@ -207,18 +274,34 @@ void prep_put_string(prep_writer *w, const char *name, const char *text) {
 }
 
 void prep_put_offsets(prep_writer *w, const uint64_t *off, size_t n, uint64_t at) {
+    if (w->failed) return;
+    index_offsets(w, off, n, at);
     if (!w->failed && prep_write_slab(w->offsets, H5T_NATIVE_UINT64, off, at, n) < 0) wfail(w, "doc_offsets");
 }
 
 void prep_split_end(prep_writer *w) {
+    if (w->group >= 0 && !w->failed && (w->next_doc != w->n_docs + 1 || w->prev_end != w->n_tokens)) {
+        ed_fail(&w->err, "%s: doc_offsets ends at entry %llu, token %llu; expected %llu documents, %llu tokens",
+                w->path, (unsigned long long)w->next_doc - 1, (unsigned long long)w->prev_end,
+                (unsigned long long)w->n_docs, (unsigned long long)w->n_tokens);
+        w->failed = 1;
+    }
+    if (w->blocks >= 0 && !w->failed) {
+        if (w->n_docs % ED_WIN_BLOCK != 0) idx_push(w, w->windows); /* the end of the last, partial block */
+        idx_flush(w);
+        if (!w->failed && ed_h5_attr_i64(w->blocks, "n_windows", (int64_t)w->windows)) wfail(w, "window_blocks");
+    }
+    if (w->blocks >= 0) H5Dclose(w->blocks);
     if (w->tokens >= 0) H5Dclose(w->tokens);
     if (w->offsets >= 0) H5Dclose(w->offsets);
     if (w->group >= 0) H5Gclose(w->group);
-    w->tokens = w->offsets = w->group = H5I_INVALID_HID;
+    w->tokens = w->offsets = w->group = w->blocks = H5I_INVALID_HID;
 }
 
 int prep_close(prep_writer *w, ed_error *err) {
     prep_split_end(w);
+    free(w->idx_buf);
+    w->idx_buf = NULL;
     if (w->file >= 0) {
         if (!w->failed && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) wfail(w, "(flush)");
         if (H5Fclose(w->file) < 0) wfail(w, "(close)");
@@ -257,14 +340,14 @@ int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val,
 }
 
 int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
-                     ed_error *err) {
+                     const ed_window_options *win, ed_error *err) {
     if (prep_check_inputs(out_h5, train, val, err) != 0) return -1;
     prep_source src[2];
     const ed_docs *splits[2] = {train, val};
     for (int s = 0; s < 2; s++)
         if (splits[s] && prep_docs_source(splits[s], &src[s], err) != 0) return -1;
     prep_writer w;
-    if (prep_open(&w, out_h5, tok, err) != 0) return -1;
+    if (prep_open(&w, out_h5, tok, win, err) != 0) return -1;
     for (int s = 0; s < 2; s++) {
         if (!splits[s]) continue;
         prep_part p;

@@ -97,7 +97,7 @@ static void rotate_files(const ed_trainer *t, const char *prefix) {
         }
     }
     closedir(dir);
-    qsort(steps, n, sizeof *steps, cmp_long);
+    if (n > 0) qsort(steps, n, sizeof *steps, cmp_long); /* steps is NULL when none matched */
     for (size_t i = 0; i + (size_t)t->o->keep_last < n; i++) {
         char path[ED_PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s-%ld.h5", t->o->checkpoint_dir, prefix, steps[i]);

@@ -10,7 +10,6 @@
 
 #include "expert/commands.h"
 #include "expert/progress.h"
-#include "expert/isa.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -342,10 +341,9 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
-    char cpu[128], isa[160];
-    ed_cpu_model(cpu, sizeof cpu);
-    ed_isa_describe(isa, sizeof isa);
-    printf("# cpu: %s; kernels: %s\n", cpu, isa);
+    char cpu[512];
+    ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
+    printf("# cpu: %s\n", cpu);
     if (t->hosts) printf("# hosts: %s\n", t->hosts);
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);
@@ -365,10 +363,11 @@ static void print_memory(const ed_trainer *t) {
     /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
     size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
     /* What the datasets hold in this process (docs/memory.md, "Per token": tokens and index
-     * only when built from text, the block index; nothing per window) and the batch
-     * buffers (inputs, targets: int32, mask: uint8). A mapped token file is apart. */
-    size_t data = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds) +
-                  (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
+     * only when built from text, a block index built at start; nothing per window) and the
+     * batch buffers (inputs, targets: int32, mask: uint8). A mapped token file (and its
+     * mapped indexes) is apart. */
+    size_t corpus = ed_dataset_memory(&t->train_ds) + ed_dataset_memory(&t->val_ds);
+    size_t data = corpus + (size_t)t->o->batch_size * (size_t)(t->o->max_length - 1) * 9;
     size_t mapped = ed_dataset_mapped(&t->train_ds) + ed_dataset_mapped(&t->val_ds);
     /* Rank 0 only, while a checkpoint is written: the file (weights + the whole optimizer,
      * gathered under ZeRO) is laid out in memory once (src/checkpoint/ckpt_write.c). */
@@ -380,10 +379,11 @@ static void print_memory(const ed_trainer *t) {
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
-           "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory)\n  total/rank   %10.1f MB\n"
+           "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
+           "batch buffers)\n  total/rank   %10.1f MB\n"
            "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");

@@ -25,7 +25,7 @@ ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *
     ed_machine probed;
     if (!mach) ed_machine_probe(&probed), mach = &probed;
     if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
-        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_name(o->gemm), msg);
+        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_names[o->gemm], msg);
         ed_gpt_free(m);
         return NULL;
     }
@@ -95,6 +95,10 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
         fprintf(stderr, "warning: %s: the token dataset is chunked or compressed, so it cannot be memory-mapped: "
                         "windows are read by hyperslab (slower; `expert-dist prepare` writes it contiguous)\n",
                 o->data_file);
+    /* one line when start-up had to pass over the documents (the file stores no window
+     * index for this shape): the train split's, or else the val split's */
+    const char *note = t->train_ds.note[0] ? t->train_ds.note : t->val_ds.note;
+    if (t->verbose && note[0]) printf("info: %s\n", note);
     return 0;
 }
 

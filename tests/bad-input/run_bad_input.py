@@ -127,6 +127,10 @@ CASES = [
     Case("gen:prepared-truncated.h5", "data", 1, "truncated: the file ends at byte offset", quick=True),
     Case("gen:prepared-truncated.h5", "verify", 1, "truncated"),
     Case("gen:prepared-good.h5", "verify", 0),
+    # sliding windows (the tiny preset packs, which needs no index): the stored 24/12 index
+    Case("gen:prepared-good.h5", "data", 0, flags=("--pack", "0")),
+    Case("gen:prepared-bad-index.h5", "data", 1, "the window index is damaged", quick=True, flags=("--pack", "0")),
+    Case("gen:prepared-bad-index.h5", "verify", 1, "/train/window_blocks[1] = "),
     # ---- config files (-c); the keys they set are not given as flags ----
     Case("cfg-bad-number.ini", "config", 2, "expected a finite number", quick=True),
     Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate'"),
@@ -283,10 +287,11 @@ def make_text_files(work):
 
 
 def make_prepared(args, work, good):
-    """A prepared file made by the real `prepare`, and a copy cut short after it."""
+    """A prepared file made by the real `prepare` (with the window index for MODEL's shape), a
+    copy cut short after it, and one whose stored window index was rewritten."""
     path = os.path.join(work, "prepared-good.h5")
     p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--vocab-size", "64", "--threads", "1",
-                      "--quiet"], timeout=120)
+                      "--max-length", "24", "--stride", "12", "--quiet"], timeout=120)
     if p is None or p.returncode != 0:
         print("FAIL: could not prepare the base token file:\n%s" % (p.stderr if p else "timeout"))
         sys.exit(1)
@@ -295,7 +300,14 @@ def make_prepared(args, work, good):
     cut = os.path.join(work, "prepared-truncated.h5")
     with open(cut, "wb") as f:
         f.write(blob[: len(blob) - 100])
-    return {"prepared-good.h5": path, "prepared-truncated.h5": cut}
+    # the stored window index with its last entry rewritten in place
+    import h5py
+    bad = os.path.join(work, "prepared-bad-index.h5")
+    with open(bad, "wb") as f:
+        f.write(blob)
+    with h5py.File(bad, "r+") as f:
+        f["train/window_blocks"][-1] += 1
+    return {"prepared-good.h5": path, "prepared-truncated.h5": cut, "prepared-bad-index.h5": bad}
 
 
 def make_checkpoints(args, work, good):

@@ -294,11 +294,12 @@ int main(int argc, char **argv) {
         }
         i++;
     }
-    ed_gemm_backend want;
-    if (ed_gemm_backend_parse(gemm_s, &want) != 0) {
+    int want_i = ed_name_index(ed_gemm_backend_names, gemm_s);
+    if (want_i < 0) {
         fprintf(stderr, "ed-bench: --gemm must be auto, openblas or onednn (got '%s')\n", gemm_s);
         return 2;
     }
+    ed_gemm_backend want = (ed_gemm_backend)want_i;
     int do32 = !strcmp(prec_s, "fp32") || !strcmp(prec_s, "both");
     int do16 = !strcmp(prec_s, "bf16") || !strcmp(prec_s, "both");
     if (!do32 && !do16) {
@@ -333,17 +334,16 @@ int main(int argc, char **argv) {
             if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
-    char cpu[128], isa[160], emsg[256];
+    char cpu[512], emsg[256];
     if (ed_isa_init(emsg, sizeof emsg) != 0) {
         fprintf(stderr, "ed-bench: %s\n", emsg);
         return 2;
     }
-    ed_cpu_model(cpu, sizeof cpu);
-    ed_isa_describe(isa, sizeof isa);
+    ed_machine_cpu_line(&mach, cpu, sizeof cpu);
     char desc[256];
     ed_machine_describe(&mach, desc, sizeof desc);
-    printf("# cpu: %s; kernels: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, isa, desc, ed_gemm_backend_name(b32),
-           ed_gemm_backend_name(b16));
+    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, desc, ed_gemm_backend_names[b32],
+           ed_gemm_backend_names[b16]);
     char warn[320];
     if ((b32 == ED_GEMM_OPENBLAS || b16 == ED_GEMM_OPENBLAS) && ed_machine_blas_warning(&mach, warn, sizeof warn))
         printf("# %s\n", warn);
@@ -417,7 +417,7 @@ int main(int argc, char **argv) {
             char bestname[32];
             snprintf(bestname, sizeof bestname, "(%s)", GEMM_NAMES[best]);
             printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
-                   p ? "bf16" : "fp32", ed_gemm_backend_name(e->gemm), e->n, tokens / dt, gf,
+                   p ? "bf16" : "fp32", ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
                    (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
                    100.0 * e->cpu / (e->wall * threads));
@@ -438,7 +438,7 @@ int main(int argc, char **argv) {
             snprintf(name, sizeof name, "%s+rc", c->name);
             printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
                    "act %.2fx smaller\n",
-                   name, "fp32", ed_gemm_backend_name(er.gemm), er.n, tokens / r_t, rgf, median(er.f + 2, steps),
+                   name, "fp32", ed_gemm_backend_names[er.gemm], er.n, tokens / r_t, rgf, median(er.f + 2, steps),
                    median(er.b + 2, steps), median(er.op + 2, steps), (double)r_act / 1048576.0, rate[best32],
                    "", 100.0 * rgf / rate[best32], 100.0 * er.cpu / (er.wall * threads), 100.0 * (r_t / dt - 1.0),
                    (double)act / (double)r_act);

@@ -23,13 +23,6 @@ static int failures;
         }                                                                                 \
     } while (0)
 
-static uint64_t fnv(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 /* 1 when x is the same on every rank. */
 static int same_everywhere(uint64_t x) {
     uint64_t lo, hi;
@@ -62,12 +55,12 @@ int main(int argc, char **argv) {
     ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)docs.text, docs.len, docs.n, &err);
     size_t blen;
     char *blob = ed_tok_serialize(tok, &blen);
-    CHECK(same_everywhere(fnv(blob, blen)), "vocabularies differ between ranks");
+    CHECK(same_everywhere(ed_hash_bytes(blob, blen)), "vocabularies differ between ranks");
 
     ed_dataset ds;
     ed_window_options wo = {.max_length = 32, .stride = 16};
     CHECK(ed_dataset_build(&ds, &docs, tok, &wo, &err) == 0, "%s", err.msg);
-    CHECK(same_everywhere(fnv(ds.tokens, ds.n_tokens * (size_t)ds.token_bytes)), "token arrays differ");
+    CHECK(same_everywhere(ed_hash_bytes(ds.tokens, ds.n_tokens * (size_t)ds.token_bytes)), "token arrays differ");
 
     const int B = 3, A = 2;
     ed_sampler s;
@@ -81,7 +74,7 @@ int main(int argc, char **argv) {
         ed_sampler_set_epoch(&s, epoch);
         uint32_t *order = malloc(ds.n_windows * sizeof *order);
         for (size_t i = 0; i < ds.n_windows; i++) order[i] = ed_sampler_at(&s, i);
-        CHECK(same_everywhere(fnv(order, ds.n_windows * sizeof *order)), "epoch %d: permutations differ", epoch);
+        CHECK(same_everywhere(ed_hash_bytes(order, ds.n_windows * sizeof *order)), "epoch %d: permutations differ", epoch);
         free(order);
         memset(count, 0, ds.n_windows * sizeof *count);
         long targets = 0;

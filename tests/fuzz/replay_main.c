@@ -52,7 +52,7 @@ static long run_path(const char *path) {
         snprintf(names[n++], len, "%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp);
+    if (n > 0) qsort(names, n, sizeof *names, cmp); /* names is NULL for an empty folder */
     long count = 0;
     for (size_t i = 0; i < n; i++) {
         count += run_path(names[i]);

@@ -44,13 +44,14 @@ static void train_steps(ed_gpt *m, ed_optim *o, const int32_t *inp, const int32_
 }
 
 int main(int argc, char **argv) {
-    ed_gemm_backend backend = ED_GEMM_OPENBLAS;
-    ed_precision prec = ED_PREC_FP32;
-    if (argc < 2 || argc > 4 || (argc > 2 && ed_gemm_backend_parse(argv[2], &backend) != 0) ||
-        (argc > 3 && ed_precision_parse(argv[3], &prec) != 0) || backend == ED_GEMM_AUTO) {
+    int backend_i = argc > 2 ? ed_name_index(ed_gemm_backend_names, argv[2]) : ED_GEMM_OPENBLAS;
+    int prec_i = argc > 3 ? ed_name_index(ed_precision_names, argv[3]) : ED_PREC_FP32;
+    if (argc < 2 || argc > 4 || backend_i <= ED_GEMM_AUTO || prec_i < 0) {
         fprintf(stderr, "usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16]\n");
         return 2;
     }
+    ed_gemm_backend backend = (ed_gemm_backend)backend_i;
+    ed_precision prec = (ed_precision)prec_i;
     const char *dir = argv[1];
     /* T > 64 so attention runs several causal row blocks; Tmax > T leaves unused wpe rows. */
     ed_model_config cfg = {.vocab_size = 37, .d_model = 16, .n_layers = 2, .n_heads = 2,

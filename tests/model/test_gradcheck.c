@@ -18,10 +18,11 @@
 #include <cmocka.h>
 #include <omp.h>
 
+#include "expert/bf16.h"
+#include "expert/common.h"
 #include "expert/gpt.h"
 #include "expert/rng.h"
 #include "gpt_internal.h"
-#include "bf16.h"
 #include "layers.h"
 
 #define H_STEP 1e-2f
@@ -74,9 +75,9 @@ static ed_gemm_ctx *G;
 
 static ed_gemm_backend test_backend(void) {
     const char *e = getenv("ED_TEST_GEMM");
-    ed_gemm_backend b = ED_GEMM_OPENBLAS;
-    if (e && ed_gemm_backend_parse(e, &b) != 0) fail_msg("ED_TEST_GEMM=%s is not openblas|onednn", e);
-    return b;
+    int b = e ? ed_name_index(ed_gemm_backend_names, e) : ED_GEMM_OPENBLAS;
+    if (b < 0) fail_msg("ED_TEST_GEMM=%s is not openblas|onednn", e);
+    return (ed_gemm_backend)b;
 }
 
 static double bf16_value(float x) {

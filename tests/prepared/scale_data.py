@@ -7,8 +7,9 @@ and one 1024x smaller, same vocabulary, same model: `mpirun -n 2 ... --data-file
 trainer's "peak memory by rank") must be within 20% between the two runs, and within 20%
 of what --dry-run predicts for that run: "peak rank 0" for rank 0 (it writes last.h5),
 "total/rank" (+ the "comm scratch" the report names, Open MPI's temporaries on some
-ranks) for the others. Start-up reads the document index once (8 B a document: 128 KiB
-here), never the tokens. The big file is deleted at the end. No timing is asserted."""
+ranks) for the others. The files store the window index for the run's shape (512/512),
+so start-up maps it like the tokens and reads nothing per document (startup_o1.py checks
+that on its own). The big file is deleted at the end. No timing is asserted."""
 import argparse
 import os
 import re
@@ -29,7 +30,7 @@ MODEL = ["--d-model", 256, "--n-layers", 1, "--n-heads", 4, "--d-ff", 512, "--ma
 
 def gen(name, tokens):
     path = os.path.join(d, name)
-    subprocess.run([args.gen, path, str(tokens), str(DOC), str(VOCAB)], check=True, capture_output=True)
+    subprocess.run([args.gen, path, str(tokens), str(DOC), str(VOCAB), "512", "512"], check=True, capture_output=True)
     return path
 
 

@@ -83,13 +83,13 @@ static void test_identity_bpe(void **state) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 600);
     ed_error err;
     const char *h5 = path_of("bpe.h5");
-    must(ed_prepare_write(h5, &train, &val, tok, &err), &err);
+    must(ed_prepare_write(h5, &train, &val, tok, NULL, &err), &err);
     check_identity(h5, &train, &val, tok);
     /* with several OpenMP threads per rank: the same file contents */
     int threads = omp_get_max_threads();
     omp_set_num_threads(3);
     const char *h5t = path_of("bpe-threads.h5");
-    must(ed_prepare_write(h5t, &train, &val, tok, &err), &err);
+    must(ed_prepare_write(h5t, &train, &val, tok, NULL, &err), &err);
     omp_set_num_threads(threads);
     check_identity(h5t, &train, &val, tok);
 
@@ -165,7 +165,7 @@ static void test_identity_word_int32(void **state) {
     assert_true(ed_tok_vocab_size(tok) > 65536);
     ed_error err;
     const char *h5 = path_of("word.h5");
-    must(ed_prepare_write(h5, &train, NULL, tok, &err), &err);
+    must(ed_prepare_write(h5, &train, NULL, tok, NULL, &err), &err);
     ed_prepared_info info;
     must(ed_prepared_info_read(h5, &info, &err), &err);
     assert_string_equal(info.token_dtype, "int32");
@@ -226,7 +226,7 @@ static void make_good(void) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 300);
     ed_error err;
     snprintf(good_h5, sizeof good_h5, "%s", path_of("good.h5"));
-    must(ed_prepare_write(good_h5, &train, &train, tok, &err), &err);
+    must(ed_prepare_write(good_h5, &train, &train, tok, NULL, &err), &err);
     ed_tok_free(tok);
     ed_docs_free(&train);
 }
@@ -441,11 +441,11 @@ static void test_write_errors(void **state) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 300);
     ed_error err;
     const char *out = path_of("no/such/dir/x.h5");
-    assert_int_equal(ed_prepare_write(out, &train, NULL, tok, &err), -1);
+    assert_int_equal(ed_prepare_write(out, &train, NULL, tok, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "cannot create"));
     assert_non_null(strstr(err.msg, "x.h5.tmp"));
     ed_docs empty = {0};
-    assert_int_equal(ed_prepare_write(path_of("e.h5"), &empty, NULL, tok, &err), -1);
+    assert_int_equal(ed_prepare_write(path_of("e.h5"), &empty, NULL, tok, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "no training documents"));
     /* documents made in memory (no source file) record what was tokenized */
     char *texts[] = {"hello world", "привет мир"};
@@ -453,7 +453,7 @@ static void test_write_errors(void **state) {
     long lines[] = {1, 3};
     ed_docs mem = {.n = 2, .text = texts, .len = lens, .line = lines, .path = NULL};
     const char *h5 = path_of("mem.h5");
-    must(ed_prepare_write(h5, &mem, NULL, tok, &err), &err);
+    must(ed_prepare_write(h5, &mem, NULL, tok, NULL, &err), &err);
     ed_dataset a, b;
     ed_window_options wo = {.max_length = 8, .stride = 4};
     must(ed_dataset_build(&a, &mem, tok, &wo, &err), &err);
@@ -508,6 +508,227 @@ static void test_chunked_fallback(void **state) {
     must(ed_prepared_verify(p, &info, &err), &err);
 }
 
+/* ---- the stored window index ------------------------------------------------------------ */
+
+/* bytes this process has read with read()/pread() so far (/proc/self/io rchar): what
+ * start-up costs in I/O, whatever the page cache holds */
+static long long rchar(void) {
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "rchar: %lld", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
+}
+
+/* A prepared file of n_docs documents of doc_len tokens ([BOS] ids [EOS]), written with
+ * the writer directly (1M documents in a second), with the window index for win. */
+static void write_synthetic(const char *path, uint64_t n_docs, uint64_t doc_len, const ed_window_options *win) {
+    char *words = "a b c d e f g h i j k l";
+    size_t wl = strlen(words);
+    ed_tok_options to = {.kind = ED_TOK_WORD, .vocab_size = 16, .min_freq = 1};
+    ed_error err;
+    ed_tokenizer *tok = ed_tok_train(&to, (const char *const *)&words, &wl, 1, &err);
+    if (!tok) fail_msg("%s", err.msg);
+    prep_writer w;
+    must(prep_open(&w, path, tok, win, &err), &err);
+    prep_source src = {.bytes = 0};
+    snprintf(src.path, sizeof src.path, "(synthetic)");
+    memset(src.sha256, '0', 64);
+    prep_split_begin(&w, "train", n_docs * doc_len, n_docs, &src);
+    enum { PIECE = 4096 };
+    uint64_t off[PIECE];
+    int32_t *ids = malloc(PIECE * doc_len * sizeof *ids);
+    for (uint64_t at = 0; at < n_docs; at += PIECE) {
+        size_t k = n_docs - at < PIECE ? (size_t)(n_docs - at) : PIECE;
+        for (size_t i = 0; i < k; i++) {
+            off[i] = (at + i + 1) * doc_len;
+            for (uint64_t j = 0; j < doc_len; j++)
+                ids[i * doc_len + j] = j == 0             ? ED_BOS
+                                       : j == doc_len - 1 ? ED_EOS
+                                                          : ED_NUM_SPECIAL + (int32_t)((at + i + j) % 12);
+        }
+        prep_put_offsets(&w, off, k, at + 1);
+        prep_put_tokens(&w, ids, k * doc_len, at * doc_len);
+    }
+    free(ids);
+    prep_split_end(&w);
+    must(prep_close(&w, &err), &err);
+    ed_tok_free(tok);
+}
+
+/* A copy of src without /train/window_blocks (an older file). */
+static void copy_without_index(const char *src, const char *dst) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, dst);
+    assert_int_equal(system(cmd), 0);
+    hid_t f = H5Fopen(dst, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    H5Ldelete(f, "/train/window_blocks", H5P_DEFAULT);
+    H5Fclose(f);
+}
+
+/* prepare's stored index gives exactly the windows and batches of the text path and of
+ * the one-pass index; it is mapped (no owned block index, no note), while another shape,
+ * a file without it, and pack fall back or need none. */
+static void test_stored_index(void **state) {
+    (void)state;
+    const char *tp = path_of("idx.txt");
+    ph_write_corpus(tp, 400, 120, 7); /* 400 documents: 7 blocks, the last one partial */
+    ed_docs train;
+    read_docs(tp, &train);
+    ed_tokenizer *tok = train_tok(&train, ED_TOK_WORD, 200);
+    ed_error err;
+    const ed_window_options shapes[] = {{.max_length = 16, .stride = 8}, {.max_length = 9, .stride = 13},
+                                        {.max_length = 2, .stride = 1}};
+    for (size_t k = 0; k < 3; k++) {
+        const char *h5 = path_of("idx.h5"), *bare = path_of("idx-bare.h5");
+        must(ed_prepare_write(h5, &train, &train, tok, &shapes[k], &err), &err);
+        copy_without_index(h5, bare);
+        ed_dataset a, b, c;
+        must(ed_dataset_build(&a, &train, tok, &shapes[k], &err), &err);
+        must(ed_dataset_load_prepared(&b, h5, "train", &shapes[k], &err), &err);
+        must(ed_dataset_load_prepared(&c, bare, "train", &shapes[k], &err), &err);
+        assert_null(b.own_blocks);
+        assert_true(b.map_len[2] > 0);
+        assert_int_equal(ed_dataset_memory(&b), 0);
+        assert_string_equal(b.note, "");
+        assert_non_null(c.own_blocks);
+        assert_non_null(strstr(c.note, "one pass over 400 documents because the file stores none"));
+        const char *d = ph_dataset_diff(&a, &b);
+        if (d || (d = ph_dataset_diff(&c, &b))) fail_msg("shape %zu: %s differ", k, d);
+        for (int world = 1; world <= 2; world++)
+            for (int rank = 0; rank < world; rank++)
+                if ((d = ph_batches_diff(&a, &b, 3, rank, world))) fail_msg("shape %zu: %s differ", k, d);
+        /* the start-up consistency hash: the same mapped or built */
+        assert_true(ed_dataset_fingerprint(&b) == ed_dataset_fingerprint(&c));
+        ed_dataset_free(&a);
+        ed_dataset_free(&b);
+        ed_dataset_free(&c);
+        /* the val split has its own */
+        must(ed_dataset_load_prepared(&b, h5, "val", &shapes[k], &err), &err);
+        assert_true(b.map_len[2] > 0 && !b.own_blocks);
+        ed_dataset_free(&b);
+        ed_prepared_info info;
+        must(ed_prepared_verify(h5, &info, &err), &err);
+        assert_int_equal(info.window_max_length, shapes[k].max_length);
+        assert_int_equal(info.window_stride, shapes[k].stride);
+    }
+    /* another stride: one pass, and the note says what the file holds and how to store it */
+    const char *h5 = path_of("idx.h5");
+    ed_window_options other = {.max_length = 2, .stride = 2}, pack = {.max_length = 16, .stride = 16, .pack = 1};
+    ed_dataset a, b;
+    must(ed_dataset_build(&a, &train, tok, &other, &err), &err);
+    must(ed_dataset_load_prepared(&b, h5, "train", &other, &err), &err);
+    assert_non_null(b.own_blocks);
+    assert_non_null(strstr(b.note, "stores it for --max-length 2 --stride 1"));
+    assert_non_null(strstr(b.note, "--max-length 2 --stride 2"));
+    assert_null(ph_dataset_diff(&a, &b));
+    ed_dataset_free(&a);
+    ed_dataset_free(&b);
+    must(ed_dataset_load_prepared(&b, h5, "train", &pack, &err), &err);
+    assert_string_equal(b.note, "");
+    assert_int_equal(ed_dataset_memory(&b), 0);
+    ed_dataset_free(&b);
+    ed_tok_free(tok);
+    ed_docs_free(&train);
+}
+
+/* Start-up is O(1) in documents with a stored index: opening 1,000 or 1,000,000 documents
+ * reads the same bytes (HDF5 metadata) and owns the same memory (none); the one-pass
+ * index, for contrast, reads 8 bytes a document (so the probe would see it). */
+static void test_startup_o1(void **state) {
+    (void)state;
+    ed_window_options win = {.max_length = 8, .stride = 4}, other = {.max_length = 8, .stride = 3};
+    const char *small = path_of("o1-small.h5"), *big = path_of("o1-big.h5");
+    write_synthetic(small, 1000, 8, &win);
+    write_synthetic(big, 1000000, 8, &win);
+    long long read_bytes[2][2];
+    size_t owned[2][2];
+    for (int f = 0; f < 2; f++)
+        for (int k = 0; k < 2; k++) {
+            ed_dataset ds;
+            ed_error err;
+            long long before = rchar();
+            must(ed_dataset_load_prepared(&ds, f ? big : small, "train", k ? &other : &win, &err), &err);
+            read_bytes[f][k] = rchar() - before;
+            owned[f][k] = ed_dataset_memory(&ds);
+            assert_int_equal(ds.n_docs, f ? 1000000 : 1000);
+            ed_dataset_free(&ds);
+        }
+    print_message("start-up read bytes: stored index %lld (10^3 docs) / %lld (10^6); one pass %lld / %lld\n",
+                  read_bytes[0][0], read_bytes[1][0], read_bytes[0][1], read_bytes[1][1]);
+    assert_true(read_bytes[0][0] >= 0);
+    if (read_bytes[1][0] != read_bytes[0][0])
+        fail_msg("stored index: start-up read %lld bytes for 10^6 documents, %lld for 10^3", read_bytes[1][0],
+                 read_bytes[0][0]);
+    assert_int_equal(owned[0][0], 0);
+    assert_int_equal(owned[1][0], 0);
+    if (read_bytes[1][1] - read_bytes[0][1] < 8 * 999000LL)
+        fail_msg("one-pass index: %lld vs %lld bytes read, expected 8 per document more", read_bytes[1][1],
+                 read_bytes[0][1]);
+    assert_int_equal(owned[1][1], ((1000000 + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK + 1) * 8);
+}
+
+/* Entries rewritten in place: a clear error at use (the window that reads them) or at
+ * open (the first and last entries), and from verify; never a crash. */
+static char idx_h5[256];
+
+static void make_idx(void) {
+    if (idx_h5[0]) return;
+    snprintf(idx_h5, sizeof idx_h5, "%s", path_of("idx-good.h5"));
+    ed_window_options win = {.max_length = 16, .stride = 8};
+    write_synthetic(idx_h5, 1000, 13, &win); /* 16 blocks */
+}
+
+static const char *damaged_idx(const char *name, const char *obj, uint64_t at, int64_t delta) {
+    make_idx();
+    const char *p = path_of(name);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", idx_h5, p);
+    assert_int_equal(system(cmd), 0);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, obj, H5P_DEFAULT);
+    uint64_t v;
+    assert_int_equal(prep_read_slab(d, H5T_NATIVE_UINT64, &v, at, 1), 0);
+    v += (uint64_t)delta;
+    assert_int_equal(prep_write_slab(d, H5T_NATIVE_UINT64, &v, at, 1), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    return p;
+}
+
+static void test_damaged_index(void **state) {
+    (void)state;
+    make_idx();
+    ed_prepared_info info;
+    ed_error err;
+    must(ed_prepared_verify(idx_h5, &info, &err), &err);
+    /* a middle entry of window_blocks, up or down */
+    expect_use_error(damaged_idx("w1.h5", "/train/window_blocks", 5, 3), "/train/window_blocks[");
+    expect_verify_error(path_of("w1.h5"), "/train/window_blocks[5] = ");
+    expect_use_error(damaged_idx("w2.h5", "/train/window_blocks", 9, -1), "the window index is damaged");
+    expect_use_error(damaged_idx("w3.h5", "/train/window_blocks", 3, 1000000000), "/train/window_blocks[");
+    /* a document boundary moved so that the block's window count changes (13 -> 21 and 5
+     * tokens: 1 + 1 -> 2 + 1 windows), or beyond the array; a move that keeps every count
+     * gives other windows, all inside the array, and is left to verify (<BOS>/<EOS>) */
+    expect_use_error(damaged_idx("w4.h5", "/train/doc_offsets", 300, 8), "/train/window_blocks[4..5]");
+    expect_verify_error(path_of("w4.h5"), "/train/");
+    expect_use_error(damaged_idx("w5.h5", "/train/doc_offsets", 500, 1 << 30), "/train/doc_offsets[500] = ");
+    /* the first and last entries are checked at open */
+    expect_error(damaged_idx("w6.h5", "/train/window_blocks", 16, 1), "train", "/train/window_blocks[0] = 0, [16] = ");
+    expect_error(damaged_idx("w7.h5", "/train/window_blocks", 0, 7), "train", "the window index is damaged");
+    expect_error(damaged_idx("w8.h5", "/train/doc_offsets", 1000, -1), "train", "/train/doc_offsets[0] = 0, [1000] = ");
+    /* a copy cut short after prepare */
+    const char *cut = path_of("w-cut.h5");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "head -c $(( $(stat -c %%s '%s') - 10 )) '%s' > '%s'", idx_h5, idx_h5, cut);
+    assert_int_equal(system(cmd), 0);
+    expect_error(cut, "train", "truncated");
+    expect_verify_error(cut, "truncated");
+}
+
 /* The window rule in closed form (ed_windows_in_doc) against the reference loop. */
 static void test_windows_in_doc(void **state) {
     (void)state;
@@ -545,7 +766,8 @@ int main(void) {
         cmocka_unit_test(test_identity_bpe),   cmocka_unit_test(test_identity_word_int32),
         cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_write_errors),   cmocka_unit_test(test_chunked_fallback),
-        cmocka_unit_test(test_windows_in_doc),
+        cmocka_unit_test(test_windows_in_doc), cmocka_unit_test(test_stored_index),
+        cmocka_unit_test(test_startup_o1),     cmocka_unit_test(test_damaged_index),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,8 +2,9 @@
  * loads to exactly the dataset of the serial writer and of the text path (tokens,
  * windows, batches), also when some ranks get no documents; ed_prepare_files (the
  * `prepare` command) with a loaded tokenizer or one built from counts merged over the
- * ranks (byte-identical to the whole-text build, word and bpe); a failed write or bad input
- * fails on every rank with the same message. Exit status 0 = pass. */
+ * ranks (byte-identical to the whole-text build, word and bpe); the stored window index
+ * is the same from every writer at any world size; a failed write or bad input fails on
+ * every rank with the same message. Exit status 0 = pass. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 
 static int failures;
 static int rank, world;
+/* the window index every writer here stores; the serial and MPI files compare it byte
+ * for byte, and the loads at this shape map it */
+static const ed_window_options WIN = {.max_length = 20, .stride = 10};
 
 #define CHECK(cond, ...)                                                  \
     do {                                                                  \
@@ -34,8 +38,9 @@ static int rank, world;
     } while (0)
 
 static void compare_with_text(const char *h5, const ed_docs *docs, const char *split, const ed_tokenizer *tok) {
-    const ed_window_options opts[] = {{.max_length = 16, .stride = 8}, {.max_length = 33, .stride = 40, .pack = 1}};
-    for (int k = 0; k < 2; k++) {
+    /* the one-pass index, pack, and the stored index (mapped) */
+    const ed_window_options opts[] = {{.max_length = 16, .stride = 8}, {.max_length = 33, .stride = 40, .pack = 1}, WIN};
+    for (int k = 0; k < 3; k++) {
         ed_dataset a, b;
         ed_error err;
         if (ed_dataset_build(&a, docs, tok, &opts[k], &err) != 0) {
@@ -76,8 +81,8 @@ static char *raw_dataset(const char *h5, const char *obj, size_t *n) {
 }
 
 static void same_arrays(const char *a, const char *b, const char *split) {
-    const char *objs[2] = {"tokens", "doc_offsets"};
-    for (int k = 0; k < 2; k++) {
+    const char *objs[3] = {"tokens", "doc_offsets", "window_blocks"};
+    for (int k = 0; k < 3; k++) {
         char obj[64];
         snprintf(obj, sizeof obj, "/%s/%s", split, objs[k]);
         size_t na, nb;
@@ -182,11 +187,13 @@ int main(int argc, char **argv) {
     ed_tokenizer *tok = ed_tok_deserialize(blob, (size_t)len, &err);
     free(blob);
 
-    int rc = ed_prepare_write_mpi(MPI_COMM_WORLD, mpi_h5, &train, &val, tok, &err);
+    int rc = ed_prepare_write_mpi(MPI_COMM_WORLD, mpi_h5, &train, &val, tok, &WIN, &err);
     CHECK(rc == 0, "prepare_write_mpi: %s", err.msg);
     if (rank == 0) {
-        rc = ed_prepare_write(ser_h5, &train, &val, tok, &err);
+        rc = ed_prepare_write(ser_h5, &train, &val, tok, &WIN, &err);
         CHECK(rc == 0, "prepare_write: %s", err.msg);
+        same_arrays(ser_h5, mpi_h5, "train");
+        same_arrays(ser_h5, mpi_h5, "val");
         ed_window_options wo = {.max_length = 20, .stride = 10};
         for (int s = 0; s < 2; s++) {
             ed_dataset a, b;
@@ -212,7 +219,7 @@ int main(int argc, char **argv) {
     snprintf(vocab_h5, sizeof vocab_h5, "%s/vocab.h5", dir);
     snprintf(tok_json, sizeof tok_json, "%s/tok.json", dir);
     ed_prepare_options po = {.train_file = tp, .val_file = vp, .read = ro,
-                             .tok = {.kind = ED_TOK_BPE, .vocab_size = 500, .min_freq = 1}};
+                             .tok = {.kind = ED_TOK_BPE, .vocab_size = 500, .min_freq = 1}, .win = WIN};
     ed_prepare_report rep;
     rc = ed_prepare_files(MPI_COMM_WORLD, files_h5, &po, &rep, &err);
     CHECK(rc == 0, "prepare_files: %s", err.msg);
@@ -256,7 +263,7 @@ int main(int argc, char **argv) {
         mkdir(shards, 0755);
         write_shards(shards, &train);
         write_jsonl(jl, &train);
-        rc = ed_prepare_write(one_h5, &train, NULL, tok, &err);
+        rc = ed_prepare_write(one_h5, &train, NULL, tok, &WIN, &err);
         CHECK(rc == 0, "prepare_write: %s", err.msg);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -310,7 +317,7 @@ int main(int argc, char **argv) {
             ed_tokenizer *rt = ed_tok_train(&kinds[k], (const char *const *)train.text, train.len, train.n, &err);
             CHECK(rt, "reference tokenizer: %s", err.msg);
             ref = ed_tok_serialize(rt, NULL);
-            rc = ed_prepare_write(ref_h5, &train, &val, rt, &err);
+            rc = ed_prepare_write(ref_h5, &train, &val, rt, &WIN, &err);
             CHECK(rc == 0, "reference file: %s", err.msg);
             ed_tok_free(rt);
         }
@@ -343,13 +350,13 @@ int main(int argc, char **argv) {
     size_t lens[] = {7, strlen(texts[1]), strlen(texts[2])};
     long lines[] = {1, 2, 3};
     ed_docs few = {.n = 3, .text = texts, .len = lens, .line = lines, .path = NULL};
-    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, few_h5, &few, NULL, tok, &err);
+    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, few_h5, &few, NULL, tok, &WIN, &err);
     CHECK(rc == 0, "few docs: %s", err.msg);
     if (rc == 0) compare_with_text(few_h5, &few, "train", tok);
 
     /* a write that cannot happen fails everywhere, with rank 0's message */
     memset(&err, 0, sizeof err);
-    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, bad_h5, &train, NULL, tok, &err);
+    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, bad_h5, &train, NULL, tok, NULL, &err);
     CHECK(rc == -1, "write into a missing directory succeeded");
     CHECK(strstr(err.msg, "cannot create") && strstr(err.msg, "x.h5.tmp"), "error message: '%s'", err.msg);
 

@@ -55,7 +55,7 @@ ed_isa ed_isa_active(void);
 /* One line for banners and benchmarks: "avx2 (ED_ISA=auto; CPU runs baseline avx2)". */
 void ed_isa_describe(char *buf, size_t len);
 /* The CPU's model name from /proc/cpuinfo with its family and model numbers, e.g.
- * "AMD EPYC (family 25 model 1)" ("unknown" when there is none). */
+ * "AMD EPYC, family 25 model 1" ("unknown" when there is none). */
 void ed_cpu_model(char *buf, size_t len);
 
 #endif

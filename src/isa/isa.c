@@ -119,6 +119,6 @@ void ed_cpu_model(char *buf, size_t len) {
     }
     fclose(f);
     if (!name[0]) return;
-    if (family[0] && model[0]) snprintf(buf, len, "%s (family %s model %s)", name, family, model);
+    if (family[0] && model[0]) snprintf(buf, len, "%s, family %s model %s", name, family, model);
     else snprintf(buf, len, "%s", name);
 }

@@ -438,8 +438,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     ed_options go = t->opt;
     if (sample) {
         const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
-        if (strlen(o->checkpoint_dir) + strlen(name) + 2 > sizeof go.checkpoint) sample = 0;
-        else snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
+        int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
+        if (n < 0 || (size_t)n >= sizeof go.checkpoint) sample = 0; /* no sample from a truncated path */
         go.max_new_tokens = o->sample_tokens;
         /* Prompted with the first three consecutive in-vocabulary tokens of the validation
          * (else training) text, so the line is never empty even when the model ends its

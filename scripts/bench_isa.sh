@@ -48,8 +48,12 @@ rows=("native|$nbench|auto" "portable|$pbench|auto")
 for p in $runs; do rows+=("portable|$pbench|$p"); done
 
 declare -A tps path
+nrows=${#rows[@]}
 for ((r = 0; r < rounds; r++)); do
-  for ((i = 0; i < ${#rows[@]}; i++)); do
+  # each round starts at another row, so no build always runs first (right after the
+  # previous round's last run) or last: an order effect would otherwise favour one
+  for ((j = 0; j < nrows; j++)); do
+    i=$(((r + j) % nrows))
     IFS='|' read -r kind exe isa <<<"${rows[$i]}"
     out=$(ED_ISA=$isa "$exe" --config "$config" --threads "$threads" --steps "$steps" --no-torch --precision fp32)
     path[$i]=$(sed -n 's/^# cpu: .*; kernels: \([a-z0-9]*\) .*/\1/p' <<<"$out")

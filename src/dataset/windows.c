@@ -267,11 +267,9 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     return 0;
 }
 
-/* FNV-1a over bytes, folded into h. */
+/* h chained with the hash of n bytes at p (the multiply makes the chain order-dependent). */
 static uint64_t fold(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
+    return (h ^ ed_hash_bytes(p, n)) * 0x100000001b3ULL;
 }
 
 /* n bytes at p folded whole when small, else sampled: the first and last 64 KiB and 64

@@ -22,22 +22,23 @@ typedef struct {
     void *buf;
 } cursor;
 
-static int cursor_at(cursor *c, uint64_t i) {
+/* Moves c so that it holds element i of dataset obj; -1 with err naming obj, the `unit`
+ * ("entry", "token") and HDF5's reason when the read fails. */
+static int cursor_at(prep_reader *r, cursor *c, uint64_t i, const char *obj, const char *unit, ed_error *err) {
     if (i >= c->base && i < c->base + c->fill) return 0;
     c->base = i;
     c->fill = c->n - i < CHUNK ? c->n - i : CHUNK;
-    return prep_read_slab(c->d, c->memtype, c->buf, c->base, (size_t)c->fill);
+    if (prep_read_slab(c->d, c->memtype, c->buf, c->base, (size_t)c->fill) == 0) return 0;
+    char reason[256];
+    ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+    return prep_rfail(r, err, "%s cannot be read at %s %llu: %s", obj, unit, (unsigned long long)i, reason);
 }
 
 /* window_blocks[(d + 63) / 64] must be `windows`, the windows of documents [0, d). */
 static int check_block(prep_reader *r, cursor *b, const char *bobj, uint64_t d, uint64_t windows,
                        const ed_window_options *shape, ed_error *err) {
     uint64_t k = (d + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
-    if (cursor_at(b, k) != 0) {
-        char reason[256];
-        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
-        return prep_rfail(r, err, "%s cannot be read at entry %llu: %s", bobj, (unsigned long long)k, reason);
-    }
+    if (cursor_at(r, b, k, bobj, "entry", err) != 0) return -1;
     uint64_t v = ((const uint64_t *)b->buf)[k - b->base];
     if (v != windows)
         return prep_rfail(r, err, "%s[%llu] = %llu, doc_offsets give %llu windows before document %llu "
@@ -98,12 +99,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
     }
     uint64_t prev = 0;
     for (uint64_t d = 0; d < no; d++) {
-        if (cursor_at(&o, d) != 0) {
-            char reason[256];
-            ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
-            prep_rfail(r, err, "%s cannot be read at entry %llu: %s", oobj, (unsigned long long)d, reason);
-            goto out;
-        }
+        if (cursor_at(r, &o, d, oobj, "entry", err) != 0) goto out;
         uint64_t end = ((const uint64_t *)o.buf)[d - o.base];
         if (d == 0) {
             if (end != 0) {
@@ -121,12 +117,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
         }
         /* every id of the document, its first <BOS> and its last <EOS> */
         for (uint64_t i = prev; i < end; i++) {
-            if (cursor_at(&t, i) != 0) {
-                char reason[256];
-                ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
-                prep_rfail(r, err, "%s cannot be read at token %llu: %s", tobj, (unsigned long long)i, reason);
-                goto out;
-            }
+            if (cursor_at(r, &t, i, tobj, "token", err) != 0) goto out;
             int32_t id = ((const int32_t *)t.buf)[i - t.base];
             if (id < 0 || id >= vocab) {
                 prep_rfail(r, err, "%s[%llu] = %d is outside the vocabulary (0..%lld)", tobj, (unsigned long long)i, id,

@@ -1,4 +1,4 @@
-/* dist.h — everything the trainer says over MPI, in one place (src/dist/).
+/* dist.h — everything the trainer says over MPI, in one place (src/comm/).
  *
  * The rule every function here serves: ranks stay in lock-step. Each collective is
  * called by every rank, in the same order, even a rank with nothing to contribute (an
@@ -17,7 +17,7 @@
 
 #include "expert/common.h"
 
-/* Every MPI call of src/dist goes through this: a failure is a broken invariant, and
+/* Every MPI call of src/comm goes through this: a failure is a broken invariant, and
  * ED_DIE names the call and aborts the whole job. */
 #define ED_MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
 

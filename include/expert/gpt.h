@@ -42,15 +42,35 @@
 
 #define ED_IGNORE_INDEX (-100)
 
+/* --arch: the block design. 0 is GPT-2, so a config written without the field (and every
+ * checkpoint written before it existed) is a GPT-2. */
+typedef enum { ED_ARCH_GPT2 = 0, ED_ARCH_LLAMA = 1 } ed_arch;
+extern const char *const ed_arch_names[]; /* "gpt2", "llama" (index = value) */
+
 typedef struct {
     int vocab_size;  /* V */
     int d_model;     /* D */
     int n_layers;    /* L */
     int n_heads;     /* H, divides D */
-    int d_ff;        /* FF */
-    int max_seq_len; /* Tmax, rows of wpe */
+    int d_ff;        /* FF (llama: the width of gate and of up) */
+    int max_seq_len; /* Tmax, rows of wpe (llama: longest sequence, RoPE table rows) */
     float dropout;   /* attention-probability and residual dropout, 0 = off (default) */
+    /* The fields below apply to ED_ARCH_LLAMA only (a GPT-2 ignores them; zero there). */
+    ed_arch arch;
+    int n_kv_heads;     /* key/value heads G, divides H (1 = multi-query); 0 means H */
+    int tie_embeddings; /* 1: logits through embed.weight; 0: a separate lm_head.weight */
+    float rope_theta;   /* RoPE base (HF rope_theta), > 0 */
+    float rms_eps;      /* RMSNorm epsilon (HF rms_norm_eps), > 0 */
 } ed_model_config;
+
+/* Key/value heads of a config: n_kv_heads for a llama that sets it, else n_heads. */
+static inline int ed_model_kv_heads(const ed_model_config *c) {
+    return c->arch == ED_ARCH_LLAMA && c->n_kv_heads > 0 ? c->n_kv_heads : c->n_heads;
+}
+/* 1 when the logits use the token embedding (always for a GPT-2). */
+static inline int ed_model_tied(const ed_model_config *c) {
+    return c->arch != ED_ARCH_LLAMA || c->tie_embeddings;
+}
 
 /* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
  * divide d-model 512"); options validation and the checkpoint reader report it as is. */

@@ -48,8 +48,8 @@ typedef struct {
     int pad_to_max;                /* 0: pad to the longest window in the micro-batch */
 
     /* model */
-    char preset[16];               /* tiny | small | seed */
-    ed_model_config model;         /* d_model, n_layers, n_heads, d_ff, max_seq_len, dropout; vocab from tokenizer */
+    char preset[16];               /* tiny | small | seed | llama-tiny | llama-small */
+    ed_model_config model;         /* arch, d_model, n_layers, n_heads, d_ff, max_seq_len, dropout, llama fields; vocab from tokenizer */
 
     /* optimisation */
     int batch_size;                /* per rank, 8 */

@@ -98,6 +98,11 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
              ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
         rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
+    if (rc == 0) rc = ed_h5_attr_str(g, "arch", ed_arch_names[cfg->arch]);
+    if (rc == 0 && cfg->arch == ED_ARCH_LLAMA) /* read back by ckpt_read_model_config */
+        rc = ed_h5_attr_i64(g, "n_kv_heads", cfg->n_kv_heads) | ed_h5_attr_i64(g, "tie_embeddings", cfg->tie_embeddings) |
+             ed_h5_attr_f64(g, "rope_theta", float_as_double(cfg->rope_theta)) |
+             ed_h5_attr_f64(g, "rms_eps", float_as_double(cfg->rms_eps));
     if (rc == 0) rc = write_tensors(g, ed_gpt_params(m), m, compress);
     H5Gclose(g);
     return rc;

@@ -32,9 +32,12 @@ static int inspect(const ed_options *in, ed_error *err) {
     ed_model_config mc = o.model;
     mc.vocab_size = ed_tok_vocab_size(tok);
     printf("checkpoint %s\n", in->checkpoint);
-    printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
-           ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
-           mc.max_seq_len, ed_model_num_params(&mc));
+    printf("model: %s, vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n",
+           ed_arch_names[mc.arch], mc.vocab_size, ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers,
+           mc.n_heads, mc.d_ff, mc.max_seq_len, ed_model_num_params(&mc));
+    if (mc.arch == ED_ARCH_LLAMA)
+        printf("llama: %d key/value heads, %s embeddings, rope_theta %g, rms_eps %g\n", mc.n_kv_heads,
+               mc.tie_embeddings ? "tied" : "untied", (double)mc.rope_theta, (double)mc.rms_eps);
     if (!info.has_trainer) {
         printf("progress: none (a model-only checkpoint: `generate`/`eval` it, `train --init-from` it)\n");
     } else {

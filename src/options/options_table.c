@@ -57,13 +57,22 @@ static const ed_option_spec TABLE[] = {
     ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
     ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
     /* model */
-    ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE, "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8)"),
+    ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE,
+        "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8) | llama-tiny | llama-small"),
+    CHOICE("arch", model.arch, ed_arch_names, 0, "model", T, SHAPE,
+           "block design: gpt2 (LayerNorm, GELU, learned positions, tied head) | llama (RMSNorm, SwiGLU, RoPE, GQA, no biases)"),
     ROW("d-model", ED_OPT_INT, model.d_model, 0, "model", T, SHAPE, "embedding width D"),
     ROW("n-layers", ED_OPT_INT, model.n_layers, 0, "model", T, SHAPE, "transformer blocks L"),
     ROW("n-heads", ED_OPT_INT, model.n_heads, 0, "model", T, SHAPE, "attention heads H (must divide d-model)"),
     ROW("d-ff", ED_OPT_INT, model.d_ff, 0, "model", T, SHAPE, "MLP hidden width FF"),
     ROW("max-seq-len", ED_OPT_INT, model.max_seq_len, 0, "model", T, SHAPE, "positions in the model (>= max-length)"),
     ROW("dropout", ED_OPT_FLOAT, model.dropout, 0, "model", T, SHAPE, "dropout probability, 0 = off"),
+    ROW("n-kv-heads", ED_OPT_INT, model.n_kv_heads, 0, "model", T, SHAPE,
+        "llama: key/value heads (divides n-heads; 1 = multi-query; 0 = n-heads)"),
+    ROW("rope-theta", ED_OPT_FLOAT, model.rope_theta, 0, "model", T, SHAPE, "llama: RoPE base"),
+    ROW("rms-eps", ED_OPT_FLOAT, model.rms_eps, 0, "model", T, SHAPE, "llama: RMSNorm epsilon"),
+    ROW("tie-embeddings", ED_OPT_BOOL, model.tie_embeddings, 0, "model", T, SHAPE,
+        "llama: logits through the token embedding instead of a separate lm_head (a gpt2 is always tied)"),
     /* optimisation */
     ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", T|E, STORED, "windows per micro-batch PER RANK"),
     ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", T, STORED, "micro-batches per optimizer step"),
@@ -162,7 +171,8 @@ void ed_options_defaults(ed_options *o) {
     /* preset stays "": the model shape below is the seed pipeline's; the command line
      * applies "tiny" when neither a flag nor the config file names a preset. */
     o->model = (ed_model_config){.vocab_size = 0, .d_model = 512, .n_layers = 8, .n_heads = 8,
-                                 .d_ff = 2048, .max_seq_len = 512, .dropout = 0.0f};
+                                 .d_ff = 2048, .max_seq_len = 512, .dropout = 0.0f,
+                                 .arch = ED_ARCH_GPT2, .rope_theta = 10000.0f, .rms_eps = 1e-6f};
     o->batch_size = 8;
     o->grad_accum = 1;
     o->epochs = 10;
@@ -205,12 +215,19 @@ typedef struct {
     int d_model, n_layers, n_heads, d_ff, max_seq_len, max_length, stride, epochs;
     int vocab_size, pack;
     long eval_interval;
+    ed_arch arch;
+    int n_kv_heads;
 } preset_row;
 
+/* The llama presets match tiny and small in width, depth, heads, windows and run length;
+ * their SwiGLU width is 2/3 of the GPT-2 MLP's (three matrices instead of two: about the
+ * same MLP parameters, the usual Llama sizing) and half as many key/value heads. */
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, 4000, 1, 200},
-    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, 10000, 0, 0},
-    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, 10000, 0, 0},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, 4000, 1, 200, ED_ARCH_GPT2, 0},
+    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, 10000, 0, 0, ED_ARCH_GPT2, 0},
+    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, 10000, 0, 0, ED_ARCH_GPT2, 0},
+    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, 4000, 1, 200, ED_ARCH_LLAMA, 2},
+    {"llama-small", 256, 4, 4, 688, 256, 256, 128, 10, 10000, 0, 0, ED_ARCH_LLAMA, 2},
 };
 
 int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
@@ -223,6 +240,8 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->model.n_heads = p->n_heads;
         o->model.d_ff = p->d_ff;
         o->model.max_seq_len = p->max_seq_len;
+        o->model.arch = p->arch;
+        o->model.n_kv_heads = p->n_kv_heads;
         o->max_length = p->max_length;
         o->stride = p->stride;
         o->epochs = p->epochs;
@@ -231,5 +250,5 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->eval_interval = p->eval_interval;
         return 0;
     }
-    return ed_fail(err, "unknown preset '%s' (expected tiny, small or seed)", name);
+    return ed_fail(err, "unknown preset '%s' (expected tiny, small, seed, llama-tiny or llama-small)", name);
 }

@@ -336,9 +336,11 @@ static void print_header(const ed_trainer *t) {
     char size[32];
     if (np >= 1e6) snprintf(size, sizeof size, "%.2f M", np / 1e6);
     else snprintf(size, sizeof size, "%.1f k", np / 1e3);
-    printf("# model %s: %s parameters (D%d L%d H%d FF%d T%d, vocab %d); data: %zu train windows, %s; "
+    char kv[24] = ""; /* a llama's key/value heads, e.g. "/KV2" */
+    if (m->arch == ED_ARCH_LLAMA) snprintf(kv, sizeof kv, "/KV%d", m->n_kv_heads);
+    printf("# model %s: %s parameters (%s D%d L%d H%d%s FF%d T%d, vocab %d); data: %zu train windows, %s; "
            "%d epoch(s) x %ld steps of %d windows on %d rank(s) x %d thread(s); config: %s/config.ini\n",
-           t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
+           t->o->preset[0] ? t->o->preset : "custom", size, ed_arch_names[m->arch], m->d_model, m->n_layers, m->n_heads, kv, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
     char cpu[512];

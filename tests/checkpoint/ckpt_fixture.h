@@ -47,7 +47,8 @@ static inline ed_tokenizer *fixture_tokenizer(void) {
 
 /* d_ff and n_heads are parameters so tests can build a mismatching model. */
 static inline ed_gpt *fixture_model(int vocab, int d_ff, int n_heads, uint64_t seed) {
-    ed_model_config c = {vocab, 16, 2, n_heads, d_ff, 12, 0.0f};
+    ed_model_config c = {.vocab_size = vocab, .d_model = 16, .n_layers = 2, .n_heads = n_heads, .d_ff = d_ff,
+                         .max_seq_len = 12, .dropout = 0.0f};
     char msg[256];
     ed_gpt *m = ed_gpt_create(&c, seed, msg, sizeof msg);
     if (!m) {

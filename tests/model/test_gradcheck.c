@@ -295,7 +295,7 @@ typedef struct {
 
 static double att_obj(void *pp) {
     att_ctx *c = pp;
-    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->B, c->T, c->D, c->H, c->p, 99);
+    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->B, c->T, c->D, c->H, c->H, c->p, 99);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
@@ -367,7 +367,7 @@ static void run_attention_check(int B, int T, int D, int H, float p, double boun
         printf("  attention dropout: dropped %.3f of %zu (p = %.2f)\n", frac, live, p);
         assert_true(fabs(frac - p) < 0.1);
     }
-    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, B, T, D, H, p, threads);
+    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, B, T, D, H, H, p, threads);
     char what[64];
     snprintf(what, sizeof what, "attention T=%d p=%.1f", T, p);
     expect_small(what, fd_error(c.qkv, nq, dqkv, att_obj, &c, H_STEP), bound);

@@ -7,7 +7,10 @@
  *   grads_ls.f32                the same with label smoothing 0.1
  *   params_adamw.f32            after 3 AdamW steps (mean loss, clip_grad_norm_)
  *   params_sgd.f32              after 3 SGD-momentum steps from params0 (mean loss, clip)
- * Usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16]   (GEMM backend, precision) */
+ * Usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16] [gpt2|llama|llama-tied]
+ * (GEMM backend, precision, model: llama = grouped-query (H 4, G 2) with an untied head,
+ * llama-tied = multi-query (G 1) with the head tied to the embedding; both with a
+ * non-default rope_theta and rms_eps, so the config's values are the ones used). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +49,11 @@ static void train_steps(ed_gpt *m, ed_optim *o, const int32_t *inp, const int32_
 int main(int argc, char **argv) {
     int backend_i = argc > 2 ? ed_name_index(ed_gemm_backend_names, argv[2]) : ED_GEMM_OPENBLAS;
     int prec_i = argc > 3 ? ed_name_index(ed_precision_names, argv[3]) : ED_PREC_FP32;
-    if (argc < 2 || argc > 4 || backend_i <= ED_GEMM_AUTO || prec_i < 0) {
-        fprintf(stderr, "usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16]\n");
+    const char *arch = argc > 4 ? argv[4] : "gpt2";
+    int llama = strncmp(arch, "llama", 5) == 0, tied = strcmp(arch, "llama-tied") == 0;
+    if (argc < 2 || argc > 5 || backend_i <= ED_GEMM_AUTO || prec_i < 0 ||
+        !(strcmp(arch, "gpt2") == 0 || strcmp(arch, "llama") == 0 || tied)) {
+        fprintf(stderr, "usage: parity_dump <outdir> [openblas|onednn] [fp32|bf16] [gpt2|llama|llama-tied]\n");
         return 2;
     }
     ed_gemm_backend backend = (ed_gemm_backend)backend_i;
@@ -56,6 +62,10 @@ int main(int argc, char **argv) {
     /* T > 64 so attention runs several causal row blocks; Tmax > T leaves unused wpe rows. */
     ed_model_config cfg = {.vocab_size = 37, .d_model = 16, .n_layers = 2, .n_heads = 2,
                            .d_ff = 24, .max_seq_len = 80, .dropout = 0.0f};
+    if (llama) /* head size 8: RoPE has 4 frequencies */
+        cfg = (ed_model_config){.vocab_size = 37, .d_model = 32, .n_layers = 2, .n_heads = 4, .d_ff = 40,
+                                .max_seq_len = 80, .arch = ED_ARCH_LLAMA, .n_kv_heads = tied ? 1 : 2,
+                                .tie_embeddings = tied, .rope_theta = 500.0f, .rms_eps = 1e-5f};
     char msg[256];
     ed_gpt *m = ed_gpt_create(&cfg, 7, msg, sizeof msg);
     if (!m) ED_DIE("config: %s", msg);
@@ -120,12 +130,14 @@ int main(int argc, char **argv) {
     FILE *f = fopen(path, "w");
     if (!f) ED_DIE("%s: cannot write", path);
     fprintf(f,
-            "{\"V\": %d, \"D\": %d, \"L\": %d, \"H\": %d, \"FF\": %d, \"Tmax\": %d, \"B\": %d, \"T\": %d,\n"
+            "{\"arch\": \"%s\", \"G\": %d, \"tied\": %d, \"theta\": %.9g, \"rms_eps\": %.9g,\n"
+            " \"V\": %d, \"D\": %d, \"L\": %d, \"H\": %d, \"FF\": %d, \"Tmax\": %d, \"B\": %d, \"T\": %d,\n"
             " \"num_params\": %zu, \"loss0\": %.17g, \"count0\": %ld, \"loss_ls\": %.17g, \"count_ls\": %ld,\n"
             " \"label_smoothing\": 0.1, \"lr\": %.9g, \"wd\": %.9g, \"beta1\": 0.9, \"beta2\": 0.95, \"eps\": 1e-6,\n"
             " \"max_norm\": %.9g, \"sgd_lr\": %.9g, \"momentum\": %.9g, \"sgd_wd\": %.9g, \"steps\": %d,\n"
             " \"norms_adamw\": [%.17g, %.17g, %.17g], \"norms_sgd\": [%.17g, %.17g, %.17g]}\n",
-            cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.max_seq_len, B, T, n,
+            llama ? "llama" : "gpt2", ed_model_kv_heads(&cfg), ed_model_tied(&cfg), (double)cfg.rope_theta,
+            (double)cfg.rms_eps, cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.max_seq_len, B, T, n,
             loss0, cnt0, loss_ls, cnt_ls, lr, wd, max_norm, sgd_lr, momentum, sgd_wd, STEPS,
             norms_adamw[0], norms_adamw[1], norms_adamw[2], norms_sgd[0], norms_sgd[1], norms_sgd[2]);
     if (fclose(f) != 0) ED_DIE("%s: cannot write", path);

@@ -1,4 +1,5 @@
-"""Parity of the C engine with the PyTorch reference (tests/reference/gpt.py).
+"""Parity of the C engine with the PyTorch references (tests/reference/gpt.py, and
+tests/reference/llama_reference.py with --arch llama / llama-tied).
 
 Runs the C dump program (tests/model/parity_dump.c), loads its initial weights and padded
 batch into the reference model, redoes the same computations in PyTorch and compares:
@@ -31,6 +32,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpt import GPT, load_flat, loss_sum, param_groups, split_flat  # noqa: E402
+from llama_reference import Llama  # noqa: E402
 
 FAILS = []
 
@@ -63,7 +65,7 @@ def run_steps(model, opt, x, y, max_norm, steps):
     norms = []
     for _ in range(steps):
         opt.zero_grad()
-        V = model.wte.weight.shape[0]
+        V = model.V
         loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, V), y.reshape(-1), ignore_index=-100)
         loss.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
@@ -108,9 +110,10 @@ def main():
     ap.add_argument('--workdir', required=True)
     ap.add_argument('--gemm', default='openblas', choices=['openblas', 'onednn'])
     ap.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'])
+    ap.add_argument('--arch', default='gpt2', choices=['gpt2', 'llama', 'llama-tied'])
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
-    subprocess.run([a.dump_exe, a.workdir, a.gemm, a.precision], check=True)
+    subprocess.run([a.dump_exe, a.workdir, a.gemm, a.precision, a.arch], check=True)
     d = a.workdir
     cfg = json.load(open(os.path.join(d, 'config.json')))
     f32 = lambda n: np.fromfile(os.path.join(d, n), dtype=np.float32)  # noqa: E731
@@ -118,7 +121,13 @@ def main():
     V, D, L, H, FF, Tmax, B, T = (cfg[k] for k in ('V', 'D', 'L', 'H', 'FF', 'Tmax', 'B', 'T'))
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = GPT(V, D, L, H, FF, Tmax)
+    if cfg['arch'] == 'llama':
+        model = Llama(V, D, L, H, cfg['G'], FF, Tmax, cfg['theta'], cfg['rms_eps'], bool(cfg['tied']))
+        resid = Llama.RESID
+    else:
+        model = GPT(V, D, L, H, FF, Tmax)
+        model.V = V
+        resid = ('proj.weight', 'fc_out.weight')
     params0 = f32('params0.f32')
     assert len(params0) == cfg['num_params'] == sum(p.numel() for p in model.parameters()), \
         "parameter count differs between C and PyTorch"
@@ -130,7 +139,7 @@ def main():
             want = 0.0 if name.endswith('bias') else 1.0
             check(f"init {name}", float(np.abs(p - want).max()), 0.0)
         elif p.size >= 500:
-            std = 0.02 / math.sqrt(2 * L) if name.endswith(('proj.weight', 'fc_out.weight')) else 0.02
+            std = 0.02 / math.sqrt(2 * L) if name.endswith(resid) else 0.02
             check(f"init std {name}", abs(float(p.std()) / std - 1.0), 0.1)
 
     x = torch.from_numpy(i32('inputs.i32').astype(np.int64)).view(B, T)

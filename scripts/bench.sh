@@ -3,8 +3,9 @@
 # cblas_sgemm at the same GEMM shapes and against PyTorch (tests/reference/gpt.py) on the
 # same config and thread count, all in one run. Prints one table row per config.
 #
-#   scripts/bench.sh                      both configs (small, seed), 2 threads
+#   scripts/bench.sh                      every config (small, llama-small, seed), 2 threads
 #   scripts/bench.sh --config small       one config
+#   scripts/bench.sh --config small,llama-small   the GPT-2 and the Llama of one size
 #   scripts/bench.sh --threads 1 --steps 10 --no-torch
 #   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
@@ -40,7 +41,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD_DIR" -j 2 --target ed-bench >/dev/null
 if [ "$torch" = 1 ]; then
-  args+=(--torch-ref tests/reference/gpt.py)
+  args+=(--torch-ref tests/reference/gpt.py --torch-llama tests/reference/llama_reference.py)
 else
   args+=(--no-torch)
 fi

@@ -359,6 +359,12 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     if (ed_trainer_open_checkpoint(ckpt, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
+    if (c->arch != ED_ARCH_GPT2) {
+        ed_fail(err, "%s: a %s checkpoint: export writes GPT-2 directories only", ckpt, ed_arch_names[c->arch]);
+        ed_gpt_free(m);
+        ed_tok_free(tok);
+        return -1;
+    }
     if (c->vocab_size < ED_NUM_SPECIAL + 1) rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);
     if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) rc = ed_fail(err, "%s: cannot create: %s", dir, strerror(errno));
     /* BPE models take GPT-2's numbering (<BOS>, <PAD>, <UNK> rows are not exported);

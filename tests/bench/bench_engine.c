@@ -9,7 +9,8 @@
  *      matmul; timed the same way. The best of them for a precision is the honest
  *      ceiling (bf16 without native support: the best fp32 rate, since bf16 is then
  *      emulated by fp32 GEMMs);
- *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), in
+ *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench, or
+ *      tests/reference/llama_reference.py bench for a llama row: --torch-llama), in
  *      fp32 and under torch.autocast('cpu', bfloat16), run before and after 1+2 and
  *      averaged.
  * The header names the CPU, its ISA, OpenBLAS's core and oneDNN's ISA.
@@ -37,12 +38,41 @@
 typedef struct {
     const char *name;
     int V, D, L, H, FF, T, B;
+    int G; /* llama: key/value heads; 0 = a GPT-2 */
 } bench_cfg;
 
+/* llama-small: the llama-small preset (untied head, SwiGLU 688, 2 key/value heads) at
+ * small's vocabulary and shapes, the row to hold against small. */
 static const bench_cfg PRESETS[] = {
-    {"small", 8192, 256, 4, 4, 1024, 256, 8},
-    {"seed", 10000, 512, 8, 8, 2048, 512, 8},
+    {"small", 8192, 256, 4, 4, 1024, 256, 8, 0},
+    {"llama-small", 8192, 256, 4, 4, 688, 256, 8, 2},
+    {"seed", 10000, 512, 8, 8, 2048, 512, 8, 0},
 };
+
+static ed_model_config model_config(const bench_cfg *c) {
+    ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L, .n_heads = c->H,
+                          .d_ff = c->FF, .max_seq_len = c->T};
+    if (c->G) {
+        mc.arch = ED_ARCH_LLAMA;
+        mc.n_kv_heads = c->G;
+        mc.rope_theta = 10000.0f;
+        mc.rms_eps = 1e-6f;
+    }
+    return mc;
+}
+
+/* "all", or a comma-separated list of names */
+static int selected(const char *which, const char *name) {
+    if (!strcmp(which, "all")) return 1;
+    size_t n = strlen(name);
+    for (const char *p = which; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
 
 /* CPU seconds used by the whole process (all threads). */
 static double cpu_now(void) {
@@ -75,8 +105,7 @@ typedef struct {
 
 static void engine_init(engine *e, const bench_cfg *c, int recompute, ed_gemm_backend gemm, ed_precision prec,
                         int total) {
-    ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L,
-                          .n_heads = c->H, .d_ff = c->FF, .max_seq_len = c->T};
+    ed_model_config mc = model_config(c);
     char msg[256];
     memset(e, 0, sizeof *e);
     e->m = ed_gpt_create(&mc, 0, msg, sizeof msg);
@@ -157,11 +186,13 @@ static void gemm_init(gemm_set *s, const bench_cfg *c, const ed_machine *mach, i
     int N = c->B * c->T, D = c->D, hd = c->D / c->H, T = c->T, k = 0, L = c->L;
     memset(s, 0, sizeof *s);
     gemm_shape *g = s->g;
-    k = add_linear(g, k, N, D, 3 * D, L);
+    /* a llama's fused q|k|v rows are D + 2 G hd wide, its gate|up 2 FF */
+    int qkv = c->G ? D + 2 * c->G * hd : 3 * D, mlp = c->G ? 2 * c->FF : c->FF;
+    k = add_linear(g, k, N, D, qkv, L);
     k = add_linear(g, k, N, D, D, L);
-    k = add_linear(g, k, N, D, c->FF, L);
+    k = add_linear(g, k, N, D, mlp, L);
     k = add_linear(g, k, N, c->FF, D, L);
-    k = add_linear(g, k, N, D, c->V, 1); /* tied head: logits, dlnf, dwte */
+    k = add_linear(g, k, N, D, c->V, 1); /* head: logits, dlnf, dwte */
     int bh = c->B * c->H * L;
     g[k++] = (gemm_shape){0, 1, T, T, hd, bh, 1}; /* S = Q K^T */
     g[k++] = (gemm_shape){0, 0, T, hd, T, bh, 1}; /* Y = P V */
@@ -238,10 +269,11 @@ static void gemm_free(gemm_set *s) {
 /* ---- 3. PyTorch peer ---- */
 static int bench_torch(const bench_cfg *c, int threads, const char *python, const char *ref, int bf16,
                        double *tok_s, double *gflops) {
-    char cmd[4096];
+    char cmd[4096], g[32] = "";
+    if (c->G) snprintf(g, sizeof g, " --G %d", c->G); /* llama_reference.py */
     snprintf(cmd, sizeof cmd,
-             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d --threads %d --steps 5 --bf16 %d --budget 60",
-             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, threads, bf16);
+             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d%s --threads %d --steps 5 --bf16 %d --budget 60",
+             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, g, threads, bf16);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512];
@@ -256,16 +288,17 @@ static int bench_torch(const bench_cfg *c, int threads, const char *python, cons
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ed-bench [--config small|seed|all] [--threads N] [--steps N] [--recompute]\n"
+            "usage: ed-bench [--config small|llama-small|seed|all|NAME,NAME] [--threads N] [--steps N] [--recompute]\n"
             "                [--gemm auto|openblas|onednn] [--precision fp32|bf16|both]\n"
-            "                [--python PATH] [--torch-ref PATH | --no-torch]\n"
+            "                [--python PATH] [--torch-ref PATH [--torch-llama PATH] | --no-torch]\n"
             "                [--V n --D n --L n --H n --FF n --T n --B n]   (a custom config)\n");
 }
 
 int main(int argc, char **argv) {
-    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *gemm_s = "auto", *prec_s = "both";
+    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *ref_llama = NULL, *gemm_s = "auto",
+               *prec_s = "both";
     int threads = 2, steps = 5, no_torch = 0, recompute = 0;
-    bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0};
+    bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *ip = NULL;
@@ -276,6 +309,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--config")) which = v;
         else if (!strcmp(a, "--python")) python = v;
         else if (!strcmp(a, "--torch-ref")) ref = v;
+        else if (!strcmp(a, "--torch-llama")) ref_llama = v;
         else if (!strcmp(a, "--gemm")) gemm_s = v;
         else if (!strcmp(a, "--precision")) prec_s = v;
         else if (!strcmp(a, "--threads")) ip = &threads;
@@ -331,7 +365,7 @@ int main(int argc, char **argv) {
         list[nl++] = &custom;
     } else {
         for (size_t i = 0; i < sizeof PRESETS / sizeof *PRESETS; i++)
-            if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
+            if (selected(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
     char cpu[512], emsg[256];
@@ -350,11 +384,13 @@ int main(int argc, char **argv) {
     printf("# threads=%d, median of %d steps after 2 warm-ups; our steps and the GEMM sets interleaved;\n"
            "# PyTorch (median of 5, or of what fits 60 s; bf16 = torch.autocast('cpu', bfloat16)) run before and after, averaged (once if it took > 3 min)\n",
            threads, steps);
-    printf("%-7s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-14s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
+    printf("%-11s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-14s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
            "params", "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "bestGF", "(best of)", "ours%", "cpuE",
            "torch_t/s", "torchGF", "x");
     for (int i = 0; i < nl; i++) {
         const bench_cfg *c = list[i];
+        const char *cref = c->G ? ref_llama : ref; /* the PyTorch model of this row */
+        int row_torch = !no_torch && cref;
         /* PyTorch runs in its own process, so it cannot be interleaved step by step:
          * it runs once before and once after our measurement and the two are averaged,
          * which cancels a steady drift in the machine's load. */
@@ -362,9 +398,9 @@ int main(int argc, char **argv) {
         int have_torch[2] = {0, 0};
         double torch_wall[2] = {0, 0};
         for (int p = 0; p < 2; p++)
-            if (!no_torch && (p ? do16 : do32)) {
+            if (row_torch && (p ? do16 : do32)) {
                 double t0 = ed_now();
-                have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][0], &pg[p][0]) == 0;
+                have_torch[p] = bench_torch(c, threads, python, cref, p, &pt[p][0], &pg[p][0]) == 0;
                 torch_wall[p] = ed_now() - t0;
             }
         int total = steps + 2;
@@ -400,11 +436,10 @@ int main(int argc, char **argv) {
                 pt[p][1] = pt[p][0], pg[p][1] = pg[p][0];
                 continue;
             }
-            have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][1], &pg[p][1]) == 0;
+            have_torch[p] = bench_torch(c, threads, python, cref, p, &pt[p][1], &pg[p][1]) == 0;
         }
         double tokens = (double)c->B * c->T, tok32 = 0;
-        ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L, .n_heads = c->H,
-                              .d_ff = c->FF, .max_seq_len = c->T};
+        ed_model_config mc = model_config(c);
         size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T, 0);
         for (int p = 0; p < 2; p++) {
             if (!(p ? do16 : do32)) continue;
@@ -416,7 +451,7 @@ int main(int argc, char **argv) {
             if (!p) tok32 = tokens / dt;
             char bestname[32];
             snprintf(bestname, sizeof bestname, "(%s)", GEMM_NAMES[best]);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
+            printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
                    p ? "bf16" : "fp32", ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
                    (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
@@ -436,7 +471,7 @@ int main(int argc, char **argv) {
             size_t r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
             char name[32];
             snprintf(name, sizeof name, "%s+rc", c->name);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
+            printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
                    "act %.2fx smaller\n",
                    name, "fp32", ed_gemm_backend_names[er.gemm], er.n, tokens / r_t, rgf, median(er.f + 2, steps),
                    median(er.b + 2, steps), median(er.op + 2, steps), (double)r_act / 1048576.0, rate[best32],

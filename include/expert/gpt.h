@@ -1,14 +1,28 @@
-/* gpt.h — the ExpertModel: a GPT-2 style decoder, forward and backward on the CPU.
+/* gpt.h — the ExpertModel: a decoder-only transformer, forward and backward on the CPU,
+ * in one of two architectures (ed_model_config.arch, --arch):
  *
- * Architecture (matches tests/reference/gpt.py exactly): token + learned position
+ * gpt2 (matches tests/reference/gpt.py exactly): token + learned position
  * embeddings; L pre-LayerNorm blocks (ln1 -> fused qkv D->3D -> causal multi-head
  * softmax attention -> proj D->D -> residual; ln2 -> fc D->FF -> tanh-GELU -> fc_out
  * FF->D -> residual); final LayerNorm ln_f (eps 1e-5); logits = ln_f(x) @ wte^T (tied).
  *
+ * llama (matches tests/reference/llama_reference.py, Hugging Face LlamaForCausalLM):
+ * token embeddings only; L pre-RMSNorm blocks (attn_norm -> q, k, v (H query heads, G
+ * key/value heads of hd = D/H) -> RoPE on q and k (rotate-half, base rope_theta) ->
+ * causal grouped-query softmax attention -> o -> residual; mlp_norm -> down(silu(gate) *
+ * up), gate/up D->FF -> residual), no biases; final RMSNorm norm_f; logits through
+ * lm_head (or embed when tie_embeddings). Its tensors, in this order:
+ *   embed.weight [V,D], blocks.{i}.attn_norm.weight [D], .q.weight [D,D],
+ *   .k.weight [G*hd,D], .v.weight [G*hd,D], .o.weight [D,D], .mlp_norm.weight [D],
+ *   .gate.weight [FF,D], .up.weight [FF,D], .down.weight [D,FF], norm_f.weight [D],
+ *   lm_head.weight [V,D] (untied only)
+ * ed_gpt_config returns the config normalised: a GPT-2's llama fields are zero, a
+ * llama's n_kv_heads is G (never 0) and tie_embeddings 0 or 1.
+ *
  * Memory: all parameters live in ONE float buffer `params`, all gradients in ONE float
  * buffer `grads` of the same layout, so allreduce, clipping, the optimizer and the
  * checkpoint writer each make one pass over one array. The layout is the PyTorch
- * state_dict order, weights in PyTorch's [out, in] layout:
+ * state_dict order, weights in PyTorch's [out, in] layout (gpt2; llama above):
  *   wte.weight [V,D], wpe.weight [Tmax,D],
  *   blocks.{i}.ln1.weight [D], .ln1.bias [D], .qkv.weight [3D,D], .qkv.bias [3D],
  *   .proj.weight [D,D], .proj.bias [D], .ln2.weight [D], .ln2.bias [D],

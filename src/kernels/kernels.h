@@ -126,9 +126,9 @@ ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
 /* ================= The plain-named entry points (dispatch.c forwards them) =================
  * Layers in the style of llm.c: `x_forward(out, ..., inp, weights, sizes)` and
  * `x_backward(dinp, dweights, ..., dout, saved inputs, sizes)`; N = B*T rows. Parameter
- * gradients ACCUMULATE (+=); activation gradients are OVERWRITTEN, except
- * layernorm_backward's dinp (see src/model/layers.h). Elementwise loops are
- * OpenMP-parallel and written so the compiler vectorises them. */
+ * gradients ACCUMULATE (+=); activation gradients are OVERWRITTEN, except the dinp of
+ * layernorm_backward and rmsnorm_backward (see src/model/layers.h). Elementwise loops
+ * are OpenMP-parallel and written so the compiler vectorises them. */
 
 /* ---- embedding.c ---- */
 /* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked).

@@ -10,7 +10,8 @@
 #   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
 #
-# Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step;
+# Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step (an
+# untied embedding, llama-small's, is a lookup: not in params here);
 # fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
 # sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T);
 # ours% and torch% = effective GFLOPS as a fraction of sgemmGF; cpuE/cpuG = share of the

@@ -34,7 +34,9 @@ void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
 
 /* "1h02m", "3m05s", "12s" */
 void ed_format_duration(double seconds, char *buf, size_t len);
-/* Model FLOPs per trained token at sequence length T (forward + backward). */
+/* Model FLOPs per trained token at sequence length T (forward + backward):
+ * 6 x the parameters that multiply (all of them, except an untied llama's embedding,
+ * which is only looked up) + 12 L T D for attention. */
 double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T);
 /* Per-rank reference GFLOPS given by the user: flag if > 0, else $ED_REF_GFLOPS if set
  * and > 0, else 0 (= measure it). */

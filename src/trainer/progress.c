@@ -20,7 +20,9 @@ void ed_format_duration(double s, char *buf, size_t len) {
 }
 
 double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T) {
-    return 6.0 * (double)n_params + 12.0 * c->n_layers * (double)T * c->d_model;
+    double n = (double)n_params;
+    if (!ed_model_tied(c)) n -= (double)c->vocab_size * c->d_model;
+    return 6.0 * n + 12.0 * c->n_layers * (double)T * c->d_model;
 }
 
 double ed_ref_gflops(float flag) {

@@ -1,7 +1,8 @@
 /* bench_engine.c — speed of the engine's training step against two yardsticks, in one run:
  *   1. our step in fp32 and in bf16 (--precision): forward + backward + clip + AdamW,
  *      median over --steps after 2 warm-ups; tokens/s and effective GFLOPS =
- *      (6*params + 12*L*T*D) * tokens / time;
+ *      ed_flops_per_token (6*params + 12*L*T*D; an untied embedding is not counted) *
+ *      tokens / time;
  *   2. the GEMMs of that step (every Linear forward and both backward products, the tied
  *      head, attention QK^T/AV and their backward per (b,h) at full T x T) on every GEMM
  *      the machine offers: raw cblas_sgemm with OpenBLAS's own threads, the engine's
@@ -33,6 +34,7 @@
 #include "expert/gpt.h"
 #include "expert/isa.h"
 #include "expert/optim.h"
+#include "expert/progress.h"
 #include "gemm.h"
 
 typedef struct {
@@ -445,7 +447,7 @@ int main(int argc, char **argv) {
             if (!(p ? do16 : do32)) continue;
             engine *e = p ? &e16 : &e32;
             double dt = median(e->t + 2, steps);
-            double eff = (6.0 * (double)e->n + 12.0 * c->L * (double)c->T * c->D) * tokens;
+            double eff = ed_flops_per_token(&mc, e->n, c->T) * tokens;
             double gf = eff / dt / 1e9;
             int best = p ? best16 : best32;
             if (!p) tok32 = tokens / dt;
@@ -466,7 +468,7 @@ int main(int argc, char **argv) {
         }
         if (recompute) {
             double dt = median(e32.t + 2, steps), r_t = median(er.t + 2, steps);
-            double eff = (6.0 * (double)er.n + 12.0 * c->L * (double)c->T * c->D) * tokens;
+            double eff = ed_flops_per_token(&mc, er.n, c->T) * tokens;
             double rgf = eff / r_t / 1e9; /* effective: the recomputed forward is not counted */
             size_t r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
             char name[32];

@@ -12,7 +12,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
   libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
   zlib1g-dev libzstd-dev           # .gz and .zst input shards of `prepare` (src/textin)
-  libsentencepiece-dev python3-sentencepiece   # --tokenizer sentencepiece (src/tokenizer/spm_wrap.cc) and its test
+  libsentencepiece-dev python3-sentencepiece python3-regex   # user tokenizers (src/tokenizer/spm_wrap.cc) and their tests
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru
   slurm-wlm munge                 # the real local Slurm cluster of tests/slurm

@@ -115,11 +115,16 @@ const char *ed_tok_token(const ed_tokenizer *t, int32_t id);
  * file and the field. */
 int ed_tok_save(const ed_tokenizer *t, const char *path, ed_error *err);
 ed_tokenizer *ed_tok_load(const char *path, ed_error *err);
-/* The tokenizer of a model directory (`import`): the first of tokenizer.json,
- * tokenizer.model, vocab.json + merges.txt (GPT-2's pair), or `ours` (a file name our
+/* The tokenizer of a model directory (`import`): the first of tokenizer.model,
+ * tokenizer.json, vocab.json + merges.txt (GPT-2's pair), or `ours` (a file name our
  * export writes; NULL: none) that the directory has, with its own ids. NULL with err
  * naming the directory when it has none, or naming the file when it is bad. */
 ed_tokenizer *ed_tok_load_dir(const char *dir, const char *ours, ed_error *err);
+/* The other way (`export`): sentencepiece -> tokenizer.model, hf -> tokenizer.json (the
+ * user's bytes as loaded), each with a tokenizer_config.json naming the role tokens
+ * (bos_token...), so ed_tok_load_dir reads back the same tokenizer and Hugging Face
+ * libraries read it too; word and bpe -> `ours` (our JSON). Atomic writes; -1 with err. */
+int ed_tok_save_dir(const ed_tokenizer *t, const char *dir, const char *ours, ed_error *err);
 
 /* The same content as one in-memory string (stored in HDF5 checkpoints under /tokenizer). */
 char *ed_tok_serialize(const ed_tokenizer *t, size_t *len);

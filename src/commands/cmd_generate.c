@@ -196,6 +196,8 @@ static int generate(const ed_options *in, ed_error *err) {
         ed_decoder_init(&dec, l.model, l.window, o.kv_cache);
         ed_pick pick;
         ed_pick_init(&pick, c->vocab_size);
+        const int32_t bos = ed_tok_role_id(l.tok, ED_ROLE_BOS), eos = ed_tok_role_id(l.tok, ED_ROLE_EOS);
+        ed_pick_set_roles(&pick, ed_tok_role_id(l.tok, ED_ROLE_PAD), bos, eos);
         ed_sampling how = {.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p,
                            .repetition_penalty = o.repetition_penalty};
         ed_ivec ids = {0};
@@ -205,8 +207,11 @@ static int generate(const ed_options *in, ed_error *err) {
                 if (total > 1) printf("%s--- prompt %d/%d, sample %d/%d ---\n", p + s ? "\n" : "", p + 1,
                                       prompts.n, s + 1, o.num_samples);
                 ids.len = 0;
-                ed_ivec_push(&ids, ED_BOS);
+                /* the start of a document, as training saw it (a tokenizer without a <BOS>,
+                 * e.g. Qwen's, starts right at the prompt; an empty one at its <EOS>) */
+                if (bos >= 0) ed_ivec_push(&ids, bos);
                 ed_tok_encode(l.tok, prompts.text[p], strlen(prompts.text[p]), 0, &ids);
+                if (ids.len == 0) ed_ivec_push(&ids, eos >= 0 ? eos : 0);
                 /* each sample its own stream: sample s of prompt p is the same whatever
                  * else is generated in the same call */
                 ed_rng rng;

@@ -445,6 +445,12 @@ const ed_tok_vtable ed_bpe_vtable = {
     .free = bpe_free,
 };
 
+static const char *hf_source(const void *impl, size_t *len) {
+    const ed_bpe *b = impl;
+    *len = strlen(b->hf_text);
+    return b->hf_text;
+}
+
 /* tokenizer.json: the same model, saved as the file's text (hf_json.c) */
 const ed_tok_vtable ed_hf_vtable = {
     .encode = bpe_encode,
@@ -453,5 +459,6 @@ const ed_tok_vtable ed_hf_vtable = {
     .vocab_size = bpe_vocab_size,
     .roles = bpe_roles,
     .to_json = ed_hf_to_json,
+    .source = hf_source,
     .free = bpe_free,
 };

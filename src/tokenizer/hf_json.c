@@ -157,9 +157,9 @@ static void find_roles(const json_t *root, const json_t *config, int32_t roles[4
     for (int r = 0; r < 4; r++) {
         roles[r] = -1;
         const json_t *f = json_object_get(config, keys[r]);
-        if (f && !json_is_null(f)) {
-            roles[r] = id_of_name(f, vocab, added);
-            continue; /* the config names the role (or says there is none) */
+        if (f) { /* the config names the role, or says there is none (null) */
+            roles[r] = json_is_null(f) ? -1 : id_of_name(f, vocab, added);
+            continue;
         }
         if (r == R_UNK) roles[r] = id_of_name(json_object_get(model, "unk_token"), vocab, added);
         if (r == R_BOS) { /* a TemplateProcessing that starts with a special token */

@@ -20,6 +20,8 @@ typedef struct {
     /* PAD UNK BOS EOS ids (-1: none); NULL for our own kinds, whose roles are ids 0..3 */
     void (*roles)(const void *impl, int32_t roles[4]);
     json_t *(*to_json)(const void *impl); /* includes "kind" */
+    /* the user's file as loaded (tokenizer.json text, .model bytes); NULL for our kinds */
+    const char *(*source)(const void *impl, size_t *len);
     void (*free)(void *impl);
 } ed_tok_vtable;
 

@@ -121,6 +121,12 @@ void *ed_spm_from_json(const json_t *root, ed_error *err) {
     return t;
 }
 
+static const char *spm_source(const void *impl, size_t *len) {
+    const spm_tok *t = impl;
+    *len = t->model_len;
+    return (const char *)t->model;
+}
+
 static void spm_free(void *impl) {
     spm_tok *t = impl;
     if (!t) return;
@@ -136,5 +142,6 @@ const ed_tok_vtable ed_spm_vtable = {
     .vocab_size = spm_vocab_size,
     .roles = spm_roles,
     .to_json = spm_to_json,
+    .source = spm_source,
     .free = spm_free,
 };

@@ -166,7 +166,9 @@ ed_tokenizer *ed_tok_load(const char *path, ed_error *err) {
 }
 
 ed_tokenizer *ed_tok_load_dir(const char *dir, const char *ours, ed_error *err) {
-    static const char *const files[] = {"tokenizer.json", "tokenizer.model"};
+    /* a directory with both holds a SentencePiece model and its conversion to
+     * tokenizer.json (Llama 2, Mistral): the .model is the original */
+    static const char *const files[] = {"tokenizer.model", "tokenizer.json"};
     char path[PATH_CAP], merges[PATH_CAP];
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -182,4 +184,30 @@ ed_tokenizer *ed_tok_load_dir(const char *dir, const char *ours, ed_error *err) 
     return ed_fail(err, "%s: no tokenizer (tokenizer.json, tokenizer.model, vocab.json + merges.txt%s%s)", dir,
                    ours ? ", or " : "", ours ? ours : ""),
            NULL;
+}
+
+int ed_tok_save_dir(const ed_tokenizer *t, const char *dir, const char *ours, ed_error *err) {
+    char path[PATH_CAP];
+    size_t len;
+    const char *src = t->vt->source ? t->vt->source(t->impl, &len) : NULL;
+    if (!src) {
+        snprintf(path, sizeof path, "%s/%s", dir, ours);
+        return ed_tok_save(t, path, err);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, t->kind == ED_TOK_SPM ? "tokenizer.model" : "tokenizer.json");
+    if (ed_write_file_atomic(path, src, len, "tokenizer", err) != 0) return -1;
+    /* the roles by name, as Hugging Face's tokenizer_config.json gives them (null: none) */
+    static const char *const keys[ED_NUM_ROLES] = {"pad_token", "unk_token", "bos_token", "eos_token"};
+    json_t *cfg = json_object();
+    for (int r = 0; r < ED_NUM_ROLES; r++) {
+        const char *name = t->role[r] >= 0 ? ed_tok_token(t, t->role[r]) : NULL;
+        json_object_set_new(cfg, keys[r], name ? json_string(name) : json_null());
+    }
+    char *s = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(cfg);
+    ED_CHECK(s, "cannot write the tokenizer config");
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    int rc = ed_write_file_atomic(path, s, strlen(s), "tokenizer", err);
+    free(s);
+    return rc;
 }

@@ -150,15 +150,17 @@ ed_tokenizer *ed_tok_load(const char *path, ed_error *err) {
     char *data;
     size_t len;
     if (ed_read_file(path, &data, &len, err) != 0) return NULL;
-    size_t i = 0;
+    size_t i = 0, pl = strlen(path);
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
     ed_tokenizer *t = NULL;
-    if (i < len && (data[i] == '{' || data[i] == '[')) { /* JSON: ours ("kind") or a tokenizer.json ("model") */
+    /* JSON: ours ("kind") or a tokenizer.json ("model"); a SentencePiece model is protobuf,
+     * which never starts with '{' or '[' */
+    if ((pl >= 5 && strcmp(path + pl - 5, ".json") == 0) || (i < len && (data[i] == '{' || data[i] == '['))) {
         json_t *root = json_loadb(data, len, 0, NULL);
         int hf = root && !json_object_get(root, "kind") && json_object_get(root, "model");
         json_decref(root);
         t = hf ? load_hf(path, data, len, err) : from_text(data, len, path, err);
-    } else { /* a SentencePiece model is protobuf, never text starting with '{' */
+    } else {
         t = ed_tok_wrap(ED_TOK_SPM, ed_spm_from_bytes(data, len, path, err));
     }
     free(data);

@@ -436,15 +436,50 @@ def test_hf(tool, workdir, rng):
             check(out == tn, f"hf {name} decode {k}: {out[:40]!r} vs {tn[:40]!r}")
 
 
+def test_cli(exe, tool, workdir, rng):
+    """Training with each kind writes a self-contained checkpoint: generate and eval work
+    with the tokenizer file gone; export writes the user's file back with the same ids."""
+    import shutil
+    train = os.path.join(workdir, "train.txt")
+    with open(train, "w", encoding="utf-8") as f:
+        f.write("\n\n".join(gen_text(rng, 30) for _ in range(30)))
+    model = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
+             "--max-length", "24", "--stride", "12", "--max-steps", "2", "--batch-size", "2", "--threads", "1", "-q"]
+    for kind, src in (("sentencepiece", "sp_bpe.model"), ("hf", "hf_llama3/tokenizer.json")):
+        d = os.path.join(workdir, "cli_" + kind)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        tok = os.path.join(d, os.path.basename(src))
+        shutil.copy(os.path.join(workdir, src), tok)
+        if kind == "hf":
+            shutil.copy(os.path.join(workdir, "hf_llama3", "tokenizer_config.json"), d)
+        before = c_encode(tool, tok, TEXTS_FIXED, workdir)
+        run([exe, "--tokenizer", kind, "--vocab-file", tok, "--train-file", train, "-o", os.path.join(d, "run")] + model)
+        os.remove(tok)
+        ck = os.path.join(d, "run", "last.h5")
+        out = run([exe, "generate", ck, "Привет", "-n", "4", "-T", "0", "--threads", "1"]).decode("utf-8")
+        check(out.startswith("Привет"), f"cli {kind}: generate from the checkpoint alone: {out!r}")
+        out = run([exe, "eval", ck, train, "--threads", "1"]).decode()
+        check("loss" in out, f"cli {kind}: eval from the checkpoint alone: {out!r}")
+        exp = os.path.join(d, "export")
+        run([exe, "export", ck, "-o", exp, "-q"])
+        back = os.path.join(exp, "tokenizer.model" if kind == "sentencepiece" else "tokenizer.json")
+        check(c_encode(tool, back, TEXTS_FIXED, workdir) == before, f"cli {kind}: exported tokenizer encodes differently")
+        check(c_info(tool, back) == c_info(tool, os.path.join(workdir, src)), f"cli {kind}: exported roles differ")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--exe", help="expert-dist: also train, generate, eval and export with each kind")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     rng = random.Random(23)
     test_sentencepiece(a.tool, a.workdir, rng)
     test_hf(a.tool, a.workdir, rng)
+    if a.exe:
+        test_cli(a.exe, a.tool, a.workdir, rng)
     if FAILS:
         print(f"{len(FAILS)} failure(s)")
         return 1

@@ -189,6 +189,14 @@ static int generate(const ed_options *in, ed_error *err) {
     }
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
+    for (int p = 0; p < prompts.n; p++) /* generation needs one token to start from */
+        if (ed_tok_role_id(l.tok, ED_ROLE_BOS) < 0 && ed_tok_role_id(l.tok, ED_ROLE_EOS) < 0 && !prompts.text[p][0]) {
+            ed_gpt_free(l.model);
+            ed_tok_free(l.tok);
+            prompts_free(&prompts);
+            return ed_fail(err, "prompt %d is empty and %s's tokenizer has no <BOS> or <EOS> to start from", p + 1,
+                           o.checkpoint);
+        }
     if (o.dry_run) {
         print_memory(&o, &l);
     } else {
@@ -211,7 +219,7 @@ static int generate(const ed_options *in, ed_error *err) {
                  * e.g. Qwen's, starts right at the prompt; an empty one at its <EOS>) */
                 if (bos >= 0) ed_ivec_push(&ids, bos);
                 ed_tok_encode(l.tok, prompts.text[p], strlen(prompts.text[p]), 0, &ids);
-                if (ids.len == 0) ed_ivec_push(&ids, eos >= 0 ? eos : 0);
+                if (ids.len == 0) ed_ivec_push(&ids, eos >= 0 ? eos : 0); /* e.g. a prompt of spaces only */
                 /* each sample its own stream: sample s of prompt p is the same whatever
                  * else is generated in the same call */
                 ed_rng rng;

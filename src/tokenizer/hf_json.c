@@ -26,6 +26,9 @@
 #include "tok_internal.h"
 
 enum { R_PAD, R_UNK, R_BOS, R_EOS };
+/* The roles in order (PAD UNK BOS EOS): their keys in tokenizer_config.json, and in our blob. */
+const char *const ed_hf_config_keys[4] = {"pad_token", "unk_token", "bos_token", "eos_token"};
+static const char *const BLOB_KEYS[4] = {"pad", "unk", "bos", "eos"};
 
 /* The JSON type of a component, for messages. */
 static const char *type_of(const json_t *o) {
@@ -148,7 +151,6 @@ static int32_t id_of_name(const json_t *field, const json_t *vocab, const json_t
 static void find_roles(const json_t *root, const json_t *config, int32_t roles[4]) {
     const json_t *model = json_object_get(root, "model"), *vocab = json_object_get(model, "vocab"),
                  *added = json_object_get(root, "added_tokens");
-    static const char *const keys[4] = {"pad_token", "unk_token", "bos_token", "eos_token"};
     /* the usual names, first found wins; GPT-2 style files have one <|endoftext|> for both */
     static const char *const names[4][4] = {{"<pad>", "<|pad|>", "[PAD]", NULL},
                                             {"<unk>", "<|unk|>", "[UNK]", NULL},
@@ -156,7 +158,7 @@ static void find_roles(const json_t *root, const json_t *config, int32_t roles[4
                                             {"<|end_of_text|>", "</s>", "<|endoftext|>", NULL}};
     for (int r = 0; r < 4; r++) {
         roles[r] = -1;
-        const json_t *f = json_object_get(config, keys[r]);
+        const json_t *f = json_object_get(config, ed_hf_config_keys[r]);
         if (f) { /* the config names the role, or says there is none (null) */
             roles[r] = json_is_null(f) ? -1 : id_of_name(f, vocab, added);
             continue;
@@ -342,8 +344,7 @@ out:
 json_t *ed_hf_to_json(const void *impl) {
     const ed_bpe *b = impl;
     json_t *root = json_object(), *roles = json_object();
-    static const char *const names[4] = {"pad", "unk", "bos", "eos"};
-    for (int r = 0; r < 4; r++) json_object_set_new(roles, names[r], json_integer(b->roles[r]));
+    for (int r = 0; r < 4; r++) json_object_set_new(roles, BLOB_KEYS[r], json_integer(b->roles[r]));
     json_object_set_new(root, "kind", json_string(ed_tok_kind_names[ED_TOK_HF]));
     json_object_set_new(root, "roles", roles);
     json_object_set_new(root, "tokenizer_json", json_string(b->hf_text));
@@ -354,11 +355,10 @@ void *ed_hf_from_json(const json_t *root, ed_error *err) {
     const char *text = json_string_value(json_object_get(root, "tokenizer_json"));
     const json_t *r = json_object_get(root, "roles");
     if (!text || !json_is_object(r)) return ed_fail(err, "\"tokenizer_json\" (a string) or \"roles\" missing"), NULL;
-    static const char *const names[4] = {"pad", "unk", "bos", "eos"};
     int32_t roles[4];
     for (int k = 0; k < 4; k++) {
-        const json_t *v = json_object_get(r, names[k]);
-        if (!json_is_integer(v)) return ed_fail(err, "roles.%s: expected an integer id (-1: none)", names[k]), NULL;
+        const json_t *v = json_object_get(r, BLOB_KEYS[k]);
+        if (!json_is_integer(v)) return ed_fail(err, "roles.%s: expected an integer id (-1: none)", BLOB_KEYS[k]), NULL;
         roles[k] = (int32_t)json_integer_value(v);
     }
     return ed_hf_from_text(text, strlen(text), "tokenizer_json", NULL, 0, roles, err);

@@ -59,6 +59,7 @@ extern const ed_tok_vtable ed_hf_vtable;
 void *ed_hf_from_text(const char *text, size_t len, const char *origin, const char *config, size_t config_len,
                       const int32_t *roles, ed_error *err);
 json_t *ed_hf_to_json(const void *impl);
+extern const char *const ed_hf_config_keys[4]; /* "pad_token" ... "eos_token" (role order) */
 void *ed_hf_from_json(const json_t *root, ed_error *err);
 
 /* tok_spm.c: SentencePiece .model bytes (copied), or our blob {"kind": "sentencepiece",

@@ -199,11 +199,10 @@ int ed_tok_save_dir(const ed_tokenizer *t, const char *dir, const char *ours, ed
     snprintf(path, sizeof path, "%s/%s", dir, t->kind == ED_TOK_SPM ? "tokenizer.model" : "tokenizer.json");
     if (ed_write_file_atomic(path, src, len, "tokenizer", err) != 0) return -1;
     /* the roles by name, as Hugging Face's tokenizer_config.json gives them (null: none) */
-    static const char *const keys[ED_NUM_ROLES] = {"pad_token", "unk_token", "bos_token", "eos_token"};
     json_t *cfg = json_object();
     for (int r = 0; r < ED_NUM_ROLES; r++) {
         const char *name = t->role[r] >= 0 ? ed_tok_token(t, t->role[r]) : NULL;
-        json_object_set_new(cfg, keys[r], name ? json_string(name) : json_null());
+        json_object_set_new(cfg, ed_hf_config_keys[r], name ? json_string(name) : json_null());
     }
     char *s = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(cfg);

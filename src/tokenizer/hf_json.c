@@ -148,7 +148,8 @@ static int32_t id_of_name(const json_t *field, const json_t *vocab, const json_t
     return json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
 }
 
-static void find_roles(const json_t *root, const json_t *config, int32_t roles[4]) {
+/* -1 with err when the config names a token the file does not have. */
+static int find_roles(const json_t *root, const json_t *config, int32_t roles[4], const char *origin, ed_error *err) {
     const json_t *model = json_object_get(root, "model"), *vocab = json_object_get(model, "vocab"),
                  *added = json_object_get(root, "added_tokens");
     /* the usual names, first found wins; GPT-2 style files have one <|endoftext|> for both */
@@ -161,6 +162,9 @@ static void find_roles(const json_t *root, const json_t *config, int32_t roles[4
         const json_t *f = json_object_get(config, ed_hf_config_keys[r]);
         if (f) { /* the config names the role, or says there is none (null) */
             roles[r] = json_is_null(f) ? -1 : id_of_name(f, vocab, added);
+            if (roles[r] < 0 && !json_is_null(f))
+                return ed_fail(err, "%s: tokenizer_config.json beside it: %s names no token of this file", origin,
+                               ed_hf_config_keys[r]);
             continue;
         }
         if (r == R_UNK) roles[r] = id_of_name(json_object_get(model, "unk_token"), vocab, added);
@@ -177,19 +181,21 @@ static void find_roles(const json_t *root, const json_t *config, int32_t roles[4
             json_decref(s);
         }
     }
+    return 0;
 }
 
 /* One merge as two token ids: "a b" (exactly one space) or ["a", "b"]. */
 static int parse_merge(const json_t *mg, const json_t *vocab, int32_t *pair, const char *origin, size_t r,
                        ed_error *err) {
-    char left[1024];
+    char *left = NULL;
     const char *a = NULL, *b = NULL;
     if (json_is_string(mg)) {
         const char *s = json_string_value(mg), *sp = strchr(s, ' ');
         size_t ll = sp ? (size_t)(sp - s) : 0;
-        if (!sp || ll == 0 || !sp[1] || strchr(sp + 1, ' ') || ll >= sizeof left)
+        if (!sp || ll == 0 || !sp[1] || strchr(sp + 1, ' '))
             return ed_fail(err, "%s: model.merges[%zu] \"%.60s\" is not two tokens separated by one space", origin,
                            r, s);
+        left = ed_malloc(ll + 1);
         memcpy(left, s, ll);
         left[ll] = '\0';
         a = left, b = sp + 1;
@@ -199,12 +205,16 @@ static int parse_merge(const json_t *mg, const json_t *vocab, int32_t *pair, con
     }
     if (!a || !b) return ed_fail(err, "%s: model.merges[%zu] is not \"a b\" nor [\"a\", \"b\"]", origin, r);
     const json_t *ia = json_object_get(vocab, a), *ib = json_object_get(vocab, b);
-    if (!json_is_integer(ia) || !json_is_integer(ib))
-        return ed_fail(err, "%s: model.merges[%zu] uses \"%.60s\", which is not in model.vocab", origin, r,
-                       json_is_integer(ia) ? b : a);
-    pair[0] = (int32_t)json_integer_value(ia);
-    pair[1] = (int32_t)json_integer_value(ib);
-    return 0;
+    int rc = 0;
+    if (!json_is_integer(ia) || !json_is_integer(ib)) {
+        rc = ed_fail(err, "%s: model.merges[%zu] uses \"%.60s\", which is not in model.vocab", origin, r,
+                     json_is_integer(ia) ? b : a);
+    } else {
+        pair[0] = (int32_t)json_integer_value(ia);
+        pair[1] = (int32_t)json_integer_value(ib);
+    }
+    free(left);
+    return rc;
 }
 
 void *ed_hf_from_text(const char *text, size_t len, const char *origin, const char *config, size_t config_len,
@@ -321,8 +331,13 @@ void *ed_hf_from_text(const char *text, size_t len, const char *origin, const ch
     bpe_added_init(&b->added, added_ids, (int)na, added_strs);
     b->nfc = nfc;
     b->ignore_merges = bool_field(model, "ignore_merges", 0);
-    if (roles) memcpy(b->roles, roles, sizeof b->roles);
-    else find_roles(root, cfg, b->roles);
+    if (roles) {
+        memcpy(b->roles, roles, sizeof b->roles);
+    } else if (find_roles(root, cfg, b->roles, origin, err) != 0) {
+        bpe_free(b);
+        b = NULL;
+        goto out;
+    }
     for (int r = 0; r < 4; r++)
         if (b->roles[r] >= n) b->roles[r] = -1;
     b->hf_text = ed_malloc(len + 1);

@@ -384,6 +384,17 @@ def write_hf(workdir, rng, corpus):
 def test_hf(tool, workdir, rng):
     corpus = [gen_text(rng, 40) for _ in range(300)]
     paths = write_hf(workdir, rng, corpus)
+    # a tokenizer_config.json naming a token the file lacks: one line naming both, exit 1
+    bad = os.path.join(workdir, "hf_badcfg")
+    os.makedirs(bad, exist_ok=True)
+    with open(paths["gpt2"], "rb") as f, open(os.path.join(bad, "tokenizer.json"), "wb") as g:
+        g.write(f.read())
+    with open(os.path.join(bad, "tokenizer_config.json"), "w") as f:
+        json.dump({"bos_token": "<s>"}, f)
+    r = subprocess.run([tool, "info", os.path.join(bad, "tokenizer.json")], capture_output=True)
+    msg = r.stderr.decode()
+    check(r.returncode == 1 and "tokenizer.json" in msg and "bos_token names no token" in msg,
+          f"hf: a config naming a missing token: rc {r.returncode}, {msg!r}")
     texts = TEXTS_FIXED + [gen_text(rng, rng.randint(1, 80)) for _ in range(40)] + [
         "<|endoftext|>doc one<|endoftext|> doc two <|endoftext|",
         "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nПривет 😀<|eot_id|>",

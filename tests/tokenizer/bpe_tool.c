@@ -7,10 +7,13 @@
  *   bpe_tool gpt2 VOCAB.json MERGES.txt TEXT... the same with GPT-2's file pair
  *   bpe_tool info TOKENIZER                     kind, vocab size and the role ids
  *   bpe_tool decode TOKENIZER ID...             the text of the ids (skip_special), raw
- *   bpe_tool save TOKENIZER OUT                 load and save (our JSON, as checkpoints hold) */
+ *   bpe_tool save TOKENIZER OUT                 load and save (our JSON, as checkpoints hold)
+ *   bpe_tool time TOKENIZER CORPUS              encode every document of CORPUS twice (cold,
+ *                                               warm); print tokens and CPU MB/s of each */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "expert/dataset.h"
 #include "expert/tokenizer.h"
@@ -89,8 +92,34 @@ int main(int argc, char **argv) {
         if (rc != 0) goto fail;
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "time") == 0) {
+        ed_tokenizer *t = ed_tok_load(argv[2], &err);
+        if (!t) goto fail;
+        ed_docs docs;
+        ed_read_options ro = {.text_field = "text"};
+        if (ed_docs_read(argv[3], &ro, &docs, &err) != 0) {
+            ed_tok_free(t);
+            goto fail;
+        }
+        size_t bytes = 0;
+        for (size_t i = 0; i < docs.n; i++) bytes += docs.len[i];
+        for (int pass = 0; pass < 2; pass++) {
+            struct timespec a, b;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+            ed_ivec ids = {0};
+            for (size_t i = 0; i < docs.n; i++) ed_tok_encode(t, docs.text[i], docs.len[i], 1, &ids);
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+            double s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+            printf("%s %s: %zu bytes -> %zu tokens, %.3f s CPU, %.1f MB/s\n", argv[2], pass ? "warm" : "cold", bytes,
+                   ids.len, s, (double)bytes / s / 1e6);
+            ed_ivec_free(&ids);
+        }
+        ed_docs_free(&docs);
+        ed_tok_free(t);
+        return 0;
+    }
     fprintf(stderr, "usage: bpe_tool train CORPUS VOCAB OUT.json | encode TOK TEXT... | gpt2 VOCAB MERGES TEXT... | "
-                    "info TOK | decode TOK ID... | save TOK OUT\n");
+                    "info TOK | decode TOK ID... | save TOK OUT | time TOK CORPUS\n");
     return 2;
 fail:
     fprintf(stderr, "bpe_tool: %s\n", err.msg);

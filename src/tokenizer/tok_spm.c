@@ -54,8 +54,13 @@ static long b64_decode(const char *s, size_t n, unsigned char *out) {
 void *ed_spm_from_bytes(const char *data, size_t len, const char *origin, ed_error *err) {
     char why[256] = "";
     ed_spm *sp = len ? ed_spm_load(data, len, why, sizeof why) : NULL;
-    if (!sp)
-        return ed_fail(err, "%s: not a SentencePiece model: %s", origin, len ? why : "the file is empty"), NULL;
+    if (!sp) { /* the library's parse failure names its own source line: say what it means */
+        const char *reason = !len                            ? "the file is empty"
+                             : strstr(why, "ParseFromArray") ? "it does not parse as a ModelProto (truncated, or "
+                                                               "another format)"
+                                                             : why;
+        return ed_fail(err, "%s: not a SentencePiece model: %s", origin, reason), NULL;
+    }
     if (ed_spm_size(sp) <= 0) {
         ed_spm_free(sp);
         return ed_fail(err, "%s: the SentencePiece model has no pieces", origin), NULL;

@@ -151,6 +151,18 @@ static void test_metrics_lines(void **state) {
     rmdir(dir);
 }
 
+/* CRC-32C (the TFRecord framing of TensorBoard files): the standard check value, a
+ * split computation, and the empty input. tensorboard_events.py checks every record with
+ * python3-crcmod's. */
+static void test_crc32c(void **state) {
+    (void)state;
+    assert_int_equal(ed_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(ed_crc32c(ed_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(ed_crc32c(0, "", 0), 0);
+    unsigned char zeros[32] = {0};
+    assert_int_equal(ed_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4: 32 bytes of zeros */
+}
+
 static void test_dcol_grows(void **state) {
     (void)state;
     ed_dcol c = {0};
@@ -176,6 +188,7 @@ int main(void) {
         cmocka_unit_test(test_json_and_csv),
         cmocka_unit_test(test_other_name_gets_csv_suffix),
         cmocka_unit_test(test_metrics_lines),
+        cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_dcol_grows),
         cmocka_unit_test(test_train_state_init),
     };

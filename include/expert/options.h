@@ -25,7 +25,7 @@ extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
 typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
 extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 
-/* --grad-comm: the gradient values on the wire (src/dist, "bf16 on the wire" in dist.h). */
+/* --grad-comm: the gradient values on the wire (src/comm, "bf16 on the wire" in dist.h). */
 typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
 extern const char *const ed_grad_comm_names[]; /* "fp32", "bf16" */
 

@@ -25,7 +25,9 @@ typedef struct {
 } kept_text;
 
 struct ed_tb {
-    FILE *f; /* NULL once a write failed */
+    int fd; /* -1 once a write failed; plain write(2)s: nothing is buffered in the process,
+             * so a record is in the file (for a live TensorBoard) as soon as it is written,
+             * and a failed write leaves no buffered rest for a later flush to append */
     char path[ED_PATH_MAX + 320];
     long good;        /* bytes of whole records: a failed write is cut back to it */
     kept_text *texts; /* text summaries kept from earlier runs (ed_tb_has_text) */
@@ -65,17 +67,31 @@ static uint64_t get_le(const unsigned char *b, int bytes) {
     return x;
 }
 
-/* One record, flushed. The first failure cuts the file back to its last whole record,
- * warns once and stops the writer. */
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One record. The first failure cuts the file back to its last whole record, warns once
+ * and stops the writer. */
 static void put_event(ed_tb *tb, const Edtb__Event *ev) {
-    if (!tb || !tb->f) return;
+    if (!tb || tb->fd < 0) return;
     size_t n = edtb__event__get_packed_size(ev);
     unsigned char *rec = ed_malloc(n + 16);
     put_le(rec, n, 8);
     put_le(rec + 8, masked_crc(rec, 8), 4);
     edtb__event__pack(ev, rec + 12);
     put_le(rec + 12 + n, masked_crc(rec + 12, n), 4);
-    int ok = fwrite(rec, 1, n + 16, tb->f) == n + 16 && fflush(tb->f) == 0;
+    int ok = write_all(tb->fd, rec, n + 16) == 0;
     int e = errno;
     free(rec);
     if (ok) {
@@ -84,10 +100,10 @@ static void put_event(ed_tb *tb, const Edtb__Event *ev) {
     }
     warn_errno(tb->path, "cannot write", e);
     /* Best effort: if even this fails, the torn record stays last and readers stop at it. */
-    int cut = ftruncate(fileno(tb->f), tb->good);
+    int cut = ftruncate(tb->fd, tb->good);
     (void)cut;
-    fclose(tb->f);
-    tb->f = NULL;
+    close(tb->fd);
+    tb->fd = -1;
 }
 
 /* ---- cutting the files of earlier runs ------------------------------------------------ */
@@ -164,6 +180,7 @@ ed_tb *ed_tb_open(const char *dir, long resume_step) {
         return NULL;
     }
     ed_tb *tb = ed_calloc(1, sizeof *tb);
+    tb->fd = -1;
     if (cut_earlier(tb, dir, resume_step) != 0) {
         ed_tb_close(tb);
         return NULL;
@@ -174,15 +191,13 @@ ed_tb *ed_tb_open(const char *dir, long resume_step) {
     /* TensorBoard reads a directory's files in name order: a new name never sorts before
      * an earlier run's (the same second twice: the next one). */
     time_t now = time(NULL);
-    int fd = -1;
-    for (int k = 0; k < 100 && fd < 0; k++) {
+    for (int k = 0; k < 100 && tb->fd < 0; k++) {
         snprintf(tb->path, sizeof tb->path, "%s/" EVENTS_PREFIX "%lld.%s", dir, (long long)now + k, host);
-        fd = open(tb->path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0 && errno != EEXIST) break;
+        tb->fd = open(tb->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (tb->fd < 0 && errno != EEXIST) break;
     }
-    if (fd < 0 || !(tb->f = fdopen(fd, "wb"))) {
+    if (tb->fd < 0) {
         warn_errno(tb->path, "cannot create", errno);
-        if (fd >= 0) close(fd);
         ed_tb_close(tb);
         return NULL;
     }
@@ -191,7 +206,7 @@ ed_tb *ed_tb_open(const char *dir, long resume_step) {
     ev.what_case = EDTB__EVENT__WHAT_FILE_VERSION;
     ev.file_version = "brain.Event:2";
     put_event(tb, &ev);
-    if (!tb->f) {
+    if (tb->fd < 0) {
         ed_tb_close(tb);
         return NULL;
     }
@@ -200,14 +215,14 @@ ed_tb *ed_tb_open(const char *dir, long resume_step) {
 
 void ed_tb_close(ed_tb *tb) {
     if (!tb) return;
-    if (tb->f) fclose(tb->f);
+    if (tb->fd >= 0) close(tb->fd);
     for (size_t i = 0; i < tb->n_texts; i++) free(tb->texts[i].tag);
     free(tb->texts);
     free(tb);
 }
 
 void ed_tb_scalars(ed_tb *tb, const ed_row *r) {
-    if (!tb || !tb->f) return;
+    if (!tb || tb->fd < 0) return;
     Edtb__Value vals[ED_HISTORY_MAX_COLUMNS], *pv[ED_HISTORY_MAX_COLUMNS];
     size_t n = 0;
     for (size_t i = 0; i < ed_ncolumns; i++) {
@@ -252,7 +267,7 @@ static char *code_block(const char *text) {
 }
 
 void ed_tb_text(ed_tb *tb, const char *tag, long step, const char *text) {
-    if (!tb || !tb->f) return;
+    if (!tb || tb->fd < 0) return;
     char *md = code_block(text);
     Edtb__PluginData plugin = EDTB__PLUGIN_DATA__INIT;
     plugin.plugin_name = "text";

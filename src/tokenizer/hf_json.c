@@ -292,6 +292,11 @@ void *ed_hf_from_text(const char *text, size_t len, const char *origin, const ch
         added_strs[i] = c;
         if (added_ids[i] > max_id) max_id = added_ids[i];
     }
+    if ((size_t)(max_id + 1) > json_object_size(vocab) + na) { /* a gap, found before allocating for it */
+        ed_fail(err, "%s: model.vocab: ids run to %lld but there are %zu tokens (ids must be 0..n-1 without gaps)",
+                origin, (long long)max_id, json_object_size(vocab) + na);
+        goto out;
+    }
     int n = (int)(max_id + 1);
     strs = ed_calloc((size_t)(n > 0 ? n : 1), sizeof *strs);
     raw = ed_calloc((size_t)(n > 0 ? n : 1), 1);

@@ -2,7 +2,8 @@
  * checkpoints (hf.h). The architectures are the same (src/model/llama.c follows
  * modeling_llama.py: rotate-half RoPE, so q and k need no permutation); what moves is
  * names. Weights are F32, BF16 or F16, in one file or shards (hf_internal.h); export
- * writes F32 in one model.safetensors. */
+ * writes F32 in one model.safetensors. The tokenizer keeps its ids (ed_tok_load_dir,
+ * ed_tok_save_dir), so the embedding rows are copied in order. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -36,11 +37,6 @@ static char *join(const char *dir, const char *file) {
     char *p = ed_malloc(n);
     snprintf(p, n, "%s/%s", dir, file);
     return p;
-}
-
-static int is_file(const char *path) {
-    struct stat s;
-    return stat(path, &s) == 0 && S_ISREG(s.st_mode);
 }
 
 int hf_is_llama(const char *dir) {
@@ -189,34 +185,15 @@ static int read_config(const char *dir, llama_cfg *c, ed_error *err) {
 
 /* ---- the tokenizer ------------------------------------------------------------------- */
 
-/* The tokenizer of a model directory, ids as they are: our own file (written by export).
- * A directory with only a tokenizer.model or tokenizer.json is refused by name until
- * those loaders exist (issue 23 item 4). */
+/* The tokenizer of a model directory (tokenizer.model, tokenizer.json, GPT-2's pair or
+ * our file: ed_tok_load_dir), ids as they are; its size must be the embedding's. */
 static ed_tokenizer *read_tokenizer(const char *dir, int V, ed_error *err) {
-    char *ours = join(dir, HF_TOK_FILE);
-    ed_tokenizer *tok = NULL;
-    if (is_file(ours)) {
-        tok = ed_tok_load(ours, err);
-        if (tok && ed_tok_vocab_size(tok) != V) {
-            ed_fail(err, "%s: the tokenizer has %d tokens, config.json's vocab_size is %d", ours,
-                    ed_tok_vocab_size(tok), V);
-            ed_tok_free(tok);
-            tok = NULL;
-        }
-    } else {
-        static const char *const theirs[] = {"tokenizer.model", "tokenizer.json", "vocab.json"};
-        const char *found = NULL;
-        for (int i = 0; i < 3 && !found; i++) {
-            char *p = join(dir, theirs[i]);
-            if (is_file(p)) found = theirs[i];
-            free(p);
-        }
-        if (found)
-            ed_fail(err, "%s/%s: this build reads a Llama's tokenizer from %s only", dir, found, HF_TOK_FILE);
-        else
-            ed_fail(err, "%s: no tokenizer (%s)", dir, HF_TOK_FILE);
+    ed_tokenizer *tok = ed_tok_load_dir(dir, HF_TOK_FILE, err);
+    if (tok && ed_tok_vocab_size(tok) != V) {
+        ed_fail(err, "%s: the tokenizer has %d tokens, config.json's vocab_size is %d", dir, ed_tok_vocab_size(tok), V);
+        ed_tok_free(tok);
+        return NULL;
     }
-    free(ours);
     return tok;
 }
 
@@ -268,12 +245,13 @@ int hf_llama_import(const char *dir, const char *out, FILE *log, ed_error *err) 
     if (read_config(dir, &c, err) != 0) return -1;
     ed_tokenizer *tok = read_tokenizer(dir, c.mc.vocab_size, err);
     if (!tok) return -1;
-    /* the roles config.json names must be the tokenizer's */
+    /* the roles config.json names must be the tokenizer's (where both name one) */
     char cfgp[ED_PATH_MAX + 32];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
-    if ((c.bos >= 0 && c.bos != ED_BOS) || (c.eos >= 0 && c.eos != ED_EOS)) {
-        ed_fail(err, "%s: bos_token_id %d / eos_token_id %d are not the tokenizer's <BOS> %d / <EOS> %d", cfgp, c.bos,
-                c.eos, ED_BOS, ED_EOS);
+    int bos = ed_tok_role_id(tok, ED_ROLE_BOS), eos = ed_tok_role_id(tok, ED_ROLE_EOS);
+    if ((c.bos >= 0 && bos >= 0 && c.bos != bos) || (c.eos >= 0 && eos >= 0 && c.eos != eos)) {
+        ed_fail(err, "%s: bos_token_id %d / eos_token_id %d are not the tokenizer's BOS %d / EOS %d", cfgp, c.bos,
+                c.eos, bos, eos);
         ed_tok_free(tok);
         return -1;
     }
@@ -315,7 +293,13 @@ int hf_llama_import(const char *dir, const char *out, FILE *log, ed_error *err) 
 
 /* ---- export ------------------------------------------------------------------------------ */
 
-static char *config_json(const ed_model_config *c) {
+/* A role's id, or null when the tokenizer has no such token. */
+static json_t *role_json(const ed_tokenizer *tok, ed_tok_role r) {
+    int id = ed_tok_role_id(tok, r);
+    return id >= 0 ? json_integer(id) : json_null();
+}
+
+static char *config_json(const ed_model_config *c, const ed_tokenizer *tok) {
     json_t *r = json_object(), *arch = json_array();
     json_array_append_new(arch, json_string("LlamaForCausalLM"));
     json_object_set_new(r, "architectures", arch);
@@ -337,9 +321,9 @@ static char *config_json(const ed_model_config *c) {
     json_object_set_new(r, "attention_dropout", json_real(0.0));
     json_object_set_new(r, "initializer_range", json_real(0.02));
     json_object_set_new(r, "tie_word_embeddings", json_boolean(c->tie_embeddings));
-    json_object_set_new(r, "bos_token_id", json_integer(ED_BOS));
-    json_object_set_new(r, "eos_token_id", json_integer(ED_EOS));
-    json_object_set_new(r, "pad_token_id", json_integer(ED_PAD));
+    json_object_set_new(r, "bos_token_id", role_json(tok, ED_ROLE_BOS));
+    json_object_set_new(r, "eos_token_id", role_json(tok, ED_ROLE_EOS));
+    json_object_set_new(r, "pad_token_id", role_json(tok, ED_ROLE_PAD));
     json_object_set_new(r, "torch_dtype", json_string("float32"));
     char *s = json_dumps(r, JSON_INDENT(2));
     json_decref(r);
@@ -380,23 +364,18 @@ int hf_llama_export(const char *ckpt, const ed_gpt *m, const ed_tokenizer *tok, 
     int rc = ed_st_write(path, t, k, err);
     free(path);
     if (rc == 0) {
-        char *cj = config_json(c);
+        char *cj = config_json(c, tok);
         path = join(dir, "config.json");
         rc = ed_write_file_atomic(path, cj, strlen(cj), "model file", err);
         free(path);
         free(cj);
     }
-    if (rc == 0) {
-        size_t len;
-        char *blob = ed_tok_serialize(tok, &len);
-        path = join(dir, HF_TOK_FILE);
-        rc = ed_write_file_atomic(path, blob, len, "model file", err);
-        free(path);
-        free(blob);
-    }
+    if (rc == 0) rc = ed_tok_save_dir(tok, dir, HF_TOK_FILE, err);
+    static const char *const tok_files[] = {HF_TOK_FILE, HF_TOK_FILE, "tokenizer.model, tokenizer_config.json",
+                                            "tokenizer.json, tokenizer_config.json"}; /* by ed_tok_kind */
     if (rc == 0 && log)
         fprintf(log, "export: %s -> %s (config.json: LlamaForCausalLM, model.safetensors, %s)\n", ckpt, dir,
-                HF_TOK_FILE);
+                tok_files[ed_tok_kind_of(tok)]);
     free(names);
     free(t);
     return rc;

@@ -5,13 +5,16 @@ A Llama-shaped model (grouped-query: 4 heads over 2 key/value heads, untied head
 with the project's independent PyTorch reference (tests/reference/llama_reference.py) and
 written the way transformers saves LlamaForCausalLM: config.json, model.safetensors
 written byte by byte here (no safetensors package), with the tokenizer of a tiny llama
-trained by expert-dist and exported (expert-dist-tokenizer.json). Then:
+trained by expert-dist and exported (expert-dist-tokenizer.json), or a SentencePiece
+tokenizer.model trained here. Then:
   - `import` and the reference agree on the logits (1e-5), for F32 in one file, BF16 in
     two shards with model.safetensors.index.json (plus an old rotary inv_freq buffer),
     and F16 with a tied head (and its stored lm_head copy);
   - import -> export -> import is bit-identical (weights), export -> export the same bytes,
     the exported tensors are the original bytes, and the PyTorch reference reading the
     exported directory computes the same logits;
+  - a SentencePiece Llama keeps the tokenizer's ids and roles (bos/eos from config.json
+    checked against it) and its tokenizer.model is exported back byte for byte;
   - `generate` runs on the import, `train --init-from` fine-tunes it (the loss falls);
   - unsupported or contradictory configs, shard indexes naming missing files, truncated
     shards, missing/unexpected/misshapen tensors and an untied lm_head under a tied config
@@ -229,6 +232,41 @@ T.expect(c4["tie_word_embeddings"] is True, "tied export: %s" % c4)
 b4 = os.path.join(d, "b4.h5")
 ed(["import", d4, "-o", b4, "-q"])
 T.expect(params(b4) == params(ck["f16-tied"]), "tied round trip changed the weights")
+
+# ---- a SentencePiece tokenizer.model, its ids kept, read back from the export -------------
+import sentencepiece as spm  # noqa: E402
+
+spm.SentencePieceTrainer.train(input=train, model_prefix=os.path.join(d, "sp"), vocab_size=60, model_type="bpe",
+                               hard_vocab_limit=False, minloglevel=2)
+sp = spm.SentencePieceProcessor(model_file=os.path.join(d, "sp.model"))
+VS = sp.get_piece_size()
+torch.manual_seed(9)
+spm_model = Llama(VS, D, L, H, G, FF, P, THETA, EPS, False)
+t_spm = hf_tensors(spm_model)
+b, vals = st_bytes(t_spm)
+cfg_spm = dict(config(False), vocab_size=VS, bos_token_id=sp.bos_id(), eos_token_id=sp.eos_id())
+spm_dir = model_dir("hf-spm", {"model.safetensors": b}, cfg_spm, tok=False)
+shutil.copy(os.path.join(d, "sp.model"), os.path.join(spm_dir, "tokenizer.model"))
+ck_spm, d5, ck_spm2 = os.path.join(d, "spm.h5"), os.path.join(d, "out5"), os.path.join(d, "spm2.h5")
+ed(["import", spm_dir, "-o", ck_spm, "-q"])
+ids_spm = np.array([sp.bos_id()] + sp.encode("the cat sat on a mat and the dog ran"), np.int64)
+e = rel(logits(ck_spm, ids_spm), reference_logits(spm_model, vals, ids_spm))
+T.expect(e < 1e-5, "sentencepiece llama: imported logits differ from the reference: %.2e" % e)
+ed(["export", ck_spm, "-o", d5, "-q"])
+T.expect(open(os.path.join(d5, "tokenizer.model"), "rb").read() == open(os.path.join(d, "sp.model"), "rb").read(),
+         "export did not write the user's tokenizer.model back")
+c5 = json.load(open(os.path.join(d5, "config.json")))
+T.expect(c5["bos_token_id"] == sp.bos_id() and c5["eos_token_id"] == sp.eos_id(), "exported roles: %s" % c5)
+ed(["import", d5, "-o", ck_spm2, "-q"])
+T.expect(params(ck_spm) == params(ck_spm2), "sentencepiece llama round trip changed the weights")
+p = ed(["generate", ck_spm, "the cat", "-n", 5, "-T", 0])
+T.expect(p.stdout.startswith("the cat"), "generate with the sentencepiece llama:\n" + p.stdout)
+bad_spm = dict(cfg_spm, bos_token_id=sp.eos_id())
+m = model_dir("bad-spm-bos", {"model.safetensors": b}, bad_spm, tok=False)
+shutil.copy(os.path.join(d, "sp.model"), os.path.join(m, "tokenizer.model"))
+p = ed(["import", m, "-o", os.path.join(d, "bad-spm.h5")], check=None)
+T.expect(p.returncode == 1 and "bos_token_id" in p.stderr, "a bos_token_id that is not the tokenizer's:\n" + p.stderr)
+print("sentencepiece llama: logits vs reference %.1e, tokenizer.model round trip" % e)
 
 # ---- generate on it; train --init-from fine-tunes it -------------------------------------
 p = ed(["generate", a, "the cat", "-n", 5, "-T", 0])

@@ -314,6 +314,20 @@ static void print_compute_warnings(const ed_trainer *t) {
                     "same numerics as native bf16, not faster than fp32\n", buf);
 }
 
+/* Instruction data: what became of the examples, per split, in one line. */
+static void print_examples(const ed_trainer *t) {
+    printf("# instruction data (loss on %s tokens, --truncate %s):", ed_loss_on_names[t->o->loss_on],
+           ed_truncate_names[t->o->truncate]);
+    for (int v = 0; v < 1 + t->has_val; v++) {
+        const ed_example_counts *c = v ? &t->val_ds.counts : &t->train_ds.counts;
+        printf("%s %s %ld examples, %ld truncated, %ld refused", v ? ";" : "", v ? "val" : "train", c->examples,
+               c->truncated, c->refused);
+        if (c->refused) printf(" (first at line %ld)", c->first_refused);
+        printf(", %llu loss tokens", (unsigned long long)c->loss_tokens);
+    }
+    printf("\n");
+}
+
 static void print_header(const ed_trainer *t) {
     if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
@@ -332,6 +346,7 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
+    if (t->train_ds.examples) print_examples(t);
     char cpu[512];
     ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
     printf("# cpu: %s\n", cpu);

@@ -195,7 +195,9 @@ typedef struct {
     size_t n_docs;
     size_t n_windows;
     int max_length, stride, pack, examples;
-    const uint8_t *loss;      /* [n_tokens] 1: the token is a loss target (--loss-on completion), or NULL: all are */
+    const uint8_t *completion; /* instruction data: [n_tokens] 1 for a completion token (or the EOS ending
+                                * one); NULL for plain text */
+    int loss_all;             /* instruction data: --loss-on all (else only completion tokens are targets) */
     ed_example_counts counts; /* instruction data */
     const uint64_t *block_win; /* [n_blocks + 1]: windows before document block b (owned or mapped) */
     size_t n_blocks;
@@ -205,7 +207,7 @@ typedef struct {
     char note[700];           /* why the block index had to be built in one pass ("" if not) */
     /* ownership: what ed_dataset_free releases */
     void *own_tokens;
-    uint8_t *own_loss;
+    uint8_t *own_completion;
     uint64_t *own_off;
     uint64_t *own_blocks;
     void *map[3];             /* munmap(map[i], map_len[i]): tokens, doc_offsets, window_blocks */
@@ -286,7 +288,7 @@ typedef struct {
     int B, T;            /* rows used, padded sequence length (max window len - 1, or max_length - 1) */
     int cap_B, cap_T;
     int32_t *inputs;     /* [B*T] */
-    int32_t *targets;    /* [B*T], -100 at padding (and at prompt tokens: ds->loss) */
+    int32_t *targets;    /* [B*T], -100 at padding (and at prompt tokens: ds->completion) */
     uint8_t *mask;       /* [B*T] attention_mask: 1 real, 0 pad */
     long n_targets;      /* number of targets != -100: the loss tokens */
 } ed_batch;

@@ -69,11 +69,12 @@ void ds_example_free(ds_example *ex);
 
 /* ed_dataset_build's part for documents with spans (examples.c): appends each kept example's
  * ids to tokens and its end to off[1..] (off[0] = 0, room for docs->n + 1), sets *n_kept,
- * *loss (malloc'd [tokens->len] flags, NULL under --loss-on all) and the counts. -1 with
+ * *completion (malloc'd [tokens->len] flags: 1 for completion tokens and their EOS) and
+ * the counts (loss tokens per opt->loss_on). -1 with
  * err (nothing to free) on a tokenizer without EOS, a too-long example under --truncate
  * error, or every example refused. */
 int ds_encode_examples(const ed_docs *docs, const ed_tokenizer *tok, const ed_window_options *opt, ed_ivec *tokens,
-                       uint64_t *off, size_t *n_kept, uint8_t **loss, ed_example_counts *c, ed_error *err);
+                       uint64_t *off, size_t *n_kept, uint8_t **completion, ed_example_counts *c, ed_error *err);
 /* One line without its "\n" (a final "\r" is dropped here); off is its byte offset in the
  * (decompressed) file, for error messages. -1 with err "file:line: ..." on a bad line. */
 int ds_parse_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed_error *err);

@@ -38,11 +38,11 @@ static void push(ed_ivec *out, int32_t id, loss_flags *l, uint8_t v) {
 }
 
 int ds_encode_examples(const ed_docs *docs, const ed_tokenizer *tok, const ed_window_options *opt, ed_ivec *tokens,
-                       uint64_t *off, size_t *n_kept, uint8_t **loss, ed_example_counts *c, ed_error *err) {
+                       uint64_t *off, size_t *n_kept, uint8_t **completion, ed_example_counts *c, ed_error *err) {
     const char *path = docs->path ? docs->path : "dataset";
     int32_t bos = ed_tok_role_id(tok, ED_ROLE_BOS), eos = ed_tok_role_id(tok, ED_ROLE_EOS);
     memset(c, 0, sizeof *c);
-    *loss = NULL;
+    *completion = NULL;
     if (eos < 0)
         return ed_fail(err, "%s: the tokenizer has no end-of-sequence token (EOS role): instruction data ends every "
                             "completion with one", path);
@@ -93,10 +93,6 @@ int ds_encode_examples(const ed_docs *docs, const ed_tokenizer *tok, const ed_wi
                             "without the prompt (the first at line %ld)", path, c->examples, ml, c->first_refused);
     }
     *n_kept = kept;
-    if (opt->loss_on == ED_LOSS_ALL) {
-        free(l.flag); /* every target counts: no flags needed */
-    } else {
-        *loss = ed_realloc(l.flag, tokens->len ? tokens->len : 1);
-    }
+    *completion = ed_realloc(l.flag, tokens->len);
     return 0;
 }

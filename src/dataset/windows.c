@@ -252,12 +252,13 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     wo.examples = docs->spans != NULL;
     if (wo.examples) {
         wo.pack = 0; /* a preset's packing does not apply: one window per example */
-        if (ds_encode_examples(docs, tok, &wo, &tokens, off, &n_docs, &ds->own_loss, &ds->counts, err) != 0) {
+        if (ds_encode_examples(docs, tok, &wo, &tokens, off, &n_docs, &ds->own_completion, &ds->counts, err) != 0) {
             free(off);
             ed_ivec_free(&tokens);
             return -1;
         }
-        ds->loss = ds->own_loss;
+        ds->completion = ds->own_completion;
+        ds->loss_all = opt->loss_on == ED_LOSS_ALL;
     } else {
         for (size_t d = 0; d < docs->n; d++) {
             ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
@@ -303,7 +304,7 @@ uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
     uint64_t h = 0xcbf29ce484222325ULL;
     uint64_t sizes[4] = {ds->n_tokens, ds->n_docs, ds->n_windows, (uint64_t)ds->token_bytes};
     h = fold(h, sizes, sizeof sizes);
-    if (ds->own_loss) h = fold(h, ds->own_loss, ds->n_tokens);
+    if (ds->own_completion) h = fold(fold(h, ds->own_completion, ds->n_tokens), &ds->loss_all, sizeof ds->loss_all);
     if (ds->own_tokens) return fold(h, ds->own_tokens, ds->n_tokens * (size_t)ds->token_bytes);
     /* sampled, not whole: a stored index is mapped, and hashing it whole would make
      * start-up O(documents) again */
@@ -331,7 +332,7 @@ size_t ed_dataset_memory(const ed_dataset *ds) {
     size_t b = ds->own_blocks ? (ds->n_blocks + 1) * sizeof *ds->own_blocks : 0;
     if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;
     if (ds->own_off) b += (ds->n_docs + 1) * sizeof *ds->own_off;
-    if (ds->own_loss) b += ds->n_tokens;
+    if (ds->own_completion) b += ds->n_tokens;
     return b;
 }
 
@@ -339,7 +340,7 @@ size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map
 
 void ed_dataset_free(ed_dataset *ds) {
     free(ds->own_tokens);
-    free(ds->own_loss);
+    free(ds->own_completion);
     free(ds->own_off);
     free(ds->own_blocks);
     for (int i = 0; i < 3; i++)

@@ -168,7 +168,7 @@ static void test_masks(void **state) {
     ed_dataset_free(&ds);
     /* --loss-on all: every target of the windows */
     if (build(&ds, &d, t, 64, ED_LOSS_ALL, ED_TRUNCATE_LEFT, &err) != 0) fail_msg("%s", err.msg);
-    assert_null(ds.loss);
+    assert_true(ds.loss_all);
     if (ed_batch_fill(&b, &ds, ids, 2, 0, &err) != 0) fail_msg("%s", err.msg);
     uint64_t s0, s1;
     uint32_t l0, l1;

@@ -12,6 +12,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
   libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
   zlib1g-dev libzstd-dev           # .gz and .zst input shards of `prepare` (src/textin)
+  libstemmer-dev python3-nltk      # ROUGE's --rouge-stem (Snowball); NLTK's BLEU in tests/metrics
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru
   slurm-wlm munge                 # the real local Slurm cluster of tests/slurm

@@ -202,7 +202,15 @@ void ed_tm_tokenize_rouge(const char *text, ed_stemmer *stem, ed_tm_tokens *out)
             utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(n - i), &cp);
             if (k < 1) k = 1, cp = 0xFFFD;
             i += (size_t)k;
-            cp = utf8proc_tolower(cp); /* KELVIN SIGN -> k, U+0130 -> i: the rest of the non-ASCII stays out */
+            /* Python's str.lower(): U+0130 (I with dot above) becomes "i" + U+0307, a
+             * letter and then a separator; otherwise the simple mapping (KELVIN SIGN -> k).
+             * Every other non-ASCII character lowers to non-ASCII: a separator. */
+            if (cp == 0x130) {
+                putc1(&word, 'i');
+                cp = 0x307;
+            } else {
+                cp = utf8proc_tolower(cp);
+            }
         }
         if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) {
             putc1(&word, (char)cp);

@@ -37,6 +37,8 @@ typedef struct {
     double epoch;                                           /* 1-based */
     double loss, lr, grad_norm, tokens_per_s, mfu, elapsed; /* log (lr: also epoch) */
     double val_loss, perplexity, accuracy, best;            /* val and epoch; best: 0/1 */
+    double bleu, rouge1, rouge2, rougeL;                    /* val with --val-generate (0-100);
+                                                               NAN at validations without it */
     double train_loss, seconds;                             /* epoch */
 } ed_row;
 

@@ -92,7 +92,7 @@ static const ed_option_spec TABLE[] = {
     ROW("save-steps", ED_OPT_LONG, save_steps, 0, "loop", T, STORED, "write step-<N>.h5 every N steps (0 = off)"),
     ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", T, STORED, "keep only the newest K step-<N>.h5 and the newest K epoch-<N>.h5 (0 = keep all)"),
     ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop", T, STORED,
-        "stop after N validations without a better val loss (0 = off)"),
+        "stop after N validations without a better --best-metric (val loss by default; 0 = off)"),
     ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T|X, STORED,
         "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history, metrics.jsonl (import/export: the output)"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
@@ -147,7 +147,7 @@ static const ed_option_spec TABLE[] = {
         "references .jsonl: at validations also generate and report BLEU and ROUGE (see eval --generate)"),
     ROW("val-generate-every", ED_OPT_LONG, val_generate_every, 0, "loop", T, STORED,
         "with --val-generate: score at every N-th validation (and the last one)"),
-    CHOICE("best-metric", best_metric, ed_best_metric_names, 0, "loop", T, STORED,
+    CHOICE("best-metric", best_metric, ed_best_metric_names, 0, "loop", T, T|I,
            "what best.h5 and early stopping follow: val_loss (lower is better), bleu or rougeL (higher; need --val-generate)"),
     {NULL, ED_OPT_INT, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };

@@ -67,12 +67,12 @@ static void log_row(ed_trainer *t, loop_clock *c) {
 /* --val-generate: continue the references' prompts with the model as it is and score
  * them (collective; every rank gets the same scores, 0-100). At every
  * --val-generate-every-th validation of the run (counted in the history, so a resume keeps
- * the rhythm) and at the final one; else all NAN. */
-static void val_generate(ed_trainer *t, int final, double *bleu, double *r1, double *r2, double *rl) {
+ * the rhythm) and at its last one; else all NAN. */
+static void val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
     *bleu = *r1 = *r2 = *rl = NAN;
     if (t->gen_refs.n == 0) return;
     size_t k = ed_history_col(&t->hist, "eval_step")->n; /* validations before this one */
-    if (!final && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
+    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
     ed_geneval_options g;
     ed_geneval_options_from(t->o, ed_decoder_window(t->o->max_length, ed_gpt_config(t->model)->max_seq_len), &g);
     ed_geneval_result r;
@@ -96,11 +96,12 @@ static double best_score(const ed_options *o, const ed_eval_result *er) {
 
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
- * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
-static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, ed_error *err) {
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
+ * `last`: the run's last validation (the end of its last epoch, or that final one). */
+static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
-    val_generate(t, !scheduled, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
+    val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
     double score = best_score(t->o, er);
     double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
@@ -182,7 +183,7 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     ed_eval_result er = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     int is_best = 0;
-    if (t->has_val && validate(t, &er, &is_best, 1, err) != 0) return -1;
+    if (t->has_val && validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
@@ -266,7 +267,7 @@ static int final_validation(ed_trainer *t, ed_error *err) {
     if (needs_final_validation(t)) {
         ed_eval_result er;
         int is_best = 0;
-        if (validate(t, &er, &is_best, 0, err) != 0) return -1;
+        if (validate(t, &er, &is_best, 0, 1, err) != 0) return -1;
         char what[64];
         snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
         print_eval(t, what, &er, is_best);
@@ -317,7 +318,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                if (validate(t, &er, &is_best, 1, err) != 0) return ED_EXIT_FAILURE;
+                if (validate(t, &er, &is_best, 1, 0, err) != 0) return ED_EXIT_FAILURE;
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);

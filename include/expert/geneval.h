@@ -88,8 +88,10 @@ void ed_geneval_print(FILE *f, const ed_geneval_result *r, const ed_options *o);
 
 /* ---- the predictions file (predictions.c) -------------------------------------------- */
 
-/* Rank 0: one JSON object per example in input order (prompt, generated, references,
- * bleu, bleu_stats, rouge1/rouge2/rougeL as {p, r, f}), written atomically. */
-int ed_geneval_write_predictions(const char *path, const ed_refs *refs, const ed_geneval_result *r, ed_error *err);
+/* Rank 0: one JSON object per example in input order (line, prompt, generated,
+ * references, new_tokens, bleu, bleu_stats, rouge1/rouge2/rougeL as {p, r, f}) into f,
+ * opened by the caller with ed_atomic_open BEFORE the generation (a bad path fails
+ * before any work); commits f, or on failure leaves the old file untouched. */
+int ed_geneval_write_predictions(ed_atomic_file *f, const ed_refs *refs, const ed_geneval_result *r, ed_error *err);
 
 #endif

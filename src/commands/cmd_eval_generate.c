@@ -23,6 +23,14 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     if (ed_dist_agree(d, status, &err) != 0) goto out;
     status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
+    /* the predictions file is opened now: a path that cannot be written fails before the work */
+    ed_atomic_file pred;
+    int have_pred = d->rank == 0 && o.predictions[0];
+    status = have_pred ? ed_atomic_open(&pred, o.predictions, "predictions", &err) : 0;
+    if (ed_dist_agree(d, status, &err) != 0) {
+        if (status == 0 && have_pred) ed_atomic_abort(&pred);
+        goto out;
+    }
 
     ed_geneval_options g;
     ed_geneval_options_from(&o, ed_decoder_window(o.max_length, ed_gpt_config(m)->max_seq_len), &g);
@@ -31,7 +39,7 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     ed_geneval_run(m, tok, &refs, &g, d, o.predictions[0] != 0, &r);
     double secs = ed_now() - t0;
     status = 0;
-    if (d->rank == 0 && o.predictions[0]) status = ed_geneval_write_predictions(o.predictions, &refs, &r, &err);
+    if (have_pred) status = ed_geneval_write_predictions(&pred, &refs, &r, &err);
     if (ed_dist_agree(d, status, &err) == 0) {
         if (d->rank == 0) {
             char how[128] = "greedy";

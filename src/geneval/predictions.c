@@ -17,10 +17,8 @@ static json_t *ints(const int64_t *v, int n) {
     return a;
 }
 
-int ed_geneval_write_predictions(const char *path, const ed_refs *refs, const ed_geneval_result *r, ed_error *err) {
+int ed_geneval_write_predictions(ed_atomic_file *f, const ed_refs *refs, const ed_geneval_result *r, ed_error *err) {
     ED_CHECK(r->items && r->n == refs->n, "predictions: the result holds no items for %d examples", refs->n);
-    ed_atomic_file f;
-    if (ed_atomic_open(&f, path, "predictions", err) != 0) return -1;
     for (int i = 0; i < refs->n; i++) {
         const ed_ref_example *ex = &refs->ex[i];
         const ed_geneval_item *it = &r->items[i];
@@ -38,10 +36,10 @@ int ed_geneval_write_predictions(const char *path, const ed_refs *refs, const ed
         char *s = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         json_decref(row);
         ED_CHECK(s, "predictions: cannot format the JSON row of example %d", i);
-        int rc = ed_atomic_write(&f, s, strlen(s), err);
-        if (rc == 0) rc = ed_atomic_write(&f, "\n", 1, err);
+        int rc = ed_atomic_write(f, s, strlen(s), err);
+        if (rc == 0) rc = ed_atomic_write(f, "\n", 1, err);
         free(s);
         if (rc != 0) return -1; /* ed_atomic_write removed the .tmp */
     }
-    return ed_atomic_commit(&f, err);
+    return ed_atomic_commit(f, err);
 }

@@ -6,7 +6,8 @@
     independent Python of tests/metrics/metrics_parity.py (sacreBLEU's 13a regexes +
     NLTK's corpus_bleu; ROUGE from Lin's definitions) and agree;
   - the model learned its sentences: greedy BLEU is far above zero;
-  - --max-new-tokens bounds every continuation; --predictions leaves no .tmp behind."""
+  - --max-new-tokens bounds every continuation; --predictions leaves no .tmp behind, and
+    one that cannot be written is one error line before any generation."""
 import json
 import os
 import random
@@ -87,4 +88,9 @@ for mode in ([], ["--decode", "sample", "--temperature", 1.2, "--top-k", 0, "--s
         T.expect(bleu > 20, "greedy BLEU %.2f: the model did not learn its four sentences?\n%s" % (bleu, a_out))
     print("%-6s -n 1 == -n %d: BLEU %.2f ROUGE-1/2/L %.2f/%.2f/%.2f" % ("sample" if mode else "greedy", ranks,
                                                                       bleu, *rouge))
+# a predictions path that cannot be written fails before the generation, on every rank
+bad = os.path.join(d, "no-such-dir", "p.jsonl")
+p = T.run(args, ranks, ["eval", ck, refs, "--generate", "--predictions", bad], check=1, timeout=120)
+lines = [l for l in p.stderr.splitlines() if l.startswith("expert-dist:")]
+T.expect(len(lines) == 1 and bad in lines[0] and "BLEU" not in p.stdout, "unwritable --predictions:\n" + p.stderr)
 print("OK")

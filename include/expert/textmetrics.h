@@ -86,7 +86,8 @@ void ed_bleu_add(ed_bleu_stats *sum, const ed_bleu_stats *x);
 
 typedef struct {
     double bleu;                    /* [0, 1] */
-    double precision[ED_BLEU_N];    /* the n-gram precisions after smoothing */
+    double precision[ED_BLEU_N];    /* the n-gram precisions BLEU used (smoothed); the raw
+                                       ratios when BLEU is 0 by an early stop */
     double bp;                      /* brevity penalty */
     int64_t hyp_len, ref_len;
 } ed_bleu_score;

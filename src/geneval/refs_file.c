@@ -50,7 +50,9 @@ static int blank(const char *s) {
 static int parse_example(const char *path, long line, const char *s, size_t n, ed_ref_example *ex, ed_error *err) {
     json_error_t je;
     json_t *root = json_loadb(s, n, 0, &je);
-    if (!root) return ed_fail(err, "%s:%ld: not valid JSON (%s)", path, line, je.text);
+    if (!root)
+        return ed_fail(err, "%s:%ld: not valid JSON (%s); a references file has one {\"prompt\": ..., \"reference\": ...} "
+                            "object per line", path, line, je.text);
     int rc = -1;
     if (!json_is_object(root)) {
         ed_fail(err, "%s:%ld: expected a JSON object {\"prompt\": ..., \"reference\": ...}, got %s", path, line,

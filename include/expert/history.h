@@ -99,20 +99,24 @@ int ed_history_write(const ed_history *h, const char *json_path, const char *con
  *   {"type": "epoch", "step", "epoch", "train_loss", "val_loss", "perplexity",
  *    "val_accuracy", "lr", "seconds"}
  * Non-finite numbers are null. Only rank 0 writes. */
+typedef struct ed_tb ed_tb; /* TensorBoard events (tensorboard.h) */
 typedef struct {
-    FILE *f; /* NULL: closed, or not rank 0 */
+    FILE *f;   /* NULL: closed, or not rank 0 */
+    ed_tb *tb; /* NULL: no --tensorboard, its failure, or not rank 0; owned (closed with m) */
     char path[1100];
 } ed_metrics;
 
 /* Opens path for appending. A fresh run (resume_step < 0) starts the file anew. A resumed
  * run keeps the rows whose "step" is <= resume_step, the checkpoint's global step, and
  * drops the later ones (they were logged after that checkpoint and the resumed run logs
- * those steps again), rewriting the file atomically before appending. */
+ * those steps again), rewriting the file atomically before appending. m->tb is NULL: the
+ * caller may attach a TensorBoard writer (ed_tb_open). */
 int ed_metrics_open(ed_metrics *m, const char *path, long resume_step, ed_error *err);
+/* Closes metrics.jsonl and the TensorBoard writer. */
 void ed_metrics_close(ed_metrics *m);
 
 /* THE log call: appends r to the history (every rank calls it with the same row) and, where
- * `live` is open (rank 0), writes its metrics.jsonl line, flushed.
+ * `live` is open (rank 0), writes its metrics.jsonl line and TensorBoard scalars, flushed.
  * `live` may be NULL. */
 void ed_log_row(ed_history *h, ed_metrics *live, const ed_row *r);
 

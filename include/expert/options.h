@@ -87,6 +87,7 @@ typedef struct {
     char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
+    char tensorboard[ED_PATH_MAX]; /* "" = off | DIR | auto = <checkpoint_dir>/tb */
     ed_nan_policy on_nan;          /* skip | stop */
 
     /* system */
@@ -162,7 +163,7 @@ typedef struct {
     unsigned commands;    /* ed_command bits: the commands this option applies to */
     unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
                              flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
-                             but the one-shot ones); see ed_trainer_open_checkpoint */
+                             but the one-shot ones); see ed_ckpt_load */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expert/checkpoint.h"
 #include "expert/commands.h"
 #include "expert/geneval.h"
 #include "expert/trainer.h"
@@ -21,7 +22,7 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     /* every rank reads the file: a bad line is found everywhere, named once by rank 0 */
     int status = ed_refs_read(o.val_file, &refs, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
+    status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
     /* the predictions file is opened now: a path that cannot be written fails before the work */
     ed_atomic_file pred;

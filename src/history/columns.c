@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "expert/tensorboard.h"
 #include "history_internal.h"
 
 #define V(f) offsetof(ed_row, f)
@@ -73,4 +74,5 @@ void ed_log_row(ed_history *h, ed_metrics *live, const ed_row *r) {
         if (ed_columns[i].kind == r->kind && ed_columns[i].kept) ed_dcol_push(&h->col[i], ed_row_value(r, &ed_columns[i]));
     if (!live) return;
     metrics_write_row(live, r);
+    ed_tb_scalars(live->tb, r);
 }

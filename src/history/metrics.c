@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expert/tensorboard.h"
 #include "history_internal.h"
 
 /* The kept part of an existing file: lines whose "step" is <= last (a line that does not
@@ -59,6 +60,8 @@ int ed_metrics_open(ed_metrics *m, const char *path, long resume_step, ed_error 
 void ed_metrics_close(ed_metrics *m) {
     if (m->f) fclose(m->f);
     m->f = NULL;
+    ed_tb_close(m->tb);
+    m->tb = NULL;
 }
 
 void metrics_write_row(ed_metrics *m, const ed_row *r) {

@@ -10,6 +10,7 @@
 
 #include "expert/commands.h"
 #include "expert/progress.h"
+#include "expert/tensorboard.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -459,8 +460,12 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
-        ed_metrics_close(&t->metrics);
     }
+    /* TensorBoard stays open for the closing sample (below) */
+    ed_tb *tb = t->metrics.tb;
+    t->metrics.tb = NULL;
+    ed_metrics_close(&t->metrics);
+    long last_step = t->st.global_step;
     if (rc == ED_EXIT_FAILURE && d->rank == 0) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
@@ -496,7 +501,11 @@ int ed_train(const ed_options *o, const ed_dist *d) {
             printf("sample (expert-dist generate %s \"%s\" -n %d):\n", go.checkpoint, go.prompt, go.max_new_tokens);
             fflush(stdout);
         }
-        ed_generate(&go, d); /* a failure is reported and does not change the run's status */
+        char *text = NULL;
+        ed_generate_text(&go, d, tb ? &text : NULL); /* a failure is reported and does not change the run's status */
+        if (text) ed_tb_text(tb, "sample", last_step, text);
+        free(text);
     }
+    ed_tb_close(tb);
     return rc;
 }

@@ -213,6 +213,9 @@ CASES = [
     Case("refs-empty.jsonl", "refs", 1, "no examples"),
     Case("refs-truncated-object.jsonl", "refs", 1, "refs-truncated-object.jsonl:2: " + NOJSON),
     Case("refs-good.jsonl", "refs", 0),  # BOM, CRLF, a blank line, a list of references, extra fields
+    # ---- --tensorboard DIR that cannot be made: the run finishes (0), with one warning ----
+    Case("empty.txt", "tensorboard", 0, "not a directory", quick=True),  # a file where the directory should be
+    Case("/proc/ed-tensorboard", "tensorboard", 0, "cannot create directory"),
 ]
 
 
@@ -432,6 +435,8 @@ def flags_for(c, path, work, good, idx):
                 "--threads", "1"]
     if c.how == "resume":
         return MODEL + ["--max-steps", "3", "--train-file", good, "--resume", path, "-o", out]
+    if c.how == "tensorboard":
+        return MODEL + RUN + ["--train-file", good, "--tensorboard", path, "-o", out]
     raise ValueError(c.how)
 
 
@@ -450,6 +455,10 @@ def check(c, path, p):
         errs = [l for l in lines if "warning" not in l]
         if errs:
             probs.append("error line(s) on an accepted file: %s" % errs)
+        if c.how == "tensorboard":  # TensorBoard stops with one warning naming the directory
+            warns = [l for l in p.stderr.splitlines() if l.startswith("warning: --tensorboard")]
+            if len(warns) != 1 or c.text not in warns[0] or path not in warns[0]:
+                probs.append("expected one TensorBoard warning with %r and the path, got %s" % (c.text, warns))
     else:
         if len(lines) != 1:
             probs.append("%d lines start with 'expert-dist:', expected exactly one" % len(lines))

@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "expert/tensorboard.h"
 #include "expert/train_state.h"
 
 /* Rows as the trainer logs them, through the one log call (no live files). */
@@ -153,6 +156,95 @@ static void test_metrics_lines(void **state) {
     rmdir(dir);
 }
 
+/* CRC-32C (the TFRecord framing of TensorBoard files): the standard check value, a
+ * split computation, and the empty input. tensorboard_events.py checks every record with
+ * python3-crcmod's. */
+static void test_crc32c(void **state) {
+    (void)state;
+    assert_int_equal(ed_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(ed_crc32c(ed_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(ed_crc32c(0, "", 0), 0);
+    unsigned char zeros[32] = {0};
+    assert_int_equal(ed_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4: 32 bytes of zeros */
+}
+
+static int count_events(const char *dir, long *bytes) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    *bytes = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, "events.out.tfevents.", 20) != 0) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        assert_int_equal(stat(path, &sb), 0);
+        *bytes += sb.st_size;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void remove_events(const char *dir) {
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.') unlink(path);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* The TensorBoard writer's life cycle in one process (tensorboard_events.py reads the
+ * records themselves): a resume cuts the earlier file and adds one, keeping the texts
+ * up to the step; a fresh open removes earlier files; an impossible directory gives NULL
+ * (after its one warning) and every call on NULL is a no-op. */
+static void test_tensorboard_writer(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ed-tb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tbdir[256], file_as_dir[320];
+    snprintf(tbdir, sizeof tbdir, "%s/a/tb", dir); /* made with its parent */
+    ed_tb *tb = ed_tb_open(tbdir, -1);
+    assert_non_null(tb);
+    ed_tb_text(tb, "config", 0, "# comment\nlr = 0.1\n");
+    for (int s = 1; s <= 6; s++) {
+        ed_row r = {.kind = ED_ROW_LOG, .step = s, .epoch = 1, .loss = 7.0 - s, .lr = 1e-3, .grad_norm = NAN};
+        ed_tb_scalars(tb, &r);
+    }
+    ed_tb_close(tb);
+    long full, cut;
+    assert_int_equal(count_events(tbdir, &full), 1);
+
+    tb = ed_tb_open(tbdir, 3); /* resumed at step 3 */
+    assert_non_null(tb);
+    assert_true(ed_tb_has_text(tb, "config", 0));
+    assert_false(ed_tb_has_text(tb, "config", 3));
+    ed_tb_close(tb);
+    assert_int_equal(count_events(tbdir, &cut), 2);
+    assert_true(cut < full);
+
+    tb = ed_tb_open(tbdir, -1); /* a fresh run */
+    assert_non_null(tb);
+    assert_false(ed_tb_has_text(tb, "config", 0));
+    ed_tb_close(tb);
+    assert_int_equal(count_events(tbdir, &cut), 1);
+
+    snprintf(file_as_dir, sizeof file_as_dir, "%s/events.out.tfevents.0.x", tbdir); /* a file, not a directory */
+    FILE *f = fopen(file_as_dir, "w");
+    fclose(f);
+    assert_null(ed_tb_open(file_as_dir, -1));
+    ed_tb_text(NULL, "x", 0, "y");
+    ed_tb_close(NULL);
+
+    remove_events(tbdir);
+    snprintf(tbdir, sizeof tbdir, "%s/a", dir);
+    rmdir(tbdir);
+    rmdir(dir);
+}
+
 static void test_dcol_grows(void **state) {
     (void)state;
     ed_dcol c = {0};
@@ -178,6 +270,8 @@ int main(void) {
         cmocka_unit_test(test_json_and_csv),
         cmocka_unit_test(test_other_name_gets_csv_suffix),
         cmocka_unit_test(test_metrics_lines),
+        cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_tensorboard_writer),
         cmocka_unit_test(test_dcol_grows),
         cmocka_unit_test(test_train_state_init),
     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """train --val-generate end to end on a tiny model (-n 2 by default):
   - every --val-generate-every 2nd validation and the last one carry BLEU and ROUGE in
-    metrics.jsonl and history.json (null / NaN at the others), the same numbers in both;
+    metrics.jsonl and history.json (null / NaN at the others), the same numbers in both,
+    and TensorBoard has them (val/bleu, val/rouge1, val/rouge2, val/rougeL);
   - --best-metric bleu: best.h5 is the model of the highest logged BLEU, which
     `eval best.h5 REFS --generate` reproduces to the printed digit;
   - a resumed run (--more-epochs) keeps the history's BLEU columns aligned with its
@@ -35,7 +36,8 @@ out = os.path.join(d, "ck")
 base = T.TINY + ["--train-file", train, "--val-file", train, "--batch-size", 4, "--lr", "3e-3", "-o", out,
                  "--val-generate", refs, "--val-generate-every", 2, "--best-metric", "bleu", "-n", 12,
                  "--sample-tokens", 0]
-p = T.run(args, args.ranks, base + ["--epochs", 2, "--eval-interval", 4], check=0, timeout=300)
+tb = os.path.join(d, "tb")
+p = T.run(args, args.ranks, base + ["--epochs", 2, "--eval-interval", 4, "--tensorboard", tb], check=0, timeout=300)
 
 
 def val_rows():
@@ -56,6 +58,11 @@ for h, x in zip(hist["bleu"], rows):
              "history bleu %r vs metrics.jsonl %r" % (h, x["bleu"]))
 T.expect(re.search(r"BLEU [0-9.]+ ROUGE-1 [0-9.]+ ROUGE-2 [0-9.]+ ROUGE-L [0-9.]+", p.stdout) or "--quiet" in base,
          "no BLEU on the validation lines:\n" + p.stdout)
+
+# TensorBoard got the scores under val/bleu ... (tests/history checks the records themselves)
+events = b"".join(open(os.path.join(tb, f), "rb").read() for f in os.listdir(tb))
+T.expect(all(tag in events for tag in (b"val/bleu", b"val/rouge1", b"val/rouge2", b"val/rougeL")),
+         "the TensorBoard events lack the val/bleu ... tags")
 
 # best.h5 holds the best logged BLEU: eval --generate reproduces it
 best = max(x["bleu"] for x in rows if x["bleu"] is not None)

@@ -7,7 +7,8 @@
     NLTK's corpus_bleu; ROUGE from Lin's definitions) and agree;
   - the model learned its sentences: greedy BLEU is far above zero;
   - --max-new-tokens bounds every continuation; --predictions leaves no .tmp behind, and
-    one that cannot be written is one error line before any generation."""
+    one that cannot be written is one error line before any generation;
+  - scripts/make_refs.py makes a references file eval accepts."""
 import json
 import os
 import random
@@ -88,6 +89,18 @@ for mode in ([], ["--decode", "sample", "--temperature", 1.2, "--top-k", 0, "--s
         T.expect(bleu > 20, "greedy BLEU %.2f: the model did not learn its four sentences?\n%s" % (bleu, a_out))
     print("%-6s -n 1 == -n %d: BLEU %.2f ROUGE-1/2/L %.2f/%.2f/%.2f" % ("sample" if mode else "greedy", ranks,
                                                                       bleu, *rouge))
+# scripts/make_refs.py: a references file from a paragraphs file, which eval accepts
+made = os.path.join(d, "made.jsonl")
+src = args.source_dir or os.path.join(HERE, "..", "..")
+T.expect(os.system("%s %s %s -o %s --prompt-words 3 --reference-words 5 --limit 7 > /dev/null" % (
+    sys.executable, os.path.join(src, "scripts", "make_refs.py"), train, made)) == 0, "make_refs.py failed")
+with open(made) as f:
+    got = [json.loads(x) for x in f]
+T.expect(len(got) == 7 and all(len(x["prompt"].split()) == 3 and len(x["reference"].split()) == 5 for x in got),
+         "make_refs.py wrote %r" % got[:2])
+p = T.run(args, 1, ["eval", ck, made, "--generate", "-n", 4], check=0, timeout=120)
+T.expect("7 examples" in p.stdout, "eval --generate on make_refs.py's file:\n" + p.stdout)
+
 # a predictions path that cannot be written fails before the generation, on every rank
 bad = os.path.join(d, "no-such-dir", "p.jsonl")
 p = T.run(args, ranks, ["eval", ck, refs, "--generate", "--predictions", bad], check=1, timeout=120)

@@ -42,7 +42,8 @@ CDIR = os.environ["ED_CLUSTER_DIR"]
 PREFIX = os.environ["ED_CLUSTER_NAME"]
 LOCAL = os.path.join(CDIR, "local")  # the node-local directory, as each node sees it
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", ED_PROGRESS="plain",
-           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+           ED_BIN=A.exe)  # the binary under test, for the batch scripts (any build directory)
 
 
 def node_local(node):

@@ -241,7 +241,9 @@ def case_startup():
     log = os.path.join(w, "startup.out")
     rank = os.path.join(w, "starting-rank.sh")
     with open(rank, "w") as f:
-        f.write('#!/bin/sh\n[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && exit 0\nexec sleep 120\n')
+        # The second attempt "trains" at once: a final summary, as the trainer prints it.
+        f.write('#!/bin/sh\n[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && echo "done: 0 steps in 0s" && exit 0\n'
+                'exec sleep 120\n')
     os.chmod(rank, 0o755)
     env = {"ED_HOME": SRC, "ED_BIN": rank}
     jobid = sbatch("train.sbatch", [], w, env,

@@ -124,6 +124,13 @@ ed_launch_and_wait() { # CMD...
     export ED_LAUNCH_T0; ED_LAUNCH_T0=$(date +%s)
     "$@" >"$fifo" &
     ED_CHILD=$!
+    local watch=""
+    if [ "${ED_NODE_RETRIES:-0}" -gt 0 ]; then
+        rm -f "$ED_TMP/lost"
+        # shellcheck disable=SC2086
+        ed_node_watch "$ED_CHILD" $placed &
+        watch=$!
+    fi
     # A signal between the launch and the line above found no child to forward to.
     if [ -n "$ED_SIGNALLED" ] || [ "$ED_CANCELLED" -eq 1 ]; then kill -USR1 "$ED_CHILD" 2>/dev/null || true; fi
     while :; do
@@ -136,6 +143,7 @@ ed_launch_and_wait() { # CMD...
         break
     done
     ED_CHILD=""
+    [ -z "$watch" ] || { kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null; }
     # The filter ends when the launcher's stdout closes; a stray process holding the pipe
     # must not hold the job: give up waiting after 5 s.
     for _ in $(seq 1 50); do kill -0 "$filter" 2>/dev/null || break; sleep 0.1; done
@@ -166,6 +174,34 @@ ed_dead_nodes() { # NODE...
         i=$((i + 1))
     done
     echo "${dead[*]}"
+}
+
+# Recovery mode, in the background while a launch runs on NODE...: the ranks on the nodes
+# that survive a lost node would wait for it in their next collective (until the trainer's
+# --comm-timeout, or for ever), and srun waits for the lost node's tasks. Every
+# ED_NODE_CHECK seconds (default 10) ask slurmctld for the nodes' state; one marked DOWN
+# or not responding (Slurm's SlurmdTimeout decides when) that also fails a probe step is
+# lost: record it in ED_TMP/lost, kill the launch's step and srun.
+ed_node_watch() { # SRUN_PID NODE...
+    trap '' USR1 TERM  # the batch shell's signals are for the ranks
+    local pid=$1 list bad
+    shift
+    list=$(IFS=,; echo "$*")
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep "${ED_NODE_CHECK:-10}"
+        bad=$(sinfo -h -N -n "$list" -o '%N %t' 2>/dev/null | awk '$2 ~ /^down|\*$/ {print $1}' | sort -u)
+        [ -n "$bad" ] || continue
+        # shellcheck disable=SC2086
+        bad=$(ed_dead_nodes $bad)
+        [ -n "$bad" ] || continue
+        echo "$bad" >"$ED_TMP/lost"
+        ed_log "node(s) $bad lost (Slurm: down or not responding; a probe step fails there): ending the step"
+        squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' 2>/dev/null | awk '$2 == "rank.sh" {print $1}' |
+            xargs -r scancel --signal=KILL 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        return 0
+    done
 }
 
 # The effective --grad-accum of the run (its config.ini, written at start by the trainer).
@@ -321,8 +357,12 @@ ed_recovery_next() { # STATUS RUN_DIR
     local st=$1 run_dir=$2 dead
     # Done, preempted, cancelled: nothing to recover from.
     [ "$st" -ne 0 ] && [ "$st" -ne 3 ] && [ -z "$ED_SIGNALLED" ] && [ "$ED_CANCELLED" -eq 0 ] || return 1
-    # shellcheck disable=SC2086
-    dead=$(ed_dead_nodes $placed)
+    if [ -s "$ED_TMP/lost" ]; then
+        dead=$(cat "$ED_TMP/lost")
+    else
+        # shellcheck disable=SC2086
+        dead=$(ed_dead_nodes $placed)
+    fi
     if [ -z "$dead" ]; then
         ed_log "the step failed (status $st) with every node answering: not a lost node, no relaunch"
         return 1
@@ -343,6 +383,10 @@ ed_recovery_next() { # STATUS RUN_DIR
     fi
     relaunches=$((relaunches + 1))
     ed_place "$m"
+    # The failed step stays in slurmctld's books, holding its CPUs, until the lost node's
+    # part of it is cleaned up (which may take until the node is back): let the new step
+    # share those CPUs, which hold no process any more.
+    place+=(--overlap)
     local world=$((m * per_node))
     # The global batch is batch x grad-accum x ranks: scale --grad-accum up by the ranks
     # lost, so the relaunch takes the optimizer steps the full run would have.

@@ -16,12 +16,22 @@
 #   3. Resume: the first attempt starts fresh (or uses RESUME if set); an attempt after a
 #      requeue (SLURM_RESTART_COUNT > 0) passes --resume auto, and since the run
 #      directory is keyed on the job id, which a requeue keeps, it finds last.h5.
-#   4. Preemption: USR1 or TERM to this batch shell (`#SBATCH --signal=B:USR1@120`,
+#   4. Preemption: USR1 to this batch shell (`#SBATCH --signal=B:USR1@120`,
 #      `scancel --signal=USR1 --batch`) is forwarded to the ranks as USR1 — srun and
 #      mpirun both pass USR1 through, whereas TERM makes them kill the ranks. The
 #      trainer finishes its step, writes RUN_DIR/last.h5 and exits 3; we then run
 #      `scontrol requeue` (at most ED_MAX_REQUEUES times, default 10), and Slurm starts
 #      this script again later.
+#   5. Cancellation: TERM (`scancel`, the time limit, Slurm's own preemption) is also
+#      forwarded as USR1, so the ranks save last.h5 if they can, but never requeues.
+#   6. The outcome (ed_outcome): COMPLETED only for status 0 *and* the trainer's final
+#      summary line (srun has returned 0 after a failed task launch); 3 after USR1:
+#      requeue; anything else: FAILED with that status.
+#   7. Recovery mode (ED_NODE_RETRIES > 0, with `sbatch --no-kill`): a step that fails
+#      because a node died is launched again on the nodes that remain (or a spare,
+#      ED_SPARE_NODES) from the newest checkpoint, --grad-accum scaled to keep the
+#      global batch; every restart is logged with its cause.
+# Every rank starts through slurm/rank.sh (stale shared-memory segments, then exec).
 # The trainer is launched as `cmd & wait $!` because bash runs a trap only between
 # commands: a foreground srun would delay the trap until training ended.
 #

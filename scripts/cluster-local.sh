@@ -359,31 +359,15 @@ slurm_start() {
     done
     slurm_write_config
     # munged needs no network: one instance, its socket reached by path from every node.
-    ed_munge_start "$S" 30 || return 1
-    ed_daemon_spawn "$S" slurmctld "$S/log/slurmctld.out" "$SELF" exec head slurmctld -D
-    for i in $(seq 1 "$n"); do
-        ed_daemon_spawn "$S" "slurmd.n$i" "$S/log/slurmd.n$i.out" "$SELF" exec "n$i" slurmd -D -N "n$i"
-    done
-    ed_slurm_wait_idle "$S" "$n" 60 true "$SELF" exec head || return 1
+    # shellcheck disable=SC2046
+    ed_slurm_start "$S" 60 true on_node $(seq -f 'n%g' 1 "$n") || return 1
     say "slurm: munged, slurmctld on head ($NET.254), slurmd on n1..n$n, all idle; e.g. $0 slurm sinfo"
 }
 
-slurm_stop() {
-    [ -d "$S/run" ] || return 0
-    # Jobs first, while slurmd is there to kill their processes.
-    if [ -n "$(slurm_pid slurmctld)" ]; then ed_slurm_cancel_all "$SELF" exec head; fi
-    local f pid pids=()
-    for f in "$S"/run/*.bgpid; do
-        [ -f "$f" ] && [ "$(basename "$f")" != munged.bgpid ] || continue
-        pid=$(slurm_pid "$(basename "$f" .bgpid)")
-        [ -z "$pid" ] || pids+=("$pid")
-    done
-    ed_stop_pids "${pids[@]}"
-    # munged last: the Slurm daemons authenticate their shutdown through it.
-    pid=$(slurm_pid munged)
-    [ -z "$pid" ] || ed_stop_pids "$pid"
-    rm -f "$S"/run/*.bgpid
-}
+slurm_stop() { ed_slurm_stop "$S" "$SELF" exec head; }
+
+# The command prefix that runs a program on head or node nK (see ed_slurm_start).
+on_node() { ED_RUN_ON=("$SELF" exec "$1"); }
 
 cmd_slurm() {
     need_running

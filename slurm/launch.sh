@@ -153,11 +153,12 @@ ed_launch_and_wait() { # CMD...
         break
     done
     ED_CHILD=""
-    [ -z "$watch" ] || { kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null; }
+    # Both helpers ignore TERM (the batch step's signals are not for them): KILL.
+    [ -z "$watch" ] || { kill -KILL "$watch" 2>/dev/null; wait "$watch" 2>/dev/null; }
     # The filter ends when the launcher's stdout closes; a stray process holding the pipe
     # must not hold the job: give up waiting after 5 s.
     for _ in $(seq 1 50); do kill -0 "$filter" 2>/dev/null || break; sleep 0.1; done
-    kill "$filter" 2>/dev/null || true
+    kill -KILL "$filter" 2>/dev/null || true
     ED_STATUS=$st
 }
 

@@ -357,7 +357,8 @@ def case_slurm():
     T.expect(rec.get("JobState") == "COMPLETED" and rec.get("ExitCode") == "0:0",
              "JobState=%s ExitCode=%s, want COMPLETED 0:0\n%s" % (rec.get("JobState"), rec.get("ExitCode"), text[-4000:]))
     for want in ("attempt 1 on n[1-2]: 4 ranks x 1 threads, launcher srun", "got SIGUSR1", "trainer exited with status 3",
-                 "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from"):
+                 "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from",
+                 " %s train " % A.exe):  # the binary under test, from any build directory
         T.expect(want in text, "the log lacks %r:\n%s" % (want, text[-4000:]))
     hosts = [l for l in text.splitlines() if l.startswith("# hosts: ")]
     T.expect(len(hosts) == 2 and all(h.startswith("# hosts: n1: ranks 0-1, 2 x 1 thread") and "n2: ranks 2-3" in h

@@ -180,7 +180,8 @@ def case_train():
     if left or "removed 1 stale Open MPI shared-memory segment(s)" not in text:
         fail(f"{stale} (unmapped, older than the job) should be removed with one line in the log; "
              f"{live} (mapped) kept", log)
-    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "# model tiny:"):
+    # The binary under test (ED_BIN from CMake), whatever the build directory is called.
+    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "# model tiny:", f" {BIN} train "):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
     # The full effective configuration is in the run directory, not in the log.

@@ -247,16 +247,22 @@ ed_run_trainer() {
     fi
     local rank_sh
     rank_sh=$(dirname "${BASH_SOURCE[0]}")/rank.sh
-    ed_log "job ${SLURM_JOB_ID:-?} attempt $((restarts + 1)) on ${SLURM_JOB_NODELIST:-$(hostname -s)}:" \
-           "${SLURM_NTASKS:-1} ranks x $threads threads, launcher ${ED_LAUNCH[0]}, run dir $run_dir"
 
     # Recovery inside the allocation (ED_NODE_RETRIES > 0, srun only): a step that fails
     # because a node died is launched again on the nodes that remain (or on a spare), from
     # the newest checkpoint. `place` holds the srun arguments that pin a launch to nodes.
     local retries=${ED_NODE_RETRIES:-0} spares=${ED_SPARE_NODES:-0} relaunches=0
     local alive=() placed="" per_node=0 world0=${SLURM_NTASKS:-1} accum0="" place=() extra=()
+    local recovery=0
     if [ "$retries" -gt 0 ] || [ "$spares" -gt 0 ]; then
         ed_recovery_setup || return $?
+        recovery=1
+    fi
+    ed_log "job ${SLURM_JOB_ID:-?} attempt $((restarts + 1)) on ${SLURM_JOB_NODELIST:-$(hostname -s)}:" \
+           "$world0 ranks x $threads threads, launcher ${ED_LAUNCH[0]}, run dir $run_dir"
+    if [ "$recovery" -eq 1 ]; then
+        ed_log "recovery mode: up to $retries relaunches inside the allocation after a lost node;" \
+               "$per_node ranks per node on $placed$([ "$spares" -eq 0 ] || echo ", $spares spare node(s)")"
     fi
 
     local st
@@ -350,8 +356,6 @@ ed_recovery_setup() {
     fi
     world0=$(((n - spares) * per_node))
     ed_place "$((n - spares))"
-    ed_log "recovery mode: up to $retries relaunches inside the allocation after a lost node;" \
-           "$per_node ranks per node on $placed$([ "$spares" -eq 0 ] || echo ", $spares spare node(s)")"
 }
 
 # Sets `place` (srun arguments) for the first M nodes of `alive`.

@@ -286,7 +286,12 @@ static int run(ed_trainer *t, ed_error *err) {
     c.last.lr = o->lr;
     int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
     while (st->epoch < o->epochs && !st->stop) {
-        if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
+        if (o->max_steps > 0 && st->global_step >= o->max_steps) {
+            /* Resumed right at --max-steps (a preemption after the last step skipped the
+             * final validation): validate now if that step has no validation yet. */
+            mid_epoch_end = needs_final_validation(t);
+            break;
+        }
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
         while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
@@ -307,9 +312,10 @@ static int run(ed_trainer *t, ed_error *err) {
             }
             if (c.last.stop_signal) {
                 if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
-                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
+                /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
+                 * step and the save, not a pass over the validation set. The resumed run
+                 * validates at its next epoch end, interval, or the end of the run. */
                 if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
                 print_summary(t, "preempted");
                 return ED_EXIT_PREEMPTED;
             }

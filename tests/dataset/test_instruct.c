@@ -15,10 +15,12 @@
 
 static const ed_read_options INSTRUCT = {.format = ED_FORMAT_INSTRUCT};
 
-static void read_ok(const char *path, ed_docs *d) {
+static void read_ok_with(const char *path, const ed_read_options *opt, ed_docs *d) {
     ed_error err = {{0}};
-    if (ed_docs_read(path, &INSTRUCT, d, &err) != 0) fail_msg("%s", err.msg);
+    if (ed_docs_read(path, opt, d, &err) != 0) fail_msg("%s", err.msg);
 }
+
+static void read_ok(const char *path, ed_docs *d) { read_ok_with(path, &INSTRUCT, d); }
 
 static void assert_spans(const ed_docs *d, size_t i, const char *text, const char *const *completions, size_t n) {
     assert_string_equal(d->text[i], text);
@@ -92,6 +94,15 @@ static void test_bad_lines(void **state) {
     ed_error err = {{0}};
     assert_int_equal(ed_docs_read(p, NULL, &d, &err), -1);
     assert_non_null(strstr(err.msg, "--format instruct"));
+    /* --skip-bad-lines: bad examples are counted and left out */
+    p = tmp_write_str("skip.jsonl", GOOD "{\"messages\": [{\"role\": \"bot\", \"content\": \"x\"}]}\n" GOOD);
+    ed_read_options skip = INSTRUCT;
+    skip.skip_bad_lines = 1;
+    read_ok_with(p, &skip, &d);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.skipped, 1);
+    assert_int_equal(d.line[1], 3);
+    ed_docs_free(&d);
     assert_int_equal(ed_docs_read(tmp_path("missing.jsonl"), &INSTRUCT, &d, &err), -1);
     assert_non_null(strstr(err.msg, "cannot open"));
 }

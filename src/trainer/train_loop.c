@@ -68,6 +68,7 @@ static void log_row(ed_trainer *t, loop_clock *c) {
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
  * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
 static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "validation");
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
     ed_train_state *st = &t->st;

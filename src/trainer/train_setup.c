@@ -345,6 +345,7 @@ model:
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
+    t->sync.watch = d->watch; /* the bucket waits under --comm-timeout too */
 
     if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);

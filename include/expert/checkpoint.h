@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "expert/common.h"
+#include "expert/dist.h"
 #include "expert/gpt.h"
 #include "expert/optim.h"
 #include "expert/options.h"
@@ -52,9 +53,42 @@ typedef struct {
  * SIGKILLs itself after the .tmp is fsync'ed and before the rename. */
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err);
 
-/* Rank 0 writes; the status (and message) is broadcast so all ranks return the same.
- * Collective over comm. Only rank 0 reads c: other ranks may pass NULL. */
-int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_contents *c,
+/* ed_ckpt_write in its two halves, for a caller that writes in the background:
+ *  - ed_ckpt_build lays the file out in memory (all of HDF5's work; call it on the thread
+ *    that uses HDF5, the library may not be thread-safe): img owns the bytes;
+ *  - ed_ckpt_commit checksums them into the header and writes them atomically (open,
+ *    write, fsync, rename, fsync dir: common.h). No HDF5, no MPI: safe on a helper thread.
+ *    It frees the image, whatever the outcome.
+ * Test hook: ED_CKPT_DEBUG_WRITE_DELAY=SECONDS sleeps between writing the .tmp and its
+ * fsync, to hold a write open long enough to kill or interrupt it (tests/faults). */
+typedef struct {
+    void *data;
+    size_t size;
+} ed_ckpt_image;
+int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err);
+int ed_ckpt_commit(const char *path, ed_ckpt_image *img, ed_error *err);
+void ed_ckpt_image_free(ed_ckpt_image *img);
+
+/* One checkpoint write in flight on a helper thread (ckpt_async.c). The thread only runs
+ * ed_ckpt_commit: it never touches HDF5 (built on the caller's thread) nor MPI. It blocks
+ * the stop signals (SIGINT, SIGTERM, SIGUSR1, SIGHUP), so they reach the main thread. */
+typedef struct {
+    int busy;           /* started and not yet waited for */
+    char path[ED_PATH_MAX + 64];
+    ed_ckpt_image img;  /* owned while busy */
+    int status;
+    ed_error err;
+    void *thread;       /* pthread_t, opaque here */
+} ed_ckpt_writer;
+/* Starts writing img to path (img is taken over). The writer must not be busy. */
+void ed_ckpt_writer_start(ed_ckpt_writer *w, const char *path, ed_ckpt_image *img);
+/* Waits for the write in flight, if any: its status (0 when none was in flight), with
+ * err naming the file on failure. */
+int ed_ckpt_writer_wait(ed_ckpt_writer *w, ed_error *err);
+
+/* Rank 0 writes; the status (and message) is agreed (ed_dist_agree) so all ranks return
+ * the same. Collective over d. Only rank 0 reads c: other ranks may pass NULL. */
+int ed_ckpt_save_collective(const ed_dist *d, const char *path, const ed_ckpt_contents *c,
                             int compress, ed_error *err);
 
 /* Reading, in the order a resume or `generate` needs it. Every reader validates:

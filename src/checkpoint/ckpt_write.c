@@ -314,32 +314,56 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     return 0;
 }
 
-int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err) {
+    img->data = NULL;
+    img->size = 0;
     if (check_contents(path, c, compress, err) < 0) return -1;
-    /* Create the file first, so a missing directory or a permission problem is reported
-     * (with errno's words) before any work. A stale .tmp from a killed writer is
-     * truncated here. */
-    ed_atomic_file out;
-    if (ed_atomic_open(&out, path, "checkpoint", err) != 0) return -1;
-
     ed_h5_quiet q;
     ed_h5_quiet_begin(&q);
     void *image;
     size_t size;
     const char *stage;
-    int rc = build_image(c, compress, out.tmp, &image, &size, &stage);
+    char name[4200]; /* the core driver never opens it: only HDF5's name for the image */
+    snprintf(name, sizeof name, "%s.tmp", path);
+    int rc = build_image(c, compress, name, &image, &size, &stage);
     char reason[256];
     ed_h5_reason(reason, sizeof reason, "");
     H5Eclear2(H5E_DEFAULT);
     ed_h5_quiet_end(&q);
     if (rc < 0) {
-        ed_atomic_abort(&out);
         if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
         return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
     }
-    ckpt_seal_image(image, size);
-    rc = ed_atomic_write(&out, image, size, err);
-    free(image);
+    img->data = image;
+    img->size = size;
+    return 0;
+}
+
+void ed_ckpt_image_free(ed_ckpt_image *img) {
+    free(img->data);
+    img->data = NULL;
+    img->size = 0;
+}
+
+/* Test hooks (checkpoint.h): an environment variable read at the moment it matters. */
+static double debug_delay(void) {
+    const char *s = getenv("ED_CKPT_DEBUG_WRITE_DELAY");
+    return s && *s ? atof(s) : 0.0;
+}
+
+int ed_ckpt_commit(const char *path, ed_ckpt_image *img, ed_error *err) {
+    /* The checksum pass reads the whole image: here rather than in build, so that an
+     * asynchronous save does it off the training thread. */
+    ckpt_seal_image(img->data, img->size);
+    ed_atomic_file out;
+    int rc = ed_atomic_open(&out, path, "checkpoint", err);
+    if (rc == 0) rc = ed_atomic_write(&out, img->data, img->size, err);
+    ed_ckpt_image_free(img);
+    double delay = debug_delay();
+    if (rc == 0 && delay > 0) {
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
     if (rc == 0) rc = ed_atomic_sync(&out, err);
     if (rc < 0) return -1;
     /* Test hook (documented in docs/checkpoint-format.md): die exactly in the window
@@ -347,4 +371,10 @@ int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_
     const char *kill_env = getenv("ED_CKPT_DEBUG_KILL_BEFORE_RENAME");
     if (kill_env && strcmp(kill_env, "1") == 0) raise(SIGKILL);
     return ed_atomic_replace(out.tmp, path, err);
+}
+
+int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+    ed_ckpt_image img;
+    if (ed_ckpt_build(path, c, compress, &img, err) != 0) return -1;
+    return ed_ckpt_commit(path, &img, err);
 }

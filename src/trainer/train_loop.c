@@ -5,6 +5,7 @@
  * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
  * loop after the same step and reach the same final collectives. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,6 +263,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 break;
             }
             if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (ed_output_keep(t->log_path)) t->tty = 0; /* a lost terminal or pipe: on to train.log */
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -273,12 +275,20 @@ static int run(ed_trainer *t, ed_error *err) {
                 ed_progress_print(stdout, &p, 1, 0);
             }
             if (c.last.stop_signal) {
-                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
+                 * another rank only: the exit status says which. */
+                int interrupted = ed_signal_pending() == SIGINT;
+                if (t->d->rank == 0)
+                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
+                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
                 /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
+                    trainer_save_wait(t, err) != 0)
+                    return ED_EXIT_FAILURE;
                 if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
-                print_summary(t, "preempted");
-                return ED_EXIT_PREEMPTED;
+                if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE;
+                print_summary(t, interrupted ? "interrupted" : "preempted");
+                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
@@ -301,6 +311,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }
@@ -409,6 +420,7 @@ static void print_memory(const ed_trainer *t) {
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_signals_train();
     ed_trainer *t = ed_calloc(1, sizeof *t);
     ed_error err = {{0}};
     int rc;

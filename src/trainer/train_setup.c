@@ -369,6 +369,7 @@ model:
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);
     else
         snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
+    snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->checkpoint_dir);
     return 0;
 
 fail_docs:
@@ -378,6 +379,9 @@ fail_docs:
 }
 
 void trainer_free(ed_trainer *t) {
+    /* A run that failed may leave a write in flight: let it finish (its outcome no longer
+     * matters to this run; a failed one removed its .tmp). */
+    ed_ckpt_writer_wait(&t->writer, NULL);
     if (t->tok) ed_tok_free(t->tok);
     ed_dataset_free(&t->train_ds);
     if (t->has_val) ed_dataset_free(&t->val_ds);

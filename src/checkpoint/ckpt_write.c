@@ -90,7 +90,7 @@ static int write_tensors(hid_t g, const float *buf, const ed_gpt *m, int compres
     return rc;
 }
 
-static int write_model(hid_t file, ed_gpt *m, int compress) {
+static int write_model(hid_t file, ed_gpt *m, const float *params, int compress) {
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
     const ed_model_config *cfg = ed_gpt_config(m);
@@ -98,7 +98,7 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
              ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
         rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
-    if (rc == 0) rc = write_tensors(g, ed_gpt_params(m), m, compress);
+    if (rc == 0) rc = write_tensors(g, params ? params : ed_gpt_params(m), m, compress);
     H5Gclose(g);
     return rc;
 }
@@ -291,7 +291,7 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     int rc = 0;
     if (rc == 0 && (*stage = "root attributes", write_root(file)) < 0) rc = -1;
     if (rc == 0 && (*stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
-    if (rc == 0 && (*stage = "/model", write_model(file, c->model, compress)) < 0) rc = -1;
+    if (rc == 0 && (*stage = "/model", write_model(file, c->model, c->params, compress)) < 0) rc = -1;
     if (rc == 0 && c->optim && (*stage = "/optimizer", write_optim(file, c->optim, c->model, compress)) < 0) rc = -1;
     if (rc == 0 && c->state && (*stage = "/trainer", write_state(file, c->state)) < 0) rc = -1;
     if (rc == 0 && c->history && (*stage = "/history", write_history(file, c->history)) < 0) rc = -1;

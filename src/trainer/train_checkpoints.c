@@ -1,9 +1,8 @@
 /* train_checkpoints.c — what the loop writes to --checkpoint-dir: best.h5, last.h5,
  * step-<N>.h5 and epoch-<N>.h5 (each kind with --keep-last rotation) and the history
  * JSON/CSV.
- * Rank 0 lays a checkpoint out in memory and writes it, in the background with
- * --async-save (the default): the step waits only for the in-memory copy, a helper thread
- * (ed_ckpt_writer) does the atomic write, at most one is in flight, and every rank learns
+ * Rank 0 writes checkpoints, in the background with --async-save (the default): the step
+ * waits only for an in-memory copy, a helper thread (ed_ckpt_writer) does the rest, at most one is in flight, and every rank learns
  * its outcome (ed_dist_agree) at the next save or trainer_save_wait, before any older
  * file is rotated away. The history is rank 0's alone, and its result is agreed the same
  * way. */
@@ -127,7 +126,13 @@ static void rotate_files(const ed_trainer *t, const char *prefix) {
  * never costs an older checkpoint. */
 int trainer_save_wait(ed_trainer *t, ed_error *err) {
     ed_dist_phase(t->d, t->st.global_step, "checkpoint save");
+    int busy = t->writer.busy;
+    double t0 = ed_now();
     int status = t->d->rank == 0 ? ed_ckpt_writer_wait(&t->writer, err) : 0;
+    if (busy) {
+        t->write_seconds += t->writer.seconds;
+        t->save_waited += ed_now() - t0;
+    }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     if (t->d->rank == 0 && t->rotate_after[0]) rotate_files(t, t->rotate_after);
     t->rotate_after[0] = '\0';
@@ -135,11 +140,11 @@ int trainer_save_wait(ed_trainer *t, ed_error *err) {
 }
 
 /* A save: the previous one is waited for (at most one in flight), the optimizer gathered
- * (ZeRO), the file laid out in memory on rank 0 (the only HDF5 work), and then either
- * written here (--no-async-save) or handed to the writer thread, in which case the step
- * goes on and the outcome is agreed at the next save or trainer_save_wait. `rotate`: the
+ * (ZeRO), and then rank 0 either writes the file here (--no-async-save) or hands an
+ * in-memory copy to the writer thread (ed_ckpt_writer_save), in which case the step goes
+ * on and the outcome is agreed at the next save or trainer_save_wait. `rotate`: the
  * prefix of the files to rotate once this one is on disk, or NULL. */
-static int save(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
+static int save_now(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
     ed_dist_phase(t->d, t->st.global_step, "checkpoint save");
     if (ensure_dir(t, err) != 0 || trainer_save_wait(t, err) != 0) return -1;
     char path[ED_PATH_MAX + 64];
@@ -150,15 +155,28 @@ static int save(ed_trainer *t, const char *name, const char *rotate, ed_error *e
     if (t->d->rank == 0) {
         ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
                               .state = &t->st, .history = &t->hist, .tok = t->tok};
-        ed_ckpt_image img;
-        status = ed_ckpt_build(path, &c, t->o->compress, &img, err);
-        if (status == 0 && t->o->async_save) ed_ckpt_writer_start(&t->writer, path, &img);
-        else if (status == 0) status = ed_ckpt_commit(path, &img, err);
+        if (t->o->async_save) {
+            status = ed_ckpt_writer_save(&t->writer, path, &c, t->o->compress, err);
+        } else {
+            double tw = ed_now();
+            status = ed_ckpt_write(path, &c, t->o->compress, err);
+            t->write_seconds += ed_now() - tw;
+        }
         if (t->slice.zero) ed_optim_free(&full);
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     snprintf(t->rotate_after, sizeof t->rotate_after, "%s", rotate ? rotate : "");
     return t->o->async_save ? 0 : trainer_save_wait(t, err);
+}
+
+/* save_now, timed: the stall a save costs the loop, apart from waiting for the previous
+ * write (the summary reports both). */
+static int save(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
+    double t0 = ed_now(), waited0 = t->save_waited;
+    int rc = save_now(t, name, rotate, err);
+    t->save_stall += ed_now() - t0 - (t->save_waited - waited0); /* the wait is counted apart */
+    t->saves++;
+    return rc;
 }
 
 int trainer_save(ed_trainer *t, const char *name, ed_error *err) { return save(t, name, NULL, err); }

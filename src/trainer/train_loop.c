@@ -211,6 +211,13 @@ static void print_summary(const ed_trainer *t, const char *how) {
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
+     * copy and any wait for the previous write) against the time the writes took. */
+    if (t->saves)
+        printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
+               "earlier writes", t->saves, t->save_stall / (double)t->saves,
+               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
+               t->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
@@ -438,6 +445,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
         ed_metrics_close(&t->metrics);
     }

@@ -381,7 +381,7 @@ fail_docs:
 void trainer_free(ed_trainer *t) {
     /* A run that failed may leave a write in flight: let it finish (its outcome no longer
      * matters to this run; a failed one removed its .tmp). */
-    ed_ckpt_writer_wait(&t->writer, NULL);
+    ed_ckpt_writer_free(&t->writer);
     if (t->tok) ed_tok_free(t->tok);
     ed_dataset_free(&t->train_ds);
     if (t->has_val) ed_dataset_free(&t->val_ds);

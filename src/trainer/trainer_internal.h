@@ -74,6 +74,11 @@ typedef struct {
     long tokens_run;      /* ... and their global target tokens */
     double first_seconds, first_comm; /* the same for the first step */
     long first_tokens;
+    long saves;                /* checkpoints saved by this process */
+    double save_stall;         /* ... wall time the loop spent in them (async: the in-memory copy),
+                                  not counting: */
+    double save_waited;        /* wall time spent waiting for a background write to finish */
+    double write_seconds;      /* rank 0: ... time their writes took (async: on the writer thread) */
 } ed_trainer;
 
 /* What one optimizer step produced (identical on every rank). */

@@ -393,16 +393,21 @@ static void print_memory(const ed_trainer *t) {
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->slice.zero) ckpt += np * opt;
+    /* --async-save: rank 0 keeps a copy of parameters and moments for the writer thread
+     * for the whole run (with a thread-safe HDF5, src/checkpoint/ckpt_async.c). */
+    size_t snapshot = t->o->async_save ? np * 4 + np * opt : 0;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
+    ckpt += snapshot;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
            "batch buffers)\n  total/rank   %10.1f MB\n"
-           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
+           "  checkpoint   %10.1f MB (rank 0, while writing%s)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
+           snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");

@@ -81,6 +81,7 @@ typedef struct {
     int compress;                  /* deflate level for checkpoints, 0 = off */
     int async_save;                /* 1: checkpoints written by a helper thread (train_checkpoints.c) */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
+    char tensorboard[ED_PATH_MAX]; /* "" = off | DIR | auto = <checkpoint_dir>/tb */
     ed_nan_policy on_nan;          /* skip | stop */
 
     /* system */
@@ -148,7 +149,7 @@ typedef struct {
     unsigned commands;    /* ed_command bits: the commands this option applies to */
     unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
                              flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
-                             but the one-shot ones); see ed_trainer_open_checkpoint */
+                             but the one-shot ones); see ed_ckpt_load */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;

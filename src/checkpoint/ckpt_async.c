@@ -31,9 +31,9 @@ static int hdf5_threadsafe(void) {
 
 /* A column-by-column copy of a history into dst (whose columns are reused). */
 static void copy_history(ed_history *dst, const ed_history *src) {
-    for (const ckpt_column *col = ckpt_history_columns; col->name; col++) {
-        const ed_dcol *a = (const ed_dcol *)((const char *)src + col->offset);
-        ed_dcol *b = (ed_dcol *)((char *)dst + col->offset);
+    for (int i = 0; i < ED_HISTORY_MAX_COLUMNS; i++) {
+        const ed_dcol *a = &src->col[i];
+        ed_dcol *b = &dst->col[i];
         if (b->cap < a->n) {
             b->cap = a->n;
             b->v = ed_realloc(b->v, b->cap * sizeof *b->v);

@@ -76,21 +76,30 @@ int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
     return t;
 }
 
-int ed_dist_agree(const ed_dist *d, int status, ed_error *err) {
+/* The agreement, its waits under the watchdog w (NULL: plain waits). */
+static int agree(MPI_Comm comm, ed_watch *w, int status, ed_error *err) {
+    int rank, world;
+    ED_MPI_OK(MPI_Comm_rank(comm, &rank));
+    ED_MPI_OK(MPI_Comm_size(comm, &world));
     /* The lowest failing rank speaks for all: MIN over "my rank if I failed, else world". */
-    int mine = status != 0 ? d->rank : d->world, first = d->world;
+    int mine = status != 0 ? rank : world, first = world;
     MPI_Request r;
-    ED_MPI_OK(MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm, &r));
-    watch(d, &r);
-    if (first == d->world) return 0;
+    ED_MPI_OK(MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &r));
+    ed_watch_wait(w, 1, &r);
+    if (first == world) return 0;
     char msg[sizeof err->msg];
-    if (d->rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
-    ED_MPI_OK(MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm, &r));
-    watch(d, &r);
+    if (rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
+    ED_MPI_OK(MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, first, comm, &r));
+    ed_watch_wait(w, 1, &r);
     msg[sizeof msg - 1] = '\0';
     if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
     return -1;
 }
+
+int ed_dist_agree(const ed_dist *d, int status, ed_error *err) { return agree(d->comm, d->watch, status, err); }
+
+/* A bare communicator has no watchdog: plain waits. */
+int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err) { return agree(comm, NULL, status, err); }
 
 void ed_dist_sum(const ed_dist *d, double *x, int n) {
     if (d->world == 1) return;

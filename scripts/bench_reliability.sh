@@ -4,8 +4,9 @@
 #     a checkpoint after every step; the trainer's summary line "checkpoints: N saved,
 #     step stall S s/save, write W s/save" gives the stall per save and the write time;
 #     plus the step time of each run;
-#  2. the watchdog: step time and allreduce wait with --comm-timeout 0 (plain blocking MPI
-#     waits) and the default 600 (test loops), alternating for --rounds rounds at -n 2.
+#  2. the watchdog: the gradient exchange and the small per-step allreduce
+#     (tests/bench/bench_comm.c) with plain blocking waits and with the watchdog's test
+#     loops, alternating for --rounds rounds at -n 2.
 #
 #   scripts/bench_reliability.sh [--preset seed] [--steps N] [--rounds N] [--threads N]
 #
@@ -34,27 +35,27 @@ trap 'rm -rf "$work"' EXIT
 train=data/fortunes-train.txt # no validation set: only steps and saves are timed
 
 echo "== checkpoints: --preset $preset, batch 1, $steps steps, a save after every step, -n 1 -t $threads"
-printf '%-16s %12s %18s %18s\n' mode "s/step" "stall s/save" "write s/save"
+printf '%-16s %12s %18s %18s\n' mode "tokens/s" "stall s/save" "write s/save"
 for mode in --no-async-save --async-save; do
   out=$("$exe" --preset "$preset" --train-file "$train" --batch-size 1 --max-steps "$steps" --save-steps 1 \
         --keep-last 1 -t "$threads" --quiet $mode -o "$work/ck$mode" 2>&1)
-  steps_s=$(sed -n 's/.* steps in \([0-9.]*\)s.*/\1/p' <<<"$out" | head -1)
   line=$(grep '^checkpoints:' <<<"$out")
   stall=$(sed -n 's/.*step stall \([0-9.]*\) s\/save.*/\1/p' <<<"$line")
   write=$(sed -n 's/.*write \([0-9.]*\) s\/save.*/\1/p' <<<"$line")
   summary=$(grep -E '^done:' <<<"$out")
   tok=$(sed -n 's/.* \([0-9]*\) tokens\/s.*/\1/p' <<<"$summary")
-  printf '%-16s %12s %18s %18s   (%s tokens/s incl. saves)\n' "$mode" "$tok" "$stall" "$write" "$tok"
+  printf '%-16s %12s %18s %18s\n' "$mode" "$tok" "$stall" "$write"
 done
 
-echo "== watchdog: -n 2 -t 1, --preset tiny, 60 steps, $rounds rounds"
-printf '%-18s %14s %14s\n' "--comm-timeout" "tokens/s" "allreduce wait"
+echo "== watchdog: the tiny model's gradient exchange (925 k floats, 4 MB buckets) and the step's"
+echo "   5-double allreduce, -n 2, plain blocking waits (0) against watched test loops (600), $rounds rounds"
+comm=${BUILD_DIR:-build}/tests/bench/ed-bench-comm
+[ -x "$comm" ] || cmake --build "${BUILD_DIR:-build}" --target ed-bench-comm >/dev/null
+printf '%-16s %22s %22s\n' "--comm-timeout" "exchange ms (best of 20)" "small allreduce us"
 for r in $(seq "$rounds"); do
   for to in 0 600; do
-    out=$(mpirun --oversubscribe -n 2 "$exe" --preset tiny --train-file "$train" --max-steps 60 -t 1 --quiet \
-          --comm-timeout $to --no-async-save -o "$work/wd" 2>&1)
-    summary=$(grep -E '^done:' <<<"$out")
-    printf '%-18s %14s %14s\n' "$to" "$(sed -n 's/.* \([0-9]*\) tokens\/s.*/\1/p' <<<"$summary")" \
-      "$(sed -n 's/.*allreduce wait \([0-9.]*%\).*/\1/p' <<<"$summary")"
+    out=$(ED_BENCH_COMM_TIMEOUT=$to mpirun --oversubscribe -n 2 "$comm" 925248 fp32 20 4)
+    printf '%-16s %22s %22s\n' "$to" "$(awk '/^comm/ {printf "%.2f", $10 * 1000}' <<<"$out")" \
+      "$(awk '/^small_allreduce_us/ {print $2}' <<<"$out")"
   done
 done

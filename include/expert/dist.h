@@ -58,7 +58,9 @@ void ed_dist_free(ed_dist *d);
  *   expert-dist: rank 1 (n2) has not reached step 61's gradient allreduce for 30 s: stopping
  * Nothing is written on the way out, so the last good checkpoint is untouched. The step and
  * operation come from ed_dist_phase(), which the trainer calls as it moves between phases.
- * Not a thread: only the main thread calls MPI (FUNNELED). Protocol in watchdog.c. */
+ * Not a thread: only the main thread calls MPI (FUNNELED). Protocol in watchdog.c.
+ * Test hook: ED_WATCHDOG_DEBUG_DIE_RANK=R makes rank R _exit(1) in the middle of a report
+ * (tests/faults "die-in-report"). */
 
 /* Local. seconds <= 0 turns the watchdog off (plain blocking waits). */
 void ed_dist_set_timeout(const ed_dist *d, double seconds);

@@ -158,9 +158,9 @@ static int collect(const ed_watch *w, report_msg *msg, char *got, double deadlin
         }
         report_msg m;
         MPI_Recv(&m, (int)sizeof m, MPI_BYTE, st.MPI_SOURCE, TAG_REPORT, w->comm, MPI_STATUS_IGNORE);
-        int before = got[m.rank >= 0 && m.rank < w->world ? m.rank : 0];
+        if (m.rank < 0 || m.rank >= w->world) continue;
+        answered += !got[m.rank];
         record(msg, got, &m, w->world);
-        if (!before && got[m.rank]) answered++;
     }
     return answered;
 }

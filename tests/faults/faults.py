@@ -59,6 +59,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
@@ -335,6 +336,13 @@ def start(c, flags, env=None, ranks=None, direct=False):
     return proc
 
 
+def drain(proc):
+    """Reads the rest of proc's stdout on a thread, so that the job never blocks on a full pipe."""
+    if not getattr(proc, "drained", False):
+        proc.drained = True
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+
+
 def stderr_of(proc):
     proc.errf.seek(0)
     return proc.errf.read()
@@ -362,8 +370,9 @@ def rank_pids(c, proc):
 def finish(proc, timeout, what, pids=()):
     """Waits for the job (draining stdout); on a timeout kills it and fails."""
     t0 = time.monotonic()
+    drain(proc)
     try:
-        proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         fail("%s: no exit within %d s" % (what, timeout))
@@ -552,22 +561,17 @@ def case_async_kill9(c):
     d = os.path.join(c.work, "async-kill9")
     flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "3", "--keep-last", "0"])
     proc = start(c, flags, env={"ED_CKPT_DEBUG_WRITE_DELAY": "4"})
-    # Wait until one step file is on disk and the next one is being written while the
-    # steps go on (a progress line after its .tmp appeared: the write is in the background).
+    drain(proc)
+    # Wait until one step file is on disk and a later one is being written by the writer
+    # thread (its .tmp exists: the write is held open 4 s), then kill rank 0 at once.
     deadline = time.monotonic() + 120
     tmp = None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        done = glob.glob(os.path.join(d, "step-*.h5"))
-        tmps = glob.glob(os.path.join(d, "step-*.h5.tmp"))
-        if done and tmps and tmp is None:
-            tmp = tmps[0]
-            continue
-        if tmp and os.path.exists(tmp) and " step " in line:
-            break
-    expect(tmp and os.path.exists(tmp), "never saw a step written in the background")
+    while time.monotonic() < deadline and proc.poll() is None and not tmp:
+        if glob.glob(os.path.join(d, "step-*.h5")):
+            tmps = glob.glob(os.path.join(d, "step-*.h5.tmp"))
+            tmp = tmps[0] if tmps else None
+        time.sleep(0.02)
+    expect(tmp, "never saw a step file written in the background:\n" + stderr_of(proc)[-3000:])
     ranks = rank_pids(c, proc)
     before = {f: open(f, "rb").read() for f in glob.glob(os.path.join(d, "step-*.h5"))}
     os.kill(ranks[0], signal.SIGKILL)

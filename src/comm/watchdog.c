@@ -34,7 +34,7 @@
 
 enum { TAG_REPORT = 0x7764 };
 static const double PROBE_S = 0.1;      /* how often a waiting rank looks for reports */
-static const double GRACE_S = 5.0;      /* how long the reporting ranks collect statuses */
+static const double GRACE_S = 3.0;      /* how long the reporting ranks collect statuses */
 static const double WAIT_SPIN_S = 0.05; /* spin this long before sleeping between tests */
 static const long SLEEP_US = 200;
 

@@ -597,13 +597,13 @@ def case_async_full(c):
         while not glob.glob(os.path.join(mnt, "step-*.h5")) and time.monotonic() < deadline:
             proc.stdout.readline()
         # Fill the disk from outside: the next background save finds no room.
-        with open(os.path.join(mnt, "filler"), "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
+        fd = os.open(os.path.join(mnt, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while os.write(fd, b"\0" * 65536) > 0:
                 pass
+        except OSError:  # ENOSPC: the disk is full
+            pass
+        os.close(fd)
         finish(proc, 60, "disk full mid-run")
         err = stderr_of(proc)
         lines = [l for l in err.splitlines() if l.startswith("expert-dist:")]

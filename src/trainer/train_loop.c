@@ -246,7 +246,7 @@ static void print_summary(const ed_trainer *t, const char *how) {
     }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
     /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
-     * copy and any wait for the previous write) against the time the writes took. */
+     * copy), the time the writes took, and the time spent waiting for a background write. */
     if (t->saves)
         printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
                "earlier writes", t->saves, t->save_stall / (double)t->saves,

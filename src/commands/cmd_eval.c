@@ -10,6 +10,7 @@
 #include "expert/trainer.h"
 
 int ed_eval(const ed_options *in, const ed_dist *d) {
+    if (in->generate) return ed_eval_generate(in, d);
     ed_options o = *in;
     ed_error err = {{0}};
     ed_tokenizer *tok = NULL;
@@ -26,7 +27,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
     if (status == 0) {
-        ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
+        ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack,
+                                .loss_on = o.loss_on, .truncate = o.truncate};
         status = ed_dataset_build(&ds, &docs, tok, &wo, &err);
         have_ds = status == 0;
     }

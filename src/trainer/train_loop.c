@@ -5,6 +5,7 @@
  * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
  * loop after the same step and reach the same final collectives. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,22 +66,56 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     }
 }
 
+/* --val-generate: continue the references' prompts with the model as it is and score
+ * them (collective; every rank gets the same scores, 0-100). At every
+ * --val-generate-every-th validation of the run (counted in the history, so a resume keeps
+ * the rhythm) and at its last one; else all NAN. */
+static void val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
+    *bleu = *r1 = *r2 = *rl = NAN;
+    if (t->gen_refs.n == 0) return;
+    size_t k = ed_history_col(&t->hist, "eval_step")->n; /* validations before this one */
+    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
+    ed_geneval_options g;
+    ed_geneval_options_from(t->o, ed_decoder_window(t->o->max_length, ed_gpt_config(t->model)->max_seq_len), &g);
+    ed_geneval_result r;
+    ed_geneval_run(t->model, t->tok, &t->gen_refs, &g, t->d, 0, &r);
+    *bleu = 100 * r.bleu.bleu;
+    *r1 = 100 * r.rouge1;
+    *r2 = 100 * r.rouge2;
+    *rl = 100 * r.rougeL;
+    ed_geneval_result_free(&r);
+}
+
+/* The --best-metric value of a validation as a loss (lower is better); NAN when this
+ * validation did not compute it (then it competes neither for best.h5 nor for patience). */
+static double best_score(const ed_options *o, const ed_eval_result *er) {
+    switch (o->best_metric) {
+    case ED_BEST_BLEU: return -er->bleu;
+    case ED_BEST_ROUGE_L: return -er->rougeL;
+    default: return er->loss;
+    }
+}
+
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
- * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
-static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, ed_error *err) {
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
+ * `last`: the run's last validation (the end of its last epoch, or that final one). */
+static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "validation");
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
+    val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
+    double score = best_score(t->o, er);
     double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
-    if (t->d->rank == 0) {
-        if (er->loss < st->best_val_loss) {
+    if (t->d->rank == 0 && !isnan(score)) {
+        if (score < st->best_val_loss) {
             verdict[0] = 1;
-            verdict[2] = er->loss;
+            verdict[2] = score;
         }
         if (scheduled) {
-            if (er->loss < st->patience_best) {
-                verdict[4] = er->loss;
+            if (score < st->patience_best) {
+                verdict[4] = score;
                 verdict[3] = 0;
             } else {
                 verdict[3] += 1;
@@ -96,7 +131,8 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     st->bad_evals = (int)verdict[3];
     st->patience_best = verdict[4];
     ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
-                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best};
+                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best,
+                  .bleu = er->bleu, .rouge1 = er->rouge1, .rouge2 = er->rouge2, .rougeL = er->rougeL};
     ed_log_row(&t->hist, &t->metrics, &row);
     return 0;
 }
@@ -110,8 +146,12 @@ static int needs_final_validation(const ed_trainer *t) {
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
-    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
-           er->accuracy, er->tokens, is_best ? "  * best" : "",
+    char gen[96] = "";
+    if (!isnan(er->bleu))
+        snprintf(gen, sizeof gen, " BLEU %.2f ROUGE-1 %.2f ROUGE-2 %.2f ROUGE-L %.2f", er->bleu, er->rouge1, er->rouge2,
+                 er->rougeL);
+    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s%s\n", what, er->loss, er->perplexity,
+           er->accuracy, er->tokens, gen, is_best ? "  * best" : "",
            t->st.stop ? "  -> early stopping" : "");
 }
 
@@ -144,9 +184,9 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
-    ed_eval_result er = {NAN, NAN, NAN, 0};
+    ed_eval_result er = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     int is_best = 0;
-    if (t->has_val && validate(t, &er, &is_best, 1, err) != 0) return -1;
+    if (t->has_val && validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
@@ -198,8 +238,20 @@ static void print_summary(const ed_trainer *t, const char *how) {
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
            how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
-    if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
+    if (isfinite(t->st.best_val_loss)) {
+        if (t->o->best_metric == ED_BEST_VAL_LOSS)
+            printf(", best val_loss %.4f", t->st.best_val_loss);
+        else
+            printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
+    }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
+     * copy), the time the writes took, and the time spent waiting for a background write. */
+    if (t->saves)
+        printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
+               "earlier writes", t->saves, t->save_stall / (double)t->saves,
+               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
+               t->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
@@ -225,7 +277,7 @@ static int final_validation(ed_trainer *t, ed_error *err) {
     if (needs_final_validation(t)) {
         ed_eval_result er;
         int is_best = 0;
-        if (validate(t, &er, &is_best, 0, err) != 0) return -1;
+        if (validate(t, &er, &is_best, 0, 1, err) != 0) return -1;
         char what[64];
         snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
         print_eval(t, what, &er, is_best);
@@ -243,7 +295,12 @@ static int run(ed_trainer *t, ed_error *err) {
     c.last.lr = o->lr;
     int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
     while (st->epoch < o->epochs && !st->stop) {
-        if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
+        if (o->max_steps > 0 && st->global_step >= o->max_steps) {
+            /* Resumed right at --max-steps (a preemption after the last step skipped the
+             * final validation): validate now if that step has no validation yet. */
+            mid_epoch_end = needs_final_validation(t);
+            break;
+        }
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
         while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
@@ -252,6 +309,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 break;
             }
             if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (ed_output_keep(t->log_path)) t->tty = 0; /* a lost terminal or pipe: on to train.log */
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -263,12 +321,21 @@ static int run(ed_trainer *t, ed_error *err) {
                 ed_progress_print(stdout, &p, 1, 0);
             }
             if (c.last.stop_signal) {
-                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
-                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
-                print_summary(t, "preempted");
-                return ED_EXIT_PREEMPTED;
+                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
+                 * another rank only: the exit status says which. */
+                int interrupted = ed_signal_pending() == SIGINT;
+                if (t->d->rank == 0)
+                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
+                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
+                /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
+                 * step and the save, not a pass over the validation set. The resumed run
+                 * validates at its next epoch end, interval, or the end of the run. The save
+                 * is on disk (a background write waited for) before the exit. */
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
+                    trainer_save_wait(t, err) != 0)
+                    return ED_EXIT_FAILURE;
+                print_summary(t, interrupted ? "interrupted" : "preempted");
+                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
@@ -276,7 +343,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                if (validate(t, &er, &is_best, 1, err) != 0) return ED_EXIT_FAILURE;
+                if (validate(t, &er, &is_best, 1, 0, err) != 0) return ED_EXIT_FAILURE;
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);
@@ -291,6 +358,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }
@@ -314,6 +382,50 @@ static void print_compute_warnings(const ed_trainer *t) {
                     "same numerics as native bf16, not faster than fp32\n", buf);
 }
 
+/* The prompt of the sample a finished run prints. Plain text: the first three consecutive
+ * in-vocabulary tokens of the validation (else training) text, so the line is never empty
+ * even when the model ends its text (<EOS>) at once, and the prompt holds no <UNK>.
+ * Instruction data: the first example's prompt as rendered (up to its first completion),
+ * so the sample is the model's answer to it, unless it holds an <UNK>. */
+static void sample_prompt(const ed_trainer *t, const ed_dataset *ds, char *out, size_t cap) {
+    size_t at = 0, n = 0;
+    int32_t unk = ed_tok_role_id(t->tok, ED_ROLE_UNK);
+    if (ds->completion) {
+        while (n < ds->n_tokens && n < 4096 && !ds->completion[n]) n++;
+        for (size_t k = 0; k < n; k++) /* an <UNK> would not survive decode -> encode */
+            if (ed_dataset_id(ds, k) == unk) n = 0;
+    }
+    if (n == 0) {
+        for (size_t i = 0; i < ds->n_tokens && i < 100000 && n < 3; i++) {
+            int32_t id = ed_dataset_id(ds, i);
+            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
+            n = role ? 0 : n + 1;
+            at = i + 1 - n;
+        }
+    }
+    int32_t *ids = ed_malloc((n ? n : 1) * sizeof *ids);
+    for (size_t k = 0; k < n; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
+    char *p = ed_tok_decode(t->tok, ids, n, 1);
+    snprintf(out, cap, "%s", p);
+    free(p);
+    free(ids);
+}
+
+/* Instruction data: what became of the examples, per split, in one line. */
+static void print_examples(const ed_trainer *t) {
+    printf("# instruction data (loss on %s tokens, --truncate %s):", ed_loss_on_names[t->o->loss_on],
+           ed_truncate_names[t->o->truncate]);
+    for (int v = 0; v < 1 + t->has_val; v++) {
+        const ed_example_counts *c = v ? &t->val_ds.counts : &t->train_ds.counts;
+        printf("%s %s %ld examples, %ld truncated, %ld refused", v ? ";" : "", v ? "val" : "train", c->examples,
+               c->truncated, c->refused);
+        if (c->refused) printf(" (first at line %ld)", c->first_refused);
+        printf(", %llu loss tokens", (unsigned long long)c->loss_tokens);
+    }
+    printf("\n");
+}
+
 static void print_header(const ed_trainer *t) {
     if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
@@ -334,6 +446,7 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, ed_arch_names[m->arch], m->d_model, m->n_layers, m->n_heads, kv, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
+    if (t->train_ds.examples) print_examples(t);
     char cpu[512];
     ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
     printf("# cpu: %s\n", cpu);
@@ -367,16 +480,21 @@ static void print_memory(const ed_trainer *t) {
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->slice.zero) ckpt += np * opt;
+    /* --async-save: rank 0 keeps a copy of parameters and moments for the writer thread
+     * for the whole run (with a thread-safe HDF5, src/checkpoint/ckpt_async.c). */
+    size_t snapshot = t->o->async_save ? np * 4 + np * opt : 0;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
+    ckpt += snapshot;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
            "batch buffers)\n  total/rank   %10.1f MB\n"
-           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
+           "  checkpoint   %10.1f MB (rank 0, while writing%s)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
+           snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
@@ -401,6 +519,7 @@ static void print_memory(const ed_trainer *t) {
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_signals_train();
     ed_trainer *t = ed_calloc(1, sizeof *t);
     ed_error err = {{0}};
     int rc;
@@ -418,6 +537,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */
@@ -438,23 +558,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         if (n < 0 || (size_t)n >= sizeof go.checkpoint) sample = 0; /* no sample from a truncated path */
         go.max_new_tokens = o->sample_tokens;
-        /* Prompted with the first three consecutive in-vocabulary tokens of the validation
-         * (else training) text, so the line is never empty even when the model ends its
-         * text (<EOS>) at once, and the prompt holds no <UNK>. */
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
-        size_t at = 0, run = 0;
-        for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
-            int32_t id = ed_dataset_id(ds, i);
-            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
-            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
-            run = role ? 0 : run + 1;
-            at = i + 1 - run;
-        }
-        int32_t ids[3] = {0, 0, 0};
-        for (size_t k = 0; k < run; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
-        char *p = ed_tok_decode(t->tok, ids, run, 1);
-        snprintf(go.prompt, sizeof go.prompt, "%s", p);
-        free(p);
+        sample_prompt(t, ds, go.prompt, sizeof go.prompt);
     }
     trainer_free(t);
     free(t);

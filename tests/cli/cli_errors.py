@@ -70,7 +70,8 @@ T.expect("--temperature" in p.stdout and "--top-k" in p.stdout and "--threads" i
 T.expect(not any(f in p.stdout for f in ("--zero", "--bucket-mb", "--grad-accum", "--d-model", "--vocab-size")),
          "generate --help lists training options:\n" + p.stdout)
 p = T.run(args, n, ["eval", "--help"], check=0, timeout=60)
-T.expect("--batch-size" in p.stdout and "--max-new-tokens" not in p.stdout and "--lr-schedule" not in p.stdout,
+T.expect("--batch-size" in p.stdout and "--prompt-file" not in p.stdout and "--lr-schedule" not in p.stdout
+         and "--max-new-tokens" in p.stdout and "--generate" in p.stdout,
          "eval --help:\n" + p.stdout)
 
 # config file < flags; the config's preset applies before its keys
@@ -110,6 +111,6 @@ one_error_line(T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "-
 p = T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "--format", "txt", "--threads", 1], check=0,
           timeout=60)
 T.expect("loss" in p.stdout, "eval --format txt reads the licence file:\n" + p.stdout)
-one_error_line(T.run(args, n, base + ["--format", "csv"], timeout=60), 2, "format must be auto, txt or jsonl")
+one_error_line(T.run(args, n, base + ["--format", "csv"], timeout=60), 2, "format must be auto, txt, jsonl or instruct")
 
 print("PASS: %d usage errors, 3 data errors, version/help, config precedence (-n %d)" % (len(usage_cases) + 1, n))

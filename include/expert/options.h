@@ -17,6 +17,8 @@
 #include "expert/tokenizer.h"
 
 #define ED_PATH_MAX 1024
+/* Room for the rows of the options table (options_table.c checks it holds them). */
+#define ED_OPT_MAX_ROWS 128
 
 /* --on-nan: what a step with a NaN/Inf loss or gradient norm does. */
 typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
@@ -112,7 +114,15 @@ typedef struct {
     int num_samples;               /* samples per prompt, 1 */
     char prompt_file[ED_PATH_MAX]; /* one prompt per paragraph */
     int kv_cache;                  /* 1: key/value cache; 0: full forward per token */
+    int allow_data_change;         /* --resume in mid-epoch on other training data: restart the epoch */
+
+    /* Not an option: where each row's value came from (index = row of the table):
+     * ED_GIVEN_CONFIG (config file) and/or ED_GIVEN_FLAG (command line), 0 = default or
+     * preset. What a checkpoint's dictated value is weighed against (ed_options_dictate). */
+    unsigned char given[ED_OPT_MAX_ROWS];
 } ed_options;
+
+enum { ED_GIVEN_CONFIG = 1, ED_GIVEN_FLAG = 2 };
 
 /* The commands of expert-dist as bits of the table's `commands` column: which commands an
  * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
@@ -153,6 +163,34 @@ typedef struct {
 
 /* The table (NULL-name terminated) and its length. */
 const ed_option_spec *ed_option_table(size_t *n);
+/* The row's index in the table (what ed_options.given is indexed by). */
+size_t ed_option_index(const ed_option_spec *s);
+
+/* ---- what a checkpoint dictates -----------------------------------------------------
+ * The table's ckpt column says which options a checkpoint's stored value replaces for a
+ * command (resume = ED_CMD_TRAIN, eval, generate). ed_options_dictate is the one place
+ * that applies it:
+ *  - the preset is the checkpoint's: the values a preset sets and the user did not
+ *    (epochs, eval-interval ...) come from the checkpoint's preset, never half from
+ *    another one;
+ *  - every dictated row takes the stored value, and the model shape the /model group's;
+ *  - the rows the user set (o->given) to another value are listed, as the words that set
+ *    them ("--d-model 64 --tokenizer bpe") beside the checkpoint's values ("d-model 128,
+ *    tokenizer word"). Resume warns with them; eval and generate refuse the command-line
+ *    ones (they cannot honour them) and warn about the config file's. */
+typedef struct {
+    int n;                /* rows listed */
+    int n_flags;          /* ... of which set on the command line (the rest by the config file) */
+    char user[1024];      /* "--d-model 64 --tokenizer bpe" (truncated with "..." if long) */
+    char stored[1024];    /* "d-model 128, tokenizer word" */
+} ed_dictated;
+/* `stored`: the options as the checkpoint holds them (ed_ckpt_read_options with
+ * ED_CMD_INSPECT over a copy of *o). Updates *o; fills *out. */
+void ed_options_dictate(ed_options *o, const ed_options *stored, ed_command cmd, ed_dictated *out);
+/* Command-line flags whose row does not apply to `cmd` (the commands column): -1 with
+ * err naming them and `name` (the command), for commands that would otherwise ignore
+ * them (eval, generate). Config-file values are not checked: one file serves every command. */
+int ed_options_check_applicable(const ed_options *o, ed_command cmd, const char *name, ed_error *err);
 
 void ed_options_defaults(ed_options *o);
 /* Applies a preset by name ("tiny", "small", "seed"); -1 with err if unknown. */

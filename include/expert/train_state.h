@@ -40,6 +40,9 @@ typedef struct {
     double log_loss_sum;   /* the same since the last log row */
     long log_count;
     long nan_skipped;      /* steps skipped because the loss or grad norm was NaN/Inf (--on-nan skip) */
+    uint64_t data_fingerprint; /* ed_dataset_fingerprint of the training windows (0 = unknown,
+                                * a file written before it was stored): a resume in mid-epoch
+                                * on other data is refused (--allow-data-change) */
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);

@@ -174,6 +174,11 @@ int main(int argc, char **argv) {
      * --max-seq-len (a model option) must not limit */
     if (cmd->id == ED_CMD_PREPARE && o.max_length > o.model.max_seq_len) o.model.max_seq_len = o.max_length;
     if (ed_options_validate(&o, &err) != 0) goto usage;
+    /* eval and generate would ignore a training flag silently: refuse it instead (a
+     * config file's keys are not checked: one file serves every command) */
+    if ((cmd->id == ED_CMD_EVAL || cmd->id == ED_CMD_GENERATE) &&
+        ed_options_check_applicable(&o, cmd->id, cmd->name, &err) != 0)
+        goto usage;
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */
     if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;

@@ -171,7 +171,7 @@ static void print_memory(const ed_options *o, const loaded *l) {
            o->kv_cache ? "kv cache" : "no kv cache (a full forward over the window per token)");
 }
 
-static int generate(const ed_options *in, ed_error *err) {
+static int generate(const ed_options *in, int *usage, ed_error *err) {
     ed_options o = *in;
     prompt_list prompts = {0};
     if (o.prompt_file[0]) {
@@ -183,10 +183,15 @@ static int generate(const ed_options *in, ed_error *err) {
     }
     /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
     loaded l = {0};
-    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
+    ed_dictated dict;
+    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, &dict, err) != 0) {
+        *usage = dict.n_flags > 0; /* a flag the checkpoint overrules: refused */
         prompts_free(&prompts);
         return -1;
     }
+    if (dict.n > 0)
+        fprintf(stderr, "warning: generate: ignoring the config file's %s (the checkpoint's %s)\n", dict.user,
+                dict.stored);
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
     if (o.dry_run) {
@@ -235,14 +240,15 @@ static int generate(const ed_options *in, ed_error *err) {
 
 int ed_generate(const ed_options *o, const ed_dist *d) {
     ed_error err = {{0}};
-    int status = 0;
+    int status = 0, usage = 0;
     if (d->rank == 0) {
         ed_set_threads(ed_dist_threads(d, o->threads, NULL));
-        status = generate(o, &err);
+        status = generate(o, &usage, &err);
     }
     if (ed_dist_agree(d, status, &err) != 0) {
+        ed_dist_bcast(d, &usage, sizeof usage, 0); /* every rank exits with rank 0's status */
         if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
-        return ED_EXIT_FAILURE;
+        return usage ? ED_EXIT_USAGE : ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;
 }

@@ -356,7 +356,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     ed_tokenizer *tok;
     ed_gpt *m;
     /* the model as generate would open it: shape, tokenizer and weights */
-    if (ed_trainer_open_checkpoint(ckpt, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
+    if (ed_trainer_open_checkpoint(ckpt, ED_CMD_GENERATE, &o, NULL, &tok, &m, NULL, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
     if (c->vocab_size < ED_NUM_SPECIAL + 1) rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);

@@ -33,6 +33,7 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
         c->failed = 1;
         return 0;
     }
+    c->o->given[ed_option_index(ed_option_find(name))] |= ED_GIVEN_CONFIG;
     return 1;
 }
 
@@ -203,9 +204,13 @@ int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_e
         ini_ctx c2 = {.o = o, .skip_preset = 1};
         if (load_ini(&c2, a->config, err) != 0) goto out;
     }
+    size_t preset_row = ed_option_index(ed_option_find("preset"));
+    if (c.preset[0]) o->given[preset_row] |= ED_GIVEN_CONFIG;
+    if (flag_preset) o->given[preset_row] |= ED_GIVEN_FLAG;
     for (int i = 0; i < nkv; i++) {
         if (strcmp(kv[i].name, "config") == 0 || strcmp(kv[i].name, "preset") == 0) continue;
         if (ed_options_set(o, kv[i].name, kv[i].value, err) != 0) goto out;
+        o->given[ed_option_index(ed_option_find(kv[i].name))] |= ED_GIVEN_FLAG;
     }
     rc = 0;
 out:

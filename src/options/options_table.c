@@ -94,6 +94,8 @@ static const ed_option_spec TABLE[] = {
     ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T|X, STORED,
         "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history, metrics.jsonl (import/export: the output)"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("allow-data-change", ED_OPT_BOOL, allow_data_change, 0, "loop", T, ONCE,
+        "with --resume: accept other training data than the checkpoint's in mid-epoch (the epoch restarts)"),
     ROW("init-from", ED_OPT_STR, init_from, 0, "loop", T, ONCE,
         "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
@@ -106,7 +108,7 @@ static const ed_option_spec TABLE[] = {
     CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system", T, STORED,
            "gradients on the wire: bf16 halves the allreduce bytes (summed in fp32)"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
-    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
+    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T|G, ONCE, "print the model size and memory report, then exit"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
@@ -146,10 +148,14 @@ static const ed_option_spec TABLE[] = {
 #undef STORED
 #undef ONCE
 
+_Static_assert(sizeof TABLE / sizeof TABLE[0] - 1 <= ED_OPT_MAX_ROWS, "ed_options.given has a byte per row");
+
 const ed_option_spec *ed_option_table(size_t *n) {
     if (n) *n = sizeof TABLE / sizeof TABLE[0] - 1;
     return TABLE;
 }
+
+size_t ed_option_index(const ed_option_spec *s) { return (size_t)(s - TABLE); }
 
 void ed_options_defaults(ed_options *o) {
     memset(o, 0, sizeof *o);

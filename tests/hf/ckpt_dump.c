@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     ed_options_defaults(&o);
     ed_tokenizer *tok = NULL;
     ed_gpt *m = NULL;
-    if (ed_trainer_open_checkpoint(argv[1], ED_CMD_GENERATE, &o, NULL, &tok, &m, &err) != 0) {
+    if (ed_trainer_open_checkpoint(argv[1], ED_CMD_GENERATE, &o, NULL, &tok, &m, NULL, &err) != 0) {
         fprintf(stderr, "ckpt_dump: %s\n", err.msg);
         return 1;
     }

@@ -163,6 +163,10 @@ typedef struct {
 
 /* The table (NULL-name terminated) and its length. */
 const ed_option_spec *ed_option_table(size_t *n);
+/* For an unknown option name: ours for a name other trainers use ("learning-rate" ->
+ * "lr", "fp16" -> "precision bf16": the alias list of options_table.c), else the nearest
+ * option name by edit distance if it is near, else NULL. */
+const char *ed_option_suggest(const char *name);
 /* The row's index in the table (what ed_options.given is indexed by). */
 size_t ed_option_index(const ed_option_spec *s);
 

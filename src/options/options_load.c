@@ -138,7 +138,11 @@ static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, e
                     continue;
                 }
             }
-            if (!s) return ed_fail(err, "unknown option '--%s' (see --help)", name);
+            if (!s) {
+                const char *near = ed_option_suggest(name);
+                if (near) return ed_fail(err, "unknown option '--%s': did you mean --%s?", name, near);
+                return ed_fail(err, "unknown option '--%s' (see --help)", name);
+            }
         } else { /* -x value, -xvalue */
             char c = arg[1];
             if (c == 'h' && !arg[2]) { a->help = 1; continue; }

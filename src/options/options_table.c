@@ -5,6 +5,7 @@
  * checkpoint /config attributes all follow from the table. */
 #include "expert/options.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -147,6 +148,95 @@ static const ed_option_spec TABLE[] = {
 #undef SHAPE
 #undef STORED
 #undef ONCE
+
+/* Names users bring from other trainers (PyTorch scripts, Hugging Face TrainingArguments,
+ * nanoGPT/GPT-2 configs) and what ours is; an unknown option is looked up here before
+ * the nearest spelling (ed_option_suggest). */
+static const struct {
+    const char *theirs, *ours;
+} ALIASES[] = {
+    {"learning-rate", "lr"},
+    {"num-epochs", "epochs"},
+    {"num-train-epochs", "epochs"},
+    {"max-epochs", "epochs"},
+    {"lr-scheduler", "lr-schedule"},
+    {"lr-scheduler-type", "lr-schedule"},
+    {"fp16", "precision bf16"},
+    {"bf16", "precision bf16"},
+    {"mixed-precision", "precision bf16"},
+    {"gradient-checkpointing", "recompute"},
+    {"activation-checkpointing", "recompute"},
+    {"eval-steps", "eval-interval"},
+    {"evaluation-steps", "eval-interval"},
+    {"logging-steps", "log-interval"},
+    {"save-total-limit", "keep-last"},
+    {"output-dir", "checkpoint-dir"},
+    {"resume-from-checkpoint", "resume"},
+    {"per-device-train-batch-size", "batch-size"},
+    {"train-batch-size", "batch-size"},
+    {"gradient-accumulation-steps", "grad-accum"},
+    {"max-train-steps", "max-steps"},
+    {"warmup", "warmup-steps"},
+    {"max-seq-length", "max-length"},
+    {"block-size", "max-length"},
+    {"context-length", "max-length"},
+    {"n-embd", "d-model"},
+    {"hidden-size", "d-model"},
+    {"n-layer", "n-layers"},
+    {"num-layers", "n-layers"},
+    {"n-head", "n-heads"},
+    {"num-heads", "n-heads"},
+    {"num-attention-heads", "n-heads"},
+    {"intermediate-size", "d-ff"},
+    {"train-data", "train-file"},
+    {"eval-file", "val-file"},
+    {"validation-file", "val-file"},
+    {"tokenizer-file", "vocab-file"},
+    {"num-threads", "threads"},
+    {"max-tokens", "max-new-tokens"},
+};
+
+/* Levenshtein distance of a and b ('_' = '-'), capped: names are short. */
+static int distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            char ca = a[i - 1] == '_' ? '-' : a[i - 1], cb = b[j - 1] == '_' ? '-' : b[j - 1];
+            int best = diag + (ca != cb);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+const char *ed_option_suggest(const char *name) {
+    char norm[64];
+    size_t n = strlen(name);
+    if (n >= sizeof norm) return NULL;
+    for (size_t i = 0; i <= n; i++) norm[i] = name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++)
+        if (strcmp(norm, ALIASES[i].theirs) == 0) return ALIASES[i].ours;
+    /* the nearest name, if near: one edit in a short name, up to a third of a long one */
+    const char *best = NULL;
+    int best_d = (int)(n / 3 > 1 ? n / 3 : 1) + 1;
+    for (const ed_option_spec *s = TABLE; s->name; s++) {
+        int d = distance(norm, s->name);
+        if (d < best_d) best_d = d, best = s->name;
+    }
+    for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++) { /* --lerning-rate */
+        int d = distance(norm, ALIASES[i].theirs);
+        if (d < best_d) best_d = d, best = ALIASES[i].ours;
+    }
+    return best;
+}
 
 _Static_assert(sizeof TABLE / sizeof TABLE[0] - 1 <= ED_OPT_MAX_ROWS, "ed_options.given has a byte per row");
 

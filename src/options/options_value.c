@@ -59,7 +59,11 @@ static const char *choice_name(const ed_options *o, const ed_option_spec *s) {
 
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err) {
     const ed_option_spec *s = ed_option_find(name);
-    if (!s) return ed_fail(err, "unknown option '%s'", name);
+    if (!s) {
+        const char *near = ed_option_suggest(name);
+        if (near) return ed_fail(err, "unknown option '%s' (did you mean `%s`?)", name, near);
+        return ed_fail(err, "unknown option '%s'", name);
+    }
     if (strcmp(s->name, "preset") == 0) return ed_options_preset(o, value, err);
     char *field = (char *)o + s->offset;
     long long x;

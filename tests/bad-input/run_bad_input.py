@@ -133,7 +133,7 @@ CASES = [
     Case("gen:prepared-bad-index.h5", "verify", 1, "/train/window_blocks[1] = "),
     # ---- config files (-c); the keys they set are not given as flags ----
     Case("cfg-bad-number.ini", "config", 2, "expected a finite number", quick=True),
-    Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate'"),
+    Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate' (did you mean `lr`?)"),
     Case("cfg-int-overflow.ini", "config", 2, "expected an integer"),
     Case("cfg-int-wrap.ini", "config", 2, "expected an integer"),
     Case("cfg-nan.ini", "config", 2, "expected a finite number"),

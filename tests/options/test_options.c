@@ -415,8 +415,34 @@ static void test_help_per_command(void **state) {
     for (int c = 0; c < 5; c++) free(helps[c]);
 }
 
+/* Unknown options name ours: the names PyTorch / Hugging Face users type (issue 25 item
+ * 11), plain typos by edit distance, and nothing for a name near none. */
+static void test_suggestions(void **state) {
+    (void)state;
+    static const char *const want[][2] = {
+        {"learning-rate", "lr"}, {"num-epochs", "epochs"}, {"lr-scheduler", "lr-schedule"},
+        {"fp16", "precision bf16"}, {"bf16", "precision bf16"}, {"gradient-checkpointing", "recompute"},
+        {"eval-steps", "eval-interval"}, {"learning_rate", "lr"}, {"epoch", "epochs"},
+        {"vocab_sise", "vocab-size"}, {"checkpoint-dirr", "checkpoint-dir"}, {"lerning-rate", "lr"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *got = ed_option_suggest(want[i][0]);
+        if (!got || strcmp(got, want[i][1]) != 0) fail_msg("%s: suggested %s, want %s", want[i][0], got, want[i][1]);
+    }
+    assert_null(ed_option_suggest("bogus-flag"));
+    assert_null(ed_option_suggest("x"));
+    ed_options o;
+    ed_args a;
+    ed_error err;
+    assert_int_equal(parse(&o, &a, &err, "--learning-rate", "1e-3", NULL), -1);
+    assert_string_equal(err.msg, "unknown option '--learning-rate': did you mean --lr?");
+    assert_int_equal(ed_options_set(&o, "num_epochs", "3", &err), -1);
+    assert_non_null(strstr(err.msg, "did you mean `epochs`?"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_table_is_consistent), cmocka_unit_test(test_defaults_and_presets),
         cmocka_unit_test(test_set_values),          cmocka_unit_test(test_format_round_trips),
         cmocka_unit_test(test_validate_rules), cmocka_unit_test(test_choices),      cmocka_unit_test(test_ini),

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config git
   libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
-  libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
+  libjansson-dev libutf8proc-dev libpcre2-dev libcmocka-dev
   zlib1g-dev libzstd-dev           # .gz and .zst input shards of `prepare` (src/textin)
   python3-torch python3-numpy python3-h5py python3-matplotlib
   fortunes fortunes-ru

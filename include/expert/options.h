@@ -1,6 +1,6 @@
 /* options.h — every option of `expert-dist train/eval/generate/prepare`, with one table
  * that drives the command line (GNU long options, kebab-case), the config file (INI,
- * same key names, via inih), `--help`, the printed effective config, and the /config
+ * same key names), `--help`, the printed effective config, and the /config
  * attributes of checkpoints.
  *
  * Precedence: built-in defaults < --preset < --config file < command-line flags.
@@ -203,13 +203,18 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err);
 int ed_parse_bool(const char *v, int *out);
 /* Sets one option from its string form, as from the command line or config file. */
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err);
-/* Loads an INI config file (keys = option names, optional [sections] ignored);
- * errors name file:line. */
+/* Loads a config file: UTF-8 text of `key = value` lines of any length (keys = option
+ * names, `key: value` too), `;` or `#` comment lines, ` ;` comments after a value,
+ * optional [sections] (ignored). A value in double quotes is taken verbatim with the
+ * escapes \" \\ \n \t \r: ed_options_print writes a value that way when it could not
+ * be read back otherwise (edge whitespace, a line break, a `;`), so a run's config.ini
+ * always reads back as the run. Errors name file:line. */
 int ed_options_load_ini(ed_options *o, const char *path, ed_error *err);
 /* Cross-field validation (the model shape through ed_model_config_check, stride >= 1,
  * max_length <= max_seq_len, ...). */
 int ed_options_validate(const ed_options *o, ed_error *err);
-/* Prints "name = value" lines (the effective config) to f. */
+/* Prints "name = value" lines (the effective config) to f, in the config file format
+ * (ed_options_load_ini reads them back to the same options). */
 void ed_options_print(const ed_options *o, FILE *f);
 /* Formats one option's value as text into buf (a choice as its name). */
 void ed_options_format(const ed_options *o, const ed_option_spec *spec, char *buf, size_t len);

@@ -149,11 +149,40 @@ void ed_options_format(const ed_options *o, const ed_option_spec *s, char *buf, 
     }
 }
 
+/* A value the config reader would not read back verbatim: whitespace at an edge, a
+ * line break or control character, a leading quote, or a `;`/`#` it would take for a
+ * comment. */
+static int needs_quotes(const char *v) {
+    size_t n = strlen(v);
+    if (!n) return 0;
+    if (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t' || v[0] == '"' || v[0] == ';' ||
+        v[0] == '#')
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (v[i] == ';' && (v[i - 1] == ' ' || v[i - 1] == '\t'))) return 1;
+    return 0;
+}
+
 void ed_options_print(const ed_options *o, FILE *f) {
     char buf[4200];
     for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
         ed_options_format(o, s, buf, sizeof buf);
-        fprintf(f, "%s = %s\n", s->name, buf);
+        if (!needs_quotes(buf)) {
+            fprintf(f, "%s = %s\n", s->name, buf);
+            continue;
+        }
+        fprintf(f, "%s = \"", s->name);
+        for (const char *p = buf; *p; p++) {
+            switch (*p) {
+            case '"': fputs("\\\"", f); break;
+            case '\\': fputs("\\\\", f); break;
+            case '\n': fputs("\\n", f); break;
+            case '\t': fputs("\\t", f); break;
+            case '\r': fputs("\\r", f); break;
+            default: fputc(*p, f);
+            }
+        }
+        fputs("\"\n", f);
     }
 }
 

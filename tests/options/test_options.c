@@ -296,6 +296,46 @@ static void test_ini(void **state) {
     assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
     snprintf(want, sizeof want, "%s:2: unknown option 'mystery'", path);
     assert_non_null(strstr(err.msg, want));
+
+    /* A run's config.ini reads back as the run (issue 25 item 10), whatever its values: a
+     * train-file list of 1000 characters, a prompt with `;`, quotes, backslashes, line
+     * breaks and edge spaces, a stop text of one space. */
+    ed_options_defaults(&o);
+    assert_int_equal(ed_options_preset(&o, "tiny", &err), 0);
+    char list[1001];
+    for (int i = 0; i < 1000; i++) list[i] = i % 100 == 99 ? ',' : 'a' + i % 26;
+    list[1000] = '\0';
+    assert_int_equal(ed_options_set(&o, "train-file", list, &err), 0);
+    assert_int_equal(ed_options_set(&o, "prompt", "  \"Hi\" ; she said\\n\nline two\t# not a comment ", &err), 0);
+    assert_int_equal(ed_options_set(&o, "stop", " ", &err), 0);
+    assert_int_equal(ed_options_set(&o, "val-file", "#hash;semi", &err), 0);
+    char *printed = NULL, *again = NULL;
+    size_t plen = 0, alen = 0;
+    FILE *f = open_memstream(&printed, &plen);
+    ed_options_print(&o, f);
+    fclose(f);
+    write_file(path, printed);
+    ed_options back;
+    ed_options_defaults(&back);
+    if (ed_options_load_ini(&back, path, &err) != 0) fail_msg("%s", err.msg);
+    assert_string_equal(back.train_file, o.train_file);
+    assert_string_equal(back.prompt, o.prompt);
+    assert_string_equal(back.stop, " ");
+    assert_string_equal(back.val_file, "#hash;semi");
+    f = open_memstream(&again, &alen);
+    ed_options_print(&back, f);
+    fclose(f);
+    assert_string_equal(again, printed);
+    free(printed);
+    free(again);
+    /* a binary file is not a config file; neither is a bad quoted value */
+    write_file(path, "lr = 1e-3\nepochs = \xff\xfe\n");
+    assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
+    snprintf(want, sizeof want, "%s:2: not a text config file (invalid UTF-8", path);
+    assert_non_null(strstr(err.msg, want));
+    write_file(path, "prompt = \"open\n");
+    assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
+    assert_non_null(strstr(err.msg, "unterminated quoted value"));
     unlink(path);
 
     assert_int_equal(ed_options_load_ini(&o, "/nonexistent/x.ini", &err), -1);

@@ -33,6 +33,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
+    if (status == 0 && d->rank == 0) ed_docs_warn_skipped(docs.skipped, docs.first_bad);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
         status = ed_dataset_build(&ds, &docs, tok, &wo, &err);

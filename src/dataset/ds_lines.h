@@ -38,6 +38,7 @@ typedef struct {
     size_t plen, pcap;
     long pline;
     long skipped;           /* .jsonl lines skipped (skip_bad_lines) */
+    char first_bad[ED_BAD_LINE_LEN]; /* the first one's "file:line: what" */
     ds_emit_fn emit;
     void *ctx;
 } ds_parser;

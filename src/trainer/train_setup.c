@@ -308,6 +308,9 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
+    if (d->rank == 0) /* every rank read the same lines: one warning for the job */
+        ed_docs_warn_skipped(train_docs.skipped + val_docs.skipped,
+                             train_docs.skipped ? train_docs.first_bad : val_docs.first_bad);
     if (t->tok) {
         /* resumed, or --init-from: the checkpoint's tokenizer */
     } else if (o->vocab_file[0]) {

@@ -46,14 +46,16 @@ class Case:
     bug: a known, reported bug (a mismatch is printed but does not fail the test)."""
 
     def __init__(self, file, how, rc, text="", names_file=True, quick=False, bug=None, flags=(), timeout=90,
-                 env=None):
+                 env=None, warn=None):
         self.file, self.how, self.rc, self.text, self.timeout, self.env = file, how, rc, text, timeout, env
+        self.warn = warn  # an accepted file: exactly one "warning:" line on stderr holding this
         self.names_file, self.quick, self.bug, self.flags = names_file, quick, bug, list(flags)
 
 
 UTF8 = "invalid UTF-8"
 NOVERIFY = {"ED_CKPT_NO_VERIFY": "1"}
 NOJSON = "not valid JSON"
+SKIPPED = "warning: --skip-bad-lines: 1 bad line(s) skipped; the first: %s:2: not valid JSON" % os.path.join(FILES, "not-json.jsonl")
 CASES = [
     # ---- .txt training files (--train-file) ----
     Case("empty.txt", "train", 1, "file is empty", quick=True),
@@ -99,7 +101,12 @@ CASES = [
     Case("empty-texts.jsonl", "train", 1, "no usable text"),
     Case("truncated-object.jsonl", "train", 1, NOJSON),
     Case("gen:deep-nesting.jsonl", "train", 1, "depth"),
-    Case("not-json.jsonl", "train", 0, flags=["--skip-bad-lines"]),  # the bad line is skipped
+    # the bad line is skipped, with one warning line naming the count and the first one
+    Case("not-json.jsonl", "train", 0, flags=["--skip-bad-lines"], quick=True, warn=SKIPPED),
+    Case("not-json.jsonl", "evaltext", 0, flags=["--skip-bad-lines"], warn=SKIPPED),
+    Case("not-json.jsonl", "prepare", 0, flags=["--skip-bad-lines"], warn=SKIPPED),
+    Case("text-missing.jsonl", "train", 1, 'no "text" field (its fields: "body"; --text-field names'),
+    Case("gen:run-directory", "train", 1, "a run directory (checkpoints, history, metrics.jsonl), not text"),
     Case("crlf.jsonl", "train", 0),
     Case("bom.jsonl", "train", 0),
     Case("blank-lines-between.jsonl", "train", 0),
@@ -320,7 +327,7 @@ def make_checkpoints(args, work, good):
         print("FAIL: could not train the base checkpoint:\n%s" % (p.stderr if p else "timeout"))
         sys.exit(1)
     base = os.path.join(ck, "last.h5")
-    made = {}
+    made = {"run-directory": ck}  # a run directory given as training text
 
     def variant(name, edit=None, raw=None):
         path = os.path.join(work, name)
@@ -417,6 +424,8 @@ def flags_for(c, path, work, good, idx):
         return ["generate", path, "the cat", "--max-new-tokens", "4", "--threads", "1"]
     if c.how == "eval":
         return ["eval", path, good, "--threads", "1"]
+    if c.how == "evaltext":  # the file evaluated by a good checkpoint
+        return ["eval", os.path.join(work, "ck", "last.h5"), path, "--threads", "1"] + c.flags
     if c.how == "resume":
         return MODEL + ["--max-steps", "3", "--train-file", good, "--resume", path, "-o", out]
     raise ValueError(c.how)
@@ -437,6 +446,9 @@ def check(c, path, p):
         errs = [l for l in lines if "warning" not in l]
         if errs:
             probs.append("error line(s) on an accepted file: %s" % errs)
+        warns = [l for l in p.stderr.splitlines() if l.startswith("warning:") and "nothing to measure" not in l]
+        if c.warn and (len(warns) != 1 or c.warn not in warns[0]):
+            probs.append("expected one warning line with %r, got %s" % (c.warn, warns))
     else:
         if len(lines) != 1:
             probs.append("%d lines start with 'expert-dist:', expected exactly one" % len(lines))
@@ -457,7 +469,8 @@ def main():
     made = make_text_files(work)
     if any(c.file.startswith("gen:prepared-") for c in cases):
         made.update(make_prepared(args, work, good))
-    if any(c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5" for c in cases):
+    if any((c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5") or c.how == "evaltext"
+           or c.file == "gen:run-directory" for c in cases):
         made.update(make_checkpoints(args, work, good))
 
     def one(i_c):

@@ -47,4 +47,9 @@ typedef struct {
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);
 
+/* Where a run stands, as every line of output says it (docs/usage.md, "Numbers in the
+ * output"): epochs count from 1, so "in epoch 2" while epoch 2 is under way, and
+ * "2 epoch(s) done" at the boundary after it. */
+void ed_train_state_where(const ed_train_state *s, char *buf, size_t len);
+
 #endif

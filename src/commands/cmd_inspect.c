@@ -38,9 +38,11 @@ static int inspect(const ed_options *in, ed_error *err) {
     if (!info.has_trainer) {
         printf("progress: none (a model-only checkpoint: `generate`/`eval` it, `train --init-from` it)\n");
     } else {
-        printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
+        char where[64];
+        ed_train_state_where(&st, where, sizeof where); /* as train and its resume line say it */
+        printf("progress: %s (step_in_epoch %ld), global_step %ld, tokens_seen %ld, elapsed %.1fs, "
                "written by %d rank(s)\n",
-               st.epoch, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);
+               where, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);
         printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
                st.bad_evals, st.stop, st.nan_skipped);
     }

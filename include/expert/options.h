@@ -228,7 +228,7 @@ char *ed_options_to_json(const ed_options *o);
 
 /* What ed_options_parse_argv found besides options. positional[] points into argv. */
 typedef struct {
-    int help, version;
+    int help, version, help_markdown; /* --help, -V/--version, --help-markdown (docs/usage.md's table) */
     char config[ED_PATH_MAX];   /* -c/--config, "" if none */
     int n_positional;
     char **positional;          /* malloc'd array of pointers into argv; free with ed_args_free */
@@ -241,7 +241,12 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups
+ * (each group once). */
 void ed_options_help(FILE *f, ed_command cmd);
+/* Every option as a Markdown table (group, commands, default of the tiny preset and of
+ * the presets that differ, help): docs/usage.md's option reference is this output
+ * (`expert-dist --help-markdown`; scripts/options_doc.py keeps it in sync). */
+void ed_options_help_markdown(FILE *f);
 
 #endif

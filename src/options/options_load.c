@@ -181,6 +181,7 @@ static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, e
             name[len] = '\0';
             if (eq) value = eq + 1;
             if (strcmp(name, "help") == 0 && !eq) { a->help = 1; continue; }
+            if (strcmp(name, "help-markdown") == 0 && !eq) { a->help_markdown = 1; continue; }
             if (strcmp(name, "version") == 0 && !eq) { a->version = 1; continue; }
             if (strcmp(name, "config") == 0) {
                 if (!value) {

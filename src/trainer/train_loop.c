@@ -442,6 +442,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
      * ranks agree on the outcome), the way `expert-dist generate` would print them. */
     int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->steps_run > 0;
     ed_options go = t->opt;
+    memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */
     if (sample) {
         const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);

@@ -30,7 +30,8 @@ FILES = os.path.join(HERE, "files")
 
 # Small enough for 4 oversubscribed ranks on 2 cores; each run does at most 2 steps.
 MODEL = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
-         "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--threads", "1", "--quiet"]
+         "--max-length", "24", "--stride", "12", "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
+         "--quiet"]
 RUN = ["--max-steps", "2", "--batch-size", "2"]
 GOOD_TXT = "the cat sat on the mat.\n\nthe dog ran to the big red house.\n\na bird flew over the old tree.\n"
 
@@ -107,6 +108,8 @@ CASES = [
     Case("not-json.jsonl", "prepare", 0, flags=["--skip-bad-lines"], warn=SKIPPED),
     Case("text-missing.jsonl", "train", 1, 'no "text" field (its fields: "body"; --text-field names'),
     Case("gen:run-directory", "train", 1, "a run directory (checkpoints, history, metrics.jsonl), not text"),
+    # a flag eval cannot honour is refused, not ignored (it evaluated packed windows anyway)
+    Case("gen:good.txt", "evaltext", 2, "eval does not use option --pack", flags=["--no-pack"], names_file=False),
     Case("crlf.jsonl", "train", 0),
     Case("bom.jsonl", "train", 0),
     Case("blank-lines-between.jsonl", "train", 0),
@@ -297,7 +300,7 @@ def make_prepared(args, work, good):
     """A prepared file made by the real `prepare` (with the window index for MODEL's shape), a
     copy cut short after it, and one whose stored window index was rewritten."""
     path = os.path.join(work, "prepared-good.h5")
-    p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--vocab-size", "64", "--threads", "1",
+    p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
                       "--max-length", "24", "--stride", "12", "--quiet"], timeout=120)
     if p is None or p.returncode != 0:
         print("FAIL: could not prepare the base token file:\n%s" % (p.stderr if p else "timeout"))
@@ -327,7 +330,7 @@ def make_checkpoints(args, work, good):
         print("FAIL: could not train the base checkpoint:\n%s" % (p.stderr if p else "timeout"))
         sys.exit(1)
     base = os.path.join(ck, "last.h5")
-    made = {"run-directory": ck}  # a run directory given as training text
+    made = {"run-directory": ck, "good.txt": good}  # a run directory given as training text
 
     def variant(name, edit=None, raw=None):
         path = os.path.join(work, name)
@@ -412,7 +415,7 @@ def flags_for(c, path, work, good, idx):
     if c.how == "config":
         return ["-c", path] + MODEL + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
     if c.how == "prepare":
-        return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--vocab-size", "64", "--threads", "1",
+        return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
                 "--quiet"] + c.flags
     if c.how == "data":
         return MODEL + RUN + ["--data-file", path, "-o", out] + c.flags

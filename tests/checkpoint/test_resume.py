@@ -74,7 +74,7 @@ class Runner:
         return [self.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), self.a.exe, "train",
                 "--train-file", self.train, "--val-file", self.val, "--d-model", "32", "--n-layers", "2",
                 "--n-heads", "2", "--d-ff", "64", "--max-length", "24", "--stride", "12", "--max-seq-len", "32",
-                "--vocab-size", "400", "--pack", "0", "--eval-interval", "0", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
+                "--tokenizer", "word", "--vocab-size", "400", "--pack", "0", "--eval-interval", "0", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
                 "--dropout", "0.1", "--warmup-steps", "5", "--log-interval", "5", "--quiet",
                 "-o", os.path.join(self.work, ckdir), *extra]
 

@@ -63,10 +63,12 @@ static void test_defaults_and_presets(void **state) {
     assert_int_equal(o.optimizer, ED_OPT_ADAMW);
     assert_int_equal(ed_options_validate(&o, &err), 0);
     assert_int_equal(ed_options_preset(&o, "tiny", &err), 0);
+    assert_int_equal(o.tokenizer, ED_TOK_BPE); /* its sample reads as text: no <UNK> */
     assert_int_equal(o.model.d_model, 128);
     assert_int_equal(o.model.n_layers, 2);
     assert_int_equal(o.model.max_seq_len, 128);
     assert_int_equal(ed_options_preset(&o, "small", &err), 0);
+    assert_int_equal(o.tokenizer, ED_TOK_WORD);
     assert_int_equal(o.model.d_model, 256);
     assert_int_equal(o.model.d_ff, 1024);
     assert_int_equal(ed_options_preset(&o, "seed", &err), 0);

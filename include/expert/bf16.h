@@ -1,6 +1,6 @@
 /* bf16.h — float32 <-> bfloat16 conversion: the one rounding of the project, used by the
- * bf16 precision mode (the GEMM operand copies, src/model/gemm.c) and by bf16 gradients
- * on the wire (src/dist/grad_bf16.c).
+ * bf16 precision mode (the GEMM operand copies, src/gemm/gemm.c) and by bf16 gradients
+ * on the wire (src/comm/grad_bf16.c).
  *
  * bfloat16 keeps float32's sign and 8-bit exponent and the top 7 mantissa bits, so a
  * bf16 value is a float32 whose low 16 bits are zero. Rounding is to nearest, ties to

@@ -1,5 +1,5 @@
 /* consistency.h — the start-up check that every rank is about to train the same thing
- * (src/dist/consistency.c).
+ * (src/comm/consistency.c).
  *
  * Data parallelism assumes that every rank holds the same token streams, the same
  * tokenizer and the same options; only the choice of windows differs by rank. Nothing

@@ -24,7 +24,7 @@
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
  * runs everything on the OpenMP threads (an OpenBLAS GEMM is split into per-thread slabs
  * with single-threaded BLAS inside; oneDNN threads on the same OpenMP pool; see
- * src/model/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
+ * src/gemm/gemm.h), so only one pool of threads competes for the cores; the OpenBLAS
  * setting is restored on return.
  * Not thread-safe: one ed_gpt per rank, used by one caller at a time.
  *

@@ -2,7 +2,7 @@
  *
  * The default build is a portable x86-64 binary: the GEMMs dispatch by themselves
  * (OpenBLAS, oneDNN), and the engine's own hot loops — LayerNorm, GELU, softmax inside
- * attention, cross-entropy, embeddings, residual dropout, AdamW (src/isa/kernels.h lists
+ * attention, cross-entropy, embeddings, residual dropout, AdamW (src/kernels/kernels.h lists
  * them) — are compiled several times from the same source, once per path, and one copy
  * is chosen at start-up:
  *

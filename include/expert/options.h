@@ -27,7 +27,7 @@ extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
 typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
 extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 
-/* --grad-comm: the gradient values on the wire (src/dist, "bf16 on the wire" in dist.h). */
+/* --grad-comm: the gradient values on the wire (src/comm, "bf16 on the wire" in dist.h). */
 typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
 extern const char *const ed_grad_comm_names[]; /* "fp32", "bf16" */
 
@@ -82,6 +82,7 @@ typedef struct {
     char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
+    char tensorboard[ED_PATH_MAX]; /* "" = off | DIR | auto = <checkpoint_dir>/tb */
     ed_nan_policy on_nan;          /* skip | stop */
 
     /* system */
@@ -156,7 +157,7 @@ typedef struct {
     unsigned commands;    /* ed_command bits: the commands this option applies to */
     unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
                              flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
-                             but the one-shot ones); see ed_trainer_open_checkpoint */
+                             but the one-shot ones); see ed_ckpt_load */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;

@@ -22,8 +22,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     /* the model, its windows and tokenizer from the checkpoint, the rest from the flags;
      * a flag the checkpoint overrules is refused (every rank reads the same file, so
      * every rank sees the same refusal) */
-    ed_dictated dict;
-    int status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &dict, &err);
+    ed_dictated dict = {0};
+    int status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &dict, &err);
     if (ed_dist_agree(d, status, &err) != 0) {
         if (status != 0 && dict.n_flags > 0) rc = ED_EXIT_USAGE;
         goto out;

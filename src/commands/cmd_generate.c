@@ -15,7 +15,6 @@
 #include "expert/commands.h"
 #include "expert/generate.h"
 #include "expert/tokenizer.h"
-#include "expert/trainer.h"
 
 /* ---- prompts ------------------------------------------------------------------------ */
 
@@ -171,7 +170,19 @@ static void print_memory(const ed_options *o, const loaded *l) {
            o->kv_cache ? "kv cache" : "no kv cache (a full forward over the window per token)");
 }
 
-static int generate(const ed_options *in, int *usage, ed_error *err) {
+/* Appends s[0..n) and a newline to *out (NULL: nothing to keep). */
+static void keep(char **out, size_t *len, const char *s, size_t n) {
+    if (!out) return;
+    *out = ed_realloc(*out, *len + n + 2);
+    memcpy(*out + *len, s, n);
+    *len += n;
+    memcpy(*out + *len, "\n", 2);
+    *len += 1;
+}
+
+/* Prints the samples; `out` (may be NULL) receives a copy of the sample lines. */
+static int generate(const ed_options *in, char **out, int *usage, ed_error *err) {
+    size_t out_len = 0;
     ed_options o = *in;
     prompt_list prompts = {0};
     if (o.prompt_file[0]) {
@@ -183,8 +194,8 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
     }
     /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
     loaded l = {0};
-    ed_dictated dict;
-    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, &dict, err) != 0) {
+    ed_dictated dict = {0};
+    if (ed_ckpt_load_file(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, &dict, err) != 0) {
         *usage = dict.n_flags > 0; /* a flag the checkpoint overrules: refused */
         prompts_free(&prompts);
         return -1;
@@ -194,6 +205,14 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
                 dict.stored);
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
+    for (int p = 0; p < prompts.n; p++) /* generation needs one token to start from */
+        if (ed_tok_role_id(l.tok, ED_ROLE_BOS) < 0 && ed_tok_role_id(l.tok, ED_ROLE_EOS) < 0 && !prompts.text[p][0]) {
+            ed_gpt_free(l.model);
+            ed_tok_free(l.tok);
+            prompts_free(&prompts);
+            return ed_fail(err, "prompt %d is empty and %s's tokenizer has no <BOS> or <EOS> to start from", p + 1,
+                           o.checkpoint);
+        }
     if (o.dry_run) {
         print_memory(&o, &l);
     } else {
@@ -201,6 +220,8 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
         ed_decoder_init(&dec, l.model, l.window, o.kv_cache);
         ed_pick pick;
         ed_pick_init(&pick, c->vocab_size);
+        const int32_t bos = ed_tok_role_id(l.tok, ED_ROLE_BOS), eos = ed_tok_role_id(l.tok, ED_ROLE_EOS);
+        ed_pick_set_roles(&pick, ed_tok_role_id(l.tok, ED_ROLE_PAD), bos, eos);
         ed_sampling how = {.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p,
                            .repetition_penalty = o.repetition_penalty};
         ed_ivec ids = {0};
@@ -210,8 +231,11 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
                 if (total > 1) printf("%s--- prompt %d/%d, sample %d/%d ---\n", p + s ? "\n" : "", p + 1,
                                       prompts.n, s + 1, o.num_samples);
                 ids.len = 0;
-                ed_ivec_push(&ids, ED_BOS);
+                /* the start of a document, as training saw it (a tokenizer without a <BOS>,
+                 * e.g. Qwen's, starts right at the prompt; an empty one at its <EOS>) */
+                if (bos >= 0) ed_ivec_push(&ids, bos);
                 ed_tok_encode(l.tok, prompts.text[p], strlen(prompts.text[p]), 0, &ids);
+                if (ids.len == 0) ed_ivec_push(&ids, eos >= 0 ? eos : 0); /* e.g. a prompt of spaces only */
                 /* each sample its own stream: sample s of prompt p is the same whatever
                  * else is generated in the same call */
                 ed_rng rng;
@@ -223,7 +247,9 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
                 free(head);
                 ed_generate_tokens(&dec, &pick, &how, &rng, &ids, o.max_new_tokens, on_token, &st);
                 char *text = ed_tok_decode(l.tok, ids.data, ids.len, 1);
-                put(&st, text, safe_end(&st, text, strlen(text), 1));
+                size_t end = safe_end(&st, text, strlen(text), 1);
+                put(&st, text, end);
+                keep(out, &out_len, text, end);
                 free(text);
                 fputc('\n', stdout);
                 fflush(stdout);
@@ -238,17 +264,24 @@ static int generate(const ed_options *in, int *usage, ed_error *err) {
     return 0;
 }
 
-int ed_generate(const ed_options *o, const ed_dist *d) {
+int ed_generate_text(const ed_options *o, const ed_dist *d, char **text) {
     ed_error err = {{0}};
     int status = 0, usage = 0;
+    if (text) *text = NULL;
     if (d->rank == 0) {
         ed_set_threads(ed_dist_threads(d, o->threads, NULL));
-        status = generate(o, &usage, &err);
+        status = generate(o, text, &usage, &err);
     }
     if (ed_dist_agree(d, status, &err) != 0) {
         ed_dist_bcast(d, &usage, sizeof usage, 0); /* every rank exits with rank 0's status */
         if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        if (text) {
+            free(*text);
+            *text = NULL;
+        }
         return usage ? ED_EXIT_USAGE : ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;
 }
+
+int ed_generate(const ed_options *o, const ed_dist *d) { return ed_generate_text(o, d, NULL); }

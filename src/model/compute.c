@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "expert/common.h"
-#include "gemm.h"
+#include "../gemm/gemm.h"
 #include "gpt_internal.h"
 #include "layers.h"
 

@@ -19,7 +19,7 @@
 #include "expert/common.h"
 #include "gpt_internal.h"
 #include "layers.h"
-#include "vmath.h"
+#include "../kernels/vmath.h"
 
 /* Rows per chunk of new tokens: one attention row block (ED_ATT_BLOCK), large enough for
  * GEMMs to run at speed on a prompt. */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "expert/gpt.h"
-#include "gemm.h"
+#include "../gemm/gemm.h"
 
 /* Views of one block's parameters (or gradients) inside the flat buffer. */
 typedef struct {

@@ -7,7 +7,7 @@
 
 #include "expert/common.h"
 #include "expert/optim.h"
-#include "optim_internal.h"
+#include "../kernels/kernels.h"
 
 const char *const ed_opt_kind_names[] = {"adamw", "sgd", NULL};
 const char *const ed_sched_kind_names[] = {"constant", "linear", "cosine", NULL};

@@ -1,5 +1,5 @@
 /* train_consistency.c — what the trainer fingerprints at start-up so that every rank
- * provably trains on the same thing (the machinery is src/dist/consistency.c). */
+ * provably trains on the same thing (the machinery is src/comm/consistency.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

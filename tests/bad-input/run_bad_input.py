@@ -179,6 +179,21 @@ CASES = [
     Case("vocab-bpe-merge-no-space.json", "vocab", 1, ""),
     Case("vocab-bpe-merged-missing.json", "vocab", 1, ""),
     Case("gen:vocab-deep.json", "vocab", 1, "depth"),
+    # ---- the user's tokenizers (--tokenizer sentencepiece|hf --vocab-file) ----
+    Case("sp-not-a-model.model", "vocab", 1, "not a SentencePiece model", quick=True,
+         flags=["--tokenizer", "sentencepiece"]),
+    Case("hf-ok.json", "vocab", 0, flags=["--tokenizer", "hf"]),
+    Case("hf-normalizer-lowercase.json", "vocab", 1, 'normalizer: normalizer "Lowercase" is not supported',
+         quick=True, flags=["--tokenizer", "hf"]),
+    Case("hf-pretok-metaspace.json", "vocab", 1, 'pre_tokenizer: pre-tokenizer "Metaspace" is not supported'),
+    Case("hf-model-unigram.json", "vocab", 1, 'model.type "Unigram" is not supported'),
+    Case("hf-byte-fallback.json", "vocab", 1, "model.byte_fallback"),
+    Case("hf-merge-no-space.json", "vocab", 1, "model.merges[1]"),
+    Case("hf-merge-bad-pair.json", "vocab", 1, "model.merges[1]"),
+    Case("hf-merge-unknown.json", "vocab", 1, "model.merges[1]"),
+    Case("hf-vocab-gap.json", "vocab", 1, "without gaps"),
+    Case("hf-split-bad-regex.json", "vocab", 1, "pre_tokenizer.pretokenizers[0]: cannot compile the regex"),
+    Case("cfg-tokenizer-hf-alone.ini", "config", 2, "needs --vocab-file", names_file=False),
     # ---- checkpoints: not HDF5 at all (inspect / generate / eval / --resume) ----
     Case("ckpt-text.h5", "inspect", 1, "not an HDF5 file", quick=True),
     Case("ckpt-empty.h5", "generate", 1, "not an HDF5 file"),
@@ -213,6 +228,9 @@ CASES = [
     Case("gen:ckpt-bad-config-type.h5", "inspect", 1, "d_model", env=NOVERIFY),
     Case("gen:ckpt-heads-not-dividing.h5", "generate", 1, "n-heads 3 does not divide d-model", env=NOVERIFY),
     Case("gen:ckpt-model-only.h5", "generate", 0, env=NOVERIFY),  # no /optimizer, /trainer: fine for generate
+    # ---- --tensorboard DIR that cannot be made: the run finishes (0), with one warning ----
+    Case("empty.txt", "tensorboard", 0, "not a directory", quick=True),  # a file where the directory should be
+    Case("/proc/ed-tensorboard", "tensorboard", 0, "cannot create directory"),
 ]
 
 
@@ -431,6 +449,8 @@ def flags_for(c, path, work, good, idx):
         return ["eval", os.path.join(work, "ck", "last.h5"), path, "--threads", "1"] + c.flags
     if c.how == "resume":
         return MODEL + ["--max-steps", "3", "--train-file", good, "--resume", path, "-o", out]
+    if c.how == "tensorboard":
+        return MODEL + RUN + ["--train-file", good, "--tensorboard", path, "-o", out]
     raise ValueError(c.how)
 
 
@@ -449,6 +469,10 @@ def check(c, path, p):
         errs = [l for l in lines if "warning" not in l]
         if errs:
             probs.append("error line(s) on an accepted file: %s" % errs)
+        if c.how == "tensorboard":  # TensorBoard stops with one warning naming the directory
+            warns = [l for l in p.stderr.splitlines() if l.startswith("warning: --tensorboard")]
+            if len(warns) != 1 or c.text not in warns[0] or path not in warns[0]:
+                probs.append("expected one TensorBoard warning with %r and the path, got %s" % (c.text, warns))
         warns = [l for l in p.stderr.splitlines() if l.startswith("warning:") and "nothing to measure" not in l]
         if c.warn and (len(warns) != 1 or c.warn not in warns[0]):
             probs.append("expected one warning line with %r, got %s" % (c.warn, warns))

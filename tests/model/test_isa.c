@@ -1,4 +1,4 @@
-/* test_isa.c — every ISA path of the dispatched kernels (src/isa/kernels.h) computes what
+/* test_isa.c — every ISA path of the dispatched kernels (src/kernels/kernels.h) computes what
  * the baseline path computes, to fp32 rounding; and the choice of path from ED_ISA.
  *
  * Each path this build holds and this CPU runs is called directly through its table on
@@ -21,7 +21,7 @@
 #include "expert/isa.h"
 #include "expert/rng.h"
 #include "kernels.h"
-#include "../model/gemm.h"
+#include "../gemm/gemm.h"
 
 /* |a-b| <= tol * (|b| + scale), element by element; scale = RMS of b keeps entries near
  * zero (differences of cancelling sums) from demanding relative accuracy they cannot have. */

@@ -1,6 +1,6 @@
 /* norm.c — the gradient's sum of squares and scaling (kernels: one copy per ISA path). */
 #include "expert/optim.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 double ED_KFN(ed_sumsq)(const float *g, size_t n) {
     double s = 0.0;

@@ -17,8 +17,6 @@
 #include "expert/isa.h"
 #include "expert/optim.h"
 #include "kernels.h"
-#include "../model/layers.h"
-#include "../optim/optim_internal.h"
 
 const ed_kernels *ed_kernels_for(int isa) {
     if (!ed_isa_built((ed_isa)isa)) return NULL;

@@ -1,8 +1,7 @@
 /* embedding.c — token + learned position embeddings (the "encoder" of llm.c). */
 #include <stddef.h>
 
-#include "layers.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 /* out is (B,T,D), inp is (B,T) ids, wte is (V,D), wpe is (Tmax,D). */
 void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, const float *wpe,

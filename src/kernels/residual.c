@@ -2,8 +2,7 @@
 #include <stddef.h>
 
 #include "expert/rng.h"
-#include "layers.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 /* Masks are drawn in fixed chunks, each from its own stream of `seed`, so the mask is the
  * same whatever the OpenMP thread count. */

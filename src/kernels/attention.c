@@ -12,9 +12,8 @@
 #include <string.h>
 
 #include "expert/rng.h"
-#include "layers.h"
 #include "vmath.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 /* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
 void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,

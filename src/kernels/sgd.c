@@ -1,8 +1,7 @@
 /* sgd.c — SGD as torch.optim.SGD (dampening 0, nesterov off):
  *   g += wd p;  buf = momentum buf + g (buf = g on the first step, which is what a
  *   zero-initialised buf gives);  p -= lr buf.  With momentum 0 buf is just g. */
-#include "optim_internal.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 void ED_KFN(sgd_update)(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                 float wd) {

@@ -2,9 +2,8 @@
  *   gelu(x) = 0.5 x (1 + tanh(k (x + 0.044715 x^3))),  k = sqrt(2/pi). */
 #include <stddef.h>
 
-#include "layers.h"
 #include "vmath.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 #define GELU_K 0.7978845608028654f
 #define GELU_C 0.044715f

@@ -2,8 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "layers.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 #define LN_EPS 1e-5f
 

@@ -1,4 +1,4 @@
-/* grad_bf16.h — the bf16-on-the-wire steps of the gradient sync (private to src/dist/;
+/* grad_bf16.h — the bf16-on-the-wire steps of the gradient sync (private to src/comm/;
  * the design is in dist.h, "bf16 on the wire"). */
 #ifndef EXPERT_GRAD_BF16_H
 #define EXPERT_GRAD_BF16_H

@@ -4,8 +4,7 @@
  * with the same operation order, so a float run tracks PyTorch to rounding. */
 #include <math.h>
 
-#include "optim_internal.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 void ED_KFN(adamw_update)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                   float beta2, float eps, float wd, long step) {

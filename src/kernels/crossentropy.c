@@ -6,9 +6,8 @@
 #include <stddef.h>
 
 #include "expert/gpt.h"
-#include "layers.h"
 #include "vmath.h"
-#include "../isa/kernels.h"
+#include "kernels.h"
 
 /* logits is (N,V), targets (N), lse (N). Per row:
  *   -log p_t = lse - z_t,  mean_j(-log p_j) = lse - mean_j z_j. */

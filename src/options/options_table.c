@@ -120,7 +120,7 @@ static const ed_option_spec TABLE[] = {
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
-    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P|X|V, STORED, "print only the final summary and errors"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),

@@ -76,8 +76,9 @@ T.expect(not any(f in p.stdout for f in ("--zero", "--bucket-mb", "--grad-accum"
 T.expect("Precedence" not in p.stdout and "preempted" not in p.stdout,
          "generate --help repeats training's precedence and exit statuses:\n" + p.stdout)
 p = T.run(args, n, ["eval", "--help"], check=0, timeout=60)
-T.expect("--batch-size" in p.stdout and "--max-new-tokens" not in p.stdout and "--lr-schedule" not in p.stdout
-         and "--recompute" not in p.stdout, "eval --help:\n" + p.stdout)
+T.expect("--batch-size" in p.stdout and "--prompt-file" not in p.stdout and "--lr-schedule" not in p.stdout
+         and "--max-new-tokens" in p.stdout and "--generate" in p.stdout and "--recompute" not in p.stdout,
+         "eval --help:\n" + p.stdout)
 
 # config file < flags; the config's preset applies before its keys
 ini = os.path.join(d, "run.ini")

@@ -441,7 +441,14 @@ def flags_for(c, path, work, good, idx):
     if c.how == "vocab":
         return MODEL + RUN + ["--train-file", good, "--vocab-file", path, "-o", out] + c.flags
     if c.how == "config":
-        return ["-c", path] + MODEL + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
+        model = MODEL
+        try:  # a config that names the tokenizer is not overridden by MODEL's word pin
+            with open(path, "rb") as f:
+                if b"tokenizer" in f.read(65536):
+                    model = [a for a in MODEL if a not in ("--tokenizer", "word")]
+        except OSError:
+            pass
+        return ["-c", path] + model + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
     if c.how == "prepare":
         return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
                 "--quiet"] + c.flags

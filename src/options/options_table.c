@@ -36,7 +36,9 @@
 #define ONCE 0
 
 const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
-const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", NULL};
+const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", "instruct", NULL};
+const char *const ed_loss_on_names[] = {"completion", "all", NULL};
+const char *const ed_truncate_names[] = {"left", "error", NULL};
 const char *const ed_grad_comm_names[] = {"fp32", "bf16", NULL};
 const char *const ed_decode_kind_names[] = {"greedy", "sample", NULL};
 const char *const ed_best_metric_names[] = {"val_loss", "bleu", "rougeL", NULL};
@@ -47,7 +49,12 @@ static const ed_option_spec TABLE[] = {
     ROW("val-file", ED_OPT_STR, val_file, 0, "data", T|E|P, STORED, "validation text; default: bundled corpus when training on it, else none"),
     ROW("data-file", ED_OPT_STR, data_file, 0, "data", T|P|V, STORED, "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
     CHOICE("format", format, ed_text_format_names, 0, "data", T|E|P, STORED,
-           "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name"),
+           "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name; "
+           "instruct: .jsonl instruction data (prompt/completion or messages), one window per example"),
+    CHOICE("loss-on", loss_on, ed_loss_on_names, 0, "data", T|E, T|E|I,
+           "instruction data: loss on the completion (assistant) tokens only, or on all tokens"),
+    CHOICE("truncate", truncate, ed_truncate_names, 0, "data", T|E, T|E|I,
+           "instruction data longer than max-length: drop prompt tokens from the left, or stop with an error"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", T|E|P, STORED, ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", T|E|P, STORED, "warn about and skip bad .jsonl lines instead of failing"),
     CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", T|P, SHAPE,
@@ -106,6 +113,8 @@ static const ed_option_spec TABLE[] = {
     ROW("init-from", ED_OPT_STR, init_from, 0, "loop", T, ONCE,
         "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
+    ROW("async-save", ED_OPT_BOOL, async_save, 0, "loop", T, STORED,
+        "write checkpoints on a helper thread: the step waits only for an in-memory copy (--no-async-save: write in the step)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", T, STORED, "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
     ROW("tensorboard", ED_OPT_STR, tensorboard, 0, "loop", T, STORED,
         "write TensorBoard event files to DIR (`auto` = <checkpoint-dir>/tb; default off)"),
@@ -119,6 +128,8 @@ static const ed_option_spec TABLE[] = {
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T|G, ONCE, "print the model size and memory report, then exit"),
+    ROW("comm-timeout", ED_OPT_INT, comm_timeout, 0, "system", T, STORED,
+        "seconds any collective may wait for a rank before the job stops with exit 4 naming it (0 = off)"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
@@ -304,6 +315,8 @@ void ed_options_defaults(ed_options *o) {
     o->precision = ED_PREC_FP32;
     o->seed = 42;
     o->bucket_mb = 4;
+    o->comm_timeout = 600; /* ED_COMM_TIMEOUT_DEFAULT */
+    o->async_save = 1;
     o->max_new_tokens = 50;
     o->sample_tokens = 30;
     o->temperature = 1.0f;

@@ -5,6 +5,7 @@
  * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
  * loop after the same step and reach the same final collectives. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,7 @@ static double best_score(const ed_options *o, const ed_eval_result *er) {
  * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
  * `last`: the run's last validation (the end of its last epoch, or that final one). */
 static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "validation");
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
     val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
@@ -252,6 +254,13 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
             printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
     }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
+     * copy), the time the writes took, and the time spent waiting for a background write. */
+    if (t->saves)
+        printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
+               "earlier writes", t->saves, t->save_stall / (double)t->saves,
+               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
+               t->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate, in one line as
      * `prepare` prints it: rank 0 first (it also holds the checkpoint writer's buffer). */
     printf("\npeak memory by rank (MB):");
@@ -300,6 +309,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 break;
             }
             if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (ed_output_keep(t->log_path)) t->tty = 0; /* a lost terminal or pipe: on to train.log */
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -311,13 +321,21 @@ static int run(ed_trainer *t, ed_error *err) {
                 ed_progress_print(stdout, &p, 1, 0);
             }
             if (c.last.stop_signal) {
-                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
+                 * another rank only: the exit status says which. */
+                int interrupted = ed_signal_pending() == SIGINT;
+                if (t->d->rank == 0)
+                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
+                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
                 /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
                  * step and the save, not a pass over the validation set. The resumed run
-                 * validates at its next epoch end, interval, or the end of the run. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                print_summary(t, "preempted", &c);
-                return ED_EXIT_PREEMPTED;
+                 * validates at its next epoch end, interval, or the end of the run. The save
+                 * is on disk (a background write waited for) before the exit. */
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
+                    trainer_save_wait(t, err) != 0)
+                    return ED_EXIT_FAILURE;
+                print_summary(t, interrupted ? "interrupted" : "preempted", &c);
+                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
@@ -340,6 +358,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done", &c);
     return ED_EXIT_OK;
 }
@@ -361,6 +380,50 @@ static void print_compute_warnings(const ed_trainer *t) {
         snprintf(buf, sizeof buf, "this build has no oneDNN");
     fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
                     "same numerics as native bf16, not faster than fp32\n", buf);
+}
+
+/* The prompt of the sample a finished run prints. Plain text: the first three consecutive
+ * in-vocabulary tokens of the validation (else training) text, so the line is never empty
+ * even when the model ends its text (<EOS>) at once, and the prompt holds no <UNK>.
+ * Instruction data: the first example's prompt as rendered (up to its first completion),
+ * so the sample is the model's answer to it, unless it holds an <UNK>. */
+static void sample_prompt(const ed_trainer *t, const ed_dataset *ds, char *out, size_t cap) {
+    size_t at = 0, n = 0;
+    int32_t unk = ed_tok_role_id(t->tok, ED_ROLE_UNK);
+    if (ds->completion) {
+        while (n < ds->n_tokens && n < 4096 && !ds->completion[n]) n++;
+        for (size_t k = 0; k < n; k++) /* an <UNK> would not survive decode -> encode */
+            if (ed_dataset_id(ds, k) == unk) n = 0;
+    }
+    if (n == 0) {
+        for (size_t i = 0; i < ds->n_tokens && i < 100000 && n < 3; i++) {
+            int32_t id = ed_dataset_id(ds, i);
+            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
+            n = role ? 0 : n + 1;
+            at = i + 1 - n;
+        }
+    }
+    int32_t *ids = ed_malloc((n ? n : 1) * sizeof *ids);
+    for (size_t k = 0; k < n; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
+    char *p = ed_tok_decode(t->tok, ids, n, 1);
+    snprintf(out, cap, "%s", p);
+    free(p);
+    free(ids);
+}
+
+/* Instruction data: what became of the examples, per split, in one line. */
+static void print_examples(const ed_trainer *t) {
+    printf("# instruction data (loss on %s tokens, --truncate %s):", ed_loss_on_names[t->o->loss_on],
+           ed_truncate_names[t->o->truncate]);
+    for (int v = 0; v < 1 + t->has_val; v++) {
+        const ed_example_counts *c = v ? &t->val_ds.counts : &t->train_ds.counts;
+        printf("%s %s %ld examples, %ld truncated, %ld refused", v ? ";" : "", v ? "val" : "train", c->examples,
+               c->truncated, c->refused);
+        if (c->refused) printf(" (first at line %ld)", c->first_refused);
+        printf(", %llu loss tokens", (unsigned long long)c->loss_tokens);
+    }
+    printf("\n");
 }
 
 static void print_header(const ed_trainer *t) {
@@ -387,6 +450,7 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
+    if (t->train_ds.examples) print_examples(t);
     char cpu[512];
     ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
     printf("# cpu: %s\n", cpu);
@@ -420,16 +484,21 @@ static void print_memory(const ed_trainer *t) {
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->slice.zero) ckpt += np * opt;
+    /* --async-save: rank 0 keeps a copy of parameters and moments for the writer thread
+     * for the whole run (with a thread-safe HDF5, src/checkpoint/ckpt_async.c). */
+    size_t snapshot = t->o->async_save ? np * 4 + np * opt : 0;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
+    ckpt += snapshot;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
            "batch buffers)\n  total/rank   %10.1f MB\n"
-           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
+           "  checkpoint   %10.1f MB (rank 0, while writing%s)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
+           snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
@@ -454,6 +523,7 @@ static void print_memory(const ed_trainer *t) {
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_signals_train();
     ed_trainer *t = ed_calloc(1, sizeof *t);
     ed_error err = {{0}};
     int rc;
@@ -471,6 +541,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */
@@ -492,23 +563,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         if (n < 0 || (size_t)n >= sizeof go.checkpoint) sample = 0; /* no sample from a truncated path */
         go.max_new_tokens = o->sample_tokens;
-        /* Prompted with the first three consecutive in-vocabulary tokens of the validation
-         * (else training) text, so the line is never empty even when the model ends its
-         * text (<EOS>) at once, and the prompt holds no <UNK>. */
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
-        size_t at = 0, run = 0;
-        for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
-            int32_t id = ed_dataset_id(ds, i);
-            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
-            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
-            run = role ? 0 : run + 1;
-            at = i + 1 - run;
-        }
-        int32_t ids[3] = {0, 0, 0};
-        for (size_t k = 0; k < run; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
-        char *p = ed_tok_decode(t->tok, ids, run, 1);
-        snprintf(go.prompt, sizeof go.prompt, "%s", p);
-        free(p);
+        sample_prompt(t, ds, go.prompt, sizeof go.prompt);
     }
     trainer_free(t);
     free(t);

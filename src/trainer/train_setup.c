@@ -283,7 +283,8 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
 
     if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
 
-    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack,
+                            .loss_on = o->loss_on, .truncate = o->truncate};
     if (o->data_file[0]) {
         if (load_prepared(t, &wo, err) != 0) return -1;
         goto model;
@@ -378,6 +379,7 @@ model:
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
+    t->sync.watch = d->watch; /* the bucket waits under --comm-timeout too */
 
     if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
@@ -401,6 +403,7 @@ model:
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);
     else
         snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
+    snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->checkpoint_dir);
     return 0;
 
 fail_docs:
@@ -410,6 +413,9 @@ fail_docs:
 }
 
 void trainer_free(ed_trainer *t) {
+    /* A run that failed may leave a write in flight: let it finish (its outcome no longer
+     * matters to this run; a failed one removed its .tmp). */
+    ed_ckpt_writer_free(&t->writer);
     ed_ckpt_close(t->resume_ckpt); /* left open when setup failed half-way */
     ed_ckpt_close(t->init_ckpt);
     if (t->tok) ed_tok_free(t->tok);

@@ -262,6 +262,20 @@ static void source_of(const char *spec, const ed_inputs *in, char (*hash)[65], p
     *listing = l;
 }
 
+/* Collective: the first skipped line of the lowest rank that skipped one (the ranks read
+ * the inputs in rank order), on every rank. */
+static void first_bad_line(MPI_Comm comm, const prep_split_out *so, char *out) {
+    int rank, world, first;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &world);
+    int mine = so->skipped ? rank : world;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    char buf[ED_BAD_LINE_LEN];
+    memcpy(buf, so->first_bad, sizeof buf);
+    MPI_Bcast(buf, (int)sizeof buf, MPI_CHAR, first, comm);
+    memcpy(out, buf, sizeof buf);
+}
+
 int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,
                      ed_error *err) {
     double t0 = ed_now();
@@ -319,6 +333,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
             long skipped = 0;
             MPI_Allreduce(&so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, comm);
             if (rep) rep->skipped[s] = skipped;
+            if (skipped && rep && !rep->first_bad[0]) first_bad_line(comm, &so[s], rep->first_bad);
             if (docs == 0) status = prep_no_text(in[s].n == 1 ? in[s].path[0] : specs[s], skipped, err);
             MPI_Reduce(rank == 0 ? MPI_IN_PLACE : so[s].hash, so[s].hash, (int)(in[s].n * 65), MPI_UNSIGNED_CHAR,
                        MPI_MAX, 0, comm);

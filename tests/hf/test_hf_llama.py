@@ -63,7 +63,7 @@ def logits(ck, ids):
 # The tokenizer: a tiny llama trained for one step and exported.
 train = T.corpus(os.path.join(d, "train.txt"), 60, seed=3)
 seed_ck = os.path.join(d, "seed")
-ed(["--arch", "llama", "--train-file", train, "--d-model", 16, "--n-layers", 1, "--n-heads", 2, "--d-ff", 16,
+ed(["--arch", "llama", "--tokenizer", "word", "--train-file", train, "--d-model", 16, "--n-layers", 1, "--n-heads", 2, "--d-ff", 16,
     "--max-seq-len", 16, "--max-length", 16, "--stride", 8, "--vocab-size", 64, "--max-steps", 1, "--threads", 1,
     "-q", "-o", seed_ck, "--sample-tokens", 0])
 ed(["export", os.path.join(seed_ck, "last.h5"), "-o", os.path.join(d, "seed-hf"), "-q"])

@@ -304,23 +304,26 @@ static int run(ed_trainer *t, ed_error *err) {
     return ED_EXIT_OK;
 }
 
-/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
+/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 / fp16
+ * emulated. */
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
     int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
     if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
-    if (t->o->precision != ED_PREC_BF16 || ed_gpt_bf16_native(t->model)) return;
-    const char *emu = getenv("ED_BF16_EMULATE");
-    if (emu && emu[0] && strcmp(emu, "0") != 0)
-        snprintf(buf, sizeof buf, "ED_BF16_EMULATE=%s", emu);
-    else if (blas && t->mach.bf16_native)
-        snprintf(buf, sizeof buf, "--gemm openblas has no bf16 GEMM; --gemm onednn has a native one on this CPU");
+    ed_precision p = t->o->precision;
+    if (p == ED_PREC_FP32 || ed_gpt_half_native(t->model)) return;
+    const char *name = ed_precision_names[p], *var = ed_precision_emulate_var(p);
+    if (ed_precision_emulation_forced(p))
+        snprintf(buf, sizeof buf, "%s=%s", var, getenv(var));
+    else if (blas && ed_machine_half_native(&t->mach, p))
+        snprintf(buf, sizeof buf, "--gemm openblas has no %s GEMM; --gemm onednn has a native one on this CPU", name);
     else if (t->mach.have_onednn)
-        snprintf(buf, sizeof buf, "oneDNN has no bf16 matmul for ISA %s; it needs AVX512-BF16 or AMX", t->mach.onednn_isa);
+        snprintf(buf, sizeof buf, "oneDNN has no %s matmul for ISA %s; it needs %s", name, t->mach.onednn_isa,
+                 p == ED_PREC_BF16 ? "AVX512-BF16 or AMX" : "AVX512-FP16 or AMX-FP16");
     else
         snprintf(buf, sizeof buf, "this build has no oneDNN");
-    fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
-                    "same numerics as native bf16, not faster than fp32\n", buf);
+    fprintf(stderr, "warning: --precision %s is emulated (%s): GEMM inputs rounded to %s, fp32 GEMMs; "
+                    "same numerics as native %s, not faster than fp32\n", name, buf, name, name);
 }
 
 static void print_header(const ed_trainer *t) {
@@ -360,7 +363,7 @@ static void print_memory(const ed_trainer *t) {
     size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->slice.zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
-    /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
+    /* bf16 / fp16: the GEMMs' rounded operand copies (activations themselves stay float32) */
     size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
     /* What the datasets hold in this process (docs/memory.md, "Per token": tokens and index
      * only when built from text, a block index built at start; nothing per window) and the
@@ -385,8 +388,9 @@ static void print_memory(const ed_trainer *t) {
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
            t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
     if (gscr)
-        printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
-               ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
+        printf("  (in total: GEMM scratch %.1f MB, %s operand copies (%s); activations stay float32)\n", gscr * mb,
+               ed_precision_names[t->o->precision],
+               ed_gpt_half_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
                "totals: a rank's RSS holds only the pages it touched)\n",

@@ -426,7 +426,7 @@ int main(int argc, char **argv) {
                 printf(" %9.1f %8.1f %5.2fx", tp, tg, (tokens / dt) / tp);
             else
                 printf(" %9s %8s %6s", "-", "-", "-");
-            if (p && do32) printf("  bf16/fp32 %.2fx%s", (tokens / dt) / tok32, ed_gpt_bf16_native(e->m) ? "" : " (emulated)");
+            if (p && do32) printf("  bf16/fp32 %.2fx%s", (tokens / dt) / tok32, ed_gpt_half_native(e->m) ? "" : " (emulated)");
             printf("\n");
         }
         if (recompute) {

@@ -11,6 +11,7 @@
 
 #include "expert/common.h"
 #include "expert/history.h"
+#include "expert/optim.h"
 
 typedef struct {
     int epoch;            /* epoch in progress (0-based); == epochs when finished */
@@ -40,6 +41,7 @@ typedef struct {
     double log_loss_sum;   /* the same since the last log row */
     long log_count;
     long nan_skipped;      /* steps skipped because the loss or grad norm was NaN/Inf (--on-nan skip) */
+    ed_loss_scaler scaler; /* --precision fp16: the dynamic loss scale (scale 0 in other precisions) */
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);

@@ -33,6 +33,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->tokens_per_s = tok_s;
     p->mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
     p->elapsed = st->elapsed;
+    p->loss_scale = st->scaler.scale;
+    p->scale_skipped = st->scaler.skipped;
     double per_step = t->steps_run > 1 ? t->step_seconds / (double)(t->steps_run - 1)
                       : t->steps_run == 1 ? t->first_seconds : -1.0;
     p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
@@ -209,6 +211,8 @@ static void print_summary(const ed_trainer *t, const char *how) {
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    if (t->st.scaler.scale > 0)
+        printf(", fp16 loss scale %.10g (%ld overflow steps skipped)", t->st.scaler.scale, t->st.scaler.skipped);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);

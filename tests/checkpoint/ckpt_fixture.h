@@ -101,6 +101,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->log_loss_sum = 42.5;
     s->log_count = 99;
     s->nan_skipped = 6;
+    s->scaler = (ed_loss_scaler){.scale = 8192.0, .growth_tracker = 1234, .skipped = 17};
 
     for (int e = 0; e < 3; e++) {
         ed_dcol_push(&f->hist.epoch, e);

@@ -126,6 +126,9 @@ static void check_roundtrip(fixture *f, const char *path) {
     assert_true(s.log_loss_sum == w->log_loss_sum);
     assert_int_equal(s.log_count, w->log_count);
     assert_int_equal(s.nan_skipped, w->nan_skipped);
+    assert_true(s.scaler.scale == w->scaler.scale);
+    assert_int_equal(s.scaler.growth_tracker, w->scaler.growth_tracker);
+    assert_int_equal(s.scaler.skipped, w->scaler.skipped);
     const ed_history *g = &f->hist;
     assert_same_col(&h.epoch, &g->epoch);
     assert_same_col(&h.train_loss, &g->train_loss);
@@ -167,7 +170,7 @@ static void expect_untouched(fixture *f, const char *path, char *before, size_t 
  * in check_roundtrip above; this size check is the reminder. */
 static void test_state_struct_is_covered(void **st) {
     (void)st;
-    assert_int_equal(sizeof(ed_train_state), 128);
+    assert_int_equal(sizeof(ed_train_state), 152);
 }
 
 static void test_roundtrip_all(void **st) {
@@ -457,6 +460,31 @@ static void test_bad_format_attr(void **st) {
     H5LTmake_dataset_float(file, "/weights", 1, &d3, x);
     H5Fclose(file); /* written by "another tool": no checksum header */
     expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "not an expert-dist checkpoint");
+    fixture_free(&f);
+}
+
+/* The loss scaler's attributes came after format 2 without a bump: a file without them
+ * reads, and the caller's scaler (here: none, scale 0) stays. */
+static void test_state_without_scaler(void **st) {
+    (void)st;
+    fixture f;
+    const char *p = good_file(&f, "noscaler.h5");
+    hid_t file = open_rw(p);
+    hid_t g = H5Gopen2(file, "/trainer", H5P_DEFAULT);
+    assert_true(g >= 0);
+    assert_true(H5Adelete(g, "loss_scale") >= 0);
+    assert_true(H5Adelete(g, "loss_scale_growth_tracker") >= 0);
+    assert_true(H5Adelete(g, "loss_scale_skipped") >= 0);
+    H5Gclose(g);
+    close_rw(file, p);
+    ed_train_state s;
+    ed_train_state_init(&s, 1, 1);
+    ed_error err;
+    if (ed_ckpt_read_state(p, &s, NULL, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(s.scaler.scale == 0.0);
+    assert_int_equal(s.scaler.growth_tracker, 0);
+    assert_int_equal(s.scaler.skipped, 0);
+    assert_int_equal(s.nan_skipped, f.state.nan_skipped); /* the rest was read */
     fixture_free(&f);
 }
 
@@ -837,6 +865,7 @@ int main(void) {
         cmocka_unit_test(test_bad_missing_and_not_hdf5),
         cmocka_unit_test(test_bad_format_attr),
         cmocka_unit_test(test_bad_newer_version),
+        cmocka_unit_test(test_state_without_scaler),
         cmocka_unit_test(test_bad_missing_dataset),
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_bad_config_mismatch),

@@ -57,32 +57,57 @@ int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_
 int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_contents *c,
                             int compress, ed_error *err);
 
-/* Reading, in the order a resume or `generate` needs it. Every reader validates:
- * the whole-file checksum in the 512-byte header (before HDF5 parses anything: HDF5
- * may crash on corrupted metadata; ED_CKPT_NO_VERIFY=1 skips it for files edited by
- * other tools) / not HDF5 / wrong format / wrong version / missing dataset / shape
- * mismatch with the config / NaN or Inf in weights -> -1 with a message naming the file
- * and dataset. */
-/* The options stored in /config that the checkpoint dictates to command `cmd` (the rows
- * whose `ckpt` column has cmd: ED_CMD_TRAIN for a resume, ED_CMD_EVAL, ED_CMD_GENERATE;
- * ED_CMD_INSPECT gives every stored option but the one-shot ones) replace those in *opt,
- * and opt->model is set from the /model attributes (incl. the real vocab_size). Options
- * missing in the file keep their value; unknown ones are ignored. The commands call it
- * through ed_trainer_open_checkpoint (trainer.h).
- * Readers open and close the file themselves (any rank may call them). On failure the
- * destination object may be partly overwritten. */
-int ed_ckpt_read_options(const char *path, ed_command cmd, ed_options *opt, ed_error *err);
-ed_tokenizer *ed_ckpt_read_tokenizer(const char *path, ed_error *err);
+/* Reading: open once, read what is needed, close. ed_ckpt_open validates once, before
+ * any read: the whole-file checksum in the 512-byte header (before HDF5 parses anything:
+ * HDF5 may crash on corrupted metadata; ED_CKPT_NO_VERIFY=1 skips it for files edited by
+ * other tools), not HDF5, wrong format, wrong version. Each read then validates its part:
+ * missing dataset, shape mismatch with the config, NaN or Inf in weights -> -1 with a
+ * message naming the file and dataset. Not collective: any rank may open and read
+ * (callers agree on the status). On a failed read the destination may be partly
+ * overwritten; the handle stays usable. */
+typedef struct ed_ckpt ed_ckpt;
+ed_ckpt *ed_ckpt_open(const char *path, ed_error *err); /* NULL + err naming the file */
+void ed_ckpt_close(ed_ckpt *c);                         /* NULL is fine */
+const char *ed_ckpt_path(const ed_ckpt *c);
+
+/* Which stored options a reader takes: ed_command bits matched against the options
+ * table's ckpt column (ED_CMD_TRAIN for a resume: model, windows, tokenizer, seed,
+ * optimizer; ED_CMD_EVAL; ED_CMD_GENERATE; ED_CMD_INSPECT: every stored option but the
+ * one-shot ones), or this name for the model alone: */
+#define ED_CKPT_USES_MODEL ED_CMD_GENERATE /* shape, windows, tokenizer: what generate uses,
+                                              and what export and --init-from take */
+/* The stored options for `uses` replace those in *opt, and opt->model is set from the
+ * /model attributes (incl. the real vocab_size). Options missing in the file keep their
+ * value; unknown ones are ignored. */
+int ed_ckpt_read_options(ed_ckpt *c, unsigned uses, ed_options *opt, ed_error *err);
+ed_tokenizer *ed_ckpt_read_tokenizer(ed_ckpt *c, ed_error *err);
 /* Model parameters into an ed_gpt created with the checkpoint's config (every /model
  * attribute incl. n_heads must match; no extra tensors; NaN/Inf rejected). */
-int ed_ckpt_read_model(const char *path, ed_gpt *m, ed_error *err);
+int ed_ckpt_read_model(ed_ckpt *c, ed_gpt *m, ed_error *err);
 /* Optimizer moments for the slice [o->lo, o->hi) (ZeRO reads only its shard) and step. */
-int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error *err);
+int ed_ckpt_read_optim(ed_ckpt *c, ed_optim *o, const ed_gpt *m, ed_error *err);
 /* Trainer state, and the history when h != NULL (its columns are replaced; h must be
  * zeroed or hold columns from ed_dcol_push). Fields and columns added in a later format
  * version than the file's are left as the caller set them (the caller derives them:
  * e.g. epoch_windows of a format-1 file is step_in_epoch x that run's global batch). */
-int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_error *err);
+int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *err);
+
+/* ---- models from options and checkpoints (ckpt_load.c) ----
+ * A fresh model for an options/vocab pair: ed_gpt_create + recomputation + GEMM backend
+ * and precision (shape from o->model, vocab from the tokenizer, --gemm `auto` resolved
+ * for `mach`, which is probed here when NULL); NULL with err on a bad shape or a backend
+ * this build lacks. Train (fresh start), and ed_ckpt_load below. */
+ed_gpt *ed_ckpt_model_new(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
+/* The one way resume, eval, generate, export and --init-from get a model from a
+ * checkpoint: the options it dictates for `uses` replace those in *o; *tok gets its
+ * tokenizer and *model a model of its shape (ed_ckpt_model_new with mach) holding its
+ * weights, both owned by the caller. On failure -1 with err naming the file, *tok and
+ * *model NULL, *o possibly partly updated. */
+int ed_ckpt_load(ed_ckpt *c, unsigned uses, ed_options *o, const ed_machine *mach, ed_tokenizer **tok,
+                 ed_gpt **model, ed_error *err);
+/* The same for a command that needs nothing else from the file: open, load, close. */
+int ed_ckpt_load_file(const char *path, unsigned uses, ed_options *o, const ed_machine *mach, ed_tokenizer **tok,
+                      ed_gpt **model, ed_error *err);
 
 /* A summary read without loading any tensor: for `inspect`, find_latest and tools. */
 typedef struct {
@@ -96,12 +121,12 @@ typedef struct {
     long global_step;             /* -1 without /trainer */
     int epoch;                    /* -1 without /trainer */
 } ed_ckpt_info;
-int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err);
+int ed_ckpt_read_info(ed_ckpt *c, ed_ckpt_info *info, ed_error *err);
 
 /* Prints a readable summary of everything stored (root attributes, every /config,
  * /optimizer and /trainer attribute, tensor shapes, history lengths) to out, without
  * building a model: a full dump for tools and debugging. */
-int ed_ckpt_print(const char *path, FILE *out, ed_error *err);
+int ed_ckpt_print(ed_ckpt *c, FILE *out, ed_error *err);
 
 /* --resume auto: the newest of last.h5 and step-<N>.h5 in dir by the global_step stored
  * inside (not by mtime). Returns 1 and fills path when found, 0 when none (or no such

@@ -51,6 +51,10 @@ int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed);
  * every rank succeeded; otherwise -1 on EVERY rank, with err holding the message of the
  * lowest failing rank (so rank 0 can print the one line). */
 int ed_dist_agree(const ed_dist *d, int status, ed_error *err);
+/* The same agreement on a bare communicator, for modules whose API is handed one (the
+ * prepared token files). Also the way to share the verdict of a step only rank 0 ran:
+ * the other ranks pass 0 and receive rank 0's message. */
+int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err);
 
 /* Collective in-place reductions of small arrays. */
 void ed_dist_sum(const ed_dist *d, double *x, int n);

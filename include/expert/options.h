@@ -149,7 +149,7 @@ typedef struct {
     unsigned commands;    /* ed_command bits: the commands this option applies to */
     unsigned ckpt;        /* ed_command bits: where a checkpoint's stored value replaces the
                              flag (resume = ED_CMD_TRAIN; ED_CMD_INSPECT = every stored option
-                             but the one-shot ones); see ed_trainer_open_checkpoint */
+                             but the one-shot ones); see ed_ckpt_load */
     const char *help;
     const char *const *choices; /* ED_OPT_CHOICE: the names, index = enum value; else NULL */
 } ed_option_spec;

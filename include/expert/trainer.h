@@ -26,22 +26,6 @@ int ed_signal_pending(void); /* the signal number, or 0 */
 /* `expert-dist train` with validated options whose file paths are resolved.
  * Returns an ED_EXIT_* status (the same on all ranks); rank 0 printed any error. */
 int ed_train(const ed_options *o, const ed_dist *d);
-/* ed_gpt_create + recomputation + GEMM backend and precision for an options/vocab pair
- * (shape from o->model, vocab from the tokenizer, --gemm `auto` resolved for `mach`, which
- * is probed here when NULL); NULL with err on a bad shape or a backend this build lacks.
- * Used by train, eval and generate. */
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
-
-/* Opens checkpoint `path` for command cmd (ED_CMD_TRAIN for --resume, ED_CMD_EVAL,
- * ED_CMD_GENERATE): the options it dictates to that command (the options table's ckpt
- * column: model shape, windows and tokenizer for all three, the seed and the optimizer
- * for a resume) replace those in *o; *tok gets its tokenizer and *model a model of its
- * shape (ed_trainer_make_model with mach) holding its weights, both owned by the caller.
- * Not collective (any rank may call it; callers agree on the status). On failure -1
- * with err naming the file, *tok and *model NULL, *o possibly partly updated. */
-int ed_trainer_open_checkpoint(const char *path, ed_command cmd, ed_options *o, const ed_machine *mach,
-                               ed_tokenizer **tok, ed_gpt **model, ed_error *err);
-
 /* Loss, perplexity and token accuracy of `m` over all windows of ds, sharded over ranks
  * by s; the same result on every rank. */
 typedef struct {

@@ -14,35 +14,33 @@ static void copy_attr(ckpt_reader *r, const char *name, char *dst, size_t len) {
     free(v);
 }
 
-int ed_ckpt_read_info(const char *path, ed_ckpt_info *info, ed_error *err) {
+int ed_ckpt_read_info(ed_ckpt *c, ed_ckpt_info *info, ed_error *err) {
     memset(info, 0, sizeof *info);
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
-    info->format_version = r.format_version;
-    copy_attr(&r, "created", info->created, sizeof info->created);
-    copy_attr(&r, "expert_dist_version", info->expert_dist_version, sizeof info->expert_dist_version);
-    copy_attr(&r, "git_commit", info->git_commit, sizeof info->git_commit);
+    ckpt_reader *r = ckpt_use(c, err);
+    info->format_version = r->format_version;
+    copy_attr(r, "created", info->created, sizeof info->created);
+    copy_attr(r, "expert_dist_version", info->expert_dist_version, sizeof info->expert_dist_version);
+    copy_attr(r, "git_commit", info->git_commit, sizeof info->git_commit);
     int64_t num_params = 0;
-    int rc = ckpt_read_model_config(&r, &info->model);
-    if (rc == 0) rc = ckpt_get_i64(&r, "/model", "num_params", &num_params);
+    int rc = ckpt_read_model_config(r, &info->model);
+    if (rc == 0) rc = ckpt_get_i64(r, "/model", "num_params", &num_params);
     info->num_params = (long)num_params;
-    info->has_optimizer = ckpt_exists(&r, "/optimizer");
-    info->has_trainer = ckpt_exists(&r, "/trainer");
-    info->has_history = ckpt_exists(&r, "/history");
-    info->has_tokenizer = ckpt_exists(&r, "/tokenizer");
+    info->has_optimizer = ckpt_exists(r, "/optimizer");
+    info->has_trainer = ckpt_exists(r, "/trainer");
+    info->has_history = ckpt_exists(r, "/history");
+    info->has_tokenizer = ckpt_exists(r, "/tokenizer");
     info->global_step = -1;
     info->epoch = -1;
     if (rc == 0 && info->has_trainer) {
         int64_t step, epoch;
-        rc = ckpt_get_i64(&r, "/trainer", "global_step", &step);
-        if (rc == 0) rc = ckpt_get_i64(&r, "/trainer", "epoch", &epoch);
-        if (rc == 0 && (step < 0 || epoch < 0)) rc = ckpt_fail(&r, "/trainer", "negative global_step or epoch");
+        rc = ckpt_get_i64(r, "/trainer", "global_step", &step);
+        if (rc == 0) rc = ckpt_get_i64(r, "/trainer", "epoch", &epoch);
+        if (rc == 0 && (step < 0 || epoch < 0)) rc = ckpt_fail(r, "/trainer", "negative global_step or epoch");
         if (rc == 0) {
             info->global_step = (long)step;
             info->epoch = (int)epoch;
         }
     }
-    ckpt_close(&r);
     return rc;
 }
 
@@ -75,7 +73,9 @@ int ed_ckpt_find_latest(const char *dir, char *path, size_t path_len, ed_error *
         snprintf(cand, sizeof cand, "%s/%s", dir, e->d_name);
         ed_ckpt_info info;
         ed_error e2;
-        int rc = ed_ckpt_read_info(cand, &info, &e2);
+        ed_ckpt *c = ed_ckpt_open(cand, &e2);
+        int rc = c ? ed_ckpt_read_info(c, &info, &e2) : -1;
+        ed_ckpt_close(c);
         if (rc == 0 && !info.has_trainer) rc = ed_fail(&e2, "%s: no /trainer group, cannot resume from it", cand);
         if (rc < 0) {
             if (!bad++) first_bad = e2;

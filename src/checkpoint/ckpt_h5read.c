@@ -363,3 +363,34 @@ int ckpt_group_name(ckpt_reader *r, const char *gpath, size_t i, char **name) {
     }
     return 0;
 }
+
+/* The public handle is the reader plus its own copy of the path (the reader borrows it). */
+struct ed_ckpt {
+    ckpt_reader r;
+    char *path;
+};
+
+ed_ckpt *ed_ckpt_open(const char *path, ed_error *err) {
+    ed_ckpt *c = ed_calloc(1, sizeof *c);
+    c->path = ed_strdup(path);
+    if (ckpt_open(&c->r, c->path, err) < 0) {
+        free(c->path);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ed_ckpt_close(ed_ckpt *c) {
+    if (!c) return;
+    ckpt_close(&c->r);
+    free(c->path);
+    free(c);
+}
+
+const char *ed_ckpt_path(const ed_ckpt *c) { return c->path; }
+
+ckpt_reader *ckpt_use(ed_ckpt *c, ed_error *err) {
+    c->r.err = err;
+    return &c->r;
+}

@@ -43,6 +43,8 @@ typedef struct {
  * names the file; nothing is left open. */
 int ckpt_open(ckpt_reader *r, const char *path, ed_error *err);
 void ckpt_close(ckpt_reader *r);
+/* The open reader of a public handle (checkpoint.h), reporting into err from now on. */
+ckpt_reader *ckpt_use(ed_ckpt *c, ed_error *err);
 
 /* 1 if the object (group or dataset, absolute path like "/optimizer/m") exists. */
 int ckpt_exists(ckpt_reader *r, const char *obj);

@@ -69,12 +69,11 @@ static int print_shapes(ckpt_reader *r, const char *gpath, FILE *out) {
     return 0;
 }
 
-int ed_ckpt_print(const char *path, FILE *out, ed_error *err) {
+int ed_ckpt_print(ed_ckpt *c, FILE *out, ed_error *err) {
     ed_ckpt_info info;
-    if (ed_ckpt_read_info(path, &info, err) < 0) return -1;
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
-    fprintf(out, "checkpoint %s\n", path);
+    if (ed_ckpt_read_info(c, &info, err) < 0) return -1;
+    ckpt_reader *r = ckpt_use(c, err);
+    fprintf(out, "checkpoint %s\n", ed_ckpt_path(c));
     fprintf(out, "  format %s v%d, created %s by expert-dist %s (%s)\n", ED_CKPT_FORMAT, info.format_version,
             info.created, info.expert_dist_version, info.git_commit);
     fprintf(out, "  model: vocab %d, d_model %d, %d layers, %d heads, d_ff %d, max_seq_len %d, %ld parameters\n",
@@ -82,18 +81,18 @@ int ed_ckpt_print(const char *path, FILE *out, ed_error *err) {
             info.model.max_seq_len, info.num_params);
     int rc = 0;
     fprintf(out, "[config]\n");
-    if (ckpt_exists(&r, "/config")) rc = print_attrs(&r, "/config", out);
+    if (ckpt_exists(r, "/config")) rc = print_attrs(r, "/config", out);
     if (rc == 0) {
         fprintf(out, "[model]\n");
-        rc = print_shapes(&r, "/model", out);
+        rc = print_shapes(r, "/model", out);
     }
     if (rc == 0 && info.has_optimizer) {
         fprintf(out, "[optimizer]\n");
-        rc = print_attrs(&r, "/optimizer", out);
+        rc = print_attrs(r, "/optimizer", out);
     }
     if (rc == 0 && info.has_trainer) {
         fprintf(out, "[trainer]\n");
-        rc = print_attrs(&r, "/trainer", out);
+        rc = print_attrs(r, "/trainer", out);
     }
     if (rc == 0 && info.has_history) {
         fprintf(out, "[history]\n");
@@ -102,8 +101,8 @@ int ed_ckpt_print(const char *path, FILE *out, ed_error *err) {
             snprintf(dpath, sizeof dpath, "/history/%s", c->name);
             double *v;
             size_t n;
-            if (!ckpt_exists(&r, dpath)) continue;
-            if ((rc = ckpt_read_f64_vec(&r, dpath, &v, &n)) < 0) break;
+            if (!ckpt_exists(r, dpath)) continue;
+            if ((rc = ckpt_read_f64_vec(r, dpath, &v, &n)) < 0) break;
             if (n)
                 fprintf(out, "  %-24s %zu values, last %.6g\n", c->name, n, v[n - 1]);
             else
@@ -113,8 +112,7 @@ int ed_ckpt_print(const char *path, FILE *out, ed_error *err) {
     }
     if (rc == 0 && info.has_tokenizer) {
         fprintf(out, "[tokenizer]\n");
-        rc = print_attrs(&r, "/tokenizer", out);
+        rc = print_attrs(r, "/tokenizer", out);
     }
-    ckpt_close(&r);
     return rc;
 }

@@ -1,10 +1,10 @@
 /* ckpt_read.c — the public readers: options, tokenizer, model, optimizer, trainer state
  * and history, each validating what it reads against what the caller built.
  *
- * Each reader opens and closes the file itself, so a resume is a sequence of small
- * independent calls and a failure in one leaves nothing open. On failure the
- * destination (model parameters, moments, state) may be partly overwritten: callers
- * treat a failed read as fatal for that object. */
+ * Each reader works on an open handle (ed_ckpt_open verified the file once), so a
+ * resume reads options, tokenizer, weights, moments and state from one open file. On
+ * failure the destination (model parameters, moments, state) may be partly
+ * overwritten: callers treat a failed read as fatal for that object. */
 #include "ckpt_internal.h"
 
 #include <limits.h>
@@ -96,35 +96,31 @@ int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c) {
     return 0;
 }
 
-int ed_ckpt_read_options(const char *path, ed_command cmd, ed_options *opt, ed_error *err) {
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
+int ed_ckpt_read_options(ed_ckpt *c, unsigned uses, ed_options *opt, ed_error *err) {
+    ckpt_reader *r = ckpt_use(c, err);
     int rc = 0;
-    if (!ckpt_exists(&r, "/config")) rc = ckpt_fail(&r, "/config", "missing group");
+    if (!ckpt_exists(r, "/config")) rc = ckpt_fail(r, "/config", "missing group");
     size_t n = 0;
     const ed_option_spec *tab = ed_option_table(&n);
     /* Attributes unknown to this version are ignored and options missing from the file
      * keep their current value: both happen across versions and neither is an error. */
     for (size_t i = 0; rc == 0 && i < n && tab[i].name; i++)
-        if ((tab[i].ckpt & cmd) && ckpt_has_attr(&r, "/config", tab[i].name)) rc = apply_option(&r, &tab[i], opt);
-    if (rc == 0) rc = ckpt_read_model_config(&r, &opt->model);
-    ckpt_close(&r);
+        if ((tab[i].ckpt & uses) && ckpt_has_attr(r, "/config", tab[i].name)) rc = apply_option(r, &tab[i], opt);
+    if (rc == 0) rc = ckpt_read_model_config(r, &opt->model);
     return rc;
 }
 
-ed_tokenizer *ed_ckpt_read_tokenizer(const char *path, ed_error *err) {
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return NULL;
+ed_tokenizer *ed_ckpt_read_tokenizer(ed_ckpt *c, ed_error *err) {
+    ckpt_reader *r = ckpt_use(c, err);
     char *data = NULL;
     size_t len = 0;
     ed_tokenizer *t = NULL;
-    if (ckpt_read_bytes(&r, "/tokenizer", &data, &len) == 0) {
+    if (ckpt_read_bytes(r, "/tokenizer", &data, &len) == 0) {
         ed_error e = {{0}};
         t = ed_tok_deserialize(data, len, &e);
-        if (!t) ckpt_fail(&r, "/tokenizer", "%s", e.msg);
+        if (!t) ckpt_fail(r, "/tokenizer", "%s", e.msg);
     }
     free(data);
-    ckpt_close(&r);
     return t;
 }
 
@@ -172,13 +168,12 @@ static int check_model_attrs(ckpt_reader *r, const ed_gpt *m) {
     return 0;
 }
 
-int ed_ckpt_read_model(const char *path, ed_gpt *m, ed_error *err) {
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
+int ed_ckpt_read_model(ed_ckpt *c, ed_gpt *m, ed_error *err) {
+    ckpt_reader *r = ckpt_use(c, err);
     int rc = 0;
-    if (!ckpt_exists(&r, "/model")) rc = ckpt_fail(&r, "/model", "missing group");
-    if (rc == 0) rc = check_model_attrs(&r, m);
-    if (rc == 0) rc = check_no_extra(&r, "/model", m);
+    if (!ckpt_exists(r, "/model")) rc = ckpt_fail(r, "/model", "missing group");
+    if (rc == 0) rc = check_model_attrs(r, m);
+    if (rc == 0) rc = check_no_extra(r, "/model", m);
     float *p = ed_gpt_params(m);
     const ed_tensor *t = ed_gpt_tensors(m);
     for (int i = 0; rc == 0 && i < ed_gpt_num_tensors(m); i++) {
@@ -186,10 +181,9 @@ int ed_ckpt_read_model(const char *path, ed_gpt *m, ed_error *err) {
         snprintf(dpath, sizeof dpath, "/model/%s", t[i].name);
         hsize_t dims[2];
         int nd = ckpt_tensor_dims(&t[i], dims);
-        rc = ckpt_read_f32(&r, dpath, p + t[i].offset, nd, dims);
-        if (rc == 0) rc = check_finite(&r, dpath, p + t[i].offset, t[i].numel);
+        rc = ckpt_read_f32(r, dpath, p + t[i].offset, nd, dims);
+        if (rc == 0) rc = check_finite(r, dpath, p + t[i].offset, t[i].numel);
     }
-    ckpt_close(&r);
     return rc;
 }
 
@@ -220,28 +214,26 @@ static int read_moment_slice(ckpt_reader *r, const char *gpath, const ed_gpt *m,
     return 0;
 }
 
-int ed_ckpt_read_optim(const char *path, ed_optim *o, const ed_gpt *m, ed_error *err) {
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
+int ed_ckpt_read_optim(ed_ckpt *c, ed_optim *o, const ed_gpt *m, ed_error *err) {
+    ckpt_reader *r = ckpt_use(c, err);
     int rc = 0;
     char *kind = NULL;
     int64_t step = 0;
-    if (!ckpt_exists(&r, "/optimizer")) rc = ckpt_fail(&r, "/optimizer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
-    if (rc == 0) rc = ckpt_get_str(&r, "/optimizer", "kind", &kind);
+    if (!ckpt_exists(r, "/optimizer")) rc = ckpt_fail(r, "/optimizer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
+    if (rc == 0) rc = ckpt_get_str(r, "/optimizer", "kind", &kind);
     if (rc == 0) {
         const char *want = ed_opt_kind_names[o->kind];
         if (strcmp(kind, want) != 0)
-            rc = ckpt_fail(&r, "/optimizer", "optimizer is '%.32s' in the checkpoint but '%s' is configured", kind, want);
+            rc = ckpt_fail(r, "/optimizer", "optimizer is '%.32s' in the checkpoint but '%s' is configured", kind, want);
     }
-    if (rc == 0) rc = get_int_range(&r, "/optimizer", "step", 0, LONG_MAX, &step);
+    if (rc == 0) rc = get_int_range(r, "/optimizer", "step", 0, LONG_MAX, &step);
     if (rc == 0 && o->hi > ed_gpt_num_params(m))
-        rc = ckpt_fail(&r, "/optimizer", "slice [%zu, %zu) exceeds the model's %zu parameters", o->lo, o->hi,
+        rc = ckpt_fail(r, "/optimizer", "slice [%zu, %zu) exceeds the model's %zu parameters", o->lo, o->hi,
                        ed_gpt_num_params(m));
-    if (rc == 0) rc = read_moment_slice(&r, "/optimizer/m", m, o->lo, o->hi, o->m);
-    if (rc == 0 && o->kind == ED_OPT_ADAMW) rc = read_moment_slice(&r, "/optimizer/v", m, o->lo, o->hi, o->v);
+    if (rc == 0) rc = read_moment_slice(r, "/optimizer/m", m, o->lo, o->hi, o->m);
+    if (rc == 0 && o->kind == ED_OPT_ADAMW) rc = read_moment_slice(r, "/optimizer/v", m, o->lo, o->hi, o->v);
     if (rc == 0) o->step = (long)step;
     free(kind);
-    ckpt_close(&r);
     return rc;
 }
 
@@ -267,33 +259,31 @@ static int read_history(ckpt_reader *r, ed_history *h) {
     return 0;
 }
 
-int ed_ckpt_read_state(const char *path, ed_train_state *s, ed_history *h, ed_error *err) {
-    ckpt_reader r;
-    if (ckpt_open(&r, path, err) < 0) return -1;
+int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *err) {
+    ckpt_reader *r = ckpt_use(c, err);
     int rc = 0;
-    if (!ckpt_exists(&r, "/trainer")) rc = ckpt_fail(&r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
+    if (!ckpt_exists(r, "/trainer")) rc = ckpt_fail(r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
-        if (f->since > r.format_version) continue; /* newer than the file: the caller's value stays */
-        if (f->optional && !ckpt_has_attr(&r, "/trainer", f->name)) continue; /* ... the same */
+        if (f->since > r->format_version) continue; /* newer than the file: the caller's value stays */
+        if (f->optional && !ckpt_has_attr(r, "/trainer", f->name)) continue; /* ... the same */
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {
         case CKPT_F_INT:
-            rc = get_int_range(&r, "/trainer", f->name, 0, INT_MAX, &i);
+            rc = get_int_range(r, "/trainer", f->name, 0, INT_MAX, &i);
             if (rc == 0) *(int *)p = (int)i;
             break;
         case CKPT_F_LONG:
-            rc = get_int_range(&r, "/trainer", f->name, 0, LONG_MAX, &i);
+            rc = get_int_range(r, "/trainer", f->name, 0, LONG_MAX, &i);
             if (rc == 0) *(long *)p = (long)i;
             break;
-        case CKPT_F_U64: rc = ckpt_get_u64(&r, "/trainer", f->name, (uint64_t *)p); break;
-        case CKPT_F_DOUBLE: rc = ckpt_get_f64(&r, "/trainer", f->name, (double *)p); break;
+        case CKPT_F_U64: rc = ckpt_get_u64(r, "/trainer", f->name, (uint64_t *)p); break;
+        case CKPT_F_DOUBLE: rc = ckpt_get_f64(r, "/trainer", f->name, (double *)p); break;
         }
     }
-    if (rc == 0 && s->world_size < 1) rc = ckpt_fail(&r, "/trainer attribute 'world_size'", "must be >= 1");
+    if (rc == 0 && s->world_size < 1) rc = ckpt_fail(r, "/trainer attribute 'world_size'", "must be >= 1");
     /* Format 1 also held /trainer/dropout_rng, a generator the trainer never drew from:
      * it is ignored (dropout masks depend on seed and step only). */
-    if (rc == 0 && h) rc = read_history(&r, h);
-    ckpt_close(&r);
+    if (rc == 0 && h) rc = read_history(r, h);
     return rc;
 }

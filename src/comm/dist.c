@@ -65,13 +65,20 @@ int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
 }
 
 int ed_dist_agree(const ed_dist *d, int status, ed_error *err) {
+    return ed_dist_agree_comm(d->comm, status, err);
+}
+
+int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err) {
+    int rank, world;
+    ED_MPI_OK(MPI_Comm_rank(comm, &rank));
+    ED_MPI_OK(MPI_Comm_size(comm, &world));
     /* The lowest failing rank speaks for all: MIN over "my rank if I failed, else world". */
-    int mine = status != 0 ? d->rank : d->world, first = d->world;
-    ED_MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
-    if (first == d->world) return 0;
+    int mine = status != 0 ? rank : world, first = world;
+    ED_MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+    if (first == world) return 0;
     char msg[sizeof err->msg];
-    if (d->rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
-    ED_MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm));
+    if (rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
+    ED_MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm));
     msg[sizeof msg - 1] = '\0';
     if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
     return -1;

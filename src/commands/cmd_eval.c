@@ -20,7 +20,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_set_threads(ed_dist_threads(d, o.threads, NULL));
 
     /* the model, its windows and tokenizer from the checkpoint, the rest from the flags */
-    int status = ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
+    int status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
                           .format = o.format};

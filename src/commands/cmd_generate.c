@@ -15,7 +15,6 @@
 #include "expert/commands.h"
 #include "expert/generate.h"
 #include "expert/tokenizer.h"
-#include "expert/trainer.h"
 
 /* ---- prompts ------------------------------------------------------------------------ */
 
@@ -183,7 +182,7 @@ static int generate(const ed_options *in, ed_error *err) {
     }
     /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
     loaded l = {0};
-    if (ed_trainer_open_checkpoint(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
+    if (ed_ckpt_load_file(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
         prompts_free(&prompts);
         return -1;
     }

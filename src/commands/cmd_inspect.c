@@ -9,29 +9,29 @@
 
 static double last_of(const ed_dcol *c) { return c->n ? c->v[c->n - 1] : NAN; }
 
-static int inspect(const ed_options *in, ed_error *err) {
+static int show(ed_ckpt *c, const char *path, ed_error *err) {
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(in->checkpoint, ED_CMD_INSPECT, &o, err) != 0) return -1;
-    ed_tokenizer *tok = ed_ckpt_read_tokenizer(in->checkpoint, err);
+    if (ed_ckpt_read_options(c, ED_CMD_INSPECT, &o, err) != 0) return -1;
+    ed_tokenizer *tok = ed_ckpt_read_tokenizer(c, err);
     if (!tok) return -1;
     ed_train_state st;
     ed_train_state_init(&st, o.seed, 1);
     ed_history h = {0};
     /* a model-only checkpoint (from `import`) has no trainer state to show */
     ed_ckpt_info info;
-    if (ed_ckpt_read_info(in->checkpoint, &info, err) != 0) {
+    if (ed_ckpt_read_info(c, &info, err) != 0) {
         ed_tok_free(tok);
         return -1;
     }
-    if (info.has_trainer && ed_ckpt_read_state(in->checkpoint, &st, &h, err) != 0) {
+    if (info.has_trainer && ed_ckpt_read_state(c, &st, &h, err) != 0) {
         ed_tok_free(tok);
         ed_history_free(&h);
         return -1;
     }
     ed_model_config mc = o.model;
     mc.vocab_size = ed_tok_vocab_size(tok);
-    printf("checkpoint %s\n", in->checkpoint);
+    printf("checkpoint %s\n", path);
     printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
            ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
            mc.max_seq_len, ed_model_num_params(&mc));
@@ -53,6 +53,15 @@ static int inspect(const ed_options *in, ed_error *err) {
     ed_history_free(&h);
     ed_tok_free(tok);
     return 0;
+}
+
+
+static int inspect(const ed_options *in, ed_error *err) {
+    ed_ckpt *c = ed_ckpt_open(in->checkpoint, err);
+    if (!c) return -1;
+    int rc = show(c, in->checkpoint, err);
+    ed_ckpt_close(c);
+    return rc;
 }
 
 int ed_inspect(const ed_options *o, const ed_dist *d) {

@@ -16,8 +16,7 @@ int ed_verify(const ed_options *o, const ed_dist *d) {
     double t0 = ed_now();
     int status = 0;
     if (d->rank == 0) status = ed_prepared_verify(o->data_file, &info, &err);
-    MPI_Bcast(&status, 1, MPI_INT, 0, d->comm);
-    if (status != 0) {
+    if (ed_dist_agree(d, status, &err) != 0) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
         return ED_EXIT_FAILURE;
     }

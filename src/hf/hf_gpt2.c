@@ -13,7 +13,6 @@
 #include "expert/hf.h"
 #include "expert/safetensors.h"
 #include "expert/tokenizer.h"
-#include "expert/trainer.h"
 
 #define TOK_FILE "expert-dist-tokenizer.json"
 /* eot value of a model directory written by our export of a word-tokenizer model: the
@@ -356,7 +355,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     ed_tokenizer *tok;
     ed_gpt *m;
     /* the model as generate would open it: shape, tokenizer and weights */
-    if (ed_trainer_open_checkpoint(ckpt, ED_CMD_GENERATE, &o, NULL, &tok, &m, err) != 0) return -1;
+    if (ed_ckpt_load_file(ckpt, ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
     if (c->vocab_size < ED_NUM_SPECIAL + 1) rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);

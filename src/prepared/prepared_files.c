@@ -15,7 +15,7 @@
  *    rank order (its own from disk, the others' by message), so the file is laid out as
  *    one whole-corpus pass would lay it out: byte-identical token arrays for any world.
  *
- * Every step that can fail on bad input ends in prep_agree(): all ranks learn the lowest
+ * Every step that can fail on bad input ends in ed_dist_agree_comm (dist.h): all ranks learn the lowest
  * failing rank's message (the first bad file in input order) and return together. */
 #include <errno.h>
 #include <stdio.h>
@@ -63,7 +63,7 @@ static int shared_inputs(MPI_Comm comm, const char *spec, ed_text_format format,
             n = (long long)in->n;
         }
     }
-    if (prep_agree(comm, status, err) != 0) {
+    if (ed_dist_agree_comm(comm, status, err) != 0) {
         ed_inputs_free(in);
         return -1;
     }
@@ -306,7 +306,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
         status = spill_split(comm, &in[s], po, x, &pr, &so[s], err);
         prep_progress_end(&pr);
     }
-    status = prep_agree(comm, status, err);
+    status = ed_dist_agree_comm(comm, status, err);
     /* counts of every rank, the hashes to rank 0 */
     uint64_t *counts = ed_malloc(4 * (size_t)world * sizeof *counts);
     uint64_t mine[4] = {sp[0].n_tokens, sp[0].n_docs, sp[1].n_tokens, sp[1].n_docs};
@@ -334,11 +334,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     int writing = status == 0;
     if (writing) {
         int open_status = rank == 0 ? prep_open(&w, out_h5, tok, po->win.max_length ? &po->win : NULL, e) : 0;
-        MPI_Bcast(&open_status, 1, MPI_INT, 0, comm);
-        if (open_status != 0) {
-            MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, comm);
-            status = -1, writing = 0;
-        }
+        if (ed_dist_agree_comm(comm, open_status, e) != 0) status = -1, writing = 0;
     }
     for (int s = 0; s < 2 && writing; s++) {
         if (!specs[s]) continue;
@@ -370,8 +366,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
             if (sp[0].failed || sp[1].failed) prep_fail(&w, "tokens (the temporary spill could not be read back)");
             status = prep_close(&w, e);
         }
-        MPI_Bcast(&status, 1, MPI_INT, 0, comm);
-        if (status != 0) MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, 0, comm);
+        status = ed_dist_agree_comm(comm, status, e);
     }
     if (status == 0 && rep) {
         for (int s = 0; s < 2; s++)

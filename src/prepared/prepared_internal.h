@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expert/dist.h" /* ed_dist_agree_comm: the lowest failing rank (the first bad
+                              input in input order) speaks for all */
 #include "expert/h5util.h"
 #include "expert/prepared.h"
 
@@ -96,9 +98,6 @@ int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val,
 
 /* ---- streaming a split (prepared_stream.c) ------------------------------------------- */
 
-/* Collective: 0 when every rank's status is 0; else -1 everywhere with the lowest failing
- * rank's err (the first bad input in input order). */
-int prep_agree(MPI_Comm comm, int status, ed_error *err);
 /* "what: no usable text (...)" into err (skipped: bad .jsonl lines skipped); returns -1. */
 int prep_no_text(const char *what, long skipped, ed_error *err);
 

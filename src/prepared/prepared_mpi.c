@@ -17,16 +17,6 @@
 
 enum { CHUNK = 1 << 24, TAG_TOKENS = 701, TAG_OFFSETS = 702 };
 
-static int bcast_status(MPI_Comm comm, int status, ed_error *err) {
-    MPI_Bcast(&status, 1, MPI_INT, 0, comm);
-    if (status != 0) {
-        ed_error tmp = {{0}};
-        char *msg = err ? err->msg : tmp.msg;
-        MPI_Bcast(msg, (int)sizeof tmp.msg, MPI_CHAR, 0, comm);
-    }
-    return status;
-}
-
 static void send_chunks(MPI_Comm comm, const void *buf, size_t n, size_t elem, MPI_Datatype type, int tag) {
     const char *p = buf;
     for (size_t at = 0; at < n; at += CHUNK) {
@@ -83,7 +73,7 @@ int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train
             if (splits[s]) status = prep_docs_source(splits[s], &src[s], err);
         if (status == 0) status = prep_open(&w, out_h5, tok, win, err);
     }
-    if (bcast_status(comm, status, err) != 0) return -1;
+    if (ed_dist_agree_comm(comm, status, err) != 0) return -1;
     uint64_t *counts = ed_malloc(2 * (size_t)world * sizeof *counts);
     for (int s = 0; s < 2; s++) {
         if (!splits[s]) continue;
@@ -106,5 +96,5 @@ int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train
     }
     free(counts);
     if (rank == 0) status = prep_close(&w, err);
-    return bcast_status(comm, status, err);
+    return ed_dist_agree_comm(comm, status, err);
 }

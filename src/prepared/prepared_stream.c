@@ -1,7 +1,7 @@
 /* prepared_stream.c — reading a split's inputs as `prepare` does, for both of its passes
  * (counting pieces for the vocabulary, prepared_vocab.c; tokenizing, prepared_files.c):
  * which byte ranges are this rank's, streaming them into a sink, the progress line, and
- * the agreement on failure that every collective step ends with.
+ * the progress line. Every collective step ends in ed_dist_agree_comm (dist.h).
  *
  * The split's files count as one byte stream of B bytes and rank r of W takes bytes
  * [B*r/W, B*(r+1)/W). A plain file is cut inside (ed_docs_boundary: no document straddles
@@ -12,19 +12,6 @@
 #include <string.h>
 
 #include "prepared_internal.h"
-
-int prep_agree(MPI_Comm comm, int status, ed_error *err) {
-    int rank, world;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &world);
-    int mine = status == 0 ? world : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == world) return 0;
-    ed_error tmp = {{0}};
-    ed_error *e = err ? err : &tmp;
-    MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, first, comm);
-    return -1;
-}
 
 int prep_no_text(const char *what, long skipped, ed_error *err) {
     if (skipped) return ed_fail(err, "%s: no usable text (all %ld non-blank lines were bad and skipped)", what, skipped);

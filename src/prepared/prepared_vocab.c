@@ -135,7 +135,7 @@ static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in,
     int rank;
     MPI_Comm_rank(comm, &rank);
     ed_tok_counter *c = ed_tok_counter_new(&po->tok, err);
-    if (prep_agree(comm, c ? 0 : -1, err) != 0) {
+    if (ed_dist_agree_comm(comm, c ? 0 : -1, err) != 0) {
         ed_tok_counter_free(c);
         return -1;
     }
@@ -154,7 +154,7 @@ static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in,
     if (status == 0) count_flush(&cs);
     prep_progress_end(&pr);
     count_sink_free(&cs);
-    if (prep_agree(comm, status, err) != 0) {
+    if (ed_dist_agree_comm(comm, status, err) != 0) {
         ed_tok_counter_free(c);
         return -1;
     }
@@ -177,7 +177,7 @@ static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in,
         ed_tok_free(t);
     }
     ed_tok_counter_free(c);
-    return prep_agree(comm, status, err);
+    return ed_dist_agree_comm(comm, status, err);
 }
 
 ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_inputs *in, const ed_prepare_options *po,
@@ -186,7 +186,7 @@ ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_in
     MPI_Comm_rank(comm, &rank);
     if (po->vocab_file && po->vocab_file[0]) {
         ed_tokenizer *t = ed_tok_load(po->vocab_file, err);
-        if (prep_agree(comm, t ? 0 : -1, err) != 0) {
+        if (ed_dist_agree_comm(comm, t ? 0 : -1, err) != 0) {
             ed_tok_free(t);
             return NULL;
         }
@@ -209,7 +209,7 @@ ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_in
     blob[n] = '\0';
     ed_tokenizer *t = ed_tok_deserialize(blob, n, err);
     free(blob);
-    if (prep_agree(comm, t ? 0 : -1, err) != 0) {
+    if (ed_dist_agree_comm(comm, t ? 0 : -1, err) != 0) {
         ed_tok_free(t);
         return NULL;
     }

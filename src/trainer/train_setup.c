@@ -12,26 +12,6 @@
 #include "expert/progress.h"
 #include "trainer_internal.h"
 
-ed_gpt *ed_trainer_make_model(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err) {
-    ed_model_config cfg = o->model;
-    cfg.vocab_size = vocab;
-    char msg[512] = "";
-    ed_gpt *m = ed_gpt_create(&cfg, o->seed, msg, sizeof msg);
-    if (!m) {
-        ed_fail(err, "invalid model: %s", msg);
-        return NULL;
-    }
-    ed_gpt_set_recompute(m, o->recompute);
-    ed_machine probed;
-    if (!mach) ed_machine_probe(&probed), mach = &probed;
-    if (ed_gpt_set_compute(m, ed_gemm_backend_resolve(o->gemm, o->precision, mach), o->precision, msg, sizeof msg) != 0) {
-        ed_fail(err, "--gemm %s: %s", ed_gemm_backend_names[o->gemm], msg);
-        ed_gpt_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 /* Reads the documents of an input spec (files, directories, globs; .gz/.zst too). */
 static int read_docs(const ed_options *o, const char *path, ed_docs *docs, ed_error *err) {
     ed_read_options ro = {.text_field = o->text_field, .skip_bad_lines = o->skip_bad_lines,
@@ -128,12 +108,13 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's; the
      * rest (epochs, lr, intervals...) may be changed on the command line of the resumed
      * run. The weights are read here; the optimizer and trainer state in load_state. */
-    status = ed_trainer_open_checkpoint(t->resume_path, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err);
+    t->resume_ckpt = ed_ckpt_open(t->resume_path, err);
+    status = t->resume_ckpt ? ed_ckpt_load(t->resume_ckpt, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err) : -1;
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     /* The writer's global batch, for the resume line (and to place a format-1 file's
      * position): its batch-size and grad-accum as stored (x its ranks: load_state). */
     ed_options ck = *o;
-    status = ed_ckpt_read_options(t->resume_path, ED_CMD_INSPECT, &ck, err);
+    status = ed_ckpt_read_options(t->resume_ckpt, ED_CMD_INSPECT, &ck, err);
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     t->resume_batch = (long)ck.batch_size * ck.grad_accum;
     return 0;
@@ -149,9 +130,10 @@ static int resolve_init(ed_trainer *t, ed_error *err) {
      * the fine-tuning choices: window length, stride, dropout. The weights are read once
      * the model exists (trainer_setup). */
     const ed_options user = *o;
-    int status = ed_ckpt_read_options(t->init_path, ED_CMD_GENERATE, o, err);
+    t->init_ckpt = ed_ckpt_open(t->init_path, err);
+    int status = t->init_ckpt ? ed_ckpt_read_options(t->init_ckpt, ED_CKPT_USES_MODEL, o, err) : -1;
     if (status == 0) {
-        t->tok = ed_ckpt_read_tokenizer(t->init_path, err);
+        t->tok = ed_ckpt_read_tokenizer(t->init_ckpt, err);
         if (!t->tok) status = -1;
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
@@ -170,13 +152,15 @@ static int resolve_init(ed_trainer *t, ed_error *err) {
 }
 
 static int load_state(ed_trainer *t, ed_error *err) {
-    int status = ed_ckpt_read_optim(t->resume_path, &t->opt_state, t->model, err);
+    int status = ed_ckpt_read_optim(t->resume_ckpt, &t->opt_state, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
         t->st.epoch_windows = -1; /* a format-1 file does not have these two */
         t->st.patience_best = NAN;
-        status = ed_ckpt_read_state(t->resume_path, &t->st, &t->hist, err);
+        status = ed_ckpt_read_state(t->resume_ckpt, &t->st, &t->hist, err);
     }
+    ed_ckpt_close(t->resume_ckpt); /* everything is read */
+    t->resume_ckpt = NULL;
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     t->resume_batch *= t->st.world_size;
     /* Format 1 counted the epoch in steps only: at that run's global batch they covered
@@ -297,7 +281,7 @@ model:
     if (trainer_check_consistent(t, err) != 0) return -1;
 
     /* model and optimizer */
-    if (!t->model) t->model = ed_trainer_make_model(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
+    if (!t->model) t->model = ed_ckpt_model_new(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model);
     /* ZeRO-1: each rank keeps the optimizer moments of one slice only; the gradient is
@@ -317,7 +301,12 @@ model:
     ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
-    if (t->init_path[0] && ed_dist_agree(d, ed_ckpt_read_model(t->init_path, t->model, err), err) != 0) return -1;
+    if (t->init_path[0]) {
+        int status = ed_ckpt_read_model(t->init_ckpt, t->model, err);
+        ed_ckpt_close(t->init_ckpt);
+        t->init_ckpt = NULL;
+        if (ed_dist_agree(d, status, err) != 0) return -1;
+    }
     continue_stopped(t);
     /* The loss scaler runs in fp16 only. A fresh fp16 run, or one resumed from a checkpoint
      * without a scale (an fp32 or bf16 run, or an older file), starts it at
@@ -388,6 +377,8 @@ fail_docs:
 }
 
 void trainer_free(ed_trainer *t) {
+    ed_ckpt_close(t->resume_ckpt); /* left open when setup failed half-way */
+    ed_ckpt_close(t->init_ckpt);
     if (t->tok) ed_tok_free(t->tok);
     ed_dataset_free(&t->train_ds);
     if (t->has_val) ed_dataset_free(&t->val_ds);

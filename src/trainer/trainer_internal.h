@@ -34,6 +34,7 @@ typedef struct {
     const ed_dist *d;
     char resume_path[ED_PATH_MAX]; /* "" = fresh start */
     char init_path[ED_PATH_MAX];   /* --init-from when not resuming: weights + tokenizer */
+    ed_ckpt *resume_ckpt, *init_ckpt; /* open during setup only (closed once read; NULL after) */
     int threads;
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */

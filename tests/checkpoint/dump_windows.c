@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "expert/checkpoint.h"
+#include "ckpt_at.h"
 #include "expert/dataset.h"
 
 static void die(const ed_error *err) {
@@ -26,8 +27,8 @@ int main(int argc, char **argv) {
     ed_error err = {{0}};
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(argv[1], ED_CMD_INSPECT, &o, &err) != 0) die(&err);
-    ed_tokenizer *tok = ed_ckpt_read_tokenizer(argv[1], &err);
+    if (at_read_options(argv[1], ED_CMD_INSPECT, &o, &err) != 0) die(&err);
+    ed_tokenizer *tok = at_read_tokenizer(argv[1], &err);
     if (!tok) die(&err);
     char msg[256];
     ed_gpt *m = ed_gpt_create(&o.model, 0, msg, sizeof msg);
@@ -35,7 +36,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dump_windows: %s\n", msg);
         return 1;
     }
-    if (ed_ckpt_read_model(argv[1], m, &err) != 0) die(&err);
+    if (at_read_model(argv[1], m, &err) != 0) die(&err);
     ed_set_threads(1);
 
     ed_docs docs = {0};

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "ckpt_at.h"
 #include "ckpt_fixture.h"
 
 /* Every reader once; 0 when all succeeded, 1 when any failed cleanly. Messages must
@@ -31,21 +32,21 @@ static int read_all(fixture *f, const char *p) {
             }                                                                              \
         }                                                                                  \
     } while (0)
-    TRY(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err));
-    ed_tokenizer *t = ed_ckpt_read_tokenizer(p, &err);
+    TRY(at_read_options(p, ED_CMD_INSPECT, &o, &err));
+    ed_tokenizer *t = at_read_tokenizer(p, &err);
     TRY(t ? 0 : -1);
     if (t) ed_tok_free(t);
-    TRY(ed_ckpt_read_model(p, f->model, &err));
-    TRY(ed_ckpt_read_optim(p, &f->optim, f->model, &err));
+    TRY(at_read_model(p, f->model, &err));
+    TRY(at_read_optim(p, &f->optim, f->model, &err));
     ed_train_state s;
     ed_history h;
     memset(&h, 0, sizeof h);
-    TRY(ed_ckpt_read_state(p, &s, &h, &err));
+    TRY(at_read_state(p, &s, &h, &err));
     ed_history_free(&h);
     ed_ckpt_info info;
-    TRY(ed_ckpt_read_info(p, &info, &err));
+    TRY(at_read_info(p, &info, &err));
     FILE *null = fopen("/dev/null", "w");
-    TRY(ed_ckpt_print(p, null, &err));
+    TRY(at_print(p, null, &err));
     fclose(null);
     return failed;
 }

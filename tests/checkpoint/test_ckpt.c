@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "ckpt_at.h"
 #include "ckpt_fixture.h"
 #include "ckpt_internal.h" /* ckpt_reseal: the tests edit files with HDF5, then re-checksum */
 
@@ -68,7 +69,7 @@ static void check_roundtrip(fixture *f, const char *path) {
     ed_error err = {{0}};
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) fail_msg("%s", err.msg);
+    if (at_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) fail_msg("%s", err.msg);
     assert_true(o.lr == f->opt.lr);
     assert_true(o.seed == f->opt.seed);
     assert_int_equal(o.bucket_mb, 7);
@@ -79,7 +80,7 @@ static void check_roundtrip(fixture *f, const char *path) {
     assert_int_equal(o.debug_exit_step, 0); /* one-shot debug flags are not carried over */
     assert_memory_equal(&o.model, ed_gpt_config(f->model), sizeof o.model);
 
-    ed_tokenizer *t = ed_ckpt_read_tokenizer(path, &err);
+    ed_tokenizer *t = at_read_tokenizer(path, &err);
     assert_non_null(t);
     size_t l1, l2;
     char *s1 = ed_tok_serialize(f->tok, &l1), *s2 = ed_tok_serialize(t, &l2);
@@ -91,12 +92,12 @@ static void check_roundtrip(fixture *f, const char *path) {
     ed_gpt *m = fixture_model(ed_tok_vocab_size(t), 32, 2, 999); /* different init */
     ed_tok_free(t);
     size_t n = ed_gpt_num_params(m);
-    assert_int_equal(ed_ckpt_read_model(path, m, &err), 0);
+    assert_int_equal(at_read_model(path, m, &err), 0);
     assert_same_floats(ed_gpt_params(m), ed_gpt_params(f->model), n);
 
     ed_optim o2;
     ed_optim_init(&o2, ED_OPT_ADAMW, 0, n, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f);
-    assert_int_equal(ed_ckpt_read_optim(path, &o2, m, &err), 0);
+    assert_int_equal(at_read_optim(path, &o2, m, &err), 0);
     assert_int_equal(o2.step, 41);
     assert_same_floats(o2.m, f->optim.m, n);
     assert_same_floats(o2.v, f->optim.v, n);
@@ -107,7 +108,7 @@ static void check_roundtrip(fixture *f, const char *path) {
     ed_history h;
     memset(&h, 0, sizeof h);
     ed_dcol_push(&h.log_lr, 123.0); /* stale contents must be replaced, not appended to */
-    assert_int_equal(ed_ckpt_read_state(path, &s, &h, &err), 0);
+    assert_int_equal(at_read_state(path, &s, &h, &err), 0);
     const ed_train_state *w = &f->state;
     assert_int_equal(s.epoch, w->epoch);
     assert_int_equal(s.step_in_epoch, w->step_in_epoch);
@@ -183,7 +184,7 @@ static void test_roundtrip_all(void **st) {
     /* Root attributes are there with the documented types. */
     ed_ckpt_info info;
     ed_error err;
-    assert_int_equal(ed_ckpt_read_info(p, &info, &err), 0);
+    assert_int_equal(at_read_info(p, &info, &err), 0);
     assert_int_equal(info.format_version, ED_CKPT_FORMAT_VERSION);
     assert_string_equal(info.expert_dist_version, ED_VERSION);
     assert_string_equal(info.git_commit, ED_GIT_COMMIT);
@@ -240,7 +241,7 @@ static void test_optim_slices(void **st) {
             ed_optim o;
             ed_optim_init(&o, ED_OPT_ADAMW, lo, hi, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f);
             ed_error err;
-            assert_int_equal(ed_ckpt_read_optim(p, &o, f.model, &err), 0);
+            assert_int_equal(at_read_optim(p, &o, f.model, &err), 0);
             assert_same_floats(o.m, f.optim.m + lo, hi - lo);
             assert_same_floats(o.v, f.optim.v + lo, hi - lo);
             ed_optim_free(&o);
@@ -263,12 +264,12 @@ static void test_sgd_and_kind_mismatch(void **st) {
     ed_optim o;
     ed_error err;
     ed_optim_init(&o, ED_OPT_SGD, 0, n, 0, 0, 0, 0.01f, 0.9f);
-    assert_int_equal(ed_ckpt_read_optim(p, &o, f.model, &err), 0);
+    assert_int_equal(at_read_optim(p, &o, f.model, &err), 0);
     assert_same_floats(o.m, f.optim.m, n);
     assert_int_equal(o.step, 5);
     ed_optim_free(&o);
     ed_optim_init(&o, ED_OPT_ADAMW, 0, n, 0.9f, 0.999f, 1e-8f, 0, 0);
-    expect_fail(ed_ckpt_read_optim(p, &o, f.model, &err), &err, p, "optimizer is 'sgd' in the checkpoint but 'adamw'");
+    expect_fail(at_read_optim(p, &o, f.model, &err), &err, p, "optimizer is 'sgd' in the checkpoint but 'adamw'");
     ed_optim_free(&o);
     fixture_free(&f);
 }
@@ -282,13 +283,13 @@ static void test_export_only_model(void **st) {
     const char *p = fixture_path("export.h5");
     ed_error err;
     assert_int_equal(ed_ckpt_write(p, &c, 0, &err), 0);
-    assert_int_equal(ed_ckpt_read_model(p, f.model, &err), 0);
+    assert_int_equal(at_read_model(p, f.model, &err), 0);
     ed_optim o;
     ed_optim_init(&o, ED_OPT_ADAMW, 0, ed_gpt_num_params(f.model), 0.9f, 0.999f, 1e-8f, 0, 0);
-    expect_fail(ed_ckpt_read_optim(p, &o, f.model, &err), &err, p, "/optimizer: missing group");
+    expect_fail(at_read_optim(p, &o, f.model, &err), &err, p, "/optimizer: missing group");
     ed_optim_free(&o);
     ed_train_state s;
-    expect_fail(ed_ckpt_read_state(p, &s, NULL, &err), &err, p, "/trainer: missing group");
+    expect_fail(at_read_state(p, &s, NULL, &err), &err, p, "/trainer: missing group");
     fixture_free(&f);
 }
 
@@ -354,7 +355,7 @@ static void test_atomic_kill_before_rename(void **st) {
     f.state.global_step = 3;
     write_fixture(&f, p, 0);
     ed_train_state s;
-    assert_int_equal(ed_ckpt_read_state(p, &s, NULL, &err), 0);
+    assert_int_equal(at_read_state(p, &s, NULL, &err), 0);
     assert_int_equal(s.global_step, 3);
     fixture_free(&f);
 }
@@ -425,18 +426,18 @@ static void test_bad_missing_and_not_hdf5(void **st) {
     ed_options o;
     ed_options_defaults(&o);
     const char *p = fixture_path("absent.h5");
-    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "cannot open checkpoint");
+    expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "cannot open checkpoint");
     p = fixture_path("text.h5");
     FILE *fp = fopen(p, "w");
     fputs("this is not HDF5 at all\n", fp);
     fclose(fp);
-    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
-    assert_null(ed_ckpt_read_tokenizer(p, &err));
+    expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
+    assert_null(at_read_tokenizer(p, &err));
     expect_fail(-1, &err, p, "not an HDF5 file");
     p = fixture_path("empty.h5");
     fclose(fopen(p, "w"));
-    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
-    expect_fail(ed_ckpt_read_options(fixture_dir, ED_CMD_INSPECT, &o, &err), &err, fixture_dir, "is a directory");
+    expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "not an HDF5 file");
+    expect_fail(at_read_options(fixture_dir, ED_CMD_INSPECT, &o, &err), &err, fixture_dir, "is a directory");
 }
 
 static void test_bad_format_attr(void **st) {
@@ -447,11 +448,11 @@ static void test_bad_format_attr(void **st) {
     hid_t file = open_rw(p);
     H5LTset_attribute_string(file, "/", "format", "someone-elses-format");
     close_rw(file, p);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "format is 'someone-elses-format'");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "format is 'someone-elses-format'");
     file = open_rw(p);
     H5Adelete(file, "format");
     close_rw(file, p);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "no 'format' attribute");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "no 'format' attribute");
     /* An HDF5 file from another program entirely. */
     p = fixture_path("foreign.h5");
     file = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -459,7 +460,7 @@ static void test_bad_format_attr(void **st) {
     hsize_t d3 = 3;
     H5LTmake_dataset_float(file, "/weights", 1, &d3, x);
     H5Fclose(file); /* written by "another tool": no checksum header */
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "not an expert-dist checkpoint");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "not an expert-dist checkpoint");
     fixture_free(&f);
 }
 
@@ -480,7 +481,7 @@ static void test_state_without_scaler(void **st) {
     ed_train_state s;
     ed_train_state_init(&s, 1, 1);
     ed_error err;
-    if (ed_ckpt_read_state(p, &s, NULL, &err) != 0) fail_msg("%s", err.msg);
+    if (at_read_state(p, &s, NULL, &err) != 0) fail_msg("%s", err.msg);
     assert_true(s.scaler.scale == 0.0);
     assert_int_equal(s.scaler.growth_tracker, 0);
     assert_int_equal(s.scaler.skipped, 0);
@@ -498,7 +499,7 @@ static void test_bad_newer_version(void **st) {
     close_rw(file, p);
     ed_error err;
     ed_train_state s;
-    expect_fail(ed_ckpt_read_state(p, &s, NULL, &err), &err, p, "newer than this expert-dist supports");
+    expect_fail(at_read_state(p, &s, NULL, &err), &err, p, "newer than this expert-dist supports");
     fixture_free(&f);
 }
 
@@ -511,10 +512,10 @@ static void test_bad_missing_dataset(void **st) {
     H5Ldelete(file, "/history/val_loss", H5P_DEFAULT);
     close_rw(file, p);
     ed_error err;
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "/model/ln_f.bias: missing dataset");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "/model/ln_f.bias: missing dataset");
     ed_train_state s;
     ed_history h = {0};
-    expect_fail(ed_ckpt_read_state(p, &s, &h, &err), &err, p, "/history/val_loss: missing dataset");
+    expect_fail(at_read_state(p, &s, &h, &err), &err, p, "/history/val_loss: missing dataset");
     ed_history_free(&h);
     fixture_free(&f);
 }
@@ -530,7 +531,7 @@ static void test_bad_shape(void **st) {
     H5LTmake_dataset_float(file, "/model/blocks.0.fc.bias", 1, &d3, x);
     close_rw(file, p);
     ed_error err;
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p,
+    expect_fail(at_read_model(p, f.model, &err), &err, p,
                 "/model/blocks.0.fc.bias: shape [3] does not match the model config [32]");
     fixture_free(&f);
 }
@@ -544,10 +545,10 @@ static void test_bad_config_mismatch(void **st) {
     int V = ed_tok_vocab_size(f.tok);
     ed_error err;
     ed_gpt *m = fixture_model(V, 64, 2, 1);
-    expect_fail(ed_ckpt_read_model(p, m, &err), &err, p, "checkpoint has d_ff = 32 but the model was created with 64");
+    expect_fail(at_read_model(p, m, &err), &err, p, "checkpoint has d_ff = 32 but the model was created with 64");
     ed_gpt_free(m);
     m = fixture_model(V, 32, 4, 1);
-    expect_fail(ed_ckpt_read_model(p, m, &err), &err, p, "checkpoint has n_heads = 2 but the model was created with 4");
+    expect_fail(at_read_model(p, m, &err), &err, p, "checkpoint has n_heads = 2 but the model was created with 4");
     ed_gpt_free(m);
     /* An extra tensor in the file (e.g. a checkpoint with another head) is named. */
     hid_t file = open_rw(p);
@@ -555,7 +556,7 @@ static void test_bad_config_mismatch(void **st) {
     hsize_t d1 = 1;
     H5LTmake_dataset_float(file, "/model/lm_head.weight", 1, &d1, x);
     close_rw(file, p);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "/model/lm_head.weight: not a parameter");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "/model/lm_head.weight: not a parameter");
     fixture_free(&f);
 }
 
@@ -586,13 +587,13 @@ static void test_bad_nan_inf(void **st) {
     const char *p = good_file(&f, "nan.h5");
     ed_error err;
     poke_float(p, "/model/wpe.weight", 37, NAN);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "/model/wpe.weight: NaN at element 37");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "/model/wpe.weight: NaN at element 37");
     poke_float(p, "/model/wpe.weight", 37, 0.0f);
     poke_float(p, "/optimizer/v/ln_f.weight", 3, INFINITY);
-    assert_int_equal(ed_ckpt_read_model(p, f.model, &err), 0);
+    assert_int_equal(at_read_model(p, f.model, &err), 0);
     ed_optim o;
     ed_optim_init(&o, ED_OPT_ADAMW, 0, ed_gpt_num_params(f.model), 0.9f, 0.999f, 1e-8f, 0, 0);
-    expect_fail(ed_ckpt_read_optim(p, &o, f.model, &err), &err, p, "/optimizer/v/ln_f.weight: Inf at element 3");
+    expect_fail(at_read_optim(p, &o, f.model, &err), &err, p, "/optimizer/v/ln_f.weight: Inf at element 3");
     ed_optim_free(&o);
     fixture_free(&f);
 }
@@ -614,12 +615,12 @@ static void test_bad_truncated(void **st) {
         ed_options o;
         ed_options_defaults(&o);
         ed_train_state s;
-        int rc = ed_ckpt_read_model(q, f.model, &err);
+        int rc = at_read_model(q, f.model, &err);
         assert_int_equal(rc, -1);
         assert_non_null(strstr(err.msg, q));
-        assert_int_equal(ed_ckpt_read_options(q, ED_CMD_INSPECT, &o, &err), -1);
-        assert_int_equal(ed_ckpt_read_state(q, &s, NULL, &err), -1);
-        ed_tokenizer *t = ed_ckpt_read_tokenizer(q, &err);
+        assert_int_equal(at_read_options(q, ED_CMD_INSPECT, &o, &err), -1);
+        assert_int_equal(at_read_state(q, &s, NULL, &err), -1);
+        ed_tokenizer *t = at_read_tokenizer(q, &err);
         if (t) ed_tok_free(t);
     }
     free(data);
@@ -635,7 +636,7 @@ static void test_bad_tokenizer_blob(void **st) {
     H5LTmake_dataset_string(file, "/tokenizer", "{\"kind\": \"word\", \"tokens\": 17}");
     close_rw(file, p);
     ed_error err;
-    assert_null(ed_ckpt_read_tokenizer(p, &err));
+    assert_null(at_read_tokenizer(p, &err));
     expect_fail(-1, &err, p, "/tokenizer: ");
     fixture_free(&f);
 }
@@ -651,7 +652,7 @@ static void test_bad_config_type(void **st) {
     ed_options o;
     ed_options_defaults(&o);
     ed_error err;
-    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "/config attribute 'batch-size': expected an integer");
+    expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "/config attribute 'batch-size': expected an integer");
     fixture_free(&f);
 }
 
@@ -679,7 +680,7 @@ static void test_dictated_per_command(void **st) {
         ed_options_defaults(&o);
         d = o;
         ed_error err;
-        if (ed_ckpt_read_options(p, want[i].cmd, &o, &err) != 0) fail_msg("%s", err.msg);
+        if (at_read_options(p, want[i].cmd, &o, &err) != 0) fail_msg("%s", err.msg);
         assert_int_equal(memcmp(&o.model, ed_gpt_config(f.model), sizeof o.model) == 0, want[i].model);
         assert_int_equal(o.pack, want[i].pack ? 1 : d.pack);
         assert_true(o.seed == (want[i].seed ? f.opt.seed : d.seed));
@@ -704,13 +705,13 @@ static void test_config_choice_names(void **st) {
     ed_options o;
     ed_options_defaults(&o);
     ed_error err;
-    expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p,
+    expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p,
                 "/config attribute 'lr-schedule': lr-schedule must be constant, linear or cosine (got 'rmsprop-decay')");
     file = open_rw(p);
     H5LTset_attribute_string(file, "/config", "lr-schedule", "linear");
     close_rw(file, p);
     ed_options_defaults(&o);
-    assert_int_equal(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), 0);
+    assert_int_equal(at_read_options(p, ED_CMD_INSPECT, &o, &err), 0);
     assert_int_equal(o.optimizer, ED_OPT_SGD);
     assert_int_equal(o.lr_schedule, ED_SCHED_LINEAR);
     fixture_free(&f);
@@ -734,21 +735,21 @@ static void test_bad_checksum(void **st) {
         FILE *fp = fopen(p, "wb");
         fwrite(data, 1, len, fp);
         fclose(fp);
-        expect_fail(ed_ckpt_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "checksum mismatch");
-        expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "checksum mismatch");
+        expect_fail(at_read_options(p, ED_CMD_INSPECT, &o, &err), &err, p, "checksum mismatch");
+        expect_fail(at_read_model(p, f.model, &err), &err, p, "checksum mismatch");
         data[where[i]] ^= 0x10;
     }
     /* Truncated: named as such. */
     FILE *fp = fopen(p, "wb");
     fwrite(data, 1, len - 100, fp);
     fclose(fp);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "truncated or extended checkpoint");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "truncated or extended checkpoint");
     /* A damaged header itself. */
     memcpy(data + strlen("expert-dist checkpoint\n"), "sise", 4);
     fp = fopen(p, "wb");
     fwrite(data, 1, len, fp);
     fclose(fp);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "damaged checkpoint header");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "damaged checkpoint header");
     free(data);
     fixture_free(&f);
 
@@ -758,9 +759,9 @@ static void test_bad_checksum(void **st) {
     hid_t file = open_rw(p);
     H5LTset_attribute_string(file, "/", "note", "edited with another tool");
     H5Fclose(file);
-    expect_fail(ed_ckpt_read_model(p, f.model, &err), &err, p, "ED_CKPT_NO_VERIFY=1 reads it anyway");
+    expect_fail(at_read_model(p, f.model, &err), &err, p, "ED_CKPT_NO_VERIFY=1 reads it anyway");
     setenv("ED_CKPT_NO_VERIFY", "1", 1);
-    int rc = ed_ckpt_read_model(p, f.model, &err);
+    int rc = at_read_model(p, f.model, &err);
     unsetenv("ED_CKPT_NO_VERIFY");
     assert_int_equal(rc, 0);
     assert_true(ed_gpt_params(f.model)[ed_gpt_find_tensor(f.model, "ln_f.bias")->offset] == 0.25f);
@@ -836,7 +837,7 @@ static void test_print(void **st) {
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     ed_error err;
-    assert_int_equal(ed_ckpt_print(p, out, &err), 0);
+    assert_int_equal(at_print(p, out, &err), 0);
     fclose(out);
     char version[64];
     snprintf(version, sizeof version, "format expert-dist-checkpoint v%d", ED_CKPT_FORMAT_VERSION);

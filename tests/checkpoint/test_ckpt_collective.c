@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700 /* nftw, in ckpt_fixture.h */
 #include <mpi.h>
 
+#include "ckpt_at.h"
 #include "ckpt_fixture.h"
 
 static int failures;
@@ -42,10 +43,10 @@ int main(int argc, char **argv) {
     CHECK(ed_ckpt_save_collective(MPI_COMM_WORLD, path, mine, 0, &err) == 0);
     /* The file is complete when save returns, on every rank. */
     ed_gpt *m = fixture_model(ed_tok_vocab_size(f.tok), 32, 2, 1234 + (uint64_t)rank);
-    CHECK(ed_ckpt_read_model(path, m, &err) == 0);
+    CHECK(at_read_model(path, m, &err) == 0);
     CHECK(memcmp(ed_gpt_params(m), ed_gpt_params(f.model), ed_gpt_num_params(m) * sizeof(float)) == 0);
     ed_train_state s;
-    CHECK(ed_ckpt_read_state(path, &s, NULL, &err) == 0);
+    CHECK(at_read_state(path, &s, NULL, &err) == 0);
     CHECK(s.world_size == size);
     ed_gpt_free(m);
 

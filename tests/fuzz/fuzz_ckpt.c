@@ -9,6 +9,7 @@
  * them anyway, and ED_CKPT_NO_VERIFY=1 skips the checksum: for campaigns against HDF5.
  * Properties: no crash, no leak; every failure has a message naming the file. */
 #include "expert/checkpoint.h"
+#include "ckpt_at.h"
 #include "expert/gpt.h"
 #include "fuzz_util.h"
 
@@ -21,18 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_tmp(".h5", data, size);
     ed_error err = {{0}};
     ed_ckpt_info info;
-    if (ed_ckpt_read_info(path, &info, &err) != 0) {
+    if (at_read_info(path, &info, &err) != 0) {
         FUZZ_CHECK(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
         return 0;
     }
     FILE *devnull = fopen("/dev/null", "w");
     if (!devnull) abort();
-    (void)ed_ckpt_print(path, devnull, &err);
+    (void)at_print(path, devnull, &err);
     fclose(devnull);
     ed_options o;
     ed_options_defaults(&o);
-    if (ed_ckpt_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) return 0;
-    ed_tokenizer *tok = ed_ckpt_read_tokenizer(path, &err);
+    if (at_read_options(path, ED_CMD_INSPECT, &o, &err) != 0) return 0;
+    ed_tokenizer *tok = at_read_tokenizer(path, &err);
     if (!tok) return 0;
     ed_tok_free(tok);
     /* Only small shapes: a fuzzed header may claim a model of any size. */
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char msg[256];
     ed_gpt *m = ed_gpt_create(c, 1, msg, sizeof msg);
     if (!m) return 0;
-    if (ed_ckpt_read_model(path, m, &err) != 0)
+    if (at_read_model(path, m, &err) != 0)
         FUZZ_CHECK(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
     ed_gpt_free(m);
     return 0;

@@ -11,6 +11,9 @@
 int ed_eval(const ed_options *o, const ed_dist *d);
 /* `expert-dist generate`: continues o->prompt with the model in o->checkpoint. */
 int ed_generate(const ed_options *o, const ed_dist *d);
+/* ed_generate that also hands rank 0 what it printed (the samples, prompts included, one
+ * line each): *text is malloc'ed, the caller frees it; NULL on other ranks or on failure. */
+int ed_generate_text(const ed_options *o, const ed_dist *d, char **text);
 /* `expert-dist import MODEL_DIR -o OUT.h5`: a GPT-2 model in the Hugging Face layout
  * (o->checkpoint = the directory) into an expert-dist checkpoint (o->checkpoint_dir). */
 int ed_import(const ed_options *o, const ed_dist *d);

@@ -63,6 +63,10 @@ float *ed_alloc_floats_at(size_t n, const char *file, int line);
  * Errors (missing, directory, unreadable) name the path. */
 int ed_read_file(const char *path, char **data, size_t *len, ed_error *err);
 
+/* mkdir -p: creates path and its missing parents; fails (naming the part that could not be
+ * made) unless path ends up a directory. */
+int ed_make_dirs(const char *path, ed_error *err);
+
 /* Names of an enumeration indexed by its value and NULL-terminated, e.g.
  * ed_tok_kind_names = {"word", "bpe", NULL}: the one mapping between a choice's text (flags,
  * config files, checkpoints, JSON) and its enum. */
@@ -113,6 +117,12 @@ int ed_commit_written_file(const char *tmp, const char *path, ed_error *err);
  * the function may change between versions, so its values are never stored in a file
  * (checkpoints keep their own checksum, src/checkpoint/ckpt_seal.c). */
 uint64_t ed_hash_bytes(const void *p, size_t n);
+
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78; hash.c) of p[0..n), continuing
+ * from `crc` (0 to start). Unlike ed_hash_bytes a fixed function, stored in files: the
+ * TFRecord framing of TensorBoard event files (src/history/tensorboard.c). CRC32C of
+ * "123456789" is 0xE3069283. */
+uint32_t ed_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* Wall-clock seconds from a monotonic clock. */
 double ed_now(void);

@@ -1,5 +1,5 @@
-/* ckpt_fields.c — which fields of ed_model_config, ed_train_state and ed_history a
- * checkpoint holds.
+/* ckpt_fields.c — which fields of ed_model_config and ed_train_state a checkpoint holds
+ * (the /history columns are the kept columns of the history's own table, ed_columns).
  *
  * One table each, read by both the writer and the reader, so a field added to
  * gpt.h's config or train_state.h needs exactly one new line here (tests/checkpoint checks the struct
@@ -42,15 +42,4 @@ const ckpt_field ckpt_model_fields[] = {
     {"d_ff", CKPT_F_INT, offsetof(ed_model_config, d_ff), 1, 0},
     {"max_seq_len", CKPT_F_INT, offsetof(ed_model_config, max_seq_len), 1, 0},
     {NULL, CKPT_F_INT, 0, 0, 0},
-};
-
-#define COL(f) {#f, offsetof(ed_history, f), 1}
-#define COL2(f) {#f, offsetof(ed_history, f), 2}
-const ckpt_column ckpt_history_columns[] = {
-    COL(epoch),    COL(train_loss), COL(val_loss),      COL(perplexity),    COL(val_accuracy),
-    COL(lr),       COL(epoch_seconds),
-    COL(log_step), COL(log_epoch),  COL(log_loss),      COL(log_lr),        COL(log_grad_norm),
-    COL(log_tokens_per_s), COL(log_elapsed),
-    COL2(eval_step), COL2(eval_epoch), COL2(eval_loss), COL2(eval_perplexity), COL2(eval_accuracy),
-    {NULL, 0, 0},
 };

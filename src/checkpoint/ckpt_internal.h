@@ -99,13 +99,8 @@ typedef struct {
 extern const ckpt_field ckpt_model_fields[];
 /* Scalar fields of ed_train_state stored as attributes of /trainer (NULL-terminated). */
 extern const ckpt_field ckpt_state_fields[];
-/* Columns of ed_history, one 1-D float64 dataset each under /history (NULL-terminated). */
-typedef struct {
-    const char *name;
-    size_t offset;
-    int since; /* format version that added the column; older files read it as empty */
-} ckpt_column;
-extern const ckpt_column ckpt_history_columns[];
+/* /history holds one 1-D float64 dataset per kept column of ed_columns (history.h),
+ * named by its `kept` field; `since` is the format version that added it. */
 
 /* The model shape from the /model attributes, range-checked and validated with
  * ed_model_config_check (ckpt_read.c). */

@@ -96,17 +96,19 @@ int ed_ckpt_print(ed_ckpt *c, FILE *out, ed_error *err) {
     }
     if (rc == 0 && info.has_history) {
         fprintf(out, "[history]\n");
-        for (const ckpt_column *c = ckpt_history_columns; rc == 0 && c->name; c++) {
+        for (size_t i = 0; rc == 0 && i < ed_ncolumns; i++) {
+            const char *name = ed_columns[i].kept;
+            if (!name) continue;
             char dpath[96];
-            snprintf(dpath, sizeof dpath, "/history/%s", c->name);
+            snprintf(dpath, sizeof dpath, "/history/%s", name);
             double *v;
             size_t n;
             if (!ckpt_exists(r, dpath)) continue;
             if ((rc = ckpt_read_f64_vec(r, dpath, &v, &n)) < 0) break;
             if (n)
-                fprintf(out, "  %-24s %zu values, last %.6g\n", c->name, n, v[n - 1]);
+                fprintf(out, "  %-24s %zu values, last %.6g\n", name, n, v[n - 1]);
             else
-                fprintf(out, "  %-24s empty\n", c->name);
+                fprintf(out, "  %-24s empty\n", name);
             free(v);
         }
     }

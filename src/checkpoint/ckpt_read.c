@@ -238,19 +238,20 @@ int ed_ckpt_read_optim(ed_ckpt *c, ed_optim *o, const ed_gpt *m, ed_error *err) 
 }
 
 static int read_history(ckpt_reader *r, ed_history *h) {
-    for (const ckpt_column *c = ckpt_history_columns; c->name; c++) {
-        ed_dcol *old = (ed_dcol *)((char *)h + c->offset);
+    for (size_t i = 0; i < ed_ncolumns; i++) {
+        const ed_column *c = &ed_columns[i];
+        if (!c->kept) continue;
+        ed_dcol *col = &h->col[i];
         if (c->since > r->format_version) { /* newer than the file: an empty column */
-            free(old->v);
-            memset(old, 0, sizeof *old);
+            free(col->v);
+            memset(col, 0, sizeof *col);
             continue;
         }
         char dpath[96];
-        snprintf(dpath, sizeof dpath, "/history/%s", c->name);
+        snprintf(dpath, sizeof dpath, "/history/%s", c->kept);
         double *v;
         size_t n;
         if (ckpt_read_f64_vec(r, dpath, &v, &n) < 0) return -1;
-        ed_dcol *col = (ed_dcol *)((char *)h + c->offset);
         free(col->v);
         col->v = v;
         col->n = n;

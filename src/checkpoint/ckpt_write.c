@@ -147,10 +147,8 @@ static int write_history(hid_t file, const ed_history *h) {
     hid_t g = ckpt_group_create(file, "history");
     if (g < 0) return -1;
     int rc = 0;
-    for (const ckpt_column *c = ckpt_history_columns; c->name && rc == 0; c++) {
-        const ed_dcol *col = (const ed_dcol *)((const char *)h + c->offset);
-        rc = ckpt_write_f64(g, c->name, col->v, col->n);
-    }
+    for (size_t i = 0; i < ed_ncolumns && rc == 0; i++)
+        if (ed_columns[i].kept) rc = ckpt_write_f64(g, ed_columns[i].kept, h->col[i].v, h->col[i].n);
     H5Gclose(g);
     return rc;
 }

@@ -170,7 +170,19 @@ static void print_memory(const ed_options *o, const loaded *l) {
            o->kv_cache ? "kv cache" : "no kv cache (a full forward over the window per token)");
 }
 
-static int generate(const ed_options *in, ed_error *err) {
+/* Appends s[0..n) and a newline to *out (NULL: nothing to keep). */
+static void keep(char **out, size_t *len, const char *s, size_t n) {
+    if (!out) return;
+    *out = ed_realloc(*out, *len + n + 2);
+    memcpy(*out + *len, s, n);
+    *len += n;
+    memcpy(*out + *len, "\n", 2);
+    *len += 1;
+}
+
+/* Prints the samples; `out` (may be NULL) receives a copy of the sample lines. */
+static int generate(const ed_options *in, char **out, ed_error *err) {
+    size_t out_len = 0;
     ed_options o = *in;
     prompt_list prompts = {0};
     if (o.prompt_file[0]) {
@@ -217,7 +229,9 @@ static int generate(const ed_options *in, ed_error *err) {
                 free(head);
                 ed_generate_tokens(&dec, &pick, &how, &rng, &ids, o.max_new_tokens, on_token, &st);
                 char *text = ed_tok_decode(l.tok, ids.data, ids.len, 1);
-                put(&st, text, safe_end(&st, text, strlen(text), 1));
+                size_t end = safe_end(&st, text, strlen(text), 1);
+                put(&st, text, end);
+                keep(out, &out_len, text, end);
                 free(text);
                 fputc('\n', stdout);
                 fflush(stdout);
@@ -232,16 +246,23 @@ static int generate(const ed_options *in, ed_error *err) {
     return 0;
 }
 
-int ed_generate(const ed_options *o, const ed_dist *d) {
+int ed_generate_text(const ed_options *o, const ed_dist *d, char **text) {
     ed_error err = {{0}};
     int status = 0;
+    if (text) *text = NULL;
     if (d->rank == 0) {
         ed_set_threads(ed_dist_threads(d, o->threads, NULL));
-        status = generate(o, &err);
+        status = generate(o, text, &err);
     }
     if (ed_dist_agree(d, status, &err) != 0) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        if (text) {
+            free(*text);
+            *text = NULL;
+        }
         return ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;
 }
+
+int ed_generate(const ed_options *o, const ed_dist *d) { return ed_generate_text(o, d, NULL); }

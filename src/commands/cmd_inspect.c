@@ -7,7 +7,11 @@
 #include "expert/tokenizer.h"
 #include "expert/trainer.h"
 
-static double last_of(const ed_dcol *c) { return c->n ? c->v[c->n - 1] : NAN; }
+/* The last value of a kept history column (NAN when empty). */
+static double last_of(const ed_history *h, const char *column) {
+    const ed_dcol *c = ed_history_col(h, column);
+    return c->n ? c->v[c->n - 1] : NAN;
+}
 
 static int show(ed_ckpt *c, const char *path, ed_error *err) {
     ed_options o;
@@ -44,10 +48,10 @@ static int show(ed_ckpt *c, const char *path, ed_error *err) {
         printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
                st.bad_evals, st.stop, st.nan_skipped);
     }
-    if (h.epoch.n)
+    if (ed_history_col(&h, "epoch")->n)
         printf("last epoch %.0f: train_loss %.4f val_loss %.4f perplexity %.2f val_accuracy %.4f lr %.3g\n",
-               last_of(&h.epoch), last_of(&h.train_loss), last_of(&h.val_loss), last_of(&h.perplexity),
-               last_of(&h.val_accuracy), last_of(&h.lr));
+               last_of(&h, "epoch"), last_of(&h, "train_loss"), last_of(&h, "val_loss"), last_of(&h, "perplexity"),
+               last_of(&h, "val_accuracy"), last_of(&h, "lr"));
     printf("# config\n");
     ed_options_print(&o, stdout);
     ed_history_free(&h);

@@ -70,6 +70,23 @@ float *ed_alloc_floats_at(size_t n, const char *file, int line) {
     return p;
 }
 
+int ed_make_dirs(const char *path, ed_error *err) {
+    size_t n = strlen(path);
+    char *buf = ed_strdup(path);
+    int rc = 0;
+    for (size_t i = 1; rc == 0 && i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) rc = ed_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    free(buf);
+    struct stat sb;
+    if (rc == 0 && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) rc = ed_fail(err, "%s: not a directory", path);
+    return rc;
+}
+
 int ed_read_file(const char *path, char **data, size_t *len, ed_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expert/history.h"
+#include "history_internal.h"
 
 void ed_dcol_push(ed_dcol *c, double x) {
     if (c->n == c->cap) {
@@ -17,17 +17,9 @@ void ed_dcol_push(ed_dcol *c, double x) {
     c->v[c->n++] = x;
 }
 
-static void dcol_free(ed_dcol *c) {
-    free(c->v);
-    memset(c, 0, sizeof *c);
-}
-
 void ed_history_free(ed_history *h) {
-    ed_dcol *cols[] = {&h->epoch, &h->train_loss, &h->val_loss, &h->perplexity, &h->val_accuracy,
-                       &h->lr, &h->epoch_seconds, &h->log_step, &h->log_epoch, &h->log_loss,
-                       &h->log_lr, &h->log_grad_norm, &h->log_tokens_per_s, &h->log_elapsed,
-                       &h->eval_step, &h->eval_epoch, &h->eval_loss, &h->eval_perplexity, &h->eval_accuracy};
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) dcol_free(cols[i]);
+    for (size_t i = 0; i < ED_HISTORY_MAX_COLUMNS; i++) free(h->col[i].v);
+    memset(h, 0, sizeof *h);
 }
 
 /* JSON has no NaN: a missing value (no validation set) becomes null. */
@@ -43,25 +35,41 @@ static int write_atomic(const char *path, const char *text, ed_error *err) {
     return ed_write_file_atomic(path, text, strlen(text), "history", err);
 }
 
-static void csv_cell(FILE *f, const ed_dcol *c, size_t i, const char *sep) {
-    if (i < c->n && isfinite(c->v[i])) fprintf(f, "%.9g", c->v[i]);
-    fputs(sep, f);
+static void csv_cell(FILE *f, const ed_dcol *c, ed_col_type type, size_t i) {
+    if (i < c->n && isfinite(c->v[i])) {
+        if (type == ED_COL_INT)
+            fprintf(f, "%ld", (long)c->v[i]);
+        else
+            fprintf(f, "%.9g", c->v[i]);
+    }
 }
 
+/* One line per epoch, the kept epoch columns in table order. */
 static char *history_csv(const ed_history *h) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     ED_CHECK(f, "open_memstream failed");
-    fputs("epoch,train_loss,val_loss,perplexity,val_accuracy,lr,epoch_seconds\n", f);
-    for (size_t i = 0; i < h->epoch.n; i++) {
-        fprintf(f, "%d,", (int)h->epoch.v[i]);
-        csv_cell(f, &h->train_loss, i, ",");
-        csv_cell(f, &h->val_loss, i, ",");
-        csv_cell(f, &h->perplexity, i, ",");
-        csv_cell(f, &h->val_accuracy, i, ",");
-        csv_cell(f, &h->lr, i, ",");
-        csv_cell(f, &h->epoch_seconds, i, "\n");
+    size_t rows = 0;
+    const char *sep = "";
+    for (size_t k = 0; k < ed_ncolumns; k++) {
+        const ed_column *c = &ed_columns[k];
+        if (c->kind != ED_ROW_EPOCH || !c->kept) continue;
+        fprintf(f, "%s%s", sep, c->json);
+        sep = ",";
+        if (h->col[k].n > rows) rows = h->col[k].n;
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < rows; i++) {
+        sep = "";
+        for (size_t k = 0; k < ed_ncolumns; k++) {
+            const ed_column *c = &ed_columns[k];
+            if (c->kind != ED_ROW_EPOCH || !c->kept) continue;
+            fputs(sep, f);
+            csv_cell(f, &h->col[k], c->type, i);
+            sep = ",";
+        }
+        fputc('\n', f);
     }
     fclose(f);
     return buf;
@@ -69,30 +77,18 @@ static char *history_csv(const ed_history *h) {
 
 int ed_history_write(const ed_history *h, const char *json_path, const char *config_json, ed_error *err) {
     json_t *root = json_object();
-    /* The seed pipeline's keys first, so scripts written for it keep working. */
-    json_object_set_new(root, "train_loss", column_json(&h->train_loss));
-    json_object_set_new(root, "val_loss", column_json(&h->val_loss));
-    json_object_set_new(root, "perplexity", column_json(&h->perplexity));
-    json_object_set_new(root, "val_accuracy", column_json(&h->val_accuracy));
-    json_object_set_new(root, "lr", column_json(&h->lr));
-    json_object_set_new(root, "epoch", column_json(&h->epoch));
-    json_object_set_new(root, "epoch_seconds", column_json(&h->epoch_seconds));
-    json_t *steps = json_object();
-    json_object_set_new(steps, "step", column_json(&h->log_step));
-    json_object_set_new(steps, "epoch", column_json(&h->log_epoch));
-    json_object_set_new(steps, "loss", column_json(&h->log_loss));
-    json_object_set_new(steps, "lr", column_json(&h->log_lr));
-    json_object_set_new(steps, "grad_norm", column_json(&h->log_grad_norm));
-    json_object_set_new(steps, "tokens_per_s", column_json(&h->log_tokens_per_s));
-    json_object_set_new(steps, "elapsed", column_json(&h->log_elapsed));
-    json_object_set_new(root, "steps", steps);
-    json_t *evals = json_object();
-    json_object_set_new(evals, "step", column_json(&h->eval_step));
-    json_object_set_new(evals, "epoch", column_json(&h->eval_epoch));
-    json_object_set_new(evals, "val_loss", column_json(&h->eval_loss));
-    json_object_set_new(evals, "perplexity", column_json(&h->eval_perplexity));
-    json_object_set_new(evals, "accuracy", column_json(&h->eval_accuracy));
-    json_object_set_new(root, "evals", evals);
+    /* The epoch columns at the top level (the seed pipeline's keys, so scripts written for
+     * it keep working), then one object per other row kind. */
+    json_t *obj[ED_ROW_KINDS];
+    for (int k = 0; k < ED_ROW_KINDS; k++) {
+        obj[k] = ed_row_kind_json[k] ? json_object() : root;
+    }
+    for (size_t i = 0; i < ed_ncolumns; i++) {
+        const ed_column *c = &ed_columns[i];
+        if (c->kept) json_object_set_new(obj[c->kind], c->json, column_json(&h->col[i]));
+    }
+    for (int k = 0; k < ED_ROW_KINDS; k++)
+        if (ed_row_kind_json[k]) json_object_set_new(root, ed_row_kind_json[k], obj[k]);
     if (config_json) {
         json_error_t jerr;
         json_t *cfg = json_loads(config_json, 0, &jerr);

@@ -1,4 +1,5 @@
-/* metrics.c — metrics.jsonl, the append-only live log of a run (include/expert/history.h). */
+/* metrics.c — metrics.jsonl, the append-only live log of a run (include/expert/history.h):
+ * opening (with the cut of a resumed run) and one line per row, from the column table. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -6,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "expert/history.h"
+#include "expert/tensorboard.h"
+#include "history_internal.h"
 
 /* The kept part of an existing file: lines whose "step" is <= last (a line that does not
  * parse, e.g. the torn last line of a killed run, is dropped too). */
@@ -58,53 +60,26 @@ int ed_metrics_open(ed_metrics *m, const char *path, long resume_step, ed_error 
 void ed_metrics_close(ed_metrics *m) {
     if (m->f) fclose(m->f);
     m->f = NULL;
+    ed_tb_close(m->tb);
+    m->tb = NULL;
 }
 
-/* %.9g, or null for NaN/Inf (JSON has no such numbers). */
-static void num(FILE *f, const char *key, double x) {
-    if (isfinite(x))
-        fprintf(f, ", \"%s\": %.9g", key, x);
-    else
-        fprintf(f, ", \"%s\": null", key);
-}
-
-static void end_row(ed_metrics *m) {
+void metrics_write_row(ed_metrics *m, const ed_row *r) {
+    if (!m->f) return;
+    fprintf(m->f, "{\"type\": \"%s\"", ed_row_kind_names[r->kind]);
+    for (size_t i = 0; i < ed_ncolumns; i++) {
+        const ed_column *c = &ed_columns[i];
+        if (c->kind != r->kind || !c->jsonl) continue;
+        double x = ed_row_value(r, c);
+        if (c->type == ED_COL_BOOL)
+            fprintf(m->f, ", \"%s\": %s", c->jsonl, x != 0 ? "true" : "false");
+        else if (!isfinite(x)) /* JSON has no NaN or Inf */
+            fprintf(m->f, ", \"%s\": null", c->jsonl);
+        else if (c->type == ED_COL_INT)
+            fprintf(m->f, ", \"%s\": %ld", c->jsonl, (long)x);
+        else
+            fprintf(m->f, ", \"%s\": %.9g", c->jsonl, x);
+    }
     fputs("}\n", m->f);
     fflush(m->f);
-}
-
-void ed_metrics_log(ed_metrics *m, long step, int epoch, double loss, double lr, double grad_norm,
-                    double tokens_per_s, double elapsed) {
-    if (!m->f) return;
-    fprintf(m->f, "{\"type\": \"log\", \"step\": %ld, \"epoch\": %d", step, epoch);
-    num(m->f, "loss", loss);
-    num(m->f, "lr", lr);
-    num(m->f, "grad_norm", grad_norm);
-    num(m->f, "tokens_per_s", tokens_per_s);
-    num(m->f, "elapsed", elapsed);
-    end_row(m);
-}
-
-void ed_metrics_val(ed_metrics *m, long step, int epoch, double val_loss, double perplexity,
-                    double val_accuracy, int best) {
-    if (!m->f) return;
-    fprintf(m->f, "{\"type\": \"val\", \"step\": %ld, \"epoch\": %d", step, epoch);
-    num(m->f, "val_loss", val_loss);
-    num(m->f, "perplexity", perplexity);
-    num(m->f, "val_accuracy", val_accuracy);
-    fprintf(m->f, ", \"best\": %s", best ? "true" : "false");
-    end_row(m);
-}
-
-void ed_metrics_epoch(ed_metrics *m, long step, int epoch, double train_loss, double val_loss,
-                      double perplexity, double val_accuracy, double lr, double seconds) {
-    if (!m->f) return;
-    fprintf(m->f, "{\"type\": \"epoch\", \"step\": %ld, \"epoch\": %d", step, epoch);
-    num(m->f, "train_loss", train_loss);
-    num(m->f, "val_loss", val_loss);
-    num(m->f, "perplexity", perplexity);
-    num(m->f, "val_accuracy", val_accuracy);
-    num(m->f, "lr", lr);
-    num(m->f, "seconds", seconds);
-    end_row(m);
 }

@@ -98,6 +98,8 @@ static const ed_option_spec TABLE[] = {
         "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", T, STORED, "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
+    ROW("tensorboard", ED_OPT_STR, tensorboard, 0, "loop", T, STORED,
+        "write TensorBoard event files to DIR (`auto` = <checkpoint-dir>/tb; default off)"),
     CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", T, STORED, "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
     /* system */
     ROW("seed", ED_OPT_U64, seed, 's', "system", T|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),

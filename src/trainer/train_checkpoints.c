@@ -9,30 +9,44 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "expert/tensorboard.h"
 #include "trainer_internal.h"
 
-/* mkdir -p for the checkpoint directory (rank 0). */
-static int make_dirs(const char *path, ed_error *err) {
-    char buf[ED_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ed_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return ed_fail(err, "%s: not a directory", path);
-    return 0;
+static int ensure_dir(ed_trainer *t, ed_error *err) {
+    int status = t->d->rank == 0 ? ed_make_dirs(t->o->checkpoint_dir, err) : 0;
+    return ed_dist_agree(t->d, status, err);
 }
 
-static int ensure_dir(ed_trainer *t, ed_error *err) {
-    int status = t->d->rank == 0 ? make_dirs(t->o->checkpoint_dir, err) : 0;
-    return ed_dist_agree(t->d, status, err);
+/* config.ini's text: the effective options of this run (malloc'ed). */
+static char *config_text(const ed_trainer *t) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ED_CHECK(f, "open_memstream failed");
+    fprintf(f, "# expert-dist %s (%s) train: the effective configuration of this run\n"
+               "# (defaults < preset < config file < flags; a resumed run: the checkpoint's model).\n"
+               "# Run it again with: expert-dist -c <this file>\n", ED_VERSION, ED_GIT_COMMIT);
+    ed_options_print(t->o, f);
+    fclose(f);
+    return text;
+}
+
+/* Rank 0: the --tensorboard writer beside metrics.jsonl, starting with the configuration
+ * (at step 0, or at the resumed step). A failure has printed its one warning and leaves
+ * no writer: the run goes on without TensorBoard. */
+static void open_tensorboard(ed_trainer *t, long resume_step) {
+    char dir[ED_PATH_MAX + 8];
+    if (strcmp(t->o->tensorboard, "auto") == 0)
+        snprintf(dir, sizeof dir, "%s/tb", t->o->checkpoint_dir);
+    else
+        snprintf(dir, sizeof dir, "%s", t->o->tensorboard);
+    t->metrics.tb = ed_tb_open(dir, resume_step);
+    long step = resume_step < 0 ? 0 : resume_step;
+    if (t->metrics.tb && !ed_tb_has_text(t->metrics.tb, "config", step)) {
+        char *text = config_text(t);
+        ed_tb_text(t->metrics.tb, "config", step, text);
+        free(text);
+    }
 }
 
 int trainer_open_metrics(ed_trainer *t, ed_error *err) {
@@ -40,8 +54,10 @@ int trainer_open_metrics(ed_trainer *t, ed_error *err) {
     int status = 0;
     if (t->d->rank == 0) {
         char path[ED_PATH_MAX + 32];
+        long resume_step = t->resume_path[0] ? t->st.global_step : -1;
         snprintf(path, sizeof path, "%s/metrics.jsonl", t->o->checkpoint_dir);
-        status = ed_metrics_open(&t->metrics, path, t->resume_path[0] ? t->st.global_step : -1, err);
+        status = ed_metrics_open(&t->metrics, path, resume_step, err);
+        if (status == 0 && t->o->tensorboard[0]) open_tensorboard(t, resume_step);
     }
     return ed_dist_agree(t->d, status, err);
 }
@@ -126,18 +142,10 @@ int trainer_write_config(ed_trainer *t, ed_error *err) {
     if (ensure_dir(t, err) != 0) return -1;
     int status = 0;
     if (t->d->rank == 0) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        ED_CHECK(f, "open_memstream failed");
-        fprintf(f, "# expert-dist %s (%s) train: the effective configuration of this run\n"
-                   "# (defaults < preset < config file < flags; a resumed run: the checkpoint's model).\n"
-                   "# Run it again with: expert-dist -c <this file>\n", ED_VERSION, ED_GIT_COMMIT);
-        ed_options_print(t->o, f);
-        fclose(f);
+        char *text = config_text(t);
         char path[ED_PATH_MAX + 16];
         snprintf(path, sizeof path, "%s/config.ini", t->o->checkpoint_dir);
-        status = ed_write_file_atomic(path, text, len, "config", err);
+        status = ed_write_file_atomic(path, text, strlen(text), "config", err);
         free(text);
     }
     return ed_dist_agree(t->d, status, err);

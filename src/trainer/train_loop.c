@@ -10,6 +10,7 @@
 
 #include "expert/commands.h"
 #include "expert/progress.h"
+#include "expert/tensorboard.h"
 #include "trainer_internal.h"
 
 typedef struct {
@@ -18,6 +19,11 @@ typedef struct {
     long log_tokens;          /* tokens since then (this run) */
     step_result last;         /* the latest step */
 } loop_clock;
+
+/* Model FLOPs utilisation at tok_s tokens/s (all ranks), of the reference GFLOPS per rank. */
+static double mfu_at(const ed_trainer *t, double tok_s) {
+    return tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+}
 
 static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss, double tok_s, ed_progress *p) {
     const ed_train_state *st = &t->st;
@@ -31,7 +37,7 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->lr = c->last.lr;
     p->grad_norm = c->last.grad_norm;
     p->tokens_per_s = tok_s;
-    p->mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    p->mfu = mfu_at(t, tok_s);
     p->elapsed = st->elapsed;
     p->loss_scale = st->scaler.scale;
     p->scale_skipped = st->scaler.skipped;
@@ -46,15 +52,10 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     double now = ed_now();
     double loss = st->log_count > 0 ? st->log_loss_sum / (double)st->log_count : NAN;
     double tok_s = now > c->log_t0 ? (double)c->log_tokens / (now - c->log_t0) : 0.0;
-    ed_history *h = &t->hist;
-    ed_dcol_push(&h->log_step, (double)st->global_step);
-    ed_dcol_push(&h->log_epoch, (double)(st->epoch + 1));
-    ed_dcol_push(&h->log_loss, loss);
-    ed_dcol_push(&h->log_lr, c->last.lr);
-    ed_dcol_push(&h->log_grad_norm, c->last.grad_norm);
-    ed_dcol_push(&h->log_tokens_per_s, tok_s);
-    ed_dcol_push(&h->log_elapsed, st->elapsed);
-    ed_metrics_log(&t->metrics, st->global_step, st->epoch + 1, loss, c->last.lr, c->last.grad_norm, tok_s, st->elapsed);
+    ed_row row = {.kind = ED_ROW_LOG, .step = (double)st->global_step, .epoch = st->epoch + 1, .loss = loss,
+                  .lr = c->last.lr, .grad_norm = c->last.grad_norm, .tokens_per_s = tok_s,
+                  .mfu = mfu_at(t, tok_s), .elapsed = st->elapsed};
+    ed_log_row(&t->hist, &t->metrics, &row);
     st->log_loss_sum = 0.0;
     st->log_count = 0;
     c->log_t0 = now;
@@ -96,19 +97,15 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     st->best_val_loss = verdict[2];
     st->bad_evals = (int)verdict[3];
     st->patience_best = verdict[4];
-    ed_history *h = &t->hist;
-    ed_dcol_push(&h->eval_step, (double)st->global_step);
-    ed_dcol_push(&h->eval_epoch, (double)(st->epoch + 1));
-    ed_dcol_push(&h->eval_loss, er->loss);
-    ed_dcol_push(&h->eval_perplexity, er->perplexity);
-    ed_dcol_push(&h->eval_accuracy, er->accuracy);
-    ed_metrics_val(&t->metrics, st->global_step, st->epoch + 1, er->loss, er->perplexity, er->accuracy, *is_best);
+    ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
+                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best};
+    ed_log_row(&t->hist, &t->metrics, &row);
     return 0;
 }
 
 /* 1 if the model at this step was not validated yet (no history row at this step). */
 static int needs_final_validation(const ed_trainer *t) {
-    const ed_dcol *s = &t->hist.eval_step;
+    const ed_dcol *s = ed_history_col(&t->hist, "eval_step");
     return t->has_val && t->st.global_step > 0 && (s->n == 0 || s->v[s->n - 1] != (double)t->st.global_step);
 }
 
@@ -153,18 +150,12 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     int is_best = 0;
     if (t->has_val && validate(t, &er, &is_best, 1, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
-    ed_history *h = &t->hist;
-    ed_dcol_push(&h->epoch, (double)(st->epoch + 1));
-    ed_dcol_push(&h->train_loss, train_loss);
-    ed_dcol_push(&h->val_loss, er.loss);
-    ed_dcol_push(&h->perplexity, er.perplexity);
-    ed_dcol_push(&h->val_accuracy, er.accuracy);
-    /* From the schedule, not from the last step of this process: a run resumed right at
+    /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
-    ed_dcol_push(&h->lr, trainer_lr(t, st->global_step > 0 ? st->global_step - 1 : 0));
-    ed_dcol_push(&h->epoch_seconds, ed_now() - epoch_t0);
-    ed_metrics_epoch(&t->metrics, st->global_step, st->epoch + 1, train_loss, er.loss, er.perplexity, er.accuracy,
-                     h->lr.v[h->lr.n - 1], h->epoch_seconds.v[h->epoch_seconds.n - 1]);
+    ed_row row = {.kind = ED_ROW_EPOCH, .step = (double)st->global_step, .epoch = st->epoch + 1,
+                  .train_loss = train_loss, .val_loss = er.loss, .perplexity = er.perplexity, .accuracy = er.accuracy,
+                  .lr = trainer_lr(t, st->global_step > 0 ? st->global_step - 1 : 0), .seconds = ed_now() - epoch_t0};
+    ed_log_row(&t->hist, &t->metrics, &row);
     if (t->verbose) {
         char what[96];
         snprintf(what, sizeof what, "epoch %d/%d train_loss %.4f", st->epoch + 1, t->o->epochs, train_loss);
@@ -201,7 +192,7 @@ static void print_summary(const ed_trainer *t, const char *how) {
     double secs = timed ? t->step_seconds : t->first_seconds, comm = timed ? t->comm_seconds : t->first_comm;
     double toks = (double)(timed ? t->tokens_run : t->first_tokens);
     double tok_s = secs > 0 ? toks / secs : 0.0;
-    double mfu = tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    double mfu = mfu_at(t, tok_s);
     double wait = secs > 0 ? comm / secs : 0.0;
     char el[32];
     ed_format_duration(t->step_seconds + t->first_seconds, el, sizeof el);
@@ -434,8 +425,12 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
-        ed_metrics_close(&t->metrics);
     }
+    /* TensorBoard stays open for the closing sample (below) */
+    ed_tb *tb = t->metrics.tb;
+    t->metrics.tb = NULL;
+    ed_metrics_close(&t->metrics);
+    long last_step = t->st.global_step;
     if (rc == ED_EXIT_FAILURE && d->rank == 0) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
@@ -471,7 +466,11 @@ int ed_train(const ed_options *o, const ed_dist *d) {
             printf("sample (expert-dist generate %s \"%s\" -n %d):\n", go.checkpoint, go.prompt, go.max_new_tokens);
             fflush(stdout);
         }
-        ed_generate(&go, d); /* a failure is reported and does not change the run's status */
+        char *text = NULL;
+        ed_generate_text(&go, d, tb ? &text : NULL); /* a failure is reported and does not change the run's status */
+        if (text) ed_tb_text(tb, "sample", last_step, text);
+        free(text);
     }
+    ed_tb_close(tb);
     return rc;
 }

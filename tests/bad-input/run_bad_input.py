@@ -203,6 +203,9 @@ CASES = [
     Case("gen:ckpt-bad-config-type.h5", "inspect", 1, "d_model", env=NOVERIFY),
     Case("gen:ckpt-heads-not-dividing.h5", "generate", 1, "n-heads 3 does not divide d-model", env=NOVERIFY),
     Case("gen:ckpt-model-only.h5", "generate", 0, env=NOVERIFY),  # no /optimizer, /trainer: fine for generate
+    # ---- --tensorboard DIR that cannot be made: the run finishes (0), with one warning ----
+    Case("empty.txt", "tensorboard", 0, "not a directory", quick=True),  # a file where the directory should be
+    Case("/proc/ed-tensorboard", "tensorboard", 0, "cannot create directory"),
 ]
 
 
@@ -419,6 +422,8 @@ def flags_for(c, path, work, good, idx):
         return ["eval", path, good, "--threads", "1"]
     if c.how == "resume":
         return MODEL + ["--max-steps", "3", "--train-file", good, "--resume", path, "-o", out]
+    if c.how == "tensorboard":
+        return MODEL + RUN + ["--train-file", good, "--tensorboard", path, "-o", out]
     raise ValueError(c.how)
 
 
@@ -437,6 +442,10 @@ def check(c, path, p):
         errs = [l for l in lines if "warning" not in l]
         if errs:
             probs.append("error line(s) on an accepted file: %s" % errs)
+        if c.how == "tensorboard":  # TensorBoard stops with one warning naming the directory
+            warns = [l for l in p.stderr.splitlines() if l.startswith("warning: --tensorboard")]
+            if len(warns) != 1 or c.text not in warns[0] or path not in warns[0]:
+                probs.append("expected one TensorBoard warning with %r and the path, got %s" % (c.text, warns))
     else:
         if len(lines) != 1:
             probs.append("%d lines start with 'expert-dist:', expected exactly one" % len(lines))

@@ -31,6 +31,14 @@ static const char *const FIXTURE_TEXTS[] = {
     "The dog sleeps; the fox runs away into the brown forest.",
 };
 
+/* A history column to fill by hand: the fixture's columns have different lengths (which
+ * ed_log_row never makes) to show that each column is stored on its own. */
+static inline ed_dcol *hist_col(ed_history *h, const char *name) {
+    const ed_dcol *c = ed_history_col(h, name);
+    ED_CHECK(c, "no history column %s", name);
+    return (ed_dcol *)c;
+}
+
 static inline ed_tokenizer *fixture_tokenizer(void) {
     size_t n = sizeof FIXTURE_TEXTS / sizeof FIXTURE_TEXTS[0];
     size_t lens[8];
@@ -104,16 +112,16 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->scaler = (ed_loss_scaler){.scale = 8192.0, .growth_tracker = 1234, .skipped = 17};
 
     for (int e = 0; e < 3; e++) {
-        ed_dcol_push(&f->hist.epoch, e);
-        ed_dcol_push(&f->hist.train_loss, 5.0 - e * 0.25);
-        ed_dcol_push(&f->hist.val_loss, e == 1 ? NAN : 5.1 - e * 0.2);
-        ed_dcol_push(&f->hist.perplexity, exp(5.1 - e * 0.2));
-        ed_dcol_push(&f->hist.lr, 1e-3 / (e + 1));
+        ed_dcol_push(hist_col(&f->hist, "epoch"), e);
+        ed_dcol_push(hist_col(&f->hist, "train_loss"), 5.0 - e * 0.25);
+        ed_dcol_push(hist_col(&f->hist, "val_loss"), e == 1 ? NAN : 5.1 - e * 0.2);
+        ed_dcol_push(hist_col(&f->hist, "perplexity"), exp(5.1 - e * 0.2));
+        ed_dcol_push(hist_col(&f->hist, "lr"), 1e-3 / (e + 1));
     }
-    for (int i = 0; i < 7; i++) ed_dcol_push(&f->hist.log_loss, 1.0 / (i + 1));
+    for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_loss"), 1.0 / (i + 1));
     for (int i = 0; i < 4; i++) {
-        ed_dcol_push(&f->hist.eval_step, 10.0 * (i + 1));
-        ed_dcol_push(&f->hist.eval_loss, 4.0 - 0.1 * i);
+        ed_dcol_push(hist_col(&f->hist, "eval_step"), 10.0 * (i + 1));
+        ed_dcol_push(hist_col(&f->hist, "eval_loss"), 4.0 - 0.1 * i);
     }
     /* val_accuracy, epoch_seconds and most log_* stay empty: empty columns must survive */
 }

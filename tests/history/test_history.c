@@ -8,30 +8,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "expert/tensorboard.h"
 #include "expert/train_state.h"
 
+/* Rows as the trainer logs them, through the one log call (no live files). */
 static void fill(ed_history *h, int epochs) {
     for (int e = 0; e < epochs; e++) {
-        ed_dcol_push(&h->epoch, e + 1);
-        ed_dcol_push(&h->train_loss, 5.0 - e);
-        ed_dcol_push(&h->val_loss, e == 0 ? NAN : 4.5 - e);
-        ed_dcol_push(&h->perplexity, exp(4.5 - e));
-        ed_dcol_push(&h->val_accuracy, 0.1 * e);
-        ed_dcol_push(&h->lr, 5e-4);
-        ed_dcol_push(&h->epoch_seconds, 1.5);
+        ed_row r = {.kind = ED_ROW_EPOCH, .step = 10 * (e + 1), .epoch = e + 1, .train_loss = 5.0 - e,
+                    .val_loss = e == 0 ? NAN : 4.5 - e, .perplexity = exp(4.5 - e), .accuracy = 0.1 * e,
+                    .lr = 5e-4, .seconds = 1.5};
+        ed_log_row(h, NULL, &r);
     }
     for (int s = 1; s <= 3; s++) {
-        ed_dcol_push(&h->log_step, 10 * s);
-        ed_dcol_push(&h->log_epoch, 1);
-        ed_dcol_push(&h->log_loss, 6.0 - s);
-        ed_dcol_push(&h->log_lr, 5e-4);
-        ed_dcol_push(&h->log_grad_norm, 0.5);
-        ed_dcol_push(&h->log_tokens_per_s, 1000.0 * s);
-        ed_dcol_push(&h->log_elapsed, s);
+        ed_row r = {.kind = ED_ROW_LOG, .step = 10 * s, .epoch = 1, .loss = 6.0 - s, .lr = 5e-4, .grad_norm = 0.5,
+                    .tokens_per_s = 1000.0 * s, .elapsed = s};
+        ed_log_row(h, NULL, &r);
     }
 }
 
@@ -75,8 +72,8 @@ static void test_json_and_csv(void **state) {
     free(text);
 
     /* rewriting replaces the whole file */
-    ed_dcol_push(&h.epoch, 4);
-    ed_dcol_push(&h.train_loss, 1.0);
+    ed_row r = {.kind = ED_ROW_EPOCH, .epoch = 4, .train_loss = 1.0, .val_loss = NAN};
+    ed_log_row(&h, NULL, &r);
     assert_int_equal(ed_history_write(&h, path, NULL, &err), 0);
     root = json_load_file(path, 0, &jerr);
     assert_non_null(root);
@@ -91,7 +88,7 @@ static void test_json_and_csv(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent-dir/h.json"));
 
     ed_history_free(&h);
-    assert_null(h.train_loss.v);
+    assert_null(ed_history_col(&h, "train_loss")->v);
     unlink(path);
     unlink(csv);
     rmdir(dir);
@@ -112,6 +109,137 @@ static void test_other_name_gets_csv_suffix(void **state) {
     ed_history_free(&h);
     unlink(path);
     unlink(csv);
+    rmdir(dir);
+}
+
+/* metrics.jsonl lines come from the same column table: one line per row, its kind's
+ * columns in order, integers as integers, NaN as null, "best" as a boolean. */
+static void test_metrics_lines(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ed-metrics-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    ed_metrics m;
+    ed_error err;
+    assert_int_equal(ed_metrics_open(&m, path, -1, &err), 0);
+    ed_history h = {0};
+    ed_row rows[] = {
+        {.kind = ED_ROW_LOG, .step = 40, .epoch = 1, .loss = 7.25, .lr = 5e-4, .grad_norm = 1.5, .tokens_per_s = 3980.5,
+         .elapsed = 53.125, .mfu = 0.25},
+        {.kind = ED_ROW_VAL, .step = 50, .epoch = 1, .val_loss = 5.5, .perplexity = 244.691932, .accuracy = 0.25, .best = 1},
+        {.kind = ED_ROW_EPOCH, .step = 60, .epoch = 1, .train_loss = 5.75, .val_loss = NAN, .perplexity = NAN,
+         .accuracy = NAN, .lr = 5e-4, .seconds = 812.5},
+    };
+    for (size_t i = 0; i < 3; i++) ed_log_row(&h, &m, &rows[i]);
+    ed_metrics_close(&m);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(ed_read_file(path, &text, &len, &err), 0);
+    assert_string_equal(text,
+                        "{\"type\": \"log\", \"step\": 40, \"epoch\": 1, \"loss\": 7.25, \"lr\": 0.0005, \"grad_norm\": 1.5, "
+                        "\"tokens_per_s\": 3980.5, \"elapsed\": 53.125, \"mfu\": 0.25}\n"
+                        "{\"type\": \"val\", \"step\": 50, \"epoch\": 1, \"val_loss\": 5.5, \"perplexity\": 244.691932, "
+                        "\"val_accuracy\": 0.25, \"best\": true}\n"
+                        "{\"type\": \"epoch\", \"step\": 60, \"epoch\": 1, \"train_loss\": 5.75, \"val_loss\": null, "
+                        "\"perplexity\": null, \"val_accuracy\": null, \"lr\": 0.0005, \"seconds\": 812.5}\n");
+    free(text);
+    /* and the history kept each row's kept columns: "best" and the epoch row's step are not */
+    assert_int_equal(ed_history_col(&h, "log_step")->n, 1);
+    assert_true(ed_history_col(&h, "eval_accuracy")->v[0] == 0.25);
+    assert_true(ed_history_col(&h, "epoch_seconds")->v[0] == 812.5);
+    assert_null(ed_history_col(&h, "best"));
+    ed_history_free(&h);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* CRC-32C (the TFRecord framing of TensorBoard files): the standard check value, a
+ * split computation, and the empty input. tensorboard_events.py checks every record with
+ * python3-crcmod's. */
+static void test_crc32c(void **state) {
+    (void)state;
+    assert_int_equal(ed_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(ed_crc32c(ed_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(ed_crc32c(0, "", 0), 0);
+    unsigned char zeros[32] = {0};
+    assert_int_equal(ed_crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4: 32 bytes of zeros */
+}
+
+static int count_events(const char *dir, long *bytes) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    *bytes = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, "events.out.tfevents.", 20) != 0) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        assert_int_equal(stat(path, &sb), 0);
+        *bytes += sb.st_size;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void remove_events(const char *dir) {
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.') unlink(path);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* The TensorBoard writer's life cycle in one process (tensorboard_events.py reads the
+ * records themselves): a resume cuts the earlier file and adds one, keeping the texts
+ * up to the step; a fresh open removes earlier files; an impossible directory gives NULL
+ * (after its one warning) and every call on NULL is a no-op. */
+static void test_tensorboard_writer(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ed-tb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tbdir[256], file_as_dir[320];
+    snprintf(tbdir, sizeof tbdir, "%s/a/tb", dir); /* made with its parent */
+    ed_tb *tb = ed_tb_open(tbdir, -1);
+    assert_non_null(tb);
+    ed_tb_text(tb, "config", 0, "# comment\nlr = 0.1\n");
+    for (int s = 1; s <= 6; s++) {
+        ed_row r = {.kind = ED_ROW_LOG, .step = s, .epoch = 1, .loss = 7.0 - s, .lr = 1e-3, .grad_norm = NAN};
+        ed_tb_scalars(tb, &r);
+    }
+    ed_tb_close(tb);
+    long full, cut;
+    assert_int_equal(count_events(tbdir, &full), 1);
+
+    tb = ed_tb_open(tbdir, 3); /* resumed at step 3 */
+    assert_non_null(tb);
+    assert_true(ed_tb_has_text(tb, "config", 0));
+    assert_false(ed_tb_has_text(tb, "config", 3));
+    ed_tb_close(tb);
+    assert_int_equal(count_events(tbdir, &cut), 2);
+    assert_true(cut < full);
+
+    tb = ed_tb_open(tbdir, -1); /* a fresh run */
+    assert_non_null(tb);
+    assert_false(ed_tb_has_text(tb, "config", 0));
+    ed_tb_close(tb);
+    assert_int_equal(count_events(tbdir, &cut), 1);
+
+    snprintf(file_as_dir, sizeof file_as_dir, "%s/events.out.tfevents.0.x", tbdir); /* a file, not a directory */
+    FILE *f = fopen(file_as_dir, "w");
+    fclose(f);
+    assert_null(ed_tb_open(file_as_dir, -1));
+    ed_tb_text(NULL, "x", 0, "y");
+    ed_tb_close(NULL);
+
+    remove_events(tbdir);
+    snprintf(tbdir, sizeof tbdir, "%s/a", dir);
+    rmdir(tbdir);
     rmdir(dir);
 }
 
@@ -139,6 +267,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_and_csv),
         cmocka_unit_test(test_other_name_gets_csv_suffix),
+        cmocka_unit_test(test_metrics_lines),
+        cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_tensorboard_writer),
         cmocka_unit_test(test_dcol_grows),
         cmocka_unit_test(test_train_state_init),
     };

@@ -30,7 +30,7 @@
 #include "expert/train_state.h"
 
 #define ED_CKPT_FORMAT "expert-dist-checkpoint"
-#define ED_CKPT_FORMAT_VERSION 2
+#define ED_CKPT_FORMAT_VERSION 3
 
 typedef struct {
     const ed_options *opt;

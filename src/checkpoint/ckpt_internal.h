@@ -91,8 +91,7 @@ typedef struct {
     const char *name;
     ckpt_ftype type;
     size_t offset;
-    int since;    /* format version that added the field; older files do not have it */
-    int optional; /* added without a version bump: a file without it keeps the caller's value */
+    int since; /* format version that added the field; older files do not have it */
 } ckpt_field;
 
 /* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */

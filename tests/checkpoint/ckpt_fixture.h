@@ -119,6 +119,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(hist_col(&f->hist, "lr"), 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_loss"), 1.0 / (i + 1));
+    for (int i = 0; i < 5; i++) ed_dcol_push(hist_col(&f->hist, "log_loss_scale"), 65536.0 / (1 << i));
     for (int i = 0; i < 4; i++) {
         ed_dcol_push(hist_col(&f->hist, "eval_step"), 10.0 * (i + 1));
         ed_dcol_push(hist_col(&f->hist, "eval_loss"), 4.0 - 0.1 * i);

@@ -446,28 +446,40 @@ static void test_bad_format_attr(void **st) {
     fixture_free(&f);
 }
 
-/* The loss scaler's attributes came after format 2 without a bump: a file without them
- * reads, and the caller's scaler (here: none, scale 0) stays. */
-static void test_state_without_scaler(void **st) {
+/* Format 3 added the loss scaler (/trainer attributes, two log columns): a format-2 file
+ * reads with the caller's scaler (none, scale 0) and NaN in the new columns, one per log
+ * row, so the log columns keep one length. */
+static void test_format2_without_scaler(void **st) {
     (void)st;
     fixture f;
-    const char *p = good_file(&f, "noscaler.h5");
+    const char *p = good_file(&f, "format2.h5");
     hid_t file = open_rw(p);
+    long long v = 2;
+    H5LTset_attribute_long_long(file, "/", "format_version", &v, 1);
     hid_t g = H5Gopen2(file, "/trainer", H5P_DEFAULT);
     assert_true(g >= 0);
     assert_true(H5Adelete(g, "loss_scale") >= 0);
     assert_true(H5Adelete(g, "loss_scale_growth_tracker") >= 0);
     assert_true(H5Adelete(g, "loss_scale_skipped") >= 0);
     H5Gclose(g);
+    assert_true(H5Ldelete(file, "/history/log_loss_scale", H5P_DEFAULT) >= 0);
+    assert_true(H5Ldelete(file, "/history/log_scale_skipped", H5P_DEFAULT) >= 0);
     close_rw(file, p);
     ed_train_state s;
     ed_train_state_init(&s, 1, 1);
+    ed_history h = {0};
     ed_error err;
-    if (at_read_state(p, &s, NULL, &err) != 0) fail_msg("%s", err.msg);
+    if (at_read_state(p, &s, &h, &err) != 0) fail_msg("%s", err.msg);
     assert_true(s.scaler.scale == 0.0);
     assert_int_equal(s.scaler.growth_tracker, 0);
     assert_int_equal(s.scaler.skipped, 0);
     assert_int_equal(s.nan_skipped, f.state.nan_skipped); /* the rest was read */
+    const ed_dcol *steps = ed_history_col(&h, "log_loss"), *scale = ed_history_col(&h, "log_loss_scale");
+    assert_true(steps->n > 0); /* the longest log column of the fixture */
+    assert_int_equal(scale->n, steps->n);
+    for (size_t i = 0; i < scale->n; i++) assert_true(isnan(scale->v[i]));
+    assert_int_equal(ed_history_col(&h, "log_scale_skipped")->n, steps->n);
+    ed_history_free(&h);
     fixture_free(&f);
 }
 
@@ -848,7 +860,7 @@ int main(void) {
         cmocka_unit_test(test_bad_missing_and_not_hdf5),
         cmocka_unit_test(test_bad_format_attr),
         cmocka_unit_test(test_bad_newer_version),
-        cmocka_unit_test(test_state_without_scaler),
+        cmocka_unit_test(test_format2_without_scaler),
         cmocka_unit_test(test_bad_missing_dataset),
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_bad_config_mismatch),

@@ -20,7 +20,7 @@ CASE:
             resume reads each rank's slice (bit-identical), or all of it with --zero 0
             (then equal to fp32 rounding: the clipping norm is summed another way).
   v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
-            resumes; the resumed run writes format 2.
+            resumes; the resumed run writes the current format (3).
   rotation  best.h5 / last.h5 / step-<N>.h5 / epoch-<N>.h5 (--save-every) with --keep-last K: which files remain and
             what each one holds.
 """
@@ -292,7 +292,8 @@ def case_v1(r, n):
     """fixtures/v1-midepoch.h5: a real format-1 checkpoint (written by expert-dist before
     format 2, stopped by --max-steps 20 in the middle of epoch 1 at batch size 2, with the
     dropout_rng dataset format 2 dropped). It must still inspect, evaluate and resume; what
-    the resumed run writes is format 2, without dropout_rng."""
+    the resumed run writes is the current format (3), without dropout_rng, with format 3's
+    loss scaler attributes (scale 0: an fp32 run has none)."""
     src = os.path.join(FIXTURES, "v1-midepoch.h5")
     ck = os.path.join(r.work, "v1.h5")
     shutil.copy(src, ck)
@@ -312,8 +313,10 @@ def case_v1(r, n):
     check(f"40 of 122 windows done, global step 20; global batch 2 -> {8 * n} windows" in p.stdout,
           "the format-1 position is read as 40 windows and the batch change is reported")
     with h5py.File(os.path.join(out, "last.h5"), "r") as f:
-        check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
-              "the resumed run writes format 2 without dropout_rng")
+        check(int(f.attrs["format_version"]) == 3 and "dropout_rng" not in f["trainer"],
+              "the resumed run writes format 3 without dropout_rng")
+        check(float(f["trainer"].attrs["loss_scale"]) == 0.0 and len(f["history/log_loss_scale"]) == len(f["history/log_step"]),
+              "format 3's scaler: no scale in fp32, one (NaN) log_loss_scale per log row")
         check(int(f["trainer"].attrs["epoch"]) == 2 and int(f["trainer"].attrs["global_step"]) > 20,
               "the resumed run finished the checkpoint's 2 epochs")
 

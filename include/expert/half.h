@@ -14,8 +14,7 @@
  * infinities stay infinite, a finite value that rounds past the largest finite value
  * (bf16: about 3.39e38; fp16: 65504, so from 65520 up) becomes infinity of its sign; an
  * fp16 value below half the smallest subnormal becomes a signed zero. Widening is exact.
- * The conversions are integer arithmetic only: they do not depend on the FPU's rounding
- * mode or on flush-to-zero.
+ * The conversions are integer arithmetic, except fp16 subnormals (see ed_fp16_encode_bits).
  *
  * The scalar conversions are inline because the callers' loops (a gradient bucket, a GEMM
  * operand) are the hot path: a call per element would stop them vectorising. */
@@ -57,26 +56,37 @@ static inline float ed_bf16_decode(uint16_t h) {
 /* ---- fp16 (IEEE binary16) ---- */
 
 /* The fp16 bit pattern of the float32 bit pattern u, rounded to nearest even. Every case
- * is computed and the right one selected (no early returns), so loops over it vectorise:
+ * is computed and the right one selected (no branches, no per-element shift counts), so
+ * loops over it vectorise even with the baseline's SSE2:
  *   normal    |x| >= 2^-14: rebias the exponent (127 - 15 = 112) and round the mantissa
  *             to 10 bits like bf16 above (a carry into the exponent is the right answer);
- *   subnormal |x| <  2^-14: the significand (implicit bit set) shifted right by
- *             126 - exponent (14 .. 24 places), rounded on the bits shifted out; from
- *             126 - exponent > 24 on, |x| < 2^-25 and the result is zero;
+ *   subnormal |x| <  2^-14: |x| + 0.5 in float32, whose ulp is 2^-24, the fp16 subnormal
+ *             step: the addition rounds |x| to a multiple of 2^-24, to nearest even, and
+ *             the sum's low bits count the steps (1024 = 2^-14 encodes the smallest
+ *             normal, as it should). This one path uses the FPU, in its default
+ *             round-to-nearest mode, which the engine never changes; a float32 denormal
+ *             input becomes 0 either way, so flush-to-zero does not matter;
  *   overflow  |x| >= 65520 (0x477ff000: halfway from 65504 to 2^16, ties to even = up);
  *   NaN       quiet bit set, the top payload bits kept. */
+/* c ? a : b as masks: GCC turns ?: on these into branches its vectoriser gives up on. */
+static inline uint32_t ed_half_select(int c, uint32_t a, uint32_t b) {
+    uint32_t m = 0u - (uint32_t)(c != 0);
+    return (a & m) | (b & ~m);
+}
+
 static inline uint16_t ed_fp16_encode_bits(uint32_t u) {
     uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
     uint32_t normal = (a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u) >> 13;
-    uint32_t e = a >> 23, shift = e < 102u ? 31u : 126u - e; /* shift 31: nothing survives */
-    uint32_t m = (a & 0x7fffffu) | 0x800000u;
-    uint32_t q = shift >= 31u ? 0u : m >> shift;
-    uint32_t rem = shift >= 31u ? m : m & ((1u << shift) - 1u);
-    uint32_t half = shift >= 31u ? 0xffffffffu : 1u << (shift - 1u);
-    uint32_t sub = q + (rem > half || (rem == half && (q & 1u)));
-    uint32_t r = a >= 0x38800000u ? normal : sub;
-    r = a >= 0x477ff000u ? 0x7c00u : r;
-    r = a > 0x7f800000u ? 0x7e00u | ((a >> 13) & 0x3ffu) : r;
+    float fa, fs;
+    memcpy(&fa, &a, sizeof fa);
+    fs = fa + 0.5f;
+    uint32_t sub;
+    memcpy(&sub, &fs, sizeof sub);
+    sub -= 0x3f000000u;
+    int32_t ia = (int32_t)a; /* < 2^31: signed compares, which SSE2 has */
+    uint32_t r = ed_half_select(ia >= 0x38800000, normal, sub);
+    r = ed_half_select(ia >= 0x477ff000, 0x7c00u, r);
+    r = ed_half_select(ia > 0x7f800000, 0x7e00u | ((a >> 13) & 0x3ffu), r);
     return (uint16_t)(sign | r);
 }
 
@@ -86,16 +96,40 @@ static inline uint16_t ed_fp16_encode(float f) {
     return ed_fp16_encode_bits(u);
 }
 
+/* The float32 bit pattern u rounded to the nearest fp16 value, kept as float32 bits (=
+ * the widened ed_fp16_encode_bits(u), without the 16-bit detour that SSE2 packs slowly):
+ * the same cases, a normal value rounded to 10 mantissa bits in place, a subnormal one
+ * as (|x| + 0.5) - 0.5 (both steps exact but the rounding one). */
+static inline uint32_t ed_fp16_round_bits(uint32_t u) {
+    uint32_t sign = u & 0x80000000u, a = u & 0x7fffffffu;
+    uint32_t normal = (a + 0xfffu + ((a >> 13) & 1u)) & 0xffffe000u;
+    float fa;
+    memcpy(&fa, &a, sizeof fa);
+    fa = (fa + 0.5f) - 0.5f;
+    uint32_t sub;
+    memcpy(&sub, &fa, sizeof sub);
+    int32_t ia = (int32_t)a;
+    uint32_t r = ed_half_select(ia >= 0x38800000, normal, sub);
+    r = ed_half_select(ia >= 0x477ff000, 0x7f800000u, r);
+    r = ed_half_select(ia > 0x7f800000, (a | 0x00400000u) & 0xffffe000u, r);
+    return sign | r;
+}
+
 /* The fp16 bit pattern h widened to float32 (exact): normal and special values by moving
- * the fields into place, subnormals (exponent field 0) as mantissa x 2^-24, which is
- * exact in float32 and an integer-to-float conversion rather than a bit search. */
+ * the fields into place; a subnormal m x 2^-24 as (0.5 + m x 2^-24) - 0.5, whose first
+ * term is the float32 with bits 0x3f000000 + m (exact: no rounding happens). */
 static inline float ed_fp16_decode(uint16_t h) {
     uint32_t sign = ((uint32_t)h & 0x8000u) << 16, e = ((uint32_t)h >> 10) & 0x1fu, m = (uint32_t)h & 0x3ffu;
-    uint32_t u = sign | (e == 0x1fu ? 0x7f800000u | (m << 13) : ((e + 112u) << 23) | (m << 13));
+    uint32_t normal = ed_half_select(e == 0x1fu, 0x7f800000u, (e + 112u) << 23) | (m << 13);
+    uint32_t hb = 0x3f000000u | m, sub;
+    float half;
+    memcpy(&half, &hb, sizeof half);
+    half -= 0.5f;
+    memcpy(&sub, &half, sizeof sub);
+    uint32_t u = sign | ed_half_select(e == 0, sub, normal);
     float f;
     memcpy(&f, &u, sizeof f);
-    float sub = (float)(int32_t)m * 0x1p-24f;
-    return e == 0 ? (sign ? -sub : sub) : f;
+    return f;
 }
 
 /* ---- arrays ---- */

@@ -11,7 +11,12 @@ void ed_half_round(ed_half_format fmt, float *dst, const float *src, size_t n) {
             memcpy(&dst[i], &u, sizeof u);
         }
     } else {
-        for (size_t i = 0; i < n; i++) dst[i] = ed_fp16_decode(ed_fp16_encode(src[i]));
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &src[i], sizeof u);
+            u = ed_fp16_round_bits(u);
+            memcpy(&dst[i], &u, sizeof u);
+        }
     }
 }
 

@@ -13,7 +13,7 @@
  * checkpoints) stays float32. fp16's small range needs dynamic loss scaling, which the
  * trainer adds (expert/optim.h, ed_loss_scaler). On the oneDNN backend, where oneDNN has a
  * matmul of that half type for the CPU (bf16: AVX512-BF16 or AMX; fp16: AVX512-FP16 or
- * AMX-FP16, none of which oneDNN 2.6 builds a kernel for), the products run in half
+ * AMX-FP16; asked of oneDNN at run time), the products run in half
  * instructions; elsewhere (always on OpenBLAS, which has no half GEMM in Debian's build),
  * or when the environment sets ED_BF16_EMULATE=1 / ED_FP16_EMULATE=1, they are emulated
  * by the fp32 GEMM on the rounded inputs. A product of two bf16 values (8 x 8 significant

@@ -26,10 +26,11 @@ const ckpt_field ckpt_state_fields[] = {
     {"log_loss_sum", CKPT_F_DOUBLE, offsetof(ed_train_state, log_loss_sum), 1},
     {"log_count", CKPT_F_LONG, offsetof(ed_train_state, log_count), 1},
     {"nan_skipped", CKPT_F_LONG, offsetof(ed_train_state, nan_skipped), 1},
-    /* the fp16 loss scaler (format 3): older files read as "no scaler" (the caller's scale 0) */
-    {"loss_scale", CKPT_F_DOUBLE, offsetof(ed_train_state, scaler.scale), 3},
-    {"loss_scale_growth_tracker", CKPT_F_LONG, offsetof(ed_train_state, scaler.growth_tracker), 3},
-    {"loss_scale_skipped", CKPT_F_LONG, offsetof(ed_train_state, scaler.skipped), 3},
+    /* the fp16 loss scaler, added without a format version: a file written before it reads
+     * as "no scaler" (the caller's scale 0) */
+    {"loss_scale", CKPT_F_DOUBLE, offsetof(ed_train_state, scaler.scale), ED_SINCE_ANY},
+    {"loss_scale_growth_tracker", CKPT_F_LONG, offsetof(ed_train_state, scaler.growth_tracker), ED_SINCE_ANY},
+    {"loss_scale_skipped", CKPT_F_LONG, offsetof(ed_train_state, scaler.skipped), ED_SINCE_ANY},
     {NULL, CKPT_F_INT, 0, 0},
 };
 

@@ -237,34 +237,42 @@ int ed_ckpt_read_optim(ed_ckpt *c, ed_optim *o, const ed_gpt *m, ed_error *err) 
     return rc;
 }
 
-/* The kept columns. One newer than the file holds NaN for each row its kind has in the
- * file (its longest older column: a log row of a format-2 file has no loss scale), so a
- * kind's columns keep one length; it is empty when the whole kind is newer (format 1's
- * validations). */
+/* The number of rows of kind k: the length of its step column (the table lists it before
+ * the kind's other columns, so it is read first). */
+static size_t kind_rows(const ed_history *h, ed_row_kind k) {
+    for (size_t i = 0; i < ed_ncolumns; i++)
+        if (ed_columns[i].kind == k && ed_columns[i].kept && ed_columns[i].value == offsetof(ed_row, step))
+            return h->col[i].n;
+    return 0;
+}
+
 static int read_history(ckpt_reader *r, ed_history *h) {
-    size_t rows[ED_ROW_KINDS] = {0};
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < ed_ncolumns; i++) {
-            const ed_column *c = &ed_columns[i];
-            int newer = c->since > r->format_version;
-            if (!c->kept || newer != pass) continue;
-            ed_dcol *col = &h->col[i];
+    for (size_t i = 0; i < ed_ncolumns; i++) {
+        const ed_column *c = &ed_columns[i];
+        if (!c->kept) continue;
+        ed_dcol *col = &h->col[i];
+        if (c->since > r->format_version) { /* newer than the file: an empty column */
             free(col->v);
             memset(col, 0, sizeof *col);
-            if (newer) {
-                for (size_t k = 0; k < rows[c->kind]; k++) ed_dcol_push(col, NAN);
-                continue;
-            }
-            char dpath[96];
-            snprintf(dpath, sizeof dpath, "/history/%s", c->kept);
-            double *v;
-            size_t n;
-            if (ckpt_read_f64_vec(r, dpath, &v, &n) < 0) return -1;
-            col->v = v;
-            col->n = n;
-            col->cap = n ? n : 1;
-            if (n > rows[c->kind]) rows[c->kind] = n;
+            continue;
         }
+        char dpath[96];
+        snprintf(dpath, sizeof dpath, "/history/%s", c->kept);
+        if (c->since == ED_SINCE_ANY && !ckpt_exists(r, dpath)) {
+            /* written before the column existed: that run did not record it */
+            free(col->v);
+            memset(col, 0, sizeof *col);
+            for (size_t n = kind_rows(h, c->kind); n > 0; n--) ed_dcol_push(col, NAN);
+            continue;
+        }
+        double *v;
+        size_t n;
+        if (ckpt_read_f64_vec(r, dpath, &v, &n) < 0) return -1;
+        free(col->v);
+        col->v = v;
+        col->n = n;
+        col->cap = n ? n : 1;
+    }
     return 0;
 }
 
@@ -274,6 +282,7 @@ int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *e
     if (!ckpt_exists(r, "/trainer")) rc = ckpt_fail(r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
         if (f->since > r->format_version) continue; /* newer than the file: the caller's value stays */
+        if (f->since == ED_SINCE_ANY && !ckpt_has_attr(r, "/trainer", f->name)) continue; /* ... the same */
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {

@@ -26,8 +26,9 @@ const ed_column ed_columns[] = {
     {LOG,   REAL, V(tokens_per_s), "log_tokens_per_s", "tokens_per_s",  "tokens_per_s", "train/tokens_per_s", 1},
     {LOG,   REAL, V(elapsed),      "log_elapsed",      "elapsed",       "elapsed",      NULL,                 1},
     {LOG,   REAL, V(mfu),          NULL,               NULL,            "mfu",          "train/mfu",          0},
-    {LOG,   REAL, V(loss_scale),   "log_loss_scale",   "loss_scale",    "loss_scale",   "train/loss_scale",   3},
-    {LOG,   INT,  V(scale_skipped), "log_scale_skipped", "scale_skipped", "scale_skipped", NULL,              3},
+    /* --precision fp16's loss scaler (expert/optim.h): added without a format version */
+    {LOG,   REAL, V(loss_scale),   "log_loss_scale",   "loss_scale",    "loss_scale",   "train/loss_scale",   ED_SINCE_ANY},
+    {LOG,   INT,  V(scale_skipped), "log_scale_skipped", "scale_skipped", "scale_skipped", NULL,              ED_SINCE_ANY},
 
     {VAL,   INT,  V(step),         "eval_step",        "step",          "step",         NULL,                 2},
     {VAL,   INT,  V(epoch),        "eval_epoch",       "epoch",         "epoch",        NULL,                 2},
@@ -35,6 +36,11 @@ const ed_column ed_columns[] = {
     {VAL,   REAL, V(perplexity),   "eval_perplexity",  "perplexity",    "perplexity",   "val/perplexity",     2},
     {VAL,   REAL, V(accuracy),     "eval_accuracy",    "accuracy",      "val_accuracy", "val/accuracy",       2},
     {VAL,   BOOL, V(best),         NULL,               NULL,            "best",         NULL,                 0},
+    /* --val-generate (include/expert/geneval.h): added without a format version */
+    {VAL,   REAL, V(bleu),         "eval_bleu",        "bleu",          "bleu",         "val/bleu",           ED_SINCE_ANY},
+    {VAL,   REAL, V(rouge1),       "eval_rouge1",      "rouge1",        "rouge1",       "val/rouge1",         ED_SINCE_ANY},
+    {VAL,   REAL, V(rouge2),       "eval_rouge2",      "rouge2",        "rouge2",       "val/rouge2",         ED_SINCE_ANY},
+    {VAL,   REAL, V(rougeL),       "eval_rougeL",      "rougeL",        "rougeL",       "val/rougeL",         ED_SINCE_ANY},
 
     /* per epoch: the seed pipeline's history; TensorBoard has these values from the log
      * and validation rows of the same step already */

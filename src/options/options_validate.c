@@ -72,6 +72,7 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->grad_comm == ED_COMM_BF16 && o->zero == 1)
         return ed_fail(err, "grad-comm bf16 works with --zero 0 only (ZeRO-1 reduce-scatters in fp32)");
     if (o->check_every < 0) return ed_fail(err, "check-every must be >= 0 (got %d)", o->check_every);
+    if (o->comm_timeout < 0) return ed_fail(err, "comm-timeout must be >= 0 seconds (got %d)", o->comm_timeout);
     if (o->debug_exit_rank < 0) return ed_fail(err, "debug-exit-rank must be >= 0 (got %d)", o->debug_exit_rank);
     if (o->debug_exit_step < 0) return ed_fail(err, "debug-exit-step must be >= 0 (got %ld)", o->debug_exit_step);
     if (!(o->loss_scale_init > 0.0f && o->loss_scale_init < INFINITY))
@@ -89,6 +90,12 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
         return ed_fail(err, "repetition-penalty must be > 0 (got %g; 1 = off)", (double)o->repetition_penalty);
     if (o->num_samples < 1 || o->num_samples > 100000)
         return ed_fail(err, "num-samples must be in 1..100000 (got %d)", o->num_samples);
+    if (o->val_generate_every < 1)
+        return ed_fail(err, "val-generate-every must be >= 1 (got %ld)", o->val_generate_every);
+    if (o->best_metric != ED_BEST_VAL_LOSS && !o->val_generate[0])
+        return ed_fail(err, "--best-metric %s needs --val-generate FILE (the references it is computed on)",
+                       ed_best_metric_names[o->best_metric]);
+    if (o->predictions[0] && !o->generate) return ed_fail(err, "--predictions needs --generate");
     if (o->prompt[0] && o->prompt_file[0]) return ed_fail(err, "give --prompt or --prompt-file, not both");
     return 0;
 }

@@ -5,6 +5,7 @@
  * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
  * loop after the same step and reach the same final collectives. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,22 +70,56 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     }
 }
 
+/* --val-generate: continue the references' prompts with the model as it is and score
+ * them (collective; every rank gets the same scores, 0-100). At every
+ * --val-generate-every-th validation of the run (counted in the history, so a resume keeps
+ * the rhythm) and at its last one; else all NAN. */
+static void val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
+    *bleu = *r1 = *r2 = *rl = NAN;
+    if (t->gen_refs.n == 0) return;
+    size_t k = ed_history_col(&t->hist, "eval_step")->n; /* validations before this one */
+    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
+    ed_geneval_options g;
+    ed_geneval_options_from(t->o, ed_decoder_window(t->o->max_length, ed_gpt_config(t->model)->max_seq_len), &g);
+    ed_geneval_result r;
+    ed_geneval_run(t->model, t->tok, &t->gen_refs, &g, t->d, 0, &r);
+    *bleu = 100 * r.bleu.bleu;
+    *r1 = 100 * r.rouge1;
+    *r2 = 100 * r.rouge2;
+    *rl = 100 * r.rougeL;
+    ed_geneval_result_free(&r);
+}
+
+/* The --best-metric value of a validation as a loss (lower is better); NAN when this
+ * validation did not compute it (then it competes neither for best.h5 nor for patience). */
+static double best_score(const ed_options *o, const ed_eval_result *er) {
+    switch (o->best_metric) {
+    case ED_BEST_BLEU: return -er->bleu;
+    case ED_BEST_ROUGE_L: return -er->rougeL;
+    default: return er->loss;
+    }
+}
+
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
- * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
-static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, ed_error *err) {
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
+ * `last`: the run's last validation (the end of its last epoch, or that final one). */
+static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "validation");
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
+    val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
+    double score = best_score(t->o, er);
     double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
-    if (t->d->rank == 0) {
-        if (er->loss < st->best_val_loss) {
+    if (t->d->rank == 0 && !isnan(score)) {
+        if (score < st->best_val_loss) {
             verdict[0] = 1;
-            verdict[2] = er->loss;
+            verdict[2] = score;
         }
         if (scheduled) {
-            if (er->loss < st->patience_best) {
-                verdict[4] = er->loss;
+            if (score < st->patience_best) {
+                verdict[4] = score;
                 verdict[3] = 0;
             } else {
                 verdict[3] += 1;
@@ -100,7 +135,8 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     st->bad_evals = (int)verdict[3];
     st->patience_best = verdict[4];
     ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
-                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best};
+                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best,
+                  .bleu = er->bleu, .rouge1 = er->rouge1, .rouge2 = er->rouge2, .rougeL = er->rougeL};
     ed_log_row(&t->hist, &t->metrics, &row);
     return 0;
 }
@@ -114,8 +150,12 @@ static int needs_final_validation(const ed_trainer *t) {
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
-    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
-           er->accuracy, er->tokens, is_best ? "  * best" : "",
+    char gen[96] = "";
+    if (!isnan(er->bleu))
+        snprintf(gen, sizeof gen, " BLEU %.2f ROUGE-1 %.2f ROUGE-2 %.2f ROUGE-L %.2f", er->bleu, er->rouge1, er->rouge2,
+                 er->rougeL);
+    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s%s\n", what, er->loss, er->perplexity,
+           er->accuracy, er->tokens, gen, is_best ? "  * best" : "",
            t->st.stop ? "  -> early stopping" : "");
 }
 
@@ -148,9 +188,9 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
-    ed_eval_result er = {NAN, NAN, NAN, 0};
+    ed_eval_result er = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     int is_best = 0;
-    if (t->has_val && validate(t, &er, &is_best, 1, err) != 0) return -1;
+    if (t->has_val && validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
@@ -202,10 +242,22 @@ static void print_summary(const ed_trainer *t, const char *how) {
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
            how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
-    if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
+    if (isfinite(t->st.best_val_loss)) {
+        if (t->o->best_metric == ED_BEST_VAL_LOSS)
+            printf(", best val_loss %.4f", t->st.best_val_loss);
+        else
+            printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
+    }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
     if (t->st.scaler.scale > 0)
         printf(", fp16 loss scale %.10g (%ld overflow steps skipped)", t->st.scaler.scale, t->st.scaler.skipped);
+    /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
+     * copy), the time the writes took, and the time spent waiting for a background write. */
+    if (t->saves)
+        printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
+               "earlier writes", t->saves, t->save_stall / (double)t->saves,
+               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
+               t->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
@@ -231,7 +283,7 @@ static int final_validation(ed_trainer *t, ed_error *err) {
     if (needs_final_validation(t)) {
         ed_eval_result er;
         int is_best = 0;
-        if (validate(t, &er, &is_best, 0, err) != 0) return -1;
+        if (validate(t, &er, &is_best, 0, 1, err) != 0) return -1;
         char what[64];
         snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
         print_eval(t, what, &er, is_best);
@@ -249,7 +301,12 @@ static int run(ed_trainer *t, ed_error *err) {
     c.last.lr = o->lr;
     int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
     while (st->epoch < o->epochs && !st->stop) {
-        if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
+        if (o->max_steps > 0 && st->global_step >= o->max_steps) {
+            /* Resumed right at --max-steps (a preemption after the last step skipped the
+             * final validation): validate now if that step has no validation yet. */
+            mid_epoch_end = needs_final_validation(t);
+            break;
+        }
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
         while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
@@ -258,6 +315,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 break;
             }
             if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (ed_output_keep(t->log_path)) t->tty = 0; /* a lost terminal or pipe: on to train.log */
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -269,12 +327,21 @@ static int run(ed_trainer *t, ed_error *err) {
                 ed_progress_print(stdout, &p, 1, 0);
             }
             if (c.last.stop_signal) {
-                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
-                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
-                print_summary(t, "preempted");
-                return ED_EXIT_PREEMPTED;
+                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
+                 * another rank only: the exit status says which. */
+                int interrupted = ed_signal_pending() == SIGINT;
+                if (t->d->rank == 0)
+                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
+                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
+                /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
+                 * step and the save, not a pass over the validation set. The resumed run
+                 * validates at its next epoch end, interval, or the end of the run. The save
+                 * is on disk (a background write waited for) before the exit. */
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
+                    trainer_save_wait(t, err) != 0)
+                    return ED_EXIT_FAILURE;
+                print_summary(t, interrupted ? "interrupted" : "preempted");
+                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
@@ -282,7 +349,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                if (validate(t, &er, &is_best, 1, err) != 0) return ED_EXIT_FAILURE;
+                if (validate(t, &er, &is_best, 1, 0, err) != 0) return ED_EXIT_FAILURE;
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);
@@ -297,6 +364,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }
@@ -374,16 +442,21 @@ static void print_memory(const ed_trainer *t) {
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->slice.zero) ckpt += np * opt;
+    /* --async-save: rank 0 keeps a copy of parameters and moments for the writer thread
+     * for the whole run (with a thread-safe HDF5, src/checkpoint/ckpt_async.c). */
+    size_t snapshot = t->o->async_save ? np * 4 + np * opt : 0;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
+    ckpt += snapshot;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
            "batch buffers)\n  total/rank   %10.1f MB\n"
-           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
+           "  checkpoint   %10.1f MB (rank 0, while writing%s)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
+           snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, %s operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_precision_names[t->o->precision],
@@ -409,6 +482,7 @@ static void print_memory(const ed_trainer *t) {
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_signals_train();
     ed_trainer *t = ed_calloc(1, sizeof *t);
     ed_error err = {{0}};
     int rc;
@@ -426,6 +500,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */

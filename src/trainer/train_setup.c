@@ -276,6 +276,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (ed_dist_agree(d, status, err) != 0) return -1;
 
 model:
+    /* --val-generate: every rank reads the references (each generates its share) */
+    if (o->val_generate[0]) {
+        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
+                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
+        if (ed_dist_agree(d, rs, err) != 0) return -1;
+    }
     /* Before anything whose collectives depend on the data: a rank with other data would
      * run another number of steps and hang the others at the end of its epoch. */
     if (trainer_check_consistent(t, err) != 0) return -1;
@@ -345,6 +351,7 @@ model:
     else
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
+    t->sync.watch = d->watch; /* the bucket waits under --comm-timeout too */
 
     if (t->resume_path[0]) report_resume(t);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
@@ -368,6 +375,7 @@ model:
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);
     else
         snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
+    snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->checkpoint_dir);
     return 0;
 
 fail_docs:
@@ -377,6 +385,9 @@ fail_docs:
 }
 
 void trainer_free(ed_trainer *t) {
+    /* A run that failed may leave a write in flight: let it finish (its outcome no longer
+     * matters to this run; a failed one removed its .tmp). */
+    ed_ckpt_writer_free(&t->writer);
     ed_ckpt_close(t->resume_ckpt); /* left open when setup failed half-way */
     ed_ckpt_close(t->init_ckpt);
     if (t->tok) ed_tok_free(t->tok);
@@ -386,6 +397,7 @@ void trainer_free(ed_trainer *t) {
     if (t->val_s.step_win) ed_sampler_free(&t->val_s);
     if (t->batch.inputs) ed_batch_free(&t->batch);
     free(t->ids);
+    ed_refs_free(&t->gen_refs);
     if (t->model) {
         ed_optim_free(&t->opt_state);
         ed_grad_sync_free(&t->sync);

@@ -119,6 +119,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(hist_col(&f->hist, "lr"), 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_loss"), 1.0 / (i + 1));
+    for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_step"), 10.0 * (i + 1));
     for (int i = 0; i < 5; i++) ed_dcol_push(hist_col(&f->hist, "log_loss_scale"), 65536.0 / (1 << i));
     for (int i = 0; i < 4; i++) {
         ed_dcol_push(hist_col(&f->hist, "eval_step"), 10.0 * (i + 1));
@@ -135,7 +136,7 @@ static inline void fixture_free(fixture *f) {
 }
 
 static inline ed_ckpt_contents fixture_contents(fixture *f) {
-    ed_ckpt_contents c = {&f->opt, f->model, &f->optim, &f->state, &f->hist, f->tok};
+    ed_ckpt_contents c = {&f->opt, f->model, &f->optim, &f->state, &f->hist, f->tok, NULL};
     return c;
 }
 

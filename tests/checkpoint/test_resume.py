@@ -5,11 +5,13 @@
 
 CASE:
   exact     stop a run after K steps (--max-steps), resume with --resume auto: the final
-            last.h5 equals an uninterrupted run's bit for bit (weights, moments, counters,
+            last.h5 (written by the --async-save thread) equals an uninterrupted
+            --no-async-save run's bit for bit (weights, moments, counters,
             history; only wall-clock columns may differ). Dropout and warmup on.
   sigterm   SIGTERM every rank mid-run (as Slurm does before a preemption): exit status 3,
             a consistent last.h5, no .tmp left; --resume auto then ends bit-identical to an
             uninterrupted run (cosine schedule, dropout).
+  sigint    the same with SIGINT (Ctrl-C, as srun delivers it to every task): exit 130.
   crash     one rank dies (--debug-exit-rank/--debug-exit-step) after step files were
             written: the job fails, --resume auto continues from the newest step-<N>.h5
             and ends bit-identical to an uninterrupted run.
@@ -20,7 +22,7 @@ CASE:
             resume reads each rank's slice (bit-identical), or all of it with --zero 0
             (then equal to fp32 rounding: the clipping norm is summed another way).
   v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
-            resumes; the resumed run writes the current format (3).
+            resumes; the resumed run writes format 2.
   rotation  best.h5 / last.h5 / step-<N>.h5 / epoch-<N>.h5 (--save-every) with --keep-last K: which files remain and
             what each one holds.
 """
@@ -114,16 +116,13 @@ def close(x, y, rtol):
     return x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
-EVAL_COLUMNS = ("eval_step", "eval_epoch", "eval_loss", "eval_perplexity", "eval_accuracy")
-
-
 def drop_final_evals(c, steps):
     """The interrupted run validated once more where it stopped (the final validation of a
     run ended in mid-epoch, which counts for best.h5 only): its history rows at those
     steps are the one documented difference."""
     keep = ~np.isin(c["history/eval_step"], list(steps))
-    for k in EVAL_COLUMNS:
-        c["history/" + k] = c["history/" + k][keep]
+    for k in [k for k in c if k.startswith("history/eval_")]:  # every column of the validation rows
+        c[k] = c[k][keep]
 
 
 def assert_same_run(pa, pb, what, rtol=None, stops=()):
@@ -150,7 +149,9 @@ def global_step(path):
 
 
 def case_exact(r, n):
-    r.run(n, "A")
+    # A writes synchronously, B in the background (--async-save, the default): the file
+    # the writer thread wrote resumes to the same bits.
+    r.run(n, "A", "--no-async-save")
     r.run(n, "B", "--max-steps", "37")
     check(global_step(r.path("B")) == 37, "stopped run saved last.h5 at step 37")
     check(global_step(r.path("B", "best.h5")) == 37,
@@ -175,7 +176,7 @@ def rank_pids(parent):
     return pids
 
 
-def case_sigterm(r, n):
+def case_sigterm(r, n, sig=signal.SIGTERM):
     extra = ("--lr-schedule", "cosine", "--save-steps", "10", "--epochs", "4")
     r.run(n, "A", *extra)
     proc = subprocess.Popen(r.cmd(n, "B", *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -185,16 +186,33 @@ def case_sigterm(r, n):
         time.sleep(0.02)
     check(proc.poll() is None, "run still going when the signal is sent")
     for pid in rank_pids(proc.pid):
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     out, err = proc.communicate(timeout=120)
-    check(proc.returncode == 3, f"preempted run exits 3 (got {proc.returncode})")
-    check("signal received" in err, "preempted run says it received a signal")
+    if sig == signal.SIGINT:  # Ctrl-C delivered to every rank (srun does; mpirun sends SIGTERM)
+        check(proc.returncode == 130, f"interrupted run exits 130 (got {proc.returncode})")
+        check("SIGINT received" in err, "interrupted run says it received SIGINT")
+    else:
+        check(proc.returncode == 3, f"preempted run exits 3 (got {proc.returncode})")
+        check("signal received" in err, "preempted run says it received a signal")
     no_tmp(r, "B")
     stopped = global_step(r.path("B"))
     total = global_step(r.path("A"))
     check(0 < stopped < total, f"last.h5 written mid-run (step {stopped} of {total})")
+    # A signal after the last step of a --max-steps run left that step unvalidated: the
+    # resumed run, which has no step left, validates it (a copy of B, ending at the stop).
+    shutil.copytree(os.path.join(r.work, "B"), os.path.join(r.work, "C"))
+    r.run(n, "C", *extra, "--resume", "auto", "--max-steps", str(stopped))
+    c = contents(r.path("C"))
+    check(global_step(r.path("C")) == stopped and stopped in c["history/eval_step"],
+          f"resumed at --max-steps {stopped}: no step taken, that step validated (a history row at it)")
     r.run(n, "B", *extra, "--resume", "auto")
-    assert_same_run(r.path("A"), r.path("B"), f"-n {n} SIGTERM at step {stopped} + resume", stops=[stopped])
+    # No final validation on a signal (the lead time covers a step and the save only), so
+    # the resumed run's history, validation rows included, is the uninterrupted run's.
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} {sig.name} at step {stopped} + resume")
+
+
+def case_sigint(r, n):
+    case_sigterm(r, n, signal.SIGINT)
 
 
 def case_crash(r, n):
@@ -292,8 +310,8 @@ def case_v1(r, n):
     """fixtures/v1-midepoch.h5: a real format-1 checkpoint (written by expert-dist before
     format 2, stopped by --max-steps 20 in the middle of epoch 1 at batch size 2, with the
     dropout_rng dataset format 2 dropped). It must still inspect, evaluate and resume; what
-    the resumed run writes is the current format (3), without dropout_rng, with format 3's
-    loss scaler attributes (scale 0: an fp32 run has none)."""
+    the resumed run writes is format 2, without dropout_rng, with the loss scaler's
+    attributes (scale 0: an fp32 run has none) and NaN scale columns."""
     src = os.path.join(FIXTURES, "v1-midepoch.h5")
     ck = os.path.join(r.work, "v1.h5")
     shutil.copy(src, ck)
@@ -313,17 +331,17 @@ def case_v1(r, n):
     check(f"40 of 122 windows done, global step 20; global batch 2 -> {8 * n} windows" in p.stdout,
           "the format-1 position is read as 40 windows and the batch change is reported")
     with h5py.File(os.path.join(out, "last.h5"), "r") as f:
-        check(int(f.attrs["format_version"]) == 3 and "dropout_rng" not in f["trainer"],
-              "the resumed run writes format 3 without dropout_rng")
+        check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
+              "the resumed run writes format 2 without dropout_rng")
         check(float(f["trainer"].attrs["loss_scale"]) == 0.0 and len(f["history/log_loss_scale"]) == len(f["history/log_step"]),
-              "format 3's scaler: no scale in fp32, one (NaN) log_loss_scale per log row")
+              "the scaler: no scale in fp32, one (NaN) log_loss_scale per log row")
         check(int(f["trainer"].attrs["epoch"]) == 2 and int(f["trainer"].attrs["global_step"]) > 20,
               "the resumed run finished the checkpoint's 2 epochs")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation", "v1"])
+    ap.add_argument("case", choices=["exact", "sigterm", "sigint", "crash", "world", "zero", "rotation", "v1"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

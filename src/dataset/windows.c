@@ -27,11 +27,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "expert/dataset.h"
+#include "ds_lines.h"
 
 uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt) {
     uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride;
     if (L < 2) return 0;
+    if (opt->examples) return 1; /* instruction data: the example's last max_length tokens */
     /* the loop ends at the first k that reaches the end (k*st + ml >= L) or runs past it
      * (k*st >= L), whichever comes first */
     uint64_t k_reach = L <= ml ? 0 : (L - ml + st - 1) / st;
@@ -58,6 +59,7 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
     ds->max_length = opt->max_length;
     ds->stride = opt->stride;
     ds->pack = opt->pack;
+    ds->examples = opt->examples;
     ds->n_windows = 0;
     free(ds->own_blocks);
     ds->own_blocks = NULL;
@@ -161,7 +163,7 @@ int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t 
         return ed_fail(err, "%s/window_blocks[%zu] = %llu, [%zu] = %llu do not hold window %zu: " DAMAGED,
                        ds->index_origin, lo, (unsigned long long)b0, lo + 1, (unsigned long long)b1, w);
     /* walk the whole block: its documents must give exactly b1 - b0 windows */
-    ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride};
+    ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride, .examples = ds->examples};
     size_t first = lo * ED_WIN_BLOCK, last = first + ED_WIN_BLOCK < ds->n_docs ? first + ED_WIN_BLOCK : ds->n_docs;
     uint64_t rem = w - b0, count = 0, a = load_u64(ds->doc_off, first);
     int found = 0;
@@ -173,7 +175,8 @@ int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t 
                            ds->index_origin, d + 1, (unsigned long long)e, d, (unsigned long long)a, d, ds->n_tokens);
         uint64_t c = ed_windows_in_doc(e - a, &opt);
         if (!found && rem < c) {
-            uint64_t s = rem * st;
+            /* an example's one window is its end: prompt tokens go first when it is long */
+            uint64_t s = ds->examples ? (e - a > ml ? e - a - ml : 0) : rem * st;
             *start = a + s;
             *len = (uint32_t)(e - a - s < ml ? e - a - s : ml);
             found = 1;
@@ -244,9 +247,23 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     ed_ivec_reserve(&tokens, total / 3 + 2 * docs->n + 16);
     uint64_t *off = ed_malloc((docs->n + 1) * sizeof *off);
     off[0] = 0;
-    for (size_t d = 0; d < docs->n; d++) {
-        ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
-        off[d + 1] = tokens.len;
+    ed_window_options wo = *opt;
+    size_t n_docs = docs->n;
+    wo.examples = docs->spans != NULL;
+    if (wo.examples) {
+        wo.pack = 0; /* a preset's packing does not apply: one window per example */
+        if (ds_encode_examples(docs, tok, &wo, &tokens, off, &n_docs, &ds->own_completion, &ds->counts, err) != 0) {
+            free(off);
+            ed_ivec_free(&tokens);
+            return -1;
+        }
+        ds->completion = ds->own_completion;
+        ds->loss_all = opt->loss_on == ED_LOSS_ALL;
+    } else {
+        for (size_t d = 0; d < docs->n; d++) {
+            ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
+            off[d + 1] = tokens.len;
+        }
     }
     ds->vocab_size = ed_tok_vocab_size(tok);
     ds->n_tokens = tokens.len;
@@ -260,7 +277,7 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     ds->tokens = ds->own_tokens;
     ds->own_off = off;
     ds->doc_off = off;
-    if (ed_dataset_index(ds, docs->n, opt, NULL, NULL, err) != 0) {
+    if (ed_dataset_index(ds, n_docs, &wo, NULL, NULL, err) != 0) {
         ed_dataset_free(ds);
         return -1;
     }
@@ -287,6 +304,7 @@ uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
     uint64_t h = 0xcbf29ce484222325ULL;
     uint64_t sizes[4] = {ds->n_tokens, ds->n_docs, ds->n_windows, (uint64_t)ds->token_bytes};
     h = fold(h, sizes, sizeof sizes);
+    if (ds->own_completion) h = fold(fold(h, ds->own_completion, ds->n_tokens), &ds->loss_all, sizeof ds->loss_all);
     if (ds->own_tokens) return fold(h, ds->own_tokens, ds->n_tokens * (size_t)ds->token_bytes);
     /* sampled, not whole: a stored index is mapped, and hashing it whole would make
      * start-up O(documents) again */
@@ -314,6 +332,7 @@ size_t ed_dataset_memory(const ed_dataset *ds) {
     size_t b = ds->own_blocks ? (ds->n_blocks + 1) * sizeof *ds->own_blocks : 0;
     if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;
     if (ds->own_off) b += (ds->n_docs + 1) * sizeof *ds->own_off;
+    if (ds->own_completion) b += ds->n_tokens;
     return b;
 }
 
@@ -321,6 +340,7 @@ size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map
 
 void ed_dataset_free(ed_dataset *ds) {
     free(ds->own_tokens);
+    free(ds->own_completion);
     free(ds->own_off);
     free(ds->own_blocks);
     for (int i = 0; i < 3; i++)

@@ -7,9 +7,12 @@
 #   scripts/bench.sh --config small       one config
 #   scripts/bench.sh --config small,llama-small   the GPT-2 and the Llama of one size
 #   scripts/bench.sh --threads 1 --steps 10 --no-torch
+#   scripts/bench.sh --precision fp16     rows for one precision: fp32|bf16|fp16|both|all (default all)
 #   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
 #
+# One row per config and precision (fp32, bf16, fp16: fp16 with its loss scaling; a half
+# precision without a native matmul on this CPU is emulated and says so).
 # Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step (an
 # untied embedding, llama-small's, is a lookup: not in params here);
 # fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 torch=1
 while [ $# -gt 0 ]; do
@@ -29,7 +32,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --no-torch) torch=0; shift ;;
     --recompute) args+=("$1"); shift ;;
-    --config|--threads|--steps|--python)
+    --config|--threads|--steps|--python|--precision)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;

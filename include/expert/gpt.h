@@ -177,16 +177,16 @@ void ed_gpt_zero_grad(ed_gpt *m);
 /* GEMM backend and precision of every matmul (expert/compute.h); a new model starts with
  * OpenBLAS in fp32. `b` must be resolved (not ED_GEMM_AUTO: see ed_gemm_backend_resolve).
  * Parameters, gradients and results of other layers are float32 either way, so the
- * setting may change between any two steps (a bf16 run resumed in fp32, and back).
+ * setting may change between any two steps (a bf16 or fp16 run resumed in fp32, and back).
  * Returns 0, or -1 with msg filled (e.g. oneDNN requested in a build without it). */
 int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
 /* One line naming backend, oneDNN implementation and precision path, e.g.
  * "onednn (gemm:jit), bf16 (emulated: fp32 GEMM on bf16-rounded inputs)". */
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
-/* 1 when bf16 products run in bf16 instructions, 0 when emulated or fp32. */
-int ed_gpt_bf16_native(const ed_gpt *m);
-/* Bytes of the bf16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
+/* 1 when bf16 / fp16 products run in half instructions, 0 when emulated or fp32. */
+int ed_gpt_half_native(const ed_gpt *m);
+/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
  * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
  * rounded values stay float32), plus a small per-thread share for attention. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);

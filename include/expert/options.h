@@ -118,7 +118,10 @@ typedef struct {
     float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
                                       0 = $ED_REF_GFLOPS or measured at start */
     ed_gemm_backend gemm;          /* auto | openblas | onednn */
-    ed_precision precision;        /* fp32 | bf16 */
+    ed_precision precision;        /* fp32 | bf16 | fp16 */
+    float loss_scale_init;         /* fp16: the loss scaler's first scale, 65536 (2^16) */
+    long loss_scale_growth_interval; /* fp16: clean steps before the scale doubles, 2000 */
+    long debug_inf_step;           /* debug: the last rank's gradients of this step become Inf (0 = off) */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];

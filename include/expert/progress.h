@@ -24,9 +24,12 @@ typedef struct {
     double tokens_per_s;       /* global (all ranks) */
     double mfu;                /* fraction, see above; < 0 = unknown */
     double elapsed, eta;       /* seconds; eta < 0 = unknown */
+    double loss_scale;         /* fp16's loss scale; 0 = none (not shown) */
+    long scale_skipped;        /* ... and the steps it skipped for an overflow */
 } ed_progress;
 
-/* One line, no newline: "epoch 2/3 step 130/360 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...". */
+/* One line, no newline: "epoch 2/3 step 130/360 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...";
+ * in fp16 "gnorm 1.23 scale 65536 skipped 2 tok/s ...". */
 void ed_progress_format(const ed_progress *p, char *buf, size_t len);
 /* On a TTY: "\r[#####.....] <line>" overwriting itself (final = 1 ends it with a newline);
  * otherwise the plain line with a newline, and only when final = 1. */

@@ -53,6 +53,9 @@ static int show(ed_ckpt *c, const char *path, ed_error *err) {
                st.global_step, st.tokens_seen, st.elapsed, st.world_size);
         printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
                st.bad_evals, st.stop, st.nan_skipped);
+        if (st.scaler.scale > 0 || st.scaler.skipped > 0)
+            printf("fp16 loss scaler: scale %.10g, %ld clean step(s) since its last change, %ld overflow step(s) "
+                   "skipped\n", st.scaler.scale, st.scaler.growth_tracker, st.scaler.skipped);
     }
     if (ed_history_col(&h, "epoch")->n)
         printf("last epoch %.0f: train_loss %.4f val_loss %.4f perplexity %.2f val_accuracy %.4f lr %.3g\n",

@@ -27,10 +27,10 @@ void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_c
 
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m) { return ed_gemm_ctx_backend(m->gemm); }
 
-int ed_gpt_bf16_native(const ed_gpt *m) { return ed_gemm_ctx_bf16_native(m->gemm); }
+int ed_gpt_half_native(const ed_gpt *m) { return ed_gemm_ctx_half_native(m->gemm); }
 
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
-    if (ed_gemm_ctx_precision(m->gemm) != ED_PREC_BF16) return 0;
+    if (ed_gemm_ctx_precision(m->gemm) == ED_PREC_FP32) return 0;
     const ed_model_config *c = &m->cfg;
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t H = (size_t)c->n_heads, hd = D / H, rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
@@ -44,7 +44,7 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
     for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) big = cand[i] > big ? cand[i] : big;
     /* attention, per thread: a row block of probabilities or dS (64 x T) and a T x hd operand */
     size_t att = (size_t)ED_ATT_BLOCK * T + (size_t)T * hd;
-    size_t es = ed_gemm_ctx_bf16_native(m->gemm) ? 2 : 4;
+    size_t es = ed_gemm_ctx_half_native(m->gemm) ? 2 : 4;
     return (big + (size_t)omp_get_max_threads() * att) * es + 64;
 }
 

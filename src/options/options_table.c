@@ -142,12 +142,19 @@ static const ed_option_spec TABLE[] = {
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
+    ROW("debug-inf-step", ED_OPT_LONG, debug_inf_step, 0, "system", T, ONCE,
+        "debug: the last rank's gradients of step N become Inf before the allreduce (0 = off)"),
     ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
     CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G, STORED,
-           "GEMM precision: bf16 = bf16 inputs, fp32 accumulation (emulated where the CPU has no bf16 matmul)"),
+           "GEMM precision: bf16 / fp16 = bf16 / fp16 inputs, fp32 accumulation (emulated where the CPU has no "
+           "such matmul); fp16 trains with dynamic loss scaling"),
+    ROW("loss-scale-init", ED_OPT_FLOAT, loss_scale_init, 0, "system", T, STORED,
+        "fp16: the loss scaler's initial scale (a resumed fp16 run continues its checkpoint's scale)"),
+    ROW("loss-scale-growth-interval", ED_OPT_LONG, loss_scale_growth_interval, 0, "system", T, STORED,
+        "fp16: double the loss scale after this many steps in a row without an overflow"),
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", E|G|I, ONCE, "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
@@ -323,6 +330,8 @@ void ed_options_defaults(ed_options *o) {
     o->on_nan = ED_NAN_SKIP;
     o->gemm = ED_GEMM_AUTO;
     o->precision = ED_PREC_FP32;
+    o->loss_scale_init = 65536.0f;
+    o->loss_scale_growth_interval = 2000;
     o->seed = 42;
     o->bucket_mb = 4;
     o->comm_timeout = 600; /* ED_COMM_TIMEOUT_DEFAULT */

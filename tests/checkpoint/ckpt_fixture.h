@@ -111,6 +111,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->log_count = 99;
     s->nan_skipped = 6;
     s->data_fingerprint = 0x0123456789abcdefULL;
+    s->scaler = (ed_loss_scaler){.scale = 8192.0, .growth_tracker = 1234, .skipped = 17};
 
     for (int e = 0; e < 3; e++) {
         ed_dcol_push(hist_col(&f->hist, "epoch"), e);
@@ -120,6 +121,8 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(hist_col(&f->hist, "lr"), 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_loss"), 1.0 / (i + 1));
+    for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_step"), 10.0 * (i + 1));
+    for (int i = 0; i < 5; i++) ed_dcol_push(hist_col(&f->hist, "log_loss_scale"), 65536.0 / (1 << i));
     for (int i = 0; i < 4; i++) {
         ed_dcol_push(hist_col(&f->hist, "eval_step"), 10.0 * (i + 1));
         ed_dcol_push(hist_col(&f->hist, "eval_loss"), 4.0 - 0.1 * i);

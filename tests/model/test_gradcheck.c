@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "expert/bf16.h"
+#include "expert/half.h"
 #include "expert/common.h"
 #include "expert/gpt.h"
 #include "expert/rng.h"
@@ -80,20 +80,21 @@ static ed_gemm_backend test_backend(void) {
     return (ed_gemm_backend)b;
 }
 
-static double bf16_value(float x) {
-    float y;
-    ed_bf16_round(&y, &x, 1);
+/* x as the GEMM of precision p sees it: rounded to bf16 / fp16, or unchanged. */
+static double operand_value(ed_precision p, float x) {
+    float y = x;
+    if (p != ED_PREC_FP32) ed_half_round(p == ED_PREC_BF16 ? ED_HALF_BF16 : ED_HALF_FP16, &y, &x, 1);
     return y;
 }
 
-/* One context against a naive double loop (on bf16-rounded inputs in bf16 mode: the
- * products are then exact, only the fp32 sums differ), for every transpose combination,
+/* One context against a naive double loop (on bf16- / fp16-rounded inputs in those modes:
+ * the products are then exact, only the fp32 sums differ), for every transpose combination,
  * shapes that split along M and along N into uneven slabs (3 threads), leading dimensions
  * wider than the matrices, and the same products issued from inside a parallel region
  * (one per thread, as attention does). */
 static void check_gemm_ctx(ed_gemm_ctx *g, ed_rng *r) {
     const int shapes[][3] = {{301, 67, 45}, {37, 513, 29}, {64, 64, 64}, {5, 3, 2}};
-    int bf = ed_gemm_ctx_precision(g) == ED_PREC_BF16;
+    ed_precision p = ed_gemm_ctx_precision(g);
     for (int s = 0; s < 4; s++)
         for (int ta = 0; ta <= 1; ta++)
             for (int tb = 0; tb <= 1; tb++) {
@@ -109,7 +110,7 @@ static void check_gemm_ctx(ed_gemm_ctx *g, ed_rng *r) {
                         for (int k = 0; k < K; k++) {
                             float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
                             float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                            acc += bf ? bf16_value(a) * bf16_value(b) : (double)a * b;
+                            acc += operand_value(p, a) * operand_value(p, b);
                         }
                         ref[(size_t)i * N + j] = 0.5 * acc + 2.0 * C0[(size_t)i * ldc + j];
                     }
@@ -150,17 +151,18 @@ static void test_gemm_split(void **state) {
     ed_machine mach;
     ed_machine_probe(&mach);
     for (int b = ED_GEMM_OPENBLAS; b <= ED_GEMM_ONEDNN; b++)
-        for (int p = ED_PREC_FP32; p <= ED_PREC_BF16; p++)
-            for (int emulate = 0; emulate <= (p == ED_PREC_BF16); emulate++) {
+        for (int p = ED_PREC_FP32; p <= ED_PREC_FP16; p++)
+            for (int emulate = 0; emulate <= (p != ED_PREC_FP32); emulate++) {
                 if (b == ED_GEMM_ONEDNN && !mach.have_onednn) continue;
-                if (emulate) setenv("ED_BF16_EMULATE", "1", 1);
+                const char *var = ed_precision_emulate_var((ed_precision)p);
+                if (emulate) setenv(var, "1", 1);
                 ed_gemm_ctx *g = ed_gemm_ctx_create((ed_gemm_backend)b, (ed_precision)p, NULL, 0);
-                unsetenv("ED_BF16_EMULATE");
+                if (emulate) unsetenv(var);
                 assert_non_null(g);
                 char d[160];
                 ed_gemm_ctx_describe(g, d, sizeof d);
                 printf("  gemm: %s\n", d);
-                if (emulate) assert_false(ed_gemm_ctx_bf16_native(g));
+                if (emulate) assert_false(ed_gemm_ctx_half_native(g));
                 check_gemm_ctx(g, &r);
                 /* a second round reuses every primitive */
                 long made = ed_gemm_ctx_primitives(g);

@@ -1,4 +1,6 @@
-/* word_table.h — the word tokenizer's string table (private to src/tokenizer/).
+/* word_table.h — the tokenizers' string table (private to src/tokenizer/): the word
+ * tokenizer's vocabulary, and the word counts that word and BPE training both start from
+ * (tok_count.c).
  *
  * Open addressing with linear probing over a power-of-two slot array, FNV-1a hashes.
  * Strings live back to back (NUL-terminated) in one growing arena and entries refer to

@@ -90,15 +90,14 @@ typedef struct {
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
 
-/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
-long trainer_epoch_steps(const ed_trainer *t);
-
 /* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
  * streams, else -1 on every rank with err naming the rank, host and file. */
 int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
+/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
+long trainer_epoch_steps(const ed_trainer *t);
 /* The scheduled learning rate of optimizer step `step` (0-based). */
 double trainer_lr(const ed_trainer *t, long step);
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds if needed and runs the whole test suite with ctest (prints ctest's summary),
+# Builds if needed and runs the whole test suite with ctest (prints ctest's summaries; the
+# single-process tests run in parallel, see ctest_passes),
 # then the sanitizer stage: the same tests built with -fsanitize=address,undefined in
 # build-asan/, where any ASan, UBSan or LeakSanitizer report fails the test.
 #   ./scripts/test.sh                 all tests, then the sanitizer stage
@@ -40,11 +41,24 @@ build() { # dir build-type
   fi
   cmake --build "$1" -j "$(nproc)"
 }
+# One ctest run in two passes, so the cores are used without two runs fighting for them:
+# tests that start one process (no _nK suffix, or _n1) run $(nproc) at a time; tests that
+# start K >= 2 ranks, and the emulated clusters and Slurm daemons (which pin their own
+# CPUs), run one at a time. Extra ctest arguments (-L, -R, ...) apply to both passes.
+ED_MULTI_RANK='_n[2-9][0-9]*$'
+ctest_passes() { # dir ctest-args...
+  local dir=$1 rc=0
+  shift
+  (cd "$dir" && ctest --output-on-failure -j "$(nproc)" -E "$ED_MULTI_RANK" -LE 'slurm|multinode' "$@") || rc=$?
+  (cd "$dir" && ctest --output-on-failure -R "$ED_MULTI_RANK" "$@") || rc=$?
+  (cd "$dir" && ctest --output-on-failure -L 'slurm|multinode' -E "$ED_MULTI_RANK" "$@") || rc=$?
+  return "$rc"
+}
 run_stage() { # dir build-type ctest-args...
   local dir=$1 type=$2
   shift 2
   build "$dir" "$type"
-  (cd "$dir" && ctest --output-on-failure "$@")
+  ctest_passes "$dir" "$@"
 }
 
 asan_stage() { # dir ctest-args...
@@ -53,7 +67,7 @@ asan_stage() { # dir ctest-args...
   build "$dir" Asan
   echo "test.sh: sanitizer stage ($dir, -fsanitize=address,undefined), unit tests (LeakSanitizer on)"
   sanitizer_env 1
-  (cd "$dir" && ctest --output-on-failure -LE "$ED_ASAN_EXCLUDE|$ED_ASAN_MPI_LABELS" "$@") || rc=$?
+  (cd "$dir" && ctest --output-on-failure -j "$(nproc)" -LE "$ED_ASAN_EXCLUDE|$ED_ASAN_MPI_LABELS" "$@") || rc=$?
   echo "test.sh: sanitizer stage, MPI tests (-n 2; LeakSanitizer off, see above)"
   sanitizer_env 0
   (cd "$dir" && ctest --output-on-failure -L "$ED_ASAN_MPI_LABELS" -LE "$ED_ASAN_EXCLUDE" \

@@ -4,7 +4,8 @@
  *   ed_decoder   the logits of the next token given the ids so far, with or without a
  *                key/value cache, keeping every position inside the trained window;
  *   ed_pick   the next token from those logits: repetition penalty, temperature,
- *                top-k, top-p (nucleus), or greedy at temperature 0; never <PAD>/<BOS>;
+ *                top-k, top-p (nucleus), or greedy at temperature 0; never <PAD>/<BOS>
+ *                (the tokenizer's ids: ed_pick_set_roles);
  *   ed_generate_tokens  the loop of the two, one callback per new token.
  *
  * Window. Training only ever puts tokens at positions [0, W) with W = max_length - 1 (a
@@ -61,9 +62,13 @@ typedef struct {
     void *cand;     /* [V] (logit, id) pairs */
     double *p;      /* [V] probabilities of the candidates */
     uint8_t *seen;  /* [V] ids present in the sequence */
+    int32_t ban[2]; /* never picked: <PAD>, <BOS> (-1: none; a <BOS> that is also <EOS> is not banned) */
+    int32_t eos;    /* generation stops here (-1: never) */
 } ed_pick;
 
+/* Roles default to ours (<PAD>=0 <BOS>=2 <EOS>=3); set the tokenizer's with ed_pick_set_roles. */
 void ed_pick_init(ed_pick *s, int V);
+void ed_pick_set_roles(ed_pick *s, int32_t pad, int32_t bos, int32_t eos);
 void ed_pick_free(ed_pick *s);
 /* The next token from logits[V]; ids[0..n) is the sequence so far (for the penalty).
  * Draws exactly one uniform from rng unless greedy (none). */
@@ -74,7 +79,7 @@ int32_t ed_pick_token(ed_pick *s, const ed_sampling *how, const float *logits,
 typedef int (*ed_token_fn)(void *ctx, const ed_ivec *ids);
 
 /* Appends up to max_new tokens to ids (which holds BOS + prompt, len >= 1); stops early
- * at <EOS> (not appended) or when on_token says so. on_token may be NULL. Resets the
+ * at s's <EOS> (not appended) or when on_token says so. on_token may be NULL. Resets the
  * decoder first. Returns the number of tokens appended. */
 int ed_generate_tokens(ed_decoder *d, ed_pick *s, const ed_sampling *how, ed_rng *rng,
                        ed_ivec *ids, int max_new, ed_token_fn on_token, void *ctx);

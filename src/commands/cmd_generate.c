@@ -200,6 +200,14 @@ static int generate(const ed_options *in, char **out, ed_error *err) {
     }
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
+    for (int p = 0; p < prompts.n; p++) /* generation needs one token to start from */
+        if (ed_tok_role_id(l.tok, ED_ROLE_BOS) < 0 && ed_tok_role_id(l.tok, ED_ROLE_EOS) < 0 && !prompts.text[p][0]) {
+            ed_gpt_free(l.model);
+            ed_tok_free(l.tok);
+            prompts_free(&prompts);
+            return ed_fail(err, "prompt %d is empty and %s's tokenizer has no <BOS> or <EOS> to start from", p + 1,
+                           o.checkpoint);
+        }
     if (o.dry_run) {
         print_memory(&o, &l);
     } else {
@@ -207,6 +215,8 @@ static int generate(const ed_options *in, char **out, ed_error *err) {
         ed_decoder_init(&dec, l.model, l.window, o.kv_cache);
         ed_pick pick;
         ed_pick_init(&pick, c->vocab_size);
+        const int32_t bos = ed_tok_role_id(l.tok, ED_ROLE_BOS), eos = ed_tok_role_id(l.tok, ED_ROLE_EOS);
+        ed_pick_set_roles(&pick, ed_tok_role_id(l.tok, ED_ROLE_PAD), bos, eos);
         ed_sampling how = {.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p,
                            .repetition_penalty = o.repetition_penalty};
         ed_ivec ids = {0};
@@ -216,8 +226,11 @@ static int generate(const ed_options *in, char **out, ed_error *err) {
                 if (total > 1) printf("%s--- prompt %d/%d, sample %d/%d ---\n", p + s ? "\n" : "", p + 1,
                                       prompts.n, s + 1, o.num_samples);
                 ids.len = 0;
-                ed_ivec_push(&ids, ED_BOS);
+                /* the start of a document, as training saw it (a tokenizer without a <BOS>,
+                 * e.g. Qwen's, starts right at the prompt; an empty one at its <EOS>) */
+                if (bos >= 0) ed_ivec_push(&ids, bos);
                 ed_tok_encode(l.tok, prompts.text[p], strlen(prompts.text[p]), 0, &ids);
+                if (ids.len == 0) ed_ivec_push(&ids, eos >= 0 ? eos : 0); /* e.g. a prompt of spaces only */
                 /* each sample its own stream: sample s of prompt p is the same whatever
                  * else is generated in the same call */
                 ed_rng rng;

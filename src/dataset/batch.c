@@ -60,7 +60,7 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
         memcpy(tg, in + 1, (size_t)(m - 1) * sizeof *tg);
         memset(mk, 1, (size_t)m);
         for (int t = m; t < T; t++) {
-            in[t] = ED_PAD;
+            in[t] = 0; /* any row: the ignore label (-100) below keeps it out of the loss */
             tg[t] = -100;
             mk[t] = 0;
         }

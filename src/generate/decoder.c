@@ -57,7 +57,7 @@ int ed_generate_tokens(ed_decoder *d, ed_pick *s, const ed_sampling *how, ed_rng
     while (made < max_new) {
         const float *logits = ed_decoder_next(d, ids->data, ids->len);
         int32_t next = ed_pick_token(s, how, logits, ids->data, ids->len, rng);
-        if (next == ED_EOS) break;
+        if (next == s->eos) break;
         ed_ivec_push(ids, next);
         made++;
         if (on_token && on_token(ctx, ids)) break;

@@ -33,6 +33,13 @@ void ed_pick_init(ed_pick *s, int V) {
     s->cand = ed_malloc((size_t)V * sizeof(cand));
     s->p = ed_malloc((size_t)V * sizeof(double));
     s->seen = ed_calloc((size_t)V, 1);
+    ed_pick_set_roles(s, 0, 2, 3);
+}
+
+void ed_pick_set_roles(ed_pick *s, int32_t pad, int32_t bos, int32_t eos) {
+    s->ban[0] = pad;
+    s->ban[1] = bos == eos ? -1 : bos; /* GPT-2's <|endoftext|> both starts and ends: it must stay pickable */
+    s->eos = eos;
 }
 
 void ed_pick_free(ed_pick *s) {
@@ -79,7 +86,8 @@ int32_t ed_pick_token(ed_pick *s, const ed_sampling *how, const float *logits, c
     const int V = s->V;
     float *z = s->z;
     memcpy(z, logits, (size_t)V * sizeof(float));
-    if (V > ED_BOS) z[ED_PAD] = z[ED_BOS] = -INFINITY;
+    for (int k = 0; k < 2; k++)
+        if (s->ban[k] >= 0 && s->ban[k] < V) z[s->ban[k]] = -INFINITY;
     if (how->repetition_penalty != 1.0f && n > 0) {
         const float r = how->repetition_penalty;
         for (size_t i = 0; i < n; i++)

@@ -1,6 +1,8 @@
 /* hf_gpt2.c — GPT-2 in the Hugging Face layout <-> expert-dist checkpoints (hf.h).
- * The architectures are the same; what moves is names, the Conv1D transposition and the
- * four special-token rows of the embedding. */
+ * The architectures are the same; what moves is names and the Conv1D transposition. The
+ * tokenizer keeps its own ids (GPT-2's <|endoftext|> stays 50256), so embedding rows are
+ * copied in order; only checkpoints of the older import, whose bpe tokenizer put our 4
+ * specials first, are exported with the shift undone. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -15,9 +17,6 @@
 #include "expert/tokenizer.h"
 
 #define TOK_FILE "expert-dist-tokenizer.json"
-/* eot value of a model directory written by our export of a word-tokenizer model: the
- * ids are ours unchanged (V_hf = V, specials included), so nothing is lost. */
-#define IDENTITY (-2)
 
 /* Our tensors of block l and their GPT-2 names and layout: Conv1D weights are [in, out]. */
 static const struct {
@@ -34,11 +33,6 @@ static const struct {
 enum { N_BLOCK_MAP = sizeof BLOCK_MAP / sizeof BLOCK_MAP[0] };
 
 static void join(char *buf, size_t len, const char *dir, const char *file) { snprintf(buf, len, "%s/%s", dir, file); }
-
-static int file_exists(const char *path) {
-    struct stat s;
-    return stat(path, &s) == 0 && S_ISREG(s.st_mode);
-}
 
 /* ---- config.json ---------------------------------------------------------------------- */
 
@@ -132,76 +126,24 @@ static int take(hf_src *s, const char *name, int rows, int cols, int transpose, 
     return rc;
 }
 
-/* <|endoftext|>'s GPT-2 id in vocab.json, -1 if absent. */
-static int eot_id(const char *vocab_path) {
-    json_t *root = json_load_file(vocab_path, 0, NULL);
-    const json_t *v = root ? json_object_get(root, "<|endoftext|>") : NULL;
-    int id = v && json_is_integer(v) ? (int)json_integer_value(v) : -1;
-    json_decref(root);
-    return id;
-}
-
-/* The tokenizer of a model directory and <|endoftext|>'s id in its numbering. */
-static ed_tokenizer *read_tokenizer(const char *dir, int V_hf, int *eot, ed_error *err) {
-    char vocab[ED_PATH_MAX + 32], merges[ED_PATH_MAX + 32], ours[ED_PATH_MAX + 32];
-    join(vocab, sizeof vocab, dir, "vocab.json");
-    join(merges, sizeof merges, dir, "merges.txt");
-    join(ours, sizeof ours, dir, TOK_FILE);
-    ed_tokenizer *tok;
-    if (file_exists(vocab)) {
-        tok = ed_tok_load_gpt2(vocab, merges, err);
-        *eot = eot_id(vocab);
-    } else if (file_exists(ours)) {
-        tok = ed_tok_load(ours, err); /* written by our export: our ids unchanged */
-        *eot = IDENTITY;
-    } else {
-        return ed_fail(err, "%s: no tokenizer (vocab.json + merges.txt, or %s)", dir, TOK_FILE), NULL;
-    }
-    if (!tok) return NULL;
-    int want = *eot == IDENTITY ? V_hf : V_hf + (*eot >= 0 ? 3 : 4);
-    if (ed_tok_vocab_size(tok) != want) {
-        ed_fail(err, "%s: the tokenizer has %d tokens (ours, with 4 specials), config.json's vocab_size %d implies %d",
-                dir, ed_tok_vocab_size(tok), V_hf, want);
+/* The tokenizer of a model directory (whichever file it has, ids as they are); its size
+ * must be the embedding's. */
+static ed_tokenizer *read_tokenizer(const char *dir, int V_hf, ed_error *err) {
+    ed_tokenizer *tok = ed_tok_load_dir(dir, TOK_FILE, err);
+    if (tok && ed_tok_vocab_size(tok) != V_hf) {
+        ed_fail(err, "%s: the tokenizer has %d tokens, config.json's vocab_size is %d", dir, ed_tok_vocab_size(tok),
+                V_hf);
         ed_tok_free(tok);
         return NULL;
     }
     return tok;
 }
 
-/* Our id of GPT-2 id h. */
-static int our_id(int h, int eot) {
-    if (eot == IDENTITY) return h;
-    return h == eot ? ED_EOS : ED_NUM_SPECIAL + h - (eot >= 0 && h > eot);
-}
-
-static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, int eot, ed_error *err) {
-    const ed_model_config *mc = ed_gpt_config(m);
+static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, ed_error *err) {
     float *p = ed_gpt_params(m);
     const int D = c->D;
-    (void)mc;
-    float *wte_hf = ed_alloc_floats((size_t)c->V * D);
-    int rc = take(s, "wte.weight", c->V, D, 0, wte_hf, err);
-    if (rc == 0) {
-        float *wte = p + ed_gpt_find_tensor(m, "wte.weight")->offset;
-        for (int h = 0; h < c->V; h++) memcpy(wte + (size_t)our_id(h, eot) * D, wte_hf + (size_t)h * D, D * sizeof(float));
-    }
-    if (rc == 0 && eot != IDENTITY) {
-        float *wte = p + ed_gpt_find_tensor(m, "wte.weight")->offset;
-        /* <PAD> and <UNK> (and <EOS> without an <|endoftext|>): the mean row, so their
-         * logits sit in the middle of the vocabulary; <BOS> starts documents like
-         * <|endoftext|> does in GPT-2. */
-        float *mean = ed_alloc_floats((size_t)D);
-        for (int j = 0; j < D; j++) {
-            double acc = 0.0;
-            for (int h = 0; h < c->V; h++) acc += wte_hf[(size_t)h * D + j];
-            mean[j] = (float)(acc / c->V);
-        }
-        memcpy(wte + (size_t)ED_PAD * D, mean, D * sizeof(float));
-        memcpy(wte + (size_t)ED_UNK * D, mean, D * sizeof(float));
-        memcpy(wte + (size_t)ED_BOS * D, eot >= 0 ? wte_hf + (size_t)eot * D : mean, D * sizeof(float));
-        if (eot < 0) memcpy(wte + (size_t)ED_EOS * D, mean, D * sizeof(float));
-        free(mean);
-    }
+    float *wte = p + ed_gpt_find_tensor(m, "wte.weight")->offset; /* GPT-2's rows, in GPT-2's order */
+    int rc = take(s, "wte.weight", c->V, D, 0, wte, err);
     if (rc == 0) rc = take(s, "wpe.weight", c->P, D, 0, p + ed_gpt_find_tensor(m, "wpe.weight")->offset, err);
     char hn[96], on[96];
     for (int l = 0; l < c->L && rc == 0; l++)
@@ -223,11 +165,10 @@ static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, int eot, ed_e
         if (head->ndim != 2 || head->shape[0] != c->V || head->shape[1] != D)
             rc = ed_fail(err, "%s: lm_head.weight is not [%d, %d]", s->path, c->V, D);
         else if ((rc = ed_st_read_f32(s->st, head, h, s->path, err)) == 0 &&
-                 memcmp(h, wte_hf, (size_t)c->V * D * sizeof(float)) != 0)
+                 memcmp(h, wte, (size_t)c->V * D * sizeof(float)) != 0)
             rc = ed_fail(err, "%s: lm_head.weight differs from wte.weight: an untied head is not supported", s->path);
         free(h);
     }
-    free(wte_hf);
     /* anything else is a tensor we would silently drop: refuse, except the causal-mask
      * buffers older transformers versions saved */
     for (int i = 0; i < s->st->n && rc == 0; i++) {
@@ -243,8 +184,7 @@ static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, int eot, ed_e
 int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
     hf_shape c;
     if (read_config(dir, &c, err) != 0) return -1;
-    int eot = -1;
-    ed_tokenizer *tok = read_tokenizer(dir, c.V, &eot, err);
+    ed_tokenizer *tok = read_tokenizer(dir, c.V, err);
     if (!tok) return -1;
     ed_options o;
     ed_options_defaults(&o);
@@ -269,12 +209,12 @@ int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
     }
     ed_gpt *m = ed_gpt_create(&o.model, 0, msg, sizeof msg);
     hf_src src = {&st, path, ed_calloc((size_t)st.n + 1, 1)};
-    int rc = import_weights(&src, m, &c, eot, err);
+    int rc = import_weights(&src, m, &c, err);
     free(src.used);
     ed_st_free(&st);
     if (rc == 0) {
         if (log)
-            fprintf(log, "import: %s: GPT-2 with %zu parameters (D %d, L %d, H %d, FF %d, %d positions, vocab %d + 3 specials)\n",
+            fprintf(log, "import: %s: GPT-2 with %zu parameters (D %d, L %d, H %d, FF %d, %d positions, vocab %d)\n",
                     dir, ed_gpt_num_params(m), c.D, c.L, c.H, c.FF, c.P, c.V);
         ed_ckpt_contents cc = {.opt = &o, .model = m, .tok = tok};
         rc = ed_ckpt_write(out, &cc, 0, err);
@@ -287,8 +227,9 @@ int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
 
 /* ---- export ------------------------------------------------------------------------------ */
 
-static char *config_json(const ed_model_config *c, float dropout, int gpt2_ids) {
-    int V_hf = gpt2_ids ? c->vocab_size - 3 : c->vocab_size, eos = gpt2_ids ? V_hf - 1 : ED_EOS;
+static char *config_json(const ed_model_config *c, float dropout, int gpt2_ids, const ed_tokenizer *tok) {
+    int V_hf = gpt2_ids ? c->vocab_size - 3 : c->vocab_size;
+    int eos = gpt2_ids ? V_hf - 1 : ed_tok_role_id(tok, ED_ROLE_EOS), bos = gpt2_ids ? eos : ed_tok_role_id(tok, ED_ROLE_BOS);
     json_t *r = json_object();
     json_t *arch = json_array();
     json_array_append_new(arch, json_string("GPT2LMHeadModel"));
@@ -307,8 +248,8 @@ static char *config_json(const ed_model_config *c, float dropout, int gpt2_ids) 
     json_object_set_new(r, "embd_pdrop", json_real(0.0));
     json_object_set_new(r, "attn_pdrop", json_real(dropout));
     json_object_set_new(r, "initializer_range", json_real(0.02));
-    json_object_set_new(r, "bos_token_id", json_integer(gpt2_ids ? eos : ED_BOS));
-    json_object_set_new(r, "eos_token_id", json_integer(eos));
+    json_object_set_new(r, "bos_token_id", bos >= 0 ? json_integer(bos) : json_null());
+    json_object_set_new(r, "eos_token_id", eos >= 0 ? json_integer(eos) : json_null());
     json_object_set_new(r, "tie_word_embeddings", json_true());
     json_object_set_new(r, "torch_dtype", json_string("float32"));
     char *s = json_dumps(r, JSON_INDENT(2));
@@ -316,8 +257,8 @@ static char *config_json(const ed_model_config *c, float dropout, int gpt2_ids) 
     return s;
 }
 
-/* vocab.json + merges.txt from our BPE serialisation: our id i >= 4 is GPT-2 id i - 4,
- * <EOS> is <|endoftext|>, the last id. */
+/* vocab.json + merges.txt from a bpe tokenizer of the older import (our 4 specials first):
+ * our id i >= 4 is GPT-2 id i - 4, <EOS> is <|endoftext|>, the last id. */
 static int write_bpe_files(const ed_tokenizer *tok, const char *dir, ed_error *err) {
     size_t len;
     char *blob = ed_tok_serialize(tok, &len);
@@ -358,11 +299,13 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     if (ed_ckpt_load_file(ckpt, ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
-    if (c->vocab_size < ED_NUM_SPECIAL + 1) rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);
-    if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) rc = ed_fail(err, "%s: cannot create: %s", dir, strerror(errno));
-    /* BPE models take GPT-2's numbering (<BOS>, <PAD>, <UNK> rows are not exported);
-     * word models keep ours, with their own tokenizer file. */
     const int gpt2_ids = ed_tok_kind_of(tok) == ED_TOK_BPE;
+    if (c->vocab_size < (gpt2_ids ? ED_NUM_SPECIAL + 1 : 1))
+        rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);
+    if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST) rc = ed_fail(err, "%s: cannot create: %s", dir, strerror(errno));
+    /* bpe models (trained here, or imported before ids were kept) take GPT-2's numbering
+     * (<BOS>, <PAD>, <UNK> rows are not exported); every other keeps its ids, with its
+     * tokenizer file (ed_tok_save_dir). */
     const int D = c->d_model, L = c->n_layers, V_hf = gpt2_ids ? c->vocab_size - 3 : c->vocab_size;
     const float *p = ed_gpt_params(m);
     int nt = 2 + L * N_BLOCK_MAP + 2, k = 0;
@@ -406,7 +349,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
         rc = ed_st_write(path, t, k, err);
     }
     if (rc == 0) {
-        char *cj = config_json(c, c->dropout, gpt2_ids);
+        char *cj = config_json(c, c->dropout, gpt2_ids, tok);
         join(path, sizeof path, dir, "config.json");
         rc = ed_write_file_atomic(path, cj, strlen(cj), "model file", err);
         free(cj);
@@ -414,15 +357,12 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     if (rc == 0 && ed_tok_kind_of(tok) == ED_TOK_BPE) {
         rc = write_bpe_files(tok, dir, err);
     } else if (rc == 0) {
-        size_t len;
-        char *blob = ed_tok_serialize(tok, &len);
-        join(path, sizeof path, dir, TOK_FILE);
-        rc = ed_write_file_atomic(path, blob, len, "model file", err);
-        free(blob);
+        rc = ed_tok_save_dir(tok, dir, TOK_FILE, err);
     }
+    static const char *const tok_files[] = {TOK_FILE, "vocab.json, merges.txt", "tokenizer.model, tokenizer_config.json",
+                                            "tokenizer.json, tokenizer_config.json"};
     if (rc == 0 && log)
-        fprintf(log, "export: %s -> %s (config.json, model.safetensors, %s)\n", ckpt, dir,
-                ed_tok_kind_of(tok) == ED_TOK_BPE ? "vocab.json, merges.txt" : TOK_FILE);
+        fprintf(log, "export: %s -> %s (config.json, model.safetensors, %s)\n", ckpt, dir, tok_files[ed_tok_kind_of(tok)]);
     for (int i = 0; i < nt; i++) free(bufs[i]);
     free(bufs);
     free(names);

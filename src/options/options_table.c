@@ -47,8 +47,12 @@ static const ed_option_spec TABLE[] = {
            "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", T|E|P, STORED, ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", T|E|P, STORED, "warn about and skip bad .jsonl lines instead of failing"),
-    CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", T|P, SHAPE, "tokenizer kind"),
-    ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", T|P, STORED, "load this tokenizer file instead of building a vocabulary"),
+    CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", T|P, SHAPE,
+           "tokenizer kind: word or bpe are built from the training text; sentencepiece (a tokenizer.model) "
+           "and hf (a Hugging Face tokenizer.json) are the user's, given with --vocab-file"),
+    ROW("vocab-file", ED_OPT_STR, vocab_file, 0, "data", T|P, STORED,
+        "load this tokenizer file instead of building a vocabulary: ours, a SentencePiece .model or a "
+        "tokenizer.json (the kind is read from the file; ids are the file's own)"),
     ROW("vocab-size", ED_OPT_INT, vocab_size, 0, "data", T|P, SHAPE, "vocabulary size including the 4 special tokens"),
     ROW("min-freq", ED_OPT_INT, min_freq, 0, "data", T|P, SHAPE, "word tokenizer: drop words seen fewer times"),
     ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", T|P, SHAPE, "word tokenizer: Unicode case folding"),

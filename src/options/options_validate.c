@@ -2,6 +2,7 @@
  * options, so every rank reaches the same verdict without talking to the others. */
 
 #include "expert/options.h"
+#include "expert/tokenizer.h"
 
 int ed_options_validate(const ed_options *o, ed_error *err) {
     /* choices: set through the parser they are in range; a caller that filled the struct
@@ -57,6 +58,10 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (!o->checkpoint_dir[0]) return ed_fail(err, "checkpoint-dir must not be empty");
     if (o->init_from[0] && o->vocab_file[0])
         return ed_fail(err, "init-from brings its checkpoint's tokenizer: drop --vocab-file");
+    if ((o->tokenizer == ED_TOK_SPM || o->tokenizer == ED_TOK_HF) && !o->vocab_file[0] && !o->init_from[0] &&
+        !o->resume[0] && !o->data_file[0]) /* the user's own kinds are loaded, never built */
+        return ed_fail(err, "tokenizer %s needs --vocab-file (the user's %s)", ed_tok_kind_names[o->tokenizer],
+                       o->tokenizer == ED_TOK_SPM ? "tokenizer.model" : "tokenizer.json");
     if (o->compress < 0 || o->compress > 9) return ed_fail(err, "compress must be in 0..9 (got %d)", o->compress);
     /* system */
     if (o->threads < 0) return ed_fail(err, "threads must be >= 0 (got %d)", o->threads);

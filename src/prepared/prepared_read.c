@@ -77,7 +77,7 @@ int prep_open_reader(prep_reader *r, const char *path, int64_t *vocab, ed_error 
         prep_close_reader(r);
         return -1;
     }
-    if (prep_attr_read_i64(r->file, "vocab_size", vocab) != 0 || *vocab < ED_NUM_SPECIAL || *vocab > INT32_MAX) {
+    if (prep_attr_read_i64(r->file, "vocab_size", vocab) != 0 || *vocab < 1 || *vocab > INT32_MAX) {
         prep_rfail(r, err, "missing or invalid attribute \"vocab_size\"");
         prep_close_reader(r);
         return -1;

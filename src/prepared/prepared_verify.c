@@ -48,8 +48,10 @@ static int check_block(prep_reader *r, cursor *b, const char *bobj, uint64_t d, 
     return 0;
 }
 
-static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64_t *n_docs, uint64_t *n_tokens,
-                        ed_error *err) {
+/* bos, eos: the tokenizer's ids (-1: it has none, and documents do not carry one). */
+static int verify_split(prep_reader *r, const char *split, int64_t vocab, int32_t bos, int32_t eos, uint64_t *n_docs,
+                        uint64_t *n_tokens, ed_error *err) {
+    const uint64_t min_doc = (bos >= 0) + (eos >= 0) > 0 ? (uint64_t)((bos >= 0) + (eos >= 0)) : 1;
     char tobj[32], oobj[32];
     snprintf(tobj, sizeof tobj, "/%s/tokens", split);
     snprintf(oobj, sizeof oobj, "/%s/doc_offsets", split);
@@ -108,7 +110,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
             }
             continue;
         }
-        if (end < prev + 2 || end > nt) {
+        if (end < prev + min_doc || end > nt) {
             prep_rfail(r, err, "%s[%llu] = %llu: document %llu spans [%llu, %llu) of %llu tokens, expected at least "
                                "<BOS> <EOS> inside the array",
                        oobj, (unsigned long long)d, (unsigned long long)end, (unsigned long long)(d - 1),
@@ -124,7 +126,7 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, uint64
                            (long long)vocab - 1);
                 goto out;
             }
-            if ((i == prev && id != ED_BOS) || (i == end - 1 && id != ED_EOS)) {
+            if ((i == prev && bos >= 0 && id != bos) || (i == end - 1 && eos >= 0 && id != eos)) {
                 prep_rfail(r, err, "%s[%llu] = %d: document %llu does not %s", tobj, (unsigned long long)i, id,
                            (unsigned long long)(d - 1), i == prev ? "start with <BOS>" : "end with <EOS>");
                 goto out;
@@ -162,13 +164,14 @@ int ed_prepared_verify(const char *path, ed_prepared_info *info, ed_error *err) 
     if (ed_prepared_info_read(path, info, err) != 0) return -1;
     ed_tokenizer *tok = ed_prepared_tokenizer(path, err); /* parses, and matches vocab_size */
     if (!tok) return -1;
+    const int32_t bos = ed_tok_role_id(tok, ED_ROLE_BOS), eos = ed_tok_role_id(tok, ED_ROLE_EOS);
     ed_tok_free(tok);
     prep_reader r;
     int64_t vocab;
     if (prep_open_reader(&r, path, &vocab, err) != 0) return -1;
     int rc = 0;
     for (int s = 0; s < 1 + info->has_val && rc == 0; s++)
-        rc = verify_split(&r, s ? "val" : "train", vocab, &info->n_docs[s], &info->n_tokens[s], err);
+        rc = verify_split(&r, s ? "val" : "train", vocab, bos, eos, &info->n_docs[s], &info->n_tokens[s], err);
     prep_close_reader(&r);
     return rc;
 }

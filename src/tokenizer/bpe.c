@@ -3,6 +3,7 @@
  * tokenizer dispatch calls. Training is in bpe_train.c, file formats in bpe_json.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "bpe_internal.h"
 #include "tok_internal.h"
@@ -16,13 +17,16 @@ _Static_assert(CACHE_MAX_LEN <= 255, "cache entries keep the id count in 8 bits"
 
 /* ---- building ------------------------------------------------------------------- */
 
-ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs, int n_merges, const char *src,
-                  ed_error *err) {
-    if (n_vocab < ED_NUM_SPECIAL + 256 || n_vocab > (1 << 30))
-        return ed_fail(err, "%s: vocabulary has %d tokens, expected 260 .. 2^30 (4 specials + 256 bytes + merges)",
-                       src, n_vocab),
+/* Ours: ids 0..3 are the specials. */
+static int is_raw(const uint8_t *raw, int i) { return raw ? raw[i] != 0 : i < ED_NUM_SPECIAL; }
+
+ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs, int n_merges, const uint8_t *raw,
+                  const char *src, ed_error *err) {
+    if (n_vocab < (raw ? 256 : ED_NUM_SPECIAL + 256) || n_vocab > (1 << 30))
+        return ed_fail(err, "%s: vocabulary has %d tokens, expected %s .. 2^30 (%s256 bytes + merges)", src, n_vocab,
+                       raw ? "256" : "260", raw ? "" : "4 specials + "),
                NULL;
-    for (int i = 0; i < ED_NUM_SPECIAL; i++)
+    for (int i = 0; !raw && i < ED_NUM_SPECIAL; i++)
         if (strcmp(tok_str[i], bpe_special_names[i]) != 0)
             return ed_fail(err, "%s: token %d is \"%s\", expected \"%s\"", src, i, tok_str[i],
                            bpe_special_names[i]),
@@ -45,7 +49,7 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
         b->str_off[i] = so;
         b->tok_off[i] = bo;
         so += sl + 1;
-        if (i < ED_NUM_SPECIAL) { /* specials decode to their names (skip_special drops them) */
+        if (is_raw(raw, i)) { /* specials decode to their names (skip_special drops them) */
             memcpy(b->bytes + bo, tok_str[i], sl);
             bo += sl;
             continue;
@@ -80,9 +84,9 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
     size_t cat_cap = 0;
     for (int r = 0; r < n_merges; r++) {
         int32_t l = pairs[2 * r], rr = pairs[2 * r + 1];
-        if (l < ED_NUM_SPECIAL || l >= n_vocab || rr < ED_NUM_SPECIAL || rr >= n_vocab) {
+        if (l < 0 || l >= n_vocab || rr < 0 || rr >= n_vocab || is_raw(raw, l) || is_raw(raw, rr)) {
             free(cat);
-            ed_fail(err, "%s: merge %d uses a token id outside 4..%d", src, r, n_vocab - 1);
+            ed_fail(err, "%s: merge %d uses a special token or an id outside 0..%d", src, r, n_vocab - 1);
             goto fail;
         }
         size_t ll = b->tok_off[l + 1] - b->tok_off[l], rl = b->tok_off[rr + 1] - b->tok_off[rr];
@@ -107,7 +111,8 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
         b->merges[3 * r + 2] = (int32_t)by_bytes.items[k].value;
     }
     free(cat);
-    bpe_smap_free(&by_bytes);
+    b->whole = by_bytes; /* kept for ignore_merges (hf_json.c); freed with the model */
+    for (int i = 0; i < 4; i++) b->roles[i] = raw ? -1 : i;
     if (bpe_pretok_init(&b->pre, err) != 0) {
         bpe_free(b);
         return NULL;
@@ -131,7 +136,10 @@ void bpe_free(void *impl) {
     free(b->strs);
     free(b->merges);
     if (b->rank.keys) bpe_umap_free(&b->rank);
-    if (b->pre.re) bpe_pretok_free(&b->pre);
+    bpe_pretok_free(&b->pre);
+    bpe_smap_free(&b->whole);
+    bpe_added_free(&b->added);
+    free(b->hf_text);
     if (b->cache) {
         pthread_mutex_destroy(&b->cache->lock);
         bpe_smap_free(&b->cache->map);
@@ -281,6 +289,13 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     enc_ctx *c = vctx;
     const ed_bpe *b = c->b;
     bpe_cache *cache = b->cache;
+    if (b->ignore_merges && n > 1) { /* tokenizer.json's ignore_merges: a whole-word token wins */
+        int64_t k = bpe_smap_find(&b->whole, s, n);
+        if (k >= 0) {
+            ed_ivec_push(c->out, (int32_t)b->whole.items[k].value);
+            return;
+        }
+    }
     if (n == 1) { /* a lone byte (space, punctuation): its own token, no lookup needed */
         ed_ivec_push(c->out, b->byte_id[(unsigned char)s[0]]);
         return;
@@ -333,9 +348,34 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     }
 }
 
+/* Text between added tokens: normalized (NFC when the file asks; only valid UTF-8 can
+ * be, other text goes on as it is), then pre-tokenized and merged. */
+static void encode_segment(enc_ctx *c, const char *text, size_t len) {
+    if (len == 0) return;
+    utf8proc_uint8_t *norm = NULL;
+    if (c->b->nfc && bpe_utf8_valid_prefix((const unsigned char *)text, len) == len) {
+        utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &norm,
+                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (n >= 0) text = (const char *)norm, len = (size_t)n;
+    }
+    bpe_pretok_each(&c->b->pre, text, len, encode_piece, c);
+    free(norm);
+}
+
 static void bpe_encode(const void *impl, const char *text, size_t len, ed_ivec *out) {
     enc_ctx c = {.b = impl, .out = out};
-    bpe_pretok_each(&c.b->pre, text, len, encode_piece, &c);
+    const bpe_added *a = &c.b->added;
+    size_t seg = 0;
+    for (size_t i = 0; a->n > 0 && i < len; i++) {
+        int32_t id;
+        size_t m = bpe_added_match(a, text + i, len - i, &id);
+        if (m == 0) continue;
+        encode_segment(&c, text + seg, i - seg);
+        ed_ivec_push(out, id);
+        seg = i + m;
+        i = seg - 1;
+    }
+    encode_segment(&c, text + seg, len - seg);
     free(c.buf);
 }
 
@@ -345,13 +385,19 @@ static char *bpe_decode(const void *impl, const int32_t *ids, size_t n) {
     const ed_bpe *b = impl;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t id = ids[i] >= 0 && ids[i] < b->n_vocab ? ids[i] : ED_UNK;
-        total += b->tok_off[id + 1] - b->tok_off[id];
+        int32_t id = ids[i] >= 0 && ids[i] < b->n_vocab ? ids[i] : b->roles[1];
+        total += id < 0 ? 3 : b->tok_off[id + 1] - b->tok_off[id];
     }
     unsigned char *raw = ed_malloc(total + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t id = ids[i] >= 0 && ids[i] < b->n_vocab ? ids[i] : ED_UNK;
+        /* not a token: the <UNK> token, or U+FFFD without one (as for a stray byte) */
+        int32_t id = ids[i] >= 0 && ids[i] < b->n_vocab ? ids[i] : b->roles[1];
+        if (id < 0) {
+            memcpy(raw + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            continue;
+        }
         size_t l = b->tok_off[id + 1] - b->tok_off[id];
         memcpy(raw + o, b->bytes + b->tok_off[id], l);
         o += l;
@@ -387,11 +433,32 @@ static const char *bpe_token(const void *impl, int32_t id) {
 
 static int bpe_vocab_size(const void *impl) { return ((const ed_bpe *)impl)->n_vocab; }
 
+static void bpe_roles(const void *impl, int32_t roles[4]) { memcpy(roles, ((const ed_bpe *)impl)->roles, 4 * sizeof *roles); }
+
 const ed_tok_vtable ed_bpe_vtable = {
     .encode = bpe_encode,
     .decode = bpe_decode,
     .token = bpe_token,
     .vocab_size = bpe_vocab_size,
+    .roles = bpe_roles,
     .to_json = bpe_to_json,
+    .free = bpe_free,
+};
+
+static const char *hf_source(const void *impl, size_t *len) {
+    const ed_bpe *b = impl;
+    *len = strlen(b->hf_text);
+    return b->hf_text;
+}
+
+/* tokenizer.json: the same model, saved as the file's text (hf_json.c) */
+const ed_tok_vtable ed_hf_vtable = {
+    .encode = bpe_encode,
+    .decode = bpe_decode,
+    .token = bpe_token,
+    .vocab_size = bpe_vocab_size,
+    .roles = bpe_roles,
+    .to_json = ed_hf_to_json,
+    .source = hf_source,
     .free = bpe_free,
 };

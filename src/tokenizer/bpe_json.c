@@ -80,7 +80,7 @@ void *ed_bpe_from_json(const json_t *root, ed_error *err) {
             goto out;
         }
     }
-    b = bpe_build(strs, (int)nv, pairs, (int)nm, "bpe", err);
+    b = bpe_build(strs, (int)nv, pairs, (int)nm, NULL, "bpe", err);
 out:
     bpe_smap_free(&ids);
     free(strs);
@@ -89,64 +89,34 @@ out:
 }
 
 /* GPT-2's files: vocab.json maps token -> id (0..n-1, "<|endoftext|>" last), merges.txt
- * has a "#version" line then one "left right" per line. Our specials take ids 0..3, so
- * every GPT-2 token keeps its order and moves up by 4 (GPT-2 id k -> k + 4), except
- * "<|endoftext|>", which GPT-2 uses both to end and to start documents: it becomes our
- * <EOS> (3). <PAD>, <UNK>, <BOS> have no GPT-2 counterpart and stay unused by encoding. */
+ * has a "#version" line then one "left right" per line. They say what a tokenizer.json
+ * with a ByteLevel pre-tokenizer and "<|endoftext|>" as an added token says, so they
+ * become one (kind hf, GPT-2's ids): one engine and one stored form for both. Lines are
+ * checked here first, so errors name merges.txt:line. */
 ed_tokenizer *ed_tok_load_gpt2(const char *vocab_json, const char *merges_txt, ed_error *err) {
     json_error_t jerr;
-    json_t *root = json_load_file(vocab_json, 0, &jerr);
-    if (!root) return ed_fail(err, "%s:%d: %s", vocab_json, jerr.line, jerr.text), NULL;
+    json_t *vocab = json_load_file(vocab_json, 0, &jerr);
+    if (!vocab) return ed_fail(err, "%s:%d: %s", vocab_json, jerr.line, jerr.text), NULL;
     ed_tokenizer *tok = NULL;
-    char *text = NULL;
-    const char **strs = NULL, **by_id = NULL;
-    int32_t *pairs = NULL;
-    bpe_smap ids;
-    bpe_smap_init(&ids, 1024);
-    if (!json_is_object(root)) {
-        ed_fail(err, "%s:1: expected a JSON object mapping token -> id", vocab_json);
+    char *text = NULL, *doc = NULL;
+    json_t *root = NULL, *merges = json_array();
+    if (!json_is_object(vocab) || json_object_size(vocab) == 0) {
+        ed_fail(err, "%s:1: expected a non-empty JSON object mapping token -> id", vocab_json);
         goto out;
     }
-    size_t n = json_object_size(root);
-    if (n == 0 || n > (1u << 30)) {
-        ed_fail(err, "%s:1: vocabulary has %zu tokens", vocab_json, n);
-        goto out;
-    }
-    by_id = ed_calloc(n, sizeof *by_id);
+    size_t n = json_object_size(vocab);
     const char *key;
     json_t *val;
-    json_object_foreach(root, key, val) {
+    json_object_foreach(vocab, key, val) {
         json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
-        if (id < 0 || (size_t)id >= n || by_id[id]) {
+        if (id < 0 || (size_t)id >= n) {
             ed_fail(err, "%s: token \"%s\" has id %s; ids must be 0..%zu, each used once", vocab_json, key,
-                    json_is_integer(val) ? "out of range or repeated" : "that is not an integer", n - 1);
+                    json_is_integer(val) ? "out of range" : "that is not an integer", n - 1);
             goto out;
         }
-        by_id[id] = key;
-    }
-    strs = ed_malloc((n + ED_NUM_SPECIAL) * sizeof *strs);
-    int nv = 0;
-    for (int i = 0; i < ED_NUM_SPECIAL; i++) strs[nv++] = bpe_special_names[i];
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(by_id[k], "<|endoftext|>") == 0) continue;
-        unsigned char tmp[8];
-        size_t kl = strlen(by_id[k]);
-        /* check the alphabet here, to name the file; bpe_build re-checks everything */
-        unsigned char *bytes = kl <= sizeof tmp ? tmp : ed_malloc(kl);
-        long nb = bpe_str_to_bytes(by_id[k], kl, bytes);
-        if (bytes != tmp) free(bytes);
-        if (nb <= 0) {
-            ed_fail(err, "%s: token \"%s\" (id %zu) is not in GPT-2's byte-to-unicode alphabet", vocab_json,
-                    by_id[k], k);
-            goto out;
-        }
-        bpe_smap_put(&ids, by_id[k], kl, nv, NULL);
-        strs[nv++] = by_id[k];
     }
     size_t tlen;
     if (ed_read_file(merges_txt, &text, &tlen, err) != 0) goto out;
-    size_t pcap = 1024, nm = 0;
-    pairs = ed_malloc(2 * pcap * sizeof *pairs);
     long line = 0;
     for (char *p = text, *end = text + tlen; p < end;) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -155,31 +125,40 @@ ed_tokenizer *ed_tok_load_gpt2(const char *vocab_json, const char *merges_txt, e
         size_t ll = (size_t)(e - p);
         if (ll > 0 && p[ll - 1] == '\r') ll--;
         if (!(line == 1 && ll >= 8 && memcmp(p, "#version", 8) == 0) && ll > 0) {
-            if (nm == pcap) pairs = ed_realloc(pairs, 2 * (pcap *= 2) * sizeof *pairs);
-            int rc = parse_merge(&ids, p, ll, pairs + 2 * nm);
-            if (rc != 0) {
-                ed_fail(err, "%s:%ld: %s", merges_txt, line,
-                        rc == -1 ? "expected two tokens separated by one space"
-                                 : "merge uses a token that is not in vocab.json");
+            const char *sp = memchr(p, ' ', ll);
+            int ok = sp && sp != p && sp != p + ll - 1 && !memchr(sp + 1, ' ', (size_t)(p + ll - sp - 1));
+            if (!ok) {
+                ed_fail(err, "%s:%ld: expected two tokens separated by one space", merges_txt, line);
                 goto out;
             }
-            nm++;
+            json_t *a = json_stringn(p, (size_t)(sp - p)), *b = json_stringn(sp + 1, (size_t)(p + ll - sp - 1));
+            int known = a && b && json_object_get(vocab, json_string_value(a)) &&
+                        json_object_get(vocab, json_string_value(b));
+            json_t *pair = json_array();
+            json_array_append_new(pair, a ? a : json_null());
+            json_array_append_new(pair, b ? b : json_null());
+            json_array_append_new(merges, pair);
+            if (!known) {
+                ed_fail(err, "%s:%ld: merge uses a token that is not in vocab.json", merges_txt, line);
+                goto out;
+            }
         }
         p = e + 1;
     }
-    ed_bpe *b = bpe_build(strs, nv, pairs, (int)nm, merges_txt, err);
-    if (b) {
-        tok = ed_malloc(sizeof *tok);
-        tok->kind = ED_TOK_BPE;
-        tok->vt = &ed_bpe_vtable;
-        tok->impl = b;
-    }
+    json_t *added = json_array(), *eot = json_object_get(vocab, "<|endoftext|>");
+    if (eot)
+        json_array_append_new(added, json_pack("{s:O, s:s, s:b}", "id", eot, "content", "<|endoftext|>", "special", 1));
+    root = json_pack("{s:{s:s, s:O, s:O}, s:{s:s, s:b, s:b}, s:{s:s}, s:o}", "model", "type", "BPE", "vocab", vocab,
+                     "merges", merges, "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 1,
+                     "decoder", "type", "ByteLevel", "added_tokens", added);
+    doc = json_dumps(root, JSON_COMPACT);
+    ED_CHECK(doc, "cannot build the tokenizer.json of %s", vocab_json);
+    tok = ed_tok_wrap(ED_TOK_HF, ed_hf_from_text(doc, strlen(doc), vocab_json, NULL, 0, NULL, err));
 out:
-    bpe_smap_free(&ids);
-    free(by_id);
-    free(strs);
-    free(pairs);
     free(text);
+    free(doc);
     json_decref(root);
+    json_decref(merges);
+    json_decref(vocab);
     return tok;
 }

@@ -298,7 +298,7 @@ void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_e
         bpe_bytes_to_str((const unsigned char *)t.tokens.arena + it->off, it->len, &buf, &cap, 0);
         strs[i] = buf;
     }
-    ed_bpe *bpe = bpe_build((const char *const *)strs, n_vocab, t.merges, (int)t.n_merges, "bpe training", err);
+    ed_bpe *bpe = bpe_build((const char *const *)strs, n_vocab, t.merges, (int)t.n_merges, NULL, "bpe training", err);
     for (int i = 0; i < n_vocab; i++) free(strs[i]);
     free(strs);
     trainer_free(&t);

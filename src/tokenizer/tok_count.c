@@ -25,6 +25,10 @@ static int check_options(const ed_tok_options *opt, ed_error *err) {
         return ed_word_check_options(opt, err);
     case ED_TOK_BPE:
         return ed_bpe_check_options(opt, err);
+    case ED_TOK_SPM:
+    case ED_TOK_HF:
+        return ed_fail(err, "--tokenizer %s loads the user's file: give it with --vocab-file (%s)",
+                       ed_tok_kind_names[opt->kind], opt->kind == ED_TOK_SPM ? "tokenizer.model" : "tokenizer.json");
     }
     return ed_fail(err, "unknown tokenizer kind %d", (int)opt->kind);
 }

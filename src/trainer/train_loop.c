@@ -442,7 +442,10 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
         size_t at = 0, run = 0;
         for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
-            run = ed_dataset_id(ds, i) >= ED_NUM_SPECIAL ? run + 1 : 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            int32_t id = ed_dataset_id(ds, i);
+            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
+            run = role ? 0 : run + 1;
             at = i + 1 - run;
         }
         int32_t ids[3] = {0, 0, 0};

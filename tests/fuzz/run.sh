@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh --build-only          just (re)build
 #   options: --build-dir DIR (default build-fuzz)  --no-build  --seconds N  --jobs N
 #            --check-clang (exit 0 when clang can link a libFuzzer program)
-# Targets: txt jsonl word bpe vocab ini argv ckpt safetensors compressed.
+# Targets: txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson.
 # New interesting inputs go to DIR/corpus/<target>/ (the seeds in tests/fuzz/corpus/ are
 # read, never written). A crash leaves DIR/artifacts/<target>/crash-*: copy it into
 # tests/fuzz/regressions/<target>/ so the normal test suite replays it from then on.
@@ -22,7 +22,7 @@ BUILD=1
 BUILD_ONLY=0
 JOBS=$(nproc)
 TARGETS=()
-ALL=(txt jsonl word bpe vocab ini argv ckpt safetensors compressed)
+ALL=(txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson)
 CC_BIN=$(command -v clang || command -v clang-14 || true)
 
 check_clang() {
@@ -61,7 +61,7 @@ fi
 if [ "$BUILD" = 1 ]; then
   # The library is instrumented for coverage (fuzzer-no-link) and checked by ASan+UBSan
   # (the Asan build type); only the harnesses link libFuzzer's main.
-  cmake -S "$SRC" -B "$BUILD_DIR" -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_BUILD_TYPE=Asan -DED_FUZZ=ON \
+  cmake -S "$SRC" -B "$BUILD_DIR" -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_CXX_COMPILER="${CC_BIN}++" -DCMAKE_BUILD_TYPE=Asan -DED_FUZZ=ON \
         -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" > "$BUILD_DIR.configure.log" 2>&1 ||
     { cat "$BUILD_DIR.configure.log"; exit 1; }
   cmake --build "$BUILD_DIR" -j "$JOBS" --target fuzz_all
@@ -72,7 +72,7 @@ fi
 max_len() {
   case "$1" in
     ckpt) echo 262144 ;;
-    txt|jsonl|vocab|compressed) echo 16384 ;;
+    txt|jsonl|vocab|compressed|hfjson) echo 16384 ;;
     *) echo 4096 ;;
   esac
 }

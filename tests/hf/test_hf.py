@@ -113,7 +113,7 @@ def params(ck):
 
 
 def our_id(h):
-    return 3 if h == EOT else 4 + h - (h > EOT)
+    return h  # an imported tokenizer keeps GPT-2's ids
 
 
 # ---- import and logits against the reference -------------------------------------------
@@ -126,7 +126,7 @@ ids_hf[20] = EOT
 ours = np.array([our_id(int(h)) for h in ids_hf], np.int32)
 ours.tofile(os.path.join(d, "ids.i32"))
 subprocess.run([args.dump, a, "logits", os.path.join(d, "ids.i32"), os.path.join(d, "logits.f32")], check=True)
-got = np.fromfile(os.path.join(d, "logits.f32"), np.float32).reshape(P, V + 3)
+got = np.fromfile(os.path.join(d, "logits.f32"), np.float32).reshape(P, V)
 with torch.no_grad():
     ref = model(torch.from_numpy(ids_hf)[None])[0].numpy()
 sel = got[:, [our_id(h) for h in range(V)]]
@@ -146,7 +146,7 @@ ed(["export", a, "-o", d2])
 ed(["import", d2, b, "-q"])
 T.expect(params(a) == params(b), "import -> export -> import changed the weights")
 ed(["export", b, "-o", d3, "-q"])
-for f in ("config.json", "model.safetensors", "vocab.json", "merges.txt"):
+for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
     T.expect(open(os.path.join(d2, f), "rb").read() == open(os.path.join(d3, f), "rb").read(), "export of the re-import differs: " + f)
 raw = open(os.path.join(d2, "model.safetensors"), "rb").read()
 n = struct.unpack("<Q", raw[:8])[0]
@@ -164,9 +164,14 @@ T.expect(len(hdr) - 1 == 2 + 12 * L + 2, "exported tensor count %d" % (len(hdr) 
 cfg2 = json.load(open(os.path.join(d2, "config.json")))
 T.expect(all(cfg2[k] == CONFIG[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
                                               "eos_token_id")), "exported config.json: %s" % cfg2)
-T.expect(json.load(open(os.path.join(d2, "vocab.json"))) == vocab, "exported vocab.json differs from GPT-2's")
-T.expect(open(os.path.join(d2, "merges.txt")).read().split("\n")[1:] ==
-         open(os.path.join(src, "merges.txt")).read().split("\n")[1:], "exported merges differ")
+# the tokenizer as a tokenizer.json with GPT-2's vocabulary, merges and ids
+tj = json.load(open(os.path.join(d2, "tokenizer.json")))
+T.expect(tj["model"]["vocab"] == vocab, "exported tokenizer.json's vocab differs from GPT-2's")
+T.expect([" ".join(m) for m in tj["model"]["merges"]] ==
+         [x for x in open(os.path.join(src, "merges.txt")).read().split("\n")[1:] if x], "exported merges differ")
+tc = json.load(open(os.path.join(d2, "tokenizer_config.json")))
+T.expect(tc["bos_token"] == tc["eos_token"] == "<|endoftext|>" and tc["pad_token"] is None,
+         "exported tokenizer_config.json: %s" % tc)
 
 # ---- generate/eval use it; train --init-from fine-tunes it --------------------------------
 p = ed(["inspect", a])

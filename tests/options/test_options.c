@@ -222,7 +222,7 @@ static void test_choices(void **state) {
     static const struct {
         const char *key, *value, *msg;
     } bad[] = {
-        {"tokenizer", "char", "tokenizer must be word or bpe (got 'char')"},
+        {"tokenizer", "char", "tokenizer must be word, bpe, sentencepiece or hf (got 'char')"},
         {"optimizer", "adam", "optimizer must be adamw or sgd (got 'adam')"},
         {"lr-schedule", "step", "lr-schedule must be constant, linear or cosine (got 'step')"},
         {"on-nan", "ignore", "on-nan must be skip or stop (got 'ignore')"},

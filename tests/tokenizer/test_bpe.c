@@ -63,11 +63,13 @@ static char *pieces(const ed_tokenizer *t, const char *s) {
 static void assert_round_trip_n(const ed_tokenizer *t, const char *s, size_t n) {
     ed_ivec v = {0};
     ed_tok_encode(t, s, n, 1, &v);
-    assert_int_equal(v.data[0], ED_BOS);
-    assert_int_equal(v.data[v.len - 1], ED_EOS);
+    int32_t bos = ed_tok_role_id(t, ED_ROLE_BOS), eos = ed_tok_role_id(t, ED_ROLE_EOS);
+    assert_int_equal(v.data[0], bos);
+    assert_int_equal(v.data[v.len - 1], eos);
     for (size_t i = 1; i + 1 < v.len; i++) {
-        assert_true(v.data[i] >= ED_NUM_SPECIAL); /* never <UNK> or another special */
-        assert_true(v.data[i] < ed_tok_vocab_size(t));
+        for (int r = 0; r < ED_NUM_ROLES; r++) /* never <UNK> or another special */
+            assert_int_not_equal(v.data[i], ed_tok_role_id(t, (ed_tok_role)r));
+        assert_true(v.data[i] >= 0 && v.data[i] < ed_tok_vocab_size(t));
     }
     char *d = ed_tok_decode(t, v.data, v.len, 1);
     assert_int_equal(strlen(d), n);
@@ -533,19 +535,23 @@ static void test_gpt2_files(void **state) {
     ed_error err = {{0}};
     ed_tokenizer *t = ed_tok_load_gpt2(ED_BPE_TEST_DATA "/vocab.json", ED_BPE_TEST_DATA "/merges.txt", &err);
     if (!t) fail_msg("%s", err.msg);
-    assert_int_equal(ed_tok_kind_of(t), ED_TOK_BPE);
-    /* 256 bytes + 26 merges + <|endoftext|> in GPT-2 ids 0..282; ours: 4 specials + 282 */
-    assert_int_equal(ed_tok_vocab_size(t), 4 + 282);
+    assert_int_equal(ed_tok_kind_of(t), ED_TOK_HF);
+    /* 256 bytes + 26 merges + <|endoftext|> in GPT-2 ids 0..282, kept as they are */
+    assert_int_equal(ed_tok_vocab_size(t), 283);
     ed_ivec v = {0};
     const char *s = " the and in м!";
     ed_tok_encode(t, s, strlen(s), 0, &v);
     /* GPT-2 ids: "Ġthe" 258, "Ġand" 262, "Ġ" 220 (as in the real GPT-2), "in" 260, "ĠÐ¼" 264,
-     * "!" 0 -> plus 4 */
-    int32_t want[] = {262, 266, 224, 264, 268, 4};
+     * "!" 0 */
+    int32_t want[] = {258, 262, 220, 260, 264, 0};
     assert_int_equal(v.len, 6);
     assert_memory_equal(v.data, want, sizeof want);
     assert_string_equal(pieces(t, " the and"), "Ġthe|Ġand");
-    assert_string_equal(ed_tok_token(t, ED_EOS), "<EOS>");
+    /* <|endoftext|> (282) plays BOS and EOS; there is no PAD or UNK */
+    assert_int_equal(ed_tok_role_id(t, ED_ROLE_EOS), 282);
+    assert_int_equal(ed_tok_role_id(t, ED_ROLE_BOS), 282);
+    assert_int_equal(ed_tok_role_id(t, ED_ROLE_PAD), -1);
+    assert_string_equal(ed_tok_token(t, 282), "<|endoftext|>");
     char *d = ed_tok_decode(t, v.data, v.len, 1);
     assert_string_equal(d, s);
     free(d);

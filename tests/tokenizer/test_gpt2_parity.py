@@ -95,7 +95,7 @@ def main():
     ranks = {tuple(m.split(" ")): r for r, m in enumerate(ours["merges"])}
 
     with open(os.path.join(a.gpt2_dir, "vocab.json"), encoding="utf-8") as f:
-        g_vocab = {t: i + 4 for t, i in json.load(f).items()}  # our ids: GPT-2 id + 4
+        g_vocab = json.load(f)  # imported tokenizers keep GPT-2's ids
     with open(os.path.join(a.gpt2_dir, "merges.txt"), encoding="utf-8") as f:
         g_ranks = {tuple(l.split()): r for r, l in enumerate(x for x in f.read().split("\n")[1:] if x)}
 

@@ -287,7 +287,7 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(err.msg, "directory"));
     expect_load_error("bad1.json", "{\"kind\": \"word\",\n \"tokens\": [\n", ":3:");
     expect_load_error("bad2.json", "[1, 2]", "kind");
-    expect_load_error("bad3.json", "{\"kind\": \"sentencepiece\"}", "sentencepiece");
+    expect_load_error("bad3.json", "{\"kind\": \"tiktoken\"}", "tiktoken");
     expect_load_error("bad4.json", "{\"kind\": \"word\"}", "tokens");
     expect_load_error("bad5.json", "{\"kind\": \"word\", \"tokens\": [\"<PAD>\", \"<UNK>\", \"<BOS>\"]}", "tokens");
     expect_load_error("bad6.json", "{\"kind\": \"word\", \"tokens\": [\"<PAD>\", \"<BOS>\", \"<UNK>\", \"<EOS>\"]}", "<UNK>");

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "expert/prepared.h"
 #include "expert/progress.h"
@@ -217,18 +216,6 @@ static void continue_stopped(ed_trainer *t) {
     }
 }
 
-/* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
- * to a file, so isatty() cannot be trusted under its launcher: there the bar is opt-in
- * (ED_PROGRESS=bar); ED_PROGRESS=plain turns it off everywhere. */
-static int progress_bar_wanted(void) {
-    const char *p = getenv("ED_PROGRESS");
-    if (p && strcmp(p, "bar") == 0) return 1;
-    if (p && strcmp(p, "plain") == 0) return 0;
-    const char *term = getenv("TERM");
-    if (term && strcmp(term, "dumb") == 0) return 0;
-    return isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE");
-}
-
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
     memset(t, 0, sizeof *t);
     t->opt = *o;
@@ -236,7 +223,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
     t->d = d;
     t->verbose = d->rank == 0 && !o->quiet;
-    t->tty = d->rank == 0 && progress_bar_wanted();
+    t->tty = d->rank == 0 && ed_progress_bar_wanted(stdout);
     int over = 0;
     t->threads = ed_dist_threads(d, o->threads, &over);
     /* Said once per node that is oversubscribed, by that node's first rank. */

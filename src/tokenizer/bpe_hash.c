@@ -6,21 +6,8 @@
 
 #include "bpe_internal.h"
 
-uint32_t bpe_hash_bytes(const char *s, size_t n) {
-    /* FNV-1a: pre-tokens are short, so a byte loop is as fast as anything fancier. */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    /* FNV's low bits cluster on short similar keys; a murmur finaliser spreads them. */
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
+/* The slot and the 32-bit tag kept beside it both come from the one run-time hash. */
+uint32_t bpe_hash_bytes(const char *s, size_t n) { return (uint32_t)ed_hash_bytes(s, n); }
 
 static size_t pow2_at_least(size_t n) {
     size_t p = 16;
@@ -123,7 +110,7 @@ void bpe_umap_free(bpe_umap *m) {
 }
 
 int32_t *bpe_umap_put(bpe_umap *m, uint64_t key, int32_t init) {
-    size_t i = bpe_mix64(key) & m->mask;
+    size_t i = (size_t)ed_hash_mix64(key) & m->mask;
     for (;; i = (i + 1) & m->mask) {
         if (m->keys[i] == key) return &m->vals[i];
         if (m->keys[i] == UINT64_MAX) break;
@@ -138,14 +125,14 @@ int32_t *bpe_umap_put(bpe_umap *m, uint64_t key, int32_t init) {
         m->mask = ns - 1;
         for (size_t k = 0; k < old_n; k++) {
             if (ok[k] == UINT64_MAX) continue;
-            size_t j = bpe_mix64(ok[k]) & m->mask;
+            size_t j = (size_t)ed_hash_mix64(ok[k]) & m->mask;
             while (m->keys[j] != UINT64_MAX) j = (j + 1) & m->mask;
             m->keys[j] = ok[k];
             m->vals[j] = ov[k];
         }
         free(ok);
         free(ov);
-        i = bpe_mix64(key) & m->mask;
+        i = (size_t)ed_hash_mix64(key) & m->mask;
         while (m->keys[i] != UINT64_MAX) i = (i + 1) & m->mask;
     }
     m->keys[i] = key;

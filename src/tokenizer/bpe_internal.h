@@ -68,17 +68,9 @@ typedef struct {
 void bpe_umap_init(bpe_umap *m, size_t expect);
 void bpe_umap_free(bpe_umap *m);
 static inline uint64_t bpe_pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
-static inline size_t bpe_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (size_t)x;
-}
 /* Value of key or -1. Inline: it is the inner loop of encoding. */
 static inline int32_t bpe_umap_get(const bpe_umap *m, uint64_t key) {
-    size_t i = bpe_mix64(key) & m->mask;
+    size_t i = (size_t)ed_hash_mix64(key) & m->mask;
     for (;;) {
         if (m->keys[i] == key) return m->vals[i];
         if (m->keys[i] == UINT64_MAX) return -1;

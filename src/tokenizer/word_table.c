@@ -1,5 +1,7 @@
-/* word_table.c — open-addressing string table for the word tokenizer (see word_table.h). */
+/* word_table.c — open-addressing string table of the tokenizers (see word_table.h). */
 #include "word_table.h"
+
+#include "expert/common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +31,7 @@ void wt_clear(wt_table *t) {
     memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
 }
 
-uint64_t wt_hash(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-    /* FNV's low bits mix poorly for short keys; fold the high half down before masking. */
-    return h ^ (h >> 32);
-}
+uint64_t wt_hash(const char *s, size_t n) { return ed_hash_bytes(s, n); }
 
 int32_t wt_find(const wt_table *t, const char *s, size_t n, uint64_t h) {
     size_t mask = t->n_slots - 1;

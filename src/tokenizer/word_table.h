@@ -2,7 +2,7 @@
  * tokenizer's vocabulary, and the word counts that word and BPE training both start from
  * (tok_count.c).
  *
- * Open addressing with linear probing over a power-of-two slot array, FNV-1a hashes.
+ * Open addressing with linear probing over a power-of-two slot array, ed_hash_bytes hashes.
  * Strings live back to back (NUL-terminated) in one growing arena and entries refer to
  * them by offset, so adding a word costs no malloc of its own. Entry i is token id i
  * once the vocabulary is final; during training entry i carries the word's count. */

@@ -10,6 +10,8 @@
 #   scripts/cluster-local.sh mpirun [--per-node K] [--nodes M] [MPIRUN ARGS...] PROGRAM [ARGS...]
 #   scripts/cluster-local.sh slurm CMD [ARGS...]          a Slurm client command (sbatch, squeue,
 #                                                        scontrol, ...) run on the head node
+#   scripts/cluster-local.sh revive NODE                 start NODE's slurmd again after it was killed
+#                                                        (a "lost node" back; Slurm returns it to service)
 #   scripts/cluster-local.sh stop
 #
 # What `start` builds (and `stop` removes; nothing else is touched):
@@ -331,6 +333,9 @@ SlurmdLogFile=$S/log/slurmd.%n.log
 # directories have the same names on every node and must not meet on a shared disk.
 TmpFS=$D/local/tmp
 MpiDefault=pmix
+# A node whose slurmd stops answering is DOWN after 10 s instead of 300 (the default):
+# the node-loss tests (recovery inside the allocation, docs/slurm.md) wait for that.
+SlurmdTimeout=10
 EOF
         for i in $(seq 1 "$n"); do echo "NodeName=n$i NodeAddr=$NET.$i CPUs=$cpus RealMemory=1000 State=UNKNOWN"; done
         echo "PartitionName=debug Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP"
@@ -345,40 +350,44 @@ slurm_start() {
     n=$(state_get nodes)
     rm -rf "$S"
     mkdir -p "$S"/{etc,state,run,log,munge,tmp}
-    for i in $(seq 1 "$n"); do mkdir -p "$S/spool/n$i" "$D/nodes/n$i/local/tmp"; done
+    # A fresh Slurm numbers its jobs from 1 again: per-step directories that a killed job
+    # left in a node's TmpFS would collide with the new job 1's (its task launch fails on
+    # that node with "Unspecified error"), so each node's TmpFS starts empty.
+    for i in $(seq 1 "$n"); do
+        rm -rf "$D/nodes/n$i/local/tmp"
+        mkdir -p "$S/spool/n$i" "$D/nodes/n$i/local/tmp"
+    done
     slurm_write_config
     # munged needs no network: one instance, its socket reached by path from every node.
-    ed_munge_start "$S" 30 || return 1
-    ed_daemon_spawn "$S" slurmctld "$S/log/slurmctld.out" "$SELF" exec head slurmctld -D
-    for i in $(seq 1 "$n"); do
-        ed_daemon_spawn "$S" "slurmd.n$i" "$S/log/slurmd.n$i.out" "$SELF" exec "n$i" slurmd -D -N "n$i"
-    done
-    ed_slurm_wait_idle "$S" "$n" 60 true "$SELF" exec head || return 1
+    # shellcheck disable=SC2046
+    ed_slurm_start "$S" 60 true on_node $(seq -f 'n%g' 1 "$n") || return 1
     say "slurm: munged, slurmctld on head ($NET.254), slurmd on n1..n$n, all idle; e.g. $0 slurm sinfo"
 }
 
-slurm_stop() {
-    [ -d "$S/run" ] || return 0
-    # Jobs first, while slurmd is there to kill their processes.
-    if [ -n "$(slurm_pid slurmctld)" ]; then ed_slurm_cancel_all "$SELF" exec head; fi
-    local f pid pids=()
-    for f in "$S"/run/*.bgpid; do
-        [ -f "$f" ] && [ "$(basename "$f")" != munged.bgpid ] || continue
-        pid=$(slurm_pid "$(basename "$f" .bgpid)")
-        [ -z "$pid" ] || pids+=("$pid")
-    done
-    ed_stop_pids "${pids[@]}"
-    # munged last: the Slurm daemons authenticate their shutdown through it.
-    pid=$(slurm_pid munged)
-    [ -z "$pid" ] || ed_stop_pids "$pid"
-    rm -f "$S"/run/*.bgpid
-}
+slurm_stop() { ed_slurm_stop "$S" "$SELF" exec head; }
+
+# The command prefix that runs a program on head or node nK (see ed_slurm_start).
+on_node() { ED_RUN_ON=("$SELF" exec "$1"); }
 
 cmd_slurm() {
     need_running
     [ -f "$SLURM_CONF" ] || die "no Slurm on this cluster (start it with: $0 start --slurm ...)"
     [ $# -ge 1 ] || die "usage: slurm CMD [ARGS...]   (sbatch, squeue, scontrol, sinfo, scancel, srun)"
     exec "$SELF" exec head "$@"
+}
+
+# revive NODE: the node's slurmd again (after a test killed it with everything on the node);
+# ReturnToService=2 lets slurmctld take the node back as soon as it registers.
+cmd_revive() {
+    need_running
+    [ $# -eq 1 ] || die "usage: revive NODE"
+    local k; k=$(node_index "$1")
+    [ -n "$k" ] && [ "$k" != 0 ] || die "revive: no node '$1' (nodes: n1..n$(state_get nodes))"
+    [ -f "$SLURM_CONF" ] || die "no Slurm on this cluster"
+    [ -z "$(slurm_pid "slurmd.n$k")" ] || { say "slurmd on n$k is running"; return 0; }
+    ed_daemon_spawn "$S" "slurmd.n$k" "$S/log/slurmd.n$k.out" "$SELF" exec "n$k" slurmd -D -N "n$k"
+    ed_slurm_wait_idle "$S" "$(state_get nodes)" 60 true "$SELF" exec head || die "n$k did not come back (logs above)"
+    say "slurmd on n$k started again; all nodes idle"
 }
 
 cmd_status() {
@@ -409,6 +418,7 @@ case "${1:-}" in
     stop) cmd_stop ;;
     status) cmd_status ;;
     exec) shift; cmd_exec "$@" ;;
+    revive) shift; cmd_revive "$@" ;;
     mpirun) shift; cmd_mpirun "$@" ;;
     slurm) shift; cmd_slurm "$@" ;;
     mca) mca_args ;;

@@ -12,6 +12,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
   libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
   zlib1g-dev libzstd-dev           # .gz and .zst input shards of `prepare` (src/textin)
+  libstemmer-dev python3-nltk      # ROUGE's --rouge-stem (Snowball); NLTK's BLEU in tests/metrics
   libsentencepiece-dev python3-sentencepiece python3-regex   # user tokenizers (src/tokenizer/spm_wrap.cc) and their tests
   libprotobuf-c-dev protobuf-c-compiler              # TensorBoard event files (src/history/tb_event.proto)
   protobuf-compiler python3-protobuf python3-crcmod  # ... and the test's independent reader of them

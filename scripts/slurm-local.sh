@@ -102,14 +102,16 @@ EOF
 # The first of our daemons that is not running, or nothing.
 dead_daemon() {
     local n
-    for n in munged slurmctld slurmd; do
-        [ -n "$(pid_of $n)" ] || { echo "$n"; return 0; }
+    for n in munged slurmctld "slurmd.$NODE"; do
+        [ -n "$(pid_of "$n")" ] || { echo "$n"; return 0; }
     done
 }
 all_alive() { [ -z "$(dead_daemon)" ]; }
 
-wait_idle() {
-    ed_slurm_wait_idle "$D" 1 "$TIMEOUT" all_alive && return 0
+wait_idle() { ed_slurm_wait_idle "$D" 1 "$TIMEOUT" all_alive || start_failed; }
+
+# Dies with the reason the cluster did not come up: a dead daemon, else a node not idle.
+start_failed() {
     local dead
     dead=$(dead_daemon)
     [ -z "$dead" ] || die "$dead exited during start-up (logs in $D/log)"
@@ -118,7 +120,7 @@ wait_idle() {
 
 cmd_start() {
     [ "$(id -u)" -eq 0 ] || die "start needs root (the daemons run as SlurmUser=root)"
-    if [ -n "$(pid_of slurmctld)" ] && [ -n "$(pid_of slurmd)" ] && [ -n "$(pid_of munged)" ]; then
+    if all_alive; then
         say "already running in $D"
         wait_idle
         cmd_env
@@ -130,39 +132,17 @@ cmd_start() {
     install_if_missing
     mkdir -p "$D"/{etc,state,spool/slurmd,run,log,munge,tmp}
     write_config
-    ed_munge_start "$D" "$TIMEOUT" || die "munged failed to start (logs above)"
-    ed_daemon_spawn "$D" slurmctld "$D/log/slurmctld.out" slurmctld -D
-    ed_daemon_spawn "$D" slurmd "$D/log/slurmd.out" slurmd -D -N "$NODE"
-    wait_idle
-    say "node $NODE idle; daemons: munged $(pid_of munged), slurmctld $(pid_of slurmctld), slurmd $(pid_of slurmd)"
+    ed_slurm_start "$D" "$TIMEOUT" all_alive here "$NODE" || start_failed
+    say "node $NODE idle; daemons: munged $(pid_of munged), slurmctld $(pid_of slurmctld), slurmd $(pid_of "slurmd.$NODE")"
     cmd_env
 }
 
-# ed_stop_pids on the named daemons that are ours and alive.
-stop_daemons() { # name...
-    local n p pids=()
-    for n in "$@"; do
-        p=$(pid_of "$n")
-        [ -z "$p" ] || pids+=("$p")
-    done
-    ed_stop_pids "${pids[@]}"
-}
+# Every daemon runs on this machine: no prefix (see ed_slurm_start).
+here() { ED_RUN_ON=(); }
 
 cmd_stop() {
-    # Jobs first, while slurmd is there to kill their processes.
-    if [ -n "$(pid_of slurmctld)" ]; then ed_slurm_cancel_all; fi
-    # The Slurm daemons first, then the authentication both of them use to shut down.
-    stop_daemons slurmd slurmctld
-    stop_daemons munged
-    # Job processes left behind by a killed slurmd (slurmstepd) would keep running.
-    local p
-    for p in $(pgrep -x slurmstepd 2>/dev/null || true); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF"; then
-            kill -KILL "$p" 2>/dev/null || true
-        fi
-    done
+    ed_slurm_stop "$D"
     if [ "${ED_SLURM_KEEP:-0}" = 1 ]; then
-        rm -f "$D"/run/*.bgpid
         say "stopped (kept $D)"
     else
         # Only delete what looks like our directory, never an arbitrary path.
@@ -173,8 +153,8 @@ cmd_stop() {
 
 cmd_status() {
     local n rc=0
-    for n in munged slurmctld slurmd; do
-        local p; p=$(pid_of $n)
+    for n in munged slurmctld "slurmd.$NODE"; do
+        local p; p=$(pid_of "$n")
         if [ -n "$p" ]; then echo "$n: running (pid $p)"; else echo "$n: not running"; rc=1; fi
     done
     if [ $rc -eq 0 ]; then

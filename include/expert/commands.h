@@ -9,6 +9,10 @@
 
 /* `expert-dist eval`: loss, perplexity and token accuracy of o->checkpoint on o->val_file. */
 int ed_eval(const ed_options *o, const ed_dist *d);
+/* `expert-dist eval --generate`: continues each prompt of the references file o->val_file
+ * (geneval.h) with the model in o->checkpoint, over the ranks, and prints corpus BLEU and
+ * ROUGE; --predictions writes the per-example file. ed_eval calls it for --generate. */
+int ed_eval_generate(const ed_options *o, const ed_dist *d);
 /* `expert-dist generate`: continues o->prompt with the model in o->checkpoint. */
 int ed_generate(const ed_options *o, const ed_dist *d);
 /* ed_generate that also hands rank 0 what it printed (the samples, prompts included, one

@@ -84,6 +84,9 @@ void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, c
 /* Collective: rank 0 receives every slice into full (full may be NULL on other ranks). */
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs);
 
+/* Collective: rank 0 receives every rank's mine[0..n) concatenated in rank order
+ * (malloc'd, *total bytes; the caller frees); other ranks get NULL. Under 2 GiB in all. */
+void *ed_dist_gather_bytes(const ed_dist *d, const void *mine, size_t n, size_t *total);
 /* Collective. 0 when every rank's p[0..n) hashes alike (ed_hash_bytes: replicas that are
  * not bit-identical differ), else -1 (with min/max hashes in err). */
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err);

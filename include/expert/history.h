@@ -37,6 +37,8 @@ typedef struct {
     double epoch;                                           /* 1-based */
     double loss, lr, grad_norm, tokens_per_s, mfu, elapsed; /* log (lr: also epoch) */
     double val_loss, perplexity, accuracy, best;            /* val and epoch; best: 0/1 */
+    double bleu, rouge1, rouge2, rougeL;                    /* val with --val-generate (0-100);
+                                                               NAN at validations without it */
     double train_loss, seconds;                             /* epoch */
 } ed_row;
 
@@ -55,8 +57,12 @@ typedef struct {
     const char *jsonl; /* key in metrics.jsonl; NULL: not written there */
     const char *tb;    /* TensorBoard scalar tag; NULL: none */
     int since;         /* checkpoint format version that added the kept column; older
-                        * files read it as empty */
+                        * files read it as empty. ED_SINCE_ANY: added without a new
+                        * version (docs/checkpoint-format.md), so any file may lack it:
+                        * read as NAN for each of its kind's rows */
 } ed_column;
+
+#define ED_SINCE_ANY 0
 
 /* The table, in the order the files list the columns within a kind. */
 extern const ed_column ed_columns[];

@@ -29,6 +29,13 @@ extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
 typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
 extern const char *const ed_grad_comm_names[]; /* "fp32", "bf16" */
 
+/* --decode: how eval --generate and --val-generate pick tokens (greedy = arg-max). */
+typedef enum { ED_DECODE_GREEDY = 0, ED_DECODE_SAMPLE = 1 } ed_decode_kind;
+extern const char *const ed_decode_kind_names[]; /* "greedy", "sample" */
+/* --best-metric: what makes best.h5 "best" (bleu and rougeL need --val-generate). */
+typedef enum { ED_BEST_VAL_LOSS = 0, ED_BEST_BLEU = 1, ED_BEST_ROUGE_L = 2 } ed_best_metric;
+extern const char *const ed_best_metric_names[]; /* "val_loss", "bleu", "rougeL" */
+
 typedef struct {
     /* data */
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
@@ -113,6 +120,15 @@ typedef struct {
     int num_samples;               /* samples per prompt, 1 */
     char prompt_file[ED_PATH_MAX]; /* one prompt per paragraph */
     int kv_cache;                  /* 1: key/value cache; 0: full forward per token */
+
+    /* generated text scored against references (include/expert/geneval.h) */
+    int generate;                  /* eval: FILE is a references file; generate and score BLEU/ROUGE */
+    char predictions[ED_PATH_MAX]; /* eval --generate: per-example JSON lines here ("" = none) */
+    ed_decode_kind decode;         /* greedy | sample (with temperature, top-k, top-p) */
+    int rouge_stem;                /* ROUGE with Porter stemming */
+    char val_generate[ED_PATH_MAX];/* train: references file scored at validations */
+    long val_generate_every;       /* train: score it at every N-th validation (1 = each) */
+    ed_best_metric best_metric;    /* val_loss | bleu | rougeL */
 } ed_options;
 
 /* The commands of expert-dist as bits of the table's `commands` column: which commands an

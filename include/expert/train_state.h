@@ -18,8 +18,10 @@ typedef struct {
     long epoch_windows;   /* windows of `epoch`'s permutation consumed: where the epoch resumes,
                            * whatever the global batch of the resumed run (dataset.h) */
     long global_step;     /* optimizer steps completed in total */
-    double best_val_loss; /* +INFINITY until the first validation; the loss best.h5 holds */
-    double patience_best; /* lowest val loss of the scheduled validations (epoch ends,
+    double best_val_loss; /* +INFINITY until the first validation; the --best-metric value
+                           * best.h5 holds, as a loss (lower is better): val_loss, or minus
+                           * BLEU / ROUGE-L on the 0-100 scale */
+    double patience_best; /* the same, best of the scheduled validations (epoch ends,
                            * --eval-interval), what early stopping compares with: the final
                            * validation of a run stopped in mid-epoch counts for best.h5
                            * only, so an interrupted + resumed run stops where an

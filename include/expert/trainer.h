@@ -33,6 +33,7 @@ int ed_train(const ed_options *o, const ed_dist *d);
 typedef struct {
     double loss, perplexity, accuracy;
     long tokens;
+    double bleu, rouge1, rouge2, rougeL; /* training's --val-generate (0-100); NAN otherwise */
 } ed_eval_result;
 /* -1 on every rank, err filled everywhere, when some rank met a damaged window. */
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,

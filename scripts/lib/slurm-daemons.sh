@@ -3,7 +3,8 @@
 # slurmctld and slurmd as root in a directory of their own. Sourced (bash) by
 # scripts/slurm-local.sh (one node, this machine) and scripts/cluster-local.sh (one
 # slurmd per emulated node); each keeps what differs (node lines, ports, how a command
-# reaches the head) and calls these for what is the same.
+# reaches the head or a node) and calls these for what is the same: ed_slurm_start and
+# ed_slurm_stop, and the pieces they are made of.
 #
 # A cluster directory DIR holds run/ (NAME.bgpid: the PIDs we started), log/, munge/
 # (key, socket, munged's own files) and state/. Every function takes DIR first.
@@ -147,4 +148,51 @@ ed_slurm_cancel_all() { # CLIENT...
         [ -z "$("$@" squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
         sleep 0.1
     done
+}
+
+# Starts the cluster whose slurm.conf the caller has written to DIR/etc: munged, then
+# slurmctld, then one slurmd per NODE (recorded as slurmd.NODE), and waits up to TIMEOUT
+# seconds until every node is idle. WRAP is the name of a function the caller defines:
+# `WRAP WHERE` (WHERE is `head` or a NODE) sets the array ED_RUN_ON to the command
+# prefix that runs a program there (empty on this machine; `cluster-local.sh exec nK` on
+# an emulated node). ALIVE as in ed_slurm_wait_idle. Returns 1 when a daemon fails.
+ed_slurm_start() { # DIR TIMEOUT ALIVE WRAP NODE...
+    local dir=$1 timeout=$2 alive=$3 wrap=$4 node
+    shift 4
+    ed_munge_start "$dir" "$timeout" || return 1
+    "$wrap" head
+    ed_daemon_spawn "$dir" slurmctld "$dir/log/slurmctld.out" "${ED_RUN_ON[@]}" slurmctld -D
+    for node in "$@"; do
+        "$wrap" "$node"
+        ed_daemon_spawn "$dir" "slurmd.$node" "$dir/log/slurmd.$node.out" "${ED_RUN_ON[@]}" slurmd -D -N "$node"
+    done
+    "$wrap" head
+    ed_slurm_wait_idle "$dir" $# "$timeout" "$alive" "${ED_RUN_ON[@]}"
+}
+
+# Stops the cluster of DIR: its jobs first (through CLIENT..., as in ed_slurm_wait_idle),
+# while the slurmds are there to kill their processes; then every Slurm daemon recorded in
+# DIR/run; then munged, which their shutdown authenticates through; then the step daemons
+# (slurmstepd) that a killed slurmd left running, found by the SLURM_CONF they inherited.
+ed_slurm_stop() { # DIR CLIENT...
+    local dir=$1 f name pid pids=()
+    shift
+    [ -d "$dir/run" ] || return 0
+    if [ -n "$(ed_daemon_pid "$dir" slurmctld)" ]; then ed_slurm_cancel_all "$@"; fi
+    for f in "$dir"/run/*.bgpid; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .bgpid)
+        [ "$name" != munged ] || continue
+        pid=$(ed_daemon_pid "$dir" "$name")
+        [ -z "$pid" ] || pids+=("$pid")
+    done
+    ed_stop_pids "${pids[@]}"
+    pid=$(ed_daemon_pid "$dir" munged)
+    [ -z "$pid" ] || ed_stop_pids "$pid"
+    for pid in $(pgrep -x slurmstepd 2>/dev/null || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$dir/etc/slurm.conf"; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -f "$dir"/run/*.bgpid
 }

@@ -237,6 +237,15 @@ int ed_ckpt_read_optim(ed_ckpt *c, ed_optim *o, const ed_gpt *m, ed_error *err) 
     return rc;
 }
 
+/* The number of rows of kind k: the length of its step column (the table lists it before
+ * the kind's other columns, so it is read first). */
+static size_t kind_rows(const ed_history *h, ed_row_kind k) {
+    for (size_t i = 0; i < ed_ncolumns; i++)
+        if (ed_columns[i].kind == k && ed_columns[i].kept && ed_columns[i].value == offsetof(ed_row, step))
+            return h->col[i].n;
+    return 0;
+}
+
 static int read_history(ckpt_reader *r, ed_history *h) {
     for (size_t i = 0; i < ed_ncolumns; i++) {
         const ed_column *c = &ed_columns[i];
@@ -249,6 +258,13 @@ static int read_history(ckpt_reader *r, ed_history *h) {
         }
         char dpath[96];
         snprintf(dpath, sizeof dpath, "/history/%s", c->kept);
+        if (c->since == ED_SINCE_ANY && !ckpt_exists(r, dpath)) {
+            /* written before the column existed: that run did not record it */
+            free(col->v);
+            memset(col, 0, sizeof *col);
+            for (size_t n = kind_rows(h, c->kind); n > 0; n--) ed_dcol_push(col, NAN);
+            continue;
+        }
         double *v;
         size_t n;
         if (ckpt_read_f64_vec(r, dpath, &v, &n) < 0) return -1;

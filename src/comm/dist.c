@@ -141,3 +141,26 @@ void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, c
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs) {
     ED_MPI_OK(MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm));
 }
+
+void *ed_dist_gather_bytes(const ed_dist *d, const void *mine, size_t n, size_t *total) {
+    ED_CHECK(n < (size_t)0x7fffffff, "gather: %zu bytes exceed the int range of MPI counts", n);
+    int me = (int)n, *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    if (d->rank == 0) counts = ed_malloc((size_t)d->world * sizeof *counts);
+    ED_MPI_OK(MPI_Gather(&me, 1, MPI_INT, counts, 1, MPI_INT, 0, d->comm));
+    if (d->rank == 0) {
+        displs = ed_malloc((size_t)d->world * sizeof *displs);
+        size_t sum = 0;
+        for (int r = 0; r < d->world; r++) {
+            ED_CHECK(sum + (size_t)counts[r] < (size_t)0x7fffffff, "gather: more than 2 GiB in total");
+            displs[r] = (int)sum;
+            sum += (size_t)counts[r];
+        }
+        all = ed_malloc(sum + 1);
+        *total = sum;
+    }
+    ED_MPI_OK(MPI_Gatherv(mine, me, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, d->comm));
+    free(counts);
+    free(displs);
+    return all;
+}

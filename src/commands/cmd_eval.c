@@ -10,6 +10,7 @@
 #include "expert/trainer.h"
 
 int ed_eval(const ed_options *in, const ed_dist *d) {
+    if (in->generate) return ed_eval_generate(in, d);
     ed_options o = *in;
     ed_error err = {{0}};
     ed_tokenizer *tok = NULL;

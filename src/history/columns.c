@@ -33,6 +33,11 @@ const ed_column ed_columns[] = {
     {VAL,   REAL, V(perplexity),   "eval_perplexity",  "perplexity",    "perplexity",   "val/perplexity",     2},
     {VAL,   REAL, V(accuracy),     "eval_accuracy",    "accuracy",      "val_accuracy", "val/accuracy",       2},
     {VAL,   BOOL, V(best),         NULL,               NULL,            "best",         NULL,                 0},
+    /* --val-generate (include/expert/geneval.h): added without a format version */
+    {VAL,   REAL, V(bleu),         "eval_bleu",        "bleu",          "bleu",         "val/bleu",           ED_SINCE_ANY},
+    {VAL,   REAL, V(rouge1),       "eval_rouge1",      "rouge1",        "rouge1",       "val/rouge1",         ED_SINCE_ANY},
+    {VAL,   REAL, V(rouge2),       "eval_rouge2",      "rouge2",        "rouge2",       "val/rouge2",         ED_SINCE_ANY},
+    {VAL,   REAL, V(rougeL),       "eval_rougeL",      "rougeL",        "rougeL",       "val/rougeL",         ED_SINCE_ANY},
 
     /* per epoch: the seed pipeline's history; TensorBoard has these values from the log
      * and validation rows of the same step already */

@@ -37,6 +37,8 @@
 const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
 const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", NULL};
 const char *const ed_grad_comm_names[] = {"fp32", "bf16", NULL};
+const char *const ed_decode_kind_names[] = {"greedy", "sample", NULL};
+const char *const ed_best_metric_names[] = {"val_loss", "bleu", "rougeL", NULL};
 
 static const ed_option_spec TABLE[] = {
     /* data */
@@ -94,7 +96,7 @@ static const ed_option_spec TABLE[] = {
     ROW("save-steps", ED_OPT_LONG, save_steps, 0, "loop", T, STORED, "write step-<N>.h5 every N steps (0 = off)"),
     ROW("keep-last", ED_OPT_INT, keep_last, 0, "loop", T, STORED, "keep only the newest K step-<N>.h5 and the newest K epoch-<N>.h5 (0 = keep all)"),
     ROW("early-stopping-patience", ED_OPT_INT, early_stopping_patience, 0, "loop", T, STORED,
-        "stop after N validations without a better val loss (0 = off)"),
+        "stop after N validations without a better --best-metric (val loss by default; 0 = off)"),
     ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T|X, STORED,
         "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history, metrics.jsonl (import/export: the output)"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
@@ -106,7 +108,7 @@ static const ed_option_spec TABLE[] = {
         "write TensorBoard event files to DIR (`auto` = <checkpoint-dir>/tb; default off)"),
     CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", T, STORED, "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
     /* system */
-    ROW("seed", ED_OPT_U64, seed, 's', "system", T|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),
+    ROW("seed", ED_OPT_U64, seed, 's', "system", T|E|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),
     ROW("threads", ED_OPT_INT, threads, 't', "system", T|E|G|P, STORED, "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", T, STORED, "gradient allreduce bucket size in MB"),
     CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system", T, STORED,
@@ -128,16 +130,31 @@ static const ed_option_spec TABLE[] = {
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
     ROW("sample-tokens", ED_OPT_INT, sample_tokens, 0, "loop", T, STORED,
         "at the end of training, print a sample of N tokens generated from best.h5 (0 = off)"),
-    ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", G, STORED, "tokens to generate"),
-    ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", G, STORED, "sampling temperature (0 = greedy)"),
-    ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", G, STORED, "sample among the k most likely tokens (0 = all)"),
-    ROW("top-p", ED_OPT_FLOAT, top_p, 0, "generate", G, STORED, "then among the fewest tokens holding this probability (1 = all)"),
-    ROW("repetition-penalty", ED_OPT_FLOAT, repetition_penalty, 0, "generate", G, STORED,
+    ROW("max-new-tokens", ED_OPT_INT, max_new_tokens, 'n', "generate", T|E|G, STORED, "tokens to generate"),
+    ROW("temperature", ED_OPT_FLOAT, temperature, 'T', "generate", T|E|G, STORED, "sampling temperature (0 = greedy)"),
+    ROW("top-k", ED_OPT_INT, top_k, 'k', "generate", T|E|G, STORED, "sample among the k most likely tokens (0 = all)"),
+    ROW("top-p", ED_OPT_FLOAT, top_p, 0, "generate", T|E|G, STORED, "then among the fewest tokens holding this probability (1 = all)"),
+    ROW("repetition-penalty", ED_OPT_FLOAT, repetition_penalty, 0, "generate", T|E|G, STORED,
         "divide positive (multiply negative) logits of tokens already in the text (1 = off)"),
-    ROW("stop", ED_OPT_STR, stop, 0, "generate", G, STORED, "end a sample where this text appears (not printed)"),
+    ROW("stop", ED_OPT_STR, stop, 0, "generate", T|E|G, STORED, "end a sample where this text appears (not printed)"),
     ROW("num-samples", ED_OPT_INT, num_samples, 0, "generate", G, STORED, "samples per prompt"),
     ROW("prompt-file", ED_OPT_STR, prompt_file, 0, "generate", G, ONCE, "file of prompts, one per paragraph (blank-line separated)"),
-    ROW("kv-cache", ED_OPT_BOOL, kv_cache, 0, "generate", G, STORED, "key/value cache (--no-kv-cache: full forward per token, for comparison)"),
+    ROW("kv-cache", ED_OPT_BOOL, kv_cache, 0, "generate", T|E|G, STORED, "key/value cache (--no-kv-cache: full forward per token, for comparison)"),
+    /* generated text scored against references (docs/metrics.md) */
+    ROW("generate", ED_OPT_BOOL, generate, 0, "generate", E, ONCE,
+        "eval: FILE is a references .jsonl ({\"prompt\", \"reference\"} lines): continue each prompt, report BLEU and ROUGE"),
+    ROW("predictions", ED_OPT_STR, predictions, 0, "generate", E, ONCE,
+        "eval --generate: write each example's prompt, generated text, references and scores here (.jsonl)"),
+    CHOICE("decode", decode, ed_decode_kind_names, 0, "generate", T|E, STORED,
+           "eval --generate, --val-generate: greedy (arg-max), or sample with --temperature/--top-k/--top-p/--seed"),
+    ROW("rouge-stem", ED_OPT_BOOL, rouge_stem, 0, "generate", T|E, STORED,
+        "ROUGE on Porter-stemmed tokens (Snowball; tokens longer than 3 characters), as rouge-score's use_stemmer"),
+    ROW("val-generate", ED_OPT_STR, val_generate, 0, "loop", T, STORED,
+        "references .jsonl: at validations also generate and report BLEU and ROUGE (see eval --generate)"),
+    ROW("val-generate-every", ED_OPT_LONG, val_generate_every, 0, "loop", T, STORED,
+        "with --val-generate: score at every N-th validation (and the last one)"),
+    CHOICE("best-metric", best_metric, ed_best_metric_names, 0, "loop", T, T|I,
+           "what best.h5 and early stopping follow: val_loss (lower is better), bleu or rougeL (higher; need --val-generate)"),
     {NULL, ED_OPT_INT, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -199,6 +216,9 @@ void ed_options_defaults(ed_options *o) {
     o->repetition_penalty = 1.0f;
     o->num_samples = 1;
     o->kv_cache = 1;
+    o->decode = ED_DECODE_GREEDY;
+    o->val_generate_every = 1;
+    o->best_metric = ED_BEST_VAL_LOSS;
 }
 
 /* A preset fixes the model shape and the windows, vocabulary and run length that go with

@@ -82,6 +82,12 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
         return ed_fail(err, "repetition-penalty must be > 0 (got %g; 1 = off)", (double)o->repetition_penalty);
     if (o->num_samples < 1 || o->num_samples > 100000)
         return ed_fail(err, "num-samples must be in 1..100000 (got %d)", o->num_samples);
+    if (o->val_generate_every < 1)
+        return ed_fail(err, "val-generate-every must be >= 1 (got %ld)", o->val_generate_every);
+    if (o->best_metric != ED_BEST_VAL_LOSS && !o->val_generate[0])
+        return ed_fail(err, "--best-metric %s needs --val-generate FILE (the references it is computed on)",
+                       ed_best_metric_names[o->best_metric]);
+    if (o->predictions[0] && !o->generate) return ed_fail(err, "--predictions needs --generate");
     if (o->prompt[0] && o->prompt_file[0]) return ed_fail(err, "give --prompt or --prompt-file, not both");
     return 0;
 }

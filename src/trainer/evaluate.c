@@ -30,5 +30,6 @@ int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch
     r->loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
     r->perplexity = exp(r->loss);
     r->accuracy = sums[1] > 0 ? sums[2] / sums[1] : NAN;
+    r->bleu = r->rouge1 = r->rouge2 = r->rougeL = NAN;
     return 0;
 }

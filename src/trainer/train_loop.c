@@ -65,22 +65,55 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     }
 }
 
+/* --val-generate: continue the references' prompts with the model as it is and score
+ * them (collective; every rank gets the same scores, 0-100). At every
+ * --val-generate-every-th validation of the run (counted in the history, so a resume keeps
+ * the rhythm) and at its last one; else all NAN. */
+static void val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
+    *bleu = *r1 = *r2 = *rl = NAN;
+    if (t->gen_refs.n == 0) return;
+    size_t k = ed_history_col(&t->hist, "eval_step")->n; /* validations before this one */
+    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
+    ed_geneval_options g;
+    ed_geneval_options_from(t->o, ed_decoder_window(t->o->max_length, ed_gpt_config(t->model)->max_seq_len), &g);
+    ed_geneval_result r;
+    ed_geneval_run(t->model, t->tok, &t->gen_refs, &g, t->d, 0, &r);
+    *bleu = 100 * r.bleu.bleu;
+    *r1 = 100 * r.rouge1;
+    *r2 = 100 * r.rouge2;
+    *rl = 100 * r.rougeL;
+    ed_geneval_result_free(&r);
+}
+
+/* The --best-metric value of a validation as a loss (lower is better); NAN when this
+ * validation did not compute it (then it competes neither for best.h5 nor for patience). */
+static double best_score(const ed_options *o, const ed_eval_result *er) {
+    switch (o->best_metric) {
+    case ED_BEST_BLEU: return -er->bleu;
+    case ED_BEST_ROUGE_L: return -er->rougeL;
+    default: return er->loss;
+    }
+}
+
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
- * counts; the final validation of a run stopped in mid-epoch only competes for best.h5. */
-static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, ed_error *err) {
+ * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
+ * `last`: the run's last validation (the end of its last epoch, or that final one). */
+static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
+    val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
+    double score = best_score(t->o, er);
     double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
-    if (t->d->rank == 0) {
-        if (er->loss < st->best_val_loss) {
+    if (t->d->rank == 0 && !isnan(score)) {
+        if (score < st->best_val_loss) {
             verdict[0] = 1;
-            verdict[2] = er->loss;
+            verdict[2] = score;
         }
         if (scheduled) {
-            if (er->loss < st->patience_best) {
-                verdict[4] = er->loss;
+            if (score < st->patience_best) {
+                verdict[4] = score;
                 verdict[3] = 0;
             } else {
                 verdict[3] += 1;
@@ -96,7 +129,8 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     st->bad_evals = (int)verdict[3];
     st->patience_best = verdict[4];
     ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
-                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best};
+                  .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best,
+                  .bleu = er->bleu, .rouge1 = er->rouge1, .rouge2 = er->rouge2, .rougeL = er->rougeL};
     ed_log_row(&t->hist, &t->metrics, &row);
     return 0;
 }
@@ -110,8 +144,12 @@ static int needs_final_validation(const ed_trainer *t) {
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
-    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s\n", what, er->loss, er->perplexity,
-           er->accuracy, er->tokens, is_best ? "  * best" : "",
+    char gen[96] = "";
+    if (!isnan(er->bleu))
+        snprintf(gen, sizeof gen, " BLEU %.2f ROUGE-1 %.2f ROUGE-2 %.2f ROUGE-L %.2f", er->bleu, er->rouge1, er->rouge2,
+                 er->rougeL);
+    printf("%s: val_loss %.4f perplexity %.2f accuracy %.4f (%ld tokens)%s%s%s\n", what, er->loss, er->perplexity,
+           er->accuracy, er->tokens, gen, is_best ? "  * best" : "",
            t->st.stop ? "  -> early stopping" : "");
 }
 
@@ -144,9 +182,9 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
 /* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
-    ed_eval_result er = {NAN, NAN, NAN, 0};
+    ed_eval_result er = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     int is_best = 0;
-    if (t->has_val && validate(t, &er, &is_best, 1, err) != 0) return -1;
+    if (t->has_val && validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err) != 0) return -1;
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
@@ -198,7 +236,12 @@ static void print_summary(const ed_trainer *t, const char *how) {
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
            how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
            t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
-    if (isfinite(t->st.best_val_loss)) printf(", best val_loss %.4f", t->st.best_val_loss);
+    if (isfinite(t->st.best_val_loss)) {
+        if (t->o->best_metric == ED_BEST_VAL_LOSS)
+            printf(", best val_loss %.4f", t->st.best_val_loss);
+        else
+            printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
+    }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
@@ -225,7 +268,7 @@ static int final_validation(ed_trainer *t, ed_error *err) {
     if (needs_final_validation(t)) {
         ed_eval_result er;
         int is_best = 0;
-        if (validate(t, &er, &is_best, 0, err) != 0) return -1;
+        if (validate(t, &er, &is_best, 0, 1, err) != 0) return -1;
         char what[64];
         snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
         print_eval(t, what, &er, is_best);
@@ -243,7 +286,12 @@ static int run(ed_trainer *t, ed_error *err) {
     c.last.lr = o->lr;
     int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
     while (st->epoch < o->epochs && !st->stop) {
-        if (o->max_steps > 0 && st->global_step >= o->max_steps) break;
+        if (o->max_steps > 0 && st->global_step >= o->max_steps) {
+            /* Resumed right at --max-steps (a preemption after the last step skipped the
+             * final validation): validate now if that step has no validation yet. */
+            mid_epoch_end = needs_final_validation(t);
+            break;
+        }
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
         while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
@@ -264,9 +312,10 @@ static int run(ed_trainer *t, ed_error *err) {
             }
             if (c.last.stop_signal) {
                 if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
-                /* last.h5 first: the grace period before SIGKILL may not cover a validation. */
+                /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
+                 * step and the save, not a pass over the validation set. The resumed run
+                 * validates at its next epoch end, interval, or the end of the run. */
                 if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                if (needs_final_validation(t) && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
                 print_summary(t, "preempted");
                 return ED_EXIT_PREEMPTED;
             }
@@ -276,7 +325,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 (size_t)st->epoch_windows < t->train_ds.n_windows) {
                 ed_eval_result er;
                 int is_best = 0;
-                if (validate(t, &er, &is_best, 1, err) != 0) return ED_EXIT_FAILURE;
+                if (validate(t, &er, &is_best, 1, 0, err) != 0) return ED_EXIT_FAILURE;
                 char what[64];
                 snprintf(what, sizeof what, "step %ld", st->global_step);
                 print_eval(t, what, &er, is_best);

@@ -263,6 +263,12 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (ed_dist_agree(d, status, err) != 0) return -1;
 
 model:
+    /* --val-generate: every rank reads the references (each generates its share) */
+    if (o->val_generate[0]) {
+        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
+                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
+        if (ed_dist_agree(d, rs, err) != 0) return -1;
+    }
     /* Before anything whose collectives depend on the data: a rank with other data would
      * run another number of steps and hang the others at the end of its epoch. */
     if (trainer_check_consistent(t, err) != 0) return -1;
@@ -362,6 +368,7 @@ void trainer_free(ed_trainer *t) {
     if (t->val_s.step_win) ed_sampler_free(&t->val_s);
     if (t->batch.inputs) ed_batch_free(&t->batch);
     free(t->ids);
+    ed_refs_free(&t->gen_refs);
     if (t->model) {
         ed_optim_free(&t->opt_state);
         ed_grad_sync_free(&t->sync);

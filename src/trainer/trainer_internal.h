@@ -10,6 +10,7 @@
 #include "expert/checkpoint.h"
 #include "expert/dataset.h"
 #include "expert/dist.h"
+#include "expert/geneval.h"
 #include "expert/gpt.h"
 #include "expert/optim.h"
 #include "expert/options.h"
@@ -46,6 +47,7 @@ typedef struct {
     ed_sampler train_s, val_s;
     ed_batch batch;
     uint32_t *ids; /* [batch_size] */
+    ed_refs gen_refs; /* --val-generate: the references scored at validations (n = 0: none) */
 
     ed_gpt *model;
     ed_optim opt_state; /* over slice [lo, hi) */

@@ -41,7 +41,7 @@ CRASH_MARKERS = ["AddressSanitizer", "LeakSanitizer", "runtime error:", "HDF5-DI
 
 class Case:
     """file: name in files/ or made by a maker; how: train|val|config|vocab|inspect|generate|
-    eval|resume; rc: expected exit status; text: a substring of the error line; names_file:
+    eval|resume|refs (eval --generate on a references file); rc: expected exit status; text: a substring of the error line; names_file:
     the error line must contain the file name; quick: also run with -n 2 / -n 4;
     bug: a known, reported bug (a mismatch is printed but does not fail the test)."""
 
@@ -218,6 +218,16 @@ CASES = [
     Case("gen:ckpt-bad-config-type.h5", "inspect", 1, "d_model", env=NOVERIFY),
     Case("gen:ckpt-heads-not-dividing.h5", "generate", 1, "n-heads 3 does not divide d-model", env=NOVERIFY),
     Case("gen:ckpt-model-only.h5", "generate", 0, env=NOVERIFY),  # no /optimizer, /trainer: fine for generate
+    # ---- references files of `eval CKPT REFS.jsonl --generate` (the base checkpoint) ----
+    Case("refs-missing-reference.jsonl", "refs", 1, 'refs-missing-reference.jsonl:2: no "reference" field', quick=True),
+    Case("refs-missing-prompt.jsonl", "refs", 1, 'refs-missing-prompt.jsonl:1: no "prompt" field'),
+    Case("refs-reference-number.jsonl", "refs", 1, '"reference" is a number, not a string'),
+    Case("refs-reference-list-null.jsonl", "refs", 1, '"references"[1] is null, not a string'),
+    Case("refs-references-empty-list.jsonl", "refs", 1, '"references" is an empty array'),
+    Case("refs-empty-prompt.jsonl", "refs", 1, 'refs-empty-prompt.jsonl:3: "prompt" is empty'),
+    Case("refs-empty.jsonl", "refs", 1, "no examples"),
+    Case("refs-truncated-object.jsonl", "refs", 1, "refs-truncated-object.jsonl:2: " + NOJSON),
+    Case("refs-good.jsonl", "refs", 0),  # BOM, CRLF, a blank line, a list of references, extra fields
     # ---- --tensorboard DIR that cannot be made: the run finishes (0), with one warning ----
     Case("empty.txt", "tensorboard", 0, "not a directory", quick=True),  # a file where the directory should be
     Case("/proc/ed-tensorboard", "tensorboard", 0, "cannot create directory"),
@@ -435,6 +445,9 @@ def flags_for(c, path, work, good, idx):
         return ["generate", path, "the cat", "--max-new-tokens", "4", "--threads", "1"]
     if c.how == "eval":
         return ["eval", path, good, "--threads", "1"]
+    if c.how == "refs":
+        return ["eval", os.path.join(work, "ck", "last.h5"), path, "--generate", "--max-new-tokens", "3",
+                "--threads", "1"]
     if c.how == "resume":
         return MODEL + ["--max-steps", "3", "--train-file", good, "--resume", path, "-o", out]
     if c.how == "tensorboard":
@@ -481,7 +494,7 @@ def main():
     made = make_text_files(work)
     if any(c.file.startswith("gen:prepared-") for c in cases):
         made.update(make_prepared(args, work, good))
-    if any(c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5" for c in cases):
+    if any((c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5") or c.how == "refs" for c in cases):
         made.update(make_checkpoints(args, work, good))
 
     def one(i_c):

@@ -70,7 +70,8 @@ T.expect("--temperature" in p.stdout and "--top-k" in p.stdout and "--threads" i
 T.expect(not any(f in p.stdout for f in ("--zero", "--bucket-mb", "--grad-accum", "--d-model", "--vocab-size")),
          "generate --help lists training options:\n" + p.stdout)
 p = T.run(args, n, ["eval", "--help"], check=0, timeout=60)
-T.expect("--batch-size" in p.stdout and "--max-new-tokens" not in p.stdout and "--lr-schedule" not in p.stdout,
+T.expect("--batch-size" in p.stdout and "--prompt-file" not in p.stdout and "--lr-schedule" not in p.stdout
+         and "--max-new-tokens" in p.stdout and "--generate" in p.stdout,
          "eval --help:\n" + p.stdout)
 
 # config file < flags; the config's preset applies before its keys

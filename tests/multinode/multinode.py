@@ -16,6 +16,10 @@ runs the real expert-dist under a real mpirun whose ranks sit on both nodes:
   slurm         slurm/train.sbatch --nodes=2 --ntasks-per-node=2 on the cluster's Slurm (one
                 slurmd per node) through srun --mpi=pmix, preempted with USR1 to the batch
                 shell: last.h5, exit 3, requeue, resume with ranks on both nodes, COMPLETED
+  node_loss     recovery inside the allocation (ED_NODE_RETRIES=1, sbatch --no-kill): every
+                process of n2, slurmd included, SIGKILLed mid-run: the batch script relaunches
+                on n1 from the newest checkpoint with --grad-accum doubled, and the job ends
+                COMPLETED with the optimizer steps of an uninterrupted run
 
 Timeouts below only stop a hung run from hanging ctest; no result depends on timing."""
 import argparse
@@ -42,7 +46,8 @@ CDIR = os.environ["ED_CLUSTER_DIR"]
 PREFIX = os.environ["ED_CLUSTER_NAME"]
 LOCAL = os.path.join(CDIR, "local")  # the node-local directory, as each node sees it
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", ED_PROGRESS="plain",
-           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+           ED_BIN=A.exe)  # the binary under test, for the batch scripts (any build directory)
 
 
 def node_local(node):
@@ -309,9 +314,9 @@ def case_sigterm():
     print("PASS: SIGTERM to the 2-node mpirun (exit %d): last.h5 at step %d, resumed on both nodes" % (rc, stopped))
 
 
-def slurm(*cmd, **kw):
+def slurm(*cmd, env=None, **kw):
     """A Slurm client command on the cluster's head node."""
-    return subprocess.run([A.cluster, "slurm"] + list(cmd), capture_output=True, text=True, env=ENV, **kw)
+    return subprocess.run([A.cluster, "slurm"] + list(cmd), capture_output=True, text=True, env=env or ENV, **kw)
 
 
 def job_record(jobid):
@@ -328,7 +333,9 @@ def case_slurm():
     train = T.corpus(os.path.join(d, "train.txt"), 300, seed=13)
     val = T.corpus(os.path.join(d, "val.txt"), 20, seed=14)
     log = os.path.join(d, "job.out")
-    epochs = 8  # long enough that the job cannot finish between the test seeing it train and the USR1
+    # 2 x 53 steps: the USR1 lands within the first ~10 (the test sends it on the second
+    # loss line), so the job cannot finish first; more epochs only cost time (8 took 114 s).
+    epochs = 2
     r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
               "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
               "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", str(epochs),
@@ -350,7 +357,8 @@ def case_slurm():
     T.expect(rec.get("JobState") == "COMPLETED" and rec.get("ExitCode") == "0:0",
              "JobState=%s ExitCode=%s, want COMPLETED 0:0\n%s" % (rec.get("JobState"), rec.get("ExitCode"), text[-4000:]))
     for want in ("attempt 1 on n[1-2]: 4 ranks x 1 threads, launcher srun", "got SIGUSR1", "trainer exited with status 3",
-                 "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from"):
+                 "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from",
+                 " %s train " % A.exe):  # the binary under test, from any build directory
         T.expect(want in text, "the log lacks %r:\n%s" % (want, text[-4000:]))
     hosts = [l for l in text.splitlines() if l.startswith("# hosts: ")]
     T.expect(len(hosts) == 2 and all(h.startswith("# hosts: n1: ranks 0-1, 2 x 1 thread") and "n2: ranks 2-3" in h
@@ -366,7 +374,65 @@ def case_slurm():
           "(Restarts=%s), resumed on both nodes, COMPLETED after %d steps" % (jobid, runs[0][1], rec.get("Restarts"), total))
 
 
-CASES = {"slurm": case_slurm, "equivalence": case_equivalence, "node_failure": case_node_failure, "consistency": case_consistency,
+def steps_per_epoch(text):
+    """(epochs, steps per epoch) of each launch's '# model' line."""
+    return [(int(a), int(b)) for a, b in re.findall(r"; (\d+) epoch\(s\) x (\d+) steps of", text)]
+
+
+def case_node_loss():
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    d = T.tmpdir()
+    train = T.corpus(os.path.join(d, "train.txt"), 150, seed=17)
+    log = os.path.join(d, "job.out")
+    epochs = 4
+    env = dict(ENV, ED_NODE_RETRIES="1", ED_NODE_CHECK="1")
+    r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=1", "--time=5", "--no-kill",
+              "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
+              "--train-file", train, "--batch-size", "1", "--epochs", str(epochs), "--log-interval", "10",
+              "--save-steps", "3", cwd=d, env=env)
+    T.expect(r.returncode == 0, "sbatch failed: " + r.stderr)
+    jobid = r.stdout.strip().split(";")[0]
+    run_dir = os.path.join(d, "runs", jobid)
+
+    def log_text():
+        return open(log, errors="replace").read() if os.path.exists(log) else ""
+
+    try:
+        wait_for(lambda: step_files(run_dir) or job_record(jobid).get("JobState") in FINAL,
+                 "a step checkpoint (log %s)" % log, timeout=150)
+        T.expect(job_record(jobid).get("JobState") == "RUNNING" and ranks_on("n2"),
+                 "job ended before n2 could be lost:\n" + log_text()[-3000:])
+        # The node dies: its slurmd, step daemon and rank, all at once.
+        victims = [int(p) for p in subprocess.run(["ip", "netns", "pids", PREFIX + "-n2"], capture_output=True,
+                                                  text=True).stdout.split()]
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        t0 = time.time()
+        wait_for(lambda: job_record(jobid).get("JobState") in FINAL, "the job to finish", timeout=200)
+        took = time.time() - t0
+    finally:
+        # The fixture's cluster again with two nodes, for the cases after this one.
+        subprocess.run([A.cluster, "revive", "n2"], capture_output=True, env=ENV)
+    rec, text = job_record(jobid), log_text()
+    T.expect(rec.get("JobState") == "COMPLETED" and rec.get("ExitCode") == "0:0" and rec.get("Restarts") == "0",
+             "JobState=%s ExitCode=%s Restarts=%s, want COMPLETED 0:0 without requeue\n%s"
+             % (rec.get("JobState"), rec.get("ExitCode"), rec.get("Restarts"), text[-4000:]))
+    for want in ("recovery mode: up to 1 relaunches", "node(s) n2 lost", "restart 1/1: node(s) n2 lost",
+                 "relaunching 1 ranks on n1", "--grad-accum 2", "resuming from"):
+        T.expect(want in text, "the log lacks %r:\n%s" % (want, text[-4000:]))
+    shapes = steps_per_epoch(text)
+    T.expect(len(shapes) == 2 and shapes[0] == shapes[1] == (epochs, shapes[0][1]),
+             "both launches must plan the same steps per epoch (the global batch kept): %s" % shapes)
+    total = epochs * shapes[0][1]
+    r = subprocess.run([A.exe, "inspect", os.path.join(run_dir, "last.h5")], capture_output=True, text=True, env=ENV)
+    T.expect(r.returncode == 0 and "global_step %d," % total in r.stdout,
+             "last.h5 should be at step %d (%d epochs x %d), the uninterrupted run's:\n%s"
+             % (total, epochs, shapes[0][1], r.stdout))
+    print("PASS: job %s lost n2 (%d processes killed), relaunched on n1 with --grad-accum 2, COMPLETED %.0f s "
+          "later at global step %d = %d epochs x %d steps" % (jobid, len(victims), took, total, epochs, shapes[0][1]))
+
+
+CASES = {"slurm": case_slurm, "node_loss": case_node_loss, "equivalence": case_equivalence, "node_failure": case_node_failure, "consistency": case_consistency,
          "threads": case_threads, "sigterm": case_sigterm}
 if A.case not in CASES:
     T.fail("unknown case %s (%s)" % (A.case, ", ".join(CASES)))

@@ -386,7 +386,10 @@ static void test_help_per_command(void **state) {
     assert_non_null(strstr(train, "-b, --batch-size N"));
     assert_non_null(strstr(train, "--early-stopping-patience N"));
     assert_non_null(strstr(train, "--zero N"));
-    assert_null(strstr(train, "--temperature"));
+    assert_null(strstr(train, "--prompt-file"));
+    assert_non_null(strstr(train, "--val-generate S"));
+    assert_non_null(strstr(eval, "--generate"));
+    assert_null(strstr(eval, "--val-generate-every"));
     assert_non_null(strstr(gen, "--temperature X"));
     assert_non_null(strstr(gen, "--seed N"));
     assert_null(strstr(gen, "--zero"));
@@ -395,7 +398,8 @@ static void test_help_per_command(void **state) {
     assert_null(strstr(gen, "optim options:")); /* a group with no row for it has no heading */
     assert_non_null(strstr(eval, "--batch-size"));
     assert_null(strstr(eval, "--lr "));
-    assert_null(strstr(eval, "--max-new-tokens"));
+    assert_non_null(strstr(eval, "--max-new-tokens")); /* eval --generate */
+    assert_null(strstr(eval, "--prompt-file"));
     assert_non_null(strstr(inspect, "--checkpoint"));
     assert_null(strstr(inspect, "--threads"));
     assert_non_null(strstr(prep, "--vocab-size"));

@@ -8,7 +8,9 @@ Slurm and the run directory report afterwards.
                           resume in the same run dir, COMPLETED with a continuous history
   slurm_jobs.py fallback  a second cluster without PMIx: auto picks mpirun; preempt + requeue
   slurm_jobs.py startup   USR1 while the ranks start up (they die of it): still requeued
-  slurm_jobs.py errors    missing config, bad launcher, sweep index past LRS, bad flag: exit 2
+  slurm_jobs.py errors    missing config, bad launcher, sweep index past LRS, bad flag: exit 2;
+                          a launch that returns 0 without the trainer's final summary: FAILED
+  slurm_jobs.py cancel    plain `scancel JOBID` mid-run: CANCELLED, never requeued, last.h5 loads
   slurm_jobs.py single    single-node.sbatch, 4 ranks, COMPLETED, last.h5 opens
   slurm_jobs.py sweep     sweep.sbatch, 2-task array, 1 rank each under mpirun, a history per lr
 
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -136,21 +139,49 @@ def loss_lines(log):
     return [ln for ln in open(log, errors="replace") if re.search(r"\bloss\b", ln)] if os.path.exists(log) else []
 
 
+def stale_segments():
+    """Two Open MPI shared-memory segments 'of a killed job' on this node (an hour old): one
+    no process maps (stale: the next job's rank.sh must remove it) and one a live process
+    maps (a job still running: it must stay). Returns (stale, live, the live holder)."""
+    host = socket.gethostname()
+    stale, live = (f"/dev/shm/vader_segment.{host}.ed{os.getpid():x}.{i}" for i in (0, 1))
+    for f in (stale, live):
+        with open(f, "wb") as fh:
+            fh.write(b"\0" * 4096)
+        os.utime(f, (time.time() - 3600,) * 2)
+    holder = subprocess.Popen([sys.executable, "-c", "import mmap, sys, time\n"
+                               "f = open(sys.argv[1], 'r+b'); m = mmap.mmap(f.fileno(), 0); print(1, flush=True)\n"
+                               "time.sleep(600)", live], stdout=subprocess.PIPE, text=True)
+    holder.stdout.readline()  # mapped
+    return stale, live, holder
+
+
 def case_train():
     w = workdir("train")
     log, run_dir = os.path.join(w, "train.out"), os.path.join(w, "run")
+    stale, live, holder = stale_segments()
     # The config file as the first argument (configs/tiny.ini: tiny preset, 1 epoch).
     # No ED_HOME: train.sbatch must find slurm/launch.sh through `scontrol show job`
     # (sbatch runs a spooled copy of the script, and the submit dir is not the checkout).
     jobid = sbatch("train.sbatch", [os.path.join(SRC, "configs", "tiny.ini"), *corpus_slice(w)], w,
                    {"RUN_DIR": run_dir},
                    ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5", f"--output={log}"])
-    rec = wait_final(jobid, 1, log)[0]
+    try:
+        rec = wait_final(jobid, 1, log)[0]
+    finally:
+        holder.kill()
+        holder.wait()
     expect_completed(rec, log)
     text = open(log, errors="replace").read()
     if not loss_lines(log):
         fail("the log never mentions the loss", log)
-    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "# model tiny:"):
+    left = os.path.exists(stale)
+    os.unlink(live)
+    if left or "removed 1 stale Open MPI shared-memory segment(s)" not in text:
+        fail(f"{stale} (unmapped, older than the job) should be removed with one line in the log; "
+             f"{live} (mapped) kept", log)
+    # The binary under test (ED_BIN from CMake), whatever the build directory is called.
+    for want in ("2 ranks x 1 threads", "launcher srun", "2 rank(s) x 1 thread(s)", "# model tiny:", f" {BIN} train "):
         if want not in text:
             fail(f"the log lacks {want!r}", log)
     # The full effective configuration is in the run directory, not in the log.
@@ -241,7 +272,9 @@ def case_startup():
     log = os.path.join(w, "startup.out")
     rank = os.path.join(w, "starting-rank.sh")
     with open(rank, "w") as f:
-        f.write('#!/bin/sh\n[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && exit 0\nexec sleep 120\n')
+        # The second attempt "trains" at once: a final summary, as the trainer prints it.
+        f.write('#!/bin/sh\n[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && echo "done: 0 steps in 0s" && exit 0\n'
+                'exec sleep 120\n')
     os.chmod(rank, 0o755)
     env = {"ED_HOME": SRC, "ED_BIN": rank}
     jobid = sbatch("train.sbatch", [], w, env,
@@ -274,6 +307,9 @@ def case_errors():
         "launcher": ("single-node.sbatch", [], {"ED_LAUNCHER": "ssh"}, "ED_LAUNCHER must be auto, srun or mpirun"),
         "sweep": ("sweep.sbatch", [], {"LRS": "1e-3"}, "LRS has 1 values"),
         "flag": ("train.sbatch", ["--no-such-flag", "1"], {}, "no-such-flag"),
+        # srun returned 0 after a failed task launch (seen after a node restart): a
+        # "trainer" that exits 0 without training stands in for it.
+        "nosummary": ("train.sbatch", [], {"ED_BIN": "/bin/true"}, "training did not complete"),
     }
     jobs = {}
     for name, (script, args, env, _) in subs.items():
@@ -283,12 +319,54 @@ def case_errors():
     for name, (_, _, _, want) in subs.items():
         log = os.path.join(w, f"{name}.out")
         rec = wait_final(jobs[name], 1, log)[0]
-        if rec.get("JobState") != "FAILED" or rec.get("ExitCode") != "2:0" or rec.get("Restarts") != "0":
+        code = "1:0" if name == "nosummary" else "2:0"
+        if rec.get("JobState") != "FAILED" or rec.get("ExitCode") != code or rec.get("Restarts") != "0":
             fail(f"{name}: JobState={rec.get('JobState')} ExitCode={rec.get('ExitCode')} "
-                 f"Restarts={rec.get('Restarts')}, want FAILED 2:0 without requeue", log)
+                 f"Restarts={rec.get('Restarts')}, want FAILED {code} without requeue", log)
         if want not in open(log, errors="replace").read():
             fail(f"{name}: the log lacks {want!r}", log)
-    print(f"ok: {len(subs)} bad submissions FAILED with exit 2 and a clear message", flush=True)
+    print(f"ok: {len(subs)} bad submissions FAILED (exit 2; 1 for the launch without a summary) "
+          "with a clear message", flush=True)
+
+
+def case_cancel():
+    """A plain `scancel JOBID` (SIGTERM to the batch shell and the ranks): the ranks save
+    last.h5 and stop, the job ends CANCELLED and is never requeued."""
+    w = workdir("cancel")
+    log = os.path.join(w, "cancel.out")
+    jobid = sbatch("train.sbatch", ["--preset", "tiny", "--epochs", "20", *corpus_slice(w)], w,
+                   {"ED_HOME": SRC},
+                   ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5", f"--output={log}"])
+    t0 = time.time()
+    while len(loss_lines(log)) < 2:
+        recs = job_records(jobid)
+        if recs and recs[0].get("JobState") in FINAL:
+            fail(f"job {jobid} ended ({recs[0].get('JobState')}) before it could be cancelled", log)
+        if time.time() - t0 > JOB_TIMEOUT:
+            fail("no training progress to cancel", log)
+        time.sleep(0.2)
+    run(["scancel", jobid])
+    rec = wait_final(jobid, 1, log)[0]
+    # Give a wrongly requeued job the time to show up as one (the old script requeued it
+    # and it ran again 17 s later): the batch shell must have finished with its verdict.
+    t0 = time.time()
+    while "cancelled: not requeueing" not in open(log, errors="replace").read() and time.time() - t0 < 60:
+        time.sleep(0.5)
+    rec = job_records(jobid)[0]
+    text = open(log, errors="replace").read()
+    if rec.get("JobState") != "CANCELLED" or rec.get("Restarts") != "0":
+        fail(f"JobState={rec.get('JobState')} Restarts={rec.get('Restarts')}, want CANCELLED without requeue", log)
+    for want in ("got SIGTERM", "signal received: writing last.h5", "cancelled: not requeueing"):
+        if want not in text:
+            fail(f"the log lacks {want!r}", log)
+    if "requeueing job" in text or "attempt 2" in text:
+        fail("a cancelled job was requeued", log)
+    path = os.path.join(w, "runs", jobid, "last.h5")
+    r = subprocess.run([BIN, "inspect", path], capture_output=True, text=True)
+    m = re.search(r"global_step (\d+)", r.stdout)
+    if r.returncode != 0 or not m or int(m.group(1)) < 1:
+        fail(f"{path} does not load as a checkpoint of the run: {r.stdout}{r.stderr}", log)
+    print(f"ok: job {jobid} CANCELLED by scancel, not requeued, last.h5 at step {m.group(1)} loads", flush=True)
 
 
 def case_single():
@@ -337,7 +415,7 @@ def case_sweep():
 
 if __name__ == "__main__":
     cases = {"train": case_train, "preempt": case_preempt, "fallback": case_fallback,
-             "startup": case_startup, "errors": case_errors,
+             "startup": case_startup, "errors": case_errors, "cancel": case_cancel,
              "single": case_single,
              "sweep": case_sweep}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:

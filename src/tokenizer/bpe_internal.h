@@ -31,32 +31,7 @@
 
 /* ---- hash maps ------------------------------------------------------------------- */
 
-/* bytes -> int64. Keys are copied into an arena the map owns; items keep insertion order,
- * so iterating items[0..n) is deterministic. */
-typedef struct {
-    size_t off;     /* key bytes at arena + off */
-    uint32_t len;
-    uint32_t hash;
-    int64_t value;
-} bpe_sitem;
-
-typedef struct {
-    uint64_t *slots; /* hash << 32 | (index into items + 1); 0 = empty */
-    size_t mask;    /* slots - 1 (power of two) */
-    bpe_sitem *items;
-    size_t n, cap;
-    char *arena;
-    size_t arena_len, arena_cap;
-} bpe_smap;
-
-void bpe_smap_init(bpe_smap *m, size_t expect);
-void bpe_smap_free(bpe_smap *m);
-void bpe_smap_clear(bpe_smap *m);
-/* Index of key in items, or -1. */
-int64_t bpe_smap_find(const bpe_smap *m, const char *key, size_t len);
-/* Index of key, inserting it with value v when absent (*added set when given). */
-int64_t bpe_smap_put(bpe_smap *m, const char *key, size_t len, int64_t v, int *added);
-static inline const char *bpe_smap_key(const bpe_smap *m, int64_t i) { return m->arena + m->items[i].off; }
+/* bytes -> int64: wt_table (word_table.h), the tokenizers' one string table. */
 
 /* u64 -> int32 (pair (left, right) packed as left << 32 | right). */
 typedef struct {
@@ -80,7 +55,6 @@ static inline int32_t bpe_umap_get(const bpe_umap *m, uint64_t key) {
 /* Pointer to the value of key, inserting init when absent (pointer valid until next insert). */
 int32_t *bpe_umap_put(bpe_umap *m, uint64_t key, int32_t init);
 
-uint32_t bpe_hash_bytes(const char *s, size_t n);
 
 /* ---- GPT-2 byte <-> unicode mapping ---------------------------------------------- */
 
@@ -127,7 +101,7 @@ void ed_bpe_count(wt_table *counts, const bpe_pretok *p, const char *text, size_
  * threads never wait on each other (a miss just recomputes). Results never depend on it. */
 typedef struct {
     pthread_mutex_t lock;
-    bpe_smap map;  /* value = offset into ids << 8 | count */
+    wt_table map;  /* value = offset into ids << 8 | count */
     ed_ivec ids;
 } bpe_cache;
 
@@ -164,7 +138,7 @@ typedef struct {
     bpe_added added;
     int nfc;           /* normalizer NFC (utf8proc) on the text between added tokens */
     int ignore_merges; /* a piece that is itself a token is that token (Llama 3) */
-    bpe_smap whole;    /* token bytes -> id, for ignore_merges */
+    wt_table whole;    /* token bytes -> id, for ignore_merges */
     char *hf_text;     /* the tokenizer.json text: what the checkpoint stores */
     int32_t roles[4];  /* PAD UNK BOS EOS ids, -1 none */
 } ed_bpe;

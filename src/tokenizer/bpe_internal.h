@@ -1,6 +1,6 @@
 /* bpe_internal.h — private pieces of the byte-level BPE tokenizer (GPT-2 style).
  *
- * Files:  bpe_hash.c    two open-addressing hash maps (bytes -> int64, u64 -> int32)
+ * Files:  bpe_hash.c    the id-pair map (u64 -> int32); byte strings use word_table.h
  *         bpe_bytes.c   GPT-2's byte <-> printable-unicode mapping of token strings
  *         bpe_pretok.c  pre-tokenization regexes (GPT-2's, or a tokenizer.json's steps)
  *         bpe_train.c   learning merges (incremental pair counts + lazy max-heap)

@@ -105,29 +105,36 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
     double score = best_score(t->o, er);
-    double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
+    /* rank 0 decides, every rank takes its decision (one broadcast of plain values) */
+    struct {
+        double best_val_loss, patience_best;
+        int is_best, stop, bad_evals;
+    } v;
+    memset(&v, 0, sizeof v); /* the padding is broadcast too */
+    v.best_val_loss = st->best_val_loss, v.patience_best = st->patience_best;
+    v.stop = st->stop, v.bad_evals = st->bad_evals;
     if (t->d->rank == 0 && !isnan(score)) {
         if (score < st->best_val_loss) {
-            verdict[0] = 1;
-            verdict[2] = score;
+            v.is_best = 1;
+            v.best_val_loss = score;
         }
         if (scheduled) {
             if (score < st->patience_best) {
-                verdict[4] = score;
-                verdict[3] = 0;
+                v.patience_best = score;
+                v.bad_evals = 0;
             } else {
-                verdict[3] += 1;
+                v.bad_evals += 1;
             }
             int patience = t->o->early_stopping_patience;
-            verdict[1] = patience > 0 && verdict[3] >= patience;
+            v.stop = patience > 0 && v.bad_evals >= patience;
         }
     }
-    ed_dist_bcast(t->d, verdict, sizeof verdict, 0);
-    *is_best = verdict[0] != 0;
-    st->stop = verdict[1] != 0;
-    st->best_val_loss = verdict[2];
-    st->bad_evals = (int)verdict[3];
-    st->patience_best = verdict[4];
+    ed_dist_bcast(t->d, &v, sizeof v, 0);
+    *is_best = v.is_best;
+    st->stop = v.stop;
+    st->best_val_loss = v.best_val_loss;
+    st->bad_evals = v.bad_evals;
+    st->patience_best = v.patience_best;
     ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
                   .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best,
                   .bleu = er->bleu, .rouge1 = er->rouge1, .rouge2 = er->rouge2, .rougeL = er->rougeL};

@@ -23,6 +23,8 @@
 #include <stddef.h>
 
 #include "expert/common.h"
+#include "expert/dist.h"
+#include "expert/history.h"
 #include "expert/gpt.h"
 #include "expert/optim.h"
 #include "expert/options.h"
@@ -34,11 +36,12 @@
 
 typedef struct {
     const ed_options *opt;
-    ed_gpt *model;               /* parameters are read from ed_gpt_params() */
+    ed_gpt *model;               /* shape, tensor table; parameters from ed_gpt_params() */
     const ed_optim *optim;       /* full state (lo = 0, hi = num_params); NULL = none */
     const ed_train_state *state; /* NULL = none (e.g. an exported model) */
     const ed_history *history;   /* NULL = none */
     const ed_tokenizer *tok;
+    const float *params;         /* NULL, or a copy of the parameters to write instead */
 } ed_ckpt_contents;
 
 /* Writes atomically to path. compress: 0 = contiguous datasets, 1..9 = chunked + shuffle
@@ -52,9 +55,73 @@ typedef struct {
  * SIGKILLs itself after the .tmp is fsync'ed and before the rename. */
 int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err);
 
-/* Rank 0 writes; the status (and message) is broadcast so all ranks return the same.
- * Collective over comm. Only rank 0 reads c: other ranks may pass NULL. */
-int ed_ckpt_save_collective(MPI_Comm comm, const char *path, const ed_ckpt_contents *c,
+/* ed_ckpt_write in its two halves, for a caller that writes in the background:
+ *  - ed_ckpt_build lays the file out in memory (all of HDF5's work; call it on the thread
+ *    that uses HDF5, the library may not be thread-safe): img owns the bytes;
+ *  - ed_ckpt_commit checksums them into the header and writes them atomically (open,
+ *    write, fsync, rename, fsync dir: common.h). No HDF5, no MPI: safe on a helper thread.
+ *    It frees the image, whatever the outcome.
+ * Test hook: ED_CKPT_DEBUG_WRITE_DELAY=SECONDS sleeps between writing the .tmp and its
+ * fsync, to hold a write open long enough to kill or interrupt it (tests/faults). */
+typedef struct {
+    void *data;
+    size_t size;
+} ed_ckpt_image;
+int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err);
+int ed_ckpt_commit(const char *path, ed_ckpt_image *img, ed_error *err);
+void ed_ckpt_image_free(ed_ckpt_image *img);
+
+/* One checkpoint write in flight on a helper thread (ckpt_async.c): the caller's thread
+ * only waits for an in-memory copy of the contents, the helper does the rest.
+ *  - HDF5 built thread-safe (H5is_library_threadsafe; Debian's is): the caller's thread
+ *    copies the parameters, the optimizer moments, the state and the history into
+ *    buffers the writer keeps for the next save (memcpy: the stall is a fraction of the
+ *    write); the helper lays the file out (HDF5) and commits it.
+ *  - otherwise: the caller's thread lays the file out (ed_ckpt_build, the only HDF5 work)
+ *    and the helper only commits it: HDF5 never runs on two threads. The stall is then
+ *    the in-memory layout, about a third of a synchronous save.
+ * The helper makes no MPI call (MPI is initialised FUNNELED) and blocks the stop signals
+ * (SIGINT, SIGTERM, SIGUSR1, SIGHUP), so they reach the main thread. At most one write
+ * is in flight: a save first waits for the previous one. The model's tensor table and
+ * configuration and the tokenizer are borrowed, not copied (they never change during
+ * training): they must outlive the write. Caller contract: no other HDF5 call between
+ * a save and its wait unless the library is thread-safe (the trainer makes none: it
+ * reads mapped token files and writes JSON). */
+typedef struct {
+    int busy;           /* started and not yet waited for */
+    char path[ED_PATH_MAX + 64];
+    int compress;
+    ed_ckpt_image img;  /* the layout to commit (not thread-safe HDF5) */
+    /* the copy to lay out (thread-safe HDF5): kept between saves */
+    ed_ckpt_contents c;
+    ed_options opt;
+    ed_train_state state;
+    ed_history hist;
+    ed_optim optim;
+    float *params;
+    size_t params_n;
+    int status;
+    ed_error err;
+    double seconds;     /* how long the last write took on the helper (valid after the wait) */
+    void *thread;       /* pthread_t, opaque here */
+} ed_ckpt_writer;
+/* Starts saving c to path (check above for what is copied, what borrowed). The previous
+ * write must have been waited for. Returns -1 only when laying the file out on this
+ * thread failed (err names path); the write's own outcome comes from the wait. */
+int ed_ckpt_writer_save(ed_ckpt_writer *w, const char *path, const ed_ckpt_contents *c, int compress, ed_error *err);
+/* Optional, before the first save: allocates the copy's buffers for this model and an
+ * optimizer of like's kind (like's slice does not matter) and faults their pages in, so
+ * that the first save's stall is a plain copy too. */
+void ed_ckpt_writer_reserve(ed_ckpt_writer *w, ed_gpt *model, const ed_optim *like);
+/* Waits for the write in flight, if any: its status (0 when none was in flight), with
+ * err naming the file on failure. */
+int ed_ckpt_writer_wait(ed_ckpt_writer *w, ed_error *err);
+/* Waits, then frees the kept buffers. */
+void ed_ckpt_writer_free(ed_ckpt_writer *w);
+
+/* Rank 0 writes; the status (and message) is agreed (ed_dist_agree) so all ranks return
+ * the same. Collective over d. Only rank 0 reads c: other ranks may pass NULL. */
+int ed_ckpt_save_collective(const ed_dist *d, const char *path, const ed_ckpt_contents *c,
                             int compress, ed_error *err);
 
 /* Reading: open once, read what is needed, close. ed_ckpt_open validates once, before

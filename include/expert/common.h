@@ -29,6 +29,8 @@ enum {
     ED_EXIT_FAILURE = 1,   /* runtime error: bad data, failed write, NaN policy stop */
     ED_EXIT_USAGE = 2,     /* bad flags or config, before any work */
     ED_EXIT_PREEMPTED = 3, /* SIGTERM/SIGUSR1 received: last.h5 written, resume with --resume auto */
+    ED_EXIT_COMM_TIMEOUT = 4, /* --comm-timeout: a rank did not reach a collective in time (dist.h) */
+    ED_EXIT_INTERRUPTED = 130, /* SIGINT (Ctrl-C): last.h5 written; 128 + SIGINT as a shell reports it */
 };
 
 /* One line describing what went wrong with some input. */

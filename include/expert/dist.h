@@ -21,6 +21,12 @@
  * ED_DIE names the call and aborts the whole job. */
 #define ED_MPI_OK(call) ED_CHECK((call) == MPI_SUCCESS, "MPI call failed: %s", #call)
 
+/* The watchdog of --comm-timeout (watchdog.c): owned by ed_dist, opaque. */
+typedef struct ed_watch ed_watch;
+
+/* --comm-timeout's default, seconds (NCCL's watchdog waits 10 min too). */
+#define ED_COMM_TIMEOUT_DEFAULT 600.0
+
 typedef struct {
     MPI_Comm comm;      /* the training communicator (not owned) */
     int rank, world;
@@ -29,6 +35,7 @@ typedef struct {
     int node_cores;     /* CPUs the ranks on this node may use (union of their affinity masks) */
     int rank_cores;     /* CPUs this rank may use (its affinity mask) */
     char host[64];      /* gethostname() */
+    ed_watch *watch;    /* every wait below goes through it (owned) */
 } ed_dist;
 
 /* Before MPI_Init: Open MPI tuning the gradient exchange needs, as environment defaults a
@@ -38,9 +45,38 @@ typedef struct {
  * 2.6x faster on 4 emulated nodes at 1 Gbit/s (docs/multinode.md). Other MPIs ignore it. */
 void ed_dist_preinit(void);
 
-/* Collective. Sets MPI_ERRORS_ARE_FATAL on comm and splits off the node communicator. */
+/* Collective. Sets MPI_ERRORS_ARE_FATAL on comm, splits off the node communicator and
+ * starts the watchdog (timeout ED_COMM_TIMEOUT_DEFAULT). */
 void ed_dist_init(ed_dist *d, MPI_Comm comm);
 void ed_dist_free(ed_dist *d);
+
+/* ---- the watchdog (--comm-timeout) --------------------------------------------------------
+ * No collective of this module waits longer than the timeout: every wait is a test loop
+ * (ed_watch_wait). When one passes the timeout, the live ranks find out which ranks have
+ * not arrived and the job ends with ONE line on stderr and exit status
+ * ED_EXIT_COMM_TIMEOUT (4), e.g.
+ *   expert-dist: rank 1 (n2) has not reached step 61's gradient allreduce for 30 s: stopping
+ * Nothing is written on the way out, so the last good checkpoint is untouched. The step and
+ * operation come from ed_dist_phase(), which the trainer calls as it moves between phases.
+ * Not a thread: only the main thread calls MPI (FUNNELED). Protocol in watchdog.c.
+ * Test hook: ED_WATCHDOG_DEBUG_DIE_RANK=R makes rank R _exit(1) in the middle of a report
+ * (tests/faults "die-in-report"). */
+
+/* Local. seconds <= 0 turns the watchdog off (plain blocking waits). */
+void ed_dist_set_timeout(const ed_dist *d, double seconds);
+/* Local, cheap (two stores): what this rank is doing, for the message. `op` is a string
+ * literal (kept, not copied), e.g. "gradient allreduce"; step 0 = before the first step. */
+void ed_dist_phase(const ed_dist *d, long step, const char *op);
+
+/* The watchdog's own interface, for code holding requests outside ed_dist (the gradient
+ * buckets). ed_watch_create is collective over comm (a duplicate communicator for the
+ * reports, the host names of all ranks). */
+ed_watch *ed_watch_create(MPI_Comm comm, const char *host);
+void ed_watch_free(ed_watch *w);
+void ed_watch_set_timeout(ed_watch *w, double seconds);
+void ed_watch_phase(ed_watch *w, long step, const char *op);
+/* MPI_Waitall under the timeout; w == NULL: plain MPI_Waitall. */
+void ed_watch_wait(ed_watch *w, int n, MPI_Request *req);
 
 /* Threads per rank: `requested` if > 0, else max(1, min(rank_cores, node_cores / local_size)):
  * each node's own cores over that node's own ranks, so nodes of different sizes differ.
@@ -148,6 +184,7 @@ typedef struct {
     MPI_Request *req2;   /* the allgathers */
     long n_launched;     /* buckets launched during backward (overlapped), all steps */
     long n_total;        /* buckets launched, all steps */
+    ed_watch *watch;     /* waits for the buckets under it when set (not owned; NULL = plain waits) */
 } ed_grad_sync;
 
 /* Allreduce mode. */

@@ -86,6 +86,7 @@ typedef struct {
     char resume[ED_PATH_MAX];      /* "" | path | auto */
     char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
+    int async_save;                /* 1: checkpoints written by a helper thread (train_checkpoints.c) */
     char history_file[ED_PATH_MAX];/* default <checkpoint_dir>/history.json (+ .csv) */
     char tensorboard[ED_PATH_MAX]; /* "" = off | DIR | auto = <checkpoint_dir>/tb */
     ed_nan_policy on_nan;          /* skip | stop */
@@ -99,6 +100,7 @@ typedef struct {
     int recompute;                 /* activation recomputation */
     int dry_run;                   /* print the memory report and exit */
     int check_every;               /* debug: compare weight checksums across ranks every N steps */
+    int comm_timeout;              /* seconds a collective may wait (watchdog, dist.h); 600, 0 = off */
     int debug_exit_rank;           /* debug: this rank calls exit(1) ... */
     long debug_exit_step;          /* ... at this step (0 = off) */
     int quiet;

@@ -21,9 +21,18 @@
 #include "expert/options.h"
 #include "expert/tokenizer.h"
 
-/* Preemption flag (SIGTERM, SIGUSR1); see signals.c. Not collective. */
+/* Stop flag (SIGTERM, SIGUSR1: preempted); see signals.c. Installed once, in main. Not
+ * collective: each process installs its own handlers and reads its own flag. */
 void ed_signals_install(void);
-int ed_signal_pending(void); /* the signal number, or 0 */
+/* Training adds SIGINT to the stop flag (interrupted; a second one exits at once) and
+ * makes SIGHUP and SIGPIPE harmless (ed_output_keep). Other commands keep the defaults,
+ * so Ctrl-C or a closed pipe still ends `generate` at once. */
+void ed_signals_train(void);
+int ed_signal_pending(void); /* the first stop signal's number, or 0 */
+/* Polled once per step (cheap): after SIGHUP, or once stdout/stderr failed (a closed pipe
+ * or terminal), both are pointed at log_path (appended to, created if need be) with one
+ * line saying why; returns 1 then, else 0. */
+int ed_output_keep(const char *log_path);
 
 /* `expert-dist train` with validated options whose file paths are resolved.
  * Returns an ED_EXIT_* status (the same on all ranks); rank 0 printed any error. */

@@ -90,7 +90,7 @@ static int write_tensors(hid_t g, const float *buf, const ed_gpt *m, int compres
     return rc;
 }
 
-static int write_model(hid_t file, ed_gpt *m, int compress) {
+static int write_model(hid_t file, ed_gpt *m, const float *params, int compress) {
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
     const ed_model_config *cfg = ed_gpt_config(m);
@@ -98,7 +98,7 @@ static int write_model(hid_t file, ed_gpt *m, int compress) {
              ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
         rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
-    if (rc == 0) rc = write_tensors(g, ed_gpt_params(m), m, compress);
+    if (rc == 0) rc = write_tensors(g, params ? params : ed_gpt_params(m), m, compress);
     H5Gclose(g);
     return rc;
 }
@@ -289,7 +289,7 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     int rc = 0;
     if (rc == 0 && (*stage = "root attributes", write_root(file)) < 0) rc = -1;
     if (rc == 0 && (*stage = "/config", write_config(file, c->opt)) < 0) rc = -1;
-    if (rc == 0 && (*stage = "/model", write_model(file, c->model, compress)) < 0) rc = -1;
+    if (rc == 0 && (*stage = "/model", write_model(file, c->model, c->params, compress)) < 0) rc = -1;
     if (rc == 0 && c->optim && (*stage = "/optimizer", write_optim(file, c->optim, c->model, compress)) < 0) rc = -1;
     if (rc == 0 && c->state && (*stage = "/trainer", write_state(file, c->state)) < 0) rc = -1;
     if (rc == 0 && c->history && (*stage = "/history", write_history(file, c->history)) < 0) rc = -1;
@@ -312,32 +312,56 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
     return 0;
 }
 
-int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err) {
+    img->data = NULL;
+    img->size = 0;
     if (check_contents(path, c, compress, err) < 0) return -1;
-    /* Create the file first, so a missing directory or a permission problem is reported
-     * (with errno's words) before any work. A stale .tmp from a killed writer is
-     * truncated here. */
-    ed_atomic_file out;
-    if (ed_atomic_open(&out, path, "checkpoint", err) != 0) return -1;
-
     ed_h5_quiet q;
     ed_h5_quiet_begin(&q);
     void *image;
     size_t size;
     const char *stage;
-    int rc = build_image(c, compress, out.tmp, &image, &size, &stage);
+    char name[4200]; /* the core driver never opens it: only HDF5's name for the image */
+    snprintf(name, sizeof name, "%s.tmp", path);
+    int rc = build_image(c, compress, name, &image, &size, &stage);
     char reason[256];
     ed_h5_reason(reason, sizeof reason, "");
     H5Eclear2(H5E_DEFAULT);
     ed_h5_quiet_end(&q);
     if (rc < 0) {
-        ed_atomic_abort(&out);
         if (reason[0]) return ed_fail(err, "%s: cannot write checkpoint (%s failed: %s)", path, stage, reason);
         return ed_fail(err, "%s: cannot write checkpoint (%s failed)", path, stage);
     }
-    ckpt_seal_image(image, size);
-    rc = ed_atomic_write(&out, image, size, err);
-    free(image);
+    img->data = image;
+    img->size = size;
+    return 0;
+}
+
+void ed_ckpt_image_free(ed_ckpt_image *img) {
+    free(img->data);
+    img->data = NULL;
+    img->size = 0;
+}
+
+/* Test hooks (checkpoint.h): an environment variable read at the moment it matters. */
+static double debug_delay(void) {
+    const char *s = getenv("ED_CKPT_DEBUG_WRITE_DELAY");
+    return s && *s ? atof(s) : 0.0;
+}
+
+int ed_ckpt_commit(const char *path, ed_ckpt_image *img, ed_error *err) {
+    /* The checksum pass reads the whole image: here rather than in build, so that an
+     * asynchronous save does it off the training thread. */
+    ckpt_seal_image(img->data, img->size);
+    ed_atomic_file out;
+    int rc = ed_atomic_open(&out, path, "checkpoint", err);
+    if (rc == 0) rc = ed_atomic_write(&out, img->data, img->size, err);
+    ed_ckpt_image_free(img);
+    double delay = debug_delay();
+    if (rc == 0 && delay > 0) {
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
     if (rc == 0) rc = ed_atomic_sync(&out, err);
     if (rc < 0) return -1;
     /* Test hook (documented in docs/checkpoint-format.md): die exactly in the window
@@ -345,4 +369,10 @@ int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_
     const char *kill_env = getenv("ED_CKPT_DEBUG_KILL_BEFORE_RENAME");
     if (kill_env && strcmp(kill_env, "1") == 0) raise(SIGKILL);
     return ed_atomic_replace(out.tmp, path, err);
+}
+
+int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_error *err) {
+    ed_ckpt_image img;
+    if (ed_ckpt_build(path, c, compress, &img, err) != 0) return -1;
+    return ed_ckpt_commit(path, &img, err);
 }

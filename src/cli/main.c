@@ -61,7 +61,9 @@ static void print_help(const command *c) {
     ed_options_help(stdout, c->id);
     printf("\nPrecedence: defaults < --preset (default tiny) < --config file < flags.\n"
            "Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
-           "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written).\n"
+           "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written),\n"
+           "4 communication timeout (--comm-timeout: a rank stopped answering), 130 interrupted\n"
+           "(SIGINT/Ctrl-C: last.h5 written; a second Ctrl-C stops at once).\n"
            "Full documentation: docs/usage.md\n");
 }
 
@@ -183,6 +185,7 @@ int main(int argc, char **argv) {
         ed_fail(&err, "debug-exit-rank %d is not a rank of this %d-rank job", o.debug_exit_rank, d.world);
         goto usage;
     }
+    ed_dist_set_timeout(&d, o.comm_timeout);
     rc = cmd->run(&o, &d);
     goto out;
 usage:

@@ -1,4 +1,6 @@
-/* dist.c — rank bookkeeping, agreeing on failure, small reductions, replica checks. */
+/* dist.c — rank bookkeeping, agreeing on failure, small reductions, replica checks.
+ * Every collective on the training communicator is started non-blocking and waited for
+ * under the watchdog (watch(), watchdog.c), so none can hang past --comm-timeout. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <sched.h>
 #include <stdlib.h>
@@ -48,9 +50,19 @@ void ed_dist_init(ed_dist *d, MPI_Comm comm) {
     if (gethostname(d->host, sizeof d->host) != 0) snprintf(d->host, sizeof d->host, "unknown");
     d->host[sizeof d->host - 1] = '\0';
     count_cores(d);
+    d->watch = ed_watch_create(comm, d->host);
 }
 
+void ed_dist_set_timeout(const ed_dist *d, double seconds) { ed_watch_set_timeout(d->watch, seconds); }
+
+void ed_dist_phase(const ed_dist *d, long step, const char *op) { ed_watch_phase(d->watch, step, op); }
+
+/* Waits for a started collective under the watchdog. */
+static void watch(const ed_dist *d, MPI_Request *req) { ed_watch_wait(d->watch, 1, req); }
+
 void ed_dist_free(ed_dist *d) {
+    ed_watch_free(d->watch);
+    d->watch = NULL;
     if (d->node != MPI_COMM_NULL) MPI_Comm_free(&d->node);
     d->node = MPI_COMM_NULL;
 }
@@ -64,32 +76,43 @@ int ed_dist_threads(const ed_dist *d, int requested, int *oversubscribed) {
     return t;
 }
 
-int ed_dist_agree(const ed_dist *d, int status, ed_error *err) {
-    return ed_dist_agree_comm(d->comm, status, err);
-}
-
-int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err) {
+/* The agreement, its waits under the watchdog w (NULL: plain waits). */
+static int agree(MPI_Comm comm, ed_watch *w, int status, ed_error *err) {
     int rank, world;
     ED_MPI_OK(MPI_Comm_rank(comm, &rank));
     ED_MPI_OK(MPI_Comm_size(comm, &world));
     /* The lowest failing rank speaks for all: MIN over "my rank if I failed, else world". */
     int mine = status != 0 ? rank : world, first = world;
-    ED_MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+    MPI_Request r;
+    ED_MPI_OK(MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &r));
+    ed_watch_wait(w, 1, &r);
     if (first == world) return 0;
     char msg[sizeof err->msg];
     if (rank == first) snprintf(msg, sizeof msg, "%s", err ? err->msg : "failed");
-    ED_MPI_OK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm));
+    ED_MPI_OK(MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, first, comm, &r));
+    ed_watch_wait(w, 1, &r);
     msg[sizeof msg - 1] = '\0';
     if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
     return -1;
 }
 
+int ed_dist_agree(const ed_dist *d, int status, ed_error *err) { return agree(d->comm, d->watch, status, err); }
+
+/* A bare communicator has no watchdog: plain waits. */
+int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err) { return agree(comm, NULL, status, err); }
+
 void ed_dist_sum(const ed_dist *d, double *x, int n) {
-    if (d->world > 1) ED_MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm));
+    if (d->world == 1) return;
+    MPI_Request r;
+    ED_MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm, &r));
+    watch(d, &r);
 }
 
 void ed_dist_max(const ed_dist *d, double *x, int n) {
-    if (d->world > 1) ED_MPI_OK(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm));
+    if (d->world == 1) return;
+    MPI_Request r;
+    ED_MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, d->comm, &r));
+    watch(d, &r);
 }
 
 void ed_dist_peak_rss(const ed_dist *d, double *rss) {
@@ -100,21 +123,29 @@ void ed_dist_peak_rss(const ed_dist *d, double *rss) {
 }
 
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {
-    if (d->world > 1) ED_MPI_OK(MPI_Bcast(buf, bytes, MPI_BYTE, root, d->comm));
+    if (d->world == 1) return;
+    MPI_Request r;
+    ED_MPI_OK(MPI_Ibcast(buf, bytes, MPI_BYTE, root, d->comm, &r));
+    watch(d, &r);
 }
 
 void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root) {
     if (d->world == 1) return;
     const size_t chunk = (size_t)1 << 28; /* floats: 1 GB per call, well inside int */
-    for (size_t at = 0; at < n; at += chunk)
-        ED_MPI_OK(MPI_Bcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm));
+    for (size_t at = 0; at < n; at += chunk) {
+        MPI_Request r;
+        ED_MPI_OK(MPI_Ibcast(p + at, (int)(n - at < chunk ? n - at : chunk), MPI_FLOAT, root, d->comm, &r));
+        watch(d, &r);
+    }
 }
 
 int ed_dist_check_same(const ed_dist *d, const float *p, size_t n, ed_error *err) {
     uint64_t h = ed_hash_bytes(p, n * sizeof *p), lo = h, hi = h;
     if (d->world > 1) {
-        ED_MPI_OK(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm));
-        ED_MPI_OK(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm));
+        MPI_Request r[2];
+        ED_MPI_OK(MPI_Iallreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, d->comm, &r[0]));
+        ED_MPI_OK(MPI_Iallreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, d->comm, &r[1]));
+        ed_watch_wait(d->watch, 2, r);
     }
     if (lo == hi) return 0;
     return ed_fail(err, "replicas diverged: weight hashes differ across ranks (min %016llx, max %016llx)",
@@ -134,12 +165,16 @@ void ed_dist_slices(const ed_dist *d, size_t n, int *counts, int *displs, size_t
 }
 
 void ed_dist_allgather_slices(const ed_dist *d, float *buf, const int *counts, const int *displs) {
-    if (d->world > 1)
-        ED_MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm));
+    if (d->world == 1) return;
+    MPI_Request r;
+    ED_MPI_OK(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm, &r));
+    watch(d, &r);
 }
 
 void ed_dist_gather_slices(const ed_dist *d, const float *mine, float *full, const int *counts, const int *displs) {
-    ED_MPI_OK(MPI_Gatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm));
+    MPI_Request r;
+    ED_MPI_OK(MPI_Igatherv(mine, counts[d->rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, d->comm, &r));
+    watch(d, &r);
 }
 
 void *ed_dist_gather_bytes(const ed_dist *d, const void *mine, size_t n, size_t *total) {

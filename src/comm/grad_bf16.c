@@ -35,7 +35,7 @@ void ed_grad_bf16_launch(ed_grad_sync *g, int i, size_t lo, size_t len) {
 }
 
 void ed_grad_bf16_sum(ed_grad_sync *g, int i) {
-    ED_MPI_OK(MPI_Wait(&g->req[i], MPI_STATUS_IGNORE));
+    ed_watch_wait(g->watch, 1, &g->req[i]);
     const uint16_t *in = bucket_of(g, g->peers, i);
     uint16_t *w = bucket_of(g, g->wire, i);
     uint16_t *mine = w + (size_t)g->rank * g->chunk;
@@ -50,7 +50,7 @@ void ed_grad_bf16_sum(ed_grad_sync *g, int i) {
 }
 
 void ed_grad_bf16_decode(ed_grad_sync *g, int i, size_t lo, size_t len) {
-    ED_MPI_OK(MPI_Wait(&g->req2[i], MPI_STATUS_IGNORE));
+    ed_watch_wait(g->watch, 1, &g->req2[i]);
     const uint16_t *w = bucket_of(g, g->wire, i);
     float *x = g->buf + lo;
     for (size_t k = 0; k < len; k++) x[k] = ed_bf16_decode(w[k]);

@@ -115,7 +115,7 @@ void ed_grad_sync_finish(ed_grad_sync *g) {
         for (int i = g->n_buckets - 1; i >= 0; i--) ed_grad_bf16_decode(g, i, bucket_lo(g, i), bucket_len(g, i));
         return;
     }
-    if (g->world > 1) ED_MPI_OK(MPI_Waitall(g->n_buckets, g->req, MPI_STATUSES_IGNORE));
+    if (g->world > 1) ed_watch_wait(g->watch, g->n_buckets, g->req);
     /* The optimizer reads the flat buffer: move each bucket's reduced part from the
      * bucket's start to its place in this rank's slice (overlapping: memmove). */
     if (g->scatter && g->world > 1)

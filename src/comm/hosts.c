@@ -38,7 +38,9 @@ char *ed_dist_hosts_summary(const ed_dist *d, int threads) {
     me.threads = threads;
     me.cores = d->node_cores;
     rank_place *all = d->rank == 0 ? ed_malloc((size_t)d->world * sizeof *all) : NULL;
-    ED_MPI_OK(MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, d->comm));
+    MPI_Request req;
+    ED_MPI_OK(MPI_Igather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, d->comm, &req));
+    ed_watch_wait(d->watch, 1, &req);
     if (d->rank != 0) return NULL;
 
     char *s = NULL;

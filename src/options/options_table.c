@@ -103,6 +103,8 @@ static const ed_option_spec TABLE[] = {
     ROW("init-from", ED_OPT_STR, init_from, 0, "loop", T, ONCE,
         "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
+    ROW("async-save", ED_OPT_BOOL, async_save, 0, "loop", T, STORED,
+        "write checkpoints on a helper thread: the step waits only for an in-memory copy (--no-async-save: write in the step)"),
     ROW("history-file", ED_OPT_STR, history_file, 0, "loop", T, STORED, "history JSON path (CSV next to it); default <checkpoint-dir>/history.json"),
     ROW("tensorboard", ED_OPT_STR, tensorboard, 0, "loop", T, STORED,
         "write TensorBoard event files to DIR (`auto` = <checkpoint-dir>/tb; default off)"),
@@ -116,6 +118,8 @@ static const ed_option_spec TABLE[] = {
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
     ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T|G, ONCE, "print the model size and memory report, then exit"),
+    ROW("comm-timeout", ED_OPT_INT, comm_timeout, 0, "system", T, STORED,
+        "seconds any collective may wait for a rank before the job stops with exit 4 naming it (0 = off)"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
@@ -208,6 +212,8 @@ void ed_options_defaults(ed_options *o) {
     o->precision = ED_PREC_FP32;
     o->seed = 42;
     o->bucket_mb = 4;
+    o->comm_timeout = 600; /* ED_COMM_TIMEOUT_DEFAULT */
+    o->async_save = 1;
     o->max_new_tokens = 50;
     o->sample_tokens = 30;
     o->temperature = 1.0f;

@@ -70,6 +70,7 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->grad_comm == ED_COMM_BF16 && o->zero == 1)
         return ed_fail(err, "grad-comm bf16 works with --zero 0 only (ZeRO-1 reduce-scatters in fp32)");
     if (o->check_every < 0) return ed_fail(err, "check-every must be >= 0 (got %d)", o->check_every);
+    if (o->comm_timeout < 0) return ed_fail(err, "comm-timeout must be >= 0 seconds (got %d)", o->comm_timeout);
     if (o->debug_exit_rank < 0) return ed_fail(err, "debug-exit-rank must be >= 0 (got %d)", o->debug_exit_rank);
     if (o->debug_exit_step < 0) return ed_fail(err, "debug-exit-step must be >= 0 (got %ld)", o->debug_exit_step);
     if (o->ref_gflops < 0.0f) return ed_fail(err, "ref-gflops must be >= 0 (got %g)", (double)o->ref_gflops);

@@ -1,13 +1,17 @@
 /* train_checkpoints.c — what the loop writes to --checkpoint-dir: best.h5, last.h5,
  * step-<N>.h5 and epoch-<N>.h5 (each kind with --keep-last rotation) and the history
  * JSON/CSV.
- * Checkpoints go through ed_ckpt_save_collective (rank 0 writes, all learn the result);
- * the history is rank 0's alone, and its result is agreed on the same way. */
+ * Rank 0 writes checkpoints, in the background with --async-save (the default): the step
+ * waits only for an in-memory copy, a helper thread (ed_ckpt_writer) does the rest, at most one is in flight, and every rank learns
+ * its outcome (ed_dist_agree) at the next save or trainer_save_wait, before any older
+ * file is rotated away. The history is rank 0's alone, and its result is agreed the same
+ * way. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "expert/tensorboard.h"
 #include "trainer_internal.h"
@@ -49,10 +53,34 @@ static void open_tensorboard(ed_trainer *t, long resume_step) {
     }
 }
 
+/* Rank 0, at start: the .tmp files a killed writer left (a crash, a second Ctrl-C) are
+ * removed, one line each. Only names this trainer writes: <name>.h5.tmp, history and
+ * config files; readers never look at them, but they hold disk space. */
+static void remove_stale_tmps(const ed_trainer *t) {
+    static const char *const kinds[] = {".h5.tmp", ".json.tmp", ".csv.tmp", ".ini.tmp", ".jsonl.tmp", NULL};
+    DIR *dir = opendir(t->o->checkpoint_dir);
+    if (!dir) return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t n = strlen(e->d_name);
+        for (const char *const *k = kinds; *k; k++) {
+            size_t kl = strlen(*k);
+            if (n <= kl || strcmp(e->d_name + n - kl, *k) != 0) continue;
+            char path[ED_PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, e->d_name);
+            if (unlink(path) == 0)
+                fprintf(stderr, "expert-dist: removed %s (left by a save that was killed)\n", path);
+            break;
+        }
+    }
+    closedir(dir);
+}
+
 int trainer_open_metrics(ed_trainer *t, ed_error *err) {
     if (ensure_dir(t, err) != 0) return -1;
     int status = 0;
     if (t->d->rank == 0) {
+        remove_stale_tmps(t);
         char path[ED_PATH_MAX + 32];
         long resume_step = t->resume_path[0] ? t->st.global_step : -1;
         snprintf(path, sizeof path, "%s/metrics.jsonl", t->o->checkpoint_dir);
@@ -74,19 +102,6 @@ static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
     ed_dist_gather_slices(t->d, o->m, t->d->rank == 0 ? full->m : NULL, t->slice.counts, t->slice.displs);
     if (o->kind == ED_OPT_ADAMW)
         ed_dist_gather_slices(t->d, o->v, t->d->rank == 0 ? full->v : NULL, t->slice.counts, t->slice.displs);
-}
-
-int trainer_save(ed_trainer *t, const char *name, ed_error *err) {
-    if (ensure_dir(t, err) != 0) return -1;
-    char path[ED_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
-    ed_optim full = {0};
-    if (t->slice.zero) gather_optimizer(t, &full);
-    ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
-                          .state = &t->st, .history = &t->hist, .tok = t->tok};
-    int rc = ed_ckpt_save_collective(t->d->comm, path, &c, t->o->compress, err);
-    if (t->slice.zero && t->d->rank == 0) ed_optim_free(&full);
-    return rc;
 }
 
 static int cmp_long(const void *a, const void *b) {
@@ -122,20 +137,76 @@ static void rotate_files(const ed_trainer *t, const char *prefix) {
     free(steps);
 }
 
+/* Collective: waits for the background write in flight (rank 0), agrees on its outcome
+ * and only then, when it succeeded, rotates the older files of its kind: a failed save
+ * never costs an older checkpoint. */
+int trainer_save_wait(ed_trainer *t, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "checkpoint save");
+    int busy = t->writer.busy;
+    double t0 = ed_now();
+    int status = t->d->rank == 0 ? ed_ckpt_writer_wait(&t->writer, err) : 0;
+    if (busy) {
+        t->write_seconds += t->writer.seconds;
+        t->save_waited += ed_now() - t0;
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    if (t->d->rank == 0 && t->rotate_after[0]) rotate_files(t, t->rotate_after);
+    t->rotate_after[0] = '\0';
+    return 0;
+}
+
+/* A save: the previous one is waited for (at most one in flight), the optimizer gathered
+ * (ZeRO), and then rank 0 either writes the file here (--no-async-save) or hands an
+ * in-memory copy to the writer thread (ed_ckpt_writer_save), in which case the step goes
+ * on and the outcome is agreed at the next save or trainer_save_wait. `rotate`: the
+ * prefix of the files to rotate once this one is on disk, or NULL. */
+static int save_now(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "checkpoint save");
+    if (ensure_dir(t, err) != 0 || trainer_save_wait(t, err) != 0) return -1;
+    char path[ED_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", t->o->checkpoint_dir, name);
+    ed_optim full = {0};
+    if (t->slice.zero) gather_optimizer(t, &full);
+    int status = 0;
+    if (t->d->rank == 0) {
+        ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
+                              .state = &t->st, .history = &t->hist, .tok = t->tok};
+        if (t->o->async_save) {
+            status = ed_ckpt_writer_save(&t->writer, path, &c, t->o->compress, err);
+        } else {
+            double tw = ed_now();
+            status = ed_ckpt_write(path, &c, t->o->compress, err);
+            t->write_seconds += ed_now() - tw;
+        }
+        if (t->slice.zero) ed_optim_free(&full);
+    }
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    snprintf(t->rotate_after, sizeof t->rotate_after, "%s", rotate ? rotate : "");
+    return t->o->async_save ? 0 : trainer_save_wait(t, err);
+}
+
+/* save_now, timed: the stall a save costs the loop, apart from waiting for the previous
+ * write (the summary reports both). */
+static int save(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
+    double t0 = ed_now(), waited0 = t->save_waited;
+    int rc = save_now(t, name, rotate, err);
+    t->save_stall += ed_now() - t0 - (t->save_waited - waited0); /* the wait is counted apart */
+    t->saves++;
+    return rc;
+}
+
+int trainer_save(ed_trainer *t, const char *name, ed_error *err) { return save(t, name, NULL, err); }
+
 int trainer_save_step(ed_trainer *t, ed_error *err) {
     char name[64];
     snprintf(name, sizeof name, "step-%ld.h5", t->st.global_step);
-    if (trainer_save(t, name, err) != 0) return -1;
-    if (t->d->rank == 0) rotate_files(t, "step");
-    return 0;
+    return save(t, name, "step", err);
 }
 
 int trainer_save_epoch(ed_trainer *t, ed_error *err) {
     char name[64];
     snprintf(name, sizeof name, "epoch-%d.h5", t->st.epoch);
-    if (trainer_save(t, name, err) != 0) return -1;
-    if (t->d->rank == 0) rotate_files(t, "epoch");
-    return 0;
+    return save(t, name, "epoch", err);
 }
 
 int trainer_write_config(ed_trainer *t, ed_error *err) {

@@ -5,6 +5,7 @@
  * every rank holds identically (reduced sums, broadcast decisions), so all ranks leave the
  * loop after the same step and reach the same final collectives. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,7 @@ static double best_score(const ed_options *o, const ed_eval_result *er) {
  * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
  * `last`: the run's last validation (the end of its last epoch, or that final one). */
 static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
+    ed_dist_phase(t->d, t->st.global_step, "validation");
     if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
         return -1;
     val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
@@ -250,6 +252,13 @@ static void print_summary(const ed_trainer *t, const char *how) {
             printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
     }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
+     * copy), the time the writes took, and the time spent waiting for a background write. */
+    if (t->saves)
+        printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
+               "earlier writes", t->saves, t->save_stall / (double)t->saves,
+               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
+               t->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
@@ -307,6 +316,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 break;
             }
             if (run_step(t, &c.last, err) != 0) return ED_EXIT_FAILURE;
+            if (ed_output_keep(t->log_path)) t->tty = 0; /* a lost terminal or pipe: on to train.log */
             st->elapsed = c.elapsed0 + (ed_now() - c.run_t0);
             c.log_tokens += c.last.count;
             if (st->global_step % o->log_interval == 0) {
@@ -318,13 +328,21 @@ static int run(ed_trainer *t, ed_error *err) {
                 ed_progress_print(stdout, &p, 1, 0);
             }
             if (c.last.stop_signal) {
-                if (t->d->rank == 0) fprintf(stderr, "expert-dist: signal received: writing last.h5 and stopping\n");
+                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
+                 * another rank only: the exit status says which. */
+                int interrupted = ed_signal_pending() == SIGINT;
+                if (t->d->rank == 0)
+                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
+                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
                 /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
                  * step and the save, not a pass over the validation set. The resumed run
-                 * validates at its next epoch end, interval, or the end of the run. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0) return ED_EXIT_FAILURE;
-                print_summary(t, "preempted");
-                return ED_EXIT_PREEMPTED;
+                 * validates at its next epoch end, interval, or the end of the run. The save
+                 * is on disk (a background write waited for) before the exit. */
+                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
+                    trainer_save_wait(t, err) != 0)
+                    return ED_EXIT_FAILURE;
+                print_summary(t, interrupted ? "interrupted" : "preempted");
+                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
@@ -347,6 +365,7 @@ static int run(ed_trainer *t, ed_error *err) {
         if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done");
     return ED_EXIT_OK;
 }
@@ -421,16 +440,21 @@ static void print_memory(const ed_trainer *t) {
     size_t ckpt = np * 4 + np * opt;
     /* Under ZeRO rank 0 first gathers the whole optimizer into a full-size copy. */
     if (t->slice.zero) ckpt += np * opt;
+    /* --async-save: rank 0 keeps a copy of parameters and moments for the writer thread
+     * for the whole run (with a thread-safe HDF5, src/checkpoint/ckpt_async.c). */
+    size_t snapshot = t->o->async_save ? np * 4 + np * opt : 0;
     double mb = 1.0 / (1 << 20);
     size_t total = np * 8 + (size_t)(np * opt * opt_share) + act + gscr + data;
+    ckpt += snapshot;
     double per_param = 8.0 + (double)opt * opt_share;
     printf("dry run: %zu parameters\n", np);
     printf("  parameters   %10.1f MB\n  gradients    %10.1f MB\n  optimizer    %10.1f MB (%s)\n"
            "  activations  %10.1f MB (B %d, T %d)\n  data         %10.1f MB (in memory; %zu B for the corpus, the rest "
            "batch buffers)\n  total/rank   %10.1f MB\n"
-           "  checkpoint   %10.1f MB (rank 0, while writing)\n  peak rank 0  %10.1f MB\n",
+           "  checkpoint   %10.1f MB (rank 0, while writing%s)\n  peak rank 0  %10.1f MB\n",
            np * 4 * mb, np * 4 * mb, np * opt * opt_share * mb, ed_opt_kind_names[t->o->optimizer], act * mb, t->o->batch_size,
-           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb, (total + ckpt) * mb);
+           t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
+           snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
         printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
                ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
@@ -455,6 +479,7 @@ static void print_memory(const ed_trainer *t) {
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
+    ed_signals_train();
     ed_trainer *t = ed_calloc(1, sizeof *t);
     ed_error err = {{0}};
     int rc;
@@ -472,6 +497,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */

@@ -80,7 +80,10 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
 static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *loss_sum, ed_error *err) {
     const trainer_slice *z = &t->slice;
     double tc = ed_now();
+    long step = t->st.global_step + 1; /* for the watchdog's message (dist.h) */
+    ed_dist_phase(t->d, step, z->zero ? "gradient reduce-scatter" : "gradient allreduce");
     ed_grad_sync_finish(&t->sync);
+    ed_dist_phase(t->d, step, "loss allreduce");
     /* one allreduce of every per-step sum (a flag counts the ranks that raised it) */
     enum { SUM_OBJECTIVE, SUM_COUNT, SUM_STOP, SUM_NLL, SUM_DATA_FAILED, N_SUMS };
     double sum[N_SUMS] = {[SUM_OBJECTIVE] = s->loss_sum, [SUM_COUNT] = (double)s->count,
@@ -104,6 +107,7 @@ static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *lo
     float *g = ed_gpt_grads(t->model);
     ed_scale(g + z->lo, z->hi - z->lo, (float)(1.0 / (double)r->count));
     double ss = ed_sumsq(g + z->lo, z->hi - z->lo);
+    ed_dist_phase(t->d, step, "gradient norm allreduce");
     if (z->zero) {
         /* The global norm from the slices: one sum of squares per slice, summed in double
          * over ranks, so the NaN and clipping decisions below agree everywhere. */
@@ -143,6 +147,7 @@ static int update(ed_trainer *t, step_result *r, ed_error *err) {
                   (float)r->lr);
     if (z->zero) { /* each rank updated its slice: share them */
         double tz = ed_now();
+        ed_dist_phase(t->d, t->st.global_step + 1, "parameter allgather");
         ed_dist_allgather_slices(t->d, ed_gpt_params(t->model), z->counts, z->displs);
         r->comm_seconds += ed_now() - tz;
     }

@@ -56,12 +56,15 @@ typedef struct {
     ed_train_state st;
     ed_history hist;
     ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
+    ed_ckpt_writer writer;  /* rank 0: the checkpoint write in flight (--async-save) */
+    char rotate_after[16];  /* "step"/"epoch": rotate those once the write in flight succeeds */
 
     long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
     long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
                                         * that changed the global batch mid-epoch) */
     long resume_batch;                 /* global batch of the run that wrote the checkpoint */
     char history_path[ED_PATH_MAX + 16];
+    char log_path[ED_PATH_MAX + 16]; /* <checkpoint-dir>/train.log: output after a lost terminal */
     char *config_json;
     char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
 
@@ -74,6 +77,11 @@ typedef struct {
     long tokens_run;      /* ... and their global target tokens */
     double first_seconds, first_comm; /* the same for the first step */
     long first_tokens;
+    long saves;                /* checkpoints saved by this process */
+    double save_stall;         /* ... wall time the loop spent in them (async: the in-memory copy),
+                                  not counting: */
+    double save_waited;        /* wall time spent waiting for a background write to finish */
+    double write_seconds;      /* rank 0: ... time their writes took (async: on the writer thread) */
 } ed_trainer;
 
 /* What one optimizer step produced (identical on every rank). */
@@ -103,8 +111,12 @@ long trainer_epoch_steps(const ed_trainer *t);
 /* The scheduled learning rate of optimizer step `step` (0-based). */
 double trainer_lr(const ed_trainer *t, long step);
 
-/* train_checkpoints.c */
+/* train_checkpoints.c. Collective. A save returns once the checkpoint is laid out in
+ * memory (--async-save) or on disk; trainer_save_wait waits for the write in flight and
+ * agrees on its outcome (-1 on every rank when it failed): call it before the end of a
+ * run and before relying on a file (a preemption's last.h5, the final sample). */
 int trainer_save(ed_trainer *t, const char *name, ed_error *err);
+int trainer_save_wait(ed_trainer *t, ed_error *err);
 int trainer_save_step(ed_trainer *t, ed_error *err);
 /* epoch-<N>.h5 for the epoch just completed (N = st.epoch, 1-based after the increment). */
 int trainer_save_epoch(ed_trainer *t, ed_error *err);

@@ -133,7 +133,7 @@ static inline void fixture_free(fixture *f) {
 }
 
 static inline ed_ckpt_contents fixture_contents(fixture *f) {
-    ed_ckpt_contents c = {&f->opt, f->model, &f->optim, &f->state, &f->hist, f->tok};
+    ed_ckpt_contents c = {&f->opt, f->model, &f->optim, &f->state, &f->hist, f->tok, NULL};
     return c;
 }
 

@@ -258,7 +258,7 @@ static void test_export_only_model(void **st) {
     (void)st;
     fixture f;
     fixture_init(&f, 11);
-    ed_ckpt_contents c = {&f.opt, f.model, NULL, NULL, NULL, f.tok};
+    ed_ckpt_contents c = {&f.opt, f.model, NULL, NULL, NULL, f.tok, NULL};
     const char *p = fixture_path("export.h5");
     ed_error err;
     assert_int_equal(ed_ckpt_write(p, &c, 0, &err), 0);

@@ -28,6 +28,8 @@ int main(int argc, char **argv) {
         memcpy(dir, fixture_dir, sizeof dir);
     }
     MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    ed_dist d;
+    ed_dist_init(&d, MPI_COMM_WORLD);
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/last.h5", dir);
     snprintf(bad, sizeof bad, "%s/missing-dir/last.h5", dir);
@@ -40,7 +42,7 @@ int main(int argc, char **argv) {
     const ed_ckpt_contents *mine = rank == 0 ? &c : NULL;
 
     ed_error err = {{0}};
-    CHECK(ed_ckpt_save_collective(MPI_COMM_WORLD, path, mine, 0, &err) == 0);
+    CHECK(ed_ckpt_save_collective(&d, path, mine, 0, &err) == 0);
     /* The file is complete when save returns, on every rank. */
     ed_gpt *m = fixture_model(ed_tok_vocab_size(f.tok), 32, 2, 1234 + (uint64_t)rank);
     CHECK(at_read_model(path, m, &err) == 0);
@@ -52,11 +54,33 @@ int main(int argc, char **argv) {
 
     /* A failing write fails everywhere, with the same message naming the path. */
     memset(&err, 0, sizeof err);
-    CHECK(ed_ckpt_save_collective(MPI_COMM_WORLD, bad, mine, 0, &err) == -1);
+    CHECK(ed_ckpt_save_collective(&d, bad, mine, 0, &err) == -1);
     CHECK(strstr(err.msg, bad) != NULL);
     CHECK(strstr(err.msg, "No such file or directory") != NULL);
 
+    /* The background writer the trainer's --async-save uses: the file it writes reads back
+     * bit-exact, and a failure shows at the wait with the path and errno's words. */
+    if (rank == 0) {
+        char async_path[160], bad_async[160];
+        snprintf(async_path, sizeof async_path, "%s/async.h5", dir);
+        snprintf(bad_async, sizeof bad_async, "%s/missing-dir/async.h5", dir);
+        ed_ckpt_writer w = {0};
+        CHECK(ed_ckpt_writer_save(&w, async_path, &c, 0, &err) == 0);
+        CHECK(ed_ckpt_writer_wait(&w, &err) == 0);
+        CHECK(ed_ckpt_writer_wait(&w, &err) == 0); /* nothing in flight: 0 */
+        ed_gpt *m2 = fixture_model(ed_tok_vocab_size(f.tok), 32, 2, 99);
+        CHECK(at_read_model(async_path, m2, &err) == 0);
+        CHECK(memcmp(ed_gpt_params(m2), ed_gpt_params(f.model), ed_gpt_num_params(m2) * sizeof(float)) == 0);
+        ed_gpt_free(m2);
+        CHECK(ed_ckpt_writer_save(&w, bad_async, &c, 0, &err) == 0);
+        memset(&err, 0, sizeof err);
+        CHECK(ed_ckpt_writer_wait(&w, &err) == -1);
+        CHECK(strstr(err.msg, "No such file or directory") != NULL);
+        ed_ckpt_writer_free(&w);
+    }
+
     fixture_free(&f);
+    ed_dist_free(&d);
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Barrier(MPI_COMM_WORLD);

@@ -5,11 +5,13 @@
 
 CASE:
   exact     stop a run after K steps (--max-steps), resume with --resume auto: the final
-            last.h5 equals an uninterrupted run's bit for bit (weights, moments, counters,
+            last.h5 (written by the --async-save thread) equals an uninterrupted
+            --no-async-save run's bit for bit (weights, moments, counters,
             history; only wall-clock columns may differ). Dropout and warmup on.
   sigterm   SIGTERM every rank mid-run (as Slurm does before a preemption): exit status 3,
             a consistent last.h5, no .tmp left; --resume auto then ends bit-identical to an
             uninterrupted run (cosine schedule, dropout).
+  sigint    the same with SIGINT (Ctrl-C, as srun delivers it to every task): exit 130.
   crash     one rank dies (--debug-exit-rank/--debug-exit-step) after step files were
             written: the job fails, --resume auto continues from the newest step-<N>.h5
             and ends bit-identical to an uninterrupted run.
@@ -147,7 +149,9 @@ def global_step(path):
 
 
 def case_exact(r, n):
-    r.run(n, "A")
+    # A writes synchronously, B in the background (--async-save, the default): the file
+    # the writer thread wrote resumes to the same bits.
+    r.run(n, "A", "--no-async-save")
     r.run(n, "B", "--max-steps", "37")
     check(global_step(r.path("B")) == 37, "stopped run saved last.h5 at step 37")
     check(global_step(r.path("B", "best.h5")) == 37,
@@ -172,7 +176,7 @@ def rank_pids(parent):
     return pids
 
 
-def case_sigterm(r, n):
+def case_sigterm(r, n, sig=signal.SIGTERM):
     extra = ("--lr-schedule", "cosine", "--save-steps", "10", "--epochs", "4")
     r.run(n, "A", *extra)
     proc = subprocess.Popen(r.cmd(n, "B", *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -182,10 +186,14 @@ def case_sigterm(r, n):
         time.sleep(0.02)
     check(proc.poll() is None, "run still going when the signal is sent")
     for pid in rank_pids(proc.pid):
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     out, err = proc.communicate(timeout=120)
-    check(proc.returncode == 3, f"preempted run exits 3 (got {proc.returncode})")
-    check("signal received" in err, "preempted run says it received a signal")
+    if sig == signal.SIGINT:  # Ctrl-C delivered to every rank (srun does; mpirun sends SIGTERM)
+        check(proc.returncode == 130, f"interrupted run exits 130 (got {proc.returncode})")
+        check("SIGINT received" in err, "interrupted run says it received SIGINT")
+    else:
+        check(proc.returncode == 3, f"preempted run exits 3 (got {proc.returncode})")
+        check("signal received" in err, "preempted run says it received a signal")
     no_tmp(r, "B")
     stopped = global_step(r.path("B"))
     total = global_step(r.path("A"))
@@ -200,7 +208,11 @@ def case_sigterm(r, n):
     r.run(n, "B", *extra, "--resume", "auto")
     # No final validation on a signal (the lead time covers a step and the save only), so
     # the resumed run's history, validation rows included, is the uninterrupted run's.
-    assert_same_run(r.path("A"), r.path("B"), f"-n {n} SIGTERM at step {stopped} + resume")
+    assert_same_run(r.path("A"), r.path("B"), f"-n {n} {sig.name} at step {stopped} + resume")
+
+
+def case_sigint(r, n):
+    case_sigterm(r, n, signal.SIGINT)
 
 
 def case_crash(r, n):
@@ -326,7 +338,7 @@ def case_v1(r, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "crash", "world", "zero", "rotation", "v1"])
+    ap.add_argument("case", choices=["exact", "sigterm", "sigint", "crash", "world", "zero", "rotation", "v1"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

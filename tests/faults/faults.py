@@ -13,6 +13,34 @@
                 (ED_CKPT_DEBUG_KILL_BEFORE_RENAME=1, checkpoint.h): the job fails, last.h5
                 is still the previous one, and --resume auto finishes the run from it.
 
+  stall         --comm-timeout: SIGSTOP of one rank (the last) mid-run: the job exits 4
+                within timeout + 30 s with one line naming the rank, its host, the step and
+                the operation; no rank left; every kept checkpoint loads; --resume auto
+                continues. (-n 2 and up.)
+  stop-cont     SIGSTOP then SIGCONT of one rank, shorter than --comm-timeout: the run
+                finishes normally (exit 0).
+  die-in-report a rank dies while the watchdog reports a stalled rank
+                (ED_WATCHDOG_DEBUG_DIE_RANK=0, the rank that would print): the job still
+                ends, non-zero, within timeout + 30 s; no rank left; checkpoints load.
+                (-n 2 and up.)
+  sigint-mpirun Ctrl-C of mpirun (SIGINT to mpirun alone, as a terminal sends it: the
+                ranks sit in their own process groups). Open MPI 4.1 sends the ranks
+                SIGTERM, then SIGKILL after odls_base_sigkill_timeout (1 s). With a save
+                held open for 3 s (ED_CKPT_DEBUG_WRITE_DELAY=3) the default window kills
+                the writer: every finished checkpoint loads and the next run removes the
+                stale .tmp; with --mca odls_base_sigkill_timeout 30 the save completes.
+  sigint-twice  (-n 1, no mpirun) Ctrl-C during training, then again while last.h5 is
+                being written: exit 130 at once; finished checkpoints are byte-identical;
+                the next start removes the .tmp with one line.
+  hup-pipe      (-n 1, no mpirun) stdout is a pipe whose reader goes away, then SIGHUP:
+                training continues to its end (exit 0); the output goes on in train.log.
+  async-kill9   SIGKILL of rank 0 while a checkpoint is written in the background
+                (--async-save; the write held open by ED_CKPT_DEBUG_WRITE_DELAY) and
+                training goes on: the previous checkpoint loads, --resume auto continues.
+  async-full    the checkpoint disk fills up mid-run (a file written from outside) while
+                saves run in the background: one "No space left on device" line, exit 1,
+                the checkpoints written before load, no .tmp left.
+
   nan           NaN/Inf from a diverging run (SGD, lr 1e30) with a checkpoint after every
                 step: --on-nan stop and skip never write a checkpoint that fails to load
                 (non-finite weights are rejected by the readers). The policies themselves
@@ -31,6 +59,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
@@ -294,8 +323,304 @@ def case_nan(c):
     return "; ".join(out)
 
 
+# ---- the watchdog, interrupts, asynchronous saves ----------------------------------------
+
+def start(c, flags, env=None, ranks=None, direct=False):
+    """Popen of a run whose stdout we read line by line (stderr to a file)."""
+    e = dict(os.environ, **ENV)
+    e.update(env or {})
+    errf = tempfile.TemporaryFile(mode="w+")
+    cmd = [c.args.exe] + [str(f) for f in flags] if direct else c.cmd(flags, ranks)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, env=e)
+    proc.errf = errf
+    return proc
+
+
+def drain(proc):
+    """Reads the rest of proc's stdout on a thread, so that the job never blocks on a full pipe."""
+    if not getattr(proc, "drained", False):
+        proc.drained = True
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+
+
+def stderr_of(proc):
+    proc.errf.seek(0)
+    return proc.errf.read()
+
+
+def wait_step(proc, step):
+    """Reads the progress lines until global step `step` was logged."""
+    for line in proc.stdout:
+        m = line.split(" step ", 1)
+        if len(m) == 2 and m[1].split("/", 1)[0].isdigit() and int(m[1].split("/", 1)[0]) >= step:
+            return
+    fail("training never reached step %d:\n%s" % (step, stderr_of(proc)[-3000:]))
+
+
+def rank_pids(c, proc):
+    ranks = {}
+    for pid in descendants(proc.pid):
+        r = rank_of(pid, c.args.exe)
+        if r is not None:
+            ranks[r] = pid
+    expect(sorted(ranks) == list(range(c.args.ranks)), "expected ranks 0..%d, found %s" % (c.args.ranks - 1, sorted(ranks)))
+    return ranks
+
+
+def finish(proc, timeout, what, pids=()):
+    """Waits for the job (draining stdout); on a timeout kills it and fails."""
+    t0 = time.monotonic()
+    drain(proc)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("%s: no exit within %d s" % (what, timeout))
+    finally:
+        for pid in pids:  # never leave a stopped rank behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return time.monotonic() - t0
+
+
+def no_rank_left(pids):
+    time.sleep(0.5)
+    alive = [p for p in pids if os.path.exists("/proc/%d" % p) and
+             open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] != "Z"]
+    expect(not alive, "ranks still alive after mpirun exited: %s" % alive)
+
+
+def all_load(c, d):
+    files = sorted(glob.glob(os.path.join(d, "*.h5")))
+    expect(files, "no checkpoint in %s" % d)
+    return {os.path.basename(f): c.info(f)[0] for f in files}
+
+
+def resume_continues(c, d, step, extra=()):
+    p = c.run(c.train_flags(d, list(extra) + ["--max-steps", step + 2, "--resume", "auto"]))
+    expect(p.returncode == 0, "--resume auto failed:\n" + p.stderr[-3000:])
+    expect(c.info(os.path.join(d, "last.h5"))[0] == step + 2, "the resumed run did not reach step %d" % (step + 2))
+
+
+def loud(c, d, extra):
+    return [f for f in c.train_flags(d, extra) if f != "--quiet"]
+
+
+TIMEOUT = 5  # --comm-timeout of the watchdog cases (seconds)
+
+
+def stall(c, d, env=None):
+    flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "3", "--keep-last", "2",
+                        "--comm-timeout", TIMEOUT])
+    proc = start(c, flags, env=env)
+    wait_step(proc, 8)
+    ranks = rank_pids(c, proc)
+    victim = c.args.ranks - 1
+    os.kill(ranks[victim], signal.SIGSTOP)
+    took = finish(proc, TIMEOUT + 30, "rank %d SIGSTOPped" % victim, ranks.values())
+    no_rank_left(ranks.values())
+    return proc, stderr_of(proc), took, victim
+
+
+def case_stall(c):
+    if c.args.ranks < 2:
+        raise Skip("a stalled collective needs 2 ranks")
+    d = os.path.join(c.work, "stall")
+    proc, err, took, victim = stall(c, d)
+    expect(proc.returncode == 4, "expected exit 4 (communication timeout), got %d:\n%s" % (proc.returncode, err[-3000:]))
+    lines = [l for l in err.splitlines() if l.startswith("expert-dist:")]
+    expect(len(lines) == 1, "expected one expert-dist line, got:\n%s" % err[-3000:])
+    want = "rank %d (%s) has not reached step " % (victim, os.uname().nodename)
+    expect(want in lines[0] and "for %d s: stopping" % TIMEOUT in lines[0] or want in lines[0],
+           "line %r should say %r" % (lines[0], want))
+    files = all_load(c, d)
+    resume_continues(c, d, max(files.values()))
+    return "rank %d stopped: exit 4 after %.1f s: %s; %d checkpoints load, resume finished" % (
+        victim, took, lines[0][len("expert-dist: "):], len(files))
+
+
+def case_stop_cont(c):
+    d = os.path.join(c.work, "stop-cont")
+    flags = loud(c, d, ["--epochs", "1000", "--max-steps", "30", "--log-interval", "1", "--comm-timeout", "20"])
+    proc = start(c, flags)
+    wait_step(proc, 5)
+    ranks = rank_pids(c, proc)
+    victim = ranks[c.args.ranks - 1]
+    os.kill(victim, signal.SIGSTOP)
+    time.sleep(3)
+    os.kill(victim, signal.SIGCONT)
+    finish(proc, 120, "SIGSTOP/SIGCONT")
+    expect(proc.returncode == 0, "a 3 s stop under a 20 s timeout must not stop the run (exit %d):\n%s" % (
+        proc.returncode, stderr_of(proc)[-3000:]))
+    expect(c.info(os.path.join(d, "last.h5"))[0] == 30, "the run did not reach step 30")
+    return "rank %d stopped 3 s (timeout 20 s): run finished, exit 0" % (c.args.ranks - 1)
+
+
+def case_die_in_report(c):
+    if c.args.ranks < 2:
+        raise Skip("a stalled collective needs 2 ranks")
+    d = os.path.join(c.work, "die-in-report")
+    proc, err, took, victim = stall(c, d, env={"ED_WATCHDOG_DEBUG_DIE_RANK": "0"})
+    expect(proc.returncode != 0, "the job exited 0 although rank %d was stopped" % victim)
+    files = all_load(c, d)
+    resume_continues(c, d, max(files.values()))
+    return "rank %d stopped, rank 0 died while reporting: exit %d after %.1f s; %d checkpoints load" % (
+        victim, proc.returncode, took, len(files))
+
+
+def case_sigint_mpirun(c):
+    out = []
+    for window in ("default", "8"):
+        d = os.path.join(c.work, "sigint-" + window)
+        flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "4"])
+        mca = [] if window == "default" else ["--mca", "odls_base_sigkill_timeout", window]
+        e = dict(os.environ, **ENV)
+        e["ED_CKPT_DEBUG_WRITE_DELAY"] = "3"
+        cmd = shlex.split(c.args.mpiexec) + mca + ["-n", str(c.args.ranks), c.args.exe] + [str(f) for f in flags]
+        errf = tempfile.TemporaryFile(mode="w+")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, env=e)
+        proc.errf = errf
+        # After the first step file is on disk (its write took 3 s), Ctrl-C.
+        deadline = time.monotonic() + 120
+        while not glob.glob(os.path.join(d, "step-*.h5")) and time.monotonic() < deadline:
+            proc.stdout.readline()
+        ranks = rank_pids(c, proc)
+        os.kill(proc.pid, signal.SIGINT)
+        took = finish(proc, 90, "SIGINT to mpirun", ranks.values())
+        no_rank_left(ranks.values())
+        expect(proc.returncode != 0, "mpirun exited 0 after SIGINT")
+        files = all_load(c, d)
+        if window == "default":
+            # killed 1 s into a 3 s save: what was finished loads; the .tmp goes at the next start
+            p = c.run(c.train_flags(d, ["--max-steps", max(files.values()) + 2, "--resume", "auto"]))
+            expect(p.returncode == 0, "resume after the SIGINT failed:\n" + p.stderr[-3000:])
+            expect(not glob.glob(os.path.join(d, "*.tmp")), "a .tmp survived the next run")
+            out.append("default window: ranks killed mid-save after %.1f s, %d checkpoints load, resume ok" % (took, len(files)))
+        else:
+            expect("last.h5" in files and files["last.h5"] >= max(v for k, v in files.items() if k.startswith("step-")),
+                   "with an 8 s kill window last.h5 should be written at the interrupted step: %s" % files)
+            expect(not glob.glob(os.path.join(d, "*.tmp")), "a .tmp was left: %s" % os.listdir(d))
+            out.append("odls_base_sigkill_timeout %s: last.h5 at step %d after %.1f s" % (window, files["last.h5"], took))
+    return "; ".join(out)
+
+
+def case_sigint_twice(c):
+    if c.args.ranks != 1:
+        raise Skip("the singleton case runs at -n 1")
+    d = os.path.join(c.work, "sigint-twice")
+    flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "5", "--keep-last", "0"])
+    proc = start(c, flags, env={"ED_CKPT_DEBUG_WRITE_DELAY": "5"}, direct=True)
+    deadline = time.monotonic() + 120
+    while not glob.glob(os.path.join(d, "step-*.h5")) and time.monotonic() < deadline:
+        proc.stdout.readline()
+    done = {f: open(f, "rb").read() for f in glob.glob(os.path.join(d, "*.h5"))}
+    os.kill(proc.pid, signal.SIGINT)
+    # The first Ctrl-C starts last.h5 (held open 5 s); the second one ends the process at once.
+    deadline = time.monotonic() + 60
+    while not glob.glob(os.path.join(d, "last.h5.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    expect(glob.glob(os.path.join(d, "last.h5.tmp")), "last.h5 was never started after the first SIGINT")
+    t0 = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    finish(proc, 30, "second SIGINT")
+    took = time.monotonic() - t0
+    expect(proc.returncode == 130, "the second SIGINT must exit 130 at once, got %d" % proc.returncode)
+    for f, b in done.items():
+        expect(open(f, "rb").read() == b, "%s changed after the second SIGINT" % f)
+    p = c.run(c.train_flags(d, ["--max-steps", "2", "--epochs", "1000"]) + ["--resume", "auto"], ranks=1)
+    expect("removed %s" % os.path.join(d, "last.h5.tmp") in p.stderr, "the stale .tmp was not reported:\n" + p.stderr)
+    expect(not glob.glob(os.path.join(d, "*.tmp")), "a .tmp survived the next start")
+    return "second Ctrl-C exited 130 after %.2f s; %d finished checkpoints untouched; .tmp removed at the next start" % (
+        took, len(done))
+
+
+def case_hup_pipe(c):
+    if c.args.ranks != 1:
+        raise Skip("the singleton case runs at -n 1")
+    d = os.path.join(c.work, "hup")
+    flags = loud(c, d, ["--epochs", "1000", "--max-steps", "40", "--log-interval", "1"])
+    proc = start(c, flags, direct=True)
+    wait_step(proc, 3)
+    proc.stdout.close()  # the reader goes away, like `| head`
+    os.kill(proc.pid, signal.SIGHUP)  # and the terminal too
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("no exit after SIGHUP + closed pipe")
+    expect(proc.returncode == 0, "exit %d after a closed pipe and SIGHUP:\n%s" % (proc.returncode, stderr_of(proc)[-3000:]))
+    log = open(os.path.join(d, "train.log")).read()
+    expect("output continues in" in log and "done: " in log, "train.log lacks the redirect line or the summary:\n" + log[-2000:])
+    expect(c.info(os.path.join(d, "last.h5"))[0] == 40, "the run did not reach step 40")
+    return "closed stdout + SIGHUP at step 3: run finished (exit 0), summary in train.log"
+
+
+def case_async_kill9(c):
+    d = os.path.join(c.work, "async-kill9")
+    flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "3", "--keep-last", "0"])
+    proc = start(c, flags, env={"ED_CKPT_DEBUG_WRITE_DELAY": "4"})
+    drain(proc)
+    # Wait until one step file is on disk and a later one is being written by the writer
+    # thread (its .tmp exists: the write is held open 4 s), then kill rank 0 at once.
+    deadline = time.monotonic() + 120
+    tmp = None
+    while time.monotonic() < deadline and proc.poll() is None and not tmp:
+        if glob.glob(os.path.join(d, "step-*.h5")):
+            tmps = glob.glob(os.path.join(d, "step-*.h5.tmp"))
+            tmp = tmps[0] if tmps else None
+        time.sleep(0.02)
+    expect(tmp, "never saw a step file written in the background:\n" + stderr_of(proc)[-3000:])
+    ranks = rank_pids(c, proc)
+    before = {f: open(f, "rb").read() for f in glob.glob(os.path.join(d, "step-*.h5"))}
+    os.kill(ranks[0], signal.SIGKILL)
+    took = finish(proc, 60, "SIGKILL of rank 0", ranks.values())
+    no_rank_left(ranks.values())
+    expect(proc.returncode != 0, "mpirun exited 0 after rank 0 was killed")
+    for f, b in before.items():
+        expect(open(f, "rb").read() == b, "%s changed" % f)
+    files = all_load(c, d)
+    resume_continues(c, d, max(files.values()))
+    return "rank 0 SIGKILLed during the background write of %s: exit %d after %.1f s; %d checkpoints load, resume ok" % (
+        os.path.basename(tmp)[:-4], proc.returncode, took, len(files))
+
+
+def case_async_full(c):
+    size = checkpoint_size(c)
+    mnt = os.path.join(c.work, "async-full")
+    mount_tmpfs(mnt, (size * 4) // 1024 + 64)
+    try:
+        flags = loud(c, mnt, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "3", "--keep-last", "1"])
+        proc = start(c, flags)
+        deadline = time.monotonic() + 120
+        while not glob.glob(os.path.join(mnt, "step-*.h5")) and time.monotonic() < deadline:
+            proc.stdout.readline()
+        # Fill the disk from outside: the next background save finds no room.
+        fd = os.open(os.path.join(mnt, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while os.write(fd, b"\0" * 65536) > 0:
+                pass
+        except OSError:  # ENOSPC: the disk is full
+            pass
+        os.close(fd)
+        finish(proc, 60, "disk full mid-run")
+        err = stderr_of(proc)
+        lines = [l for l in err.splitlines() if l.startswith("expert-dist:")]
+        expect(proc.returncode == 1, "expected exit 1, got %d:\n%s" % (proc.returncode, err[-3000:]))
+        expect(len(lines) == 1 and "No space left on device" in lines[0], "expected one ENOSPC line:\n" + err[-3000:])
+        expect(not glob.glob(os.path.join(mnt, "*.tmp")), "a .tmp was left on the full disk: %s" % os.listdir(mnt))
+        os.remove(os.path.join(mnt, "filler"))
+        files = all_load(c, mnt)
+    finally:
+        umount(mnt)
+    return "disk filled mid-run: %s; %d earlier checkpoints load" % (lines[0].split(": ", 1)[1][:80], len(files))
+
+
 CASES = {"kill-rank": case_kill_rank, "nan": case_nan, "disk-full": case_disk_full, "read-only": case_read_only,
-         "kill-in-save": case_kill_in_save}
+         "kill-in-save": case_kill_in_save, "stall": case_stall, "stop-cont": case_stop_cont,
+         "die-in-report": case_die_in_report, "sigint-mpirun": case_sigint_mpirun, "sigint-twice": case_sigint_twice,
+         "hup-pipe": case_hup_pipe, "async-kill9": case_async_kill9, "async-full": case_async_full}
 
 
 def main():

@@ -11,6 +11,9 @@ runs the real expert-dist under a real mpirun whose ranks sit on both nodes:
                 --config on n2): one error naming rank, host and file, exit 1, no hang;
                 identical copies train
   threads       threads per rank are each node's cores / its ranks; the banner says so
+  stall         SIGSTOP of every rank on n2 (a frozen node) with --comm-timeout 5: the job
+                ends with exit 4 and one line naming n2's ranks; no rank left; the newest
+                checkpoint loads; --resume auto continues
   sigterm       SIGTERM to the multi-node mpirun: the ranks on both nodes checkpoint and
                 stop together; the run resumes from last.h5
   slurm         slurm/train.sbatch --nodes=2 --ntasks-per-node=2 on the cluster's Slurm (one
@@ -194,6 +197,52 @@ def case_node_failure():
     h = T.history(os.path.join(out, "history.json"))
     T.expect(int(h["steps"]["step"][-1]) == steps[-1] + 3,
              "resumed run should end at step %d, history ends at %s" % (steps[-1] + 3, h["steps"]["step"][-1]))
+    print("PASS: newest checkpoint step-%d.h5 loads; --resume auto continued to step %d" % (steps[-1], steps[-1] + 3))
+
+
+def case_stall():
+    d = T.tmpdir()
+    train = T.corpus(os.path.join(d, "train.txt"), 400, seed=3)
+    out = os.path.join(d, "run")
+    log = os.path.join(d, "log.txt")
+    timeout = 5
+    flags = TINY + ["--train-file", train, "--batch-size", 1, "--epochs", 50, "--log-interval", 1,
+                    "--save-steps", 3, "--keep-last", 2, "--comm-timeout", timeout, "-o", out]
+    with open(log, "w") as lf:
+        proc = subprocess.Popen(cluster_cmd(2, flags), stdout=lf, stderr=subprocess.STDOUT, env=ENV)
+    victims = []
+    try:
+        wait_for(lambda: step_files(out), "the first step checkpoint")
+        victims = ranks_on("n2")
+        T.expect(len(victims) == 2, "expected 2 ranks on n2, found %s" % victims)
+        for pid in victims:
+            os.kill(pid, signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            rc = proc.wait(timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            T.fail("mpirun still running %d s after n2's ranks were stopped:\n%s" % (timeout + 30, open(log).read()[-3000:]))
+        took = time.time() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in victims:  # never leave stopped processes behind, whatever happened
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    text = open(log).read()
+    T.expect(rc == 4, "a stalled node must end the job with exit 4 (--comm-timeout), got %d:\n%s" % (rc, text[-3000:]))
+    lines = [l for l in text.splitlines() if "not reached" in l]
+    T.expect(len(lines) == 1 and re.search(r"ranks 2 \(n2\), 3 \(n2\) have not reached step \d+'s ", lines[0]),
+             "expected one line naming ranks 2 and 3 on n2, got %s:\n%s" % (lines, text[-3000:]))
+    wait_for(lambda: not ranks_on("n1") and not ranks_on("n2"), "every rank to exit", timeout=30)
+    print("stopped n2's ranks: exit 4 after %.1f s (timeout %d s): %s" % (took, timeout, lines[0]))
+    steps = step_files(out)
+    newest = os.path.join(out, "step-%d.h5" % steps[-1])
+    r = run_local(2, flags[:-2] + ["-o", out, "--resume", "auto", "--max-steps", steps[-1] + 3], check=0)
+    T.expect("resuming from %s" % newest in r.stdout, "did not resume from %s:\n%s" % (newest, r.stdout[-3000:]))
     print("PASS: newest checkpoint step-%d.h5 loads; --resume auto continued to step %d" % (steps[-1], steps[-1] + 3))
 
 
@@ -432,7 +481,7 @@ def case_node_loss():
           "later at global step %d = %d epochs x %d steps" % (jobid, len(victims), took, total, epochs, shapes[0][1]))
 
 
-CASES = {"slurm": case_slurm, "node_loss": case_node_loss, "equivalence": case_equivalence, "node_failure": case_node_failure, "consistency": case_consistency,
+CASES = {"slurm": case_slurm, "node_loss": case_node_loss, "equivalence": case_equivalence, "node_failure": case_node_failure, "stall": case_stall, "consistency": case_consistency,
          "threads": case_threads, "sigterm": case_sigterm}
 if A.case not in CASES:
     T.fail("unknown case %s (%s)" % (A.case, ", ".join(CASES)))

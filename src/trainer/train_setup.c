@@ -216,16 +216,12 @@ static void continue_stopped(ed_trainer *t) {
     }
 }
 
-int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
-    memset(t, 0, sizeof *t);
-    t->opt = *o;
-    t->o = &t->opt;
-    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
-    t->d = d;
-    t->verbose = d->rank == 0 && !o->quiet;
-    t->tty = d->rank == 0 && ed_progress_bar_wanted(stdout);
+/* Threads per rank (warning once per oversubscribed node), the machine the GEMM backend
+ * is chosen for, and the banner's host list. */
+static void setup_process(ed_trainer *t) {
+    const ed_dist *d = t->d;
     int over = 0;
-    t->threads = ed_dist_threads(d, o->threads, &over);
+    t->threads = ed_dist_threads(d, t->o->threads, &over);
     /* Said once per node that is oversubscribed, by that node's first rank. */
     if (over && d->local_rank == 0)
         fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
@@ -233,47 +229,39 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     ed_set_threads(t->threads);
     ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
+}
 
-    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
-
-    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
-    if (o->data_file[0]) {
-        if (load_prepared(t, &wo, err) != 0) return -1;
-        goto model;
-    }
-
-    /* documents -> tokenizer -> windows */
+/* Text files: documents -> tokenizer (the checkpoint's, --vocab-file, or built from the
+ * training documents) -> windows. */
+static int load_text(ed_trainer *t, const ed_window_options *wo, ed_error *err) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
     ed_docs train_docs = {0}, val_docs = {0};
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
-    if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
-    if (t->tok) {
-        /* resumed, or --init-from: the checkpoint's tokenizer */
-    } else if (o->vocab_file[0]) {
+    status = ed_dist_agree(d, status, err);
+    if (status == 0 && !t->tok && o->vocab_file[0]) { /* t->tok set: resumed, or --init-from */
         t->tok = ed_tok_load(o->vocab_file, err);
-        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
-    } else if (build_tokenizer(t, &train_docs, err) != 0) {
-        goto fail_docs;
+        status = ed_dist_agree(d, t->tok ? 0 : -1, err);
+    } else if (status == 0 && !t->tok) {
+        status = build_tokenizer(t, &train_docs, err);
     }
-    status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, &wo, err);
-    t->has_val = o->val_file[0] != '\0';
-    if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, &wo, err);
+    if (status == 0) {
+        status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, wo, err);
+        t->has_val = o->val_file[0] != '\0';
+        if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, wo, err);
+        status = ed_dist_agree(d, status, err);
+    }
     ed_docs_free(&train_docs);
     ed_docs_free(&val_docs);
-    if (ed_dist_agree(d, status, err) != 0) return -1;
+    return status;
+}
 
-model:
-    /* --val-generate: every rank reads the references (each generates its share) */
-    if (o->val_generate[0]) {
-        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
-                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
-        if (ed_dist_agree(d, rs, err) != 0) return -1;
-    }
-    /* Before anything whose collectives depend on the data: a rank with other data would
-     * run another number of steps and hang the others at the end of its epoch. */
-    if (trainer_check_consistent(t, err) != 0) return -1;
-
-    /* model and optimizer */
+/* The model (new, or resumed), the optimizer over this rank's slice, the train state
+ * (restored on resume, weights from --init-from), then rank 0's weights on every rank. */
+static int setup_model(ed_trainer *t, ed_error *err) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
     if (!t->model) t->model = ed_ckpt_model_new(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model);
@@ -305,8 +293,14 @@ model:
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
     ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
+    return 0;
+}
 
-    /* sharding, buffers, the gradient buckets */
+/* Sharding, the batch buffers, the gradient buckets. */
+static void setup_batches(ed_trainer *t) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
+    size_t np = ed_gpt_num_params(t->model);
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     o->seed, 1);
     /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
@@ -328,8 +322,13 @@ model:
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
     t->sync.watch = d->watch; /* the bucket waits under --comm-timeout too */
+}
 
-    if (t->resume_path[0]) report_resume(t);
+/* The run's step counts, FLOPs per token and the MFU reference, and the paths and
+ * config text the loop writes. */
+static void setup_run_totals(ed_trainer *t) {
+    const ed_options *o = t->o;
+    size_t np = ed_gpt_num_params(t->model);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->epoch_steps = trainer_epoch_steps(t);
     /* The steps taken so far, the rest of this epoch, the full epochs after it: equal to
@@ -352,12 +351,37 @@ model:
     else
         snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
     snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->checkpoint_dir);
-    return 0;
+}
 
-fail_docs:
-    ed_docs_free(&train_docs);
-    ed_docs_free(&val_docs);
-    return -1;
+int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
+    memset(t, 0, sizeof *t);
+    t->opt = *o;
+    t->o = &t->opt;
+    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
+    t->d = d;
+    t->verbose = d->rank == 0 && !o->quiet;
+    t->tty = d->rank == 0 && ed_progress_bar_wanted(stdout);
+    setup_process(t);
+    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
+
+    /* the data: a prepared token file, or text */
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
+    if ((o->data_file[0] ? load_prepared(t, &wo, err) : load_text(t, &wo, err)) != 0) return -1;
+    /* --val-generate: every rank reads the references (each generates its share) */
+    if (o->val_generate[0]) {
+        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
+                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
+        if (ed_dist_agree(d, rs, err) != 0) return -1;
+    }
+    /* Before anything whose collectives depend on the data: a rank with other data would
+     * run another number of steps and hang the others at the end of its epoch. */
+    if (trainer_check_consistent(t, err) != 0) return -1;
+
+    if (setup_model(t, err) != 0) return -1;
+    setup_batches(t);
+    if (t->resume_path[0]) report_resume(t);
+    setup_run_totals(t);
+    return 0;
 }
 
 void trainer_free(ed_trainer *t) {

@@ -23,7 +23,7 @@ typedef struct {
 
 /* Model FLOPs utilisation at tok_s tokens/s (all ranks), of the reference GFLOPS per rank. */
 static double mfu_at(const ed_trainer *t, double tok_s) {
-    return tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    return tok_s * t->timing.flops_per_token / (t->d->world * t->timing.ref_gflops * 1e9);
 }
 
 static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss, double tok_s, ed_progress *p) {
@@ -40,8 +40,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->tokens_per_s = tok_s;
     p->mfu = mfu_at(t, tok_s);
     p->elapsed = st->elapsed;
-    double per_step = t->steps_run > 1 ? t->step_seconds / (double)(t->steps_run - 1)
-                      : t->steps_run == 1 ? t->first_seconds : -1.0;
+    double per_step = t->timing.steps_run > 1 ? t->timing.step_seconds / (double)(t->timing.steps_run - 1)
+                      : t->timing.steps_run == 1 ? t->timing.first_seconds : -1.0;
     p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
 }
 
@@ -176,14 +176,14 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
     /* The first step of a process pays for first-touch allocations and cold caches: keep it
      * out of the throughput figures (it is used only when it is the only step). */
     double dt = ed_now() - t0;
-    if (t->steps_run++ == 0) {
-        t->first_seconds = dt;
-        t->first_comm = r->comm_seconds;
-        t->first_tokens = r->count;
+    if (t->timing.steps_run++ == 0) {
+        t->timing.first_seconds = dt;
+        t->timing.first_comm = r->comm_seconds;
+        t->timing.first_tokens = r->count;
     } else {
-        t->step_seconds += dt;
-        t->comm_seconds += r->comm_seconds;
-        t->tokens_run += r->count;
+        t->timing.step_seconds += dt;
+        t->timing.comm_seconds += r->comm_seconds;
+        t->timing.tokens_run += r->count;
     }
     return 0;
 }
@@ -233,18 +233,19 @@ static void print_summary(const ed_trainer *t, const char *how) {
         return;
     }
     if (t->tty) printf("\r\033[K");
-    int timed = t->steps_run > 1; /* else only the warm-up step exists: report it */
-    double secs = timed ? t->step_seconds : t->first_seconds, comm = timed ? t->comm_seconds : t->first_comm;
-    double toks = (double)(timed ? t->tokens_run : t->first_tokens);
+    const trainer_timing *m = &t->timing;
+    int timed = m->steps_run > 1; /* else only the warm-up step exists: report it */
+    double secs = timed ? m->step_seconds : m->first_seconds, comm = timed ? m->comm_seconds : m->first_comm;
+    double toks = (double)(timed ? m->tokens_run : m->first_tokens);
     double tok_s = secs > 0 ? toks / secs : 0.0;
     double mfu = mfu_at(t, tok_s);
     double wait = secs > 0 ? comm / secs : 0.0;
     char el[32];
-    ed_format_duration(t->step_seconds + t->first_seconds, el, sizeof el);
+    ed_format_duration(m->step_seconds + m->first_seconds, el, sizeof el);
     printf("%s: %ld steps in %s (global step %ld, epoch %d), %.0f tokens/s on %d rank(s) x %d thread(s), "
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
-           how, t->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
-           t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
+           how, m->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
+           m->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) {
         if (t->o->best_metric == ED_BEST_VAL_LOSS)
             printf(", best val_loss %.4f", t->st.best_val_loss);
@@ -254,11 +255,10 @@ static void print_summary(const ed_trainer *t, const char *how) {
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
     /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
      * copy), the time the writes took, and the time spent waiting for a background write. */
-    if (t->saves)
+    if (m->saves)
         printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
-               "earlier writes", t->saves, t->save_stall / (double)t->saves,
-               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
-               t->save_waited);
+               "earlier writes", m->saves, m->save_stall / (double)m->saves, m->write_seconds / (double)m->saves,
+               t->o->async_save ? "in the background" : "in the step", m->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
      * holds the checkpoint writer's buffer), the extremes, then every rank. */
     printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
@@ -414,8 +414,8 @@ static void print_header(const ed_trainer *t) {
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);
     ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
-    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->ref_gflops,
-           t->ref_measured ? "measured at start" : "given");
+    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->timing.ref_gflops,
+           t->timing.ref_measured ? "measured at start" : "given");
     fflush(stdout);
 }
 
@@ -475,7 +475,7 @@ static void print_memory(const ed_trainer *t) {
         printf("  comm scratch %10.1f MB at most, on some ranks (Open MPI temporaries of the %s buckets)\n",
                np * 4.0 * (t->slice.zero ? 2 : 1) * mb, t->slice.zero ? "reduce-scatter" : "allreduce");
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
-           t->flops_per_token * 1e-9);
+           t->timing.flops_per_token * 1e-9);
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
@@ -497,7 +497,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
-        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->optim);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */
@@ -511,8 +511,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     }
     /* A finished run ends with a few words from its best model (rank 0 generates, all
      * ranks agree on the outcome), the way `expert-dist generate` would print them. */
-    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->steps_run > 0;
-    ed_options go = t->opt;
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
+    ed_options go = t->options;
     if (sample) {
         const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);

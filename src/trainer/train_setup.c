@@ -83,7 +83,7 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
 
 /* --resume: which file, and the model/data shape stored in it. */
 static int resolve_resume(ed_trainer *t, ed_error *err) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     if (!o->resume[0]) return 0;
     int status = 0;
     if (strcmp(o->resume, "auto") == 0) {
@@ -122,7 +122,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
 /* --init-from (when there is nothing to resume): the model shape and tokenizer kind are
  * the checkpoint's; the window may be shorter than its positions, never longer. */
 static int resolve_init(ed_trainer *t, ed_error *err) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     if (t->resume_path[0] || !o->init_from[0]) return 0;
     snprintf(t->init_path, sizeof t->init_path, "%s", o->init_from);
     /* What the checkpoint dictates to a model user (shape, windows, tokenizer), except
@@ -151,7 +151,7 @@ static int resolve_init(ed_trainer *t, ed_error *err) {
 }
 
 static int load_state(ed_trainer *t, ed_error *err) {
-    int status = ed_ckpt_read_optim(t->resume_ckpt, &t->opt_state, t->model, err);
+    int status = ed_ckpt_read_optim(t->resume_ckpt, &t->optim, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
         t->st.epoch_windows = -1; /* a format-1 file does not have these two */
@@ -195,7 +195,7 @@ static void report_resume(ed_trainer *t) {
  * says stop (a resumed run with --early-stopping-patience 0 or a larger one goes on).
  * Every rank computes the same from the same state and options. */
 static void continue_stopped(ed_trainer *t) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     ed_train_state *st = &t->st;
     if (o->more_epochs > 0) {
         o->epochs = st->epoch + o->more_epochs;
@@ -279,7 +279,7 @@ static int setup_model(ed_trainer *t, ed_error *err) {
         z->displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, z->counts, z->displs, &z->lo, &z->hi);
     }
-    ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_optim_init(&t->optim, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     if (t->init_path[0]) {
@@ -337,13 +337,13 @@ static void setup_run_totals(ed_trainer *t) {
     if (t->st.epoch < t->o->epochs)
         t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
-    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
+    t->timing.flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
     /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
      * (all ranks measure at once, sharing the node as they will while training). */
-    t->ref_gflops = ed_ref_gflops(o->ref_gflops);
-    if (t->ref_gflops <= 0.0 && !o->dry_run) {
-        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
-        t->ref_measured = 1;
+    t->timing.ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (t->timing.ref_gflops <= 0.0 && !o->dry_run) {
+        t->timing.ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
+        t->timing.ref_measured = 1;
     }
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
@@ -355,8 +355,8 @@ static void setup_run_totals(ed_trainer *t) {
 
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
     memset(t, 0, sizeof *t);
-    t->opt = *o;
-    t->o = &t->opt;
+    t->options = *o;
+    t->o = &t->options;
     o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
     t->d = d;
     t->verbose = d->rank == 0 && !o->quiet;
@@ -399,7 +399,7 @@ void trainer_free(ed_trainer *t) {
     free(t->ids);
     ed_refs_free(&t->gen_refs);
     if (t->model) {
-        ed_optim_free(&t->opt_state);
+        ed_optim_free(&t->optim);
         ed_grad_sync_free(&t->sync);
         ed_gpt_free(t->model);
     }

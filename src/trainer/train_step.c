@@ -143,7 +143,7 @@ static int update(ed_trainer *t, step_result *r, ed_error *err) {
         float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
         if (f != 1.0f) ed_scale(g + z->lo, z->hi - z->lo, f);
     }
-    ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model), ed_gpt_num_tensors(t->model),
+    ed_optim_step(&t->optim, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model), ed_gpt_num_tensors(t->model),
                   (float)r->lr);
     if (z->zero) { /* each rank updated its slice: share them */
         double tz = ed_now();

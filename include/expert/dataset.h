@@ -27,7 +27,16 @@
  *     -n 2 run the same micro-batches.
  * Without lengths (ed_sampler_set_lengths not called) every window counts the same: B per
  * slot in a full step, at most ceil(m/S) of a last step's m. Validation uses the same scheme
- * without shuffling. */
+ * without shuffling.
+ *
+ * Instruction data (--format instruct, docs/formats.md has the shapes and the template):
+ * a document is one rendered example whose completion spans (assistant turns) are known;
+ * ed_dataset_build encodes it as [BOS] prompt completion [EOS] (EOS after every
+ * completion), keeps a per-token loss flag (--loss-on completion) and cuts ONE window per
+ * example: its last max_length tokens, so an example that is too long loses prompt tokens
+ * from the left, never a completion token (or is refused; --truncate error stops). The
+ * batches then carry -100 at every target that is not a loss token, so the trainer's
+ * global count of non-ignored targets is the count of loss tokens. */
 #ifndef EXPERT_DATASET_H
 #define EXPERT_DATASET_H
 
@@ -46,6 +55,11 @@ typedef struct {
     int skip_bad_lines;     /* warn and count instead of failing on a bad .jsonl line */
 } ed_read_options;
 
+/* A byte range [start, end) of a document's text. */
+typedef struct {
+    size_t start, end;
+} ed_span;
+
 typedef struct {
     size_t n;
     char **text;   /* NUL-terminated, valid UTF-8 */
@@ -53,6 +67,10 @@ typedef struct {
     long *line;    /* 1-based line where the document starts in its file */
     char *path;    /* source file */
     long skipped;  /* bad lines skipped (only with skip_bad_lines) */
+    /* instruction data only (NULL otherwise): the completion spans of document d, in
+     * order, non-empty and not overlapping; the bytes outside them are prompt */
+    size_t *n_spans;
+    ed_span **spans;
 } ed_docs;
 
 /* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line),
@@ -61,7 +79,11 @@ typedef struct {
  * text): missing file, directory, empty file, no usable text, invalid UTF-8, non-JSON
  * line, non-object, missing or non-string text field, unknown extension (listing .txt
  * and .jsonl), a compressed file that is not of its codec, corrupt or truncated (naming
- * the compressed byte offset). opt->format txt/jsonl reads a file of any name. */
+ * the compressed byte offset). opt->format txt/jsonl reads a file of any name.
+ * opt->format instruct reads .jsonl instruction data (any name): documents with spans;
+ * a line with neither prompt/completion nor messages, a non-string prompt/completion, an
+ * empty completion, a messages entry with an unknown role or a non-string content, or no
+ * assistant turn, is an error naming file:line and the field. */
 int ed_docs_read(const char *path, const ed_read_options *opt, ed_docs *docs, ed_error *err);
 
 void ed_docs_free(ed_docs *docs);
@@ -97,9 +119,12 @@ int ed_docs_read_inputs(const char *spec, const ed_read_options *opt, ed_docs *d
  * (also outside the range: the scan reads them for it). progress gets raw bytes as they
  * are consumed. Errors as ed_docs_read, line numbers counted from the file's start. */
 typedef void (*ed_doc_fn)(void *ctx, const char *text, size_t n, long line);
+/* An instruction example (--format instruct): the rendered text and its completion spans. */
+typedef void (*ed_example_fn)(void *ctx, const char *text, size_t n, const ed_span *spans, size_t n_spans, long line);
 typedef struct {
     uint64_t start, end;
     ed_doc_fn emit;
+    ed_example_fn emit_example; /* instruction data goes here; NULL: such a file is refused */
     void *ctx;
     void (*hash)(void *hash_ctx, const void *bytes, size_t n);
     void *hash_ctx;
@@ -127,7 +152,21 @@ typedef struct {
     int max_length; /* tokens per window incl. the shifted label (default 512) */
     int stride;     /* window step (default 256), >= 1 */
     int pack;       /* 1: concatenate documents and cut full max_length windows (no padding) */
+    int examples;   /* 1: one window per document, its last max_length tokens (instruction data;
+                     * ed_dataset_build sets it when the documents have spans) */
+    /* instruction data only */
+    ed_loss_on loss_on;   /* completion: only completion tokens (and their EOS) are targets */
+    ed_truncate truncate; /* error: an example longer than max_length fails the build */
 } ed_window_options;
+
+/* What ed_dataset_build did with instruction data (all 0 for plain text). */
+typedef struct {
+    long examples;        /* examples read */
+    long truncated;       /* kept with prompt tokens dropped from the left */
+    long refused;         /* left out: even without prompt their completions exceed max_length */
+    long first_refused;   /* the line of the first refused example (0: none) */
+    uint64_t loss_tokens; /* targets the loss is on, over all windows */
+} ed_example_counts;
 
 /* Where a dataset's tokens live when they are not in memory (a prepared file whose token
  * dataset is chunked or compressed, so it cannot be mapped): read(ctx, at, n, out, err)
@@ -160,7 +199,11 @@ typedef struct {
     const uint64_t *doc_off;  /* n_docs + 1: document d is tokens[doc_off[d] .. doc_off[d+1]) */
     size_t n_docs;
     size_t n_windows;
-    int max_length, stride, pack;
+    int max_length, stride, pack, examples;
+    const uint8_t *completion; /* instruction data: [n_tokens] 1 for a completion token (or the EOS ending
+                                * one); NULL for plain text */
+    int loss_all;             /* instruction data: --loss-on all (else only completion tokens are targets) */
+    ed_example_counts counts; /* instruction data */
     const uint64_t *block_win; /* [n_blocks + 1]: windows before document block b (owned or mapped) */
     size_t n_blocks;
     int64_t vocab_size;       /* every id must be below it: checked per window at use */
@@ -169,6 +212,7 @@ typedef struct {
     char note[700];           /* why the block index had to be built in one pass ("" if not) */
     /* ownership: what ed_dataset_free releases */
     void *own_tokens;
+    uint8_t *own_completion;
     uint64_t *own_off;
     uint64_t *own_blocks;
     void *map[3];             /* munmap(map[i], map_len[i]): tokens, doc_offsets, window_blocks */
@@ -182,13 +226,21 @@ typedef struct {
  * 2 tokens are dropped. pack: full max_length windows over the concatenated stream, the
  * tail that does not fill one is unused (a stream shorter than max_length is one window).
  * Tokens are stored as uint16 when the vocabulary fits (vocab <= 65536).
- * -1 with err on max_length < 2, stride < 1, no documents, or more than 2^32-1 windows.
+ * Documents with spans (instruction data): each piece (prompt, completion) is encoded on
+ * its own, so a token never straddles a prompt/completion boundary; [BOS] first, [EOS]
+ * after every completion (a loss token). One window per example (opt->examples): all of
+ * it when it fits, else its last max_length tokens (--truncate left) provided the first
+ * completion token keeps at least one token before it; an example that cannot is refused
+ * (left out, counted). ds->counts says what happened.
+ * -1 with err on max_length < 2, stride < 1, no documents, or more than 2^32-1 windows;
+ * instruction data also on a tokenizer without an EOS role, an example longer than
+ * max_length under --truncate error, or every example refused ("file:line" of the example).
  * ds owns everything it points to; free with ed_dataset_free. */
 int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *tok,
                      const ed_window_options *opt, ed_error *err);
 void ed_dataset_free(ed_dataset *ds);
 
-/* Windows of one document of L tokens under opt (not pack). */
+/* Windows of one document of L tokens under opt (not pack): one with opt->examples. */
 uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt);
 
 /* The window rule over a dataset whose tokens (tokens or reader, token_bytes, n_tokens,
@@ -241,9 +293,9 @@ typedef struct {
     int B, T;            /* rows used, padded sequence length (max window len - 1, or max_length - 1) */
     int cap_B, cap_T;
     int32_t *inputs;     /* [B*T] */
-    int32_t *targets;    /* [B*T], -100 at padding */
+    int32_t *targets;    /* [B*T], -100 at padding (and at prompt tokens: ds->completion) */
     uint8_t *mask;       /* [B*T] attention_mask: 1 real, 0 pad */
-    long n_targets;      /* number of targets != -100 */
+    long n_targets;      /* number of targets != -100: the loss tokens */
 } ed_batch;
 
 void ed_batch_init(ed_batch *b, int cap_B, int cap_T);

@@ -22,8 +22,15 @@
 typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
 extern const char *const ed_nan_policy_names[]; /* "skip", "stop" */
 /* --format: how text files are read (dataset.h); AUTO goes by the .txt / .jsonl extension. */
-typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL } ed_text_format;
-extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl" */
+typedef enum { ED_FORMAT_AUTO = 0, ED_FORMAT_TXT, ED_FORMAT_JSONL, ED_FORMAT_INSTRUCT } ed_text_format;
+extern const char *const ed_text_format_names[]; /* "auto", "txt", "jsonl", "instruct" */
+/* --loss-on (instruction data): the completion (assistant) tokens only, or every token. */
+typedef enum { ED_LOSS_COMPLETION = 0, ED_LOSS_ALL } ed_loss_on;
+extern const char *const ed_loss_on_names[]; /* "completion", "all" */
+/* --truncate (instruction data): an example longer than max-length loses prompt tokens
+ * from the left, or is an error. */
+typedef enum { ED_TRUNCATE_LEFT = 0, ED_TRUNCATE_ERROR } ed_truncate;
+extern const char *const ed_truncate_names[]; /* "left", "error" */
 
 /* --grad-comm: the gradient values on the wire (src/comm, "bf16 on the wire" in dist.h). */
 typedef enum { ED_COMM_FP32 = 0, ED_COMM_BF16 = 1 } ed_grad_comm;
@@ -41,7 +48,9 @@ typedef struct {
     char train_file[ED_PATH_MAX];  /* default: the bundled corpus */
     char val_file[ED_PATH_MAX];
     char data_file[ED_PATH_MAX];   /* prepared HDF5 token file (prepare subcommand) */
-    ed_text_format format;         /* auto (by extension) | txt | jsonl */
+    ed_text_format format;         /* auto (by extension) | txt | jsonl | instruct */
+    ed_loss_on loss_on;            /* instruction data: completion | all */
+    ed_truncate truncate;          /* instruction data: left | error */
     char text_field[64];           /* .jsonl text field, default "text" */
     int skip_bad_lines;
     ed_tok_kind tokenizer;         /* word | bpe */

@@ -321,8 +321,13 @@ int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_
     void *image;
     size_t size;
     const char *stage;
-    char name[4200]; /* the core driver never opens it: only HDF5's name for the image */
+    char name[4200]; /* HDF5's name for the image; the bytes go to disk in ed_ckpt_commit */
     snprintf(name, sizeof name, "%s.tmp", path);
+    /* HDF5 1.10's core driver opens an existing file of that name even under
+     * H5F_ACC_TRUNC and seeds the image with its bytes: a .tmp left by a killed writer
+     * would come back as this checkpoint (test_atomic_kill_before_rename). The commit
+     * truncates the same name anyway, so removing it here loses nothing. */
+    unlink(name);
     int rc = build_image(c, compress, name, &image, &size, &stage);
     char reason[256];
     ed_h5_reason(reason, sizeof reason, "");

@@ -27,7 +27,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
     if (status == 0) {
-        ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack};
+        ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack,
+                                .loss_on = o.loss_on, .truncate = o.truncate};
         status = ed_dataset_build(&ds, &docs, tok, &wo, &err);
         have_ds = status == 0;
     }

@@ -1,7 +1,9 @@
 /* batch.c — windows -> (inputs, targets, mask) rows, the seed's collate function:
  * inputs = window[:-1], targets = window[1:], right-padded with <PAD> inputs, -100
  * targets (ignored by the loss) and mask 0. Rows are T apart (T = padded length), so
- * the three arrays are dense [B, T] matrices the model reads directly. */
+ * the three arrays are dense [B, T] matrices the model reads directly. Instruction data
+ * (--loss-on completion) gets -100 at every target that is not a loss
+ * token too, so n_targets — what the trainer normalises by — counts loss tokens only. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,12 +61,16 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
         }
         memcpy(tg, in + 1, (size_t)(m - 1) * sizeof *tg);
         memset(mk, 1, (size_t)m);
+        int counted = m;
+        if (ds->completion && !ds->loss_all) /* target t is token start + 1 + t */
+            for (int t = 0; t < m; t++)
+                if (!ds->completion[start + 1 + (uint64_t)t]) tg[t] = -100, counted--;
         for (int t = m; t < T; t++) {
             in[t] = 0; /* any row: the ignore label (-100) below keeps it out of the loss */
             tg[t] = -100;
             mk[t] = 0;
         }
-        b->n_targets += m;
+        b->n_targets += counted;
     }
     return 0;
 }

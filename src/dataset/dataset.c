@@ -1,13 +1,14 @@
 /* dataset.c — the ed_dataset object around the window rule (windows.c): building it from
- * documents (tokenize into one token array, narrowed to uint16 when the vocabulary fits),
- * reading its tokens wherever they live (in memory, mapped from a prepared file, or
- * through a reader), the fingerprint ranks compare, its memory and freeing it. */
+ * documents (tokenize into one token array, narrowed to uint16 when the vocabulary fits;
+ * instruction examples with their loss flags), reading its tokens wherever they live (in
+ * memory, mapped from a prepared file, or through a reader), the fingerprint ranks
+ * compare, its memory and freeing it. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "expert/dataset.h"
+#include "ds_lines.h"
 
 /* The token array and the document index may be mapped straight from a prepared file,
  * where HDF5 puts a dataset at any byte offset: read their elements with memcpy (one
@@ -71,9 +72,23 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     ed_ivec_reserve(&tokens, total / 3 + 2 * docs->n + 16);
     uint64_t *off = ed_malloc((docs->n + 1) * sizeof *off);
     off[0] = 0;
-    for (size_t d = 0; d < docs->n; d++) {
-        ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
-        off[d + 1] = tokens.len;
+    ed_window_options wo = *opt;
+    size_t n_docs = docs->n;
+    wo.examples = docs->spans != NULL;
+    if (wo.examples) {
+        wo.pack = 0; /* a preset's packing does not apply: one window per example */
+        if (ds_encode_examples(docs, tok, &wo, &tokens, off, &n_docs, &ds->own_completion, &ds->counts, err) != 0) {
+            free(off);
+            ed_ivec_free(&tokens);
+            return -1;
+        }
+        ds->completion = ds->own_completion;
+        ds->loss_all = opt->loss_on == ED_LOSS_ALL;
+    } else {
+        for (size_t d = 0; d < docs->n; d++) {
+            ed_tok_encode(tok, docs->text[d], docs->len[d], 1, &tokens);
+            off[d + 1] = tokens.len;
+        }
     }
     ds->vocab_size = ed_tok_vocab_size(tok);
     ds->n_tokens = tokens.len;
@@ -87,7 +102,7 @@ int ed_dataset_build(ed_dataset *ds, const ed_docs *docs, const ed_tokenizer *to
     ds->tokens = ds->own_tokens;
     ds->own_off = off;
     ds->doc_off = off;
-    if (ed_dataset_index(ds, docs->n, opt, NULL, NULL, err) != 0) {
+    if (ed_dataset_index(ds, n_docs, &wo, NULL, NULL, err) != 0) {
         ed_dataset_free(ds);
         return -1;
     }
@@ -114,6 +129,7 @@ uint64_t ed_dataset_fingerprint(const ed_dataset *ds) {
     uint64_t h = 0xcbf29ce484222325ULL;
     uint64_t sizes[4] = {ds->n_tokens, ds->n_docs, ds->n_windows, (uint64_t)ds->token_bytes};
     h = fold(h, sizes, sizeof sizes);
+    if (ds->own_completion) h = fold(fold(h, ds->own_completion, ds->n_tokens), &ds->loss_all, sizeof ds->loss_all);
     if (ds->own_tokens) return fold(h, ds->own_tokens, ds->n_tokens * (size_t)ds->token_bytes);
     /* sampled, not whole: a stored index is mapped, and hashing it whole would make
      * start-up O(documents) again */
@@ -141,6 +157,7 @@ size_t ed_dataset_memory(const ed_dataset *ds) {
     size_t b = ds->own_blocks ? (ds->n_blocks + 1) * sizeof *ds->own_blocks : 0;
     if (ds->own_tokens) b += ds->n_tokens * (size_t)ds->token_bytes;
     if (ds->own_off) b += (ds->n_docs + 1) * sizeof *ds->own_off;
+    if (ds->own_completion) b += ds->n_tokens;
     return b;
 }
 
@@ -148,6 +165,7 @@ size_t ed_dataset_mapped(const ed_dataset *ds) { return ds->map_len[0] + ds->map
 
 void ed_dataset_free(ed_dataset *ds) {
     free(ds->own_tokens);
+    free(ds->own_completion);
     free(ds->own_off);
     free(ds->own_blocks);
     for (int i = 0; i < 3; i++)

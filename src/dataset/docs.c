@@ -24,9 +24,11 @@ int ed_input_format(const char *path) {
 
 int ed_input_compressed(const char *path) { return ds_codec_of(path, NULL) != DS_PLAIN; }
 
-/* 1 .jsonl, 0 .txt, -1 neither: --format when given, else the extension. */
+/* 2 .jsonl instruction data, 1 .jsonl, 0 .txt, -1 neither: --format when given, else the
+ * extension. */
 static int format_of(const char *path, const ed_read_options *opt) {
     ed_text_format f = opt ? opt->format : ED_FORMAT_AUTO;
+    if (f == ED_FORMAT_INSTRUCT) return 2;
     if (f == ED_FORMAT_JSONL) return 1;
     if (f == ED_FORMAT_TXT) return 0;
     return ed_input_format(path);
@@ -74,13 +76,16 @@ static int feed(feeder *f, const char *buf, size_t n, uint64_t off, ed_error *er
 }
 
 static void ignore_doc(void *ctx, const char *text, size_t n, long line) { (void)ctx, (void)text, (void)n, (void)line; }
+static void ignore_example(void *ctx, const char *text, size_t n, const ed_span *spans, size_t n_spans, long line) {
+    (void)ctx, (void)text, (void)n, (void)spans, (void)n_spans, (void)line;
+}
 
 static int scan_once(const char *path, int jsonl, const ed_read_options *opt, ed_scan *sc, long first_line,
-                     ds_emit_fn emit, ed_error *err) {
+                     ds_emit_fn emit, ed_example_fn emit_example, ed_error *err) {
     ds_stream *s = ds_stream_open(path, sc->start, sc->end, sc->hash, sc->hash_ctx, err);
     if (!s) return -1;
     feeder f = {0};
-    ds_parser_init(&f.p, path, jsonl, opt, first_line, emit, sc->ctx);
+    ds_parser_init(&f.p, path, jsonl, opt, first_line, emit, emit_example, sc->ctx);
     char *buf = ed_malloc(CHUNK);
     uint64_t off = sc->start, raw0 = ds_stream_raw_pos(s);
     int rc = 0;
@@ -129,14 +134,15 @@ static long lines_before(const char *path, uint64_t at) {
 int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_error *err) {
     int jsonl = format_of(path, opt);
     if (jsonl < 0) return unsupported(path, err);
-    if (scan_once(path, jsonl, opt, sc, 1, sc->emit, err) == 0) return 0;
+    if (scan_once(path, jsonl, opt, sc, 1, sc->emit, sc->emit_example, err) == 0) return 0;
     if (sc->start == 0) return -1;
     /* A range inside the file: run it again, quietly, numbering lines from the true start,
      * so the error names the same line a whole-file read would. */
     ed_scan again = *sc;
     again.hash = NULL, again.progress = NULL;
     ed_error second;
-    if (scan_once(path, jsonl, opt, &again, lines_before(path, sc->start) + 1, ignore_doc, &second) != 0 && err)
+    if (scan_once(path, jsonl, opt, &again, lines_before(path, sc->start) + 1, ignore_doc,
+                  sc->emit_example ? ignore_example : NULL, &second) != 0 && err)
         *err = second;
     return -1;
 }
@@ -185,7 +191,7 @@ static int read_into(const char *path, const ed_read_options *opt, ds_docs_sink 
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a .txt or .jsonl file", path);
     if (format_of(path, opt) < 0) return unsupported(path, err);
-    ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = ds_docs_push, .ctx = c};
+    ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = ds_docs_push, .emit_example = ds_docs_push_example, .ctx = c};
     if (ed_docs_scan(path, opt, &sc, err) != 0) return -1;
     c->docs->skipped += sc.skipped;
     if (sc.text_bytes == 0) return ed_fail(err, "%s: file is empty", path);
@@ -224,6 +230,9 @@ int ed_docs_read_inputs(const char *spec, const ed_read_options *opt, ed_docs *d
 
 void ed_docs_free(ed_docs *docs) {
     for (size_t i = 0; i < docs->n; i++) free(docs->text[i]);
+    for (size_t i = 0; docs->spans && i < docs->n; i++) free(docs->spans[i]);
+    free(docs->spans);
+    free(docs->n_spans);
     free(docs->text);
     free(docs->len);
     free(docs->line);

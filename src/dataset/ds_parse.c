@@ -2,7 +2,8 @@
  * streams in (any size, any codec) with the rules ed_docs_read documents:
  *  .txt   a document is a paragraph: a run of lines between blank lines (whitespace-only
  *         lines count as blank); the line breaks inside become "\n".
- *  .jsonl one JSON object per line, the document is one string field. Blank lines and
+ *  .jsonl one JSON object per line, the document is one string field; or, as instruction
+ *         data (--format instruct), an example rendered by ds_instruct.c. Blank lines and
  *         empty (whitespace-only) documents are skipped silently; every other bad line is
  *         an error, or with skip_bad_lines counted in p->skipped. */
 #include <jansson.h>
@@ -12,7 +13,7 @@
 #include "ds_lines.h"
 
 void ds_parser_init(ds_parser *p, const char *path, int jsonl, const ed_read_options *opt, long first_line,
-                    ds_emit_fn emit, void *ctx) {
+                    ds_emit_fn emit, ed_example_fn emit_example, void *ctx) {
     memset(p, 0, sizeof *p);
     p->path = path;
     p->jsonl = jsonl;
@@ -20,12 +21,14 @@ void ds_parser_init(ds_parser *p, const char *path, int jsonl, const ed_read_opt
     p->skip = opt && opt->skip_bad_lines;
     p->lineno = first_line - 1;
     p->emit = emit;
+    p->emit_example = emit_example;
     p->ctx = ctx;
 }
 
 void ds_parser_free(ds_parser *p) {
     free(p->para);
     p->para = NULL;
+    ds_example_free(&p->ex);
 }
 
 static const char *json_type_name(const json_t *v) {
@@ -56,8 +59,19 @@ static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed
             ed_fail(&why, "%s:%ld: not valid JSON (column %d): %s", p->path, p->lineno, je.column, je.text);
         } else if (!json_is_object(root)) {
             ed_fail(&why, "%s:%ld: expected a JSON object, got %s", p->path, p->lineno, json_type_name(root));
+        } else if (p->jsonl == 2) {
+            if (!p->emit_example) {
+                ed_fail(&why, "%s: instruction data cannot be read here (prepared token files hold plain text only)",
+                        p->path);
+            } else if (ds_instruct_render(root, p->path, p->lineno, &p->ex, &why) == 0) {
+                p->emit_example(p->ctx, p->ex.text, p->ex.len, p->ex.spans, p->ex.n_spans, p->lineno);
+                json_decref(root);
+                return 0;
+            }
         } else if (!v) {
-            ed_fail(&why, "%s:%ld: no \"%s\" field", p->path, p->lineno, p->field);
+            int instr = json_object_get(root, "prompt") || json_object_get(root, "messages");
+            ed_fail(&why, "%s:%ld: no \"%s\" field%s", p->path, p->lineno, p->field,
+                    instr ? " (instruction data? --format instruct reads prompt/completion and messages)" : "");
         } else if (!json_is_string(v)) {
             ed_fail(&why, "%s:%ld: field \"%s\" is %s, expected a string", p->path, p->lineno, p->field,
                     json_type_name(v));
@@ -122,7 +136,7 @@ static int read_buffer(const char *path, int jsonl, const char *data, size_t len
                        const ed_read_options *opt, ed_docs *docs, ed_error *err) {
     ds_docs_sink sink = {docs, docs->n};
     ds_parser p;
-    ds_parser_init(&p, path, jsonl, opt, 1, ds_docs_push, &sink);
+    ds_parser_init(&p, path, jsonl, opt, 1, ds_docs_push, ds_docs_push_example, &sink);
     int rc = 0;
     for (size_t i = 0; i < len && rc == 0;) {
         const char *nl = memchr(data + i, '\n', len - i);
@@ -142,5 +156,5 @@ int ds_read_txt(const char *path, const char *data, size_t len, size_t base, ed_
 
 int ds_read_jsonl(const char *path, const char *data, size_t len, size_t base, const ed_read_options *opt,
                   ed_docs *docs, ed_error *err) {
-    return read_buffer(path, 1, data, len, base, opt, docs, err);
+    return read_buffer(path, opt && opt->format == ED_FORMAT_INSTRUCT ? 2 : 1, data, len, base, opt, docs, err);
 }

@@ -32,6 +32,7 @@
 uint64_t ed_windows_in_doc(uint64_t L, const ed_window_options *opt) {
     uint64_t ml = (uint64_t)opt->max_length, st = (uint64_t)opt->stride;
     if (L < 2) return 0;
+    if (opt->examples) return 1; /* instruction data: the example's last max_length tokens */
     /* the loop ends at the first k that reaches the end (k*st + ml >= L) or runs past it
      * (k*st >= L), whichever comes first */
     uint64_t k_reach = L <= ml ? 0 : (L - ml + st - 1) / st;
@@ -58,6 +59,7 @@ int ed_dataset_index(ed_dataset *ds, size_t n_docs, const ed_window_options *opt
     ds->max_length = opt->max_length;
     ds->stride = opt->stride;
     ds->pack = opt->pack;
+    ds->examples = opt->examples;
     ds->n_windows = 0;
     free(ds->own_blocks);
     ds->own_blocks = NULL;
@@ -151,7 +153,7 @@ int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t 
         return ed_fail(err, "%s/window_blocks[%zu] = %llu, [%zu] = %llu do not hold window %zu: " DAMAGED,
                        ds->index_origin, lo, (unsigned long long)b0, lo + 1, (unsigned long long)b1, w);
     /* walk the whole block: its documents must give exactly b1 - b0 windows */
-    ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride};
+    ed_window_options opt = {.max_length = ds->max_length, .stride = ds->stride, .examples = ds->examples};
     size_t first = lo * ED_WIN_BLOCK, last = first + ED_WIN_BLOCK < ds->n_docs ? first + ED_WIN_BLOCK : ds->n_docs;
     uint64_t rem = w - b0, count = 0, a = load_u64(ds->doc_off, first);
     int found = 0;
@@ -163,7 +165,8 @@ int ed_dataset_locate(const ed_dataset *ds, size_t w, uint64_t *start, uint32_t 
                            ds->index_origin, d + 1, (unsigned long long)e, d, (unsigned long long)a, d, ds->n_tokens);
         uint64_t c = ed_windows_in_doc(e - a, &opt);
         if (!found && rem < c) {
-            uint64_t s = rem * st;
+            /* an example's one window is its end: prompt tokens go first when it is long */
+            uint64_t s = ds->examples ? (e - a > ml ? e - a - ml : 0) : rem * st;
             *start = a + s;
             *len = (uint32_t)(e - a - s < ml ? e - a - s : ml);
             found = 1;

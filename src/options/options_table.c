@@ -35,7 +35,9 @@
 #define ONCE 0
 
 const char *const ed_nan_policy_names[] = {"skip", "stop", NULL};
-const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", NULL};
+const char *const ed_text_format_names[] = {"auto", "txt", "jsonl", "instruct", NULL};
+const char *const ed_loss_on_names[] = {"completion", "all", NULL};
+const char *const ed_truncate_names[] = {"left", "error", NULL};
 const char *const ed_grad_comm_names[] = {"fp32", "bf16", NULL};
 const char *const ed_decode_kind_names[] = {"greedy", "sample", NULL};
 const char *const ed_best_metric_names[] = {"val_loss", "bleu", "rougeL", NULL};
@@ -46,7 +48,12 @@ static const ed_option_spec TABLE[] = {
     ROW("val-file", ED_OPT_STR, val_file, 0, "data", T|E|P, STORED, "validation text; default: bundled corpus when training on it, else none"),
     ROW("data-file", ED_OPT_STR, data_file, 0, "data", T|P|V, STORED, "prepared HDF5 token file: written by `prepare`, read by train instead of text"),
     CHOICE("format", format, ed_text_format_names, 0, "data", T|E|P, STORED,
-           "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name"),
+           "how to read text files: auto (by the .txt/.jsonl extension), or txt / jsonl whatever the name; "
+           "instruct: .jsonl instruction data (prompt/completion or messages), one window per example"),
+    CHOICE("loss-on", loss_on, ed_loss_on_names, 0, "data", T|E, T|E|I,
+           "instruction data: loss on the completion (assistant) tokens only, or on all tokens"),
+    CHOICE("truncate", truncate, ed_truncate_names, 0, "data", T|E, T|E|I,
+           "instruction data longer than max-length: drop prompt tokens from the left, or stop with an error"),
     ROW("text-field", ED_OPT_STR, text_field, 0, "data", T|E|P, STORED, ".jsonl field holding the text"),
     ROW("skip-bad-lines", ED_OPT_BOOL, skip_bad_lines, 0, "data", T|E|P, STORED, "warn about and skip bad .jsonl lines instead of failing"),
     CHOICE("tokenizer", tokenizer, ed_tok_kind_names, 0, "data", T|P, SHAPE,

@@ -389,6 +389,50 @@ static void print_compute_warnings(const ed_trainer *t) {
                     "same numerics as native bf16, not faster than fp32\n", buf);
 }
 
+/* The prompt of the sample a finished run prints. Plain text: the first three consecutive
+ * in-vocabulary tokens of the validation (else training) text, so the line is never empty
+ * even when the model ends its text (<EOS>) at once, and the prompt holds no <UNK>.
+ * Instruction data: the first example's prompt as rendered (up to its first completion),
+ * so the sample is the model's answer to it, unless it holds an <UNK>. */
+static void sample_prompt(const ed_trainer *t, const ed_dataset *ds, char *out, size_t cap) {
+    size_t at = 0, n = 0;
+    int32_t unk = ed_tok_role_id(t->tok, ED_ROLE_UNK);
+    if (ds->completion) {
+        while (n < ds->n_tokens && n < 4096 && !ds->completion[n]) n++;
+        for (size_t k = 0; k < n; k++) /* an <UNK> would not survive decode -> encode */
+            if (ed_dataset_id(ds, k) == unk) n = 0;
+    }
+    if (n == 0) {
+        for (size_t i = 0; i < ds->n_tokens && i < 100000 && n < 3; i++) {
+            int32_t id = ed_dataset_id(ds, i);
+            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
+            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
+            n = role ? 0 : n + 1;
+            at = i + 1 - n;
+        }
+    }
+    int32_t *ids = ed_malloc((n ? n : 1) * sizeof *ids);
+    for (size_t k = 0; k < n; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
+    char *p = ed_tok_decode(t->tok, ids, n, 1);
+    snprintf(out, cap, "%s", p);
+    free(p);
+    free(ids);
+}
+
+/* Instruction data: what became of the examples, per split, in one line. */
+static void print_examples(const ed_trainer *t) {
+    printf("# instruction data (loss on %s tokens, --truncate %s):", ed_loss_on_names[t->o->loss_on],
+           ed_truncate_names[t->o->truncate]);
+    for (int v = 0; v < 1 + t->has_val; v++) {
+        const ed_example_counts *c = v ? &t->val_ds.counts : &t->train_ds.counts;
+        printf("%s %s %ld examples, %ld truncated, %ld refused", v ? ";" : "", v ? "val" : "train", c->examples,
+               c->truncated, c->refused);
+        if (c->refused) printf(" (first at line %ld)", c->first_refused);
+        printf(", %llu loss tokens", (unsigned long long)c->loss_tokens);
+    }
+    printf("\n");
+}
+
 static void print_header(const ed_trainer *t) {
     if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
         fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
@@ -407,6 +451,7 @@ static void print_header(const ed_trainer *t) {
            t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
+    if (t->train_ds.examples) print_examples(t);
     char cpu[512];
     ed_machine_cpu_line(&t->mach, cpu, sizeof cpu);
     printf("# cpu: %s\n", cpu);
@@ -518,23 +563,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         if (n < 0 || (size_t)n >= sizeof go.checkpoint) sample = 0; /* no sample from a truncated path */
         go.max_new_tokens = o->sample_tokens;
-        /* Prompted with the first three consecutive in-vocabulary tokens of the validation
-         * (else training) text, so the line is never empty even when the model ends its
-         * text (<EOS>) at once, and the prompt holds no <UNK>. */
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
-        size_t at = 0, run = 0;
-        for (size_t i = 0; i < ds->n_tokens && i < 100000 && run < 3; i++) {
-            int32_t id = ed_dataset_id(ds, i);
-            int role = 0; /* not <PAD> <UNK> <BOS> <EOS> */
-            for (int r = 0; r < ED_NUM_ROLES; r++) role |= id == ed_tok_role_id(t->tok, (ed_tok_role)r);
-            run = role ? 0 : run + 1;
-            at = i + 1 - run;
-        }
-        int32_t ids[3] = {0, 0, 0};
-        for (size_t k = 0; k < run; k++) ids[k] = ed_dataset_id(ds, at + k); /* tokens may be uint16 or mapped */
-        char *p = ed_tok_decode(t->tok, ids, run, 1);
-        snprintf(go.prompt, sizeof go.prompt, "%s", p);
-        free(p);
+        sample_prompt(t, ds, go.prompt, sizeof go.prompt);
     }
     trainer_free(t);
     free(t);

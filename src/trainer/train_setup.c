@@ -365,7 +365,8 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
 
     /* the data: a prepared token file, or text */
-    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack};
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack,
+                            .loss_on = o->loss_on, .truncate = o->truncate};
     if ((o->data_file[0] ? load_prepared(t, &wo, err) : load_text(t, &wo, err)) != 0) return -1;
     /* --val-generate: every rank reads the references (each generates its share) */
     if (o->val_generate[0]) {

@@ -104,6 +104,18 @@ CASES = [
     Case("bom.jsonl", "train", 0),
     Case("blank-lines-between.jsonl", "train", 0),
     Case("duplicate-key.jsonl", "train", 0),       # JSON: the last value wins
+    # ---- instruction data (--format instruct) ----
+    Case("instruct-unknown-role.jsonl", "train", 1, "instruct-unknown-role.jsonl:2: messages[1].role \"bot\"",
+         quick=True, flags=["--format", "instruct"]),
+    Case("instruct-content-list.jsonl", "train", 1, ":2: messages[1].content is an array",
+         flags=["--format", "instruct"]),
+    Case("instruct-neither.jsonl", "train", 1, ":2: neither \"prompt\"/\"completion\" nor \"messages\"",
+         flags=["--format", "instruct"]),
+    Case("instruct-empty-completion.jsonl", "train", 1, ":2: field \"completion\" is empty",
+         flags=["--format", "instruct"]),
+    Case("instruct-too-long.jsonl", "train", 1, ":2: the example is", flags=["--format", "instruct", "--truncate", "error"]),
+    Case("instruct-ok.jsonl", "train", 0, flags=["--format", "instruct"]),  # the long one loses prompt from the left
+    Case("instruct-ok.jsonl", "prepare", 2, "no loss flags", names_file=False, flags=["--format", "instruct"]),
     # ---- compressed shards, input lists (train from text and prepare read them alike) ----
     Case("good-gzip.txt.gz", "train", 0, quick=True),
     Case("good-zstd.jsonl.zst", "train", 0),

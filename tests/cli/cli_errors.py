@@ -111,6 +111,6 @@ one_error_line(T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "-
 p = T.run(args, n, ["eval", os.path.join(out, "last.h5"), licence, "--format", "txt", "--threads", 1], check=0,
           timeout=60)
 T.expect("loss" in p.stdout, "eval --format txt reads the licence file:\n" + p.stdout)
-one_error_line(T.run(args, n, base + ["--format", "csv"], timeout=60), 2, "format must be auto, txt or jsonl")
+one_error_line(T.run(args, n, base + ["--format", "csv"], timeout=60), 2, "format must be auto, txt, jsonl or instruct")
 
 print("PASS: %d usage errors, 3 data errors, version/help, config precedence (-n %d)" % (len(usage_cases) + 1, n))

@@ -99,7 +99,7 @@ for k in 1 2 3 4; do
 done
 text_mb=$(du -b -c "$work"/txt/* | tail -1 | awk '{print $1 / 1000000}')
 $EXE prepare --data-file "$work/v.h5" --train-file data/fortunes-train.txt,data/fortunes-ru-train.txt \
-  --vocab-size 16000 --quiet
+  --tokenizer word --vocab-size 16000 --quiet
 $PY -c "import h5py,sys; open(sys.argv[2],'wb').write(h5py.File(sys.argv[1],'r')['tokenizer'][()])" "$work/v.h5" "$work/vocab.json"
 printf "%-10s %-6s %6s %10s %10s %12s %12s %14s\n" input vocab ranks input_MB seconds input_MB/s text_MB/s peak_RSS_MB
 for codec in txt gz zst; do
@@ -108,7 +108,7 @@ for codec in txt gz zst; do
   for vocab in saved built; do
     # built: the vocabulary (word, 16000) counted over the ranks in a first pass
     flags=(--vocab-file "$work/vocab.json")
-    [ "$vocab" = built ] && flags=(--vocab-size 16000)
+    [ "$vocab" = built ] && flags=(--tokenizer word --vocab-size 16000)
     for r in 1 2; do
       out=$($MPI -n $r $EXE prepare --data-file "$work/p.h5" --train-file "$work/$codec" "${flags[@]}")
       secs=$(echo "$out" | sed -n 's/^prepared .* in \([0-9.]*\) s .*/\1/p')

@@ -35,6 +35,25 @@ def read_rows(path, offset, rows):
     return offset + end
 
 
+def say_empty(a_, what, why, notes):
+    """A panel with nothing to draw says why, on the figure and on stderr (once per panel)."""
+    a_.text(0.5, 0.5, why, ha="center", va="center", wrap=True, transform=a_.transAxes, color="0.35")
+    a_.set_xticks([])
+    a_.set_yticks([])
+    notes.append("%s: %s" % (what, why.replace("\n", " ")))
+
+
+def no_val_reason(cfg):
+    if cfg is not None and not cfg.get("val-file"):
+        return "no validation: the run has no --val-file"
+    return "no validation yet"
+
+
+def print_notes(notes):
+    for n in notes:
+        print("plot_history.py: %s" % n, file=sys.stderr)
+
+
 def plot_metrics(rows, out, title):
     import matplotlib
     matplotlib.use("Agg")
@@ -47,25 +66,40 @@ def plot_metrics(rows, out, title):
 
     fig, ax = plt.subplots(2, 2, figsize=(11, 7))
     a0, a1, a2, a3 = ax[0][0], ax[0][1], ax[1][0], ax[1][1]
-    a0.plot(*col("log", "loss"), lw=1.0, color="C0")
-    a0.set_title("train loss per log interval")
-    a0.set_ylabel("loss (nats/token)")
-    a1.plot(*col("epoch", "train_loss"), "o-", label="train (epoch mean)")
-    vs, vl = col("val", "val_loss")
-    if vs:
-        a1.plot(vs, vl, "s-", label="validation")
-    a1.set_title("loss")
-    a1.legend()
-    a2.plot(*col("val", "perplexity"), "s-", color="C2")
-    a2.set_title("validation perplexity")
-    a3.plot(*col("log", "lr"), color="C3")
-    a3.set_title("learning rate")
+    notes = []
+    cfg = next((r.get("config") for r in rows if r.get("type") == "start" and r.get("config")), None)
     for a_ in (a0, a1, a2, a3):
         a_.set_xlabel("step")
         a_.grid(alpha=0.3)
         a_.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a0.set_title("train loss per log interval")
+    a0.set_ylabel("loss (nats/token)")
+    a1.set_title("loss")
+    a2.set_title("validation perplexity")
+    a3.set_title("learning rate")
+    ls, ll = col("log", "loss")
+    if ls:
+        a0.plot(ls, ll, lw=1.0, color="C0")
+        a3.plot(*col("log", "lr"), color="C3")
+    else:
+        say_empty(a0, "train loss", "no log row yet", notes)
+        say_empty(a3, "learning rate", "no log row yet", notes)
+    es, el = col("epoch", "train_loss")
+    vs, vl = col("val", "val_loss")
+    if es:
+        a1.plot(es, el, "o-", label="train (epoch mean)")
+    if vs:
+        a1.plot(vs, vl, "s-", label="validation")
+        a2.plot(*col("val", "perplexity"), "s-", color="C2")
+    else:
+        say_empty(a2, "validation perplexity", no_val_reason(cfg), notes)
+    if es or vs:
+        a1.legend()
+    else:
+        say_empty(a1, "loss", "no finished epoch and no validation yet", notes)
     fig.suptitle(title or "expert-dist run (%d rows)" % len(rows))
     fig.tight_layout()
+    print_notes(notes)
     tmp = out + ".tmp.png"
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
@@ -137,41 +171,63 @@ def main():
 
     fig, ax = plt.subplots(2, 2, figsize=(11, 7))
     a0, a1, a2, a3 = ax[0][0], ax[0][1], ax[1][0], ax[1][1]
-    evals = h.get("evals", {})  # every validation by step (histories since checkpoint format 2)
-    e_step, e_loss, e_ppl = evals.get("step", []), clean(evals.get("val_loss", [])), clean(evals.get("perplexity", []))
-    a0.plot(s_step, s_loss, lw=1.0, color="C0", label="train (per log interval)")
-    if e_step:
-        a0.plot(e_step, e_loss, "s-", color="C1", label="validation")
-        a0.legend()
-    a0.set_title("loss by step")
-    a0.set_xlabel("step")
-    a0.set_ylabel("loss (nats/token)")
-    a1.plot(epochs, clean(h["train_loss"]), "o-", label="train")
-    if any(v is not None for v in h.get("val_loss", [])):
-        a1.plot(epochs, clean(h["val_loss"]), "s-", label="validation")
-    a1.set_title("loss per epoch")
-    a1.set_xlabel("epoch")
-    a1.legend()
-    ppl = clean(h.get("perplexity", []))
-    if e_step:
-        a2.plot(e_step, e_ppl, "s-", color="C2")
-        a2.set_xlabel("step")
-    elif any(not math.isnan(v) for v in ppl):
-        a2.plot(epochs, ppl, "s-", color="C2")
-        a2.set_xlabel("epoch")
-    a2.set_title("validation perplexity")
-    a3.plot(s_step, s_lr, color="C3")
-    a3.set_title("learning rate")
-    a3.set_xlabel("step")
     from matplotlib.ticker import MaxNLocator
     for a_ in (a0, a1, a2, a3):
         a_.grid(alpha=0.3)
         a_.xaxis.set_major_locator(MaxNLocator(integer=True))
+    notes = []
     cfg = h.get("config", {})
+    evals = h.get("evals", {})  # every validation by step (histories since checkpoint format 2)
+    e_step, e_loss, e_ppl = evals.get("step", []), clean(evals.get("val_loss", [])), clean(evals.get("perplexity", []))
+    a0.set_title("loss by step")
+    a0.set_xlabel("step")
+    a0.set_ylabel("loss (nats/token)")
+    a3.set_title("learning rate")
+    a3.set_xlabel("step")
+    if s_step:
+        a0.plot(s_step, s_loss, lw=1.0, color="C0", label="train (per log interval)")
+        a3.plot(s_step, s_lr, color="C3")
+    else:
+        say_empty(a0, "loss by step", "no log row yet", notes)
+        say_empty(a3, "learning rate", "no log row yet", notes)
+    if e_step:
+        a0.plot(e_step, e_loss, "s-", color="C1", label="validation")
+    if s_step and e_step:
+        a0.legend()
+    a1.set_title("loss per epoch")
+    a1.set_xlabel("epoch")
+    train_l, val_l = clean(h["train_loss"]), clean(h.get("val_loss", []))
+    has_val = any(not math.isnan(v) for v in val_l)
+    if len(epochs) >= 2:
+        a1.plot(epochs, train_l, "o-", label="train")
+        if has_val:
+            a1.plot(epochs, val_l, "s-", label="validation")
+        a1.legend()
+    elif len(epochs) == 1:
+        # one point is not a curve (and sat on fractional epoch ticks): say its values
+        text = "one finished epoch: train loss %.4f" % train_l[0]
+        if has_val:
+            text += ", validation %.4f" % val_l[0]
+        say_empty(a1, "loss per epoch", text + "\n(by step: left)", notes)
+    else:
+        say_empty(a1, "loss per epoch", "no finished epoch yet", notes)
+    ppl = clean(h.get("perplexity", []))
+    a2.set_title("validation perplexity")
+    if e_step:
+        a2.plot(e_step, e_ppl, "s-", color="C2")
+        a2.set_xlabel("step")
+    elif len(epochs) >= 2 and any(not math.isnan(v) for v in ppl):
+        a2.plot(epochs, ppl, "s-", color="C2")
+        a2.set_xlabel("epoch")
+    elif any(not math.isnan(v) for v in ppl):
+        say_empty(a2, "validation perplexity", "one validation: perplexity %.2f" % ppl[0], notes)
+    else:
+        say_empty(a2, "validation perplexity", no_val_reason(cfg), notes)
     title = a.title or "expert-dist %s (D%s L%s), lr %s" % (cfg.get("preset", "?"), cfg.get("d-model", "?"),
                                                             cfg.get("n-layers", "?"), cfg.get("lr", "?"))
     fig.suptitle(title)
     fig.tight_layout()
+    print_notes(notes)
     fig.savefig(out, dpi=100)
     print(out)
     return 0

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config git
   libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools
-  libjansson-dev libutf8proc-dev libpcre2-dev libinih-dev libcmocka-dev
+  libjansson-dev libutf8proc-dev libpcre2-dev libcmocka-dev
   zlib1g-dev libzstd-dev           # .gz and .zst input shards of `prepare` (src/textin)
   libstemmer-dev python3-nltk      # ROUGE's --rouge-stem (Snowball); NLTK's BLEU in tests/metrics
   libsentencepiece-dev python3-sentencepiece python3-regex   # user tokenizers (src/tokenizer/spm_wrap.cc) and their tests

@@ -166,15 +166,20 @@ int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *e
  * this build lacks. Train (fresh start), and ed_ckpt_load below. */
 ed_gpt *ed_ckpt_model_new(const ed_options *o, int vocab, const ed_machine *mach, ed_error *err);
 /* The one way resume, eval, generate, export and --init-from get a model from a
- * checkpoint: the options it dictates for `uses` replace those in *o; *tok gets its
- * tokenizer and *model a model of its shape (ed_ckpt_model_new with mach) holding its
- * weights, both owned by the caller. On failure -1 with err naming the file, *tok and
- * *model NULL, *o possibly partly updated. */
+ * checkpoint: the options it dictates for `uses` (ed_options_dictate: the options
+ * table's ckpt column; the preset's other values from the checkpoint's preset) replace
+ * those in *o; *tok gets its tokenizer and *model a model of its shape
+ * (ed_ckpt_model_new with mach) holding its weights, both owned by the caller. *dict
+ * (NULL: not wanted) lists what the user set and the checkpoint overrules: a resume
+ * (uses ED_CMD_TRAIN) warns with it; for any other `uses` a command-line flag among them
+ * is refused before the weights are read: -1 with err and dict->n_flags > 0 (eval and
+ * generate cannot honour it: a usage error, exit 2). On failure -1 with err naming the
+ * file, *tok and *model NULL, *o possibly partly updated. */
 int ed_ckpt_load(ed_ckpt *c, unsigned uses, ed_options *o, const ed_machine *mach, ed_tokenizer **tok,
-                 ed_gpt **model, ed_error *err);
+                 ed_gpt **model, ed_dictated *dict, ed_error *err);
 /* The same for a command that needs nothing else from the file: open, load, close. */
 int ed_ckpt_load_file(const char *path, unsigned uses, ed_options *o, const ed_machine *mach, ed_tokenizer **tok,
-                      ed_gpt **model, ed_error *err);
+                      ed_gpt **model, ed_dictated *dict, ed_error *err);
 
 /* A summary read without loading any tensor: for `inspect`, find_latest and tools. */
 typedef struct {

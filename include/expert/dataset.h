@@ -49,6 +49,9 @@
 
 /* ---- documents ---------------------------------------------------------------- */
 
+/* Room for "file:line: what is wrong" of a skipped line. */
+#define ED_BAD_LINE_LEN 512
+
 typedef struct {
     const char *text_field; /* .jsonl field holding the text (default "text") */
     ed_text_format format;  /* AUTO: by the extension (.txt / .jsonl), else refused */
@@ -67,11 +70,17 @@ typedef struct {
     long *line;    /* 1-based line where the document starts in its file */
     char *path;    /* source file */
     long skipped;  /* bad lines skipped (only with skip_bad_lines) */
+    char first_bad[ED_BAD_LINE_LEN]; /* "file:line: what is wrong" of the first one skipped */
     /* instruction data only (NULL otherwise): the completion spans of document d, in
      * order, non-empty and not overlapping; the bytes outside them are prompt */
     size_t *n_spans;
     ed_span **spans;
 } ed_docs;
+
+/* --skip-bad-lines' one warning line on stderr, the same from train, eval and prepare:
+ * "warning: --skip-bad-lines: N bad line(s) skipped; the first: FILE:LINE: what". Nothing
+ * when n is 0. */
+void ed_docs_warn_skipped(long n, const char *first_bad);
 
 /* Reads .txt (paragraphs separated by blank lines) or .jsonl (one JSON object per line),
  * either optionally compressed (.gz: gzip, .zst: zstd; read as they stream in). Errors
@@ -131,6 +140,7 @@ typedef struct {
     void (*progress)(void *progress_ctx, uint64_t raw_bytes);
     void *progress_ctx;
     long skipped;         /* out: bad .jsonl lines skipped (skip_bad_lines) */
+    char first_bad[ED_BAD_LINE_LEN]; /* out: the first one's "file:line: what" ("" if none) */
     uint64_t text_bytes;  /* out: decompressed bytes read */
 } ed_scan;
 int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_error *err);

@@ -1,6 +1,6 @@
 /* options.h — every option of `expert-dist train/eval/generate/prepare`, with one table
  * that drives the command line (GNU long options, kebab-case), the config file (INI,
- * same key names, via inih), `--help`, the printed effective config, and the /config
+ * same key names), `--help`, the printed effective config, and the /config
  * attributes of checkpoints.
  *
  * Precedence: built-in defaults < --preset < --config file < command-line flags.
@@ -17,6 +17,8 @@
 #include "expert/tokenizer.h"
 
 #define ED_PATH_MAX 1024
+/* Room for the rows of the options table (options_table.c checks it holds them). */
+#define ED_OPT_MAX_ROWS 128
 
 /* --on-nan: what a step with a NaN/Inf loss or gradient norm does. */
 typedef enum { ED_NAN_SKIP = 0, ED_NAN_STOP = 1 } ed_nan_policy;
@@ -140,7 +142,15 @@ typedef struct {
     char val_generate[ED_PATH_MAX];/* train: references file scored at validations */
     long val_generate_every;       /* train: score it at every N-th validation (1 = each) */
     ed_best_metric best_metric;    /* val_loss | bleu | rougeL */
+    int allow_data_change;         /* --resume in mid-epoch on other training data: restart the epoch */
+
+    /* Not an option: where each row's value came from (index = row of the table):
+     * ED_GIVEN_CONFIG (config file) and/or ED_GIVEN_FLAG (command line), 0 = default or
+     * preset. What a checkpoint's dictated value is weighed against (ed_options_dictate). */
+    unsigned char given[ED_OPT_MAX_ROWS];
 } ed_options;
+
+enum { ED_GIVEN_CONFIG = 1, ED_GIVEN_FLAG = 2 };
 
 /* The commands of expert-dist as bits of the table's `commands` column: which commands an
  * option applies to. `expert-dist COMMAND --help` lists only those; the parser still
@@ -181,6 +191,38 @@ typedef struct {
 
 /* The table (NULL-name terminated) and its length. */
 const ed_option_spec *ed_option_table(size_t *n);
+/* For an unknown option name: ours for a name other trainers use ("learning-rate" ->
+ * "lr", "fp16" -> "precision bf16": the alias list of options_table.c), else the nearest
+ * option name by edit distance if it is near, else NULL. */
+const char *ed_option_suggest(const char *name);
+/* The row's index in the table (what ed_options.given is indexed by). */
+size_t ed_option_index(const ed_option_spec *s);
+
+/* ---- what a checkpoint dictates -----------------------------------------------------
+ * The table's ckpt column says which options a checkpoint's stored value replaces for a
+ * command (resume = ED_CMD_TRAIN, eval, generate). ed_options_dictate is the one place
+ * that applies it:
+ *  - the preset is the checkpoint's: the values a preset sets and the user did not
+ *    (epochs, eval-interval ...) come from the checkpoint's preset, never half from
+ *    another one;
+ *  - every dictated row takes the stored value, and the model shape the /model group's;
+ *  - the rows the user set (o->given) to another value are listed, as the words that set
+ *    them ("--d-model 64 --tokenizer bpe") beside the checkpoint's values ("d-model 128,
+ *    tokenizer word"). Resume warns with them; eval and generate refuse the command-line
+ *    ones (they cannot honour them) and warn about the config file's. */
+typedef struct {
+    int n;                /* rows listed */
+    int n_flags;          /* ... of which set on the command line (the rest by the config file) */
+    char user[1024];      /* "--d-model 64 --tokenizer bpe" (truncated with "..." if long) */
+    char stored[1024];    /* "d-model 128, tokenizer word" */
+} ed_dictated;
+/* `stored`: the options as the checkpoint holds them (ed_ckpt_read_options with
+ * ED_CMD_INSPECT over a copy of *o). Updates *o; fills *out. */
+void ed_options_dictate(ed_options *o, const ed_options *stored, ed_command cmd, ed_dictated *out);
+/* Command-line flags whose row does not apply to `cmd` (the commands column): -1 with
+ * err naming them and `name` (the command), for commands that would otherwise ignore
+ * them (eval, generate). Config-file values are not checked: one file serves every command. */
+int ed_options_check_applicable(const ed_options *o, ed_command cmd, const char *name, ed_error *err);
 
 void ed_options_defaults(ed_options *o);
 /* Applies a preset by name ("tiny", "small", "seed"); -1 with err if unknown. */
@@ -189,13 +231,18 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err);
 int ed_parse_bool(const char *v, int *out);
 /* Sets one option from its string form, as from the command line or config file. */
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err);
-/* Loads an INI config file (keys = option names, optional [sections] ignored);
- * errors name file:line. */
+/* Loads a config file: UTF-8 text of `key = value` lines of any length (keys = option
+ * names, `key: value` too), `;` or `#` comment lines, ` ;` comments after a value,
+ * optional [sections] (ignored). A value in double quotes is taken verbatim with the
+ * escapes \" \\ \n \t \r: ed_options_print writes a value that way when it could not
+ * be read back otherwise (edge whitespace, a line break, a `;`), so a run's config.ini
+ * always reads back as the run. Errors name file:line. */
 int ed_options_load_ini(ed_options *o, const char *path, ed_error *err);
 /* Cross-field validation (the model shape through ed_model_config_check, stride >= 1,
  * max_length <= max_seq_len, ...). */
 int ed_options_validate(const ed_options *o, ed_error *err);
-/* Prints "name = value" lines (the effective config) to f. */
+/* Prints "name = value" lines (the effective config) to f, in the config file format
+ * (ed_options_load_ini reads them back to the same options). */
 void ed_options_print(const ed_options *o, FILE *f);
 /* Formats one option's value as text into buf (a choice as its name). */
 void ed_options_format(const ed_options *o, const ed_option_spec *spec, char *buf, size_t len);
@@ -209,7 +256,7 @@ char *ed_options_to_json(const ed_options *o);
 
 /* What ed_options_parse_argv found besides options. positional[] points into argv. */
 typedef struct {
-    int help, version;
+    int help, version, help_markdown; /* --help, -V/--version, --help-markdown (docs/usage.md's table) */
     char config[ED_PATH_MAX];   /* -c/--config, "" if none */
     int n_positional;
     char **positional;          /* malloc'd array of pointers into argv; free with ed_args_free */
@@ -222,7 +269,12 @@ typedef struct {
  * fields (call ed_options_validate). Errors: one line naming the flag or file:line. */
 int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_error *err);
 void ed_args_free(ed_args *a);
-/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups. */
+/* Prints, as help, the options that apply to `cmd` (an ed_command bit), under their groups
+ * (each group once). */
 void ed_options_help(FILE *f, ed_command cmd);
+/* Every option as a Markdown table (group, commands, default of the tiny preset and of
+ * the presets that differ, help): docs/usage.md's option reference is this output
+ * (`expert-dist --help-markdown`; scripts/options_doc.py keeps it in sync). */
+void ed_options_help_markdown(FILE *f);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct {
 typedef struct {
     uint64_t n_docs[2], n_tokens[2]; /* [0] train, [1] val */
     long skipped[2];                 /* bad .jsonl lines skipped (skip_bad_lines) */
+    char first_bad[ED_BAD_LINE_LEN]; /* the first one's "file:line: what" (train before val) */
     int vocab_size;
     ed_tok_kind kind;
     size_t n_files;                  /* input files, both splits */

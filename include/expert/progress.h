@@ -18,7 +18,7 @@
 
 typedef struct {
     int epoch, epochs;         /* epoch is 1-based for printing */
-    long step, steps;          /* step inside the epoch (1-based) of steps per epoch */
+    long step, steps;          /* global step (the one validation lines and history use) of the run's total */
     long global_step, total_steps;
     double loss, lr, grad_norm;
     double tokens_per_s;       /* global (all ranks) */
@@ -26,7 +26,7 @@ typedef struct {
     double elapsed, eta;       /* seconds; eta < 0 = unknown */
 } ed_progress;
 
-/* One line, no newline: "epoch 1/3 step 10/120 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...". */
+/* One line, no newline: "epoch 2/3 step 130/360 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...". */
 void ed_progress_format(const ed_progress *p, char *buf, size_t len);
 /* On a TTY: "\r[#####.....] <line>" overwriting itself (final = 1 ends it with a newline);
  * otherwise the plain line with a newline, and only when final = 1. */

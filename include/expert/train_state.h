@@ -42,8 +42,16 @@ typedef struct {
     double log_loss_sum;   /* the same since the last log row */
     long log_count;
     long nan_skipped;      /* steps skipped because the loss or grad norm was NaN/Inf (--on-nan skip) */
+    uint64_t data_fingerprint; /* ed_dataset_fingerprint of the training windows (0 = unknown,
+                                * a file written before it was stored): a resume in mid-epoch
+                                * on other data is refused (--allow-data-change) */
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);
+
+/* Where a run stands, as every line of output says it (docs/usage.md, "Numbers in the
+ * output"): epochs count from 1, so "in epoch 2" while epoch 2 is under way, and
+ * "2 epoch(s) done" at the boundary after it. */
+void ed_train_state_where(const ed_train_state *s, char *buf, size_t len);
 
 #endif

@@ -90,6 +90,7 @@ typedef struct {
     ckpt_ftype type;
     size_t offset;
     int since; /* format version that added the field; older files do not have it */
+    int optional; /* added without a version bump: a file may lack it (the caller's value stays) */
 } ckpt_field;
 
 /* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */

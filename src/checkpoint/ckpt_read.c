@@ -282,6 +282,7 @@ int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *e
     if (!ckpt_exists(r, "/trainer")) rc = ckpt_fail(r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
         if (f->since > r->format_version) continue; /* newer than the file: the caller's value stays */
+        if (f->optional && !ckpt_has_attr(r, "/trainer", f->name)) continue;
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {

@@ -59,12 +59,21 @@ static void print_help(const command *c) {
            "  -h, --help                       this help\n"
            "  -V, --version                    version and git commit\n");
     ed_options_help(stdout, c->id);
-    printf("\nPrecedence: defaults < --preset (default tiny) < --config file < flags.\n"
-           "Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
-           "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written),\n"
-           "4 communication timeout (--comm-timeout: a rank stopped answering), 130 interrupted\n"
-           "(SIGINT/Ctrl-C: last.h5 written; a second Ctrl-C stops at once).\n"
-           "Full documentation: docs/usage.md\n");
+    /* what applies to this command only: training's precedence and preemption are not
+     * generate's or inspect's */
+    if (c->id == ED_CMD_TRAIN || c->id == ED_CMD_PREPARE)
+        printf("\nPrecedence: defaults < --preset (default tiny) < --config file < flags.\n");
+    if (c->id == ED_CMD_EVAL || c->id == ED_CMD_GENERATE)
+        printf("\nThe checkpoint decides the model, its window length and its tokenizer: a flag it\n"
+               "overrules, or one this command does not use, is refused (exit 2).\n");
+    if (c->id == ED_CMD_TRAIN)
+        printf("Exit status: 0 ok, 1 failure (bad data, write error, NaN with --on-nan stop),\n"
+               "2 usage (bad flags or config), 3 preempted (SIGTERM/SIGUSR1: last.h5 written),\n"
+               "4 communication timeout (--comm-timeout: a rank stopped answering), 130 interrupted\n"
+               "(SIGINT/Ctrl-C: last.h5 written; a second Ctrl-C stops at once).\n");
+    else
+        printf("Exit status: 0 ok, 1 failure (bad or unreadable input, write error), 2 usage (bad flags).\n");
+    printf("Full documentation: docs/usage.md\n");
 }
 
 /* -o/--checkpoint-dir given on the command line (import/export take it as the output). */
@@ -149,6 +158,11 @@ int main(int argc, char **argv) {
     ed_error err = {{0}};
     int rc = ED_EXIT_USAGE;
     if (ed_options_parse_argv(&o, argc - first, argv + first, &a, &err) != 0) goto usage;
+    if (a.help_markdown) {
+        if (d.rank == 0) ed_options_help_markdown(stdout);
+        rc = ED_EXIT_OK;
+        goto out;
+    }
     if (a.help || (first == 2 && strcmp(argv[1], "help") == 0)) {
         if (d.rank == 0) print_help(cmd);
         rc = ED_EXIT_OK;
@@ -176,6 +190,11 @@ int main(int argc, char **argv) {
      * --max-seq-len (a model option) must not limit */
     if (cmd->id == ED_CMD_PREPARE && o.max_length > o.model.max_seq_len) o.model.max_seq_len = o.max_length;
     if (ed_options_validate(&o, &err) != 0) goto usage;
+    /* eval and generate would ignore a training flag silently: refuse it instead (a
+     * config file's keys are not checked: one file serves every command) */
+    if ((cmd->id == ED_CMD_EVAL || cmd->id == ED_CMD_GENERATE) &&
+        ed_options_check_applicable(&o, cmd->id, cmd->name, &err) != 0)
+        goto usage;
     /* The kernel path (ED_ISA) is chosen here, before any work, so a path this CPU or this
      * build lacks is a usage error on every rank rather than an abort mid-run. */
     if (ed_isa_init(err.msg, sizeof err.msg) != 0) goto usage;

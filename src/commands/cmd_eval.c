@@ -20,12 +20,21 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     int rc = ED_EXIT_FAILURE, have_ds = 0;
     ed_set_threads(ed_dist_threads(d, o.threads, NULL));
 
-    /* the model, its windows and tokenizer from the checkpoint, the rest from the flags */
-    int status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
-    if (ed_dist_agree(d, status, &err) != 0) goto out;
+    /* the model, its windows and tokenizer from the checkpoint, the rest from the flags;
+     * a flag the checkpoint overrules is refused (every rank reads the same file, so
+     * every rank sees the same refusal) */
+    ed_dictated dict = {0};
+    int status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &dict, &err);
+    if (ed_dist_agree(d, status, &err) != 0) {
+        if (status != 0 && dict.n_flags > 0) rc = ED_EXIT_USAGE;
+        goto out;
+    }
+    if (dict.n > 0 && d->rank == 0)
+        fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
+    if (status == 0 && d->rank == 0) ed_docs_warn_skipped(docs.skipped, docs.first_bad);
     if (status == 0) {
         ed_window_options wo = {.max_length = o.max_length, .stride = o.stride, .pack = o.pack,
                                 .loss_on = o.loss_on, .truncate = o.truncate};

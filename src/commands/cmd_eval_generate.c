@@ -22,8 +22,14 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     /* every rank reads the file: a bad line is found everywhere, named once by rank 0 */
     int status = ed_refs_read(o.val_file, &refs, &err);
     if (ed_dist_agree(d, status, &err) != 0) goto out;
-    status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &err);
-    if (ed_dist_agree(d, status, &err) != 0) goto out;
+    ed_dictated dict = {0}; /* a flag the checkpoint overrules is refused, as in plain eval */
+    status = ed_ckpt_load_file(o.checkpoint, ED_CMD_EVAL, &o, NULL, &tok, &m, &dict, &err);
+    if (ed_dist_agree(d, status, &err) != 0) {
+        if (status != 0 && dict.n_flags > 0) rc = ED_EXIT_USAGE;
+        goto out;
+    }
+    if (dict.n > 0 && d->rank == 0)
+        fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
     /* the predictions file is opened now: a path that cannot be written fails before the work */
     ed_atomic_file pred;
     int have_pred = d->rank == 0 && o.predictions[0];

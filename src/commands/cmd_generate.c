@@ -136,7 +136,7 @@ static void keep(char **out, size_t *len, const char *s, size_t n) {
 }
 
 /* Prints the samples; `out` (may be NULL) receives a copy of the sample lines. */
-static int generate(const ed_options *in, char **out, ed_error *err) {
+static int generate(const ed_options *in, char **out, int *usage, ed_error *err) {
     size_t out_len = 0;
     ed_options o = *in;
     prompt_list prompts = {0};
@@ -149,10 +149,15 @@ static int generate(const ed_options *in, char **out, ed_error *err) {
     }
     /* model, tokenizer and the window length (max-length) the checkpoint was trained with */
     loaded l = {0};
-    if (ed_ckpt_load_file(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, err) != 0) {
+    ed_dictated dict = {0};
+    if (ed_ckpt_load_file(o.checkpoint, ED_CMD_GENERATE, &o, NULL, &l.tok, &l.model, &dict, err) != 0) {
+        *usage = dict.n_flags > 0; /* a flag the checkpoint overrules: refused */
         prompts_free(&prompts);
         return -1;
     }
+    if (dict.n > 0)
+        fprintf(stderr, "warning: generate: ignoring the config file's %s (the checkpoint's %s)\n", dict.user,
+                dict.stored);
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
     for (int p = 0; p < prompts.n; p++) /* generation needs one token to start from */
@@ -216,19 +221,20 @@ static int generate(const ed_options *in, char **out, ed_error *err) {
 
 int ed_generate_text(const ed_options *o, const ed_dist *d, char **text) {
     ed_error err = {{0}};
-    int status = 0;
+    int status = 0, usage = 0;
     if (text) *text = NULL;
     if (d->rank == 0) {
         ed_set_threads(ed_dist_threads(d, o->threads, NULL));
-        status = generate(o, text, &err);
+        status = generate(o, text, &usage, &err);
     }
     if (ed_dist_agree(d, status, &err) != 0) {
+        ed_dist_bcast(d, &usage, sizeof usage, 0); /* every rank exits with rank 0's status */
         if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
         if (text) {
             free(*text);
             *text = NULL;
         }
-        return ED_EXIT_FAILURE;
+        return usage ? ED_EXIT_USAGE : ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;
 }

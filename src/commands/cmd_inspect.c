@@ -42,9 +42,12 @@ static int show(ed_ckpt *c, const char *path, ed_error *err) {
     if (!info.has_trainer) {
         printf("progress: none (a model-only checkpoint: `generate`/`eval` it, `train --init-from` it)\n");
     } else {
-        printf("progress: epoch %d, step_in_epoch %ld, global_step %ld, tokens_seen %ld, elapsed %.1fs, "
-               "written by %d rank(s)\n",
-               st.epoch, st.step_in_epoch, st.global_step, st.tokens_seen, st.elapsed, st.world_size);
+        char where[96];
+        ed_train_state_where(&st, where, sizeof where); /* as train and its resume line say it */
+        if (st.epoch_windows > 0 || st.step_in_epoch > 0)
+            snprintf(where + strlen(where), sizeof where - strlen(where), " (step_in_epoch %ld)", st.step_in_epoch);
+        printf("progress: %s, global_step %ld, tokens_seen %ld, elapsed %.1fs, written by %d rank(s)\n", where,
+               st.global_step, st.tokens_seen, st.elapsed, st.world_size);
         printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
                st.bad_evals, st.stop, st.nan_skipped);
     }

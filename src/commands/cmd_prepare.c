@@ -36,6 +36,7 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         if (d->rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
         return ED_EXIT_FAILURE;
     }
+    if (d->rank == 0) ed_docs_warn_skipped(rep.skipped[0] + rep.skipped[1], rep.first_bad);
     /* every rank's peak resident set, to rank 0 (collective: before any rank returns) */
     double *rss = ed_calloc((size_t)d->world, sizeof *rss);
     ed_dist_peak_rss(d, rss);
@@ -54,8 +55,6 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         printf("peak memory by rank (MB):");
         for (int r = 0; r < d->world; r++) printf(" %.1f", rss[r]);
         printf("\n");
-        if (rep.skipped[0] + rep.skipped[1])
-            printf("warning: %ld bad .jsonl line(s) skipped (--skip-bad-lines)\n", rep.skipped[0] + rep.skipped[1]);
     }
     free(rss);
     return ED_EXIT_OK;

@@ -106,6 +106,7 @@ static int scan_once(const char *path, int jsonl, const ed_read_options *opt, ed
     if (rc == 0) rc = ds_parse_finish(&f.p, err);
     if (rc == 0 && sc->hash) rc = ds_stream_drain(s, err); /* the rest of the file, for its hash */
     sc->skipped = f.p.skipped;
+    snprintf(sc->first_bad, sizeof sc->first_bad, "%s", f.p.first_bad);
     ds_parser_free(&f.p);
     free(f.carry);
     free(buf);
@@ -193,9 +194,14 @@ static int read_into(const char *path, const ed_read_options *opt, ds_docs_sink 
     if (format_of(path, opt) < 0) return unsupported(path, err);
     ed_scan sc = {.start = 0, .end = UINT64_MAX, .emit = ds_docs_push, .emit_example = ds_docs_push_example, .ctx = c};
     if (ed_docs_scan(path, opt, &sc, err) != 0) return -1;
+    if (sc.skipped && !c->docs->skipped) snprintf(c->docs->first_bad, sizeof c->docs->first_bad, "%s", sc.first_bad);
     c->docs->skipped += sc.skipped;
     if (sc.text_bytes == 0) return ed_fail(err, "%s: file is empty", path);
     return 0;
+}
+
+void ed_docs_warn_skipped(long n, const char *first_bad) {
+    if (n > 0) fprintf(stderr, "warning: --skip-bad-lines: %ld bad line(s) skipped; the first: %s\n", n, first_bad);
 }
 
 static int no_text(const char *what, const ed_docs *docs, ed_error *err) {

@@ -45,6 +45,7 @@ typedef struct {
     size_t plen, pcap;
     long pline;
     long skipped;           /* .jsonl lines skipped (skip_bad_lines) */
+    char first_bad[ED_BAD_LINE_LEN]; /* the first one's "file:line: what" */
     ds_emit_fn emit;
     ed_example_fn emit_example; /* instruction data; NULL: refused */
     void *ctx;

@@ -69,9 +69,26 @@ static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed
                 return 0;
             }
         } else if (!v) {
+            /* the fields it has, so the fix is one flag away */
+            char have[256] = "";
+            const char *key;
+            json_t *val;
+            size_t used = 0;
+            json_object_foreach(root, key, val) {
+                (void)val;
+                int k = snprintf(have + used, sizeof have - used, "%s\"%.40s\"", used ? ", " : "", key);
+                if (k < 0 || (size_t)k >= sizeof have - used) {
+                    memcpy(have + sizeof have - 6, ", ...", 6);
+                    used = sizeof have - 1;
+                    break;
+                }
+                used += (size_t)k;
+            }
             int instr = json_object_get(root, "prompt") || json_object_get(root, "messages");
-            ed_fail(&why, "%s:%ld: no \"%s\" field%s", p->path, p->lineno, p->field,
-                    instr ? " (instruction data? --format instruct reads prompt/completion and messages)" : "");
+            ed_fail(&why, "%s:%ld: no \"%s\" field (%s%s; %s)", p->path, p->lineno, p->field,
+                    used ? "its fields: " : "an empty object", have,
+                    instr ? "instruction data? --format instruct reads prompt/completion and messages"
+                          : "--text-field names the one holding the text");
         } else if (!json_is_string(v)) {
             ed_fail(&why, "%s:%ld: field \"%s\" is %s, expected a string", p->path, p->lineno, p->field,
                     json_type_name(v));
@@ -88,7 +105,7 @@ static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed
         if (err) *err = why;
         return -1;
     }
-    p->skipped++;
+    if (!p->skipped++) snprintf(p->first_bad, sizeof p->first_bad, "%.*s", (int)sizeof p->first_bad - 1, why.msg);
     return 0;
 }
 
@@ -145,6 +162,7 @@ static int read_buffer(const char *path, int jsonl, const char *data, size_t len
         i += m + (nl != NULL);
     }
     if (rc == 0) rc = ds_parse_finish(&p, err);
+    if (p.skipped && !docs->skipped) snprintf(docs->first_bad, sizeof docs->first_bad, "%s", p.first_bad);
     docs->skipped += p.skipped;
     ds_parser_free(&p);
     return rc;

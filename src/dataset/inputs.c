@@ -24,7 +24,23 @@ static void add(ed_inputs *in, size_t *cap, const char *path, uint64_t bytes) {
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* A run's own directory (checkpoint-dir: checkpoints, history, metrics.jsonl, config.ini)
+ * holds a .jsonl that is not text: reading metrics as a corpus is never what was meant. */
+static int is_run_dir(const char *dir) {
+    static const char *const marks[] = {"last.h5", "best.h5", "history.json", "metrics.jsonl"};
+    char p[4200];
+    struct stat st;
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, marks[i]);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return 1;
+    }
+    return 0;
+}
+
 static int add_dir(ed_inputs *in, size_t *cap, const char *dir, ed_error *err) {
+    if (is_run_dir(dir))
+        return ed_fail(err, "%s: a run directory (checkpoints, history, metrics.jsonl), not text: give the text "
+                            "files, or a directory that holds only them", dir);
     DIR *d = opendir(dir);
     if (!d) return ed_fail(err, "%s: cannot open directory: %s", dir, strerror(errno));
     char **names = NULL;

@@ -296,7 +296,7 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     ed_tokenizer *tok;
     ed_gpt *m;
     /* the model as generate would open it: shape, tokenizer and weights */
-    if (ed_ckpt_load_file(ckpt, ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, err) != 0) return -1;
+    if (ed_ckpt_load_file(ckpt, ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, NULL, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
     const int gpt2_ids = ed_tok_kind_of(tok) == ED_TOK_BPE;

@@ -1,10 +1,10 @@
-/* options_load.c — where option values come from: INI config files (via inih) and argv,
+/* options_load.c — where option values come from: INI config files and argv,
  * combined with the precedence defaults < preset < config file < flags. */
 #include <errno.h>
-#include <ini.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utf8proc.h>
 
 #include "expert/options.h"
 
@@ -19,10 +19,10 @@ typedef struct {
     int failed;
 } ini_ctx;
 
-static int on_ini_key(void *user, const char *section, const char *name, const char *value) {
-    (void)section; /* [sections] are allowed for readability; keys are global */
-    ini_ctx *c = user;
-    if (c->failed) return 1; /* keep only the first error; inih reports its line */
+/* One `key = value` ([sections] are allowed for readability; keys are global). 0 on a bad
+ * value, with c->err. */
+static int on_ini_key(ini_ctx *c, const char *name, const char *value) {
+    if (c->failed) return 0;
     int is_preset = strcmp(name, "preset") == 0;
     if (c->collect) {
         if (is_preset) snprintf(c->preset, sizeof c->preset, "%s", value);
@@ -33,16 +33,86 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
         c->failed = 1;
         return 0;
     }
+    c->o->given[ed_option_index(ed_option_find(name))] |= ED_GIVEN_CONFIG;
     return 1;
 }
 
-/* inih (Debian's build) reads lines into a fixed 200-byte buffer and would report a longer
- * line as a syntax error on the *next* line; say what is wrong instead. */
-#define ED_INI_MAX_LINE 198
+/* The config format, read here and written by ed_options_print (options.h): `key = value`
+ * lines of any length. Returns 0, or -1 with err at file:line. */
+static int unquote(char *v, const char **end_msg) {
+    /* "..." with \" \\ \n \t \r: in place */
+    char *w = v, *r = v + 1;
+    for (; *r && *r != '"'; r++) {
+        if (*r != '\\') {
+            *w++ = *r;
+            continue;
+        }
+        r++;
+        switch (*r) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case 'n': *w++ = '\n'; break;
+        case 't': *w++ = '\t'; break;
+        case 'r': *w++ = '\r'; break;
+        default: *end_msg = "unknown escape in a quoted value (\\\" \\\\ \\n \\t \\r)"; return -1;
+        }
+    }
+    if (*r != '"') return *end_msg = "unterminated quoted value", -1;
+    for (r++; *r == ' ' || *r == '\t'; r++) {
+    }
+    if (*r && *r != ';' && *r != '#') return *end_msg = "text after a quoted value", -1;
+    *w = '\0';
+    return 0;
+}
+
+static char *strip(char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = '\0';
+    return s;
+}
+
+static int parse_ini(ini_ctx *c, const char *path, char *text, ed_error *err) {
+    long line = 0;
+    for (char *next = text; next;) {
+        char *s = next;
+        line++;
+        char *nl = strchr(s, '\n');
+        if (nl) *nl = '\0';
+        next = nl ? nl + 1 : NULL;
+        if (line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
+            s += 3; /* a UTF-8 byte-order mark */
+        s = strip(s);
+        if (!*s || *s == ';' || *s == '#') continue;
+        if (*s == '[') {
+            if (!strchr(s, ']')) return ed_fail(err, "%s:%ld: syntax error (a [section] without ']')", path, line);
+            continue;
+        }
+        char *eq = strpbrk(s, "=:");
+        if (!eq) return ed_fail(err, "%s:%ld: syntax error (expected `key = value`)", path, line);
+        *eq = '\0';
+        char *key = strip(s), *value = strip(eq + 1);
+        const char *why = NULL;
+        if (*value == '"') {
+            if (unquote(value, &why) != 0) return ed_fail(err, "%s:%ld: %s", path, line, why);
+        } else {
+            /* a comment after the value: ` ;` (or a value that is only a comment) */
+            for (char *p = value; *p; p++)
+                if (*p == ';' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+                    *p = '\0';
+                    value = strip(value);
+                    break;
+                }
+        }
+        if (!*key) return ed_fail(err, "%s:%ld: syntax error (no key before '=')", path, line);
+        if (!on_ini_key(c, key, value)) return ed_fail(err, "%s:%ld: %s", path, line, c->err.msg);
+    }
+    return 0;
+}
 
 static int load_ini(ini_ctx *c, const char *path, ed_error *err) {
-    /* Read it ourselves first: a directory, a device (/dev/zero would never end) or an
-     * over-long line each get their own message, and inih parses the text from memory. */
+    /* A directory, a device (/dev/zero would never end) or a binary file each get their
+     * own message. */
     struct stat st;
     if (stat(path, &st) != 0) return ed_fail(err, "%s: cannot open config file: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ed_fail(err, "%s: is a directory, expected a config file", path);
@@ -51,29 +121,20 @@ static int load_ini(ini_ctx *c, const char *path, ed_error *err) {
     size_t len;
     if (ed_read_file(path, &text, &len, err) != 0) return -1;
     long line = 1;
-    for (size_t i = 0, start = 0; i <= len; i++) {
-        if (i == len || text[i] == '\n') {
-            if (i - start > ED_INI_MAX_LINE) {
-                free(text);
-                return ed_fail(err, "%s:%ld: line longer than %d characters (the config parser's limit; "
-                               "give this option as a flag instead)", path, line, ED_INI_MAX_LINE);
-            }
-            start = i + 1;
-            line++;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k < 1 || cp == 0 || (cp < 0x20 && cp != '\n' && cp != '\t' && cp != '\r')) {
+            free(text);
+            return ed_fail(err, "%s:%ld: not a text config file (%s at byte offset %zu)", path, line,
+                           k < 1 ? "invalid UTF-8" : cp == 0 ? "a NUL byte" : "a control character", i);
         }
+        line += cp == '\n';
+        i += (size_t)k;
     }
-    if (strlen(text) != len) {
-        free(text);
-        return ed_fail(err, "%s: contains a NUL byte, not a text config file", path);
-    }
-    int rc = ini_parse_string(text, on_ini_key, c);
+    int rc = parse_ini(c, path, text, err);
     free(text);
-    if (rc == -2) return ed_fail(err, "%s: out of memory reading config file", path);
-    if (rc > 0) {
-        if (c->failed) return ed_fail(err, "%s:%d: %s", path, rc, c->err.msg);
-        return ed_fail(err, "%s:%d: syntax error (expected `key = value`)", path, rc);
-    }
-    return 0;
+    return rc;
 }
 
 int ed_options_load_ini(ed_options *o, const char *path, ed_error *err) {
@@ -120,6 +181,7 @@ static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, e
             name[len] = '\0';
             if (eq) value = eq + 1;
             if (strcmp(name, "help") == 0 && !eq) { a->help = 1; continue; }
+            if (strcmp(name, "help-markdown") == 0 && !eq) { a->help_markdown = 1; continue; }
             if (strcmp(name, "version") == 0 && !eq) { a->version = 1; continue; }
             if (strcmp(name, "config") == 0) {
                 if (!value) {
@@ -137,7 +199,11 @@ static int scan_argv(int argc, char **argv, flag_kv *kv, int *nkv, ed_args *a, e
                     continue;
                 }
             }
-            if (!s) return ed_fail(err, "unknown option '--%s' (see --help)", name);
+            if (!s) {
+                const char *near = ed_option_suggest(name);
+                if (near) return ed_fail(err, "unknown option '--%s': did you mean --%s?", name, near);
+                return ed_fail(err, "unknown option '--%s' (see --help)", name);
+            }
         } else { /* -x value, -xvalue */
             char c = arg[1];
             if (c == 'h' && !arg[2]) { a->help = 1; continue; }
@@ -203,9 +269,13 @@ int ed_options_parse_argv(ed_options *o, int argc, char **argv, ed_args *a, ed_e
         ini_ctx c2 = {.o = o, .skip_preset = 1};
         if (load_ini(&c2, a->config, err) != 0) goto out;
     }
+    size_t preset_row = ed_option_index(ed_option_find("preset"));
+    if (c.preset[0]) o->given[preset_row] |= ED_GIVEN_CONFIG;
+    if (flag_preset) o->given[preset_row] |= ED_GIVEN_FLAG;
     for (int i = 0; i < nkv; i++) {
         if (strcmp(kv[i].name, "config") == 0 || strcmp(kv[i].name, "preset") == 0) continue;
         if (ed_options_set(o, kv[i].name, kv[i].value, err) != 0) goto out;
+        o->given[ed_option_index(ed_option_find(kv[i].name))] |= ED_GIVEN_FLAG;
     }
     rc = 0;
 out:

@@ -5,6 +5,7 @@
  * checkpoint /config attributes all follow from the table. */
 #include "expert/options.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -107,6 +108,8 @@ static const ed_option_spec TABLE[] = {
     ROW("checkpoint-dir", ED_OPT_STR, checkpoint_dir, 'o', "loop", T|X, STORED,
         "directory for best.h5, last.h5, epoch-<N>.h5, step-<N>.h5, history, metrics.jsonl (import/export: the output)"),
     ROW("resume", ED_OPT_STR, resume, 'r', "loop", T, ONCE, "continue from a checkpoint PATH, or `auto` (newest in checkpoint-dir)"),
+    ROW("allow-data-change", ED_OPT_BOOL, allow_data_change, 0, "loop", T, ONCE,
+        "with --resume: accept other training data than the checkpoint's in mid-epoch (the epoch restarts)"),
     ROW("init-from", ED_OPT_STR, init_from, 0, "loop", T, ONCE,
         "start from the weights and tokenizer of a checkpoint (e.g. from `import`): new optimizer, new run"),
     ROW("compress", ED_OPT_INT, compress, 0, "loop", T, STORED, "checkpoint deflate level 0..9 (0 = off)"),
@@ -123,14 +126,14 @@ static const ed_option_spec TABLE[] = {
     CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system", T, STORED,
            "gradients on the wire: bf16 halves the allreduce bytes (summed in fp32)"),
     ROW("zero", ED_OPT_INT, zero, 0, "system", T, STORED, "ZeRO stage: 0 = replicated optimizer, 1 = optimizer state sharded over ranks"),
-    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T|E, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
+    ROW("recompute", ED_OPT_BOOL, recompute, 0, "system", T, STORED, "activation recomputation: keep block inputs only, recompute in backward (~L-fold less block memory, ~+30% time)"),
     ROW("dry-run", ED_OPT_BOOL, dry_run, 0, "system", T|G, ONCE, "print the model size and memory report, then exit"),
     ROW("comm-timeout", ED_OPT_INT, comm_timeout, 0, "system", T, STORED,
         "seconds any collective may wait for a rank before the job stops with exit 4 naming it (0 = off)"),
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
-    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|P|X|V, STORED, "print only the final summary and errors"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
@@ -180,10 +183,103 @@ static const ed_option_spec TABLE[] = {
 #undef STORED
 #undef ONCE
 
+/* Names users bring from other trainers (PyTorch scripts, Hugging Face TrainingArguments,
+ * nanoGPT/GPT-2 configs) and what ours is; an unknown option is looked up here before
+ * the nearest spelling (ed_option_suggest). */
+static const struct {
+    const char *theirs, *ours;
+} ALIASES[] = {
+    {"learning-rate", "lr"},
+    {"num-epochs", "epochs"},
+    {"num-train-epochs", "epochs"},
+    {"max-epochs", "epochs"},
+    {"lr-scheduler", "lr-schedule"},
+    {"lr-scheduler-type", "lr-schedule"},
+    {"fp16", "precision bf16"},
+    {"bf16", "precision bf16"},
+    {"mixed-precision", "precision bf16"},
+    {"gradient-checkpointing", "recompute"},
+    {"activation-checkpointing", "recompute"},
+    {"eval-steps", "eval-interval"},
+    {"evaluation-steps", "eval-interval"},
+    {"logging-steps", "log-interval"},
+    {"save-total-limit", "keep-last"},
+    {"output-dir", "checkpoint-dir"},
+    {"resume-from-checkpoint", "resume"},
+    {"per-device-train-batch-size", "batch-size"},
+    {"train-batch-size", "batch-size"},
+    {"gradient-accumulation-steps", "grad-accum"},
+    {"max-train-steps", "max-steps"},
+    {"warmup", "warmup-steps"},
+    {"max-seq-length", "max-length"},
+    {"block-size", "max-length"},
+    {"context-length", "max-length"},
+    {"n-embd", "d-model"},
+    {"hidden-size", "d-model"},
+    {"n-layer", "n-layers"},
+    {"num-layers", "n-layers"},
+    {"n-head", "n-heads"},
+    {"num-heads", "n-heads"},
+    {"num-attention-heads", "n-heads"},
+    {"intermediate-size", "d-ff"},
+    {"train-data", "train-file"},
+    {"eval-file", "val-file"},
+    {"validation-file", "val-file"},
+    {"tokenizer-file", "vocab-file"},
+    {"num-threads", "threads"},
+    {"max-tokens", "max-new-tokens"},
+};
+
+/* Levenshtein distance of a and b ('_' = '-'), capped: names are short. */
+static int distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            char ca = a[i - 1] == '_' ? '-' : a[i - 1], cb = b[j - 1] == '_' ? '-' : b[j - 1];
+            int best = diag + (ca != cb);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+const char *ed_option_suggest(const char *name) {
+    char norm[64];
+    size_t n = strlen(name);
+    if (n >= sizeof norm) return NULL;
+    for (size_t i = 0; i <= n; i++) norm[i] = name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++)
+        if (strcmp(norm, ALIASES[i].theirs) == 0) return ALIASES[i].ours;
+    /* the nearest name, if near: one edit in a short name, up to a third of a long one */
+    const char *best = NULL;
+    int best_d = (int)(n / 3 > 1 ? n / 3 : 1) + 1;
+    for (const ed_option_spec *s = TABLE; s->name; s++) {
+        int d = distance(norm, s->name);
+        if (d < best_d) best_d = d, best = s->name;
+    }
+    for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++) { /* --lerning-rate */
+        int d = distance(norm, ALIASES[i].theirs);
+        if (d < best_d) best_d = d, best = ALIASES[i].ours;
+    }
+    return best;
+}
+
+_Static_assert(sizeof TABLE / sizeof TABLE[0] - 1 <= ED_OPT_MAX_ROWS, "ed_options.given has a byte per row");
+
 const ed_option_spec *ed_option_table(size_t *n) {
     if (n) *n = sizeof TABLE / sizeof TABLE[0] - 1;
     return TABLE;
 }
+
+size_t ed_option_index(const ed_option_spec *s) { return (size_t)(s - TABLE); }
 
 void ed_options_defaults(ed_options *o) {
     memset(o, 0, sizeof *o);
@@ -234,22 +330,25 @@ void ed_options_defaults(ed_options *o) {
     o->best_metric = ED_BEST_VAL_LOSS;
 }
 
-/* A preset fixes the model shape and the windows, vocabulary and run length that go with
- * it; it is applied before the config file and the flags, so both can still change any
- * of it. `tiny` is the bare `expert-dist`: one packed epoch of the bundled corpus (about
- * 0.54 M tokens, 1072 steps of 8 windows) with a 4000-word vocabulary, validated every
- * 200 steps, in well under 90 s on 2 cores (README, quickstart). */
+/* A preset fixes the model shape and the windows, tokenizer, vocabulary and run length
+ * that go with it; it is applied before the config file and the flags, so both can still
+ * change any of it. `tiny` is the bare `expert-dist`: one packed epoch of the bundled
+ * corpus on a 4000-token byte-level BPE (no unknown token, so its closing sample reads
+ * as text; a 4000-word vocabulary left a quarter of the words <UNK>), validated every 200
+ * steps, in well under 90 s on 2 cores (README, quickstart). small and seed keep the seed
+ * pipeline's word tokenizer. */
 typedef struct {
     const char *name;
     int d_model, n_layers, n_heads, d_ff, max_seq_len, max_length, stride, epochs;
+    ed_tok_kind tokenizer;
     int vocab_size, pack;
     long eval_interval;
 } preset_row;
 
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, 4000, 1, 200},
-    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, 10000, 0, 0},
-    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, 10000, 0, 0},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200},
+    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0},
+    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, ED_TOK_WORD, 10000, 0, 0},
 };
 
 int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
@@ -265,6 +364,7 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->max_length = p->max_length;
         o->stride = p->stride;
         o->epochs = p->epochs;
+        o->tokenizer = p->tokenizer;
         o->vocab_size = p->vocab_size;
         o->pack = p->pack;
         o->eval_interval = p->eval_interval;

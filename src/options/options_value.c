@@ -59,7 +59,11 @@ static const char *choice_name(const ed_options *o, const ed_option_spec *s) {
 
 int ed_options_set(ed_options *o, const char *name, const char *value, ed_error *err) {
     const ed_option_spec *s = ed_option_find(name);
-    if (!s) return ed_fail(err, "unknown option '%s'", name);
+    if (!s) {
+        const char *near = ed_option_suggest(name);
+        if (near) return ed_fail(err, "unknown option '%s' (did you mean `%s`?)", name, near);
+        return ed_fail(err, "unknown option '%s'", name);
+    }
     if (strcmp(s->name, "preset") == 0) return ed_options_preset(o, value, err);
     char *field = (char *)o + s->offset;
     long long x;
@@ -145,11 +149,40 @@ void ed_options_format(const ed_options *o, const ed_option_spec *s, char *buf, 
     }
 }
 
+/* A value the config reader would not read back verbatim: whitespace at an edge, a
+ * line break or control character, a leading quote, or a `;`/`#` it would take for a
+ * comment. */
+static int needs_quotes(const char *v) {
+    size_t n = strlen(v);
+    if (!n) return 0;
+    if (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t' || v[0] == '"' || v[0] == ';' ||
+        v[0] == '#')
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (v[i] == ';' && (v[i - 1] == ' ' || v[i - 1] == '\t'))) return 1;
+    return 0;
+}
+
 void ed_options_print(const ed_options *o, FILE *f) {
     char buf[4200];
     for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
         ed_options_format(o, s, buf, sizeof buf);
-        fprintf(f, "%s = %s\n", s->name, buf);
+        if (!needs_quotes(buf)) {
+            fprintf(f, "%s = %s\n", s->name, buf);
+            continue;
+        }
+        fprintf(f, "%s = \"", s->name);
+        for (const char *p = buf; *p; p++) {
+            switch (*p) {
+            case '"': fputs("\\\"", f); break;
+            case '\\': fputs("\\\\", f); break;
+            case '\n': fputs("\\n", f); break;
+            case '\t': fputs("\\t", f); break;
+            case '\r': fputs("\\r", f); break;
+            default: fputc(*p, f);
+            }
+        }
+        fputs("\"\n", f);
     }
 }
 
@@ -184,32 +217,106 @@ char *ed_options_to_json(const ed_options *o) {
     return copy;
 }
 
+static const char *arg_of(const ed_option_spec *s) {
+    return s->type == ED_OPT_BOOL                                 ? ""
+           : s->type == ED_OPT_STR || s->type == ED_OPT_CHOICE ? " S"
+           : s->type == ED_OPT_FLOAT                           ? " X"
+                                                               : " N";
+}
+
+/* The groups in the order they first appear in the table: each once, whatever the row
+ * order (a row may sit apart from its group's others). */
+static int group_list(const char **groups, int max) {
+    int n = 0;
+    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+        int seen = 0;
+        for (int i = 0; i < n; i++) seen |= strcmp(groups[i], s->group) == 0;
+        if (!seen && n < max) groups[n++] = s->group;
+    }
+    return n;
+}
+
 void ed_options_help(FILE *f, ed_command cmd) {
     ed_options d;
     ed_options_defaults(&d);
     ed_error err;
     ed_options_preset(&d, "tiny", &err);
-    const char *last = "";
     char buf[96], def[4200], names[256];
-    for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
-        if (!(s->commands & cmd)) continue;
-        if (strcmp(last, s->group) != 0) fprintf(f, "\n%s options:\n", s->group);
-        last = s->group;
-        const char *arg = s->type == ED_OPT_BOOL                                 ? ""
-                          : s->type == ED_OPT_STR || s->type == ED_OPT_CHOICE ? " S"
-                          : s->type == ED_OPT_FLOAT                           ? " X"
-                                                                              : " N";
-        if (s->short_name)
-            snprintf(buf, sizeof buf, "  -%c, --%s%s", s->short_name, s->name, arg);
-        else
-            snprintf(buf, sizeof buf, "      --%s%s", s->name, arg);
-        ed_options_format(&d, s, def, sizeof def);
-        fprintf(f, "%-34s %s", buf, s->help);
-        if (s->type == ED_OPT_CHOICE) {
-            ed_names_join(s->choices, names, sizeof names);
-            fprintf(f, " (%s)", names);
+    const char *groups[16];
+    int ng = group_list(groups, 16);
+    for (int g = 0; g < ng; g++) {
+        int header = 0;
+        for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+            if (!(s->commands & cmd) || strcmp(s->group, groups[g]) != 0) continue;
+            if (!header++) fprintf(f, "\n%s options:\n", s->group);
+            if (s->short_name)
+                snprintf(buf, sizeof buf, "  -%c, --%s%s", s->short_name, s->name, arg_of(s));
+            else
+                snprintf(buf, sizeof buf, "      --%s%s", s->name, arg_of(s));
+            ed_options_format(&d, s, def, sizeof def);
+            fprintf(f, "%-34s %s", buf, s->help);
+            if (s->type == ED_OPT_CHOICE) {
+                ed_names_join(s->choices, names, sizeof names);
+                fprintf(f, " (%s)", names);
+            }
+            if (def[0] && strcmp(s->name, "prompt") != 0) fprintf(f, " [%s]", def);
+            fputc('\n', f);
         }
-        if (def[0] && strcmp(s->name, "prompt") != 0) fprintf(f, " [%s]", def);
-        fputc('\n', f);
+    }
+}
+
+/* A default as the docs write it: on/off for booleans, `text` for words, nothing for "". */
+static void doc_value(const ed_options *o, const ed_option_spec *s, char *buf, size_t len) {
+    char v[4200] = "";
+    ed_options_format(o, s, v, sizeof v);
+    if (s->type == ED_OPT_BOOL) snprintf(buf, len, "%s", strcmp(v, "true") == 0 ? "on" : "off");
+    else if (!v[0]) buf[0] = '\0';
+    else if (s->type == ED_OPT_STR || s->type == ED_OPT_CHOICE) snprintf(buf, len, "`%.200s`", v);
+    else snprintf(buf, len, "%.200s", v);
+}
+
+void ed_options_help_markdown(FILE *f) {
+    static const char *const presets[] = {"tiny", "small", "seed"};
+    static const char *const commands[] = {"train", "eval", "generate", "inspect", "prepare", "import", "export",
+                                           "verify"};
+    ed_options p[3];
+    ed_error err;
+    for (int i = 0; i < 3; i++) ed_options_defaults(&p[i]), ed_options_preset(&p[i], presets[i], &err);
+    fprintf(f, "| option | commands | default (tiny preset; others where they differ) | meaning |\n"
+               "|---|---|---|---|\n");
+    const char *groups[16];
+    int ng = group_list(groups, 16);
+    char opt[128], cmds[128], def[1024], v[256] = "", names[256];
+    for (int g = 0; g < ng; g++) {
+        fprintf(f, "| **%s** | | | |\n", groups[g]);
+        for (const ed_option_spec *s = ed_option_table(NULL); s->name; s++) {
+            if (strcmp(s->group, groups[g]) != 0) continue;
+            if (s->short_name) snprintf(opt, sizeof opt, "`-%c, --%s%s`", s->short_name, s->name, arg_of(s));
+            else snprintf(opt, sizeof opt, "`--%s%s`", s->name, arg_of(s));
+            cmds[0] = '\0';
+            for (int c = 0; c < 8; c++)
+                if (s->commands & (1u << c))
+                    snprintf(cmds + strlen(cmds), sizeof cmds - strlen(cmds), "%s%s", cmds[0] ? ", " : "", commands[c]);
+            doc_value(&p[0], s, def, sizeof def);
+            for (int i = 1; i < 3; i++) { /* "(small 256, seed 512)": the presets that differ */
+                doc_value(&p[i], s, v, sizeof v);
+                char tiny[256];
+                doc_value(&p[0], s, tiny, sizeof tiny);
+                if (strcmp(v, tiny) == 0 || strcmp(s->name, "preset") == 0) continue;
+                size_t l = strlen(def);
+                int first = strchr(def, '(') == NULL;
+                if (!first) def[--l] = '\0'; /* reopen the parenthesis */
+                snprintf(def + l, sizeof def - l, "%s%s %s)", first ? " (" : ", ", presets[i], v);
+            }
+            if (strcmp(s->name, "prompt") == 0) def[0] = '\0';
+            fprintf(f, "| %s | %s | %s | ", opt, cmds, def);
+            for (const char *c = s->help; *c; c++) /* a | inside a cell ends it */
+                fputs(*c == '|' ? "\\|" : (char[]){*c, 0}, f);
+            if (s->type == ED_OPT_CHOICE) {
+                ed_names_join(s->choices, names, sizeof names);
+                fprintf(f, " (%s)", names);
+            }
+            fprintf(f, " |\n");
+        }
     }
 }

@@ -262,6 +262,20 @@ static void source_of(const char *spec, const ed_inputs *in, char (*hash)[65], p
     *listing = l;
 }
 
+/* Collective: the first skipped line of the lowest rank that skipped one (the ranks read
+ * the inputs in rank order), on every rank. */
+static void first_bad_line(MPI_Comm comm, const prep_split_out *so, char *out) {
+    int rank, world, first;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &world);
+    int mine = so->skipped ? rank : world;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    char buf[ED_BAD_LINE_LEN];
+    memcpy(buf, so->first_bad, sizeof buf);
+    MPI_Bcast(buf, (int)sizeof buf, MPI_CHAR, first, comm);
+    memcpy(out, buf, sizeof buf);
+}
+
 /* ---- the whole command, stage by stage --------------------------------------------- */
 
 /* What the stages of one `prepare` share. Split s: 0 train, 1 val (specs[1] NULL: none). */
@@ -314,6 +328,7 @@ static int job_share_counts(prep_job *j, ed_prepare_report *rep, ed_error *err) 
         long skipped = 0;
         MPI_Allreduce(&j->so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, j->comm);
         if (rep) rep->skipped[s] = skipped;
+        if (skipped && rep && !rep->first_bad[0]) first_bad_line(j->comm, &j->so[s], rep->first_bad);
         if (docs == 0) status = prep_no_text(j->in[s].n == 1 ? j->in[s].path[0] : j->specs[s], skipped, err);
         MPI_Reduce(j->rank == 0 ? MPI_IN_PLACE : j->so[s].hash, j->so[s].hash, (int)(j->in[s].n * 65),
                    MPI_UNSIGNED_CHAR, MPI_MAX, 0, j->comm);

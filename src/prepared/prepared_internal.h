@@ -119,6 +119,7 @@ typedef struct {
     char (*hash)[65]; /* [n files], or NULL: no hashing; set by the rank that reads a file's first byte */
     uint64_t bytes;   /* out, added to: raw bytes of this rank's pieces */
     long skipped;     /* out, added to: bad .jsonl lines skipped */
+    char first_bad[ED_BAD_LINE_LEN]; /* out: this rank's first one ("file:line: what") */
 } prep_split_out;
 
 /* Streams this rank's byte ranges of the split's files (prepared_stream.c's header says

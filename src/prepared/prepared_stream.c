@@ -88,6 +88,7 @@ int prep_stream_split(MPI_Comm comm, const ed_inputs *in, const ed_read_options 
         if (ed_docs_scan(path, ro, &sc, err) != 0) return -1;
         /* a compressed shard of nothing: the file is not empty, its text is (as train says) */
         if (!plain && sc.text_bytes == 0) return ed_fail(err, "%s: file is empty", path);
+        if (sc.skipped && !so->skipped) memcpy(so->first_bad, sc.first_bad, sizeof so->first_bad);
         so->skipped += sc.skipped;
         if (hash) prep_sha256_hex(&sha, so->hash[i]);
         so->bytes += plain ? (end < size ? end : size) - start : size;

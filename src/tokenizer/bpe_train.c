@@ -214,7 +214,7 @@ static void trainer_free(trainer *t) {
 int ed_bpe_check_options(const ed_tok_options *opt, ed_error *err) {
     if (opt->vocab_size < ED_NUM_SPECIAL + 256)
         return ed_fail(err, "bpe: vocab_size %d is too small: byte-level BPE needs at least 260 "
-                            "(4 specials + 256 bytes)", opt->vocab_size);
+                            "(4 specials + 256 bytes; --tokenizer word builds smaller vocabularies)", opt->vocab_size);
     if (opt->vocab_size > (1 << 24)) return ed_fail(err, "bpe: vocab_size %d is too large (max 16777216)", opt->vocab_size);
     return 0;
 }

@@ -112,22 +112,48 @@ static const char *word_token(const void *impl, int32_t id) {
     return wt_str(&w->tab, (size_t)id);
 }
 
-/* Words are joined by one space, except: none after an opening mark ( [ { $ # « „ “ ‘ ¿ ¡,
- * none before a closing one . , ! ? ; : ) ] } % » … ” ’, and the ASCII quotes " and '
- * alternate between opening and closing within one decode call. Dashes and other
- * symbols keep their spaces ("Москва — столица"). Out-of-range ids print as <UNK>. */
+/* Symbols written between two words without spaces (and/or, usr/www, a_b, x^2):
+ * the encoder split them off, decode joins them back. */
+static int is_infix(const char *tok) {
+    static const char *const infix[] = {"/", "\\", "_", "^", "|", "~", NULL};
+    for (const char *const *p = infix; *p; p++)
+        if (strcmp(tok, *p) == 0) return 1;
+    return 0;
+}
+
+static int is_digit_sep(const char *tok) { return !strcmp(tok, ".") || !strcmp(tok, ",") || !strcmp(tok, ":"); }
+
+static int starts_digit(const char *tok) { return tok[0] >= '0' && tok[0] <= '9'; }
+
+static int ends_digit(const char *tok) {
+    size_t n = strlen(tok);
+    return n && tok[n - 1] >= '0' && tok[n - 1] <= '9';
+}
+
+/* Text back from the tokens, spaced as ordinary prose is written, so that such text
+ * comes back as it went in (tests/tokenizer: the round trip). Words are joined by one
+ * space, except: none after an opening mark ( [ { $ # « „ “ ‘ ¿ ¡, none before a closing
+ * one . , ! ? ; : ) ] } % » … ” ’, none on either side of an infix symbol / \ _ ^ | ~,
+ * none inside a number (3.50, 1,000, 10:30), and the ASCII quotes " and ' alternate
+ * between opening and closing within one decode call. Dashes and other symbols keep
+ * their spaces ("Москва — столица"). What the encoder dropped cannot come back: a space
+ * before a slash (" /usr") or inside a number. Out-of-range ids print as <UNK>. */
 static char *word_decode(const void *impl, const int32_t *ids, size_t n) {
     const word_impl *w = impl;
     size_t cap = 64, len = 0;
     char *buf = ed_malloc(cap);
     int glue_next = 1; /* no space before the first token */
     int dq_open = 0, sq_open = 0;
+    const char *prev = "", *prev2 = ""; /* the two tokens before this one */
     for (size_t i = 0; i < n; i++) {
         const char *tok = word_token(w, ids[i]);
         if (!tok) tok = special_str[ED_UNK];
         size_t tl = strlen(tok);
-        int space = !glue_next, opens = ws_is_opener(tok);
-        if (ws_is_closer(tok)) space = 0;
+        int space = !glue_next, opens = ws_is_opener(tok) || is_infix(tok);
+        if (ws_is_closer(tok) || is_infix(tok)) space = 0;
+        if (starts_digit(tok) && is_digit_sep(prev) && ends_digit(prev2)) space = 0;
+        prev2 = prev;
+        prev = tok;
         if (ws_is_toggle_quote(tok)) {
             int *open = tok[0] == '"' ? &dq_open : &sq_open;
             if (*open) space = 0; /* closing quote hugs the word before it */

@@ -30,8 +30,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     const ed_train_state *st = &t->st;
     p->epoch = st->epoch + 1;
     p->epochs = t->o->epochs;
-    p->step = st->step_in_epoch;
-    p->steps = t->epoch_steps;
+    p->step = st->global_step; /* one step count everywhere: the global one */
+    p->steps = t->total_steps;
     p->global_step = st->global_step;
     p->total_steps = t->total_steps;
     p->loss = loss;
@@ -223,8 +223,11 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     return trainer_write_history(t, err);
 }
 
-/* Collective (the peak RSS of every rank); rank 0 prints. */
-static void print_summary(const ed_trainer *t, const char *how) {
+/* Collective (the peak RSS of every rank); rank 0 prints. The time is the progress lines'
+ * `elapsed` clock (docs/usage.md, "Numbers in the output"): this process's part of it,
+ * and the whole when an earlier run's time is in it (a resume). */
+static void print_summary(const ed_trainer *t, const char *how, const loop_clock *c) {
+    double now = ed_now(), mine = now - c->run_t0, elapsed = c->elapsed0 + mine;
     double *rss = ed_malloc((size_t)t->d->world * sizeof *rss);
     /* only where all ranks are alive and leave the loop together */
     ed_dist_peak_rss(t->d, rss);
@@ -240,11 +243,17 @@ static void print_summary(const ed_trainer *t, const char *how) {
     double tok_s = secs > 0 ? toks / secs : 0.0;
     double mfu = mfu_at(t, tok_s);
     double wait = secs > 0 ? comm / secs : 0.0;
-    char el[32];
-    ed_format_duration(m->step_seconds + m->first_seconds, el, sizeof el);
-    printf("%s: %ld steps in %s (global step %ld, epoch %d), %.0f tokens/s on %d rank(s) x %d thread(s), "
+    char el[32], all[64] = "", where[64];
+    ed_format_duration(mine, el, sizeof el);
+    if (c->elapsed0 > 0) {
+        char tot[32];
+        ed_format_duration(elapsed, tot, sizeof tot);
+        snprintf(all, sizeof all, "elapsed %s across resumes; ", tot);
+    }
+    ed_train_state_where(&t->st, where, sizeof where);
+    printf("%s: %ld steps in %s (%sglobal step %ld, %s), %.0f tokens/s on %d rank(s) x %d thread(s), "
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
-           how, m->steps_run, el, t->st.global_step, t->st.epoch, tok_s, t->d->world, t->threads, 100.0 * mfu,
+           how, m->steps_run, el, all, t->st.global_step, where, tok_s, t->d->world, t->threads, 100.0 * mfu,
            m->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) {
         if (t->o->best_metric == ED_BEST_VAL_LOSS)
@@ -259,19 +268,10 @@ static void print_summary(const ed_trainer *t, const char *how) {
         printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
                "earlier writes", m->saves, m->save_stall / (double)m->saves, m->write_seconds / (double)m->saves,
                t->o->async_save ? "in the background" : "in the step", m->save_waited);
-    /* Peak resident memory, to hold against the --dry-run estimate: rank 0 (which also
-     * holds the checkpoint writer's buffer), the extremes, then every rank. */
-    printf("\npeak memory: rank 0 RSS %.1f MB", rss[0]);
-    if (t->d->world > 1) {
-        int hi = 0, lo = 0;
-        for (int r = 1; r < t->d->world; r++) {
-            if (rss[r] > rss[hi]) hi = r;
-            if (rss[r] < rss[lo]) lo = r;
-        }
-        printf("; RSS per rank: max %.1f MB (rank %d), min %.1f MB (rank %d)\npeak memory by rank (MB):", rss[hi], hi,
-               rss[lo], lo);
-        for (int r = 0; r < t->d->world; r++) printf(" %.1f", rss[r]);
-    }
+    /* Peak resident memory, to hold against the --dry-run estimate, in one line as
+     * `prepare` prints it: rank 0 first (it also holds the checkpoint writer's buffer). */
+    printf("\npeak memory by rank (MB):");
+    for (int r = 0; r < t->d->world; r++) printf(" %.1f", rss[r]);
     printf("\n");
     fflush(stdout);
     free(rss);
@@ -341,7 +341,7 @@ static int run(ed_trainer *t, ed_error *err) {
                 if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
                     trainer_save_wait(t, err) != 0)
                     return ED_EXIT_FAILURE;
-                print_summary(t, interrupted ? "interrupted" : "preempted");
+                print_summary(t, interrupted ? "interrupted" : "preempted", &c);
                 return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
             }
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
@@ -366,7 +366,7 @@ static int run(ed_trainer *t, ed_error *err) {
     }
     if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
     if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
-    print_summary(t, st->stop ? "early stopping" : "done");
+    print_summary(t, st->stop ? "early stopping" : "done", &c);
     return ED_EXIT_OK;
 }
 
@@ -434,8 +434,14 @@ static void print_examples(const ed_trainer *t) {
 }
 
 static void print_header(const ed_trainer *t) {
-    if (t->d->rank == 0 && !t->has_val && (t->o->early_stopping_patience > 0 || t->o->eval_interval > 0))
-        fprintf(stderr, "warning: no --val-file: early stopping and --eval-interval have nothing to measure\n");
+    /* only for what the user asked (the tiny preset's own eval-interval is no request) */
+    const ed_options *o = t->o;
+    const char *asked = o->early_stopping_patience > 0 ? "--early-stopping-patience"
+                        : o->eval_interval > 0 && o->given[ed_option_index(ed_option_find("eval-interval"))]
+                            ? "--eval-interval"
+                            : NULL;
+    if (t->verbose && !t->has_val && asked)
+        fprintf(stderr, "warning: no --val-file: %s has nothing to measure\n", asked);
     if (t->d->rank == 0) print_compute_warnings(t);
     if (!t->verbose) return;
     /* One line; every option is in config.ini (written before this). */
@@ -558,6 +564,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
      * ranks agree on the outcome), the way `expert-dist generate` would print them. */
     int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
     ed_options go = t->options;
+    memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */
     if (sample) {
         const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);

@@ -104,12 +104,19 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
     } else {
         snprintf(t->resume_path, sizeof t->resume_path, "%s", o->resume);
     }
-    /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's; the
-     * rest (epochs, lr, intervals...) may be changed on the command line of the resumed
-     * run. The weights are read here; the optimizer and trainer state in load_state. */
+    /* The model, its windows, tokenizer, seed and optimizer are the checkpoint's (and the
+     * values of its preset that the user did not set); the rest (epochs, lr,
+     * intervals...) may be changed on the command line of the resumed run. What the user
+     * set and the checkpoint overrules is said in one line. The weights are read here;
+     * the optimizer and trainer state in load_state. */
+    ed_dictated dict = {0};
     t->resume_ckpt = ed_ckpt_open(t->resume_path, err);
-    status = t->resume_ckpt ? ed_ckpt_load(t->resume_ckpt, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, err) : -1;
+    status = t->resume_ckpt
+                 ? ed_ckpt_load(t->resume_ckpt, ED_CMD_TRAIN, o, &t->mach, &t->tok, &t->model, &dict, err)
+                 : -1;
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    if (dict.n > 0 && t->d->rank == 0)
+        fprintf(stderr, "warning: --resume: ignoring %s (the checkpoint's %s)\n", dict.user, dict.stored);
     /* The writer's global batch, for the resume line (and to place a format-1 file's
      * position): its batch-size and grad-accum as stored (x its ranks: load_state). */
     ed_options ck = *o;
@@ -167,6 +174,33 @@ static int load_state(ed_trainer *t, ed_error *err) {
     if (t->st.epoch_windows < 0) t->st.epoch_windows = t->st.step_in_epoch * t->resume_batch;
     /* ... and validated on schedule only. */
     if (isnan(t->st.patience_best)) t->st.patience_best = t->st.best_val_loss;
+    return 0;
+}
+
+/* The training windows against the ones the checkpoint was trained on. A resume in
+ * mid-epoch continues the epoch's window order where it stopped: on other data that
+ * order means other windows (some never seen, or none left), so it is refused unless
+ * --allow-data-change, which restarts the epoch on the new data. At an epoch boundary
+ * new data simply starts the next epoch. Every rank holds the same windows (checked by
+ * trainer_check_consistent), so every rank decides the same. */
+static int check_resume_data(ed_trainer *t, uint64_t fp, ed_error *err) {
+    ed_train_state *st = &t->st;
+    uint64_t was = st->data_fingerprint;
+    st->data_fingerprint = fp;
+    if (!t->resume_path[0] || was == 0 || was == fp || st->epoch_windows == 0) return 0;
+    if (!t->o->allow_data_change)
+        return ed_fail(err, "%s: resuming in mid-epoch (epoch %d, %ld windows done) on other training data: "
+                            "the checkpoint's fingerprint is %016llx, this data's %016llx "
+                            "(--allow-data-change restarts the epoch on the new data)",
+                       t->resume_path, st->epoch + 1, st->epoch_windows, (unsigned long long)was,
+                       (unsigned long long)fp);
+    if (t->verbose)
+        printf("--allow-data-change: training data fingerprint %016llx -> %016llx: epoch %d restarts\n",
+               (unsigned long long)was, (unsigned long long)fp, st->epoch + 1);
+    st->epoch_windows = 0;
+    st->step_in_epoch = 0;
+    st->epoch_loss_sum = 0;
+    st->epoch_count = 0;
     return 0;
 }
 
@@ -240,6 +274,9 @@ static int load_text(ed_trainer *t, const ed_window_options *wo, ed_error *err) 
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
     status = ed_dist_agree(d, status, err);
+    if (status == 0 && d->rank == 0) /* every rank read the same lines: one warning for the job */
+        ed_docs_warn_skipped(train_docs.skipped + val_docs.skipped,
+                             train_docs.skipped ? train_docs.first_bad : val_docs.first_bad);
     if (status == 0 && !t->tok && o->vocab_file[0]) { /* t->tok set: resumed, or --init-from */
         t->tok = ed_tok_load(o->vocab_file, err);
         status = ed_dist_agree(d, t->tok ? 0 : -1, err);
@@ -282,6 +319,7 @@ static int setup_model(ed_trainer *t, ed_error *err) {
     ed_optim_init(&t->optim, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
+    if (check_resume_data(t, ed_dataset_fingerprint(&t->train_ds), err) != 0) return -1;
     if (t->init_path[0]) {
         int status = ed_ckpt_read_model(t->init_ckpt, t->model, err);
         ed_ckpt_close(t->init_ckpt);

@@ -30,7 +30,8 @@ FILES = os.path.join(HERE, "files")
 
 # Small enough for 4 oversubscribed ranks on 2 cores; each run does at most 2 steps.
 MODEL = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
-         "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--threads", "1", "--quiet"]
+         "--max-length", "24", "--stride", "12", "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
+         "--quiet"]
 RUN = ["--max-steps", "2", "--batch-size", "2"]
 GOOD_TXT = "the cat sat on the mat.\n\nthe dog ran to the big red house.\n\na bird flew over the old tree.\n"
 
@@ -46,14 +47,16 @@ class Case:
     bug: a known, reported bug (a mismatch is printed but does not fail the test)."""
 
     def __init__(self, file, how, rc, text="", names_file=True, quick=False, bug=None, flags=(), timeout=90,
-                 env=None):
+                 env=None, warn=None):
         self.file, self.how, self.rc, self.text, self.timeout, self.env = file, how, rc, text, timeout, env
+        self.warn = warn  # an accepted file: exactly one "warning:" line on stderr holding this
         self.names_file, self.quick, self.bug, self.flags = names_file, quick, bug, list(flags)
 
 
 UTF8 = "invalid UTF-8"
 NOVERIFY = {"ED_CKPT_NO_VERIFY": "1"}
 NOJSON = "not valid JSON"
+SKIPPED = "warning: --skip-bad-lines: 1 bad line(s) skipped; the first: %s:2: not valid JSON" % os.path.join(FILES, "not-json.jsonl")
 CASES = [
     # ---- .txt training files (--train-file) ----
     Case("empty.txt", "train", 1, "file is empty", quick=True),
@@ -99,7 +102,14 @@ CASES = [
     Case("empty-texts.jsonl", "train", 1, "no usable text"),
     Case("truncated-object.jsonl", "train", 1, NOJSON),
     Case("gen:deep-nesting.jsonl", "train", 1, "depth"),
-    Case("not-json.jsonl", "train", 0, flags=["--skip-bad-lines"]),  # the bad line is skipped
+    # the bad line is skipped, with one warning line naming the count and the first one
+    Case("not-json.jsonl", "train", 0, flags=["--skip-bad-lines"], quick=True, warn=SKIPPED),
+    Case("not-json.jsonl", "evaltext", 0, flags=["--skip-bad-lines"], warn=SKIPPED),
+    Case("not-json.jsonl", "prepare", 0, flags=["--skip-bad-lines"], warn=SKIPPED),
+    Case("text-missing.jsonl", "train", 1, 'no "text" field (its fields: "body"; --text-field names'),
+    Case("gen:run-directory", "train", 1, "a run directory (checkpoints, history, metrics.jsonl), not text"),
+    # a flag eval cannot honour is refused, not ignored (it evaluated packed windows anyway)
+    Case("gen:good.txt", "evaltext", 2, "eval does not use option --pack", flags=["--no-pack"], names_file=False),
     Case("crlf.jsonl", "train", 0),
     Case("bom.jsonl", "train", 0),
     Case("blank-lines-between.jsonl", "train", 0),
@@ -145,7 +155,7 @@ CASES = [
     Case("gen:prepared-bad-index.h5", "verify", 1, "/train/window_blocks[1] = "),
     # ---- config files (-c); the keys they set are not given as flags ----
     Case("cfg-bad-number.ini", "config", 2, "expected a finite number", quick=True),
-    Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate'"),
+    Case("cfg-unknown-key.ini", "config", 2, "unknown option 'learning-rate' (did you mean `lr`?)"),
     Case("cfg-int-overflow.ini", "config", 2, "expected an integer"),
     Case("cfg-int-wrap.ini", "config", 2, "expected an integer"),
     Case("cfg-nan.ini", "config", 2, "expected a finite number"),
@@ -153,11 +163,11 @@ CASES = [
     Case("cfg-trailing-junk.ini", "config", 2, "expected an integer"),
     Case("cfg-no-equals.ini", "config", 2, "syntax error"),
     Case("cfg-unclosed-section.ini", "config", 2, "syntax error"),
-    Case("cfg-long-line.ini", "config", 2, "longer than 198 characters"),
+    Case("cfg-long-line.ini", "config", 2, "history-file': value longer than 1023 bytes"),
     Case("cfg-bad-bool.ini", "config", 2, "expected true/false"),
     Case("cfg-bad-choice.ini", "config", 2, "rmsprop", names_file=False),
     Case("cfg-empty-value.ini", "config", 2, "batch-size"),
-    Case("cfg-binary.ini", "config", 2, ""),
+    Case("cfg-binary.ini", "config", 2, "not a text config file"),
     Case("cfg-negative-epochs.ini", "config", 2, "epochs must be >= 1", names_file=False),
     Case("gen:missing.ini", "config", 2, "cannot open"),
     Case("gen:directory.ini", "config", 2, "directory", quick=True),
@@ -330,7 +340,7 @@ def make_prepared(args, work, good):
     """A prepared file made by the real `prepare` (with the window index for MODEL's shape), a
     copy cut short after it, and one whose stored window index was rewritten."""
     path = os.path.join(work, "prepared-good.h5")
-    p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--vocab-size", "64", "--threads", "1",
+    p = launch(args, ["prepare", "--data-file", path, "--train-file", good, "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
                       "--max-length", "24", "--stride", "12", "--quiet"], timeout=120)
     if p is None or p.returncode != 0:
         print("FAIL: could not prepare the base token file:\n%s" % (p.stderr if p else "timeout"))
@@ -360,7 +370,7 @@ def make_checkpoints(args, work, good):
         print("FAIL: could not train the base checkpoint:\n%s" % (p.stderr if p else "timeout"))
         sys.exit(1)
     base = os.path.join(ck, "last.h5")
-    made = {}
+    made = {"run-directory": ck, "good.txt": good}  # a run directory given as training text
 
     def variant(name, edit=None, raw=None):
         path = os.path.join(work, name)
@@ -443,9 +453,16 @@ def flags_for(c, path, work, good, idx):
     if c.how == "vocab":
         return MODEL + RUN + ["--train-file", good, "--vocab-file", path, "-o", out] + c.flags
     if c.how == "config":
-        return ["-c", path] + MODEL + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
+        model = MODEL
+        try:  # a config that names the tokenizer is not overridden by MODEL's word pin
+            with open(path, "rb") as f:
+                if b"tokenizer" in f.read(65536):
+                    model = [a for a in MODEL if a not in ("--tokenizer", "word")]
+        except OSError:
+            pass
+        return ["-c", path] + model + ["--max-steps", "2", "--train-file", good, "-o", out] + c.flags
     if c.how == "prepare":
-        return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--vocab-size", "64", "--threads", "1",
+        return ["prepare", "--data-file", out + ".h5", "--train-file", path, "--tokenizer", "word", "--vocab-size", "64", "--threads", "1",
                 "--quiet"] + c.flags
     if c.how == "data":
         return MODEL + RUN + ["--data-file", path, "-o", out] + c.flags
@@ -457,6 +474,8 @@ def flags_for(c, path, work, good, idx):
         return ["generate", path, "the cat", "--max-new-tokens", "4", "--threads", "1"]
     if c.how == "eval":
         return ["eval", path, good, "--threads", "1"]
+    if c.how == "evaltext":  # the file evaluated by a good checkpoint
+        return ["eval", os.path.join(work, "ck", "last.h5"), path, "--threads", "1"] + c.flags
     if c.how == "refs":
         return ["eval", os.path.join(work, "ck", "last.h5"), path, "--generate", "--max-new-tokens", "3",
                 "--threads", "1"]
@@ -486,6 +505,9 @@ def check(c, path, p):
             warns = [l for l in p.stderr.splitlines() if l.startswith("warning: --tensorboard")]
             if len(warns) != 1 or c.text not in warns[0] or path not in warns[0]:
                 probs.append("expected one TensorBoard warning with %r and the path, got %s" % (c.text, warns))
+        warns = [l for l in p.stderr.splitlines() if l.startswith("warning:") and "nothing to measure" not in l]
+        if c.warn and (len(warns) != 1 or c.warn not in warns[0]):
+            probs.append("expected one warning line with %r, got %s" % (c.warn, warns))
     else:
         if len(lines) != 1:
             probs.append("%d lines start with 'expert-dist:', expected exactly one" % len(lines))
@@ -506,7 +528,8 @@ def main():
     made = make_text_files(work)
     if any(c.file.startswith("gen:prepared-") for c in cases):
         made.update(make_prepared(args, work, good))
-    if any((c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5") or c.how == "refs" for c in cases):
+    if any((c.file.startswith("gen:ckpt-") and c.file != "gen:ckpt-missing.h5") or c.how in ("refs", "evaltext")
+           or c.file == "gen:run-directory" for c in cases):
         made.update(make_checkpoints(args, work, good))
 
     def one(i_c):

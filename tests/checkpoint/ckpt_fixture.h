@@ -109,6 +109,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->log_loss_sum = 42.5;
     s->log_count = 99;
     s->nan_skipped = 6;
+    s->data_fingerprint = 0x0123456789abcdefULL;
 
     for (int e = 0; e < 3; e++) {
         ed_dcol_push(hist_col(&f->hist, "epoch"), e);

@@ -65,7 +65,7 @@ def main():
     ck = os.path.join(a.workdir, "ck")
     run([a.exe, "train", "--train-file", train, "--val-file", val, "--d-model", "32", "--n-layers", "2",
          "--n-heads", "4", "--d-ff", "48", "--max-length", "24", "--stride", "12", "--max-seq-len", "32",
-         "--vocab-size", "400", "--epochs", "1", "--max-steps", "30", "--batch-size", "4", "--threads", "1",
+         "--tokenizer", "word", "--vocab-size", "400", "--epochs", "1", "--max-steps", "30", "--batch-size", "4", "--threads", "1",
          "--lr", "2e-3", "--compress", "4", "-o", ck, "--quiet"])
     path = os.path.join(ck, "last.h5")
 

@@ -23,6 +23,12 @@ CASE:
             (then equal to fp32 rounding: the clipping norm is summed another way).
   v1        a format-1 checkpoint (tests/checkpoint/fixtures) still inspects, evaluates and
             resumes; the resumed run writes format 2.
+  flags     resume says what it does: flags the checkpoint overrules get one warning line
+            naming them and the checkpoint's values, the checkpoint's preset supplies the
+            values no flag set (never half another preset), config.ini is what ran and
+            `-c` of it resumes without a warning; a mid-epoch resume on other training
+            data is refused (both fingerprints, --allow-data-change) unless accepted;
+            eval/generate refuse flags they cannot honour (exit 2).
   rotation  best.h5 / last.h5 / step-<N>.h5 / epoch-<N>.h5 (--save-every) with --keep-last K: which files remain and
             what each one holds.
 """
@@ -70,7 +76,7 @@ class Runner:
         return [self.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), self.a.exe, "train",
                 "--train-file", self.train, "--val-file", self.val, "--d-model", "32", "--n-layers", "2",
                 "--n-heads", "2", "--d-ff", "64", "--max-length", "24", "--stride", "12", "--max-seq-len", "32",
-                "--vocab-size", "400", "--pack", "0", "--eval-interval", "0", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
+                "--tokenizer", "word", "--vocab-size", "400", "--pack", "0", "--eval-interval", "0", "--epochs", "2", "--batch-size", str(batch), "--threads", "1",
                 "--dropout", "0.1", "--warmup-steps", "5", "--log-interval", "5", "--quiet",
                 "-o", os.path.join(self.work, ckdir), *extra]
 
@@ -336,9 +342,69 @@ def case_v1(r, n):
               "the resumed run finished the checkpoint's 2 epochs")
 
 
+def warnings(p):
+    return [l for l in p.stderr.splitlines() if l.startswith("warning:")]
+
+
+def case_flags(r, n):
+    r.run(n, "F", "--max-steps", "7")
+    # the base command without --epochs: the run's length comes from the preset
+    i = r.cmd(n, "F").index("--epochs")
+    base = r.cmd(n, "F")[:i] + r.cmd(n, "F")[i + 2:]
+    p = subprocess.run(base + ["--resume", "auto", "--max-steps", "9", "--d-model", "64", "--tokenizer", "bpe",
+                               "--preset", "small", "--max-length", "16"], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"a resume with other shape flags runs\n{p.stderr}")
+    w = warnings(p)
+    check(len(w) == 1 and w[0].startswith("warning: --resume: ignoring ") and
+          all(f in w[0] for f in ("--d-model 64", "--tokenizer bpe", "--preset small", "--max-length 16",
+                                  "d-model 32", "tokenizer word", "preset tiny", "max-length 24")),
+          f"one warning line names the ignored flags and the checkpoint's values: {w}")
+    check(global_step(r.path("F")) == 9, "the resumed run continued the checkpoint's model")
+    cfg = dict(l.split(" = ", 1) for l in open(r.path("F", "config.ini")).read().splitlines()
+               if " = " in l and not l.startswith("#"))
+    check(cfg["preset"] == "tiny" and cfg["d-model"] == "32" and cfg["tokenizer"] == "word" and
+          cfg["max-length"] == "24" and cfg["epochs"] == "1",
+          "config.ini is what ran: the checkpoint's preset and shape, tiny's 1 epoch (not small's 10): "
+          + str({k: cfg[k] for k in ("preset", "d-model", "tokenizer", "max-length", "epochs")}))
+    p = subprocess.run([r.a.mpirun, "--oversubscribe", "--bind-to", "none", "-n", str(n), r.a.exe,
+                        "-c", r.path("F", "config.ini"), "--resume", "auto", "--max-steps", "11", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0 and not warnings(p) and global_step(r.path("F")) == 11,
+          f"-c RUN/config.ini --resume auto continues without a warning\n{p.stderr}")
+    # other training data in mid-epoch: refused, then accepted with --allow-data-change
+    other = r.cmd(n, "F", "--resume", "auto", "--max-steps", "13")
+    other[other.index("--train-file") + 1] = r.val
+    p = subprocess.run(other, capture_output=True, text=True, timeout=300)
+    err = [l for l in p.stderr.splitlines() if l.startswith("expert-dist")]
+    check(p.returncode == 1 and len(err) == 1 and "--allow-data-change" in err[0] and
+          len(re.findall(r"\b[0-9a-f]{16}\b", err[0])) == 2,
+          f"a mid-epoch resume on other data is refused naming both fingerprints: {err}")
+    check(global_step(r.path("F")) == 11, "the refused resume left last.h5 alone")
+    p = subprocess.run(other + ["--allow-data-change"], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0 and global_step(r.path("F")) == 13, f"--allow-data-change accepts it\n{p.stderr}")
+    with h5py.File(r.path("F"), "r") as f:
+        check(int(f["trainer"].attrs["epoch"]) == 0 and int(f["trainer"].attrs["step_in_epoch"]) == 2,
+              "... restarting the epoch on the new data (2 steps into it)")
+    # eval / generate: a flag they cannot honour is refused, a config file's value is not
+    ck = r.path("F")
+    for cmd in (["eval", ck, r.val, "--no-pack"], ["eval", ck, r.val, "--recompute"],
+                ["generate", ck, "the", "--max-length", "8"]):
+        p = subprocess.run([r.a.exe] + cmd, capture_output=True, text=True)
+        err = [l for l in p.stderr.splitlines() if l.startswith("expert-dist")]
+        flag = next(a for a in cmd if a.startswith("--")).replace("--no-", "--")
+        check(p.returncode == 2 and len(err) == 1 and flag in err[0] and not p.stdout,
+              f"{' '.join(cmd[:1] + cmd[3:])}: refused with one line, exit 2: {err}")
+    ini = os.path.join(r.work, "eval.ini")
+    with open(ini, "w") as f:
+        f.write("pack = true\nlr = 0.1\n")
+    p = subprocess.run([r.a.exe, "eval", ck, r.val, "-c", ini, "--threads", "1"], capture_output=True, text=True)
+    check(p.returncode == 0 and "loss" in p.stdout and len(warnings(p)) == 1 and "pack" in warnings(p)[0],
+          f"eval -c FILE: the config's pack = true is ignored with a warning (its lr silently: one file serves all)\n{p.stderr}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["exact", "sigterm", "sigint", "crash", "world", "zero", "rotation", "v1"])
+    ap.add_argument("case", choices=["exact", "sigterm", "sigint", "crash", "world", "zero", "rotation", "v1", "flags"])
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--exe", required=True)
     ap.add_argument("--mpirun", required=True)

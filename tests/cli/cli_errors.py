@@ -63,15 +63,21 @@ T.expect(p.stdout.count("\ncpu: ") == 1 and "; kernels: " in p.stdout and "OpenB
 p = T.run(args, n, ["train", "--help"], check=0, timeout=60)
 T.expect("--grad-accum" in p.stdout and "--bucket-mb" in p.stdout and p.stdout.count("usage:") == 1,
          "help once with every option:\n" + p.stdout)
+# each group once (--sample-tokens was alone under a second "loop options")
+heads = [l for l in p.stdout.splitlines() if l.endswith(" options:")]
+T.expect(len(heads) == len(set(heads)) and "Precedence" in p.stdout and "preempted" in p.stdout,
+         "train --help: each group once, precedence and exit statuses:\n" + p.stdout)
 # a command's --help lists only the options that apply to it (the table's commands column)
 p = T.run(args, n, ["generate", "--help"], check=0, timeout=60)
 T.expect("--temperature" in p.stdout and "--top-k" in p.stdout and "--threads" in p.stdout,
          "generate --help lists its options:\n" + p.stdout)
 T.expect(not any(f in p.stdout for f in ("--zero", "--bucket-mb", "--grad-accum", "--d-model", "--vocab-size")),
          "generate --help lists training options:\n" + p.stdout)
+T.expect("Precedence" not in p.stdout and "preempted" not in p.stdout,
+         "generate --help repeats training's precedence and exit statuses:\n" + p.stdout)
 p = T.run(args, n, ["eval", "--help"], check=0, timeout=60)
 T.expect("--batch-size" in p.stdout and "--prompt-file" not in p.stdout and "--lr-schedule" not in p.stdout
-         and "--max-new-tokens" in p.stdout and "--generate" in p.stdout,
+         and "--max-new-tokens" in p.stdout and "--generate" in p.stdout and "--recompute" not in p.stdout,
          "eval --help:\n" + p.stdout)
 
 # config file < flags; the config's preset applies before its keys

@@ -53,6 +53,7 @@ reported as skipped.
 import argparse
 import glob
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -63,7 +64,7 @@ import threading
 import time
 
 TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
-        "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--threads", "1"]
+        "--max-length", "24", "--stride", "12", "--tokenizer", "word", "--vocab-size", "64", "--threads", "1"]
 WORDS = ("the cat sat on a mat and dog ran to big red house in small town with green tree "
          "near old river under blue sky over tall hill by quiet lake").split()
 ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMP_NUM_THREADS": "1",
@@ -116,14 +117,14 @@ class Ctx:
         return TINY + ["--train-file", self.train, "--batch-size", "2", "--quiet", "--checkpoint-dir", ckdir] + list(extra)
 
     def info(self, path):
-        """global_step and epoch of a checkpoint via `expert-dist inspect` (a full read)."""
+        """global_step and the epochs completed of a checkpoint via `expert-dist inspect` (a
+        full read): "progress: N epoch(s) done, global_step S, ..." or "in epoch N+1 (...)"."""
         p = self.run(["inspect", path], ranks=1)
         expect(p.returncode == 0, "inspect %s failed (exit %d):\n%s" % (path, p.returncode, p.stderr))
-        for line in p.stdout.splitlines():
-            if line.startswith("progress:"):
-                f = dict(kv.split(" ", 1) for kv in line[len("progress:"):].strip().split(", ") if " " in kv)
-                return int(f["global_step"]), int(f["epoch"])
-        fail("inspect printed no progress line:\n" + p.stdout)
+        m = re.search(r"^progress: (?:in epoch (\d+) \(.*?\)|(\d+) epoch\(s\) done), global_step (\d+)",
+                      p.stdout, re.M)
+        expect(m, "inspect printed no progress line:\n" + p.stdout)
+        return int(m.group(3)), int(m.group(1)) - 1 if m.group(1) else int(m.group(2))
 
 
 def one_error_line(p, want):

@@ -1,5 +1,5 @@
 /* fuzz_ini.c — config files: ed_options_load_ini on arbitrary bytes (through a file, as
- * inih reads one), then validation, printing and the JSON form of whatever was accepted.
+ * a user's is read), then validation, printing and the JSON form of whatever was accepted.
  * Properties: no crash; a failure names the file with a line number; an accepted config
  * prints and serializes without trouble (the effective config goes into history.json). */
 #include "expert/options.h"

@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     ed_options_defaults(&o);
     ed_tokenizer *tok = NULL;
     ed_gpt *m = NULL;
-    if (ed_ckpt_load_file(argv[1], ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, &err) != 0) {
+    if (ed_ckpt_load_file(argv[1], ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, NULL, &err) != 0) {
         fprintf(stderr, "ckpt_dump: %s\n", err.msg);
         return 1;
     }

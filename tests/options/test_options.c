@@ -63,10 +63,12 @@ static void test_defaults_and_presets(void **state) {
     assert_int_equal(o.optimizer, ED_OPT_ADAMW);
     assert_int_equal(ed_options_validate(&o, &err), 0);
     assert_int_equal(ed_options_preset(&o, "tiny", &err), 0);
+    assert_int_equal(o.tokenizer, ED_TOK_BPE); /* its sample reads as text: no <UNK> */
     assert_int_equal(o.model.d_model, 128);
     assert_int_equal(o.model.n_layers, 2);
     assert_int_equal(o.model.max_seq_len, 128);
     assert_int_equal(ed_options_preset(&o, "small", &err), 0);
+    assert_int_equal(o.tokenizer, ED_TOK_WORD);
     assert_int_equal(o.model.d_model, 256);
     assert_int_equal(o.model.d_ff, 1024);
     assert_int_equal(ed_options_preset(&o, "seed", &err), 0);
@@ -296,6 +298,46 @@ static void test_ini(void **state) {
     assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
     snprintf(want, sizeof want, "%s:2: unknown option 'mystery'", path);
     assert_non_null(strstr(err.msg, want));
+
+    /* A run's config.ini reads back as the run (issue 25 item 10), whatever its values: a
+     * train-file list of 1000 characters, a prompt with `;`, quotes, backslashes, line
+     * breaks and edge spaces, a stop text of one space. */
+    ed_options_defaults(&o);
+    assert_int_equal(ed_options_preset(&o, "tiny", &err), 0);
+    char list[1001];
+    for (int i = 0; i < 1000; i++) list[i] = i % 100 == 99 ? ',' : 'a' + i % 26;
+    list[1000] = '\0';
+    assert_int_equal(ed_options_set(&o, "train-file", list, &err), 0);
+    assert_int_equal(ed_options_set(&o, "prompt", "  \"Hi\" ; she said\\n\nline two\t# not a comment ", &err), 0);
+    assert_int_equal(ed_options_set(&o, "stop", " ", &err), 0);
+    assert_int_equal(ed_options_set(&o, "val-file", "#hash;semi", &err), 0);
+    char *printed = NULL, *again = NULL;
+    size_t plen = 0, alen = 0;
+    FILE *f = open_memstream(&printed, &plen);
+    ed_options_print(&o, f);
+    fclose(f);
+    write_file(path, printed);
+    ed_options back;
+    ed_options_defaults(&back);
+    if (ed_options_load_ini(&back, path, &err) != 0) fail_msg("%s", err.msg);
+    assert_string_equal(back.train_file, o.train_file);
+    assert_string_equal(back.prompt, o.prompt);
+    assert_string_equal(back.stop, " ");
+    assert_string_equal(back.val_file, "#hash;semi");
+    f = open_memstream(&again, &alen);
+    ed_options_print(&back, f);
+    fclose(f);
+    assert_string_equal(again, printed);
+    free(printed);
+    free(again);
+    /* a binary file is not a config file; neither is a bad quoted value */
+    write_file(path, "lr = 1e-3\nepochs = \xff\xfe\n");
+    assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
+    snprintf(want, sizeof want, "%s:2: not a text config file (invalid UTF-8", path);
+    assert_non_null(strstr(err.msg, want));
+    write_file(path, "prompt = \"open\n");
+    assert_int_equal(ed_options_load_ini(&o, path, &err), -1);
+    assert_non_null(strstr(err.msg, "unterminated quoted value"));
     unlink(path);
 
     assert_int_equal(ed_options_load_ini(&o, "/nonexistent/x.ini", &err), -1);
@@ -419,8 +461,34 @@ static void test_help_per_command(void **state) {
     for (int c = 0; c < 5; c++) free(helps[c]);
 }
 
+/* Unknown options name ours: the names PyTorch / Hugging Face users type (issue 25 item
+ * 11), plain typos by edit distance, and nothing for a name near none. */
+static void test_suggestions(void **state) {
+    (void)state;
+    static const char *const want[][2] = {
+        {"learning-rate", "lr"}, {"num-epochs", "epochs"}, {"lr-scheduler", "lr-schedule"},
+        {"fp16", "precision bf16"}, {"bf16", "precision bf16"}, {"gradient-checkpointing", "recompute"},
+        {"eval-steps", "eval-interval"}, {"learning_rate", "lr"}, {"epoch", "epochs"},
+        {"vocab_sise", "vocab-size"}, {"checkpoint-dirr", "checkpoint-dir"}, {"lerning-rate", "lr"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *got = ed_option_suggest(want[i][0]);
+        if (!got || strcmp(got, want[i][1]) != 0) fail_msg("%s: suggested %s, want %s", want[i][0], got, want[i][1]);
+    }
+    assert_null(ed_option_suggest("bogus-flag"));
+    assert_null(ed_option_suggest("x"));
+    ed_options o;
+    ed_args a;
+    ed_error err;
+    assert_int_equal(parse(&o, &a, &err, "--learning-rate", "1e-3", NULL), -1);
+    assert_string_equal(err.msg, "unknown option '--learning-rate': did you mean --lr?");
+    assert_int_equal(ed_options_set(&o, "num_epochs", "3", &err), -1);
+    assert_non_null(strstr(err.msg, "did you mean `epochs`?"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_table_is_consistent), cmocka_unit_test(test_defaults_and_presets),
         cmocka_unit_test(test_set_values),          cmocka_unit_test(test_format_round_trips),
         cmocka_unit_test(test_validate_rules), cmocka_unit_test(test_choices),      cmocka_unit_test(test_ini),

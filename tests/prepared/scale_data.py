@@ -48,10 +48,9 @@ def real(path, name):
     out = os.path.join(d, name)
     p = T.run(args, n, MODEL + ["--data-file", path, "--max-steps", 3, "-o", out], check=0, timeout=600)
     m = re.search(r"peak memory by rank \(MB\):((?: [\d.]+)+)", p.stdout)
-    one = re.search(r"peak memory: rank 0 RSS ([\d.]+) MB", p.stdout)
-    T.expect(m or one, "no peak memory line in the summary:\n" + p.stdout)
+    T.expect(m, "no peak memory line in the summary:\n" + p.stdout)
     shutil.rmtree(out, ignore_errors=True)
-    return [float(x) for x in m.group(1).split()] if m else [float(one.group(1))]
+    return [float(x) for x in m.group(1).split()]
 
 
 try:

@@ -83,8 +83,8 @@ def history(path):
 # A model small enough for 4 oversubscribed ranks on 2 cores. Sliding (unpacked) windows and
 # one validation per epoch, whatever the tiny preset's quickstart settings are.
 TINY = ["--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--d-ff", "64", "--max-seq-len", "32",
-        "--max-length", "24", "--stride", "12", "--vocab-size", "64", "--pack", "0", "--eval-interval", "0",
-        "--threads", "1", "--quiet"]
+        "--max-length", "24", "--stride", "12", "--tokenizer", "word", "--vocab-size", "64", "--pack", "0",
+        "--eval-interval", "0", "--threads", "1", "--quiet"]  # word: a 64-token vocabulary (BPE needs 260+)
 
 
 def weights(path):

@@ -81,7 +81,7 @@ if n == 1:
     last = {}
     for prec in ("fp32", "bf16"):
         out = os.path.join(d, "long_" + prec)
-        h, _ = go(out, ["--preset", "tiny", "--train-file", corpus, "--val-file", "", "--vocab-size", 2000,
+        h, _ = go(out, ["--preset", "tiny", "--train-file", corpus, "--val-file", "", "--tokenizer", "word", "--vocab-size", 2000,
                         "--max-length", 64, "--stride", 32, "--batch-size", 4, "--max-steps", 300,
                         "--log-interval", 20, "--threads", 1, "--quiet", "--precision", prec], base=[])
         loss = h["steps"]["loss"]

@@ -39,7 +39,7 @@ T.expect(a == b and a.startswith("the cat") and len(a.split()) > 2, "generate no
 p = T.run(args, n, ["inspect", ck], check=0, timeout=60)
 m = re.search(r"global_step (\d+)", p.stdout)
 T.expect(m is not None and int(m.group(1)) >= max(h["steps"]["step"] or [1]), "inspect output:\n" + p.stdout)
-T.expect("epoch 2," in p.stdout and "d-model = 32" in p.stdout, "inspect output:\n" + p.stdout)
+T.expect("progress: 2 epoch(s) done," in p.stdout and "d-model = 32" in p.stdout, "inspect output:\n" + p.stdout)
 
 p = T.run(args, n, ["eval", os.path.join(d, "missing.h5"), val], timeout=60)
 errs = [l for l in p.stderr.splitlines() if l.startswith("expert-dist:")]

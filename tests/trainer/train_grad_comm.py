@@ -23,7 +23,7 @@ d = T.tmpdir()
 loss = {}
 for comm in ("fp32", "bf16"):
     out = os.path.join(d, comm)
-    T.run(args, args.ranks, ["--preset", "tiny", "--vocab-size", 2000, "--batch-size", 2, "--max-length", 32,
+    T.run(args, args.ranks, ["--preset", "tiny", "--tokenizer", "word", "--vocab-size", 2000, "--batch-size", 2, "--max-length", 32,
                              "--stride", 32, "--max-steps", 300, "--log-interval", 1, "--val-file", "",
                              "--train-file", os.path.join(data, "fortunes-train.txt"), "--threads", 1, "--quiet",
                              "--grad-comm", comm, "-o", out], check=0, timeout=600)

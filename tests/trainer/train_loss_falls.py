@@ -17,7 +17,7 @@ if not os.path.exists(os.path.join(data, "fortunes-train.txt")):
 d = T.tmpdir()
 out = os.path.join(d, "ck")
 flags = ["--d-model", 64, "--n-layers", 1, "--n-heads", 2, "--d-ff", 128, "--max-seq-len", 64,
-         "--max-length", 64, "--stride", 32, "--vocab-size", 2000, "--threads", 1, "--quiet",
+         "--max-length", 64, "--stride", 32, "--tokenizer", "word", "--vocab-size", 2000, "--threads", 1, "--quiet",
          "--batch-size", 8, "--max-steps", 40, "--log-interval", 1, "--lr", "3e-3", "--checkpoint-dir", out]
 T.run(args, args.ranks, flags, check=0, timeout=240, env={"ED_DATA_DIR": data})
 loss = T.history(os.path.join(out, "history.json"))["steps"]["loss"]

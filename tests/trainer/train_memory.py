@@ -31,7 +31,7 @@ def measure(cfg, name):
     T.expect(m and a, "no 'peak rank 0' / 'activations' line in the dry-run report:\n" + dry.stdout)
     predicted, act = float(m.group(1)), float(a.group(1))
     real = T.run(args, 1, cfg + ["--max-steps", "2", "-o", os.path.join(d, name)], check=0, timeout=300)
-    m = re.search(r"peak memory: rank 0 RSS ([\d.]+) MB", real.stdout)
+    m = re.search(r"peak memory by rank \(MB\): ([\d.]+)", real.stdout)
     T.expect(m, "no peak memory line in the summary:\n" + real.stdout)
     rss = float(m.group(1))
     err = abs(rss - predicted) / rss

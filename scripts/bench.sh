@@ -3,13 +3,18 @@
 # cblas_sgemm at the same GEMM shapes and against PyTorch (tests/reference/gpt.py) on the
 # same config and thread count, all in one run. Prints one table row per config.
 #
-#   scripts/bench.sh                      both configs (small, seed), 2 threads
+#   scripts/bench.sh                      every config (small, llama-small, seed), 2 threads
 #   scripts/bench.sh --config small       one config
+#   scripts/bench.sh --config small,llama-small   the GPT-2 and the Llama of one size
 #   scripts/bench.sh --threads 1 --steps 10 --no-torch
+#   scripts/bench.sh --precision fp16     rows for one precision: fp32|bf16|fp16|both|all (default all)
 #   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
 #
-# Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step;
+# One row per config and precision (fp32, bf16, fp16: fp16 with its loss scaling; a half
+# precision without a native matmul on this CPU is emulated and says so).
+# Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step (an
+# untied embedding, llama-small's, is a lookup: not in params here);
 # fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
 # sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T);
 # ours% and torch% = effective GFLOPS as a fraction of sgemmGF; cpuE/cpuG = share of the
@@ -19,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 torch=1
 while [ $# -gt 0 ]; do
@@ -27,7 +32,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --no-torch) torch=0; shift ;;
     --recompute) args+=("$1"); shift ;;
-    --config|--threads|--steps|--python)
+    --config|--threads|--steps|--python|--precision)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -40,7 +45,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD_DIR" -j 2 --target ed-bench >/dev/null
 if [ "$torch" = 1 ]; then
-  args+=(--torch-ref tests/reference/gpt.py)
+  args+=(--torch-ref tests/reference/gpt.py --torch-llama tests/reference/llama_reference.py)
 else
   args+=(--no-torch)
 fi

@@ -140,6 +140,11 @@ uint32_t ed_crc32c(uint32_t crc, const void *p, size_t n);
 /* Wall-clock seconds from a monotonic clock. */
 double ed_now(void);
 
+/* The double nearest to the shortest decimal that reads back as float f (5e-4f -> 0.0005,
+ * not 0.000500000023748725): how a float is written where readers see doubles (HDF5
+ * attributes, JSON). (float) of the result is f, bit for bit. */
+double ed_float_decimal(float f);
+
 /* Growable int32 vector, the common currency of token ids. */
 typedef struct {
     int32_t *data;

@@ -6,36 +6,52 @@
  * reused, threaded by oneDNN on the same OpenMP pool. `auto` is resolved by
  * ed_gemm_backend_resolve (the rule is written there and in docs/design.md).
  *
- * Precision (--precision): fp32, or bf16 = every GEMM input rounded to bfloat16 (round to
- * nearest even) and multiplied with float32 accumulation and float32 output; everything
- * else (LayerNorm, softmax, GELU, the loss, master weights, gradients, optimizer state,
- * allreduce, checkpoints) stays float32. On the oneDNN backend, where oneDNN has a bf16
- * matmul for the CPU (AVX512-BF16 or AMX), the products run in bf16 instructions;
- * elsewhere (always on OpenBLAS, which has no bf16 GEMM in Debian's build), or when the
- * environment sets ED_BF16_EMULATE=1, they are emulated by the fp32 GEMM on the rounded
- * inputs. A product of two bf16 values is exact in float32, so both paths compute the same
- * products and differ only in the order of the fp32 sums. */
+ * Precision (--precision): fp32, or a half precision: bf16 / fp16 = every GEMM input
+ * rounded to bfloat16 / IEEE binary16 (round to nearest even, expert/half.h) and
+ * multiplied with float32 accumulation and float32 output; everything else (LayerNorm,
+ * softmax, GELU, the loss, master weights, gradients, optimizer state, allreduce,
+ * checkpoints) stays float32. fp16's small range needs dynamic loss scaling, which the
+ * trainer adds (expert/optim.h, ed_loss_scaler). On the oneDNN backend, where oneDNN has a
+ * matmul of that half type for the CPU (bf16: AVX512-BF16 or AMX; fp16: AVX512-FP16 or
+ * AMX-FP16; asked of oneDNN at run time), the products run in half
+ * instructions; elsewhere (always on OpenBLAS, which has no half GEMM in Debian's build),
+ * or when the environment sets ED_BF16_EMULATE=1 / ED_FP16_EMULATE=1, they are emulated
+ * by the fp32 GEMM on the rounded inputs. A product of two bf16 values (8 x 8 significant
+ * bits) or of two fp16 values (11 x 11 bits, exponents from 2^-48 to 2^32) is exact in
+ * float32, so both paths compute the same products and differ only in the order of the
+ * fp32 sums. */
 #ifndef EXPERT_COMPUTE_H
 #define EXPERT_COMPUTE_H
 
 #include <stddef.h>
 
 typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN } ed_gemm_backend;
-typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16 } ed_precision;
+typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16, ED_PREC_FP16 } ed_precision;
 /* Their names, index = enum value, NULL-terminated (the --gemm / --precision choices). */
 extern const char *const ed_gemm_backend_names[];
 extern const char *const ed_precision_names[];
 
 typedef struct {
     char cpu[128];       /* CPU model name (ed_cpu_model), "unknown" if unreadable */
-    char isa[64];        /* what the CPU has, e.g. "avx2+fma" or "avx512+avx512bf16+amx" */
-    int avx2, avx512, avx512bf16, amx;
+    char isa[64];        /* what the CPU has, e.g. "avx2+fma" or "avx512+avx512bf16+avx512fp16+amx+amxfp16" */
+    int avx2, avx512, avx512bf16, avx512fp16, amx, amxfp16;
     char blas_core[32];  /* openblas_get_corename(), e.g. "Zen", "Haswell", "Prescott" */
     int blas_core_low;   /* 1 when that core is far below the CPU's ISA (see machine.c) */
     int have_onednn;     /* this build links oneDNN */
     char onednn_isa[32]; /* the highest ISA oneDNN will use, e.g. "avx2", "avx512_core_amx" */
     int bf16_native;     /* oneDNN offers a non-reference bf16 matmul on this CPU */
+    int fp16_native;     /* ... and an fp16 one */
 } ed_machine;
+
+/* 1 when oneDNN has a native matmul of half precision p on m (0 for fp32). */
+int ed_machine_half_native(const ed_machine *m, ed_precision p);
+
+/* The environment variable that forces precision p onto its emulated path (bf16:
+ * ED_BF16_EMULATE, fp16: ED_FP16_EMULATE; NULL for fp32), and whether it does: set, not
+ * empty and not "0". The one place both are read (the GEMM context and the trainer's
+ * warning). */
+const char *ed_precision_emulate_var(ed_precision p);
+int ed_precision_emulation_forced(ed_precision p);
 
 /* Fills m (reads /proc/cpuinfo, CPUID, OpenBLAS and oneDNN; a few ms, no side effects). */
 void ed_machine_probe(ed_machine *m);
@@ -47,7 +63,7 @@ void ed_machine_probe(ed_machine *m);
 void ed_machine_cpu_line(const ed_machine *m, char *buf, size_t len);
 
 /* The GEMM libraries on this machine, one line (beside the backend in "# gemm:"):
- * "OpenBLAS core Zen, oneDNN avx2 (no bf16 matmul)". */
+ * "OpenBLAS core Zen, oneDNN avx2 (no bf16 or fp16 matmul)". */
 void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
 
 /* The warning the OpenBLAS backend deserves on this machine, or NULL: a core far below
@@ -56,8 +72,8 @@ const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
 
 /* The backend `auto` means on this machine for this precision:
  *   - oneDNN when the build has it, unless OpenBLAS's core matches the CPU and the
- *     precision gains nothing from oneDNN (fp32, or bf16 without native bf16), where the
- *     engine's own OpenBLAS split measured faster (docs/design.md);
+ *     precision gains nothing from oneDNN (fp32, or a half precision without a native
+ *     matmul), where the engine's own OpenBLAS split measured faster (docs/design.md);
  *   - OpenBLAS when the build has no oneDNN.
  * A named backend is returned unchanged. Deterministic: it never times anything, so a run
  * and its resume make the same choice. */

@@ -1,14 +1,28 @@
-/* gpt.h — the ExpertModel: a GPT-2 style decoder, forward and backward on the CPU.
+/* gpt.h — the ExpertModel: a decoder-only transformer, forward and backward on the CPU,
+ * in one of two architectures (ed_model_config.arch, --arch):
  *
- * Architecture (matches tests/reference/gpt.py exactly): token + learned position
+ * gpt2 (matches tests/reference/gpt.py exactly): token + learned position
  * embeddings; L pre-LayerNorm blocks (ln1 -> fused qkv D->3D -> causal multi-head
  * softmax attention -> proj D->D -> residual; ln2 -> fc D->FF -> tanh-GELU -> fc_out
  * FF->D -> residual); final LayerNorm ln_f (eps 1e-5); logits = ln_f(x) @ wte^T (tied).
  *
+ * llama (matches tests/reference/llama_reference.py, Hugging Face LlamaForCausalLM):
+ * token embeddings only; L pre-RMSNorm blocks (attn_norm -> q, k, v (H query heads, G
+ * key/value heads of hd = D/H) -> RoPE on q and k (rotate-half, base rope_theta) ->
+ * causal grouped-query softmax attention -> o -> residual; mlp_norm -> down(silu(gate) *
+ * up), gate/up D->FF -> residual), no biases; final RMSNorm norm_f; logits through
+ * lm_head (or embed when tie_embeddings). Its tensors, in this order:
+ *   embed.weight [V,D], blocks.{i}.attn_norm.weight [D], .q.weight [D,D],
+ *   .k.weight [G*hd,D], .v.weight [G*hd,D], .o.weight [D,D], .mlp_norm.weight [D],
+ *   .gate.weight [FF,D], .up.weight [FF,D], .down.weight [D,FF], norm_f.weight [D],
+ *   lm_head.weight [V,D] (untied only)
+ * ed_gpt_config returns the config normalised: a GPT-2's llama fields are zero, a
+ * llama's n_kv_heads is G (never 0) and tie_embeddings 0 or 1.
+ *
  * Memory: all parameters live in ONE float buffer `params`, all gradients in ONE float
  * buffer `grads` of the same layout, so allreduce, clipping, the optimizer and the
  * checkpoint writer each make one pass over one array. The layout is the PyTorch
- * state_dict order, weights in PyTorch's [out, in] layout:
+ * state_dict order, weights in PyTorch's [out, in] layout (gpt2; llama above):
  *   wte.weight [V,D], wpe.weight [Tmax,D],
  *   blocks.{i}.ln1.weight [D], .ln1.bias [D], .qkv.weight [3D,D], .qkv.bias [3D],
  *   .proj.weight [D,D], .proj.bias [D], .ln2.weight [D], .ln2.bias [D],
@@ -42,15 +56,35 @@
 
 #define ED_IGNORE_INDEX (-100)
 
+/* --arch: the block design. 0 is GPT-2, so a config written without the field (and every
+ * checkpoint written before it existed) is a GPT-2. */
+typedef enum { ED_ARCH_GPT2 = 0, ED_ARCH_LLAMA = 1 } ed_arch;
+extern const char *const ed_arch_names[]; /* "gpt2", "llama" (index = value) */
+
 typedef struct {
     int vocab_size;  /* V */
     int d_model;     /* D */
     int n_layers;    /* L */
     int n_heads;     /* H, divides D */
-    int d_ff;        /* FF */
-    int max_seq_len; /* Tmax, rows of wpe */
+    int d_ff;        /* FF (llama: the width of gate and of up) */
+    int max_seq_len; /* Tmax, rows of wpe (llama: longest sequence, RoPE table rows) */
     float dropout;   /* attention-probability and residual dropout, 0 = off (default) */
+    /* The fields below apply to ED_ARCH_LLAMA only (a GPT-2 ignores them; zero there). */
+    ed_arch arch;
+    int n_kv_heads;     /* key/value heads G, divides H (1 = multi-query); 0 means H */
+    int tie_embeddings; /* 1: logits through embed.weight; 0: a separate lm_head.weight */
+    float rope_theta;   /* RoPE base (HF rope_theta), > 0 */
+    float rms_eps;      /* RMSNorm epsilon (HF rms_norm_eps), > 0 */
 } ed_model_config;
+
+/* Key/value heads of a config: n_kv_heads for a llama that sets it, else n_heads. */
+static inline int ed_model_kv_heads(const ed_model_config *c) {
+    return c->arch == ED_ARCH_LLAMA && c->n_kv_heads > 0 ? c->n_kv_heads : c->n_heads;
+}
+/* 1 when the logits use the token embedding (always for a GPT-2). */
+static inline int ed_model_tied(const ed_model_config *c) {
+    return c->arch != ED_ARCH_LLAMA || c->tie_embeddings;
+}
 
 /* Returns 0, or -1 with a one-line reason in msg naming the options (e.g. "n-heads 6 does not
  * divide d-model 512"); options validation and the checkpoint reader report it as is. */
@@ -143,16 +177,16 @@ void ed_gpt_zero_grad(ed_gpt *m);
 /* GEMM backend and precision of every matmul (expert/compute.h); a new model starts with
  * OpenBLAS in fp32. `b` must be resolved (not ED_GEMM_AUTO: see ed_gemm_backend_resolve).
  * Parameters, gradients and results of other layers are float32 either way, so the
- * setting may change between any two steps (a bf16 run resumed in fp32, and back).
+ * setting may change between any two steps (a bf16 or fp16 run resumed in fp32, and back).
  * Returns 0, or -1 with msg filled (e.g. oneDNN requested in a build without it). */
 int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
 /* One line naming backend, oneDNN implementation and precision path, e.g.
  * "onednn (gemm:jit), bf16 (emulated: fp32 GEMM on bf16-rounded inputs)". */
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
-/* 1 when bf16 products run in bf16 instructions, 0 when emulated or fp32. */
-int ed_gpt_bf16_native(const ed_gpt *m);
-/* Bytes of the bf16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
+/* 1 when bf16 / fp16 products run in half instructions, 0 when emulated or fp32. */
+int ed_gpt_half_native(const ed_gpt *m);
+/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
  * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
  * rounded values stay float32), plus a small per-thread share for attention. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);

@@ -1,4 +1,8 @@
-/* hf.h — GPT-2 models in the Hugging Face layout, in and out (src/hf/, docs/formats.md).
+/* hf.h — GPT-2 and Llama models in the Hugging Face layout, in and out (src/hf/,
+ * docs/formats.md). A directory whose config.json is a Llama's (model_type "llama") is
+ * imported as --arch llama (hf_llama.c: LlamaForCausalLM names, no transposition, the
+ * weights in one model.safetensors or in shards, F32/BF16/F16; our tokenizer file); a
+ * llama checkpoint is exported in that layout. The rest of this comment is GPT-2's.
  *
  * A model directory holds config.json (GPT2Config: n_embd, n_layer, n_head, n_inner,
  * n_positions, vocab_size, activation_function gelu_new, layer_norm_epsilon 1e-5, tied
@@ -21,7 +25,7 @@
 
 #include "expert/common.h"
 
-/* Reads model_dir and writes an expert-dist checkpoint (model, tokenizer, the options
+/* Reads model_dir (GPT-2 or Llama, by its config.json) and writes an expert-dist checkpoint (model, tokenizer, the options
  * that describe them; no optimizer or trainer state) to out_h5, atomically. One line per
  * step to log (may be NULL). -1 with err naming the file and tensor/field on bad input. */
 int ed_hf_import(const char *model_dir, const char *out_h5, FILE *log, ed_error *err);

@@ -36,6 +36,7 @@ typedef struct {
     double step;                                            /* global optimizer step */
     double epoch;                                           /* 1-based */
     double loss, lr, grad_norm, tokens_per_s, mfu, elapsed; /* log (lr: also epoch) */
+    double loss_scale, scale_skipped;                       /* log: fp16's scaler (NAN: none) */
     double val_loss, perplexity, accuracy, best;            /* val and epoch; best: 0/1 */
     double bleu, rouge1, rouge2, rougeL;                    /* val with --val-generate (0-100);
                                                                NAN at validations without it */

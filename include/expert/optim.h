@@ -45,6 +45,29 @@ void ed_scale(float *g, size_t n, float s);
 /* The factor clip_grad_norm_ applies for a given total norm (1 when no clipping). */
 float ed_clip_factor(double total_norm, float max_norm);
 
+/* ---- dynamic loss scaling (--precision fp16; src/optim/loss_scale.c) ----
+ * PyTorch's GradScaler: fp16 GEMM operands hold magnitudes from 2^-24 to 65504, and many
+ * activation gradients are smaller than 2^-24, so the loss gradient is multiplied by
+ * `scale` before the backward (the small ones survive the rounding) and the gradients are
+ * divided by it again after the reduction, before clipping and the update (clipping sees
+ * true gradients, like GradScaler.unscale_). A step whose unscaled gradients hold an Inf
+ * or NaN (a scaled value overflowed fp16) is skipped and the scale halved; after
+ * `growth_interval` clean steps in a row it doubles. The state is part of the trainer's
+ * resumable state (train_state.h) and of checkpoints. */
+typedef struct {
+    double scale;        /* current loss scale; 0 = not scaling (an fp32 or bf16 run) */
+    long growth_tracker; /* clean steps since the scale last changed */
+    long skipped;        /* steps skipped for an overflow, the whole run across resumes */
+} ed_loss_scaler;
+
+/* Starts scaling at init_scale (> 0) with an empty tracker; `skipped` is kept. */
+void ed_loss_scaler_init(ed_loss_scaler *s, double init_scale);
+/* The scaler's verdict on one step, GradScaler.update() with growth factor 2 and backoff
+ * factor 0.5: found_inf -> scale /= 2, tracker = 0, skipped++; else tracker++, and when it
+ * reaches growth_interval (>= 1) scale *= 2, tracker = 0. Both factors are exact, so the
+ * scale is always the initial one times a power of two. */
+void ed_loss_scaler_update(ed_loss_scaler *s, int found_inf, long growth_interval);
+
 typedef enum { ED_SCHED_CONSTANT = 0, ED_SCHED_LINEAR = 1, ED_SCHED_COSINE = 2 } ed_sched_kind;
 /* "constant", "linear", "cosine" (index = ed_sched_kind): --lr-schedule. */
 extern const char *const ed_sched_kind_names[];

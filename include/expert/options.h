@@ -66,8 +66,8 @@ typedef struct {
     int pad_to_max;                /* 0: pad to the longest window in the micro-batch */
 
     /* model */
-    char preset[16];               /* tiny | small | seed */
-    ed_model_config model;         /* d_model, n_layers, n_heads, d_ff, max_seq_len, dropout; vocab from tokenizer */
+    char preset[16];               /* tiny | small | seed | llama-tiny | llama-small */
+    ed_model_config model;         /* arch, d_model, n_layers, n_heads, d_ff, max_seq_len, dropout, llama fields; vocab from tokenizer */
 
     /* optimisation */
     int batch_size;                /* per rank, 8 */
@@ -118,7 +118,10 @@ typedef struct {
     float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
                                       0 = $ED_REF_GFLOPS or measured at start */
     ed_gemm_backend gemm;          /* auto | openblas | onednn */
-    ed_precision precision;        /* fp32 | bf16 */
+    ed_precision precision;        /* fp32 | bf16 | fp16 */
+    float loss_scale_init;         /* fp16: the loss scaler's first scale, 65536 (2^16) */
+    long loss_scale_growth_interval; /* fp16: clean steps before the scale doubles, 2000 */
+    long debug_inf_step;           /* debug: the last rank's gradients of this step become Inf (0 = off) */
 
     /* generate / eval */
     char checkpoint[ED_PATH_MAX];  /* eval/generate/inspect: the model; import/export: the input */

@@ -24,9 +24,12 @@ typedef struct {
     double tokens_per_s;       /* global (all ranks) */
     double mfu;                /* fraction, see above; < 0 = unknown */
     double elapsed, eta;       /* seconds; eta < 0 = unknown */
+    double loss_scale;         /* fp16's loss scale; 0 = none (not shown) */
+    long scale_skipped;        /* ... and the steps it skipped for an overflow */
 } ed_progress;
 
-/* One line, no newline: "epoch 2/3 step 130/360 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...". */
+/* One line, no newline: "epoch 2/3 step 130/360 loss 5.1234 lr 5.00e-04 gnorm 1.23 ...";
+ * in fp16 "gnorm 1.23 scale 65536 skipped 2 tok/s ...". */
 void ed_progress_format(const ed_progress *p, char *buf, size_t len);
 /* On a TTY: "\r[#####.....] <line>" overwriting itself (final = 1 ends it with a newline);
  * otherwise the plain line with a newline, and only when final = 1. */
@@ -40,7 +43,9 @@ void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
 int ed_progress_bar_wanted(FILE *f);
 /* "1h02m", "3m05s", "12s" */
 void ed_format_duration(double seconds, char *buf, size_t len);
-/* Model FLOPs per trained token at sequence length T (forward + backward). */
+/* Model FLOPs per trained token at sequence length T (forward + backward):
+ * 6 x the parameters that multiply (all of them, except an untied llama's embedding,
+ * which is only looked up) + 12 L T D for attention. */
 double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T);
 /* Per-rank reference GFLOPS given by the user: flag if > 0, else $ED_REF_GFLOPS if set
  * and > 0, else 0 (= measure it). */

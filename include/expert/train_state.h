@@ -11,6 +11,7 @@
 
 #include "expert/common.h"
 #include "expert/history.h"
+#include "expert/optim.h"
 
 typedef struct {
     int epoch;            /* epoch in progress (0-based); == epochs when finished */
@@ -45,6 +46,7 @@ typedef struct {
     uint64_t data_fingerprint; /* ed_dataset_fingerprint of the training windows (0 = unknown,
                                 * a file written before it was stored): a resume in mid-epoch
                                 * on other data is refused (--allow-data-change) */
+    ed_loss_scaler scaler; /* --precision fp16: the dynamic loss scale (scale 0 in other precisions) */
 } ed_train_state;
 
 void ed_train_state_init(ed_train_state *s, uint64_t seed, int world_size);

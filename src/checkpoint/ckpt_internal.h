@@ -89,8 +89,9 @@ typedef struct {
     const char *name;
     ckpt_ftype type;
     size_t offset;
-    int since; /* format version that added the field; older files do not have it */
-    int optional; /* added without a version bump: a file may lack it (the caller's value stays) */
+    int since; /* format version that added the field; older files do not have it.
+                * ED_SINCE_ANY (history.h): added without a version, any file may lack it:
+                * then the caller's value stays */
 } ckpt_field;
 
 /* Integer fields of ed_model_config stored as attributes of /model (NULL-terminated). */

@@ -76,9 +76,13 @@ int ed_ckpt_print(ed_ckpt *c, FILE *out, ed_error *err) {
     fprintf(out, "checkpoint %s\n", ed_ckpt_path(c));
     fprintf(out, "  format %s v%d, created %s by expert-dist %s (%s)\n", ED_CKPT_FORMAT, info.format_version,
             info.created, info.expert_dist_version, info.git_commit);
-    fprintf(out, "  model: vocab %d, d_model %d, %d layers, %d heads, d_ff %d, max_seq_len %d, %ld parameters\n",
-            info.model.vocab_size, info.model.d_model, info.model.n_layers, info.model.n_heads, info.model.d_ff,
-            info.model.max_seq_len, info.num_params);
+    fprintf(out, "  model: %s, vocab %d, d_model %d, %d layers, %d heads, d_ff %d, max_seq_len %d, %ld parameters\n",
+            ed_arch_names[info.model.arch], info.model.vocab_size, info.model.d_model, info.model.n_layers,
+            info.model.n_heads, info.model.d_ff, info.model.max_seq_len, info.num_params);
+    if (info.model.arch == ED_ARCH_LLAMA)
+        fprintf(out, "  llama: %d key/value heads, %s embeddings, rope_theta %g, rms_eps %g\n", info.model.n_kv_heads,
+                info.model.tie_embeddings ? "tied" : "untied", (double)info.model.rope_theta,
+                (double)info.model.rms_eps);
     int rc = 0;
     fprintf(out, "[config]\n");
     if (ckpt_exists(r, "/config")) rc = print_attrs(r, "/config", out);

@@ -91,6 +91,35 @@ int ckpt_read_model_config(ckpt_reader *r, ed_model_config *c) {
     double dropout;
     if (ckpt_get_f64(r, "/model", "dropout", &dropout) < 0) return -1;
     c->dropout = (float)dropout;
+    /* The architecture (format 2 files written before it existed are GPT-2s) and, for a
+     * llama, its fields; a GPT-2's are zero as in ed_gpt_config. */
+    c->arch = ED_ARCH_GPT2;
+    c->n_kv_heads = c->tie_embeddings = 0;
+    c->rope_theta = c->rms_eps = 0.0f;
+    if (ckpt_has_attr(r, "/model", "arch")) {
+        char *v;
+        if (ckpt_get_str(r, "/model", "arch", &v) < 0) return -1;
+        int a = ed_name_index(ed_arch_names, v);
+        if (a < 0) {
+            ckpt_fail(r, "/model attribute 'arch'", "unknown architecture '%s' (expected gpt2 or llama)", v);
+            free(v);
+            return -1;
+        }
+        free(v);
+        c->arch = (ed_arch)a;
+    }
+    if (c->arch == ED_ARCH_LLAMA) {
+        int64_t kv, tie;
+        double theta, eps;
+        if (get_int_range(r, "/model", "n_kv_heads", 1, INT_MAX, &kv) < 0 ||
+            get_int_range(r, "/model", "tie_embeddings", 0, 1, &tie) < 0 ||
+            ckpt_get_f64(r, "/model", "rope_theta", &theta) < 0 || ckpt_get_f64(r, "/model", "rms_eps", &eps) < 0)
+            return -1;
+        c->n_kv_heads = (int)kv;
+        c->tie_embeddings = (int)tie;
+        c->rope_theta = (float)theta;
+        c->rms_eps = (float)eps;
+    }
     char msg[256];
     if (ed_model_config_check(c, msg, sizeof msg) < 0) return ckpt_fail(r, "/model", "invalid model config: %s", msg);
     return 0;
@@ -165,6 +194,18 @@ static int check_model_attrs(ckpt_reader *r, const ed_gpt *m) {
             return ckpt_fail(r, "/model", "checkpoint has %s = %d but the model was created with %d", f->name, have,
                              want);
     }
+    /* a llama's fields change the computation, some without changing a shape */
+    if (c.arch != g->arch)
+        return ckpt_fail(r, "/model", "checkpoint has arch = %s but the model was created with %s",
+                         ed_arch_names[c.arch], ed_arch_names[g->arch]);
+    if (c.arch == ED_ARCH_LLAMA &&
+        (c.n_kv_heads != g->n_kv_heads || c.tie_embeddings != g->tie_embeddings || c.rope_theta != g->rope_theta ||
+         c.rms_eps != g->rms_eps))
+        return ckpt_fail(r, "/model",
+                         "checkpoint has n_kv_heads %d, tie_embeddings %d, rope_theta %g, rms_eps %g but the model "
+                         "was created with %d, %d, %g, %g",
+                         c.n_kv_heads, c.tie_embeddings, (double)c.rope_theta, (double)c.rms_eps, g->n_kv_heads,
+                         g->tie_embeddings, (double)g->rope_theta, (double)g->rms_eps);
     return 0;
 }
 
@@ -282,7 +323,7 @@ int ed_ckpt_read_state(ed_ckpt *c, ed_train_state *s, ed_history *h, ed_error *e
     if (!ckpt_exists(r, "/trainer")) rc = ckpt_fail(r, "/trainer", "missing group (a model-only checkpoint cannot be resumed: start a run from it with --init-from)");
     for (const ckpt_field *f = ckpt_state_fields; rc == 0 && f->name; f++) {
         if (f->since > r->format_version) continue; /* newer than the file: the caller's value stays */
-        if (f->optional && !ckpt_has_attr(r, "/trainer", f->name)) continue;
+        if (f->since == ED_SINCE_ANY && !ckpt_has_attr(r, "/trainer", f->name)) continue; /* ... the same */
         char *p = (char *)s + f->offset;
         int64_t i;
         switch (f->type) {

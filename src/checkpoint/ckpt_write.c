@@ -15,20 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The double nearest to the shortest decimal that reads back as the same float, so
- * h5dump and h5py show lr = 0.0005 rather than 0.000500000023748725; (float) of the
- * stored value is bit-identical to f. */
-static double float_as_double(float f) {
-    if (!isfinite(f)) return (double)f;
-    char buf[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
-        double d = strtod(buf, NULL);
-        if ((float)d == f) return d;
-    }
-    return (double)f;
-}
-
 static int write_root(hid_t file) {
     char created[32];
     time_t now = time(NULL);
@@ -55,7 +41,7 @@ static int write_config(hid_t file, const ed_options *opt) {
         case ED_OPT_LONG: rc = ed_h5_attr_i64(g, s->name, *(const long *)field); break;
         case ED_OPT_SIZE: rc = ed_h5_attr_i64(g, s->name, (int64_t) * (const size_t *)field); break;
         case ED_OPT_U64: rc = ed_h5_attr_u64(g, s->name, *(const uint64_t *)field); break;
-        case ED_OPT_FLOAT: rc = ed_h5_attr_f64(g, s->name, float_as_double(*(const float *)field)); break;
+        case ED_OPT_FLOAT: rc = ed_h5_attr_f64(g, s->name, ed_float_decimal(*(const float *)field)); break;
         case ED_OPT_STR: {
             /* Bounded copy: a field that somehow lost its NUL must not run off the struct. */
             char *v = ed_malloc(s->size + 1);
@@ -94,10 +80,15 @@ static int write_model(hid_t file, ed_gpt *m, const float *params, int compress)
     hid_t g = ckpt_group_create(file, "model");
     if (g < 0) return -1;
     const ed_model_config *cfg = ed_gpt_config(m);
-    int rc = ed_h5_attr_f64(g, "dropout", float_as_double(cfg->dropout)) |
+    int rc = ed_h5_attr_f64(g, "dropout", ed_float_decimal(cfg->dropout)) |
              ed_h5_attr_i64(g, "num_params", (int64_t)ed_gpt_num_params(m));
     for (const ckpt_field *f = ckpt_model_fields; f->name && rc == 0; f++)
         rc = ed_h5_attr_i64(g, f->name, *(const int *)((const char *)cfg + f->offset));
+    if (rc == 0) rc = ed_h5_attr_str(g, "arch", ed_arch_names[cfg->arch]);
+    if (rc == 0 && cfg->arch == ED_ARCH_LLAMA) /* read back by ckpt_read_model_config */
+        rc = ed_h5_attr_i64(g, "n_kv_heads", cfg->n_kv_heads) | ed_h5_attr_i64(g, "tie_embeddings", cfg->tie_embeddings) |
+             ed_h5_attr_f64(g, "rope_theta", ed_float_decimal(cfg->rope_theta)) |
+             ed_h5_attr_f64(g, "rms_eps", ed_float_decimal(cfg->rms_eps));
     if (rc == 0) rc = write_tensors(g, params ? params : ed_gpt_params(m), m, compress);
     H5Gclose(g);
     return rc;
@@ -116,10 +107,10 @@ static int write_optim(hid_t file, const ed_optim *o, const ed_gpt *m, int compr
     hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return -1;
     int rc = ed_h5_attr_str(g, "kind", ed_opt_kind_names[o->kind]) | ed_h5_attr_i64(g, "step", o->step) |
-             ed_h5_attr_f64(g, "beta1", float_as_double(o->beta1)) | ed_h5_attr_f64(g, "beta2", float_as_double(o->beta2)) |
-             ed_h5_attr_f64(g, "eps", float_as_double(o->eps)) |
-             ed_h5_attr_f64(g, "weight_decay", float_as_double(o->weight_decay)) |
-             ed_h5_attr_f64(g, "momentum", float_as_double(o->momentum));
+             ed_h5_attr_f64(g, "beta1", ed_float_decimal(o->beta1)) | ed_h5_attr_f64(g, "beta2", ed_float_decimal(o->beta2)) |
+             ed_h5_attr_f64(g, "eps", ed_float_decimal(o->eps)) |
+             ed_h5_attr_f64(g, "weight_decay", ed_float_decimal(o->weight_decay)) |
+             ed_h5_attr_f64(g, "momentum", ed_float_decimal(o->momentum));
     if (rc == 0) rc = write_moments(g, "m", o->m, m, compress);
     if (rc == 0 && o->kind == ED_OPT_ADAMW) rc = write_moments(g, "v", o->v, m, compress);
     H5Gclose(g);

@@ -33,12 +33,12 @@ static const command COMMANDS[] = {
     {"generate", ed_generate, "expert-dist generate [options] CHECKPOINT [PROMPT]", ED_CMD_GENERATE,
      "Continue PROMPT (or --prompt) with the model of a checkpoint."},
     {"import", ed_import, "expert-dist import MODEL_DIR -o OUT.h5", ED_CMD_IMPORT,
-     "Convert a GPT-2 model in the Hugging Face layout (config.json, model.safetensors,\n"
-     "vocab.json, merges.txt) into a checkpoint that generate/eval use and\n"
-     "`train --init-from OUT.h5` fine-tunes."},
+     "Convert a GPT-2 or Llama model in the Hugging Face layout (config.json,\n"
+     "model.safetensors or its shards, the tokenizer) into a checkpoint that\n"
+     "generate/eval use and `train --init-from OUT.h5` fine-tunes."},
     {"export", ed_export, "expert-dist export CHECKPOINT -o MODEL_DIR", ED_CMD_EXPORT,
-     "Write a checkpoint's model in the Hugging Face GPT-2 layout (config.json,\n"
-     "model.safetensors, vocab.json + merges.txt for BPE models)."},
+     "Write a checkpoint's model in the Hugging Face layout, GPT-2 or Llama by its\n"
+     "--arch (config.json, model.safetensors, the tokenizer)."},
     {"inspect", ed_inspect, "expert-dist inspect CHECKPOINT", ED_CMD_INSPECT,
      "Print the config, progress and metrics stored in a checkpoint."},
     {"prepare", ed_prepare, "expert-dist prepare --data-file OUT.h5 [--train-file F] [--val-file F] [options]", ED_CMD_PREPARE,

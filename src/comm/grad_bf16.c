@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expert/bf16.h"
+#include "expert/half.h"
 #include "grad_bf16.h"
 
 void ed_grad_sync_set_bf16(ed_grad_sync *g) {

@@ -116,12 +116,13 @@ static void print_memory(const ed_options *o, const loaded *l) {
     printf("generate memory (rank 0; per sequence):\n"
            "  weights             %10.2f MiB  (%zu params x 4 B)\n"
            "  gradients           %10.2f MiB  (allocated by the model object, unused here)\n"
-           "  kv cache            %10.2f MiB  (L %d x 2 x T %d x D %d x 4 B = %zu B/position)\n"
+           "  kv cache            %10.2f MiB  (L %d x 2 x T %d x %s %d x 4 B = %zu B/position)\n"
            "  decode scratch      %10.2f MiB  (64 rows of activations, 64 x T scores per thread, V logits)\n"
            "  window              %d positions (trained: max-length %d - 1, model max-seq-len %d)\n"
            "  mode                %s\n",
            weights / MiB, ed_gpt_num_params(l->model), weights / MiB, kv / MiB, c->n_layers, l->window,
-           c->d_model, ed_kv_cache_bytes(c, 1), scratch / MiB, l->window, o->max_length, c->max_seq_len,
+           c->arch == ED_ARCH_LLAMA ? "G*hd" : "D", ed_model_kv_heads(c) * (c->d_model / c->n_heads),
+           ed_kv_cache_bytes(c, 1), scratch / MiB, l->window, o->max_length, c->max_seq_len,
            o->kv_cache ? "kv cache" : "no kv cache (a full forward over the window per token)");
 }
 

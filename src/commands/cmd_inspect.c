@@ -36,9 +36,12 @@ static int show(ed_ckpt *c, const char *path, ed_error *err) {
     ed_model_config mc = o.model;
     mc.vocab_size = ed_tok_vocab_size(tok);
     printf("checkpoint %s\n", path);
-    printf("model: vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n", mc.vocab_size,
-           ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
-           mc.max_seq_len, ed_model_num_params(&mc));
+    printf("model: %s, vocab %d (%s tokenizer), D %d, L %d, H %d, FF %d, T %d: %zu parameters\n",
+           ed_arch_names[mc.arch], mc.vocab_size, ed_tok_kind_names[ed_tok_kind_of(tok)], mc.d_model, mc.n_layers,
+           mc.n_heads, mc.d_ff, mc.max_seq_len, ed_model_num_params(&mc));
+    if (mc.arch == ED_ARCH_LLAMA)
+        printf("llama: %d key/value heads, %s embeddings, rope_theta %g, rms_eps %g\n", mc.n_kv_heads,
+               mc.tie_embeddings ? "tied" : "untied", (double)mc.rope_theta, (double)mc.rms_eps);
     if (!info.has_trainer) {
         printf("progress: none (a model-only checkpoint: `generate`/`eval` it, `train --init-from` it)\n");
     } else {
@@ -50,6 +53,9 @@ static int show(ed_ckpt *c, const char *path, ed_error *err) {
                st.global_step, st.tokens_seen, st.elapsed, st.world_size);
         printf("metrics: best_val_loss %.4f, bad_evals %d, early_stopped %d, nan_skipped %ld\n", st.best_val_loss,
                st.bad_evals, st.stop, st.nan_skipped);
+        if (st.scaler.scale > 0 || st.scaler.skipped > 0)
+            printf("fp16 loss scaler: scale %.10g, %ld clean step(s) since its last change, %ld overflow step(s) "
+                   "skipped\n", st.scaler.scale, st.scaler.growth_tracker, st.scaler.skipped);
     }
     if (ed_history_col(&h, "epoch")->n)
         printf("last epoch %.0f: train_loss %.4f val_loss %.4f perplexity %.2f val_accuracy %.4f lr %.3g\n",

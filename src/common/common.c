@@ -2,6 +2,7 @@
 #include "expert/common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -149,6 +150,17 @@ double ed_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double ed_float_decimal(float f) {
+    if (!isfinite(f)) return (double)f;
+    char buf[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
 }
 
 void ed_ivec_reserve(ed_ivec *v, size_t cap) {

@@ -1,5 +1,5 @@
-/* gemm.c — the GEMM context: backend and precision dispatch, the bf16 operand copies, and
- * the OpenBLAS backend (cblas_sgemm split across the OpenMP threads).
+/* gemm.c — the GEMM context: backend and precision dispatch, the half-precision operand
+ * copies, and the OpenBLAS backend (cblas_sgemm split across the OpenMP threads).
  *
  * Why not let OpenBLAS thread its own GEMMs? Its pthread pool and OpenMP's are two sets
  * of threads that each spin for a while after their work; on a 2-core machine shared
@@ -10,11 +10,11 @@
  * dimension, so the operand every thread must pack in full is the smaller one.
  * oneDNN (gemm_onednn.c) threads on the same OpenMP pool by itself.
  *
- * bf16: both operands are first copied, rounded, into the calling thread's scratch
- * (dense, same orientation): as bf16 bit patterns for oneDNN's native bf16 matmul, or as
- * float32 values with zero low halves for the emulation, which then runs the fp32 GEMM of
- * the backend. Operands are rounded at every call; weights are not cached in bf16
- * between calls (docs/memory.md). */
+ * bf16 / fp16: both operands are first copied, rounded (expert/half.h), into the calling
+ * thread's scratch (dense, same orientation): as 16-bit patterns for oneDNN's native half
+ * matmul, or as the rounded values kept in float32 for the emulation, which then runs the
+ * fp32 GEMM of the backend. Operands are rounded at every call; weights are not cached in
+ * half precision between calls (docs/memory.md). */
 #include <cblas.h>
 #include <omp.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expert/bf16.h"
+#include "expert/half.h"
 #include "expert/common.h"
 #include "gemm.h"
 
@@ -32,7 +32,7 @@
 struct ed_gemm_ctx {
     ed_gemm_backend backend;
     ed_precision prec;
-    int bf16_native;   /* bf16 through oneDNN's bf16 matmul, else emulated */
+    int half_native;   /* bf16 / fp16 through oneDNN's matmul of that type, else emulated */
     int onednn_split;  /* oneDNN: the engine's slab split instead of oneDNN's threading */
     ed_onednn *dnnl;   /* NULL for OpenBLAS */
     void *scratch[SLOTS];
@@ -61,11 +61,10 @@ ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, si
             return NULL;
         }
     }
-    /* OpenBLAS (Debian's build has no bf16 GEMM) always emulates bf16; oneDNN multiplies
-     * bf16 natively where it has a bf16 matmul for this CPU, unless told not to. */
-    const char *emu = getenv("ED_BF16_EMULATE");
-    int force_emulation = emu && emu[0] && strcmp(emu, "0") != 0;
-    g->bf16_native = p == ED_PREC_BF16 && !force_emulation && g->dnnl && ed_onednn_bf16_native(g->dnnl);
+    /* OpenBLAS (Debian's build has no half GEMM) always emulates bf16 and fp16; oneDNN
+     * multiplies them natively where it has a matmul of that type for this CPU, unless
+     * told not to. */
+    g->half_native = p != ED_PREC_FP32 && !ed_precision_emulation_forced(p) && g->dnnl && ed_onednn_native(g->dnnl, p);
     return g;
 }
 
@@ -78,14 +77,19 @@ void ed_gemm_ctx_free(ed_gemm_ctx *g) {
 
 ed_gemm_backend ed_gemm_ctx_backend(const ed_gemm_ctx *g) { return g->backend; }
 ed_precision ed_gemm_ctx_precision(const ed_gemm_ctx *g) { return g->prec; }
-int ed_gemm_ctx_bf16_native(const ed_gemm_ctx *g) { return g->bf16_native; }
+int ed_gemm_ctx_half_native(const ed_gemm_ctx *g) { return g->half_native; }
 long ed_gemm_ctx_primitives(const ed_gemm_ctx *g) { return g->dnnl ? ed_onednn_primitives(g->dnnl) : 0; }
 
 void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len) {
     const char *impl = g->dnnl ? ed_onednn_impl(g->dnnl) : "";
-    const char *prec = g->prec == ED_PREC_FP32 ? "fp32"
-                       : g->bf16_native        ? "bf16 (native bf16 matmul, fp32 accumulation)"
-                                               : "bf16 (emulated: fp32 GEMM on bf16-rounded inputs)";
+    const char *p = ed_precision_names[g->prec];
+    char prec[96];
+    if (g->prec == ED_PREC_FP32)
+        snprintf(prec, sizeof prec, "fp32");
+    else if (g->half_native)
+        snprintf(prec, sizeof prec, "%s (native %s matmul, fp32 accumulation)", p, p);
+    else
+        snprintf(prec, sizeof prec, "%s (emulated: fp32 GEMM on %s-rounded inputs)", p, p);
     snprintf(buf, len, "%s%s%s%s, %s", ed_gemm_backend_names[g->backend], impl[0] ? " (" : "", impl,
              impl[0] ? ")" : "", prec);
 }
@@ -107,7 +111,7 @@ static int row_gemv(const ed_gemm_ctx *g, int M) {
 static void one_gemm(ed_gemm_ctx *g, int slot, int transA, int transB, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (g->backend == ED_GEMM_ONEDNN)
-        ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ed_onednn_gemm(g->dnnl, ED_PREC_FP32, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else if (row_gemv(g, M)) /* C[0, :] = alpha op(B)^T a + beta C, a = A's one row (a column when transA) */
         cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, transB ? N : K, transB ? K : N, alpha, B,
                     ldb, A, transA ? lda : 1, beta, C, 1);
@@ -146,7 +150,7 @@ static void split_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int
     }
 }
 
-/* ---- bf16 operand copies ---- */
+/* ---- half-precision operand copies ---- */
 
 /* Scratch of slot t with room for `bytes` (grown, never shrunk). */
 static void *slot_scratch(ed_gemm_ctx *g, int t, size_t bytes) {
@@ -159,17 +163,18 @@ static void *slot_scratch(ed_gemm_ctx *g, int t, size_t bytes) {
     return g->scratch[t];
 }
 
-/* rows x cols of src (leading dimension ld) -> dense dst (ld = cols), rounded to bf16:
- * bit patterns (uint16) when `bits`, else float32 values. Parallel over rows unless
+/* rows x cols of src (leading dimension ld) -> dense dst (ld = cols), rounded to format
+ * fmt: bit patterns (uint16) when `bits`, else float32 values. Parallel over rows unless
  * already inside a region or small. */
-static void round_matrix(void *dst, const float *src, int rows, int cols, int ld, int bits, int nested) {
+static void round_matrix(ed_half_format fmt, void *dst, const float *src, int rows, int cols, int ld, int bits,
+                         int nested) {
 #pragma omp parallel for schedule(static) if (!nested && (size_t)rows * cols >= 65536)
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         if (bits)
-            ed_bf16_from_f32((uint16_t *)dst + (size_t)r * cols, s, (size_t)cols);
+            ed_half_from_f32(fmt, (uint16_t *)dst + (size_t)r * cols, s, (size_t)cols);
         else
-            ed_bf16_round((float *)dst + (size_t)r * cols, s, (size_t)cols);
+            ed_half_round(fmt, (float *)dst + (size_t)r * cols, s, (size_t)cols);
     }
 }
 
@@ -178,23 +183,25 @@ void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float 
     int nested = omp_in_parallel();
     int slot = nested ? omp_get_thread_num() : 0;
     if (M <= 0 || N <= 0) return;
-    if (g->prec == ED_PREC_BF16 && K > 0) {
+    if (g->prec != ED_PREC_FP32 && K > 0) {
+        ed_half_format fmt = g->prec == ED_PREC_BF16 ? ED_HALF_BF16 : ED_HALF_FP16;
         int ar = transA ? K : M, ac = transA ? M : K; /* A and B as stored */
         int br = transB ? N : K, bc = transB ? K : N;
-        size_t es = g->bf16_native ? sizeof(uint16_t) : sizeof(float);
+        size_t es = g->half_native ? sizeof(uint16_t) : sizeof(float);
         size_t abytes = ((size_t)ar * ac * es + 63) & ~(size_t)63;
         char *s = slot_scratch(g, slot, abytes + (size_t)br * bc * es);
-        round_matrix(s, A, ar, ac, lda, g->bf16_native, nested);
-        round_matrix(s + abytes, B, br, bc, ldb, g->bf16_native, nested);
-        if (g->bf16_native) {
-            ed_onednn_gemm(g->dnnl, 1, slot, transA, transB, M, N, K, alpha, s, ac, s + abytes, bc, beta, C, ldc);
+        round_matrix(fmt, s, A, ar, ac, lda, g->half_native, nested);
+        round_matrix(fmt, s + abytes, B, br, bc, ldb, g->half_native, nested);
+        if (g->half_native) {
+            ed_onednn_gemm(g->dnnl, g->prec, slot, transA, transB, M, N, K, alpha, s, ac, s + abytes, bc, beta, C,
+                           ldc);
             return;
         }
         A = (const float *)s, lda = ac;
         B = (const float *)(s + abytes), ldb = bc;
     }
     if (g->backend == ED_GEMM_ONEDNN && !g->onednn_split)
-        ed_onednn_gemm(g->dnnl, 0, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ed_onednn_gemm(g->dnnl, ED_PREC_FP32, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         split_gemm(g, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nested);
 }

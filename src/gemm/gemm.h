@@ -3,11 +3,11 @@
  * Every matrix product of the model (the Linear layers and their backward, attention's
  * per-head products, the tied head) is ed_gemm(ctx, ...): row-major
  * C = alpha op(A) op(B) + beta C, op = transpose when set, with leading dimensions.
- * The context owns the backend (OpenBLAS or oneDNN), the precision (fp32 or bf16, see
- * expert/compute.h) and everything they need between calls: oneDNN's engine, one stream
- * per thread, the primitive cache (one primitive per distinct shape, created on first use
- * and reused: a training step creates none after the first), and per-thread scratch for
- * the bf16 copies of the operands.
+ * The context owns the backend (OpenBLAS or oneDNN), the precision (fp32, bf16 or fp16,
+ * see expert/compute.h) and everything they need between calls: oneDNN's engine, one
+ * stream per thread, the primitive cache (one primitive per distinct shape, created on
+ * first use and reused: a training step creates none after the first), and per-thread
+ * scratch for the half-precision copies of the operands.
  *
  * Threads: called outside a parallel region, a product uses all OpenMP threads (OpenBLAS:
  * the engine splits C into per-thread slabs with single-threaded BLAS inside, see
@@ -25,19 +25,21 @@
 
 typedef struct ed_gemm_ctx ed_gemm_ctx;
 
-/* A context for backend `b` (not AUTO) and precision p. bf16 is native on oneDNN where
- * it has a bf16 matmul for this CPU, else (always on OpenBLAS, and with ED_BF16_EMULATE=1
- * in the environment) emulated. NULL with msg filled when the backend is not in this build. */
+/* A context for backend `b` (not AUTO) and precision p. A half precision (bf16, fp16) is
+ * native on oneDNN where it has a matmul of that type for this CPU, else (always on
+ * OpenBLAS, and with ED_BF16_EMULATE=1 / ED_FP16_EMULATE=1 in the environment,
+ * ed_precision_emulation_forced) emulated. NULL with msg filled when the backend is not
+ * in this build. */
 ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, size_t msg_len);
 void ed_gemm_ctx_free(ed_gemm_ctx *g);
 
 ed_gemm_backend ed_gemm_ctx_backend(const ed_gemm_ctx *g);
 ed_precision ed_gemm_ctx_precision(const ed_gemm_ctx *g);
-/* 1 when bf16 products run in bf16 instructions (oneDNN on AVX512-BF16/AMX), 0 when
- * emulated (or fp32). */
-int ed_gemm_ctx_bf16_native(const ed_gemm_ctx *g);
-/* "openblas, fp32" / "onednn gemm:jit, bf16 emulated" ... (the implementation oneDNN chose
- * for the last primitive created is shown). */
+/* 1 when half-precision products run in half instructions (oneDNN on AVX512-BF16/AMX
+ * for bf16, AVX512-FP16/AMX-FP16 for fp16), 0 when emulated (or fp32). */
+int ed_gemm_ctx_half_native(const ed_gemm_ctx *g);
+/* "openblas, fp32" / "onednn (gemm:jit), fp16 (emulated: ...)" ... (the implementation
+ * oneDNN chose for the last primitive created is shown). */
 void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len);
 /* Primitives created so far (oneDNN; 0 for OpenBLAS): a test checks that steps reuse them. */
 long ed_gemm_ctx_primitives(const ed_gemm_ctx *g);
@@ -59,11 +61,13 @@ typedef struct ed_onednn ed_onednn;
 /* NULL with msg when the build has no oneDNN. */
 ed_onednn *ed_onednn_create(char *msg, size_t msg_len);
 void ed_onednn_free(ed_onednn *d);
-/* 1 if oneDNN has a non-reference bf16 x bf16 -> f32 matmul on this CPU. */
-int ed_onednn_bf16_native(ed_onednn *d);
-/* C = alpha op(A) op(B) + beta C with A, B float32 (bf16 = 0) or bf16 bit patterns
- * (bf16 = 1), C float32. `thread` is the caller's scratch slot (0 outside a region). */
-void ed_onednn_gemm(ed_onednn *d, int bf16, int thread, int transA, int transB, int M, int N,
+/* 1 if oneDNN has a non-reference half x half -> f32 matmul on this CPU for precision p
+ * (bf16 or fp16; 0 for fp32). Asked of oneDNN, not guessed from CPUID. */
+int ed_onednn_native(ed_onednn *d, ed_precision p);
+/* C = alpha op(A) op(B) + beta C with A, B in the operand type of precision `in`: float32
+ * (fp32), or bf16 / fp16 bit patterns; C float32. `thread` is the caller's scratch slot
+ * (0 outside a region). */
+void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int transB, int M, int N,
                     int K, float alpha, const void *A, int lda, const void *B, int ldb,
                     float beta, float *C, int ldc);
 long ed_onednn_primitives(const ed_onednn *d);

@@ -30,7 +30,7 @@
 enum { MEM_A, MEM_B, MEM_C, MEM_PAD, MEM_N };
 
 typedef struct {
-    int bf16, ta, tb, M, N, K, lda, ldb, ldc;
+    int in, ta, tb, M, N, K, lda, ldb, ldc; /* in: the operands' ed_precision */
     float alpha, beta;
 } key;
 
@@ -51,7 +51,7 @@ struct ed_onednn {
     size_t cap, used;
     long created;
     char impl[64]; /* implementation of the last primitive created */
-    int bf16_native;
+    int native[3]; /* by ed_precision: a non-reference matmul for that operand type */
 };
 
 #define DNNL_OK(call, ...)                                                                  \
@@ -68,14 +68,14 @@ static size_t key_hash(const key *k) {
 }
 
 static int key_eq(const key *a, const key *b) {
-    return a->bf16 == b->bf16 && a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N &&
+    return a->in == b->in && a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N &&
            a->K == b->K && a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc &&
            a->alpha == b->alpha && a->beta == b->beta;
 }
 
 /* Creates the primitive descriptor for k; returns dnnl_success or oneDNN's status. */
 static dnnl_status_t make_pd(ed_onednn *d, const key *k, dnnl_primitive_desc_t *pd, dnnl_memory_desc_t md[MEM_N]) {
-    dnnl_data_type_t in = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t in = k->in == ED_PREC_BF16 ? dnnl_bf16 : k->in == ED_PREC_FP16 ? dnnl_f16 : dnnl_f32;
     dnnl_dims_t da = {k->M, k->K}, db = {k->K, k->N}, dc = {k->M, k->N};
     /* logical A is M x K: row stride lda (or 1 when stored transposed), etc. */
     dnnl_dims_t sa = {k->ta ? 1 : k->lda, k->ta ? k->lda : 1};
@@ -133,14 +133,18 @@ ed_onednn *ed_onednn_create(char *msg, size_t msg_len) {
     }
     d->cap = 256;
     d->table = ed_calloc(d->cap, sizeof *d->table);
-    /* Ask oneDNN rather than guess from CPUID: a bf16 matmul it implements with bf16
-     * instructions (AVX512-BF16 or AMX kernels) has a non-reference implementation. */
-    key k = {.bf16 = 1, .M = 64, .N = 64, .K = 64, .lda = 64, .ldb = 64, .ldc = 64, .alpha = 1.0f};
-    dnnl_primitive_desc_t pd;
-    dnnl_memory_desc_t md[MEM_N];
-    if (make_pd(d, &k, &pd, md) == dnnl_success) {
-        d->bf16_native = strncmp(pd_impl(pd), "ref", 3) != 0;
-        dnnl_primitive_desc_destroy(pd);
+    /* Ask oneDNN rather than guess from CPUID: a half matmul it implements with half
+     * instructions (bf16: AVX512-BF16 or AMX kernels; fp16: AVX512-FP16 or AMX-FP16) has a
+     * non-reference implementation. Where it has none at all (oneDNN 2.6 has no fp16
+     * matmul on CPUs without AVX512-FP16), creating the descriptor fails: not native. */
+    for (int p = ED_PREC_BF16; p <= ED_PREC_FP16; p++) {
+        key k = {.in = p, .M = 64, .N = 64, .K = 64, .lda = 64, .ldb = 64, .ldc = 64, .alpha = 1.0f};
+        dnnl_primitive_desc_t pd;
+        dnnl_memory_desc_t md[MEM_N];
+        if (make_pd(d, &k, &pd, md) == dnnl_success) {
+            d->native[p] = strncmp(pd_impl(pd), "ref", 3) != 0;
+            dnnl_primitive_desc_destroy(pd);
+        }
     }
     return d;
 }
@@ -167,7 +171,7 @@ void ed_onednn_free(ed_onednn *d) {
     free(d);
 }
 
-int ed_onednn_bf16_native(ed_onednn *d) { return d->bf16_native; }
+int ed_onednn_native(ed_onednn *d, ed_precision p) { return p == ED_PREC_BF16 || p == ED_PREC_FP16 ? d->native[p] : 0; }
 long ed_onednn_primitives(const ed_onednn *d) { return d->created; }
 const char *ed_onednn_impl(const ed_onednn *d) { return d->impl; }
 
@@ -188,7 +192,7 @@ static entry *lookup(ed_onednn *d, const key *k) {
     dnnl_status_t st = make_pd(d, k, &pd, e->md);
     if (st != dnnl_success)
         ED_DIE("oneDNN has no %s matmul for M %d N %d K %d (transA %d transB %d, status %d)",
-               k->bf16 ? "bf16" : "f32", k->M, k->N, k->K, k->ta, k->tb, (int)st);
+               ed_precision_names[k->in], k->M, k->N, k->K, k->ta, k->tb, (int)st);
     const dnnl_memory_desc_t *pad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->md[MEM_PAD] = *pad;
     e->pad_bytes = dnnl_memory_desc_get_size(pad);
@@ -219,15 +223,15 @@ static dnnl_memory_t mem_at(ed_onednn *d, entry *e, int slot, int j, void *p) {
     return *m;
 }
 
-void ed_onednn_gemm(ed_onednn *d, int bf16, int thread, int transA, int transB, int M, int N, int K, float alpha,
-                    const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc) {
+void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int transB, int M, int N, int K,
+                    float alpha, const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc) {
     ED_CHECK(thread >= 0 && thread < SLOTS, "oneDNN GEMM from thread %d; at most %d supported", thread, SLOTS);
     if (K == 0) { /* C = beta C (oneDNN rejects empty reductions) */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    key k = {bf16, transA != 0, transB != 0, M, N, K, lda, ldb, ldc, alpha, beta};
+    key k = {(int)in, transA != 0, transB != 0, M, N, K, lda, ldb, ldc, alpha, beta};
     entry *e;
 #pragma omp critical(ed_onednn_cache)
     e = lookup(d, &k);
@@ -255,13 +259,13 @@ ed_onednn *ed_onednn_create(char *msg, size_t msg_len) {
     return NULL;
 }
 void ed_onednn_free(ed_onednn *d) { (void)d; }
-int ed_onednn_bf16_native(ed_onednn *d) { (void)d; return 0; }
+int ed_onednn_native(ed_onednn *d, ed_precision p) { (void)d, (void)p; return 0; }
 long ed_onednn_primitives(const ed_onednn *d) { (void)d; return 0; }
 const char *ed_onednn_impl(const ed_onednn *d) { (void)d; return ""; }
 const char *ed_onednn_isa_name(void) { return ""; }
-void ed_onednn_gemm(ed_onednn *d, int bf16, int thread, int transA, int transB, int M, int N, int K, float alpha,
-                    const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc) {
-    (void)d, (void)bf16, (void)thread, (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)alpha;
+void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int transB, int M, int N, int K,
+                    float alpha, const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc) {
+    (void)d, (void)in, (void)thread, (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)alpha;
     (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
     ED_DIE("oneDNN GEMM called in a build without oneDNN");
 }

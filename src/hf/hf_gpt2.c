@@ -15,8 +15,9 @@
 #include "expert/hf.h"
 #include "expert/safetensors.h"
 #include "expert/tokenizer.h"
+#include "hf_internal.h"
 
-#define TOK_FILE "expert-dist-tokenizer.json"
+#define TOK_FILE HF_TOK_FILE
 
 /* Our tensors of block l and their GPT-2 names and layout: Conv1D weights are [in, out]. */
 static const struct {
@@ -94,36 +95,17 @@ static int read_config(const char *dir, hf_shape *s, ed_error *err) {
 
 /* ---- import ----------------------------------------------------------------------------- */
 
-typedef struct {
-    const ed_safetensors *st;
-    const char *path;
-    char *used; /* [st->n] */
-} hf_src;
-
 /* GPT-2 tensor `name` (with or without "transformer.") of shape [rows] or [rows, cols],
  * as float32 into dst; Conv1D weights are transposed into our [cols, rows]. */
-static int take(hf_src *s, const char *name, int rows, int cols, int transpose, float *dst, ed_error *err) {
-    char full[128];
-    snprintf(full, sizeof full, "transformer.%s", name);
-    const ed_st_tensor *t = ed_st_find(s->st, full);
-    if (!t) t = ed_st_find(s->st, name);
-    if (!t) return ed_fail(err, "%s: tensor \"%s\" (or \"%s\") is missing", s->path, full, name);
-    s->used[t - s->st->t] = 1;
-    int ok = cols ? t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols : t->ndim == 1 && t->shape[0] == rows;
-    if (!ok) {
-        char got[96] = "";
-        for (int k = 0; k < t->ndim && strlen(got) < 70; k++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", k ? ", " : "", (long long)t->shape[k]);
-        if (cols) return ed_fail(err, "%s: tensor \"%s\" has shape [%s], config.json implies [%d, %d]", s->path, t->name, got, rows, cols);
-        return ed_fail(err, "%s: tensor \"%s\" has shape [%s], config.json implies [%d]", s->path, t->name, got, rows);
-    }
-    if (!transpose) return ed_st_read_f32(s->st, t, dst, s->path, err);
-    float *tmp = ed_alloc_floats(t->numel);
-    int rc = ed_st_read_f32(s->st, t, tmp, s->path, err);
-    for (size_t i = 0; rc == 0 && i < (size_t)rows; i++)
-        for (size_t j = 0; j < (size_t)cols; j++) dst[j * rows + i] = tmp[i * cols + j];
-    free(tmp);
-    return rc;
+static int take(hf_weights *s, const char *name, int rows, int cols, int transpose, float *dst, ed_error *err) {
+    return hf_take(s, "transformer.", name, rows, cols, transpose, dst, err);
+}
+
+/* The causal-mask buffers older transformers versions saved: not weights. */
+static int mask_buffer(const char *n) {
+    size_t nl = strlen(n);
+    return (nl > 10 && strcmp(n + nl - 10, ".attn.bias") == 0) ||
+           (nl > 17 && strcmp(n + nl - 17, ".attn.masked_bias") == 0);
 }
 
 /* The tokenizer of a model directory (whichever file it has, ids as they are); its size
@@ -139,7 +121,7 @@ static ed_tokenizer *read_tokenizer(const char *dir, int V_hf, ed_error *err) {
     return tok;
 }
 
-static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, ed_error *err) {
+static int import_weights(hf_weights *s, ed_gpt *m, const hf_shape *c, ed_error *err) {
     float *p = ed_gpt_params(m);
     const int D = c->D;
     float *wte = p + ed_gpt_find_tensor(m, "wte.weight")->offset; /* GPT-2's rows, in GPT-2's order */
@@ -158,30 +140,24 @@ static int import_weights(hf_src *s, ed_gpt *m, const hf_shape *c, ed_error *err
     if (rc == 0) rc = take(s, "ln_f.weight", D, 0, 0, p + ed_gpt_find_tensor(m, "ln_f.weight")->offset, err);
     if (rc == 0) rc = take(s, "ln_f.bias", D, 0, 0, p + ed_gpt_find_tensor(m, "ln_f.bias")->offset, err);
     /* lm_head.weight may be stored; it must be the tied wte */
-    const ed_st_tensor *head = rc == 0 ? ed_st_find(s->st, "lm_head.weight") : NULL;
+    int f = 0;
+    const ed_st_tensor *head = rc == 0 ? hf_find(s, "", "lm_head.weight", &f) : NULL;
     if (head) {
-        s->used[head - s->st->t] = 1;
         float *h = ed_alloc_floats((size_t)c->V * D);
         if (head->ndim != 2 || head->shape[0] != c->V || head->shape[1] != D)
-            rc = ed_fail(err, "%s: lm_head.weight is not [%d, %d]", s->path, c->V, D);
-        else if ((rc = ed_st_read_f32(s->st, head, h, s->path, err)) == 0 &&
+            rc = ed_fail(err, "%s: lm_head.weight is not [%d, %d]", s->path[f], c->V, D);
+        else if ((rc = ed_st_read_f32(&s->st[f], head, h, s->path[f], err)) == 0 &&
                  memcmp(h, wte, (size_t)c->V * D * sizeof(float)) != 0)
-            rc = ed_fail(err, "%s: lm_head.weight differs from wte.weight: an untied head is not supported", s->path);
+            rc = ed_fail(err, "%s: lm_head.weight differs from wte.weight: an untied head is not supported", s->path[f]);
         free(h);
     }
-    /* anything else is a tensor we would silently drop: refuse, except the causal-mask
-     * buffers older transformers versions saved */
-    for (int i = 0; i < s->st->n && rc == 0; i++) {
-        const char *n = s->st->t[i].name;
-        size_t nl = strlen(n);
-        int mask = (nl > 10 && strcmp(n + nl - 10, ".attn.bias") == 0) ||
-                   (nl > 17 && strcmp(n + nl - 17, ".attn.masked_bias") == 0);
-        if (!s->used[i] && !mask) rc = ed_fail(err, "%s: unexpected tensor \"%s\" (not part of GPT-2)", s->path, n);
-    }
+    /* anything else is a tensor we would silently drop: refuse */
+    if (rc == 0) rc = hf_weights_check_used(s, mask_buffer, "GPT-2", err);
     return rc;
 }
 
 int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
+    if (hf_is_llama(dir)) return hf_llama_import(dir, out, log, err);
     hf_shape c;
     if (read_config(dir, &c, err) != 0) return -1;
     ed_tokenizer *tok = read_tokenizer(dir, c.V, err);
@@ -200,18 +176,14 @@ int ed_hf_import(const char *dir, const char *out, FILE *log, ed_error *err) {
         ed_tok_free(tok);
         return ed_fail(err, "%s/config.json: %s", dir, msg);
     }
-    char path[ED_PATH_MAX + 32];
-    join(path, sizeof path, dir, "model.safetensors");
-    ed_safetensors st;
-    if (ed_st_load(&st, path, err) != 0) {
+    hf_weights w;
+    if (hf_weights_open(&w, dir, err) != 0) {
         ed_tok_free(tok);
         return -1;
     }
     ed_gpt *m = ed_gpt_create(&o.model, 0, msg, sizeof msg);
-    hf_src src = {&st, path, ed_calloc((size_t)st.n + 1, 1)};
-    int rc = import_weights(&src, m, &c, err);
-    free(src.used);
-    ed_st_free(&st);
+    int rc = import_weights(&w, m, &c, err);
+    hf_weights_close(&w);
     if (rc == 0) {
         if (log)
             fprintf(log, "import: %s: GPT-2 with %zu parameters (D %d, L %d, H %d, FF %d, %d positions, vocab %d)\n",
@@ -299,6 +271,12 @@ int ed_hf_export(const char *ckpt, const char *dir, FILE *log, ed_error *err) {
     if (ed_ckpt_load_file(ckpt, ED_CKPT_USES_MODEL, &o, NULL, &tok, &m, NULL, err) != 0) return -1;
     int rc = 0;
     const ed_model_config *c = ed_gpt_config(m);
+    if (c->arch == ED_ARCH_LLAMA) {
+        rc = hf_llama_export(ckpt, m, tok, dir, log, err);
+        ed_gpt_free(m);
+        ed_tok_free(tok);
+        return rc;
+    }
     const int gpt2_ids = ed_tok_kind_of(tok) == ED_TOK_BPE;
     if (c->vocab_size < (gpt2_ids ? ED_NUM_SPECIAL + 1 : 1))
         rc = ed_fail(err, "%s: vocabulary of %d tokens has nothing to export", ckpt, c->vocab_size);

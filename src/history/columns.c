@@ -26,6 +26,9 @@ const ed_column ed_columns[] = {
     {LOG,   REAL, V(tokens_per_s), "log_tokens_per_s", "tokens_per_s",  "tokens_per_s", "train/tokens_per_s", 1},
     {LOG,   REAL, V(elapsed),      "log_elapsed",      "elapsed",       "elapsed",      NULL,                 1},
     {LOG,   REAL, V(mfu),          NULL,               NULL,            "mfu",          "train/mfu",          0},
+    /* --precision fp16's loss scaler (expert/optim.h): added without a format version */
+    {LOG,   REAL, V(loss_scale),   "log_loss_scale",   "loss_scale",    "loss_scale",   "train/loss_scale",   ED_SINCE_ANY},
+    {LOG,   INT,  V(scale_skipped), "log_scale_skipped", "scale_skipped", "scale_skipped", NULL,              ED_SINCE_ANY},
 
     {VAL,   INT,  V(step),         "eval_step",        "step",          "step",         NULL,                 2},
     {VAL,   INT,  V(epoch),        "eval_epoch",       "epoch",         "epoch",        NULL,                 2},

@@ -1,4 +1,5 @@
-/* attention.c — causal multi-head softmax attention on the fused qkv buffer.
+/* attention.c — causal multi-head (or grouped-query) softmax attention on the fused qkv
+ * buffer.
  *
  * Per (batch, head) the work is a few small GEMMs reading Q, K, V straight out of the
  * qkv rows through leading dimensions (no head-split copies). The causal mask is
@@ -15,17 +16,18 @@
 #include "vmath.h"
 #include "kernels.h"
 
-/* qkv is (B,T,3D), out is (B,T,D), att/attd are (B,H,T,T). */
+/* qkv is (B,T,(H+2G)hd), out is (B,T,D), att/attd are (B,H,T,T). */
 void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
-                       int H, float p, uint64_t seed) {
-    const int hd = D / H, ld = 3 * D;
+                       int H, int G, float p, uint64_t seed) {
+    const int hd = D / H, ld = D + 2 * G * hd, group = H / G;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     int nb = ed_blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        const float *Q = qkv + (size_t)b * T * ld + (size_t)h * hd, *K = Q + D, *V = Q + 2 * D;
+        const float *row = qkv + (size_t)b * T * ld, *Q = row + (size_t)h * hd;
+        const float *K = row + D + (size_t)(h / group) * hd, *V = K + (size_t)G * hd;
         float *S = att + (size_t)bh * T * T;
         float *Sd = attd ? attd + (size_t)bh * T * T : S;
         float *Y = out + (size_t)b * T * D + (size_t)h * hd;
@@ -63,57 +65,64 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *at
     ed_blas_serial_end(nb);
 }
 
-/* dout is (B,T,D), dqkv is (B,T,3D). scratch holds ED_ATT_BLOCK*T floats per OpenMP
- * thread (dP/dS of one row block). Blocks run from the last to the first so that the
- * first sgemm into dK/dV (the last block, which spans all T keys) can overwrite
- * (beta 0) and the others accumulate. */
+/* dout is (B,T,D), dqkv is (B,T,(H+2G)hd). scratch holds ED_ATT_BLOCK*T floats per OpenMP
+ * thread (dP/dS of one row block). The query heads that share a key/value head add into
+ * the same dK/dV, so a thread takes one (batch, key/value head) and runs its group of
+ * query heads in order (G = H: one head each, as plain attention). Blocks run from the
+ * last to the first so that the group's first sgemm into dK/dV (the last block of its
+ * first head, which spans all T keys) can overwrite (beta 0) and the others accumulate. */
 void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const float *attd, int B, int T, int D, int H, float p,
+                        const float *att, const float *attd, int B, int T, int D, int H, int G, float p,
                         int threads) {
-    const int hd = D / H, ld = 3 * D;
+    const int hd = D / H, ld = D + 2 * G * hd, group = H / G;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     int nb = ed_blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H;
-        size_t qoff = (size_t)b * T * ld + (size_t)h * hd;
-        const float *Q = qkv + qoff, *K = Q + D, *V = Q + 2 * D;
-        float *dQ = dqkv + qoff, *dK = dQ + D, *dV = dQ + 2 * D;
-        const float *P = att + (size_t)bh * T * T;
-        const float *Pd = attd ? attd + (size_t)bh * T * T : P;
-        const float *dY = dout + (size_t)b * T * D + (size_t)h * hd;
+    for (int bk = 0; bk < B * G; bk++) {
+        int b = bk / G, kh = bk % G;
+        size_t base = (size_t)b * T * ld, koff = base + D + (size_t)kh * hd;
+        const float *K = qkv + koff, *V = K + (size_t)G * hd;
+        float *dK = dqkv + koff, *dV = dK + (size_t)G * hd;
         float *dS = scratch + (size_t)omp_get_thread_num() * ED_ATT_BLOCK * T;
-        int last = (T - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK;
-        for (int r0 = last; r0 >= 0; r0 -= ED_ATT_BLOCK) {
-            int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
-            float beta = r0 == last ? 0.0f : 1.0f;
-            /* dV[0:r1] += Pd[r0:r1, 0:r1]^T dY[r0:r1] */
-            ed_gemm(g, 1, 0, r1, hd, rows, 1.0f,
-                        Pd + (size_t)r0 * T, T, dY + (size_t)r0 * D, D, beta, dV, ld);
-            /* dP[0:rows, 0:r1] = dY[r0:r1] V[0:r1]^T */
-            ed_gemm(g, 0, 1, rows, r1, hd, 1.0f,
-                        dY + (size_t)r0 * D, D, V, ld, 0.0f, dS, r1);
-            /* softmax backward: dS = scale * P (dP - sum_j P dP); a dropped probability
-             * (attd == 0) passed no gradient, so its dP is 0. */
-            for (int i = r0; i < r1; i++) {
-                const float *pr = P + (size_t)i * T;
-                float *g = dS + (size_t)(i - r0) * r1;
-                if (attd) {
-                    const float *pd = Pd + (size_t)i * T;
-                    for (int j = 0; j <= i; j++) g[j] = pd[j] != 0.0f ? g[j] * keep_scale : 0.0f;
-                }
-                float dot = 0.0f;
+        for (int h = kh * group; h < (kh + 1) * group; h++) {
+            int bh = b * H + h;
+            const float *Q = qkv + base + (size_t)h * hd;
+            float *dQ = dqkv + base + (size_t)h * hd;
+            const float *P = att + (size_t)bh * T * T;
+            const float *Pd = attd ? attd + (size_t)bh * T * T : P;
+            const float *dY = dout + (size_t)b * T * D + (size_t)h * hd;
+            int last = (T - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK;
+            for (int r0 = last; r0 >= 0; r0 -= ED_ATT_BLOCK) {
+                int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
+                float beta = r0 == last && h == kh * group ? 0.0f : 1.0f;
+                /* dV[0:r1] += Pd[r0:r1, 0:r1]^T dY[r0:r1] */
+                ed_gemm(g, 1, 0, r1, hd, rows, 1.0f,
+                            Pd + (size_t)r0 * T, T, dY + (size_t)r0 * D, D, beta, dV, ld);
+                /* dP[0:rows, 0:r1] = dY[r0:r1] V[0:r1]^T */
+                ed_gemm(g, 0, 1, rows, r1, hd, 1.0f,
+                            dY + (size_t)r0 * D, D, V, ld, 0.0f, dS, r1);
+                /* softmax backward: dS = scale * P (dP - sum_j P dP); a dropped probability
+                 * (attd == 0) passed no gradient, so its dP is 0. */
+                for (int i = r0; i < r1; i++) {
+                    const float *pr = P + (size_t)i * T;
+                    float *gr = dS + (size_t)(i - r0) * r1;
+                    if (attd) {
+                        const float *pd = Pd + (size_t)i * T;
+                        for (int j = 0; j <= i; j++) gr[j] = pd[j] != 0.0f ? gr[j] * keep_scale : 0.0f;
+                    }
+                    float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-                for (int j = 0; j <= i; j++) dot += pr[j] * g[j];
-                for (int j = 0; j <= i; j++) g[j] = scale * pr[j] * (g[j] - dot);
-                for (int j = i + 1; j < r1; j++) g[j] = 0.0f;
+                    for (int j = 0; j <= i; j++) dot += pr[j] * gr[j];
+                    for (int j = 0; j <= i; j++) gr[j] = scale * pr[j] * (gr[j] - dot);
+                    for (int j = i + 1; j < r1; j++) gr[j] = 0.0f;
+                }
+                /* dQ[r0:r1] = dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1] */
+                ed_gemm(g, 0, 0, rows, hd, r1, 1.0f, dS, r1, K,
+                            ld, 0.0f, dQ + (size_t)r0 * ld, ld);
+                ed_gemm(g, 1, 0, r1, hd, rows, 1.0f, dS, r1,
+                            Q + (size_t)r0 * ld, ld, beta, dK, ld);
             }
-            /* dQ[r0:r1] = dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1] */
-            ed_gemm(g, 0, 0, rows, hd, r1, 1.0f, dS, r1, K,
-                        ld, 0.0f, dQ + (size_t)r0 * ld, ld);
-            ed_gemm(g, 1, 0, r1, hd, rows, 1.0f, dS, r1,
-                        Q + (size_t)r0 * ld, ld, beta, dK, ld);
         }
     }
     ed_blas_serial_end(nb);

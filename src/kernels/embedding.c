@@ -1,4 +1,5 @@
-/* embedding.c — token + learned position embeddings (the "encoder" of llm.c). */
+/* embedding.c — token + learned position embeddings (the "encoder" of llm.c); a llama
+ * has token embeddings only (wpe NULL). */
 #include <stddef.h>
 
 #include "kernels.h"
@@ -9,7 +10,12 @@ void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, c
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < B * T; n++) {
         float *o = out + (size_t)n * D;
-        const float *e = wte + (size_t)inp[n] * D, *p = wpe + (size_t)(n % T) * D;
+        const float *e = wte + (size_t)inp[n] * D;
+        if (!wpe) {
+            for (int i = 0; i < D; i++) o[i] = e[i];
+            continue;
+        }
+        const float *p = wpe + (size_t)(n % T) * D;
         for (int i = 0; i < D; i++) o[i] = e[i] + p[i];
     }
 }
@@ -26,7 +32,12 @@ void ED_KFN(encoder_backward)(float *dwte, float *dwpe, const float *dout, const
         int c0 = blk * CB, c1 = c0 + CB < D ? c0 + CB : D;
         for (int n = 0; n < B * T; n++) {
             const float *g = dout + (size_t)n * D;
-            float *e = dwte + (size_t)inp[n] * D, *p = dwpe + (size_t)(n % T) * D;
+            float *e = dwte + (size_t)inp[n] * D;
+            if (!dwpe) {
+                for (int i = c0; i < c1; i++) e[i] += g[i];
+                continue;
+            }
+            float *p = dwpe + (size_t)(n % T) * D;
             for (int i = c0; i < c1; i++) {
                 e[i] += g[i];
                 p[i] += g[i];

@@ -43,12 +43,29 @@
           (dinp, inp, dout, n))                                                                        \
     ED_KV(attention_forward,                                                                           \
           (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D, \
-           int H, float p, uint64_t seed),                                                             \
-          (g, out, att, attd, qkv, B, T, D, H, p, seed))                                               \
+           int H, int G, float p, uint64_t seed),                                                      \
+          (g, out, att, attd, qkv, B, T, D, H, G, p, seed))                                            \
     ED_KV(attention_backward,                                                                          \
           (ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,           \
-           const float *att, const float *attd, int B, int T, int D, int H, float p, int threads),     \
-          (g, dqkv, scratch, dout, qkv, att, attd, B, T, D, H, p, threads))                            \
+           const float *att, const float *attd, int B, int T, int D, int H, int G, float p,            \
+           int threads),                                                                               \
+          (g, dqkv, scratch, dout, qkv, att, attd, B, T, D, H, G, p, threads))                         \
+    ED_KV(rmsnorm_forward,                                                                             \
+          (float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps),        \
+          (out, rstd, inp, w, N, C, eps))                                                              \
+    ED_KV(rmsnorm_backward,                                                                            \
+          (float *dinp, float *dw, const float *dout, const float *inp, const float *w,                \
+           const float *rstd, int N, int C),                                                           \
+          (dinp, dw, dout, inp, w, rstd, N, C))                                                        \
+    ED_KV(rope_forward,                                                                                \
+          (float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),     \
+          (x, cos, sin, B, T, heads, hd, ld))                                                          \
+    ED_KV(rope_backward,                                                                               \
+          (float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),    \
+          (dx, cos, sin, B, T, heads, hd, ld))                                                         \
+    ED_KV(swiglu_forward, (float *out, const float *gu, int N, int FF), (out, gu, N, FF))              \
+    ED_KV(swiglu_backward, (float *dgu, const float *gu, const float *dout, int N, int FF),            \
+          (dgu, gu, dout, N, FF))                                                                      \
     ED_KV(dropout_mask, (uint8_t *mask, size_t n, float p, uint64_t seed), (mask, n, p, seed))         \
     ED_KV(residual_dropout_forward,                                                                    \
           (float *out, const float *res, const float *branch, const uint8_t *mask, float p, size_t n), \
@@ -109,15 +126,16 @@ ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
 /* ================= The plain-named entry points (dispatch.c forwards them) =================
  * Layers in the style of llm.c: `x_forward(out, ..., inp, weights, sizes)` and
  * `x_backward(dinp, dweights, ..., dout, saved inputs, sizes)`; N = B*T rows. Parameter
- * gradients ACCUMULATE (+=); activation gradients are OVERWRITTEN, except
- * layernorm_backward's dinp (see src/model/layers.h). Elementwise loops are
- * OpenMP-parallel and written so the compiler vectorises them. */
+ * gradients ACCUMULATE (+=); activation gradients are OVERWRITTEN, except the dinp of
+ * layernorm_backward and rmsnorm_backward (see src/model/layers.h). Elementwise loops
+ * are OpenMP-parallel and written so the compiler vectorises them. */
 
 /* ---- embedding.c ---- */
-/* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked). */
+/* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked).
+ * wpe NULL (a llama: positions come from RoPE): out = wte[inp[n]]. */
 void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
                      int B, int T, int D);
-/* dwte[inp[n]] += dout[n]; dwpe[t] += sum_b dout[b,t]. */
+/* dwte[inp[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] (dwpe NULL: skipped). */
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
                       int B, int T, int D);
 
@@ -134,21 +152,45 @@ void gelu_forward(float *out, const float *inp, size_t n);
 /* dinp = gelu'(inp) * dout; dinp may alias dout. */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
+/* ---- rmsnorm.c ---- (Llama's RMSNorm, eps from the config) */
+/* out[N,C] = w * inp * rstd, rstd = 1/sqrt(mean(inp^2) + eps); saves rstd[N]. */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
+/* dinp[N,C] += ..., dw[C] += ... */
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                      const float *rstd, int N, int C);
+
+/* ---- rope.c ---- rotary position embedding, rotate-half convention (HF Llama), IN PLACE.
+ * x rows are B*T rows of stride ld; the first `heads` head vectors of size hd (even) of
+ * each row are rotated by the angles of position t = row % T: cos/sin are [T][hd/2]
+ * tables starting at that position (the model's table, offset for a decode chunk). */
+void rope_forward(float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+/* The transpose (inverse) rotation, applied to the gradient in place. */
+void rope_backward(float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+
+/* ---- swiglu.c ---- Llama's MLP activation on fused gate|up rows gu[N,2FF] */
+/* out[N,FF] = silu(gate) * up. */
+void swiglu_forward(float *out, const float *gu, int N, int FF);
+/* dgu[N,2FF] = gradients of gate and up (OVERWRITTEN; no aliasing). */
+void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int FF);
+
 /* Row-block size of the causal attention GEMMs (see attention.c). */
 #define ED_ATT_BLOCK 64
 
-/* ---- attention.c ---- causal multi-head softmax attention on a fused qkv buffer.
- * qkv[N,3D] rows are [q | k | v], head h uses columns h*hd..(h+1)*hd of each part.
- * att[B,H,T,T] keeps the softmax probabilities (zeros above the diagonal).
+/* ---- attention.c ---- causal multi-head softmax attention on a fused qkv buffer, with
+ * G key/value heads shared by groups of H/G query heads (grouped-query attention; G = H is
+ * plain multi-head attention, the GPT-2 case, G = 1 multi-query). hd = D/H.
+ * qkv[N, (H+2G)hd] rows are [q (H heads) | k (G heads) | v (G heads)]; query head h uses
+ * key/value head h / (H/G). att[B,H,T,T] keeps the softmax probabilities (zeros above the
+ * diagonal).
  * With p > 0, attd[B,H,T,T] keeps the dropped-out probabilities P*mask/(1-p) (the mask
  * is recovered as attd != 0) and the draws come from per-(b,h) streams of `seed`,
  * so results do not depend on the thread count. attd is NULL when p == 0. */
 void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
-                       int H, float p, uint64_t seed);
-/* dqkv[N,3D] = gradient of qkv; dout[N,D] is the gradient of out. scratch holds
+                       int H, int G, float p, uint64_t seed);
+/* dqkv[N,(H+2G)hd] = gradient of qkv; dout[N,D] is the gradient of out. scratch holds
  * ED_ATT_BLOCK*T floats for each of `threads` OpenMP threads (the loop uses no more). */
 void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const float *attd, int B, int T, int D, int H, float p,
+                        const float *att, const float *attd, int B, int T, int D, int H, int G, float p,
                         int threads);
 
 /* ---- residual.c ---- residual add and (inverted) dropout on a branch */

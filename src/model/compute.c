@@ -27,22 +27,24 @@ void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_c
 
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m) { return ed_gemm_ctx_backend(m->gemm); }
 
-int ed_gpt_bf16_native(const ed_gpt *m) { return ed_gemm_ctx_bf16_native(m->gemm); }
+int ed_gpt_half_native(const ed_gpt *m) { return ed_gemm_ctx_half_native(m->gemm); }
 
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
-    if (ed_gemm_ctx_precision(m->gemm) != ED_PREC_BF16) return 0;
+    if (ed_gemm_ctx_precision(m->gemm) == ED_PREC_FP32) return 0;
     const ed_model_config *c = &m->cfg;
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t H = (size_t)c->n_heads, hd = D / H, rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
+    size_t QKV = (size_t)gpt_qkv_width(c), MLP = (size_t)gpt_mlp_width(c);
     size_t cand[] = {N * D + V * D,      /* head forward (all rows) */
                      rows * V + V * D,   /* head backward: dlnf = dlogits wte */
                      rows * V + rows * D, /* dwte = dlogits^T lnf */
-                     N * 3 * D + 3 * D * D, N * FF + FF * D, N * FF + N * D, N * 3 * D + N * D};
+                     N * QKV + QKV * D, N * FF + FF * D, N * FF + N * D, N * QKV + N * D,
+                     N * MLP + MLP * D, N * MLP + N * D};
     size_t big = 0;
     for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) big = cand[i] > big ? cand[i] : big;
     /* attention, per thread: a row block of probabilities or dS (64 x T) and a T x hd operand */
     size_t att = (size_t)ED_ATT_BLOCK * T + (size_t)T * hd;
-    size_t es = ed_gemm_ctx_bf16_native(m->gemm) ? 2 : 4;
+    size_t es = ed_gemm_ctx_half_native(m->gemm) ? 2 : 4;
     return (big + (size_t)omp_get_max_threads() * att) * es + 64;
 }
 
@@ -52,10 +54,11 @@ double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
     const int V = c->vocab_size;
     /* (in, out) of the Linear layers of one block, then the tied head (in chunks of rows
      * as the engine runs it under recomputation: the same products either way). */
-    const int lin[4][2] = {{D, 3 * D}, {D, D}, {D, FF}, {FF, D}};
-    int maxw = 3 * D * D > FF * D ? 3 * D * D : FF * D;
+    const int QKV = gpt_qkv_width(c), MLP = gpt_mlp_width(c);
+    const int lin[4][2] = {{D, QKV}, {D, D}, {D, MLP}, {FF, D}};
+    int maxw = QKV * D > MLP * D ? QKV * D : MLP * D;
     if ((long)V * D > maxw) maxw = V * D;
-    int big = 3 * D > FF ? 3 * D : FF;
+    int big = QKV > MLP ? QKV : MLP;
     if (V > big) big = V;
     /* Inputs stay constant and every product overwrites o: values cannot drift into
      * denormals or infinities over the repetitions. */

@@ -25,21 +25,23 @@ static void *carve(carver *c, size_t bytes) {
 }
 #define CARVE_F(c, n) ((float *)carve((c), (size_t)(n) * sizeof(float)))
 
-/* One block's intermediates: everything the backward reads except the block output. */
-static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t FF, size_t att,
-                        int drop) {
+/* One block's intermediates: everything the backward reads except the block output.
+ * QKV and MLP are the widths of the fused qkv rows and of the first MLP matmul's output
+ * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. */
+static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t QKV, size_t FF, size_t MLP,
+                        size_t att, int drop, int rms) {
     b->ln1 = CARVE_F(cv, N * D);
-    b->ln1_mean = CARVE_F(cv, N);
+    b->ln1_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln1_rstd = CARVE_F(cv, N);
-    b->qkv = CARVE_F(cv, N * 3 * D);
+    b->qkv = CARVE_F(cv, N * QKV);
     b->att = CARVE_F(cv, att);
     b->attd = drop ? CARVE_F(cv, att) : NULL;
     b->atty = CARVE_F(cv, N * D);
     b->res2 = CARVE_F(cv, N * D);
     b->ln2 = CARVE_F(cv, N * D);
-    b->ln2_mean = CARVE_F(cv, N);
+    b->ln2_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln2_rstd = CARVE_F(cv, N);
-    b->fch = CARVE_F(cv, N * FF);
+    b->fch = CARVE_F(cv, N * MLP);
     b->fch_gelu = CARVE_F(cv, N * FF);
     b->mask1 = drop ? carve(cv, N * D) : NULL;
     b->mask2 = drop ? carve(cv, N * D) : NULL;
@@ -57,7 +59,11 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
     size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
-    int drop = c->dropout > 0.0f;
+    size_t QKV = (size_t)gpt_qkv_width(c), MLP = (size_t)gpt_mlp_width(c);
+    int drop = c->dropout > 0.0f, rms = c->arch == ED_ARCH_LLAMA;
+    /* backward scratch dbig: dqkv, or the MLP's gradients (llama: d(gate|up) and, after
+     * them, the gradient of silu(gate)*up) */
+    size_t big = rms ? (QKV > 3 * FF ? QKV : 3 * FF) : (3 * D > FF ? 3 * D : FF);
     gpt_acts dummy;
     gpt_block_acts dblk;
     if (!a) a = &dummy;
@@ -65,13 +71,13 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
         if (!recompute || l == 0)
-            carve_block(&cv, b, N, D, FF, att, drop);
+            carve_block(&cv, b, N, D, QKV, FF, MLP, att, drop, rms);
         else if (base)
             *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
     }
     a->lnf = CARVE_F(&cv, N * D);
-    a->lnf_mean = CARVE_F(&cv, N);
+    a->lnf_mean = rms ? NULL : CARVE_F(&cv, N);
     a->lnf_rstd = CARVE_F(&cv, N);
     a->logits = keep_logits ? CARVE_F(&cv, N * V) : NULL;
     a->lse = CARVE_F(&cv, N);
@@ -81,7 +87,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->inputs = carve(&cv, N * sizeof(int32_t));
     a->targets = carve(&cv, N * sizeof(int32_t));
     a->dres = CARVE_F(&cv, N * D);
-    a->dbig = CARVE_F(&cv, N * (3 * D > FF ? 3 * D : FF));
+    a->dbig = CARVE_F(&cv, N * big);
     a->dsmall = CARVE_F(&cv, N * D);
     a->datt = CARVE_F(&cv, (size_t)threads * ED_ATT_BLOCK * T);
     a->dlogits = CARVE_F(&cv, (N < ED_CE_CHUNK ? N : ED_CE_CHUNK) * V);
@@ -129,7 +135,7 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     gpt_block_acts *b = &m->a.blocks[l];
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
     matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, p, s[0]);
+    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, H, p, s[0]);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
@@ -188,17 +194,23 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     for (int l = 0; l < L; l++) {
         if (m->train) /* 3 words per layer: attention, residual 1, residual 2 */
             for (int k = 0; k < 3; k++) m->seeds[3 * (size_t)l + k] = ed_rng_u64(rng);
-        block_forward(m, l, x);
+        if (c->arch == ED_ARCH_LLAMA)
+            llama_block_forward(m, l, x);
+        else
+            block_forward(m, l, x);
         x = a->blocks[l].res3;
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+    if (c->arch == ED_ARCH_LLAMA)
+        rmsnorm_forward(a->lnf, a->lnf_rstd, x, m->p.lnfw, N, D, c->rms_eps);
+    else
+        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
     /* The head in chunks of ED_CE_CHUNK rows whether the logits are kept or not: the same
      * GEMM shapes give the same logits bit for bit (a GEMM's rounding may depend on its
      * row count), so recomputation changes memory, never results. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
-        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
         if (targets) {
             crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
                                  label_smoothing);
@@ -236,27 +248,38 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     const float *xL = a->blocks[L - 1].res3;
     int blas_saved = ed_blas_serial_begin();
 
-    /* Tied head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and dwte. */
+    /* The head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and d(head weight). */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         const float *z;
         if (a->logits) {
             z = a->logits + (size_t)r0 * V;
         } else { /* the forward kept no logits (NULL: no arithmetic on it): this chunk's again */
-            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.wte, NULL, rows, D, V, 0);
+            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
             z = a->dlogits;
         }
         crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
-        matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.wte, NULL, a->dlogits,
-                        a->lnf + (size_t)r0 * D, m->p.wte, rows, D, V);
+        matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits,
+                        a->lnf + (size_t)r0 * D, m->p.head, rows, D, V);
     }
     memset(a->dres, 0, (size_t)N * D * sizeof(float));
-    layernorm_backward(a->dres, m->g.lnfw, m->g.lnfb, a->dsmall, xL, m->p.lnfw, a->lnf_mean,
-                       a->lnf_rstd, N, D);
+    if (c->arch == ED_ARCH_LLAMA)
+        rmsnorm_backward(a->dres, m->g.lnfw, a->dsmall, xL, m->p.lnfw, a->lnf_rstd, N, D);
+    else
+        layernorm_backward(a->dres, m->g.lnfw, m->g.lnfb, a->dsmall, xL, m->p.lnfw, a->lnf_mean,
+                           a->lnf_rstd, N, D);
     const ed_tensor *t = m->tensors;
-    tell_ready(ready, ready_ctx, t[gpt_block_tensor(L)].offset, 2 * (size_t)D);
+    /* the final norm and an untied lm_head: the end of the buffer */
+    size_t top = t[gpt_block_tensor(c, L)].offset;
+    tell_ready(ready, ready_ctx, top, m->num_params - top);
 
     for (int l = L - 1; l >= 0; l--) {
+        if (c->arch == ED_ARCH_LLAMA) {
+            llama_block_backward(m, l, l == 0 ? a->encoded : a->blocks[l - 1].res3);
+            size_t off = t[gpt_block_tensor(c, l)].offset;
+            tell_ready(ready, ready_ctx, off, t[gpt_block_tensor(c, l + 1)].offset - off);
+            continue;
+        }
         const gpt_block_params *w = &m->p.blocks[l];
         gpt_block_params *g = &m->g.blocks[l];
         gpt_block_acts *b = &a->blocks[l];
@@ -282,14 +305,14 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         }
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
         attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
-                           B, T, D, H, p, m->att_threads);
+                           B, T, D, H, H, p, m->att_threads);
         matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
-        size_t off = t[gpt_block_tensor(l)].offset;
-        tell_ready(ready, ready_ctx, off, t[gpt_block_tensor(l + 1)].offset - off);
+        size_t off = t[gpt_block_tensor(c, l)].offset;
+        tell_ready(ready, ready_ctx, off, t[gpt_block_tensor(c, l + 1)].offset - off);
     }
     encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, B, T, D);
     ed_blas_serial_end(blas_saved);
-    tell_ready(ready, ready_ctx, 0, t[gpt_block_tensor(0)].offset);
+    tell_ready(ready, ready_ctx, 0, t[gpt_block_tensor(c, 0)].offset);
 }

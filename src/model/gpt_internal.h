@@ -8,26 +8,31 @@
 #include "expert/gpt.h"
 #include "../gemm/gemm.h"
 
-/* Views of one block's parameters (or gradients) inside the flat buffer. */
+/* Views of one block's parameters (or gradients) inside the flat buffer. A llama block
+ * uses the same slots: ln1w = attn_norm, qkvw = q|k|v (adjacent in the table, so one
+ * [(H+2G)hd, D] matrix), projw = o, ln2w = mlp_norm, fcw = gate|up (one [2FF, D]
+ * matrix), fcow = down; its bias slots are NULL. */
 typedef struct {
     float *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb;
     float *ln2w, *ln2b, *fcw, *fcb, *fcow, *fcob;
 } gpt_block_params;
 
 typedef struct {
-    float *wte, *wpe, *lnfw, *lnfb;
-    gpt_block_params *blocks; /* [L] */
+    float *wte, *wpe, *lnfw, *lnfb; /* llama: embed, NULL, norm_f, NULL */
+    float *head;                    /* the logits' matrix: wte when tied, else lm_head */
+    gpt_block_params *blocks;       /* [L] */
 } gpt_params;
 
 /* Activations of one block for the current (B, T). */
 typedef struct {
-    float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N) */
-    float *qkv;                       /* (N,3D) */
+    float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N); llama: no mean (RMSNorm) */
+    float *qkv;                       /* (N,3D); llama (N,(H+2G)hd) after RoPE */
     float *att, *attd;                /* (B,H,T,T); attd only with dropout */
     float *atty;                      /* (N,D) attention output before proj */
     float *res2;                      /* (N,D) residual stream after attention */
     float *ln2, *ln2_mean, *ln2_rstd; /* (N,D) (N) (N) */
-    float *fch, *fch_gelu;            /* (N,FF) before/after GELU */
+    float *fch, *fch_gelu;            /* (N,FF) before/after GELU; llama: (N,2FF) gate|up and
+                                       * (N,FF) silu(gate)*up */
     float *res3;                      /* (N,D) block output */
     uint8_t *mask1, *mask2;           /* (N,D) residual dropout masks (dropout only) */
 } gpt_block_acts;
@@ -44,7 +49,7 @@ typedef struct {
     int32_t *inputs, *targets;        /* (N) copies for the backward */
     /* backward scratch */
     float *dres;    /* (N,D) gradient of the residual stream */
-    float *dbig;    /* (N,max(3D,FF)) dqkv / dfch */
+    float *dbig;    /* (N,max(qkv width, MLP width)) dqkv / dfch */
     float *dsmall;  /* (N,D) datty / dln */
     float *datt;    /* ED_ATT_BLOCK*T per OpenMP thread */
     float *dlogits; /* (CE_CHUNK,V) */
@@ -70,6 +75,7 @@ struct ed_gpt {
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
     long n_correct;     /* arg-max hits of the last forward with targets */
     double nll_sum;     /* plain cross-entropy sum of the last forward with targets */
+    float *rope;        /* llama: cos [Tmax][hd/2] then sin [Tmax][hd/2] (gpt_rope_table) */
     uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */
@@ -80,14 +86,35 @@ struct ed_gpt {
 #define ED_CE_CHUNK 256
 
 /* Points v (whose blocks array has L entries) at the tensors inside buf (params or grads),
- * using the tensor table. params.c */
-void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, int L);
+ * using the tensor table of config c. params.c */
+void gpt_bind_views(gpt_params *v, float *buf, const ed_tensor *t, const ed_model_config *c);
+/* The RoPE table of a llama config (malloc'd; layout as ed_gpt.rope). params.c */
+float *gpt_rope_table(const ed_model_config *c);
 
-/* The tensor table's layout (params.c builds it, gpt.h documents it): wte, wpe, then
- * GPT_BLOCK_TENSORS per block, then ln_f.weight and ln_f.bias; 4 + L * GPT_BLOCK_TENSORS
- * tensors in all. */
-enum { GPT_BLOCK_TENSORS = 12 };
-/* Index of block l's first tensor (ln1.weight); for l = L, of ln_f.weight. */
-static inline int gpt_block_tensor(int l) { return 2 + l * GPT_BLOCK_TENSORS; }
+/* The tensor table's layout (params.c builds it, gpt.h documents it):
+ *   gpt2:  wte, wpe, GPT_BLOCK_TENSORS per block, ln_f.weight, ln_f.bias;
+ *   llama: embed, LLAMA_BLOCK_TENSORS per block, norm_f.weight, [lm_head.weight]. */
+enum { GPT_BLOCK_TENSORS = 12, LLAMA_BLOCK_TENSORS = 9 };
+/* Index of block l's first tensor; for l = L, of the final norm's weight. */
+static inline int gpt_block_tensor(const ed_model_config *c, int l) {
+    return c->arch == ED_ARCH_LLAMA ? 1 + l * LLAMA_BLOCK_TENSORS : 2 + l * GPT_BLOCK_TENSORS;
+}
+static inline int gpt_num_tensors(const ed_model_config *c) {
+    return gpt_block_tensor(c, c->n_layers) + (c->arch == ED_ARCH_LLAMA ? 2 - ed_model_tied(c) : 2);
+}
+/* Width of the fused qkv rows: (H + 2G) * hd (3D for a GPT-2). */
+static inline int gpt_qkv_width(const ed_model_config *c) {
+    return c->d_model + 2 * ed_model_kv_heads(c) * (c->d_model / c->n_heads);
+}
+/* Width of the first MLP matmul's output: FF, or 2FF for llama's gate|up. */
+static inline int gpt_mlp_width(const ed_model_config *c) {
+    return c->arch == ED_ARCH_LLAMA ? 2 * c->d_ff : c->d_ff;
+}
+
+/* llama.c: a llama block's forward from input x into m->a.blocks[l], and its backward
+ * (m->a.dres holds the gradient of the block output on entry, of x on return); the same
+ * contracts as gpt.c's GPT-2 block. */
+void llama_block_forward(ed_gpt *m, int l, const float *x);
+void llama_block_backward(ed_gpt *m, int l, const float *x);
 
 #endif

@@ -9,8 +9,9 @@
  *
  * Accumulation rules (they matter for the callers in gpt.c):
  *  - parameter gradients (dw, dbias, dwte, ...) are always ACCUMULATED (+=);
- *  - activation gradients are OVERWRITTEN, except layernorm_backward's dinp, which
- *    accumulates because it is always added into the residual-stream gradient. */
+ *  - activation gradients are OVERWRITTEN, except the dinp of layernorm_backward and
+ *    rmsnorm_backward, which accumulates because it is always added into the
+ *    residual-stream gradient. */
 #ifndef ED_MODEL_LAYERS_H
 #define ED_MODEL_LAYERS_H
 

@@ -71,13 +71,22 @@ static const ed_option_spec TABLE[] = {
     ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
     ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
     /* model */
-    ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE, "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8)"),
+    ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE,
+        "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8) | llama-tiny | llama-small"),
+    CHOICE("arch", model.arch, ed_arch_names, 0, "model", T, SHAPE,
+           "block design: gpt2 (LayerNorm, GELU, learned positions, tied head) | llama (RMSNorm, SwiGLU, RoPE, GQA, no biases)"),
     ROW("d-model", ED_OPT_INT, model.d_model, 0, "model", T, SHAPE, "embedding width D"),
     ROW("n-layers", ED_OPT_INT, model.n_layers, 0, "model", T, SHAPE, "transformer blocks L"),
     ROW("n-heads", ED_OPT_INT, model.n_heads, 0, "model", T, SHAPE, "attention heads H (must divide d-model)"),
     ROW("d-ff", ED_OPT_INT, model.d_ff, 0, "model", T, SHAPE, "MLP hidden width FF"),
     ROW("max-seq-len", ED_OPT_INT, model.max_seq_len, 0, "model", T, SHAPE, "positions in the model (>= max-length)"),
     ROW("dropout", ED_OPT_FLOAT, model.dropout, 0, "model", T, SHAPE, "dropout probability, 0 = off"),
+    ROW("n-kv-heads", ED_OPT_INT, model.n_kv_heads, 0, "model", T, SHAPE,
+        "llama: key/value heads (divides n-heads; 1 = multi-query; 0 = n-heads)"),
+    ROW("rope-theta", ED_OPT_FLOAT, model.rope_theta, 0, "model", T, SHAPE, "llama: RoPE base"),
+    ROW("rms-eps", ED_OPT_FLOAT, model.rms_eps, 0, "model", T, SHAPE, "llama: RMSNorm epsilon"),
+    ROW("tie-embeddings", ED_OPT_BOOL, model.tie_embeddings, 0, "model", T, SHAPE,
+        "llama: logits through the token embedding instead of a separate lm_head (a gpt2 is always tied)"),
     /* optimisation */
     ROW("batch-size", ED_OPT_INT, batch_size, 'b', "optim", T|E, STORED, "windows per micro-batch PER RANK"),
     ROW("grad-accum", ED_OPT_INT, grad_accum, 'g', "optim", T, STORED, "micro-batches per optimizer step"),
@@ -133,12 +142,19 @@ static const ed_option_spec TABLE[] = {
     ROW("check-every", ED_OPT_INT, check_every, 0, "system", T, STORED, "debug: compare a weight checksum across ranks every N steps"),
     ROW("debug-exit-rank", ED_OPT_INT, debug_exit_rank, 0, "system", T, ONCE, "debug: this rank calls exit(1) ..."),
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
+    ROW("debug-inf-step", ED_OPT_LONG, debug_inf_step, 0, "system", T, ONCE,
+        "debug: the last rank's gradients of step N become Inf before the allreduce (0 = off)"),
     ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
     CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G, STORED,
-           "GEMM precision: bf16 = bf16 inputs, fp32 accumulation (emulated where the CPU has no bf16 matmul)"),
+           "GEMM precision: bf16 / fp16 = bf16 / fp16 inputs, fp32 accumulation (emulated where the CPU has no "
+           "such matmul); fp16 trains with dynamic loss scaling"),
+    ROW("loss-scale-init", ED_OPT_FLOAT, loss_scale_init, 0, "system", T, STORED,
+        "fp16: the loss scaler's initial scale (a resumed fp16 run continues its checkpoint's scale)"),
+    ROW("loss-scale-growth-interval", ED_OPT_LONG, loss_scale_growth_interval, 0, "system", T, STORED,
+        "fp16: double the loss scale after this many steps in a row without an overflow"),
     /* generate / eval */
     ROW("checkpoint", ED_OPT_STR, checkpoint, 'C', "generate", E|G|I, ONCE, "checkpoint file for eval / generate / inspect"),
     ROW("prompt", ED_OPT_STR, prompt, 0, "generate", G, ONCE, "text to continue"),
@@ -292,7 +308,8 @@ void ed_options_defaults(ed_options *o) {
     /* preset stays "": the model shape below is the seed pipeline's; the command line
      * applies "tiny" when neither a flag nor the config file names a preset. */
     o->model = (ed_model_config){.vocab_size = 0, .d_model = 512, .n_layers = 8, .n_heads = 8,
-                                 .d_ff = 2048, .max_seq_len = 512, .dropout = 0.0f};
+                                 .d_ff = 2048, .max_seq_len = 512, .dropout = 0.0f,
+                                 .arch = ED_ARCH_GPT2, .rope_theta = 10000.0f, .rms_eps = 1e-6f};
     o->batch_size = 8;
     o->grad_accum = 1;
     o->epochs = 10;
@@ -313,6 +330,8 @@ void ed_options_defaults(ed_options *o) {
     o->on_nan = ED_NAN_SKIP;
     o->gemm = ED_GEMM_AUTO;
     o->precision = ED_PREC_FP32;
+    o->loss_scale_init = 65536.0f;
+    o->loss_scale_growth_interval = 2000;
     o->seed = 42;
     o->bucket_mb = 4;
     o->comm_timeout = 600; /* ED_COMM_TIMEOUT_DEFAULT */
@@ -343,12 +362,19 @@ typedef struct {
     ed_tok_kind tokenizer;
     int vocab_size, pack;
     long eval_interval;
+    ed_arch arch;
+    int n_kv_heads;
 } preset_row;
 
+/* The llama presets match tiny and small in width, depth, heads, windows and run length;
+ * their SwiGLU width is 2/3 of the GPT-2 MLP's (three matrices instead of two: about the
+ * same MLP parameters, the usual Llama sizing) and half as many key/value heads. */
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200},
-    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0},
-    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, ED_TOK_WORD, 10000, 0, 0},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_GPT2, 0},
+    {"small", 256, 4, 4, 1024, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
+    {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
+    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_LLAMA, 2},
+    {"llama-small", 256, 4, 4, 688, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_LLAMA, 2},
 };
 
 int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
@@ -361,6 +387,8 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->model.n_heads = p->n_heads;
         o->model.d_ff = p->d_ff;
         o->model.max_seq_len = p->max_seq_len;
+        o->model.arch = p->arch;
+        o->model.n_kv_heads = p->n_kv_heads;
         o->max_length = p->max_length;
         o->stride = p->stride;
         o->epochs = p->epochs;
@@ -370,5 +398,5 @@ int ed_options_preset(ed_options *o, const char *name, ed_error *err) {
         o->eval_interval = p->eval_interval;
         return 0;
     }
-    return ed_fail(err, "unknown preset '%s' (expected tiny, small or seed)", name);
+    return ed_fail(err, "unknown preset '%s' (expected tiny, small, seed, llama-tiny or llama-small)", name);
 }

@@ -1,6 +1,8 @@
 /* options_validate.c — cross-field checks, run before any work. Pure function of the
  * options, so every rank reaches the same verdict without talking to the others. */
 
+#include <math.h>
+
 #include "expert/options.h"
 #include "expert/tokenizer.h"
 
@@ -76,6 +78,11 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
     if (o->comm_timeout < 0) return ed_fail(err, "comm-timeout must be >= 0 seconds (got %d)", o->comm_timeout);
     if (o->debug_exit_rank < 0) return ed_fail(err, "debug-exit-rank must be >= 0 (got %d)", o->debug_exit_rank);
     if (o->debug_exit_step < 0) return ed_fail(err, "debug-exit-step must be >= 0 (got %ld)", o->debug_exit_step);
+    if (!(o->loss_scale_init > 0.0f && o->loss_scale_init < INFINITY))
+        return ed_fail(err, "loss-scale-init must be > 0 and finite (got %g)", (double)o->loss_scale_init);
+    if (o->loss_scale_growth_interval < 1)
+        return ed_fail(err, "loss-scale-growth-interval must be >= 1 (got %ld)", o->loss_scale_growth_interval);
+    if (o->debug_inf_step < 0) return ed_fail(err, "debug-inf-step must be >= 0 (got %ld)", o->debug_inf_step);
     if (o->ref_gflops < 0.0f) return ed_fail(err, "ref-gflops must be >= 0 (got %g)", (double)o->ref_gflops);
     /* generate */
     if (o->max_new_tokens < 1) return ed_fail(err, "max-new-tokens must be >= 1 (got %d)", o->max_new_tokens);

@@ -30,7 +30,9 @@ void ed_format_duration(double s, char *buf, size_t len) {
 }
 
 double ed_flops_per_token(const ed_model_config *c, size_t n_params, int T) {
-    return 6.0 * (double)n_params + 12.0 * c->n_layers * (double)T * c->d_model;
+    double n = (double)n_params;
+    if (!ed_model_tied(c)) n -= (double)c->vocab_size * c->d_model;
+    return 6.0 * n + 12.0 * c->n_layers * (double)T * c->d_model;
 }
 
 double ed_ref_gflops(float flag) {
@@ -44,16 +46,17 @@ double ed_ref_gflops(float flag) {
 }
 
 void ed_progress_format(const ed_progress *p, char *buf, size_t len) {
-    char el[32], eta[32], mfu[32];
+    char el[32], eta[32], mfu[32], scale[64] = "";
     ed_format_duration(p->elapsed, el, sizeof el);
     ed_format_duration(p->eta, eta, sizeof eta);
     if (p->mfu >= 0)
         snprintf(mfu, sizeof mfu, "%.1f%%", 100.0 * p->mfu);
     else
         snprintf(mfu, sizeof mfu, "?");
+    if (p->loss_scale > 0) snprintf(scale, sizeof scale, " scale %.10g skipped %ld", p->loss_scale, p->scale_skipped);
     snprintf(buf, len,
-             "epoch %d/%d step %ld/%ld loss %.4f lr %.2e gnorm %.3f tok/s %.0f mfu %s elapsed %s eta %s",
-             p->epoch, p->epochs, p->step, p->steps, p->loss, p->lr, p->grad_norm, p->tokens_per_s, mfu,
+             "epoch %d/%d step %ld/%ld loss %.4f lr %.2e gnorm %.3f%s tok/s %.0f mfu %s elapsed %s eta %s",
+             p->epoch, p->epochs, p->step, p->steps, p->loss, p->lr, p->grad_norm, scale, p->tokens_per_s, mfu,
              el, eta);
 }
 

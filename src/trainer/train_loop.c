@@ -40,6 +40,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->tokens_per_s = tok_s;
     p->mfu = mfu_at(t, tok_s);
     p->elapsed = st->elapsed;
+    p->loss_scale = st->scaler.scale;
+    p->scale_skipped = st->scaler.skipped;
     double per_step = t->timing.steps_run > 1 ? t->timing.step_seconds / (double)(t->timing.steps_run - 1)
                       : t->timing.steps_run == 1 ? t->timing.first_seconds : -1.0;
     p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
@@ -53,7 +55,9 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     double tok_s = now > c->log_t0 ? (double)c->log_tokens / (now - c->log_t0) : 0.0;
     ed_row row = {.kind = ED_ROW_LOG, .step = (double)st->global_step, .epoch = st->epoch + 1, .loss = loss,
                   .lr = c->last.lr, .grad_norm = c->last.grad_norm, .tokens_per_s = tok_s,
-                  .mfu = mfu_at(t, tok_s), .elapsed = st->elapsed};
+                  .mfu = mfu_at(t, tok_s), .elapsed = st->elapsed,
+                  .loss_scale = st->scaler.scale > 0 ? st->scaler.scale : NAN,
+                  .scale_skipped = (double)st->scaler.skipped};
     ed_log_row(&t->hist, &t->metrics, &row);
     st->log_loss_sum = 0.0;
     st->log_count = 0;
@@ -262,6 +266,8 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
             printf(", best %s %.2f", ed_best_metric_names[t->o->best_metric], -t->st.best_val_loss);
     }
     if (t->st.nan_skipped) printf(", %ld NaN steps skipped", t->st.nan_skipped);
+    if (t->st.scaler.scale > 0)
+        printf(", fp16 loss scale %.10g (%ld overflow steps skipped)", t->st.scaler.scale, t->st.scaler.skipped);
     /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
      * copy), the time the writes took, and the time spent waiting for a background write. */
     if (m->saves)
@@ -370,23 +376,26 @@ static int run(ed_trainer *t, ed_error *err) {
     return ED_EXIT_OK;
 }
 
-/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 emulated. */
+/* One line each, on stderr: OpenBLAS running kernels far below the CPU, bf16 / fp16
+ * emulated. */
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
     int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
     if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
-    if (t->o->precision != ED_PREC_BF16 || ed_gpt_bf16_native(t->model)) return;
-    const char *emu = getenv("ED_BF16_EMULATE");
-    if (emu && emu[0] && strcmp(emu, "0") != 0)
-        snprintf(buf, sizeof buf, "ED_BF16_EMULATE=%s", emu);
-    else if (blas && t->mach.bf16_native)
-        snprintf(buf, sizeof buf, "--gemm openblas has no bf16 GEMM; --gemm onednn has a native one on this CPU");
+    ed_precision p = t->o->precision;
+    if (p == ED_PREC_FP32 || ed_gpt_half_native(t->model)) return;
+    const char *name = ed_precision_names[p], *var = ed_precision_emulate_var(p);
+    if (ed_precision_emulation_forced(p))
+        snprintf(buf, sizeof buf, "%s=%s", var, getenv(var));
+    else if (blas && ed_machine_half_native(&t->mach, p))
+        snprintf(buf, sizeof buf, "--gemm openblas has no %s GEMM; --gemm onednn has a native one on this CPU", name);
     else if (t->mach.have_onednn)
-        snprintf(buf, sizeof buf, "oneDNN has no bf16 matmul for ISA %s; it needs AVX512-BF16 or AMX", t->mach.onednn_isa);
+        snprintf(buf, sizeof buf, "oneDNN has no %s matmul for ISA %s; it needs %s", name, t->mach.onednn_isa,
+                 p == ED_PREC_BF16 ? "AVX512-BF16 or AMX" : "AVX512-FP16 or AMX-FP16");
     else
         snprintf(buf, sizeof buf, "this build has no oneDNN");
-    fprintf(stderr, "warning: --precision bf16 is emulated (%s): GEMM inputs rounded to bf16, fp32 GEMMs; "
-                    "same numerics as native bf16, not faster than fp32\n", buf);
+    fprintf(stderr, "warning: --precision %s is emulated (%s): GEMM inputs rounded to %s, fp32 GEMMs; "
+                    "same numerics as native %s, not faster than fp32\n", name, buf, name, name);
 }
 
 /* The prompt of the sample a finished run prints. Plain text: the first three consecutive
@@ -452,9 +461,11 @@ static void print_header(const ed_trainer *t) {
     char size[32];
     if (np >= 1e6) snprintf(size, sizeof size, "%.2f M", np / 1e6);
     else snprintf(size, sizeof size, "%.1f k", np / 1e3);
-    printf("# model %s: %s parameters (D%d L%d H%d FF%d T%d, vocab %d); data: %zu train windows, %s; "
+    char kv[24] = ""; /* a llama's key/value heads, e.g. "/KV2" */
+    if (m->arch == ED_ARCH_LLAMA) snprintf(kv, sizeof kv, "/KV%d", m->n_kv_heads);
+    printf("# model %s: %s parameters (%s D%d L%d H%d%s FF%d T%d, vocab %d); data: %zu train windows, %s; "
            "%d epoch(s) x %ld steps of %d windows on %d rank(s) x %d thread(s); config: %s/config.ini\n",
-           t->o->preset[0] ? t->o->preset : "custom", size, m->d_model, m->n_layers, m->n_heads, m->d_ff,
+           t->o->preset[0] ? t->o->preset : "custom", size, ed_arch_names[m->arch], m->d_model, m->n_layers, m->n_heads, kv, m->d_ff,
            m->max_seq_len, m->vocab_size, t->train_ds.n_windows, val, t->o->epochs, t->steps_per_epoch,
            t->o->batch_size * t->o->grad_accum * t->d->world, t->d->world, t->threads, t->o->checkpoint_dir);
     if (t->train_ds.examples) print_examples(t);
@@ -477,7 +488,7 @@ static void print_memory(const ed_trainer *t) {
     size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->slice.zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
     size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
-    /* bf16: the GEMMs' rounded operand copies (activations themselves stay float32) */
+    /* bf16 / fp16: the GEMMs' rounded operand copies (activations themselves stay float32) */
     size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
     /* What the datasets hold in this process (docs/memory.md, "Per token": tokens and index
      * only when built from text, a block index built at start; nothing per window) and the
@@ -507,8 +518,9 @@ static void print_memory(const ed_trainer *t) {
            t->o->max_length - 1, data * mb, corpus, total * mb, ckpt * mb,
            snapshot ? "; with the --async-save copy kept all run" : "", (total + ckpt) * mb);
     if (gscr)
-        printf("  (in total: GEMM scratch %.1f MB, bf16 operand copies (%s); activations stay float32)\n", gscr * mb,
-               ed_gpt_bf16_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
+        printf("  (in total: GEMM scratch %.1f MB, %s operand copies (%s); activations stay float32)\n", gscr * mb,
+               ed_precision_names[t->o->precision],
+               ed_gpt_half_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
                "totals: a rank's RSS holds only the pages it touched)\n",

@@ -327,6 +327,17 @@ static int setup_model(ed_trainer *t, ed_error *err) {
         if (ed_dist_agree(d, status, err) != 0) return -1;
     }
     continue_stopped(t);
+    /* The loss scaler runs in fp16 only. A fresh fp16 run, or one resumed from a checkpoint
+     * without a scale (an fp32 or bf16 run, or an older file), starts it at
+     * --loss-scale-init; a resumed fp16 run continues the checkpoint's scale and tracker.
+     * Other precisions switch it off, so a later fp16 leg starts afresh. The count of
+     * skipped steps is the run's and stays. */
+    if (o->precision == ED_PREC_FP16) {
+        if (!(t->st.scaler.scale > 0)) ed_loss_scaler_init(&t->st.scaler, o->loss_scale_init);
+    } else {
+        t->st.scaler.scale = 0.0;
+        t->st.scaler.growth_tracker = 0;
+    }
     /* Every rank initialised (or loaded) the same weights, unless a node's libm rounds
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */

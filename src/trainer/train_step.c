@@ -1,5 +1,17 @@
 /* train_step.c — one optimizer step, identical on every rank (trainer.h has the outline).
  *
+ * fp16 (the loss scaler, expert/optim.h): the backward runs on scale / N times the loss
+ * SUM, N = batch_size x (max_length - 1) x grad_accum x world, the most target tokens a
+ * step can hold. That is GradScaler's "scale x mean loss" when every window is full, and
+ * N, unlike the step's real token count, is known before the backward and the same for
+ * every split of the global batch (-n 1 --grad-accum 2 scales like -n 2). After the
+ * reduction the gradient is multiplied by N / (scale x count) instead of 1 / count: the
+ * true gradient of the mean loss, which clipping and the optimizer see. An Inf/NaN in it
+ * (a scaled value overflowed an fp16 operand) with a finite loss is an overflow: the step
+ * is skipped and the scale halved. It is decided from the reduced global norm, which every
+ * rank holds identically, so all ranks skip together. A non-finite LOSS is not the
+ * scaler's business (the forward does not see the scale): --on-nan applies, as in fp32.
+ *
  * Invariants:
  *  - every rank reaches every collective in the same order, even with zero windows in some
  *    (or all) of its micro-batches: the bucket launches and the scalar allreduce below run
@@ -41,12 +53,22 @@ typedef struct {
     ed_error data_err;
 } local_sums;
 
+/* N of the fp16 loss scaling (above): the most target tokens one step can hold. */
+static double nominal_tokens(const ed_trainer *t) {
+    const ed_options *o = t->o;
+    return (double)o->batch_size * (double)(o->max_length - 1) * (double)o->grad_accum * (double)t->d->world;
+}
+
 /* Phase 1, micro-batches: for each a < grad_accum, sampler -> batch -> forward (loss SUM,
- * target count) -> backward (scale 1), gradients accumulating in the flat buffer. Only the
- * last micro-batch makes gradients final, so only its backward reports finished ranges and
- * starts the gradient buckets, which run while it continues. */
+ * target count) -> backward (scale 1; fp16: loss scale / N), gradients accumulating in the
+ * flat buffer. Only the last micro-batch makes gradients final, so only its backward
+ * reports finished ranges and starts the gradient buckets, which run while it continues.
+ * --debug-inf-step K: the last rank's last backward of step K runs with an infinite scale,
+ * as if its scaled gradients had overflowed; the allreduce carries the Inf to every rank. */
 static void micro_batches(ed_trainer *t, local_sums *s) {
     const ed_options *o = t->o;
+    float bw_scale = t->st.scaler.scale > 0 ? (float)(t->st.scaler.scale / nominal_tokens(t)) : 1.0f;
+    int inject = o->debug_inf_step > 0 && t->st.global_step + 1 == o->debug_inf_step && t->d->rank == t->d->world - 1;
     s->loss_sum = s->nll_sum = 0.0;
     s->count = 0;
     s->data_status = 0;
@@ -69,14 +91,15 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
         s->loss_sum += ls;
         s->nll_sum += ed_gpt_nll_sum(t->model);
         s->count += cnt;
-        ed_gpt_backward(t->model, 1.0f, last ? ed_grad_sync_ready : NULL, last ? &t->sync : NULL);
+        ed_gpt_backward(t->model, last && inject ? INFINITY : bw_scale, last ? ed_grad_sync_ready : NULL,
+                        last ? &t->sync : NULL);
     }
 }
 
 /* Phase 2, reduce: wait for the buckets (allreduce, or reduce-scatter onto the slices),
  * one allreduce of (objective sum, target count, stop signal, plain cross-entropy sum),
- * gradients /= global count and
- * the global norm. Every rank ends with the same loss, count and norm. */
+ * gradients /= global count (fp16: and unscaled) and the global norm. Every rank ends with
+ * the same loss, count and norm. */
 static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *loss_sum, ed_error *err) {
     const trainer_slice *z = &t->slice;
     double tc = ed_now();
@@ -105,7 +128,8 @@ static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *lo
     r->objective = sum[SUM_OBJECTIVE] / (double)r->count;
     r->loss = sum[SUM_NLL] / (double)r->count;
     float *g = ed_gpt_grads(t->model);
-    ed_scale(g + z->lo, z->hi - z->lo, (float)(1.0 / (double)r->count));
+    double unscale = t->st.scaler.scale > 0 ? nominal_tokens(t) / t->st.scaler.scale : 1.0;
+    ed_scale(g + z->lo, z->hi - z->lo, (float)(unscale / (double)r->count));
     double ss = ed_sumsq(g + z->lo, z->hi - z->lo);
     ed_dist_phase(t->d, step, "gradient norm allreduce");
     if (z->zero) {
@@ -122,12 +146,18 @@ static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *lo
     return 0;
 }
 
-/* Phase 3, update: NaN policy, clipping, the optimizer at the scheduled lr on this rank's
- * part of the buffer, and under ZeRO-1 the all-gather of the updated slices. */
+/* Phase 3, update: the fp16 overflow skip, NaN policy, clipping, the optimizer at the
+ * scheduled lr on this rank's part of the buffer, and under ZeRO-1 the all-gather of the
+ * updated slices. */
 static int update(ed_trainer *t, step_result *r, ed_error *err) {
     const ed_options *o = t->o;
     const trainer_slice *z = &t->slice;
-    if (!isfinite(r->objective) || !isfinite(r->loss) || !isfinite(r->grad_norm)) {
+    int finite_loss = isfinite(r->objective) && isfinite(r->loss);
+    if (t->st.scaler.scale > 0 && finite_loss && !isfinite(r->grad_norm)) {
+        r->skipped = r->overflow = 1; /* the scaler backs off (trainer_step) */
+        return 0;
+    }
+    if (!finite_loss || !isfinite(r->grad_norm)) {
         r->skipped = 1;
         t->st.nan_skipped++;
         if (o->on_nan == ED_NAN_STOP)
@@ -164,8 +194,12 @@ int trainer_step(ed_trainer *t, step_result *r, ed_error *err) {
     micro_batches(t, &local);
     if (reduce(t, &local, r, &loss_sum, err) != 0) return -1;
     if (update(t, r, err) != 0) return -1;
+    /* the scaler judges every step it took part in; a NaN loss (skipped above) leaves it */
+    if (t->st.scaler.scale > 0 && (!r->skipped || r->overflow))
+        ed_loss_scaler_update(&st->scaler, r->overflow, t->o->loss_scale_growth_interval);
 
-    if (!r->skipped) {
+    /* an overflow skip still measured a finite loss on the step's tokens */
+    if (!r->skipped || r->overflow) {
         st->epoch_loss_sum += loss_sum;
         st->epoch_count += r->count;
         st->log_loss_sum += loss_sum;

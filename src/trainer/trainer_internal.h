@@ -101,6 +101,7 @@ typedef struct {
     double grad_norm; /* before clipping */
     double lr;
     int skipped;      /* NaN/Inf: no update was applied */
+    int overflow;     /* ... because fp16's scaled gradients overflowed (the scaler halved its scale) */
     int stop_signal;  /* some rank got SIGTERM/SIGUSR1 */
     double comm_seconds; /* this rank's time blocked in the step's collectives */
 } step_result;

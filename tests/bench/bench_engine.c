@@ -1,17 +1,20 @@
 /* bench_engine.c — speed of the engine's training step against two yardsticks, in one run:
- *   1. our step in fp32 and in bf16 (--precision): forward + backward + clip + AdamW,
+ *   1. our step in fp32, bf16 and fp16 (--precision): forward + backward + clip + AdamW
+ *      (fp16: at loss scale 2^16, unscaled before the clip, as the trainer does),
  *      median over --steps after 2 warm-ups; tokens/s and effective GFLOPS =
- *      (6*params + 12*L*T*D) * tokens / time;
+ *      ed_flops_per_token (6*params + 12*L*T*D; an untied embedding is not counted) *
+ *      tokens / time;
  *   2. the GEMMs of that step (every Linear forward and both backward products, the tied
  *      head, attention QK^T/AV and their backward per (b,h) at full T x T) on every GEMM
  *      the machine offers: raw cblas_sgemm with OpenBLAS's own threads, the engine's
- *      OpenBLAS split, oneDNN fp32, and oneDNN bf16 where the CPU has a native bf16
- *      matmul; timed the same way. The best of them for a precision is the honest
- *      ceiling (bf16 without native support: the best fp32 rate, since bf16 is then
- *      emulated by fp32 GEMMs);
- *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench), in
+ *      OpenBLAS split, oneDNN fp32, and oneDNN bf16 / fp16 where the CPU has a native
+ *      matmul of that type; timed the same way. The best of them for a precision is the
+ *      honest ceiling (a half precision without native support: the best fp32 rate,
+ *      since it is then emulated by fp32 GEMMs);
+ *   3. PyTorch on the same config and thread count (tests/reference/gpt.py bench, or
+ *      tests/reference/llama_reference.py bench for a llama row: --torch-llama), in
  *      fp32 and under torch.autocast('cpu', bfloat16), run before and after 1+2 and
- *      averaged.
+ *      averaged (no fp16 peer: torch 1.13 has no fp16 autocast on the CPU).
  * The header names the CPU, its ISA, OpenBLAS's core and oneDNN's ISA.
  * With --recompute an fp32 engine with activation recomputation runs interleaved with
  * the others, and a row "<config>+rc" shows its speed, its activation memory and its
@@ -32,17 +35,47 @@
 #include "expert/gpt.h"
 #include "expert/isa.h"
 #include "expert/optim.h"
+#include "expert/progress.h"
 #include "gemm.h"
 
 typedef struct {
     const char *name;
     int V, D, L, H, FF, T, B;
+    int G; /* llama: key/value heads; 0 = a GPT-2 */
 } bench_cfg;
 
+/* llama-small: the llama-small preset (untied head, SwiGLU 688, 2 key/value heads) at
+ * small's vocabulary and shapes, the row to hold against small. */
 static const bench_cfg PRESETS[] = {
-    {"small", 8192, 256, 4, 4, 1024, 256, 8},
-    {"seed", 10000, 512, 8, 8, 2048, 512, 8},
+    {"small", 8192, 256, 4, 4, 1024, 256, 8, 0},
+    {"llama-small", 8192, 256, 4, 4, 688, 256, 8, 2},
+    {"seed", 10000, 512, 8, 8, 2048, 512, 8, 0},
 };
+
+static ed_model_config model_config(const bench_cfg *c) {
+    ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L, .n_heads = c->H,
+                          .d_ff = c->FF, .max_seq_len = c->T};
+    if (c->G) {
+        mc.arch = ED_ARCH_LLAMA;
+        mc.n_kv_heads = c->G;
+        mc.rope_theta = 10000.0f;
+        mc.rms_eps = 1e-6f;
+    }
+    return mc;
+}
+
+/* "all", or a comma-separated list of names */
+static int selected(const char *which, const char *name) {
+    if (!strcmp(which, "all")) return 1;
+    size_t n = strlen(name);
+    for (const char *p = which; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
 
 /* CPU seconds used by the whole process (all threads). */
 static double cpu_now(void) {
@@ -75,8 +108,7 @@ typedef struct {
 
 static void engine_init(engine *e, const bench_cfg *c, int recompute, ed_gemm_backend gemm, ed_precision prec,
                         int total) {
-    ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L,
-                          .n_heads = c->H, .d_ff = c->FF, .max_seq_len = c->T};
+    ed_model_config mc = model_config(c);
     char msg[256];
     memset(e, 0, sizeof *e);
     e->m = ed_gpt_create(&mc, 0, msg, sizeof msg);
@@ -106,8 +138,12 @@ static void engine_step(engine *e, const bench_cfg *c, int s) {
     ed_gpt_zero_grad(e->m);
     ed_gpt_forward(e->m, e->x, e->y, c->B, c->T, 0.0f, 0, NULL, &loss, &cnt);
     double t1 = ed_now();
-    ed_gpt_backward(e->m, 1.0f / (float)cnt, NULL, NULL);
+    /* fp16: the loss scaler's work as in train_step.c (the scaled backward, one unscaling
+     * pass over the gradients); the scale stays 2^16 (random data does not overflow) */
+    const float S = e->prec == ED_PREC_FP16 ? 65536.0f : 1.0f;
+    ed_gpt_backward(e->m, S / (float)cnt, NULL, NULL);
     double t2 = ed_now();
+    if (S != 1.0f) ed_scale(ed_gpt_grads(e->m), e->n, 1.0f / S);
     float f = ed_clip_factor(sqrt(ed_sumsq(ed_gpt_grads(e->m), e->n)), 1.0f);
     if (f < 1.0f) ed_scale(ed_gpt_grads(e->m), e->n, f);
     ed_optim_step(&e->o, ed_gpt_params(e->m), ed_gpt_grads(e->m), ed_gpt_tensors(e->m),
@@ -132,8 +168,9 @@ typedef struct {
 /* onednn: primitives threaded by oneDNN on the OpenMP pool; onednn-split: the same
  * primitives single-threaded inside the engine's per-thread slabs (how oneDNN's own
  * threading compares with the engine's split, measured rather than assumed). */
-enum { RAW_SGEMM, CTX_OPENBLAS, CTX_ONEDNN, CTX_ONEDNN_SPLIT, CTX_ONEDNN_BF16, N_GEMMS };
-static const char *const GEMM_NAMES[N_GEMMS] = {"sgemm", "openblas", "onednn", "onednn-split", "onednn-bf16"};
+enum { RAW_SGEMM, CTX_OPENBLAS, CTX_ONEDNN, CTX_ONEDNN_SPLIT, CTX_ONEDNN_BF16, CTX_ONEDNN_FP16, N_GEMMS };
+static const char *const GEMM_NAMES[N_GEMMS] = {"sgemm", "openblas", "onednn", "onednn-split", "onednn-bf16",
+                                                "onednn-fp16"};
 
 typedef struct {
     gemm_shape g[24];
@@ -157,11 +194,13 @@ static void gemm_init(gemm_set *s, const bench_cfg *c, const ed_machine *mach, i
     int N = c->B * c->T, D = c->D, hd = c->D / c->H, T = c->T, k = 0, L = c->L;
     memset(s, 0, sizeof *s);
     gemm_shape *g = s->g;
-    k = add_linear(g, k, N, D, 3 * D, L);
+    /* a llama's fused q|k|v rows are D + 2 G hd wide, its gate|up 2 FF */
+    int qkv = c->G ? D + 2 * c->G * hd : 3 * D, mlp = c->G ? 2 * c->FF : c->FF;
+    k = add_linear(g, k, N, D, qkv, L);
     k = add_linear(g, k, N, D, D, L);
-    k = add_linear(g, k, N, D, c->FF, L);
+    k = add_linear(g, k, N, D, mlp, L);
     k = add_linear(g, k, N, c->FF, D, L);
-    k = add_linear(g, k, N, D, c->V, 1); /* tied head: logits, dlnf, dwte */
+    k = add_linear(g, k, N, D, c->V, 1); /* head: logits, dlnf, dwte */
     int bh = c->B * c->H * L;
     g[k++] = (gemm_shape){0, 1, T, T, hd, bh, 1}; /* S = Q K^T */
     g[k++] = (gemm_shape){0, 0, T, hd, T, bh, 1}; /* Y = P V */
@@ -192,6 +231,10 @@ static void gemm_init(gemm_set *s, const bench_cfg *c, const ed_machine *mach, i
         if (mach->bf16_native) {
             s->have[CTX_ONEDNN_BF16] = 1;
             s->ctx[CTX_ONEDNN_BF16] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_BF16, NULL, 0);
+        }
+        if (mach->fp16_native) {
+            s->have[CTX_ONEDNN_FP16] = 1;
+            s->ctx[CTX_ONEDNN_FP16] = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_FP16, NULL, 0);
         }
     }
     for (int j = 0; j < N_GEMMS; j++) s->t[j] = ed_calloc((size_t)total, sizeof(double));
@@ -238,10 +281,11 @@ static void gemm_free(gemm_set *s) {
 /* ---- 3. PyTorch peer ---- */
 static int bench_torch(const bench_cfg *c, int threads, const char *python, const char *ref, int bf16,
                        double *tok_s, double *gflops) {
-    char cmd[4096];
+    char cmd[4096], g[32] = "";
+    if (c->G) snprintf(g, sizeof g, " --G %d", c->G); /* llama_reference.py */
     snprintf(cmd, sizeof cmd,
-             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d --threads %d --steps 5 --bf16 %d --budget 60",
-             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, threads, bf16);
+             "%s %s bench --V %d --D %d --L %d --H %d --FF %d --T %d --B %d%s --threads %d --steps 5 --bf16 %d --budget 60",
+             python, ref, c->V, c->D, c->L, c->H, c->FF, c->T, c->B, g, threads, bf16);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512];
@@ -256,16 +300,18 @@ static int bench_torch(const bench_cfg *c, int threads, const char *python, cons
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ed-bench [--config small|seed|all] [--threads N] [--steps N] [--recompute]\n"
-            "                [--gemm auto|openblas|onednn] [--precision fp32|bf16|both]\n"
-            "                [--python PATH] [--torch-ref PATH | --no-torch]\n"
+            "usage: ed-bench [--config small|llama-small|seed|all|NAME,NAME] [--threads N] [--steps N] [--recompute]\n"
+            "                [--gemm auto|openblas|onednn] [--precision fp32|bf16|fp16|both|all]\n"
+            "                (both = fp32 and bf16; all, the default, adds fp16)\n"
+            "                [--python PATH] [--torch-ref PATH [--torch-llama PATH] | --no-torch]\n"
             "                [--V n --D n --L n --H n --FF n --T n --B n]   (a custom config)\n");
 }
 
 int main(int argc, char **argv) {
-    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *gemm_s = "auto", *prec_s = "both";
+    const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *ref_llama = NULL, *gemm_s = "auto",
+               *prec_s = "all";
     int threads = 2, steps = 5, no_torch = 0, recompute = 0;
-    bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0};
+    bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *ip = NULL;
@@ -276,6 +322,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--config")) which = v;
         else if (!strcmp(a, "--python")) python = v;
         else if (!strcmp(a, "--torch-ref")) ref = v;
+        else if (!strcmp(a, "--torch-llama")) ref_llama = v;
         else if (!strcmp(a, "--gemm")) gemm_s = v;
         else if (!strcmp(a, "--precision")) prec_s = v;
         else if (!strcmp(a, "--threads")) ip = &threads;
@@ -300,10 +347,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     ed_gemm_backend want = (ed_gemm_backend)want_i;
-    int do32 = !strcmp(prec_s, "fp32") || !strcmp(prec_s, "both");
-    int do16 = !strcmp(prec_s, "bf16") || !strcmp(prec_s, "both");
-    if (!do32 && !do16) {
-        fprintf(stderr, "ed-bench: --precision must be fp32, bf16 or both (got '%s')\n", prec_s);
+    /* do_p[p] by ed_precision: which precisions get a row */
+    int all = !strcmp(prec_s, "all"), both = !strcmp(prec_s, "both");
+    int do_p[3] = {all || both || !strcmp(prec_s, "fp32"), all || both || !strcmp(prec_s, "bf16"),
+                   all || !strcmp(prec_s, "fp16")};
+    int do32 = do_p[ED_PREC_FP32];
+    if (!do_p[0] && !do_p[1] && !do_p[2]) {
+        fprintf(stderr, "ed-bench: --precision must be fp32, bf16, fp16, both or all (got '%s')\n", prec_s);
         return 2;
     }
     if (recompute && !do32) {
@@ -315,9 +365,10 @@ int main(int argc, char **argv) {
     ed_set_threads(threads);
     ed_machine mach;
     ed_machine_probe(&mach);
-    ed_gemm_backend b32 = ed_gemm_backend_resolve(want, ED_PREC_FP32, &mach);
-    ed_gemm_backend b16 = ed_gemm_backend_resolve(want, ED_PREC_BF16, &mach);
-    if ((b32 == ED_GEMM_ONEDNN || b16 == ED_GEMM_ONEDNN) && !mach.have_onednn) {
+    ed_gemm_backend bk[3];
+    for (int p = 0; p < 3; p++) bk[p] = ed_gemm_backend_resolve(want, (ed_precision)p, &mach);
+    ed_gemm_backend b32 = bk[ED_PREC_FP32];
+    if ((bk[0] == ED_GEMM_ONEDNN || bk[1] == ED_GEMM_ONEDNN || bk[2] == ED_GEMM_ONEDNN) && !mach.have_onednn) {
         fprintf(stderr, "ed-bench: this build has no oneDNN\n");
         return 2;
     }
@@ -331,7 +382,7 @@ int main(int argc, char **argv) {
         list[nl++] = &custom;
     } else {
         for (size_t i = 0; i < sizeof PRESETS / sizeof *PRESETS; i++)
-            if (!strcmp(which, "all") || !strcmp(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
+            if (selected(which, PRESETS[i].name)) list[nl++] = &PRESETS[i];
         if (!nl) { fprintf(stderr, "ed-bench: unknown config '%s'\n", which); return 2; }
     }
     char cpu[512], emsg[256];
@@ -342,41 +393,47 @@ int main(int argc, char **argv) {
     ed_machine_cpu_line(&mach, cpu, sizeof cpu);
     char desc[256];
     ed_machine_describe(&mach, desc, sizeof desc);
-    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s\n", cpu, desc, ed_gemm_backend_names[b32],
-           ed_gemm_backend_names[b16]);
+    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s, fp16 %s\n", cpu, desc, ed_gemm_backend_names[bk[0]],
+           ed_gemm_backend_names[bk[1]], ed_gemm_backend_names[bk[2]]);
     char warn[320];
-    if ((b32 == ED_GEMM_OPENBLAS || b16 == ED_GEMM_OPENBLAS) && ed_machine_blas_warning(&mach, warn, sizeof warn))
+    if ((bk[0] == ED_GEMM_OPENBLAS || bk[1] == ED_GEMM_OPENBLAS || bk[2] == ED_GEMM_OPENBLAS) &&
+        ed_machine_blas_warning(&mach, warn, sizeof warn))
         printf("# %s\n", warn);
     printf("# threads=%d, median of %d steps after 2 warm-ups; our steps and the GEMM sets interleaved;\n"
-           "# PyTorch (median of 5, or of what fits 60 s; bf16 = torch.autocast('cpu', bfloat16)) run before and after, averaged (once if it took > 3 min)\n",
+           "# PyTorch (median of 5, or of what fits 60 s; bf16 = torch.autocast('cpu', bfloat16); no fp16 peer: torch 1.13 "
+           "has no CPU fp16 autocast) run before and after, averaged (once if it took > 3 min)\n",
            threads, steps);
-    printf("%-7s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-14s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
+    printf("%-11s %4s %-8s %9s %8s %7s %7s %7s %7s %8s %8s %-14s %6s %5s %9s %8s %6s\n", "config", "prec", "gemm",
            "params", "tok/s", "GFLOPS", "fwd_s", "bwd_s", "opt_s", "act_MiB", "bestGF", "(best of)", "ours%", "cpuE",
            "torch_t/s", "torchGF", "x");
     for (int i = 0; i < nl; i++) {
         const bench_cfg *c = list[i];
+        const char *cref = c->G ? ref_llama : ref; /* the PyTorch model of this row */
+        int row_torch = !no_torch && cref;
         /* PyTorch runs in its own process, so it cannot be interleaved step by step:
          * it runs once before and once after our measurement and the two are averaged,
          * which cancels a steady drift in the machine's load. */
-        double pt[2][2] = {{0}}, pg[2][2] = {{0}};
-        int have_torch[2] = {0, 0};
-        double torch_wall[2] = {0, 0};
+        /* index p = ed_precision: fp32, bf16, fp16; PyTorch runs fp32 and bf16 only */
+        double pt[3][2] = {{0}}, pg[3][2] = {{0}};
+        int have_torch[3] = {0, 0, 0};
+        double torch_wall[3] = {0, 0, 0};
         for (int p = 0; p < 2; p++)
-            if (!no_torch && (p ? do16 : do32)) {
+            if (row_torch && do_p[p]) {
                 double t0 = ed_now();
-                have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][0], &pg[p][0]) == 0;
+                have_torch[p] = bench_torch(c, threads, python, cref, p, &pt[p][0], &pg[p][0]) == 0;
                 torch_wall[p] = ed_now() - t0;
             }
         int total = steps + 2;
-        engine e32, e16, er;
-        if (do32) engine_init(&e32, c, 0, b32, ED_PREC_FP32, total);
-        if (do16) engine_init(&e16, c, 0, b16, ED_PREC_BF16, total);
+        engine ep[3], er;
+        engine *e32 = &ep[ED_PREC_FP32];
+        for (int p = 0; p < 3; p++)
+            if (do_p[p]) engine_init(&ep[p], c, 0, bk[p], (ed_precision)p, total);
         if (recompute) engine_init(&er, c, 1, b32, ED_PREC_FP32, total);
         gemm_set gs;
         gemm_init(&gs, c, &mach, total);
         for (int s = 0; s < total; s++) {
-            if (do32) engine_step(&e32, c, s);
-            if (do16) engine_step(&e16, c, s);
+            for (int p = 0; p < 3; p++)
+                if (do_p[p]) engine_step(&ep[p], c, s);
             if (recompute) engine_step(&er, c, s);
             for (int j = 0; j < N_GEMMS; j++)
                 if (gs.have[j]) gs.t[j][s] = gemm_run(&gs, j);
@@ -387,11 +444,16 @@ int main(int argc, char **argv) {
         printf("# %s GEMMs at the step's shapes (GFLOPS):", c->name);
         for (int j = 0; j < N_GEMMS; j++)
             if (gs.have[j]) printf(" %s %.1f", GEMM_NAMES[j], rate[j]);
-        printf("%s\n", gs.have[CTX_ONEDNN_BF16] ? "" : " (no native bf16 GEMM on this CPU)");
+        printf("%s%s\n", gs.have[CTX_ONEDNN_BF16] ? "" : " (no native bf16 GEMM on this CPU)",
+               gs.have[CTX_ONEDNN_FP16] ? "" : " (no native fp16 GEMM on this CPU)");
         int best32 = RAW_SGEMM;
         for (int j = RAW_SGEMM; j <= CTX_ONEDNN_SPLIT; j++)
             if (gs.have[j] && rate[j] > rate[best32]) best32 = j;
-        int best16 = gs.have[CTX_ONEDNN_BF16] && rate[CTX_ONEDNN_BF16] > rate[best32] ? CTX_ONEDNN_BF16 : best32;
+        /* a half precision's ceiling: its native GEMM where faster, else the best fp32 one */
+        int best_p[3] = {best32, best32, best32};
+        const int native_gemm[3] = {-1, CTX_ONEDNN_BF16, CTX_ONEDNN_FP16};
+        for (int p = 1; p < 3; p++)
+            if (gs.have[native_gemm[p]] && rate[native_gemm[p]] > rate[best32]) best_p[p] = native_gemm[p];
         /* a PyTorch mode that took minutes (autocast-bf16 without bf16 instructions) is
          * not run a second time: its rate is far from ours, a drift would not change that */
         for (int p = 0; p < 2; p++) {
@@ -400,24 +462,23 @@ int main(int argc, char **argv) {
                 pt[p][1] = pt[p][0], pg[p][1] = pg[p][0];
                 continue;
             }
-            have_torch[p] = bench_torch(c, threads, python, ref, p, &pt[p][1], &pg[p][1]) == 0;
+            have_torch[p] = bench_torch(c, threads, python, cref, p, &pt[p][1], &pg[p][1]) == 0;
         }
         double tokens = (double)c->B * c->T, tok32 = 0;
-        ed_model_config mc = {.vocab_size = c->V, .d_model = c->D, .n_layers = c->L, .n_heads = c->H,
-                              .d_ff = c->FF, .max_seq_len = c->T};
+        ed_model_config mc = model_config(c);
         size_t act = ed_gpt_activation_bytes(&mc, c->B, c->T, 0);
-        for (int p = 0; p < 2; p++) {
-            if (!(p ? do16 : do32)) continue;
-            engine *e = p ? &e16 : &e32;
+        for (int p = 0; p < 3; p++) {
+            if (!do_p[p]) continue;
+            engine *e = &ep[p];
             double dt = median(e->t + 2, steps);
-            double eff = (6.0 * (double)e->n + 12.0 * c->L * (double)c->T * c->D) * tokens;
+            double eff = ed_flops_per_token(&mc, e->n, c->T) * tokens;
             double gf = eff / dt / 1e9;
-            int best = p ? best16 : best32;
+            int best = best_p[p];
             if (!p) tok32 = tokens / dt;
             char bestname[32];
             snprintf(bestname, sizeof bestname, "(%s)", GEMM_NAMES[best]);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
-                   p ? "bf16" : "fp32", ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
+            printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
+                   ed_precision_names[p], ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
                    (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
                    100.0 * e->cpu / (e->wall * threads));
@@ -426,17 +487,19 @@ int main(int argc, char **argv) {
                 printf(" %9.1f %8.1f %5.2fx", tp, tg, (tokens / dt) / tp);
             else
                 printf(" %9s %8s %6s", "-", "-", "-");
-            if (p && do32) printf("  bf16/fp32 %.2fx%s", (tokens / dt) / tok32, ed_gpt_bf16_native(e->m) ? "" : " (emulated)");
+            if (p && do32)
+                printf("  %s/fp32 %.2fx%s", ed_precision_names[p], (tokens / dt) / tok32,
+                       ed_gpt_half_native(e->m) ? "" : " (emulated)");
             printf("\n");
         }
         if (recompute) {
-            double dt = median(e32.t + 2, steps), r_t = median(er.t + 2, steps);
-            double eff = (6.0 * (double)er.n + 12.0 * c->L * (double)c->T * c->D) * tokens;
+            double dt = median(e32->t + 2, steps), r_t = median(er.t + 2, steps);
+            double eff = ed_flops_per_token(&mc, er.n, c->T) * tokens;
             double rgf = eff / r_t / 1e9; /* effective: the recomputed forward is not counted */
             size_t r_act = ed_gpt_activation_bytes(&mc, c->B, c->T, 1);
             char name[32];
             snprintf(name, sizeof name, "%s+rc", c->name);
-            printf("%-7s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
+            printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%  rc_time %+.1f%%, "
                    "act %.2fx smaller\n",
                    name, "fp32", ed_gemm_backend_names[er.gemm], er.n, tokens / r_t, rgf, median(er.f + 2, steps),
                    median(er.b + 2, steps), median(er.op + 2, steps), (double)r_act / 1048576.0, rate[best32],
@@ -444,8 +507,8 @@ int main(int argc, char **argv) {
                    (double)act / (double)r_act);
             engine_free(&er);
         }
-        if (do32) engine_free(&e32);
-        if (do16) engine_free(&e16);
+        for (int p = 0; p < 3; p++)
+            if (do_p[p]) engine_free(&ep[p]);
         gemm_free(&gs);
         fflush(stdout);
     }

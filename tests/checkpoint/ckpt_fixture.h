@@ -55,7 +55,8 @@ static inline ed_tokenizer *fixture_tokenizer(void) {
 
 /* d_ff and n_heads are parameters so tests can build a mismatching model. */
 static inline ed_gpt *fixture_model(int vocab, int d_ff, int n_heads, uint64_t seed) {
-    ed_model_config c = {vocab, 16, 2, n_heads, d_ff, 12, 0.0f};
+    ed_model_config c = {.vocab_size = vocab, .d_model = 16, .n_layers = 2, .n_heads = n_heads, .d_ff = d_ff,
+                         .max_seq_len = 12, .dropout = 0.0f};
     char msg[256];
     ed_gpt *m = ed_gpt_create(&c, seed, msg, sizeof msg);
     if (!m) {
@@ -110,6 +111,7 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
     s->log_count = 99;
     s->nan_skipped = 6;
     s->data_fingerprint = 0x0123456789abcdefULL;
+    s->scaler = (ed_loss_scaler){.scale = 8192.0, .growth_tracker = 1234, .skipped = 17};
 
     for (int e = 0; e < 3; e++) {
         ed_dcol_push(hist_col(&f->hist, "epoch"), e);
@@ -119,6 +121,8 @@ static inline void fixture_init(fixture *f, uint64_t seed) {
         ed_dcol_push(hist_col(&f->hist, "lr"), 1e-3 / (e + 1));
     }
     for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_loss"), 1.0 / (i + 1));
+    for (int i = 0; i < 7; i++) ed_dcol_push(hist_col(&f->hist, "log_step"), 10.0 * (i + 1));
+    for (int i = 0; i < 5; i++) ed_dcol_push(hist_col(&f->hist, "log_loss_scale"), 65536.0 / (1 << i));
     for (int i = 0; i < 4; i++) {
         ed_dcol_push(hist_col(&f->hist, "eval_step"), 10.0 * (i + 1));
         ed_dcol_push(hist_col(&f->hist, "eval_loss"), 4.0 - 0.1 * i);

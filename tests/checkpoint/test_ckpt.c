@@ -128,6 +128,9 @@ static void check_roundtrip(fixture *f, const char *path) {
     assert_int_equal(s.log_count, w->log_count);
     assert_int_equal(s.nan_skipped, w->nan_skipped);
     assert_true(s.data_fingerprint == w->data_fingerprint);
+    assert_true(s.scaler.scale == w->scaler.scale);
+    assert_int_equal(s.scaler.growth_tracker, w->scaler.growth_tracker);
+    assert_int_equal(s.scaler.skipped, w->scaler.skipped);
     for (size_t i = 0; i < ed_ncolumns; i++)
         if (ed_columns[i].kept) assert_same_col(&h.col[i], &f->hist.col[i]);
     ed_dcol_push(hist_col(&h, "log_lr"), 1.0); /* the columns handed back must be growable */
@@ -151,7 +154,7 @@ static void expect_untouched(fixture *f, const char *path, char *before, size_t 
  * in check_roundtrip above; this size check is the reminder. */
 static void test_state_struct_is_covered(void **st) {
     (void)st;
-    assert_int_equal(sizeof(ed_train_state), 136);
+    assert_int_equal(sizeof(ed_train_state), 160);
 }
 
 static void test_roundtrip_all(void **st) {
@@ -441,6 +444,41 @@ static void test_bad_format_attr(void **st) {
     H5LTmake_dataset_float(file, "/weights", 1, &d3, x);
     H5Fclose(file); /* written by "another tool": no checksum header */
     expect_fail(at_read_model(p, f.model, &err), &err, p, "not an expert-dist checkpoint");
+    fixture_free(&f);
+}
+
+/* The loss scaler (/trainer attributes, two log columns) came without a format version:
+ * a file written before it reads with the caller's scaler (none, scale 0) and NaN in the
+ * new columns, one per log row, so the log columns keep one length. */
+static void test_file_without_scaler(void **st) {
+    (void)st;
+    fixture f;
+    const char *p = good_file(&f, "noscaler.h5");
+    hid_t file = open_rw(p);
+    hid_t g = H5Gopen2(file, "/trainer", H5P_DEFAULT);
+    assert_true(g >= 0);
+    assert_true(H5Adelete(g, "loss_scale") >= 0);
+    assert_true(H5Adelete(g, "loss_scale_growth_tracker") >= 0);
+    assert_true(H5Adelete(g, "loss_scale_skipped") >= 0);
+    H5Gclose(g);
+    assert_true(H5Ldelete(file, "/history/log_loss_scale", H5P_DEFAULT) >= 0);
+    assert_true(H5Ldelete(file, "/history/log_scale_skipped", H5P_DEFAULT) >= 0);
+    close_rw(file, p);
+    ed_train_state s;
+    ed_train_state_init(&s, 1, 1);
+    ed_history h = {0};
+    ed_error err;
+    if (at_read_state(p, &s, &h, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(s.scaler.scale == 0.0);
+    assert_int_equal(s.scaler.growth_tracker, 0);
+    assert_int_equal(s.scaler.skipped, 0);
+    assert_int_equal(s.nan_skipped, f.state.nan_skipped); /* the rest was read */
+    const ed_dcol *steps = ed_history_col(&h, "log_step"), *scale = ed_history_col(&h, "log_loss_scale");
+    assert_true(steps->n > 0);
+    assert_int_equal(scale->n, steps->n);
+    for (size_t i = 0; i < scale->n; i++) assert_true(isnan(scale->v[i]));
+    assert_int_equal(ed_history_col(&h, "log_scale_skipped")->n, steps->n);
+    ed_history_free(&h);
     fixture_free(&f);
 }
 
@@ -821,6 +859,7 @@ int main(void) {
         cmocka_unit_test(test_bad_missing_and_not_hdf5),
         cmocka_unit_test(test_bad_format_attr),
         cmocka_unit_test(test_bad_newer_version),
+        cmocka_unit_test(test_file_without_scaler),
         cmocka_unit_test(test_bad_missing_dataset),
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_bad_config_mismatch),

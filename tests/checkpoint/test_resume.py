@@ -316,7 +316,8 @@ def case_v1(r, n):
     """fixtures/v1-midepoch.h5: a real format-1 checkpoint (written by expert-dist before
     format 2, stopped by --max-steps 20 in the middle of epoch 1 at batch size 2, with the
     dropout_rng dataset format 2 dropped). It must still inspect, evaluate and resume; what
-    the resumed run writes is format 2, without dropout_rng."""
+    the resumed run writes is format 2, without dropout_rng, with the loss scaler's
+    attributes (scale 0: an fp32 run has none) and NaN scale columns."""
     src = os.path.join(FIXTURES, "v1-midepoch.h5")
     ck = os.path.join(r.work, "v1.h5")
     shutil.copy(src, ck)
@@ -338,6 +339,8 @@ def case_v1(r, n):
     with h5py.File(os.path.join(out, "last.h5"), "r") as f:
         check(int(f.attrs["format_version"]) == 2 and "dropout_rng" not in f["trainer"],
               "the resumed run writes format 2 without dropout_rng")
+        check(float(f["trainer"].attrs["loss_scale"]) == 0.0 and len(f["history/log_loss_scale"]) == len(f["history/log_step"]),
+              "the scaler: no scale in fp32, one (NaN) log_loss_scale per log row")
         check(int(f["trainer"].attrs["epoch"]) == 2 and int(f["trainer"].attrs["global_step"]) > 20,
               "the resumed run finished the checkpoint's 2 epochs")
 

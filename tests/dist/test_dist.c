@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "expert/bf16.h"
+#include "expert/half.h"
 #include "expert/dist.h"
 
 static ed_dist D;

@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh --build-only          just (re)build
 #   options: --build-dir DIR (default build-fuzz)  --no-build  --seconds N  --jobs N
 #            --check-clang (exit 0 when clang can link a libFuzzer program)
-# Targets: txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson refs.
+# Targets: txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson refs hfindex.
 # New interesting inputs go to DIR/corpus/<target>/ (the seeds in tests/fuzz/corpus/ are
 # read, never written). A crash leaves DIR/artifacts/<target>/crash-*: copy it into
 # tests/fuzz/regressions/<target>/ so the normal test suite replays it from then on.
@@ -22,7 +22,7 @@ BUILD=1
 BUILD_ONLY=0
 JOBS=$(nproc)
 TARGETS=()
-ALL=(txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson refs)
+ALL=(txt jsonl word bpe vocab ini argv ckpt safetensors compressed hfjson refs hfindex)
 CC_BIN=$(command -v clang || command -v clang-14 || true)
 
 check_clang() {

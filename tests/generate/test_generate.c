@@ -29,18 +29,28 @@
 
 enum { V = 97, TMAX = 48, W = 40 };
 
-static ed_gpt *make_model(void) {
+/* A GPT-2, or (llama) a Llama with grouped-query attention (4 heads, 2 key/value heads)
+ * and an untied head. */
+static ed_gpt *make_model_arch(int llama) {
     ed_model_config c = {.vocab_size = V, .d_model = 32, .n_layers = 3, .n_heads = 4,
                          .d_ff = 80, .max_seq_len = TMAX, .dropout = 0.0f};
+    if (llama) {
+        c.arch = ED_ARCH_LLAMA;
+        c.n_kv_heads = 2;
+        c.rope_theta = 10000.0f;
+        c.rms_eps = 1e-6f;
+    }
     char msg[128];
     ed_gpt *m = ed_gpt_create(&c, 5, msg, sizeof msg);
     assert_non_null(m);
     float *p = ed_gpt_params(m);
     for (size_t i = 0; i < ed_gpt_num_params(m); i++) p[i] *= 6.0f;
-    /* <EOS> gets logit 0 (its tied row is zero), below the top logits: runs stay long */
-    memset(p + ed_gpt_find_tensor(m, "wte.weight")->offset + (size_t)ED_EOS * 32, 0, 32 * sizeof(float));
+    /* <EOS> gets logit 0 (its head row is zero), below the top logits: runs stay long */
+    const char *head = llama ? "lm_head.weight" : "wte.weight";
+    memset(p + ed_gpt_find_tensor(m, head)->offset + (size_t)ED_EOS * 32, 0, 32 * sizeof(float));
     return m;
 }
+
 
 static void random_ids(int32_t *ids, int n, uint64_t seed) {
     ed_rng r;
@@ -58,10 +68,9 @@ static double max_rel(const float *a, const float *b, int n) {
     return d / s;
 }
 
-static void cached_logits_match_forward(void **state) {
-    (void)state;
+static void logits_match(int llama) {
     ed_set_threads(2);
-    ed_gpt *m = make_model();
+    ed_gpt *m = make_model_arch(llama);
     int32_t ids[TMAX];
     random_ids(ids, TMAX, 3);
     ed_kv_cache *k = ed_kv_cache_create(m, TMAX);
@@ -86,6 +95,21 @@ static void cached_logits_match_forward(void **state) {
     ed_kv_cache_free(k);
     free(want);
     ed_gpt_free(m);
+}
+
+static void cached_logits_match_forward(void **state) {
+    (void)state;
+    logits_match(0);
+}
+
+/* The llama's cache holds G = 2 key/value heads (half a GPT-2's) after RoPE; a chunk
+ * that starts mid-cache rotates by its own positions. */
+static void llama_cached_logits_match_forward(void **state) {
+    (void)state;
+    logits_match(1);
+    ed_model_config c = {.vocab_size = V, .d_model = 32, .n_layers = 3, .n_heads = 4, .d_ff = 80,
+                         .max_seq_len = TMAX, .arch = ED_ARCH_LLAMA, .n_kv_heads = 2};
+    assert_int_equal(ed_kv_cache_bytes(&c, TMAX), (size_t)3 * 2 * TMAX * 16 * 4);
 }
 
 /* A prompt of 150 tokens through a model with 160 positions crosses the 64-row chunks;
@@ -144,10 +168,9 @@ static void run(ed_gpt *m, int use_cache, const ed_sampling *how, const int32_t 
     ed_decoder_free(&d);
 }
 
-static void cached_ids_equal_uncached(void **state) {
-    (void)state;
+static void ids_equal(int llama) {
     ed_set_threads(1); /* the 2-thread paths are covered above; spare a loaded machine */
-    ed_gpt *m = make_model();
+    ed_gpt *m = make_model_arch(llama);
     const ed_sampling greedy = {.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 1.0f};
     const ed_sampling sampled = {.temperature = 0.9f, .top_k = 20, .top_p = 0.95f, .repetition_penalty = 1.3f};
     const ed_sampling plain = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .repetition_penalty = 1.0f};
@@ -177,6 +200,16 @@ static void cached_ids_equal_uncached(void **state) {
     ed_ivec_free(&a);
     ed_ivec_free(&b);
     ed_gpt_free(m);
+}
+
+static void cached_ids_equal_uncached(void **state) {
+    (void)state;
+    ids_equal(0);
+}
+
+static void llama_cached_ids_equal_uncached(void **state) {
+    (void)state;
+    ids_equal(1);
 }
 
 static void sampler_rules(void **state) {
@@ -231,6 +264,8 @@ int main(void) {
         cmocka_unit_test(cached_logits_match_forward),
         cmocka_unit_test(long_prefill_in_chunks),
         cmocka_unit_test(cached_ids_equal_uncached),
+        cmocka_unit_test(llama_cached_logits_match_forward),
+        cmocka_unit_test(llama_cached_ids_equal_uncached),
         cmocka_unit_test(sampler_rules),
         cmocka_unit_test(window_rule),
     };

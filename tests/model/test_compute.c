@@ -1,5 +1,6 @@
-/* test_compute.c — the small decisions around the GEMMs: bf16 rounding (nearest, ties to
- * even, NaN/Inf/overflow), the `--gemm auto` rule, the OpenBLAS-core warning, the backend
+/* test_compute.c — the small decisions around the GEMMs: bf16 and fp16 rounding (nearest,
+ * ties to even, NaN/Inf/overflow, fp16 subnormals; fp16 also against the compiler's own
+ * _Float16 conversions), the emulation switches, the `--gemm auto` rule, the OpenBLAS-core warning, the backend
  * and precision names, and a model whose compute setting changes between passes. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "expert/bf16.h"
+#include "expert/half.h"
 #include "expert/common.h"
 #include "expert/compute.h"
 #include "expert/gpt.h"
@@ -66,21 +67,142 @@ static void test_bf16_rounding(void **state) {
     }
 }
 
-static ed_machine fake(int avx2, int avx512, const char *core, int onednn, int bf16) {
+#ifdef __FLT16_MAX__
+/* ed_half_round (its own bit path, not encode + decode) gives the widened _Float16. */
+static void check_round(float x, _Float16 ref) {
+    float r, want = (float)ref;
+    ed_half_round(ED_HALF_FP16, &r, &x, 1);
+    if (bits(r) != bits(want)) fail_msg("round %a: %a, want %a", (double)x, (double)r, (double)want);
+}
+#endif
+
+/* fp16: hand-picked cases, then every fp16 value widened and, around every pair of
+ * neighbouring fp16 values, the float32s at and next to the midpoint narrowed, against
+ * GCC's _Float16 conversions (IEEE round to nearest even, an independent implementation);
+ * plus a stride through all float32 bit patterns. */
+static void test_fp16_rounding(void **state) {
+    (void)state;
+    const uint32_t cases[][2] = {
+        {0x3f800000u, 0x3c00u}, /* 1.0 */
+        {0x3f801000u, 0x3c00u}, /* 1 + 2^-11: tie, even (down) */
+        {0x3f803000u, 0x3c02u}, /* 1 + 3 x 2^-11: tie, odd below: up */
+        {0x3f801001u, 0x3c01u}, /* just above the tie */
+        {0x477fe000u, 0x7bffu}, /* 65504, the largest fp16 */
+        {0x477fefffu, 0x7bffu}, /* just below 65520: stays 65504 */
+        {0x477ff000u, 0x7c00u}, /* 65520: tie, rounds up to infinity */
+        {0xc77ff000u, 0xfc00u}, /* -65520 */
+        {0x7f800000u, 0x7c00u}, /* +inf */
+        {0x38800000u, 0x0400u}, /* 2^-14, the smallest normal */
+        {0x387fc000u, 0x03ffu}, /* 2^-14 - 2^-24, the largest subnormal */
+        {0x387fe000u, 0x0400u}, /* 2^-14 - 2^-25: the tie above it rounds up into the normals (even) */
+        {0x33800000u, 0x0001u}, /* 2^-24, the smallest subnormal */
+        {0x33000000u, 0x0000u}, /* 2^-25: tie with zero, to even: zero */
+        {0x33000001u, 0x0001u}, /* just above 2^-25: the smallest subnormal */
+        {0xb3c00000u, 0x8002u}, /* -1.5 x 2^-24: tie, to even: -2 x 2^-24 */
+        {0x00000001u, 0x0000u}, /* float32 denormal: zero */
+        {0x80000000u, 0x8000u}, /* -0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        float x = from_bits(cases[i][0]), r;
+        uint16_t h;
+        ed_half_from_f32(ED_HALF_FP16, &h, &x, 1);
+        ed_half_round(ED_HALF_FP16, &r, &x, 1);
+        if (h != cases[i][1]) fail_msg("fp16(0x%08x) = 0x%04x, want 0x%04x", cases[i][0], h, cases[i][1]);
+        assert_int_equal(bits(ed_fp16_decode(h)), bits(r));
+    }
+    float nans[2] = {from_bits(0x7f800001u), from_bits(0xffc00000u)}, r[2];
+    ed_half_round(ED_HALF_FP16, r, nans, 2);
+    assert_true(isnan(r[0]) && isnan(r[1]) && signbit(r[1]));
+    assert_true(isnan(ed_fp16_decode(ed_fp16_encode(nans[0]))));
+#ifdef __FLT16_MAX__
+    long checked = 0;
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        uint16_t hb = (uint16_t)h;
+        _Float16 v;
+        memcpy(&v, &hb, sizeof v);
+        float want = (float)v, got = ed_fp16_decode(hb);
+        if (isnan(want)) {
+            assert_true(isnan(got));
+            continue;
+        }
+        if (bits(got) != bits(want)) fail_msg("decode 0x%04x: %a, want %a", h, (double)got, (double)want);
+        if ((h & 0x7c00u) == 0x7c00u) continue;
+        /* the midpoint to the next value away from zero (infinity after 65504) */
+        double next = (h & 0x7fffu) == 0x7bffu ? 65536.0 : fabs((double)ed_fp16_decode((uint16_t)(hb + 1)));
+        double mid = 0.5 * (fabs((double)want) + next);
+        for (int d = -1; d <= 1; d++) {
+            uint32_t u = bits((float)mid) + (uint32_t)d;
+            float x = from_bits(u | (h & 0x8000u ? 0x80000000u : 0u));
+            _Float16 ref = (_Float16)x;
+            uint16_t rb;
+            memcpy(&rb, &ref, sizeof rb);
+            if (ed_fp16_encode(x) != rb) fail_msg("encode %a: 0x%04x, want 0x%04x", (double)x, ed_fp16_encode(x), rb);
+            check_round(x, ref);
+            checked++;
+        }
+    }
+    for (uint64_t u = 0; u <= 0xffffffffu; u += 4099) {
+        float x = from_bits((uint32_t)u);
+        if (isnan(x)) continue;
+        _Float16 ref = (_Float16)x;
+        uint16_t rb;
+        memcpy(&rb, &ref, sizeof rb);
+        if (ed_fp16_encode(x) != rb) fail_msg("encode %a: 0x%04x, want 0x%04x", (double)x, ed_fp16_encode(x), rb);
+        check_round(x, ref);
+        checked++;
+    }
+    printf("  fp16: %ld inputs narrowed and rounded as by _Float16\n", checked);
+#else
+    printf("  fp16: this compiler has no _Float16: only the hand-picked cases\n");
+#endif
+    /* relative error of a normal value at most half an ulp: 2^-11 (10 stored bits) */
+    for (int i = 1; i < 1000; i++) {
+        float x = 0.37f * (float)i + 1.0f / (float)i, y;
+        ed_half_round(ED_HALF_FP16, &y, &x, 1);
+        assert_true(fabsf(y - x) <= ldexpf(fabsf(x), -11));
+    }
+}
+
+/* ED_BF16_EMULATE / ED_FP16_EMULATE: set and not "0" forces emulation; the names. */
+static void test_emulation_switch(void **state) {
+    (void)state;
+    assert_null(ed_precision_emulate_var(ED_PREC_FP32));
+    assert_string_equal(ed_precision_emulate_var(ED_PREC_BF16), "ED_BF16_EMULATE");
+    assert_string_equal(ed_precision_emulate_var(ED_PREC_FP16), "ED_FP16_EMULATE");
+    const char *values[] = {"1", "yes", "0", "", NULL};
+    const int want[] = {1, 1, 0, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        if (values[i]) setenv("ED_FP16_EMULATE", values[i], 1);
+        else unsetenv("ED_FP16_EMULATE");
+        assert_int_equal(ed_precision_emulation_forced(ED_PREC_FP16), want[i]);
+        assert_int_equal(ed_precision_emulation_forced(ED_PREC_FP32), 0);
+    }
+}
+
+static ed_machine fake(int avx2, int avx512, const char *core, int onednn, int bf16, int fp16) {
     ed_machine m;
     memset(&m, 0, sizeof m);
-    m.avx2 = avx2, m.avx512 = avx512, m.have_onednn = onednn, m.bf16_native = bf16;
+    m.avx2 = avx2, m.avx512 = avx512, m.have_onednn = onednn, m.bf16_native = bf16, m.fp16_native = fp16;
     snprintf(m.blas_core, sizeof m.blas_core, "%s", core);
     return m;
 }
 
 static void test_auto_rule(void **state) {
     (void)state;
-    ed_machine zen3 = fake(1, 0, "Zen", 1, 0), spr = fake(1, 1, "Prescott", 1, 1);
-    ed_machine zen5 = fake(1, 1, "Haswell", 1, 1), nodnnl = fake(1, 0, "Prescott", 0, 0);
+    ed_machine zen3 = fake(1, 0, "Zen", 1, 0, 0), spr = fake(1, 1, "Prescott", 1, 1, 1);
+    ed_machine zen5 = fake(1, 1, "Haswell", 1, 1, 0), nodnnl = fake(1, 0, "Prescott", 0, 0, 0);
+    ed_machine sprz = fake(1, 1, "SapphireRapids", 1, 1, 1);
     char buf[400];
     /* core flags are computed by the probe: do it by hand for the fakes */
     zen3.blas_core_low = 0, spr.blas_core_low = 1, zen5.blas_core_low = 0, nodnnl.blas_core_low = 1;
+    sprz.blas_core_low = 0;
+    /* fp16 goes to oneDNN only where it is native there (as bf16) */
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP16, &zen5), ED_GEMM_OPENBLAS);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP16, &sprz), ED_GEMM_ONEDNN);
+    assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &sprz), ED_GEMM_OPENBLAS);
+    assert_int_equal(ed_machine_half_native(&zen5, ED_PREC_BF16), 1);
+    assert_int_equal(ed_machine_half_native(&zen5, ED_PREC_FP16), 0);
+    assert_int_equal(ed_machine_half_native(&sprz, ED_PREC_FP32), 0);
     assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &zen3), ED_GEMM_OPENBLAS);
     assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_BF16, &zen3), ED_GEMM_OPENBLAS);
     assert_int_equal(ed_gemm_backend_resolve(ED_GEMM_AUTO, ED_PREC_FP32, &spr), ED_GEMM_ONEDNN);
@@ -101,7 +223,8 @@ static void test_auto_rule(void **state) {
     assert_string_equal(ed_gemm_backend_names[ED_GEMM_OPENBLAS], "openblas");
     assert_int_equal(ed_name_index(ed_precision_names, "bf16"), ED_PREC_BF16);
     assert_int_equal(ed_name_index(ed_gemm_backend_names, "mkl"), -1);
-    assert_int_equal(ed_name_index(ed_precision_names, "fp16"), -1);
+    assert_int_equal(ed_name_index(ed_precision_names, "fp16"), ED_PREC_FP16);
+    assert_int_equal(ed_name_index(ed_precision_names, "fp8"), -1);
 }
 
 /* The real probe on this machine: consistent fields, and a core list that matches. */
@@ -115,7 +238,8 @@ static void test_probe(void **state) {
     assert_true(m.blas_core[0] != '\0');
     if (m.avx512) assert_true(m.avx2);
     if (m.avx512bf16 || m.amx) assert_true(m.avx512);
-    if (!m.have_onednn) assert_false(m.bf16_native);
+    if (m.avx512fp16 || m.amxfp16) assert_true(m.avx512);
+    if (!m.have_onednn) assert_false(m.bf16_native || m.fp16_native);
 }
 
 /* Switching a model between fp32 and bf16 (and backends) between passes: fp32 results do
@@ -149,6 +273,8 @@ static void test_switch(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_fp16_rounding),
+        cmocka_unit_test(test_emulation_switch),
         cmocka_unit_test(test_auto_rule),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_switch),

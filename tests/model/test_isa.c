@@ -152,18 +152,66 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     assert_non_null(gc);
     float *qkv = randn(&r, nq, 1.0f), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
     float *ad1 = malloc(na * 4), *ad2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
-    k->attention_forward(gc, ao1, a1, ad1, qkv, B, T, D, H, 0.1f, 5);
-    b->attention_forward(gc, ao2, a2, ad2, qkv, B, T, D, H, 0.1f, 5);
+    k->attention_forward(gc, ao1, a1, ad1, qkv, B, T, D, H, H, 0.1f, 5);
+    b->attention_forward(gc, ao2, a2, ad2, qkv, B, T, D, H, H, 0.1f, 5);
     expect_close("attention out", ao1, ao2, no, TOL);
     expect_close("attention probs", a1, a2, na, TOL);
     for (size_t i = 0; i < na; i++) assert_true((ad1[i] == 0.0f) == (ad2[i] == 0.0f));
     float *dy = randn(&r, no, 1.0f), *dq1 = malloc(nq * 4), *dq2 = malloc(nq * 4);
     float *scratch = malloc((size_t)64 * T * 4 * 64); /* up to 64 OpenMP threads */
-    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
-    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, 0.1f, 1);
+    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, H, 0.1f, 1);
+    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, H, 0.1f, 1);
     expect_close("attention dqkv", dq1, dq2, nq, TOL);
     free(qkv), free(a1), free(a2), free(ad1), free(ad2), free(ao1), free(ao2), free(dy), free(dq1), free(dq2);
     free(scratch);
+
+    /* Llama's layers: RMSNorm, RoPE, SwiGLU, and grouped-query attention (G = 2 of H = 4,
+     * fused rows of (H + 2G) hd). */
+    {
+        const int G = 2, hd = D / H, ld = D + 2 * G * hd, half = hd / 2;
+        float *x = randn(&r, (size_t)N * C, 1.0f), *w = randn(&r, C, 1.0f), *o1 = malloc((size_t)N * C * 4);
+        float *o2 = malloc((size_t)N * C * 4), s1[37], s2[37], *dout = randn(&r, (size_t)N * C, 1.0f);
+        k->rmsnorm_forward(o1, s1, x, w, N, C, 1e-5f);
+        b->rmsnorm_forward(o2, s2, x, w, N, C, 1e-5f);
+        expect_close("rmsnorm out", o1, o2, (size_t)N * C, TOL);
+        expect_close("rmsnorm rstd", s1, s2, N, TOL);
+        float *dw1 = calloc(C, 4), *dw2 = calloc(C, 4);
+        memset(o1, 0, (size_t)N * C * 4), memset(o2, 0, (size_t)N * C * 4);
+        k->rmsnorm_backward(o1, dw1, dout, x, w, s2, N, C);
+        b->rmsnorm_backward(o2, dw2, dout, x, w, s2, N, C);
+        expect_close("rmsnorm dinp", o1, o2, (size_t)N * C, TOL);
+        expect_close("rmsnorm dw", dw1, dw2, C, TOL);
+        free(x), free(w), free(o1), free(o2), free(dout), free(dw1), free(dw2);
+
+        size_t nq = (size_t)B * T * ld, na = (size_t)B * H * T * T, no = (size_t)B * T * D;
+        float *tab = randn(&r, (size_t)2 * T * half, 1.0f), *q1 = randn(&r, nq, 1.0f), *q2 = copy(q1, nq);
+        k->rope_forward(q1, tab, tab + T * half, B, T, H + G, hd, ld);
+        b->rope_forward(q2, tab, tab + T * half, B, T, H + G, hd, ld);
+        expect_close("rope", q1, q2, nq, TOL);
+        k->rope_backward(q1, tab, tab + T * half, B, T, H + G, hd, ld);
+        b->rope_backward(q2, tab, tab + T * half, B, T, H + G, hd, ld);
+        expect_close("rope backward", q1, q2, nq, TOL);
+        float *a1 = malloc(na * 4), *a2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
+        k->attention_forward(gc, ao1, a1, NULL, q2, B, T, D, H, G, 0.0f, 5);
+        b->attention_forward(gc, ao2, a2, NULL, q2, B, T, D, H, G, 0.0f, 5);
+        expect_close("gqa attention out", ao1, ao2, no, TOL);
+        float *dy = randn(&r, no, 1.0f), *scr = malloc((size_t)64 * T * 4 * 64);
+        k->attention_backward(gc, q1, scr, dy, q2, a2, NULL, B, T, D, H, G, 0.0f, 1);
+        float *dq2 = malloc(nq * 4);
+        b->attention_backward(gc, dq2, scr, dy, q2, a2, NULL, B, T, D, H, G, 0.0f, 1);
+        expect_close("gqa attention dqkv", q1, dq2, nq, TOL);
+        free(tab), free(q1), free(q2), free(a1), free(a2), free(ao1), free(ao2), free(dy), free(scr), free(dq2);
+
+        float *gu = randn(&r, 2 * (size_t)N * C, 2.0f), *y1 = malloc((size_t)N * C * 4), *y2 = malloc((size_t)N * C * 4);
+        k->swiglu_forward(y1, gu, N, C);
+        b->swiglu_forward(y2, gu, N, C);
+        expect_close("swiglu", y1, y2, (size_t)N * C, TOL);
+        float *d1 = malloc(2 * (size_t)N * C * 4), *d2 = malloc(2 * (size_t)N * C * 4);
+        k->swiglu_backward(d1, gu, y2, N, C);
+        b->swiglu_backward(d2, gu, y2, N, C);
+        expect_close("swiglu backward", d1, d2, 2 * (size_t)N * C, TOL);
+        free(gu), free(y1), free(y2), free(d1), free(d2);
+    }
     ed_gemm_ctx_free(gc);
 
     /* Cross-entropy with label smoothing and an ignored row. */

@@ -44,9 +44,16 @@ static ed_model_config config(float dropout, int layers, int max_seq_len) {
 }
 
 /* Runs `steps` forward/backward passes on both models (gradients accumulate across
- * them, as with --grad-accum) and demands bit-identical losses, gradients and ranges. */
-static void compare_shape(float dropout, int train, int B, int T) {
+ * them, as with --grad-accum) and demands bit-identical losses, gradients and ranges.
+ * llama: the same on a Llama (multi-query, untied head). */
+static void compare_arch(float dropout, int train, int B, int T, int llama) {
     ed_model_config cfg = config(dropout, 4, T);
+    if (llama) {
+        cfg.arch = ED_ARCH_LLAMA;
+        cfg.n_kv_heads = 1;
+        cfg.rope_theta = 10000.0f;
+        cfg.rms_eps = 1e-6f;
+    }
     char msg[128];
     ed_gpt *plain = ed_gpt_create(&cfg, 7, msg, sizeof msg);
     ed_gpt *rec = ed_gpt_create(&cfg, 7, msg, sizeof msg);
@@ -110,7 +117,16 @@ static void compare_shape(float dropout, int train, int B, int T) {
     ed_gpt_free(rec);
 }
 
+static void compare_shape(float dropout, int train, int B, int T) { compare_arch(dropout, train, B, T, 0); }
+
 static void compare(float dropout, int train) { compare_shape(dropout, train, B, T); }
+
+static void test_identical_llama(void **state) {
+    (void)state;
+    compare_arch(0.0f, 1, B, T, 1);
+    compare_arch(0.2f, 1, B, T, 1);
+    compare_arch(0.2f, 0, B, T, 1);
+}
 
 static void test_identical_without_dropout(void **state) {
     (void)state;
@@ -167,6 +183,7 @@ int main(void) {
                                        cmocka_unit_test(test_identical_with_dropout),
                                        cmocka_unit_test(test_identical_eval_mode),
                                        cmocka_unit_test(test_identical_over_one_head_chunk),
+                                       cmocka_unit_test(test_identical_llama),
                                        cmocka_unit_test(test_memory)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

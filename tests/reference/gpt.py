@@ -12,6 +12,13 @@ prints one line `params=... step_s=... tok_s=... GFLOPS=... loss=...` (AdamW + c
 --bf16 1 runs the forward under torch.autocast('cpu', torch.bfloat16): PyTorch's CPU mixed
 precision (matmuls in bf16 through oneDNN, AMX or AVX512-BF16 where the CPU has them),
 the loss computed in float32 from the logits.
+
+GPT.gemm_dtype (None by default) = torch.float16 or torch.bfloat16 makes every matrix
+product round both of its operands to that type and multiply in float32, in the forward
+and in both products of its backward (RoundedMatmul): the engine's --precision fp16 / bf16
+GEMM written out. It stands in for torch.autocast(dtype=torch.float16), which torch 1.13
+does not offer on the CPU ("AutocastCPU only support Bfloat16"); unlike autocast it keeps
+matmul outputs, softmax and GELU in float32, as the engine does.
 """
 import argparse
 import math
@@ -21,6 +28,37 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+class RoundedMatmul(torch.autograd.Function):
+    """a @ b with both operands rounded to `dtype` (round to nearest even) and the product
+    in float32; the backward rounds its operands too: da = r(g) r(b)^T, db = r(a)^T r(g)."""
+
+    @staticmethod
+    def forward(ctx, a, b, dtype):
+        ra, rb = a.to(dtype).float(), b.to(dtype).float()
+        ctx.save_for_backward(ra, rb)
+        ctx.dtype = dtype
+        return ra @ rb
+
+    @staticmethod
+    def backward(ctx, g):
+        ra, rb = ctx.saved_tensors
+        rg = g.to(ctx.dtype).float()
+        return rg @ rb.transpose(-2, -1), ra.transpose(-2, -1) @ rg, None
+
+
+def matmul(a, b, dtype=None):
+    """a @ b, or as the engine's half-precision GEMM computes it (see GPT.gemm_dtype)."""
+    return a @ b if dtype is None else RoundedMatmul.apply(a, b, dtype)
+
+
+def linear(x, layer, dtype=None):
+    """layer(x), its product rounded like matmul() (one 2-D product, as the engine runs it)."""
+    if dtype is None:
+        return layer(x)
+    y = matmul(x.reshape(-1, x.shape[-1]), layer.weight.t(), dtype) + layer.bias
+    return y.view(*x.shape[:-1], -1)
 
 
 class Block(nn.Module):
@@ -34,17 +72,17 @@ class Block(nn.Module):
         self.fc = nn.Linear(D, FF)
         self.fc_out = nn.Linear(FF, D)
 
-    def forward(self, x):
+    def forward(self, x, dt=None):
         B, T, D = x.shape
         hd = D // self.H
-        q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
+        q, k, v = linear(self.ln1(x), self.qkv, dt).split(D, dim=2)
         q, k, v = (t.view(B, T, self.H, hd).transpose(1, 2) for t in (q, k, v))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+        scores = matmul(q, k.transpose(-2, -1), dt) / math.sqrt(hd)
         causal = torch.ones(T, T, dtype=torch.bool).tril()
         probs = scores.masked_fill(~causal, float('-inf')).softmax(-1)
-        y = (probs @ v).transpose(1, 2).reshape(B, T, D)
-        x = x + self.proj(y)
-        return x + self.fc_out(F.gelu(self.fc(self.ln2(x)), approximate='tanh'))
+        y = matmul(probs, v, dt).transpose(1, 2).reshape(B, T, D)
+        x = x + linear(y, self.proj, dt)
+        return x + linear(F.gelu(linear(self.ln2(x), self.fc, dt), approximate='tanh'), self.fc_out, dt)
 
 
 class GPT(nn.Module):
@@ -54,6 +92,7 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(T, D)
         self.blocks = nn.ModuleList([Block(D, H, FF) for _ in range(L)])
         self.ln_f = nn.LayerNorm(D, eps=1e-5)
+        self.gemm_dtype = None  # see the module docstring
         # GPT-2 initialisation; the residual projections get std 0.02/sqrt(2L).
         for name, p in self.named_parameters():
             if p.dim() == 1:
@@ -66,8 +105,8 @@ class GPT(nn.Module):
         B, T = idx.shape
         x = self.wte(idx) + self.wpe(torch.arange(T))
         for b in self.blocks:
-            x = b(x)
-        return self.ln_f(x) @ self.wte.weight.T
+            x = b(x, self.gemm_dtype)
+        return matmul(self.ln_f(x), self.wte.weight.T, self.gemm_dtype)
 
 
 # ---- helpers for the parity test -------------------------------------------------------

@@ -99,10 +99,15 @@ def weights(path):
 
 def last_state(out):
     """name -> numpy array of /model, /optimizer/m and /optimizer/v in out/last.h5."""
+    return state_of(os.path.join(out, "last.h5"))
+
+
+def state_of(path):
+    """name -> numpy array of /model, /optimizer/m and /optimizer/v in checkpoint path."""
     import h5py
     import numpy as np
     res = {}
-    with h5py.File(os.path.join(out, "last.h5"), "r") as f:
+    with h5py.File(path, "r") as f:
         for g in ("model", "optimizer/m", "optimizer/v"):
             f[g].visititems(lambda k, o: res.__setitem__(g + "/" + k, np.array(o)) if isinstance(o, h5py.Dataset) else None)
     return res

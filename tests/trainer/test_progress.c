@@ -31,6 +31,9 @@ static void test_line(void **state) {
     p.eta = -1;
     ed_progress_format(&p, buf, sizeof buf);
     assert_non_null(strstr(buf, "mfu ? elapsed 2m05s eta ?"));
+    p.loss_scale = 32768, p.scale_skipped = 3; /* fp16 */
+    ed_progress_format(&p, buf, sizeof buf);
+    assert_non_null(strstr(buf, "gnorm 1.234 scale 32768 skipped 3 tok/s"));
 }
 
 static void test_print_plain_and_tty(void **state) {

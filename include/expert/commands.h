@@ -19,7 +19,9 @@ int ed_generate(const ed_options *o, const ed_dist *d);
  * line each): *text is malloc'ed, the caller frees it; NULL on other ranks or on failure. */
 int ed_generate_text(const ed_options *o, const ed_dist *d, char **text);
 /* `expert-dist import MODEL_DIR -o OUT.h5`: a GPT-2 model in the Hugging Face layout
- * (o->checkpoint = the directory) into an expert-dist checkpoint (o->checkpoint_dir). */
+ * (o->checkpoint = the directory) into an expert-dist checkpoint file; -o arrives in
+ * o->checkpoint_dir, which for import/export is the output path, not a directory of
+ * checkpoints (cmd_convert.c). */
 int ed_import(const ed_options *o, const ed_dist *d);
 /* `expert-dist export CHECKPOINT -o MODEL_DIR`: the reverse (include/expert/hf.h). */
 int ed_export(const ed_options *o, const ed_dist *d);

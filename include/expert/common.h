@@ -119,6 +119,17 @@ int ed_commit_written_file(const char *tmp, const char *path, ed_error *err);
  * the function may change between versions, so its values are never stored in a file
  * (checkpoints keep their own checksum, src/checkpoint/ckpt_seal.c). */
 uint64_t ed_hash_bytes(const void *p, size_t n);
+/* The MurmurHash3 finaliser (the mix inside ed_hash_bytes): a bijection of 64-bit words
+ * whose every input bit reaches every output bit. For hash tables keyed by a number (the
+ * BPE pair maps); like ed_hash_bytes, never stored. */
+static inline uint64_t ed_hash_mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78; hash.c) of p[0..n), continuing
  * from `crc` (0 to start). Unlike ed_hash_bytes a fixed function, stored in files: the

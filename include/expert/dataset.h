@@ -151,6 +151,11 @@ int ed_docs_scan(const char *path, const ed_read_options *opt, ed_scan *sc, ed_e
  * boundary(x_r) partition the documents exactly as one whole-file read does. */
 int ed_docs_boundary(const char *path, const ed_read_options *opt, uint64_t x, uint64_t *out, ed_error *err);
 
+/* Index of the first byte of s[0..n) that is not valid UTF-8 (or is NUL, which no text
+ * document may contain), or n when all is well: the readers' check, for text that
+ * arrives by another way (a --prompt). */
+size_t ed_utf8_bad(const char *s, size_t n);
+
 /* ---- windows -------------------------------------------------------------------- */
 
 typedef struct {

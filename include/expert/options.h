@@ -93,7 +93,7 @@ typedef struct {
     long save_steps;               /* 0 = off; N = step-<N>.h5 every N steps */
     int keep_last;                 /* keep-last-K step files, 3 */
     int early_stopping_patience;   /* 0 = off */
-    char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints" */
+    char checkpoint_dir[ED_PATH_MAX]; /* "checkpoints"; import/export: the output path (-o) */
     char resume[ED_PATH_MAX];      /* "" | path | auto */
     char init_from[ED_PATH_MAX];   /* start from this checkpoint's weights and tokenizer */
     int compress;                  /* deflate level for checkpoints, 0 = off */
@@ -124,7 +124,7 @@ typedef struct {
     long debug_inf_step;           /* debug: the last rank's gradients of this step become Inf (0 = off) */
 
     /* generate / eval */
-    char checkpoint[ED_PATH_MAX];
+    char checkpoint[ED_PATH_MAX];  /* eval/generate/inspect: the model; import/export: the input */
     char prompt[4096];
     int max_new_tokens;            /* 50 */
     int sample_tokens;             /* train: generate this many tokens from best.h5 at the end, 0 = off */

@@ -46,23 +46,6 @@
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-/* Tokenizes train (and val, may be NULL) with tok in this process and writes out_h5
- * (through out_h5.tmp, renamed when complete). The docs' path and their source file's
- * size and SHA-256 are recorded. win (may be NULL: none) is the window shape whose index
- * (window_blocks) is stored; its pack flag is ignored. -1 with err on no documents or a
- * failed write. */
-int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
-                     const ed_window_options *win, ed_error *err);
-
-/* Collective over comm: the same result as ed_prepare_write, byte for byte in the token
- * arrays, but each rank tokenizes a contiguous range of documents (cut by bytes, so ranks
- * get similar work) and sends its ids to rank 0, which alone writes the file, one rank's
- * part at a time (rank 0 never holds more than its own part plus one message). Every
- * rank passes the same documents and tokenizer. Returns the same status on every rank,
- * err filled on every rank when it failed. */
-int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train, const ed_docs *val,
-                         const ed_tokenizer *tok, const ed_window_options *win, ed_error *err);
-
 /* The whole `expert-dist prepare` in one collective call, streaming: the input specs
  * (files, comma-separated lists, directories, quoted globs; .txt/.jsonl, optionally .gz
  * or .zst) are expanded on rank 0, the ranks stream byte ranges of the input (a plain
@@ -73,8 +56,9 @@ int ed_prepare_write_mpi(MPI_Comm comm, const char *out_h5, const ed_docs *train
  * (through .tmp, renamed when complete) from the spills in rank order. Memory per rank
  * is O(batch) plus, when building a tokenizer, O(distinct pieces) of counts (rank 0: of
  * the whole corpus), never O(corpus). The tokenizer built equals ed_tok_train's on the
- * whole training text and the token arrays equal ed_prepare_write's for the same
- * documents, for any world size.
+ * whole training text and the token arrays equal those of the same documents tokenized
+ * whole in one process (the tests' reference: tests/prepared/prepare_oracle.c), for any
+ * world size.
  * /train records source (the file, or the spec for several), source_bytes (total),
  * source_sha256 (the file's, or that of the listing) and /train/sources (a `sha256sum`
  * listing of every input file). Fills rep (may be NULL) on every rank. Returns the same

@@ -35,6 +35,12 @@ void ed_progress_format(const ed_progress *p, char *buf, size_t len);
  * otherwise the plain line with a newline, and only when final = 1. */
 void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
 
+/* Whether rank 0 draws the self-overwriting bar on f (train: stdout; prepare: stderr) or
+ * prints plain lines: ED_PROGRESS=bar forces the bar, =plain plain lines; otherwise the
+ * bar only when f is a terminal, TERM is not "dumb" and no mpirun launched us (Open MPI
+ * gives every rank a pseudo-terminal even when its own output goes to a file, so
+ * isatty() cannot be trusted under it). The one rule for every command that draws one. */
+int ed_progress_bar_wanted(FILE *f);
 /* "1h02m", "3m05s", "12s" */
 void ed_format_duration(double seconds, char *buf, size_t len);
 /* Model FLOPs per trained token at sequence length T (forward + backward):

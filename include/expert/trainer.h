@@ -1,6 +1,8 @@
 /* trainer.h — the data-parallel training loop (src/trainer/); the other commands built
- * on the model are in commands.h. Every function here is COLLECTIVE over d->comm: all ranks call it with
- * the same options and get the same return value.
+ * on the model are in commands.h. ed_train and ed_trainer_evaluate are COLLECTIVE over
+ * d->comm: all ranks call them with the same options and get the same return value. The
+ * signal functions are per process (each rank installs its own handlers and reads its own
+ * flag; the step agrees on it).
  *
  * One optimizer step (docs/design.md has the diagram):
  *   for each micro-batch a < grad_accum: sampler -> batch -> forward (loss SUM, count)
@@ -19,7 +21,8 @@
 #include "expert/options.h"
 #include "expert/tokenizer.h"
 
-/* Stop flag (SIGTERM, SIGUSR1: preempted); see signals.c. Installed once, in main. */
+/* Stop flag (SIGTERM, SIGUSR1: preempted); see signals.c. Installed once, in main. Not
+ * collective: each process installs its own handlers and reads its own flag. */
 void ed_signals_install(void);
 /* Training adds SIGINT to the stop flag (interrupted; a second one exits at once) and
  * makes SIGHUP and SIGPIPE harmless (ed_output_keep). Other commands keep the defaults,

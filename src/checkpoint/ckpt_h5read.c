@@ -282,11 +282,6 @@ int ckpt_read_f64_vec(ckpt_reader *r, const char *dpath, double **out, size_t *n
     return 0;
 }
 
-int ckpt_read_u64_fixed(ckpt_reader *r, const char *dpath, uint64_t *out, size_t n) {
-    hsize_t want = n;
-    return read_shaped(r, dpath, H5T_INTEGER, "an integer", H5T_NATIVE_UINT64, out, 1, &want, "the expected");
-}
-
 int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len) {
     *out = NULL;
     *len = 0;

@@ -70,10 +70,6 @@ int ckpt_write_f64(hid_t loc, const char *name, const double *data, hsize_t n) {
     return dset_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data, 1, &n, 0);
 }
 
-int ckpt_write_u64(hid_t loc, const char *name, const uint64_t *data, hsize_t n) {
-    return dset_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, data, 1, &n, 0);
-}
-
 int ckpt_write_bytes(hid_t loc, const char *name, const char *data, size_t len) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0) return -1;

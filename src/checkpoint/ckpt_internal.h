@@ -24,7 +24,6 @@ hid_t ckpt_group_create(hid_t loc, const char *name);
 int ckpt_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims,
                    int compress);
 int ckpt_write_f64(hid_t loc, const char *name, const double *data, hsize_t n);
-int ckpt_write_u64(hid_t loc, const char *name, const uint64_t *data, hsize_t n);
 /* Scalar fixed-length string dataset holding exactly len bytes (NUL bytes allowed). */
 int ckpt_write_bytes(hid_t loc, const char *name, const char *data, size_t len);
 
@@ -63,9 +62,8 @@ int ckpt_has_attr(ckpt_reader *r, const char *obj, const char *name);
 
 /* Reads dataset dpath (float class, shape exactly dims[0..ndim)) into out. */
 int ckpt_read_f32(ckpt_reader *r, const char *dpath, float *out, int ndim, const hsize_t *dims);
-/* Reads a 1-D dataset of any length (0 allowed) as doubles / uint64; *out malloc'd. */
+/* Reads a 1-D dataset of any length (0 allowed) as doubles; *out malloc'd. */
 int ckpt_read_f64_vec(ckpt_reader *r, const char *dpath, double **out, size_t *n);
-int ckpt_read_u64_fixed(ckpt_reader *r, const char *dpath, uint64_t *out, size_t n);
 /* A scalar string dataset's bytes; *out malloc'd and NUL-terminated, *len excludes it. */
 int ckpt_read_bytes(ckpt_reader *r, const char *dpath, char **out, size_t *len);
 /* Number of links in group gpath, and the name of link i (by name order, malloc'd). */

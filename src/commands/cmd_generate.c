@@ -9,10 +9,10 @@
  * token completes it) or that may be the start of the --stop text. */
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "expert/checkpoint.h"
 #include "expert/commands.h"
+#include "expert/dataset.h"
 #include "expert/generate.h"
 #include "expert/tokenizer.h"
 
@@ -36,60 +36,15 @@ static void prompts_add(prompt_list *p, const char *s, size_t len) {
     p->text[p->n++] = t;
 }
 
-/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or n. */
-static size_t utf8_bad(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k < 1) return i;
-        i += (size_t)k;
-    }
-    return n;
-}
-
-static int blank_line(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
-    return 1;
-}
-
-/* One prompt per paragraph: paragraphs are separated by blank lines; a paragraph's lines
- * keep their newlines between them (not after the last). Errors name file:line. */
+/* One prompt per paragraph, read as a .txt training file is (ed_docs_read): paragraphs
+ * are separated by blank lines (whitespace-only, Unicode spaces included), a paragraph's
+ * lines keep "\n" between them, and errors name file:line. */
 static int read_prompt_file(const char *path, prompt_list *out, ed_error *err) {
-    char *data;
-    size_t len;
-    if (ed_read_file(path, &data, &len, err) != 0) return -1;
-    size_t bad = utf8_bad(data, len);
-    if (bad < len) {
-        int line = 1;
-        for (size_t i = 0; i < bad; i++) line += data[i] == '\n';
-        free(data);
-        return ed_fail(err, "%s:%d: invalid UTF-8 (byte offset %zu)", path, line, bad);
-    }
-    if (memchr(data, 0, len)) {
-        free(data);
-        return ed_fail(err, "%s: contains a NUL byte: not a text file", path);
-    }
-    size_t para = 0, end = 0; /* current paragraph [para, end) */
-    int in_para = 0;
-    for (size_t pos = 0; pos < len;) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t eol = nl ? (size_t)(nl - data) : len, next = nl ? eol + 1 : len;
-        size_t e = eol > pos && data[eol - 1] == '\r' ? eol - 1 : eol;
-        if (blank_line(data + pos, e - pos)) {
-            if (in_para) prompts_add(out, data + para, end - para);
-            in_para = 0;
-        } else {
-            if (!in_para) para = pos;
-            in_para = 1;
-            end = e;
-        }
-        pos = next;
-    }
-    if (in_para) prompts_add(out, data + para, end - para);
-    free(data);
-    if (out->n == 0) return ed_fail(err, "%s: no prompt in the file (one prompt per paragraph, blank lines between)", path);
+    ed_read_options ro = {.format = ED_FORMAT_TXT}; /* a prompt file of any name */
+    ed_docs docs;
+    if (ed_docs_read(path, &ro, &docs, err) != 0) return -1;
+    for (size_t i = 0; i < docs.n; i++) prompts_add(out, docs.text[i], docs.len[i]);
+    ed_docs_free(&docs);
     return 0;
 }
 
@@ -189,7 +144,7 @@ static int generate(const ed_options *in, char **out, int *usage, ed_error *err)
     if (o.prompt_file[0]) {
         if (read_prompt_file(o.prompt_file, &prompts, err) != 0) return -1;
     } else {
-        size_t n = strlen(o.prompt), bad = utf8_bad(o.prompt, n);
+        size_t n = strlen(o.prompt), bad = ed_utf8_bad(o.prompt, n);
         if (bad < n) return ed_fail(err, "prompt: invalid UTF-8 at byte %zu", bad);
         prompts_add(&prompts, o.prompt, n);
     }

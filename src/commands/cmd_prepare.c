@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "expert/commands.h"
 #include "expert/prepared.h"
+#include "expert/progress.h"
 
 int ed_prepare(const ed_options *o, const ed_dist *d) {
     ed_error err = {{0}};
@@ -29,10 +29,7 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         /* the window index for the shape training will use (--max-length/--stride) */
         .win = {.max_length = o->max_length, .stride = o->stride},
     };
-    /* the progress line: on a terminal, not under mpirun (which gives every rank a pty);
-     * ED_PROGRESS=bar forces it, =plain turns it off, as for train */
-    const char *pe = getenv("ED_PROGRESS");
-    po.progress = pe ? strcmp(pe, "bar") == 0 : isatty(fileno(stderr)) && !getenv("OMPI_COMM_WORLD_SIZE");
+    po.progress = ed_progress_bar_wanted(stderr); /* the same rule as train's bar */
     if (o->quiet) po.progress = 0;
     ed_prepare_report rep;
     if (ed_prepare_files(d->comm, o->data_file, &po, &rep, &err) != 0) {

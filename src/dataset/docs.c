@@ -174,7 +174,7 @@ int ed_docs_boundary(const char *path, const ed_read_options *opt, uint64_t x, u
             size_t m = (size_t)n;
             if (line[m - 1] == '\n') m--;
             if (m && line[m - 1] == '\r') m--;
-            if (ds_is_blank(line, m) && ds_utf8_bad(line, m) == m) break;
+            if (ds_is_blank(line, m) && ed_utf8_bad(line, m) == m) break;
             pos += (uint64_t)n;
         }
         if (n <= 0) pos = size;

@@ -5,7 +5,7 @@
 #include <utf8proc.h>
 
 
-size_t ds_utf8_bad(const char *str, size_t n) {
+size_t ed_utf8_bad(const char *str, size_t n) {
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
     while (i < n) {

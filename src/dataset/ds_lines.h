@@ -1,16 +1,12 @@
 /* ds_lines.h — line-level helpers shared by the .txt and .jsonl readers (private to
- * src/dataset/): UTF-8 validation, blank-line test, growing ed_docs, and the .txt/.jsonl
- * parsers as line consumers. */
+ * src/dataset/): the blank-line test, growing ed_docs, and the .txt/.jsonl parsers as
+ * line consumers. (Their UTF-8 check, ed_utf8_bad, is public: dataset.h.) */
 #ifndef EXPERT_DS_LINES_H
 #define EXPERT_DS_LINES_H
 
 #include <stddef.h>
 
 #include "expert/dataset.h"
-
-/* Index of the first byte of s[0..n) that is not valid UTF-8 (or is NUL, which no text
- * document may contain), or n when all is well. */
-size_t ds_utf8_bad(const char *s, size_t n);
 
 /* 1 when s[0..n) (valid UTF-8) holds only whitespace: ASCII spaces and controls, Z*. */
 int ds_is_blank(const char *s, size_t n);

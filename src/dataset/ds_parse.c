@@ -44,7 +44,7 @@ static const char *json_type_name(const json_t *v) {
 }
 
 static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed_error *err) {
-    size_t bad = ds_utf8_bad(line, n);
+    size_t bad = ed_utf8_bad(line, n);
     json_t *root = NULL;
     ed_error why;
     if (bad < n) {
@@ -115,7 +115,7 @@ static void txt_flush(ds_parser *p) {
 }
 
 static int txt_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed_error *err) {
-    size_t bad = ds_utf8_bad(line, n);
+    size_t bad = ed_utf8_bad(line, n);
     if (bad < n)
         return ed_fail(err, "%s:%ld: invalid UTF-8 at byte offset %llu", p->path, p->lineno,
                        (unsigned long long)(off + bad));

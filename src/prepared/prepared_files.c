@@ -276,129 +276,158 @@ static void first_bad_line(MPI_Comm comm, const prep_split_out *so, char *out) {
     memcpy(out, buf, sizeof buf);
 }
 
+/* ---- the whole command, stage by stage --------------------------------------------- */
+
+/* What the stages of one `prepare` share. Split s: 0 train, 1 val (specs[1] NULL: none). */
+typedef struct {
+    MPI_Comm comm;
+    int rank, world;
+    const char *specs[2];
+    ed_inputs in[2];
+    ed_tokenizer *tok;
+    spill sp[2];            /* this rank's spill of each split */
+    prep_split_out so[2];   /* its bytes, skipped lines, file hashes */
+    uint64_t *counts;       /* [world][4]: train tokens, train docs, val tokens, val docs */
+} prep_job;
+
+static uint64_t job_count(const prep_job *j, int r, int s, int docs) { return j->counts[4 * r + 2 * s + docs]; }
+
+/* Stage 3: every rank streams its byte ranges of each split and spills ids and document
+ * ends to temporary files next to out_h5. This rank's status (not agreed yet). */
+static int job_spill(prep_job *j, const char *out_h5, const ed_prepare_options *po, ed_error *err) {
+    for (int s = 0; s < 2; s++) {
+        if (!j->specs[s]) continue;
+        spill *x = &j->sp[s];
+        x->tok = j->tok;
+        x->u16 = ed_tok_vocab_size(j->tok) <= 65536;
+        char p2[4200];
+        x->tokens = temp_next_to(out_h5, "ids", j->rank, x->path, sizeof x->path, err);
+        x->ends = x->tokens ? temp_next_to(out_h5, "ends", j->rank, p2, sizeof p2, err) : NULL;
+        if (!x->tokens || !x->ends) return -1;
+        j->so[s].hash = ed_calloc(j->in[s].n, sizeof *j->so[s].hash);
+        prep_progress pr;
+        prep_progress_start(&pr, j->rank == 0 && po->progress, s ? "val" : "train");
+        int status = spill_split(j->comm, &j->in[s], po, x, &pr, &j->so[s], err);
+        prep_progress_end(&pr);
+        if (status != 0) return status;
+    }
+    return 0;
+}
+
+/* After the spills (status agreed): every rank's counts, the skipped lines and input bytes
+ * summed, the file hashes to rank 0. A split without documents fails here, on every rank
+ * alike (the counts are global). */
+static int job_share_counts(prep_job *j, ed_prepare_report *rep, ed_error *err) {
+    uint64_t mine[4] = {j->sp[0].n_tokens, j->sp[0].n_docs, j->sp[1].n_tokens, j->sp[1].n_docs};
+    MPI_Allgather(mine, 4, MPI_UINT64_T, j->counts, 4, MPI_UINT64_T, j->comm);
+    int status = 0;
+    for (int s = 0; s < 2 && status == 0; s++) {
+        if (!j->specs[s]) continue;
+        uint64_t docs = 0;
+        for (int r = 0; r < j->world; r++) docs += job_count(j, r, s, 1);
+        long skipped = 0;
+        MPI_Allreduce(&j->so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, j->comm);
+        if (rep) rep->skipped[s] = skipped;
+        if (skipped && rep && !rep->first_bad[0]) first_bad_line(j->comm, &j->so[s], rep->first_bad);
+        if (docs == 0) status = prep_no_text(j->in[s].n == 1 ? j->in[s].path[0] : j->specs[s], skipped, err);
+        MPI_Reduce(j->rank == 0 ? MPI_IN_PLACE : j->so[s].hash, j->so[s].hash, (int)(j->in[s].n * 65),
+                   MPI_UNSIGNED_CHAR, MPI_MAX, 0, j->comm);
+        uint64_t b = j->so[s].bytes;
+        MPI_Allreduce(&b, &j->so[s].bytes, 1, MPI_UINT64_T, MPI_SUM, j->comm);
+    }
+    return status;
+}
+
+/* Stage 4: rank 0 writes; the others send their spills in rank order. Entered with the
+ * same status 0 on every rank; from here only rank 0 can fail, and the end agrees on it. */
+static int job_write(prep_job *j, const char *out_h5, const ed_prepare_options *po, ed_error *e) {
+    prep_writer w;
+    int open_status = j->rank == 0 ? prep_open(&w, out_h5, j->tok, po->win.max_length ? &po->win : NULL, e) : 0;
+    if (ed_dist_agree_comm(j->comm, open_status, e) != 0) return -1;
+    for (int s = 0; s < 2; s++) {
+        if (!j->specs[s]) continue;
+        uint64_t n_tok = 0, n_docs = 0, base = 0;
+        for (int r = 0; r < j->world; r++) {
+            if (r < j->rank) base += job_count(j, r, s, 0);
+            n_tok += job_count(j, r, s, 0), n_docs += job_count(j, r, s, 1);
+        }
+        if (j->rank != 0) {
+            send_spill(j->comm, &j->sp[s], base);
+            continue;
+        }
+        prep_source src;
+        char *listing;
+        source_of(j->specs[s], &j->in[s], j->so[s].hash, &src, &listing);
+        prep_split_begin(&w, s ? "val" : "train", n_tok, n_docs, &src);
+        prep_put_string(&w, "sources", listing);
+        free(listing);
+        uint64_t tok_at = 0, doc_at = 1;
+        for (int r = 0; r < j->world; r++) {
+            write_part(&w, j->comm, r, &j->sp[s], job_count(j, r, s, 0), job_count(j, r, s, 1), tok_at, doc_at);
+            tok_at += job_count(j, r, s, 0);
+            doc_at += job_count(j, r, s, 1);
+        }
+        prep_split_end(&w);
+    }
+    int status = 0;
+    if (j->rank == 0) {
+        if (j->sp[0].failed || j->sp[1].failed) prep_fail(&w, "tokens (the temporary spill could not be read back)");
+        status = prep_close(&w, e);
+    }
+    return ed_dist_agree_comm(j->comm, status, e);
+}
+
+static void job_report(const prep_job *j, ed_prepare_report *rep, double t0) {
+    for (int s = 0; s < 2; s++)
+        for (int r = 0; r < j->world; r++)
+            rep->n_tokens[s] += job_count(j, r, s, 0), rep->n_docs[s] += job_count(j, r, s, 1);
+    rep->vocab_size = ed_tok_vocab_size(j->tok);
+    rep->kind = ed_tok_kind_of(j->tok);
+    rep->n_files = j->in[0].n + j->in[1].n;
+    rep->input_bytes = j->so[0].bytes + j->so[1].bytes;
+    rep->seconds = ed_now() - t0;
+}
+
+static void job_free(prep_job *j) {
+    free(j->counts);
+    for (int s = 0; s < 2; s++) {
+        spill_close(&j->sp[s]);
+        free(j->so[s].hash);
+        ed_inputs_free(&j->in[s]);
+    }
+    ed_tok_free(j->tok);
+}
+
 int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,
                      ed_error *err) {
     double t0 = ed_now();
-    int rank, world;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &world);
+    prep_job j;
+    memset(&j, 0, sizeof j);
+    j.comm = comm;
+    MPI_Comm_rank(comm, &j.rank);
+    MPI_Comm_size(comm, &j.world);
     if (rep) memset(rep, 0, sizeof *rep);
-    int has_val = po->val_file && po->val_file[0];
-    const char *specs[2] = {po->train_file, has_val ? po->val_file : NULL};
-    ed_inputs in[2] = {{0}, {0}};
+    j.specs[0] = po->train_file;
+    j.specs[1] = po->val_file && po->val_file[0] ? po->val_file : NULL;
+    /* 1. the input lists, 2. the tokenizer */
     for (int s = 0; s < 2; s++)
-        if (specs[s] && shared_inputs(comm, specs[s], po->read.format, &in[s], err) != 0) {
-            ed_inputs_free(&in[0]);
+        if (j.specs[s] && shared_inputs(comm, j.specs[s], po->read.format, &j.in[s], err) != 0) {
+            job_free(&j);
             return -1;
         }
-    ed_tokenizer *tok = prep_shared_tokenizer(comm, specs[0], &in[0], po, rep, err);
-    if (!tok) {
-        ed_inputs_free(&in[0]);
-        ed_inputs_free(&in[1]);
+    j.tok = prep_shared_tokenizer(comm, j.specs[0], &j.in[0], po, rep, err);
+    if (!j.tok) {
+        job_free(&j);
         return -1;
     }
-    spill sp[2];
-    memset(sp, 0, sizeof sp);
-    prep_split_out so[2];
-    memset(so, 0, sizeof so);
-    int status = 0;
-    for (int s = 0; s < 2 && status == 0; s++) {
-        if (!specs[s]) continue;
-        spill *x = &sp[s];
-        x->tok = tok;
-        x->u16 = ed_tok_vocab_size(tok) <= 65536;
-        char p2[4200];
-        x->tokens = temp_next_to(out_h5, "ids", rank, x->path, sizeof x->path, err);
-        x->ends = x->tokens ? temp_next_to(out_h5, "ends", rank, p2, sizeof p2, err) : NULL;
-        if (!x->tokens || !x->ends) {
-            status = -1;
-            break;
-        }
-        so[s].hash = ed_calloc(in[s].n, sizeof *so[s].hash);
-        prep_progress pr;
-        prep_progress_start(&pr, rank == 0 && po->progress, s ? "val" : "train");
-        status = spill_split(comm, &in[s], po, x, &pr, &so[s], err);
-        prep_progress_end(&pr);
-    }
-    status = ed_dist_agree_comm(comm, status, err);
-    /* counts of every rank, the hashes to rank 0 */
-    uint64_t *counts = ed_malloc(4 * (size_t)world * sizeof *counts);
-    uint64_t mine[4] = {sp[0].n_tokens, sp[0].n_docs, sp[1].n_tokens, sp[1].n_docs};
-    if (status == 0) {
-        MPI_Allgather(mine, 4, MPI_UINT64_T, counts, 4, MPI_UINT64_T, comm);
-        for (int s = 0; s < 2 && status == 0; s++) {
-            if (!specs[s]) continue;
-            uint64_t docs = 0;
-            for (int r = 0; r < world; r++) docs += counts[4 * r + 2 * s + 1];
-            long skipped = 0;
-            MPI_Allreduce(&so[s].skipped, &skipped, 1, MPI_LONG, MPI_SUM, comm);
-            if (rep) rep->skipped[s] = skipped;
-            if (skipped && rep && !rep->first_bad[0]) first_bad_line(comm, &so[s], rep->first_bad);
-            if (docs == 0) status = prep_no_text(in[s].n == 1 ? in[s].path[0] : specs[s], skipped, err);
-            MPI_Reduce(rank == 0 ? MPI_IN_PLACE : so[s].hash, so[s].hash, (int)(in[s].n * 65), MPI_UNSIGNED_CHAR,
-                       MPI_MAX, 0, comm);
-            uint64_t b = so[s].bytes;
-            MPI_Allreduce(&b, &so[s].bytes, 1, MPI_UINT64_T, MPI_SUM, comm);
-        }
-    }
-    /* rank 0 writes; the others send their spills in rank order. status is the same on
-     * every rank here; from now on only rank 0 can fail, and it says so at the end. */
+    /* 3. the spills, 4. the file */
+    j.counts = ed_malloc(4 * (size_t)j.world * sizeof *j.counts);
     ed_error tmp = {{0}};
     ed_error *e = err ? err : &tmp;
-    prep_writer w;
-    int writing = status == 0;
-    if (writing) {
-        int open_status = rank == 0 ? prep_open(&w, out_h5, tok, po->win.max_length ? &po->win : NULL, e) : 0;
-        if (ed_dist_agree_comm(comm, open_status, e) != 0) status = -1, writing = 0;
-    }
-    for (int s = 0; s < 2 && writing; s++) {
-        if (!specs[s]) continue;
-        uint64_t n_tok = 0, n_docs = 0, base = 0;
-        for (int r = 0; r < world; r++) {
-            if (r < rank) base += counts[4 * r + 2 * s];
-            n_tok += counts[4 * r + 2 * s], n_docs += counts[4 * r + 2 * s + 1];
-        }
-        if (rank == 0) {
-            prep_source src;
-            char *listing;
-            source_of(specs[s], &in[s], so[s].hash, &src, &listing);
-            prep_split_begin(&w, s ? "val" : "train", n_tok, n_docs, &src);
-            prep_put_string(&w, "sources", listing);
-            free(listing);
-            uint64_t tok_at = 0, doc_at = 1;
-            for (int r = 0; r < world; r++) {
-                write_part(&w, comm, r, &sp[s], counts[4 * r + 2 * s], counts[4 * r + 2 * s + 1], tok_at, doc_at);
-                tok_at += counts[4 * r + 2 * s];
-                doc_at += counts[4 * r + 2 * s + 1];
-            }
-            prep_split_end(&w);
-        } else {
-            send_spill(comm, &sp[s], base);
-        }
-    }
-    if (writing) {
-        if (rank == 0) {
-            if (sp[0].failed || sp[1].failed) prep_fail(&w, "tokens (the temporary spill could not be read back)");
-            status = prep_close(&w, e);
-        }
-        status = ed_dist_agree_comm(comm, status, e);
-    }
-    if (status == 0 && rep) {
-        for (int s = 0; s < 2; s++)
-            for (int r = 0; r < world; r++)
-                rep->n_tokens[s] += counts[4 * r + 2 * s], rep->n_docs[s] += counts[4 * r + 2 * s + 1];
-        rep->vocab_size = ed_tok_vocab_size(tok);
-        rep->kind = ed_tok_kind_of(tok);
-        rep->n_files = in[0].n + in[1].n;
-        rep->input_bytes = so[0].bytes + so[1].bytes;
-        rep->seconds = ed_now() - t0;
-    }
-    free(counts);
-    for (int s = 0; s < 2; s++) {
-        spill_close(&sp[s]);
-        free(so[s].hash);
-        ed_inputs_free(&in[s]);
-    }
-    ed_tok_free(tok);
+    int status = ed_dist_agree_comm(comm, job_spill(&j, out_h5, po, err), err);
+    if (status == 0) status = job_share_counts(&j, rep, err);
+    if (status == 0) status = job_write(&j, out_h5, po, e);
+    if (status == 0 && rep) job_report(&j, rep, t0);
+    job_free(&j);
     return status;
 }

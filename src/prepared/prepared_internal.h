@@ -2,8 +2,7 @@
  *
  * prepared_sha256.c  SHA-256 of the source files (so `sha256sum` can check them)
  * prepared_h5.c      small HDF5 helpers: quiet error stack, attributes, hyperslab I/O
- * prepared_write.c   tokenizing a range of documents, the file writer, ed_prepare_write
- * prepared_mpi.c     ed_prepare_write_mpi: ranks tokenize, rank 0 writes
+ * prepared_write.c   tokenizing a range of documents, the file writer
  * prepared_stream.c  a split's byte ranges per rank, streamed into a sink (both passes
  *                    of prepare), its progress line, agreement on failure
  * prepared_vocab.c   prepare's tokenizer: loaded, or counted by every rank on its byte
@@ -11,7 +10,11 @@
  * prepared_files.c   ed_prepare_files: the prepare command, streaming (inputs, shared
  *                    tokenizer, ranks tokenize byte ranges into spills, rank 0 writes)
  * prepared_read.c    info, tokenizer, ed_dataset_load_prepared (mapping, hyperslab fallback)
- * prepared_verify.c  ed_prepared_verify: the full scan behind `expert-dist verify` */
+ * prepared_verify.c  ed_prepared_verify: the full scan behind `expert-dist verify`
+ *
+ * The tests also write files from documents held in memory with the same tokenizing and
+ * writer calls (tests/prepared/prepare_oracle.c): the reference the streaming path is
+ * compared with. */
 #ifndef EXPERT_PREPARED_INTERNAL_H
 #define EXPERT_PREPARED_INTERNAL_H
 
@@ -43,9 +46,6 @@ typedef struct {
     uint64_t bytes;
     char sha256[65];
 } prep_source;
-
-/* Size and SHA-256 of the file at path (streamed, 1 MiB at a time). */
-int prep_source_info(const char *path, prep_source *src, ed_error *err);
 
 /* ---- HDF5 helpers --------------------------------------------------------------------- */
 
@@ -88,13 +88,9 @@ typedef struct {
 
 void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok);
 void prep_part_free(prep_part *p);
-/* Rank r's contiguous range of documents, cut so that ranks get similar byte counts. */
-void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last);
-
-/* Source record of docs: its file (size, SHA-256), or "(in memory)" and the hash of
- * the documents' bytes when docs has no path. */
-int prep_docs_source(const ed_docs *docs, prep_source *src, ed_error *err);
-int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val, ed_error *err);
+/* Part k of `parts` of documents [first, last), [*a, *b): contiguous, cut so that the
+ * parts hold similar byte counts (threads here, ranks in the tests' in-memory writer). */
+void prep_split_range(const ed_docs *docs, size_t first, size_t last, int k, int parts, size_t *a, size_t *b);
 
 /* ---- streaming a split (prepared_stream.c) ------------------------------------------- */
 

@@ -396,6 +396,75 @@ static int map_stored_index(prep_reader *r, ed_dataset *ds, const char *split, c
     return rc;
 }
 
+/* One of a split's two datasets (tokens, doc_offsets) as the loader sees it. */
+typedef struct {
+    char obj[32];   /* "/train/tokens", ... for messages */
+    hid_t id;
+    uint64_t n;     /* elements */
+    int plain;      /* contiguous and allocated: mappable at byte offset `at` */
+    haddr_t at;
+    uint64_t bytes;
+} split_dset;
+
+/* The token array: mapped read-only when plain, else read through a hyperslab reader that
+ * takes over t->id. */
+static int attach_tokens(prep_reader *r, ed_dataset *ds, int fd, split_dset *t, ed_error *err) {
+    if (t->plain) {
+        ds->tokens = map_range(fd, t->at, t->bytes, &ds->map[0], &ds->map_len[0]);
+        if (!ds->tokens) return prep_rfail(r, err, "cannot map %s: %s", t->obj, strerror(errno));
+        /* windows are drawn at random: read-ahead would only fill the cache with pages no
+         * step asks for */
+        madvise(ds->map[0], ds->map_len[0], MADV_RANDOM);
+        return 0;
+    }
+    slab_ctx *c = ed_calloc(1, sizeof *c);
+    c->dset = t->id;
+    snprintf(c->origin, sizeof c->origin, "%s", ds->origin);
+    t->id = H5I_INVALID_HID; /* owned by the reader now */
+    ds->reader = (ed_token_reader){.ctx = c, .read = slab_read, .close = slab_close};
+    return 0;
+}
+
+/* The document index: mapped when plain, else read whole (8 bytes a document). */
+static int attach_offsets(prep_reader *r, ed_dataset *ds, int fd, const split_dset *o, ed_error *err) {
+    if (o->plain) {
+        ds->doc_off = map_range(fd, o->at, o->bytes, &ds->map[1], &ds->map_len[1]);
+        if (!ds->doc_off) return prep_rfail(r, err, "cannot map %s: %s", o->obj, strerror(errno));
+        return 0;
+    }
+    ds->own_off = ed_malloc(o->n * sizeof *ds->own_off);
+    ds->doc_off = ds->own_off;
+    if (prep_read_slab(o->id, H5T_NATIVE_UINT64, ds->own_off, 0, o->n) < 0) {
+        char reason[256];
+        ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
+        return prep_rfail(r, err, "%s cannot be read: %s", o->obj, reason);
+    }
+    return 0;
+}
+
+/* The window index: the stored one for opt's shape when the file has it, else computed
+ * in one pass over doc_offsets (pread when mapped), with ds->note saying why. */
+static int attach_index(prep_reader *r, ed_dataset *ds, const char *path, const char *split,
+                        const ed_window_options *opt, int fd, uint64_t file_size, const split_dset *o, ed_error *err) {
+    char why[200] = "";
+    int stored = opt->pack ? 0 : map_stored_index(r, ds, split, opt, fd, file_size, o->plain, why, sizeof why, err);
+    if (stored < 0) return -1;
+    if (stored) return 0;
+    pread_ctx pc = {fd, o->plain ? o->at : 0};
+    char oname[sizeof ds->origin];
+    snprintf(oname, sizeof oname, "%s", ds->origin);
+    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, o->obj); /* index errors name the index */
+    int irc = ed_dataset_index(ds, ds->n_docs, opt, o->plain ? pread_off : NULL, &pc, err);
+    snprintf(ds->origin, sizeof ds->origin, "%s", oname);
+    if (irc != 0) return -1;
+    if (!opt->pack)
+        snprintf(ds->note, sizeof ds->note,
+                 "%s: the window index of /%s was computed in one pass over %zu documents because %s; "
+                 "`expert-dist prepare ... --max-length %d --stride %d` stores it for these windows",
+                 path, split, ds->n_docs, why, opt->max_length, opt->stride);
+    return 0;
+}
+
 int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split, const ed_window_options *opt,
                              ed_error *err) {
     memset(ds, 0, sizeof *ds);
@@ -413,24 +482,23 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
         prep_close_reader(&r);
         return -1;
     }
-    char tobj[32], oobj[32];
-    snprintf(tobj, sizeof tobj, "/%s/tokens", split);
-    snprintf(oobj, sizeof oobj, "/%s/doc_offsets", split);
-    uint64_t n_tokens = 0, n_off = 0;
+    split_dset t = {.id = H5I_INVALID_HID}, o = {.id = H5I_INVALID_HID};
+    snprintf(t.obj, sizeof t.obj, "/%s/tokens", split);
+    snprintf(o.obj, sizeof o.obj, "/%s/doc_offsets", split);
     int rc = -1, fd = -1;
-    hid_t td = prep_open_1d(&r, tobj, 't', &n_tokens, err);
-    hid_t od = td < 0 ? -1 : prep_open_1d(&r, oobj, 'o', &n_off, err);
-    if (td < 0 || od < 0) goto out;
-    if (n_off < 2) {
-        prep_rfail(&r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)n_off);
+    t.id = prep_open_1d(&r, t.obj, 't', &t.n, err);
+    o.id = t.id < 0 ? -1 : prep_open_1d(&r, o.obj, 'o', &o.n, err);
+    if (t.id < 0 || o.id < 0) goto out;
+    if (o.n < 2) {
+        prep_rfail(&r, err, "%s has %llu entries, expected n_docs + 1 >= 2", o.obj, (unsigned long long)o.n);
         goto out;
     }
     ds->vocab_size = vocab;
-    ds->n_tokens = (size_t)n_tokens;
-    hid_t tt = H5Dget_type(td);
+    ds->n_tokens = (size_t)t.n;
+    hid_t tt = H5Dget_type(t.id);
     ds->token_bytes = (int)H5Tget_size(tt);
     H5Tclose(tt);
-    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, tobj);
+    snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, t.obj);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -439,75 +507,26 @@ int ed_dataset_load_prepared(ed_dataset *ds, const char *path, const char *split
     }
     /* A file cut short after prepare: the bytes the datasets claim must exist, or the
      * mapping would fault (SIGBUS) at first touch instead of failing here. */
-    haddr_t tat, oat;
-    int tmap = plain_offset(td, &tat), omap = plain_offset(od, &oat);
-    uint64_t tbytes = n_tokens * (uint64_t)ds->token_bytes, obytes = n_off * 8;
-    if ((tmap && tat + tbytes > (uint64_t)st.st_size) || (omap && oat + obytes > (uint64_t)st.st_size)) {
-        int t = tmap && tat + tbytes > (uint64_t)st.st_size;
-        prep_rfail(&r, err, "truncated: %s needs bytes up to offset %llu, the file ends at %llu", t ? tobj : oobj,
-              (unsigned long long)(t ? tat + tbytes : oat + obytes), (unsigned long long)st.st_size);
+    t.plain = plain_offset(t.id, &t.at), o.plain = plain_offset(o.id, &o.at);
+    t.bytes = t.n * (uint64_t)ds->token_bytes, o.bytes = o.n * 8;
+    uint64_t size = (uint64_t)st.st_size;
+    int t_short = t.plain && t.at + t.bytes > size, o_short = o.plain && o.at + o.bytes > size;
+    if (t_short || o_short) {
+        prep_rfail(&r, err, "truncated: %s needs bytes up to offset %llu, the file ends at %llu",
+                   t_short ? t.obj : o.obj, (unsigned long long)(t_short ? t.at + t.bytes : o.at + o.bytes),
+                   (unsigned long long)size);
         goto out;
     }
-    if (tmap) {
-        ds->tokens = map_range(fd, tat, tbytes, &ds->map[0], &ds->map_len[0]);
-        if (!ds->tokens) {
-            prep_rfail(&r, err, "cannot map %s: %s", tobj, strerror(errno));
-            goto out;
-        }
-        /* windows are drawn at random: read-ahead would only fill the cache with pages no
-         * step asks for */
-        madvise(ds->map[0], ds->map_len[0], MADV_RANDOM);
-    } else {
-        slab_ctx *c = ed_calloc(1, sizeof *c);
-        c->dset = td;
-        snprintf(c->origin, sizeof c->origin, "%s", ds->origin);
-        td = H5I_INVALID_HID; /* owned by the reader now */
-        ds->reader = (ed_token_reader){.ctx = c, .read = slab_read, .close = slab_close};
-    }
-    size_t n_docs = (size_t)(n_off - 1);
-    pread_ctx pc = {fd, omap ? oat : 0};
-    if (omap) {
-        ds->doc_off = map_range(fd, oat, obytes, &ds->map[1], &ds->map_len[1]);
-        if (!ds->doc_off) {
-            prep_rfail(&r, err, "cannot map %s: %s", oobj, strerror(errno));
-            goto out;
-        }
-    } else {
-        /* a chunked index is read whole: 8 bytes a document */
-        ds->own_off = ed_malloc(n_off * sizeof *ds->own_off);
-        ds->doc_off = ds->own_off;
-        if (prep_read_slab(od, H5T_NATIVE_UINT64, ds->own_off, 0, n_off) < 0) {
-            char reason[256];
-            ed_h5_reason(reason, sizeof reason, "unknown HDF5 error");
-            prep_rfail(&r, err, "%s cannot be read: %s", oobj, reason);
-            goto out;
-        }
-    }
-    ds->n_docs = n_docs;
+    if (attach_tokens(&r, ds, fd, &t, err) != 0 || attach_offsets(&r, ds, fd, &o, err) != 0) goto out;
+    ds->n_docs = (size_t)(o.n - 1);
     snprintf(ds->index_origin, sizeof ds->index_origin, "%s: /%s", path, split);
-    char why[200] = "";
-    int stored =
-        opt->pack ? 0 : map_stored_index(&r, ds, split, opt, fd, (uint64_t)st.st_size, omap, why, sizeof why, err);
-    if (stored < 0) goto out;
-    if (!stored) {
-        char oname[sizeof ds->origin];
-        snprintf(oname, sizeof oname, "%s", ds->origin);
-        snprintf(ds->origin, sizeof ds->origin, "%s: %s", path, oobj); /* index errors name the index */
-        int irc = ed_dataset_index(ds, n_docs, opt, omap ? pread_off : NULL, &pc, err);
-        snprintf(ds->origin, sizeof ds->origin, "%s", oname);
-        if (irc != 0) goto out;
-        if (!opt->pack)
-            snprintf(ds->note, sizeof ds->note,
-                     "%s: the window index of /%s was computed in one pass over %zu documents because %s; "
-                     "`expert-dist prepare ... --max-length %d --stride %d` stores it for these windows",
-                     path, split, n_docs, why, opt->max_length, opt->stride);
-    }
+    if (attach_index(&r, ds, path, split, opt, fd, size, &o, err) != 0) goto out;
     rc = 0;
 out:
     if (rc != 0) ed_dataset_free(ds);
     if (fd >= 0) close(fd);
-    if (td >= 0) H5Dclose(td);
-    if (od >= 0) H5Dclose(od);
+    if (t.id >= 0) H5Dclose(t.id);
+    if (o.id >= 0) H5Dclose(o.id);
     prep_close_reader(&r);
     return rc;
 }

@@ -1,10 +1,8 @@
 /* prepared_sha256.c — SHA-256 (FIPS 180-4) of the source files a prepared file was made
- * from, recorded so anyone can check them with `sha256sum` before trusting the tokens. */
-#include <errno.h>
+ * from (hashed as the ranks stream them), recorded so anyone can check them with
+ * `sha256sum` before trusting the tokens. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "prepared_internal.h"
 
@@ -71,24 +69,4 @@ void prep_sha256_hex(prep_sha256 *s, char hex[65]) {
     prep_sha256_update(s, pad, padlen);
     prep_sha256_update(s, len, 8);
     for (int i = 0; i < 8; i++) snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
-}
-
-int prep_source_info(const char *path, prep_source *src, ed_error *err) {
-    memset(src, 0, sizeof *src);
-    snprintf(src->path, sizeof src->path, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ed_fail(err, "%s: cannot open the source file to hash it: %s", path, strerror(errno));
-    enum { CHUNK = 1 << 20 };
-    unsigned char *buf = ed_malloc(CHUNK);
-    prep_sha256 s;
-    prep_sha256_init(&s);
-    size_t got;
-    while ((got = fread(buf, 1, CHUNK, f)) > 0) prep_sha256_update(&s, buf, got);
-    int bad = ferror(f);
-    fclose(f);
-    free(buf);
-    if (bad) return ed_fail(err, "%s: read error while hashing", path);
-    src->bytes = s.bytes;
-    prep_sha256_hex(&s, src->sha256);
-    return 0;
 }

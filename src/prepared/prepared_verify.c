@@ -48,6 +48,57 @@ static int check_block(prep_reader *r, cursor *b, const char *bobj, uint64_t d, 
     return 0;
 }
 
+/* A split's stored window index, when it has one (shape.max_length 0: none). */
+typedef struct {
+    char obj[40];           /* "/train/window_blocks" */
+    cursor c;
+    ed_window_options shape;
+    int64_t n_windows;      /* its n_windows attribute */
+} block_index;
+
+/* Opens and checks the attributes and length of the split's window_blocks for n_docs
+ * documents, and its entry 0; nothing to do when the file stores none. */
+static int open_block_index(prep_reader *r, const char *split, uint64_t n_docs, block_index *bi, ed_error *err) {
+    snprintf(bi->obj, sizeof bi->obj, "/%s/window_blocks", split);
+    if (H5Lexists(r->file, bi->obj, H5P_DEFAULT) <= 0) return 0;
+    uint64_t n_blocks = (n_docs + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK, nb = 0;
+    int64_t ml = 0, st = 0, bd = 0, nw = 0;
+    cursor *b = &bi->c;
+    b->d = prep_open_1d(r, bi->obj, 'o', &nb, err);
+    if (b->d < 0) return -1;
+    b->n = nb;
+    if (prep_attr_read_i64(b->d, "max_length", &ml) | prep_attr_read_i64(b->d, "stride", &st) |
+        prep_attr_read_i64(b->d, "block_docs", &bd) | prep_attr_read_i64(b->d, "n_windows", &nw))
+        return prep_rfail(r, err, "%s lacks one of its attributes max_length, stride, block_docs, n_windows", bi->obj);
+    if (ml < 2 || ml > INT32_MAX || st < 1 || st > INT32_MAX || bd != ED_WIN_BLOCK)
+        return prep_rfail(r, err, "%s has max_length %lld, stride %lld, block_docs %lld: expected >= 2, >= 1 and %d",
+                          bi->obj, (long long)ml, (long long)st, (long long)bd, ED_WIN_BLOCK);
+    if (nb != n_blocks + 1)
+        return prep_rfail(r, err, "%s has %llu entries, %llu documents need %llu", bi->obj, (unsigned long long)nb,
+                          (unsigned long long)n_docs, (unsigned long long)(n_blocks + 1));
+    bi->shape = (ed_window_options){.max_length = (int)ml, .stride = (int)st};
+    bi->n_windows = nw;
+    b->buf = ed_malloc(CHUNK * 8);
+    return check_block(r, b, bi->obj, 0, 0, &bi->shape, err);
+}
+
+/* Every id of document d - 1, tokens [prev, end): inside the vocabulary, the first <BOS>
+ * and the last <EOS> (bos, eos -1: the tokenizer has none). */
+static int check_doc_tokens(prep_reader *r, cursor *t, const char *tobj, uint64_t d, uint64_t prev, uint64_t end,
+                            int64_t vocab, int32_t bos, int32_t eos, ed_error *err) {
+    for (uint64_t i = prev; i < end; i++) {
+        if (cursor_at(r, t, i, tobj, "token", err) != 0) return -1;
+        int32_t id = ((const int32_t *)t->buf)[i - t->base];
+        if (id < 0 || id >= vocab)
+            return prep_rfail(r, err, "%s[%llu] = %d is outside the vocabulary (0..%lld)", tobj, (unsigned long long)i,
+                              id, (long long)vocab - 1);
+        if ((i == prev && bos >= 0 && id != bos) || (i == end - 1 && eos >= 0 && id != eos))
+            return prep_rfail(r, err, "%s[%llu] = %d: document %llu does not %s", tobj, (unsigned long long)i, id,
+                              (unsigned long long)(d - 1), i == prev ? "start with <BOS>" : "end with <EOS>");
+    }
+    return 0;
+}
+
 /* bos, eos: the tokenizer's ids (-1: it has none, and documents do not carry one). */
 static int verify_split(prep_reader *r, const char *split, int64_t vocab, int32_t bos, int32_t eos, uint64_t *n_docs,
                         uint64_t *n_tokens, ed_error *err) {
@@ -61,45 +112,16 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, int32_
     int rc = -1;
     cursor t = {td, H5T_NATIVE_INT32, 4, nt, 0, 0, ed_malloc(CHUNK * 4)};
     cursor o = {od, H5T_NATIVE_UINT64, 8, no, 0, 0, ed_malloc(CHUNK * 8)};
-    cursor b = {H5I_INVALID_HID, H5T_NATIVE_UINT64, 8, 0, 0, 0, NULL};
-    int64_t n_windows_attr = 0;
+    block_index bi = {.c = {H5I_INVALID_HID, H5T_NATIVE_UINT64, 8, 0, 0, 0, NULL}};
+    const ed_window_options *shape = &bi.shape;
     if (td < 0 || od < 0) goto out;
     if (no < 2) {
         prep_rfail(r, err, "%s has %llu entries, expected n_docs + 1 >= 2", oobj, (unsigned long long)no);
         goto out;
     }
     /* the stored window index, when there is one: recounted entry by entry */
-    char bobj[40];
-    snprintf(bobj, sizeof bobj, "/%s/window_blocks", split);
-    ed_window_options shape = {0};
-    uint64_t windows = 0, n_blocks = (no - 1 + ED_WIN_BLOCK - 1) / ED_WIN_BLOCK;
-    if (H5Lexists(r->file, bobj, H5P_DEFAULT) > 0) {
-        uint64_t nb = 0;
-        int64_t ml = 0, st = 0, bd = 0, nw = 0;
-        b.d = prep_open_1d(r, bobj, 'o', &nb, err);
-        if (b.d < 0) goto out;
-        b.n = nb;
-        if (prep_attr_read_i64(b.d, "max_length", &ml) | prep_attr_read_i64(b.d, "stride", &st) |
-            prep_attr_read_i64(b.d, "block_docs", &bd) | prep_attr_read_i64(b.d, "n_windows", &nw)) {
-            prep_rfail(r, err, "%s lacks one of its attributes max_length, stride, block_docs, n_windows", bobj);
-            goto out;
-        }
-        if (ml < 2 || ml > INT32_MAX || st < 1 || st > INT32_MAX || bd != ED_WIN_BLOCK) {
-            prep_rfail(r, err, "%s has max_length %lld, stride %lld, block_docs %lld: expected >= 2, >= 1 and %d", bobj,
-                       (long long)ml, (long long)st, (long long)bd, ED_WIN_BLOCK);
-            goto out;
-        }
-        if (nb != n_blocks + 1) {
-            prep_rfail(r, err, "%s has %llu entries, %llu documents need %llu", bobj, (unsigned long long)nb,
-                       (unsigned long long)(no - 1), (unsigned long long)(n_blocks + 1));
-            goto out;
-        }
-        shape = (ed_window_options){.max_length = (int)ml, .stride = (int)st};
-        n_windows_attr = nw;
-        b.buf = ed_malloc(CHUNK * 8);
-        if (check_block(r, &b, bobj, 0, 0, &shape, err) != 0) goto out;
-    }
-    uint64_t prev = 0;
+    if (open_block_index(r, split, no - 1, &bi, err) != 0) goto out;
+    uint64_t prev = 0, windows = 0;
     for (uint64_t d = 0; d < no; d++) {
         if (cursor_at(r, &o, d, oobj, "entry", err) != 0) goto out;
         uint64_t end = ((const uint64_t *)o.buf)[d - o.base];
@@ -117,29 +139,15 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, int32_
                        (unsigned long long)prev, (unsigned long long)end, (unsigned long long)nt);
             goto out;
         }
-        /* every id of the document, its first <BOS> and its last <EOS> */
-        for (uint64_t i = prev; i < end; i++) {
-            if (cursor_at(r, &t, i, tobj, "token", err) != 0) goto out;
-            int32_t id = ((const int32_t *)t.buf)[i - t.base];
-            if (id < 0 || id >= vocab) {
-                prep_rfail(r, err, "%s[%llu] = %d is outside the vocabulary (0..%lld)", tobj, (unsigned long long)i, id,
-                           (long long)vocab - 1);
-                goto out;
-            }
-            if ((i == prev && bos >= 0 && id != bos) || (i == end - 1 && eos >= 0 && id != eos)) {
-                prep_rfail(r, err, "%s[%llu] = %d: document %llu does not %s", tobj, (unsigned long long)i, id,
-                           (unsigned long long)(d - 1), i == prev ? "start with <BOS>" : "end with <EOS>");
-                goto out;
-            }
-        }
-        if (shape.max_length) windows += ed_windows_in_doc(end - prev, &shape);
+        if (check_doc_tokens(r, &t, tobj, d, prev, end, vocab, bos, eos, err) != 0) goto out;
+        if (shape->max_length) windows += ed_windows_in_doc(end - prev, shape);
         prev = end;
         int block_end = d % ED_WIN_BLOCK == 0 || d == no - 1;
-        if (shape.max_length && block_end && check_block(r, &b, bobj, d, windows, &shape, err) != 0) goto out;
+        if (shape->max_length && block_end && check_block(r, &bi.c, bi.obj, d, windows, shape, err) != 0) goto out;
     }
-    if (shape.max_length && (uint64_t)n_windows_attr != windows) {
-        prep_rfail(r, err, "%s has n_windows = %lld, doc_offsets give %llu windows (--max-length %d --stride %d)", bobj,
-                   (long long)n_windows_attr, (unsigned long long)windows, shape.max_length, shape.stride);
+    if (shape->max_length && (uint64_t)bi.n_windows != windows) {
+        prep_rfail(r, err, "%s has n_windows = %lld, doc_offsets give %llu windows (--max-length %d --stride %d)",
+                   bi.obj, (long long)bi.n_windows, (unsigned long long)windows, shape->max_length, shape->stride);
         goto out;
     }
     if (prev != nt) {
@@ -153,8 +161,8 @@ static int verify_split(prep_reader *r, const char *split, int64_t vocab, int32_
 out:
     free(t.buf);
     free(o.buf);
-    free(b.buf);
-    if (b.d >= 0) H5Dclose(b.d);
+    free(bi.c.buf);
+    if (bi.c.d >= 0) H5Dclose(bi.c.d);
     if (td >= 0) H5Dclose(td);
     if (od >= 0) H5Dclose(od);
     return rc;

@@ -14,8 +14,7 @@
 
 enum { IDX_BUF = 1 << 16 }; /* window_blocks entries buffered before a write: 512 KiB */
 
-/* Part k of `parts` of documents [first, last), cut so that parts hold similar bytes. */
-static void split_range(const ed_docs *docs, size_t first, size_t last, int k, int parts, size_t *a, size_t *b) {
+void prep_split_range(const ed_docs *docs, size_t first, size_t last, int k, int parts, size_t *a, size_t *b) {
     uint64_t total = 0;
     for (size_t d = first; d < last; d++) total += docs->len[d] + 1; /* +1: empty docs still count */
     size_t cut[2];
@@ -33,10 +32,6 @@ static void split_range(const ed_docs *docs, size_t first, size_t last, int k, i
     }
     *a = cut[0];
     *b = cut[1];
-}
-
-void prep_doc_range(const ed_docs *docs, int rank, int world, size_t *first, size_t *last) {
-    split_range(docs, 0, docs->n, rank, world, first, last);
 }
 
 static void tokenize_serial(prep_part *p, const ed_docs *docs, size_t first, size_t last, const ed_tokenizer *tok) {
@@ -65,7 +60,7 @@ void prep_tokenize(prep_part *p, const ed_docs *docs, size_t first, size_t last,
 #pragma omp parallel for schedule(static, 1) num_threads(parts)
     for (int k = 0; k < parts; k++) {
         size_t a, b;
-        split_range(docs, first, last, k, parts, &a, &b);
+        prep_split_range(docs, first, last, k, parts, &a, &b);
         tokenize_serial(&sub[k], docs, a, b, tok);
     }
     memset(p, 0, sizeof *p);
@@ -316,47 +311,4 @@ int prep_close(prep_writer *w, ed_error *err) {
         return -1;
     }
     return 0;
-}
-
-/* ---- serial entry point ----------------------------------------------------------------- */
-
-int prep_docs_source(const ed_docs *docs, prep_source *src, ed_error *err) {
-    if (docs->path) return prep_source_info(docs->path, src, err);
-    /* documents built in memory: record what was tokenized instead of a file */
-    memset(src, 0, sizeof *src);
-    snprintf(src->path, sizeof src->path, "(in memory)");
-    prep_sha256 s;
-    prep_sha256_init(&s);
-    for (size_t d = 0; d < docs->n; d++) prep_sha256_update(&s, docs->text[d], docs->len[d] + 1);
-    src->bytes = s.bytes;
-    prep_sha256_hex(&s, src->sha256);
-    return 0;
-}
-
-int prep_check_inputs(const char *out, const ed_docs *train, const ed_docs *val, ed_error *err) {
-    if (!train || train->n == 0) return ed_fail(err, "%s: no training documents to prepare", out);
-    if (val && val->n == 0) return ed_fail(err, "%s: the validation file has no documents", out);
-    return 0;
-}
-
-int ed_prepare_write(const char *out_h5, const ed_docs *train, const ed_docs *val, const ed_tokenizer *tok,
-                     const ed_window_options *win, ed_error *err) {
-    if (prep_check_inputs(out_h5, train, val, err) != 0) return -1;
-    prep_source src[2];
-    const ed_docs *splits[2] = {train, val};
-    for (int s = 0; s < 2; s++)
-        if (splits[s] && prep_docs_source(splits[s], &src[s], err) != 0) return -1;
-    prep_writer w;
-    if (prep_open(&w, out_h5, tok, win, err) != 0) return -1;
-    for (int s = 0; s < 2; s++) {
-        if (!splits[s]) continue;
-        prep_part p;
-        prep_tokenize(&p, splits[s], 0, splits[s]->n, tok);
-        prep_split_begin(&w, s ? "val" : "train", p.ids.len, p.n_docs, &src[s]);
-        prep_put_tokens(&w, p.ids.data, p.ids.len, 0);
-        prep_put_offsets(&w, p.ends, p.n_docs, 1);
-        prep_split_end(&w);
-        prep_part_free(&p);
-    }
-    return prep_close(&w, err);
 }

@@ -20,19 +20,11 @@ _Static_assert(CACHE_MAX_LEN <= 255, "cache entries keep the id count in 8 bits"
 /* Ours: ids 0..3 are the specials. */
 static int is_raw(const uint8_t *raw, int i) { return raw ? raw[i] != 0 : i < ED_NUM_SPECIAL; }
 
-ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs, int n_merges, const uint8_t *raw,
-                  const char *src, ed_error *err) {
-    if (n_vocab < (raw ? 256 : ED_NUM_SPECIAL + 256) || n_vocab > (1 << 30))
-        return ed_fail(err, "%s: vocabulary has %d tokens, expected %s .. 2^30 (%s256 bytes + merges)", src, n_vocab,
-                       raw ? "256" : "260", raw ? "" : "4 specials + "),
-               NULL;
-    for (int i = 0; !raw && i < ED_NUM_SPECIAL; i++)
-        if (strcmp(tok_str[i], bpe_special_names[i]) != 0)
-            return ed_fail(err, "%s: token %d is \"%s\", expected \"%s\"", src, i, tok_str[i],
-                           bpe_special_names[i]),
-                   NULL;
-    ed_bpe *b = ed_calloc(1, sizeof *b);
-    b->n_vocab = n_vocab;
+/* The token strings and their raw bytes (b->strs, b->bytes, offsets, byte_id), each
+ * non-special token's bytes entered in by_bytes (bytes -> id). */
+static int build_vocab(ed_bpe *b, const char *const *tok_str, const uint8_t *raw, wt_table *by_bytes, const char *src,
+                       ed_error *err) {
+    int n_vocab = b->n_vocab;
     b->tok_off = ed_malloc((size_t)(n_vocab + 1) * sizeof *b->tok_off);
     b->str_off = ed_malloc((size_t)(n_vocab + 1) * sizeof *b->str_off);
     size_t str_total = 0;
@@ -40,8 +32,6 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
     b->strs = ed_malloc(str_total);
     b->bytes = ed_malloc(str_total); /* raw bytes are never longer than their printable form */
     for (int i = 0; i < 256; i++) b->byte_id[i] = -1;
-    bpe_smap by_bytes;
-    bpe_smap_init(&by_bytes, (size_t)n_vocab);
     size_t so = 0, bo = 0;
     for (int i = 0; i < n_vocab; i++) {
         size_t sl = strlen(tok_str[i]);
@@ -55,62 +45,85 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
             continue;
         }
         long nb = bpe_str_to_bytes(tok_str[i], sl, b->bytes + bo);
-        if (nb <= 0) {
-            ed_fail(err, "%s: token %d \"%s\" is %s", src, i, tok_str[i],
-                    nb == 0 ? "empty" : "not in GPT-2's byte-to-unicode alphabet");
-            goto fail;
-        }
+        if (nb <= 0)
+            return ed_fail(err, "%s: token %d \"%s\" is %s", src, i, tok_str[i],
+                           nb == 0 ? "empty" : "not in GPT-2's byte-to-unicode alphabet");
         int added;
-        int64_t k = bpe_smap_put(&by_bytes, (const char *)b->bytes + bo, (size_t)nb, i, &added);
-        if (!added) {
-            ed_fail(err, "%s: token %d \"%s\" duplicates token %d", src, i, tok_str[i],
-                    (int)by_bytes.items[k].value);
-            goto fail;
-        }
+        int32_t k = wt_put(by_bytes, (const char *)b->bytes + bo, (size_t)nb, i, &added);
+        if (!added)
+            return ed_fail(err, "%s: token %d \"%s\" duplicates token %d", src, i, tok_str[i],
+                           (int)by_bytes->value[k]);
         if (nb == 1) b->byte_id[b->bytes[bo]] = i;
         bo += (size_t)nb;
     }
     b->tok_off[n_vocab] = bo;
     b->str_off[n_vocab] = so;
     for (int c = 0; c < 256; c++)
-        if (b->byte_id[c] < 0) {
-            ed_fail(err, "%s: vocabulary lacks a token for byte 0x%02x", src, c);
-            goto fail;
-        }
+        if (b->byte_id[c] < 0) return ed_fail(err, "%s: vocabulary lacks a token for byte 0x%02x", src, c);
+    return 0;
+}
+
+/* The merge table (b->merges: left, right, result) and the pair -> rank map; every
+ * merged token must be in the vocabulary (by_bytes) and no pair may repeat. */
+static int build_merges(ed_bpe *b, const char *const *tok_str, const int32_t *pairs, int n_merges, const uint8_t *raw,
+                        const wt_table *by_bytes, const char *src, ed_error *err) {
+    int n_vocab = b->n_vocab;
     b->n_merges = n_merges;
     b->merges = ed_malloc((size_t)(3 * (n_merges > 0 ? n_merges : 1)) * sizeof *b->merges);
     bpe_umap_init(&b->rank, (size_t)n_merges);
     unsigned char *cat = NULL;
     size_t cat_cap = 0;
-    for (int r = 0; r < n_merges; r++) {
+    int rc = 0;
+    for (int r = 0; r < n_merges && rc == 0; r++) {
         int32_t l = pairs[2 * r], rr = pairs[2 * r + 1];
         if (l < 0 || l >= n_vocab || rr < 0 || rr >= n_vocab || is_raw(raw, l) || is_raw(raw, rr)) {
-            free(cat);
-            ed_fail(err, "%s: merge %d uses a special token or an id outside 0..%d", src, r, n_vocab - 1);
-            goto fail;
+            rc = ed_fail(err, "%s: merge %d uses a special token or an id outside 0..%d", src, r, n_vocab - 1);
+            break;
         }
         size_t ll = b->tok_off[l + 1] - b->tok_off[l], rl = b->tok_off[rr + 1] - b->tok_off[rr];
         if (ll + rl > cat_cap) cat = ed_realloc(cat, cat_cap = 2 * (ll + rl));
         memcpy(cat, b->bytes + b->tok_off[l], ll);
         memcpy(cat + ll, b->bytes + b->tok_off[rr], rl);
-        int64_t k = bpe_smap_find(&by_bytes, (const char *)cat, ll + rl);
+        int32_t k = wt_lookup(by_bytes, (const char *)cat, ll + rl);
         if (k < 0) {
-            free(cat);
-            ed_fail(err, "%s: merge %d \"%s %s\": the merged token is not in the vocabulary", src, r,
-                    tok_str[l], tok_str[rr]);
-            goto fail;
+            rc = ed_fail(err, "%s: merge %d \"%s %s\": the merged token is not in the vocabulary", src, r, tok_str[l],
+                         tok_str[rr]);
+            break;
         }
         int32_t *slot = bpe_umap_put(&b->rank, bpe_pair_key(l, rr), r);
         if (*slot != r) {
-            free(cat);
-            ed_fail(err, "%s: merge %d \"%s %s\" repeats merge %d", src, r, tok_str[l], tok_str[rr], *slot);
-            goto fail;
+            rc = ed_fail(err, "%s: merge %d \"%s %s\" repeats merge %d", src, r, tok_str[l], tok_str[rr], *slot);
+            break;
         }
         b->merges[3 * r] = l;
         b->merges[3 * r + 1] = rr;
-        b->merges[3 * r + 2] = (int32_t)by_bytes.items[k].value;
+        b->merges[3 * r + 2] = (int32_t)by_bytes->value[k];
     }
     free(cat);
+    return rc;
+}
+
+ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs, int n_merges, const uint8_t *raw,
+                  const char *src, ed_error *err) {
+    if (n_vocab < (raw ? 256 : ED_NUM_SPECIAL + 256) || n_vocab > (1 << 30))
+        return ed_fail(err, "%s: vocabulary has %d tokens, expected %s .. 2^30 (%s256 bytes + merges)", src, n_vocab,
+                       raw ? "256" : "260", raw ? "" : "4 specials + "),
+               NULL;
+    for (int i = 0; !raw && i < ED_NUM_SPECIAL; i++)
+        if (strcmp(tok_str[i], bpe_special_names[i]) != 0)
+            return ed_fail(err, "%s: token %d is \"%s\", expected \"%s\"", src, i, tok_str[i],
+                           bpe_special_names[i]),
+                   NULL;
+    ed_bpe *b = ed_calloc(1, sizeof *b);
+    b->n_vocab = n_vocab;
+    wt_table by_bytes;
+    wt_init(&by_bytes);
+    if (build_vocab(b, tok_str, raw, &by_bytes, src, err) != 0 ||
+        build_merges(b, tok_str, pairs, n_merges, raw, &by_bytes, src, err) != 0) {
+        wt_free(&by_bytes);
+        bpe_free(b);
+        return NULL;
+    }
     b->whole = by_bytes; /* kept for ignore_merges (hf_json.c); freed with the model */
     for (int i = 0; i < 4; i++) b->roles[i] = raw ? -1 : i;
     if (bpe_pretok_init(&b->pre, err) != 0) {
@@ -119,12 +132,8 @@ ed_bpe *bpe_build(const char *const *tok_str, int n_vocab, const int32_t *pairs,
     }
     b->cache = ed_calloc(1, sizeof *b->cache);
     pthread_mutex_init(&b->cache->lock, NULL);
-    bpe_smap_init(&b->cache->map, 1024);
+    wt_init(&b->cache->map);
     return b;
-fail:
-    bpe_smap_free(&by_bytes);
-    bpe_free(b);
-    return NULL;
 }
 
 void bpe_free(void *impl) {
@@ -137,12 +146,12 @@ void bpe_free(void *impl) {
     free(b->merges);
     if (b->rank.keys) bpe_umap_free(&b->rank);
     bpe_pretok_free(&b->pre);
-    bpe_smap_free(&b->whole);
+    wt_free(&b->whole);
     bpe_added_free(&b->added);
     free(b->hf_text);
     if (b->cache) {
         pthread_mutex_destroy(&b->cache->lock);
-        bpe_smap_free(&b->cache->map);
+        wt_free(&b->cache->map);
         ed_ivec_free(&b->cache->ids);
         free(b->cache);
     }
@@ -290,9 +299,9 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     const ed_bpe *b = c->b;
     bpe_cache *cache = b->cache;
     if (b->ignore_merges && n > 1) { /* tokenizer.json's ignore_merges: a whole-word token wins */
-        int64_t k = bpe_smap_find(&b->whole, s, n);
+        int32_t k = wt_lookup(&b->whole, s, n);
         if (k >= 0) {
-            ed_ivec_push(c->out, (int32_t)b->whole.items[k].value);
+            ed_ivec_push(c->out, (int32_t)b->whole.value[k]);
             return;
         }
     }
@@ -313,9 +322,9 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     }
     int cacheable = n <= CACHE_MAX_LEN;
     if (cacheable && pthread_mutex_trylock(&cache->lock) == 0) {
-        int64_t k = bpe_smap_find(&cache->map, s, n);
+        int32_t k = wt_lookup(&cache->map, s, n);
         if (k >= 0) {
-            int64_t v = cache->map.items[k].value;
+            int64_t v = cache->map.value[k];
             size_t off = (size_t)(v >> 8), cnt = (size_t)(v & 0xff);
             ivec_room(c->out, cnt);
             memcpy(c->out->data + c->out->len, cache->ids.data + off, cnt * sizeof(int32_t));
@@ -333,13 +342,13 @@ static void encode_piece(void *vctx, const char *s, size_t n) {
     c->out->len += m;
     if (cacheable && pthread_mutex_trylock(&cache->lock) == 0) {
         if (cache->map.n >= CACHE_MAX_ITEMS) { /* bounded memory: start over */
-            bpe_smap_clear(&cache->map);
+            wt_clear(&cache->map);
             cache->ids.len = 0;
         }
         int added;
-        int64_t k = bpe_smap_put(&cache->map, s, n, 0, &added);
+        int32_t k = wt_put(&cache->map, s, n, 0, &added);
         if (added) {
-            cache->map.items[k].value = (int64_t)cache->ids.len << 8 | (int64_t)m;
+            cache->map.value[k] = (int64_t)cache->ids.len << 8 | (int64_t)m;
             ivec_room(&cache->ids, m);
             memcpy(cache->ids.data + cache->ids.len, c->buf, m * sizeof(int32_t));
             cache->ids.len += m;

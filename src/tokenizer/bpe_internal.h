@@ -1,6 +1,6 @@
 /* bpe_internal.h — private pieces of the byte-level BPE tokenizer (GPT-2 style).
  *
- * Files:  bpe_hash.c    two open-addressing hash maps (bytes -> int64, u64 -> int32)
+ * Files:  bpe_hash.c    the id-pair map (u64 -> int32); byte strings use word_table.h
  *         bpe_bytes.c   GPT-2's byte <-> printable-unicode mapping of token strings
  *         bpe_pretok.c  pre-tokenization regexes (GPT-2's, or a tokenizer.json's steps)
  *         bpe_train.c   learning merges (incremental pair counts + lazy max-heap)
@@ -31,32 +31,7 @@
 
 /* ---- hash maps ------------------------------------------------------------------- */
 
-/* bytes -> int64. Keys are copied into an arena the map owns; items keep insertion order,
- * so iterating items[0..n) is deterministic. */
-typedef struct {
-    size_t off;     /* key bytes at arena + off */
-    uint32_t len;
-    uint32_t hash;
-    int64_t value;
-} bpe_sitem;
-
-typedef struct {
-    uint64_t *slots; /* hash << 32 | (index into items + 1); 0 = empty */
-    size_t mask;    /* slots - 1 (power of two) */
-    bpe_sitem *items;
-    size_t n, cap;
-    char *arena;
-    size_t arena_len, arena_cap;
-} bpe_smap;
-
-void bpe_smap_init(bpe_smap *m, size_t expect);
-void bpe_smap_free(bpe_smap *m);
-void bpe_smap_clear(bpe_smap *m);
-/* Index of key in items, or -1. */
-int64_t bpe_smap_find(const bpe_smap *m, const char *key, size_t len);
-/* Index of key, inserting it with value v when absent (*added set when given). */
-int64_t bpe_smap_put(bpe_smap *m, const char *key, size_t len, int64_t v, int *added);
-static inline const char *bpe_smap_key(const bpe_smap *m, int64_t i) { return m->arena + m->items[i].off; }
+/* bytes -> int64: wt_table (word_table.h), the tokenizers' one string table. */
 
 /* u64 -> int32 (pair (left, right) packed as left << 32 | right). */
 typedef struct {
@@ -68,17 +43,9 @@ typedef struct {
 void bpe_umap_init(bpe_umap *m, size_t expect);
 void bpe_umap_free(bpe_umap *m);
 static inline uint64_t bpe_pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
-static inline size_t bpe_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (size_t)x;
-}
 /* Value of key or -1. Inline: it is the inner loop of encoding. */
 static inline int32_t bpe_umap_get(const bpe_umap *m, uint64_t key) {
-    size_t i = bpe_mix64(key) & m->mask;
+    size_t i = (size_t)ed_hash_mix64(key) & m->mask;
     for (;;) {
         if (m->keys[i] == key) return m->vals[i];
         if (m->keys[i] == UINT64_MAX) return -1;
@@ -88,7 +55,6 @@ static inline int32_t bpe_umap_get(const bpe_umap *m, uint64_t key) {
 /* Pointer to the value of key, inserting init when absent (pointer valid until next insert). */
 int32_t *bpe_umap_put(bpe_umap *m, uint64_t key, int32_t init);
 
-uint32_t bpe_hash_bytes(const char *s, size_t n);
 
 /* ---- GPT-2 byte <-> unicode mapping ---------------------------------------------- */
 
@@ -135,7 +101,7 @@ void ed_bpe_count(wt_table *counts, const bpe_pretok *p, const char *text, size_
  * threads never wait on each other (a miss just recomputes). Results never depend on it. */
 typedef struct {
     pthread_mutex_t lock;
-    bpe_smap map;  /* value = offset into ids << 8 | count */
+    wt_table map;  /* value = offset into ids << 8 | count */
     ed_ivec ids;
 } bpe_cache;
 
@@ -172,7 +138,7 @@ typedef struct {
     bpe_added added;
     int nfc;           /* normalizer NFC (utf8proc) on the text between added tokens */
     int ignore_merges; /* a piece that is itself a token is that token (Llama 3) */
-    bpe_smap whole;    /* token bytes -> id, for ignore_merges */
+    wt_table whole;    /* token bytes -> id, for ignore_merges */
     char *hf_text;     /* the tokenizer.json text: what the checkpoint stores */
     int32_t roles[4];  /* PAD UNK BOS EOS ids, -1 none */
 } ed_bpe;

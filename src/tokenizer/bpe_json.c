@@ -36,14 +36,14 @@ json_t *bpe_to_json(const void *impl) {
 }
 
 /* Looks up "left right" in the string map; fills pair[0..2). */
-static int parse_merge(const bpe_smap *ids, const char *s, size_t len, int32_t *pair) {
+static int parse_merge(const wt_table *ids, const char *s, size_t len, int32_t *pair) {
     const char *sp = memchr(s, ' ', len);
     if (!sp || sp == s || sp == s + len - 1 || memchr(sp + 1, ' ', (size_t)(s + len - sp - 1))) return -1;
-    int64_t a = bpe_smap_find(ids, s, (size_t)(sp - s));
-    int64_t b = bpe_smap_find(ids, sp + 1, (size_t)(s + len - sp - 1));
+    int32_t a = wt_lookup(ids, s, (size_t)(sp - s));
+    int32_t b = wt_lookup(ids, sp + 1, (size_t)(s + len - sp - 1));
     if (a < 0 || b < 0) return -2;
-    pair[0] = (int32_t)ids->items[a].value;
-    pair[1] = (int32_t)ids->items[b].value;
+    pair[0] = (int32_t)ids->value[a];
+    pair[1] = (int32_t)ids->value[b];
     return 0;
 }
 
@@ -55,8 +55,8 @@ void *ed_bpe_from_json(const json_t *root, ed_error *err) {
     if (nv > (1u << 30) || nm > (1u << 30)) return ed_fail(err, "too many tokens or merges"), NULL;
     const char **strs = ed_malloc((nv + 1) * sizeof *strs);
     int32_t *pairs = ed_malloc((2 * nm + 1) * sizeof *pairs);
-    bpe_smap ids;
-    bpe_smap_init(&ids, nv);
+    wt_table ids;
+    wt_init(&ids);
     ed_bpe *b = NULL;
     for (size_t i = 0; i < nv; i++) {
         const json_t *s = json_array_get(vocab, i);
@@ -65,7 +65,7 @@ void *ed_bpe_from_json(const json_t *root, ed_error *err) {
             goto out;
         }
         strs[i] = json_string_value(s);
-        if (i >= ED_NUM_SPECIAL) bpe_smap_put(&ids, strs[i], json_string_length(s), (int64_t)i, NULL);
+        if (i >= ED_NUM_SPECIAL) wt_put(&ids, strs[i], json_string_length(s), (int64_t)i, NULL);
     }
     for (size_t r = 0; r < nm; r++) {
         const json_t *s = json_array_get(merges, r);
@@ -82,7 +82,7 @@ void *ed_bpe_from_json(const json_t *root, ed_error *err) {
     }
     b = bpe_build(strs, (int)nv, pairs, (int)nm, NULL, "bpe", err);
 out:
-    bpe_smap_free(&ids);
+    wt_free(&ids);
     free(strs);
     free(pairs);
     return b;

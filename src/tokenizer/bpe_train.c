@@ -32,7 +32,7 @@ typedef struct {
 
 typedef struct {
     /* tokens: raw bytes of each id; strings map bytes -> id */
-    bpe_smap tokens;
+    wt_table tokens;
     /* distinct words: current symbols in place, shrinking as merges apply */
     size_t n_words;
     int64_t *wcount;
@@ -58,11 +58,11 @@ typedef struct {
 } trainer;
 
 static int token_cmp(const trainer *t, int32_t a, int32_t b) {
-    const bpe_sitem *x = &t->tokens.items[a], *y = &t->tokens.items[b];
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(t->tokens.arena + x->off, t->tokens.arena + y->off, n);
+    const wt_table *w = &t->tokens;
+    size_t n = w->len[a] < w->len[b] ? w->len[a] : w->len[b];
+    int c = memcmp(wt_str(w, (size_t)a), wt_str(w, (size_t)b), n);
     if (c) return c;
-    return (x->len > y->len) - (x->len < y->len);
+    return (w->len[a] > w->len[b]) - (w->len[a] < w->len[b]);
 }
 
 /* a before b in the heap: higher count, then smaller (left bytes, right bytes). */
@@ -140,8 +140,8 @@ static void wlist_add(wlist *l, int32_t w) {
 static void count_piece(void *ctx, const char *s, size_t n) {
     wt_table *t = ctx;
     int added;
-    int32_t e = wt_insert(t, s, n, wt_hash(s, n), &added); /* may grow t->count: index after */
-    t->count[e]++;
+    int32_t e = wt_insert(t, s, n, wt_hash(s, n), &added); /* may grow t->value: index after */
+    t->value[e]++;
 }
 
 void ed_bpe_count(wt_table *counts, const bpe_pretok *p, const char *text, size_t len) {
@@ -192,7 +192,7 @@ static void apply_merge(trainer *t, int32_t p, int32_t c, int32_t stamp) {
 }
 
 static void trainer_free(trainer *t) {
-    bpe_smap_free(&t->tokens);
+    wt_free(&t->tokens);
     free(t->wcount);
     free(t->woff);
     free(t->wlen);
@@ -226,12 +226,12 @@ void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_e
     int64_t min_count = opt->min_freq > 2 ? opt->min_freq : 2;
 
     trainer t = {0};
-    bpe_smap_init(&t.tokens, (size_t)target);
+    wt_init(&t.tokens);
     for (int i = 0; i < ED_NUM_SPECIAL; i++) /* placeholders keep ids aligned; never looked up */
-        bpe_smap_put(&t.tokens, bpe_special_names[i], strlen(bpe_special_names[i]), i, NULL);
+        wt_put(&t.tokens, bpe_special_names[i], strlen(bpe_special_names[i]), i, NULL);
     for (int c = 0; c < 256; c++) {
         char ch = (char)c;
-        bpe_smap_put(&t.tokens, &ch, 1, ED_NUM_SPECIAL + c, NULL);
+        wt_put(&t.tokens, &ch, 1, ED_NUM_SPECIAL + c, NULL);
     }
     t.n_words = words->n;
     t.wcount = ed_malloc((t.n_words + 1) * sizeof *t.wcount);
@@ -246,7 +246,7 @@ void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_e
     for (size_t w = 0; w < t.n_words; w++) {
         const unsigned char *s = (const unsigned char *)wt_str(words, w);
         uint32_t len = words->len[w];
-        t.wcount[w] = words->count[w];
+        t.wcount[w] = words->value[w];
         t.woff[w] = o;
         t.wlen[w] = len;
         for (uint32_t i = 0; i < len; i++) t.sym[o + i] = ED_NUM_SPECIAL + s[i];
@@ -268,13 +268,12 @@ void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_e
         if (e.count != t.pcount[e.pair] || e.count <= 0) continue; /* stale */
         if (e.count < min_count) break;
         int32_t a = t.pl[e.pair], b = t.pr[e.pair];
-        const bpe_sitem *ia = &t.tokens.items[a], *ib = &t.tokens.items[b];
-        size_t la = ia->len, lb = ib->len;
+        size_t la = t.tokens.len[a], lb = t.tokens.len[b];
         if (la + lb > cat_cap) cat = ed_realloc(cat, cat_cap = 2 * (la + lb));
-        memcpy(cat, t.tokens.arena + ia->off, la);
-        memcpy(cat + la, t.tokens.arena + t.tokens.items[b].off, lb);
+        memcpy(cat, wt_str(&t.tokens, (size_t)a), la);
+        memcpy(cat + la, wt_str(&t.tokens, (size_t)b), lb);
         int added;
-        int32_t c = (int32_t)bpe_smap_put(&t.tokens, (const char *)cat, la + lb, n_vocab, &added);
+        int32_t c = wt_put(&t.tokens, (const char *)cat, la + lb, n_vocab, &added);
         if (added) n_vocab++;
         if (t.n_merges == t.mcap) t.merges = ed_realloc(t.merges, (t.mcap = 2 * t.mcap + 1024) * 2 * sizeof *t.merges);
         t.merges[2 * t.n_merges] = a;
@@ -294,8 +293,7 @@ void *ed_bpe_train_counts(const ed_tok_options *opt, const wt_table *words, ed_e
         }
         char *buf = NULL;
         size_t cap = 0;
-        const bpe_sitem *it = &t.tokens.items[i];
-        bpe_bytes_to_str((const unsigned char *)t.tokens.arena + it->off, it->len, &buf, &cap, 0);
+        bpe_bytes_to_str((const unsigned char *)wt_str(&t.tokens, (size_t)i), t.tokens.len[i], &buf, &cap, 0);
         strs[i] = buf;
     }
     ed_bpe *bpe = bpe_build((const char *const *)strs, n_vocab, t.merges, (int)t.n_merges, NULL, "bpe training", err);

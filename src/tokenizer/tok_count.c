@@ -65,7 +65,7 @@ void ed_tok_counter_clear(ed_tok_counter *c) { wt_clear(&c->tab); }
 static void add_piece(ed_tok_counter *c, const char *s, size_t n, int64_t count) {
     int added;
     int32_t e = wt_insert(&c->tab, s, n, wt_hash(s, n), &added); /* may grow the arrays: index after */
-    c->tab.count[e] += count;
+    c->tab.value[e] += count;
 }
 
 static int same_kind(const ed_tok_counter *c, ed_tok_kind kind, int lowercase, ed_error *err) {
@@ -77,7 +77,7 @@ static int same_kind(const ed_tok_counter *c, ed_tok_kind kind, int lowercase, e
 
 int ed_tok_counter_merge(ed_tok_counter *dst, const ed_tok_counter *src, ed_error *err) {
     if (same_kind(dst, src->kind, src->lowercase, err) != 0) return -1;
-    for (size_t e = 0; e < src->tab.n; e++) add_piece(dst, wt_str(&src->tab, e), src->tab.len[e], src->tab.count[e]);
+    for (size_t e = 0; e < src->tab.n; e++) add_piece(dst, wt_str(&src->tab, e), src->tab.len[e], src->tab.value[e]);
     return 0;
 }
 
@@ -85,7 +85,7 @@ size_t ed_tok_counter_distinct(const ed_tok_counter *c) { return c->tab.n; }
 
 size_t ed_tok_counter_bytes(const ed_tok_counter *c) {
     const wt_table *t = &c->tab;
-    size_t per_entry = sizeof *t->off + sizeof *t->len + sizeof *t->hash + sizeof *t->count;
+    size_t per_entry = sizeof *t->off + sizeof *t->len + sizeof *t->hash + sizeof *t->value;
     return sizeof *c + t->arena_cap + t->cap * per_entry + t->n_slots * sizeof *t->slots;
 }
 
@@ -123,7 +123,7 @@ size_t ed_tok_counter_pack(const ed_tok_counter *c, size_t *pos, char **buf, siz
             *buf = ed_realloc(*buf, *cap);
         }
         unsigned char *p = (unsigned char *)*buf + len;
-        p += put_leb(p, (uint64_t)t->count[e]);
+        p += put_leb(p, (uint64_t)t->value[e]);
         p += put_leb(p, t->len[e]);
         memcpy(p, wt_str(t, e), t->len[e]);
         len = (size_t)(p - (unsigned char *)*buf) + t->len[e];

@@ -38,7 +38,7 @@ ed_tokenizer *ed_tok_wrap(ed_tok_kind kind, void *impl);
 /* word.c. Options are checked by the kind (the same message before counting and at
  * training); count adds the word tokens of text (folded with lowercase, fb its scratch)
  * to the counter's table; train reads that table (entry e: wt_str(t, e), t->len[e]
- * bytes, seen t->count[e] times), as bpe's does (tok_count.c owns it). */
+ * bytes, seen t->value[e] times), as bpe's does (tok_count.c owns it). */
 extern const ed_tok_vtable ed_word_vtable;
 int ed_word_check_options(const ed_tok_options *opt, ed_error *err);
 void ed_word_count(wt_table *counts, int lowercase, ws_foldbuf *fb, const char *text, size_t len);

@@ -68,7 +68,7 @@ void ed_word_count(wt_table *counts, int lowercase, ws_foldbuf *fb, const char *
         const char *s = text + start;
         if (lowercase) s = ws_fold_into(fb, s, n, &n);
         int32_t e = wt_insert(counts, s, n, wt_hash(s, n), &added);
-        counts->count[e]++;
+        counts->value[e]++;
     }
 }
 
@@ -77,7 +77,7 @@ void *ed_word_train_counts(const ed_tok_options *opt, const wt_table *counts, ed
     cand *c = ed_malloc((counts->n ? counts->n : 1) * sizeof *c);
     size_t nc = 0;
     for (size_t e = 0; e < counts->n; e++)
-        if (counts->count[e] >= opt->min_freq) c[nc++] = (cand){counts->count[e], wt_str(counts, e), counts->len[e]};
+        if (counts->value[e] >= opt->min_freq) c[nc++] = (cand){counts->value[e], wt_str(counts, e), counts->len[e]};
     qsort(c, nc, sizeof *c, cand_cmp);
 
     word_impl *w = word_new(opt->lowercase);
@@ -85,7 +85,7 @@ void *ed_word_train_counts(const ed_tok_options *opt, const wt_table *counts, ed
     int added;
     for (size_t i = 0; i < nc && w->tab.n < (size_t)ED_NUM_SPECIAL + keep; i++) {
         int32_t e = wt_insert(&w->tab, c[i].s, c[i].len, wt_hash(c[i].s, c[i].len), &added);
-        w->tab.count[e] = c[i].count;
+        w->tab.value[e] = c[i].count;
     }
     free(c);
     return w;

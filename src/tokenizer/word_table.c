@@ -1,4 +1,4 @@
-/* word_table.c — open-addressing string table for the word tokenizer (see word_table.h). */
+/* word_table.c — open-addressing string table of the tokenizers (see word_table.h). */
 #include "word_table.h"
 
 #include <stdlib.h>
@@ -18,7 +18,7 @@ void wt_free(wt_table *t) {
     free(t->off);
     free(t->len);
     free(t->hash);
-    free(t->count);
+    free(t->value);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
@@ -29,12 +29,6 @@ void wt_clear(wt_table *t) {
     memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
 }
 
-uint64_t wt_hash(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-    /* FNV's low bits mix poorly for short keys; fold the high half down before masking. */
-    return h ^ (h >> 32);
-}
 
 int32_t wt_find(const wt_table *t, const char *s, size_t n, uint64_t h) {
     size_t mask = t->n_slots - 1;
@@ -71,7 +65,7 @@ int32_t wt_insert(wt_table *t, const char *s, size_t n, uint64_t h, int *added) 
         t->off = ed_realloc(t->off, t->cap * sizeof *t->off);
         t->len = ed_realloc(t->len, t->cap * sizeof *t->len);
         t->hash = ed_realloc(t->hash, t->cap * sizeof *t->hash);
-        t->count = ed_realloc(t->count, t->cap * sizeof *t->count);
+        t->value = ed_realloc(t->value, t->cap * sizeof *t->value);
     }
     if (t->arena_len + n + 1 > t->arena_cap) {
         while (t->arena_len + n + 1 > t->arena_cap) t->arena_cap = t->arena_cap ? 2 * t->arena_cap : 65536;
@@ -83,10 +77,18 @@ int32_t wt_insert(wt_table *t, const char *s, size_t n, uint64_t h, int *added) 
     t->off[e] = t->arena_len;
     t->len[e] = (uint32_t)n;
     t->hash[e] = h;
-    t->count[e] = 0;
+    t->value[e] = 0;
     t->arena_len += n + 1;
     size_t mask = t->n_slots - 1, i = h & mask;
     while (t->slots[i] >= 0) i = (i + 1) & mask;
     t->slots[i] = e;
+    return e;
+}
+
+int32_t wt_put(wt_table *t, const char *s, size_t n, int64_t v, int *added) {
+    int a;
+    int32_t e = wt_insert(t, s, n, wt_hash(s, n), &a);
+    if (a) t->value[e] = v;
+    if (added) *added = a;
     return e;
 }

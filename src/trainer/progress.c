@@ -2,8 +2,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "expert/progress.h"
+
+int ed_progress_bar_wanted(FILE *f) {
+    const char *p = getenv("ED_PROGRESS");
+    if (p && strcmp(p, "bar") == 0) return 1;
+    if (p && strcmp(p, "plain") == 0) return 0;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0) return 0;
+    return isatty(fileno(f)) && !getenv("OMPI_COMM_WORLD_SIZE");
+}
 
 void ed_format_duration(double s, char *buf, size_t len) {
     if (!(s >= 0) || !isfinite(s)) {

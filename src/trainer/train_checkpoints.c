@@ -93,7 +93,7 @@ int trainer_open_metrics(ed_trainer *t, ed_error *err) {
 /* ZeRO-1: the checkpoint holds the whole optimizer, so rank 0 gathers the slices into a
  * full-size copy for the duration of the write (other ranks allocate nothing). */
 static void gather_optimizer(const ed_trainer *t, ed_optim *full) {
-    const ed_optim *o = &t->opt_state;
+    const ed_optim *o = &t->optim;
     size_t np = ed_gpt_num_params(t->model);
     if (t->d->rank == 0) {
         ed_optim_init(full, o->kind, 0, np, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
@@ -146,8 +146,8 @@ int trainer_save_wait(ed_trainer *t, ed_error *err) {
     double t0 = ed_now();
     int status = t->d->rank == 0 ? ed_ckpt_writer_wait(&t->writer, err) : 0;
     if (busy) {
-        t->write_seconds += t->writer.seconds;
-        t->save_waited += ed_now() - t0;
+        t->timing.write_seconds += t->writer.seconds;
+        t->timing.save_waited += ed_now() - t0;
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
     if (t->d->rank == 0 && t->rotate_after[0]) rotate_files(t, t->rotate_after);
@@ -169,14 +169,14 @@ static int save_now(ed_trainer *t, const char *name, const char *rotate, ed_erro
     if (t->slice.zero) gather_optimizer(t, &full);
     int status = 0;
     if (t->d->rank == 0) {
-        ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->opt_state,
+        ed_ckpt_contents c = {.opt = t->o, .model = t->model, .optim = t->slice.zero ? &full : &t->optim,
                               .state = &t->st, .history = &t->hist, .tok = t->tok};
         if (t->o->async_save) {
             status = ed_ckpt_writer_save(&t->writer, path, &c, t->o->compress, err);
         } else {
             double tw = ed_now();
             status = ed_ckpt_write(path, &c, t->o->compress, err);
-            t->write_seconds += ed_now() - tw;
+            t->timing.write_seconds += ed_now() - tw;
         }
         if (t->slice.zero) ed_optim_free(&full);
     }
@@ -188,10 +188,10 @@ static int save_now(ed_trainer *t, const char *name, const char *rotate, ed_erro
 /* save_now, timed: the stall a save costs the loop, apart from waiting for the previous
  * write (the summary reports both). */
 static int save(ed_trainer *t, const char *name, const char *rotate, ed_error *err) {
-    double t0 = ed_now(), waited0 = t->save_waited;
+    double t0 = ed_now(), waited0 = t->timing.save_waited;
     int rc = save_now(t, name, rotate, err);
-    t->save_stall += ed_now() - t0 - (t->save_waited - waited0); /* the wait is counted apart */
-    t->saves++;
+    t->timing.save_stall += ed_now() - t0 - (t->timing.save_waited - waited0); /* the wait is counted apart */
+    t->timing.saves++;
     return rc;
 }
 

@@ -23,7 +23,7 @@ typedef struct {
 
 /* Model FLOPs utilisation at tok_s tokens/s (all ranks), of the reference GFLOPS per rank. */
 static double mfu_at(const ed_trainer *t, double tok_s) {
-    return tok_s * t->flops_per_token / (t->d->world * t->ref_gflops * 1e9);
+    return tok_s * t->timing.flops_per_token / (t->d->world * t->timing.ref_gflops * 1e9);
 }
 
 static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss, double tok_s, ed_progress *p) {
@@ -42,8 +42,8 @@ static void fill_progress(const ed_trainer *t, const loop_clock *c, double loss,
     p->elapsed = st->elapsed;
     p->loss_scale = st->scaler.scale;
     p->scale_skipped = st->scaler.skipped;
-    double per_step = t->steps_run > 1 ? t->step_seconds / (double)(t->steps_run - 1)
-                      : t->steps_run == 1 ? t->first_seconds : -1.0;
+    double per_step = t->timing.steps_run > 1 ? t->timing.step_seconds / (double)(t->timing.steps_run - 1)
+                      : t->timing.steps_run == 1 ? t->timing.first_seconds : -1.0;
     p->eta = per_step >= 0 ? per_step * (double)(t->total_steps - st->global_step) : -1.0;
 }
 
@@ -111,29 +111,36 @@ static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int schedul
     val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;
     double score = best_score(t->o, er);
-    double verdict[5] = {0, st->stop, st->best_val_loss, (double)st->bad_evals, st->patience_best};
+    /* rank 0 decides, every rank takes its decision (one broadcast of plain values) */
+    struct {
+        double best_val_loss, patience_best;
+        int is_best, stop, bad_evals;
+    } v;
+    memset(&v, 0, sizeof v); /* the padding is broadcast too */
+    v.best_val_loss = st->best_val_loss, v.patience_best = st->patience_best;
+    v.stop = st->stop, v.bad_evals = st->bad_evals;
     if (t->d->rank == 0 && !isnan(score)) {
         if (score < st->best_val_loss) {
-            verdict[0] = 1;
-            verdict[2] = score;
+            v.is_best = 1;
+            v.best_val_loss = score;
         }
         if (scheduled) {
             if (score < st->patience_best) {
-                verdict[4] = score;
-                verdict[3] = 0;
+                v.patience_best = score;
+                v.bad_evals = 0;
             } else {
-                verdict[3] += 1;
+                v.bad_evals += 1;
             }
             int patience = t->o->early_stopping_patience;
-            verdict[1] = patience > 0 && verdict[3] >= patience;
+            v.stop = patience > 0 && v.bad_evals >= patience;
         }
     }
-    ed_dist_bcast(t->d, verdict, sizeof verdict, 0);
-    *is_best = verdict[0] != 0;
-    st->stop = verdict[1] != 0;
-    st->best_val_loss = verdict[2];
-    st->bad_evals = (int)verdict[3];
-    st->patience_best = verdict[4];
+    ed_dist_bcast(t->d, &v, sizeof v, 0);
+    *is_best = v.is_best;
+    st->stop = v.stop;
+    st->best_val_loss = v.best_val_loss;
+    st->bad_evals = v.bad_evals;
+    st->patience_best = v.patience_best;
     ed_row row = {.kind = ED_ROW_VAL, .step = (double)st->global_step, .epoch = st->epoch + 1,
                   .val_loss = er->loss, .perplexity = er->perplexity, .accuracy = er->accuracy, .best = *is_best,
                   .bleu = er->bleu, .rouge1 = er->rouge1, .rouge2 = er->rouge2, .rougeL = er->rougeL};
@@ -173,14 +180,14 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
     /* The first step of a process pays for first-touch allocations and cold caches: keep it
      * out of the throughput figures (it is used only when it is the only step). */
     double dt = ed_now() - t0;
-    if (t->steps_run++ == 0) {
-        t->first_seconds = dt;
-        t->first_comm = r->comm_seconds;
-        t->first_tokens = r->count;
+    if (t->timing.steps_run++ == 0) {
+        t->timing.first_seconds = dt;
+        t->timing.first_comm = r->comm_seconds;
+        t->timing.first_tokens = r->count;
     } else {
-        t->step_seconds += dt;
-        t->comm_seconds += r->comm_seconds;
-        t->tokens_run += r->count;
+        t->timing.step_seconds += dt;
+        t->timing.comm_seconds += r->comm_seconds;
+        t->timing.tokens_run += r->count;
     }
     return 0;
 }
@@ -233,9 +240,10 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
         return;
     }
     if (t->tty) printf("\r\033[K");
-    int timed = t->steps_run > 1; /* else only the warm-up step exists: report it */
-    double secs = timed ? t->step_seconds : t->first_seconds, comm = timed ? t->comm_seconds : t->first_comm;
-    double toks = (double)(timed ? t->tokens_run : t->first_tokens);
+    const trainer_timing *m = &t->timing;
+    int timed = m->steps_run > 1; /* else only the warm-up step exists: report it */
+    double secs = timed ? m->step_seconds : m->first_seconds, comm = timed ? m->comm_seconds : m->first_comm;
+    double toks = (double)(timed ? m->tokens_run : m->first_tokens);
     double tok_s = secs > 0 ? toks / secs : 0.0;
     double mfu = mfu_at(t, tok_s);
     double wait = secs > 0 ? comm / secs : 0.0;
@@ -249,8 +257,8 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
     ed_train_state_where(&t->st, where, sizeof where);
     printf("%s: %ld steps in %s (%sglobal step %ld, %s), %.0f tokens/s on %d rank(s) x %d thread(s), "
            "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
-           how, t->steps_run, el, all, t->st.global_step, where, tok_s, t->d->world, t->threads, 100.0 * mfu,
-           t->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
+           how, m->steps_run, el, all, t->st.global_step, where, tok_s, t->d->world, t->threads, 100.0 * mfu,
+           m->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) {
         if (t->o->best_metric == ED_BEST_VAL_LOSS)
             printf(", best val_loss %.4f", t->st.best_val_loss);
@@ -262,11 +270,10 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
         printf(", fp16 loss scale %.10g (%ld overflow steps skipped)", t->st.scaler.scale, t->st.scaler.skipped);
     /* What checkpoints cost the loop: the stall per save (with --async-save the in-memory
      * copy), the time the writes took, and the time spent waiting for a background write. */
-    if (t->saves)
+    if (m->saves)
         printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
-               "earlier writes", t->saves, t->save_stall / (double)t->saves,
-               t->write_seconds / (double)t->saves, t->o->async_save ? "in the background" : "in the step",
-               t->save_waited);
+               "earlier writes", m->saves, m->save_stall / (double)m->saves, m->write_seconds / (double)m->saves,
+               t->o->async_save ? "in the background" : "in the step", m->save_waited);
     /* Peak resident memory, to hold against the --dry-run estimate, in one line as
      * `prepare` prints it: rank 0 first (it also holds the checkpoint writer's buffer). */
     printf("\npeak memory by rank (MB):");
@@ -469,8 +476,8 @@ static void print_header(const ed_trainer *t) {
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);
     ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
-    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->ref_gflops,
-           t->ref_measured ? "measured at start" : "given");
+    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->timing.ref_gflops,
+           t->timing.ref_measured ? "measured at start" : "given");
     fflush(stdout);
 }
 
@@ -531,7 +538,7 @@ static void print_memory(const ed_trainer *t) {
         printf("  comm scratch %10.1f MB at most, on some ranks (Open MPI temporaries of the %s buckets)\n",
                np * 4.0 * (t->slice.zero ? 2 : 1) * mb, t->slice.zero ? "reduce-scatter" : "allreduce");
     printf("  %ld steps/epoch at %d rank(s), %.3g GFLOP per token\n", t->steps_per_epoch, t->d->world,
-           t->flops_per_token * 1e-9);
+           t->timing.flops_per_token * 1e-9);
 }
 
 int ed_train(const ed_options *o, const ed_dist *d) {
@@ -553,7 +560,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
                    "(--more-epochs N or a larger --early-stopping-patience continues)\n", t->st.bad_evals);
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
-        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->opt_state);
+        if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->optim);
         rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
     }
     /* TensorBoard stays open for the closing sample (below) */
@@ -567,8 +574,8 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     }
     /* A finished run ends with a few words from its best model (rank 0 generates, all
      * ranks agree on the outcome), the way `expert-dist generate` would print them. */
-    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->steps_run > 0;
-    ed_options go = t->opt;
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
+    ed_options go = t->options;
     memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */
     if (sample) {
         const char *name = t->has_val && isfinite(t->st.best_val_loss) ? "best.h5" : "last.h5";

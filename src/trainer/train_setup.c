@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "expert/prepared.h"
 #include "expert/progress.h"
@@ -84,7 +83,7 @@ static int load_prepared(ed_trainer *t, const ed_window_options *wo, ed_error *e
 
 /* --resume: which file, and the model/data shape stored in it. */
 static int resolve_resume(ed_trainer *t, ed_error *err) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     if (!o->resume[0]) return 0;
     int status = 0;
     if (strcmp(o->resume, "auto") == 0) {
@@ -130,7 +129,7 @@ static int resolve_resume(ed_trainer *t, ed_error *err) {
 /* --init-from (when there is nothing to resume): the model shape and tokenizer kind are
  * the checkpoint's; the window may be shorter than its positions, never longer. */
 static int resolve_init(ed_trainer *t, ed_error *err) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     if (t->resume_path[0] || !o->init_from[0]) return 0;
     snprintf(t->init_path, sizeof t->init_path, "%s", o->init_from);
     /* What the checkpoint dictates to a model user (shape, windows, tokenizer), except
@@ -159,7 +158,7 @@ static int resolve_init(ed_trainer *t, ed_error *err) {
 }
 
 static int load_state(ed_trainer *t, ed_error *err) {
-    int status = ed_ckpt_read_optim(t->resume_ckpt, &t->opt_state, t->model, err);
+    int status = ed_ckpt_read_optim(t->resume_ckpt, &t->optim, t->model, err);
     if (status == 0) {
         ed_history_free(&t->hist);
         t->st.epoch_windows = -1; /* a format-1 file does not have these two */
@@ -230,7 +229,7 @@ static void report_resume(ed_trainer *t) {
  * says stop (a resumed run with --early-stopping-patience 0 or a larger one goes on).
  * Every rank computes the same from the same state and options. */
 static void continue_stopped(ed_trainer *t) {
-    ed_options *o = &t->opt;
+    ed_options *o = &t->options;
     ed_train_state *st = &t->st;
     if (o->more_epochs > 0) {
         o->epochs = st->epoch + o->more_epochs;
@@ -251,28 +250,12 @@ static void continue_stopped(ed_trainer *t) {
     }
 }
 
-/* Open MPI gives every rank's stdout a pseudo-terminal even when mpirun's own output goes
- * to a file, so isatty() cannot be trusted under its launcher: there the bar is opt-in
- * (ED_PROGRESS=bar); ED_PROGRESS=plain turns it off everywhere. */
-static int progress_bar_wanted(void) {
-    const char *p = getenv("ED_PROGRESS");
-    if (p && strcmp(p, "bar") == 0) return 1;
-    if (p && strcmp(p, "plain") == 0) return 0;
-    const char *term = getenv("TERM");
-    if (term && strcmp(term, "dumb") == 0) return 0;
-    return isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE");
-}
-
-int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
-    memset(t, 0, sizeof *t);
-    t->opt = *o;
-    t->o = &t->opt;
-    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
-    t->d = d;
-    t->verbose = d->rank == 0 && !o->quiet;
-    t->tty = d->rank == 0 && progress_bar_wanted();
+/* Threads per rank (warning once per oversubscribed node), the machine the GEMM backend
+ * is chosen for, and the banner's host list. */
+static void setup_process(ed_trainer *t) {
+    const ed_dist *d = t->d;
     int over = 0;
-    t->threads = ed_dist_threads(d, o->threads, &over);
+    t->threads = ed_dist_threads(d, t->o->threads, &over);
     /* Said once per node that is oversubscribed, by that node's first rank. */
     if (over && d->local_rank == 0)
         fprintf(stderr, "warning: %s: %d ranks x %d threads exceed its %d cores\n", d->host, d->local_size,
@@ -280,51 +263,42 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
     ed_set_threads(t->threads);
     ed_machine_probe(&t->mach);
     t->hosts = ed_dist_hosts_summary(d, t->threads);
+}
 
-    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
-
-    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack,
-                            .loss_on = o->loss_on, .truncate = o->truncate};
-    if (o->data_file[0]) {
-        if (load_prepared(t, &wo, err) != 0) return -1;
-        goto model;
-    }
-
-    /* documents -> tokenizer -> windows */
+/* Text files: documents -> tokenizer (the checkpoint's, --vocab-file, or built from the
+ * training documents) -> windows. */
+static int load_text(ed_trainer *t, const ed_window_options *wo, ed_error *err) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
     ed_docs train_docs = {0}, val_docs = {0};
     int status = read_docs(o, o->train_file, &train_docs, err);
     if (status == 0 && o->val_file[0]) status = read_docs(o, o->val_file, &val_docs, err);
-    if (ed_dist_agree(d, status, err) != 0) goto fail_docs;
-    if (d->rank == 0) /* every rank read the same lines: one warning for the job */
+    status = ed_dist_agree(d, status, err);
+    if (status == 0 && d->rank == 0) /* every rank read the same lines: one warning for the job */
         ed_docs_warn_skipped(train_docs.skipped + val_docs.skipped,
                              train_docs.skipped ? train_docs.first_bad : val_docs.first_bad);
-    if (t->tok) {
-        /* resumed, or --init-from: the checkpoint's tokenizer */
-    } else if (o->vocab_file[0]) {
+    if (status == 0 && !t->tok && o->vocab_file[0]) { /* t->tok set: resumed, or --init-from */
         t->tok = ed_tok_load(o->vocab_file, err);
-        if (ed_dist_agree(d, t->tok ? 0 : -1, err) != 0) goto fail_docs;
-    } else if (build_tokenizer(t, &train_docs, err) != 0) {
-        goto fail_docs;
+        status = ed_dist_agree(d, t->tok ? 0 : -1, err);
+    } else if (status == 0 && !t->tok) {
+        status = build_tokenizer(t, &train_docs, err);
     }
-    status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, &wo, err);
-    t->has_val = o->val_file[0] != '\0';
-    if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, &wo, err);
+    if (status == 0) {
+        status = ed_dataset_build(&t->train_ds, &train_docs, t->tok, wo, err);
+        t->has_val = o->val_file[0] != '\0';
+        if (status == 0 && t->has_val) status = ed_dataset_build(&t->val_ds, &val_docs, t->tok, wo, err);
+        status = ed_dist_agree(d, status, err);
+    }
     ed_docs_free(&train_docs);
     ed_docs_free(&val_docs);
-    if (ed_dist_agree(d, status, err) != 0) return -1;
+    return status;
+}
 
-model:
-    /* --val-generate: every rank reads the references (each generates its share) */
-    if (o->val_generate[0]) {
-        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
-                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
-        if (ed_dist_agree(d, rs, err) != 0) return -1;
-    }
-    /* Before anything whose collectives depend on the data: a rank with other data would
-     * run another number of steps and hang the others at the end of its epoch. */
-    if (trainer_check_consistent(t, err) != 0) return -1;
-
-    /* model and optimizer */
+/* The model (new, or resumed), the optimizer over this rank's slice, the train state
+ * (restored on resume, weights from --init-from), then rank 0's weights on every rank. */
+static int setup_model(ed_trainer *t, ed_error *err) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
     if (!t->model) t->model = ed_ckpt_model_new(o, ed_tok_vocab_size(t->tok), &t->mach, err); /* else resumed */
     if (ed_dist_agree(d, t->model ? 0 : -1, err) != 0) return -1;
     size_t np = ed_gpt_num_params(t->model);
@@ -342,7 +316,7 @@ model:
         z->displs = ed_malloc((size_t)d->world * sizeof(int));
         ed_dist_slices(d, np, z->counts, z->displs, &z->lo, &z->hi);
     }
-    ed_optim_init(&t->opt_state, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
+    ed_optim_init(&t->optim, o->optimizer, z->lo, z->hi, o->beta1, o->beta2, o->eps, o->weight_decay, o->momentum);
     ed_train_state_init(&t->st, o->seed, d->world);
     if (t->resume_path[0] && load_state(t, err) != 0) return -1;
     if (check_resume_data(t, ed_dataset_fingerprint(&t->train_ds), err) != 0) return -1;
@@ -368,8 +342,14 @@ model:
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
     ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
+    return 0;
+}
 
-    /* sharding, buffers, the gradient buckets */
+/* Sharding, the batch buffers, the gradient buckets. */
+static void setup_batches(ed_trainer *t) {
+    const ed_options *o = t->o;
+    const ed_dist *d = t->d;
+    size_t np = ed_gpt_num_params(t->model);
     ed_sampler_init(&t->train_s, t->train_ds.n_windows, o->batch_size, o->grad_accum, d->rank, d->world,
                     o->seed, 1);
     /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
@@ -391,8 +371,13 @@ model:
         ed_grad_sync_init(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20);
     if (!t->slice.zero && o->grad_comm == ED_COMM_BF16) ed_grad_sync_set_bf16(&t->sync);
     t->sync.watch = d->watch; /* the bucket waits under --comm-timeout too */
+}
 
-    if (t->resume_path[0]) report_resume(t);
+/* The run's step counts, FLOPs per token and the MFU reference, and the paths and
+ * config text the loop writes. */
+static void setup_run_totals(ed_trainer *t) {
+    const ed_options *o = t->o;
+    size_t np = ed_gpt_num_params(t->model);
     t->steps_per_epoch = ed_sampler_steps(&t->train_s);
     t->epoch_steps = trainer_epoch_steps(t);
     /* The steps taken so far, the rest of this epoch, the full epochs after it: equal to
@@ -401,13 +386,13 @@ model:
     if (t->st.epoch < t->o->epochs)
         t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
-    t->flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
+    t->timing.flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
     /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
      * (all ranks measure at once, sharing the node as they will while training). */
-    t->ref_gflops = ed_ref_gflops(o->ref_gflops);
-    if (t->ref_gflops <= 0.0 && !o->dry_run) {
-        t->ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
-        t->ref_measured = 1;
+    t->timing.ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (t->timing.ref_gflops <= 0.0 && !o->dry_run) {
+        t->timing.ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
+        t->timing.ref_measured = 1;
     }
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
@@ -415,12 +400,38 @@ model:
     else
         snprintf(t->history_path, sizeof t->history_path, "%s/history.json", o->checkpoint_dir);
     snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->checkpoint_dir);
-    return 0;
+}
 
-fail_docs:
-    ed_docs_free(&train_docs);
-    ed_docs_free(&val_docs);
-    return -1;
+int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err) {
+    memset(t, 0, sizeof *t);
+    t->options = *o;
+    t->o = &t->options;
+    o = t->o; /* from here on the effective options: a resume replaces some (resolve_resume) */
+    t->d = d;
+    t->verbose = d->rank == 0 && !o->quiet;
+    t->tty = d->rank == 0 && ed_progress_bar_wanted(stdout);
+    setup_process(t);
+    if (resolve_resume(t, err) != 0 || resolve_init(t, err) != 0) return -1;
+
+    /* the data: a prepared token file, or text */
+    ed_window_options wo = {.max_length = o->max_length, .stride = o->stride, .pack = o->pack,
+                            .loss_on = o->loss_on, .truncate = o->truncate};
+    if ((o->data_file[0] ? load_prepared(t, &wo, err) : load_text(t, &wo, err)) != 0) return -1;
+    /* --val-generate: every rank reads the references (each generates its share) */
+    if (o->val_generate[0]) {
+        int rs = t->has_val ? ed_refs_read(o->val_generate, &t->gen_refs, err)
+                            : ed_fail(err, "--val-generate scores at validations: give --val-file (or --data-file with a val split)");
+        if (ed_dist_agree(d, rs, err) != 0) return -1;
+    }
+    /* Before anything whose collectives depend on the data: a rank with other data would
+     * run another number of steps and hang the others at the end of its epoch. */
+    if (trainer_check_consistent(t, err) != 0) return -1;
+
+    if (setup_model(t, err) != 0) return -1;
+    setup_batches(t);
+    if (t->resume_path[0]) report_resume(t);
+    setup_run_totals(t);
+    return 0;
 }
 
 void trainer_free(ed_trainer *t) {
@@ -438,7 +449,7 @@ void trainer_free(ed_trainer *t) {
     free(t->ids);
     ed_refs_free(&t->gen_refs);
     if (t->model) {
-        ed_optim_free(&t->opt_state);
+        ed_optim_free(&t->optim);
         ed_grad_sync_free(&t->sync);
         ed_gpt_free(t->model);
     }

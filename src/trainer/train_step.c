@@ -107,23 +107,26 @@ static int reduce(ed_trainer *t, const local_sums *s, step_result *r, double *lo
     ed_dist_phase(t->d, step, z->zero ? "gradient reduce-scatter" : "gradient allreduce");
     ed_grad_sync_finish(&t->sync);
     ed_dist_phase(t->d, step, "loss allreduce");
-    double scal[5] = {s->loss_sum, (double)s->count, ed_signal_pending() ? 1.0 : 0.0, s->nll_sum,
-                      s->data_status ? 1.0 : 0.0};
-    ed_dist_sum(t->d, scal, 5);
+    /* one allreduce of every per-step sum (a flag counts the ranks that raised it) */
+    enum { SUM_OBJECTIVE, SUM_COUNT, SUM_STOP, SUM_NLL, SUM_DATA_FAILED, N_SUMS };
+    double sum[N_SUMS] = {[SUM_OBJECTIVE] = s->loss_sum, [SUM_COUNT] = (double)s->count,
+                          [SUM_STOP] = ed_signal_pending() ? 1.0 : 0.0, [SUM_NLL] = s->nll_sum,
+                          [SUM_DATA_FAILED] = s->data_status ? 1.0 : 0.0};
+    ed_dist_sum(t->d, sum, N_SUMS);
     r->comm_seconds += ed_now() - tc;
-    if (scal[4] > 0) { /* some rank read a damaged window: all learn its message, all stop */
+    if (sum[SUM_DATA_FAILED] > 0) { /* some rank read a damaged window: all learn its message, all stop */
         if (s->data_status && err) *err = s->data_err;
         return ed_dist_agree(t->d, s->data_status, err);
     }
-    *loss_sum = scal[3]; /* the plain cross-entropy feeds the history */
-    r->count = (long)scal[1];
-    r->stop_signal = scal[2] > 0;
+    *loss_sum = sum[SUM_NLL]; /* the plain cross-entropy feeds the history */
+    r->count = (long)sum[SUM_COUNT];
+    r->stop_signal = sum[SUM_STOP] > 0;
     if (r->count == 0) { /* cannot happen with n_windows > 0, but never divide by zero */
         r->loss = r->objective = r->grad_norm = NAN;
         return 0;
     }
-    r->objective = scal[0] / (double)r->count;
-    r->loss = scal[3] / (double)r->count;
+    r->objective = sum[SUM_OBJECTIVE] / (double)r->count;
+    r->loss = sum[SUM_NLL] / (double)r->count;
     float *g = ed_gpt_grads(t->model);
     double unscale = t->st.scaler.scale > 0 ? nominal_tokens(t) / t->st.scaler.scale : 1.0;
     ed_scale(g + z->lo, z->hi - z->lo, (float)(unscale / (double)r->count));
@@ -170,7 +173,7 @@ static int update(ed_trainer *t, step_result *r, ed_error *err) {
         float f = ed_clip_factor(r->grad_norm, o->max_grad_norm);
         if (f != 1.0f) ed_scale(g + z->lo, z->hi - z->lo, f);
     }
-    ed_optim_step(&t->opt_state, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model), ed_gpt_num_tensors(t->model),
+    ed_optim_step(&t->optim, ed_gpt_params(t->model), g, ed_gpt_tensors(t->model), ed_gpt_num_tensors(t->model),
                   (float)r->lr);
     if (z->zero) { /* each rank updated its slice: share them */
         double tz = ed_now();

@@ -29,46 +29,8 @@ typedef struct {
     int *counts, *displs; /* [world]; NULL without ZeRO */
 } trainer_slice;
 
+/* Measurements, not state: they do not change results and are not saved. */
 typedef struct {
-    ed_options opt;      /* the effective options (model shape taken from a resumed checkpoint) */
-    const ed_options *o; /* = &opt */
-    const ed_dist *d;
-    char resume_path[ED_PATH_MAX]; /* "" = fresh start */
-    char init_path[ED_PATH_MAX];   /* --init-from when not resuming: weights + tokenizer */
-    ed_ckpt *resume_ckpt, *init_ckpt; /* open during setup only (closed once read; NULL after) */
-    int threads;
-    int verbose; /* rank 0 and not --quiet */
-    int tty;     /* rank 0's stdout is a terminal */
-    ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
-
-    ed_tokenizer *tok;
-    ed_dataset train_ds, val_ds;
-    int has_val;
-    ed_sampler train_s, val_s;
-    ed_batch batch;
-    uint32_t *ids; /* [batch_size] */
-    ed_refs gen_refs; /* --val-generate: the references scored at validations (n = 0: none) */
-
-    ed_gpt *model;
-    ed_optim opt_state; /* over slice [lo, hi) */
-    trainer_slice slice;
-    ed_grad_sync sync;
-    ed_train_state st;
-    ed_history hist;
-    ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
-    ed_ckpt_writer writer;  /* rank 0: the checkpoint write in flight (--async-save) */
-    char rotate_after[16];  /* "step"/"epoch": rotate those once the write in flight succeeds */
-
-    long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
-    long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
-                                        * that changed the global batch mid-epoch) */
-    long resume_batch;                 /* global batch of the run that wrote the checkpoint */
-    char history_path[ED_PATH_MAX + 16];
-    char log_path[ED_PATH_MAX + 16]; /* <checkpoint-dir>/train.log: output after a lost terminal */
-    char *config_json;
-    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
-
-    /* measurements (not state: they do not change results) */
     double flops_per_token, ref_gflops;
     int ref_measured;     /* ref_gflops was measured at start (not given) */
     long steps_run;       /* steps taken by this process */
@@ -77,11 +39,58 @@ typedef struct {
     long tokens_run;      /* ... and their global target tokens */
     double first_seconds, first_comm; /* the same for the first step */
     long first_tokens;
-    long saves;                /* checkpoints saved by this process */
-    double save_stall;         /* ... wall time the loop spent in them (async: the in-memory copy),
-                                  not counting: */
-    double save_waited;        /* wall time spent waiting for a background write to finish */
-    double write_seconds;      /* rank 0: ... time their writes took (async: on the writer thread) */
+    long saves;           /* checkpoints saved by this process */
+    double save_stall;    /* ... wall time the loop spent in them (async: the in-memory copy),
+                             not counting: */
+    double save_waited;   /* wall time spent waiting for a background write to finish */
+    double write_seconds; /* rank 0: ... time their writes took (async: on the writer thread) */
+} trainer_timing;
+
+typedef struct {
+    /* configuration: what this run was asked to do, and where it runs */
+    ed_options options;  /* the effective options (model shape taken from a resumed
+                          * checkpoint); read them through o. Not the optimizer: optim */
+    const ed_options *o; /* = &options */
+    const ed_dist *d;
+    char resume_path[ED_PATH_MAX]; /* "" = fresh start */
+    char init_path[ED_PATH_MAX];   /* --init-from when not resuming: weights + tokenizer */
+    ed_ckpt *resume_ckpt, *init_ckpt; /* open during setup only (closed once read; NULL after) */
+    int threads;
+    int verbose; /* rank 0 and not --quiet */
+    int tty;     /* rank 0's stdout is a terminal */
+    ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
+    char history_path[ED_PATH_MAX + 16];
+    char log_path[ED_PATH_MAX + 16]; /* <checkpoint-dir>/train.log: output after a lost terminal */
+    char *config_json;
+    char *hosts; /* rank 0: where the ranks run, for the banner (ed_dist_hosts_summary) */
+
+    /* data: tokenizer, token windows, this rank's share of them, the batch buffers */
+    ed_tokenizer *tok;
+    ed_dataset train_ds, val_ds;
+    int has_val;
+    ed_sampler train_s, val_s;
+    ed_batch batch;
+    uint32_t *ids; /* [batch_size] */
+    ed_refs gen_refs; /* --val-generate: the references scored at validations (n = 0: none) */
+
+    /* engine: the model, the optimizer over this rank's slice, the gradient buckets */
+    ed_gpt *model;
+    ed_optim optim; /* over slice [lo, hi) */
+    trainer_slice slice;
+    ed_grad_sync sync;
+
+    /* run state: what checkpoints save (st, hist, model, optim) and the loop's counters */
+    ed_train_state st;
+    ed_history hist;
+    ed_metrics metrics; /* <checkpoint-dir>/metrics.jsonl, rank 0 */
+    ed_ckpt_writer writer;  /* rank 0: the checkpoint write in flight (--async-save) */
+    char rotate_after[16];  /* "step"/"epoch": rotate those once the write in flight succeeds */
+    long steps_per_epoch, total_steps; /* a full epoch's steps; steps of the whole run */
+    long epoch_steps;                  /* steps of the epoch in progress (fewer after a resume
+                                        * that changed the global batch mid-epoch) */
+    long resume_batch;                 /* global batch of the run that wrote the checkpoint */
+
+    trainer_timing timing;
 } ed_trainer;
 
 /* What one optimizer step produced (identical on every rank). */
@@ -101,15 +110,14 @@ typedef struct {
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
 
-/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
-long trainer_epoch_steps(const ed_trainer *t);
-
 /* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
  * streams, else -1 on every rank with err naming the rank, host and file. */
 int trainer_check_consistent(ed_trainer *t, ed_error *err);
 
 /* train_step.c */
 int trainer_step(ed_trainer *t, step_result *r, ed_error *err);
+/* Steps of the epoch in progress: those taken plus ceil(windows left / G). */
+long trainer_epoch_steps(const ed_trainer *t);
 /* The scheduled learning rate of optimizer step `step` (0-based). */
 double trainer_lr(const ed_trainer *t, long step);
 

@@ -48,19 +48,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     int V = ed_tok_vocab_size(shared);
-    if (ds_utf8_bad(text, len) == len) round_trip(shared, text, len);
+    if (ed_utf8_bad(text, len) == len) round_trip(shared, text, len);
 
     ed_ivec ids = {0};
     for (size_t i = 0; i + 1 < len && ids.len < 128; i += 2)
         ed_ivec_push(&ids, (int32_t)((((unsigned char)text[i] << 8) | (unsigned char)text[i + 1]) % V));
     for (int skip = 0; skip < 2; skip++) {
         char *d = ed_tok_decode(shared, ids.data, ids.len, skip);
-        FUZZ_CHECK(ds_utf8_bad(d, strlen(d)) == strlen(d), "decode of ids produced invalid UTF-8");
+        FUZZ_CHECK(ed_utf8_bad(d, strlen(d)) == strlen(d), "decode of ids produced invalid UTF-8");
         free(d);
     }
     ed_ivec_free(&ids);
 
-    if ((data[0] & 15) == 0 && ds_utf8_bad(text, len) == len && len > 0) {
+    if ((data[0] & 15) == 0 && ed_utf8_bad(text, len) == len && len > 0) {
         ed_tok_options o = {.kind = ED_TOK_BPE, .vocab_size = 300, .min_freq = 1};
         ed_error err = {{0}};
         ed_tokenizer *t = ed_tok_train(&o, &text, &len, 1, &err);

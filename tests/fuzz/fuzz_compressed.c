@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0) {
         for (size_t i = 0; i < docs.n; i++) {
             FUZZ_CHECK(docs.len[i] > 0 && docs.text[i][docs.len[i]] == '\0', "document %zu", i);
-            FUZZ_CHECK(ds_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
+            FUZZ_CHECK(ed_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
         }
     } else {
         FUZZ_CHECK(strncmp(err.msg, path, strlen(path)) == 0, "message does not name the file: %s", err.msg);

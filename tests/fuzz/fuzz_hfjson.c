@@ -17,7 +17,7 @@ static void encode_check(const ed_tokenizer *t, const ed_tokenizer *u, const cha
                "ids change through serialization");
     for (size_t i = 0; i < a.len; i++) FUZZ_CHECK(a.data[i] >= 0 && a.data[i] < V, "id %d of %d", a.data[i], V);
     char *d = ed_tok_decode(t, a.data, a.len, 0);
-    FUZZ_CHECK(ds_utf8_bad(d, strlen(d)) == strlen(d), "decode produced invalid UTF-8");
+    FUZZ_CHECK(ed_utf8_bad(d, strlen(d)) == strlen(d), "decode produced invalid UTF-8");
     free(d);
     ed_ivec_free(&a);
     ed_ivec_free(&b);

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0) {
         for (size_t i = 0; i < docs.n; i++) {
             FUZZ_CHECK(docs.text[i][docs.len[i]] == '\0', "document %zu not terminated", i);
-            FUZZ_CHECK(ds_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
+            FUZZ_CHECK(ed_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
             FUZZ_CHECK(!docs.spans == !(data[0] & 2), "document %zu: spans do not match the format", i);
             size_t at = 0;
             for (size_t k = 0; docs.spans && k < docs.n_spans[i]; k++) {

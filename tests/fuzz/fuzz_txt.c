@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0) {
         for (size_t i = 0; i < docs.n; i++) {
             FUZZ_CHECK(docs.len[i] > 0 && docs.text[i][docs.len[i]] == '\0', "document %zu", i);
-            FUZZ_CHECK(ds_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
+            FUZZ_CHECK(ed_utf8_bad(docs.text[i], docs.len[i]) == docs.len[i], "document %zu is not UTF-8", i);
             FUZZ_CHECK(docs.line[i] >= 1 && docs.line[i] <= lines, "document %zu line %ld", i, docs.line[i]);
         }
     } else {

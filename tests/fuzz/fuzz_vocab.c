@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ed_tok_encode(t, text, sizeof text - 1, 1, &ids);
     for (size_t i = 0; i < ids.len; i++) FUZZ_CHECK(ids.data[i] >= 0 && ids.data[i] < V, "id %d", ids.data[i]);
     char *d = ed_tok_decode(t, ids.data, ids.len, 1);
-    FUZZ_CHECK(ds_utf8_bad(d, strlen(d)) == strlen(d), "decode produced invalid UTF-8");
+    FUZZ_CHECK(ed_utf8_bad(d, strlen(d)) == strlen(d), "decode produced invalid UTF-8");
     free(d);
     ed_ivec_free(&ids);
     free(s);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int lowercase = data[0] & 1;
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
-    if (ds_utf8_bad(text, len) != len) return 0;
+    if (ed_utf8_bad(text, len) != len) return 0;
     ed_tok_options o = {.kind = ED_TOK_WORD, .vocab_size = 1 << 20, .min_freq = 1, .lowercase = lowercase};
     ed_error err = {{0}};
     const char *texts[1] = {text};
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ed_tok_encode(t, text, len, 0, &a);
     for (size_t i = 0; i < a.len; i++) FUZZ_CHECK(a.data[i] >= 0 && a.data[i] < V, "id %d out of range", a.data[i]);
     char *s = ed_tok_decode(t, a.data, a.len, 0);
-    FUZZ_CHECK(ds_utf8_bad(s, strlen(s)) == strlen(s), "decode produced invalid UTF-8");
+    FUZZ_CHECK(ed_utf8_bad(s, strlen(s)) == strlen(s), "decode produced invalid UTF-8");
     int has_unk = 0;
     for (size_t i = 0; i < a.len; i++) has_unk |= a.data[i] == ED_UNK;
     ed_tok_encode(t, s, strlen(s), 0, &b);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < len && i < 64; i++) ed_ivec_push(&ids, (int32_t)((unsigned char)text[i] % (unsigned)V));
     for (int skip = 0; skip < 2; skip++) {
         char *d = ed_tok_decode(t, ids.data, ids.len, skip);
-        FUZZ_CHECK(ds_utf8_bad(d, strlen(d)) == strlen(d), "decode of ids produced invalid UTF-8");
+        FUZZ_CHECK(ed_utf8_bad(d, strlen(d)) == strlen(d), "decode of ids produced invalid UTF-8");
         free(d);
     }
     ed_ivec_free(&ids);

@@ -96,7 +96,7 @@ with open(bad, "wb") as f:
     f.write(b"fine line\n\nbad \xff byte\n")
 empty = os.path.join(d, "empty.txt")
 open(empty, "w").write("\n \n")
-for path, want in ((os.path.join(d, "nope.txt"), "nope.txt"), (empty, "no prompt"), (bad, "bad.txt:3: invalid UTF-8")):
+for path, want in ((os.path.join(d, "nope.txt"), "nope.txt"), (empty, "no usable text"), (bad, "bad.txt:3: invalid UTF-8")):
     p = gen(["--prompt-file", path], check=None)
     errs = [l for l in p.stderr.splitlines() if l.startswith("expert-dist:")]
     T.expect(p.returncode == 1 and len(errs) == 1 and want in errs[0], "prompt file %s:\n%s" % (path, p.stderr))

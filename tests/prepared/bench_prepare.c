@@ -13,6 +13,7 @@
 #include "expert/prepared.h"
 #include "expert/tokenizer.h"
 #include "prep_helpers.h"
+#include "prepare_oracle.h"
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
     if (!tok) die(&err);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = ed_now(), c0 = cpu_now();
-    if (ed_prepare_write_mpi(MPI_COMM_WORLD, argv[3], &docs, NULL, tok, NULL, &err) != 0) die(&err);
+    if (oracle_prepare_write_mpi(MPI_COMM_WORLD, argv[3], &docs, NULL, tok, NULL, &err) != 0) die(&err);
     double t1 = ed_now(), c1 = cpu_now();
     size_t bytes = 0;
     for (size_t i = 0; i < docs.n; i++) bytes += docs.len[i];

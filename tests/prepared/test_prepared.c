@@ -18,6 +18,7 @@
 #include "expert/prepared.h"
 #include "expert/tokenizer.h"
 #include "prep_helpers.h"
+#include "prepare_oracle.h"
 #include "prepared_internal.h"
 
 static char dir[64];
@@ -83,13 +84,13 @@ static void test_identity_bpe(void **state) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 600);
     ed_error err;
     const char *h5 = path_of("bpe.h5");
-    must(ed_prepare_write(h5, &train, &val, tok, NULL, &err), &err);
+    must(oracle_prepare_write(h5, &train, &val, tok, NULL, &err), &err);
     check_identity(h5, &train, &val, tok);
     /* with several OpenMP threads per rank: the same file contents */
     int threads = omp_get_max_threads();
     omp_set_num_threads(3);
     const char *h5t = path_of("bpe-threads.h5");
-    must(ed_prepare_write(h5t, &train, &val, tok, NULL, &err), &err);
+    must(oracle_prepare_write(h5t, &train, &val, tok, NULL, &err), &err);
     omp_set_num_threads(threads);
     check_identity(h5t, &train, &val, tok);
 
@@ -165,7 +166,7 @@ static void test_identity_word_int32(void **state) {
     assert_true(ed_tok_vocab_size(tok) > 65536);
     ed_error err;
     const char *h5 = path_of("word.h5");
-    must(ed_prepare_write(h5, &train, NULL, tok, NULL, &err), &err);
+    must(oracle_prepare_write(h5, &train, NULL, tok, NULL, &err), &err);
     ed_prepared_info info;
     must(ed_prepared_info_read(h5, &info, &err), &err);
     assert_string_equal(info.token_dtype, "int32");
@@ -226,7 +227,7 @@ static void make_good(void) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 300);
     ed_error err;
     snprintf(good_h5, sizeof good_h5, "%s", path_of("good.h5"));
-    must(ed_prepare_write(good_h5, &train, &train, tok, NULL, &err), &err);
+    must(oracle_prepare_write(good_h5, &train, &train, tok, NULL, &err), &err);
     ed_tok_free(tok);
     ed_docs_free(&train);
 }
@@ -441,11 +442,11 @@ static void test_write_errors(void **state) {
     ed_tokenizer *tok = train_tok(&train, ED_TOK_BPE, 300);
     ed_error err;
     const char *out = path_of("no/such/dir/x.h5");
-    assert_int_equal(ed_prepare_write(out, &train, NULL, tok, NULL, &err), -1);
+    assert_int_equal(oracle_prepare_write(out, &train, NULL, tok, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "cannot create"));
     assert_non_null(strstr(err.msg, "x.h5.tmp"));
     ed_docs empty = {0};
-    assert_int_equal(ed_prepare_write(path_of("e.h5"), &empty, NULL, tok, NULL, &err), -1);
+    assert_int_equal(oracle_prepare_write(path_of("e.h5"), &empty, NULL, tok, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "no training documents"));
     /* documents made in memory (no source file) record what was tokenized */
     char *texts[] = {"hello world", "привет мир"};
@@ -453,7 +454,7 @@ static void test_write_errors(void **state) {
     long lines[] = {1, 3};
     ed_docs mem = {.n = 2, .text = texts, .len = lens, .line = lines, .path = NULL};
     const char *h5 = path_of("mem.h5");
-    must(ed_prepare_write(h5, &mem, NULL, tok, NULL, &err), &err);
+    must(oracle_prepare_write(h5, &mem, NULL, tok, NULL, &err), &err);
     ed_dataset a, b;
     ed_window_options wo = {.max_length = 8, .stride = 4};
     must(ed_dataset_build(&a, &mem, tok, &wo, &err), &err);
@@ -584,7 +585,7 @@ static void test_stored_index(void **state) {
                                         {.max_length = 2, .stride = 1}};
     for (size_t k = 0; k < 3; k++) {
         const char *h5 = path_of("idx.h5"), *bare = path_of("idx-bare.h5");
-        must(ed_prepare_write(h5, &train, &train, tok, &shapes[k], &err), &err);
+        must(oracle_prepare_write(h5, &train, &train, tok, &shapes[k], &err), &err);
         copy_without_index(h5, bare);
         ed_dataset a, b, c;
         must(ed_dataset_build(&a, &train, tok, &shapes[k], &err), &err);

@@ -1,4 +1,4 @@
-/* test_prepared_mpi.c — ed_prepare_write_mpi on 1, 2 and 4 ranks: the file it writes
+/* test_prepared_mpi.c — oracle_prepare_write_mpi on 1, 2 and 4 ranks: the file it writes
  * loads to exactly the dataset of the serial writer and of the text path (tokens,
  * windows, batches), also when some ranks get no documents; ed_prepare_files (the
  * `prepare` command) with a loaded tokenizer or one built from counts merged over the
@@ -20,6 +20,7 @@
 #include "expert/prepared.h"
 #include "expert/tokenizer.h"
 #include "prep_helpers.h"
+#include "prepare_oracle.h"
 
 static int failures;
 static int rank, world;
@@ -187,10 +188,10 @@ int main(int argc, char **argv) {
     ed_tokenizer *tok = ed_tok_deserialize(blob, (size_t)len, &err);
     free(blob);
 
-    int rc = ed_prepare_write_mpi(MPI_COMM_WORLD, mpi_h5, &train, &val, tok, &WIN, &err);
+    int rc = oracle_prepare_write_mpi(MPI_COMM_WORLD, mpi_h5, &train, &val, tok, &WIN, &err);
     CHECK(rc == 0, "prepare_write_mpi: %s", err.msg);
     if (rank == 0) {
-        rc = ed_prepare_write(ser_h5, &train, &val, tok, &WIN, &err);
+        rc = oracle_prepare_write(ser_h5, &train, &val, tok, &WIN, &err);
         CHECK(rc == 0, "prepare_write: %s", err.msg);
         same_arrays(ser_h5, mpi_h5, "train");
         same_arrays(ser_h5, mpi_h5, "val");
@@ -263,7 +264,7 @@ int main(int argc, char **argv) {
         mkdir(shards, 0755);
         write_shards(shards, &train);
         write_jsonl(jl, &train);
-        rc = ed_prepare_write(one_h5, &train, NULL, tok, &WIN, &err);
+        rc = oracle_prepare_write(one_h5, &train, NULL, tok, &WIN, &err);
         CHECK(rc == 0, "prepare_write: %s", err.msg);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -301,7 +302,7 @@ int main(int argc, char **argv) {
     /* no vocabulary file: every rank counts the pieces of its own byte ranges, the counts
      * are merged on rank 0, which builds the tokenizer. It must be the whole-text build's
      * (ed_tok_train on every document in one process) byte for byte, and so must the
-     * token arrays (ed_prepare_write with that tokenizer), for word (lowercase, min_freq)
+     * token arrays (oracle_prepare_write with that tokenizer), for word (lowercase, min_freq)
      * and bpe (min_freq), on shards (plain + .gz + .zst) as a directory and a list, and on
      * .jsonl: the same at -n 1, 2 and 4. */
     const ed_tok_options kinds[] = {
@@ -317,7 +318,7 @@ int main(int argc, char **argv) {
             ed_tokenizer *rt = ed_tok_train(&kinds[k], (const char *const *)train.text, train.len, train.n, &err);
             CHECK(rt, "reference tokenizer: %s", err.msg);
             ref = ed_tok_serialize(rt, NULL);
-            rc = ed_prepare_write(ref_h5, &train, &val, rt, &WIN, &err);
+            rc = oracle_prepare_write(ref_h5, &train, &val, rt, &WIN, &err);
             CHECK(rc == 0, "reference file: %s", err.msg);
             ed_tok_free(rt);
         }
@@ -350,13 +351,13 @@ int main(int argc, char **argv) {
     size_t lens[] = {7, strlen(texts[1]), strlen(texts[2])};
     long lines[] = {1, 2, 3};
     ed_docs few = {.n = 3, .text = texts, .len = lens, .line = lines, .path = NULL};
-    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, few_h5, &few, NULL, tok, &WIN, &err);
+    rc = oracle_prepare_write_mpi(MPI_COMM_WORLD, few_h5, &few, NULL, tok, &WIN, &err);
     CHECK(rc == 0, "few docs: %s", err.msg);
     if (rc == 0) compare_with_text(few_h5, &few, "train", tok);
 
     /* a write that cannot happen fails everywhere, with rank 0's message */
     memset(&err, 0, sizeof err);
-    rc = ed_prepare_write_mpi(MPI_COMM_WORLD, bad_h5, &train, NULL, tok, NULL, &err);
+    rc = oracle_prepare_write_mpi(MPI_COMM_WORLD, bad_h5, &train, NULL, tok, NULL, &err);
     CHECK(rc == -1, "write into a missing directory succeeded");
     CHECK(strstr(err.msg, "cannot create") && strstr(err.msg, "x.h5.tmp"), "error message: '%s'", err.msg);
 

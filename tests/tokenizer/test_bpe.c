@@ -192,9 +192,9 @@ static void test_determinism(void **state) {
 }
 
 static void count_word(void *c, const char *s, size_t len) {
-    bpe_smap *m = c;
-    int64_t k = bpe_smap_put(m, s, len, 0, NULL);
-    m->items[k].value++;
+    wt_table *m = c;
+    int32_t k = wt_put(m, s, len, 0, NULL);
+    m->value[k]++;
 }
 
 static void test_merge_counts_consistent(void **state) {
@@ -205,17 +205,17 @@ static void test_merge_counts_consistent(void **state) {
     size_t n;
     ed_tokenizer *t = train_corpus(700, 11, &texts, &n);
     const ed_bpe *b = t->impl;
-    bpe_smap words;
-    bpe_smap_init(&words, 1024);
+    wt_table words;
+    wt_init(&words);
     for (size_t i = 0; i < n; i++) bpe_pretok_each(&b->pre, texts[i], strlen(texts[i]), count_word, &words);
     size_t nw = words.n;
     int32_t **sym = malloc(nw * sizeof *sym);
     size_t *len = malloc(nw * sizeof *len), total = 0;
-    for (size_t w = 0; w < nw; w++) total += words.items[w].len;
+    for (size_t w = 0; w < nw; w++) total += words.len[w];
     for (size_t w = 0; w < nw; w++) {
-        len[w] = words.items[w].len;
+        len[w] = words.len[w];
         sym[w] = malloc(len[w] * sizeof **sym);
-        for (size_t i = 0; i < len[w]; i++) sym[w][i] = b->byte_id[(unsigned char)bpe_smap_key(&words, (int64_t)w)[i]];
+        for (size_t i = 0; i < len[w]; i++) sym[w][i] = b->byte_id[(unsigned char)wt_str(&words, w)[i]];
     }
     for (int r = 0; r < b->n_merges; r++) {
         int32_t l = b->merges[3 * r], rr = b->merges[3 * r + 1], res = b->merges[3 * r + 2];
@@ -229,7 +229,7 @@ static void test_merge_counts_consistent(void **state) {
             for (size_t i = 0; i + 1 < len[w]; i++) {
                 int32_t *slot = bpe_umap_put(&cnt, bpe_pair_key(sym[w][i], sym[w][i + 1]), nvals);
                 if (*slot == nvals) nvals++;
-                vals[*slot] += words.items[w].value;
+                vals[*slot] += words.value[w];
             }
         for (int32_t k = 0; k < nvals; k++)
             if (vals[k] > best) best = vals[k];
@@ -250,7 +250,7 @@ static void test_merge_counts_consistent(void **state) {
     }
     for (size_t w = 0; w < nw; w++) free(sym[w]);
     free(sym), free(len);
-    bpe_smap_free(&words);
+    wt_free(&words);
     free_texts(texts, n);
     ed_tok_free(t);
 }

@@ -1,11 +1,14 @@
 /* test_progress.c — rank 0's progress output: the line, the TTY bar, durations, FLOPs
- * per token and the reference GFLOPS rule. */
+ * per token, the reference GFLOPS rule and when the bar is drawn. */
+#define _XOPEN_SOURCE 600 /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -85,12 +88,51 @@ static void test_flops_and_reference(void **state) {
     unsetenv("ED_REF_GFLOPS");
 }
 
+/* The one bar rule (train on stdout, prepare on stderr), on a real pseudo-terminal and
+ * on a pipe, under each environment that changes it. */
+static void test_bar_wanted(void **state) {
+    (void)state;
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    FILE *tty = fopen(ptsname(m), "w");
+    assert_non_null(tty);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    FILE *pipe_f = fdopen(p[1], "w");
+    assert_non_null(pipe_f);
+    unsetenv("ED_PROGRESS");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    setenv("TERM", "xterm", 1);
+    assert_int_equal(ed_progress_bar_wanted(tty), 1);
+    assert_int_equal(ed_progress_bar_wanted(pipe_f), 0);
+    setenv("TERM", "dumb", 1); /* prepare used to ignore this */
+    assert_int_equal(ed_progress_bar_wanted(tty), 0);
+    setenv("TERM", "xterm", 1);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1); /* mpirun: every rank sees a pty */
+    assert_int_equal(ed_progress_bar_wanted(tty), 0);
+    setenv("ED_PROGRESS", "bar", 1);
+    assert_int_equal(ed_progress_bar_wanted(pipe_f), 1);
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    setenv("ED_PROGRESS", "plain", 1);
+    assert_int_equal(ed_progress_bar_wanted(tty), 0);
+    setenv("ED_PROGRESS", "other", 1); /* not a forcing value: the automatic rule */
+    assert_int_equal(ed_progress_bar_wanted(tty), 1);
+    unsetenv("ED_PROGRESS");
+    fclose(pipe_f);
+    close(p[0]);
+    fclose(tty);
+    close(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line),
         cmocka_unit_test(test_print_plain_and_tty),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_flops_and_reference),
+        cmocka_unit_test(test_bar_wanted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

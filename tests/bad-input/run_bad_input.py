@@ -508,7 +508,9 @@ def check(c, path, p):
             warns = [l for l in p.stderr.splitlines() if l.startswith("warning: --tensorboard")]
             if len(warns) != 1 or c.text not in warns[0] or path not in warns[0]:
                 probs.append("expected one TensorBoard warning with %r and the path, got %s" % (c.text, warns))
-        warns = [l for l in p.stderr.splitlines() if l.startswith("warning:") and "nothing to measure" not in l]
+        # the oversubscription line of -n 4 on a small machine is not about the input
+        warns = [l for l in p.stderr.splitlines() if l.startswith("warning:") and "nothing to measure" not in l
+                 and "threads exceed its" not in l]
         if c.warn and (len(warns) != 1 or c.warn not in warns[0]):
             probs.append("expected one warning line with %r, got %s" % (c.warn, warns))
     else:

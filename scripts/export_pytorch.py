@@ -62,7 +62,13 @@ def read_checkpoint(path):
         if "model" not in f:
             fail(f"{path}: /model: missing group")
         g = f["model"]
-        cfg = {k: (float(v) if k == "dropout" else int(v)) for k, v in g.attrs.items()}
+        cfg = {}
+        for k, v in g.attrs.items():  # numbers, and the architecture's name (a string)
+            v = v.decode() if isinstance(v, bytes) else v
+            cfg[k] = v if isinstance(v, str) else float(v) if k in ("dropout", "rope_theta", "rms_eps") else int(v)
+        if cfg.get("arch", "gpt2") != "gpt2":
+            fail(f"{path}: a {cfg['arch']} model: this script rebuilds the GPT-2 reference only; "
+                 "`expert-dist export` writes a llama in the Hugging Face layout")
         tensors = {name: np.asarray(g[name][()], dtype=np.float32) for name in g}
         tok = f["tokenizer"][()] if "tokenizer" in f else None
     return cfg, tensors, tok

@@ -40,18 +40,6 @@ static void put_span(ds_example *ex, const char *s, size_t n) {
     put(ex, s, n);
 }
 
-static const char *type_name(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: case JSON_REAL: return "a number";
-    case JSON_TRUE: case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "something else";
-}
-
 /* Text must be valid UTF-8 without NUL for the tokenizer (jansson checks UTF-8 and
  * refuses \u0000 by default), so only the types are checked here. */
 static int prompt_completion(const json_t *root, const char *path, long line, ds_example *ex, ed_error *err) {
@@ -59,9 +47,9 @@ static int prompt_completion(const json_t *root, const char *path, long line, ds
     if (!p) return ed_fail(err, "%s:%ld: no \"prompt\" field (it has \"completion\")", path, line);
     if (!c) return ed_fail(err, "%s:%ld: no \"completion\" field (it has \"prompt\")", path, line);
     if (!json_is_string(p))
-        return ed_fail(err, "%s:%ld: field \"prompt\" is %s, expected a string", path, line, type_name(p));
+        return ed_fail(err, "%s:%ld: field \"prompt\" is %s, expected a string", path, line, ds_json_type_name(p));
     if (!json_is_string(c))
-        return ed_fail(err, "%s:%ld: field \"completion\" is %s, expected a string", path, line, type_name(c));
+        return ed_fail(err, "%s:%ld: field \"completion\" is %s, expected a string", path, line, ds_json_type_name(c));
     if (json_string_length(c) == 0 || ds_is_blank(json_string_value(c), json_string_length(c)))
         return ed_fail(err, "%s:%ld: field \"completion\" is empty: an example needs something to learn", path, line);
     put(ex, json_string_value(p), json_string_length(p));
@@ -72,17 +60,17 @@ static int prompt_completion(const json_t *root, const char *path, long line, ds
 static int messages(const json_t *list, const char *path, long line, ds_example *ex, ed_error *err) {
     if (!json_is_array(list))
         return ed_fail(err, "%s:%ld: field \"messages\" is %s, expected a list of {\"role\", \"content\"} turns", path,
-                       line, type_name(list));
+                       line, ds_json_type_name(list));
     size_t i;
     const json_t *turn;
     json_array_foreach(list, i, turn) {
         if (!json_is_object(turn))
             return ed_fail(err, "%s:%ld: messages[%zu] is %s, expected an object with \"role\" and \"content\"", path,
-                           line, i, type_name(turn));
+                           line, i, ds_json_type_name(turn));
         const json_t *r = json_object_get(turn, "role"), *c = json_object_get(turn, "content");
         if (!r) return ed_fail(err, "%s:%ld: messages[%zu] has no \"role\"", path, line, i);
         if (!json_is_string(r))
-            return ed_fail(err, "%s:%ld: messages[%zu].role is %s, expected a string", path, line, i, type_name(r));
+            return ed_fail(err, "%s:%ld: messages[%zu].role is %s, expected a string", path, line, i, ds_json_type_name(r));
         int role = -1;
         for (int k = 0; ROLES[k]; k++)
             if (strcmp(json_string_value(r), ROLES[k]) == 0) role = k;
@@ -91,7 +79,7 @@ static int messages(const json_t *list, const char *path, long line, ds_example 
                            i, json_string_value(r));
         if (!c) return ed_fail(err, "%s:%ld: messages[%zu] has no \"content\"", path, line, i);
         if (!json_is_string(c))
-            return ed_fail(err, "%s:%ld: messages[%zu].content is %s, expected a string", path, line, i, type_name(c));
+            return ed_fail(err, "%s:%ld: messages[%zu].content is %s, expected a string", path, line, i, ds_json_type_name(c));
         const char *x = json_string_value(c);
         size_t n = json_string_length(c);
         put(ex, "<|", 2);

@@ -57,6 +57,10 @@ typedef struct {
 void ds_parser_init(ds_parser *p, const char *path, int jsonl, const ed_read_options *opt, long first_line,
                     ds_emit_fn emit, ed_example_fn emit_example, void *ctx);
 
+/* "an object", "a string", "a number"... for a jansson json_t (the type a line or field
+ * had, in error messages of .jsonl input; ds_parse.c). */
+const char *ds_json_type_name(const void *json_value);
+
 /* ---- instruction data (ds_instruct.c) ---- */
 
 /* Renders the JSON object of one .jsonl line (prompt/completion, or messages). -1 with err

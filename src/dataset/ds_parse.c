@@ -31,7 +31,8 @@ void ds_parser_free(ds_parser *p) {
     ds_example_free(&p->ex);
 }
 
-static const char *json_type_name(const json_t *v) {
+const char *ds_json_type_name(const void *json_value) {
+    const json_t *v = json_value;
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
@@ -58,7 +59,7 @@ static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed
         if (!root) {
             ed_fail(&why, "%s:%ld: not valid JSON (column %d): %s", p->path, p->lineno, je.column, je.text);
         } else if (!json_is_object(root)) {
-            ed_fail(&why, "%s:%ld: expected a JSON object, got %s", p->path, p->lineno, json_type_name(root));
+            ed_fail(&why, "%s:%ld: expected a JSON object, got %s", p->path, p->lineno, ds_json_type_name(root));
         } else if (p->jsonl == 2) {
             if (!p->emit_example) {
                 ed_fail(&why, "%s: instruction data cannot be read here (prepared token files hold plain text only)",
@@ -91,7 +92,7 @@ static int jsonl_line(ds_parser *p, const char *line, size_t n, uint64_t off, ed
                           : "--text-field names the one holding the text");
         } else if (!json_is_string(v)) {
             ed_fail(&why, "%s:%ld: field \"%s\" is %s, expected a string", p->path, p->lineno, p->field,
-                    json_type_name(v));
+                    ds_json_type_name(v));
         } else {
             const char *s = json_string_value(v);
             size_t sl = json_string_length(v);

@@ -17,8 +17,8 @@
 #include "kernels.h"
 
 /* qkv is (B,T,(H+2G)hd), out is (B,T,D), att/attd are (B,H,T,T). */
-void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
-                       int H, int G, float p, uint64_t seed) {
+void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, const int *seg,
+                               int B, int T, int D, int H, int G, float p, uint64_t seed) {
     const int hd = D / H, ld = D + 2 * G * hd, group = H / G;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
@@ -31,35 +31,41 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *at
         float *S = att + (size_t)bh * T * T;
         float *Sd = attd ? attd + (size_t)bh * T * T : S;
         float *Y = out + (size_t)b * T * D + (size_t)h * hd;
+        const int *sg = seg ? seg + (size_t)b * T : NULL;
         ed_rng rng;
         if (attd) ed_rng_seed(&rng, seed, (uint64_t)bh);
         for (int r0 = 0; r0 < T; r0 += ED_ATT_BLOCK) {
             int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
-            /* S[r0:r1, 0:r1] = scale * Q[r0:r1] K[0:r1]^T */
-            ed_gemm(g, 0, 1, rows, r1, hd, scale,
-                        Q + (size_t)r0 * ld, ld, K, ld, 0.0f, S + (size_t)r0 * T, T);
+            /* the block's rows see keys [k0, r1) at most (seg is non-decreasing) */
+            int k0 = sg ? sg[r0] : 0;
+            /* S[r0:r1, k0:r1] = scale * Q[r0:r1] K[k0:r1]^T */
+            ed_gemm(g, 0, 1, rows, r1 - k0, hd, scale, Q + (size_t)r0 * ld, ld, K + (size_t)k0 * ld, ld, 0.0f,
+                    S + (size_t)r0 * T + k0, T);
             for (int i = r0; i < r1; i++) {
                 float *s = S + (size_t)i * T;
-                float mx = ed_vmax(s, i + 1);
+                int lo = sg ? sg[i] : 0;
+                float mx = ed_vmax(s + lo, i + 1 - lo);
                 float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-                for (int j = 0; j <= i; j++) {
+                for (int j = lo; j <= i; j++) {
                     s[j] = ed_expf(s[j] - mx);
                     sum += s[j];
                 }
                 float inv = 1.0f / sum;
-                for (int j = 0; j <= i; j++) s[j] *= inv;
+                for (int j = lo; j <= i; j++) s[j] *= inv;
+                memset(s, 0, (size_t)lo * sizeof(float));
                 memset(s + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
                 if (attd) {
                     float *sd = Sd + (size_t)i * T;
-                    for (int j = 0; j <= i; j++)
+                    for (int j = lo; j <= i; j++)
                         sd[j] = ed_rng_uniform(&rng) >= p ? s[j] * keep_scale : 0.0f;
+                    memset(sd, 0, (size_t)lo * sizeof(float));
                     memset(sd + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
                 }
             }
-            /* Y[r0:r1] = P[r0:r1, 0:r1] V[0:r1] */
-            ed_gemm(g, 0, 0, rows, hd, r1, 1.0f,
-                        Sd + (size_t)r0 * T, T, V, ld, 0.0f, Y + (size_t)r0 * D, D);
+            /* Y[r0:r1] = P[r0:r1, k0:r1] V[k0:r1] */
+            ed_gemm(g, 0, 0, rows, hd, r1 - k0, 1.0f, Sd + (size_t)r0 * T + k0, T, V + (size_t)k0 * ld, ld, 0.0f,
+                    Y + (size_t)r0 * D, D);
         }
     }
     ed_blas_serial_end(nb);
@@ -72,8 +78,8 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *att, float *at
  * last to the first so that the group's first sgemm into dK/dV (the last block of its
  * first head, which spans all T keys) can overwrite (beta 0) and the others accumulate. */
 void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const float *attd, int B, int T, int D, int H, int G, float p,
-                        int threads) {
+                                const float *att, const float *attd, const int *seg, int B, int T, int D, int H,
+                                int G, float p, int threads) {
     const int hd = D / H, ld = D + 2 * G * hd, group = H / G;
     const float scale = 1.0f / sqrtf((float)hd);
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
@@ -85,6 +91,14 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         const float *K = qkv + koff, *V = K + (size_t)G * hd;
         float *dK = dqkv + koff, *dV = dK + (size_t)G * hd;
         float *dS = scratch + (size_t)omp_get_thread_num() * ED_ATT_BLOCK * T;
+        const int *sg = seg ? seg + (size_t)b * T : NULL;
+        /* With segments the last block no longer spans every key, so dK/dV start at zero
+         * and every product accumulates. */
+        if (sg)
+            for (int t = 0; t < T; t++) {
+                memset(dK + (size_t)t * ld, 0, (size_t)hd * sizeof(float));
+                memset(dV + (size_t)t * ld, 0, (size_t)hd * sizeof(float));
+            }
         for (int h = kh * group; h < (kh + 1) * group; h++) {
             int bh = b * H + h;
             const float *Q = qkv + base + (size_t)h * hd;
@@ -95,33 +109,34 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
             int last = (T - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK;
             for (int r0 = last; r0 >= 0; r0 -= ED_ATT_BLOCK) {
                 int r1 = r0 + ED_ATT_BLOCK < T ? r0 + ED_ATT_BLOCK : T, rows = r1 - r0;
-                float beta = r0 == last && h == kh * group ? 0.0f : 1.0f;
-                /* dV[0:r1] += Pd[r0:r1, 0:r1]^T dY[r0:r1] */
-                ed_gemm(g, 1, 0, r1, hd, rows, 1.0f,
-                            Pd + (size_t)r0 * T, T, dY + (size_t)r0 * D, D, beta, dV, ld);
-                /* dP[0:rows, 0:r1] = dY[r0:r1] V[0:r1]^T */
-                ed_gemm(g, 0, 1, rows, r1, hd, 1.0f,
-                            dY + (size_t)r0 * D, D, V, ld, 0.0f, dS, r1);
+                float beta = !sg && r0 == last && h == kh * group ? 0.0f : 1.0f;
+                int k0 = sg ? sg[r0] : 0, n = r1 - k0; /* keys [k0, r1) */
+                /* dV[k0:r1] += Pd[r0:r1, k0:r1]^T dY[r0:r1] */
+                ed_gemm(g, 1, 0, n, hd, rows, 1.0f, Pd + (size_t)r0 * T + k0, T, dY + (size_t)r0 * D, D, beta,
+                        dV + (size_t)k0 * ld, ld);
+                /* dP[0:rows, 0:n] = dY[r0:r1] V[k0:r1]^T */
+                ed_gemm(g, 0, 1, rows, n, hd, 1.0f, dY + (size_t)r0 * D, D, V + (size_t)k0 * ld, ld, 0.0f, dS, n);
                 /* softmax backward: dS = scale * P (dP - sum_j P dP); a dropped probability
                  * (attd == 0) passed no gradient, so its dP is 0. */
                 for (int i = r0; i < r1; i++) {
-                    const float *pr = P + (size_t)i * T;
-                    float *gr = dS + (size_t)(i - r0) * r1;
+                    /* row i's columns are keys k0 + c; it saw keys [lo, i] */
+                    const float *pr = P + (size_t)i * T + k0;
+                    float *gr = dS + (size_t)(i - r0) * n;
+                    int lo = (sg ? sg[i] : 0) - k0, hi = i - k0;
                     if (attd) {
-                        const float *pd = Pd + (size_t)i * T;
-                        for (int j = 0; j <= i; j++) gr[j] = pd[j] != 0.0f ? gr[j] * keep_scale : 0.0f;
+                        const float *pd = Pd + (size_t)i * T + k0;
+                        for (int j = lo; j <= hi; j++) gr[j] = pd[j] != 0.0f ? gr[j] * keep_scale : 0.0f;
                     }
                     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-                    for (int j = 0; j <= i; j++) dot += pr[j] * gr[j];
-                    for (int j = 0; j <= i; j++) gr[j] = scale * pr[j] * (gr[j] - dot);
-                    for (int j = i + 1; j < r1; j++) gr[j] = 0.0f;
+                    for (int j = lo; j <= hi; j++) dot += pr[j] * gr[j];
+                    for (int j = lo; j <= hi; j++) gr[j] = scale * pr[j] * (gr[j] - dot);
+                    for (int j = 0; j < lo; j++) gr[j] = 0.0f;
+                    for (int j = hi + 1; j < n; j++) gr[j] = 0.0f;
                 }
-                /* dQ[r0:r1] = dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1] */
-                ed_gemm(g, 0, 0, rows, hd, r1, 1.0f, dS, r1, K,
-                            ld, 0.0f, dQ + (size_t)r0 * ld, ld);
-                ed_gemm(g, 1, 0, r1, hd, rows, 1.0f, dS, r1,
-                            Q + (size_t)r0 * ld, ld, beta, dK, ld);
+                /* dQ[r0:r1] = dS K[k0:r1];  dK[k0:r1] += dS^T Q[r0:r1] */
+                ed_gemm(g, 0, 0, rows, hd, n, 1.0f, dS, n, K + (size_t)k0 * ld, ld, 0.0f, dQ + (size_t)r0 * ld, ld);
+                ed_gemm(g, 1, 0, n, hd, rows, 1.0f, dS, n, Q + (size_t)r0 * ld, ld, beta, dK + (size_t)k0 * ld, ld);
             }
         }
     }

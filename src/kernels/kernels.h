@@ -42,14 +42,14 @@
     ED_KV(gelu_backward, (float *dinp, const float *inp, const float *dout, size_t n),                 \
           (dinp, inp, dout, n))                                                                        \
     ED_KV(attention_forward,                                                                           \
-          (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D, \
-           int H, int G, float p, uint64_t seed),                                                      \
-          (g, out, att, attd, qkv, B, T, D, H, G, p, seed))                                            \
+          (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, const int *seg, int B, \
+           int T, int D, int H, int G, float p, uint64_t seed),                                        \
+          (g, out, att, attd, qkv, seg, B, T, D, H, G, p, seed))                                       \
     ED_KV(attention_backward,                                                                          \
           (ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,           \
-           const float *att, const float *attd, int B, int T, int D, int H, int G, float p,            \
-           int threads),                                                                               \
-          (g, dqkv, scratch, dout, qkv, att, attd, B, T, D, H, G, p, threads))                         \
+           const float *att, const float *attd, const int *seg, int B, int T, int D, int H, int G,     \
+           float p, int threads),                                                                      \
+          (g, dqkv, scratch, dout, qkv, att, attd, seg, B, T, D, H, G, p, threads))                    \
     ED_KV(rmsnorm_forward,                                                                             \
           (float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps),        \
           (out, rstd, inp, w, N, C, eps))                                                              \
@@ -184,14 +184,18 @@ void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int 
  * diagonal).
  * With p > 0, attd[B,H,T,T] keeps the dropped-out probabilities P*mask/(1-p) (the mask
  * is recovered as attd != 0) and the draws come from per-(b,h) streams of `seed`,
- * so results do not depend on the thread count. attd is NULL when p == 0. */
-void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, int B, int T, int D,
-                       int H, int G, float p, uint64_t seed);
+ * so results do not depend on the thread count. attd is NULL when p == 0.
+ * seg (NULL = plain causal attention over the whole row) is (B,T): seg[b*T+i] is the
+ * position in row b of the first key query i may see, so i attends to keys [seg[i], i]
+ * (block-diagonal causal attention: packed windows or documents that must not see each
+ * other). Within a row seg is non-decreasing and seg[i] <= i. */
+void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, const int *seg, int B,
+                       int T, int D, int H, int G, float p, uint64_t seed);
 /* dqkv[N,(H+2G)hd] = gradient of qkv; dout[N,D] is the gradient of out. scratch holds
  * ED_ATT_BLOCK*T floats for each of `threads` OpenMP threads (the loop uses no more). */
 void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const float *attd, int B, int T, int D, int H, int G, float p,
-                        int threads);
+                        const float *att, const float *attd, const int *seg, int B, int T, int D, int H, int G,
+                        float p, int threads);
 
 /* ---- residual.c ---- residual add and (inverted) dropout on a branch */
 /* mask[n] = 1 with probability 1-p (per-chunk streams of seed, thread-count independent). */

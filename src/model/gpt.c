@@ -135,7 +135,7 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     gpt_block_acts *b = &m->a.blocks[l];
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
     matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, B, T, D, H, H, p, s[0]);
+    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, NULL, B, T, D, H, H, p, s[0]);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
@@ -304,7 +304,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dproj = a->dbig;
         }
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
-        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
+        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL, NULL,
                            B, T, D, H, H, p, m->att_threads);
         matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,

@@ -291,19 +291,21 @@ static void test_gelu(void **state) {
 /* ---------------------------------------------------------------- attention */
 typedef struct {
     float *out, *att, *attd, *qkv, *R;
+    int *seg; /* NULL: plain causal; else block-diagonal windows (see attention_forward) */
     int B, T, D, H, KV;
     float p;
 } att_ctx;
 
 static double att_obj(void *pp) {
     att_ctx *c = pp;
-    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->B, c->T, c->D, c->H, c->KV, c->p, 99);
+    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->seg, c->B, c->T, c->D, c->H, c->KV, c->p, 99);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
 /* Naive double-precision causal attention, the definition written out: rows of
- * (H + 2 KV) hd, query head h reading key/value head h / (H / KV). */
-static void attention_naive(double *out, const float *qkv, int B, int T, int D, int H, int KV) {
+ * (H + 2 KV) hd, query head h reading key/value head h / (H / KV); query i sees keys
+ * [seg[i], i] (seg NULL: [0, i]). */
+static void attention_naive(double *out, const float *qkv, const int *seg, int B, int T, int D, int H, int KV) {
     int hd = D / H, ld = D + 2 * KV * hd;
     double *w = malloc((size_t)T * sizeof(double));
     for (int b = 0; b < B; b++)
@@ -312,17 +314,18 @@ static void attention_naive(double *out, const float *qkv, int B, int T, int D, 
                 const float *q = qkv + ((size_t)b * T + i) * ld + h * hd;
                 int ko = D + h / (H / KV) * hd, vo = ko + KV * hd;
                 double mx = -INFINITY, s = 0.0;
-                for (int j = 0; j <= i; j++) {
+                int lo = seg ? seg[(size_t)b * T + i] : 0;
+                for (int j = lo; j <= i; j++) {
                     const float *k = qkv + ((size_t)b * T + j) * ld + ko;
                     double a = 0.0;
                     for (int e = 0; e < hd; e++) a += (double)q[e] * k[e];
                     w[j] = a / sqrt((double)hd);
                     if (w[j] > mx) mx = w[j];
                 }
-                for (int j = 0; j <= i; j++) s += (w[j] = exp(w[j] - mx));
+                for (int j = lo; j <= i; j++) s += (w[j] = exp(w[j] - mx));
                 for (int e = 0; e < hd; e++) {
                     double y = 0.0;
-                    for (int j = 0; j <= i; j++)
+                    for (int j = lo; j <= i; j++)
                         y += w[j] / s * qkv[((size_t)b * T + j) * ld + vo + e];
                     out[((size_t)b * T + i) * D + h * hd + e] = y;
                 }
@@ -330,10 +333,21 @@ static void attention_naive(double *out, const float *qkv, int B, int T, int D, 
     free(w);
 }
 
-static void run_attention_check(int B, int T, int D, int H, int KV, float p, double bound) {
+/* seg_len > 0: each row is cut into windows of seg_len, seg_len + 7, seg_len, ... tokens
+ * (block-diagonal causal attention, the packed-window layout). */
+static void run_attention_check_seg(int B, int T, int D, int H, int KV, float p, double bound, int seg_len) {
     ed_rng r;
     ed_rng_seed(&r, 4, (uint64_t)T);
     att_ctx c = {.B = B, .T = T, .D = D, .H = H, .KV = KV, .p = p};
+    if (seg_len > 0) {
+        c.seg = malloc((size_t)B * T * sizeof(int));
+        for (int b = 0; b < B; b++)
+            for (int i = 0, start = 0, k = 0; i < T; i++) {
+                int len = seg_len + (k % 2) * 7;
+                if (i - start >= len) start = i, k++;
+                c.seg[(size_t)b * T + i] = start;
+            }
+    }
     size_t nq = (size_t)B * T * (D + 2 * KV * (D / H)), no = (size_t)B * T * D, na = (size_t)B * H * T * T;
     c.qkv = randn(nq, &r, 1.0f);
     c.R = randn(no, &r, 1.0f);
@@ -346,7 +360,7 @@ static void run_attention_check(int B, int T, int D, int H, int KV, float p, dou
     att_obj(&c);
     if (p == 0.0f) {
         double *ref = malloc(no * sizeof(double));
-        attention_naive(ref, c.qkv, B, T, D, H, KV);
+        attention_naive(ref, c.qkv, c.seg, B, T, D, H, KV);
         double num = 0.0, den = 0.0;
         for (size_t i = 0; i < no; i++) {
             num += (c.out[i] - ref[i]) * (c.out[i] - ref[i]);
@@ -359,7 +373,7 @@ static void run_attention_check(int B, int T, int D, int H, int KV, float p, dou
         size_t kept = 0, live = 0;
         for (int bh = 0; bh < B * H; bh++)
             for (int i = 0; i < T; i++)
-                for (int j = 0; j <= i; j++) {
+                for (int j = c.seg ? c.seg[(size_t)(bh / H) * T + i] : 0; j <= i; j++) {
                     size_t k = ((size_t)bh * T + i) * T + j;
                     live++;
                     if (c.attd[k] != 0.0f) {
@@ -371,11 +385,15 @@ static void run_attention_check(int B, int T, int D, int H, int KV, float p, dou
         printf("  attention dropout: dropped %.3f of %zu (p = %.2f)\n", frac, live, p);
         assert_true(fabs(frac - p) < 0.1);
     }
-    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, B, T, D, H, KV, p, threads);
+    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, c.seg, B, T, D, H, KV, p, threads);
     char what[64];
-    snprintf(what, sizeof what, "attention T=%d H=%d G=%d p=%.1f", T, H, KV, p);
+    snprintf(what, sizeof what, "attention T=%d H=%d G=%d p=%.1f seg %d", T, H, KV, p, seg_len);
     expect_small(what, fd_error(c.qkv, nq, dqkv, att_obj, &c, H_STEP), bound);
-    free(c.qkv), free(c.R), free(c.out), free(c.att), free(c.attd), free(dqkv), free(scratch);
+    free(c.qkv), free(c.R), free(c.out), free(c.att), free(c.attd), free(dqkv), free(scratch), free(c.seg);
+}
+
+static void run_attention_check(int B, int T, int D, int H, int KV, float p, double bound) {
+    run_attention_check_seg(B, T, D, H, KV, p, bound, 0);
 }
 
 static void test_attention(void **state) {
@@ -384,6 +402,10 @@ static void test_attention(void **state) {
     /* T > ED_ATT_BLOCK: several causal row blocks, the last one partial */
     run_attention_check(1, 2 * ED_ATT_BLOCK + 3, 8, 2, 2, 0.0f, 5e-3);
     run_attention_check(2, 7, 8, 2, 2, 0.3f, 5e-3);
+    /* packed windows (block-diagonal), across row blocks, with grouped heads and dropout */
+    run_attention_check_seg(2, 2 * ED_ATT_BLOCK + 3, 8, 2, 2, 0.0f, 5e-3, 23);
+    run_attention_check_seg(1, 2 * ED_ATT_BLOCK + 3, 8, 4, 2, 0.0f, 5e-3, 50);
+    run_attention_check_seg(2, 19, 8, 2, 1, 0.3f, 5e-3, 4);
 }
 
 /* Grouped-query attention: 2 query heads per key/value head, and multi-query (G = 1),

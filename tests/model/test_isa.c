@@ -152,15 +152,15 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     assert_non_null(gc);
     float *qkv = randn(&r, nq, 1.0f), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
     float *ad1 = malloc(na * 4), *ad2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
-    k->attention_forward(gc, ao1, a1, ad1, qkv, B, T, D, H, H, 0.1f, 5);
-    b->attention_forward(gc, ao2, a2, ad2, qkv, B, T, D, H, H, 0.1f, 5);
+    k->attention_forward(gc, ao1, a1, ad1, qkv, NULL, B, T, D, H, H, 0.1f, 5);
+    b->attention_forward(gc, ao2, a2, ad2, qkv, NULL, B, T, D, H, H, 0.1f, 5);
     expect_close("attention out", ao1, ao2, no, TOL);
     expect_close("attention probs", a1, a2, na, TOL);
     for (size_t i = 0; i < na; i++) assert_true((ad1[i] == 0.0f) == (ad2[i] == 0.0f));
     float *dy = randn(&r, no, 1.0f), *dq1 = malloc(nq * 4), *dq2 = malloc(nq * 4);
     float *scratch = malloc((size_t)64 * T * 4 * 64); /* up to 64 OpenMP threads */
-    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, B, T, D, H, H, 0.1f, 1);
-    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, B, T, D, H, H, 0.1f, 1);
+    k->attention_backward(gc, dq1, scratch, dy, qkv, a2, ad2, NULL, B, T, D, H, H, 0.1f, 1);
+    b->attention_backward(gc, dq2, scratch, dy, qkv, a2, ad2, NULL, B, T, D, H, H, 0.1f, 1);
     expect_close("attention dqkv", dq1, dq2, nq, TOL);
     free(qkv), free(a1), free(a2), free(ad1), free(ad2), free(ao1), free(ao2), free(dy), free(dq1), free(dq2);
     free(scratch);
@@ -192,13 +192,13 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
         b->rope_backward(q2, tab, tab + T * half, B, T, H + G, hd, ld);
         expect_close("rope backward", q1, q2, nq, TOL);
         float *a1 = malloc(na * 4), *a2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
-        k->attention_forward(gc, ao1, a1, NULL, q2, B, T, D, H, G, 0.0f, 5);
-        b->attention_forward(gc, ao2, a2, NULL, q2, B, T, D, H, G, 0.0f, 5);
+        k->attention_forward(gc, ao1, a1, NULL, q2, NULL, B, T, D, H, G, 0.0f, 5);
+        b->attention_forward(gc, ao2, a2, NULL, q2, NULL, B, T, D, H, G, 0.0f, 5);
         expect_close("gqa attention out", ao1, ao2, no, TOL);
         float *dy = randn(&r, no, 1.0f), *scr = malloc((size_t)64 * T * 4 * 64);
-        k->attention_backward(gc, q1, scr, dy, q2, a2, NULL, B, T, D, H, G, 0.0f, 1);
+        k->attention_backward(gc, q1, scr, dy, q2, a2, NULL, NULL, B, T, D, H, G, 0.0f, 1);
         float *dq2 = malloc(nq * 4);
-        b->attention_backward(gc, dq2, scr, dy, q2, a2, NULL, B, T, D, H, G, 0.0f, 1);
+        b->attention_backward(gc, dq2, scr, dy, q2, a2, NULL, NULL, B, T, D, H, G, 0.0f, 1);
         expect_close("gqa attention dqkv", q1, dq2, nq, TOL);
         free(tab), free(q1), free(q2), free(a1), free(a2), free(ao1), free(ao2), free(dy), free(scr), free(dq2);
 

@@ -32,5 +32,10 @@ int ed_inspect(const ed_options *o, const ed_dist *d);
 int ed_prepare(const ed_options *o, const ed_dist *d);
 /* `expert-dist verify`: every check of the prepared file o->data_file (ed_prepared_verify). */
 int ed_verify(const ed_options *o, const ed_dist *d);
+/* `expert-dist calibrate`: rank 0 measures the MFU reference (ed_gemm_peak_gflops: the
+ * per-core GEMM peak with every core busy) of each backend x precision (or those given by
+ * --gemm / --precision) and stores it in the measurement cache (expert/gemm_cache.h),
+ * where train finds it. Run it on an idle machine. */
+int ed_calibrate(const ed_options *o, const ed_dist *d);
 
 #endif

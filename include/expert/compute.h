@@ -25,7 +25,7 @@
 
 #include <stddef.h>
 
-typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN } ed_gemm_backend;
+typedef enum { ED_GEMM_AUTO = 0, ED_GEMM_OPENBLAS, ED_GEMM_ONEDNN, ED_GEMM_N } ed_gemm_backend;
 typedef enum { ED_PREC_FP32 = 0, ED_PREC_BF16, ED_PREC_FP16 } ed_precision;
 /* Their names, index = enum value, NULL-terminated (the --gemm / --precision choices). */
 extern const char *const ed_gemm_backend_names[];
@@ -39,6 +39,7 @@ typedef struct {
     int blas_core_low;   /* 1 when that core is far below the CPU's ISA (see machine.c) */
     int have_onednn;     /* this build links oneDNN */
     char onednn_isa[32]; /* the highest ISA oneDNN will use, e.g. "avx2", "avx512_core_amx" */
+    char onednn_version[32]; /* "3.5.3" ("" without oneDNN): part of the measurement cache's key */
     int bf16_native;     /* oneDNN offers a non-reference bf16 matmul on this CPU */
     int fp16_native;     /* ... and an fp16 one */
 } ed_machine;
@@ -78,5 +79,13 @@ const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
  * A named backend is returned unchanged. Deterministic: it never times anything, so a run
  * and its resume make the same choice. */
 ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m);
+
+/* The MFU reference (gemm_peak.c): GFLOPS of ONE thread multiplying 512 x 512 x 512
+ * products with backend b (resolved) at precision p while `threads` threads do the same at
+ * once (a busy node), the slowest thread's best round over about `seconds`. A rank of T
+ * threads can reach T times this. -1 with msg when the backend is not in this build.
+ * Not collective; uses `threads` OpenMP threads. */
+double ed_gemm_peak_gflops(ed_gemm_backend b, ed_precision p, int threads, double seconds, char *msg,
+                           size_t msg_len);
 
 #endif

@@ -118,6 +118,7 @@ typedef struct {
     float ref_gflops;              /* per-rank reference GFLOPS for the MFU column;
                                       0 = $ED_REF_GFLOPS or measured at start */
     ed_gemm_backend gemm;          /* auto | openblas | onednn */
+    int gemm_cache;                /* read/write the measurement cache (expert/gemm_cache.h) */
     ed_precision precision;        /* fp32 | bf16 | fp16 */
     float loss_scale_init;         /* fp16: the loss scaler's first scale, 65536 (2^16) */
     long loss_scale_growth_interval; /* fp16: clean steps before the scale doubles, 2000 */
@@ -167,6 +168,7 @@ typedef enum {
     ED_CMD_IMPORT = 1 << 5,
     ED_CMD_EXPORT = 1 << 6,
     ED_CMD_VERIFY = 1 << 7,
+    ED_CMD_CALIBRATE = 1 << 8,
 } ed_command;
 
 /* ED_OPT_CHOICE: an enumeration. The field is an enum (int-sized) and the row names its

@@ -41,6 +41,10 @@ void ed_progress_print(FILE *f, const ed_progress *p, int tty, int final);
  * gives every rank a pseudo-terminal even when its own output goes to a file, so
  * isatty() cannot be trusted under it). The one rule for every command that draws one. */
 int ed_progress_bar_wanted(FILE *f);
+/* An MFU for people: "25.6%", "?" when unknown (< 0), and ">100%?" above 1: no run
+ * multiplies faster than the reference peak, so a figure above it says the reference is
+ * too low (measured on a busy machine), not that the run is fast. */
+void ed_mfu_format(double mfu, char *buf, size_t len);
 /* "1h02m", "3m05s", "12s" */
 void ed_format_duration(double seconds, char *buf, size_t len);
 /* Model FLOPs per trained token at sequence length T (forward + backward):

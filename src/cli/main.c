@@ -47,13 +47,18 @@ static const command COMMANDS[] = {
     {"verify", ed_verify, "expert-dist verify DATA.h5", ED_CMD_VERIFY,
      "Check every token and document boundary of a prepared token file (train checks\n"
      "only the windows it uses)."},
+    {"calibrate", ed_calibrate, "expert-dist calibrate [-t N] [--gemm B] [--precision P]", ED_CMD_CALIBRATE,
+     "Measure this CPU's GEMM peak per core (every core busy) for each backend and\n"
+     "precision, the MFU reference of train, and store it in the measurement cache\n"
+     "($XDG_CACHE_HOME/expert-dist/gemm.tsv, default ~/.cache/expert-dist/). Run it on an\n"
+     "idle machine: train otherwise measures the reference once at its start, busy or not."},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
 static void print_help(const command *c) {
     printf("usage: %s\n       mpirun -n N %s\n\n%s\n", c->usage, c->usage, c->about);
     if (c->id == ED_CMD_TRAIN)
-        printf("\ncommands: train (default), eval, generate, import, export, inspect, prepare, verify; `expert-dist COMMAND --help` for each.\n");
+        printf("\ncommands: train (default), eval, generate, import, export, inspect, prepare, verify, calibrate; `expert-dist COMMAND --help` for each.\n");
     printf("\ngeneral options:\n"
            "  -c, --config FILE                INI file of `option = value` lines (same names as the flags)\n"
            "  -h, --help                       this help\n"
@@ -99,7 +104,7 @@ static int convert_positionals(const command *c, ed_options *o, const ed_args *a
 
 /* Positional arguments: CHECKPOINT then FILE/PROMPT for the model commands; none for train. */
 static int take_positionals(const command *c, ed_options *o, const ed_args *a, ed_error *err) {
-    int is_train = c->id == ED_CMD_TRAIN || c->id == ED_CMD_PREPARE;
+    int is_train = c->id == ED_CMD_TRAIN || c->id == ED_CMD_PREPARE || c->id == ED_CMD_CALIBRATE;
     if (c->id == ED_CMD_VERIFY) {
         if (a->n_positional > 1) return ed_fail(err, "unexpected argument '%s' (usage: expert-dist verify DATA.h5)", a->positional[1]);
         if (a->n_positional == 1) return ed_options_set(o, "data-file", a->positional[0], err);
@@ -107,7 +112,7 @@ static int take_positionals(const command *c, ed_options *o, const ed_args *a, e
     }
     int max = is_train ? 0 : c->id == ED_CMD_INSPECT ? 1 : 2;
     if (a->n_positional > max && is_train)
-        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, import, export, inspect, prepare, verify; see --help)",
+        return ed_fail(err, "unexpected argument '%s' (commands: train, eval, generate, import, export, inspect, prepare, verify, calibrate; see --help)",
                        a->positional[max]);
     if (a->n_positional > max)
         return ed_fail(err, "unexpected argument '%s' (see expert-dist %s --help)", a->positional[max], c->name);

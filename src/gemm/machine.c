@@ -9,6 +9,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#ifdef ED_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "expert/common.h"
 #include "expert/compute.h"
@@ -68,6 +71,10 @@ void ed_machine_probe(ed_machine *m) {
     if (d) {
         m->have_onednn = 1;
         snprintf(m->onednn_isa, sizeof m->onednn_isa, "%s", ed_onednn_isa_name());
+#ifdef ED_HAVE_ONEDNN
+        const dnnl_version_t *v = dnnl_version();
+        snprintf(m->onednn_version, sizeof m->onednn_version, "%d.%d.%d", v->major, v->minor, v->patch);
+#endif
         m->bf16_native = ed_onednn_native(d, ED_PREC_BF16);
         m->fp16_native = ed_onednn_native(d, ED_PREC_FP16);
         ed_onednn_free(d);
@@ -105,12 +112,13 @@ void ed_machine_describe(const ed_machine *m, char *buf, size_t len) {
 const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len) {
     if (!m->blas_core_low) return NULL;
     const char *env = getenv("OPENBLAS_CORETYPE");
+    /* No advice to set OPENBLAS_CORETYPE: a user's environment may pin it for reasons of
+     * its own, and --gemm auto measures whatever it gives. */
     snprintf(buf, len,
-             "warning: OpenBLAS uses its '%s' kernels on this %s CPU%s%s%s: GEMMs run several times slower "
-             "than the CPU can; use --gemm onednn%s, or set OPENBLAS_CORETYPE=%s",
+             "warning: OpenBLAS uses its '%s' kernels on this %s CPU%s%s%s: its GEMMs may run several times "
+             "slower than the CPU can; --gemm auto measures both backends and takes the faster%s",
              m->blas_core, m->avx512 ? "AVX-512" : "AVX2", env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "",
-             env ? ")" : "", m->have_onednn ? "" : " (needs a build with libdnnl-dev)",
-             m->avx512 ? "SkylakeX" : "Haswell");
+             env ? ")" : "", m->have_onednn ? "" : " (oneDNN needs a build with libdnnl-dev)");
     return buf;
 }
 

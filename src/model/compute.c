@@ -48,44 +48,101 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
     return (big + (size_t)omp_get_max_threads() * att) * es + 64;
 }
 
-double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
-    const ed_model_config *c = &m->cfg;
-    const int N = B * T, D = c->d_model, FF = c->d_ff;
-    const int V = c->vocab_size;
+/* The Linear-layer and head products of one (N rows) training step: forward and both
+ * backward products, through g. Inputs stay constant and every product overwrites o:
+ * values cannot drift into denormals or infinities over the repetitions. Returns the
+ * FLOPs done. x, w, o sized by products_alloc. */
+typedef struct {
+    int N, D, V, lin[4][2];
+    size_t nx, nw, no;
+    float *x, *w, *o;
+} products;
+
+static void products_init(products *pr, const ed_model_config *c, int N) {
+    const int D = c->d_model, FF = c->d_ff, QKV = gpt_qkv_width(c), MLP = gpt_mlp_width(c);
     /* (in, out) of the Linear layers of one block, then the tied head (in chunks of rows
      * as the engine runs it under recomputation: the same products either way). */
-    const int QKV = gpt_qkv_width(c), MLP = gpt_mlp_width(c);
     const int lin[4][2] = {{D, QKV}, {D, D}, {D, MLP}, {FF, D}};
-    int maxw = QKV * D > MLP * D ? QKV * D : MLP * D;
-    if ((long)V * D > maxw) maxw = V * D;
+    memcpy(pr->lin, lin, sizeof lin);
+    pr->N = N, pr->D = D, pr->V = c->vocab_size;
+    size_t maxw = (size_t)(QKV > MLP ? QKV : MLP) * D;
+    if ((size_t)pr->V * D > maxw) maxw = (size_t)pr->V * D;
     int big = QKV > MLP ? QKV : MLP;
-    if (V > big) big = V;
-    /* Inputs stay constant and every product overwrites o: values cannot drift into
-     * denormals or infinities over the repetitions. */
-    size_t nx = (size_t)N * big, no = nx > (size_t)maxw ? nx : (size_t)maxw;
-    float *x = ed_alloc_floats(nx), *w = ed_alloc_floats((size_t)maxw), *o = ed_alloc_floats(no);
-    for (size_t i = 0; i < nx; i++) x[i] = 0.001f * (float)(i % 97);
-    for (size_t i = 0; i < (size_t)maxw; i++) w[i] = 0.001f * (float)(i % 89);
+    if (pr->V > big) big = pr->V;
+    pr->nx = (size_t)N * big, pr->nw = maxw, pr->no = pr->nx > maxw ? pr->nx : maxw;
+    pr->x = ed_alloc_floats(pr->nx), pr->w = ed_alloc_floats(pr->nw), pr->o = ed_alloc_floats(pr->no);
+    for (size_t i = 0; i < pr->nx; i++) pr->x[i] = 0.001f * (float)(i % 97);
+    for (size_t i = 0; i < pr->nw; i++) pr->w[i] = 0.001f * (float)(i % 89);
+}
+
+static void products_free(products *pr) { free(pr->x), free(pr->w), free(pr->o); }
+
+static double products_run(ed_gemm_ctx *g, const products *pr) {
+    const int N = pr->N, D = pr->D, V = pr->V;
+    float *x = pr->x, *w = pr->w, *o = pr->o;
+    double flops = 0.0;
+    for (int l = 0; l < 4; l++) {
+        int C = pr->lin[l][0], OC = pr->lin[l][1];
+        ed_gemm(g, 0, 1, N, OC, C, 1.0f, x, C, w, C, 0.0f, o, OC); /* out = x w^T */
+        ed_gemm(g, 0, 0, N, C, OC, 1.0f, x, OC, w, C, 0.0f, o, C); /* dx = dy w */
+        ed_gemm(g, 1, 0, OC, C, N, 1.0f, x, OC, x, C, 0.0f, o, C); /* dw = dy^T x */
+        flops += 6.0 * N * (double)C * OC;
+    }
+    int rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
+    ed_gemm(g, 0, 1, rows, V, D, 1.0f, x, D, w, D, 0.0f, o, V);
+    ed_gemm(g, 0, 0, rows, D, V, 1.0f, x, V, w, D, 0.0f, o, D);
+    ed_gemm(g, 1, 0, V, D, rows, 1.0f, x, V, x, D, 0.0f, o, D);
+    return flops + 6.0 * rows * (double)V * D;
+}
+
+double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
+    products pr;
+    products_init(&pr, &m->cfg, B * T);
     int saved = ed_blas_serial_begin();
     double flops = 0.0, t0 = 0.0;
     for (int round = 0;; round++) {
         if (round == 1) t0 = ed_now(), flops = 0.0; /* round 0: warm-up (primitive creation) */
-        for (int l = 0; l < 4; l++) {
-            int C = lin[l][0], OC = lin[l][1];
-            ed_gemm(m->gemm, 0, 1, N, OC, C, 1.0f, x, C, w, C, 0.0f, o, OC); /* out = x w^T */
-            ed_gemm(m->gemm, 0, 0, N, C, OC, 1.0f, x, OC, w, C, 0.0f, o, C); /* dx = dy w */
-            ed_gemm(m->gemm, 1, 0, OC, C, N, 1.0f, x, OC, x, C, 0.0f, o, C); /* dw = dy^T x */
-            flops += 6.0 * N * (double)C * OC;
-        }
-        int rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
-        ed_gemm(m->gemm, 0, 1, rows, V, D, 1.0f, x, D, w, D, 0.0f, o, V);
-        ed_gemm(m->gemm, 0, 0, rows, D, V, 1.0f, x, V, w, D, 0.0f, o, D);
-        ed_gemm(m->gemm, 1, 0, V, D, rows, 1.0f, x, V, x, D, 0.0f, o, D);
-        flops += 6.0 * rows * (double)V * D;
+        flops += products_run(m->gemm, &pr);
         if (round >= 1 && ed_now() - t0 >= seconds) break;
     }
     double dt = ed_now() - t0;
     ed_blas_serial_end(saved);
-    free(x), free(w), free(o);
+    products_free(&pr);
     return dt > 0 ? flops / dt / 1e9 : 0.0;
+}
+
+int ed_gpt_gemm_compare_rows(int B, int T) {
+    int N = B * T;
+    return N < 512 ? N : 512;
+}
+
+void ed_gpt_gemm_compare(const ed_gpt *m, int B, int T, ed_precision p, double gflops[ED_GEMM_N]) {
+    ed_gemm_ctx *g[ED_GEMM_N] = {0};
+    double best[ED_GEMM_N] = {0};
+    for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0);
+    products pr;
+    products_init(&pr, &m->cfg, ed_gpt_gemm_compare_rows(B, T));
+    int saved = ed_blas_serial_begin();
+    /* Rounds alternate between the backends, so a burst of load from another process
+     * hits both; the best round of each counts. Round 0 is the warm-up (oneDNN creates
+     * its primitives). At least 3 timed rounds each and 30 ms in all, at most 0.5 s
+     * (then at least one round each). */
+    double t_start = ed_now();
+    for (int round = 0;; round++) {
+        for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
+            if (!g[b]) continue;
+            double t0 = ed_now();
+            double flops = products_run(g[b], &pr);
+            double dt = ed_now() - t0;
+            if (round > 0 && dt > 0 && flops / dt / 1e9 > best[b]) best[b] = flops / dt / 1e9;
+        }
+        double spent = ed_now() - t_start;
+        if (round >= 1 && (spent >= 0.5 || (round >= 3 && spent >= 0.03))) break;
+    }
+    ed_blas_serial_end(saved);
+    products_free(&pr);
+    for (int b = 0; b < ED_GEMM_N; b++) {
+        gflops[b] = best[b];
+        ed_gemm_ctx_free(g[b]);
+    }
 }

@@ -24,6 +24,7 @@
 #define P ED_CMD_PREPARE
 #define X (ED_CMD_IMPORT | ED_CMD_EXPORT)
 #define V ED_CMD_VERIFY
+#define K ED_CMD_CALIBRATE
 /* The ckpt column: for which commands a checkpoint's stored value replaces the flag.
  * SHAPE: the model, its windows and its tokenizer — whatever opens the checkpoint must
  *        build the same model and read text the way it was trained;
@@ -130,7 +131,7 @@ static const ed_option_spec TABLE[] = {
     CHOICE("on-nan", on_nan, ed_nan_policy_names, 0, "loop", T, STORED, "on a NaN/Inf loss or gradient: drop the update, or exit 1"),
     /* system */
     ROW("seed", ED_OPT_U64, seed, 's', "system", T|E|G, T|I, "seed of weight init, shuffling, dropout and generate's sampling"),
-    ROW("threads", ED_OPT_INT, threads, 't', "system", T|E|G|P, STORED, "threads per rank (0 = cores on the node / ranks on the node)"),
+    ROW("threads", ED_OPT_INT, threads, 't', "system", T|E|G|P|K, STORED, "threads per rank (0 = cores on the node / ranks on the node)"),
     ROW("bucket-mb", ED_OPT_SIZE, bucket_mb, 0, "system", T, STORED, "gradient allreduce bucket size in MB"),
     CHOICE("grad-comm", grad_comm, ed_grad_comm_names, 0, "system", T, STORED,
            "gradients on the wire: bf16 halves the allreduce bytes (summed in fp32)"),
@@ -144,11 +145,16 @@ static const ed_option_spec TABLE[] = {
     ROW("debug-exit-step", ED_OPT_LONG, debug_exit_step, 0, "system", T, ONCE, "debug: ... at this global step (0 = off)"),
     ROW("debug-inf-step", ED_OPT_LONG, debug_inf_step, 0, "system", T, ONCE,
         "debug: the last rank's gradients of step N become Inf before the allreduce (0 = off)"),
-    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V, STORED, "print only the final summary and errors"),
+    ROW("quiet", ED_OPT_BOOL, quiet, 'q', "system", T|E|G|P|X|V|K, STORED, "print only the final summary and errors"),
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
-        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else measured at start)"),
-    CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G, STORED, "GEMM backend (auto: see docs/design.md)"),
-    CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G, STORED,
+        "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else the calibrated per-core GEMM peak x threads)"),
+    CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G|K, STORED,
+           "GEMM backend; auto: train measures each at the step's shapes and takes the fastest (eval and generate "
+           "guess, docs/design.md)"),
+    ROW("gemm-cache", ED_OPT_BOOL, gemm_cache, 0, "system", T, STORED,
+        "keep --gemm auto's measurements and the MFU reference in $XDG_CACHE_HOME/expert-dist/gemm.tsv "
+        "(default ~/.cache/expert-dist/); off: measure at every start, store nothing"),
+    CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G|K, STORED,
            "GEMM precision: bf16 / fp16 = bf16 / fp16 inputs, fp32 accumulation (emulated where the CPU has no "
            "such matmul); fp16 trains with dynamic loss scaling"),
     ROW("loss-scale-init", ED_OPT_FLOAT, loss_scale_init, 0, "system", T, STORED,
@@ -329,6 +335,7 @@ void ed_options_defaults(ed_options *o) {
     strcpy(o->checkpoint_dir, "checkpoints");
     o->on_nan = ED_NAN_SKIP;
     o->gemm = ED_GEMM_AUTO;
+    o->gemm_cache = 1;
     o->precision = ED_PREC_FP32;
     o->loss_scale_init = 65536.0f;
     o->loss_scale_growth_interval = 2000;

@@ -278,7 +278,7 @@ static void doc_value(const ed_options *o, const ed_option_spec *s, char *buf, s
 void ed_options_help_markdown(FILE *f) {
     static const char *const presets[] = {"tiny", "small", "seed"};
     static const char *const commands[] = {"train", "eval", "generate", "inspect", "prepare", "import", "export",
-                                           "verify"};
+                                           "verify", "calibrate"};
     ed_options p[3];
     ed_error err;
     for (int i = 0; i < 3; i++) ed_options_defaults(&p[i]), ed_options_preset(&p[i], presets[i], &err);
@@ -294,7 +294,7 @@ void ed_options_help_markdown(FILE *f) {
             if (s->short_name) snprintf(opt, sizeof opt, "`-%c, --%s%s`", s->short_name, s->name, arg_of(s));
             else snprintf(opt, sizeof opt, "`--%s%s`", s->name, arg_of(s));
             cmds[0] = '\0';
-            for (int c = 0; c < 8; c++)
+            for (int c = 0; c < (int)(sizeof commands / sizeof *commands); c++)
                 if (s->commands & (1u << c))
                     snprintf(cmds + strlen(cmds), sizeof cmds - strlen(cmds), "%s%s", cmds[0] ? ", " : "", commands[c]);
             doc_value(&p[0], s, def, sizeof def);

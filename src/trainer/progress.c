@@ -45,14 +45,20 @@ double ed_ref_gflops(float flag) {
     return 0.0;
 }
 
+void ed_mfu_format(double mfu, char *buf, size_t len) {
+    if (!(mfu >= 0))
+        snprintf(buf, len, "?");
+    else if (mfu > 1.0)
+        snprintf(buf, len, ">100%%?");
+    else
+        snprintf(buf, len, "%.1f%%", 100.0 * mfu);
+}
+
 void ed_progress_format(const ed_progress *p, char *buf, size_t len) {
     char el[32], eta[32], mfu[32], scale[64] = "";
     ed_format_duration(p->elapsed, el, sizeof el);
     ed_format_duration(p->eta, eta, sizeof eta);
-    if (p->mfu >= 0)
-        snprintf(mfu, sizeof mfu, "%.1f%%", 100.0 * p->mfu);
-    else
-        snprintf(mfu, sizeof mfu, "?");
+    ed_mfu_format(p->mfu, mfu, sizeof mfu);
     if (p->loss_scale > 0) snprintf(scale, sizeof scale, " scale %.10g skipped %ld", p->loss_scale, p->scale_skipped);
     snprintf(buf, len,
              "epoch %d/%d step %ld/%ld loss %.4f lr %.2e gnorm %.3f%s tok/s %.0f mfu %s elapsed %s eta %s",

@@ -59,6 +59,13 @@ static void log_row(ed_trainer *t, loop_clock *c) {
                   .loss_scale = st->scaler.scale > 0 ? st->scaler.scale : NAN,
                   .scale_skipped = (double)st->scaler.skipped};
     ed_log_row(&t->hist, &t->metrics, &row);
+    if (row.mfu > 1.0 && !t->timing.mfu_warned && t->d->rank == 0) {
+        t->timing.mfu_warned = 1;
+        fprintf(stderr, "warning: MFU %.0f%% is above 100%% of the reference %.1f GFLOPS/rank (%s): the reference "
+                        "is too low, likely measured on a busy machine; run `expert-dist calibrate` on an idle "
+                        "machine or give --ref-gflops (the progress line shows mfu >100%%?)\n",
+                100.0 * row.mfu, t->timing.ref_gflops, t->timing.ref_source);
+    }
     st->log_loss_sum = 0.0;
     st->log_count = 0;
     c->log_t0 = now;
@@ -245,7 +252,8 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
     double secs = timed ? m->step_seconds : m->first_seconds, comm = timed ? m->comm_seconds : m->first_comm;
     double toks = (double)(timed ? m->tokens_run : m->first_tokens);
     double tok_s = secs > 0 ? toks / secs : 0.0;
-    double mfu = mfu_at(t, tok_s);
+    char mfu_text[32];
+    ed_mfu_format(mfu_at(t, tok_s), mfu_text, sizeof mfu_text);
     double wait = secs > 0 ? comm / secs : 0.0;
     char el[32], all[64] = "", where[64];
     ed_format_duration(mine, el, sizeof el);
@@ -256,8 +264,8 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
     }
     ed_train_state_where(&t->st, where, sizeof where);
     printf("%s: %ld steps in %s (%sglobal step %ld, %s), %.0f tokens/s on %d rank(s) x %d thread(s), "
-           "mfu %.1f%% of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
-           how, m->steps_run, el, all, t->st.global_step, where, tok_s, t->d->world, t->threads, 100.0 * mfu,
+           "mfu %s of %.0f GFLOPS/rank, allreduce wait %.1f%% of step time (%ld/%ld buckets overlapped)",
+           how, m->steps_run, el, all, t->st.global_step, where, tok_s, t->d->world, t->threads, mfu_text,
            m->ref_gflops, 100.0 * wait, t->sync.n_launched, t->sync.n_total);
     if (isfinite(t->st.best_val_loss)) {
         if (t->o->best_metric == ED_BEST_VAL_LOSS)
@@ -381,7 +389,9 @@ static int run(ed_trainer *t, ed_error *err) {
 static void print_compute_warnings(const ed_trainer *t) {
     char buf[512];
     int blas = ed_gpt_backend(t->model) == ED_GEMM_OPENBLAS;
-    if (blas && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
+    /* auto measured OpenBLAS faster than oneDNN here: its core is no reason to warn */
+    int chosen = t->o->gemm == ED_GEMM_OPENBLAS || !t->mach.have_onednn;
+    if (blas && chosen && ed_machine_blas_warning(&t->mach, buf, sizeof buf)) fprintf(stderr, "%s\n", buf);
     ed_precision p = t->o->precision;
     if (p == ED_PREC_FP32 || ed_gpt_half_native(t->model)) return;
     const char *name = ed_precision_names[p], *var = ed_precision_emulate_var(p);
@@ -476,8 +486,8 @@ static void print_header(const ed_trainer *t) {
     char mach[256], gemm[256];
     ed_machine_describe(&t->mach, mach, sizeof mach);
     ed_gpt_compute_describe(t->model, gemm, sizeof gemm);
-    printf("# gemm: %s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, mach, t->timing.ref_gflops,
-           t->timing.ref_measured ? "measured at start" : "given");
+    printf("# gemm: %s%s%s; %s; MFU reference %.1f GFLOPS/rank (%s)\n", gemm, t->gemm_note[0] ? "; " : "",
+           t->gemm_note, mach, t->timing.ref_gflops, t->timing.ref_source);
     fflush(stdout);
 }
 

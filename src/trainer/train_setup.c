@@ -387,13 +387,7 @@ static void setup_run_totals(ed_trainer *t) {
         t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->timing.flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
-    /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
-     * (all ranks measure at once, sharing the node as they will while training). */
-    t->timing.ref_gflops = ed_ref_gflops(o->ref_gflops);
-    if (t->timing.ref_gflops <= 0.0 && !o->dry_run) {
-        t->timing.ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);
-        t->timing.ref_measured = 1;
-    }
+    trainer_mfu_reference(t); /* collective */
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])
         snprintf(t->history_path, sizeof t->history_path, "%s", o->history_file);
@@ -427,7 +421,7 @@ int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error
      * run another number of steps and hang the others at the end of its epoch. */
     if (trainer_check_consistent(t, err) != 0) return -1;
 
-    if (setup_model(t, err) != 0) return -1;
+    if (setup_model(t, err) != 0 || trainer_pick_gemm(t, err) != 0) return -1;
     setup_batches(t);
     if (t->resume_path[0]) report_resume(t);
     setup_run_totals(t);

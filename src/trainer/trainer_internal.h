@@ -32,7 +32,9 @@ typedef struct {
 /* Measurements, not state: they do not change results and are not saved. */
 typedef struct {
     double flops_per_token, ref_gflops;
-    int ref_measured;     /* ref_gflops was measured at start (not given) */
+    int ref_measured;     /* ref_gflops was measured at start (not given, not cached) */
+    char ref_source[ED_PATH_MAX + 160]; /* where ref_gflops came from, for the banner */
+    int mfu_warned;       /* rank 0 said once that an MFU above 100% means a low reference */
     long steps_run;       /* steps taken by this process */
     double step_seconds;  /* wall time inside steps 2..steps_run (the first is warm-up) */
     double comm_seconds;  /* ... of which blocked in gradient buckets, scalar allreduce, ZeRO allgather */
@@ -59,6 +61,7 @@ typedef struct {
     int verbose; /* rank 0 and not --quiet */
     int tty;     /* rank 0's stdout is a terminal */
     ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
+    char gemm_note[ED_PATH_MAX + 256]; /* --gemm auto: what was measured and picked (banner) */
     char history_path[ED_PATH_MAX + 16];
     char log_path[ED_PATH_MAX + 16]; /* <checkpoint-dir>/train.log: output after a lost terminal */
     char *config_json;
@@ -109,6 +112,14 @@ typedef struct {
 /* train_setup.c */
 int trainer_setup(ed_trainer *t, const ed_options *o, const ed_dist *d, ed_error *err);
 void trainer_free(ed_trainer *t);
+
+/* train_compute.c. Collective. trainer_pick_gemm: --gemm auto measures (or reads from
+ * the measurement cache) each backend at the run's shapes and switches the model to the
+ * fastest, the same on every rank (gemm_note says what and why). trainer_mfu_reference:
+ * timing.ref_gflops given, cached (expert-dist calibrate), or measured now and cached;
+ * timing.ref_source says which. */
+int trainer_pick_gemm(ed_trainer *t, ed_error *err);
+void trainer_mfu_reference(ed_trainer *t);
 
 /* train_consistency.c: collective; every rank holds rank 0's options, tokenizer and token
  * streams, else -1 on every rank with err naming the rank, host and file. */

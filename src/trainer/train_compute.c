@@ -1,0 +1,147 @@
+/* train_compute.c — what the trainer multiplies with, decided by measurement: `--gemm auto`
+ * (the backend that is fastest at this run's shapes) and the MFU reference (the per-core
+ * GEMM peak of this CPU), each read from the measurement cache (expert/gemm_cache.h) when
+ * this machine has measured it before, else measured now and stored.
+ *
+ * Both are collective and agreed: every rank measures (or reads) at once, as the ranks of
+ * a node share it while training, and the figures are reduced, so every rank takes the
+ * same backend even when the nodes' CPUs differ (the pick is the backend whose slowest
+ * rank is fastest: a step waits for its slowest rank). One rank per node writes the cache
+ * (nodes may keep their own, or share one through a common home: the records are keyed
+ * by CPU model). */
+#include <stdio.h>
+#include <string.h>
+
+#include "expert/gemm_cache.h"
+#include "expert/progress.h"
+#include "trainer_internal.h"
+
+/* The cache file, or NULL when --gemm-cache off or no home to keep it in. */
+static const char *cache_path(const ed_trainer *t, char *buf, size_t len) {
+    if (!t->o->gemm_cache || ed_gemm_cache_path(buf, len) != 0) return NULL;
+    return buf;
+}
+
+/* A damaged cache file warns once per node (its first rank), never fails. */
+static void cache_warn(const ed_trainer *t, const char *warn) {
+    if (warn[0] && t->d->local_rank == 0) fprintf(stderr, "warning: %s\n", warn);
+}
+
+/* What a `gemm` record is measured at: precision (and whether its emulation was forced),
+ * threads per rank, the product shapes. */
+static void gemm_what(const ed_trainer *t, char *buf, size_t len) {
+    const ed_model_config *c = ed_gpt_config(t->model);
+    ed_precision p = t->o->precision;
+    snprintf(buf, len, "precision=%s%s threads=%d arch=%s D=%d H=%d KV=%d FF=%d V=%d rows=%d",
+             ed_precision_names[p], ed_precision_emulation_forced(p) ? " (emulation forced)" : "", t->threads,
+             ed_arch_names[c->arch], c->d_model, c->n_heads, c->n_kv_heads, c->d_ff, c->vocab_size,
+             ed_gpt_gemm_compare_rows(t->o->batch_size, t->o->max_length - 1));
+}
+
+int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
+    const ed_options *o = t->o;
+    t->gemm_note[0] = '\0';
+    if (o->gemm != ED_GEMM_AUTO) return 0;
+    if (o->dry_run) { /* nothing runs: the rule's guess is enough (ed_gemm_backend_resolve) */
+        snprintf(t->gemm_note, sizeof t->gemm_note, "auto: guessed, not measured (--dry-run)");
+        return 0;
+    }
+    char path[ED_PATH_MAX], machine[512], what[256], warn[ED_PATH_MAX + 128] = "";
+    const char *file = cache_path(t, path, sizeof path);
+    ed_gemm_cache_machine_key(&t->mach, machine, sizeof machine);
+    gemm_what(t, what, sizeof what);
+    double gf[ED_GEMM_N] = {0};
+    ed_gemm_cache_rec rec;
+    int cached = file && ed_gemm_cache_find(file, "gemm", machine, what, &rec, warn, sizeof warn);
+    cache_warn(t, warn);
+    for (int b = ED_GEMM_OPENBLAS; cached && b < ED_GEMM_N; b++)
+        if (ed_gemm_cache_value(&rec, ed_gemm_backend_names[b], &gf[b]) != 0) cached = 0; /* another build's */
+    if (!cached) {
+        ed_gpt_gemm_compare(t->model, o->batch_size, o->max_length - 1, o->precision, gf);
+        if (file && t->d->local_rank == 0) {
+            char values[256] = "";
+            for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
+                snprintf(values + strlen(values), sizeof values - strlen(values), "%s%s=%.1f", b > 1 ? " " : "",
+                         ed_gemm_backend_names[b], gf[b]);
+            ed_error werr;
+            if (ed_gemm_cache_put(file, "gemm", machine, what, values, &werr) != 0)
+                fprintf(stderr, "warning: %s (--gemm auto measures again next time)\n", werr.msg);
+        }
+    }
+    /* The slowest rank's figure of each backend (min = -max of the negatives), and how
+     * many ranks measured now. */
+    double agree[ED_GEMM_N + 1];
+    for (int b = 0; b < ED_GEMM_N; b++) agree[b] = -gf[b];
+    agree[ED_GEMM_N] = cached ? 0.0 : 1.0;
+    ed_dist_max(t->d, agree, ED_GEMM_N);
+    ed_dist_sum(t->d, agree + ED_GEMM_N, 1);
+    ed_gemm_backend pick = ED_GEMM_OPENBLAS;
+    for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
+        gf[b] = -agree[b];
+        if (gf[b] > gf[pick]) pick = (ed_gemm_backend)b; /* a tie keeps OpenBLAS */
+    }
+    char msg[512] = "";
+    int status = ed_gpt_set_compute(t->model, pick, o->precision, msg, sizeof msg);
+    if (status != 0) ed_fail(err, "--gemm auto: %s", msg);
+    if (ed_dist_agree(t->d, status, err) != 0) return -1;
+    int n = snprintf(t->gemm_note, sizeof t->gemm_note, "auto picked %s:", ed_gemm_backend_names[pick]);
+    for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N && n > 0 && (size_t)n < sizeof t->gemm_note; b++)
+        if (gf[b] > 0)
+            n += snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " %s %.0f", ed_gemm_backend_names[b],
+                          gf[b]);
+    if (n > 0 && (size_t)n < sizeof t->gemm_note) {
+        if (agree[ED_GEMM_N] == 0)
+            snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " GFLOPS at %d rows (cached %s, %s)",
+                     ed_gpt_gemm_compare_rows(o->batch_size, o->max_length - 1), rec.date, file);
+        else
+            snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " GFLOPS at %d rows (measured now%s%s)",
+                     ed_gpt_gemm_compare_rows(o->batch_size, o->max_length - 1),
+                     file ? ", stored in " : "; --gemm-cache off", file ? file : "");
+    }
+    return 0;
+}
+
+void trainer_mfu_reference(ed_trainer *t) {
+    const ed_options *o = t->o;
+    trainer_timing *m = &t->timing;
+    m->ref_gflops = ed_ref_gflops(o->ref_gflops);
+    if (m->ref_gflops > 0) {
+        snprintf(m->ref_source, sizeof m->ref_source, "given by %s", o->ref_gflops > 0 ? "--ref-gflops" : "$ED_REF_GFLOPS");
+        return;
+    }
+    if (o->dry_run) return;
+    char path[ED_PATH_MAX], machine[512], what[256], warn[ED_PATH_MAX + 128] = "";
+    const char *file = cache_path(t, path, sizeof path);
+    ed_gemm_backend b = ed_gpt_backend(t->model);
+    ed_gemm_cache_machine_key(&t->mach, machine, sizeof machine);
+    ed_gemm_cache_peak_what(b, o->precision, what, sizeof what);
+    ed_gemm_cache_rec rec;
+    double per_thread = 0.0, calibrated = 0.0;
+    int cached = file && ed_gemm_cache_find(file, "peak", machine, what, &rec, warn, sizeof warn) &&
+                 ed_gemm_cache_value(&rec, "gflops_per_thread", &per_thread) == 0 && per_thread > 0;
+    cache_warn(t, warn);
+    if (cached) {
+        ed_gemm_cache_value(&rec, "calibrated", &calibrated);
+        snprintf(m->ref_source, sizeof m->ref_source, "%s %s, %s", calibrated > 0 ? "calibrated" : "measured at a start",
+                 rec.date, file);
+    } else {
+        char msg[256];
+        per_thread = ed_gemm_peak_gflops(b, o->precision, t->threads, 0.2, msg, sizeof msg);
+        if (per_thread < 0) per_thread = 0.0; /* cannot happen: the model runs on b */
+        if (file && t->d->local_rank == 0 && per_thread > 0) {
+            char values[128];
+            snprintf(values, sizeof values, "gflops_per_thread=%.2f threads=%d calibrated=0", per_thread, t->threads);
+            ed_error werr;
+            if (ed_gemm_cache_put(file, "peak", machine, what, values, &werr) != 0)
+                fprintf(stderr, "warning: %s (the MFU reference is measured again next time)\n", werr.msg);
+        }
+        snprintf(m->ref_source, sizeof m->ref_source, "measured now%s%s; `expert-dist calibrate` on an idle machine "
+                 "refines it", file ? ", stored in " : "", file ? file : "");
+        m->ref_measured = 1;
+    }
+    /* Nodes of different CPUs have different peaks: the job's reference is their sum, kept
+     * as the mean per rank (mfu_at multiplies by the world size). */
+    double sum = per_thread * t->threads;
+    ed_dist_sum(t->d, &sum, 1);
+    m->ref_gflops = sum / t->d->world;
+}

@@ -4,10 +4,12 @@ mpirun, make small deterministic corpora, read history files and checkpoints.
 Each test script takes --exe (the binary), --mpiexec (the launcher prefix, one string)
 and --ranks N, so CMake can register it for -n 1, 2 and 4."""
 import argparse
+import atexit
 import json
 import os
 import random
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,10 +28,25 @@ def parse_args(extra=None):
     return p.parse_args()
 
 
+_XDG_CACHE = []
+
+
+def xdg_cache():
+    """This test's own $XDG_CACHE_HOME (made on first use): `--gemm auto` and the MFU
+    reference are measured by the test's first run and read back by the later ones, so
+    every run of one test multiplies with the same backend (a resume stays bit-exact),
+    and no test reads or writes the user's ~/.cache."""
+    if not _XDG_CACHE:
+        _XDG_CACHE.append(tempfile.mkdtemp(prefix="ed-test-cache-"))
+        atexit.register(shutil.rmtree, _XDG_CACHE[0], True)
+    return _XDG_CACHE[0]
+
+
 def run(args, ranks, flags, timeout=120, check=None, env=None):
     """Runs `mpiexec -n ranks exe flags...`; returns CompletedProcess (text).
     $ED_TEST_GEMM (openblas | onednn), when set, adds `--gemm` to commands that build a
-    model and do not name one: ctest runs some scripts once per GEMM backend that way."""
+    model and do not name one: ctest runs some scripts once per GEMM backend that way.
+    XDG_CACHE_HOME is the test's own (xdg_cache) unless env names one."""
     flags = [str(f) for f in flags]
     gemm = os.environ.get("ED_TEST_GEMM")
     if gemm and "--gemm" not in flags and not (flags and flags[0] in ("prepare", "inspect")):
@@ -37,7 +54,8 @@ def run(args, ranks, flags, timeout=120, check=None, env=None):
     cmd = shlex.split(args.mpiexec) + ["-n", str(ranks), args.exe] + flags
     e = dict(os.environ)
     e.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "ED_PROGRESS": "plain"})
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "ED_PROGRESS": "plain",
+              "XDG_CACHE_HOME": xdg_cache()})
     if env:
         e.update(env)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)

@@ -3,8 +3,8 @@
  *
  * Backends (--gemm): OpenBLAS's cblas_sgemm, split by the engine over its OpenMP threads;
  * oneDNN's matmul primitive (built when libdnnl-dev is found), created once per shape and
- * reused, threaded by oneDNN on the same OpenMP pool. `auto` is resolved by
- * ed_gemm_backend_resolve (the rule is written there and in docs/design.md).
+ * reused, threaded by oneDNN on the same OpenMP pool. `auto`: train measures both
+ * (docs/design.md); elsewhere ed_gemm_backend_resolve guesses.
  *
  * Precision (--precision): fp32, or a half precision: bf16 / fp16 = every GEMM input
  * rounded to bfloat16 / IEEE binary16 (round to nearest even, expert/half.h) and
@@ -71,13 +71,13 @@ void ed_machine_describe(const ed_machine *m, char *buf, size_t len);
  * the CPU's ISA (e.g. "Prescott" on an AVX2 CPU) multiplies several times slower. */
 const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
 
-/* The backend `auto` means on this machine for this precision:
- *   - oneDNN when the build has it, unless OpenBLAS's core matches the CPU and the
- *     precision gains nothing from oneDNN (fp32, or a half precision without a native
- *     matmul), where the engine's own OpenBLAS split measured faster (docs/design.md);
- *   - OpenBLAS when the build has no oneDNN.
- * A named backend is returned unchanged. Deterministic: it never times anything, so a run
- * and its resume make the same choice. */
+/* What `auto` is guessed to mean on this machine for this precision, without measuring:
+ *   - oneDNN when the build has it and the precision has a native matmul there, or
+ *     OpenBLAS's core is far below the CPU;
+ *   - else OpenBLAS (also when the build has no oneDNN).
+ * A named backend is returned unchanged. Deterministic: it never times anything. eval,
+ * generate and --dry-run use it; train starts from it and then measures (trainer's
+ * train_compute.c: ed_gpt_gemm_compare and the measurement cache, docs/design.md). */
 ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m);
 
 /* The MFU reference (gemm_peak.c): GFLOPS of ONE thread multiplying 512 x 512 x 512

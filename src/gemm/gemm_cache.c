@@ -178,7 +178,15 @@ int ed_gemm_cache_put(const char *path, const char *kind, const char *machine, c
         at += (size_t)snprintf(text + at, cap - at, "%s\t%s\t%s\t%s\t%s\n", r->kind, r->machine, r->what, r->date,
                                r->values);
     }
-    int rc = ed_write_file_atomic(path, text, at, "measurement cache", err);
+    /* Through a name of this process's own (host and pid): two nodes sharing a home
+     * directory must not write the same <path>.tmp at once. The atomic write puts it in
+     * place under that name, one more rename puts it at path. */
+    char host[64] = "host", mine[ED_PATH_MAX + 96];
+    gethostname(host, sizeof host - 1);
+    tidy(host);
+    snprintf(mine, sizeof mine, "%s.%s.%ld", path, host, (long)getpid());
+    int rc = ed_write_file_atomic(mine, text, at, "measurement cache", err);
+    if (rc == 0 && (rc = ed_atomic_replace(mine, path, err)) != 0) unlink(mine);
     free(text);
     free(recs);
     return rc;

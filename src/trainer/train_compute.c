@@ -137,7 +137,6 @@ void trainer_mfu_reference(ed_trainer *t) {
         }
         snprintf(m->ref_source, sizeof m->ref_source, "measured now%s%s; `expert-dist calibrate` on an idle machine "
                  "refines it", file ? ", stored in " : "", file ? file : "");
-        m->ref_measured = 1;
     }
     /* Nodes of different CPUs have different peaks: the job's reference is their sum, kept
      * as the mean per rank (mfu_at multiplies by the world size). */

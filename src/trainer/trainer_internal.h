@@ -32,7 +32,6 @@ typedef struct {
 /* Measurements, not state: they do not change results and are not saved. */
 typedef struct {
     double flops_per_token, ref_gflops;
-    int ref_measured;     /* ref_gflops was measured at start (not given, not cached) */
     char ref_source[ED_PATH_MAX + 160]; /* where ref_gflops came from, for the banner */
     int mfu_warned;       /* rank 0 said once that an MFU above 100% means a low reference */
     long steps_run;       /* steps taken by this process */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "expert/gemm_cache.h"
@@ -95,6 +96,13 @@ static void test_put_find(void **state) {
     assert_int_equal(ed_gemm_cache_put(path, "gemm", "cpu C", "x", "openblas=nan", &err), -1);
     assert_int_equal(ed_gemm_cache_put(path, "gemm", "cpu C", "x", "", &err), -1);
     assert_int_equal(ed_gemm_cache_find(path, "gemm", "cpu C", "x", &r, NULL, 0), 0);
+    /* nothing left beside the file (the per-process name and its .tmp were renamed) */
+    DIR *dir = opendir(tmp_path("deep/er"));
+    assert_non_null(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(dir));) entries += e->d_name[0] != '.';
+    closedir(dir);
+    assert_int_equal(entries, 1);
     /* tabs in a key cannot split a line */
     assert_int_equal(ed_gemm_cache_put(path, "gemm", "cpu\tD", "x", "a=1", &err), 0);
     assert_int_equal(ed_gemm_cache_find(path, "gemm", "cpu D", "x", &r, NULL, 0), 1);

@@ -58,7 +58,8 @@ static void test_machine_key(void **state) {
 
 static void test_put_find(void **state) {
     (void)state;
-    const char *path = tmp_path("deep/er/gemm.tsv"); /* directories are created */
+    char path[256]; /* tmp_path's buffer is reused below */
+    snprintf(path, sizeof path, "%s", tmp_path("deep/er/gemm.tsv")); /* directories are created */
     ed_gemm_cache_rec r;
     ed_error err;
     char warn[512];

@@ -50,14 +50,16 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
     const char *file = cache_path(t, path, sizeof path);
     ed_gemm_cache_machine_key(&t->mach, machine, sizeof machine);
     gemm_what(t, what, sizeof what);
-    double gf[ED_GEMM_N] = {0};
+    double gf[ED_GEMM_N] = {0}, spent = 0.0;
     ed_gemm_cache_rec rec;
     int cached = file && ed_gemm_cache_find(file, "gemm", machine, what, &rec, warn, sizeof warn);
     cache_warn(t, warn);
     for (int b = ED_GEMM_OPENBLAS; cached && b < ED_GEMM_N; b++)
         if (ed_gemm_cache_value(&rec, ed_gemm_backend_names[b], &gf[b]) != 0) cached = 0; /* another build's */
     if (!cached) {
+        double t0 = ed_now();
         ed_gpt_gemm_compare(t->model, o->batch_size, o->max_length - 1, o->precision, gf);
+        spent = ed_now() - t0;
         if (file && t->d->local_rank == 0) {
             char values[256] = "";
             for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
@@ -68,13 +70,14 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
                 fprintf(stderr, "warning: %s (--gemm auto measures again next time)\n", werr.msg);
         }
     }
-    /* The slowest rank's figure of each backend (min = -max of the negatives), and how
-     * many ranks measured now. */
-    double agree[ED_GEMM_N + 1];
+    /* The slowest rank's figure of each backend (min = -max of the negatives), the
+     * longest measurement, and how many ranks measured now. */
+    double agree[ED_GEMM_N + 2];
     for (int b = 0; b < ED_GEMM_N; b++) agree[b] = -gf[b];
-    agree[ED_GEMM_N] = cached ? 0.0 : 1.0;
-    ed_dist_max(t->d, agree, ED_GEMM_N);
-    ed_dist_sum(t->d, agree + ED_GEMM_N, 1);
+    agree[ED_GEMM_N] = spent;
+    agree[ED_GEMM_N + 1] = cached ? 0.0 : 1.0;
+    ed_dist_max(t->d, agree, ED_GEMM_N + 1);
+    ed_dist_sum(t->d, agree + ED_GEMM_N + 1, 1);
     ed_gemm_backend pick = ED_GEMM_OPENBLAS;
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
         gf[b] = -agree[b];
@@ -90,12 +93,12 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
             n += snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " %s %.0f", ed_gemm_backend_names[b],
                           gf[b]);
     if (n > 0 && (size_t)n < sizeof t->gemm_note) {
-        if (agree[ED_GEMM_N] == 0)
+        if (agree[ED_GEMM_N + 1] == 0)
             snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " GFLOPS at %d rows (cached %s, %s)",
                      ed_gpt_gemm_compare_rows(o->batch_size, o->max_length - 1), rec.date, file);
         else
-            snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " GFLOPS at %d rows (measured now%s%s)",
-                     ed_gpt_gemm_compare_rows(o->batch_size, o->max_length - 1),
+            snprintf(t->gemm_note + n, sizeof t->gemm_note - (size_t)n, " GFLOPS at %d rows (measured now in %.2f s%s%s)",
+                     ed_gpt_gemm_compare_rows(o->batch_size, o->max_length - 1), agree[ED_GEMM_N],
                      file ? ", stored in " : "; --gemm-cache off", file ? file : "");
     }
     return 0;

@@ -49,7 +49,8 @@ xdg = os.path.join(d, "x1")
 cache = os.path.join(xdg, "expert-dist", "gemm.tsv")
 p = train_run(xdg, "a")
 g = gemm_line(p)
-T.expect(re.search(r"auto picked (openblas|onednn): openblas \d+", g) and "measured now, stored in " + cache in g,
+T.expect(re.search(r"auto picked (openblas|onednn): openblas \d+", g) and
+         re.search(r"measured now in [0-9.]+ s, stored in " + re.escape(cache), g),
          "first run: measured and stored expected:\n" + g)
 T.expect("MFU reference" in g and "(measured now, stored in " + cache in g, "first run's reference:\n" + g)
 text = read(cache)
@@ -66,7 +67,7 @@ T.expect(read(cache) == text, "a run that measured nothing rewrote the cache")
 xoff = os.path.join(d, "xoff")
 p = train_run(xoff, "c", ["--gemm-cache", "off"])
 g = gemm_line(p)
-T.expect("measured now; --gemm-cache off" in g, "--gemm-cache off:\n" + g)
+T.expect(re.search(r"measured now in [0-9.]+ s; --gemm-cache off", g), "--gemm-cache off:\n" + g)
 T.expect(not os.path.exists(os.path.join(xoff, "expert-dist")), "--gemm-cache off wrote a cache")
 
 # a damaged line: one warning with file:line, measured again, exit 0, the file repaired
@@ -89,7 +90,7 @@ with open(cache, "w") as f:
     f.write(other)
 p = train_run(xdg, "f")
 g = gemm_line(p)
-T.expect(warnings(p) == [] and "measured now, stored in" in g.split("MFU")[0], "key mismatch not measured:\n" + g)
+T.expect(warnings(p) == [] and "s, stored in" in g.split("MFU")[0], "key mismatch not measured:\n" + g)
 T.expect(sum(l.startswith("gemm\t") for l in read(cache).splitlines()) == 2, "old and new record expected:\n" + read(cache))
 
 # calibrate stores the reference train names as calibrated (one backend x precision: quick)

@@ -34,9 +34,10 @@ done
 BUILD_DIR=${BUILD_DIR:-build}
 [ -f "$BUILD_DIR/CMakeCache.txt" ] || cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j 2 --target expert-dist >/dev/null
-exe="$BUILD_DIR/expert-dist"
 work=$(mktemp -d /tmp/ed-bench-gemm-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+exe="$work/expert-dist" # a copy: a rebuild during the benchmark does not change it
+cp "$BUILD_DIR/expert-dist" "$exe"
 
 "$exe" --version | sed -n '2p' | sed 's/^/# /'
 # Tokenize the training corpus once (the preset's tokenizer and windows; no validation
@@ -56,9 +57,14 @@ for ((r = 0; r < rounds; r++)); do
   for ((j = 0; j < nrows; j++)); do
     i=$(((r + j) % nrows)) # each round starts at another row: no row always runs first
     IFS='|' read -r p g <<<"${rows[$i]}"
-    out=$(XDG_CACHE_HOME="$work/xdg" "$exe" --preset "$preset" --data-file "$work/data.h5" --max-steps "$steps" --threads "$threads" \
-          --precision "$p" --gemm "$g" --gemm-cache off --eval-interval 0 --save-steps 0 --log-interval 1000 \
-          -o "$work/run" 2>/dev/null)
+    cmd=("$exe" --preset "$preset" --data-file "$work/data.h5" --max-steps "$steps" --threads "$threads"
+         --precision "$p" --gemm "$g" --gemm-cache off --eval-interval 0 --save-steps 0 --log-interval 1000
+         -o "$work/run")
+    if ! out=$(XDG_CACHE_HOME="$work/xdg" "${cmd[@]}" 2>"$work/err"); then
+      echo "bench_gemm.sh: failed: ${cmd[*]}" >&2
+      cat "$work/err" >&2
+      exit 1
+    fi
     t=$(sed -n 's/.*), \([0-9.]*\) tokens\/s on .*/\1/p' <<<"$out")
     tps[$i]="${tps[$i]:-} $t"
     gl=$(grep '^# gemm:' <<<"$out")

@@ -102,17 +102,19 @@ static ed_gemm_cache_rec *read_all(const char *path, size_t *n, char *warn, size
     ed_gemm_cache_rec *recs = NULL;
     size_t cap = 0;
     int lineno = 0, bad = 0;
-    for (char *p = data; *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = '\0';
+    for (char *p = data, *end = data + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n_line = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        int nul = memchr(p, '\0', n_line) != NULL; /* binary junk: never ours */
+        p[n_line] = '\0';
         lineno++;
-        if (lineno == 1 && strcmp(p, HEADER) != 0) {
+        if (lineno == 1 && (nul || strcmp(p, HEADER) != 0)) {
             bad = lineno;
             break;
         }
-        if (lineno > 1 && p[0] && p[0] != '#') {
+        if (lineno > 1 && (nul || (p[0] && p[0] != '#'))) {
             ed_gemm_cache_rec r;
-            if (strlen(p) < 1024 && parse_line(p, &r) == 0) {
+            if (!nul && n_line < 1024 && parse_line(p, &r) == 0) {
                 r.line = lineno;
                 if (*n == cap) recs = ed_realloc(recs, (cap = cap ? 2 * cap : 16) * sizeof *recs);
                 recs[(*n)++] = r;

@@ -22,9 +22,10 @@ static const char *cache_path(const ed_trainer *t, char *buf, size_t len) {
     return buf;
 }
 
-/* A damaged cache file warns once per node (its first rank), never fails. */
-static void cache_warn(const ed_trainer *t, const char *warn) {
-    if (warn[0] && t->d->local_rank == 0) fprintf(stderr, "warning: %s\n", warn);
+/* A damaged cache file warns once per node (its first rank) and run, never fails. */
+static void cache_warn(ed_trainer *t, const char *warn) {
+    if (warn[0] && t->d->local_rank == 0 && !t->cache_warned) fprintf(stderr, "warning: %s\n", warn);
+    if (warn[0]) t->cache_warned = 1;
 }
 
 /* What a `gemm` record is measured at: precision (and whether its emulation was forced),

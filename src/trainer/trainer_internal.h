@@ -61,6 +61,7 @@ typedef struct {
     int tty;     /* rank 0's stdout is a terminal */
     ed_machine mach; /* CPU, ISA, OpenBLAS core, oneDNN: what the GEMM backend is chosen from */
     char gemm_note[ED_PATH_MAX + 256]; /* --gemm auto: what was measured and picked (banner) */
+    int cache_warned; /* the measurement cache's damage was reported (once per run) */
     char history_path[ED_PATH_MAX + 16];
     char log_path[ED_PATH_MAX + 16]; /* <checkpoint-dir>/train.log: output after a lost terminal */
     char *config_json;

@@ -144,6 +144,13 @@ static void test_damaged(void **state) {
         snprintf(want, sizeof want, "%s:2: damaged line", path);
         assert_non_null(strstr(warn, want));
     }
+    /* a NUL byte (a file cut by a crash on some file systems) is damage, not the end */
+    static const char nul[] = HEADER "peak\tcpu A\tw3\t2026-01-01 00:00 UTC\tg=4\n\0\0junk\n"
+                                     "gemm\tcpu A\tw1\t2026-01-01 00:00 UTC\topenblas=1\n";
+    path = tmp_write("nul.tsv", nul, sizeof nul - 1);
+    assert_int_equal(ed_gemm_cache_find(path, "gemm", "cpu A", "w1", &r, warn, sizeof warn), 1);
+    snprintf(want, sizeof want, "%s:3: damaged line", path);
+    assert_non_null(strstr(warn, want));
     /* not our file (or another version): line 1, nothing in it is used */
     path = tmp_write_str("other.tsv", "# something else\ngemm\tcpu A\tw1\t2026-01-01 00:00 UTC\topenblas=1\n");
     assert_int_equal(ed_gemm_cache_find(path, "gemm", "cpu A", "w1", &r, warn, sizeof warn), 0);

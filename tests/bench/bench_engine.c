@@ -393,8 +393,9 @@ int main(int argc, char **argv) {
     ed_machine_cpu_line(&mach, cpu, sizeof cpu);
     char desc[256];
     ed_machine_describe(&mach, desc, sizeof desc);
-    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s, fp16 %s\n", cpu, desc, ed_gemm_backend_names[bk[0]],
-           ed_gemm_backend_names[bk[1]], ed_gemm_backend_names[bk[2]]);
+    printf("# cpu: %s\n# %s; gemm fp32 %s, bf16 %s, fp16 %s%s\n", cpu, desc, ed_gemm_backend_names[bk[0]],
+           ed_gemm_backend_names[bk[1]], ed_gemm_backend_names[bk[2]],
+           want == ED_GEMM_AUTO ? " (auto's guess: train measures instead, see scripts/bench_gemm.sh)" : "");
     char warn[320];
     if ((bk[0] == ED_GEMM_OPENBLAS || bk[1] == ED_GEMM_OPENBLAS || bk[2] == ED_GEMM_OPENBLAS) &&
         ed_machine_blas_warning(&mach, warn, sizeof warn))

@@ -5,6 +5,7 @@
  * No MPI here: the caller passes the full state (a ZeRO-sharded optimizer is gathered
  * first); ckpt_dist.c wraps this for the trainer. */
 #include "ckpt_internal.h"
+#include "expert/memstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +331,9 @@ int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_
     }
     img->data = image;
     img->size = size;
+    ed_mem_usage now;
+    ed_mem_read(&now);
+    img->anon_mb = now.anon;
     return 0;
 }
 

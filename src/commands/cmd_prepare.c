@@ -37,10 +37,9 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         return ED_EXIT_FAILURE;
     }
     if (d->rank == 0) ed_docs_warn_skipped(rep.skipped[0] + rep.skipped[1], rep.first_bad);
-    /* every rank's memory peaks, to rank 0 (collective: before any rank returns); the
-     * kinds are sampled only now, at the end: their peaks are lower bounds here */
-    ed_mem_usage none = ed_mem_none(), *mem = ed_calloc((size_t)d->world, sizeof *mem);
-    ed_dist_peak_memory(d, &none, mem);
+    /* every rank's memory peaks, to rank 0 (collective: before any rank returns) */
+    ed_mem_usage *mem = ed_calloc((size_t)d->world, sizeof *mem);
+    ed_dist_peak_memory(d, &rep.mem, mem);
     if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
                "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s); window index for --max-length %d "

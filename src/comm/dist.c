@@ -119,6 +119,7 @@ void ed_dist_peak_memory(const ed_dist *d, const ed_mem_usage *mine, ed_mem_usag
     all[d->rank] = *mine;
     ed_mem_sample(&all[d->rank]);
     /* one entry per rank, the others -1 (unknown, below any figure): a gather */
+    _Static_assert(sizeof(ed_mem_usage) == ED_MEM_FIELDS * sizeof(double), "ed_mem_usage: doubles only");
     ed_dist_max(d, (double *)all, d->world * ED_MEM_FIELDS);
 }
 

@@ -1,7 +1,6 @@
 /* memstat.c — resident memory by kind from /proc/self/status (memstat.h). */
 #include "expert/memstat.h"
 
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -51,21 +50,29 @@ void ed_mem_sample(ed_mem_usage *peak) {
     ed_mem_fold(peak, &now);
 }
 
-static void print_line(FILE *f, const char *what, const ed_mem_usage *all, int world, size_t at) {
-    fprintf(f, "peak %s by rank (MB):", what);
-    for (int r = 0; r < world; r++) {
-        double v = *(const double *)((const char *)&all[r] + at);
-        if (v < 0) fprintf(f, " ?");
-        else fprintf(f, " %.1f", v);
+/* Field k of u, in the order of the struct (and of the report's lines). */
+static double field(const ed_mem_usage *u, int k) {
+    switch (k) {
+    case 0: return u->hwm;
+    case 1: return u->anon;
+    case 2: return u->file;
+    default: return u->shmem;
     }
-    fprintf(f, "\n");
 }
 
 void ed_mem_print(FILE *f, const ed_mem_usage *all, int world) {
-    print_line(f, "memory", all, world, offsetof(ed_mem_usage, hwm));
-    int shm = 0;
-    for (int r = 0; r < world; r++) shm |= all[r].shmem > 0.05;
-    print_line(f, "private memory (RssAnon)", all, world, offsetof(ed_mem_usage, anon));
-    print_line(f, "mapped file pages (RssFile)", all, world, offsetof(ed_mem_usage, file));
-    if (shm) print_line(f, "shared memory (RssShmem)", all, world, offsetof(ed_mem_usage, shmem));
+    static const char *const what[ED_MEM_FIELDS] = {"memory", "private memory (RssAnon)",
+                                                    "mapped file pages (RssFile)", "shared memory (RssShmem)"};
+    for (int k = 0; k < ED_MEM_FIELDS; k++) {
+        int any = 0; /* the shared-memory line only when some rank has some */
+        for (int r = 0; r < world; r++) any |= field(&all[r], k) > 0.05;
+        if (k == 3 && !any) continue;
+        fprintf(f, "peak %s by rank (MB):", what[k]);
+        for (int r = 0; r < world; r++) {
+            double v = field(&all[r], k);
+            if (v < 0) fprintf(f, " ?");
+            else fprintf(f, " %.1f", v);
+        }
+        fprintf(f, "\n");
+    }
 }

@@ -526,7 +526,7 @@ static void print_memory(const ed_trainer *t) {
                ed_gpt_half_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
-               "totals: a rank's RSS holds only the pages it touched)\n",
+               "totals: the pages a rank touches count as its mapped file pages, apart from its private memory)\n",
                mapped * mb);
     if (t->slice.zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",

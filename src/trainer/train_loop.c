@@ -53,11 +53,15 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     double now = ed_now();
     double loss = st->log_count > 0 ? st->log_loss_sum / (double)st->log_count : NAN;
     double tok_s = now > c->log_t0 ? (double)c->log_tokens / (now - c->log_t0) : 0.0;
+    ed_mem_usage mem;
+    ed_mem_read(&mem);
+    ed_mem_fold(&t->timing.mem, &mem);
     ed_row row = {.kind = ED_ROW_LOG, .step = (double)st->global_step, .epoch = st->epoch + 1, .loss = loss,
                   .lr = c->last.lr, .grad_norm = c->last.grad_norm, .tokens_per_s = tok_s,
                   .mfu = mfu_at(t, tok_s), .elapsed = st->elapsed,
                   .loss_scale = st->scaler.scale > 0 ? st->scaler.scale : NAN,
-                  .scale_skipped = (double)st->scaler.skipped};
+                  .scale_skipped = (double)st->scaler.skipped,
+                  .mem_private = mem.anon >= 0 ? mem.anon : NAN, .mem_file = mem.file >= 0 ? mem.file : NAN};
     ed_log_row(&t->hist, &t->metrics, &row);
     st->log_loss_sum = 0.0;
     st->log_count = 0;

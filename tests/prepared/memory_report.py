@@ -4,8 +4,10 @@
 and `prepare` print, after "peak memory by rank (MB)", a "peak private memory (RssAnon)"
 and a "peak mapped file pages (RssFile)" line, each with one figure per rank, and the
 figures are sane: private memory is above 0 and below the whole peak (the libraries'
-code alone is mapped file pages), and mapped file pages are above 0. Cheap: a 1 MB
-token file, 3 steps of a tiny model."""
+code alone is mapped file pages), and mapped file pages are above 0. metrics.jsonl's log
+rows carry rank 0's private memory and mapped file pages at the row, within (0, the
+peak]. Cheap: a 1 MB token file, 3 steps of a tiny model."""
+import json
 import os
 import re
 import subprocess
@@ -40,9 +42,17 @@ data = os.path.join(d, "tokens.h5")
 subprocess.run([args.gen, data, str(1 << 19), "1024", "512", "24", "12"], check=True, capture_output=True)
 flags = [a for a in T.TINY if a not in ("--quiet",)]
 flags = flags[:flags.index("--tokenizer")] + flags[flags.index("--pack"):]  # the file brings its tokenizer
-p = T.run(args, n, flags + ["--data-file", data, "--batch-size", 4, "--max-steps", 3, "-o", os.path.join(d, "run")],
+run = os.path.join(d, "run")
+p = T.run(args, n, flags + ["--data-file", data, "--batch-size", 4, "--max-steps", 3, "--log-interval", 1, "-o", run],
           check=0)
-report(p.stdout, "train")
+got = report(p.stdout, "train")
+with open(os.path.join(run, "metrics.jsonl")) as f:
+    logs = [r for r in map(json.loads, f) if r["type"] == "log"]
+T.expect(len(logs) == 3, "3 log rows expected in metrics.jsonl, got %d" % len(logs))
+for r in logs:
+    T.expect(0 < r["mem_private_mb"] <= got["anon"][0] and 0 < r["mem_file_mb"] <= got["file"][0],
+             "step %d: mem_private_mb %r / mem_file_mb %r not within (0, the peak %.1f / %.1f]"
+             % (r["step"], r["mem_private_mb"], r["mem_file_mb"], got["anon"][0], got["file"][0]))
 
 text = T.corpus(os.path.join(d, "train.txt"), 40, seed=5)
 p = T.run(args, n, ["prepare", "--data-file", os.path.join(d, "p.h5"), "--train-file", text, "--tokenizer", "word",

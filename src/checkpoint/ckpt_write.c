@@ -307,6 +307,7 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
 int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err) {
     img->data = NULL;
     img->size = 0;
+    img->anon_mb = -1.0;
     if (check_contents(path, c, compress, err) < 0) return -1;
     ed_h5_quiet q;
     ed_h5_quiet_begin(&q);

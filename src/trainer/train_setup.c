@@ -387,6 +387,7 @@ static void setup_run_totals(ed_trainer *t) {
         t->total_steps += t->epoch_steps - t->st.step_in_epoch + t->steps_per_epoch * (t->o->epochs - t->st.epoch - 1);
     if (o->max_steps > 0 && o->max_steps < t->total_steps) t->total_steps = o->max_steps;
     t->timing.flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
+    t->timing.mem = ed_mem_none();
     trainer_mfu_reference(t); /* collective */
     t->config_json = ed_options_to_json(t->o);
     if (o->history_file[0])

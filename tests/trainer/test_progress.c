@@ -31,6 +31,14 @@ static void test_line(void **state) {
     p.eta = -1;
     ed_progress_format(&p, buf, sizeof buf);
     assert_non_null(strstr(buf, "mfu ? elapsed 2m05s eta ?"));
+    /* above the reference: never a number over 100%, the reference is suspect */
+    p.mfu = 1.0;
+    ed_progress_format(&p, buf, sizeof buf);
+    assert_non_null(strstr(buf, "mfu 100.0% elapsed"));
+    p.mfu = 5.77;
+    ed_progress_format(&p, buf, sizeof buf);
+    assert_non_null(strstr(buf, "mfu >100%? elapsed"));
+    p.mfu = -1;
     p.loss_scale = 32768, p.scale_skipped = 3; /* fp16 */
     ed_progress_format(&p, buf, sizeof buf);
     assert_non_null(strstr(buf, "gnorm 1.234 scale 32768 skipped 3 tok/s"));

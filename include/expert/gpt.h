@@ -197,10 +197,10 @@ double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
 /* `--gemm auto`'s measurement: GFLOPS of every backend of this build at precision p
  * (gflops[b], b an ed_gemm_backend; 0 for ED_GEMM_AUTO and for a backend the build lacks)
  * on the same products at the shapes of m with ed_gpt_gemm_compare_rows(B, T) rows (a
- * step's rows, capped at 512: the ranking, not the rate, is wanted). Rounds alternate
- * between the backends and the best round of each counts: 30 ms to 0.5 s in all, on the
- * calling process's OpenMP threads. m's own GEMM setting is neither used nor changed.
- * Not collective. */
+ * step's rows, capped at 256: the ranking, not the rate, is wanted). Each product runs on
+ * each backend in turn and the best time of each (backend, product) counts: 0.1 to 0.5 s
+ * in all on an idle machine, on the calling process's OpenMP threads. m's own GEMM
+ * setting is neither used nor changed. Not collective. */
 void ed_gpt_gemm_compare(const ed_gpt *m, int B, int T, ed_precision p, double gflops[ED_GEMM_N]);
 int ed_gpt_gemm_compare_rows(int B, int T);
 

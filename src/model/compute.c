@@ -48,10 +48,10 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
     return (big + (size_t)omp_get_max_threads() * att) * es + 64;
 }
 
-/* The Linear-layer and head products of one (N rows) training step: forward and both
- * backward products, through g. Inputs stay constant and every product overwrites o:
- * values cannot drift into denormals or infinities over the repetitions. Returns the
- * FLOPs done. x, w, o sized by products_alloc. */
+/* The operands of the Linear-layer and head products of one (N rows) training step,
+ * forward and both backward products (product_run). Inputs stay constant and every
+ * product overwrites o: values cannot drift into denormals or infinities over the
+ * repetitions. */
 typedef struct {
     int N, D, V, lin[4][2];
     size_t nx, nw, no;
@@ -77,22 +77,28 @@ static void products_init(products *pr, const ed_model_config *c, int N) {
 
 static void products_free(products *pr) { free(pr->x), free(pr->w), free(pr->o); }
 
-static double products_run(ed_gemm_ctx *g, const products *pr) {
-    const int N = pr->N, D = pr->D, V = pr->V;
+/* Product k of the set (k < PRODUCTS) through g; returns its FLOPs. */
+enum { PRODUCTS = 15 };
+static double product_run(ed_gemm_ctx *g, const products *pr, int k) {
+    const int N = pr->N, D = pr->D, V = pr->V, rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
     float *x = pr->x, *w = pr->w, *o = pr->o;
-    double flops = 0.0;
-    for (int l = 0; l < 4; l++) {
-        int C = pr->lin[l][0], OC = pr->lin[l][1];
-        ed_gemm(g, 0, 1, N, OC, C, 1.0f, x, C, w, C, 0.0f, o, OC); /* out = x w^T */
-        ed_gemm(g, 0, 0, N, C, OC, 1.0f, x, OC, w, C, 0.0f, o, C); /* dx = dy w */
-        ed_gemm(g, 1, 0, OC, C, N, 1.0f, x, OC, x, C, 0.0f, o, C); /* dw = dy^T x */
-        flops += 6.0 * N * (double)C * OC;
+    if (k < 12) { /* the Linear layers */
+        int C = pr->lin[k / 3][0], OC = pr->lin[k / 3][1];
+        if (k % 3 == 0) ed_gemm(g, 0, 1, N, OC, C, 1.0f, x, C, w, C, 0.0f, o, OC); /* out = x w^T */
+        if (k % 3 == 1) ed_gemm(g, 0, 0, N, C, OC, 1.0f, x, OC, w, C, 0.0f, o, C); /* dx = dy w */
+        if (k % 3 == 2) ed_gemm(g, 1, 0, OC, C, N, 1.0f, x, OC, x, C, 0.0f, o, C); /* dw = dy^T x */
+        return 2.0 * N * (double)C * OC;
     }
-    int rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
-    ed_gemm(g, 0, 1, rows, V, D, 1.0f, x, D, w, D, 0.0f, o, V);
-    ed_gemm(g, 0, 0, rows, D, V, 1.0f, x, V, w, D, 0.0f, o, D);
-    ed_gemm(g, 1, 0, V, D, rows, 1.0f, x, V, x, D, 0.0f, o, D);
-    return flops + 6.0 * rows * (double)V * D;
+    if (k == 12) ed_gemm(g, 0, 1, rows, V, D, 1.0f, x, D, w, D, 0.0f, o, V); /* the tied head */
+    if (k == 13) ed_gemm(g, 0, 0, rows, D, V, 1.0f, x, V, w, D, 0.0f, o, D);
+    if (k == 14) ed_gemm(g, 1, 0, V, D, rows, 1.0f, x, V, x, D, 0.0f, o, D);
+    return 2.0 * rows * (double)V * D;
+}
+
+static double products_run(ed_gemm_ctx *g, const products *pr) {
+    double flops = 0.0;
+    for (int k = 0; k < PRODUCTS; k++) flops += product_run(g, pr, k);
+    return flops;
 }
 
 double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
@@ -113,36 +119,40 @@ double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds) {
 
 int ed_gpt_gemm_compare_rows(int B, int T) {
     int N = B * T;
-    return N < 512 ? N : 512;
+    return N < 256 ? N : 256;
 }
 
 void ed_gpt_gemm_compare(const ed_gpt *m, int B, int T, ed_precision p, double gflops[ED_GEMM_N]) {
     ed_gemm_ctx *g[ED_GEMM_N] = {0};
-    double best[ED_GEMM_N] = {0};
+    double best[ED_GEMM_N][PRODUCTS], flops[PRODUCTS] = {0};
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0);
     products pr;
     products_init(&pr, &m->cfg, ed_gpt_gemm_compare_rows(B, T));
     int saved = ed_blas_serial_begin();
-    /* Rounds alternate between the backends, so a burst of load from another process
-     * hits both; the best round of each counts. Round 0 is the warm-up (oneDNN creates
-     * its primitives). At least 3 timed rounds each and 30 ms in all, at most 0.5 s
-     * (then at least one round each). */
+    /* Each product in turn on each backend, so the two timings of a product are
+     * milliseconds apart and a burst of load from another process hits both; the best
+     * time of each (backend, product) counts. Round 0 is the warm-up (oneDNN creates its
+     * primitives). At least 3 timed rounds and 0.1 s in all, at most 0.5 s (then at least
+     * one timed round). */
     double t_start = ed_now();
     for (int round = 0;; round++) {
-        for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
-            if (!g[b]) continue;
-            double t0 = ed_now();
-            double flops = products_run(g[b], &pr);
-            double dt = ed_now() - t0;
-            if (round > 0 && dt > 0 && flops / dt / 1e9 > best[b]) best[b] = flops / dt / 1e9;
-        }
+        for (int k = 0; k < PRODUCTS; k++)
+            for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
+                if (!g[b]) continue;
+                double t0 = ed_now();
+                flops[k] = product_run(g[b], &pr, k);
+                double dt = ed_now() - t0;
+                if (round == 1 || (round > 1 && dt < best[b][k])) best[b][k] = dt;
+            }
         double spent = ed_now() - t_start;
-        if (round >= 1 && (spent >= 0.5 || (round >= 3 && spent >= 0.03))) break;
+        if (round >= 1 && (spent >= 0.5 || (round >= 3 && spent >= 0.1))) break;
     }
     ed_blas_serial_end(saved);
     products_free(&pr);
     for (int b = 0; b < ED_GEMM_N; b++) {
-        gflops[b] = best[b];
+        double total = 0.0, secs = 0.0;
+        for (int k = 0; g[b] && k < PRODUCTS; k++) total += flops[k], secs += best[b][k];
+        gflops[b] = g[b] && secs > 0 ? total / secs / 1e9 : 0.0;
         ed_gemm_ctx_free(g[b]);
     }
 }

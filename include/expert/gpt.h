@@ -116,6 +116,10 @@ void ed_gpt_free(ed_gpt *m);
 
 const ed_model_config *ed_gpt_config(const ed_gpt *m);
 size_t ed_gpt_num_params(const ed_gpt *m);
+/* The parameters, writable. With a half-precision GEMM (ed_gpt_set_compute) the model
+ * multiplies a rounded copy of them, made at the first forward after a call to this
+ * function: write through the pointer before that forward, or call again after writing
+ * (a pointer kept across forwards and written later is not seen by a bf16/fp16 model). */
 float *ed_gpt_params(ed_gpt *m);
 float *ed_gpt_grads(ed_gpt *m);
 int ed_gpt_num_tensors(const ed_gpt *m);

@@ -188,6 +188,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
 
+    gpt_weights_form(m);
     int blas_saved = ed_blas_serial_begin(); /* one thread pool: see gemm.c */
     encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
     const float *x = a->encoded;

@@ -143,6 +143,13 @@ size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int rec
  * (kept per layer), so gradients are bit-identical to a run without recomputation. */
 void ed_gpt_set_recompute(ed_gpt *m, int on);
 
+/* Allocates now the activation memory of any training or evaluation forward of at most
+ * B*T tokens in rows of at most T (the trainer's batches: a balanced slot may hold more,
+ * shorter rows), under the current recomputation setting. Without it the allocation
+ * grows with the largest batch seen so far, and each growth is a fresh allocation whose
+ * pages fault in during the next step (variable-length batches grew it step after step). */
+void ed_gpt_reserve(ed_gpt *m, int B, int T);
+
 /* Forward pass on inputs[B*T] (token ids, row-major [B][T], T <= max_seq_len).
  * With targets (ids or -100) it also computes the cross-entropy with optional label
  * smoothing (PyTorch semantics) and returns the SUM over non-ignored targets in

@@ -197,9 +197,11 @@ void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 /* 1 when bf16 / fp16 products run in half instructions, 0 when emulated or fp32. */
 int ed_gpt_half_native(const ed_gpt *m);
-/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
- * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
- * rounded values stay float32), plus a small per-thread share for attention. */
+/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the
+ * parameters' rounded copy (one element per parameter), the largest product's two
+ * operands, the largest gradient rounded for both backward products, and a small
+ * per-thread share for attention; 2 bytes per element on the native path, 4 when
+ * emulated (the rounded values stay float32). */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about

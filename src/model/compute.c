@@ -69,6 +69,9 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
                      N * MLP + MLP * D, N * MLP + N * D};
     size_t big = 0;
     for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) big = cand[i] > big ? cand[i] : big;
+    /* a layer's output gradient rounded once for its two backward products (matmul.c) */
+    size_t dout = rows * V > N * (QKV > MLP ? QKV : MLP) ? rows * V : N * (QKV > MLP ? QKV : MLP);
+    big += dout + m->num_params; /* + the parameters' operand form (gpt_weights_form) */
     /* attention, per thread: a row block of probabilities or dS (64 x T) and a T x hd operand */
     size_t att = (size_t)ED_ATT_BLOCK * T + (size_t)T * hd;
     size_t es = ed_gemm_ctx_half_native(m->gemm) ? 2 : 4;

@@ -46,16 +46,16 @@ build() { # dir build-type
 # tests is about a quarter of their wall time, docs/reliability.md "CI time"), so the tests,
 # single- and multi-rank alike, run ED_TEST_JOBS (3 x nproc) at a time; ranks waiting in
 # MPI yield their core (OMPI_MCA_mpi_yield_when_idle, tests/CMakeLists.txt). Then the
-# emulated cluster and the Slurm daemons: each is a chain of tests around one fixture under
-# its own RESOURCE_LOCK, and the two chains (separate directories, ports and networks) run
-# side by side. Extra ctest arguments (-L, -R, ...) apply to both passes.
+# emulated cluster and the Slurm daemons, one test at a time (the two chains side by side
+# failed once: multinode_slurm's requeued job timed out while slurm_* ran).
+# Extra ctest arguments (-L, -R, ...) apply to both passes.
 ED_TEST_JOBS=${ED_TEST_JOBS:-$(( 3 * $(nproc) ))}
 ED_CLUSTER_LABELS='slurm|multinode'
 ctest_passes() { # dir ctest-args...
   local dir=$1 rc=0
   shift
   (cd "$dir" && ctest --output-on-failure -j "$ED_TEST_JOBS" -LE "$ED_CLUSTER_LABELS" "$@") || rc=$?
-  (cd "$dir" && ctest --output-on-failure -j 2 -L "$ED_CLUSTER_LABELS" "$@") || rc=$?
+  (cd "$dir" && ctest --output-on-failure -L "$ED_CLUSTER_LABELS" "$@") || rc=$?
   return "$rc"
 }
 run_stage() { # dir build-type ctest-args...

@@ -7,6 +7,7 @@
 #   ./scripts/test.sh -L mpi          only one label (ctest arguments pass through, to both stages)
 #   ED_SKIP_ASAN=1 ./scripts/test.sh  skip the sanitizer stage (quick local runs; CI runs it)
 #   BUILD_DIR=build-asan ./scripts/test.sh   only the sanitizer build (no second stage)
+#   ED_TEST_JOBS=1 ./scripts/test.sh  tests one at a time (default 3 x nproc at a time)
 # The sanitizer stage (docs/reliability.md) runs ctest twice in build-asan/:
 #   unit:  every test that starts no MPI process, LeakSanitizer on;
 #   mpi:   tests labelled mpi|python|bad-input (they start Open MPI), ASan + UBSan with

@@ -25,11 +25,13 @@
  * ED_KR(type, name, (parameters), (arguments)) for kernels returning a value. */
 #define ED_KERNELS(ED_KV, ED_KR)                                                                       \
     ED_KV(encoder_forward,                                                                             \
-          (float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int D),   \
-          (out, inp, wte, wpe, B, T, D))                                                               \
+          (float *out, const int32_t *inp, const int *pos, const float *wte, const float *wpe, int B,   \
+           int T, int D),                                                                              \
+          (out, inp, pos, wte, wpe, B, T, D))                                                          \
     ED_KV(encoder_backward,                                                                            \
-          (float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int D),      \
-          (dwte, dwpe, dout, inp, B, T, D))                                                            \
+          (float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int *pos, int B,     \
+           int T, int D),                                                                              \
+          (dwte, dwpe, dout, inp, pos, B, T, D))                                                       \
     ED_KV(layernorm_forward,                                                                           \
           (float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,     \
            int N, int C),                                                                              \
@@ -58,11 +60,13 @@
            const float *rstd, int N, int C),                                                           \
           (dinp, dw, dout, inp, w, rstd, N, C))                                                        \
     ED_KV(rope_forward,                                                                                \
-          (float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),     \
-          (x, cos, sin, B, T, heads, hd, ld))                                                          \
+          (float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads,      \
+           int hd, int ld),                                                                            \
+          (x, cos, sin, pos, B, T, heads, hd, ld))                                                     \
     ED_KV(rope_backward,                                                                               \
-          (float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),    \
-          (dx, cos, sin, B, T, heads, hd, ld))                                                         \
+          (float *dx, const float *cos, const float *sin, const int *pos, int B, int T, int heads,     \
+           int hd, int ld),                                                                            \
+          (dx, cos, sin, pos, B, T, heads, hd, ld))                                                    \
     ED_KV(swiglu_forward, (float *out, const float *gu, int N, int FF), (out, gu, N, FF))              \
     ED_KV(swiglu_backward, (float *dgu, const float *gu, const float *dout, int N, int FF),            \
           (dgu, gu, dout, N, FF))                                                                      \
@@ -131,12 +135,15 @@ ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
  * are OpenMP-parallel and written so the compiler vectorises them. */
 
 /* ---- embedding.c ---- */
-/* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked).
- * wpe NULL (a llama: positions come from RoPE): out = wte[inp[n]]. */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+/* out[N,D] = wte[inp[n]] + wpe[pos[n]]; inp is [B,T] token ids (already range-checked),
+ * pos [B,T] each token's position (packed windows restart at 0; < the rows of wpe), or
+ * NULL: position t of row [b, t]. wpe NULL (a llama: positions come from RoPE):
+ * out = wte[inp[n]]. */
+void encoder_forward(float *out, const int32_t *inp, const int *pos, const float *wte, const float *wpe,
                      int B, int T, int D);
-/* dwte[inp[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] (dwpe NULL: skipped). */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+/* dwte[inp[n]] += dout[n]; dwpe[pos[n]] += dout[n] (pos NULL: position t; dwpe NULL:
+ * skipped). */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int *pos,
                       int B, int T, int D);
 
 /* ---- layernorm.c ---- (eps 1e-5, biased variance, like torch.nn.LayerNorm) */
@@ -161,11 +168,14 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
 
 /* ---- rope.c ---- rotary position embedding, rotate-half convention (HF Llama), IN PLACE.
  * x rows are B*T rows of stride ld; the first `heads` head vectors of size hd (even) of
- * each row are rotated by the angles of position t = row % T: cos/sin are [T][hd/2]
- * tables starting at that position (the model's table, offset for a decode chunk). */
-void rope_forward(float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+ * each row are rotated by the angles of position pos[row] ([B,T]; packed windows restart
+ * at 0), or with pos NULL of t = row % T: cos/sin are [Tmax][hd/2] tables starting at
+ * position 0 (the model's table, offset for a decode chunk). */
+void rope_forward(float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads, int hd,
+                  int ld);
 /* The transpose (inverse) rotation, applied to the gradient in place. */
-void rope_backward(float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+void rope_backward(float *dx, const float *cos, const float *sin, const int *pos, int B, int T, int heads, int hd,
+                   int ld);
 
 /* ---- swiglu.c ---- Llama's MLP activation on fused gate|up rows gu[N,2FF] */
 /* out[N,FF] = silu(gate) * up. */

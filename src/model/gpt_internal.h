@@ -47,6 +47,8 @@ typedef struct {
     double *row_nll;                  /* (N) the same without label smoothing: lse - z[target] */
     uint8_t *row_hit;                 /* (N) arg-max == target */
     int32_t *inputs, *targets;        /* (N) copies for the backward */
+    int *seg, *pos;                   /* (N) copies of the last forward's segment starts and
+                                       * positions (ed_gpt_forward_rows); unused without */
     /* backward scratch */
     float *dres;    /* (N,D) gradient of the residual stream */
     float *dbig;    /* (N,max(qkv width, MLP width)) dqkv / dfch */
@@ -68,6 +70,7 @@ struct ed_gpt {
     size_t act_bytes; /* its capacity */
     gpt_acts a;       /* laid out for (B, T) of the last forward */
     int B, T, have_targets;
+    int packed;       /* the last forward had seg/pos: a->seg, a->pos hold them */
     float label_smoothing;
     int train;        /* dropout active in the last forward */
     int att_threads;  /* OpenMP threads the attention scratch was sized for */
@@ -80,6 +83,11 @@ struct ed_gpt {
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */
 };
+
+/* The last forward's segment starts and positions for the kernels, NULL when its rows
+ * were plain causal sequences (ed_gpt_forward). */
+static inline const int *gpt_seg(const ed_gpt *m) { return m->packed ? m->a.seg : NULL; }
+static inline const int *gpt_pos(const ed_gpt *m) { return m->packed ? m->a.pos : NULL; }
 
 /* Rows of logits per cross-entropy chunk (bounds dlogits, and the logits themselves
  * under recomputation, to CE_CHUNK*V). */

@@ -68,8 +68,14 @@ static const ed_option_spec TABLE[] = {
     ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", T|P, SHAPE, "word tokenizer: Unicode case folding"),
     ROW("max-length", ED_OPT_INT, max_length, 0, "data", T|P, SHAPE, "tokens per window (inputs are max-length - 1); prepare: the window index it stores"),
     ROW("stride", ED_OPT_INT, stride, 0, "data", T|P, T|E|I, "sliding-window step in tokens; prepare: the window index it stores"),
-    ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
-    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
+    ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I,
+        "concatenate documents and cut full windows that cross document boundaries; off: per-document sliding "
+        "windows, packed into rows where each attends only to itself"),
+    ROW("doc-mask", ED_OPT_BOOL, doc_mask, 0, "data", T, T|E|I,
+        "with --pack: attention and positions restart at every document inside a window (Llama 3 style)"),
+    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED,
+        "without --pack: one window per row padded to max-length - 1 (the padded path; same loss, slower) "
+        "instead of packed rows"),
     /* model */
     ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE,
         "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8) | llama-tiny | llama-small"),

@@ -464,6 +464,7 @@ static void test_rmsnorm(void **state) {
 typedef struct {
     float *x, *y, *R;
     const float *cos, *sin;
+    const int *pos; /* NULL: position row % T */
     int B, T, heads, hd, ld;
 } rope_ctx;
 
@@ -471,13 +472,14 @@ static double rope_obj(void *p) {
     rope_ctx *c = p;
     size_t n = (size_t)c->B * c->T * c->ld;
     memcpy(c->y, c->x, n * sizeof(float));
-    rope_forward(c->y, c->cos, c->sin, c->B, c->T, c->heads, c->hd, c->ld);
+    rope_forward(c->y, c->cos, c->sin, c->pos, c->B, c->T, c->heads, c->hd, c->ld);
     return dot(c->y, c->R, n);
 }
 
 /* RoPE on 3 of 4 heads of each row (the 4th, like a llama's v heads, is left alone),
- * against the rotate-half definition and by finite differences; and the table against
- * cos/sin of t / theta^(2i/hd). */
+ * against the rotate-half definition and by finite differences, with positions t = row
+ * % T and with per-token positions (packed windows restarting at 0); and the table
+ * against cos/sin of t / theta^(2i/hd). */
 static void test_rope(void **state) {
     (void)state;
     ed_rng r;
@@ -492,7 +494,10 @@ static void test_rope(void **state) {
             assert_true(fabs(tab[t * half + i] - cos(a)) < 1e-6 && fabs(tab[(cfg.max_seq_len + t) * half + i] - sin(a)) < 1e-6);
         }
     size_t n = (size_t)B * T * ld;
-    rope_ctx c = {.B = B, .T = T, .heads = 3, .hd = hd, .ld = ld, .cos = tab, .sin = tab + cfg.max_seq_len * half};
+    static const int packed[2 * 7] = {0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 3, 4, 5, 6};
+    for (int variant = 0; variant < 2; variant++) {
+    rope_ctx c = {.B = B, .T = T, .heads = 3, .hd = hd, .ld = ld, .cos = tab, .sin = tab + cfg.max_seq_len * half,
+                  .pos = variant ? packed : NULL};
     c.x = randn(n, &r, 1.0f);
     c.R = randn(n, &r, 1.0f);
     c.y = malloc(n * sizeof(float));
@@ -501,15 +506,17 @@ static void test_rope(void **state) {
         for (int h = 0; h < 4; h++)
             for (int i = 0; i < half; i++) {
                 const float *x = c.x + row * ld + h * hd, *y = c.y + row * ld + h * hd;
-                double a = h < 3 ? (row % T) / pow(100.0, 2.0 * i / hd) : 0.0;
+                double a = h < 3 ? (c.pos ? c.pos[row] : row % T) / pow(100.0, 2.0 * i / hd) : 0.0;
                 assert_true(fabs(y[i] - (x[i] * cos(a) - x[i + half] * sin(a))) < 1e-5);
                 assert_true(fabs(y[i + half] - (x[i + half] * cos(a) + x[i] * sin(a))) < 1e-5);
             }
     float *d = malloc(n * sizeof(float));
     memcpy(d, c.R, n * sizeof(float));
-    rope_backward(d, c.cos, c.sin, B, T, 3, hd, ld);
-    expect_small("rope", fd_error(c.x, n, d, rope_obj, &c, H_STEP), 1e-3);
-    free(tab), free(c.x), free(c.R), free(c.y), free(d);
+    rope_backward(d, c.cos, c.sin, c.pos, B, T, 3, hd, ld);
+    expect_small(variant ? "rope (packed positions)" : "rope", fd_error(c.x, n, d, rope_obj, &c, H_STEP), 1e-3);
+    free(c.x), free(c.R), free(c.y), free(d);
+    }
+    free(tab);
 }
 
 typedef struct {
@@ -618,20 +625,25 @@ static void test_crossentropy(void **state) {
 typedef struct {
     float *out, *wte, *wpe, *R;
     int32_t *inp;
+    const int *pos; /* NULL: position t */
     int B, T, D;
 } enc_ctx;
 
 static double enc_obj(void *p) {
     enc_ctx *c = p;
-    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->D);
+    encoder_forward(c->out, c->inp, c->pos, c->wte, c->wpe, c->B, c->T, c->D);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
+/* With positions t, and with per-token positions (packed windows: 0 1 0 1 | 0 1 2 0),
+ * whose repeated positions must add up in dwpe. */
 static void test_embedding(void **state) {
     (void)state;
     ed_rng r;
     ed_rng_seed(&r, 6, 1);
-    enc_ctx c = {.B = 2, .T = 4, .D = 5};
+    static const int packed[8] = {0, 1, 0, 1, 0, 1, 2, 0};
+    for (int variant = 0; variant < 2; variant++) {
+    enc_ctx c = {.B = 2, .T = 4, .D = 5, .pos = variant ? packed : NULL};
     int32_t ids[8] = {1, 2, 1, 0, 3, 3, 2, 1}; /* repeated ids: gradients must add up */
     c.inp = ids;
     c.wte = randn(20, &r, 1.0f);
@@ -639,10 +651,13 @@ static void test_embedding(void **state) {
     c.R = randn(40, &r, 1.0f);
     c.out = malloc(40 * sizeof(float));
     float *dwte = calloc(20, sizeof(float)), *dwpe = calloc(30, sizeof(float));
-    encoder_backward(dwte, dwpe, c.R, c.inp, c.B, c.T, c.D);
+    encoder_backward(dwte, dwpe, c.R, c.inp, c.pos, c.B, c.T, c.D);
     expect_small("embedding dwte", fd_error(c.wte, 20, dwte, enc_obj, &c, H_STEP), 1e-3);
     expect_small("embedding dwpe", fd_error(c.wpe, 30, dwpe, enc_obj, &c, H_STEP), 1e-3);
+    if (variant) /* position 3 never occurs: no gradient */
+        for (int i = 15; i < 20; i++) assert_true(dwpe[i] == 0.0f);
     free(c.wte), free(c.wpe), free(c.R), free(c.out), free(dwte), free(dwpe);
+    }
 }
 
 static void test_dropout(void **state) {

@@ -134,13 +134,13 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)(ed_rng_u64(&r) % 50);
     float *wte = randn(&r, 50 * (size_t)D, 1.0f), *wpe = randn(&r, (size_t)T * D, 1.0f);
     float *e1 = malloc((size_t)B * T * D * 4), *e2 = malloc((size_t)B * T * D * 4);
-    k->encoder_forward(e1, ids, wte, wpe, B, T, D);
-    b->encoder_forward(e2, ids, wte, wpe, B, T, D);
+    k->encoder_forward(e1, ids, NULL, wte, wpe, B, T, D);
+    b->encoder_forward(e2, ids, NULL, wte, wpe, B, T, D);
     expect_close("encoder", e1, e2, (size_t)B * T * D, TOL);
     float *gw1 = calloc(50 * (size_t)D, 4), *gw2 = calloc(50 * (size_t)D, 4);
     float *gp1 = calloc((size_t)T * D, 4), *gp2 = calloc((size_t)T * D, 4);
-    k->encoder_backward(gw1, gp1, e2, ids, B, T, D);
-    b->encoder_backward(gw2, gp2, e2, ids, B, T, D);
+    k->encoder_backward(gw1, gp1, e2, ids, NULL, B, T, D);
+    b->encoder_backward(gw2, gp2, e2, ids, NULL, B, T, D);
     expect_close("encoder dwte", gw1, gw2, 50 * (size_t)D, TOL);
     expect_close("encoder dwpe", gp1, gp2, (size_t)T * D, TOL);
     free(wte), free(wpe), free(e1), free(e2), free(gw1), free(gw2), free(gp1), free(gp2);
@@ -185,11 +185,11 @@ static void compare_paths(const ed_kernels *k, const ed_kernels *b) {
 
         size_t nq = (size_t)B * T * ld, na = (size_t)B * H * T * T, no = (size_t)B * T * D;
         float *tab = randn(&r, (size_t)2 * T * half, 1.0f), *q1 = randn(&r, nq, 1.0f), *q2 = copy(q1, nq);
-        k->rope_forward(q1, tab, tab + T * half, B, T, H + G, hd, ld);
-        b->rope_forward(q2, tab, tab + T * half, B, T, H + G, hd, ld);
+        k->rope_forward(q1, tab, tab + T * half, NULL, B, T, H + G, hd, ld);
+        b->rope_forward(q2, tab, tab + T * half, NULL, B, T, H + G, hd, ld);
         expect_close("rope", q1, q2, nq, TOL);
-        k->rope_backward(q1, tab, tab + T * half, B, T, H + G, hd, ld);
-        b->rope_backward(q2, tab, tab + T * half, B, T, H + G, hd, ld);
+        k->rope_backward(q1, tab, tab + T * half, NULL, B, T, H + G, hd, ld);
+        b->rope_backward(q2, tab, tab + T * half, NULL, B, T, H + G, hd, ld);
         expect_close("rope backward", q1, q2, nq, TOL);
         float *a1 = malloc(na * 4), *a2 = malloc(na * 4), *ao1 = malloc(no * 4), *ao2 = malloc(no * 4);
         k->attention_forward(gc, ao1, a1, NULL, q2, NULL, B, T, D, H, G, 0.0f, 5);

@@ -307,10 +307,12 @@ int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out,
  *   LONGEST  one window a row, right-padded to the micro-batch's longest window;
  *   MAX      one window a row, padded to max_length - 1 (--pad-to-max): the original
  *            pipeline's padded batches, kept for comparison;
- *   PACKED   the default without --pack: windows share rows of max_length - 1 positions,
- *            placed first fit in the order given (longest first: ed_pack_place), each a
- *            segment of its own (block-diagonal causal attention, positions from 0), so
- *            the model computes exactly what one padded row per window computes;
+ *   PACKED   the default without --pack: windows share rows of at most max_length - 1
+ *            positions, placed first fit in the order given (longest first:
+ *            ed_pack_place), each a segment of its own (block-diagonal causal attention,
+ *            positions from 0), so the model computes exactly what one padded row per
+ *            window computes. The row width is the one (from the longest window up to
+ *            max_length - 1) that leaves the least padding;
  *   DOC_MASK --pack --doc-mask: one window a row as LONGEST, with a segment starting at
  *            every document's first token (attention and positions reset there).
  * 0 and 1 are the values ed_batch_fill's callers used to pass as "pad_to_max". */
@@ -337,7 +339,7 @@ typedef struct {
                           * row and its position inside it (ed_gpt_forward_rows); padding
                           * continues the last segment */
     int packed;          /* seg and pos are filled (else one causal sequence a row) */
-    uint32_t *fill;      /* [cap_B] scratch: tokens placed per packed row */
+    uint32_t *fill, *len; /* [cap_B * cap_T] scratch: tokens per packed row, per window */
     long n_targets;      /* number of targets != -100: the loss tokens */
 } ed_batch;
 
@@ -347,8 +349,9 @@ void ed_batch_free(ed_batch *b);
  * Row i is at offset i*T of each array (dense [B, T], not cap_T apart). n may be 0 (a rank
  * with nothing in the last step): B = 0, n_targets = 0. The capacity is cap_B * cap_T
  * tokens: a balanced micro-batch may have more than cap_B rows when they are shorter
- * (the sampler guarantees n * T <= cap_B * cap_T), and PACKED rows (cap_T wide) are at
- * most cap_B (the sampler packs the same way). More tokens, or T > cap_T, is a bug and
+ * (the sampler guarantees n * T <= cap_B * cap_T); PACKED windows must come longest
+ * first and fit cap_B rows of cap_T (the sampler's packed cost guarantees it), and the
+ * narrower rows chosen never hold more positions than those. More tokens, or T > cap_T, is a bug and
  * aborts. -1 with err on a damaged window index (ed_dataset_locate) or id
  * (ed_dataset_tokens). */
 int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, ed_row_layout layout,

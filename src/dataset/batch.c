@@ -25,7 +25,8 @@ void ed_batch_init(ed_batch *b, int cap_B, int cap_T) {
     b->mask = ed_malloc(n * sizeof *b->mask);
     b->seg = ed_malloc(n * sizeof *b->seg);
     b->pos = ed_malloc(n * sizeof *b->pos);
-    b->fill = ed_malloc((size_t)cap_B * sizeof *b->fill);
+    b->fill = ed_malloc(n * sizeof *b->fill); /* a row or a window holds at least one token */
+    b->len = ed_malloc(n * sizeof *b->len);
 }
 
 void ed_batch_free(ed_batch *b) {
@@ -35,6 +36,7 @@ void ed_batch_free(ed_batch *b) {
     free(b->seg);
     free(b->pos);
     free(b->fill);
+    free(b->len);
     memset(b, 0, sizeof *b);
 }
 
@@ -107,12 +109,41 @@ static int doc_segments(ed_batch *b, const ed_dataset *ds, uint64_t start, int m
     return 0;
 }
 
+/* First-fit rows of width W for windows len[0..n) (longest first, each <= W): how many. */
+static int rows_at(const uint32_t *len, int n, uint32_t W, uint32_t *fill) {
+    int rows = 0;
+    for (int i = 0; i < n; i++) ed_pack_place(fill, &rows, n, len[i], W);
+    return rows;
+}
+
+/* The row width of a packed micro-batch: the W in [longest, cap] whose first-fit rows x W
+ * (the positions the model computes) is least, ties to the narrower. Tried: cap (what
+ * the sampler costed, so it always fits the buffer), total/r for r = 1, 2, ... (rows
+ * filled exactly when first fit manages it) and 16 widths evenly between. */
+static uint32_t best_width(const uint32_t *len, int n, uint32_t cap, uint32_t *fill) {
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) total += len[i];
+    uint32_t longest = len[0], best = cap;
+    uint64_t best_cost = (uint64_t)rows_at(len, n, cap, fill) * cap;
+    enum { EVEN = 16 };
+    for (int k = 0; k < 2 * EVEN + 2; k++) {
+        uint64_t W;
+        if (k < EVEN + 1) W = longest + (uint64_t)(cap - longest) * (uint64_t)k / EVEN;
+        else W = (total + (uint64_t)(k - EVEN) - 1) / (uint64_t)(k - EVEN); /* ceil(total / r) */
+        if (W < longest || W > cap) continue;
+        uint64_t cost = (uint64_t)rows_at(len, n, (uint32_t)W, fill) * W;
+        if (cost < best_cost || (cost == best_cost && W < best)) best = (uint32_t)W, best_cost = cost;
+    }
+    return best;
+}
+
 int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, ed_row_layout layout,
                   ed_error *err) {
     ED_CHECK(n >= 0, "batch of %d windows", n);
+    ED_CHECK((size_t)n <= (size_t)b->cap_B * (size_t)b->cap_T, "batch of %d windows exceeds capacity %d x %d", n,
+             b->cap_B, b->cap_T);
     int packed = layout == ED_ROWS_PACKED;
     int T = layout == ED_ROWS_MAX ? ds->max_length - 1 : 0, rows = packed ? 0 : n;
-    uint32_t cap = (uint32_t)b->cap_T;
     for (int i = 0; i < n; i++) {
         uint64_t start;
         uint32_t len;
@@ -120,13 +151,16 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
             b->B = 0, b->n_targets = 0;
             return -1;
         }
-        if (packed) { /* first pass: how many rows, how full the fullest */
-            int r = ed_pack_place(b->fill, &rows, b->cap_B, len - 1, cap);
-            ED_CHECK(r >= 0, "packed batch of %d windows needs more than %d rows", n, b->cap_B);
-            if ((int)b->fill[r] > T) T = (int)b->fill[r];
-        } else if (layout != ED_ROWS_MAX && (int)len - 1 > T) {
-            T = (int)len - 1;
-        }
+        b->len[i] = len - 1;
+        if (!packed && layout != ED_ROWS_MAX && (int)len - 1 > T) T = (int)len - 1;
+    }
+    if (packed && n > 0) { /* windows come longest first (the sampler's order) */
+        for (int i = 1; i < n; i++)
+            ED_CHECK(b->len[i] <= b->len[i - 1], "packed batch: window %d is longer than the one before", i);
+        ED_CHECK(b->len[0] <= (uint32_t)b->cap_T, "window of %u tokens exceeds the row capacity %d", b->len[0],
+                 b->cap_T);
+        T = (int)best_width(b->len, n, (uint32_t)b->cap_T, b->fill);
+        rows = rows_at(b->len, n, (uint32_t)T, b->fill);
     }
     ED_CHECK(T <= b->cap_T, "batch length %d exceeds capacity %d", T, b->cap_T);
     ED_CHECK((size_t)rows * (size_t)T <= (size_t)b->cap_B * (size_t)b->cap_T,
@@ -135,14 +169,14 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
     b->T = T;
     b->n_targets = 0;
     b->packed = packed || layout == ED_ROWS_DOC_MASK;
-    int placed = 0; /* second pass: the same first fit, now writing */
+    int placed = 0; /* the same first fit again, now writing */
     for (int i = 0; i < n; i++) {
         uint64_t start;
         uint32_t len;
         ed_dataset_locate(ds, ids[i], &start, &len, err); /* found above */
         int m = (int)len - 1, row = i, off = 0;
         if (packed) {
-            row = ed_pack_place(b->fill, &placed, rows, (uint32_t)m, cap);
+            row = ed_pack_place(b->fill, &placed, rows, (uint32_t)m, (uint32_t)T);
             off = (int)b->fill[row] - m;
         }
         size_t at = (size_t)row * T + (size_t)off;

@@ -314,7 +314,9 @@ int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out,
  *            window computes. The row width is the one (from the longest window up to
  *            max_length - 1) that leaves the least padding;
  *   DOC_MASK --pack --doc-mask: one window a row as LONGEST, with a segment starting at
- *            every document's first token (attention and positions reset there).
+ *            every document's first token (attention and positions reset there) and no
+ *            target across a boundary (a document's last token does not predict the next
+ *            one's BOS: -100), so each prediction sees only its own document.
  * 0 and 1 are the values ed_batch_fill's callers used to pass as "pad_to_max". */
 typedef enum { ED_ROWS_LONGEST = 0, ED_ROWS_MAX = 1, ED_ROWS_PACKED = 2, ED_ROWS_DOC_MASK = 3 } ed_row_layout;
 

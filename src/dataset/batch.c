@@ -87,9 +87,12 @@ static void put_padding(ed_batch *b, size_t at, int from, int to) {
     }
 }
 
-/* DOC_MASK segments of a row holding stream tokens [start, start + m): a new segment at
- * each document's first token (doc_off[d], d found by binary search). */
-static int doc_segments(ed_batch *b, const ed_dataset *ds, uint64_t start, int m, size_t at, ed_error *err) {
+/* DOC_MASK segments of a row holding stream tokens [start, start + m + 1) (inputs the
+ * first m): a new segment at each document's first token, and no prediction across a
+ * boundary — the target of a document's last token (the next one's BOS) becomes -100, so
+ * every prediction stays inside its document as with per-document windows. doc_off[d] is
+ * found by binary search. Returns the targets it removed from the loss, or -1. */
+static long doc_segments(ed_batch *b, const ed_dataset *ds, uint64_t start, int m, size_t at, ed_error *err) {
     if (!ds->doc_off) return ed_fail(err, "%s: --doc-mask needs the document index", ds->origin);
     size_t lo = 0, hi = ds->n_docs; /* the first document starting after `start` */
     while (lo < hi) {
@@ -98,15 +101,19 @@ static int doc_segments(ed_batch *b, const ed_dataset *ds, uint64_t start, int m
         else hi = mid;
     }
     int seg = 0;
-    for (int t = 0; t < m; t++) {
-        while (lo < ds->n_docs && ds->doc_off[lo] <= start + (uint64_t)t) {
-            if (ds->doc_off[lo] == start + (uint64_t)t) seg = t;
-            lo++;
+    long removed = 0;
+    for (int t = 0; t <= m; t++) {
+        for (; lo < ds->n_docs && ds->doc_off[lo] <= start + (uint64_t)t; lo++)
+            if (ds->doc_off[lo] == start + (uint64_t)t) {
+                seg = t;
+                if (t > 0 && b->targets[at + t - 1] != -100) b->targets[at + t - 1] = -100, removed++;
+            }
+        if (t < m) {
+            b->seg[at + t] = seg;
+            b->pos[at + t] = t - seg;
         }
-        b->seg[at + t] = seg;
-        b->pos[at + t] = t - seg;
     }
-    return 0;
+    return removed;
 }
 
 /* First-fit rows of width W for windows len[0..n) (longest first, each <= W): how many. */
@@ -185,13 +192,17 @@ int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n,
             b->B = 0, b->n_targets = 0;
             return -1;
         }
-        b->n_targets += counted;
-        if (packed)
+        if (packed) {
             for (int t = 0; t < m; t++) b->seg[at + t] = off, b->pos[at + t] = t;
-        else if (layout == ED_ROWS_DOC_MASK && doc_segments(b, ds, start, m, at, err) != 0) {
-            b->B = 0, b->n_targets = 0;
-            return -1;
+        } else if (layout == ED_ROWS_DOC_MASK) {
+            long removed = doc_segments(b, ds, start, m, at, err);
+            if (removed < 0) {
+                b->B = 0, b->n_targets = 0;
+                return -1;
+            }
+            counted -= removed;
         }
+        b->n_targets += counted;
         if (!packed) put_padding(b, (size_t)row * T, m, T);
     }
     if (packed)

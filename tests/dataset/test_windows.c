@@ -324,6 +324,11 @@ static void test_batch_packed(void **state) {
         }
     assert_int_equal(b.inputs[5], ED_BOS); /* document 1 starts at row 0, position 5 */
     assert_int_equal(b.inputs[7 + 1], ED_BOS);
+    /* no prediction across a boundary: the EOS before each BOS has target -100 */
+    assert_int_equal(b.inputs[4], ED_EOS);
+    assert_int_equal(b.targets[4], -100);
+    assert_int_equal(b.targets[7 + 0], -100);
+    assert_int_equal(b.n_targets, 2 * 7 - 2);
     ed_batch_free(&b);
     ed_dataset_free(&ds);
     fixture_free(&f);

@@ -357,7 +357,9 @@ void ed_options_defaults(ed_options *o) {
 
 /* A preset fixes the model shape and the windows, tokenizer, vocabulary and run length
  * that go with it; it is applied before the config file and the flags, so both can still
- * change any of it. `tiny` is the bare `expert-dist`: one packed epoch of the bundled
+ * change any of it. Every preset trains on per-document windows (the original
+ * pipeline's semantics, packed into shared rows: ed_row_layout); `--pack` is a choice the
+ * user makes. `tiny` is the bare `expert-dist`: one epoch of the bundled
  * corpus on a 4000-token byte-level BPE (no unknown token, so its closing sample reads
  * as text; a 4000-word vocabulary left a quarter of the words <UNK>), validated every 200
  * steps, in well under 90 s on 2 cores (README, quickstart). small and seed keep the seed
@@ -376,10 +378,10 @@ typedef struct {
  * their SwiGLU width is 2/3 of the GPT-2 MLP's (three matrices instead of two: about the
  * same MLP parameters, the usual Llama sizing) and half as many key/value heads. */
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_GPT2, 0},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 0, 200, ED_ARCH_GPT2, 0},
     {"small", 256, 4, 4, 1024, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
     {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
-    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_LLAMA, 2},
+    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, ED_TOK_BPE, 4000, 0, 200, ED_ARCH_LLAMA, 2},
     {"llama-small", 256, 4, 4, 688, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_LLAMA, 2},
 };
 

@@ -6,8 +6,9 @@
  * windows are (start, length) ranges of it, max_length tokens, advancing by stride,
  * computed on demand by ed_dataset_window from the document index)
  * -> ed_sampler (which windows rank r uses at optimizer step s, micro-batch a) ->
- * ed_batch_fill (inputs = window[:-1], targets = window[1:], right padding with
- * <PAD> inputs, -100 targets and attention_mask 0).
+ * ed_batch_fill (inputs = window[:-1], targets = window[1:]; without pack the windows
+ * share rows as segments with block-diagonal attention (ed_row_layout), else one a row;
+ * right padding with <PAD> inputs, -100 targets and attention_mask 0).
  *
  * Sharding contract (what makes -n 1 == -n N): an epoch's window order is a permutation
  * drawn from (seed, epoch) only. Optimizer step s uses positions [s*G, (s+1)*G) of it,

@@ -25,13 +25,17 @@
  * registers, which plain loops left to the vectoriser did not achieve.
  *
  * Half precision keeps ed_gemm's contract (src/gemm/gemm.c): every product's operands are
- * rounded to bf16 / fp16 (Q, K, V, dO once per head; the probability and dS tiles before
- * they are multiplied), and products accumulate in fp32.
+ * rounded to bf16 / fp16 (Q, K, V, dO once per head; the normalised probability and dS
+ * tiles before they are multiplied), and products accumulate in fp32. The forward then
+ * takes a statistics pass before the output pass (see there).
  *
  * Dropout on the probabilities is a pure function of (seed, b*H+h, i, j) — a counter-based
  * hash, not a stream — so the backward regenerates the mask tile by tile, and the result
  * depends neither on the thread count nor on the tiling. */
 #include <limits.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -59,6 +63,17 @@
 /* unaligned, and allowed to alias the float arrays it is loaded from */
 typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(sizeof(float)), may_alias));
 
+/* acc + a * b, fused where the path has FMA: the build is ISO C (-std=c11), under which
+ * GCC does not contract a*b+c, and separate multiply and add halve the tile products'
+ * throughput. */
+#if defined(__AVX512F__)
+#define VFMA(acc, a, b) ((vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)(b), (__m512)(acc)))
+#elif defined(__FMA__)
+#define VFMA(acc, a, b) ((vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)(b), (__m256)(acc)))
+#else
+#define VFMA(acc, a, b) ((acc) + (a) * (b))
+#endif
+
 /* C[mr, nv*VW] += A[mr, K] B[K, nv*VW] (row-major, leading dimensions), mr and nv
  * constants after inlining so acc lives in registers. */
 static inline __attribute__((always_inline)) void mm_block(const int mr, const int nv, int K, const float *A,
@@ -71,7 +86,7 @@ static inline __attribute__((always_inline)) void mm_block(const int mr, const i
         for (int v = 0; v < nv; v++) b[v] = *(const vf *)(B + (size_t)k * ldb + v * VW);
         for (int r = 0; r < mr; r++) {
             float a = A[(size_t)r * lda + k];
-            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
+            for (int v = 0; v < nv; v++) acc[r][v] = VFMA(acc[r][v], a, b[v]);
         }
     }
     for (int r = 0; r < mr; r++)
@@ -135,11 +150,17 @@ static void load_rows(ed_precision prec, float *dst, const float *src, int ld, i
     round_operand(prec, dst, (size_t)T * HDP);
 }
 
-/* The transpose of a load_rows result: dst[hd][TP] from rows[TP][HDP] (already rounded). */
+/* The transpose of a load_rows result, block by block: block t0 / BLK of dst is the
+ * [HDP][BLK] matrix (rows e < hd filled) of positions [t0, t0 + BLK). Stored so rather
+ * than as one [hd][TP] matrix, whose rows lie TP floats apart: at T = 2048 that stride
+ * maps every row of a tile to the same L1 set. */
+static inline float *tblock(float *buf, int t0, int HDP) { return buf + (size_t)(t0 / BLK) * HDP * BLK; }
 static void transpose_rows(float *dst, const float *rows, int TP, int hd, int HDP) {
-    for (int t0 = 0; t0 < TP; t0 += BLK)
+    for (int t0 = 0; t0 < TP; t0 += BLK) {
+        float *d = tblock(dst, t0, HDP);
         for (int e = 0; e < hd; e++)
-            for (int t = t0; t < t0 + BLK; t++) dst[(size_t)e * TP + t] = rows[(size_t)t * HDP + e];
+            for (int t = 0; t < BLK; t++) d[(size_t)e * BLK + t] = rows[(size_t)(t0 + t) * HDP + e];
+    }
 }
 
 /* The dropout draw of probability (query i, key j) of head bh: keep when the hash is at
@@ -179,7 +200,7 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
         const float *K = row + D + (size_t)(h / group) * hd, *V = K + (size_t)G * hd;
         float *Y = out + (size_t)b * T * D + (size_t)h * hd, *L = lse + (size_t)bh * T;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
-        /* thread scratch: Kr, Vr [TP][HDP], Kt [HDP][TP], Qb, O [BLK][HDP], S [BLK][BLK], m, l */
+        /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Kt = Vr + (size_t)TP * HDP, *Qb = Kt + (size_t)HDP * TP;
         float *O = Qb + (size_t)BLK * HDP, *S = O + (size_t)BLK * HDP, *m = S + BLK * BLK, *l = m + BLK;
@@ -191,46 +212,64 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
             load_rows(prec, Qb, Q + (size_t)r0 * ld, ld, rows, rows, hd, HDP);
             memset(O, 0, (size_t)rows * HDP * sizeof(float));
             for (int i = 0; i < rows; i++) m[i] = -INFINITY, l[i] = 0.0f;
-            /* the block's rows see keys from seg[r0] (seg is non-decreasing) to r0+rows-1 */
-            for (int c0 = (sg ? sg[r0] : 0) / BLK * BLK; c0 < r0 + rows; c0 += BLK) {
-                memset(S, 0, (size_t)rows * BLK * sizeof(float));
-                mm_acc(rows, BLK, hd, Qb, HDP, Kt + c0, TP, S, BLK);
-                for (int ii = 0; ii < rows; ii++) {
-                    int i = r0 + ii, lo = sg ? sg[i] : 0;
-                    lo = (lo > c0 ? lo : c0) - c0;
-                    int hi = (i < c0 + BLK - 1 ? i : c0 + BLK - 1) - c0; /* row i sees tile columns [lo, hi] */
-                    float *s = S + (size_t)ii * BLK;
-                    if (lo > hi) { /* nothing visible in this tile */
-                        memset(s, 0, BLK * sizeof(float));
-                        continue;
-                    }
-                    for (int j = 0; j < lo; j++) s[j] = -INFINITY;
-                    for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
-                    for (int j = 0; j < BLK; j++) s[j] *= scale;
-                    float mn = ed_vmax(s, BLK);
-                    mn = mn > m[ii] ? mn : m[ii];
-                    float alpha = expf(m[ii] - mn), sum = 0.0f; /* m = -inf at first: alpha 0 */
+            /* Half precision takes two passes over the keys: the first finds each row's
+             * lse, the second multiplies the NORMALISED probabilities, rounded, as ed_gemm
+             * and the PyTorch reference round them (an online pass could only round them
+             * before normalisation: different values, and more fp16 underflow). fp32
+             * rounds nothing, so one online pass computes the same function. */
+            for (int pass = prec == ED_PREC_FP32; pass < 2; pass++) {
+                int stats = pass == 0, normalised = prec != ED_PREC_FP32 && pass == 1;
+                /* the block's rows see keys from seg[r0] (seg is non-decreasing) to r0+rows-1 */
+                for (int c0 = (sg ? sg[r0] : 0) / BLK * BLK; c0 < r0 + rows; c0 += BLK) {
+                    memset(S, 0, (size_t)rows * BLK * sizeof(float));
+                    mm_acc(rows, BLK, hd, Qb, HDP, tblock(Kt, c0, HDP), BLK, S, BLK);
+                    for (int ii = 0; ii < rows; ii++) {
+                        int i = r0 + ii, lo = sg ? sg[i] : 0;
+                        lo = (lo > c0 ? lo : c0) - c0;
+                        int hi = (i < c0 + BLK - 1 ? i : c0 + BLK - 1) - c0; /* row i sees tile columns [lo, hi] */
+                        float *s = S + (size_t)ii * BLK;
+                        if (lo > hi) { /* nothing visible in this tile */
+                            memset(s, 0, BLK * sizeof(float));
+                            continue;
+                        }
+                        for (int j = 0; j < lo; j++) s[j] = -INFINITY;
+                        for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
+                        for (int j = 0; j < BLK; j++) s[j] *= scale;
+                        if (normalised) {
+                            float lse_i = L[i];
+#pragma omp simd
+                            for (int j = 0; j < BLK; j++) s[j] = ed_expf(s[j] - lse_i); /* -inf (masked) -> 0 */
+                        } else {
+                            float mn = ed_vmax(s, BLK);
+                            mn = mn > m[ii] ? mn : m[ii];
+                            float alpha = expf(m[ii] - mn), sum = 0.0f; /* m = -inf at first: alpha 0 */
 #pragma omp simd reduction(+ : sum)
-                    for (int j = 0; j < BLK; j++) {
-                        s[j] = ed_expf(s[j] - mn); /* -inf (masked) -> 0 */
-                        sum += s[j];
+                            for (int j = 0; j < BLK; j++) {
+                                s[j] = ed_expf(s[j] - mn);
+                                sum += s[j];
+                            }
+                            l[ii] = l[ii] * alpha + sum;
+                            m[ii] = mn;
+                            if (stats) continue;
+                            if (alpha != 1.0f)
+                                for (int e = 0; e < HDP; e++) O[(size_t)ii * HDP + e] *= alpha;
+                        }
+                        if (p > 0.0f) {
+                            uint32_t key = drop_row_key(seed, bh, i);
+                            for (int j = 0; j < BLK; j++) s[j] *= (float)(drop_hash(key, c0 + j) >= thr) * keep_scale;
+                        }
                     }
-                    l[ii] = l[ii] * alpha + sum;
-                    m[ii] = mn;
-                    if (alpha != 1.0f)
-                        for (int e = 0; e < HDP; e++) O[(size_t)ii * HDP + e] *= alpha;
-                    if (p > 0.0f) {
-                        uint32_t key = drop_row_key(seed, bh, i);
-                        for (int j = 0; j < BLK; j++) s[j] *= (float)(drop_hash(key, c0 + j) >= thr) * keep_scale;
-                    }
+                    if (stats) continue;
+                    round_operand(prec, S, (size_t)rows * BLK);
+                    mm_acc(rows, HDP, BLK, S, BLK, Vr + (size_t)c0 * HDP, HDP, O, HDP);
                 }
-                round_operand(prec, S, (size_t)rows * BLK);
-                mm_acc(rows, HDP, BLK, S, BLK, Vr + (size_t)c0 * HDP, HDP, O, HDP);
+                if (stats)
+                    for (int ii = 0; ii < rows; ii++) L[r0 + ii] = m[ii] + logf(l[ii]);
             }
             for (int ii = 0; ii < rows; ii++) {
-                float inv = 1.0f / l[ii];
+                float inv = prec == ED_PREC_FP32 ? 1.0f / l[ii] : 1.0f;
                 for (int e = 0; e < hd; e++) Y[(size_t)(r0 + ii) * D + e] = O[(size_t)ii * HDP + e] * inv;
-                L[r0 + ii] = m[ii] + logf(l[ii]);
+                if (prec == ED_PREC_FP32) L[r0 + ii] = m[ii] + logf(l[ii]);
             }
         }
     }
@@ -255,7 +294,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         float *dK = dqkv + koff, *dV = dK + (size_t)G * hd;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
         /* thread scratch (ed_att_scratch_floats): [TP][HDP] Kr Vr Qr dOr, [HDP][TP] Kt Qt dOt
-         * dQt, [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P Pd dP dS Z,
+         * dQt (blocks of [HDP][BLK]), [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P Pd dP dS Z,
          * [BLK][HDP] dKc dVc */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Qr = Vr + (size_t)TP * HDP, *dOr = Qr + (size_t)TP * HDP;
@@ -310,9 +349,9 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                     int r1 = r0 + BLK < T ? r0 + BLK : T;
                     /* tiles are key-major: P[jj][ii] for key c0+jj, query r0+ii */
                     memset(P, 0, BLK * BLK * sizeof(float));
-                    mm_acc(BLK, BLK, hd, Kr + (size_t)c0 * HDP, HDP, Qt + r0, TP, P, BLK);
+                    mm_acc(BLK, BLK, hd, Kr + (size_t)c0 * HDP, HDP, tblock(Qt, r0, HDP), BLK, P, BLK);
                     memset(dP, 0, BLK * BLK * sizeof(float));
-                    mm_acc(BLK, BLK, hd, Vr + (size_t)c0 * HDP, HDP, dOt + r0, TP, dP, BLK);
+                    mm_acc(BLK, BLK, hd, Vr + (size_t)c0 * HDP, HDP, tblock(dOt, r0, HDP), BLK, dP, BLK);
                     for (int jj = 0; jj < BLK; jj++) {
                         int j = c0 + jj;
                         /* queries that see key j: [j, last[j]], within this block */
@@ -349,7 +388,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                     /* dV_c += Pd dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
                     mm_acc(BLK, HDP, BLK, Pd, BLK, dOr + (size_t)r0 * HDP, HDP, dVc, HDP);
                     mm_acc(BLK, HDP, BLK, dS, BLK, Qr + (size_t)r0 * HDP, HDP, dKc, HDP);
-                    mm_acc(hd, BLK, BLK, Kt + c0, TP, dS, BLK, dQt + r0, TP);
+                    mm_acc(hd, BLK, BLK, tblock(Kt, c0, HDP), BLK, dS, BLK, tblock(dQt, r0, HDP), BLK);
                 }
                 for (int j = c0; j < c1; j++)
                     for (int e = 0; e < hd; e++) {
@@ -359,7 +398,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
             }
             float *dQ = dqkv + base + (size_t)h * hd;
             for (int i = 0; i < T; i++)
-                for (int e = 0; e < hd; e++) dQ[(size_t)i * ld + e] = dQt[(size_t)e * TP + i];
+                for (int e = 0; e < hd; e++) dQ[(size_t)i * ld + e] = tblock(dQt, i, HDP)[(size_t)e * BLK + i % BLK];
         }
     }
 }

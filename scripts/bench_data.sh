@@ -12,18 +12,26 @@
 #      .txt, .txt.gz and .txt.zst directories, at -n 1 and -n 2, with a saved vocabulary
 #      and building one (a counting pass first): MB/s of input as stored and of text, and
 #      each rank's peak RSS. (--sizes "" skips 1 and 2.)
-# Usage: scripts/bench_data.sh [--sizes "10000000 100000000 1073741824"] [--mb 64]
+#   4. read amplification on a cold page cache: a 2^30-token file (1 M documents of 1024
+#      tokens, every id written: gen_prepared + scripts/densify_tokens.py, h5py), random
+#      windows of 64..1024 tokens served for 2 s after `drop_caches` (needs root; skipped
+#      otherwise, or with --amp 0): bytes read from disk (/proc/self/io) and mapped file
+#      pages left in the RSS, per window and per token, with the loader's MADV_RANDOM and
+#      with the kernel's default (MADV_NORMAL), and the filesystem and read-ahead named.
+# Usage: scripts/bench_data.sh [--sizes "10000000 100000000 1073741824"] [--mb 64] [--amp 0|1]
 #        (BUILD_DIR=build by default). Prints CPU model, kernels and GEMM backend first;
 #        the machine may be shared, so `uptime` is printed with the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="10000000 100000000 1073741824"
 MB=64
+AMP=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
     --mb) MB=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --amp) AMP=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench_data.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -119,4 +127,31 @@ for codec in txt gz zst; do
     done
   done
 done
+echo
+echo "== 4. read amplification, cold page cache (2^30 tokens, 1 M documents of 1024; batches of 8 windows for 2 s) =="
+if [ "$AMP" = 0 ]; then
+  echo "(skipped: --amp 0)"
+elif [ "$(id -u)" != 0 ]; then
+  echo "(skipped: dropping the page cache needs root)"
+else
+  f="$work/amp.h5"
+  "$BUILD_DIR/tests/prepared/gen_prepared" "$f" 1073741824 1024 8192 128 64 >/dev/null
+  $PY scripts/densify_tokens.py "$f"
+  dev=$(df --output=source "$work" | tail -1)
+  blk=$(lsblk -no PKNAME "$dev" 2>/dev/null | head -1); blk=${blk:-$(basename "$dev")}
+  echo "# kernel $(uname -r); $(df --output=fstype "$work" | tail -1 | tr -d ' ') on $dev;" \
+       "read_ahead_kb $(cat /sys/block/"$blk"/queue/read_ahead_kb 2>/dev/null || echo ?);" \
+       "THP $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo ?)"
+  printf "%-8s %-8s %10s %10s %14s %14s %16s\n" window advice windows/s windows read_B/window read_B/token rss_file_B/window
+  for ml in 64 128 512 1024; do
+    for advice in random normal; do
+      sync; echo 3 > /proc/sys/vm/drop_caches
+      bw=$("$BUILD_DIR/tests/prepared/bench_windows" "$f" "$ml" $((ml / 2)) 8 2 $([ $advice = normal ] && echo normal))
+      get() { echo "$bw" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+      printf "%-8s %-8s %10s %10s %14s %14s %16s\n" $((ml - 1)) $advice "$(get windows_per_s)" "$(get windows)" \
+        "$(get read_per_window)" "$(get read_per_token)" "$(get rss_file_per_window)"
+    done
+  done
+  rm -f "$f"
+fi
 echo "# load: $(uptime)"

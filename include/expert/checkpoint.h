@@ -66,6 +66,8 @@ int ed_ckpt_write(const char *path, const ed_ckpt_contents *c, int compress, ed_
 typedef struct {
     void *data;
     size_t size;
+    double anon_mb; /* this process's private memory (RssAnon, MB; memstat.h) once the
+                     * image was laid out: a save's peak, for the memory report */
 } ed_ckpt_image;
 int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err);
 int ed_ckpt_commit(const char *path, ed_ckpt_image *img, ed_error *err);
@@ -103,6 +105,7 @@ typedef struct {
     int status;
     ed_error err;
     double seconds;     /* how long the last write took on the helper (valid after the wait) */
+    double anon_mb;     /* ... and the private memory while its image existed (img.anon_mb) */
     void *thread;       /* pthread_t, opaque here */
 } ed_ckpt_writer;
 /* Starts saving c to path (check above for what is copied, what borrowed). The previous

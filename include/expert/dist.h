@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "expert/common.h"
+#include "expert/memstat.h"
 
 /* Every MPI call of src/comm goes through this: a failure is a broken invariant, and
  * ED_DIE names the call and aborts the whole job. */
@@ -96,9 +97,9 @@ int ed_dist_agree_comm(MPI_Comm comm, int status, ed_error *err);
 void ed_dist_sum(const ed_dist *d, double *x, int n);
 void ed_dist_max(const ed_dist *d, double *x, int n);
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root);
-/* Collective: every rank's peak resident set so far (MB, getrusage) into rss[world], on
- * every rank. */
-void ed_dist_peak_rss(const ed_dist *d, double *rss);
+/* Collective: every rank's memory peaks (memstat.h) into all[world], on every rank:
+ * this rank's `mine` with one more sample taken now. */
+void ed_dist_peak_memory(const ed_dist *d, const ed_mem_usage *mine, ed_mem_usage *all);
 
 /* Collective: root's p[0..n) to every rank, in chunks (MPI counts are int). */
 void ed_dist_bcast_floats(const ed_dist *d, float *p, size_t n, int root);

@@ -37,6 +37,8 @@ typedef struct {
     double epoch;                                           /* 1-based */
     double loss, lr, grad_norm, tokens_per_s, mfu, elapsed; /* log (lr: also epoch) */
     double loss_scale, scale_skipped;                       /* log: fp16's scaler (NAN: none) */
+    double mem_private, mem_file;                           /* log: rank 0's RssAnon, RssFile now
+                                                               (MB, memstat.h; NAN: unknown) */
     double val_loss, perplexity, accuracy, best;            /* val and epoch; best: 0/1 */
     double bleu, rouge1, rouge2, rougeL;                    /* val with --val-generate (0-100);
                                                                NAN at validations without it */
@@ -95,7 +97,8 @@ int ed_history_write(const ed_history *h, const char *json_path, const char *con
 /* ---- metrics.jsonl: the live log (src/history/metrics.c) ------------------------------
  * One JSON object per line, appended and flushed as the run goes, so a run can be watched
  * (`tail -f`, scripts/plot_history.py --follow) while it trains:
- *   {"type": "log", "step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed", "mfu"}
+ *   {"type": "log", "step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed", "mfu",
+ *    "loss_scale", "scale_skipped", "mem_private_mb", "mem_file_mb"}
  *   {"type": "val", "step", "epoch", "val_loss", "perplexity", "val_accuracy", "best"}
  *   {"type": "epoch", "step", "epoch", "train_loss", "val_loss", "perplexity",
  *    "val_accuracy", "lr", "seconds"}

@@ -39,6 +39,7 @@
 
 #include "expert/common.h"
 #include "expert/dataset.h"
+#include "expert/memstat.h"
 #include "expert/tokenizer.h"
 
 #define ED_PREPARED_FORMAT "expert-dist prepared tokens"
@@ -86,6 +87,8 @@ typedef struct {
     double vocab_seconds;            /* of it, counting pieces and building the tokenizer (0: loaded) */
     uint64_t vocab_pieces;           /* distinct pieces counted in the training text */
     uint64_t vocab_bytes;            /* memory of rank 0's merged counts */
+    ed_mem_usage mem;                /* this rank's memory peaks by kind (memstat.h), sampled
+                                      * while the inputs stream and with the merged counts */
 } ed_prepare_report;
 
 int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options *po, ed_prepare_report *rep,

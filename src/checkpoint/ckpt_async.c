@@ -19,6 +19,7 @@ static void *run(void *arg) {
     double t0 = ed_now();
     w->status = 0;
     if (!w->img.data) w->status = ed_ckpt_build(w->path, &w->c, w->compress, &w->img, &w->err);
+    w->anon_mb = w->img.anon_mb;
     if (w->status == 0) w->status = ed_ckpt_commit(w->path, &w->img, &w->err);
     w->seconds = ed_now() - t0;
     return NULL;

@@ -5,6 +5,7 @@
  * No MPI here: the caller passes the full state (a ZeRO-sharded optimizer is gathered
  * first); ckpt_dist.c wraps this for the trainer. */
 #include "ckpt_internal.h"
+#include "expert/memstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -306,6 +307,7 @@ static int build_image(const ed_ckpt_contents *c, int compress, const char *name
 int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_ckpt_image *img, ed_error *err) {
     img->data = NULL;
     img->size = 0;
+    img->anon_mb = -1.0;
     if (check_contents(path, c, compress, err) < 0) return -1;
     ed_h5_quiet q;
     ed_h5_quiet_begin(&q);
@@ -330,6 +332,9 @@ int ed_ckpt_build(const char *path, const ed_ckpt_contents *c, int compress, ed_
     }
     img->data = image;
     img->size = size;
+    ed_mem_usage now;
+    ed_mem_read(&now);
+    img->anon_mb = now.anon;
     return 0;
 }
 

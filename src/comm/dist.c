@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "expert/dist.h"
@@ -115,11 +114,13 @@ void ed_dist_max(const ed_dist *d, double *x, int n) {
     watch(d, &r);
 }
 
-void ed_dist_peak_rss(const ed_dist *d, double *rss) {
-    struct rusage ru;
-    for (int r = 0; r < d->world; r++) rss[r] = 0.0;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) rss[d->rank] = ru.ru_maxrss / 1024.0;
-    ed_dist_max(d, rss, d->world); /* one entry per rank, the others 0: a gather */
+void ed_dist_peak_memory(const ed_dist *d, const ed_mem_usage *mine, ed_mem_usage *all) {
+    for (int r = 0; r < d->world; r++) all[r] = (ed_mem_usage){-1.0, -1.0, -1.0, -1.0};
+    all[d->rank] = *mine;
+    ed_mem_sample(&all[d->rank]);
+    /* one entry per rank, the others -1 (unknown, below any figure): a gather */
+    _Static_assert(sizeof(ed_mem_usage) == ED_MEM_FIELDS * sizeof(double), "ed_mem_usage: doubles only");
+    ed_dist_max(d, (double *)all, d->world * ED_MEM_FIELDS);
 }
 
 void ed_dist_bcast(const ed_dist *d, void *buf, int bytes, int root) {

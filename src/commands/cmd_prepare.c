@@ -37,9 +37,9 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         return ED_EXIT_FAILURE;
     }
     if (d->rank == 0) ed_docs_warn_skipped(rep.skipped[0] + rep.skipped[1], rep.first_bad);
-    /* every rank's peak resident set, to rank 0 (collective: before any rank returns) */
-    double *rss = ed_calloc((size_t)d->world, sizeof *rss);
-    ed_dist_peak_rss(d, rss);
+    /* every rank's memory peaks, to rank 0 (collective: before any rank returns) */
+    ed_mem_usage *mem = ed_calloc((size_t)d->world, sizeof *mem);
+    ed_dist_peak_memory(d, &rep.mem, mem);
     if (d->rank == 0 && !o->quiet) {
         printf("prepared %s: %s tokenizer, vocab %d; train %llu docs %llu tokens; val %llu docs %llu tokens; "
                "%zu input file(s), %.1f MB in %.2f s (%.1f MB/s) on %d rank(s); window index for --max-length %d "
@@ -52,10 +52,8 @@ int ed_prepare(const ed_options *o, const ed_dist *d) {
         if (rep.vocab_pieces)
             printf("vocabulary: %llu distinct pieces counted (%.1f MB of counts on rank 0) and built in %.2f s\n",
                    (unsigned long long)rep.vocab_pieces, rep.vocab_bytes / 1e6, rep.vocab_seconds);
-        printf("peak memory by rank (MB):");
-        for (int r = 0; r < d->world; r++) printf(" %.1f", rss[r]);
-        printf("\n");
+        ed_mem_print(stdout, mem, d->world);
     }
-    free(rss);
+    free(mem);
     return ED_EXIT_OK;
 }

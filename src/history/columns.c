@@ -29,6 +29,9 @@ const ed_column ed_columns[] = {
     /* --precision fp16's loss scaler (expert/optim.h): added without a format version */
     {LOG,   REAL, V(loss_scale),   "log_loss_scale",   "loss_scale",    "loss_scale",   "train/loss_scale",   ED_SINCE_ANY},
     {LOG,   INT,  V(scale_skipped), "log_scale_skipped", "scale_skipped", "scale_skipped", NULL,              ED_SINCE_ANY},
+    /* rank 0's memory at the row (docs/memory.md): live only, like mfu (ranks differ) */
+    {LOG,   REAL, V(mem_private),  NULL,               NULL,            "mem_private_mb", NULL,               0},
+    {LOG,   REAL, V(mem_file),     NULL,               NULL,            "mem_file_mb",  NULL,                 0},
 
     {VAL,   INT,  V(step),         "eval_step",        "step",          "step",         NULL,                 2},
     {VAL,   INT,  V(epoch),        "eval_epoch",       "epoch",         "epoch",        NULL,                 2},

@@ -288,6 +288,7 @@ typedef struct {
     spill sp[2];            /* this rank's spill of each split */
     prep_split_out so[2];   /* its bytes, skipped lines, file hashes */
     uint64_t *counts;       /* [world][4]: train tokens, train docs, val tokens, val docs */
+    ed_mem_usage mem;       /* memory peaks by kind seen while spilling and writing */
 } prep_job;
 
 static uint64_t job_count(const prep_job *j, int r, int s, int docs) { return j->counts[4 * r + 2 * s + docs]; }
@@ -307,6 +308,7 @@ static int job_spill(prep_job *j, const char *out_h5, const ed_prepare_options *
         j->so[s].hash = ed_calloc(j->in[s].n, sizeof *j->so[s].hash);
         prep_progress pr;
         prep_progress_start(&pr, j->rank == 0 && po->progress, s ? "val" : "train");
+        pr.mem = &j->mem;
         int status = spill_split(j->comm, &j->in[s], po, x, &pr, &j->so[s], err);
         prep_progress_end(&pr);
         if (status != 0) return status;
@@ -386,6 +388,7 @@ static void job_report(const prep_job *j, ed_prepare_report *rep, double t0) {
     rep->n_files = j->in[0].n + j->in[1].n;
     rep->input_bytes = j->so[0].bytes + j->so[1].bytes;
     rep->seconds = ed_now() - t0;
+    ed_mem_fold(&rep->mem, &j->mem);
 }
 
 static void job_free(prep_job *j) {
@@ -407,6 +410,8 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     MPI_Comm_rank(comm, &j.rank);
     MPI_Comm_size(comm, &j.world);
     if (rep) memset(rep, 0, sizeof *rep);
+    if (rep) rep->mem = ed_mem_none();
+    j.mem = ed_mem_none();
     j.specs[0] = po->train_file;
     j.specs[1] = po->val_file && po->val_file[0] ? po->val_file : NULL;
     /* 1. the input lists, 2. the tokenizer */
@@ -427,6 +432,7 @@ int ed_prepare_files(MPI_Comm comm, const char *out_h5, const ed_prepare_options
     int status = ed_dist_agree_comm(comm, job_spill(&j, out_h5, po, err), err);
     if (status == 0) status = job_share_counts(&j, rep, err);
     if (status == 0) status = job_write(&j, out_h5, po, e);
+    ed_mem_sample(&j.mem);
     if (status == 0 && rep) job_report(&j, rep, t0);
     job_free(&j);
     return status;

@@ -97,12 +97,16 @@ void prep_split_range(const ed_docs *docs, size_t first, size_t last, int k, int
 /* "what: no usable text (...)" into err (skipped: bad .jsonl lines skipped); returns -1. */
 int prep_no_text(const char *what, long skipped, ed_error *err);
 
-/* Rank 0's progress line on a terminal (bytes of its share, rate, ETA), rewritten in place. */
+/* Rank 0's progress line on a terminal (bytes of its share, rate, ETA), rewritten in place;
+ * on every rank, the memory peaks by kind sampled as the bytes stream (at most every
+ * 20 ms: a sample costs ~50 us) into *mem, when the caller set it. */
 typedef struct {
     int on;
     const char *what;  /* names the pass: "train", "val", ... */
     uint64_t done, total;
     double t0, last;
+    ed_mem_usage *mem; /* NULL: not sampled */
+    double sampled;    /* when it was last */
 } prep_progress;
 void prep_progress_start(prep_progress *p, int on, const char *what);
 void prep_progress_end(prep_progress *p); /* clears the line */

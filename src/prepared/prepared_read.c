@@ -430,6 +430,9 @@ static int attach_offsets(prep_reader *r, ed_dataset *ds, int fd, const split_ds
     if (o->plain) {
         ds->doc_off = map_range(fd, o->at, o->bytes, &ds->map[1], &ds->map_len[1]);
         if (!ds->doc_off) return prep_rfail(r, err, "cannot map %s: %s", o->obj, strerror(errno));
+        /* read at random too (a window's 64-document block): without the advice each
+         * fault reads ahead up to the device's read_ahead_kb (docs/memory.md) */
+        madvise(ds->map[1], ds->map_len[1], MADV_RANDOM);
         return 0;
     }
     ds->own_off = ed_malloc(o->n * sizeof *ds->own_off);

@@ -33,6 +33,10 @@ static void progress_add(void *ctx, uint64_t raw) {
     prep_progress *p = ctx;
     p->done += raw;
     double now = ed_now();
+    if (p->mem && now - p->sampled >= 0.02) {
+        ed_mem_sample(p->mem);
+        p->sampled = now;
+    }
     if (!p->on || now - p->last < 0.5) return;
     p->last = now;
     double rate = p->done / (now - p->t0 + 1e-9);

@@ -129,9 +129,9 @@ static void merge_to_rank0(MPI_Comm comm, ed_tok_counter *c) {
 }
 
 /* Steps 1 and 2, then 3 on rank 0: the tokenizer's JSON there (NULL elsewhere), or -1
- * everywhere with err. */
+ * everywhere with err. The memory peaks by kind it sees go into *mem. */
 static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in, const ed_prepare_options *po,
-                           char **blob, size_t *len, uint64_t *info, ed_error *err) {
+                           char **blob, size_t *len, uint64_t *info, ed_mem_usage *mem, ed_error *err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     ed_tok_counter *c = ed_tok_counter_new(&po->tok, err);
@@ -150,6 +150,7 @@ static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in,
     prep_split_out so = {0};
     prep_progress pr;
     prep_progress_start(&pr, rank == 0 && po->progress, "train (counting for the vocabulary)");
+    pr.mem = mem;
     int status = prep_stream_split(comm, in, &po->read, &sink, &pr, &so, err);
     if (status == 0) count_flush(&cs);
     prep_progress_end(&pr);
@@ -167,11 +168,13 @@ static int count_and_build(MPI_Comm comm, const char *spec, const ed_inputs *in,
         return prep_no_text(in->n == 1 ? in->path[0] : spec, skipped, err);
     }
     merge_to_rank0(comm, c);
+    ed_mem_sample(mem); /* rank 0: every rank's counts merged */
     status = 0;
     if (rank == 0) {
         info[0] = ed_tok_counter_distinct(c);
         info[1] = ed_tok_counter_bytes(c);
         ed_tokenizer *t = ed_tok_train_counts(&po->tok, c, err);
+        ed_mem_sample(mem);
         if (t) *blob = ed_tok_serialize(t, len);
         else status = -1;
         ed_tok_free(t);
@@ -196,7 +199,8 @@ ed_tokenizer *prep_shared_tokenizer(MPI_Comm comm, const char *spec, const ed_in
     char *blob = NULL;
     size_t n = 0;
     uint64_t info[3] = {0, 0, 0}; /* distinct pieces, counter bytes (rank 0's), blob length */
-    if (count_and_build(comm, spec, in, po, &blob, &n, info, err) != 0) {
+    ed_mem_usage local = ed_mem_none();
+    if (count_and_build(comm, spec, in, po, &blob, &n, info, rep ? &rep->mem : &local, err) != 0) {
         free(blob);
         return NULL;
     }

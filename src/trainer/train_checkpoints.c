@@ -147,6 +147,7 @@ int trainer_save_wait(ed_trainer *t, ed_error *err) {
     int status = t->d->rank == 0 ? ed_ckpt_writer_wait(&t->writer, err) : 0;
     if (busy) {
         t->timing.write_seconds += t->writer.seconds;
+        ed_mem_fold(&t->timing.mem, &(ed_mem_usage){-1.0, t->writer.anon_mb, -1.0, -1.0});
         t->timing.save_waited += ed_now() - t0;
     }
     if (ed_dist_agree(t->d, status, err) != 0) return -1;
@@ -173,9 +174,16 @@ static int save_now(ed_trainer *t, const char *name, const char *rotate, ed_erro
                               .state = &t->st, .history = &t->hist, .tok = t->tok};
         if (t->o->async_save) {
             status = ed_ckpt_writer_save(&t->writer, path, &c, t->o->compress, err);
+            ed_mem_sample(&t->timing.mem); /* the copy (and a gathered optimizer) live */
         } else {
+            /* ed_ckpt_write in its halves, to take the private peak while the image exists */
             double tw = ed_now();
-            status = ed_ckpt_write(path, &c, t->o->compress, err);
+            ed_ckpt_image img;
+            status = ed_ckpt_build(path, &c, t->o->compress, &img, err);
+            if (status == 0) {
+                ed_mem_fold(&t->timing.mem, &(ed_mem_usage){-1.0, img.anon_mb, -1.0, -1.0});
+                status = ed_ckpt_commit(path, &img, err);
+            }
             t->timing.write_seconds += ed_now() - tw;
         }
         if (t->slice.zero) ed_optim_free(&full);

@@ -53,11 +53,15 @@ static void log_row(ed_trainer *t, loop_clock *c) {
     double now = ed_now();
     double loss = st->log_count > 0 ? st->log_loss_sum / (double)st->log_count : NAN;
     double tok_s = now > c->log_t0 ? (double)c->log_tokens / (now - c->log_t0) : 0.0;
+    ed_mem_usage mem;
+    ed_mem_read(&mem);
+    ed_mem_fold(&t->timing.mem, &mem);
     ed_row row = {.kind = ED_ROW_LOG, .step = (double)st->global_step, .epoch = st->epoch + 1, .loss = loss,
                   .lr = c->last.lr, .grad_norm = c->last.grad_norm, .tokens_per_s = tok_s,
                   .mfu = mfu_at(t, tok_s), .elapsed = st->elapsed,
                   .loss_scale = st->scaler.scale > 0 ? st->scaler.scale : NAN,
-                  .scale_skipped = (double)st->scaler.skipped};
+                  .scale_skipped = (double)st->scaler.skipped,
+                  .mem_private = mem.anon >= 0 ? mem.anon : NAN, .mem_file = mem.file >= 0 ? mem.file : NAN};
     ed_log_row(&t->hist, &t->metrics, &row);
     st->log_loss_sum = 0.0;
     st->log_count = 0;
@@ -180,6 +184,9 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
     /* The first step of a process pays for first-touch allocations and cold caches: keep it
      * out of the throughput figures (it is used only when it is the only step). */
     double dt = ed_now() - t0;
+    /* the step's buffers are all live here: the private memory's peak (no high-water
+     * mark for it in the kernel) */
+    ed_mem_sample(&t->timing.mem);
     if (t->timing.steps_run++ == 0) {
         t->timing.first_seconds = dt;
         t->timing.first_comm = r->comm_seconds;
@@ -227,16 +234,16 @@ static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     return trainer_write_history(t, err);
 }
 
-/* Collective (the peak RSS of every rank); rank 0 prints. The time is the progress lines'
+/* Collective (the memory peaks of every rank); rank 0 prints. The time is the progress lines'
  * `elapsed` clock (docs/usage.md, "Numbers in the output"): this process's part of it,
  * and the whole when an earlier run's time is in it (a resume). */
 static void print_summary(const ed_trainer *t, const char *how, const loop_clock *c) {
     double now = ed_now(), mine = now - c->run_t0, elapsed = c->elapsed0 + mine;
-    double *rss = ed_malloc((size_t)t->d->world * sizeof *rss);
+    ed_mem_usage *mem = ed_malloc((size_t)t->d->world * sizeof *mem);
     /* only where all ranks are alive and leave the loop together */
-    ed_dist_peak_rss(t->d, rss);
+    ed_dist_peak_memory(t->d, &t->timing.mem, mem);
     if (t->d->rank != 0) {
-        free(rss);
+        free(mem);
         return;
     }
     if (t->tty) printf("\r\033[K");
@@ -274,13 +281,13 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
         printf("\ncheckpoints: %ld saved, step stall %.3f s/save, write %.3f s/save (%s), %.1f s waited for "
                "earlier writes", m->saves, m->save_stall / (double)m->saves, m->write_seconds / (double)m->saves,
                t->o->async_save ? "in the background" : "in the step", m->save_waited);
-    /* Peak resident memory, to hold against the --dry-run estimate, in one line as
-     * `prepare` prints it: rank 0 first (it also holds the checkpoint writer's buffer). */
-    printf("\npeak memory by rank (MB):");
-    for (int r = 0; r < t->d->world; r++) printf(" %.1f", rss[r]);
+    /* Peak resident memory, as `prepare` prints it: rank 0 first (it also holds the
+     * checkpoint writer's buffer), then the private part (to hold against the --dry-run
+     * estimate) and the mapped file pages (a mapped token file's page cache) apart. */
     printf("\n");
+    ed_mem_print(stdout, mem, t->d->world);
     fflush(stdout);
-    free(rss);
+    free(mem);
 }
 
 /* The end of a run that stopped in mid-epoch (--max-steps, a signal, an early stop after
@@ -523,7 +530,7 @@ static void print_memory(const ed_trainer *t) {
                ed_gpt_half_native(t->model) ? "2 B/element, native" : "4 B/element, emulated");
     if (mapped)
         printf("  mapped data  %10.1f MB (token file in the page cache, shared by the ranks of a node; not in the "
-               "totals: a rank's RSS holds only the pages it touched)\n",
+               "totals: the pages a rank touches count as its mapped file pages, apart from its private memory)\n",
                mapped * mb);
     if (t->slice.zero)
         printf("  model state  %10.1f B/param at %d ranks with --zero 1 (parameters 4 + gradients 4 + %s %.2f)\n",

@@ -389,6 +389,7 @@ static void setup_run_totals(ed_trainer *t) {
     t->timing.flops_per_token = ed_flops_per_token(ed_gpt_config(t->model), np, o->max_length - 1);
     /* MFU reference: given, or this rank's GEMM setting measured at the step's shapes
      * (all ranks measure at once, sharing the node as they will while training). */
+    t->timing.mem = ed_mem_none();
     t->timing.ref_gflops = ed_ref_gflops(o->ref_gflops);
     if (t->timing.ref_gflops <= 0.0 && !o->dry_run) {
         t->timing.ref_gflops = ed_gpt_gemm_gflops(t->model, o->batch_size, o->max_length - 1, 0.2);

@@ -44,6 +44,8 @@ typedef struct {
                              not counting: */
     double save_waited;   /* wall time spent waiting for a background write to finish */
     double write_seconds; /* rank 0: ... time their writes took (async: on the writer thread) */
+    ed_mem_usage mem;     /* peak memory by kind, sampled at step ends and while a checkpoint
+                           * is copied or laid out (memstat.h) */
 } trainer_timing;
 
 typedef struct {

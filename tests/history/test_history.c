@@ -126,7 +126,7 @@ static void test_metrics_lines(void **state) {
     ed_history h = {0};
     ed_row rows[] = {
         {.kind = ED_ROW_LOG, .step = 40, .epoch = 1, .loss = 7.25, .lr = 5e-4, .grad_norm = 1.5, .tokens_per_s = 3980.5,
-         .elapsed = 53.125, .mfu = 0.25, .loss_scale = 32768, .scale_skipped = 2},
+         .elapsed = 53.125, .mfu = 0.25, .loss_scale = 32768, .scale_skipped = 2, .mem_private = 116.25, .mem_file = NAN},
         {.kind = ED_ROW_VAL, .step = 50, .epoch = 1, .val_loss = 5.5, .perplexity = 244.691932, .accuracy = 0.25, .best = 1,
          .bleu = NAN, .rouge1 = NAN, .rouge2 = NAN, .rougeL = NAN},
         {.kind = ED_ROW_EPOCH, .step = 60, .epoch = 1, .train_loss = 5.75, .val_loss = NAN, .perplexity = NAN,
@@ -140,7 +140,7 @@ static void test_metrics_lines(void **state) {
     assert_string_equal(text,
                         "{\"type\": \"log\", \"step\": 40, \"epoch\": 1, \"loss\": 7.25, \"lr\": 0.0005, \"grad_norm\": 1.5, "
                         "\"tokens_per_s\": 3980.5, \"elapsed\": 53.125, \"mfu\": 0.25, \"loss_scale\": 32768, "
-                        "\"scale_skipped\": 2}\n"
+                        "\"scale_skipped\": 2, \"mem_private_mb\": 116.25, \"mem_file_mb\": null}\n"
                         "{\"type\": \"val\", \"step\": 50, \"epoch\": 1, \"val_loss\": 5.5, \"perplexity\": 244.691932, "
                         "\"val_accuracy\": 0.25, \"best\": true, \"bleu\": null, \"rouge1\": null, \"rouge2\": null, "
                         "\"rougeL\": null}\n"

@@ -5,7 +5,9 @@ last.h5 is written) must be within 20% of the peak RSS the trainer reports after
 run of the same config (padded to max-length, so activations are exactly the predicted
 shape). The rest of the RSS is the process itself (libraries, MPI, BLAS buffers).
 Then the same with --recompute, and the RSS it saves must match the activation bytes it
-is predicted to save (within 25%)."""
+is predicted to save (within 25%). The private part of the peak (RssAnon, sampled at step
+ends and while the checkpoint image exists) is what the prediction counts: it must lie
+below the peak RSS and within 20% of the prediction too."""
 import os
 import re
 import sys
@@ -34,9 +36,16 @@ def measure(cfg, name):
     m = re.search(r"peak memory by rank \(MB\): ([\d.]+)", real.stdout)
     T.expect(m, "no peak memory line in the summary:\n" + real.stdout)
     rss = float(m.group(1))
+    p = re.search(r"^peak private memory \(RssAnon\) by rank \(MB\): ([\d.]+)$", real.stdout, re.M)
+    T.expect(p, "no peak private memory line in the summary:\n" + real.stdout)
+    anon = float(p.group(1))
     err = abs(rss - predicted) / rss
-    print("%s: predicted %.1f MB (activations %.1f), peak RSS %.1f MB, off by %.1f%%"
-          % (name, predicted, act, rss, 100 * err))
+    err_anon = abs(anon - predicted) / anon
+    print("%s: predicted %.1f MB (activations %.1f), peak RSS %.1f MB, off by %.1f%%; private %.1f MB, off by %.1f%%"
+          % (name, predicted, act, rss, 100 * err, anon, 100 * err_anon))
+    T.expect(anon < rss, "%s: private peak %.1f MB not below the peak RSS %.1f MB" % (name, anon, rss))
+    T.expect(err_anon <= 0.20, "%s: dry-run estimate %.1f MB is %.0f%% off the private peak %.1f MB"
+             % (name, predicted, 100 * err_anon, anon))
     T.expect(err <= 0.20, "%s: dry-run estimate %.1f MB is %.0f%% off the peak RSS %.1f MB"
              % (name, predicted, 100 * err, rss))
     return predicted, act, rss

@@ -1,6 +1,5 @@
 /* compute.c — the model's GEMM setting (ed_gpt_set_compute) and the measurement of its
  * speed at the shapes of a training step (the MFU reference). */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -194,9 +194,10 @@ void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int 
  * mask, and results depend neither on the thread count nor on the tiling); kept ones are
  * scaled by 1/(1-p).
  *
- * Precision: g is only asked for its precision. For bf16/fp16 every product's operands
- * (Q, K, V, dO, and the probability and dS tiles) are rounded to that format and the
- * products accumulate in fp32, the contract of ed_gemm's half modes.
+ * Precision: g is only asked for its precision (the tile products are attention.c's own,
+ * not ed_gemm calls). For bf16/fp16 every product's operands (Q, K, V, dO, and the
+ * normalised probability and dS tiles) are rounded to that format and the products
+ * accumulate in fp32: the contract of ed_gemm's half modes and of the PyTorch reference.
  *
  * scratch holds ed_att_scratch_floats(T, hd) floats for each of `threads` OpenMP threads
  * (the loops use no more threads), for both passes. */

@@ -17,7 +17,7 @@
  * Tiles entirely above the diagonal or before a row's segment start (seg) are never
  * visited, so a row packed with many short windows costs what its windows cost.
  *
- * The tile products are this file's own register-blocked micro-kernel (mm_acc), not
+ * The tile products are this file's own register-blocked micro-kernel (mm), not
  * ed_gemm: a 64 x 64 x hd product is ~0.5 MFLOP, and a BLAS call at that size spends a
  * large share of its time packing operands (docs/memory.md, the attention benchmark).
  * It is written with GCC/Clang vector extensions so each ISA copy of this file (kernels.h)
@@ -77,13 +77,14 @@ typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(sizeof(
 #define VFMA(acc, a, b) ((acc) + (a) * (b))
 #endif
 
-/* C[mr, nv*VW] += A[mr, K] B[K, nv*VW] (row-major, leading dimensions), mr and nv
- * constants after inlining so acc lives in registers. */
-static inline __attribute__((always_inline)) void mm_block(const int mr, const int nv, int K, const float *A,
-                                                          int lda, const float *B, int ldb, float *C, int ldc) {
+/* C[mr, nv*VW] (+)= A[mr, K] B[K, nv*VW] (row-major, leading dimensions; C's old value
+ * read only when acc_c), mr and nv constants after inlining so acc lives in registers. */
+static inline __attribute__((always_inline)) void mm_block(const int mr, const int nv, int acc_c, int K,
+                                                          const float *A, int lda, const float *B, int ldb, float *C,
+                                                          int ldc) {
     vf acc[4][NV];
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = *(const vf *)(C + (size_t)r * ldc + v * VW);
+        for (int v = 0; v < nv; v++) acc[r][v] = acc_c ? *(const vf *)(C + (size_t)r * ldc + v * VW) : (vf){0};
     for (int k = 0; k < K; k++) {
         vf b[NV];
         for (int v = 0; v < nv; v++) b[v] = *(const vf *)(B + (size_t)k * ldb + v * VW);
@@ -99,21 +100,22 @@ static inline __attribute__((always_inline)) void mm_block(const int mr, const i
 #if NV == 4
 #define MM_NV(mr)                                                                                                  \
     switch (nv) {                                                                                                  \
-    case 4: mm_block(mr, 4, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    case 3: mm_block(mr, 3, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    case 2: mm_block(mr, 2, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    default: mm_block(mr, 1, K, a, lda, b, ldb, c, ldc); break;                                                    \
+    case 4: mm_block(mr, 4, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
+    case 3: mm_block(mr, 3, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
+    case 2: mm_block(mr, 2, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
+    default: mm_block(mr, 1, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                    \
     }
 #else
 #define MM_NV(mr)                                                                                                  \
     switch (nv) {                                                                                                  \
-    case 2: mm_block(mr, 2, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    default: mm_block(mr, 1, K, a, lda, b, ldb, c, ldc); break;                                                    \
+    case 2: mm_block(mr, 2, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
+    default: mm_block(mr, 1, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                    \
     }
 #endif
 
-/* C[M,N] += A[M,K] B[K,N]; N a multiple of VW (the buffers are padded to make it so). */
-static void mm_acc(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+/* C[M,N] = A[M,K] B[K,N] (+ C when acc_c); N a multiple of VW (the buffers are padded to
+ * make it so). */
+static void mm(int acc_c, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
     for (int n0 = 0; n0 < N; n0 += NV * VW) {
         int nv = (N - n0) / VW < NV ? (N - n0) / VW : NV;
         const float *b = B + n0;
@@ -224,12 +226,11 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                 int stats = pass == 0, normalised = prec != ED_PREC_FP32 && pass == 1;
                 /* the block's rows see keys from seg[r0] (seg is non-decreasing) to r0+rows-1 */
                 for (int c0 = (sg ? sg[r0] : 0) / BLK * BLK; c0 < r0 + rows; c0 += BLK) {
-                    memset(S, 0, (size_t)rows * BLK * sizeof(float));
                     if (c0 != r0)
-                        mm_acc(rows, BLK, hd, Qb, HDP, tblock(Kt, c0, HDP), BLK, S, BLK);
+                        mm(0, rows, BLK, hd, Qb, HDP, tblock(Kt, c0, HDP), BLK, S, BLK);
                     else /* diagonal tile: rows [g0, g0 + DG) see columns below g0 + DG */
                         for (int g0 = 0; g0 < rows; g0 += DG)
-                            mm_acc(rows - g0 < DG ? rows - g0 : DG, g0 + DG, hd, Qb + (size_t)g0 * HDP, HDP,
+                            mm(0, rows - g0 < DG ? rows - g0 : DG, g0 + DG, hd, Qb + (size_t)g0 * HDP, HDP,
                                    tblock(Kt, c0, HDP), BLK, S + (size_t)g0 * BLK, BLK);
                     for (int ii = 0; ii < rows; ii++) {
                         int i = r0 + ii, lo = sg ? sg[i] : 0;
@@ -270,10 +271,10 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                     if (stats) continue;
                     round_operand(prec, S, (size_t)rows * BLK);
                     if (c0 != r0)
-                        mm_acc(rows, HDP, BLK, S, BLK, Vr + (size_t)c0 * HDP, HDP, O, HDP);
+                        mm(1, rows, HDP, BLK, S, BLK, Vr + (size_t)c0 * HDP, HDP, O, HDP);
                     else
                         for (int g0 = 0; g0 < rows; g0 += DG)
-                            mm_acc(rows - g0 < DG ? rows - g0 : DG, HDP, g0 + DG, S + (size_t)g0 * BLK, BLK,
+                            mm(1, rows - g0 < DG ? rows - g0 : DG, HDP, g0 + DG, S + (size_t)g0 * BLK, BLK,
                                    Vr + (size_t)c0 * HDP, HDP, O + (size_t)g0 * HDP, HDP);
                 }
                 if (stats)
@@ -307,7 +308,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         float *dK = dqkv + koff, *dV = dK + (size_t)G * hd;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
         /* thread scratch (ed_att_scratch_floats): [TP][HDP] Kr Vr Qr dOr, [HDP][TP] Kt Qt dOt
-         * dQt (blocks of [HDP][BLK]), [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P Pd dP dS Z,
+         * dQt (blocks of [HDP][BLK]), [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P dP dS,
          * [BLK][HDP] dKc dVc */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Qr = Vr + (size_t)TP * HDP, *dOr = Qr + (size_t)TP * HDP;
@@ -315,8 +316,8 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         float *dQt = dOt + (size_t)HDP * TP, *Lp = dQt + (size_t)HDP * TP, *Dp = Lp + TP;
         int *last = (int *)(void *)(Dp + TP);
         uint32_t *keys = (uint32_t *)(void *)(last + TP);
-        float *P = (float *)(void *)(keys + TP), *Pd = P + BLK * BLK, *dP = Pd + BLK * BLK, *dS = dP + BLK * BLK;
-        float *Z = dS + BLK * BLK, *dKc = Z + BLK * BLK, *dVc = dKc + (size_t)BLK * HDP;
+        float *P = (float *)(void *)(keys + TP), *dP = P + BLK * BLK, *dS = dP + BLK * BLK;
+        float *dKc = dS + BLK * BLK, *dVc = dKc + (size_t)BLK * HDP;
         load_rows(prec, Kr, K, ld, T, TP, hd, HDP);
         load_rows(prec, Vr, V, ld, T, TP, hd, HDP);
         transpose_rows(Kt, Kr, TP, hd, HDP);
@@ -361,14 +362,12 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                     if (sg && sg[r0] > c1 - 1) break; /* this and every later block start past the keys */
                     int r1 = r0 + BLK < T ? r0 + BLK : T, diag = r0 == c0;
                     /* tiles are key-major: P[jj][ii] for key c0+jj, query r0+ii */
-                    memset(P, 0, BLK * BLK * sizeof(float));
-                    memset(dP, 0, BLK * BLK * sizeof(float));
                     /* on the diagonal tile keys [g0, g0 + DG) are seen by queries from g0 on */
                     for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
-                        mm_acc(m, BLK - q0, hd, Kr + (size_t)(c0 + g0) * HDP, HDP, tblock(Qt, r0, HDP) + q0, BLK,
+                        mm(0, m, BLK - q0, hd, Kr + (size_t)(c0 + g0) * HDP, HDP, tblock(Qt, r0, HDP) + q0, BLK,
                                P + (size_t)g0 * BLK + q0, BLK);
-                        mm_acc(m, BLK - q0, hd, Vr + (size_t)(c0 + g0) * HDP, HDP, tblock(dOt, r0, HDP) + q0, BLK,
+                        mm(0, m, BLK - q0, hd, Vr + (size_t)(c0 + g0) * HDP, HDP, tblock(dOt, r0, HDP) + q0, BLK,
                                dP + (size_t)g0 * BLK + q0, BLK);
                     }
                     for (int jj = 0; jj < BLK; jj++) {
@@ -376,44 +375,44 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                         /* queries that see key j: [j, last[j]], within this block */
                         int lo = j < T ? (j > r0 ? j : r0) - r0 : BLK;
                         int hi = j < T ? (last[j] < r1 - 1 ? last[j] : r1 - 1) - r0 : -1;
-                        float *pr = P + (size_t)jj * BLK, *pd = Pd + (size_t)jj * BLK, *z = Z + (size_t)jj * BLK;
-                        float *dp = dP + (size_t)jj * BLK, *ds = dS + (size_t)jj * BLK;
+                        /* the scores become, in place, the (dropped-out) probabilities */
+                        float *pr = P + (size_t)jj * BLK, *dp = dP + (size_t)jj * BLK, *ds = dS + (size_t)jj * BLK;
                         const float *L = Lp + r0, *Dr = Dp + r0;
                         const uint32_t *kr = keys + r0;
                         if (lo > hi) {
-                            memset(pr, 0, BLK * sizeof(float)), memset(pd, 0, BLK * sizeof(float));
-                            memset(ds, 0, BLK * sizeof(float));
+                            memset(pr, 0, BLK * sizeof(float)), memset(ds, 0, BLK * sizeof(float));
                             continue;
                         }
-                        for (int ii = 0; ii < lo; ii++) pr[ii] = pd[ii] = ds[ii] = 0.0f;
-                        for (int ii = hi + 1; ii < BLK; ii++) pr[ii] = pd[ii] = ds[ii] = 0.0f;
-#pragma omp simd
-                        for (int ii = lo; ii <= hi; ii++) pr[ii] = ed_expf(pr[ii] * scale - L[ii]);
+                        for (int ii = 0; ii < lo; ii++) pr[ii] = ds[ii] = 0.0f;
+                        for (int ii = hi + 1; ii < BLK; ii++) pr[ii] = ds[ii] = 0.0f;
                         if (p > 0.0f) {
-                            for (int ii = lo; ii <= hi; ii++) z[ii] = (float)(drop_hash(kr[ii], j) >= thr) * keep_scale;
                             for (int ii = lo; ii <= hi; ii++) {
-                                pd[ii] = pr[ii] * z[ii];
-                                ds[ii] = scale * pr[ii] * (dp[ii] * z[ii] - Dr[ii]);
+                                float pv = ed_expf(pr[ii] * scale - L[ii]);
+                                float z = (float)(drop_hash(kr[ii], j) >= thr) * keep_scale;
+                                pr[ii] = pv * z;
+                                ds[ii] = scale * pv * (dp[ii] * z - Dr[ii]);
                             }
                         } else {
+#pragma omp simd
                             for (int ii = lo; ii <= hi; ii++) {
-                                pd[ii] = pr[ii];
-                                ds[ii] = scale * pr[ii] * (dp[ii] - Dr[ii]);
+                                float pv = ed_expf(pr[ii] * scale - L[ii]);
+                                pr[ii] = pv;
+                                ds[ii] = scale * pv * (dp[ii] - Dr[ii]);
                             }
                         }
                     }
-                    round_operand(prec, Pd, BLK * BLK);
+                    round_operand(prec, P, BLK * BLK);
                     round_operand(prec, dS, BLK * BLK);
-                    /* dV_c += Pd dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
+                    /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
                     for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
                         size_t o = (size_t)g0 * BLK + q0;
-                        mm_acc(m, HDP, BLK - q0, Pd + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP,
+                        mm(1, m, HDP, BLK - q0, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP,
                                dVc + (size_t)g0 * HDP, HDP);
-                        mm_acc(m, HDP, BLK - q0, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP,
+                        mm(1, m, HDP, BLK - q0, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP,
                                dKc + (size_t)g0 * HDP, HDP);
                         /* queries [g0, g0 + m) see keys below g0 + m on the diagonal */
-                        mm_acc(hd, m, diag ? g0 + DG : BLK, tblock(Kt, c0, HDP), BLK, dS + g0, BLK,
+                        mm(1, hd, m, diag ? g0 + DG : BLK, tblock(Kt, c0, HDP), BLK, dS + g0, BLK,
                                tblock(dQt, r0, HDP) + g0, BLK);
                     }
                 }

@@ -16,7 +16,8 @@
 # Columns: tok/s and effective GFLOPS = (6*params + 12*L*T*D)*tokens/time of our step (an
 # untied embedding, llama-small's, is a lookup: not in params here);
 # fwd_s/bwd_s/opt_s its phases (opt = clip + AdamW); act = activation memory;
-# sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T);
+# sgemmGF = raw sgemm GFLOPS on the step's GEMM shapes (attention at full T x T; a native
+# bf16/fp16 GEMM is timed on operands already in half precision: the GEMM alone);
 # ours% and torch% = effective GFLOPS as a fraction of sgemmGF; cpuE/cpuG = share of the
 # cores (wall x threads) our step / the sgemm set really got (low = a busy machine);
 # x = our tokens/s over PyTorch's. Medians over --steps after warm-up; on a shared

@@ -116,6 +116,10 @@ void ed_gpt_free(ed_gpt *m);
 
 const ed_model_config *ed_gpt_config(const ed_gpt *m);
 size_t ed_gpt_num_params(const ed_gpt *m);
+/* The parameters, writable. With a half-precision GEMM (ed_gpt_set_compute) the model
+ * multiplies a rounded copy of them, made at the first forward after a call to this
+ * function: write through the pointer before that forward, or call again after writing
+ * (a pointer kept across forwards and written later is not seen by a bf16/fp16 model). */
 float *ed_gpt_params(ed_gpt *m);
 float *ed_gpt_grads(ed_gpt *m);
 int ed_gpt_num_tensors(const ed_gpt *m);
@@ -138,6 +142,13 @@ size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int rec
  * The recomputed forward is the same code on the same inputs with the same dropout seeds
  * (kept per layer), so gradients are bit-identical to a run without recomputation. */
 void ed_gpt_set_recompute(ed_gpt *m, int on);
+
+/* Allocates now the activation memory of any training or evaluation forward of at most
+ * B*T tokens in rows of at most T (the trainer's batches: a balanced slot may hold more,
+ * shorter rows), under the current recomputation setting. Without it the allocation
+ * grows with the largest batch seen so far, and each growth is a fresh allocation whose
+ * pages fault in during the next step (variable-length batches grew it step after step). */
+void ed_gpt_reserve(ed_gpt *m, int B, int T);
 
 /* Forward pass on inputs[B*T] (token ids, row-major [B][T], T <= max_seq_len).
  * With targets (ids or -100) it also computes the cross-entropy with optional label
@@ -186,10 +197,12 @@ void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len);
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 /* 1 when bf16 / fp16 products run in half instructions, 0 when emulated or fp32. */
 int ed_gpt_half_native(const ed_gpt *m);
-/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the largest
- * product's two operands, 2 bytes per element on the native path, 4 when emulated (the
- * rounded values stay float32). Attention's tiles round their own operands inside the
- * activations' attention scratch (ed_gpt_activation_bytes), so they add nothing here. */
+/* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the
+ * parameters' rounded copy (one element per parameter), the largest product's two
+ * operands and the largest gradient rounded for both backward products; 2 bytes per
+ * element on the native path, 4 when emulated (the rounded values stay float32).
+ * Attention's tiles round their own operands inside the activations' attention scratch
+ * (ed_gpt_activation_bytes), so they add nothing here. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about

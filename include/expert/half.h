@@ -17,7 +17,8 @@
  * The conversions are integer arithmetic, except fp16 subnormals (see ed_fp16_encode_bits).
  *
  * The scalar conversions are inline because the callers' loops (a gradient bucket, a GEMM
- * operand) are the hot path: a call per element would stop them vectorising. */
+ * operand) are the hot path: a call per element would stop them vectorising. They are
+ * the reference the vectorised array conversions below are tested against. */
 #ifndef EXPERT_HALF_H
 #define EXPERT_HALF_H
 
@@ -132,7 +133,10 @@ static inline float ed_fp16_decode(uint16_t h) {
     return f;
 }
 
-/* ---- arrays ---- */
+/* ---- arrays ----
+ * Defined in src/kernels/convert.c, one copy per ISA path (expert/isa.h: ED_ISA picks
+ * it), vectorised there: every path returns exactly the scalar functions above, bit for
+ * bit, for every input. Serial: a caller parallelises over its rows. */
 
 /* dst[i] = src[i] rounded to the nearest value of format fmt, kept as a float32 (exact:
  * both formats are subsets of float32). dst may equal src. */

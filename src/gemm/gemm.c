@@ -10,11 +10,12 @@
  * dimension, so the operand every thread must pack in full is the smaller one.
  * oneDNN (gemm_onednn.c) threads on the same OpenMP pool by itself.
  *
- * bf16 / fp16: both operands are first copied, rounded (expert/half.h), into the calling
- * thread's scratch (dense, same orientation): as 16-bit patterns for oneDNN's native half
- * matmul, or as the rounded values kept in float32 for the emulation, which then runs the
- * fp32 GEMM of the backend. Operands are rounded at every call; weights are not cached in
- * half precision between calls (docs/memory.md). */
+ * bf16 / fp16: each operand not already in operand form (gemm.h) is first copied,
+ * rounded (expert/half.h), into the calling thread's scratch (dense, same orientation):
+ * as 16-bit patterns for oneDNN's native half matmul, or as the rounded values kept in
+ * float32 for the emulation, which then runs the fp32 GEMM of the backend. The model
+ * registers the operand form of its parameters (ed_gemm_register_form), so weights are
+ * rounded once per step rather than at every call (docs/memory.md). */
 #include <cblas.h>
 #include <omp.h>
 #include <stdint.h>
@@ -37,6 +38,11 @@ struct ed_gemm_ctx {
     ed_onednn *dnnl;   /* NULL for OpenBLAS */
     void *scratch[SLOTS];
     size_t cap[SLOTS]; /* bytes */
+    const float *form_base; /* ed_gemm_register_form: [form_base, + form_n) -> form */
+    size_t form_n;
+    const char *form;
+    void *shared;           /* ed_gemm_form_buffer */
+    size_t shared_cap;
 };
 
 int ed_blas_serial_begin(void) {
@@ -71,6 +77,7 @@ ed_gemm_ctx *ed_gemm_ctx_create(ed_gemm_backend b, ed_precision p, char *msg, si
 void ed_gemm_ctx_free(ed_gemm_ctx *g) {
     if (!g) return;
     for (int i = 0; i < SLOTS; i++) free(g->scratch[i]);
+    free(g->shared);
     if (g->dnnl) ed_onednn_free(g->dnnl);
     free(g);
 }
@@ -178,32 +185,79 @@ static void round_matrix(ed_half_format fmt, void *dst, const float *src, int ro
     }
 }
 
-void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc) {
+int ed_gemm_rounds(const ed_gemm_ctx *g) { return g->prec != ED_PREC_FP32; }
+
+size_t ed_gemm_operand_bytes(const ed_gemm_ctx *g) {
+    return g->prec != ED_PREC_FP32 && g->half_native ? sizeof(uint16_t) : sizeof(float);
+}
+
+void ed_gemm_prepare(const ed_gemm_ctx *g, void *dst, const float *src, int rows, int cols, int ld) {
+    ED_CHECK(g->prec != ED_PREC_FP32, "ed_gemm_prepare: an fp32 context has no operand form");
+    round_matrix(g->prec == ED_PREC_BF16 ? ED_HALF_BF16 : ED_HALF_FP16, dst, src, rows, cols, ld, g->half_native,
+                 omp_in_parallel());
+}
+
+void ed_gemm_register_form(ed_gemm_ctx *g, const float *base, size_t n, const void *form) {
+    g->form_base = base;
+    g->form_n = base ? n : 0;
+    g->form = form;
+}
+
+void *ed_gemm_form_buffer(ed_gemm_ctx *g, size_t bytes) {
+    ED_CHECK(!omp_in_parallel(), "ed_gemm_form_buffer called inside a parallel region");
+    if (g->shared_cap < bytes) {
+        free(g->shared);
+        g->shared = ed_malloc(bytes);
+        g->shared_cap = bytes;
+    }
+    return g->shared;
+}
+
+/* The registered operand form of a float32 operand inside the registered buffer, or NULL. */
+static const void *registered(const ed_gemm_ctx *g, const void *p) {
+    const float *f = p;
+    if (!g->form_base || f < g->form_base || f >= g->form_base + g->form_n) return NULL;
+    return g->form + (size_t)(f - g->form_base) * ed_gemm_operand_bytes(g);
+}
+
+void ed_gemm_ready(ed_gemm_ctx *g, int ready, int transA, int transB, int M, int N, int K, float alpha, const void *A,
+                   int lda, const void *B, int ldb, float beta, float *C, int ldc) {
     int nested = omp_in_parallel();
     int slot = nested ? omp_get_thread_num() : 0;
     if (M <= 0 || N <= 0) return;
     if (g->prec != ED_PREC_FP32 && K > 0) {
         ed_half_format fmt = g->prec == ED_PREC_BF16 ? ED_HALF_BF16 : ED_HALF_FP16;
+        const void *f;
+        if (!(ready & ED_GEMM_A_READY) && (f = registered(g, A))) A = f, ready |= ED_GEMM_A_READY;
+        if (!(ready & ED_GEMM_B_READY) && (f = registered(g, B))) B = f, ready |= ED_GEMM_B_READY;
         int ar = transA ? K : M, ac = transA ? M : K; /* A and B as stored */
         int br = transB ? N : K, bc = transB ? K : N;
-        size_t es = g->half_native ? sizeof(uint16_t) : sizeof(float);
-        size_t abytes = ((size_t)ar * ac * es + 63) & ~(size_t)63;
-        char *s = slot_scratch(g, slot, abytes + (size_t)br * bc * es);
-        round_matrix(fmt, s, A, ar, ac, lda, g->half_native, nested);
-        round_matrix(fmt, s + abytes, B, br, bc, ldb, g->half_native, nested);
+        size_t es = ed_gemm_operand_bytes(g);
+        size_t abytes = ready & ED_GEMM_A_READY ? 0 : ((size_t)ar * ac * es + 63) & ~(size_t)63;
+        size_t bbytes = ready & ED_GEMM_B_READY ? 0 : (size_t)br * bc * es;
+        char *s = abytes + bbytes ? slot_scratch(g, slot, abytes + bbytes) : NULL;
+        if (!(ready & ED_GEMM_A_READY)) {
+            round_matrix(fmt, s, A, ar, ac, lda, g->half_native, nested);
+            A = s, lda = ac;
+        }
+        if (!(ready & ED_GEMM_B_READY)) {
+            round_matrix(fmt, s + abytes, B, br, bc, ldb, g->half_native, nested);
+            B = s + abytes, ldb = bc;
+        }
         if (g->half_native) {
-            ed_onednn_gemm(g->dnnl, g->prec, slot, transA, transB, M, N, K, alpha, s, ac, s + abytes, bc, beta, C,
-                           ldc);
+            ed_onednn_gemm(g->dnnl, g->prec, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
-        A = (const float *)s, lda = ac;
-        B = (const float *)(s + abytes), ldb = bc;
     }
     if (g->backend == ED_GEMM_ONEDNN && !g->onednn_split)
         ed_onednn_gemm(g->dnnl, ED_PREC_FP32, slot, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         split_gemm(g, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nested);
+}
+
+void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
+    ed_gemm_ready(g, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on) { g->onednn_split = on != 0; }

@@ -51,6 +51,44 @@ void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on);
 void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* ---- operands rounded once, used many times ----
+ * A half-precision product rounds its float32 operands at every call (into the calling
+ * thread's scratch). An operand that several products share (a weight matrix: forward
+ * and backward, every micro-batch; a gradient that feeds both of its layer's backward
+ * products) can instead be rounded once into its OPERAND FORM and passed as is:
+ *   native bf16 / fp16: the 16-bit patterns (ed_half_from_f32), 2 bytes per element;
+ *   emulated:           the rounded values as float32 (ed_half_round), 4 bytes.
+ * Products on operands in operand form give the same result, bit for bit, as on the
+ * float32 operands they came from. For fp32 there is nothing to round (and no form). */
+
+/* 1 when products round their operands (bf16, fp16), i.e. when an operand form exists. */
+int ed_gemm_rounds(const ed_gemm_ctx *g);
+/* Bytes per element of the operand form (2 or 4; 4 for fp32). */
+size_t ed_gemm_operand_bytes(const ed_gemm_ctx *g);
+/* dst (rows x cols, dense: leading dimension cols) = src (leading dimension ld) in the
+ * operand form. Parallel over rows, unless called inside a region. Needs ed_gemm_rounds. */
+void ed_gemm_prepare(const ed_gemm_ctx *g, void *dst, const float *src, int rows, int cols, int ld);
+
+/* ed_gemm where the operands flagged in `ready` are already in operand form (lda / ldb
+ * then count elements of that form); the others are float32 as in ed_gemm. With fp32,
+ * or ready = 0, this is ed_gemm. */
+enum { ED_GEMM_A_READY = 1, ED_GEMM_B_READY = 2 };
+void ed_gemm_ready(ed_gemm_ctx *g, int ready, int transA, int transB, int M, int N, int K, float alpha,
+                   const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc);
+
+/* The operand form of a whole float32 buffer `base` (n elements: the model's parameters)
+ * registered with the context: from then on, an ed_gemm / ed_gemm_ready operand given as
+ * float32 that lies inside [base, base + n) is read from `form` at the same offset and
+ * not rounded again. The caller owns both buffers and keeps `form` equal to base in
+ * operand form (ed_gemm_prepare) whenever it multiplies with it; NULL base unregisters.
+ * This is how weights are rounded once per optimizer step instead of at every call. */
+void ed_gemm_register_form(ed_gemm_ctx *g, const float *base, size_t n, const void *form);
+
+/* A buffer of the context for an operand form the caller prepares and shares between
+ * products (grown to `bytes`, never shrunk; valid until the next call). Outside regions
+ * only: one per context. */
+void *ed_gemm_form_buffer(ed_gemm_ctx *g, size_t bytes);
+
 /* Sets OpenBLAS to one thread; returns the previous count for ed_blas_serial_end.
  * The model brackets each pass with these (OpenBLAS's own pool stays idle). */
 int ed_blas_serial_begin(void);

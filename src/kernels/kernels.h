@@ -6,10 +6,14 @@
  * the per-path tables (kernel_table.c), the suffixed prototypes that every kernel
  * definition is checked against, and the plain-named entry points in dispatch.c that
  * the rest of the engine calls (declared and documented at the end of this file; ed_sumsq
- * and ed_scale in expert/optim.h). A kernel source file is compiled once per path with ED_KSUFFIX set to the
- * path's name (CMakeLists.txt: ED_KERNEL_SOURCES) and defines its kernels as
- * `void ED_KFN(gelu_forward)(...)`, i.e. gelu_forward_avx2 in the avx2 copy. Such a file
- * holds only kernels and static helpers: anything else would be defined once per path.
+ * and ed_scale in expert/optim.h; the float32 -> bf16 / fp16 array conversions
+ * ed_half_from_f32 and ed_half_round, convert.c, in expert/half.h, whose callers, the
+ * GEMM operands and bf16 gradients on the wire, are below this folder: like the libm
+ * the kernels call, they are leaf functions that call nothing back). A kernel source
+ * file is compiled once per path with ED_KSUFFIX set to the path's name (CMakeLists.txt:
+ * ED_KERNEL_SOURCES) and defines its kernels as `void ED_KFN(gelu_forward)(...)`, i.e.
+ * gelu_forward_avx2 in the avx2 copy. Such a file holds only kernels and static helpers:
+ * anything else would be defined once per path.
  *
  * Adding a kernel: one ED_KV/ED_KR row here, ED_KFN around its definition, and its file
  * in ED_KERNEL_SOURCES if it is a new file. */
@@ -19,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expert/half.h"   /* ed_half_format of the conversion kernels */
 #include "../gemm/gemm.h" /* the GEMM context the attention kernels pass on */
 
 /* ED_KV(name, (parameters), (arguments)) for void kernels,
@@ -91,7 +96,10 @@
           (float *p, const float *g, float *buf, size_t n, float lr, float momentum, float wd),        \
           (p, g, buf, n, lr, momentum, wd))                                                            \
     ED_KR(double, ed_sumsq, (const float *g, size_t n), (g, n))                                        \
-    ED_KV(ed_scale, (float *g, size_t n, float s), (g, n, s))
+    ED_KV(ed_scale, (float *g, size_t n, float s), (g, n, s))                                          \
+    ED_KV(ed_half_from_f32, (ed_half_format fmt, uint16_t *dst, const float *src, size_t n),            \
+          (fmt, dst, src, n))                                                                          \
+    ED_KV(ed_half_round, (ed_half_format fmt, float *dst, const float *src, size_t n), (fmt, dst, src, n))
 
 #define ED_KFIELD_V(name, params, args) void(*name) params;
 #define ED_KFIELD_R(type, name, params, args) type(*name) params;

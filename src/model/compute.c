@@ -19,7 +19,34 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
     if (!g) return -1;
     ed_gemm_ctx_free(m->gemm);
     m->gemm = g;
+    m->params_gen++; /* another operand form (or none): made again at the next forward */
     return 0;
+}
+
+void gpt_weights_form(ed_gpt *m) {
+    if (!ed_gemm_rounds(m->gemm)) return;
+    size_t n = m->num_params, es = ed_gemm_operand_bytes(m->gemm);
+    if (m->wform_bytes != n * es) {
+        free(m->wform);
+        m->wform = ed_malloc(n * es);
+        m->wform_bytes = n * es;
+        m->wform_gen = m->params_gen - 1;
+    }
+    if (m->wform_gen != m->params_gen) {
+        /* about 0.1 ns per parameter and thread: ~1 ms for small, against a step of
+         * hundreds (docs/memory.md has the memory) */
+        const size_t chunk = 1 << 16;
+        long nchunks = (long)((n + chunk - 1) / chunk);
+        char *dst = m->wform;
+        const ed_gemm_ctx *g = m->gemm;
+#pragma omp parallel for schedule(static)
+        for (long c = 0; c < nchunks; c++) {
+            size_t lo = (size_t)c * chunk, len = n - lo < chunk ? n - lo : chunk;
+            ed_gemm_prepare(g, dst + lo * es, m->params + lo, 1, (int)len, (int)len);
+        }
+        m->wform_gen = m->params_gen;
+    }
+    ed_gemm_register_form(m->gemm, m->params, n, m->wform);
 }
 
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_ctx_describe(m->gemm, buf, len); }
@@ -41,6 +68,9 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
                      N * MLP + MLP * D, N * MLP + N * D};
     size_t big = 0;
     for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) big = cand[i] > big ? cand[i] : big;
+    /* a layer's output gradient rounded once for its two backward products (matmul.c) */
+    size_t dout = rows * V > N * (QKV > MLP ? QKV : MLP) ? rows * V : N * (QKV > MLP ? QKV : MLP);
+    big += dout + m->num_params; /* + the parameters' operand form (gpt_weights_form) */
     /* attention's products do not go through ed_gemm (its tiles round their own operands,
      * in the attention scratch of the activations) */
     size_t es = ed_gemm_ctx_half_native(m->gemm) ? 2 : 4;

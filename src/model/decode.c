@@ -210,6 +210,7 @@ const float *ed_gpt_forward_cached(ed_gpt *m, ed_kv_cache *k, const int32_t *tok
     for (int i = 0; i < n; i++)
         ED_CHECK(tokens[i] >= 0 && tokens[i] < V, "token id %d at position %d is outside the vocabulary [0, %d)",
                  tokens[i], k->len + i, V);
+    gpt_weights_form(m);
     int blas_saved = ed_blas_serial_begin();
     int last = 0;
     for (int done = 0; done < n; done += last) {

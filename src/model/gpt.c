@@ -109,14 +109,24 @@ static void rows_nll(double *nll, const float *z, const float *lse, const int32_
 
 void ed_gpt_set_recompute(ed_gpt *m, int on) { m->recompute = on != 0; }
 
-static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
-    int threads = omp_get_max_threads();
-    size_t need = act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits);
+/* Grows the activation allocation to `need` bytes (never shrinks it). */
+static void grow_acts(ed_gpt *m, size_t need) {
     if (need > m->act_bytes) {
         free(m->act_mem);
         m->act_mem = ed_alloc_floats(need / sizeof(float));
         m->act_bytes = need;
     }
+}
+
+void ed_gpt_reserve(ed_gpt *m, int B, int T) {
+    /* Every term of act_layout grows with the tokens B*T or with T (the attention
+     * matrices: rows x T^2 = tokens x T), so this bound covers any batch within it. */
+    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, omp_get_max_threads(), m->recompute, !m->recompute));
+}
+
+static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
+    int threads = omp_get_max_threads();
+    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits));
     act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits);
     m->att_threads = threads;
     m->acts_recompute = m->recompute;
@@ -187,6 +197,7 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
 
+    gpt_weights_form(m);
     int blas_saved = ed_blas_serial_begin(); /* one thread pool: see gemm.c */
     encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
     const float *x = a->encoded;

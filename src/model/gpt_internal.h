@@ -76,6 +76,12 @@ struct ed_gpt {
     long n_correct;     /* arg-max hits of the last forward with targets */
     double nll_sum;     /* plain cross-entropy sum of the last forward with targets */
     float *rope;        /* llama: cos [Tmax][hd/2] then sin [Tmax][hd/2] (gpt_rope_table) */
+    void *wform;        /* the parameters in the GEMMs' operand form (bf16 / fp16 only):
+                         * registered with the context, rounded once per change of the
+                         * parameters instead of at every product (gpt_weights_form) */
+    size_t wform_bytes;
+    long params_gen;    /* bumped by ed_gpt_params (the writable view) and set_compute */
+    long wform_gen;     /* params_gen that wform was made from */
     uint64_t *seeds;    /* [3L] dropout seeds of the last training forward, per layer
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */
@@ -110,6 +116,11 @@ static inline int gpt_qkv_width(const ed_model_config *c) {
 static inline int gpt_mlp_width(const ed_model_config *c) {
     return c->arch == ED_ARCH_LLAMA ? 2 * c->d_ff : c->d_ff;
 }
+
+/* Brings m->wform up to date with the parameters (when they may have changed since it
+ * was made) and registers it with the GEMM context; nothing for fp32. Called at the
+ * start of every forward pass (training, evaluation, cached decoding). compute.c */
+void gpt_weights_form(ed_gpt *m);
 
 /* llama.c: a llama block's forward from input x into m->a.blocks[l], and its backward
  * (m->a.dres holds the gradient of the block output on entry, of x on return); the same

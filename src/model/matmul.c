@@ -28,8 +28,15 @@ void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w
 /* dout is (N,OC): dinp (N,C) = dout @ w; dw (OC,C) += dout^T @ inp; dbias += sum_n dout. */
 void matmul_backward(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC) {
-    if (dinp) ed_gemm(g, 0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
-    ed_gemm(g, 1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    if (ed_gemm_rounds(g)) { /* dout feeds both products: rounded once (gemm.h) */
+        void *dh = ed_gemm_form_buffer(g, (size_t)N * OC * ed_gemm_operand_bytes(g));
+        ed_gemm_prepare(g, dh, dout, N, OC, OC);
+        if (dinp) ed_gemm_ready(g, ED_GEMM_A_READY, 0, 0, N, C, OC, 1.0f, dh, OC, w, C, 0.0f, dinp, C);
+        ed_gemm_ready(g, ED_GEMM_A_READY, 1, 0, OC, C, N, 1.0f, dh, OC, inp, C, 1.0f, dw, C);
+    } else {
+        if (dinp) ed_gemm(g, 0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
+        ed_gemm(g, 1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    }
     if (dbias) {
         /* Column sums: threads own column blocks of dbias, rows stream through. */
         const int CB = 64;

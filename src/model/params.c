@@ -218,6 +218,7 @@ void ed_gpt_free(ed_gpt *m) {
     free(m->g.blocks);
     free(m->a.blocks);
     free(m->act_mem);
+    free(m->wform);
     free(m->seeds);
     free(m->rope);
     ed_gemm_ctx_free(m->gemm);
@@ -226,7 +227,10 @@ void ed_gpt_free(ed_gpt *m) {
 
 const ed_model_config *ed_gpt_config(const ed_gpt *m) { return &m->cfg; }
 size_t ed_gpt_num_params(const ed_gpt *m) { return m->num_params; }
-float *ed_gpt_params(ed_gpt *m) { return m->params; }
+float *ed_gpt_params(ed_gpt *m) {
+    m->params_gen++; /* may be written: the GEMMs' operand form is made again (gpt_weights_form) */
+    return m->params;
+}
 float *ed_gpt_grads(ed_gpt *m) { return m->grads; }
 int ed_gpt_num_tensors(const ed_gpt *m) { return m->num_tensors; }
 const ed_tensor *ed_gpt_tensors(const ed_gpt *m) { return m->tensors; }

@@ -1,7 +1,9 @@
 /* test_compute.c — the small decisions around the GEMMs: bf16 and fp16 rounding (nearest,
  * ties to even, NaN/Inf/overflow, fp16 subnormals; fp16 also against the compiler's own
  * _Float16 conversions), the emulation switches, the `--gemm auto` rule, the OpenBLAS-core warning, the backend
- * and precision names, and a model whose compute setting changes between passes. */
+ * and precision names, a model whose compute setting changes between passes, and
+ * operands rounded once (gemm.h's operand forms, the model's rounded weights) giving
+ * exactly what rounding at every product gives. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include "expert/common.h"
 #include "expert/compute.h"
 #include "expert/gpt.h"
+#include "../gemm/gemm.h"
 
 static float from_bits(uint32_t u) {
     float f;
@@ -270,6 +273,100 @@ static void test_switch(void **state) {
     ed_gpt_free(m);
 }
 
+/* ed_gemm (operands rounded at the call), ed_gemm_ready on operands prepared beforehand,
+ * and a registered operand form give bit-identical products: bf16 and fp16, emulated on
+ * OpenBLAS, native or emulated (ED_BF16_EMULATE=1) on oneDNN, all four transposes, with
+ * leading dimensions wider than the rows. */
+static void test_operand_forms(void **state) {
+    (void)state;
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    const int M = 37, N = 29, K = 51, ld = 64;
+    float *A = malloc((size_t)ld * ld * sizeof *A), *B = malloc((size_t)ld * ld * sizeof *B);
+    float *C1 = malloc((size_t)M * N * sizeof *C1), *C2 = malloc((size_t)M * N * sizeof *C2);
+    float *C3 = malloc((size_t)M * N * sizeof *C3);
+    for (int i = 0; i < ld * ld; i++) A[i] = sinf(0.37f * (float)i) * 3.1f, B[i] = cosf(0.11f * (float)i) / 0.7f;
+    struct {
+        ed_gemm_backend b;
+        ed_precision p;
+        int emulate;
+    } runs[] = {{ED_GEMM_OPENBLAS, ED_PREC_BF16, 0}, {ED_GEMM_OPENBLAS, ED_PREC_FP16, 0},
+                {ED_GEMM_ONEDNN, ED_PREC_BF16, 0},   {ED_GEMM_ONEDNN, ED_PREC_BF16, 1},
+                {ED_GEMM_ONEDNN, ED_PREC_FP16, 0}};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        if (runs[r].b == ED_GEMM_ONEDNN && !mach.have_onednn) continue;
+        if (runs[r].emulate) setenv("ED_BF16_EMULATE", "1", 1);
+        ed_gemm_ctx *g = ed_gemm_ctx_create(runs[r].b, runs[r].p, NULL, 0);
+        unsetenv("ED_BF16_EMULATE");
+        assert_non_null(g);
+        assert_true(ed_gemm_rounds(g));
+        size_t es = ed_gemm_operand_bytes(g);
+        assert_int_equal(es, ed_gemm_ctx_half_native(g) ? 2 : 4);
+        char *fa = malloc((size_t)ld * ld * es), *fb = malloc((size_t)ld * ld * es);
+        ed_gemm_prepare(g, fa, A, ld, ld, ld); /* dense forms of the whole ld x ld buffers */
+        ed_gemm_prepare(g, fb, B, ld, ld, ld);
+        for (int t = 0; t < 4; t++) {
+            int ta = t & 1, tb = t >> 1;
+            for (int i = 0; i < M * N; i++) C1[i] = C2[i] = C3[i] = 0.25f * (float)(i % 7);
+            ed_gemm(g, ta, tb, M, N, K, 0.5f, A, ld, B, ld, 1.0f, C1, N);
+            ed_gemm_ready(g, ED_GEMM_A_READY | ED_GEMM_B_READY, ta, tb, M, N, K, 0.5f, fa, ld, fb, ld, 1.0f, C2, N);
+            ed_gemm_register_form(g, B, (size_t)ld * ld, fb); /* B found inside it, A prepared */
+            ed_gemm_ready(g, ED_GEMM_A_READY, ta, tb, M, N, K, 0.5f, fa, ld, B, ld, 1.0f, C3, N);
+            ed_gemm_register_form(g, NULL, 0, NULL);
+            assert_memory_equal(C1, C2, (size_t)M * N * sizeof *C1);
+            assert_memory_equal(C1, C3, (size_t)M * N * sizeof *C1);
+        }
+        char d[160];
+        ed_gemm_ctx_describe(g, d, sizeof d);
+        printf("  %s: ready and registered operands == rounding at the call\n", d);
+        free(fa), free(fb);
+        ed_gemm_ctx_free(g);
+    }
+    free(A), free(B), free(C1), free(C2), free(C3);
+}
+
+/* A bf16 model multiplies a rounded copy of its weights made once per change: a write
+ * through ed_gpt_params is seen by the next forward (the same loss as a model created
+ * with those weights), and a forward without one reuses the copy (the same loss again). */
+static void test_weights_form(void **state) {
+    (void)state;
+    ed_model_config cfg = {.vocab_size = 50, .d_model = 32, .n_layers = 2, .n_heads = 4, .d_ff = 64,
+                           .max_seq_len = 16};
+    char msg[256];
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    ed_gemm_backend be = mach.have_onednn ? ED_GEMM_ONEDNN : ED_GEMM_OPENBLAS;
+    ed_gpt *m = ed_gpt_create(&cfg, 3, msg, sizeof msg), *fresh = ed_gpt_create(&cfg, 3, msg, sizeof msg);
+    assert_non_null(m);
+    assert_non_null(fresh);
+    assert_int_equal(ed_gpt_set_compute(m, be, ED_PREC_BF16, msg, sizeof msg), 0);
+    assert_int_equal(ed_gpt_set_compute(fresh, be, ED_PREC_BF16, msg, sizeof msg), 0);
+    int32_t x[2 * 16], y[2 * 16];
+    for (int i = 0; i < 32; i++) x[i] = (i * 7) % 50, y[i] = (i * 11 + 3) % 50;
+    double l1, l1b, l2, lf;
+    long c;
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l1, &c);
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l1b, &c);
+    assert_true(l1 == l1b);
+    size_t n = ed_gpt_num_params(m);
+    float *p = ed_gpt_params(m);
+    for (size_t i = 0; i < n; i++) p[i] *= 1.5f;
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l2, &c);
+    memcpy(ed_gpt_params(fresh), p, n * sizeof *p);
+    ed_gpt_forward(fresh, x, y, 2, 16, 0.0f, 0, NULL, &lf, &c);
+    printf("  bf16 loss %.9f, after scaling the weights %.9f (a fresh model: %.9f)\n", l1, l2, lf);
+    assert_true(l2 != l1);
+    assert_true(l2 == lf);
+    /* fp16 after bf16: another form, made anew */
+    assert_int_equal(ed_gpt_set_compute(m, ED_GEMM_OPENBLAS, ED_PREC_FP16, msg, sizeof msg), 0);
+    assert_int_equal(ed_gpt_set_compute(fresh, ED_GEMM_OPENBLAS, ED_PREC_FP16, msg, sizeof msg), 0);
+    ed_gpt_forward(m, x, y, 2, 16, 0.0f, 0, NULL, &l2, &c);
+    ed_gpt_forward(fresh, x, y, 2, 16, 0.0f, 0, NULL, &lf, &c);
+    assert_true(l2 == lf);
+    ed_gpt_free(m);
+    ed_gpt_free(fresh);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_rounding),
@@ -278,6 +375,8 @@ int main(void) {
         cmocka_unit_test(test_auto_rule),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_operand_forms),
+        cmocka_unit_test(test_weights_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

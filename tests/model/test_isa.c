@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "expert/half.h"
 #include "expert/isa.h"
 #include "expert/rng.h"
 #include "kernels.h"
@@ -264,6 +265,58 @@ static void test_avx512(void **state) {
     check_path(ED_ISA_AVX512);
 }
 
+/* The float32 -> bf16 / fp16 conversions (convert.c) on every path this CPU runs, bit
+ * for bit against the scalar functions of half.h: for bf16 every upper half (sign,
+ * exponent, 7 mantissa bits: all of NaN, Inf, zero, denormal and normal ranges) with the
+ * lower halves that decide the rounding (0, 1, just below / at / above the tie, all ones)
+ * plus random ones; for fp16 every sign, exponent and 10-bit mantissa with the same kinds
+ * of 13-bit tails. In input order, so most 32-value blocks hold no denormal (the
+ * AVX512-BF16 instruction's fast case) while the denormal range falls on blocks that
+ * hold one (its fallback); odd offsets and lengths leave unaligned starts and tails. */
+static void check_half(const ed_kernels *k, const char *path, ed_half_format fmt) {
+    static const uint32_t bf16_low[] = {0x0000, 0x0001, 0x7ffe, 0x7fff, 0x8000, 0x8001, 0xffff};
+    static const uint32_t fp16_low[] = {0x0000, 0x0001, 0x0ffe, 0x0fff, 0x1000, 0x1001, 0x1fff};
+    const int extra = 3, nlow = 7 + extra, hb = fmt == ED_HALF_BF16 ? 16 : 19, sh = 32 - hb;
+    size_t n = ((size_t)1 << hb) * (size_t)nlow;
+    uint32_t *in = malloc(n * sizeof *in);
+    ed_rng r;
+    ed_rng_seed(&r, 21, (uint64_t)fmt);
+    for (size_t hi = 0; hi < ((size_t)1 << hb); hi++)
+        for (int j = 0; j < nlow; j++) {
+            uint32_t low = j < 7 ? (fmt == ED_HALF_BF16 ? bf16_low[j] : fp16_low[j])
+                                 : (uint32_t)ed_rng_u64(&r) & ((1u << sh) - 1u);
+            in[hi * (size_t)nlow + (size_t)j] = (uint32_t)(hi << sh) | low;
+        }
+    float *x = malloc(n * sizeof *x), *rounded = malloc(n * sizeof *rounded);
+    uint16_t *bits = malloc(n * sizeof *bits);
+    memcpy(x, in, n * sizeof *x);
+    for (size_t off = 0; off < 3; off++) {
+        size_t m = n - 2 * off - (off ? 7 : 0);
+        k->ed_half_from_f32(fmt, bits + off, x + off, m);
+        k->ed_half_round(fmt, rounded + off, x + off, m);
+        for (size_t i = off; i < off + m; i++) {
+            uint16_t want = fmt == ED_HALF_BF16 ? ed_bf16_encode(x[i]) : ed_fp16_encode(x[i]);
+            uint32_t wr = fmt == ED_HALF_BF16 ? ed_bf16_round_bits(in[i]) : ed_fp16_round_bits(in[i]), got;
+            memcpy(&got, &rounded[i], sizeof got);
+            if (bits[i] != want || got != wr)
+                fail_msg("%s %s(0x%08x): encode 0x%04x want 0x%04x, round 0x%08x want 0x%08x", path,
+                         fmt == ED_HALF_BF16 ? "bf16" : "fp16", in[i], bits[i], want, got, wr);
+        }
+    }
+    printf("  %s %s: %zu inputs, 3 alignments, bit-identical to half.h\n", path, fmt == ED_HALF_BF16 ? "bf16" : "fp16",
+           n);
+    free(in), free(x), free(rounded), free(bits);
+}
+
+static void test_half_conversions(void **state) {
+    (void)state;
+    for (int i = 0; i < ED_ISA_COUNT; i++) {
+        if (!ed_isa_runs((ed_isa)i)) continue;
+        check_half(ed_kernels_for(i), ed_isa_name((ed_isa)i), ED_HALF_BF16);
+        check_half(ed_kernels_for(i), ed_isa_name((ed_isa)i), ED_HALF_FP16);
+    }
+}
+
 /* The request grammar and its errors; the process-wide choice follows ED_ISA. */
 static void test_choose(void **state) {
     (void)state;
@@ -310,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_choose),
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_half_conversions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

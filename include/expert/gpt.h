@@ -213,9 +213,10 @@ ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 int ed_gpt_half_native(const ed_gpt *m);
 /* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the
  * parameters' rounded copy (one element per parameter), the largest product's two
- * operands, the largest gradient rounded for both backward products, and a small
- * per-thread share for attention; 2 bytes per element on the native path, 4 when
- * emulated (the rounded values stay float32). */
+ * operands and the largest gradient rounded for both backward products; 2 bytes per
+ * element on the native path, 4 when emulated (the rounded values stay float32).
+ * Attention's tiles round their own operands inside the activations' attention scratch
+ * (ed_gpt_activation_bytes), so they add nothing here. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about

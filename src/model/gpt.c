@@ -29,13 +29,12 @@ static void *carve(carver *c, size_t bytes) {
  * QKV and MLP are the widths of the fused qkv rows and of the first MLP matmul's output
  * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. */
 static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t QKV, size_t FF, size_t MLP,
-                        size_t att, int drop, int rms) {
+                        size_t lse, int drop, int rms) {
     b->ln1 = CARVE_F(cv, N * D);
     b->ln1_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln1_rstd = CARVE_F(cv, N);
     b->qkv = CARVE_F(cv, N * QKV);
-    b->att = CARVE_F(cv, att);
-    b->attd = drop ? CARVE_F(cv, att) : NULL;
+    b->lse = CARVE_F(cv, lse);
     b->atty = CARVE_F(cv, N * D);
     b->res2 = CARVE_F(cv, N * D);
     b->ln2 = CARVE_F(cv, N * D);
@@ -58,7 +57,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
                          int threads, int recompute, int keep_logits) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
-    size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
+    size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, lse = (size_t)B * H * T;
     size_t QKV = (size_t)gpt_qkv_width(c), MLP = (size_t)gpt_mlp_width(c);
     int drop = c->dropout > 0.0f, rms = c->arch == ED_ARCH_LLAMA;
     /* backward scratch dbig: dqkv, or the MLP's gradients (llama: d(gate|up) and, after
@@ -71,7 +70,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
         if (!recompute || l == 0)
-            carve_block(&cv, b, N, D, QKV, FF, MLP, att, drop, rms);
+            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms);
         else if (base)
             *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
@@ -91,7 +90,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->dres = CARVE_F(&cv, N * D);
     a->dbig = CARVE_F(&cv, N * big);
     a->dsmall = CARVE_F(&cv, N * D);
-    a->datt = CARVE_F(&cv, (size_t)threads * ED_ATT_BLOCK * T);
+    a->datt = CARVE_F(&cv, (size_t)threads * ed_att_scratch_floats(T, (int)(D / H)));
     a->dlogits = CARVE_F(&cv, (N < ED_CE_CHUNK ? N : ED_CE_CHUNK) * V);
     return cv.used;
 }
@@ -147,8 +146,7 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     gpt_block_acts *b = &m->a.blocks[l];
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
     matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, gpt_seg(m), B, T, D, H, H, p,
-                      s[0]);
+    attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, H, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
@@ -339,8 +337,8 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dproj = a->dbig;
         }
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
-        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL,
-                           gpt_seg(m), B, T, D, H, H, p, m->att_threads);
+        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, H, p,
+                           m->seeds[3 * (size_t)l], m->att_threads);
         matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);

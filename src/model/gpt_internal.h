@@ -27,7 +27,7 @@ typedef struct {
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N); llama: no mean (RMSNorm) */
     float *qkv;                       /* (N,3D); llama (N,(H+2G)hd) after RoPE */
-    float *att, *attd;                /* (B,H,T,T); attd only with dropout */
+    float *lse;                       /* (B,H,T) attention log-sum-exp per query row */
     float *atty;                      /* (N,D) attention output before proj */
     float *res2;                      /* (N,D) residual stream after attention */
     float *ln2, *ln2_mean, *ln2_rstd; /* (N,D) (N) (N) */
@@ -53,7 +53,7 @@ typedef struct {
     float *dres;    /* (N,D) gradient of the residual stream */
     float *dbig;    /* (N,max(qkv width, MLP width)) dqkv / dfch */
     float *dsmall;  /* (N,D) datty / dln */
-    float *datt;    /* ED_ATT_BLOCK*T per OpenMP thread */
+    float *datt;    /* attention scratch: ed_att_scratch_floats(T, hd) per OpenMP thread */
     float *dlogits; /* (CE_CHUNK,V) */
 } gpt_acts;
 
@@ -73,7 +73,7 @@ struct ed_gpt {
     int packed;       /* the last forward had seg/pos: a->seg, a->pos hold them */
     float label_smoothing;
     int train;        /* dropout active in the last forward */
-    int att_threads;  /* OpenMP threads the attention scratch was sized for */
+    int att_threads;  /* OpenMP threads the attention scratch was sized for (both passes) */
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
     long n_correct;     /* arg-max hits of the last forward with targets */

@@ -10,6 +10,10 @@
 #   scripts/bench.sh --precision fp16     rows for one precision: fp32|bf16|fp16|both|all (default all)
 #   scripts/bench.sh --recompute          also a "+rc" row: --recompute's time and memory
 #   BUILD_DIR=build-rel scripts/bench.sh  use/build another build directory
+#   scripts/bench.sh --windows [--steps 20] [--threads 2] [--no-torch]
+#                                         window modes on the bundled corpus (--preset small):
+#                                         per-window (default) vs --pad-to-max vs --pack vs
+#                                         PyTorch at the same windows (tests/bench/bench_windows.py)
 #
 # One row per config and precision (fp32, bf16, fp16: fp16 with its loss scaling; a half
 # precision without a native matmul on this CPU is emulated and says so).
@@ -25,13 +29,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 torch=1
+windows=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --no-torch) torch=0; shift ;;
+    --windows) windows=1; shift ;;
     --recompute) args+=("$1"); shift ;;
     --config|--threads|--steps|--python|--precision)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
@@ -43,6 +49,20 @@ done
 BUILD_DIR=${BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+if [ "$windows" = 1 ]; then
+  cmake --build "$BUILD_DIR" -j 2 --target expert-dist >/dev/null
+  wargs=(--exe "$BUILD_DIR/expert-dist")
+  set -- "${args[@]}"
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --steps|--threads) wargs+=("$1" "$2"); shift 2 ;;
+      --config) wargs+=(--preset "$2"); shift 2 ;;
+      *) shift ;;
+    esac
+  done
+  [ "$torch" = 1 ] || wargs+=(--no-torch)
+  exec /usr/bin/python3 tests/bench/bench_windows.py "${wargs[@]}"
 fi
 cmake --build "$BUILD_DIR" -j 2 --target ed-bench >/dev/null
 if [ "$torch" = 1 ]; then

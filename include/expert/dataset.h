@@ -6,8 +6,9 @@
  * windows are (start, length) ranges of it, max_length tokens, advancing by stride,
  * computed on demand by ed_dataset_window from the document index)
  * -> ed_sampler (which windows rank r uses at optimizer step s, micro-batch a) ->
- * ed_batch_fill (inputs = window[:-1], targets = window[1:], right padding with
- * <PAD> inputs, -100 targets and attention_mask 0).
+ * ed_batch_fill (inputs = window[:-1], targets = window[1:]; without pack the windows
+ * share rows as segments with block-diagonal attention (ed_row_layout), else one a row;
+ * right padding with <PAD> inputs, -100 targets and attention_mask 0).
  *
  * Sharding contract (what makes -n 1 == -n N): an epoch's window order is a permutation
  * drawn from (seed, epoch) only. Optimizer step s uses positions [s*G, (s+1)*G) of it,
@@ -25,6 +26,10 @@
  *     than B, shorter, rows; ed_sampler_max_rows bounds the count);
  *   - slot contents depend only on (the step's windows, S, B): -n 1 --grad-accum 2 and
  *     -n 2 run the same micro-batches.
+ * With packed rows (ED_ROWS_PACKED, ed_sampler_set_packed) a slot's cost is instead the
+ * rows of max_length - 1 positions its windows fill (first fit, longest first), the same
+ * cut into consecutive runs minimises the costliest slot's rows, and no slot needs more
+ * than B rows (B windows always fit in B rows).
  * Without lengths (ed_sampler_set_lengths not called) every window counts the same: B per
  * slot in a full step, at most ceil(m/S) of a last step's m. Validation uses the same scheme
  * without shuffling.
@@ -299,25 +304,61 @@ int ed_dataset_tokens(const ed_dataset *ds, uint64_t at, size_t n, int32_t *out,
 
 /* ---- batches ---------------------------------------------------------------------- */
 
+/* How a micro-batch's windows become rows (docs/design.md, "Rows"):
+ *   LONGEST  one window a row, right-padded to the micro-batch's longest window;
+ *   MAX      one window a row, padded to max_length - 1 (--pad-to-max): the original
+ *            pipeline's padded batches, kept for comparison;
+ *   PACKED   the default without --pack: windows share rows of at most max_length - 1
+ *            positions, placed first fit in the order given (longest first:
+ *            ed_pack_place), each a segment of its own (block-diagonal causal attention,
+ *            positions from 0), so the model computes exactly what one padded row per
+ *            window computes. The row width is the one (from the longest window up to
+ *            max_length - 1) that leaves the least padding;
+ *   DOC_MASK --pack --doc-mask: one window a row as LONGEST, with a segment starting at
+ *            every document's first token (attention and positions reset there) and no
+ *            target across a boundary (a document's last token does not predict the next
+ *            one's BOS: -100), so each prediction sees only its own document.
+ * 0 and 1 are the values ed_batch_fill's callers used to pass as "pad_to_max". */
+typedef enum { ED_ROWS_LONGEST = 0, ED_ROWS_MAX = 1, ED_ROWS_PACKED = 2, ED_ROWS_DOC_MASK = 3 } ed_row_layout;
+
+/* The layout of a run: --pack (with --doc-mask: DOC_MASK; --pad-to-max: MAX; else
+ * LONGEST, the same for full windows), else --pad-to-max ? MAX : PACKED. */
+ed_row_layout ed_row_layout_of(const ed_options *o);
+
+/* First fit: places a window of len tokens (<= cap) in the first of the rows
+ * fill[0..*rows) (tokens used, capacity cap each) with room, else in a new row (*rows
+ * grows) unless there are max_rows already: returns the row, or -1 (nothing changed).
+ * The one packing rule: the sampler costs slots with it and ed_batch_fill lays rows out
+ * with it, over the same windows in the same order. */
+int ed_pack_place(uint32_t *fill, int *rows, int max_rows, uint32_t len, uint32_t cap);
+
 typedef struct {
     int B, T;            /* rows used, padded sequence length (max window len - 1, or max_length - 1) */
     int cap_B, cap_T;
     int32_t *inputs;     /* [B*T] */
     int32_t *targets;    /* [B*T], -100 at padding (and at prompt tokens: ds->completion) */
     uint8_t *mask;       /* [B*T] attention_mask: 1 real, 0 pad */
+    int *seg, *pos;      /* [B*T] PACKED / DOC_MASK: per token, where its segment starts in the
+                          * row and its position inside it (ed_gpt_forward_rows); padding
+                          * continues the last segment */
+    int packed;          /* seg and pos are filled (else one causal sequence a row) */
+    uint32_t *fill, *len; /* [cap_B * cap_T] scratch: tokens per packed row, per window */
     long n_targets;      /* number of targets != -100: the loss tokens */
 } ed_batch;
 
 void ed_batch_init(ed_batch *b, int cap_B, int cap_T);
 void ed_batch_free(ed_batch *b);
-/* Fills b from windows ids[0..n); pad_to_max: pad to max_length-1 instead of the longest.
+/* Fills b from windows ids[0..n) laid out as `layout` says.
  * Row i is at offset i*T of each array (dense [B, T], not cap_T apart). n may be 0 (a rank
  * with nothing in the last step): B = 0, n_targets = 0. The capacity is cap_B * cap_T
  * tokens: a balanced micro-batch may have more than cap_B rows when they are shorter
- * (the sampler guarantees n * T <= cap_B * cap_T). More tokens, or T > cap_T, is a bug
- * and aborts. -1 with err on a damaged window index (ed_dataset_locate) or id
+ * (the sampler guarantees n * T <= cap_B * cap_T); PACKED windows must come longest
+ * first and fit cap_B rows of cap_T (the sampler's packed cost guarantees it), and the
+ * narrower rows chosen never hold more positions than those. More tokens, or T > cap_T, is a bug and
+ * aborts. -1 with err on a damaged window index (ed_dataset_locate) or id
  * (ed_dataset_tokens). */
-int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, int pad_to_max, ed_error *err);
+int ed_batch_fill(ed_batch *b, const ed_dataset *ds, const uint32_t *ids, int n, ed_row_layout layout,
+                  ed_error *err);
 
 /* ---- sharding ------------------------------------------------------------------- */
 
@@ -341,6 +382,8 @@ typedef struct {
     const uint32_t *win_len; /* borrowed (ed_sampler_set_lengths), NULL: all windows alike */
     const ed_dataset *ds;    /* or lengths from the dataset (ed_sampler_set_dataset), borrowed */
     int pad_to;              /* > 0: rows padded to this length (--pad-to-max) */
+    int pack_to;             /* > 0: windows share rows of this length (ED_ROWS_PACKED) */
+    uint32_t *row_fill;      /* [batch_size] scratch of the packed cost */
     /* scratch of ed_sampler_micro: one step's assignment, recomputed on every call */
     ed_step_window *step_win; /* [G] */
     uint64_t *slot_cost;      /* [S] padded tokens */
@@ -360,6 +403,12 @@ void ed_sampler_set_lengths(ed_sampler *s, const uint32_t *win_len, int pad_to);
  * whose batch holds it reports the damage (ed_batch_fill), as every window of a step is
  * filled by some rank. */
 void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to);
+/* Balance by packed rows instead (after set_lengths/set_dataset with pad_to 0): a slot
+ * costs the rows of row_len tokens its windows fill, placed first fit longest first
+ * (ed_pack_place), and holds at most batch_size such rows. */
+void ed_sampler_set_packed(ed_sampler *s, int row_len);
+/* set_dataset and set_packed as a run's row layout needs them (the trainer, eval). */
+void ed_sampler_set_layout(ed_sampler *s, const ed_dataset *ds, ed_row_layout layout);
 void ed_sampler_free(ed_sampler *s);
 /* Draws the permutation of `epoch` (identity without shuffle). Pure function of (seed, epoch). */
 void ed_sampler_set_epoch(ed_sampler *s, int epoch);

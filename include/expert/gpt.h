@@ -32,7 +32,9 @@
  *
  * Padding: sequences are right-padded. Because attention is causal, a real position
  * never attends to a later pad, so pads need no attention mask: giving them target -100
- * removes them from the loss and therefore from every gradient.
+ * removes them from the loss and therefore from every gradient. Packed rows (several
+ * windows or documents in one row) carry per-token segment starts and positions
+ * (ed_gpt_forward_rows).
  *
  * Threads: ed_set_threads() sets both the OpenBLAS and the OpenMP thread count so that
  * ranks x threads never oversubscribes the cores. Inside a forward/backward the engine
@@ -163,6 +165,18 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                     float label_smoothing, int train, ed_rng *rng,
                     double *loss_sum, long *count);
 
+/* The same on packed rows: seg[B*T] and pos[B*T] (both or neither NULL) say, per token,
+ * where in its row the segment it belongs to starts (a query attends to keys [seg, its
+ * own position]: block-diagonal causal attention, kernels.h) and its position inside the
+ * segment (GPT-2 position embeddings, llama RoPE angles; < max_seq_len). Several windows
+ * or documents then share a row without seeing each other, each as if it were a row of
+ * its own starting at position 0. Both arrays are copied (the backward uses them).
+ * ed_gpt_forward is this with seg = pos = NULL: one causal sequence per row, positions
+ * 0..T-1. */
+void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *targets, const int *seg, const int *pos,
+                         int B, int T, float label_smoothing, int train, ed_rng *rng, double *loss_sum,
+                         long *count);
+
 /* Logits of the last forward, [B*T][V]; valid until the next forward (the backward reads
  * them but does not overwrite them). NULL after a forward WITH targets under
  * recomputation: that forward runs the head in chunks of rows and keeps no logits. */
@@ -199,9 +213,10 @@ ed_gemm_backend ed_gpt_backend(const ed_gpt *m);
 int ed_gpt_half_native(const ed_gpt *m);
 /* Bytes of the bf16 / fp16 operand copies the GEMMs keep at (B, T) (0 in fp32): the
  * parameters' rounded copy (one element per parameter), the largest product's two
- * operands, the largest gradient rounded for both backward products, and a small
- * per-thread share for attention; 2 bytes per element on the native path, 4 when
- * emulated (the rounded values stay float32). */
+ * operands and the largest gradient rounded for both backward products; 2 bytes per
+ * element on the native path, 4 when emulated (the rounded values stay float32).
+ * Attention's tiles round their own operands inside the activations' attention scratch
+ * (ed_gpt_activation_bytes), so they add nothing here. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
 /* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
  * (B, T) training step (forward and both backward products, all threads), over about

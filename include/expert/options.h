@@ -62,8 +62,9 @@ typedef struct {
     int lowercase;                 /* 0 */
     int max_length;                /* 512 */
     int stride;                    /* 256 */
-    int pack;                      /* 0 */
-    int pad_to_max;                /* 0: pad to the longest window in the micro-batch */
+    int pack;                      /* 0: per-document windows, packed into rows with block-diagonal attention */
+    int doc_mask;                  /* 0; with pack: attention and positions reset at document starts */
+    int pad_to_max;                /* 0; 1: one window a row padded to max_length - 1 (ed_row_layout) */
 
     /* model */
     char preset[16];               /* tiny | small | seed | llama-tiny | llama-small */

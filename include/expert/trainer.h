@@ -46,6 +46,6 @@ typedef struct {
 } ed_eval_result;
 /* -1 on every rank, err filled everywhere, when some rank met a damaged window. */
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
-                        int pad_to_max, const ed_dist *d, ed_eval_result *r, ed_error *err);
+                        ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err);
 
 #endif

@@ -46,13 +46,13 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
 
     ed_sampler s;
     ed_sampler_init(&s, ds.n_windows, o.batch_size, 1, d->rank, d->world, o.seed, 0);
-    ed_sampler_set_dataset(&s, &ds, o.pad_to_max ? o.max_length - 1 : 0);
+    ed_sampler_set_layout(&s, &ds, ed_row_layout_of(&o));
     ed_batch b;
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
     uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;
-    status = ed_trainer_evaluate(m, &ds, &s, &b, ids, o.pad_to_max, d, &r, &err);
+    status = ed_trainer_evaluate(m, &ds, &s, &b, ids, ed_row_layout_of(&o), d, &r, &err);
     if (status == 0 && d->rank == 0)
         printf("eval %s on %s: loss %.4f perplexity %.2f accuracy %.4f (%ld tokens, %zu windows, %.1fs)\n",
                o.checkpoint, o.val_file, r.loss, r.perplexity, r.accuracy, r.tokens, ds.n_windows, ed_now() - t0);

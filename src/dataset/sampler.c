@@ -47,6 +47,7 @@ void ed_sampler_init(ed_sampler *s, size_t n_windows, int batch_size, int grad_a
     s->step_win = ed_malloc(G * sizeof *s->step_win);
     s->slot_cost = ed_malloc(S * sizeof *s->slot_cost);
     s->slot_order = ed_malloc(S * sizeof *s->slot_order);
+    s->row_fill = ed_malloc((size_t)batch_size * sizeof *s->row_fill);
     ed_sampler_set_epoch(s, 0);
 }
 
@@ -54,6 +55,7 @@ void ed_sampler_set_lengths(ed_sampler *s, const uint32_t *win_len, int pad_to) 
     ED_CHECK(pad_to >= 0, "sampler: pad_to %d", pad_to);
     s->win_len = win_len;
     s->pad_to = pad_to;
+    s->pack_to = 0;
 }
 
 void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to) {
@@ -62,9 +64,21 @@ void ed_sampler_set_dataset(ed_sampler *s, const ed_dataset *ds, int pad_to) {
     s->win_len = NULL;
     s->ds = ds;
     s->pad_to = pad_to;
+    s->pack_to = 0;
+}
+
+void ed_sampler_set_packed(ed_sampler *s, int len) {
+    ED_CHECK(len >= 1 && !s->pad_to && (s->win_len || s->ds), "sampler: packed rows of %d need lengths", len);
+    s->pack_to = len;
+}
+
+void ed_sampler_set_layout(ed_sampler *s, const ed_dataset *ds, ed_row_layout layout) {
+    ed_sampler_set_dataset(s, ds, layout == ED_ROWS_MAX ? ds->max_length - 1 : 0);
+    if (layout == ED_ROWS_PACKED) ed_sampler_set_packed(s, ds->max_length - 1);
 }
 
 void ed_sampler_free(ed_sampler *s) {
+    free(s->row_fill);
     free(s->step_win);
     free(s->slot_cost);
     free(s->slot_order);
@@ -170,6 +184,29 @@ static size_t fill_runs(ed_sampler *s, size_t m, uint64_t C, int record) {
     return runs;
 }
 
+/* fill_runs for packed rows: a run takes windows (longest first) while their first-fit
+ * packing into rows of pack_to positions needs at most C rows; a run costs its rows x
+ * pack_to. First fit in this order never moves a window placed earlier, so a run's rows
+ * only grow as it takes more windows and the greedy cut is still the fewest runs. */
+static size_t fill_packed_runs(ed_sampler *s, size_t m, uint64_t C, int record) {
+    size_t S = (size_t)s->grad_accum * (size_t)s->world, runs = 0, i = 0;
+    uint32_t cap = (uint32_t)s->pack_to;
+    while (i < m) {
+        int rows = 0;
+        size_t j = i;
+        /* a window that would open row C + 1 starts the next run */
+        while (j < m && ed_pack_place(s->row_fill, &rows, (int)C, s->step_win[j].T, cap) >= 0) j++;
+        if (j == i) return SIZE_MAX; /* C == 0 */
+        if (record && runs < S) {
+            for (size_t k = i; k < j; k++) s->step_win[k].slot = (uint32_t)runs;
+            s->slot_cost[runs] = (uint64_t)rows * cap;
+        }
+        runs++;
+        i = j;
+    }
+    return runs;
+}
+
 /* Assigns the windows of the step that starts at position `begin` of the epoch's
  * permutation to slots: step_win[0..m) sorted longest first, each with its slot, and
  * slot_cost per slot (0 for a slot without windows). Returns m. */
@@ -183,6 +220,17 @@ static size_t assign_step(ed_sampler *s, uint64_t begin) {
         s->step_win[i] = (ed_step_window){.id = w, .T = row_len(s, w), .pos = (uint32_t)i, .slot = 0};
     }
     qsort(s->step_win, m, sizeof *s->step_win, by_length);
+    for (size_t k = 0; k < S; k++) s->slot_cost[k] = 0;
+    if (s->pack_to) { /* the least row bound in [1, B] that S runs meet (B always does) */
+        uint64_t lo = 1, hi = (uint64_t)s->batch_size;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (fill_packed_runs(s, m, mid, 0) <= S) hi = mid;
+            else lo = mid + 1;
+        }
+        fill_packed_runs(s, m, hi, 1);
+        return m;
+    }
     /* The least C that S runs can meet. hi = B rows of the longest window is always met
      * (every run then takes >= B windows, and m <= S*B): so no slot ever costs more than
      * an unbalanced micro-batch of B rows could, which bounds its memory. */

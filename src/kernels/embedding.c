@@ -5,8 +5,8 @@
 #include "kernels.h"
 
 /* out is (B,T,D), inp is (B,T) ids, wte is (V,D), wpe is (Tmax,D). */
-void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, const float *wpe,
-                     int B, int T, int D) {
+void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const int *pos, const float *wte, const float *wpe,
+                             int B, int T, int D) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < B * T; n++) {
         float *o = out + (size_t)n * D;
@@ -15,7 +15,7 @@ void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, c
             for (int i = 0; i < D; i++) o[i] = e[i];
             continue;
         }
-        const float *p = wpe + (size_t)(n % T) * D;
+        const float *p = wpe + (size_t)(pos ? pos[n] : n % T) * D;
         for (int i = 0; i < D; i++) o[i] = e[i] + p[i];
     }
 }
@@ -23,8 +23,8 @@ void ED_KFN(encoder_forward)(float *out, const int32_t *inp, const float *wte, c
 /* dout is (B,T,D). Several rows may share a token id, so threads split the D columns
  * instead of the rows: each thread owns a column slice of dwte and no two threads ever
  * write the same float. */
-void ED_KFN(encoder_backward)(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
-                      int B, int T, int D) {
+void ED_KFN(encoder_backward)(float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int *pos,
+                              int B, int T, int D) {
     const int CB = 64; /* column block: one thread's slice, a cache line multiple */
     int nblk = (D + CB - 1) / CB;
 #pragma omp parallel for schedule(static)
@@ -37,7 +37,7 @@ void ED_KFN(encoder_backward)(float *dwte, float *dwpe, const float *dout, const
                 for (int i = c0; i < c1; i++) e[i] += g[i];
                 continue;
             }
-            float *p = dwpe + (size_t)(n % T) * D;
+            float *p = dwpe + (size_t)(pos ? pos[n] : n % T) * D;
             for (int i = c0; i < c1; i++) {
                 e[i] += g[i];
                 p[i] += g[i];

@@ -30,11 +30,13 @@
  * ED_KR(type, name, (parameters), (arguments)) for kernels returning a value. */
 #define ED_KERNELS(ED_KV, ED_KR)                                                                       \
     ED_KV(encoder_forward,                                                                             \
-          (float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int D),   \
-          (out, inp, wte, wpe, B, T, D))                                                               \
+          (float *out, const int32_t *inp, const int *pos, const float *wte, const float *wpe, int B,   \
+           int T, int D),                                                                              \
+          (out, inp, pos, wte, wpe, B, T, D))                                                          \
     ED_KV(encoder_backward,                                                                            \
-          (float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int D),      \
-          (dwte, dwpe, dout, inp, B, T, D))                                                            \
+          (float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int *pos, int B,     \
+           int T, int D),                                                                              \
+          (dwte, dwpe, dout, inp, pos, B, T, D))                                                       \
     ED_KV(layernorm_forward,                                                                           \
           (float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,     \
            int N, int C),                                                                              \
@@ -47,14 +49,14 @@
     ED_KV(gelu_backward, (float *dinp, const float *inp, const float *dout, size_t n),                 \
           (dinp, inp, dout, n))                                                                        \
     ED_KV(attention_forward,                                                                           \
-          (ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, const int *seg, int B, \
-           int T, int D, int H, int G, float p, uint64_t seed),                                        \
-          (g, out, att, attd, qkv, seg, B, T, D, H, G, p, seed))                                       \
+          (ed_gemm_ctx *g, float *out, float *lse, const float *qkv, const int *seg, int B, int T, int D,  \
+           int H, int G, float p, uint64_t seed, float *scratch, int threads),                         \
+          (g, out, lse, qkv, seg, B, T, D, H, G, p, seed, scratch, threads))                           \
     ED_KV(attention_backward,                                                                          \
           (ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,           \
-           const float *att, const float *attd, const int *seg, int B, int T, int D, int H, int G,     \
-           float p, int threads),                                                                      \
-          (g, dqkv, scratch, dout, qkv, att, attd, seg, B, T, D, H, G, p, threads))                    \
+           const float *out, const float *lse, const int *seg, int B, int T, int D, int H, int G,      \
+           float p, uint64_t seed, int threads),                                                       \
+          (g, dqkv, scratch, dout, qkv, out, lse, seg, B, T, D, H, G, p, seed, threads))               \
     ED_KV(rmsnorm_forward,                                                                             \
           (float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps),        \
           (out, rstd, inp, w, N, C, eps))                                                              \
@@ -63,11 +65,13 @@
            const float *rstd, int N, int C),                                                           \
           (dinp, dw, dout, inp, w, rstd, N, C))                                                        \
     ED_KV(rope_forward,                                                                                \
-          (float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),     \
-          (x, cos, sin, B, T, heads, hd, ld))                                                          \
+          (float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads,      \
+           int hd, int ld),                                                                            \
+          (x, cos, sin, pos, B, T, heads, hd, ld))                                                     \
     ED_KV(rope_backward,                                                                               \
-          (float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld),    \
-          (dx, cos, sin, B, T, heads, hd, ld))                                                         \
+          (float *dx, const float *cos, const float *sin, const int *pos, int B, int T, int heads,     \
+           int hd, int ld),                                                                            \
+          (dx, cos, sin, pos, B, T, heads, hd, ld))                                                    \
     ED_KV(swiglu_forward, (float *out, const float *gu, int N, int FF), (out, gu, N, FF))              \
     ED_KV(swiglu_backward, (float *dgu, const float *gu, const float *dout, int N, int FF),            \
           (dgu, gu, dout, N, FF))                                                                      \
@@ -139,12 +143,15 @@ ED_KERNELS(ED_KPROTO_V, ED_KPROTO_R)
  * are OpenMP-parallel and written so the compiler vectorises them. */
 
 /* ---- embedding.c ---- */
-/* out[N,D] = wte[inp[n]] + wpe[t]; inp is [B,T] token ids (already range-checked).
- * wpe NULL (a llama: positions come from RoPE): out = wte[inp[n]]. */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+/* out[N,D] = wte[inp[n]] + wpe[pos[n]]; inp is [B,T] token ids (already range-checked),
+ * pos [B,T] each token's position (packed windows restart at 0; < the rows of wpe), or
+ * NULL: position t of row [b, t]. wpe NULL (a llama: positions come from RoPE):
+ * out = wte[inp[n]]. */
+void encoder_forward(float *out, const int32_t *inp, const int *pos, const float *wte, const float *wpe,
                      int B, int T, int D);
-/* dwte[inp[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] (dwpe NULL: skipped). */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+/* dwte[inp[n]] += dout[n]; dwpe[pos[n]] += dout[n] (pos NULL: position t; dwpe NULL:
+ * skipped). */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, const int *pos,
                       int B, int T, int D);
 
 /* ---- layernorm.c ---- (eps 1e-5, biased variance, like torch.nn.LayerNorm) */
@@ -169,11 +176,14 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
 
 /* ---- rope.c ---- rotary position embedding, rotate-half convention (HF Llama), IN PLACE.
  * x rows are B*T rows of stride ld; the first `heads` head vectors of size hd (even) of
- * each row are rotated by the angles of position t = row % T: cos/sin are [T][hd/2]
- * tables starting at that position (the model's table, offset for a decode chunk). */
-void rope_forward(float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+ * each row are rotated by the angles of position pos[row] ([B,T]; packed windows restart
+ * at 0), or with pos NULL of t = row % T: cos/sin are [Tmax][hd/2] tables starting at
+ * position 0 (the model's table, offset for a decode chunk). */
+void rope_forward(float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads, int hd,
+                  int ld);
 /* The transpose (inverse) rotation, applied to the gradient in place. */
-void rope_backward(float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld);
+void rope_backward(float *dx, const float *cos, const float *sin, const int *pos, int B, int T, int heads, int hd,
+                   int ld);
 
 /* ---- swiglu.c ---- Llama's MLP activation on fused gate|up rows gu[N,2FF] */
 /* out[N,FF] = silu(gate) * up. */
@@ -181,29 +191,57 @@ void swiglu_forward(float *out, const float *gu, int N, int FF);
 /* dgu[N,2FF] = gradients of gate and up (OVERWRITTEN; no aliasing). */
 void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int FF);
 
-/* Row-block size of the causal attention GEMMs (see attention.c). */
-#define ED_ATT_BLOCK 64
-
 /* ---- attention.c ---- causal multi-head softmax attention on a fused qkv buffer, with
  * G key/value heads shared by groups of H/G query heads (grouped-query attention; G = H is
  * plain multi-head attention, the GPT-2 case, G = 1 multi-query). hd = D/H.
  * qkv[N, (H+2G)hd] rows are [q (H heads) | k (G heads) | v (G heads)]; query head h uses
- * key/value head h / (H/G). att[B,H,T,T] keeps the softmax probabilities (zeros above the
- * diagonal).
- * With p > 0, attd[B,H,T,T] keeps the dropped-out probabilities P*mask/(1-p) (the mask
- * is recovered as attd != 0) and the draws come from per-(b,h) streams of `seed`,
- * so results do not depend on the thread count. attd is NULL when p == 0.
+ * key/value head h / (H/G).
+ *
+ * Tiled (FlashAttention-2 style, see attention.c): no T x T matrix is kept. What the
+ * backward needs from the forward is out itself and lse[B,H,T], each query row's
+ * log-sum-exp of its scaled scores; memory is O(T) per head.
+ *
  * seg (NULL = plain causal attention over the whole row) is (B,T): seg[b*T+i] is the
  * position in row b of the first key query i may see, so i attends to keys [seg[i], i]
  * (block-diagonal causal attention: packed windows or documents that must not see each
- * other). Within a row seg is non-decreasing and seg[i] <= i. */
-void attention_forward(ed_gemm_ctx *g, float *out, float *att, float *attd, const float *qkv, const int *seg, int B,
-                       int T, int D, int H, int G, float p, uint64_t seed);
-/* dqkv[N,(H+2G)hd] = gradient of qkv; dout[N,D] is the gradient of out. scratch holds
- * ED_ATT_BLOCK*T floats for each of `threads` OpenMP threads (the loop uses no more). */
+ * other). Within a row seg is non-decreasing and seg[i] <= i. Tiles nobody sees are
+ * skipped: a row of many short windows costs about what its windows cost.
+ *
+ * Dropout (p > 0) on the probabilities: probability (i, j) of head b*H+h is kept iff a
+ * hash of (seed, b*H+h, i, j) clears p (a pure function, so the backward regenerates the
+ * mask, and results depend neither on the thread count nor on the tiling); kept ones are
+ * scaled by 1/(1-p).
+ *
+ * Precision: g is only asked for its precision (the tile products are attention.c's own,
+ * not ed_gemm calls). For bf16/fp16 every product's operands (Q, K, V, dO, and the
+ * normalised probability and dS tiles) are rounded to that format and the products
+ * accumulate in fp32: the contract of ed_gemm's half modes and of the PyTorch reference.
+ *
+ * scratch holds ed_att_scratch_floats(T, hd) floats for each of `threads` OpenMP threads
+ * (the loops use no more threads), for both passes. */
+void attention_forward(ed_gemm_ctx *g, float *out, float *lse, const float *qkv, const int *seg, int B, int T,
+                       int D, int H, int G, float p, uint64_t seed, float *scratch, int threads);
+/* dqkv[N,(H+2G)hd] = gradient of qkv (OVERWRITTEN); dout[N,D] is the gradient of out.
+ * out and lse are the forward's, seed and p the same as the forward's. */
 void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const float *attd, const int *seg, int B, int T, int D, int H, int G,
-                        float p, int threads);
+                        const float *out, const float *lse, const int *seg, int B, int T, int D, int H, int G,
+                        float p, uint64_t seed, int threads);
+
+/* Tile edge of the attention kernels: query and key blocks of ED_ATT_BLOCK positions.
+ * 64 keeps a 64 x 64 score tile plus its operands in a core's L1/L2. */
+#define ED_ATT_BLOCK 64
+/* The padded sizes the kernels' buffers use: T up to whole blocks, hd up to 16 floats
+ * (the widest vector of any ISA path), so tile products need no edge cases. */
+static inline int ed_att_pad_t(int T) { return (T + ED_ATT_BLOCK - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK; }
+static inline int ed_att_pad_hd(int hd) { return (hd + 15) / 16 * 16; }
+/* Scratch floats per thread: the backward's per-head copies (rounded, padded) of K, V, Q,
+ * dO and the transposes of K, Q, dO and the dQ accumulator (8 T x hd), four per-query
+ * vectors, three score-sized tiles and the block's dK, dV accumulators. The forward uses a
+ * subset. O(T hd): the memory that grows with the context. */
+static inline size_t ed_att_scratch_floats(int T, int hd) {
+    size_t TP = (size_t)ed_att_pad_t(T), HDP = (size_t)ed_att_pad_hd(hd), B = ED_ATT_BLOCK;
+    return 8 * TP * HDP + 4 * TP + 3 * B * B + 2 * B * HDP;
+}
 
 /* ---- residual.c ---- residual add and (inverted) dropout on a branch */
 /* mask[n] = 1 with probability 1-p (per-chunk streams of seed, thread-count independent). */

@@ -8,12 +8,13 @@
 #include "kernels.h"
 
 /* sign +1 rotates forward, -1 backward; see rope_forward. */
-static void rotate(float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld,
-                   float sign) {
+static void rotate(float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads, int hd,
+                   int ld, float sign) {
     const int half = hd / 2;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < B * T; n++) {
-        const float *c = cos + (size_t)(n % T) * half, *s = sin + (size_t)(n % T) * half;
+        size_t t = (size_t)(pos ? pos[n] : n % T);
+        const float *c = cos + t * half, *s = sin + t * half;
         for (int h = 0; h < heads; h++) {
             float *x1 = x + (size_t)n * ld + (size_t)h * hd, *x2 = x1 + half;
 #pragma omp simd
@@ -26,10 +27,12 @@ static void rotate(float *x, const float *cos, const float *sin, int B, int T, i
     }
 }
 
-void ED_KFN(rope_forward)(float *x, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld) {
-    rotate(x, cos, sin, B, T, heads, hd, ld, 1.0f);
+void ED_KFN(rope_forward)(float *x, const float *cos, const float *sin, const int *pos, int B, int T, int heads,
+                          int hd, int ld) {
+    rotate(x, cos, sin, pos, B, T, heads, hd, ld, 1.0f);
 }
 
-void ED_KFN(rope_backward)(float *dx, const float *cos, const float *sin, int B, int T, int heads, int hd, int ld) {
-    rotate(dx, cos, sin, B, T, heads, hd, ld, -1.0f);
+void ED_KFN(rope_backward)(float *dx, const float *cos, const float *sin, const int *pos, int B, int T, int heads,
+                           int hd, int ld) {
+    rotate(dx, cos, sin, pos, B, T, heads, hd, ld, -1.0f);
 }

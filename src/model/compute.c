@@ -1,6 +1,5 @@
 /* compute.c — the model's GEMM setting (ed_gpt_set_compute) and the measurement of its
  * speed at the shapes of a training step (the MFU reference). */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +59,7 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
     if (ed_gemm_ctx_precision(m->gemm) == ED_PREC_FP32) return 0;
     const ed_model_config *c = &m->cfg;
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff, V = (size_t)c->vocab_size;
-    size_t H = (size_t)c->n_heads, hd = D / H, rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
+    size_t rows = N < ED_CE_CHUNK ? N : ED_CE_CHUNK;
     size_t QKV = (size_t)gpt_qkv_width(c), MLP = (size_t)gpt_mlp_width(c);
     size_t cand[] = {N * D + V * D,      /* head forward (all rows) */
                      rows * V + V * D,   /* head backward: dlnf = dlogits wte */
@@ -72,10 +71,10 @@ size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T) {
     /* a layer's output gradient rounded once for its two backward products (matmul.c) */
     size_t dout = rows * V > N * (QKV > MLP ? QKV : MLP) ? rows * V : N * (QKV > MLP ? QKV : MLP);
     big += dout + m->num_params; /* + the parameters' operand form (gpt_weights_form) */
-    /* attention, per thread: a row block of probabilities or dS (64 x T) and a T x hd operand */
-    size_t att = (size_t)ED_ATT_BLOCK * T + (size_t)T * hd;
+    /* attention's products do not go through ed_gemm (its tiles round their own operands,
+     * in the attention scratch of the activations) */
     size_t es = ed_gemm_ctx_half_native(m->gemm) ? 2 : 4;
-    return (big + (size_t)omp_get_max_threads() * att) * es + 64;
+    return big * es + 64;
 }
 
 /* The operands of the Linear-layer and head products of one (N rows) training step,

@@ -139,7 +139,7 @@ static void llama_chunk_block(ed_gpt *m, ed_kv_cache *k, int l, int n, int p0) {
     rmsnorm_forward(k->ln, k->rstd, k->x, w->ln1w, n, D, c->rms_eps);
     matmul_forward(m->gemm, k->qkv, k->ln, w->qkvw, NULL, n, D, QKV, 0);
     const float *cosv = m->rope + (size_t)p0 * half, *sinv = m->rope + ((size_t)c->max_seq_len + p0) * half;
-    rope_forward(k->qkv, cosv, sinv, 1, n, H + G, hd, QKV);
+    rope_forward(k->qkv, cosv, sinv, NULL, 1, n, H + G, hd, QKV);
     for (int i = 0; i < n; i++) {
         const float *row = k->qkv + (size_t)i * QKV;
         memcpy(K + (size_t)(p0 + i) * kvw, row + D, kvw * sizeof(float));

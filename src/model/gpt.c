@@ -29,13 +29,12 @@ static void *carve(carver *c, size_t bytes) {
  * QKV and MLP are the widths of the fused qkv rows and of the first MLP matmul's output
  * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. */
 static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t QKV, size_t FF, size_t MLP,
-                        size_t att, int drop, int rms) {
+                        size_t lse, int drop, int rms) {
     b->ln1 = CARVE_F(cv, N * D);
     b->ln1_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln1_rstd = CARVE_F(cv, N);
     b->qkv = CARVE_F(cv, N * QKV);
-    b->att = CARVE_F(cv, att);
-    b->attd = drop ? CARVE_F(cv, att) : NULL;
+    b->lse = CARVE_F(cv, lse);
     b->atty = CARVE_F(cv, N * D);
     b->res2 = CARVE_F(cv, N * D);
     b->ln2 = CARVE_F(cv, N * D);
@@ -58,7 +57,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
                          int threads, int recompute, int keep_logits) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
-    size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, att = (size_t)B * H * T * T;
+    size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, lse = (size_t)B * H * T;
     size_t QKV = (size_t)gpt_qkv_width(c), MLP = (size_t)gpt_mlp_width(c);
     int drop = c->dropout > 0.0f, rms = c->arch == ED_ARCH_LLAMA;
     /* backward scratch dbig: dqkv, or the MLP's gradients (llama: d(gate|up) and, after
@@ -71,7 +70,7 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
         if (!recompute || l == 0)
-            carve_block(&cv, b, N, D, QKV, FF, MLP, att, drop, rms);
+            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms);
         else if (base)
             *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
@@ -86,10 +85,12 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     a->row_hit = carve(&cv, N);
     a->inputs = carve(&cv, N * sizeof(int32_t));
     a->targets = carve(&cv, N * sizeof(int32_t));
+    a->seg = carve(&cv, N * sizeof(int));
+    a->pos = carve(&cv, N * sizeof(int));
     a->dres = CARVE_F(&cv, N * D);
     a->dbig = CARVE_F(&cv, N * big);
     a->dsmall = CARVE_F(&cv, N * D);
-    a->datt = CARVE_F(&cv, (size_t)threads * ED_ATT_BLOCK * T);
+    a->datt = CARVE_F(&cv, (size_t)threads * ed_att_scratch_floats(T, (int)(D / H)));
     a->dlogits = CARVE_F(&cv, (N < ED_CE_CHUNK ? N : ED_CE_CHUNK) * V);
     return cv.used;
 }
@@ -145,7 +146,7 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     gpt_block_acts *b = &m->a.blocks[l];
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
     matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
-    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, NULL, B, T, D, H, H, p, s[0]);
+    attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, H, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
@@ -173,6 +174,12 @@ const float *ed_gpt_logits(const ed_gpt *m) { return m->a.logits; }
 void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                     float label_smoothing, int train, ed_rng *rng, double *loss_sum,
                     long *count) {
+    ed_gpt_forward_rows(m, inputs, targets, NULL, NULL, B, T, label_smoothing, train, rng, loss_sum, count);
+}
+
+void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *targets, const int *seg, const int *pos,
+                         int B, int T, float label_smoothing, int train, ed_rng *rng, double *loss_sum,
+                         long *count) {
     const ed_model_config *c = &m->cfg;
     const int V = c->vocab_size, D = c->d_model, L = c->n_layers;
     ED_CHECK(B >= 1 && T >= 1 && T <= c->max_seq_len,
@@ -186,6 +193,16 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
                  "target id %d at batch row %d position %d is neither -100 nor in [0, %d)",
                  targets ? targets[n] : 0, n / T, n % T, V);
     }
+    ED_CHECK((seg == NULL) == (pos == NULL), "ed_gpt_forward_rows: seg and pos must both be given or both NULL");
+    if (seg) /* what the attention and position kernels index by: a broken batch aborts here */
+        for (int n = 0; n < N; n++) {
+            int t = n % T;
+            ED_CHECK(seg[n] >= 0 && seg[n] <= t && (t == 0 || seg[n] >= seg[n - 1]) && pos[n] >= 0 &&
+                         pos[n] < c->max_seq_len,
+                     "packed row %d position %d: segment start %d, position %d (need a non-decreasing start "
+                     "<= the position and a position below max_seq_len %d)",
+                     n / T, t, seg[n], pos[n], c->max_seq_len);
+        }
     /* Under recomputation a forward with targets never materialises the (N,V) logits. */
     ensure_acts(m, B, T, !(m->recompute && targets));
     gpt_acts *a = &m->a;
@@ -197,10 +214,15 @@ void ed_gpt_forward(ed_gpt *m, const int32_t *inputs, const int32_t *targets, in
     if (m->train) ED_CHECK(rng != NULL, "dropout %g needs an ed_rng in ed_gpt_forward", c->dropout);
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
+    m->packed = seg != NULL;
+    if (seg) {
+        memcpy(a->seg, seg, (size_t)N * sizeof(int));
+        memcpy(a->pos, pos, (size_t)N * sizeof(int));
+    }
 
     gpt_weights_form(m);
     int blas_saved = ed_blas_serial_begin(); /* one thread pool: see gemm.c */
-    encoder_forward(a->encoded, inputs, m->p.wte, m->p.wpe, B, T, D);
+    encoder_forward(a->encoded, inputs, gpt_pos(m), m->p.wte, m->p.wpe, B, T, D);
     const float *x = a->encoded;
     for (int l = 0; l < L; l++) {
         if (m->train) /* 3 words per layer: attention, residual 1, residual 2 */
@@ -315,15 +337,15 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dproj = a->dbig;
         }
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
-        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL, NULL,
-                           B, T, D, H, H, p, m->att_threads);
+        attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, H, p,
+                           m->seeds[3 * (size_t)l], m->att_threads);
         matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
         size_t off = t[gpt_block_tensor(c, l)].offset;
         tell_ready(ready, ready_ctx, off, t[gpt_block_tensor(c, l + 1)].offset - off);
     }
-    encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, B, T, D);
+    encoder_backward(m->g.wte, m->g.wpe, a->dres, a->inputs, gpt_pos(m), B, T, D);
     ed_blas_serial_end(blas_saved);
     tell_ready(ready, ready_ctx, 0, t[gpt_block_tensor(c, 0)].offset);
 }

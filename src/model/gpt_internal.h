@@ -27,7 +27,7 @@ typedef struct {
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N); llama: no mean (RMSNorm) */
     float *qkv;                       /* (N,3D); llama (N,(H+2G)hd) after RoPE */
-    float *att, *attd;                /* (B,H,T,T); attd only with dropout */
+    float *lse;                       /* (B,H,T) attention log-sum-exp per query row */
     float *atty;                      /* (N,D) attention output before proj */
     float *res2;                      /* (N,D) residual stream after attention */
     float *ln2, *ln2_mean, *ln2_rstd; /* (N,D) (N) (N) */
@@ -47,11 +47,13 @@ typedef struct {
     double *row_nll;                  /* (N) the same without label smoothing: lse - z[target] */
     uint8_t *row_hit;                 /* (N) arg-max == target */
     int32_t *inputs, *targets;        /* (N) copies for the backward */
+    int *seg, *pos;                   /* (N) copies of the last forward's segment starts and
+                                       * positions (ed_gpt_forward_rows); unused without */
     /* backward scratch */
     float *dres;    /* (N,D) gradient of the residual stream */
     float *dbig;    /* (N,max(qkv width, MLP width)) dqkv / dfch */
     float *dsmall;  /* (N,D) datty / dln */
-    float *datt;    /* ED_ATT_BLOCK*T per OpenMP thread */
+    float *datt;    /* attention scratch: ed_att_scratch_floats(T, hd) per OpenMP thread */
     float *dlogits; /* (CE_CHUNK,V) */
 } gpt_acts;
 
@@ -68,9 +70,10 @@ struct ed_gpt {
     size_t act_bytes; /* its capacity */
     gpt_acts a;       /* laid out for (B, T) of the last forward */
     int B, T, have_targets;
+    int packed;       /* the last forward had seg/pos: a->seg, a->pos hold them */
     float label_smoothing;
     int train;        /* dropout active in the last forward */
-    int att_threads;  /* OpenMP threads the attention scratch was sized for */
+    int att_threads;  /* OpenMP threads the attention scratch was sized for (both passes) */
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
     long n_correct;     /* arg-max hits of the last forward with targets */
@@ -86,6 +89,11 @@ struct ed_gpt {
                          * (attention, residual 1, residual 2), so a recomputed block
                          * draws the same masks */
 };
+
+/* The last forward's segment starts and positions for the kernels, NULL when its rows
+ * were plain causal sequences (ed_gpt_forward). */
+static inline const int *gpt_seg(const ed_gpt *m) { return m->packed ? m->a.seg : NULL; }
+static inline const int *gpt_pos(const ed_gpt *m) { return m->packed ? m->a.pos : NULL; }
 
 /* Rows of logits per cross-entropy chunk (bounds dlogits, and the logits themselves
  * under recomputation, to CE_CHUNK*V). */

@@ -21,8 +21,8 @@ void llama_block_forward(ed_gpt *m, int l, const float *x) {
     gpt_block_acts *b = &m->a.blocks[l];
     rmsnorm_forward(b->ln1, b->ln1_rstd, x, w->ln1w, N, D, c->rms_eps);
     matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, NULL, N, D, QKV, 0);
-    rope_forward(b->qkv, cosv, sinv, B, T, H + G, hd, QKV); /* q and k heads are adjacent */
-    attention_forward(m->gemm, b->atty, b->att, m->train ? b->attd : NULL, b->qkv, NULL, B, T, D, H, G, p, s[0]);
+    rope_forward(b->qkv, cosv, sinv, gpt_pos(m), B, T, H + G, hd, QKV); /* q and k heads are adjacent */
+    attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, G, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, NULL, N, D, D, 0);
         dropout_mask(b->mask1, (size_t)N * D, p, s[1]);
@@ -74,9 +74,9 @@ void llama_block_backward(ed_gpt *m, int l, const float *x) {
         dproj = a->dbig;
     }
     matmul_backward(m->gemm, a->dsmall, g->projw, NULL, dproj, b->atty, w->projw, N, D, D);
-    attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->att, p > 0.0f ? b->attd : NULL, NULL, B, T, D,
-                       H, G, p, m->att_threads);
-    rope_backward(a->dbig, cosv, sinv, B, T, H + G, hd, QKV);
+    attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, G, p,
+                       m->seeds[3 * (size_t)l], m->att_threads);
+    rope_backward(a->dbig, cosv, sinv, gpt_pos(m), B, T, H + G, hd, QKV);
     matmul_backward(m->gemm, a->dsmall, g->qkvw, NULL, a->dbig, b->ln1, w->qkvw, N, D, QKV);
     rmsnorm_backward(a->dres, g->ln1w, a->dsmall, x, w->ln1w, b->ln1_rstd, N, D);
 }

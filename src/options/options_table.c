@@ -69,8 +69,14 @@ static const ed_option_spec TABLE[] = {
     ROW("lowercase", ED_OPT_BOOL, lowercase, 0, "data", T|P, SHAPE, "word tokenizer: Unicode case folding"),
     ROW("max-length", ED_OPT_INT, max_length, 0, "data", T|P, SHAPE, "tokens per window (inputs are max-length - 1); prepare: the window index it stores"),
     ROW("stride", ED_OPT_INT, stride, 0, "data", T|P, T|E|I, "sliding-window step in tokens; prepare: the window index it stores"),
-    ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I, "concatenate documents and cut full windows (no padding)"),
-    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED, "pad every batch to max-length - 1 instead of its longest window"),
+    ROW("pack", ED_OPT_BOOL, pack, 0, "data", T, T|E|I,
+        "concatenate documents and cut full windows that cross document boundaries; off: per-document sliding "
+        "windows, packed into rows where each attends only to itself"),
+    ROW("doc-mask", ED_OPT_BOOL, doc_mask, 0, "data", T, T|E|I,
+        "with --pack: attention and positions restart at every document inside a window (Llama 3 style)"),
+    ROW("pad-to-max", ED_OPT_BOOL, pad_to_max, 0, "data", T|E, STORED,
+        "without --pack: one window per row padded to max-length - 1 (the padded path; same loss, slower) "
+        "instead of packed rows"),
     /* model */
     ROW("preset", ED_OPT_STR, preset, 'p', "model", T, SHAPE,
         "model size: tiny (D128 L2) | small (D256 L4) | seed (D512 L8) | llama-tiny | llama-small"),
@@ -358,7 +364,9 @@ void ed_options_defaults(ed_options *o) {
 
 /* A preset fixes the model shape and the windows, tokenizer, vocabulary and run length
  * that go with it; it is applied before the config file and the flags, so both can still
- * change any of it. `tiny` is the bare `expert-dist`: one packed epoch of the bundled
+ * change any of it. Every preset trains on per-document windows (the original
+ * pipeline's semantics, packed into shared rows: ed_row_layout); `--pack` is a choice the
+ * user makes. `tiny` is the bare `expert-dist`: one epoch of the bundled
  * corpus on a 4000-token byte-level BPE (no unknown token, so its closing sample reads
  * as text; a 4000-word vocabulary left a quarter of the words <UNK>), validated every 200
  * steps, in well under 90 s on 2 cores (README, quickstart). small and seed keep the seed
@@ -377,10 +385,10 @@ typedef struct {
  * their SwiGLU width is 2/3 of the GPT-2 MLP's (three matrices instead of two: about the
  * same MLP parameters, the usual Llama sizing) and half as many key/value heads. */
 static const preset_row PRESETS[] = {
-    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_GPT2, 0},
+    {"tiny", 128, 2, 4, 512, 128, 64, 64, 1, ED_TOK_BPE, 4000, 0, 200, ED_ARCH_GPT2, 0},
     {"small", 256, 4, 4, 1024, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
     {"seed", 512, 8, 8, 2048, 512, 512, 256, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_GPT2, 0},
-    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, ED_TOK_BPE, 4000, 1, 200, ED_ARCH_LLAMA, 2},
+    {"llama-tiny", 128, 2, 4, 344, 128, 64, 64, 1, ED_TOK_BPE, 4000, 0, 200, ED_ARCH_LLAMA, 2},
     {"llama-small", 256, 4, 4, 688, 256, 256, 128, 10, ED_TOK_WORD, 10000, 0, 0, ED_ARCH_LLAMA, 2},
 };
 

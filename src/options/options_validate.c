@@ -28,6 +28,8 @@ int ed_options_validate(const ed_options *o, ed_error *err) {
         return ed_fail(err, "max-length %d is larger than max-seq-len %d", o->max_length, m.max_seq_len);
     if (o->stride < 1) return ed_fail(err, "stride must be >= 1 (got %d)", o->stride);
     if (!o->text_field[0]) return ed_fail(err, "text-field must not be empty");
+    if (o->doc_mask && !o->pack)
+        return ed_fail(err, "--doc-mask applies to --pack (without it every window is one document's slice already)");
     if (o->format == ED_FORMAT_INSTRUCT && o->data_file[0])
         return ed_fail(err, "--format instruct reads instruction text (.jsonl); a prepared token file (--data-file) "
                             "has no loss flags: give the .jsonl with --train-file instead");

@@ -6,20 +6,21 @@
 #include "trainer_internal.h"
 
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
-                        int pad_to_max, const ed_dist *d, ed_eval_result *r, ed_error *err) {
+                        ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err) {
     double sums[4] = {0, 0, 0, 0};
     int status = 0;
     long steps = ed_sampler_steps(s);
     for (long step = 0; step < steps; step++) {
         int n = ed_sampler_micro(s, step, 0, ids);
         if (n == 0) continue;
-        if (ed_batch_fill(b, ds, ids, n, pad_to_max, err) != 0) {
+        if (ed_batch_fill(b, ds, ids, n, layout, err) != 0) {
             sums[3] = 1, status = -1; /* a damaged window: stop here, the others learn it from the sum */
             break;
         }
         double ls = 0.0;
         long cnt = 0;
-        ed_gpt_forward(m, b->inputs, b->targets, b->B, b->T, 0.0f, 0, NULL, &ls, &cnt);
+        ed_gpt_forward_rows(m, b->inputs, b->targets, b->packed ? b->seg : NULL, b->packed ? b->pos : NULL, b->B, b->T,
+                            0.0f, 0, NULL, &ls, &cnt);
         sums[0] += ls;
         sums[1] += (double)cnt;
         sums[2] += (double)ed_gpt_correct(m);

@@ -117,7 +117,8 @@ static double best_score(const ed_options *o, const ed_eval_result *er) {
  * `last`: the run's last validation (the end of its last epoch, or that final one). */
 static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
     ed_dist_phase(t->d, t->st.global_step, "validation");
-    if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, t->o->pad_to_max, t->d, er, err) != 0)
+    if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, ed_row_layout_of(t->o), t->d, er,
+                            err) != 0)
         return -1;
     val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
     ed_train_state *st = &t->st;

@@ -354,12 +354,12 @@ static void setup_batches(ed_trainer *t) {
                     o->seed, 1);
     /* Micro-batches balanced by padded tokens (dataset.h): a slot may hold more, shorter,
      * rows than batch_size, never more tokens than batch_size x (max_length - 1). */
-    int pad_to = o->pad_to_max ? o->max_length - 1 : 0;
-    ed_sampler_set_dataset(&t->train_s, &t->train_ds, pad_to);
+    ed_row_layout layout = ed_row_layout_of(o);
+    ed_sampler_set_layout(&t->train_s, &t->train_ds, layout);
     size_t max_rows = ed_sampler_max_rows(&t->train_s);
     if (t->has_val) {
         ed_sampler_init(&t->val_s, t->val_ds.n_windows, o->batch_size, 1, d->rank, d->world, o->seed, 0);
-        ed_sampler_set_dataset(&t->val_s, &t->val_ds, pad_to);
+        ed_sampler_set_layout(&t->val_s, &t->val_ds, layout);
         if (ed_sampler_max_rows(&t->val_s) > max_rows) max_rows = ed_sampler_max_rows(&t->val_s);
     }
     ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);

@@ -78,7 +78,7 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
         int last = a == o->grad_accum - 1;
         int n = ed_sampler_micro_at(&t->train_s, (uint64_t)t->st.epoch_windows, a, t->ids);
         if (n == 0 || s->data_status != 0) continue; /* a partial last step: this rank still joins the reductions */
-        if (ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, o->pad_to_max, &s->data_err) != 0) {
+        if (ed_batch_fill(&t->batch, &t->train_ds, t->ids, n, ed_row_layout_of(o), &s->data_err) != 0) {
             s->data_status = -1;
             continue;
         }
@@ -86,8 +86,9 @@ static void micro_batches(ed_trainer *t, local_sums *s) {
         dropout_rng(t, a, &rng);
         double ls = 0.0;
         long cnt = 0;
-        ed_gpt_forward(t->model, t->batch.inputs, t->batch.targets, t->batch.B, t->batch.T, o->label_smoothing, 1,
-                       &rng, &ls, &cnt);
+        const ed_batch *b = &t->batch;
+        ed_gpt_forward_rows(t->model, b->inputs, b->targets, b->packed ? b->seg : NULL, b->packed ? b->pos : NULL,
+                            b->B, b->T, o->label_smoothing, 1, &rng, &ls, &cnt);
         s->loss_sum += ls;
         s->nll_sum += ed_gpt_nll_sum(t->model);
         s->count += cnt;

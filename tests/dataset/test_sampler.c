@@ -41,8 +41,9 @@ static void test_each_window_once(void **state) {
         for (int wi = 0; wi < 5; wi++)
             for (int bi = 0; bi < 3; bi++)
                 for (int ai = 0; ai < 3; ai++)
-                    for (int mode = 0; mode < 4; mode++) { /* shuffle x (no lengths, lengths) */
+                    for (int mode = 0; mode < 6; mode++) { /* shuffle x (no lengths, lengths, packed) */
                         int W = worlds[wi], B = Bs[bi], A = As[ai], shuffle = mode & 1, lengths = mode >> 1;
+                        int packed = mode >= 4;
                         long G = (long)B * A * W, S = (long)A * W;
                         memset(seen, 0, n * sizeof *seen);
                         long steps = -1;
@@ -50,6 +51,7 @@ static void test_each_window_once(void **state) {
                             ed_sampler s;
                             ed_sampler_init(&s, n, B, A, r, W, 1234, shuffle);
                             if (lengths) ed_sampler_set_lengths(&s, len, 0);
+                            if (packed) ed_sampler_set_packed(&s, 39); /* windows of up to 40 */
                             ed_sampler_set_epoch(&s, 2);
                             if (steps < 0) steps = ed_sampler_steps(&s);
                             assert_int_equal(ed_sampler_steps(&s), steps); /* all ranks agree */
@@ -63,6 +65,14 @@ static void test_each_window_once(void **state) {
                                     /* all windows alike: B per slot in a full step, at most m/S
                                      * rounded up in the last */
                                     if (!lengths) assert_true(m == G ? got == B : got <= (m + S - 1) / S);
+                                    if (packed) { /* longest first, and first fit needs at most B rows */
+                                        uint32_t fill[8 * 3 * 8];
+                                        int rows = 0;
+                                        for (int i = 0; i < got; i++) {
+                                            assert_true(i == 0 || len[ids[i]] <= len[ids[i - 1]]);
+                                            assert_true(ed_pack_place(fill, &rows, B, len[ids[i]] - 1, 39) >= 0);
+                                        }
+                                    }
                                     for (int i = 0; i < got; i++) {
                                         assert_true(ids[i] < n);
                                         seen[ids[i]]++;

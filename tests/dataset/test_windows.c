@@ -265,11 +265,80 @@ static void test_batch(void **state) {
     fixture_free(&f);
 }
 
+/* ED_ROWS_PACKED: the windows share rows (first fit, longest first) at the width with the
+ * least padding, each a segment with positions from 0; ED_ROWS_DOC_MASK: a --pack window
+ * gets a segment at every document start inside it. */
+static void test_batch_packed(void **state) {
+    (void)state;
+    fixture f;
+    int k[] = {3, 1, 8}; /* 5, 3, 10 tokens */
+    fixture_make(&f, k, 3);
+    ed_dataset ds;
+    build(&ds, &f, 6, 6, 0); /* windows: (0,5) (5,3) (8,6) (14,4): inputs 4, 2, 5, 3 */
+    ed_batch b;
+    ed_batch_init(&b, 4, 9);
+    uint32_t ids[] = {2, 0, 3, 1}; /* longest first, as the sampler gives them */
+    assert_int_equal(ed_batch_fill(&b, &ds, ids, 4, ED_ROWS_PACKED, NULL), 0);
+    /* width 5 needs 3 rows (15 positions), width 7 two full rows: 5 | 2 and 4 | 3 */
+    assert_int_equal(b.B, 2);
+    assert_int_equal(b.T, 7);
+    assert_int_equal(b.packed, 1);
+    assert_int_equal(b.n_targets, 4 + 2 + 5 + 3);
+    const int row[] = {0, 1, 1, 0}, off[] = {0, 0, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        uint64_t ws;
+        uint32_t wl;
+        ed_dataset_window(&ds, ids[i], &ws, &wl);
+        int32_t w[8];
+        assert_int_equal(ed_dataset_tokens(&ds, ws, wl, w, NULL), 0);
+        for (int t = 0; t < (int)wl - 1; t++) {
+            size_t o = (size_t)row[i] * 7 + (size_t)(off[i] + t);
+            assert_int_equal(b.inputs[o], w[t]);
+            assert_int_equal(b.targets[o], w[t + 1]);
+            assert_int_equal(b.mask[o], 1);
+            assert_int_equal(b.seg[o], off[i]);
+            assert_int_equal(b.pos[o], t);
+        }
+    }
+    /* the same windows padded to max_length - 1 carry no segments */
+    assert_int_equal(ed_batch_fill(&b, &ds, ids, 4, ED_ROWS_MAX, NULL), 0);
+    assert_int_equal(b.B, 4);
+    assert_int_equal(b.T, 5);
+    assert_int_equal(b.packed, 0);
+    ed_batch_free(&b);
+    ed_dataset_free(&ds);
+
+    /* --pack --doc-mask: documents of 5, 3, 10 tokens start at 0, 5, 8 */
+    build(&ds, &f, 8, 7, 1); /* windows (0,8) (7,8) */
+    ed_batch_init(&b, 2, 7);
+    uint32_t both[] = {0, 1};
+    assert_int_equal(ed_batch_fill(&b, &ds, both, 2, ED_ROWS_DOC_MASK, NULL), 0);
+    assert_int_equal(b.B, 2);
+    assert_int_equal(b.T, 7);
+    assert_int_equal(b.packed, 1);
+    const int seg[2][7] = {{0, 0, 0, 0, 0, 5, 5}, {0, 1, 1, 1, 1, 1, 1}};
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < 7; t++) {
+            assert_int_equal(b.seg[r * 7 + t], seg[r][t]);
+            assert_int_equal(b.pos[r * 7 + t], t - seg[r][t]);
+        }
+    assert_int_equal(b.inputs[5], ED_BOS); /* document 1 starts at row 0, position 5 */
+    assert_int_equal(b.inputs[7 + 1], ED_BOS);
+    /* no prediction across a boundary: the EOS before each BOS has target -100 */
+    assert_int_equal(b.inputs[4], ED_EOS);
+    assert_int_equal(b.targets[4], -100);
+    assert_int_equal(b.targets[7 + 0], -100);
+    assert_int_equal(b.n_targets, 2 * 7 - 2);
+    ed_batch_free(&b);
+    ed_dataset_free(&ds);
+    fixture_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example), cmocka_unit_test(test_stride_cases),
         cmocka_unit_test(test_windows_match_reference), cmocka_unit_test(test_pack),
-        cmocka_unit_test(test_build_errors), cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_build_errors), cmocka_unit_test(test_batch), cmocka_unit_test(test_batch_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

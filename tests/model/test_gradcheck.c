@@ -290,15 +290,16 @@ static void test_gelu(void **state) {
 
 /* ---------------------------------------------------------------- attention */
 typedef struct {
-    float *out, *att, *attd, *qkv, *R;
+    float *out, *lse, *qkv, *R, *scratch;
     int *seg; /* NULL: plain causal; else block-diagonal windows (see attention_forward) */
-    int B, T, D, H, KV;
+    int B, T, D, H, KV, threads;
     float p;
 } att_ctx;
 
 static double att_obj(void *pp) {
     att_ctx *c = pp;
-    attention_forward(G, c->out, c->att, c->attd, c->qkv, c->seg, c->B, c->T, c->D, c->H, c->KV, c->p, 99);
+    attention_forward(G, c->out, c->lse, c->qkv, c->seg, c->B, c->T, c->D, c->H, c->KV, c->p, 99, c->scratch,
+                      c->threads);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
@@ -338,7 +339,7 @@ static void attention_naive(double *out, const float *qkv, const int *seg, int B
 static void run_attention_check_seg(int B, int T, int D, int H, int KV, float p, double bound, int seg_len) {
     ed_rng r;
     ed_rng_seed(&r, 4, (uint64_t)T);
-    att_ctx c = {.B = B, .T = T, .D = D, .H = H, .KV = KV, .p = p};
+    att_ctx c = {.B = B, .T = T, .D = D, .H = H, .KV = KV, .p = p, .threads = 4};
     if (seg_len > 0) {
         c.seg = malloc((size_t)B * T * sizeof(int));
         for (int b = 0; b < B; b++)
@@ -348,15 +349,13 @@ static void run_attention_check_seg(int B, int T, int D, int H, int KV, float p,
                 c.seg[(size_t)b * T + i] = start;
             }
     }
-    size_t nq = (size_t)B * T * (D + 2 * KV * (D / H)), no = (size_t)B * T * D, na = (size_t)B * H * T * T;
+    size_t nq = (size_t)B * T * (D + 2 * KV * (D / H)), no = (size_t)B * T * D;
     c.qkv = randn(nq, &r, 1.0f);
     c.R = randn(no, &r, 1.0f);
     c.out = malloc(no * sizeof(float));
-    c.att = malloc(na * sizeof(float));
-    c.attd = p > 0.0f ? malloc(na * sizeof(float)) : NULL;
+    c.lse = malloc((size_t)B * H * T * sizeof(float));
+    c.scratch = malloc((size_t)c.threads * ed_att_scratch_floats(T, D / H) * sizeof(float));
     float *dqkv = malloc(nq * sizeof(float));
-    int threads = 4;
-    float *scratch = malloc((size_t)threads * ED_ATT_BLOCK * T * sizeof(float));
     att_obj(&c);
     if (p == 0.0f) {
         double *ref = malloc(no * sizeof(double));
@@ -368,28 +367,12 @@ static void run_attention_check_seg(int B, int T, int D, int H, int KV, float p,
         }
         expect_small("attention forward vs naive", sqrt(num / den), 1e-5);
         free(ref);
-    } else {
-        /* the dropped fraction is about p and kept probabilities are scaled by 1/(1-p) */
-        size_t kept = 0, live = 0;
-        for (int bh = 0; bh < B * H; bh++)
-            for (int i = 0; i < T; i++)
-                for (int j = c.seg ? c.seg[(size_t)(bh / H) * T + i] : 0; j <= i; j++) {
-                    size_t k = ((size_t)bh * T + i) * T + j;
-                    live++;
-                    if (c.attd[k] != 0.0f) {
-                        kept++;
-                        assert_true(fabsf(c.attd[k] - c.att[k] / (1.0f - p)) <= 1e-6f);
-                    }
-                }
-        double frac = 1.0 - (double)kept / live;
-        printf("  attention dropout: dropped %.3f of %zu (p = %.2f)\n", frac, live, p);
-        assert_true(fabs(frac - p) < 0.1);
     }
-    attention_backward(G, dqkv, scratch, c.R, c.qkv, c.att, c.attd, c.seg, B, T, D, H, KV, p, threads);
+    attention_backward(G, dqkv, c.scratch, c.R, c.qkv, c.out, c.lse, c.seg, B, T, D, H, KV, p, 99, c.threads);
     char what[64];
     snprintf(what, sizeof what, "attention T=%d H=%d G=%d p=%.1f seg %d", T, H, KV, p, seg_len);
     expect_small(what, fd_error(c.qkv, nq, dqkv, att_obj, &c, H_STEP), bound);
-    free(c.qkv), free(c.R), free(c.out), free(c.att), free(c.attd), free(dqkv), free(scratch), free(c.seg);
+    free(c.qkv), free(c.R), free(c.out), free(c.lse), free(c.scratch), free(dqkv), free(c.seg);
 }
 
 static void run_attention_check(int B, int T, int D, int H, int KV, float p, double bound) {
@@ -464,6 +447,7 @@ static void test_rmsnorm(void **state) {
 typedef struct {
     float *x, *y, *R;
     const float *cos, *sin;
+    const int *pos; /* NULL: position row % T */
     int B, T, heads, hd, ld;
 } rope_ctx;
 
@@ -471,13 +455,14 @@ static double rope_obj(void *p) {
     rope_ctx *c = p;
     size_t n = (size_t)c->B * c->T * c->ld;
     memcpy(c->y, c->x, n * sizeof(float));
-    rope_forward(c->y, c->cos, c->sin, c->B, c->T, c->heads, c->hd, c->ld);
+    rope_forward(c->y, c->cos, c->sin, c->pos, c->B, c->T, c->heads, c->hd, c->ld);
     return dot(c->y, c->R, n);
 }
 
 /* RoPE on 3 of 4 heads of each row (the 4th, like a llama's v heads, is left alone),
- * against the rotate-half definition and by finite differences; and the table against
- * cos/sin of t / theta^(2i/hd). */
+ * against the rotate-half definition and by finite differences, with positions t = row
+ * % T and with per-token positions (packed windows restarting at 0); and the table
+ * against cos/sin of t / theta^(2i/hd). */
 static void test_rope(void **state) {
     (void)state;
     ed_rng r;
@@ -492,7 +477,10 @@ static void test_rope(void **state) {
             assert_true(fabs(tab[t * half + i] - cos(a)) < 1e-6 && fabs(tab[(cfg.max_seq_len + t) * half + i] - sin(a)) < 1e-6);
         }
     size_t n = (size_t)B * T * ld;
-    rope_ctx c = {.B = B, .T = T, .heads = 3, .hd = hd, .ld = ld, .cos = tab, .sin = tab + cfg.max_seq_len * half};
+    static const int packed[2 * 7] = {0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 3, 4, 5, 6};
+    for (int variant = 0; variant < 2; variant++) {
+    rope_ctx c = {.B = B, .T = T, .heads = 3, .hd = hd, .ld = ld, .cos = tab, .sin = tab + cfg.max_seq_len * half,
+                  .pos = variant ? packed : NULL};
     c.x = randn(n, &r, 1.0f);
     c.R = randn(n, &r, 1.0f);
     c.y = malloc(n * sizeof(float));
@@ -501,15 +489,17 @@ static void test_rope(void **state) {
         for (int h = 0; h < 4; h++)
             for (int i = 0; i < half; i++) {
                 const float *x = c.x + row * ld + h * hd, *y = c.y + row * ld + h * hd;
-                double a = h < 3 ? (row % T) / pow(100.0, 2.0 * i / hd) : 0.0;
+                double a = h < 3 ? (c.pos ? c.pos[row] : row % T) / pow(100.0, 2.0 * i / hd) : 0.0;
                 assert_true(fabs(y[i] - (x[i] * cos(a) - x[i + half] * sin(a))) < 1e-5);
                 assert_true(fabs(y[i + half] - (x[i + half] * cos(a) + x[i] * sin(a))) < 1e-5);
             }
     float *d = malloc(n * sizeof(float));
     memcpy(d, c.R, n * sizeof(float));
-    rope_backward(d, c.cos, c.sin, B, T, 3, hd, ld);
-    expect_small("rope", fd_error(c.x, n, d, rope_obj, &c, H_STEP), 1e-3);
-    free(tab), free(c.x), free(c.R), free(c.y), free(d);
+    rope_backward(d, c.cos, c.sin, c.pos, B, T, 3, hd, ld);
+    expect_small(variant ? "rope (packed positions)" : "rope", fd_error(c.x, n, d, rope_obj, &c, H_STEP), 1e-3);
+    free(c.x), free(c.R), free(c.y), free(d);
+    }
+    free(tab);
 }
 
 typedef struct {
@@ -618,20 +608,25 @@ static void test_crossentropy(void **state) {
 typedef struct {
     float *out, *wte, *wpe, *R;
     int32_t *inp;
+    const int *pos; /* NULL: position t */
     int B, T, D;
 } enc_ctx;
 
 static double enc_obj(void *p) {
     enc_ctx *c = p;
-    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->D);
+    encoder_forward(c->out, c->inp, c->pos, c->wte, c->wpe, c->B, c->T, c->D);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->D);
 }
 
+/* With positions t, and with per-token positions (packed windows: 0 1 0 1 | 0 1 2 0),
+ * whose repeated positions must add up in dwpe. */
 static void test_embedding(void **state) {
     (void)state;
     ed_rng r;
     ed_rng_seed(&r, 6, 1);
-    enc_ctx c = {.B = 2, .T = 4, .D = 5};
+    static const int packed[8] = {0, 1, 0, 1, 0, 1, 2, 0};
+    for (int variant = 0; variant < 2; variant++) {
+    enc_ctx c = {.B = 2, .T = 4, .D = 5, .pos = variant ? packed : NULL};
     int32_t ids[8] = {1, 2, 1, 0, 3, 3, 2, 1}; /* repeated ids: gradients must add up */
     c.inp = ids;
     c.wte = randn(20, &r, 1.0f);
@@ -639,10 +634,13 @@ static void test_embedding(void **state) {
     c.R = randn(40, &r, 1.0f);
     c.out = malloc(40 * sizeof(float));
     float *dwte = calloc(20, sizeof(float)), *dwpe = calloc(30, sizeof(float));
-    encoder_backward(dwte, dwpe, c.R, c.inp, c.B, c.T, c.D);
+    encoder_backward(dwte, dwpe, c.R, c.inp, c.pos, c.B, c.T, c.D);
     expect_small("embedding dwte", fd_error(c.wte, 20, dwte, enc_obj, &c, H_STEP), 1e-3);
     expect_small("embedding dwpe", fd_error(c.wpe, 30, dwpe, enc_obj, &c, H_STEP), 1e-3);
+    if (variant) /* position 3 never occurs: no gradient */
+        for (int i = 15; i < 20; i++) assert_true(dwpe[i] == 0.0f);
     free(c.wte), free(c.wpe), free(c.R), free(c.out), free(dwte), free(dwpe);
+    }
 }
 
 static void test_dropout(void **state) {

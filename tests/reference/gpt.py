@@ -65,6 +65,7 @@ class Block(nn.Module):
     def __init__(self, D, H, FF):
         super().__init__()
         self.H = H
+        self.sdpa = False
         self.ln1 = nn.LayerNorm(D, eps=1e-5)
         self.qkv = nn.Linear(D, 3 * D)
         self.proj = nn.Linear(D, D)
@@ -77,10 +78,13 @@ class Block(nn.Module):
         hd = D // self.H
         q, k, v = linear(self.ln1(x), self.qkv, dt).split(D, dim=2)
         q, k, v = (t.view(B, T, self.H, hd).transpose(1, 2) for t in (q, k, v))
-        scores = matmul(q, k.transpose(-2, -1), dt) / math.sqrt(hd)
-        causal = torch.ones(T, T, dtype=torch.bool).tril()
-        probs = scores.masked_fill(~causal, float('-inf')).softmax(-1)
-        y = matmul(probs, v, dt).transpose(1, 2).reshape(B, T, D)
+        if self.sdpa and dt is None:  # bench --sdpa 1: PyTorch's fused kernel (torch >= 2.0)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+        else:
+            scores = matmul(q, k.transpose(-2, -1), dt) / math.sqrt(hd)
+            causal = torch.ones(T, T, dtype=torch.bool).tril()
+            probs = scores.masked_fill(~causal, float('-inf')).softmax(-1)
+            y = matmul(probs, v, dt).transpose(1, 2).reshape(B, T, D)
         x = x + linear(y, self.proj, dt)
         return x + linear(F.gelu(linear(self.ln2(x), self.fc, dt), approximate='tanh'), self.fc_out, dt)
 
@@ -147,10 +151,15 @@ def loss_sum(logits, targets, label_smoothing=0.0):
 
 # ---- the benchmark peer -----------------------------------------------------------------
 
-def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0, budget=0):
+def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0, budget=0, sdpa=0):
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     m = GPT(V, D, L, H, FF, T)
+    # --sdpa 1: F.scaled_dot_product_attention where this torch has it (2.0+), else the
+    # explicit softmax attention above; the output line says which ran
+    sdpa = bool(sdpa) and hasattr(F, 'scaled_dot_product_attention')
+    for b in m.blocks:
+        b.sdpa = sdpa
     opt = torch.optim.AdamW(m.parameters(), lr=5e-4)
     n = sum(p.numel() for p in m.parameters())
     x = torch.randint(0, V, (B, T))
@@ -183,13 +192,14 @@ def bench(V, D, L, H, FF, T, B, steps, threads, bf16=0, budget=0):
     dt = timed[len(timed) // 2]
     flops = 6 * n * B * T + 12 * L * B * T * T * D
     print(f"params={n} steps={len(timed)} step_s={dt:.4f} tok_s={B*T/dt:.1f} GFLOPS={flops/dt/1e9:.2f} "
-          f"loss={loss.item():.4f}", flush=True)
+          f"loss={loss.item():.4f} attention={'sdpa' if sdpa else 'explicit'}", flush=True)
 
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('cmd', choices=['bench'])
-    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2, bf16=0, budget=0).items():
+    for k, v in dict(V=8192, D=256, L=4, H=4, FF=1024, T=256, B=8, steps=5, threads=2, bf16=0, budget=0,
+                     sdpa=0).items():
         ap.add_argument('--' + k, type=int, default=v)
     o = ap.parse_args()
-    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads, o.bf16, o.budget)
+    bench(o.V, o.D, o.L, o.H, o.FF, o.T, o.B, o.steps, o.threads, o.bf16, o.budget, o.sdpa)

@@ -88,7 +88,9 @@ static double act_formula(const ed_model_config *c, int B, int T, int threads, i
     double att_scratch = 8 * TP * HDP + 4 * TP + 3 * 64.0 * 64 + 2 * 64 * HDP;
     double fl = blocks * (7 * N * D + 4 * N + 2 * N * FF + B * H * (double)T) + L * N * D + 4 * N * D + 5 * N +
                 (rc ? 0 : N * V) + N * big + chunk * V + threads * att_scratch;
-    double bytes = 4 * fl + 17 * N; /* + per-row loss and plain cross-entropy (doubles), arg-max hit (byte) */
+    /* + per-row loss and plain cross-entropy (doubles), arg-max hit (byte), the batch's
+     * segment starts and positions (ints, kept for the backward) */
+    double bytes = 4 * fl + 25 * N;
     if (c->dropout > 0.0f) bytes += blocks * 2 * N * D; /* residual dropout masks (bytes) */
     return bytes;
 }

@@ -9,6 +9,7 @@
  * rank is fastest: a step waits for its slowest rank). One rank per node writes the cache
  * (nodes may keep their own, or share one through a common home: the records are keyed
  * by CPU model). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,15 +62,9 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
         double t0 = ed_now();
         ed_gpt_gemm_compare(t->model, o->batch_size, o->max_length - 1, o->precision, gf);
         spent = ed_now() - t0;
-        if (file && t->d->local_rank == 0) {
-            char values[256] = "";
-            for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
-                snprintf(values + strlen(values), sizeof values - strlen(values), "%s%s=%.1f", b > 1 ? " " : "",
-                         ed_gemm_backend_names[b], gf[b]);
-            ed_error werr;
-            if (ed_gemm_cache_put(file, "gemm", machine, what, values, &werr) != 0)
-                fprintf(stderr, "warning: %s (--gemm auto measures again next time)\n", werr.msg);
-        }
+        /* The figures are compared as the cache stores them (0.1 GFLOPS), so a later run
+         * that reads them picks what this one picked. */
+        for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) gf[b] = round(gf[b] * 10.0) / 10.0;
     }
     /* The slowest rank's figure of each backend (min = -max of the negatives), the
      * longest measurement, and how many ranks measured now. */
@@ -83,6 +78,17 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
         gf[b] = -agree[b];
         if (gf[b] > gf[pick]) pick = (ed_gemm_backend)b; /* a tie keeps OpenBLAS */
+    }
+    /* The cache keeps the agreed figures, not this rank's own: a resume or a rerun of the
+     * same job (`-c config.ini`) then picks the same backend and repeats the run bit for bit. */
+    if (!cached && file && t->d->local_rank == 0) {
+        char values[256] = "";
+        for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
+            snprintf(values + strlen(values), sizeof values - strlen(values), "%s%s=%.1f", b > 1 ? " " : "",
+                     ed_gemm_backend_names[b], gf[b]);
+        ed_error werr;
+        if (ed_gemm_cache_put(file, "gemm", machine, what, values, &werr) != 0)
+            fprintf(stderr, "warning: %s (--gemm auto measures again next time)\n", werr.msg);
     }
     char msg[512] = "";
     int status = ed_gpt_set_compute(t->model, pick, o->precision, msg, sizeof msg);

@@ -48,26 +48,19 @@ typedef struct {
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                         ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err);
 
-/* `--gemm auto` for every command that runs a model (train, eval, generate;
- * train_compute.c): the measurement cache's figures for this machine, workload and
- * precision when it has them, else ed_gpt_gemm_compare now (and stored when use_cache),
- * reduced over the ranks (each backend's slowest rank); m is switched to the backend
- * with the highest figure (a tie keeps OpenBLAS) and note receives the banner's account,
- * e.g. "auto picked onednn: openblas 151 onednn 176 GFLOPS on the train products at
- * 128 rows (measured now in 14 ms, stored in FILE)". COLLECTIVE over d (all ranks get
- * the same pick and return value; one rank per node writes the cache); d = NULL: this
- * process alone (generate's rank 0). *warned: set once a damaged cache line was reported
- * (one warning per run and node; the caller's flag, shared with its other lookups).
- * -1 with err (on every rank) only when the picked backend cannot be set. */
-typedef struct {
-    ed_gemm_work work;      /* what the command multiplies (expert/gpt.h) */
-    int rows;               /* TRAIN / FORWARD: rows of one pass (batch x window) */
-    ed_precision precision;
-    int threads;            /* this process's OpenMP threads (part of the cache key) */
-    int use_cache;          /* --gemm-cache */
-    const ed_machine *mach; /* ed_machine_probe: the cache key's CPU and libraries */
-} ed_gemm_auto;
-int ed_trainer_pick_gemm(ed_gpt *m, const ed_gemm_auto *a, const ed_dist *d, int *warned, char *note,
-                         size_t note_len, ed_error *err);
+/* `--gemm auto` for the commands that run a checkpoint's model (eval, eval --generate,
+ * generate; train_compute.c, where train's own pick is made the same way): when o->gemm is
+ * auto and this is no --dry-run, the backend fastest at workload w (ed_gpt_gemm_compare;
+ * rows: a pass's rows for TRAIN / FORWARD) from the measurement cache when this machine
+ * has measured it (unless --gemm-cache off), else measured now and stored; m is switched
+ * to it and rank 0 (or the lone process) prints one line on `out` unless --quiet:
+ *   # gemm: onednn (gemm:jit), fp32; auto picked onednn: openblas 151 onednn 176 GFLOPS
+ *     on the forward products at 128 rows (measured now in 14 ms, stored in FILE); ...
+ * COLLECTIVE over d: every rank measures (or reads) and all take the backend whose
+ * slowest rank is fastest; d = NULL: this process alone (generate's rank 0). A damaged
+ * cache line: one warning naming file:line, measured again. -1 with err (on every rank)
+ * only when the picked backend cannot be set. */
+int ed_trainer_gemm_auto(ed_gpt *m, const ed_options *o, ed_gemm_work w, int rows, const ed_dist *d, FILE *out,
+                         ed_error *err);
 
 #endif

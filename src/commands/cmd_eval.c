@@ -31,6 +31,9 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     if (dict.n > 0 && d->rank == 0)
         fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
+    /* --gemm auto: the backend fastest at evaluation's forward products (collective) */
+    if (ed_trainer_gemm_auto(m, &o, ED_GEMM_WORK_FORWARD, o.batch_size * (o.max_length - 1), d, stdout, &err) != 0)
+        goto out;
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);

@@ -11,6 +11,7 @@
  * waits for its slowest rank). One rank per node writes the cache (nodes may keep their
  * own, or share one through a common home: the records are keyed by CPU model). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,9 +31,19 @@ static void cache_warn(int local_rank, int *warned, const char *warn) {
     if (warn[0]) *warned = 1;
 }
 
+/* What `--gemm auto` is asked to pick for. */
+typedef struct {
+    ed_gemm_work work;      /* what the command multiplies (expert/gpt.h) */
+    int rows;               /* TRAIN / FORWARD: rows of one pass (batch x window) */
+    ed_precision precision;
+    int threads;            /* this process's OpenMP threads (part of the cache key) */
+    int use_cache;          /* --gemm-cache */
+    const ed_machine *mach; /* ed_machine_probe: the cache key's CPU and libraries */
+} gemm_auto;
+
 /* What a `gemm` record is measured at: precision (and whether its emulation was forced),
  * threads per rank, the model's widths, the workload and its probe rows. */
-static void gemm_what(const ed_gpt *m, const ed_gemm_auto *a, char *buf, size_t len) {
+static void gemm_what(const ed_gpt *m, const gemm_auto *a, char *buf, size_t len) {
     const ed_model_config *c = ed_gpt_config(m);
     ed_precision p = a->precision;
     snprintf(buf, len, "precision=%s%s threads=%d arch=%s D=%d H=%d KV=%d FF=%d V=%d work=%s rows=%d",
@@ -41,8 +52,11 @@ static void gemm_what(const ed_gpt *m, const ed_gemm_auto *a, char *buf, size_t 
              ed_gemm_work_names[a->work], ed_gpt_gemm_compare_rows(a->work, a->rows));
 }
 
-int ed_trainer_pick_gemm(ed_gpt *m, const ed_gemm_auto *a, const ed_dist *d, int *warned, char *note,
-                         size_t note_len, ed_error *err) {
+/* The pick: the cache's figures or a measurement now, reduced over the ranks of d (NULL:
+ * this process alone); m switched to the winner; note = the banner's account. *warned:
+ * a damaged cache line was reported (the caller's once-per-run flag). */
+static int pick_gemm(ed_gpt *m, const gemm_auto *a, const ed_dist *d, int *warned, char *note, size_t note_len,
+                     ed_error *err) {
     char path[ED_PATH_MAX], machine[512], what[256], warn[ED_PATH_MAX + 128] = "";
     const char *file = cache_path(a->use_cache, path, sizeof path);
     int local_rank = d ? d->local_rank : 0;
@@ -117,10 +131,29 @@ int trainer_pick_gemm(ed_trainer *t, ed_error *err) {
         snprintf(t->gemm_note, sizeof t->gemm_note, "auto: guessed, not measured (--dry-run)");
         return 0;
     }
-    ed_gemm_auto a = {.work = ED_GEMM_WORK_TRAIN, .rows = o->batch_size * (o->max_length - 1),
-                      .precision = o->precision, .threads = t->threads, .use_cache = o->gemm_cache,
-                      .mach = &t->mach};
-    return ed_trainer_pick_gemm(t->model, &a, t->d, &t->cache_warned, t->gemm_note, sizeof t->gemm_note, err);
+    gemm_auto a = {.work = ED_GEMM_WORK_TRAIN, .rows = o->batch_size * (o->max_length - 1),
+                   .precision = o->precision, .threads = t->threads, .use_cache = o->gemm_cache, .mach = &t->mach};
+    return pick_gemm(t->model, &a, t->d, &t->cache_warned, t->gemm_note, sizeof t->gemm_note, err);
+}
+
+int ed_trainer_gemm_auto(ed_gpt *m, const ed_options *o, ed_gemm_work w, int rows, const ed_dist *d, FILE *out,
+                         ed_error *err) {
+    if (o->gemm != ED_GEMM_AUTO || o->dry_run) return 0; /* --dry-run: ed_gemm_backend_resolve's guess */
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    gemm_auto a = {.work = w, .rows = rows, .precision = o->precision, .threads = omp_get_max_threads(),
+                   .use_cache = o->gemm_cache, .mach = &mach};
+    char note[ED_PATH_MAX + 256];
+    int warned = 0;
+    if (pick_gemm(m, &a, d, &warned, note, sizeof note, err) != 0) return -1;
+    if ((!d || d->rank == 0) && !o->quiet) {
+        char gemm[256], libs[256];
+        ed_gpt_compute_describe(m, gemm, sizeof gemm);
+        ed_machine_describe(&mach, libs, sizeof libs);
+        fprintf(out, "# gemm: %s; %s; %s\n", gemm, note, libs);
+        fflush(out);
+    }
+    return 0;
 }
 
 void trainer_mfu_reference(ed_trainer *t) {

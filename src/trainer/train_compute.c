@@ -1,6 +1,6 @@
 /* train_compute.c — what a command multiplies with, decided by measurement: `--gemm auto`
  * (the backend that is fastest at the command's own products: train, eval and generate
- * all come here, ed_trainer_pick_gemm) and the trainer's MFU reference (the per-core GEMM
+ * all come here, ed_trainer_gemm_auto) and the trainer's MFU reference (the per-core GEMM
  * peak of this CPU), each read from the measurement cache (expert/gemm_cache.h) when this
  * machine has measured it before, else measured now and stored.
  *

@@ -232,10 +232,10 @@ double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
  *           a prompt chunk's rows, the head at one row (`rows` is not used).
  * Each distinct product is timed at the workload's transposes and shapes with at most
  * ed_gpt_gemm_compare_rows() rows and 1024 columns (the ranking, not the rate, is
- * wanted), on each backend in turn (best of 2 to 4 calls), and weighted by the FLOPs the
- * workload spends in it. A few to tens of milliseconds on an idle machine, on the calling
- * process's OpenMP threads. m's own GEMM setting is neither used nor changed. Not
- * collective. */
+ * wanted), on each backend in turn (best of 2 to 8 calls), by every OpenMP thread of the
+ * calling process at once (each its own copy, single-threaded; the slowest thread
+ * counts), and weighted by the FLOPs the workload spends in it. Tens of milliseconds.
+ * m's own GEMM setting is neither used nor changed. Not collective. */
 typedef enum { ED_GEMM_WORK_TRAIN = 0, ED_GEMM_WORK_FORWARD, ED_GEMM_WORK_DECODE } ed_gemm_work;
 extern const char *const ed_gemm_work_names[]; /* "train", "forward", "decode" (index = value) */
 typedef struct {

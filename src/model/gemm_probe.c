@@ -1,30 +1,36 @@
 /* gemm_probe.c — `--gemm auto`'s measurement (ed_gpt_gemm_compare, expert/gpt.h): how
- * fast each GEMM backend of this build runs the products a command will run, in a few
+ * fast each GEMM backend of this build runs the products a command will run, in tens of
  * milliseconds.
  *
- * Where the time of a faithful measurement goes, and what is kept of it (measured on a
- * 2-core Zen 4, README "GEMM backend choice"): nearly all of it is the products'
- * arithmetic. Timing every product of a step at the step's shapes costs a step; the
- * previous probe (rows capped at 256, every Linear and head product once per round,
- * a warm-up round and 3+ timed rounds) spent 0.1-0.5 s, three quarters of it in the
- * tied head's products (V = 10000 wide). Creating the backends (0.2 ms), a oneDNN
- * primitive (0.1-0.5 ms per shape, paid by its first call) and first-touching the
- * operands (20-70 ms for the old V-wide buffers) are the rest. So:
+ * Where the time of the previous probe went (2-core Zen 4): nearly all of it in the
+ * products' arithmetic. It timed every Linear and head product of a step at the step's
+ * shapes with the rows capped at 256, a warm-up round and 3+ timed rounds: 0.1-0.5 s
+ * idle, three quarters of it in the tied head's products (V = 10000 wide); first-touching
+ * its V-wide operands cost 20-70 ms more; creating the backends (0.2 ms) and a oneDNN
+ * primitive (0.1-0.5 ms per shape, paid by its first call) little. On a loaded machine
+ * it took 0.7-3 s and its figures were noise: a 2-thread product of 0.2 ms there often
+ * waits 4-20 ms (scheduler slices) for its second thread to be scheduled. So:
  *   - each DISTINCT product (transposes, M, N, K) is timed, with a weight: the FLOPs the
  *     workload spends in the products it stands for per row (a Linear layer's product
  *     counts L times; the head once), so the figure is that of the workload's mix;
  *   - a probe product keeps the workload's transposes and shapes but at most PROBE_ROWS
- *     rows and PROBE_WIDE wide (the vocabulary, a wide MLP): large enough to run in the
- *     same kernels and threading as the real ones, small enough to take 0.1-0.5 ms;
+ *     rows and PROBE_WIDE wide (the vocabulary, a wide MLP): large enough to run the
+ *     same kernels as the real ones, small enough to take 0.1-1 ms;
+ *   - every OpenMP thread multiplies its own copy of each product at once, single-
+ *     threaded (as the engine's OpenBLAS slabs are, and as oneDNN runs inside a region):
+ *     every core is busy as in a step, and no call waits for another thread, so a call
+ *     the scheduler interrupts is one slow sample of one thread, which min-of-k
+ *     discards. A product counts at its slowest thread's best (a pass waits for its
+ *     slowest thread). The backends' own threading of one product is not timed;
  *   - min-of-k, interleaved (backend A, backend B, B, A ... on the same operands, so a
  *     burst of load hits both): MIN_SAMPLES calls per backend, more only until each
  *     backend's best call is confirmed by a second one (settled(): a first call pays the
- *     oneDNN primitive and the cache warm-up; on a loaded machine a 2-thread product of
- *     0.2 ms often waits 4-20 ms for its second core) or one backend is clearly behind,
- *     at most MAX_SAMPLES, and MIN_SAMPLES once BUDGET is spent;
- *   - one set of operands for all products, sized for the largest, filled once.
- * Each backend's figure: the workload's per-row FLOPs over its estimated time
- * (sum over products of weight x best seconds / probe FLOPs). */
+ *     oneDNN primitive and the cache warm-up) or one backend is clearly behind, at most
+ *     MAX_SAMPLES, and MIN_SAMPLES once BUDGET is spent;
+ *   - one set of inputs for all products, sized for the largest, filled once.
+ * Each backend's figure: threads x the workload's per-row FLOPs over its estimated time
+ * (the sum over products of weight x seconds / probe FLOPs). */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,47 +158,69 @@ void ed_gpt_gemm_compare(const ed_gpt *m, ed_gemm_work w, int rows, ed_precision
     int nb = 0;
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
         if ((g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0))) nb++;
-    /* one set of operands for every product: values stay put (beta 0), so nothing drifts
-     * into denormals; C is touched now, not inside the first timed call */
+    /* one set of inputs for every product (read by every thread) and one output per
+     * thread: values stay put (beta 0), so nothing drifts into denormals; C is touched
+     * now, not inside the first timed call */
     size_t na = 0, nbf = 0, nc = 0;
     for (int i = 0; i < ps.n; i++) {
         const probe_shape *s = &ps.s[i];
         size_t a = (size_t)s->M * s->K, bb = (size_t)s->K * s->N, c = (size_t)s->M * s->N;
         na = a > na ? a : na, nbf = bb > nbf ? bb : nbf, nc = c > nc ? c : nc;
     }
-    float *A = ed_alloc_floats(na), *B = ed_alloc_floats(nbf), *C = ed_alloc_floats(nc);
+    float *A = ed_alloc_floats(na), *B = ed_alloc_floats(nbf);
     for (size_t i = 0; i < na; i++) A[i] = 0.001f * (float)(i & 63);
     for (size_t i = 0; i < nbf; i++) B[i] = 0.002f * (float)(i & 31);
-    memset(C, 0, nc * sizeof *C);
+    int nt = omp_get_max_threads();
+    float *C = ed_alloc_floats(nc * (size_t)nt);
+    memset(C, 0, nc * (size_t)nt * sizeof *C);
+    double *best = ed_calloc((size_t)nt * ps.n * ED_GEMM_N, sizeof *best); /* [thread][product][backend] */
+    int calls = 0;
     int saved = ed_blas_serial_begin();
+#pragma omp parallel num_threads(nt) reduction(+ : calls)
+    {
+        int tid = omp_get_thread_num();
+        float *Ct = C + nc * (size_t)tid;
+        for (int i = 0; i < ps.n; i++) {
+            const probe_shape *s = &ps.s[i];
+            probe_min t[ED_GEMM_N];
+            for (int k = 0; k < MAX_SAMPLES; k++) {
+                /* alternate which backend goes first: neither always finds the caches warm */
+                for (int j = 0; j < ED_GEMM_N; j++) {
+                    int b = k & 1 ? ED_GEMM_N - 1 - j : j;
+                    if (!g[b]) continue;
+                    double dt = time_one(g[b], s, A, B, Ct);
+                    if (k == 0) t[b].best = dt, t[b].second = 1e300;
+                    else if (dt < t[b].best) t[b].second = t[b].best, t[b].best = dt;
+                    else if (dt < t[b].second) t[b].second = dt;
+                    calls++;
+                }
+                if (k + 1 >= MIN_SAMPLES && (nb < 2 || settled(g, t) || ed_now() - t_start > BUDGET)) break;
+            }
+            for (int b = 0; b < ED_GEMM_N; b++) best[((size_t)tid * ps.n + i) * ED_GEMM_N + b] = g[b] ? t[b].best : 0.0;
+        }
+    }
+    ed_blas_serial_end(saved);
+    /* each product at its slowest thread's best: a pass waits for its slowest thread */
     double est[ED_GEMM_N] = {0}, weight = 0.0;
     for (int i = 0; i < ps.n; i++) {
         const probe_shape *s = &ps.s[i];
-        probe_min t[ED_GEMM_N];
-        for (int k = 0; k < MAX_SAMPLES; k++) {
-            /* alternate which backend goes first: neither always finds the caches warm */
-            for (int j = 0; j < ED_GEMM_N; j++) {
-                int b = k & 1 ? ED_GEMM_N - 1 - j : j;
-                if (!g[b]) continue;
-                double dt = time_one(g[b], s, A, B, C);
-                if (k == 0) t[b].best = dt, t[b].second = 1e300;
-                else if (dt < t[b].best) t[b].second = t[b].best, t[b].best = dt;
-                else if (dt < t[b].second) t[b].second = dt;
-                out->calls++;
-            }
-            if (k + 1 >= MIN_SAMPLES && (nb < 2 || settled(g, t) || ed_now() - t_start > BUDGET)) break;
-        }
         double flops = 2.0 * s->M * (double)s->N * s->K;
-        for (int b = 0; b < ED_GEMM_N; b++)
-            if (g[b]) est[b] += s->weight * t[b].best / flops;
+        for (int b = 0; b < ED_GEMM_N; b++) {
+            double slowest = 0.0;
+            for (int tid = 0; tid < nt; tid++) {
+                double x = best[((size_t)tid * ps.n + i) * ED_GEMM_N + b];
+                slowest = x > slowest ? x : slowest;
+            }
+            est[b] += s->weight * slowest / flops;
+        }
         weight += s->weight;
     }
-    ed_blas_serial_end(saved);
     for (int b = 0; b < ED_GEMM_N; b++) {
-        out->gflops[b] = g[b] && est[b] > 0 ? weight / est[b] / 1e9 : 0.0;
+        out->gflops[b] = g[b] && est[b] > 0 ? nt * weight / est[b] / 1e9 : 0.0;
         ed_gemm_ctx_free(g[b]);
     }
-    free(A), free(B), free(C);
+    free(A), free(B), free(C), free(best);
+    out->calls = calls;
     out->products = ps.n;
     out->seconds = ed_now() - t_start;
 }

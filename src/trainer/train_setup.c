@@ -364,6 +364,7 @@ static void setup_batches(ed_trainer *t) {
     }
     ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);
     ed_gpt_reserve(t->model, o->batch_size, o->max_length - 1); /* no step grows it (page faults) */
+    ed_gpt_set_varying_rows(t->model, layout == ED_ROWS_PACKED); /* a new row width every micro-batch */
     t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->slice.zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->slice.counts,

@@ -342,6 +342,9 @@ static int setup_model(ed_trainer *t, ed_error *err) {
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
     ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
+    /* packed per-window rows take a new width every micro-batch (set before the GEMM pick
+     * measures, so it times what the run will execute) */
+    ed_gpt_set_varying_rows(t->model, ed_row_layout_of(o) == ED_ROWS_PACKED);
     return 0;
 }
 
@@ -364,7 +367,6 @@ static void setup_batches(ed_trainer *t) {
     }
     ed_batch_init(&t->batch, o->batch_size, o->max_length - 1);
     ed_gpt_reserve(t->model, o->batch_size, o->max_length - 1); /* no step grows it (page faults) */
-    ed_gpt_set_varying_rows(t->model, layout == ED_ROWS_PACKED); /* a new row width every micro-batch */
     t->ids = ed_malloc(max_rows * sizeof *t->ids);
     if (t->slice.zero)
         ed_grad_sync_init_scatter(&t->sync, d->comm, ed_gpt_grads(t->model), np, o->bucket_mb << 20, t->slice.counts,

@@ -31,6 +31,8 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     if (dict.n > 0 && d->rank == 0)
         fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
+    /* as the trainer; set before --gemm auto measures, so it times what the run executes */
+    ed_gpt_set_varying_rows(m, ed_row_layout_of(&o) == ED_ROWS_PACKED);
     /* --gemm auto: the backend fastest at evaluation's forward products (collective) */
     if (ed_trainer_gemm_auto(m, &o, ED_GEMM_WORK_FORWARD, o.batch_size * (o.max_length - 1), d, stdout, &err) != 0)
         goto out;

@@ -19,8 +19,14 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
     if (!g) return -1;
     ed_gemm_ctx_free(m->gemm);
     m->gemm = g;
+    ed_gemm_ctx_set_shapes(g, m->varying_rows ? ED_GEMM_SHAPES_TOKENS : ED_GEMM_SHAPES_FIXED);
     m->params_gen++; /* another operand form (or none): made again at the next forward */
     return 0;
+}
+
+void ed_gpt_set_varying_rows(ed_gpt *m, int on) {
+    m->varying_rows = on != 0;
+    ed_gemm_ctx_set_shapes(m->gemm, m->varying_rows ? ED_GEMM_SHAPES_TOKENS : ED_GEMM_SHAPES_FIXED);
 }
 
 void gpt_weights_form(ed_gpt *m) {

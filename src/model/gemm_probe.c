@@ -157,7 +157,10 @@ void ed_gpt_gemm_compare(const ed_gpt *m, ed_gemm_work w, int rows, ed_precision
     ed_gemm_ctx *g[ED_GEMM_N] = {0};
     int nb = 0;
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++)
-        if ((g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0))) nb++;
+        if ((g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0))) {
+            ed_gemm_ctx_set_shapes(g[b], ed_gemm_ctx_shapes(m->gemm)); /* what the run will execute */
+            nb++;
+        }
     /* one set of inputs for every product (read by every thread) and one output per
      * thread: values stay put (beta 0), so nothing drifts into denormals; C is touched
      * now, not inside the first timed call */

@@ -54,8 +54,8 @@ int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch
  * rows: a pass's rows for TRAIN / FORWARD) from the measurement cache when this machine
  * has measured it (unless --gemm-cache off), else measured now and stored; m is switched
  * to it and rank 0 (or the lone process) prints one line on `out` unless --quiet:
- *   # gemm: onednn (gemm:jit), fp32; auto picked onednn: openblas 151 onednn 176 GFLOPS
- *     on the forward products at 128 rows (measured now in 14 ms, stored in FILE); ...
+ *   # gemm: openblas, fp32; auto picked openblas: openblas 195 onednn 178 GFLOPS
+ *     on the forward products at 128 rows (measured now in 48 ms, stored in FILE); ...
  * COLLECTIVE over d: every rank measures (or reads) and all take the backend whose
  * slowest rank is fastest; d = NULL: this process alone (generate's rank 0). A damaged
  * cache line: one warning naming file:line, measured again. -1 with err (on every rank)

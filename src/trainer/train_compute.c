@@ -110,8 +110,8 @@ static int pick_gemm(ed_gpt *m, const gemm_auto *a, const ed_dist *d, int *warne
     for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N && n > 0 && (size_t)n < note_len; b++)
         if (gf[b] > 0) n += snprintf(note + n, note_len - (size_t)n, " %s %.0f", ed_gemm_backend_names[b], gf[b]);
     if (n > 0 && (size_t)n < note_len) {
-        n += snprintf(note + n, note_len - (size_t)n, " GFLOPS on the %s products at %d rows", ed_gemm_work_names[a->work],
-                      ed_gpt_gemm_compare_rows(a->work, a->rows));
+        n += snprintf(note + n, note_len - (size_t)n, " GFLOPS on the %s products at %s%d rows", ed_gemm_work_names[a->work],
+                      a->work == ED_GEMM_WORK_DECODE ? "1 and " : "", ed_gpt_gemm_compare_rows(a->work, a->rows));
         if (n > 0 && (size_t)n < note_len) {
             if (agree[ED_GEMM_N + 1] == 0)
                 snprintf(note + n, note_len - (size_t)n, " (cached %s, %s)", rec.date, file);

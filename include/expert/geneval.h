@@ -52,6 +52,11 @@ typedef struct {
     int rouge_stem;     /* ROUGE with Porter stemming */
     int window;         /* decoder window (ed_decoder_window) */
     int kv_cache;
+    /* Collective, or NULL: called by every rank before each round of examples (one per
+     * rank); a non-zero return (the same on every rank, e.g. ed_signal_agreed) ends the
+     * run there: *out gets only `stopped`. Training sets it, so a stop signal is not
+     * held up by a long generation. */
+    int (*poll_stop)(const ed_dist *d);
 } ed_geneval_options;
 
 typedef struct {
@@ -67,6 +72,8 @@ typedef struct {
     double rouge1, rouge2, rougeL; /* mean F1 over the examples */
     long new_tokens;         /* generated, all examples */
     ed_geneval_item *items;  /* rank 0 with keep_items: n items in input order; else NULL */
+    int stopped;             /* poll_stop's non-zero value when it ended the run (nothing
+                              * else is filled then); 0 otherwise */
 } ed_geneval_result;
 
 /* Collective over d: every rank passes the same model weights, tokenizer, refs and

@@ -95,7 +95,12 @@ void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, con
     ed_stemmer *stem = o->rouge_stem ? ed_stemmer_new() : NULL;
     ed_ivec ids = {0};
     bytes mine = {0};
-    for (int i = d->rank; i < refs->n; i += d->world) {
+    /* rounds of one example per rank: every rank polls equally often (the last round
+     * may leave some rank without an example) */
+    for (int first = 0; first < refs->n; first += d->world) {
+        if (o->poll_stop && (out->stopped = o->poll_stop(d)) != 0) break;
+        int i = first + d->rank;
+        if (i >= refs->n) continue;
         const ed_ref_example *ex = &refs->ex[i];
         ids.len = 0;
         ed_ivec_push(&ids, ED_BOS);
@@ -122,6 +127,10 @@ void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, con
     ed_stemmer_free(stem);
     ed_pick_free(&pick);
     ed_decoder_free(&dec);
+    if (out->stopped) {
+        free(mine.p);
+        return;
+    }
 
     size_t total = 0;
     char *all = ed_dist_gather_bytes(d, mine.p, mine.n, &total);

@@ -35,6 +35,12 @@ void ed_signals_train(void);
  * generated example; a second SIGINT still exits at once); on = 0: back to exiting at once.
  * Called by every rank at the same point of the program. */
 void ed_signals_graceful(int on);
+/* The first stop signal of a graceful phase makes stdout and stderr non-blocking (a
+ * launcher that stops reading them must not keep a rank from its save; signals.c): once
+ * the work is on disk this makes them blocking again (also done by ed_signals_graceful(0)
+ * and on every exit from the handler). Then ed_output_keep moves the rest to the log file
+ * if a write failed meanwhile. */
+void ed_signals_output_restore(void);
 int ed_signal_pending(void); /* the first stop signal's number, or 0 */
 /* Collective: the first stop signal's number on some rank (the lowest rank that has one),
  * the same on every rank; 0 when no rank has one. */

@@ -356,6 +356,10 @@ static int stop_run(ed_trainer *t, const loop_clock *c, int sig, const char *whe
      * would have. The save is on disk (a background write waited for) before the exit. */
     if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 || trainer_save_wait(t, err) != 0)
         return ED_EXIT_FAILURE;
+    /* the work is on disk: output may block again; what could not be written since the
+     * signal (nobody read it: mpirun stopping the job, signals.c) sends the rest to train.log */
+    ed_signals_output_restore();
+    if (ed_output_keep(t->log_path)) t->tty = 0;
     print_summary(t, interrupted ? "interrupted" : "preempted", c);
     return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
 }
@@ -632,6 +636,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
      * and its status stands, but no sample is started (agreed: generating it is collective). */
     int late_signal = ed_signal_agreed(d) != 0;
     ed_signals_graceful(0);
+    if (t->log_path[0] && ed_output_keep(t->log_path)) t->tty = 0; /* as in stop_run */
     /* TensorBoard stays open for the closing sample (below) */
     ed_tb *tb = t->metrics.tb;
     t->metrics.tb = NULL;

@@ -78,7 +78,10 @@ typedef struct {
 
 /* Collective over d: every rank passes the same model weights, tokenizer, refs and
  * options. Generates and scores this rank's examples (m's activations are clobbered),
- * then every rank receives the same corpus scores in *out. Cannot fail on valid refs. */
+ * then every rank receives the same corpus scores in *out. Cannot fail on valid refs.
+ * Test hook: ED_GENEVAL_DEBUG_DELAY=SECONDS: before each round rank 0 prints
+ * "expert-dist: debug: generating from example K" on stderr and every rank sleeps (a long
+ * generation on a tiny model, for the signal tests; results unchanged). */
 void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, const ed_geneval_options *o,
                     const ed_dist *d, int keep_items, ed_geneval_result *out);
 void ed_geneval_result_free(ed_geneval_result *r);

@@ -394,13 +394,16 @@ def case_slurm():
     train = T.corpus(os.path.join(d, "train.txt"), 300, seed=13)
     val = T.corpus(os.path.join(d, "val.txt"), 20, seed=14)
     log = os.path.join(d, "job.out")
-    # 2 x 53 steps: the USR1 lands within the first ~10 (the test sends it on the second
-    # loss line), so the job cannot finish first; more epochs only cost time (8 took 114 s).
-    epochs = 2
+    # The USR1 must land before the job ends (the test sends it on the second loss line).
+    # With mpi_yield_when_idle on, n2's two ranks share its one core instead of spinning
+    # on it, and the steps run ~10x faster (2 x 53 steps took 1 s and ended first: the
+    # test then waited for a requeue that could not come). So 8 epochs of 53 steps, given
+    # as --max-steps under a far larger --epochs.
+    epochs, spe = 8, 53
     r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
               "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
-              "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", str(epochs),
-              "--log-interval", "1", cwd=d)
+              "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", "100",
+              "--max-steps", str(epochs * spe), "--log-interval", "1", cwd=d)
     T.expect(r.returncode == 0, "sbatch failed: " + r.stderr)
     jobid = r.stdout.strip().split(";")[0]
 
@@ -417,6 +420,7 @@ def case_slurm():
     rec, text = job_record(jobid), log_text()
     T.expect(rec.get("JobState") == "COMPLETED" and rec.get("ExitCode") == "0:0",
              "JobState=%s ExitCode=%s, want COMPLETED 0:0\n%s" % (rec.get("JobState"), rec.get("ExitCode"), text[-4000:]))
+    T.expect(steps_per_epoch(text)[:1] == [(100, spe)], "expected %d steps per epoch: %s" % (spe, steps_per_epoch(text)))
     for want in ("attempt 1 on n[1-2]: 4 ranks x 1 threads, launcher srun", "got SIGUSR1", "trainer exited with status 3",
                  "requeueing job " + jobid, "attempt 2 on n[1-2]", "--resume auto", "resuming from",
                  " %s train " % A.exe):  # the binary under test, from any build directory

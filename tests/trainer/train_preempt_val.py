@@ -5,7 +5,8 @@ it finished: 35 minutes at --max-length 8193, and only SIGKILL stopped the job.
 
 Per phase: an uninterrupted run; the same run signalled as soon as its output shows the
 step before that validation (each validation batch held 3 s by ED_EVAL_DEBUG_DELAY, so
-the signal lands inside it: the step before has already agreed on "no signal"). Then:
+the signal lands inside it: the step before has already agreed on "no signal"), or, for
+--val-generate, its first generated example (ED_GENEVAL_DEBUG_DELAY says so). Then:
 exit 3 (SIGUSR1 to mpirun, as Slurm's --signal) or 130 (SIGINT to every rank, as srun
 passes Ctrl-C), last.h5 at that step holding the state before the validation (no history
 row for it), and `--resume auto` ends with the uninterrupted run's history (every
@@ -13,6 +14,7 @@ validation loss), best.h5 and weights, bit for bit.
 
 Outside training, where nothing is unsaved: SIGTERM to `eval` in its evaluation exits 3 at
 once with one line (before: eval ran to its end)."""
+import json
 import os
 import re
 import shlex
@@ -61,10 +63,12 @@ def catches_sigterm(pid):
         return 0
 
 
-def launch(flags, delay=None):
+def launch(flags, hook=None, merge=False):
+    """hook: (variable, seconds) of a test hook that holds each batch/example."""
     cmd = shlex.split(args.mpiexec) + ["-n", str(n), args.exe] + [str(a) for a in flags]
-    env = dict(ENV, ED_EVAL_DEBUG_DELAY=str(delay)) if delay else ENV
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = dict(ENV, **{hook[0]: str(hook[1])}) if hook else ENV
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+                            text=True, env=env)
 
 
 def evals(h):
@@ -72,33 +76,49 @@ def evals(h):
 
 
 def step_of(path):
-    r = T.run(args, 1, ["inspect", path], check=0)
+    r = subprocess.run([args.exe, "inspect", path], capture_output=True, text=True, env=ENV)  # a singleton
+    T.expect(r.returncode == 0, "inspect %s: exit %d\n%s" % (path, r.returncode, r.stderr))
     m = re.search(r"global_step (\d+)", r.stdout)
     T.expect(m, "inspect %s: no global_step:\n%s" % (path, r.stdout))
     return int(m.group(1))
 
 
-def phase(name, extra, stop_step, sig):
-    """stop_step: None = the last step of epoch 1 (from the header)."""
-    full = os.path.join(d, name + "-full")
-    T.run(args, n, common + extra + ["-o", full], check=0, timeout=180)
+FULL = {}
+
+
+def uninterrupted(extra):
+    """The checkpoint directory of an uninterrupted run with these flags (run once)."""
+    key = tuple(str(a) for a in extra)
+    if key not in FULL:
+        FULL[key] = os.path.join(d, "full-%d" % len(FULL))
+        T.run(args, n, common + extra + ["-o", FULL[key]], check=0, timeout=180)
+    return FULL[key]
+
+
+def phase(name, extra, stop_step, sig, generate=False):
+    """stop_step: None = the last step of epoch 1 (from the header). generate: the signal
+    lands in --val-generate's generation (held by its hook, whose line says when)."""
+    full = uninterrupted(extra)
     out = os.path.join(d, name + "-stopped")
-    proc = launch(common + extra + ["-o", out], delay=3)
+    hook = ("ED_GENEVAL_DEBUG_DELAY", 3) if generate else ("ED_EVAL_DEBUG_DELAY", 3)
+    proc = launch(common + extra + ["-o", out], hook, merge=True)
     target = stop_step
     for line in proc.stdout:
         m = re.search(r"; \d+ epoch\(s\) x (\d+) steps of", line)
         if m and target is None:
             target = int(m.group(1))
-        if target is not None and re.match(r"epoch \d+/\d+ step %d/" % target, line):
+        trigger = ("debug: generating from example 1" in line if generate else
+                   target is not None and re.match(r"epoch \d+/\d+ step %d/" % target, line))
+        if trigger:
             if sig == signal.SIGINT:  # Ctrl-C to every rank (srun passes it on; mpirun would kill)
                 for pid in children(proc.pid):
                     os.kill(pid, sig)
             else:
                 proc.send_signal(sig)  # mpirun passes SIGUSR1 on to every rank
             break
-    rest, err = proc.communicate(timeout=120)
+    err, _ = proc.communicate(timeout=120)  # stdout and stderr
     want = 130 if sig == signal.SIGINT else 3
-    T.expect(proc.returncode == want, "%s: exit %d, expected %d\n%s\n%s" % (name, proc.returncode, want, rest, err))
+    T.expect(proc.returncode == want, "%s: exit %d, expected %d\n%s" % (name, proc.returncode, want, err))
     T.expect("during validation" in err, "%s: rank 0 should say it stopped in validation:\n%s" % (name, err))
     T.expect(not [f for f in os.listdir(out) if f.endswith(".tmp")], "%s: a .tmp left behind" % name)
     T.expect(step_of(os.path.join(out, "last.h5")) == target, "%s: last.h5 is not at step %d" % (name, target))
@@ -108,6 +128,9 @@ def phase(name, extra, stop_step, sig):
     T.run(args, n, common + extra + ["-o", out, "--resume", "auto"], check=0, timeout=180)
     a, b = T.history(os.path.join(full, "history.json")), T.history(os.path.join(out, "history.json"))
     T.expect(evals(a) == evals(b), "%s: validations differ after the resume:\n%s\n%s" % (name, evals(a), evals(b)))
+    if generate:
+        T.expect(a["evals"]["bleu"] == b["evals"]["bleu"] and a["evals"]["rougeL"] == b["evals"]["rougeL"],
+                 "%s: BLEU/ROUGE differ after the resume" % name)
     for key in ("train_loss", "val_loss", "lr"):
         T.expect(a[key] == b[key], "%s: %s differs after the resume:\n%s\n%s" % (name, key, a[key], b[key]))
     T.expect(a["steps"]["loss"] == b["steps"]["loss"], "%s: logged losses differ" % name)
@@ -120,17 +143,24 @@ def phase(name, extra, stop_step, sig):
           % (name, sig.name, target, want, len(evals(a))), flush=True)
 
 
-# The final validation of a --max-steps run (the reported case), an epoch end's, an
-# --eval-interval one (the resume repeats it before its next step), Ctrl-C in one.
+# The final validation of a --max-steps run (the reported case), an --eval-interval one
+# with Ctrl-C (the resume repeats it before its next step), an epoch end's.
 phase("final", ["--max-steps", 30], 30, signal.SIGUSR1)
+phase("interval", ["--eval-interval", 20], 20, signal.SIGINT)
 phase("epoch", [], None, signal.SIGUSR1)
-phase("interval", ["--eval-interval", 20], 20, signal.SIGUSR1)
-phase("epoch-sigint", [], None, signal.SIGINT)
+# --val-generate: the signal in the generation of an epoch end's validation.
+refs = os.path.join(d, "refs.jsonl")
+with open(refs, "w") as f:
+    for i in range(6):
+        words = open(val).read().split()[i * 7:i * 7 + 7]
+        f.write(json.dumps({"prompt": " ".join(words[:3]), "reference": " ".join(words[3:])}) + "\n")
+phase("generate", ["--val-generate", refs, "--val-generate-every", 1, "-n", 6, "--sample-tokens", 0], None,
+      signal.SIGUSR1, generate=True)
 
 
 def stop_at_once(name, flags, delay):
     """SIGTERM to every rank once each has its handler: exit 3 and one line from rank 0."""
-    proc = launch(flags, delay=delay)
+    proc = launch(flags, ("ED_EVAL_DEBUG_DELAY", delay))
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < 60:
         ranks = children(proc.pid)
@@ -148,6 +178,6 @@ def stop_at_once(name, flags, delay):
 
 
 # eval: 15 validation windows held 3 s each would take 45 s / n.
-ckpt = os.path.join(d, "final-full", "last.h5")
+ckpt = os.path.join(uninterrupted(["--max-steps", 30]), "last.h5")
 stop_at_once("eval", ["eval", ckpt, val], 3)
 print("PASS: stop signals in validation (-n %d)" % n)

@@ -397,9 +397,10 @@ def case_slurm():
     # The USR1 must land before the job ends (the test sends it on the second loss line).
     # With mpi_yield_when_idle on, n2's two ranks share its one core instead of spinning
     # on it, and the steps run ~10x faster (2 x 53 steps took 1 s and ended first: the
-    # test then waited for a requeue that could not come). So 8 epochs of 53 steps, given
+    # test then waited for a requeue that could not come; with 8 epochs the USR1 landed at
+    # step 159 of 424). So 16 epochs of 53 steps, given
     # as --max-steps under a far larger --epochs.
-    epochs, spe = 8, 53
+    epochs, spe = 16, 53
     r = slurm("sbatch", "--parsable", "--nodes=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=5",
               "--output=" + log, os.path.join(src, "slurm", "train.sbatch"), *[str(a) for a in TINY],
               "--train-file", train, "--val-file", val, "--batch-size", "2", "--epochs", "100",

@@ -632,9 +632,13 @@ int ed_train(const ed_options *o, const ed_dist *d) {
             rc = run(t, &err);
         }
     }
-    /* A signal that came after the run's last poll (its final save): the run is complete
-     * and its status stands, but no sample is started (agreed: generating it is collective). */
-    int late_signal = ed_signal_agreed(d) != 0;
+    /* A finished run ends with a few words from its best model (rank 0 generates, all
+     * ranks agree on the outcome), the way `expert-dist generate` would print them. Not
+     * after a signal that came after the run's last poll (its final save): the run is
+     * complete and its status stands, but the ranks agree to stop there (the sample is
+     * collective; rc is the same on every rank, so all of them poll or none). */
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
+    if (sample && ed_signal_agreed(d) != 0) sample = 0;
     ed_signals_graceful(0);
     if (t->log_path[0] && ed_output_keep(t->log_path)) t->tty = 0; /* as in stop_run */
     /* TensorBoard stays open for the closing sample (below) */
@@ -646,9 +650,6 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
     }
-    /* A finished run ends with a few words from its best model (rank 0 generates, all
-     * ranks agree on the outcome), the way `expert-dist generate` would print them. */
-    int sample = rc == ED_EXIT_OK && !late_signal && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
     ed_options go = t->options;
     memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */
     if (sample) {

@@ -62,7 +62,9 @@ typedef struct {
 } ed_eval_result;
 /* -1 on every rank, err filled everywhere, when some rank met a damaged window; the
  * signal's number (> 0) on every rank when some rank got a stop signal in a graceful phase
- * (ed_signals_graceful; polled collectively every batch): r is not filled then. */
+ * (ed_signals_graceful; polled collectively every batch): r is not filled then.
+ * Test hook: ED_EVAL_DEBUG_DELAY=SECONDS sleeps before each batch (a long validation on a
+ * tiny model for the signal tests; results unchanged). */
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                         ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err);
 

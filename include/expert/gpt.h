@@ -239,7 +239,7 @@ double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
  *   DECODE  cached decoding (generate): Linear products at one row (a new token) and at
  *           a prompt chunk's rows, the head at one row (`rows` is not used).
  * Each distinct product is timed at the workload's transposes and shapes with at most
- * ed_gpt_gemm_compare_rows() rows and 1024 columns (the ranking, not the rate, is
+ * ed_gpt_gemm_compare_rows() rows and 512 columns (the ranking, not the rate, is
  * wanted), on each backend in turn (best of 2 to 8 calls), by every OpenMP thread of the
  * calling process at once (each its own copy, single-threaded; the slowest thread
  * counts), and weighted by the FLOPs the workload spends in it. Tens of milliseconds.

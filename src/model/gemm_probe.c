@@ -15,7 +15,8 @@
  *     counts L times; the head once), so the figure is that of the workload's mix;
  *   - a probe product keeps the workload's transposes and shapes but at most PROBE_ROWS
  *     rows and PROBE_WIDE wide (the vocabulary, a wide MLP): large enough to run the
- *     same kernels as the real ones, small enough to take 0.1-1 ms;
+ *     same kernels as the real ones, small enough to take 0.1-0.5 ms (at 1024 the seed
+ *     preset's probe took 3-5x longer for the same picks);
  *   - every OpenMP thread multiplies its own copy of each product at once, single-
  *     threaded (as the engine's OpenBLAS slabs are, and as oneDNN runs inside a region):
  *     every core is busy as in a step, and no call waits for another thread, so a call
@@ -42,7 +43,7 @@ const char *const ed_gemm_work_names[] = {"train", "forward", "decode", NULL};
 
 enum {
     PROBE_ROWS = 128,  /* rows of a probe product at most (a step has thousands) */
-    PROBE_WIDE = 1024, /* columns / inner width at most (V = 10000, FF = 2048 ...) */
+    PROBE_WIDE = 512,  /* columns / inner width at most (V = 10000, FF = 2048 ...) */
     MAX_SHAPES = 32,
     MIN_SAMPLES = 2,  /* calls per backend and product at least ... */
     MAX_SAMPLES = 8,  /* ... and at most */

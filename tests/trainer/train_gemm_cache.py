@@ -11,7 +11,8 @@ noisy): only where the figures came from.
   - an MFU above 100% of the reference shows as `mfu >100%?` with one warning line;
   - eval and generate with --gemm auto measure at their own products (forward; decode),
     print the figures in a `# gemm:` line (eval: stdout; generate: stderr, its stdout is
-    the text), store them, and read them on a second run; --gemm-cache off stores nothing."""
+    the text), store them, and read them on a second run; a damaged record: one warning,
+    measured again; --gemm-cache off stores nothing."""
 import os
 import re
 import sys
@@ -162,6 +163,17 @@ for round_ in ("measured now in", "(cached "):
 T.expect(read(ccache) == text, "a run that measured nothing rewrote the cache")
 works = sorted(re.findall(r"work=(\w+)", text))
 T.expect(works == ["decode", "forward"], "one forward and one decode record expected:\n" + text)
+# eval on a damaged forward record: one warning naming file:line, measured again, repaired
+lines = text.splitlines()
+fi = next(i for i, l in enumerate(lines) if "work=forward" in l)
+lines[fi] = lines[fi].rsplit("\t", 1)[0] + "\topenblas=1 onednn=?"
+with open(ccache, "w") as f:
+    f.write("\n".join(lines) + "\n")
+e = cmd_run(["eval", ckpt, val])
+w = warnings(e)
+T.expect(len(w) == 1 and "%s:%d:" % (ccache, fi + 1) in w[0], "eval: one warning naming file:line expected:\n" + e.stderr)
+T.expect("measured now in" in cmd_gemm_line(e.stdout, "eval") and "onednn=?" not in read(ccache),
+         "eval: the damaged record was not measured again and replaced:\n" + e.stdout + read(ccache))
 # --gemm-cache off: measured, nothing stored
 xo = os.path.join(d, "xcmd-off")
 e = cmd_run(["eval", ckpt, val, "--gemm-cache", "off"], xdg=xo)

@@ -168,6 +168,141 @@ static void transpose_rows(float *dst, const float *rows, int TP, int hd, int HD
     }
 }
 
+/* ---- bf16 products on AVX512-BF16 (vdpbf16ps), in the AVX-512 copies only ----
+ * With --precision bf16 every product's operands are bf16 values anyway (see above), so
+ * on a CPU with AVX512-BF16 the tiles multiply them as bf16 pairs: vdpbf16ps adds two
+ * exact bf16 x bf16 products per fp32 lane into the fp32 accumulator, twice the FMA
+ * path's products per instruction. Same contract (rounded operands, fp32 accumulation);
+ * what differs is the order of the fp32 additions (pairs of k) and that the instruction
+ * treats denormal operands and results as zero (bf16 denormals are below 1.2e-38: a
+ * probability that small multiplies nothing the output can show). tests/model/test_isa.c
+ * compares this path with the baseline's FMA-on-rounded-operands products.
+ *
+ * Operand layouts (K the summed index, always even: buffers are zero-padded):
+ * A is bf16 row-major [M][K] (a pair (k, k+1) is one 32-bit word, broadcast); B is
+ * "paired" [K/2][N] of 32-bit words holding (B[2k][n], B[2k+1][n]) low half first. */
+#if defined(__AVX512F__) && defined(__x86_64__)
+#define ED_ATT_DPBF16 1
+#ifdef __AVX512BF16__
+#define DPBF_TARGET
+static int have_dpbf16(void) { return 1; }
+#else
+/* compiled for the instruction alone and only called after the CPU said it has it */
+#define DPBF_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static int have_dpbf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+#endif
+
+/* C[mr, nv*16] (+)= A[mr, 2*K2] B[2*K2, nv*16], as mm_block. */
+DPBF_TARGET static inline __attribute__((always_inline)) void mmb_block(const int mr, const int nv, int acc_c,
+                                                                        int K2, const uint16_t *A, int lda,
+                                                                        const uint32_t *B, int ldb, float *C,
+                                                                        int ldc) {
+    __m512 acc[4][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = acc_c ? _mm512_loadu_ps(C + (size_t)r * ldc + v * 16) : _mm512_setzero_ps();
+    for (int k = 0; k < K2; k++) {
+        __m512bh b[4];
+        for (int v = 0; v < nv; v++) b[v] = (__m512bh)_mm512_loadu_si512((const void *)(B + (size_t)k * ldb + v * 16));
+        for (int r = 0; r < mr; r++) {
+            uint32_t a;
+            memcpy(&a, A + (size_t)r * lda + 2 * k, sizeof a);
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, b[v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(C + (size_t)r * ldc + v * 16, acc[r][v]);
+}
+
+#define MMB_NV(mr)                                                                                                 \
+    switch (nv) {                                                                                                  \
+    case 4: mmb_block(mr, 4, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
+    case 3: mmb_block(mr, 3, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
+    case 2: mmb_block(mr, 2, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
+    default: mmb_block(mr, 1, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                           \
+    }
+
+/* C[M,N] = A[M,2*K2] B[2*K2,N] (+ C when acc_c), N a multiple of 16: mm on bf16 operands. */
+DPBF_TARGET static void mmb(int acc_c, int M, int N, int K2, const uint16_t *A, int lda, const uint32_t *B, int ldb,
+                            float *C, int ldc) {
+    for (int n0 = 0; n0 < N; n0 += 64) {
+        int nv = (N - n0) / 16 < 4 ? (N - n0) / 16 : 4;
+        const uint32_t *b = B + n0;
+        int i = 0;
+        for (; i + 4 <= M; i += 4) {
+            const uint16_t *a = A + (size_t)i * lda;
+            float *c = C + (size_t)i * ldc + n0;
+            MMB_NV(4)
+        }
+        for (; i < M; i++) {
+            const uint16_t *a = A + (size_t)i * lda;
+            float *c = C + (size_t)i * ldc + n0;
+            MMB_NV(1)
+        }
+    }
+}
+
+/* The bf16 bits of floats that are bf16 values already (round_operand ran): their top
+ * halves. dst may not alias src. */
+static void bf16_bits(uint16_t *dst, const float *src, size_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)src;
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)(u[i] >> 16);
+}
+
+/* A bf16 row-major matrix [rows][n] (even rows) -> paired along rows: [rows/2][n] words
+ * (src[2t][e], src[2t+1][e]), the B operand whose summed index is the row. */
+static void pair_rows(uint32_t *dst, const uint16_t *src, int rows, int n) {
+    for (int t = 0; t < rows; t += 2) {
+        const uint16_t *a = src + (size_t)t * n, *b = a + n;
+        uint32_t *d = dst + (size_t)(t / 2) * n;
+        for (int e = 0; e < n; e++) d[e] = (uint32_t)a[e] | (uint32_t)b[e] << 16;
+    }
+}
+
+/* bf16 rows [TP][HDP] -> per block of BLK positions the transpose paired along the row:
+ * block t0 / BLK is [HDP/2][BLK] words, word (e/2, t) = (src[t0+t][e], src[t0+t][e+1]),
+ * the B operand whose summed index is the head dimension (S = Q K^T). */
+static inline uint32_t *pblock(uint32_t *buf, int t0, int HDP) { return buf + (size_t)(t0 / BLK) * (HDP / 2) * BLK; }
+static void pair_cols(uint32_t *dst, const uint16_t *src, int TP, int HDP) {
+    for (int t0 = 0; t0 < TP; t0 += BLK) {
+        uint32_t *d = pblock(dst, t0, HDP);
+        for (int t = 0; t < BLK; t++) {
+            const uint16_t *r = src + (size_t)(t0 + t) * HDP;
+            for (int e = 0; e < HDP; e += 2) {
+                uint32_t w;
+                memcpy(&w, r + e, sizeof w);
+                d[(size_t)(e / 2) * BLK + t] = w;
+            }
+        }
+    }
+}
+
+/* bf16 rows [TP][HDP] -> per block the plain transpose [HDP][BLK] (the A operand of
+ * dQ^T += K^T dS). */
+static inline uint16_t *hblock(uint16_t *buf, int t0, int HDP) { return buf + (size_t)(t0 / BLK) * HDP * BLK; }
+static void transpose_bf(uint16_t *dst, const uint16_t *src, int TP, int HDP) {
+    for (int t0 = 0; t0 < TP; t0 += BLK) {
+        uint16_t *d = hblock(dst, t0, HDP);
+        for (int e = 0; e < HDP; e++)
+            for (int t = 0; t < BLK; t++) d[(size_t)e * BLK + t] = src[(size_t)(t0 + t) * HDP + e];
+    }
+}
+#endif
+
+/* Whether this call's products run on vdpbf16ps. */
+static int use_dpbf16(ed_precision prec) {
+#ifdef ED_ATT_DPBF16
+    return prec == ED_PREC_BF16 && have_dpbf16();
+#else
+    (void)prec;
+    return 0;
+#endif
+}
+
 /* The dropout draw of probability (query i, key j) of head bh: keep when the hash is at
  * least the threshold p * 2^32. A per-row key from the 64-bit mix, then a 32-bit finaliser
  * (MurmurHash3's fmix32) of the row key and j, which vectorises across a tile row. */
@@ -197,6 +332,8 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     const uint32_t thr = drop_threshold(p);
     const ed_precision prec = ed_gemm_ctx_precision(g);
+    const int dp = use_dpbf16(prec);
+    (void)dp; /* used only in the AVX-512 copies */
     const size_t per_thread = ed_att_scratch_floats(T, hd);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int bh = 0; bh < B * H; bh++) {
@@ -205,16 +342,35 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
         const float *K = row + D + (size_t)(h / group) * hd, *V = K + (size_t)G * hd;
         float *Y = out + (size_t)b * T * D + (size_t)h * hd, *L = lse + (size_t)bh * T;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
-        /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l */
+        /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l,
+         * then two spare tiles */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Kt = Vr + (size_t)TP * HDP, *Qb = Kt + (size_t)HDP * TP;
         float *O = Qb + (size_t)BLK * HDP, *S = O + (size_t)BLK * HDP, *m = S + BLK * BLK, *l = m + BLK;
         load_rows(prec, Kr, K, ld, T, TP, hd, HDP);
         load_rows(prec, Vr, V, ld, T, TP, hd, HDP);
-        transpose_rows(Kt, Kr, TP, hd, HDP);
+#ifdef ED_ATT_DPBF16
+        /* bf16 products: K paired along hd (in Kt's place), V paired along positions (in
+         * Kt's second half, after its bf16 rows), the query block and the probability tile
+         * as bf16 rows (in the spare tiles after l) */
+        uint32_t *KtP = (uint32_t *)(void *)Kt, *VP = KtP + (size_t)TP * HDP / 2;
+        uint16_t *Qh = (uint16_t *)(void *)(l + BLK), *Ph = Qh + (size_t)BLK * HDP;
+        if (dp) {
+            uint16_t *rows16 = (uint16_t *)(void *)VP; /* K's bf16 rows, then overwritten by V's pairs */
+            bf16_bits(rows16, Kr, (size_t)TP * HDP);
+            pair_cols(KtP, rows16, TP, HDP);
+            rows16 = (uint16_t *)(void *)Kr; /* Kr is no longer needed */
+            bf16_bits(rows16, Vr, (size_t)TP * HDP);
+            pair_rows(VP, rows16, TP, HDP);
+        } else
+#endif
+            transpose_rows(Kt, Kr, TP, hd, HDP);
         for (int r0 = 0; r0 < T; r0 += BLK) {
             int rows = T - r0 < BLK ? T - r0 : BLK;
             load_rows(prec, Qb, Q + (size_t)r0 * ld, ld, rows, rows, hd, HDP);
+#ifdef ED_ATT_DPBF16
+            if (dp) bf16_bits(Qh, Qb, (size_t)rows * HDP);
+#endif
             memset(O, 0, (size_t)rows * HDP * sizeof(float));
             for (int i = 0; i < rows; i++) m[i] = -INFINITY, l[i] = 0.0f;
             /* Half precision takes two passes over the keys: the first finds each row's
@@ -226,12 +382,19 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                 int stats = pass == 0, normalised = prec != ED_PREC_FP32 && pass == 1;
                 /* the block's rows see keys from seg[r0] (seg is non-decreasing) to r0+rows-1 */
                 for (int c0 = (sg ? sg[r0] : 0) / BLK * BLK; c0 < r0 + rows; c0 += BLK) {
-                    if (c0 != r0)
-                        mm(0, rows, BLK, hd, Qb, HDP, tblock(Kt, c0, HDP), BLK, S, BLK);
-                    else /* diagonal tile: rows [g0, g0 + DG) see columns below g0 + DG */
-                        for (int g0 = 0; g0 < rows; g0 += DG)
-                            mm(0, rows - g0 < DG ? rows - g0 : DG, g0 + DG, hd, Qb + (size_t)g0 * HDP, HDP,
-                                   tblock(Kt, c0, HDP), BLK, S + (size_t)g0 * BLK, BLK);
+                    /* diagonal tile: rows [g0, g0 + DG) see columns below g0 + DG */
+                    int diag = c0 == r0;
+                    for (int g0 = 0; g0 < rows; g0 += diag ? DG : BLK) {
+                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, nc = diag ? g0 + DG : BLK;
+#ifdef ED_ATT_DPBF16
+                        if (dp)
+                            mmb(0, mr, nc, HDP / 2, Qh + (size_t)g0 * HDP, HDP, pblock(KtP, c0, HDP), BLK,
+                                S + (size_t)g0 * BLK, BLK);
+                        else
+#endif
+                            mm(0, mr, nc, hd, Qb + (size_t)g0 * HDP, HDP, tblock(Kt, c0, HDP), BLK,
+                               S + (size_t)g0 * BLK, BLK);
+                    }
                     for (int ii = 0; ii < rows; ii++) {
                         int i = r0 + ii, lo = sg ? sg[i] : 0;
                         lo = (lo > c0 ? lo : c0) - c0;
@@ -243,18 +406,19 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                         }
                         for (int j = 0; j < lo; j++) s[j] = -INFINITY;
                         for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
-                        for (int j = 0; j < BLK; j++) s[j] *= scale;
+                        /* the scale is applied inside the exponential (and to the maximum:
+                         * scale > 0 commutes with max), the same products as a separate pass */
                         if (normalised) {
                             float lse_i = L[i];
 #pragma omp simd
-                            for (int j = 0; j < BLK; j++) s[j] = ed_expf(s[j] - lse_i); /* -inf (masked) -> 0 */
+                            for (int j = 0; j < BLK; j++) s[j] = ed_expf(s[j] * scale - lse_i); /* masked -> 0 */
                         } else {
-                            float mn = ed_vmax(s, BLK);
+                            float mn = ed_vmax(s, BLK) * scale;
                             mn = mn > m[ii] ? mn : m[ii];
                             float alpha = expf(m[ii] - mn), sum = 0.0f; /* m = -inf at first: alpha 0 */
 #pragma omp simd reduction(+ : sum)
                             for (int j = 0; j < BLK; j++) {
-                                s[j] = ed_expf(s[j] - mn);
+                                s[j] = ed_expf(s[j] * scale - mn);
                                 sum += s[j];
                             }
                             l[ii] = l[ii] * alpha + sum;
@@ -270,12 +434,20 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                     }
                     if (stats) continue;
                     round_operand(prec, S, (size_t)rows * BLK);
-                    if (c0 != r0)
-                        mm(1, rows, HDP, BLK, S, BLK, Vr + (size_t)c0 * HDP, HDP, O, HDP);
-                    else
-                        for (int g0 = 0; g0 < rows; g0 += DG)
-                            mm(1, rows - g0 < DG ? rows - g0 : DG, HDP, g0 + DG, S + (size_t)g0 * BLK, BLK,
-                                   Vr + (size_t)c0 * HDP, HDP, O + (size_t)g0 * HDP, HDP);
+#ifdef ED_ATT_DPBF16
+                    if (dp) bf16_bits(Ph, S, (size_t)rows * BLK);
+#endif
+                    for (int g0 = 0; g0 < rows; g0 += diag ? DG : BLK) {
+                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, kc = diag ? g0 + DG : BLK;
+#ifdef ED_ATT_DPBF16
+                        if (dp)
+                            mmb(1, mr, HDP, kc / 2, Ph + (size_t)g0 * BLK, BLK, VP + (size_t)c0 / 2 * HDP, HDP,
+                                O + (size_t)g0 * HDP, HDP);
+                        else
+#endif
+                            mm(1, mr, HDP, kc, S + (size_t)g0 * BLK, BLK, Vr + (size_t)c0 * HDP, HDP,
+                               O + (size_t)g0 * HDP, HDP);
+                    }
                 }
                 if (stats)
                     for (int ii = 0; ii < rows; ii++) L[r0 + ii] = m[ii] + logf(l[ii]);
@@ -299,6 +471,8 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     const uint32_t thr = drop_threshold(p);
     const ed_precision prec = ed_gemm_ctx_precision(g);
+    const int dp = use_dpbf16(prec);
+    (void)dp; /* used only in the AVX-512 copies */
     const size_t per_thread = ed_att_scratch_floats(T, hd);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int bk = 0; bk < B * G; bk++) {
@@ -309,7 +483,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         const int *sg = seg ? seg + (size_t)b * T : NULL;
         /* thread scratch (ed_att_scratch_floats): [TP][HDP] Kr Vr Qr dOr, [HDP][TP] Kt Qt dOt
          * dQt (blocks of [HDP][BLK]), [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P dP dS,
-         * [BLK][HDP] dKc dVc */
+         * two spare tiles, [BLK][HDP] dKc dVc */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Qr = Vr + (size_t)TP * HDP, *dOr = Qr + (size_t)TP * HDP;
         float *Kt = dOr + (size_t)TP * HDP, *Qt = Kt + (size_t)HDP * TP, *dOt = Qt + (size_t)HDP * TP;
@@ -317,10 +491,33 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         int *last = (int *)(void *)(Dp + TP);
         uint32_t *keys = (uint32_t *)(void *)(last + TP);
         float *P = (float *)(void *)(keys + TP), *dP = P + BLK * BLK, *dS = dP + BLK * BLK;
-        float *dKc = dS + BLK * BLK, *dVc = dKc + (size_t)BLK * HDP;
+        float *dKc = dS + 3 * BLK * BLK, *dVc = dKc + (size_t)BLK * HDP;
+#ifdef ED_ATT_DPBF16
+        /* bf16 products (each T x hd region of the fp32 layout holds two bf16 arrays):
+         * Kt's region: K's bf16 rows Kh and its block transposes KtH (A operands of S^T = K Q^T
+         * and dQ^T += K^T dS); Vr's: V's rows Vh (A of dP^T = V dO^T), then bf16 rows of Q and
+         * dO on their way to being paired;
+         * Qt's: Q paired along hd (QtP, B of S^T) and along positions (QP, B of dK += dS Q);
+         * dOt's: the same two of dO (dOtP, dOP); the spare tiles: the tile P and dS as bf16
+         * rows (A of dV += P dO and dK) and dS paired along keys (B of dQ^T). */
+        uint16_t *Kh = (uint16_t *)(void *)Kt, *KtH = Kh + (size_t)TP * HDP;
+        uint16_t *Vh = (uint16_t *)(void *)Vr, *rows16 = (uint16_t *)(void *)Qr;
+        uint32_t *QtP = (uint32_t *)(void *)Qt, *QP = QtP + (size_t)TP * HDP / 2;
+        uint32_t *dOtP = (uint32_t *)(void *)dOt, *dOP = dOtP + (size_t)TP * HDP / 2;
+        uint16_t *Ph = (uint16_t *)(void *)(dS + BLK * BLK), *dSh = Ph + BLK * BLK;
+        uint32_t *dSP = (uint32_t *)(void *)(dSh + BLK * BLK);
+#endif
         load_rows(prec, Kr, K, ld, T, TP, hd, HDP);
         load_rows(prec, Vr, V, ld, T, TP, hd, HDP);
-        transpose_rows(Kt, Kr, TP, hd, HDP);
+#ifdef ED_ATT_DPBF16
+        if (dp) {
+            bf16_bits(Kh, Kr, (size_t)TP * HDP);
+            transpose_bf(KtH, Kh, TP, HDP);
+            bf16_bits(rows16, Vr, (size_t)TP * HDP); /* not in place: via Qr's region, free until the heads */
+            memcpy(Vh, rows16, (size_t)TP * HDP * sizeof(uint16_t));
+        } else
+#endif
+            transpose_rows(Kt, Kr, TP, hd, HDP);
         /* last[j]: the last query that sees key j (seg non-decreasing, seg[i] <= i) */
         for (int j = 0, i = 0; j < T; j++) {
             if (!sg) {
@@ -351,8 +548,21 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                 keys[i] = p > 0.0f ? drop_row_key(seed, bh, i) : 0;
             }
             round_operand(prec, dOr, (size_t)T * HDP);
-            transpose_rows(Qt, Qr, TP, hd, HDP);
-            transpose_rows(dOt, dOr, TP, hd, HDP);
+#ifdef ED_ATT_DPBF16
+            if (dp) {
+                rows16 = Vh + (size_t)TP * HDP; /* Vr's second half: V's fp32 rows are done with */
+                bf16_bits(rows16, Qr, (size_t)TP * HDP);
+                pair_cols(QtP, rows16, TP, HDP);
+                pair_rows(QP, rows16, TP, HDP);
+                bf16_bits(rows16, dOr, (size_t)TP * HDP);
+                pair_cols(dOtP, rows16, TP, HDP);
+                pair_rows(dOP, rows16, TP, HDP);
+            } else
+#endif
+            {
+                transpose_rows(Qt, Qr, TP, hd, HDP);
+                transpose_rows(dOt, dOr, TP, hd, HDP);
+            }
             memset(dQt, 0, (size_t)HDP * TP * sizeof(float));
             for (int c0 = 0; c0 < T; c0 += BLK) {
                 int c1 = c0 + BLK < T ? c0 + BLK : T;
@@ -365,10 +575,19 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                     /* on the diagonal tile keys [g0, g0 + DG) are seen by queries from g0 on */
                     for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
+#ifdef ED_ATT_DPBF16
+                        if (dp) {
+                            mmb(0, m, BLK - q0, HDP / 2, Kh + (size_t)(c0 + g0) * HDP, HDP, pblock(QtP, r0, HDP) + q0,
+                                BLK, P + (size_t)g0 * BLK + q0, BLK);
+                            mmb(0, m, BLK - q0, HDP / 2, Vh + (size_t)(c0 + g0) * HDP, HDP,
+                                pblock(dOtP, r0, HDP) + q0, BLK, dP + (size_t)g0 * BLK + q0, BLK);
+                            continue;
+                        }
+#endif
                         mm(0, m, BLK - q0, hd, Kr + (size_t)(c0 + g0) * HDP, HDP, tblock(Qt, r0, HDP) + q0, BLK,
-                               P + (size_t)g0 * BLK + q0, BLK);
+                           P + (size_t)g0 * BLK + q0, BLK);
                         mm(0, m, BLK - q0, hd, Vr + (size_t)(c0 + g0) * HDP, HDP, tblock(dOt, r0, HDP) + q0, BLK,
-                               dP + (size_t)g0 * BLK + q0, BLK);
+                           dP + (size_t)g0 * BLK + q0, BLK);
                     }
                     for (int jj = 0; jj < BLK; jj++) {
                         int j = c0 + jj;
@@ -376,7 +595,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                         int lo = j < T ? (j > r0 ? j : r0) - r0 : BLK;
                         int hi = j < T ? (last[j] < r1 - 1 ? last[j] : r1 - 1) - r0 : -1;
                         /* the scores become, in place, the (dropped-out) probabilities */
-                        float *pr = P + (size_t)jj * BLK, *dp = dP + (size_t)jj * BLK, *ds = dS + (size_t)jj * BLK;
+                        float *pr = P + (size_t)jj * BLK, *dp_ = dP + (size_t)jj * BLK, *ds = dS + (size_t)jj * BLK;
                         const float *L = Lp + r0, *Dr = Dp + r0;
                         const uint32_t *kr = keys + r0;
                         if (lo > hi) {
@@ -390,30 +609,48 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                                 float pv = ed_expf(pr[ii] * scale - L[ii]);
                                 float z = (float)(drop_hash(kr[ii], j) >= thr) * keep_scale;
                                 pr[ii] = pv * z;
-                                ds[ii] = scale * pv * (dp[ii] * z - Dr[ii]);
+                                ds[ii] = scale * pv * (dp_[ii] * z - Dr[ii]);
                             }
                         } else {
 #pragma omp simd
                             for (int ii = lo; ii <= hi; ii++) {
                                 float pv = ed_expf(pr[ii] * scale - L[ii]);
                                 pr[ii] = pv;
-                                ds[ii] = scale * pv * (dp[ii] - Dr[ii]);
+                                ds[ii] = scale * pv * (dp_[ii] - Dr[ii]);
                             }
                         }
                     }
                     round_operand(prec, P, BLK * BLK);
                     round_operand(prec, dS, BLK * BLK);
+#ifdef ED_ATT_DPBF16
+                    if (dp) {
+                        bf16_bits(Ph, P, BLK * BLK);
+                        bf16_bits(dSh, dS, BLK * BLK);
+                        pair_rows(dSP, dSh, BLK, BLK);
+                    }
+#endif
                     /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
                     for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
                         size_t o = (size_t)g0 * BLK + q0;
-                        mm(1, m, HDP, BLK - q0, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP,
-                               dVc + (size_t)g0 * HDP, HDP);
-                        mm(1, m, HDP, BLK - q0, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP,
-                               dKc + (size_t)g0 * HDP, HDP);
                         /* queries [g0, g0 + m) see keys below g0 + m on the diagonal */
-                        mm(1, hd, m, diag ? g0 + DG : BLK, tblock(Kt, c0, HDP), BLK, dS + g0, BLK,
-                               tblock(dQt, r0, HDP) + g0, BLK);
+                        int kq = diag ? g0 + DG : BLK;
+#ifdef ED_ATT_DPBF16
+                        if (dp) {
+                            mmb(1, m, HDP, (BLK - q0) / 2, Ph + o, BLK, dOP + (size_t)(r0 + q0) / 2 * HDP, HDP,
+                                dVc + (size_t)g0 * HDP, HDP);
+                            mmb(1, m, HDP, (BLK - q0) / 2, dSh + o, BLK, QP + (size_t)(r0 + q0) / 2 * HDP, HDP,
+                                dKc + (size_t)g0 * HDP, HDP);
+                            mmb(1, hd, m, kq / 2, hblock(KtH, c0, HDP), BLK, dSP + g0, BLK,
+                                tblock(dQt, r0, HDP) + g0, BLK);
+                            continue;
+                        }
+#endif
+                        mm(1, m, HDP, BLK - q0, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP,
+                           dVc + (size_t)g0 * HDP, HDP);
+                        mm(1, m, HDP, BLK - q0, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP,
+                           dKc + (size_t)g0 * HDP, HDP);
+                        mm(1, hd, m, kq, tblock(Kt, c0, HDP), BLK, dS + g0, BLK, tblock(dQt, r0, HDP) + g0, BLK);
                     }
                 }
                 for (int j = c0; j < c1; j++)

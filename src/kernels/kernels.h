@@ -236,11 +236,13 @@ static inline int ed_att_pad_t(int T) { return (T + ED_ATT_BLOCK - 1) / ED_ATT_B
 static inline int ed_att_pad_hd(int hd) { return (hd + 15) / 16 * 16; }
 /* Scratch floats per thread: the backward's per-head copies (rounded, padded) of K, V, Q,
  * dO and the transposes of K, Q, dO and the dQ accumulator (8 T x hd), four per-query
- * vectors, three score-sized tiles and the block's dK, dV accumulators. The forward uses a
- * subset. O(T hd): the memory that grows with the context. */
+ * vectors, three score-sized tiles plus room for three bf16 tiles (the AVX512-BF16
+ * products' operands, attention.c) and the block's dK, dV accumulators. The forward uses
+ * a subset; the bf16 products keep their packed operands in the same T x hd regions.
+ * O(T hd): the memory that grows with the context. */
 static inline size_t ed_att_scratch_floats(int T, int hd) {
     size_t TP = (size_t)ed_att_pad_t(T), HDP = (size_t)ed_att_pad_hd(hd), B = ED_ATT_BLOCK;
-    return 8 * TP * HDP + 4 * TP + 3 * B * B + 2 * B * HDP;
+    return 8 * TP * HDP + 4 * TP + 5 * B * B + 2 * B * HDP;
 }
 
 /* ---- residual.c ---- residual add and (inverted) dropout on a branch */

@@ -253,6 +253,13 @@ static void bf16_bits(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)(u[i] >> 16);
 }
 
+/* float32 values rounded to bf16 bits (ties to even, as round_operand): the tile operands
+ * P and dS in one pass instead of rounding in place and then taking the top halves. */
+static void bf16_round_bits(uint16_t *dst, const float *src, size_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)src;
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)(ed_bf16_round_bits(u[i]) >> 16);
+}
+
 /* A bf16 row-major matrix [rows][n] (even rows) -> paired along rows: [rows/2][n] words
  * (src[2t][e], src[2t+1][e]), the B operand whose summed index is the row. */
 static void pair_rows(uint32_t *dst, const uint16_t *src, int rows, int n) {
@@ -332,7 +339,7 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
     const float keep_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     const uint32_t thr = drop_threshold(p);
     const ed_precision prec = ed_gemm_ctx_precision(g);
-    const int dp = use_dpbf16(prec);
+    const int dp = use_dpbf16(prec), half = prec != ED_PREC_FP32;
     (void)dp; /* used only in the AVX-512 copies */
     const size_t per_thread = ed_att_scratch_floats(T, hd);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -342,17 +349,20 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
         const float *K = row + D + (size_t)(h / group) * hd, *V = K + (size_t)G * hd;
         float *Y = out + (size_t)b * T * D + (size_t)h * hd, *L = lse + (size_t)bh * T;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
-        /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l,
-         * then two spare tiles */
+        /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Kt = Vr + (size_t)TP * HDP, *Qb = Kt + (size_t)HDP * TP;
         float *O = Qb + (size_t)BLK * HDP, *S = O + (size_t)BLK * HDP, *m = S + BLK * BLK, *l = m + BLK;
+        /* after l: room for the bf16 query block and tile, then half precision's kept
+         * exponentials E [TP/BLK][BLK][BLK] and their maxima Mt [TP/BLK][BLK] (these fit in
+         * the backward's regions the forward leaves free: ed_att_scratch_floats) */
+        float *E = l + BLK + (size_t)BLK * HDP + BLK * BLK, *Mt = E + (size_t)TP * BLK;
         load_rows(prec, Kr, K, ld, T, TP, hd, HDP);
         load_rows(prec, Vr, V, ld, T, TP, hd, HDP);
 #ifdef ED_ATT_DPBF16
         /* bf16 products: K paired along hd (in Kt's place), V paired along positions (in
          * Kt's second half, after its bf16 rows), the query block and the probability tile
-         * as bf16 rows (in the spare tiles after l) */
+         * as bf16 rows (after l) */
         uint32_t *KtP = (uint32_t *)(void *)Kt, *VP = KtP + (size_t)TP * HDP / 2;
         uint16_t *Qh = (uint16_t *)(void *)(l + BLK), *Ph = Qh + (size_t)BLK * HDP;
         if (dp) {
@@ -377,53 +387,61 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
              * lse, the second multiplies the NORMALISED probabilities, rounded, as ed_gemm
              * and the PyTorch reference round them (an online pass could only round them
              * before normalisation: different values, and more fp16 underflow). fp32
-             * rounds nothing, so one online pass computes the same function. */
-            for (int pass = prec == ED_PREC_FP32; pass < 2; pass++) {
-                int stats = pass == 0, normalised = prec != ED_PREC_FP32 && pass == 1;
+             * rounds nothing, so one online pass computes the same function. The first
+             * pass keeps its exponentials exp(s - m_then) of the block's tiles (E, BLK x T
+             * floats) and the maximum m_then each row had at each tile (Mt), so the second
+             * needs neither the score products nor the exponentials again:
+             * exp(s - lse) = exp(s - m_then) exp(m_then - lse), equal to fp32 rounding. */
+            const int c_first = (sg ? sg[r0] : 0) / BLK * BLK;
+            for (int pass = !half; pass < 2; pass++) {
+                int stats = pass == 0, kept = half && pass == 1;
                 /* the block's rows see keys from seg[r0] (seg is non-decreasing) to r0+rows-1 */
-                for (int c0 = (sg ? sg[r0] : 0) / BLK * BLK; c0 < r0 + rows; c0 += BLK) {
+                for (int c0 = c_first; c0 < r0 + rows; c0 += BLK) {
                     /* diagonal tile: rows [g0, g0 + DG) see columns below g0 + DG */
-                    int diag = c0 == r0;
-                    for (int g0 = 0; g0 < rows; g0 += diag ? DG : BLK) {
+                    int diag = c0 == r0, tile = (c0 - c_first) / BLK;
+                    float *St = half ? E + (size_t)tile * BLK * BLK : S, *mt = Mt + (size_t)tile * BLK;
+                    for (int g0 = 0; g0 < rows && !kept; g0 += diag ? DG : BLK) {
                         int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, nc = diag ? g0 + DG : BLK;
 #ifdef ED_ATT_DPBF16
                         if (dp)
                             mmb(0, mr, nc, HDP / 2, Qh + (size_t)g0 * HDP, HDP, pblock(KtP, c0, HDP), BLK,
-                                S + (size_t)g0 * BLK, BLK);
+                                St + (size_t)g0 * BLK, BLK);
                         else
 #endif
                             mm(0, mr, nc, hd, Qb + (size_t)g0 * HDP, HDP, tblock(Kt, c0, HDP), BLK,
-                               S + (size_t)g0 * BLK, BLK);
+                               St + (size_t)g0 * BLK, BLK);
                     }
                     for (int ii = 0; ii < rows; ii++) {
                         int i = r0 + ii, lo = sg ? sg[i] : 0;
                         lo = (lo > c0 ? lo : c0) - c0;
                         int hi = (i < c0 + BLK - 1 ? i : c0 + BLK - 1) - c0; /* row i sees tile columns [lo, hi] */
-                        float *s = S + (size_t)ii * BLK;
-                        if (lo > hi) { /* nothing visible in this tile */
-                            memset(s, 0, BLK * sizeof(float));
+                        float *s = St + (size_t)ii * BLK;
+                        if (lo > hi) { /* nothing visible in this tile (kept: zeroed by the first pass) */
+                            if (!kept) memset(s, 0, BLK * sizeof(float));
                             continue;
                         }
-                        for (int j = 0; j < lo; j++) s[j] = -INFINITY;
-                        for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
-                        /* the scale is applied inside the exponential (and to the maximum:
-                         * scale > 0 commutes with max), the same products as a separate pass */
-                        if (normalised) {
-                            float lse_i = L[i];
-#pragma omp simd
-                            for (int j = 0; j < BLK; j++) s[j] = ed_expf(s[j] * scale - lse_i); /* masked -> 0 */
+                        if (kept) {
+                            float f = expf(mt[ii] - L[i]);
+                            for (int j = 0; j < BLK; j++) s[j] *= f;
                         } else {
+                            for (int j = 0; j < lo; j++) s[j] = -INFINITY;
+                            for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
+                            /* the scale is applied inside the exponential (and to the maximum:
+                             * scale > 0 commutes with max), the same products as a separate pass */
                             float mn = ed_vmax(s, BLK) * scale;
                             mn = mn > m[ii] ? mn : m[ii];
                             float alpha = expf(m[ii] - mn), sum = 0.0f; /* m = -inf at first: alpha 0 */
 #pragma omp simd reduction(+ : sum)
                             for (int j = 0; j < BLK; j++) {
-                                s[j] = ed_expf(s[j] * scale - mn);
+                                s[j] = ed_expf(s[j] * scale - mn); /* masked (-inf) -> 0 */
                                 sum += s[j];
                             }
                             l[ii] = l[ii] * alpha + sum;
                             m[ii] = mn;
-                            if (stats) continue;
+                            if (stats) {
+                                mt[ii] = mn;
+                                continue;
+                            }
                             if (alpha != 1.0f)
                                 for (int e = 0; e < HDP; e++) O[(size_t)ii * HDP + e] *= alpha;
                         }
@@ -433,10 +451,12 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                         }
                     }
                     if (stats) continue;
-                    round_operand(prec, S, (size_t)rows * BLK);
 #ifdef ED_ATT_DPBF16
-                    if (dp) bf16_bits(Ph, S, (size_t)rows * BLK);
+                    if (dp)
+                        bf16_round_bits(Ph, St, (size_t)rows * BLK);
+                    else
 #endif
+                        round_operand(prec, St, (size_t)rows * BLK);
                     for (int g0 = 0; g0 < rows; g0 += diag ? DG : BLK) {
                         int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, kc = diag ? g0 + DG : BLK;
 #ifdef ED_ATT_DPBF16
@@ -445,7 +465,7 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                                 O + (size_t)g0 * HDP, HDP);
                         else
 #endif
-                            mm(1, mr, HDP, kc, S + (size_t)g0 * BLK, BLK, Vr + (size_t)c0 * HDP, HDP,
+                            mm(1, mr, HDP, kc, St + (size_t)g0 * BLK, BLK, Vr + (size_t)c0 * HDP, HDP,
                                O + (size_t)g0 * HDP, HDP);
                     }
                 }
@@ -620,15 +640,17 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                             }
                         }
                     }
-                    round_operand(prec, P, BLK * BLK);
-                    round_operand(prec, dS, BLK * BLK);
 #ifdef ED_ATT_DPBF16
                     if (dp) {
-                        bf16_bits(Ph, P, BLK * BLK);
-                        bf16_bits(dSh, dS, BLK * BLK);
+                        bf16_round_bits(Ph, P, BLK * BLK);
+                        bf16_round_bits(dSh, dS, BLK * BLK);
                         pair_rows(dSP, dSh, BLK, BLK);
-                    }
+                    } else
 #endif
+                    {
+                        round_operand(prec, P, BLK * BLK);
+                        round_operand(prec, dS, BLK * BLK);
+                    }
                     /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
                     for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : BLK, q0 = diag ? g0 : 0;

@@ -147,9 +147,11 @@ static void round_operand(ed_precision prec, float *x, size_t n) {
 /* T rows of hd floats (stride ld) -> dst[TP][HDP], rounded, zero-padded (rows and columns):
  * padding must be finite zeros, as a masked probability (0) multiplies it. */
 static void load_rows(ed_precision prec, float *dst, const float *src, int ld, int T, int TP, int hd, int HDP) {
-    for (int t = 0; t < T; t++) {
-        memcpy(dst + (size_t)t * HDP, src + (size_t)t * ld, (size_t)hd * sizeof(float));
-        memset(dst + (size_t)t * HDP + hd, 0, (size_t)(HDP - hd) * sizeof(float));
+    for (int t = 0; t < T; t++) { /* loops, not memcpy/memset: a call per 64-float row cost more than the copy */
+        float *d = dst + (size_t)t * HDP;
+        const float *r = src + (size_t)t * ld;
+        for (int e = 0; e < hd; e++) d[e] = r[e];
+        for (int e = hd; e < HDP; e++) d[e] = 0.0f;
     }
     memset(dst + (size_t)T * HDP, 0, (size_t)(TP - T) * HDP * sizeof(float));
     round_operand(prec, dst, (size_t)T * HDP);
@@ -561,8 +563,11 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
             /* D_i = dO_i . O_i, from the unrounded gradient */
             for (int i = 0; i < TP; i++) {
                 float d = 0.0f;
-                if (i < T)
-                    for (int e = 0; e < hd; e++) d += dOr[(size_t)i * HDP + e] * Y[(size_t)i * D + e];
+                if (i < T) {
+                    const float *o = dOr + (size_t)i * HDP, *y = Y + (size_t)i * D;
+#pragma omp simd reduction(+ : d)
+                    for (int e = 0; e < hd; e++) d += o[e] * y[e];
+                }
                 Dp[i] = d;
                 Lp[i] = i < T ? lse[(size_t)bh * T + i] : 0.0f;
                 keys[i] = p > 0.0f ? drop_row_key(seed, bh, i) : 0;

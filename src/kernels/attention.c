@@ -27,7 +27,8 @@
  * Half precision keeps ed_gemm's contract (src/gemm/gemm.c): every product's operands are
  * rounded to bf16 / fp16 (Q, K, V, dO once per head; the normalised probability and dS
  * tiles before they are multiplied), and products accumulate in fp32. The forward then
- * takes a statistics pass before the output pass (see there).
+ * takes a statistics pass before the output pass (see there). With bf16 on a CPU with
+ * AVX512-BF16 the AVX-512 copies multiply the tiles with vdpbf16ps (mmb below).
  *
  * Dropout on the probabilities is a pure function of (seed, b*H+h, i, j) — a counter-based
  * hash, not a stream — so the backward regenerates the mask tile by tile, and the result

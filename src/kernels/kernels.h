@@ -216,6 +216,8 @@ void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int 
  * not ed_gemm calls). For bf16/fp16 every product's operands (Q, K, V, dO, and the
  * normalised probability and dS tiles) are rounded to that format and the products
  * accumulate in fp32: the contract of ed_gemm's half modes and of the PyTorch reference.
+ * (bf16 on a CPU with AVX512-BF16, AVX-512 paths: the products run on vdpbf16ps, which
+ * treats bf16 denormals as zero; elsewhere fp32 FMA on the rounded operands.)
  *
  * scratch holds ed_att_scratch_floats(T, hd) floats for each of `threads` OpenMP threads
  * (the loops use no more threads), for both passes. */

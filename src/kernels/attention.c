@@ -43,6 +43,7 @@
 
 #include "expert/common.h"
 #include "expert/half.h"
+#define ED_VMATH_FUSED 1 /* ed_expf with FMA where the copy has it: the exp passes over the tiles */
 #include "vmath.h"
 #include "kernels.h"
 
@@ -313,6 +314,30 @@ static int use_dpbf16(ed_precision prec) {
 #endif
 }
 
+/* The forward's running row sums are LW lanes each (l), added up once per row block. */
+#define LW 16
+static inline float lanes_sum(const float *v) {
+#if defined(__AVX512F__)
+    return _mm512_reduce_add_ps(_mm512_loadu_ps(v));
+#else
+    float t = 0.0f;
+    for (int k = 0; k < LW; k++) t += v[k];
+    return t;
+#endif
+}
+
+/* The maximum of a tile row (BLK floats): on AVX-512 a vector max and one reduction (the
+ * scalar tail of ed_vmax was a chain of 15 dependent compare-selects per row and tile). */
+static inline float row_max(const float *s) {
+#if defined(__AVX512F__)
+    __m512 a = _mm512_loadu_ps(s);
+    for (int j = 16; j < BLK; j += 16) a = _mm512_max_ps(a, _mm512_loadu_ps(s + j));
+    return _mm512_reduce_max_ps(a);
+#else
+    return ed_vmax(s, BLK);
+#endif
+}
+
 /* The dropout draw of probability (query i, key j) of head bh: keep when the hash is at
  * least the threshold p * 2^32. A per-row key from the 64-bit mix, then a 32-bit finaliser
  * (MurmurHash3's fmix32) of the row key and j, which vectorises across a tile row. */
@@ -355,11 +380,13 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
         /* thread scratch: Kr, Vr [TP][HDP], Kt (blocks of [HDP][BLK]), Qb, O [BLK][HDP], S [BLK][BLK], m, l */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Kt = Vr + (size_t)TP * HDP, *Qb = Kt + (size_t)HDP * TP;
+        /* l holds each row's running sum as LW partial sums (lanes), added up once per row
+         * block: a horizontal sum per row and tile was a chain of 15 dependent additions */
         float *O = Qb + (size_t)BLK * HDP, *S = O + (size_t)BLK * HDP, *m = S + BLK * BLK, *l = m + BLK;
         /* after l: room for the bf16 query block and tile, then half precision's kept
          * exponentials E [TP/BLK][BLK][BLK] and their maxima Mt [TP/BLK][BLK] (these fit in
          * the backward's regions the forward leaves free: ed_att_scratch_floats) */
-        float *E = l + BLK + (size_t)BLK * HDP + BLK * BLK, *Mt = E + (size_t)TP * BLK;
+        float *E = l + LW * BLK + (size_t)BLK * HDP + BLK * BLK, *Mt = E + (size_t)TP * BLK;
         load_rows(prec, Kr, K, ld, T, TP, hd, HDP);
         load_rows(prec, Vr, V, ld, T, TP, hd, HDP);
 #ifdef ED_ATT_DPBF16
@@ -367,7 +394,7 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
          * Kt's second half, after its bf16 rows), the query block and the probability tile
          * as bf16 rows (after l) */
         uint32_t *KtP = (uint32_t *)(void *)Kt, *VP = KtP + (size_t)TP * HDP / 2;
-        uint16_t *Qh = (uint16_t *)(void *)(l + BLK), *Ph = Qh + (size_t)BLK * HDP;
+        uint16_t *Qh = (uint16_t *)(void *)(l + LW * BLK), *Ph = Qh + (size_t)BLK * HDP;
         if (dp) {
             uint16_t *rows16 = (uint16_t *)(void *)VP; /* K's bf16 rows, then overwritten by V's pairs */
             bf16_bits(rows16, Kr, (size_t)TP * HDP);
@@ -385,7 +412,8 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
             if (dp) bf16_bits(Qh, Qb, (size_t)rows * HDP);
 #endif
             memset(O, 0, (size_t)rows * HDP * sizeof(float));
-            for (int i = 0; i < rows; i++) m[i] = -INFINITY, l[i] = 0.0f;
+            for (int i = 0; i < rows; i++) m[i] = -INFINITY;
+            memset(l, 0, (size_t)rows * LW * sizeof(float));
             /* Half precision takes two passes over the keys: the first finds each row's
              * lse, the second multiplies the NORMALISED probabilities, rounded, as ed_gemm
              * and the PyTorch reference round them (an online pass could only round them
@@ -424,22 +452,24 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                             continue;
                         }
                         if (kept) {
-                            float f = expf(mt[ii] - L[i]);
+                            float f = ed_expf(mt[ii] - L[i]);
                             for (int j = 0; j < BLK; j++) s[j] *= f;
                         } else {
                             for (int j = 0; j < lo; j++) s[j] = -INFINITY;
                             for (int j = hi + 1; j < BLK; j++) s[j] = -INFINITY;
                             /* the scale is applied inside the exponential (and to the maximum:
                              * scale > 0 commutes with max), the same products as a separate pass */
-                            float mn = ed_vmax(s, BLK) * scale;
+                            float mn = row_max(s) * scale;
                             mn = mn > m[ii] ? mn : m[ii];
-                            float alpha = expf(m[ii] - mn), sum = 0.0f; /* m = -inf at first: alpha 0 */
-#pragma omp simd reduction(+ : sum)
-                            for (int j = 0; j < BLK; j++) {
-                                s[j] = ed_expf(s[j] * scale - mn); /* masked (-inf) -> 0 */
-                                sum += s[j];
-                            }
-                            l[ii] = l[ii] * alpha + sum;
+                            float alpha = ed_expf(m[ii] - mn); /* m = -inf at first: alpha 0 */
+                            float *lr = l + (size_t)ii * LW;
+                            for (int k = 0; k < LW; k++) lr[k] *= alpha;
+                            for (int j0 = 0; j0 < BLK; j0 += LW)
+#pragma omp simd
+                                for (int k = 0; k < LW; k++) {
+                                    s[j0 + k] = ed_expf(s[j0 + k] * scale - mn); /* masked (-inf) -> 0 */
+                                    lr[k] += s[j0 + k];
+                                }
                             m[ii] = mn;
                             if (stats) {
                                 mt[ii] = mn;
@@ -473,12 +503,12 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                     }
                 }
                 if (stats)
-                    for (int ii = 0; ii < rows; ii++) L[r0 + ii] = m[ii] + logf(l[ii]);
+                    for (int ii = 0; ii < rows; ii++) L[r0 + ii] = m[ii] + logf(lanes_sum(l + (size_t)ii * LW));
             }
             for (int ii = 0; ii < rows; ii++) {
-                float inv = prec == ED_PREC_FP32 ? 1.0f / l[ii] : 1.0f;
+                float li = half ? 1.0f : lanes_sum(l + (size_t)ii * LW), inv = 1.0f / li;
                 for (int e = 0; e < hd; e++) Y[(size_t)(r0 + ii) * D + e] = O[(size_t)ii * HDP + e] * inv;
-                if (prec == ED_PREC_FP32) L[r0 + ii] = m[ii] + logf(l[ii]);
+                if (!half) L[r0 + ii] = m[ii] + logf(li);
             }
         }
     }

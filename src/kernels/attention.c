@@ -627,29 +627,52 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                 for (int r0 = c0; r0 < T; r0 += BLK) {
                     if (sg && sg[r0] > c1 - 1) break; /* this and every later block start past the keys */
                     int r1 = r0 + BLK < T ? r0 + BLK : T, diag = r0 == c0;
-                    /* tiles are key-major: P[jj][ii] for key c0+jj, query r0+ii */
+                    /* tiles are key-major: P[jj][ii] for key c0+jj, query r0+ii; lo/hi: the
+                     * queries of this block that see key j are [lo, hi] (none when lo > hi) */
+#define VIS_RANGE(jj)                                                                                              \
+    int j = c0 + (jj);                                                                                             \
+    int lo = j < T ? (j > r0 ? j : r0) - r0 : BLK;                                                                 \
+    int hi = j < T ? (last[j] < r1 - 1 ? last[j] : r1 - 1) - r0 : -1;
+                    /* Off the diagonal only the key rows [ja, jb] with a visible query and the
+                     * query columns [qa, qe) any of them sees are multiplied (whole for causal
+                     * tiles; across window boundaries a corner: windows shorter than a block
+                     * leave most of such a tile masked). Even ja and odd jb keep the bf16
+                     * products' pairs whole, multiples of 16 the vectors'. */
+                    int ja = 0, jb = BLK - 1, qa = 0, qe = BLK;
+                    if (!diag && sg) {
+                        int lmin = BLK, hmax = -1;
+                        ja = BLK, jb = -1;
+                        for (int jj = 0; jj < BLK; jj++) {
+                            VIS_RANGE(jj)
+                            (void)j;
+                            if (lo > hi) continue;
+                            ja = jj < ja ? jj : ja, jb = jj;
+                            lmin = lo < lmin ? lo : lmin, hmax = hi > hmax ? hi : hmax;
+                        }
+                        if (jb < 0) continue;
+                        ja &= ~1, jb |= 1;
+                        qa = lmin / 16 * 16, qe = (hmax + 16) / 16 * 16;
+                    }
+                    const int jn = jb - ja + 1;
                     /* on the diagonal tile keys [g0, g0 + DG) are seen by queries from g0 on */
-                    for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
-                        int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
+                    for (int g0 = diag ? 0 : ja; g0 < BLK; g0 += diag ? DG : BLK) {
+                        int m = diag ? DG : jn, q0 = diag ? g0 : qa, nq = diag ? BLK - q0 : qe - qa;
 #ifdef ED_ATT_DPBF16
                         if (dp) {
-                            mmb(0, m, BLK - q0, HDP / 2, Kh + (size_t)(c0 + g0) * HDP, HDP, pblock(QtP, r0, HDP) + q0,
-                                BLK, P + (size_t)g0 * BLK + q0, BLK);
-                            mmb(0, m, BLK - q0, HDP / 2, Vh + (size_t)(c0 + g0) * HDP, HDP,
-                                pblock(dOtP, r0, HDP) + q0, BLK, dP + (size_t)g0 * BLK + q0, BLK);
+                            mmb(0, m, nq, HDP / 2, Kh + (size_t)(c0 + g0) * HDP, HDP, pblock(QtP, r0, HDP) + q0, BLK,
+                                P + (size_t)g0 * BLK + q0, BLK);
+                            mmb(0, m, nq, HDP / 2, Vh + (size_t)(c0 + g0) * HDP, HDP, pblock(dOtP, r0, HDP) + q0,
+                                BLK, dP + (size_t)g0 * BLK + q0, BLK);
                             continue;
                         }
 #endif
-                        mm(0, m, BLK - q0, hd, Kr + (size_t)(c0 + g0) * HDP, HDP, tblock(Qt, r0, HDP) + q0, BLK,
+                        mm(0, m, nq, hd, Kr + (size_t)(c0 + g0) * HDP, HDP, tblock(Qt, r0, HDP) + q0, BLK,
                            P + (size_t)g0 * BLK + q0, BLK);
-                        mm(0, m, BLK - q0, hd, Vr + (size_t)(c0 + g0) * HDP, HDP, tblock(dOt, r0, HDP) + q0, BLK,
+                        mm(0, m, nq, hd, Vr + (size_t)(c0 + g0) * HDP, HDP, tblock(dOt, r0, HDP) + q0, BLK,
                            dP + (size_t)g0 * BLK + q0, BLK);
                     }
-                    for (int jj = 0; jj < BLK; jj++) {
-                        int j = c0 + jj;
-                        /* queries that see key j: [j, last[j]], within this block */
-                        int lo = j < T ? (j > r0 ? j : r0) - r0 : BLK;
-                        int hi = j < T ? (last[j] < r1 - 1 ? last[j] : r1 - 1) - r0 : -1;
+                    for (int jj = ja; jj <= jb; jj++) {
+                        VIS_RANGE(jj)
                         /* the scores become, in place, the (dropped-out) probabilities */
                         float *pr = P + (size_t)jj * BLK, *dp_ = dP + (size_t)jj * BLK, *ds = dS + (size_t)jj * BLK;
                         const float *L = Lp + r0, *Dr = Dp + r0;
@@ -676,39 +699,41 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                             }
                         }
                     }
+#undef VIS_RANGE
+                    size_t rows0 = (size_t)ja * BLK, nrows = (size_t)jn * BLK; /* the tile rows in use */
 #ifdef ED_ATT_DPBF16
                     if (dp) {
-                        bf16_round_bits(Ph, P, BLK * BLK);
-                        bf16_round_bits(dSh, dS, BLK * BLK);
-                        pair_rows(dSP, dSh, BLK, BLK);
+                        bf16_round_bits(Ph + rows0, P + rows0, nrows);
+                        bf16_round_bits(dSh + rows0, dS + rows0, nrows);
+                        pair_rows(dSP + rows0 / 2, dSh + rows0, jn, BLK);
                     } else
 #endif
                     {
-                        round_operand(prec, P, BLK * BLK);
-                        round_operand(prec, dS, BLK * BLK);
+                        round_operand(prec, P + rows0, nrows);
+                        round_operand(prec, dS + rows0, nrows);
                     }
                     /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
-                    for (int g0 = 0; g0 < BLK; g0 += diag ? DG : BLK) {
-                        int m = diag ? DG : BLK, q0 = diag ? g0 : 0;
+                    for (int g0 = diag ? 0 : ja; g0 < BLK; g0 += diag ? DG : BLK) {
+                        int m = diag ? DG : jn, q0 = diag ? g0 : qa, nq = diag ? BLK - q0 : qe - qa;
                         size_t o = (size_t)g0 * BLK + q0;
-                        /* queries [g0, g0 + m) see keys below g0 + m on the diagonal */
-                        int kq = diag ? g0 + DG : BLK;
+                        /* dQ: queries [q0, q0 + nc) with keys [k0, k0 + nk); on the diagonal
+                         * queries [g0, g0 + DG) see keys below g0 + DG */
+                        int k0 = diag ? 0 : ja, nk = diag ? g0 + DG : jn, nc = diag ? DG : nq;
 #ifdef ED_ATT_DPBF16
                         if (dp) {
-                            mmb(1, m, HDP, (BLK - q0) / 2, Ph + o, BLK, dOP + (size_t)(r0 + q0) / 2 * HDP, HDP,
+                            mmb(1, m, HDP, nq / 2, Ph + o, BLK, dOP + (size_t)(r0 + q0) / 2 * HDP, HDP,
                                 dVc + (size_t)g0 * HDP, HDP);
-                            mmb(1, m, HDP, (BLK - q0) / 2, dSh + o, BLK, QP + (size_t)(r0 + q0) / 2 * HDP, HDP,
+                            mmb(1, m, HDP, nq / 2, dSh + o, BLK, QP + (size_t)(r0 + q0) / 2 * HDP, HDP,
                                 dKc + (size_t)g0 * HDP, HDP);
-                            mmb(1, hd, m, kq / 2, hblock(KtH, c0, HDP), BLK, dSP + g0, BLK,
-                                tblock(dQt, r0, HDP) + g0, BLK);
+                            mmb(1, hd, nc, nk / 2, hblock(KtH, c0, HDP) + k0, BLK, dSP + (size_t)k0 / 2 * BLK + q0, BLK,
+                                tblock(dQt, r0, HDP) + q0, BLK);
                             continue;
                         }
 #endif
-                        mm(1, m, HDP, BLK - q0, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP,
-                           dVc + (size_t)g0 * HDP, HDP);
-                        mm(1, m, HDP, BLK - q0, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP,
-                           dKc + (size_t)g0 * HDP, HDP);
-                        mm(1, hd, m, kq, tblock(Kt, c0, HDP), BLK, dS + g0, BLK, tblock(dQt, r0, HDP) + g0, BLK);
+                        mm(1, m, HDP, nq, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP, dVc + (size_t)g0 * HDP, HDP);
+                        mm(1, m, HDP, nq, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP, dKc + (size_t)g0 * HDP, HDP);
+                        mm(1, hd, nc, nk, tblock(Kt, c0, HDP) + k0, BLK, dS + (size_t)k0 * BLK + q0, BLK,
+                           tblock(dQt, r0, HDP) + q0, BLK);
                     }
                 }
                 for (int j = c0; j < c1; j++)

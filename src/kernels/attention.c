@@ -431,18 +431,27 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                     /* diagonal tile: rows [g0, g0 + DG) see columns below g0 + DG */
                     int diag = c0 == r0, tile = (c0 - c_first) / BLK;
                     float *St = half ? E + (size_t)tile * BLK * BLK : S, *mt = Mt + (size_t)tile * BLK;
+                    /* Off the diagonal with windows, only the first nr rows (seg is
+                     * non-decreasing) see into the tile, and only from column ka on (a multiple
+                     * of 16 below the first row's start): only that corner is multiplied. */
+                    int nr = rows, ka = 0;
+                    if (!diag && sg) {
+                        while (nr > 0 && sg[r0 + nr - 1] > c0 + BLK - 1) nr--;
+                        ka = (sg[r0] > c0 ? sg[r0] - c0 : 0) / 16 * 16;
+                    }
                     for (int g0 = 0; g0 < rows && !kept; g0 += diag ? DG : BLK) {
-                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, nc = diag ? g0 + DG : BLK;
+                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : nr, n0 = diag ? 0 : ka;
+                        int nc = diag ? g0 + DG : BLK - ka;
 #ifdef ED_ATT_DPBF16
                         if (dp)
-                            mmb(0, mr, nc, HDP / 2, Qh + (size_t)g0 * HDP, HDP, pblock(KtP, c0, HDP), BLK,
-                                St + (size_t)g0 * BLK, BLK);
+                            mmb(0, mr, nc, HDP / 2, Qh + (size_t)g0 * HDP, HDP, pblock(KtP, c0, HDP) + n0, BLK,
+                                St + (size_t)g0 * BLK + n0, BLK);
                         else
 #endif
-                            mm(0, mr, nc, hd, Qb + (size_t)g0 * HDP, HDP, tblock(Kt, c0, HDP), BLK,
-                               St + (size_t)g0 * BLK, BLK);
+                            mm(0, mr, nc, hd, Qb + (size_t)g0 * HDP, HDP, tblock(Kt, c0, HDP) + n0, BLK,
+                               St + (size_t)g0 * BLK + n0, BLK);
                     }
-                    for (int ii = 0; ii < rows; ii++) {
+                    for (int ii = 0; ii < nr; ii++) {
                         int i = r0 + ii, lo = sg ? sg[i] : 0;
                         lo = (lo > c0 ? lo : c0) - c0;
                         int hi = (i < c0 + BLK - 1 ? i : c0 + BLK - 1) - c0; /* row i sees tile columns [lo, hi] */
@@ -486,19 +495,20 @@ void ED_KFN(attention_forward)(ed_gemm_ctx *g, float *out, float *lse, const flo
                     if (stats) continue;
 #ifdef ED_ATT_DPBF16
                     if (dp)
-                        bf16_round_bits(Ph, St, (size_t)rows * BLK);
+                        bf16_round_bits(Ph, St, (size_t)nr * BLK);
                     else
 #endif
-                        round_operand(prec, St, (size_t)rows * BLK);
+                        round_operand(prec, St, (size_t)nr * BLK);
                     for (int g0 = 0; g0 < rows; g0 += diag ? DG : BLK) {
-                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : rows, kc = diag ? g0 + DG : BLK;
+                        int mr = diag ? (rows - g0 < DG ? rows - g0 : DG) : nr, k0 = diag ? 0 : ka;
+                        int kc = diag ? g0 + DG : BLK - ka;
 #ifdef ED_ATT_DPBF16
                         if (dp)
-                            mmb(1, mr, HDP, kc / 2, Ph + (size_t)g0 * BLK, BLK, VP + (size_t)c0 / 2 * HDP, HDP,
-                                O + (size_t)g0 * HDP, HDP);
+                            mmb(1, mr, HDP, kc / 2, Ph + (size_t)g0 * BLK + k0, BLK, VP + (size_t)(c0 + k0) / 2 * HDP,
+                                HDP, O + (size_t)g0 * HDP, HDP);
                         else
 #endif
-                            mm(1, mr, HDP, kc, St + (size_t)g0 * BLK, BLK, Vr + (size_t)c0 * HDP, HDP,
+                            mm(1, mr, HDP, kc, St + (size_t)g0 * BLK + k0, BLK, Vr + (size_t)(c0 + k0) * HDP, HDP,
                                O + (size_t)g0 * HDP, HDP);
                     }
                 }

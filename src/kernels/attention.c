@@ -15,7 +15,8 @@
  * they add into the same dK and dV.
  *
  * Tiles entirely above the diagonal or before a row's segment start (seg) are never
- * visited, so a row packed with many short windows costs what its windows cost.
+ * visited, and of a tile that a window boundary crosses only the visible corner is
+ * multiplied, so a row packed with many short windows costs what its windows cost.
  *
  * The tile products are this file's own register-blocked micro-kernel (mm), not
  * ed_gemm: a 64 x 64 x hd product is ~0.5 MFLOP, and a BLAS call at that size spends a

@@ -81,10 +81,12 @@ typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(sizeof(
 #endif
 
 /* C[mr, nv*VW] (+)= A[mr, K] B[K, nv*VW] (row-major, leading dimensions; C's old value
- * read only when acc_c), mr and nv constants after inlining so acc lives in registers. */
-static inline __attribute__((always_inline)) void mm_block(const int mr, const int nv, int acc_c, int K,
-                                                          const float *A, int lda, const float *B, int ldb, float *C,
-                                                          int ldc) {
+ * read only when acc_c), mr and nv constants after inlining so acc lives in registers.
+ * at: A is stored transposed (element (r, k) at A[k * lda + r]), which changes only where
+ * the broadcast scalars come from. */
+static inline __attribute__((always_inline)) void mm_block(const int mr, const int nv, const int at, int acc_c,
+                                                          int K, const float *A, int lda, const float *B, int ldb,
+                                                          float *C, int ldc) {
     vf acc[4][NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = acc_c ? *(const vf *)(C + (size_t)r * ldc + v * VW) : (vf){0};
@@ -92,7 +94,7 @@ static inline __attribute__((always_inline)) void mm_block(const int mr, const i
         vf b[NV];
         for (int v = 0; v < nv; v++) b[v] = *(const vf *)(B + (size_t)k * ldb + v * VW);
         for (int r = 0; r < mr; r++) {
-            float a = A[(size_t)r * lda + k];
+            float a = at ? A[(size_t)k * lda + r] : A[(size_t)r * lda + k];
             for (int v = 0; v < nv; v++) acc[r][v] = VFMA(acc[r][v], a, b[v]);
         }
     }
@@ -103,37 +105,48 @@ static inline __attribute__((always_inline)) void mm_block(const int mr, const i
 #if NV == 4
 #define MM_NV(mr)                                                                                                  \
     switch (nv) {                                                                                                  \
-    case 4: mm_block(mr, 4, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    case 3: mm_block(mr, 3, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    case 2: mm_block(mr, 2, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    default: mm_block(mr, 1, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                    \
+    case 4: mm_block(mr, 4, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                          \
+    case 3: mm_block(mr, 3, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                          \
+    case 2: mm_block(mr, 2, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                          \
+    default: mm_block(mr, 1, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                         \
     }
 #else
 #define MM_NV(mr)                                                                                                  \
     switch (nv) {                                                                                                  \
-    case 2: mm_block(mr, 2, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                     \
-    default: mm_block(mr, 1, acc_c, K, a, lda, b, ldb, c, ldc); break;                                                    \
+    case 2: mm_block(mr, 2, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                          \
+    default: mm_block(mr, 1, at, acc_c, K, a, lda, b, ldb, c, ldc); break;                                         \
     }
 #endif
 
-/* C[M,N] = A[M,K] B[K,N] (+ C when acc_c); N a multiple of VW (the buffers are padded to
- * make it so). */
-static void mm(int acc_c, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+static inline __attribute__((always_inline)) void mm_gen(const int at, int acc_c, int M, int N, int K,
+                                                        const float *A, int lda, const float *B, int ldb, float *C,
+                                                        int ldc) {
     for (int n0 = 0; n0 < N; n0 += NV * VW) {
         int nv = (N - n0) / VW < NV ? (N - n0) / VW : NV;
         const float *b = B + n0;
         int i = 0;
         for (; i + 4 <= M; i += 4) {
-            const float *a = A + (size_t)i * lda;
+            const float *a = at ? A + i : A + (size_t)i * lda;
             float *c = C + (size_t)i * ldc + n0;
             MM_NV(4)
         }
         for (; i < M; i++) {
-            const float *a = A + (size_t)i * lda;
+            const float *a = at ? A + i : A + (size_t)i * lda;
             float *c = C + (size_t)i * ldc + n0;
             MM_NV(1)
         }
     }
+}
+
+/* C[M,N] = A[M,K] B[K,N] (+ C when acc_c); N a multiple of VW (the buffers are padded to
+ * make it so). */
+static void mm(int acc_c, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+    mm_gen(0, acc_c, M, N, K, A, lda, B, ldb, C, ldc);
+}
+/* The same with A given transposed: A^T is [K][M] with leading dimension lda. */
+static void mm_at(int acc_c, int M, int N, int K, const float *At, int lda, const float *B, int ldb, float *C,
+                  int ldc) {
+    mm_gen(1, acc_c, M, N, K, At, lda, B, ldb, C, ldc);
 }
 
 /* x[0..n) rounded in place to the operand format of precision prec (no-op for fp32).
@@ -200,9 +213,11 @@ static int have_dpbf16(void) {
 }
 #endif
 
-/* C[mr, nv*16] (+)= A[mr, 2*K2] B[2*K2, nv*16], as mm_block. */
-DPBF_TARGET static inline __attribute__((always_inline)) void mmb_block(const int mr, const int nv, int acc_c,
-                                                                        int K2, const uint16_t *A, int lda,
+/* C[mr, nv*16] (+)= A[mr, 2*K2] B[2*K2, nv*16], as mm_block. at: A is given as paired
+ * words of its transpose, word (r, k) = (A[r][2k], A[r][2k+1]) at ((uint32_t *)A)[k * lda + r]
+ * (lda in words); otherwise A is bf16 row-major with lda in bf16 elements. */
+DPBF_TARGET static inline __attribute__((always_inline)) void mmb_block(const int mr, const int nv, const int at,
+                                                                        int acc_c, int K2, const void *A, int lda,
                                                                         const uint32_t *B, int ldb, float *C,
                                                                         int ldc) {
     __m512 acc[4][4];
@@ -214,7 +229,10 @@ DPBF_TARGET static inline __attribute__((always_inline)) void mmb_block(const in
         for (int v = 0; v < nv; v++) b[v] = (__m512bh)_mm512_loadu_si512((const void *)(B + (size_t)k * ldb + v * 16));
         for (int r = 0; r < mr; r++) {
             uint32_t a;
-            memcpy(&a, A + (size_t)r * lda + 2 * k, sizeof a);
+            if (at)
+                memcpy(&a, (const uint32_t *)A + (size_t)k * lda + r, sizeof a);
+            else
+                memcpy(&a, (const uint16_t *)A + (size_t)r * lda + 2 * k, sizeof a);
             __m512bh av = (__m512bh)_mm512_set1_epi32((int)a);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, b[v]);
         }
@@ -225,30 +243,41 @@ DPBF_TARGET static inline __attribute__((always_inline)) void mmb_block(const in
 
 #define MMB_NV(mr)                                                                                                 \
     switch (nv) {                                                                                                  \
-    case 4: mmb_block(mr, 4, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
-    case 3: mmb_block(mr, 3, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
-    case 2: mmb_block(mr, 2, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                            \
-    default: mmb_block(mr, 1, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                           \
+    case 4: mmb_block(mr, 4, at, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                        \
+    case 3: mmb_block(mr, 3, at, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                        \
+    case 2: mmb_block(mr, 2, at, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                        \
+    default: mmb_block(mr, 1, at, acc_c, K2, a, lda, b, ldb, c, ldc); break;                                       \
     }
 
-/* C[M,N] = A[M,2*K2] B[2*K2,N] (+ C when acc_c), N a multiple of 16: mm on bf16 operands. */
-DPBF_TARGET static void mmb(int acc_c, int M, int N, int K2, const uint16_t *A, int lda, const uint32_t *B, int ldb,
-                            float *C, int ldc) {
+DPBF_TARGET static inline __attribute__((always_inline)) void mmb_gen(const int at, int acc_c, int M, int N, int K2,
+                                                                      const void *A, int lda, const uint32_t *B,
+                                                                      int ldb, float *C, int ldc) {
     for (int n0 = 0; n0 < N; n0 += 64) {
         int nv = (N - n0) / 16 < 4 ? (N - n0) / 16 : 4;
         const uint32_t *b = B + n0;
         int i = 0;
         for (; i + 4 <= M; i += 4) {
-            const uint16_t *a = A + (size_t)i * lda;
+            const void *a = at ? (const void *)((const uint32_t *)A + i) : (const void *)((const uint16_t *)A + (size_t)i * lda);
             float *c = C + (size_t)i * ldc + n0;
             MMB_NV(4)
         }
         for (; i < M; i++) {
-            const uint16_t *a = A + (size_t)i * lda;
+            const void *a = at ? (const void *)((const uint32_t *)A + i) : (const void *)((const uint16_t *)A + (size_t)i * lda);
             float *c = C + (size_t)i * ldc + n0;
             MMB_NV(1)
         }
     }
+}
+
+/* C[M,N] = A[M,2*K2] B[2*K2,N] (+ C when acc_c), N a multiple of 16: mm on bf16 operands. */
+DPBF_TARGET static void mmb(int acc_c, int M, int N, int K2, const uint16_t *A, int lda, const uint32_t *B, int ldb,
+                            float *C, int ldc) {
+    mmb_gen(0, acc_c, M, N, K2, A, lda, B, ldb, C, ldc);
+}
+/* The same with A given as paired words of its transpose, [K2][M] words, lda in words. */
+DPBF_TARGET static void mmb_at(int acc_c, int M, int N, int K2, const uint32_t *Atp, int lda, const uint32_t *B,
+                               int ldb, float *C, int ldc) {
+    mmb_gen(1, acc_c, M, N, K2, Atp, lda, B, ldb, C, ldc);
 }
 
 /* The bf16 bits of floats that are bf16 values already (round_operand ran): their top
@@ -293,16 +322,6 @@ static void pair_cols(uint32_t *dst, const uint16_t *src, int TP, int HDP) {
     }
 }
 
-/* bf16 rows [TP][HDP] -> per block the plain transpose [HDP][BLK] (the A operand of
- * dQ^T += K^T dS). */
-static inline uint16_t *hblock(uint16_t *buf, int t0, int HDP) { return buf + (size_t)(t0 / BLK) * HDP * BLK; }
-static void transpose_bf(uint16_t *dst, const uint16_t *src, int TP, int HDP) {
-    for (int t0 = 0; t0 < TP; t0 += BLK) {
-        uint16_t *d = hblock(dst, t0, HDP);
-        for (int e = 0; e < HDP; e++)
-            for (int t = 0; t < BLK; t++) d[(size_t)e * BLK + t] = src[(size_t)(t0 + t) * HDP + e];
-    }
-}
 #endif
 
 /* Whether this call's products run on vdpbf16ps. */
@@ -545,26 +564,27 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
         const float *K = qkv + koff, *V = K + (size_t)G * hd;
         float *dK = dqkv + koff, *dV = dK + (size_t)G * hd;
         const int *sg = seg ? seg + (size_t)b * T : NULL;
-        /* thread scratch (ed_att_scratch_floats): [TP][HDP] Kr Vr Qr dOr, [HDP][TP] Kt Qt dOt
-         * dQt (blocks of [HDP][BLK]), [TP] Lp Dp, int [TP] last, uint32 [TP] keys, [BLK][BLK] P dP dS,
-         * two spare tiles, [BLK][HDP] dKc dVc */
+        /* thread scratch (ed_att_scratch_floats): [TP][HDP] Kr Vr Qr dOr, [HDP][TP] Kt (unused by
+         * the fp32 products) Qt dOt (blocks of [HDP][BLK]), [TP][HDP] dQ rows dQr, [TP] Lp Dp,
+         * int [TP] last, uint32 [TP] keys, [BLK][BLK] P dP dS, two spare tiles, [BLK][HDP] dKc dVc */
         float *Kr = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *Vr = Kr + (size_t)TP * HDP, *Qr = Vr + (size_t)TP * HDP, *dOr = Qr + (size_t)TP * HDP;
         float *Kt = dOr + (size_t)TP * HDP, *Qt = Kt + (size_t)HDP * TP, *dOt = Qt + (size_t)HDP * TP;
-        float *dQt = dOt + (size_t)HDP * TP, *Lp = dQt + (size_t)HDP * TP, *Dp = Lp + TP;
+        float *dQr = dOt + (size_t)HDP * TP, *Lp = dQr + (size_t)HDP * TP, *Dp = Lp + TP;
         int *last = (int *)(void *)(Dp + TP);
         uint32_t *keys = (uint32_t *)(void *)(last + TP);
         float *P = (float *)(void *)(keys + TP), *dP = P + BLK * BLK, *dS = dP + BLK * BLK;
         float *dKc = dS + 3 * BLK * BLK, *dVc = dKc + (size_t)BLK * HDP;
 #ifdef ED_ATT_DPBF16
         /* bf16 products (each T x hd region of the fp32 layout holds two bf16 arrays):
-         * Kt's region: K's bf16 rows Kh and its block transposes KtH (A operands of S^T = K Q^T
-         * and dQ^T += K^T dS); Vr's: V's rows Vh (A of dP^T = V dO^T), then bf16 rows of Q and
+         * Kt's region: K's bf16 rows Kh (A of S^T = K Q^T) and K paired along positions KP (B of
+         * dQ += dS^T K); Vr's: V's rows Vh (A of dP^T = V dO^T), then bf16 rows of Q and
          * dO on their way to being paired;
          * Qt's: Q paired along hd (QtP, B of S^T) and along positions (QP, B of dK += dS Q);
          * dOt's: the same two of dO (dOtP, dOP); the spare tiles: the tile P and dS as bf16
-         * rows (A of dV += P dO and dK) and dS paired along keys (B of dQ^T). */
-        uint16_t *Kh = (uint16_t *)(void *)Kt, *KtH = Kh + (size_t)TP * HDP;
+         * rows (A of dV += P dO and dK) and dS paired along keys (the transposed A of dQ). */
+        uint16_t *Kh = (uint16_t *)(void *)Kt;
+        uint32_t *KP = (uint32_t *)(void *)(Kh + (size_t)TP * HDP);
         uint16_t *Vh = (uint16_t *)(void *)Vr, *rows16 = (uint16_t *)(void *)Qr;
         uint32_t *QtP = (uint32_t *)(void *)Qt, *QP = QtP + (size_t)TP * HDP / 2;
         uint32_t *dOtP = (uint32_t *)(void *)dOt, *dOP = dOtP + (size_t)TP * HDP / 2;
@@ -576,12 +596,11 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
 #ifdef ED_ATT_DPBF16
         if (dp) {
             bf16_bits(Kh, Kr, (size_t)TP * HDP);
-            transpose_bf(KtH, Kh, TP, HDP);
+            pair_rows(KP, Kh, TP, HDP);
             bf16_bits(rows16, Vr, (size_t)TP * HDP); /* not in place: via Qr's region, free until the heads */
             memcpy(Vh, rows16, (size_t)TP * HDP * sizeof(uint16_t));
-        } else
+        }
 #endif
-            transpose_rows(Kt, Kr, TP, hd, HDP);
         /* last[j]: the last query that sees key j (seg non-decreasing, seg[i] <= i) */
         for (int j = 0, i = 0; j < T; j++) {
             if (!sg) {
@@ -630,7 +649,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                 transpose_rows(Qt, Qr, TP, hd, HDP);
                 transpose_rows(dOt, dOr, TP, hd, HDP);
             }
-            memset(dQt, 0, (size_t)HDP * TP * sizeof(float));
+            memset(dQr, 0, (size_t)TP * HDP * sizeof(float));
             for (int c0 = 0; c0 < T; c0 += BLK) {
                 int c1 = c0 + BLK < T ? c0 + BLK : T;
                 memset(dKc, 0, (size_t)BLK * HDP * sizeof(float));
@@ -723,7 +742,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                         round_operand(prec, P + rows0, nrows);
                         round_operand(prec, dS + rows0, nrows);
                     }
-                    /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r^T += K_c^T dS */
+                    /* dV_c += P dO_r;  dK_c += dS Q_r;  dQ_r += dS^T K_c */
                     for (int g0 = diag ? 0 : ja; g0 < BLK; g0 += diag ? DG : BLK) {
                         int m = diag ? DG : jn, q0 = diag ? g0 : qa, nq = diag ? BLK - q0 : qe - qa;
                         size_t o = (size_t)g0 * BLK + q0;
@@ -736,15 +755,15 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
                                 dVc + (size_t)g0 * HDP, HDP);
                             mmb(1, m, HDP, nq / 2, dSh + o, BLK, QP + (size_t)(r0 + q0) / 2 * HDP, HDP,
                                 dKc + (size_t)g0 * HDP, HDP);
-                            mmb(1, hd, nc, nk / 2, hblock(KtH, c0, HDP) + k0, BLK, dSP + (size_t)k0 / 2 * BLK + q0, BLK,
-                                tblock(dQt, r0, HDP) + q0, BLK);
+                            mmb_at(1, nc, HDP, nk / 2, dSP + (size_t)k0 / 2 * BLK + q0, BLK,
+                                   KP + (size_t)(c0 + k0) / 2 * HDP, HDP, dQr + (size_t)(r0 + q0) * HDP, HDP);
                             continue;
                         }
 #endif
                         mm(1, m, HDP, nq, P + o, BLK, dOr + (size_t)(r0 + q0) * HDP, HDP, dVc + (size_t)g0 * HDP, HDP);
                         mm(1, m, HDP, nq, dS + o, BLK, Qr + (size_t)(r0 + q0) * HDP, HDP, dKc + (size_t)g0 * HDP, HDP);
-                        mm(1, hd, nc, nk, tblock(Kt, c0, HDP) + k0, BLK, dS + (size_t)k0 * BLK + q0, BLK,
-                           tblock(dQt, r0, HDP) + q0, BLK);
+                        mm_at(1, nc, HDP, nk, dS + (size_t)k0 * BLK + q0, BLK, Kr + (size_t)(c0 + k0) * HDP, HDP,
+                              dQr + (size_t)(r0 + q0) * HDP, HDP);
                     }
                 }
                 for (int j = c0; j < c1; j++)
@@ -755,7 +774,7 @@ void ED_KFN(attention_backward)(ed_gemm_ctx *g, float *dqkv, float *scratch, con
             }
             float *dQ = dqkv + base + (size_t)h * hd;
             for (int i = 0; i < T; i++)
-                for (int e = 0; e < hd; e++) dQ[(size_t)i * ld + e] = tblock(dQt, i, HDP)[(size_t)e * BLK + i % BLK];
+                for (int e = 0; e < hd; e++) dQ[(size_t)i * ld + e] = dQr[(size_t)i * HDP + e];
         }
     }
 }

@@ -236,8 +236,8 @@ void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float
  * (the widest vector of any ISA path), so tile products need no edge cases. */
 static inline int ed_att_pad_t(int T) { return (T + ED_ATT_BLOCK - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK; }
 static inline int ed_att_pad_hd(int hd) { return (hd + 15) / 16 * 16; }
-/* Scratch floats per thread: the backward's per-head copies (rounded, padded) of K, V, Q,
- * dO and the transposes of K, Q, dO and the dQ accumulator (8 T x hd), four per-query
+/* Scratch floats per thread: the per-head copies (rounded, padded) of K, V, Q, dO, the
+ * transposes of K (the forward's), Q and dO, and the backward's dQ accumulator (8 T x hd), four per-query
  * vectors, three score-sized tiles plus room for three bf16 tiles (the AVX512-BF16
  * products' operands, attention.c) and the block's dK, dV accumulators. The forward uses
  * a subset; the bf16 products keep their packed operands in the same T x hd regions.

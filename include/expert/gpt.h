@@ -226,10 +226,6 @@ int ed_gpt_half_native(const ed_gpt *m);
  * Attention's tiles round their own operands inside the activations' attention scratch
  * (ed_gpt_activation_bytes), so they add nothing here. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
-/* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
- * (B, T) training step (forward and both backward products, all threads), over about
- * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */
-double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
 /* `--gemm auto`'s measurement (gemm_probe.c): how fast each GEMM backend of this build
  * runs the products of a workload of m at precision p:
  *   TRAIN   a training pass of `rows` rows (B x T): every Linear layer's forward and both

@@ -1,8 +1,7 @@
-/* compute.c — the model's GEMM setting (ed_gpt_set_compute) and the measurement of its
- * speed at the shapes of a training step (the MFU reference). */
+/* compute.c — the model's GEMM setting (ed_gpt_set_compute, ed_gpt_set_varying_rows),
+ * the weights' operand form and the GEMM scratch a (B, T) step needs. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "expert/common.h"
 #include "../gemm/gemm.h"

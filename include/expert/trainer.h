@@ -41,6 +41,9 @@ void ed_signals_graceful(int on);
  * and on every exit from the handler). Then ed_output_keep moves the rest to the log file
  * if a write failed meanwhile. */
 void ed_signals_output_restore(void);
+/* This process has reported its error: a stop signal from here on (mpirun ending the
+ * job because a rank exited non-zero) ends it without a second line. */
+void ed_signals_quiet(void);
 int ed_signal_pending(void); /* the first stop signal's number, or 0 */
 /* Collective: the first stop signal's number on some rank (the lowest rank that has one),
  * the same on every rank; 0 when no rank has one. */

@@ -3,13 +3,14 @@
  * others learn the outcome so every rank exits with the same status. */
 #include "expert/commands.h"
 #include "expert/hf.h"
+#include "expert/trainer.h"
 
 static int on_rank0(const ed_dist *d, int (*fn)(const char *, const char *, FILE *, ed_error *), const char *in,
                     const char *out, int quiet) {
     ed_error err = {{0}};
     int status = d->rank == 0 ? fn(in, out, quiet ? NULL : stdout, &err) : 0;
     if (ed_dist_agree(d, status, &err) != 0) {
-        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
         return ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;

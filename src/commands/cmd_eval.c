@@ -66,7 +66,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_sampler_free(&s);
     rc = status == 0 ? ED_EXIT_OK : ED_EXIT_FAILURE;
 out:
-    if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+    if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
     if (m) ed_gpt_free(m);
     if (have_ds) ed_dataset_free(&ds);
     if (tok) ed_tok_free(tok);

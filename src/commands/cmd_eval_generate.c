@@ -68,7 +68,7 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     }
     ed_geneval_result_free(&r);
 out:
-    if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+    if (rc != ED_EXIT_OK && d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
     if (m) ed_gpt_free(m);
     if (tok) ed_tok_free(tok);
     ed_refs_free(&refs);

@@ -240,7 +240,7 @@ int ed_generate_text(const ed_options *o, const ed_dist *d, char **text) {
     }
     if (ed_dist_agree(d, status, &err) != 0) {
         ed_dist_bcast(d, &usage, sizeof usage, 0); /* every rank exits with rank 0's status */
-        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
         if (text) {
             free(*text);
             *text = NULL;

@@ -81,7 +81,7 @@ int ed_inspect(const ed_options *o, const ed_dist *d) {
     ed_error err = {{0}};
     int status = d->rank == 0 ? inspect(o, &err) : 0;
     if (ed_dist_agree(d, status, &err) != 0) {
-        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        if (d->rank == 0) fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
         return ED_EXIT_FAILURE;
     }
     return ED_EXIT_OK;

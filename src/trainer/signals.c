@@ -96,17 +96,30 @@ static void on_hangup(int sig) {
     g_hangup = 1;
 }
 
+/* The handlers run on a stack of their own (SA_ONSTACK), not on the interrupted code's.
+ * oneDNN 2.6's gemm-based matmul with run-time dimensions (gemm.h, ED_GEMM_SHAPES_TOKENS:
+ * the default packed rows, and decoding) keeps data below its stack pointer: the signal
+ * frame the kernel pushes there (some 3 KB with AVX-512 state) overwrote it, and the
+ * next free() aborted with "corrupted size vs. prev_size" (seen in the Slurm preemption
+ * tests; a stand-alone oneDNN loop under a 20 kHz SIGALRM aborts the same way without
+ * SA_ONSTACK and runs clean with it). A process-directed signal goes to the main thread
+ * unless it blocks it, and the main thread installs the handlers, so its stack is the
+ * one that needs the alternative. Static storage: the handlers may run until the end. */
+static char g_altstack[1 << 16];
+
 static void set_handler(int sig, void (*fn)(int)) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fn;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
     sigaction(sig, &sa, NULL);
 }
 
 void ed_signals_install(int speak) {
     g_speak = speak != 0;
+    stack_t ss = {.ss_sp = g_altstack, .ss_size = sizeof g_altstack, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
     set_handler(SIGTERM, on_stop);
     set_handler(SIGUSR1, on_stop);
 }
@@ -123,6 +136,8 @@ void ed_signals_graceful(int on) {
 }
 
 void ed_signals_output_restore(void) { output_nonblock(0); }
+
+void ed_signals_quiet(void) { g_speak = 0; }
 
 int ed_signal_pending(void) { return (int)g_stop_signal; }
 

@@ -648,7 +648,7 @@ int ed_train(const ed_options *o, const ed_dist *d) {
     long last_step = t->st.global_step;
     if (rc == ED_EXIT_FAILURE && d->rank == 0) {
         if (t->tty) printf("\n");
-        fprintf(stderr, "expert-dist: error: %s\n", err.msg);
+        fprintf(stderr, "expert-dist: error: %s\n", err.msg), ed_signals_quiet();
     }
     ed_options go = t->options;
     memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */

@@ -5,6 +5,8 @@
  * operands rounded once (gemm.h's operand forms, the model's rounded weights) giving
  * exactly what rounding at every product gives. */
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -19,6 +22,7 @@
 #include "expert/common.h"
 #include "expert/compute.h"
 #include "expert/gpt.h"
+#include "expert/trainer.h"
 #include "../gemm/gemm.h"
 
 static float from_bits(uint32_t u) {
@@ -393,6 +397,67 @@ static void test_open_shapes(void **state) {
     free(X), free(W), free(O), free(Xr), free(Wr);
 }
 
+/* Signals while oneDNN runs products on open shapes: the stop handlers must not write
+ * into the interrupted code's stack (signals.c, SA_ONSTACK). Without it this loop aborted
+ * in free() within a few hundred products ("corrupted size vs. prev_size"). A second
+ * thread sends SIGUSR1 to the process every 20 us; the handler (graceful: a flag) runs
+ * on the main thread, in the middle of the products. */
+static volatile int storm_on;
+static void *storm(void *arg) {
+    (void)arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* delivered to the main thread, not here */
+    while (storm_on) {
+        kill(getpid(), SIGUSR1);
+        usleep(20);
+    }
+    return NULL;
+}
+
+static void test_open_shapes_signals(void **state) {
+    (void)state;
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    if (!mach.have_onednn) {
+        printf("  no oneDNN in this build: nothing to test\n");
+        return;
+    }
+    ed_signals_install(0);
+    ed_signals_graceful(1);
+    const int C = 128, OC = 384, MAXT = 1016;
+    float *X = malloc((size_t)MAXT * OC * sizeof *X), *W = malloc((size_t)OC * C * sizeof *W);
+    float *O = malloc((size_t)MAXT * OC * sizeof *O);
+    for (size_t i = 0; i < (size_t)MAXT * OC; i++) X[i] = 1.0f;
+    for (size_t i = 0; i < (size_t)OC * C; i++) W[i] = 1.0f;
+    ed_gemm_ctx *g = ed_gemm_ctx_create(ED_GEMM_ONEDNN, ED_PREC_FP32, NULL, 0);
+    assert_non_null(g);
+    ed_gemm_ctx_set_shapes(g, ED_GEMM_SHAPES_TOKENS);
+    storm_on = 1;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, storm, NULL), 0);
+    int bad = 0;
+    for (int r = 0; r < 300; r++) {
+        int T = MAXT - (r % 17) * 7;
+        ed_gemm(g, 0, 1, T, OC, C, 1.0f, X, C, W, C, 0.0f, O, OC);        /* every entry C */
+        ed_gemm(g, 1, 0, OC, C, T, 1.0f, X, OC, X, C, 0.0f, W, C);       /* every entry T */
+        for (int i = 0; i < T * OC; i += 97) bad += O[i] != (float)C;
+        for (int i = 0; i < OC * C; i += 31) bad += W[i] != (float)T;
+        for (size_t i = 0; i < (size_t)OC * C; i++) W[i] = 1.0f;
+        free(malloc(1000 + (size_t)r)); /* the heap checks that caught the damage */
+    }
+    storm_on = 0;
+    pthread_join(th, NULL);
+    printf("  300 open-shape product pairs under a SIGUSR1 storm: %d wrong entries, stop flag %d\n", bad,
+           ed_signal_pending());
+    assert_int_equal(bad, 0);
+    assert_int_equal(ed_signal_pending(), SIGUSR1);
+    ed_signals_graceful(0);
+    ed_gemm_ctx_free(g);
+    free(X), free(W), free(O);
+}
+
 /* A bf16 model multiplies a rounded copy of its weights made once per change: a write
  * through ed_gpt_params is seen by the next forward (the same loss as a model created
  * with those weights), and a forward without one reuses the copy (the same loss again). */
@@ -445,6 +510,7 @@ int main(void) {
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_operand_forms),
         cmocka_unit_test(test_open_shapes),
+        cmocka_unit_test(test_open_shapes_signals),
         cmocka_unit_test(test_weights_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

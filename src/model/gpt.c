@@ -144,8 +144,9 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     const uint64_t *s = m->seeds + 3 * (size_t)l;
     const gpt_block_params *w = &m->p.blocks[l];
     gpt_block_acts *b = &m->a.blocks[l];
-    layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
-    matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
+    layernorm_forward(gpt_act_out(m, b->ln1), b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
+    int ready = gpt_act_form(m, b->ln1, N, D);
+    matmul_forward_in(m->gemm, b->qkv, b->ln1, ready, w->qkvw, w->qkvb, N, D, 3 * D, 0);
     attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, H, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
@@ -156,16 +157,18 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
         residual_bias_init(b->res2, x, w->projb, N, D);
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, NULL, N, D, D, 1);
     }
-    layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
-    matmul_forward(m->gemm, b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
-    gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
+    layernorm_forward(gpt_act_out(m, b->ln2), b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
+    gpt_act_form(m, b->ln2, N, D);
+    matmul_forward_in(m->gemm, b->fch, b->ln2, ready, w->fcw, w->fcb, N, D, FF, 0);
+    gelu_forward(gpt_act_out(m, b->fch_gelu), b->fch, (size_t)N * FF);
+    gpt_act_form(m, b->fch_gelu, N, FF);
     if (m->train) {
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, w->fcob, N, FF, D, 0);
         dropout_mask(b->mask2, (size_t)N * D, p, s[2]);
         residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
     } else {
         residual_bias_init(b->res3, b->res2, w->fcob, N, D);
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, NULL, N, FF, D, 1);
     }
 }
 
@@ -215,6 +218,7 @@ void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *target
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
     m->packed = seg != NULL;
+    m->acts_form = ed_gemm_rounds(m->gemm);
     if (seg) {
         memcpy(a->seg, seg, (size_t)N * sizeof(int));
         memcpy(a->pos, pos, (size_t)N * sizeof(int));
@@ -234,16 +238,17 @@ void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *target
         x = a->blocks[l].res3;
     }
     if (c->arch == ED_ARCH_LLAMA)
-        rmsnorm_forward(a->lnf, a->lnf_rstd, x, m->p.lnfw, N, D, c->rms_eps);
+        rmsnorm_forward(gpt_act_out(m, a->lnf), a->lnf_rstd, x, m->p.lnfw, N, D, c->rms_eps);
     else
-        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+        layernorm_forward(gpt_act_out(m, a->lnf), a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+    int ready = gpt_act_form(m, a->lnf, N, D);
     /* The head in chunks of ED_CE_CHUNK rows whether the logits are kept or not: the same
      * GEMM shapes give the same logits bit for bit (a GEMM's rounding may depend on its
      * row count), so recomputation changes memory, never results. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
-        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
+        matmul_forward_in(m->gemm, z, gpt_act_row(m, a->lnf, r0, D), ready, m->p.head, NULL, rows, D, V, 0);
         if (targets) {
             crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
                                  label_smoothing);
@@ -279,6 +284,8 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     const float p = m->train ? c->dropout : 0.0f;
     gpt_acts *a = &m->a;
     const float *xL = a->blocks[L - 1].res3;
+    const int formed = m->acts_form;
+    ED_CHECK(formed == ed_gemm_rounds(m->gemm), "ed_gpt_backward: the GEMM precision changed since the forward");
     int blas_saved = ed_blas_serial_begin();
 
     /* The head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and d(head weight). */
@@ -288,12 +295,13 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         if (a->logits) {
             z = a->logits + (size_t)r0 * V;
         } else { /* the forward kept no logits (NULL: no arithmetic on it): this chunk's again */
-            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
+            matmul_forward_in(m->gemm, a->dlogits, gpt_act_row(m, a->lnf, r0, D), formed, m->p.head, NULL, rows, D,
+                              V, 0);
             z = a->dlogits;
         }
         crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
-        matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits,
-                        a->lnf + (size_t)r0 * D, m->p.head, rows, D, V);
+        matmul_backward_in(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits,
+                           gpt_act_row(m, a->lnf, r0, D), formed, m->p.head, rows, D, V);
     }
     memset(a->dres, 0, (size_t)N * D * sizeof(float));
     if (c->arch == ED_ARCH_LLAMA)
@@ -325,9 +333,9 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dropout_backward(a->dsmall, a->dres, b->mask2, p, (size_t)N * D);
             dfco = a->dsmall;
         }
-        matmul_backward(m->gemm, a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, w->fcow, N, FF, D);
+        matmul_backward_in(m->gemm, a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, formed, w->fcow, N, FF, D);
         gelu_backward(a->dbig, b->fch, a->dbig, (size_t)N * FF);
-        matmul_backward(m->gemm, a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, w->fcw, N, D, FF);
+        matmul_backward_in(m->gemm, a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, formed, w->fcw, N, D, FF);
         layernorm_backward(a->dres, g->ln2w, g->ln2b, a->dsmall, b->res2, w->ln2w, b->ln2_mean,
                            b->ln2_rstd, N, D);
         /* res2 = x + drop(proj(attn(qkv(ln1(x))))) */
@@ -339,7 +347,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
         attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, H, p,
                            m->seeds[3 * (size_t)l], m->att_threads);
-        matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
+        matmul_backward_in(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, formed, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
         size_t off = t[gpt_block_tensor(c, l)].offset;

@@ -1,5 +1,6 @@
 /* matmul.c — the Linear layer (out = inp @ w^T + bias, w in PyTorch's [out, in] layout),
  * all products through ed_gemm (gemm.h). */
+#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -30,22 +31,27 @@ void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w
     matmul_forward_in(g, out, inp, 0, w, bias, N, C, OC, accumulate);
 }
 
-/* Column blocks of the bias-gradient sums: a thread owns whole columns, so each column is
- * summed over the rows in row order whatever the thread count. */
-#define CB 64
-
 /* dbias[OC] += column sums of dout (N,OC); with dh, dh = dout in g's operand form in the
- * same pass (dout is read once for both). */
+ * same pass (dout is read once for both). A thread owns a strip of whole columns and goes
+ * down the rows, so each column is summed in row order whatever the thread count or the
+ * strip width; strips are as wide as the threads allow (long contiguous runs per row for
+ * the rounding and the prefetcher), at most STRIP columns. */
+#define STRIP 1024
 static void bias_sums(ed_gemm_ctx *g, void *dh, float *dbias, const float *dout, int N, int OC) {
-    int nblk = (OC + CB - 1) / CB;
+    int nt = omp_get_max_threads();
+    int width = (OC + nt - 1) / nt;
+    width = (width + 31) / 32 * 32;
+    if (width > STRIP) width = STRIP;
+    int nblk = (OC + width - 1) / width;
     size_t es = dh ? ed_gemm_operand_bytes(g) : 0;
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
-        int c0 = blk * CB, c1 = c0 + CB < OC ? c0 + CB : OC;
-        float acc[CB] = {0};
+        int c0 = blk * width, c1 = c0 + width < OC ? c0 + width : OC;
+        float acc[STRIP] = {0};
         for (int n = 0; n < N; n++) {
             const float *r = dout + (size_t)n * OC;
             if (dh) ed_gemm_prepare_span(g, (char *)dh + ((size_t)n * OC + c0) * es, r + c0, (size_t)(c1 - c0));
+#pragma omp simd
             for (int j = c0; j < c1; j++) acc[j - c0] += r[j];
         }
         for (int j = c0; j < c1; j++) dbias[j] += acc[j - c0];

@@ -276,6 +276,28 @@ static void tell_ready(ed_grad_ready_fn ready, void *ctx, size_t off, size_t n) 
     if (ready) ready(ctx, off, n);
 }
 
+/* The head's gradient dlogits for the `rows` rows of the chunk at r0 (logits z), straight
+ * into its operand form dh, a block of rows at a time: a block's float32 gradient goes to
+ * one window at the start of dlogits (or in place, where z is dlogits itself) and is
+ * rounded while it is still in cache, so the chunk's float32 gradient (rows x V, 8 MB at
+ * small) never makes the round trip through memory. The same kernels on the same rows
+ * (each thread takes the same rows in both loops): dh holds what rounding the whole
+ * chunk's crossentropy_backward output would give, bit for bit. */
+static void head_grad_formed(ed_gpt *m, void *dh, const float *z, int r0, int rows, float scale) {
+    gpt_acts *a = &m->a;
+    const int V = m->cfg.vocab_size, nt = omp_get_max_threads();
+    int sub = (1 << 17) / V; /* rows per block: ~512 KB of float32 */
+    sub = ((sub < 1 ? 1 : sub) + nt - 1) / nt * nt;
+    size_t es = ed_gemm_operand_bytes(m->gemm);
+    for (int s = 0; s < rows; s += sub) {
+        int n = rows - s < sub ? rows - s : sub;
+        const float *zs = z + (size_t)s * V;
+        float *dz = z == a->dlogits ? a->dlogits + (size_t)s * V : a->dlogits;
+        crossentropy_backward(dz, zs, a->lse + r0 + s, a->targets + r0 + s, n, V, m->label_smoothing, scale);
+        ed_gemm_prepare(m->gemm, (char *)dh + (size_t)s * V * es, dz, n, V, V);
+    }
+}
+
 void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready_ctx) {
     ED_CHECK(m->have_targets, "ed_gpt_backward called without a forward that had targets");
     const ed_model_config *c = &m->cfg;
@@ -299,9 +321,17 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
                               V, 0);
             z = a->dlogits;
         }
-        crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
-        matmul_backward_in(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits,
-                           gpt_act_row(m, a->lnf, r0, D), formed, m->p.head, rows, D, V);
+        const void *lnf = gpt_act_row(m, a->lnf, r0, D);
+        if (formed) {
+            void *dh = ed_gemm_form_buffer(m->gemm, (size_t)rows * V * ed_gemm_operand_bytes(m->gemm));
+            head_grad_formed(m, dh, z, r0, rows, scale);
+            matmul_backward_formed(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, dh, lnf, formed, m->p.head, rows,
+                                   D, V);
+        } else {
+            crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
+            matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits, lnf, m->p.head, rows,
+                            D, V);
+        }
     }
     memset(a->dres, 0, (size_t)N * D * sizeof(float));
     if (c->arch == ED_ARCH_LLAMA)

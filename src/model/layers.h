@@ -38,5 +38,10 @@ void matmul_forward_in(ed_gemm_ctx *g, float *out, const void *inp, int inp_read
                        int N, int C, int OC, int accumulate);
 void matmul_backward_in(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
                         int inp_ready, const float *w, int N, int C, int OC);
+/* matmul_backward_in without a bias, for a dout the caller already put in operand form:
+ * dh, dense (N,OC) (ed_gemm_rounds(g) only; gpt.c rounds the head's gradient as it makes
+ * it). */
+void matmul_backward_formed(ed_gemm_ctx *g, float *dinp, float *dw, const void *dh, const void *inp, int inp_ready,
+                            const float *w, int N, int C, int OC);
 
 #endif

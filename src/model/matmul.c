@@ -58,6 +58,13 @@ static void bias_sums(ed_gemm_ctx *g, void *dh, float *dbias, const float *dout,
     }
 }
 
+void matmul_backward_formed(ed_gemm_ctx *g, float *dinp, float *dw, const void *dh, const void *inp, int inp_ready,
+                            const float *w, int N, int C, int OC) {
+    if (dinp) ed_gemm_ready(g, ED_GEMM_A_READY, 0, 0, N, C, OC, 1.0f, dh, OC, w, C, 0.0f, dinp, C);
+    ed_gemm_ready(g, ED_GEMM_A_READY | (inp_ready ? ED_GEMM_B_READY : 0), 1, 0, OC, C, N, 1.0f, dh, OC, inp, C, 1.0f,
+                  dw, C);
+}
+
 /* dout is (N,OC): dinp (N,C) = dout @ w; dw (OC,C) += dout^T @ inp; dbias += sum_n dout. */
 void matmul_backward_in(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
                         int inp_ready, const float *w, int N, int C, int OC) {
@@ -68,8 +75,7 @@ void matmul_backward_in(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, co
             bias_sums(g, dh, dbias, dout, N, OC);
         else
             ed_gemm_prepare(g, dh, dout, N, OC, OC);
-        if (dinp) ed_gemm_ready(g, ED_GEMM_A_READY, 0, 0, N, C, OC, 1.0f, dh, OC, w, C, 0.0f, dinp, C);
-        ed_gemm_ready(g, ED_GEMM_A_READY | ib, 1, 0, OC, C, N, 1.0f, dh, OC, inp, C, 1.0f, dw, C);
+        matmul_backward_formed(g, dinp, dw, dh, inp, inp_ready, w, N, C, OC);
         return;
     }
     if (dinp) ed_gemm(g, 0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);

@@ -27,21 +27,23 @@ static void *carve(carver *c, size_t bytes) {
 
 /* One block's intermediates: everything the backward reads except the block output.
  * QKV and MLP are the widths of the fused qkv rows and of the first MLP matmul's output
- * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. */
+ * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. The activations only GEMMs
+ * read (ln1, ln2, fch_gelu; lnf in act_layout) take fes bytes per element: the GEMMs'
+ * operand form (gpt_act_form; 4 for fp32 and the emulation, 2 for native bf16 / fp16). */
 static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t QKV, size_t FF, size_t MLP,
-                        size_t lse, int drop, int rms) {
-    b->ln1 = CARVE_F(cv, N * D);
+                        size_t lse, int drop, int rms, size_t fes) {
+    b->ln1 = carve(cv, N * D * fes);
     b->ln1_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln1_rstd = CARVE_F(cv, N);
     b->qkv = CARVE_F(cv, N * QKV);
     b->lse = CARVE_F(cv, lse);
     b->atty = CARVE_F(cv, N * D);
     b->res2 = CARVE_F(cv, N * D);
-    b->ln2 = CARVE_F(cv, N * D);
+    b->ln2 = carve(cv, N * D * fes);
     b->ln2_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln2_rstd = CARVE_F(cv, N);
     b->fch = CARVE_F(cv, N * MLP);
-    b->fch_gelu = CARVE_F(cv, N * FF);
+    b->fch_gelu = carve(cv, N * FF * fes);
     b->mask1 = drop ? carve(cv, N * D) : NULL;
     b->mask2 = drop ? carve(cv, N * D) : NULL;
 }
@@ -54,7 +56,7 @@ static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_
  * recomputation) the head runs in chunks of ED_CE_CHUNK rows through the dlogits scratch
  * and no (N,V) logits exist. Returns the bytes needed. */
 static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int B, int T,
-                         int threads, int recompute, int keep_logits) {
+                         int threads, int recompute, int keep_logits, size_t fes) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
     size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, lse = (size_t)B * H * T;
@@ -70,12 +72,12 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
         if (!recompute || l == 0)
-            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms);
+            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms, fes);
         else if (base)
             *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
     }
-    a->lnf = CARVE_F(&cv, N * D);
+    a->lnf = carve(&cv, N * D * fes);
     a->lnf_mean = rms ? NULL : CARVE_F(&cv, N);
     a->lnf_rstd = CARVE_F(&cv, N);
     a->logits = keep_logits ? CARVE_F(&cv, N * V) : NULL;
@@ -96,7 +98,12 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
 }
 
 size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute) {
-    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute, !recompute);
+    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute, !recompute, sizeof(float));
+}
+
+size_t ed_gpt_model_activation_bytes(const ed_gpt *m, int B, int T) {
+    return act_layout(NULL, NULL, &m->cfg, B, T, omp_get_max_threads(), m->recompute, !m->recompute,
+                      ed_gemm_operand_bytes(m->gemm));
 }
 
 long ed_gpt_correct(const ed_gpt *m) { return m->n_correct; }
@@ -123,13 +130,14 @@ static void grow_acts(ed_gpt *m, size_t need) {
 void ed_gpt_reserve(ed_gpt *m, int B, int T) {
     /* Every term of act_layout grows with the tokens B*T or with T (the attention
      * matrices: rows x T^2 = tokens x T), so this bound covers any batch within it. */
-    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, omp_get_max_threads(), m->recompute, !m->recompute));
+    grow_acts(m, ed_gpt_model_activation_bytes(m, B, T));
 }
 
 static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
     int threads = omp_get_max_threads();
-    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits));
-    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits);
+    size_t fes = ed_gemm_operand_bytes(m->gemm);
+    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits, fes));
+    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits, fes);
     m->att_threads = threads;
     m->acts_recompute = m->recompute;
 }

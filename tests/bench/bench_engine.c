@@ -498,7 +498,7 @@ int main(int argc, char **argv) {
             printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
                    ed_precision_names[p], ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
-                   (double)act / 1048576.0, rate[best], bestname, rate[best] > 0 ? 100.0 * gf / rate[best] : 0.0,
+                   (double)ed_gpt_model_activation_bytes(e->m, c->B, c->T) / 1048576.0, rate[best], bestname, rate[best] > 0 ? 100.0 * gf / rate[best] : 0.0,
                    100.0 * e->cpu / (e->wall * threads));
             double tp = 0.5 * (pt[p][0] + pt[p][1]), tg = 0.5 * (pg[p][0] + pg[p][1]);
             if (have_torch[p])

@@ -155,6 +155,14 @@ void ed_gpt_set_recompute(ed_gpt *m, int on);
  * pages fault in during the next step (variable-length batches grew it step after step). */
 void ed_gpt_reserve(ed_gpt *m, int B, int T);
 
+/* 1: the batches' token counts change from step to step (packed rows of a new width
+ * every micro-batch): oneDNN products then take their token count at run time instead of
+ * compiling a primitive per count, which would pile up without bound (gemm.h,
+ * ed_gemm_shapes). 0 (the default): a primitive per shape, the fastest when a run
+ * repeats a few shapes. Decoding's attention over the cache (ed_gpt_forward_cached)
+ * always runs open. Kept across ed_gpt_set_compute. */
+void ed_gpt_set_varying_rows(ed_gpt *m, int on);
+
 /* Forward pass on inputs[B*T] (token ids, row-major [B][T], T <= max_seq_len).
  * With targets (ids or -100) it also computes the cross-entropy with optional label
  * smoothing (PyTorch semantics) and returns the SUM over non-ignored targets in

@@ -49,6 +49,7 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_sampler_set_layout(&s, &ds, ed_row_layout_of(&o));
     ed_batch b;
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
+    ed_gpt_set_varying_rows(m, ed_row_layout_of(&o) == ED_ROWS_PACKED); /* as the trainer */
     uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;

@@ -35,6 +35,7 @@ struct ed_gemm_ctx {
     ed_precision prec;
     int half_native;   /* bf16 / fp16 through oneDNN's matmul of that type, else emulated */
     int onednn_split;  /* oneDNN: the engine's slab split instead of oneDNN's threading */
+    ed_gemm_shapes shapes; /* ed_gemm_ctx_set_shapes */
     ed_onednn *dnnl;   /* NULL for OpenBLAS */
     void *scratch[SLOTS];
     size_t cap[SLOTS]; /* bytes */
@@ -269,3 +270,12 @@ void ed_gemm(ed_gemm_ctx *g, int transA, int transB, int M, int N, int K, float 
 }
 
 void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on) { g->onednn_split = on != 0; }
+
+ed_gemm_shapes ed_gemm_ctx_set_shapes(ed_gemm_ctx *g, ed_gemm_shapes s) {
+    ed_gemm_shapes old = g->shapes;
+    g->shapes = s;
+    if (g->dnnl) ed_onednn_set_shapes(g->dnnl, s);
+    return old;
+}
+
+ed_gemm_shapes ed_gemm_ctx_shapes(const ed_gemm_ctx *g) { return g->shapes; }

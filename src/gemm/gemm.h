@@ -44,6 +44,20 @@ void ed_gemm_ctx_describe(const ed_gemm_ctx *g, char *buf, size_t len);
 /* Primitives created so far (oneDNN; 0 for OpenBLAS): a test checks that steps reuse them. */
 long ed_gemm_ctx_primitives(const ed_gemm_ctx *g);
 
+/* Which dimensions of a product oneDNN compiles into its primitive (OpenBLAS has none):
+ *   FIXED   every dimension: one primitive per distinct shape, JIT-compiled for it (the
+ *           fastest where a run repeats a few shapes: fixed-length rows);
+ *   TOKENS  all but the token count (M of a product with A not transposed, K of one with
+ *           A transposed: the Linear layers' forward, input-gradient and weight-gradient
+ *           products), which is given at each call: for batches whose row count or width
+ *           changes every step (packed windows), so primitives do not pile up;
+ *   ANY     none (decoding: the key count grows by one a token, the prompt length varies).
+ * A pure function of the call and the setting, never of earlier calls: the same product
+ * gives the same bits in a resumed run. Returns the previous setting. */
+typedef enum { ED_GEMM_SHAPES_FIXED = 0, ED_GEMM_SHAPES_TOKENS = 1, ED_GEMM_SHAPES_ANY = 2 } ed_gemm_shapes;
+ed_gemm_shapes ed_gemm_ctx_set_shapes(ed_gemm_ctx *g, ed_gemm_shapes s);
+ed_gemm_shapes ed_gemm_ctx_shapes(const ed_gemm_ctx *g);
+
 /* Measurement knob (ed-bench): run oneDNN fp32 products in the engine's per-thread slabs
  * (each slab a single-threaded primitive) instead of letting oneDNN thread them. */
 void ed_gemm_ctx_set_onednn_split(ed_gemm_ctx *g, int on);
@@ -112,6 +126,8 @@ int ed_onednn_native(ed_onednn *d, ed_precision p);
 void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int transB, int M, int N,
                     int K, float alpha, const void *A, int lda, const void *B, int ldb,
                     float beta, float *C, int ldc);
+/* The open-dimension setting of ed_gemm_ctx_set_shapes; returns the previous one. */
+ed_gemm_shapes ed_onednn_set_shapes(ed_onednn *d, ed_gemm_shapes s);
 long ed_onednn_primitives(const ed_onednn *d);
 const char *ed_onednn_impl(const ed_onednn *d);
 /* The highest ISA oneDNN uses here, e.g. "avx2" ("" without oneDNN). */

@@ -7,6 +7,20 @@
  * first step of a run no primitive is created. The table is shared by the threads of a
  * region under one critical section (a lookup is a few hashes; creation happens once).
  *
+ * Open dimensions: where the caller says a dimension varies from call to call
+ * (ed_onednn_set_shapes: packed rows of a new width every micro-batch, a decoder whose
+ * key count grows by one a token), a primitive per value would be created without end:
+ * measured, 400 primitives in 400 steps of the tiny preset (~45 kB of JIT code and 8 kB
+ * of memory objects each, RssAnon +22 MB, and 0.2-6 ms of JIT a new shape), 2 a generated
+ * token. Such a key is stored with that dimension (and, decoding, the leading dimensions)
+ * OPEN, and its primitive is made with DNNL_RUNTIME_DIM_VAL there: one primitive for every
+ * value, executed on memory objects made for the call's real shape. oneDNN 2.6 serves
+ * runtime dimensions with its gemm-based matmul ("gemm:jit") instead of the brgemm kernels
+ * it JITs per shape; at the model's shapes the two ran within noise of each other
+ * (docs/memory.md). Which dimensions are open is a function of the policy and the call,
+ * never of which shapes came before, so a run computes the same bits whatever it ran
+ * earlier (a resumed run included).
+ *
  * Execution: transposes and leading dimensions are expressed as strides of the memory
  * descriptors, so operands are used in place. alpha is an output scale, beta a `sum`
  * post-op. Each OpenMP thread (slot) has its own stream, its own memory objects per
@@ -28,6 +42,9 @@
 
 #define SLOTS 256
 enum { MEM_A, MEM_B, MEM_C, MEM_PAD, MEM_N };
+
+/* OPEN in a dimension or leading dimension of a key: given at execution, not creation. */
+#define OPEN (-1)
 
 typedef struct {
     int in, ta, tb, M, N, K, lda, ldb, ldc; /* in: the operands' ed_precision */
@@ -52,6 +69,7 @@ struct ed_onednn {
     long created;
     char impl[64]; /* implementation of the last primitive created */
     int native[3]; /* by ed_precision: a non-reference matmul for that operand type */
+    ed_gemm_shapes shapes; /* which dimensions are open (ed_onednn_set_shapes) */
 };
 
 #define DNNL_OK(call, ...)                                                                  \
@@ -73,17 +91,25 @@ static int key_eq(const key *a, const key *b) {
            a->alpha == b->alpha && a->beta == b->beta;
 }
 
-/* Creates the primitive descriptor for k; returns dnnl_success or oneDNN's status. */
-static dnnl_status_t make_pd(ed_onednn *d, const key *k, dnnl_primitive_desc_t *pd, dnnl_memory_desc_t md[MEM_N]) {
+/* A dimension of a key as oneDNN takes it. */
+static dnnl_dim_t dim(int v) { return v == OPEN ? DNNL_RUNTIME_DIM_VAL : (dnnl_dim_t)v; }
+
+/* The memory descriptors of A, B and C for k (open dimensions at run time). */
+static void make_mds(const key *k, dnnl_memory_desc_t md[MEM_N]) {
     dnnl_data_type_t in = k->in == ED_PREC_BF16 ? dnnl_bf16 : k->in == ED_PREC_FP16 ? dnnl_f16 : dnnl_f32;
-    dnnl_dims_t da = {k->M, k->K}, db = {k->K, k->N}, dc = {k->M, k->N};
+    dnnl_dims_t da = {dim(k->M), dim(k->K)}, db = {dim(k->K), dim(k->N)}, dc = {dim(k->M), dim(k->N)};
     /* logical A is M x K: row stride lda (or 1 when stored transposed), etc. */
-    dnnl_dims_t sa = {k->ta ? 1 : k->lda, k->ta ? k->lda : 1};
-    dnnl_dims_t sb = {k->tb ? 1 : k->ldb, k->tb ? k->ldb : 1};
-    dnnl_dims_t sc = {k->ldc, 1};
+    dnnl_dims_t sa = {k->ta ? 1 : dim(k->lda), k->ta ? dim(k->lda) : 1};
+    dnnl_dims_t sb = {k->tb ? 1 : dim(k->ldb), k->tb ? dim(k->ldb) : 1};
+    dnnl_dims_t sc = {dim(k->ldc), 1};
     DNNL_OK(dnnl_memory_desc_init_by_strides(&md[MEM_A], 2, da, in, sa));
     DNNL_OK(dnnl_memory_desc_init_by_strides(&md[MEM_B], 2, db, in, sb));
     DNNL_OK(dnnl_memory_desc_init_by_strides(&md[MEM_C], 2, dc, dnnl_f32, sc));
+}
+
+/* Creates the primitive descriptor for k; returns dnnl_success or oneDNN's status. */
+static dnnl_status_t make_pd(ed_onednn *d, const key *k, dnnl_primitive_desc_t *pd, dnnl_memory_desc_t md[MEM_N]) {
+    make_mds(k, md);
     dnnl_matmul_desc_t desc;
     DNNL_OK(dnnl_matmul_desc_init(&desc, &md[MEM_A], &md[MEM_B], NULL, &md[MEM_C]));
     dnnl_primitive_attr_t attr;
@@ -171,6 +197,30 @@ void ed_onednn_free(ed_onednn *d) {
     free(d);
 }
 
+ed_gemm_shapes ed_onednn_set_shapes(ed_onednn *d, ed_gemm_shapes s) {
+    ed_gemm_shapes old = d->shapes;
+    d->shapes = s;
+    return old;
+}
+
+/* The cache key of a call: its shape, with the dimensions the policy leaves open set to
+ * OPEN. TOKENS opens the token count only (the leading dimensions of the model's
+ * products are feature widths: fixed); ANY opens every dimension and leading dimension
+ * (a decoder's score rows are `keys` floats apart). */
+static key key_of(ed_gemm_shapes shapes, key k) {
+    if (shapes == ED_GEMM_SHAPES_TOKENS) {
+        if (k.ta) k.K = OPEN; /* the weight-gradient product: tokens are the reduction */
+        else k.M = OPEN;      /* forward and input-gradient products: tokens are the rows */
+    } else if (shapes == ED_GEMM_SHAPES_ANY) {
+        k.M = k.N = k.K = k.lda = k.ldb = k.ldc = OPEN;
+    }
+    return k;
+}
+
+static int key_open(const key *k) {
+    return k->M == OPEN || k->N == OPEN || k->K == OPEN || k->lda == OPEN || k->ldb == OPEN || k->ldc == OPEN;
+}
+
 int ed_onednn_native(ed_onednn *d, ed_precision p) { return p == ED_PREC_BF16 || p == ED_PREC_FP16 ? d->native[p] : 0; }
 long ed_onednn_primitives(const ed_onednn *d) { return d->created; }
 const char *ed_onednn_impl(const ed_onednn *d) { return d->impl; }
@@ -181,18 +231,22 @@ static void table_put(entry **t, size_t cap, entry *e) {
     t[i] = e;
 }
 
-/* The cached primitive for k, created on first use. Caller holds the cache lock. */
-static entry *lookup(ed_onednn *d, const key *k) {
+/* The cached primitive for k, created on first use; NULL when oneDNN cannot make one
+ * and `may_fail` (else fatal). Caller holds the cache lock. */
+static entry *lookup(ed_onednn *d, const key *k, int may_fail) {
     size_t i = key_hash(k) & (d->cap - 1);
     for (; d->table[i]; i = (i + 1) & (d->cap - 1))
         if (key_eq(&d->table[i]->k, k)) return d->table[i];
-    entry *e = ed_calloc(1, sizeof *e);
-    e->k = *k;
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = make_pd(d, k, &pd, e->md);
+    dnnl_memory_desc_t md[MEM_N];
+    dnnl_status_t st = make_pd(d, k, &pd, md);
+    if (st != dnnl_success && may_fail) return NULL;
     if (st != dnnl_success)
         ED_DIE("oneDNN has no %s matmul for M %d N %d K %d (transA %d transB %d, status %d)",
                ed_precision_names[k->in], k->M, k->N, k->K, k->ta, k->tb, (int)st);
+    entry *e = ed_calloc(1, sizeof *e);
+    e->k = *k;
+    memcpy(e->md, md, sizeof md);
     const dnnl_memory_desc_t *pad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->md[MEM_PAD] = *pad;
     e->pad_bytes = dnnl_memory_desc_get_size(pad);
@@ -231,10 +285,16 @@ void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int t
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    key k = {(int)in, transA != 0, transB != 0, M, N, K, lda, ldb, ldc, alpha, beta};
+    key real = {(int)in, transA != 0, transB != 0, M, N, K, lda, ldb, ldc, alpha, beta};
+    key k = key_of(d->shapes, real);
     entry *e;
+    /* an open key oneDNN cannot serve falls back to the call's own shape (a pure function
+     * of the key too: the same call always gets the same primitive) */
 #pragma omp critical(ed_onednn_cache)
-    e = lookup(d, &k);
+    {
+        e = key_open(&k) ? lookup(d, &k, 1) : NULL;
+        if (!e) e = lookup(d, &real, 0);
+    }
     if (!d->stream[thread]) DNNL_OK(dnnl_stream_create(&d->stream[thread], d->engine, dnnl_stream_default_flags));
     if (d->pad_cap[thread] < e->pad_bytes) {
         free(d->pad[thread]);
@@ -242,13 +302,20 @@ void ed_onednn_gemm(ed_onednn *d, ed_precision in, int thread, int transA, int t
         d->pad_cap[thread] = e->pad_bytes;
     }
     dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, mem_at(d, e, thread, MEM_A, (void *)A)},
-        {DNNL_ARG_WEIGHTS, mem_at(d, e, thread, MEM_B, (void *)B)},
-        {DNNL_ARG_DST, mem_at(d, e, thread, MEM_C, C)},
+        {DNNL_ARG_SRC, NULL}, {DNNL_ARG_WEIGHTS, NULL}, {DNNL_ARG_DST, NULL},
         {DNNL_ARG_SCRATCHPAD, mem_at(d, e, thread, MEM_PAD, d->pad[thread])},
     };
+    void *ptr[3] = {(void *)A, (void *)B, C};
+    dnnl_memory_desc_t md[MEM_N];
+    int open = key_open(&e->k);
+    if (open) make_mds(&real, md); /* the call's own shape: memory objects for this call only */
+    for (int j = MEM_A; j <= MEM_C; j++)
+        if (open) DNNL_OK(dnnl_memory_create(&args[j].memory, &md[j], d->engine, ptr[j]));
+        else args[j].memory = mem_at(d, e, thread, j, ptr[j]);
     DNNL_OK(dnnl_primitive_execute(e->prim, d->stream[thread], 4, args));
     DNNL_OK(dnnl_stream_wait(d->stream[thread]));
+    if (open)
+        for (int j = MEM_A; j <= MEM_C; j++) dnnl_memory_destroy(args[j].memory);
 }
 
 #else /* built without oneDNN */
@@ -259,6 +326,10 @@ ed_onednn *ed_onednn_create(char *msg, size_t msg_len) {
     return NULL;
 }
 void ed_onednn_free(ed_onednn *d) { (void)d; }
+ed_gemm_shapes ed_onednn_set_shapes(ed_onednn *d, ed_gemm_shapes s) {
+    (void)d;
+    return s;
+}
 int ed_onednn_native(ed_onednn *d, ed_precision p) { (void)d, (void)p; return 0; }
 long ed_onednn_primitives(const ed_onednn *d) { (void)d; return 0; }
 const char *ed_onednn_impl(const ed_onednn *d) { (void)d; return ""; }

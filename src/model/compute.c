@@ -19,8 +19,14 @@ int ed_gpt_set_compute(ed_gpt *m, ed_gemm_backend b, ed_precision p, char *msg, 
     if (!g) return -1;
     ed_gemm_ctx_free(m->gemm);
     m->gemm = g;
+    ed_gemm_ctx_set_shapes(g, m->varying_rows ? ED_GEMM_SHAPES_TOKENS : ED_GEMM_SHAPES_FIXED);
     m->params_gen++; /* another operand form (or none): made again at the next forward */
     return 0;
+}
+
+void ed_gpt_set_varying_rows(ed_gpt *m, int on) {
+    m->varying_rows = on != 0;
+    ed_gemm_ctx_set_shapes(m->gemm, m->varying_rows ? ED_GEMM_SHAPES_TOKENS : ED_GEMM_SHAPES_FIXED);
 }
 
 void gpt_weights_form(ed_gpt *m) {
@@ -167,7 +173,10 @@ int ed_gpt_gemm_compare_rows(int B, int T) {
 void ed_gpt_gemm_compare(const ed_gpt *m, int B, int T, ed_precision p, double gflops[ED_GEMM_N]) {
     ed_gemm_ctx *g[ED_GEMM_N] = {0};
     double best[ED_GEMM_N][PRODUCTS], flops[PRODUCTS] = {0};
-    for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0);
+    for (int b = ED_GEMM_OPENBLAS; b < ED_GEMM_N; b++) {
+        g[b] = ed_gemm_ctx_create((ed_gemm_backend)b, p, NULL, 0);
+        if (g[b]) ed_gemm_ctx_set_shapes(g[b], ed_gemm_ctx_shapes(m->gemm)); /* what the run will execute */
+    }
     products pr;
     products_init(&pr, &m->cfg, ed_gpt_gemm_compare_rows(B, T));
     int saved = ed_blas_serial_begin();

@@ -103,6 +103,9 @@ static void cached_attention(ed_gemm_ctx *g, ed_kv_cache *k, const float *K, con
     const int kvw = (int)kv_width(&k->cfg), group = H / ed_model_kv_heads(&k->cfg);
     const float scale = 1.0f / sqrtf((float)hd);
     int nb = ed_blas_serial_begin();
+    /* the key count grows by one a token: one oneDNN primitive for all counts (gemm.h),
+     * not a JIT compilation and a primitive kept per generated token */
+    ed_gemm_shapes shapes = ed_gemm_ctx_set_shapes(g, ED_GEMM_SHAPES_ANY);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(k->threads)
     for (int h = 0; h < H; h++) {
         float *S = k->att + (size_t)omp_get_thread_num() * KV_ROWS * k->cap;
@@ -125,6 +128,7 @@ static void cached_attention(ed_gemm_ctx *g, ed_kv_cache *k, const float *K, con
         }
         ed_gemm(g, 0, 0, n, hd, keys, 1.0f, S, keys, Vv + kh, kvw, 0.0f, k->atty + (size_t)h * hd, D);
     }
+    ed_gemm_ctx_set_shapes(g, shapes);
     ed_blas_serial_end(nb);
 }
 

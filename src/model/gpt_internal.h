@@ -60,6 +60,7 @@ typedef struct {
 struct ed_gpt {
     ed_model_config cfg;
     ed_gemm_ctx *gemm; /* backend + precision of every matmul (ed_gpt_set_compute) */
+    int varying_rows;  /* ed_gpt_set_varying_rows: the gemm context's shapes setting */
     size_t num_params;
     float *params, *grads;
     ed_tensor *tensors;

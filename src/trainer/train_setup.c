@@ -342,6 +342,9 @@ static int setup_model(ed_trainer *t, ed_error *err) {
      * differently or its copy of the checkpoint differs: rank 0's copy wins, so the
      * replicas start bit-identical whatever the nodes are. */
     ed_dist_bcast_floats(d, ed_gpt_params(t->model), np, 0);
+    /* packed per-window rows take a new width every micro-batch (set before the GEMM pick
+     * measures, so it times what the run will execute) */
+    ed_gpt_set_varying_rows(t->model, ed_row_layout_of(o) == ED_ROWS_PACKED);
     return 0;
 }
 

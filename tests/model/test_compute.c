@@ -328,6 +328,74 @@ static void test_operand_forms(void **state) {
     free(A), free(B), free(C1), free(C2), free(C3);
 }
 
+/* Open shapes (gemm.h, ed_gemm_shapes): with the token count given at run time, products
+ * of ever-new token counts create no new oneDNN primitive after the first of each kind,
+ * and compute what a double-precision reference does (fp32 to 1e-5 relative; bf16 on
+ * the same rounded operands). FIXED makes one per shape, as before. */
+static double ref_dot(const float *A, int lda, int ta, const float *B, int ldb, int tb, int i, int j, int K) {
+    double s = 0.0;
+    for (int k = 0; k < K; k++)
+        s += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+             (double)(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+    return s;
+}
+
+static void test_open_shapes(void **state) {
+    (void)state;
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    if (!mach.have_onednn) {
+        printf("  no oneDNN in this build: nothing to test\n");
+        return;
+    }
+    const int C = 24, OC = 40, MAXT = 97, HD = 16;
+    size_t big = (size_t)MAXT * 64;
+    float *X = malloc(big * sizeof *X), *W = malloc(big * sizeof *W), *O = malloc(big * sizeof *O);
+    float *Xr = malloc(big * sizeof *Xr), *Wr = malloc(big * sizeof *Wr);
+    for (size_t i = 0; i < big; i++) X[i] = sinf(0.37f * (float)i), W[i] = cosf(0.11f * (float)i) * 0.5f;
+    for (int p = ED_PREC_FP32; p <= ED_PREC_BF16; p++) {
+        /* the operands as the product sees them (bf16: rounded), for the reference */
+        memcpy(Xr, X, big * sizeof *X), memcpy(Wr, W, big * sizeof *W);
+        if (p == ED_PREC_BF16) ed_half_round(ED_HALF_BF16, Xr, X, big), ed_half_round(ED_HALF_BF16, Wr, W, big);
+        for (int shapes = ED_GEMM_SHAPES_FIXED; shapes <= ED_GEMM_SHAPES_ANY; shapes++) {
+            ed_gemm_ctx *g = ed_gemm_ctx_create(ED_GEMM_ONEDNN, (ed_precision)p, NULL, 0);
+            assert_non_null(g);
+            assert_int_equal(ed_gemm_ctx_set_shapes(g, (ed_gemm_shapes)shapes), ED_GEMM_SHAPES_FIXED);
+            long after_first = 0;
+            double worst = 0.0;
+            for (int n = 1; n <= 30; n++) {
+                int T = 3 * n + 7; /* token counts never repeated */
+                for (int kind = 0; kind < 4; kind++) {
+                    int ta = kind == 2, tb = kind == 0 || kind == 3, M, N, K, lda, ldb, ldc;
+                    if (kind == 0) M = T, N = OC, K = C, lda = C, ldb = C, ldc = OC;       /* out = x w^T */
+                    else if (kind == 1) M = T, N = C, K = OC, lda = OC, ldb = C, ldc = C;  /* dx = dy w */
+                    else if (kind == 2) M = OC, N = C, K = T, lda = OC, ldb = C, ldc = C;  /* dw = dy^T x */
+                    else M = 2, N = T, K = HD, lda = 64, ldb = HD, ldc = T;                /* decoder scores */
+                    if (kind == 3 && shapes != ED_GEMM_SHAPES_ANY) continue;
+                    ed_gemm(g, ta, tb, M, N, K, 1.0f, X, lda, W, ldb, 0.0f, O, ldc);
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            double r = ref_dot(Xr, lda, ta, Wr, ldb, tb, i, j, K);
+                            double e = fabs(O[(size_t)i * ldc + j] - r) / (1.0 + fabs(r));
+                            worst = e > worst ? e : worst;
+                        }
+                }
+                if (n == 1) after_first = ed_gemm_ctx_primitives(g);
+            }
+            long made = ed_gemm_ctx_primitives(g);
+            char d[160];
+            ed_gemm_ctx_describe(g, d, sizeof d);
+            printf("  %s, shapes %s: %ld primitives for 30 token counts (%ld after the first), worst error %.2g\n", d,
+                   shapes == 0 ? "fixed" : shapes == 1 ? "tokens" : "any", made, after_first, worst);
+            assert_true(worst < 1e-5);
+            if (shapes == ED_GEMM_SHAPES_FIXED) assert_true(made >= 30 * 3);
+            else assert_true(made == after_first);
+            ed_gemm_ctx_free(g);
+        }
+    }
+    free(X), free(W), free(O), free(Xr), free(Wr);
+}
+
 /* A bf16 model multiplies a rounded copy of its weights made once per change: a write
  * through ed_gpt_params is seen by the next forward (the same loss as a model created
  * with those weights), and a forward without one reuses the copy (the same loss again). */
@@ -480,6 +548,7 @@ int main(void) {
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_operand_forms),
+        cmocka_unit_test(test_open_shapes),
         cmocka_unit_test(test_weights_form),
         cmocka_unit_test(test_fused_backward),
         cmocka_unit_test(test_formed_activations),

@@ -64,7 +64,7 @@ int gpt_act_form(ed_gpt *m, float *slot, int rows, int cols) {
 }
 
 const void *gpt_act_row(const ed_gpt *m, const float *slot, size_t r, int cols) {
-    size_t es = m->acts_form ? ed_gemm_operand_bytes(m->gemm) : sizeof(float);
+    size_t es = m->acts_form ? (size_t)m->acts_form : sizeof(float);
     return (const char *)slot + r * (size_t)cols * es;
 }
 

@@ -226,7 +226,7 @@ void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *target
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
     m->packed = seg != NULL;
-    m->acts_form = ed_gemm_rounds(m->gemm);
+    m->acts_form = ed_gemm_rounds(m->gemm) ? (int)ed_gemm_operand_bytes(m->gemm) : 0;
     if (seg) {
         memcpy(a->seg, seg, (size_t)N * sizeof(int));
         memcpy(a->pos, pos, (size_t)N * sizeof(int));
@@ -315,7 +315,8 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     gpt_acts *a = &m->a;
     const float *xL = a->blocks[L - 1].res3;
     const int formed = m->acts_form;
-    ED_CHECK(formed == ed_gemm_rounds(m->gemm), "ed_gpt_backward: the GEMM precision changed since the forward");
+    ED_CHECK(formed == (ed_gemm_rounds(m->gemm) ? (int)ed_gemm_operand_bytes(m->gemm) : 0),
+             "ed_gpt_backward: the GEMM precision changed since the forward");
     int blas_saved = ed_blas_serial_begin();
 
     /* The head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and d(head weight). */

@@ -78,7 +78,8 @@ struct ed_gpt {
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
     int acts_form;      /* the last forward kept the GEMM-only activations in operand form
-                         * (gpt_act_form; the backward reads them so) */
+                         * (gpt_act_form; the backward reads them so): its bytes per
+                         * element, 0 when they are plain float32 (fp32) */
     long n_correct;     /* arg-max hits of the last forward with targets */
     double nll_sum;     /* plain cross-entropy sum of the last forward with targets */
     float *rope;        /* llama: cos [Tmax][hd/2] then sin [Tmax][hd/2] (gpt_rope_table) */

@@ -52,6 +52,11 @@ typedef struct {
     int rouge_stem;     /* ROUGE with Porter stemming */
     int window;         /* decoder window (ed_decoder_window) */
     int kv_cache;
+    /* Collective, or NULL: called by every rank before each round of examples (one per
+     * rank); a non-zero return (the same on every rank, e.g. ed_signal_agreed) ends the
+     * run there: *out gets only `stopped`. Training sets it, so a stop signal is not
+     * held up by a long generation. */
+    int (*poll_stop)(const ed_dist *d);
 } ed_geneval_options;
 
 typedef struct {
@@ -67,11 +72,16 @@ typedef struct {
     double rouge1, rouge2, rougeL; /* mean F1 over the examples */
     long new_tokens;         /* generated, all examples */
     ed_geneval_item *items;  /* rank 0 with keep_items: n items in input order; else NULL */
+    int stopped;             /* poll_stop's non-zero value when it ended the run (nothing
+                              * else is filled then); 0 otherwise */
 } ed_geneval_result;
 
 /* Collective over d: every rank passes the same model weights, tokenizer, refs and
  * options. Generates and scores this rank's examples (m's activations are clobbered),
- * then every rank receives the same corpus scores in *out. Cannot fail on valid refs. */
+ * then every rank receives the same corpus scores in *out. Cannot fail on valid refs.
+ * Test hook: ED_GENEVAL_DEBUG_DELAY=SECONDS: before each round rank 0 prints
+ * "expert-dist: debug: generating from example K" on stderr and every rank sleeps (a long
+ * generation on a tiny model, for the signal tests; results unchanged). */
 void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, const ed_geneval_options *o,
                     const ed_dist *d, int keep_items, ed_geneval_result *out);
 void ed_geneval_result_free(ed_geneval_result *r);

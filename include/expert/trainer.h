@@ -21,14 +21,30 @@
 #include "expert/options.h"
 #include "expert/tokenizer.h"
 
-/* Stop flag (SIGTERM, SIGUSR1: preempted); see signals.c. Installed once, in main. Not
- * collective: each process installs its own handlers and reads its own flag. */
-void ed_signals_install(void);
-/* Training adds SIGINT to the stop flag (interrupted; a second one exits at once) and
- * makes SIGHUP and SIGPIPE harmless (ed_output_keep). Other commands keep the defaults,
- * so Ctrl-C or a closed pipe still ends `generate` at once. */
+/* Stop signals (SIGTERM, SIGUSR1: preempted, exit 3); see signals.c. Installed once, in
+ * main; `speak`: this process prints the one line (rank 0). Not collective: each process
+ * installs its own handlers and reads its own flag. Until ed_signals_graceful(1) a stop
+ * signal ends the process at once with its exit status (nothing unsaved to lose). */
+void ed_signals_install(int speak);
+/* Training adds SIGINT (interrupted, exit 130) and makes SIGHUP and SIGPIPE harmless
+ * (ed_output_keep). Other commands keep the defaults, so Ctrl-C or a closed pipe still
+ * ends `generate` at once. */
 void ed_signals_train(void);
+/* on = 1: from now a stop signal only sets the flag, which the caller must poll and agree
+ * on across ranks at least every few seconds (the step, every validation batch, every
+ * generated example; a second SIGINT still exits at once); on = 0: back to exiting at once.
+ * Called by every rank at the same point of the program. */
+void ed_signals_graceful(int on);
+/* The first stop signal of a graceful phase makes stdout and stderr non-blocking (a
+ * launcher that stops reading them must not keep a rank from its save; signals.c): once
+ * the work is on disk this makes them blocking again (also done by ed_signals_graceful(0)
+ * and on every exit from the handler). Then ed_output_keep moves the rest to the log file
+ * if a write failed meanwhile. */
+void ed_signals_output_restore(void);
 int ed_signal_pending(void); /* the first stop signal's number, or 0 */
+/* Collective: the first stop signal's number on some rank (the lowest rank that has one),
+ * the same on every rank; 0 when no rank has one. */
+int ed_signal_agreed(const ed_dist *d);
 /* Polled once per step (cheap): after SIGHUP, or once stdout/stderr failed (a closed pipe
  * or terminal), both are pointed at log_path (appended to, created if need be) with one
  * line saying why; returns 1 then, else 0. */
@@ -44,7 +60,11 @@ typedef struct {
     long tokens;
     double bleu, rouge1, rouge2, rougeL; /* training's --val-generate (0-100); NAN otherwise */
 } ed_eval_result;
-/* -1 on every rank, err filled everywhere, when some rank met a damaged window. */
+/* -1 on every rank, err filled everywhere, when some rank met a damaged window; the
+ * signal's number (> 0) on every rank when some rank got a stop signal in a graceful phase
+ * (ed_signals_graceful; polled collectively every batch): r is not filled then.
+ * Test hook: ED_EVAL_DEBUG_DELAY=SECONDS sleeps before each batch (a long validation on a
+ * tiny model for the signal tests; results unchanged). */
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                         ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err);
 

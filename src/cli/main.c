@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     ed_dist d;
     ed_dist_init(&d, MPI_COMM_WORLD);
-    ed_signals_install();
+    ed_signals_install(d.rank == 0);
 
     const command *cmd = &COMMANDS[0];
     int first = 1;

@@ -1,7 +1,9 @@
 /* geneval.c — continue every prompt of a references file on the ranks, score the
  * continuations, and reduce the scores exactly (geneval.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "expert/geneval.h"
 
@@ -95,7 +97,19 @@ void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, con
     ed_stemmer *stem = o->rouge_stem ? ed_stemmer_new() : NULL;
     ed_ivec ids = {0};
     bytes mine = {0};
-    for (int i = d->rank; i < refs->n; i += d->world) {
+    /* rounds of one example per rank: every rank polls equally often (the last round
+     * may leave some rank without an example) */
+    const char *delay_env = getenv("ED_GENEVAL_DEBUG_DELAY");
+    double delay = delay_env ? atof(delay_env) : 0.0;
+    for (int first = 0; first < refs->n; first += d->world) {
+        if (delay > 0) {
+            if (d->rank == 0) fprintf(stderr, "expert-dist: debug: generating from example %d\n", first + 1);
+            struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+            nanosleep(&ts, NULL); /* a signal ends it early */
+        }
+        if (o->poll_stop && (out->stopped = o->poll_stop(d)) != 0) break;
+        int i = first + d->rank;
+        if (i >= refs->n) continue;
         const ed_ref_example *ex = &refs->ex[i];
         ids.len = 0;
         ed_ivec_push(&ids, ED_BOS);
@@ -122,6 +136,10 @@ void ed_geneval_run(ed_gpt *m, const ed_tokenizer *tok, const ed_refs *refs, con
     ed_stemmer_free(stem);
     ed_pick_free(&pick);
     ed_decoder_free(&dec);
+    if (out->stopped) {
+        free(mine.p);
+        return;
+    }
 
     size_t total = 0;
     char *all = ed_dist_gather_bytes(d, mine.p, mine.n, &total);

@@ -216,6 +216,8 @@ void swiglu_backward(float *dgu, const float *gu, const float *dout, int N, int 
  * not ed_gemm calls). For bf16/fp16 every product's operands (Q, K, V, dO, and the
  * normalised probability and dS tiles) are rounded to that format and the products
  * accumulate in fp32: the contract of ed_gemm's half modes and of the PyTorch reference.
+ * (bf16 on a CPU with AVX512-BF16, AVX-512 paths: the products run on vdpbf16ps, which
+ * treats bf16 denormals as zero; elsewhere fp32 FMA on the rounded operands.)
  *
  * scratch holds ed_att_scratch_floats(T, hd) floats for each of `threads` OpenMP threads
  * (the loops use no more threads), for both passes. */
@@ -234,13 +236,15 @@ void attention_backward(ed_gemm_ctx *g, float *dqkv, float *scratch, const float
  * (the widest vector of any ISA path), so tile products need no edge cases. */
 static inline int ed_att_pad_t(int T) { return (T + ED_ATT_BLOCK - 1) / ED_ATT_BLOCK * ED_ATT_BLOCK; }
 static inline int ed_att_pad_hd(int hd) { return (hd + 15) / 16 * 16; }
-/* Scratch floats per thread: the backward's per-head copies (rounded, padded) of K, V, Q,
- * dO and the transposes of K, Q, dO and the dQ accumulator (8 T x hd), four per-query
- * vectors, three score-sized tiles and the block's dK, dV accumulators. The forward uses a
- * subset. O(T hd): the memory that grows with the context. */
+/* Scratch floats per thread: the per-head copies (rounded, padded) of K, V, Q, dO, the
+ * transposes of K (the forward's), Q and dO, and the backward's dQ accumulator (8 T x hd), four per-query
+ * vectors, three score-sized tiles plus room for three bf16 tiles (the AVX512-BF16
+ * products' operands, attention.c) and the block's dK, dV accumulators. The forward uses
+ * a subset; the bf16 products keep their packed operands in the same T x hd regions.
+ * O(T hd): the memory that grows with the context. */
 static inline size_t ed_att_scratch_floats(int T, int hd) {
     size_t TP = (size_t)ed_att_pad_t(T), HDP = (size_t)ed_att_pad_hd(hd), B = ED_ATT_BLOCK;
-    return 8 * TP * HDP + 4 * TP + 3 * B * B + 2 * B * HDP;
+    return 8 * TP * HDP + 4 * TP + 5 * B * B + 2 * B * HDP;
 }
 
 /* ---- residual.c ---- residual add and (inverted) dropout on a branch */

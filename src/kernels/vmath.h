@@ -15,21 +15,32 @@
 #include <stdint.h>
 #include <string.h>
 
+/* x * y + z. A file that defines ED_VMATH_FUSED before including this header gets it
+ * fused (one rounding) in its ISA copies that have FMA: about a third fewer operations in
+ * ed_expf, whose result then differs from the unfused one by an ulp at most (the build is
+ * ISO C, under which GCC contracts nothing by itself). Opt-in per file, so that the other
+ * kernels' numbers stay what they were. */
+#if defined(ED_VMATH_FUSED) && defined(__FMA__)
+#define ED_VMADD(x, y, z) __builtin_fmaf((x), (y), (z))
+#else
+#define ED_VMADD(x, y, z) ((x) * (y) + (z))
+#endif
+
 static inline float ed_expf(float x) {
     /* n = round(x*log2e) by the 1.5*2^23 trick: in [2^23, 2^24) the float spacing is 1,
      * so t's low mantissa bits hold n as an integer. */
-    float t = x * 1.44269504088896341f + 12582912.0f;
+    float t = ED_VMADD(x, 1.44269504088896341f, 12582912.0f);
     float n = t - 12582912.0f;
-    float r = x - n * 0.693145751953125f; /* ln2 high part: n * it is exact */
-    r = r - n * 1.428606765330187e-06f;   /* ln2 low part */
+    float r = ED_VMADD(-n, 0.693145751953125f, x); /* ln2 high part: n * it is exact */
+    r = ED_VMADD(-n, 1.428606765330187e-06f, r);   /* ln2 low part */
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = ED_VMADD(p, r, 1.0f / 720.0f);
+    p = ED_VMADD(p, r, 1.0f / 120.0f);
+    p = ED_VMADD(p, r, 1.0f / 24.0f);
+    p = ED_VMADD(p, r, 1.0f / 6.0f);
+    p = ED_VMADD(p, r, 0.5f);
+    p = ED_VMADD(p, r, 1.0f);
+    p = ED_VMADD(p, r, 1.0f);
     int32_t ti;
     memcpy(&ti, &t, sizeof ti);
     /* k = n; 0x4B400000 are the bits of 1.5*2^23. Out of range (|x| huge, inf, NaN) it

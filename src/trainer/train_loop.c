@@ -84,21 +84,25 @@ static void log_row(ed_trainer *t, loop_clock *c) {
 /* --val-generate: continue the references' prompts with the model as it is and score
  * them (collective; every rank gets the same scores, 0-100). At every
  * --val-generate-every-th validation of the run (counted in the history, so a resume keeps
- * the rhythm) and at its last one; else all NAN. */
-static void val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
+ * the rhythm) and at its last one; else all NAN. Returns the agreed stop signal that ended
+ * it early (nothing filled then), else 0. */
+static int val_generate(ed_trainer *t, int last, double *bleu, double *r1, double *r2, double *rl) {
     *bleu = *r1 = *r2 = *rl = NAN;
-    if (t->gen_refs.n == 0) return;
+    if (t->gen_refs.n == 0) return 0;
     size_t k = ed_history_col(&t->hist, "eval_step")->n; /* validations before this one */
-    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return;
+    if (!last && (k + 1) % (size_t)t->o->val_generate_every != 0) return 0;
     ed_geneval_options g;
     ed_geneval_options_from(t->o, ed_decoder_window(t->o->max_length, ed_gpt_config(t->model)->max_seq_len), &g);
+    g.poll_stop = ed_signal_agreed;
     ed_geneval_result r;
     ed_geneval_run(t->model, t->tok, &t->gen_refs, &g, t->d, 0, &r);
+    if (r.stopped) return r.stopped;
     *bleu = 100 * r.bleu.bleu;
     *r1 = 100 * r.rouge1;
     *r2 = 100 * r.rouge2;
     *rl = 100 * r.rougeL;
     ed_geneval_result_free(&r);
+    return 0;
 }
 
 /* The --best-metric value of a validation as a loss (lower is better); NAN when this
@@ -114,13 +118,16 @@ static double best_score(const ed_options *o, const ed_eval_result *er) {
 /* Validation plus rank 0's verdict (new best? stop?), broadcast so all ranks agree, and
  * its history row. `scheduled`: an epoch end or --eval-interval, which early stopping
  * counts; the final validation of a run stopped in mid-epoch only competes for best.h5.
- * `last`: the run's last validation (the end of its last epoch, or that final one). */
+ * `last`: the run's last validation (the end of its last epoch, or that final one).
+ * Returns 0, -1 (failed, err filled) or the stop signal agreed on while it ran (> 0): then
+ * nothing has changed (no row, no verdict), so last.h5 written now holds the state before
+ * this validation and a resumed run repeats it. Every caller returns such a value. */
 static int validate(ed_trainer *t, ed_eval_result *er, int *is_best, int scheduled, int last, ed_error *err) {
     ed_dist_phase(t->d, t->st.global_step, "validation");
-    if (ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, ed_row_layout_of(t->o), t->d, er,
-                            err) != 0)
-        return -1;
-    val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
+    int rc = ed_trainer_evaluate(t->model, &t->val_ds, &t->val_s, &t->batch, t->ids, ed_row_layout_of(t->o), t->d,
+                                 er, err);
+    if (rc == 0) rc = val_generate(t, last, &er->bleu, &er->rouge1, &er->rouge2, &er->rougeL);
+    if (rc != 0) return rc;
     ed_train_state *st = &t->st;
     double score = best_score(t->o, er);
     /* rank 0 decides, every rank takes its decision (one broadcast of plain values) */
@@ -166,6 +173,15 @@ static int needs_final_validation(const ed_trainer *t) {
     return t->has_val && t->st.global_step > 0 && (s->n == 0 || s->v[s->n - 1] != (double)t->st.global_step);
 }
 
+/* 1 if --eval-interval asks for a validation at this step in mid-epoch and it has not
+ * happened: just after the step, or when a run stopped (a signal after the step or during
+ * that validation) resumes here, so its history has every validation. */
+static int interval_validation_due(const ed_trainer *t) {
+    long every = t->o->eval_interval;
+    return every > 0 && t->st.global_step % every == 0 && (size_t)t->st.epoch_windows < t->train_ds.n_windows &&
+           needs_final_validation(t);
+}
+
 static void print_eval(const ed_trainer *t, const char *what, const ed_eval_result *er, int is_best) {
     if (!t->verbose) return;
     if (t->tty) printf("\r\033[K"); /* replace a pending progress bar */
@@ -207,12 +223,16 @@ static int run_step(ed_trainer *t, step_result *r, ed_error *err) {
     return 0;
 }
 
-/* End of an epoch: validation, the history row, the epoch counter, checkpoints. */
+/* End of an epoch: validation, the history row, the epoch counter, checkpoints. Returns
+ * as validate (a stop signal during the validation: nothing of the epoch end done). */
 static int end_epoch(ed_trainer *t, double epoch_t0, ed_error *err) {
     ed_train_state *st = &t->st;
     ed_eval_result er = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     int is_best = 0;
-    if (t->has_val && validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err) != 0) return -1;
+    if (t->has_val) {
+        int rc = validate(t, &er, &is_best, 1, st->epoch + 1 >= t->o->epochs, err);
+        if (rc != 0) return rc; /* failed, or a stop signal before anything of the epoch end changed */
+    }
     double train_loss = st->epoch_count > 0 ? st->epoch_loss_sum / (double)st->epoch_count : NAN;
     /* lr from the schedule, not from the last step of this process: a run resumed right at
      * the end of an epoch has taken no step yet. */
@@ -299,14 +319,16 @@ static void print_summary(const ed_trainer *t, const char *how, const loop_clock
     free(mem);
 }
 
-/* The end of a run that stopped in mid-epoch (--max-steps, a signal, an early stop after
+/* The end of a run that stopped in mid-epoch (--max-steps, an early stop after
  * --eval-interval): validate the model as it is unless that just happened, so that every
- * run with a validation set has best.h5; then last.h5 and the history, which record it. */
+ * run with a validation set has best.h5; then last.h5 and the history, which record it.
+ * Returns as validate. */
 static int final_validation(ed_trainer *t, ed_error *err) {
     if (needs_final_validation(t)) {
         ed_eval_result er;
         int is_best = 0;
-        if (validate(t, &er, &is_best, 0, 1, err) != 0) return -1;
+        int rc = validate(t, &er, &is_best, 0, 1, err);
+        if (rc != 0) return rc;
         char what[64];
         snprintf(what, sizeof what, "step %ld (final)", t->st.global_step);
         print_eval(t, what, &er, is_best);
@@ -316,6 +338,39 @@ static int final_validation(ed_trainer *t, ed_error *err) {
     return trainer_write_history(t, err);
 }
 
+/* A stop signal was agreed (sig, the same on every rank): last.h5 of the state as it is,
+ * the history, and the exit status. `where`: "" after a step, else the phase it ended
+ * early (its work is not in the state, so the resumed run repeats it). */
+static int stop_run(ed_trainer *t, const loop_clock *c, int sig, const char *where, ed_error *err) {
+    /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption): the exit status says which */
+    int interrupted = sig == SIGINT;
+    if (t->d->rank == 0) {
+        if (t->tty) printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "expert-dist: %s received%s%s%s: writing last.h5 and stopping%s\n",
+                interrupted ? "SIGINT" : "signal", where[0] ? " during " : "", where,
+                where[0] ? " (a resumed run repeats it)" : "", interrupted ? " (Ctrl-C again stops at once)" : "");
+    }
+    /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one step and
+     * the save, not a pass over the validation set. The resumed run validates where this one
+     * would have. The save is on disk (a background write waited for) before the exit. */
+    if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 || trainer_save_wait(t, err) != 0)
+        return ED_EXIT_FAILURE;
+    /* the work is on disk: output may block again; what could not be written since the
+     * signal (nobody read it: mpirun stopping the job, signals.c) sends the rest to train.log */
+    ed_signals_output_restore();
+    if (ed_output_keep(t->log_path)) t->tty = 0;
+    print_summary(t, interrupted ? "interrupted" : "preempted", c);
+    return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
+}
+
+/* The exit status for what validate (or a phase returning as it) returned, or -1 to go on. */
+static int after_validation(ed_trainer *t, const loop_clock *c, int rc, ed_error *err) {
+    if (rc < 0) return ED_EXIT_FAILURE;
+    if (rc > 0) return stop_run(t, c, rc, "validation", err);
+    return -1;
+}
+
 static int run(ed_trainer *t, ed_error *err) {
     const ed_options *o = t->o;
     ed_train_state *st = &t->st;
@@ -323,16 +378,34 @@ static int run(ed_trainer *t, ed_error *err) {
     c.log_t0 = c.run_t0;
     c.last.lr = o->lr;
     int mid_epoch_end = 0; /* left an epoch early: last.h5 + history still to write */
+    int rc;
     while (st->epoch < o->epochs && !st->stop) {
-        if (o->max_steps > 0 && st->global_step >= o->max_steps) {
-            /* Resumed right at --max-steps (a preemption after the last step skipped the
-             * final validation): validate now if that step has no validation yet. */
+        /* Resumed right at --max-steps (a signal after the last step, or during its final
+         * validation): validate now if that step has no validation yet. Not at an epoch's
+         * end: end_epoch below validates it as the uninterrupted run did. */
+        if (o->max_steps > 0 && st->global_step >= o->max_steps &&
+            (size_t)st->epoch_windows < t->train_ds.n_windows) {
             mid_epoch_end = needs_final_validation(t);
             break;
         }
         ed_sampler_set_epoch(&t->train_s, st->epoch);
         double epoch_t0 = ed_now();
         while ((size_t)st->epoch_windows < t->train_ds.n_windows) {
+            /* --eval-interval's validation of the step just taken (or of the step a stopped
+             * run resumes at), before the next step or the --max-steps end */
+            if (t->has_val && interval_validation_due(t)) {
+                ed_eval_result er;
+                int is_best = 0;
+                if ((rc = after_validation(t, &c, validate(t, &er, &is_best, 1, 0, err), err)) >= 0) return rc;
+                char what[64];
+                snprintf(what, sizeof what, "step %ld", st->global_step);
+                print_eval(t, what, &er, is_best);
+                if (is_best && trainer_save(t, "best.h5", err) != 0) return ED_EXIT_FAILURE;
+                if (st->stop) {
+                    mid_epoch_end = 1;
+                    break;
+                }
+            }
             if (o->max_steps > 0 && st->global_step >= o->max_steps) {
                 mid_epoch_end = 1;
                 break;
@@ -349,44 +422,15 @@ static int run(ed_trainer *t, ed_error *err) {
                 fill_progress(t, &c, c.last.loss, now > c.log_t0 ? c.log_tokens / (now - c.log_t0) : 0, &p);
                 ed_progress_print(stdout, &p, 1, 0);
             }
-            if (c.last.stop_signal) {
-                /* SIGINT (Ctrl-C) here, else SIGTERM/SIGUSR1 (a preemption) or a signal to
-                 * another rank only: the exit status says which. */
-                int interrupted = ed_signal_pending() == SIGINT;
-                if (t->d->rank == 0)
-                    fprintf(stderr, "expert-dist: %s received: writing last.h5 and stopping%s\n",
-                            interrupted ? "SIGINT" : "signal", interrupted ? " (Ctrl-C again stops at once)" : "");
-                /* No final validation: the lead time before SIGKILL (docs/slurm.md) covers one
-                 * step and the save, not a pass over the validation set. The resumed run
-                 * validates at its next epoch end, interval, or the end of the run. The save
-                 * is on disk (a background write waited for) before the exit. */
-                if (trainer_save(t, "last.h5", err) != 0 || trainer_write_history(t, err) != 0 ||
-                    trainer_save_wait(t, err) != 0)
-                    return ED_EXIT_FAILURE;
-                print_summary(t, interrupted ? "interrupted" : "preempted", &c);
-                return interrupted ? ED_EXIT_INTERRUPTED : ED_EXIT_PREEMPTED;
-            }
+            /* some rank has a stop signal (the step agreed on that): which one, agreed too */
+            if (c.last.stop_signal) return stop_run(t, &c, ed_signal_agreed(t->d), "", err);
             if (o->save_steps > 0 && st->global_step % o->save_steps == 0 && trainer_save_step(t, err) != 0)
                 return ED_EXIT_FAILURE;
-            if (t->has_val && o->eval_interval > 0 && st->global_step % o->eval_interval == 0 &&
-                (size_t)st->epoch_windows < t->train_ds.n_windows) {
-                ed_eval_result er;
-                int is_best = 0;
-                if (validate(t, &er, &is_best, 1, 0, err) != 0) return ED_EXIT_FAILURE;
-                char what[64];
-                snprintf(what, sizeof what, "step %ld", st->global_step);
-                print_eval(t, what, &er, is_best);
-                if (is_best && trainer_save(t, "best.h5", err) != 0) return ED_EXIT_FAILURE;
-                if (st->stop) {
-                    mid_epoch_end = 1;
-                    break;
-                }
-            }
         }
         if (mid_epoch_end) break;
-        if (end_epoch(t, epoch_t0, err) != 0) return ED_EXIT_FAILURE;
+        if ((rc = after_validation(t, &c, end_epoch(t, epoch_t0, err), err)) >= 0) return rc;
     }
-    if (mid_epoch_end && final_validation(t, err) != 0) return ED_EXIT_FAILURE;
+    if (mid_epoch_end && (rc = after_validation(t, &c, final_validation(t, err), err)) >= 0) return rc;
     if (trainer_save_wait(t, err) != 0) return ED_EXIT_FAILURE; /* the last write is on disk */
     print_summary(t, st->stop ? "early stopping" : "done", &c);
     return ED_EXIT_OK;
@@ -579,8 +623,24 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         else if (t->st.epoch >= t->o->epochs && t->verbose)
             printf("nothing to do: the checkpoint has finished %d epoch(s) (--more-epochs N continues)\n", t->st.epoch);
         if (o->async_save && d->rank == 0) ed_ckpt_writer_reserve(&t->writer, t->model, &t->optim);
-        rc = trainer_open_metrics(t, &err) != 0 ? ED_EXIT_FAILURE : run(t, &err);
+        if (trainer_open_metrics(t, &err) != 0) {
+            rc = ED_EXIT_FAILURE;
+        } else {
+            /* From here a stop signal is polled (step, validation, generation) and ends in
+             * last.h5; before, nothing was trained and it exits at once (signals.c). */
+            ed_signals_graceful(1);
+            rc = run(t, &err);
+        }
     }
+    /* A finished run ends with a few words from its best model (rank 0 generates, all
+     * ranks agree on the outcome), the way `expert-dist generate` would print them. Not
+     * after a signal that came after the run's last poll (its final save): the run is
+     * complete and its status stands, but the ranks agree to stop there (the sample is
+     * collective; rc is the same on every rank, so all of them poll or none). */
+    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
+    if (sample && ed_signal_agreed(d) != 0) sample = 0;
+    ed_signals_graceful(0);
+    if (t->log_path[0] && ed_output_keep(t->log_path)) t->tty = 0; /* as in stop_run */
     /* TensorBoard stays open for the closing sample (below) */
     ed_tb *tb = t->metrics.tb;
     t->metrics.tb = NULL;
@@ -590,9 +650,6 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         if (t->tty) printf("\n");
         fprintf(stderr, "expert-dist: error: %s\n", err.msg);
     }
-    /* A finished run ends with a few words from its best model (rank 0 generates, all
-     * ranks agree on the outcome), the way `expert-dist generate` would print them. */
-    int sample = rc == ED_EXIT_OK && !o->dry_run && !o->quiet && o->sample_tokens > 0 && t->timing.steps_run > 0;
     ed_options go = t->options;
     memset(go.given, 0, sizeof go.given); /* the run's own options: nothing for generate to refuse */
     if (sample) {

@@ -34,6 +34,11 @@
                 the next start removes the .tmp with one line.
   hup-pipe      (-n 1, no mpirun) stdout is a pipe whose reader goes away, then SIGHUP:
                 training continues to its end (exit 0); the output goes on in train.log.
+  sigterm-blocked (-n 1, no mpirun) SIGTERM while the output is blocked: stdout is a pipe
+                nobody reads any more (as mpirun's daemons stop reading their ranks' output
+                while they stop a job, signals.c), the run asleep in write(): exit 3 with
+                last.h5 at the step reached and the summary in train.log (before: stuck in
+                write() until SIGKILL, no last.h5).
   async-kill9   SIGKILL of rank 0 while a checkpoint is written in the background
                 (--async-save; the write held open by ED_CKPT_DEBUG_WRITE_DELAY) and
                 training goes on: the previous checkpoint loads, --resume auto continues.
@@ -52,6 +57,7 @@ reported as skipped.
     faults.py --exe build/expert-dist --mpiexec "mpirun --oversubscribe" --ranks N [CASE...]"""
 import argparse
 import glob
+import json
 import os
 import re
 import shlex
@@ -561,6 +567,37 @@ def case_hup_pipe(c):
     return "closed stdout + SIGHUP at step 3: run finished (exit 0), summary in train.log"
 
 
+def case_sigterm_blocked(c):
+    if c.args.ranks != 1:
+        raise Skip("the singleton case runs at -n 1")
+    d = os.path.join(c.work, "blocked")
+    flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1"])
+    proc = start(c, flags, direct=True)
+    wait_step(proc, 3)
+    # Stop reading: the pipe fills with progress lines and the run sleeps in write().
+    deadline = time.monotonic() + 120
+    while not open("/proc/%d/wchan" % proc.pid).read().endswith("pipe_write") and proc.poll() is None:
+        expect(time.monotonic() < deadline, "the run never blocked on its full stdout")
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("no exit after SIGTERM while stdout was blocked (stuck in write()?)")
+    expect(proc.returncode == 3, "exit %d after SIGTERM with blocked output:\n%s" % (proc.returncode, stderr_of(proc)[-3000:]))
+    log = open(os.path.join(d, "train.log")).read()
+    expect("blocked while stopping" in log and "preempted: " in log,
+           "train.log lacks the redirect line or the summary:\n" + log[-2000:])
+    step = c.info(os.path.join(d, "last.h5"))[0]
+    with open(os.path.join(d, "history.json")) as f:
+        logged = int(json.load(f)["steps"]["step"][-1])
+    expect(step == logged, "last.h5 at step %d, the history ends at %d" % (step, logged))
+    expect(not glob.glob(os.path.join(d, "*.tmp")), "a .tmp was left: %s" % os.listdir(d))
+    resume_continues(c, d, step, ["--epochs", "1000"])
+    return "SIGTERM while asleep in write() to a full pipe: exit 3, last.h5 at step %d, summary in train.log" % step
+
+
 def case_async_kill9(c):
     d = os.path.join(c.work, "async-kill9")
     flags = loud(c, d, ["--epochs", "1000", "--log-interval", "1", "--save-steps", "3", "--keep-last", "0"])
@@ -624,7 +661,7 @@ def case_async_full(c):
 CASES = {"kill-rank": case_kill_rank, "nan": case_nan, "disk-full": case_disk_full, "read-only": case_read_only,
          "kill-in-save": case_kill_in_save, "stall": case_stall, "stop-cont": case_stop_cont,
          "die-in-report": case_die_in_report, "sigint-mpirun": case_sigint_mpirun, "sigint-twice": case_sigint_twice,
-         "hup-pipe": case_hup_pipe, "async-kill9": case_async_kill9, "async-full": case_async_full}
+         "hup-pipe": case_hup_pipe, "sigterm-blocked": case_sigterm_blocked, "async-kill9": case_async_kill9, "async-full": case_async_full}
 
 
 def main():

@@ -265,6 +265,89 @@ static void test_avx512(void **state) {
     check_path(ED_ISA_AVX512);
 }
 
+/* max |a - b| over the RMS of b: a whole array's deviation as one number. */
+static double rel_dev(const float *a, const float *b, size_t n) {
+    double ss = 0.0, mx = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ss += (double)b[i] * b[i];
+        double d = fabs((double)a[i] - (double)b[i]);
+        mx = d > mx ? d : mx;
+    }
+    return mx / sqrt(ss / (double)n);
+}
+
+/* bf16 attention on path k against the baseline b. On the AVX-512 paths of a CPU with
+ * AVX512-BF16 the tile products run on vdpbf16ps (attention.c), elsewhere as fp32 FMA on
+ * the rounded operands, the baseline's way: the same contract (operands rounded to bf16,
+ * fp32 accumulation), so the two agree up to fp32 reduction order, except where a
+ * probability or dS a few ulp apart rounds to the other bf16 neighbour (hence 1e-2
+ * elementwise); and k's distance from the fp32 result must be the baseline's, not more
+ * (an operand left unrounded, or one rounded twice, would move it). Three row blocks, the
+ * last partial; a causal row and a row of 40-token windows; grouped-query heads (hd 32 and
+ * 64); dropout. */
+static void compare_bf16_attention(const ed_kernels *k, const ed_kernels *b) {
+    static const int shapes[2][3] = {{128, 4, 2}, {128, 2, 1}}; /* D, H, G */
+    ed_rng r;
+    ed_rng_seed(&r, 13, 0);
+    const int B = 2, T = 150;
+    int seg[2 * 150];
+    for (int t = 0; t < T; t++) seg[t] = 0, seg[T + t] = t / 40 * 40;
+    char gmsg[256];
+    ed_gemm_ctx *bf = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_BF16, gmsg, sizeof gmsg);
+    ed_gemm_ctx *fp = ed_gemm_ctx_create(ED_GEMM_OPENBLAS, ED_PREC_FP32, gmsg, sizeof gmsg);
+    assert_non_null(bf), assert_non_null(fp);
+    for (int c = 0; c < 2; c++) {
+        const int D = shapes[c][0], H = shapes[c][1], G = shapes[c][2], hd = D / H, ld = D + 2 * G * hd;
+        size_t nq = (size_t)B * T * ld, no = (size_t)B * T * D, nl = (size_t)B * H * T;
+        float *scratch = malloc((size_t)2 * ed_att_scratch_floats(T, hd) * 4);
+        float *qkv = randn(&r, nq, 1.5f), *dy = randn(&r, no, 1.0f);
+        float *o[3], *l[3], *dq[3]; /* k bf16, baseline bf16, baseline fp32 */
+        for (int v = 0; v < 3; v++) {
+            const ed_kernels *kk = v == 0 ? k : b;
+            ed_gemm_ctx *g = v == 2 ? fp : bf;
+            o[v] = malloc(no * 4), l[v] = malloc(nl * 4), dq[v] = malloc(nq * 4);
+            kk->attention_forward(g, o[v], l[v], qkv, seg, B, T, D, H, G, 0.1f, 9, scratch, 2);
+            kk->attention_backward(g, dq[v], scratch, dy, qkv, o[v], l[v], seg, B, T, D, H, G, 0.1f, 9, 2);
+        }
+        expect_close("bf16 attention out", o[0], o[1], no, 1e-2);
+        expect_close("bf16 attention lse", l[0], l[1], nl, 1e-3);
+        expect_close("bf16 attention dqkv", dq[0], dq[1], nq, 1e-2);
+        double ko = rel_dev(o[0], o[2], no), bo = rel_dev(o[1], o[2], no);
+        double kd = rel_dev(dq[0], dq[2], nq), bd = rel_dev(dq[1], dq[2], nq);
+        printf("  hd %d, %d of %d kv heads: path vs baseline out %.2e dqkv %.2e; from fp32: path %.2e/%.2e, "
+               "baseline %.2e/%.2e\n",
+               hd, G, H, rel_dev(o[0], o[1], no), rel_dev(dq[0], dq[1], nq), ko, kd, bo, bd);
+        assert_true(ko <= 1.5 * bo + 1e-4);
+        assert_true(kd <= 1.5 * bd + 1e-4);
+        for (int v = 0; v < 3; v++) free(o[v]), free(l[v]), free(dq[v]);
+        free(scratch), free(qkv), free(dy);
+    }
+    ed_gemm_ctx_free(bf), ed_gemm_ctx_free(fp);
+}
+
+static void test_bf16_attention(void **state) {
+    (void)state;
+    const ed_kernels *base = ed_kernels_for(ED_ISA_BASELINE);
+    int ran = 0;
+    for (int i = 0; i < ED_ISA_COUNT && base; i++) {
+        if (i == ED_ISA_BASELINE || !ed_isa_runs((ed_isa)i)) continue;
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        int dpbf = (i == ED_ISA_AVX512 || i == ED_ISA_NATIVE) && __builtin_cpu_supports("avx512bf16");
+#else
+        int dpbf = 0;
+#endif
+        printf("bf16 attention, %s (%s) against baseline:\n", ed_isa_name((ed_isa)i),
+               dpbf ? "vdpbf16ps products" : "fp32 FMA on rounded operands");
+        compare_bf16_attention(ed_kernels_for((ed_isa)i), base);
+        ran = 1;
+    }
+    if (!ran) {
+        printf("SKIPPED: no path besides baseline runs here (or no baseline in this build)\n");
+        skip();
+    }
+}
+
 /* The float32 -> bf16 / fp16 conversions (convert.c) on every path this CPU runs, bit
  * for bit against the scalar functions of half.h: for bf16 every upper half (sign,
  * exponent, 7 mantissa bits: all of NaN, Inf, zero, denormal and normal ranges) with the
@@ -364,6 +447,7 @@ int main(void) {
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_half_conversions),
+        cmocka_unit_test(test_bf16_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,9 @@
  *
  * Backends (--gemm): OpenBLAS's cblas_sgemm, split by the engine over its OpenMP threads;
  * oneDNN's matmul primitive (built when libdnnl-dev is found), created once per shape and
- * reused, threaded by oneDNN on the same OpenMP pool. `auto`: train measures both
- * (docs/design.md); elsewhere ed_gemm_backend_resolve guesses.
+ * reused, threaded by oneDNN on the same OpenMP pool. `auto`: train, eval and generate
+ * measure both at their own products (ed_trainer_gemm_auto, docs/design.md); --dry-run
+ * takes ed_gemm_backend_resolve's guess.
  *
  * Precision (--precision): fp32, or a half precision: bf16 / fp16 = every GEMM input
  * rounded to bfloat16 / IEEE binary16 (round to nearest even, expert/half.h) and
@@ -75,9 +76,10 @@ const char *ed_machine_blas_warning(const ed_machine *m, char *buf, size_t len);
  *   - oneDNN when the build has it and the precision has a native matmul there, or
  *     OpenBLAS's core is far below the CPU;
  *   - else OpenBLAS (also when the build has no oneDNN).
- * A named backend is returned unchanged. Deterministic: it never times anything. eval,
- * generate and --dry-run use it; train starts from it and then measures (trainer's
- * train_compute.c: ed_gpt_gemm_compare and the measurement cache, docs/design.md). */
+ * A named backend is returned unchanged. Deterministic: it never times anything. A model
+ * starts from it (ed_ckpt_model_new); --dry-run and train's closing sample keep it; with
+ * `auto`, train, eval and generate then measure (train_compute.c: ed_gpt_gemm_compare
+ * and the measurement cache, docs/design.md). */
 ed_gemm_backend ed_gemm_backend_resolve(ed_gemm_backend want, ed_precision p, const ed_machine *m);
 
 /* The MFU reference (gemm_peak.c): GFLOPS of ONE thread multiplying 512 x 512 x 512

@@ -229,19 +229,32 @@ int ed_gpt_half_native(const ed_gpt *m);
  * Attention's tiles round their own operands inside the activations' attention scratch
  * (ed_gpt_activation_bytes), so they add nothing here. */
 size_t ed_gpt_gemm_scratch_bytes(const ed_gpt *m, int B, int T);
-/* Measured GFLOPS of the model's GEMM setting on the Linear-layer and head products of a
- * (B, T) training step (forward and both backward products, all threads), over about
- * `seconds` of repetitions after a warm-up; the MFU reference of the trainer. */
-double ed_gpt_gemm_gflops(ed_gpt *m, int B, int T, double seconds);
-/* `--gemm auto`'s measurement: GFLOPS of every backend of this build at precision p
- * (gflops[b], b an ed_gemm_backend; 0 for ED_GEMM_AUTO and for a backend the build lacks)
- * on the same products at the shapes of m with ed_gpt_gemm_compare_rows(B, T) rows (a
- * step's rows, capped at 256: the ranking, not the rate, is wanted). Each product runs on
- * each backend in turn and the best time of each (backend, product) counts: 0.1 to 0.5 s
- * in all on an idle machine, on the calling process's OpenMP threads. m's own GEMM
- * setting is neither used nor changed. Not collective. */
-void ed_gpt_gemm_compare(const ed_gpt *m, int B, int T, ed_precision p, double gflops[ED_GEMM_N]);
-int ed_gpt_gemm_compare_rows(int B, int T);
+/* `--gemm auto`'s measurement (gemm_probe.c): how fast each GEMM backend of this build
+ * runs the products of a workload of m at precision p:
+ *   TRAIN   a training pass of `rows` rows (B x T): every Linear layer's forward and both
+ *           backward products, and the tied head's three;
+ *   FORWARD an inference pass of `rows` rows (eval, a decoder without key/value cache):
+ *           the forward products only;
+ *   DECODE  cached decoding (generate): Linear products at one row (a new token) and at
+ *           a prompt chunk's rows, the head at one row (`rows` is not used).
+ * Each distinct product is timed at the workload's transposes and shapes with at most
+ * ed_gpt_gemm_compare_rows() rows and 512 columns (the ranking, not the rate, is
+ * wanted), on each backend in turn (best of 2 to 8 calls), by every OpenMP thread of the
+ * calling process at once (each its own copy, single-threaded; the slowest thread
+ * counts), and weighted by the FLOPs the workload spends in it. Tens of milliseconds.
+ * m's own GEMM setting is neither used nor changed. Not collective. */
+typedef enum { ED_GEMM_WORK_TRAIN = 0, ED_GEMM_WORK_FORWARD, ED_GEMM_WORK_DECODE } ed_gemm_work;
+extern const char *const ed_gemm_work_names[]; /* "train", "forward", "decode" (index = value) */
+typedef struct {
+    double gflops[ED_GEMM_N]; /* by ed_gemm_backend: the workload's FLOPs over its estimated
+                               * GEMM time; 0 for AUTO and for a backend the build lacks */
+    double seconds;           /* wall time of the measurement */
+    int products;             /* distinct products timed */
+    int calls;                /* GEMM calls made */
+} ed_gemm_comparison;
+void ed_gpt_gemm_compare(const ed_gpt *m, ed_gemm_work w, int rows, ed_precision p, ed_gemm_comparison *out);
+/* The rows the probe products of work w have (part of what a cached figure is keyed by). */
+int ed_gpt_gemm_compare_rows(ed_gemm_work w, int rows);
 
 /* ---- inference with a key/value cache (decode.c) ------------------------------------
  * The cache holds, for positions [0, len) of ONE sequence, every layer's keys and values:

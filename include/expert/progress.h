@@ -4,10 +4,10 @@
  * MFU here = achieved model FLOP/s / reference FLOP/s, where
  *   achieved  = tokens/s x (6 x params + 12 x L x T x D)   (forward + backward)
  *   reference = world x ref_gflops, ref_gflops per rank = --ref-gflops, else
- *               $ED_REF_GFLOPS, else measured at start: the run's own GEMM setting
- *               (backend, precision, threads) on the Linear and head products of one
- *               step (ed_gpt_gemm_gflops, ~0.2 s).
- * It says how close the step comes to the GEMMs it is made of, on this machine. */
+ *               $ED_REF_GFLOPS, else threads x the per-core peak of a 512^3 GEMM on the
+ *               run's backend and precision with every core busy (src/gemm/gemm_peak.c),
+ *               cached per CPU (`expert-dist calibrate` redoes it on an idle machine).
+ * It says how close the step comes to what this machine's GEMM can do. */
 #ifndef EXPERT_PROGRESS_H
 #define EXPERT_PROGRESS_H
 

@@ -68,4 +68,19 @@ typedef struct {
 int ed_trainer_evaluate(ed_gpt *m, const ed_dataset *ds, ed_sampler *s, ed_batch *b, uint32_t *ids,
                         ed_row_layout layout, const ed_dist *d, ed_eval_result *r, ed_error *err);
 
+/* `--gemm auto` for the commands that run a checkpoint's model (eval, eval --generate,
+ * generate; train_compute.c, where train's own pick is made the same way): when o->gemm is
+ * auto and this is no --dry-run, the backend fastest at workload w (ed_gpt_gemm_compare;
+ * rows: a pass's rows for TRAIN / FORWARD) from the measurement cache when this machine
+ * has measured it (unless --gemm-cache off), else measured now and stored; m is switched
+ * to it and rank 0 (or the lone process) prints one line on `out` unless --quiet:
+ *   # gemm: openblas, fp32; auto picked openblas: openblas 195 onednn 178 GFLOPS
+ *     on the forward products at 128 rows (measured now in 48 ms, stored in FILE); ...
+ * COLLECTIVE over d: every rank measures (or reads) and all take the backend whose
+ * slowest rank is fastest; d = NULL: this process alone (generate's rank 0). A damaged
+ * cache line: one warning naming file:line, measured again. -1 with err (on every rank)
+ * only when the picked backend cannot be set. */
+int ed_trainer_gemm_auto(ed_gpt *m, const ed_options *o, ed_gemm_work w, int rows, const ed_dist *d, FILE *out,
+                         ed_error *err);
+
 #endif

@@ -31,6 +31,11 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     }
     if (dict.n > 0 && d->rank == 0)
         fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
+    /* as the trainer; set before --gemm auto measures, so it times what the run executes */
+    ed_gpt_set_varying_rows(m, ed_row_layout_of(&o) == ED_ROWS_PACKED);
+    /* --gemm auto: the backend fastest at evaluation's forward products (collective) */
+    if (ed_trainer_gemm_auto(m, &o, ED_GEMM_WORK_FORWARD, o.batch_size * (o.max_length - 1), d, stdout, &err) != 0)
+        goto out;
     ed_read_options ro = {.text_field = o.text_field, .skip_bad_lines = o.skip_bad_lines,
                           .format = o.format};
     status = ed_docs_read_inputs(o.val_file, &ro, &docs, &err);
@@ -49,7 +54,6 @@ int ed_eval(const ed_options *in, const ed_dist *d) {
     ed_sampler_set_layout(&s, &ds, ed_row_layout_of(&o));
     ed_batch b;
     ed_batch_init(&b, o.batch_size, o.max_length - 1);
-    ed_gpt_set_varying_rows(m, ed_row_layout_of(&o) == ED_ROWS_PACKED); /* as the trainer */
     uint32_t *ids = ed_malloc(ed_sampler_max_rows(&s) * sizeof *ids);
     double t0 = ed_now();
     ed_eval_result r;

@@ -30,6 +30,10 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     }
     if (dict.n > 0 && d->rank == 0)
         fprintf(stderr, "warning: eval: ignoring the config file's %s (the checkpoint's %s)\n", dict.user, dict.stored);
+    /* --gemm auto: the backend fastest at decoding (collective: every rank generates) */
+    int window = ed_decoder_window(o.max_length, ed_gpt_config(m)->max_seq_len);
+    if (ed_trainer_gemm_auto(m, &o, o.kv_cache ? ED_GEMM_WORK_DECODE : ED_GEMM_WORK_FORWARD, window, d, stdout, &err) != 0)
+        goto out;
     /* the predictions file is opened now: a path that cannot be written fails before the work */
     ed_atomic_file pred;
     int have_pred = d->rank == 0 && o.predictions[0];
@@ -40,7 +44,7 @@ int ed_eval_generate(const ed_options *in, const ed_dist *d) {
     }
 
     ed_geneval_options g;
-    ed_geneval_options_from(&o, ed_decoder_window(o.max_length, ed_gpt_config(m)->max_seq_len), &g);
+    ed_geneval_options_from(&o, window, &g);
     double t0 = ed_now();
     ed_geneval_result r;
     ed_geneval_run(m, tok, &refs, &g, d, o.predictions[0] != 0, &r);

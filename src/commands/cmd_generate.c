@@ -15,6 +15,7 @@
 #include "expert/dataset.h"
 #include "expert/generate.h"
 #include "expert/tokenizer.h"
+#include "expert/trainer.h"
 
 /* ---- prompts ------------------------------------------------------------------------ */
 
@@ -161,6 +162,15 @@ static int generate(const ed_options *in, char **out, int *usage, ed_error *err)
                 dict.stored);
     const ed_model_config *c = ed_gpt_config(l.model);
     l.window = ed_decoder_window(o.max_length, c->max_seq_len);
+    /* --gemm auto: the backend fastest at decoding (rank 0 alone; the line goes to
+     * stderr: stdout carries only the text) */
+    if (ed_trainer_gemm_auto(l.model, &o, o.kv_cache ? ED_GEMM_WORK_DECODE : ED_GEMM_WORK_FORWARD, l.window, NULL,
+                             stderr, err) != 0) {
+        ed_gpt_free(l.model);
+        ed_tok_free(l.tok);
+        prompts_free(&prompts);
+        return -1;
+    }
     for (int p = 0; p < prompts.n; p++) /* generation needs one token to start from */
         if (ed_tok_role_id(l.tok, ED_ROLE_BOS) < 0 && ed_tok_role_id(l.tok, ED_ROLE_EOS) < 0 && !prompts.text[p][0]) {
             ed_gpt_free(l.model);

@@ -21,9 +21,7 @@
 #include "layers.h"
 #include "../kernels/vmath.h"
 
-/* Rows per chunk of new tokens: one attention row block (ED_ATT_BLOCK), large enough for
- * GEMMs to run at speed on a prompt. */
-#define KV_ROWS ED_ATT_BLOCK
+#define KV_ROWS GPT_KV_ROWS
 
 struct ed_kv_cache {
     ed_model_config cfg;

@@ -22,6 +22,9 @@
 #include "../kernels/kernels.h" /* the dispatched layers: embedding, layernorm, GELU, attention,
                                       residual/dropout, cross-entropy */
 
+/* Rows per chunk of new tokens in cached decoding (decode.c; gemm_probe.c times them):
+ * one attention row block, large enough for GEMMs to run at speed on a prompt. */
+#define GPT_KV_ROWS ED_ATT_BLOCK
 
 /* ---- matmul.c ---- (PyTorch nn.Linear: w is [OC,C], out = inp @ w^T + bias) */
 /* out[N,OC] = inp[N,C] @ w^T + bias (bias may be NULL); with accumulate, out += the same. */

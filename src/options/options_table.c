@@ -155,9 +155,9 @@ static const ed_option_spec TABLE[] = {
     ROW("ref-gflops", ED_OPT_FLOAT, ref_gflops, 0, "system", T, STORED,
         "per-rank reference GFLOPS for the MFU column (0 = $ED_REF_GFLOPS, else the calibrated per-core GEMM peak x threads)"),
     CHOICE("gemm", gemm, ed_gemm_backend_names, 0, "system", T|E|G|K, STORED,
-           "GEMM backend; auto: train measures each at the step's shapes and takes the fastest (eval and generate "
-           "guess, docs/design.md)"),
-    ROW("gemm-cache", ED_OPT_BOOL, gemm_cache, 0, "system", T, STORED,
+           "GEMM backend; auto: each is timed at the command's own products (train: the step's, eval: the forward "
+           "pass's, generate: decoding's) and the fastest taken, figures cached (docs/design.md)"),
+    ROW("gemm-cache", ED_OPT_BOOL, gemm_cache, 0, "system", T|E|G, STORED,
         "keep --gemm auto's measurements and the MFU reference in $XDG_CACHE_HOME/expert-dist/gemm.tsv "
         "(default ~/.cache/expert-dist/); off: measure at every start, store nothing"),
     CHOICE("precision", precision, ed_precision_names, 0, "system", T|E|G|K, STORED,

@@ -657,6 +657,9 @@ int ed_train(const ed_options *o, const ed_dist *d) {
         int n = snprintf(go.checkpoint, sizeof go.checkpoint, "%s/%s", o->checkpoint_dir, name);
         if (n < 0 || (size_t)n >= sizeof go.checkpoint) sample = 0; /* no sample from a truncated path */
         go.max_new_tokens = o->sample_tokens;
+        /* a few tokens: not worth timing decoding's products, nor a second `# gemm:` line
+         * or cache warning in the run's output; the guess `generate` made before it measured */
+        go.gemm = ed_gemm_backend_resolve(o->gemm, o->precision, &t->mach);
         const ed_dataset *ds = t->has_val ? &t->val_ds : &t->train_ds;
         sample_prompt(t, ds, go.prompt, sizeof go.prompt);
     }

@@ -1,7 +1,8 @@
 /* test_gemm_cache.c — the measurement cache file (expert/gemm_cache.h): where it lives,
  * records written and read back, replaced, missed on another key, damaged lines warned
- * about (file:line) and dropped, and the real peak measurement's contract. Nothing here
- * depends on which backend is faster. */
+ * about (file:line) and dropped, and the real measurements' contracts (the MFU peak;
+ * `--gemm auto`'s probe of each workload). Nothing here depends on which backend is
+ * faster. */
 #include "tmpfiles.h" /* first: it asks for the X/Open functions */
 
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "expert/gemm_cache.h"
+#include "expert/gpt.h"
 #include "expert/options.h"
 
 static char *slurp(const char *path) {
@@ -179,6 +181,39 @@ static void test_peak(void **state) {
         assert_true(gf < 0.0 && msg[0]);
 }
 
+/* --gemm auto's probe (ed_gpt_gemm_compare): for each workload a figure for every backend
+ * of this build and none for the others; the distinct products it timed (train: forward
+ * and both backward products, so more than forward; decode: one row and a prompt chunk);
+ * the probe rows, capped; the model's own GEMM setting untouched. */
+static void test_compare(void **state) {
+    (void)state;
+    ed_model_config c = {.vocab_size = 3000, .d_model = 64, .n_layers = 2, .n_heads = 4, .d_ff = 256,
+                         .max_seq_len = 64};
+    char msg[256] = "";
+    ed_gpt *m = ed_gpt_create(&c, 1, msg, sizeof msg);
+    assert_non_null(m);
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    int products[3];
+    for (int w = ED_GEMM_WORK_TRAIN; w <= ED_GEMM_WORK_DECODE; w++) {
+        ed_gemm_comparison r;
+        ed_gpt_gemm_compare(m, (ed_gemm_work)w, 8 * 63, ED_PREC_FP32, &r);
+        assert_true(r.gflops[ED_GEMM_AUTO] == 0.0);
+        assert_true(r.gflops[ED_GEMM_OPENBLAS] > 0.0);
+        assert_true(mach.have_onednn ? r.gflops[ED_GEMM_ONEDNN] > 0.0 : r.gflops[ED_GEMM_ONEDNN] == 0.0);
+        assert_true(r.seconds > 0.0 && r.products > 0 && r.calls >= 2 * r.products);
+        products[w] = r.products;
+    }
+    assert_int_equal(products[ED_GEMM_WORK_FORWARD], 5);  /* 4 Linear layers + the head */
+    assert_int_equal(products[ED_GEMM_WORK_TRAIN], 15);   /* x 3 */
+    assert_int_equal(products[ED_GEMM_WORK_DECODE], 9);   /* Linear at 1 and 64 rows, the head at 1 */
+    assert_int_equal(ed_gpt_gemm_compare_rows(ED_GEMM_WORK_TRAIN, 8 * 63), 128);
+    assert_int_equal(ed_gpt_gemm_compare_rows(ED_GEMM_WORK_FORWARD, 40), 40);
+    assert_int_equal(ed_gpt_gemm_compare_rows(ED_GEMM_WORK_DECODE, 500), 64);
+    assert_int_equal(ed_gpt_backend(m), ED_GEMM_OPENBLAS);
+    ed_gpt_free(m);
+}
+
 int main(void) {
     tmp_setup();
     const struct CMUnitTest tests[] = {
@@ -187,6 +222,7 @@ int main(void) {
         cmocka_unit_test(test_put_find),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_peak),
+        cmocka_unit_test(test_compare),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tmp_teardown();

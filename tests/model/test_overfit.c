@@ -82,10 +82,10 @@ static double act_formula(const ed_model_config *c, int B, int T, int threads, i
     double L = c->n_layers, big = 3 * D > FF ? 3 * D : FF, chunk = N < 256 ? N : 256;
     double blocks = rc ? 1 : L; /* sets of block intermediates */
     /* attention: lse per (b, h, row) kept per block; per thread a scratch of 8 T x hd copies
-     * (T to whole 64-row blocks, hd to 16 floats), four per-row vectors, three 64 x 64 tiles
+     * (T to whole 64-row blocks, hd to 16 floats), four per-row vectors, five 64 x 64 tiles
      * and two 64 x hd accumulators */
     double TP = ceil(T / 64.0) * 64, HDP = ceil(D / H / 16.0) * 16;
-    double att_scratch = 8 * TP * HDP + 4 * TP + 3 * 64.0 * 64 + 2 * 64 * HDP;
+    double att_scratch = 8 * TP * HDP + 4 * TP + 5 * 64.0 * 64 + 2 * 64 * HDP;
     double fl = blocks * (7 * N * D + 4 * N + 2 * N * FF + B * H * (double)T) + L * N * D + 4 * N * D + 5 * N +
                 (rc ? 0 : N * V) + N * big + chunk * V + threads * att_scratch;
     /* + per-row loss and plain cross-entropy (doubles), arg-max hit (byte), the batch's

@@ -8,7 +8,11 @@ noisy): only where the figures came from.
   - a damaged line: one warning naming file:line, measured again, exit 0, the file repaired;
   - a record of another machine (key mismatch) is not used: measured again;
   - `expert-dist calibrate` stores the reference that train then names as calibrated;
-  - an MFU above 100% of the reference shows as `mfu >100%?` with one warning line."""
+  - an MFU above 100% of the reference shows as `mfu >100%?` with one warning line;
+  - eval and generate with --gemm auto measure at their own products (forward; decode),
+    print the figures in a `# gemm:` line (eval: stdout; generate: stderr, its stdout is
+    the text), store them, and read them on a second run; a damaged record: one warning,
+    measured again; --gemm-cache off stores nothing."""
 import os
 import re
 import sys
@@ -53,7 +57,7 @@ cache = os.path.join(xdg, "expert-dist", "gemm.tsv")
 p = train_run(xdg, "a")
 g = gemm_line(p)
 T.expect(re.search(r"auto picked (openblas|onednn): openblas \d+", g) and
-         re.search(r"measured now in [0-9.]+ s, stored in " + re.escape(cache), g),
+         re.search(r"on the train products at \d+ rows \(measured now in \d+ ms, stored in " + re.escape(cache), g),
          "first run: measured and stored expected:\n" + g)
 T.expect("MFU reference" in g and "(measured now, stored in " + cache in g, "first run's reference:\n" + g)
 text = read(cache)
@@ -70,7 +74,7 @@ T.expect(read(cache) == text, "a run that measured nothing rewrote the cache")
 xoff = os.path.join(d, "xoff")
 p = train_run(xoff, "c", ["--gemm-cache", "off"])
 g = gemm_line(p)
-T.expect(re.search(r"measured now in [0-9.]+ s; --gemm-cache off", g), "--gemm-cache off:\n" + g)
+T.expect(re.search(r"measured now in \d+ ms; --gemm-cache off", g), "--gemm-cache off:\n" + g)
 T.expect(not os.path.exists(os.path.join(xoff, "expert-dist")), "--gemm-cache off wrote a cache")
 
 # a damaged line: one warning with file:line, measured again, exit 0, the file repaired
@@ -103,7 +107,7 @@ with open(cache, "w") as f:
     f.write(other)
 p = train_run(xdg, "f")
 g = gemm_line(p)
-T.expect(warnings(p) == [] and "s, stored in" in g.split("MFU")[0], "key mismatch not measured:\n" + g)
+T.expect(warnings(p) == [] and "ms, stored in" in g.split("MFU")[0], "key mismatch not measured:\n" + g)
 T.expect(sum(l.startswith("gemm\t") for l in read(cache).splitlines()) == 2, "old and new record expected:\n" + read(cache))
 
 # calibrate stores the reference train names as calibrated (one backend x precision: quick)
@@ -126,4 +130,54 @@ T.expect(rows and all("mfu >100%?" in l for l in rows), "mfu >100%? expected on 
 T.expect("mfu >100%? of" in p.stdout, "summary without the marker:\n" + p.stdout)
 w = [l for l in warnings(p, mfu=True) if "above 100%" in l]
 T.expect(len(w) == 1 and "expert-dist calibrate" in w[0], "one warning expected:\n" + p.stderr)
-print("PASS: gemm cache written, reused, off, damaged, mismatched; calibrate; mfu >100%% (-n %d)" % n)
+# eval and generate: their own workloads, measured once, then read from the cache
+xcmd = os.path.join(d, "xcmd")
+ccache = os.path.join(xcmd, "expert-dist", "gemm.tsv")
+ckpt = os.path.join(d, "a", "last.h5")
+val = T.corpus(os.path.join(d, "val.txt"), 6, seed=4)
+
+
+def cmd_run(flags, xdg=xcmd):
+    return T.run(args, n, flags, check=0, env={"XDG_CACHE_HOME": xdg}, timeout=120)
+
+
+def cmd_gemm_line(text, what):
+    lines = [l for l in text.splitlines() if l.startswith("# gemm:")]
+    T.expect(len(lines) == 1, "one # gemm: line expected from %s:\n%s" % (what, text))
+    return lines[0]
+
+
+for round_ in ("measured now in", "(cached "):
+    e = cmd_run(["eval", ckpt, val])
+    g = cmd_gemm_line(e.stdout, "eval")
+    T.expect(re.search(r"auto picked (openblas|onednn): openblas \d+", g) and "on the forward products" in g and
+             round_ in g and ccache in g, "eval's # gemm: line (%s expected):\n%s" % (round_, g))
+    T.expect(warnings(e) == [], "eval: no warnings expected:\n" + e.stderr)
+    p = cmd_run(["generate", ckpt, "alpha", "--max-new-tokens", 3])
+    g = cmd_gemm_line(p.stderr, "generate")
+    T.expect("on the decode products" in g and round_ in g and ccache in g,
+             "generate's # gemm: line (%s expected):\n%s" % (round_, g))
+    T.expect("# gemm" not in p.stdout, "generate printed the # gemm: line into its text:\n" + p.stdout)
+    if round_ == "measured now in":
+        text = read(ccache)
+T.expect(read(ccache) == text, "a run that measured nothing rewrote the cache")
+works = sorted(re.findall(r"work=(\w+)", text))
+T.expect(works == ["decode", "forward"], "one forward and one decode record expected:\n" + text)
+# eval on a damaged forward record: one warning naming file:line, measured again, repaired
+lines = text.splitlines()
+fi = next(i for i, l in enumerate(lines) if "work=forward" in l)
+lines[fi] = lines[fi].rsplit("\t", 1)[0] + "\topenblas=1 onednn=?"
+with open(ccache, "w") as f:
+    f.write("\n".join(lines) + "\n")
+e = cmd_run(["eval", ckpt, val])
+w = warnings(e)
+T.expect(len(w) == 1 and "%s:%d:" % (ccache, fi + 1) in w[0], "eval: one warning naming file:line expected:\n" + e.stderr)
+T.expect("measured now in" in cmd_gemm_line(e.stdout, "eval") and "onednn=?" not in read(ccache),
+         "eval: the damaged record was not measured again and replaced:\n" + e.stdout + read(ccache))
+# --gemm-cache off: measured, nothing stored
+xo = os.path.join(d, "xcmd-off")
+e = cmd_run(["eval", ckpt, val, "--gemm-cache", "off"], xdg=xo)
+T.expect("measured now in" in cmd_gemm_line(e.stdout, "eval") and "--gemm-cache off" in e.stdout,
+         "eval --gemm-cache off:\n" + e.stdout)
+T.expect(not os.path.exists(os.path.join(xo, "expert-dist")), "eval --gemm-cache off wrote a cache")
+print("PASS: gemm cache written, reused, off, damaged, mismatched; calibrate; mfu >100%%; eval, generate (-n %d)" % n)

@@ -130,8 +130,11 @@ const ed_tensor *ed_gpt_tensors(const ed_gpt *m);
 const ed_tensor *ed_gpt_find_tensor(const ed_gpt *m, const char *name);
 
 /* Bytes of activation memory that forward/backward at (B, T) keep allocated, with or
- * without activation recomputation (see ed_gpt_set_recompute). */
+ * without activation recomputation (see ed_gpt_set_recompute), for an fp32 model. */
 size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute);
+/* The same for model m as it is set (its recomputation and its GEMM precision: native
+ * bf16 / fp16 keep the activations only GEMMs read in 2 bytes, docs/memory.md). */
+size_t ed_gpt_model_activation_bytes(const ed_gpt *m, int B, int T);
 
 /* Activation recomputation (off by default). When on, a training forward keeps only each
  * block's output (N*D floats per block) plus ONE block's worth of intermediates, shared by

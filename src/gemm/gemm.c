@@ -198,6 +198,14 @@ void ed_gemm_prepare(const ed_gemm_ctx *g, void *dst, const float *src, int rows
                  omp_in_parallel());
 }
 
+void ed_gemm_prepare_span(const ed_gemm_ctx *g, void *dst, const float *src, size_t n) {
+    ed_half_format fmt = g->prec == ED_PREC_BF16 ? ED_HALF_BF16 : ED_HALF_FP16;
+    if (g->half_native)
+        ed_half_from_f32(fmt, dst, src, n);
+    else
+        ed_half_round(fmt, dst, src, n);
+}
+
 void ed_gemm_register_form(ed_gemm_ctx *g, const float *base, size_t n, const void *form) {
     g->form_base = base;
     g->form_n = base ? n : 0;

@@ -82,6 +82,10 @@ size_t ed_gemm_operand_bytes(const ed_gemm_ctx *g);
 /* dst (rows x cols, dense: leading dimension cols) = src (leading dimension ld) in the
  * operand form. Parallel over rows, unless called inside a region. Needs ed_gemm_rounds. */
 void ed_gemm_prepare(const ed_gemm_ctx *g, void *dst, const float *src, int rows, int cols, int ld);
+/* n contiguous elements of src into operand form at dst, on the calling thread (never a
+ * parallel region): the piece of ed_gemm_prepare a caller fuses into a pass of its own
+ * over the same data (matmul.c: a gradient's rounding with its bias sums). Same values. */
+void ed_gemm_prepare_span(const ed_gemm_ctx *g, void *dst, const float *src, size_t n);
 
 /* ed_gemm where the operands flagged in `ready` are already in operand form (lda / ldb
  * then count elements of that form); the others are float32 as in ed_gemm. With fp32,

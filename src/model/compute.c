@@ -54,6 +54,19 @@ void gpt_weights_form(ed_gpt *m) {
     ed_gemm_register_form(m->gemm, m->params, n, m->wform);
 }
 
+float *gpt_act_out(ed_gpt *m, float *slot) { return ed_gemm_rounds(m->gemm) ? m->a.dbig : slot; }
+
+int gpt_act_form(ed_gpt *m, float *slot, int rows, int cols) {
+    if (!ed_gemm_rounds(m->gemm)) return 0;
+    ed_gemm_prepare(m->gemm, slot, m->a.dbig, rows, cols, cols);
+    return 1;
+}
+
+const void *gpt_act_row(const ed_gpt *m, const float *slot, size_t r, int cols) {
+    size_t es = m->acts_form ? (size_t)m->acts_form : sizeof(float);
+    return (const char *)slot + r * (size_t)cols * es;
+}
+
 void ed_gpt_compute_describe(const ed_gpt *m, char *buf, size_t len) { ed_gemm_ctx_describe(m->gemm, buf, len); }
 
 ed_gemm_backend ed_gpt_backend(const ed_gpt *m) { return ed_gemm_ctx_backend(m->gemm); }

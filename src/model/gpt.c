@@ -27,21 +27,23 @@ static void *carve(carver *c, size_t bytes) {
 
 /* One block's intermediates: everything the backward reads except the block output.
  * QKV and MLP are the widths of the fused qkv rows and of the first MLP matmul's output
- * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. */
+ * (gpt_qkv_width, gpt_mlp_width); a llama (rms) keeps no means. The activations only GEMMs
+ * read (ln1, ln2, fch_gelu; lnf in act_layout) take fes bytes per element: the GEMMs'
+ * operand form (gpt_act_form; 4 for fp32 and the emulation, 2 for native bf16 / fp16). */
 static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_t QKV, size_t FF, size_t MLP,
-                        size_t lse, int drop, int rms) {
-    b->ln1 = CARVE_F(cv, N * D);
+                        size_t lse, int drop, int rms, size_t fes) {
+    b->ln1 = carve(cv, N * D * fes);
     b->ln1_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln1_rstd = CARVE_F(cv, N);
     b->qkv = CARVE_F(cv, N * QKV);
     b->lse = CARVE_F(cv, lse);
     b->atty = CARVE_F(cv, N * D);
     b->res2 = CARVE_F(cv, N * D);
-    b->ln2 = CARVE_F(cv, N * D);
+    b->ln2 = carve(cv, N * D * fes);
     b->ln2_mean = rms ? NULL : CARVE_F(cv, N);
     b->ln2_rstd = CARVE_F(cv, N);
     b->fch = CARVE_F(cv, N * MLP);
-    b->fch_gelu = CARVE_F(cv, N * FF);
+    b->fch_gelu = carve(cv, N * FF * fes);
     b->mask1 = drop ? carve(cv, N * D) : NULL;
     b->mask2 = drop ? carve(cv, N * D) : NULL;
 }
@@ -54,7 +56,7 @@ static void carve_block(carver *cv, gpt_block_acts *b, size_t N, size_t D, size_
  * recomputation) the head runs in chunks of ED_CE_CHUNK rows through the dlogits scratch
  * and no (N,V) logits exist. Returns the bytes needed. */
 static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int B, int T,
-                         int threads, int recompute, int keep_logits) {
+                         int threads, int recompute, int keep_logits, size_t fes) {
     carver cv = {base, 0};
     size_t N = (size_t)B * T, D = (size_t)c->d_model, FF = (size_t)c->d_ff;
     size_t V = (size_t)c->vocab_size, H = (size_t)c->n_heads, lse = (size_t)B * H * T;
@@ -70,12 +72,12 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
     for (int l = 0; l < c->n_layers; l++) {
         gpt_block_acts *b = base ? &a->blocks[l] : &dblk;
         if (!recompute || l == 0)
-            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms);
+            carve_block(&cv, b, N, D, QKV, FF, MLP, lse, drop, rms, fes);
         else if (base)
             *b = a->blocks[0];
         b->res3 = CARVE_F(&cv, N * D);
     }
-    a->lnf = CARVE_F(&cv, N * D);
+    a->lnf = carve(&cv, N * D * fes);
     a->lnf_mean = rms ? NULL : CARVE_F(&cv, N);
     a->lnf_rstd = CARVE_F(&cv, N);
     a->logits = keep_logits ? CARVE_F(&cv, N * V) : NULL;
@@ -96,7 +98,12 @@ static size_t act_layout(gpt_acts *a, char *base, const ed_model_config *c, int 
 }
 
 size_t ed_gpt_activation_bytes(const ed_model_config *cfg, int B, int T, int recompute) {
-    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute, !recompute);
+    return act_layout(NULL, NULL, cfg, B, T, omp_get_max_threads(), recompute, !recompute, sizeof(float));
+}
+
+size_t ed_gpt_model_activation_bytes(const ed_gpt *m, int B, int T) {
+    return act_layout(NULL, NULL, &m->cfg, B, T, omp_get_max_threads(), m->recompute, !m->recompute,
+                      ed_gemm_operand_bytes(m->gemm));
 }
 
 long ed_gpt_correct(const ed_gpt *m) { return m->n_correct; }
@@ -123,13 +130,14 @@ static void grow_acts(ed_gpt *m, size_t need) {
 void ed_gpt_reserve(ed_gpt *m, int B, int T) {
     /* Every term of act_layout grows with the tokens B*T or with T (the attention
      * matrices: rows x T^2 = tokens x T), so this bound covers any batch within it. */
-    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, omp_get_max_threads(), m->recompute, !m->recompute));
+    grow_acts(m, ed_gpt_model_activation_bytes(m, B, T));
 }
 
 static void ensure_acts(ed_gpt *m, int B, int T, int keep_logits) {
     int threads = omp_get_max_threads();
-    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits));
-    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits);
+    size_t fes = ed_gemm_operand_bytes(m->gemm);
+    grow_acts(m, act_layout(NULL, NULL, &m->cfg, B, T, threads, m->recompute, keep_logits, fes));
+    act_layout(&m->a, (char *)m->act_mem, &m->cfg, B, T, threads, m->recompute, keep_logits, fes);
     m->att_threads = threads;
     m->acts_recompute = m->recompute;
 }
@@ -144,8 +152,9 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
     const uint64_t *s = m->seeds + 3 * (size_t)l;
     const gpt_block_params *w = &m->p.blocks[l];
     gpt_block_acts *b = &m->a.blocks[l];
-    layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
-    matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, w->qkvb, N, D, 3 * D, 0);
+    layernorm_forward(gpt_act_out(m, b->ln1), b->ln1_mean, b->ln1_rstd, x, w->ln1w, w->ln1b, N, D);
+    int ready = gpt_act_form(m, b->ln1, N, D);
+    matmul_forward_in(m->gemm, b->qkv, b->ln1, ready, w->qkvw, w->qkvb, N, D, 3 * D, 0);
     attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, H, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, w->projb, N, D, D, 0);
@@ -156,16 +165,18 @@ static void block_forward(ed_gpt *m, int l, const float *x) {
         residual_bias_init(b->res2, x, w->projb, N, D);
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, NULL, N, D, D, 1);
     }
-    layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
-    matmul_forward(m->gemm, b->fch, b->ln2, w->fcw, w->fcb, N, D, FF, 0);
-    gelu_forward(b->fch_gelu, b->fch, (size_t)N * FF);
+    layernorm_forward(gpt_act_out(m, b->ln2), b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, D);
+    gpt_act_form(m, b->ln2, N, D);
+    matmul_forward_in(m->gemm, b->fch, b->ln2, ready, w->fcw, w->fcb, N, D, FF, 0);
+    gelu_forward(gpt_act_out(m, b->fch_gelu), b->fch, (size_t)N * FF);
+    gpt_act_form(m, b->fch_gelu, N, FF);
     if (m->train) {
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, w->fcob, N, FF, D, 0);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, w->fcob, N, FF, D, 0);
         dropout_mask(b->mask2, (size_t)N * D, p, s[2]);
         residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
     } else {
         residual_bias_init(b->res3, b->res2, w->fcob, N, D);
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, NULL, N, FF, D, 1);
     }
 }
 
@@ -215,6 +226,7 @@ void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *target
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
     m->packed = seg != NULL;
+    m->acts_form = ed_gemm_rounds(m->gemm) ? (int)ed_gemm_operand_bytes(m->gemm) : 0;
     if (seg) {
         memcpy(a->seg, seg, (size_t)N * sizeof(int));
         memcpy(a->pos, pos, (size_t)N * sizeof(int));
@@ -234,16 +246,17 @@ void ed_gpt_forward_rows(ed_gpt *m, const int32_t *inputs, const int32_t *target
         x = a->blocks[l].res3;
     }
     if (c->arch == ED_ARCH_LLAMA)
-        rmsnorm_forward(a->lnf, a->lnf_rstd, x, m->p.lnfw, N, D, c->rms_eps);
+        rmsnorm_forward(gpt_act_out(m, a->lnf), a->lnf_rstd, x, m->p.lnfw, N, D, c->rms_eps);
     else
-        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+        layernorm_forward(gpt_act_out(m, a->lnf), a->lnf_mean, a->lnf_rstd, x, m->p.lnfw, m->p.lnfb, N, D);
+    int ready = gpt_act_form(m, a->lnf, N, D);
     /* The head in chunks of ED_CE_CHUNK rows whether the logits are kept or not: the same
      * GEMM shapes give the same logits bit for bit (a GEMM's rounding may depend on its
      * row count), so recomputation changes memory, never results. */
     for (int r0 = 0; r0 < N; r0 += ED_CE_CHUNK) {
         int rows = N - r0 < ED_CE_CHUNK ? N - r0 : ED_CE_CHUNK;
         float *z = a->logits ? a->logits + (size_t)r0 * V : a->dlogits;
-        matmul_forward(m->gemm, z, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
+        matmul_forward_in(m->gemm, z, gpt_act_row(m, a->lnf, r0, D), ready, m->p.head, NULL, rows, D, V, 0);
         if (targets) {
             crossentropy_forward(a->lse + r0, a->row_loss + r0, a->row_hit + r0, z, targets + r0, rows, V,
                                  label_smoothing);
@@ -271,6 +284,28 @@ static void tell_ready(ed_grad_ready_fn ready, void *ctx, size_t off, size_t n) 
     if (ready) ready(ctx, off, n);
 }
 
+/* The head's gradient dlogits for the `rows` rows of the chunk at r0 (logits z), straight
+ * into its operand form dh, a block of rows at a time: a block's float32 gradient goes to
+ * one window at the start of dlogits (or in place, where z is dlogits itself) and is
+ * rounded while it is still in cache, so the chunk's float32 gradient (rows x V, 8 MB at
+ * small) never makes the round trip through memory. The same kernels on the same rows
+ * (each thread takes the same rows in both loops): dh holds what rounding the whole
+ * chunk's crossentropy_backward output would give, bit for bit. */
+static void head_grad_formed(ed_gpt *m, void *dh, const float *z, int r0, int rows, float scale) {
+    gpt_acts *a = &m->a;
+    const int V = m->cfg.vocab_size, nt = omp_get_max_threads();
+    int sub = (1 << 17) / V; /* rows per block: ~512 KB of float32 */
+    sub = ((sub < 1 ? 1 : sub) + nt - 1) / nt * nt;
+    size_t es = ed_gemm_operand_bytes(m->gemm);
+    for (int s = 0; s < rows; s += sub) {
+        int n = rows - s < sub ? rows - s : sub;
+        const float *zs = z + (size_t)s * V;
+        float *dz = z == a->dlogits ? a->dlogits + (size_t)s * V : a->dlogits;
+        crossentropy_backward(dz, zs, a->lse + r0 + s, a->targets + r0 + s, n, V, m->label_smoothing, scale);
+        ed_gemm_prepare(m->gemm, (char *)dh + (size_t)s * V * es, dz, n, V, V);
+    }
+}
+
 void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready_ctx) {
     ED_CHECK(m->have_targets, "ed_gpt_backward called without a forward that had targets");
     const ed_model_config *c = &m->cfg;
@@ -279,6 +314,9 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
     const float p = m->train ? c->dropout : 0.0f;
     gpt_acts *a = &m->a;
     const float *xL = a->blocks[L - 1].res3;
+    const int formed = m->acts_form;
+    ED_CHECK(formed == (ed_gemm_rounds(m->gemm) ? (int)ed_gemm_operand_bytes(m->gemm) : 0),
+             "ed_gpt_backward: the GEMM precision changed since the forward");
     int blas_saved = ed_blas_serial_begin();
 
     /* The head, chunk by chunk: dlogits for CE_CHUNK rows -> dlnf rows and d(head weight). */
@@ -288,12 +326,21 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         if (a->logits) {
             z = a->logits + (size_t)r0 * V;
         } else { /* the forward kept no logits (NULL: no arithmetic on it): this chunk's again */
-            matmul_forward(m->gemm, a->dlogits, a->lnf + (size_t)r0 * D, m->p.head, NULL, rows, D, V, 0);
+            matmul_forward_in(m->gemm, a->dlogits, gpt_act_row(m, a->lnf, r0, D), formed, m->p.head, NULL, rows, D,
+                              V, 0);
             z = a->dlogits;
         }
-        crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
-        matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits,
-                        a->lnf + (size_t)r0 * D, m->p.head, rows, D, V);
+        const void *lnf = gpt_act_row(m, a->lnf, r0, D);
+        if (formed) {
+            void *dh = ed_gemm_form_buffer(m->gemm, (size_t)rows * V * ed_gemm_operand_bytes(m->gemm));
+            head_grad_formed(m, dh, z, r0, rows, scale);
+            matmul_backward_formed(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, dh, lnf, formed, m->p.head, rows,
+                                   D, V);
+        } else {
+            crossentropy_backward(a->dlogits, z, a->lse + r0, a->targets + r0, rows, V, m->label_smoothing, scale);
+            matmul_backward(m->gemm, a->dsmall + (size_t)r0 * D, m->g.head, NULL, a->dlogits, lnf, m->p.head, rows,
+                            D, V);
+        }
     }
     memset(a->dres, 0, (size_t)N * D * sizeof(float));
     if (c->arch == ED_ARCH_LLAMA)
@@ -325,9 +372,9 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
             dropout_backward(a->dsmall, a->dres, b->mask2, p, (size_t)N * D);
             dfco = a->dsmall;
         }
-        matmul_backward(m->gemm, a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, w->fcow, N, FF, D);
+        matmul_backward_in(m->gemm, a->dbig, g->fcow, g->fcob, dfco, b->fch_gelu, formed, w->fcow, N, FF, D);
         gelu_backward(a->dbig, b->fch, a->dbig, (size_t)N * FF);
-        matmul_backward(m->gemm, a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, w->fcw, N, D, FF);
+        matmul_backward_in(m->gemm, a->dsmall, g->fcw, g->fcb, a->dbig, b->ln2, formed, w->fcw, N, D, FF);
         layernorm_backward(a->dres, g->ln2w, g->ln2b, a->dsmall, b->res2, w->ln2w, b->ln2_mean,
                            b->ln2_rstd, N, D);
         /* res2 = x + drop(proj(attn(qkv(ln1(x))))) */
@@ -339,7 +386,7 @@ void ed_gpt_backward(ed_gpt *m, float scale, ed_grad_ready_fn ready, void *ready
         matmul_backward(m->gemm, a->dsmall, g->projw, g->projb, dproj, b->atty, w->projw, N, D, D);
         attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, H, p,
                            m->seeds[3 * (size_t)l], m->att_threads);
-        matmul_backward(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, w->qkvw, N, D, 3 * D);
+        matmul_backward_in(m->gemm, a->dsmall, g->qkvw, g->qkvb, a->dbig, b->ln1, formed, w->qkvw, N, D, 3 * D);
         layernorm_backward(a->dres, g->ln1w, g->ln1b, a->dsmall, x, w->ln1w, b->ln1_mean,
                            b->ln1_rstd, N, D);
         size_t off = t[gpt_block_tensor(c, l)].offset;

@@ -77,6 +77,9 @@ struct ed_gpt {
     int att_threads;  /* OpenMP threads the attention scratch was sized for (both passes) */
     int recompute;      /* ed_gpt_set_recompute: applies from the next forward */
     int acts_recompute; /* the layout of the last forward: blocks share intermediates */
+    int acts_form;      /* the last forward kept the GEMM-only activations in operand form
+                         * (gpt_act_form; the backward reads them so): its bytes per
+                         * element, 0 when they are plain float32 (fp32) */
     long n_correct;     /* arg-max hits of the last forward with targets */
     double nll_sum;     /* plain cross-entropy sum of the last forward with targets */
     float *rope;        /* llama: cos [Tmax][hd/2] then sin [Tmax][hd/2] (gpt_rope_table) */
@@ -130,6 +133,20 @@ static inline int gpt_mlp_width(const ed_model_config *c) {
  * was made) and registers it with the GEMM context; nothing for fp32. Called at the
  * start of every forward pass (training, evaluation, cached decoding). compute.c */
 void gpt_weights_form(ed_gpt *m);
+
+/* Activations only GEMMs read (ln1, ln2, the MLP's hidden fch_gelu, lnf) are kept in the
+ * GEMMs' operand form when the products round their operands (bf16, fp16): rounded once
+ * where they are made, instead of by their forward product and again by their
+ * weight-gradient product. Their layer writes float32 to gpt_act_out(m, slot) (the
+ * backward scratch dbig, free during every forward, a recomputed one inside the backward
+ * included; the slot itself for fp32) and gpt_act_form(m, slot, rows, cols) then rounds
+ * it into the slot (which holds rows x cols elements of ed_gemm_operand_bytes each) and
+ * returns the `ready` flag for matmul_forward_in / matmul_backward_in. The products see
+ * the same values bit for bit: they rounded these floats the same way. compute.c */
+float *gpt_act_out(ed_gpt *m, float *slot);
+int gpt_act_form(ed_gpt *m, float *slot, int rows, int cols);
+/* Row r of such a slot (cols elements per row, in the last forward's form). */
+const void *gpt_act_row(const ed_gpt *m, const float *slot, size_t r, int cols);
 
 /* llama.c: a llama block's forward from input x into m->a.blocks[l], and its backward
  * (m->a.dres holds the gradient of the block output on entry, of x on return); the same

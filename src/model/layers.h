@@ -34,5 +34,17 @@ void matmul_forward(ed_gemm_ctx *g, float *out, const float *inp, const float *w
  * dbias[OC] += column sums of dout (skipped when NULL). */
 void matmul_backward(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC);
+/* The same two with inp already in g's operand form (gemm.h) when inp_ready is set (an
+ * activation rounded once where it was made, gpt.c's act_form): dense (N,C) elements of
+ * ed_gemm_operand_bytes(g) each. inp_ready = 0 is matmul_forward / matmul_backward. */
+void matmul_forward_in(ed_gemm_ctx *g, float *out, const void *inp, int inp_ready, const float *w, const float *bias,
+                       int N, int C, int OC, int accumulate);
+void matmul_backward_in(ed_gemm_ctx *g, float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
+                        int inp_ready, const float *w, int N, int C, int OC);
+/* matmul_backward_in without a bias, for a dout the caller already put in operand form:
+ * dh, dense (N,OC) (ed_gemm_rounds(g) only; gpt.c rounds the head's gradient as it makes
+ * it). */
+void matmul_backward_formed(ed_gemm_ctx *g, float *dinp, float *dw, const void *dh, const void *inp, int inp_ready,
+                            const float *w, int N, int C, int OC);
 
 #endif

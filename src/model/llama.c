@@ -19,8 +19,9 @@ void llama_block_forward(ed_gpt *m, int l, const float *x) {
     const uint64_t *s = m->seeds + 3 * (size_t)l;
     const gpt_block_params *w = &m->p.blocks[l];
     gpt_block_acts *b = &m->a.blocks[l];
-    rmsnorm_forward(b->ln1, b->ln1_rstd, x, w->ln1w, N, D, c->rms_eps);
-    matmul_forward(m->gemm, b->qkv, b->ln1, w->qkvw, NULL, N, D, QKV, 0);
+    rmsnorm_forward(gpt_act_out(m, b->ln1), b->ln1_rstd, x, w->ln1w, N, D, c->rms_eps);
+    int ready = gpt_act_form(m, b->ln1, N, D);
+    matmul_forward_in(m->gemm, b->qkv, b->ln1, ready, w->qkvw, NULL, N, D, QKV, 0);
     rope_forward(b->qkv, cosv, sinv, gpt_pos(m), B, T, H + G, hd, QKV); /* q and k heads are adjacent */
     attention_forward(m->gemm, b->atty, b->lse, b->qkv, gpt_seg(m), B, T, D, H, G, p, s[0], m->a.datt, m->att_threads);
     if (m->train) {
@@ -31,16 +32,18 @@ void llama_block_forward(ed_gpt *m, int l, const float *x) {
         memcpy(b->res2, x, (size_t)N * D * sizeof(float));
         matmul_forward(m->gemm, b->res2, b->atty, w->projw, NULL, N, D, D, 1);
     }
-    rmsnorm_forward(b->ln2, b->ln2_rstd, b->res2, w->ln2w, N, D, c->rms_eps);
-    matmul_forward(m->gemm, b->fch, b->ln2, w->fcw, NULL, N, D, 2 * FF, 0); /* gate | up */
-    swiglu_forward(b->fch_gelu, b->fch, N, FF);
+    rmsnorm_forward(gpt_act_out(m, b->ln2), b->ln2_rstd, b->res2, w->ln2w, N, D, c->rms_eps);
+    gpt_act_form(m, b->ln2, N, D);
+    matmul_forward_in(m->gemm, b->fch, b->ln2, ready, w->fcw, NULL, N, D, 2 * FF, 0); /* gate | up */
+    swiglu_forward(gpt_act_out(m, b->fch_gelu), b->fch, N, FF);
+    gpt_act_form(m, b->fch_gelu, N, FF);
     if (m->train) {
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 0);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, NULL, N, FF, D, 0);
         dropout_mask(b->mask2, (size_t)N * D, p, s[2]);
         residual_dropout_forward(b->res3, b->res2, b->res3, b->mask2, p, (size_t)N * D);
     } else {
         memcpy(b->res3, b->res2, (size_t)N * D * sizeof(float));
-        matmul_forward(m->gemm, b->res3, b->fch_gelu, w->fcow, NULL, N, FF, D, 1);
+        matmul_forward_in(m->gemm, b->res3, b->fch_gelu, ready, w->fcow, NULL, N, FF, D, 1);
     }
 }
 
@@ -63,9 +66,9 @@ void llama_block_backward(ed_gpt *m, int l, const float *x) {
         ddown = a->dsmall;
     }
     float *dswi = a->dbig + (size_t)N * 2 * FF; /* dbig holds d(gate|up), then this */
-    matmul_backward(m->gemm, dswi, g->fcow, NULL, ddown, b->fch_gelu, w->fcow, N, FF, D);
+    matmul_backward_in(m->gemm, dswi, g->fcow, NULL, ddown, b->fch_gelu, m->acts_form, w->fcow, N, FF, D);
     swiglu_backward(a->dbig, b->fch, dswi, N, FF);
-    matmul_backward(m->gemm, a->dsmall, g->fcw, NULL, a->dbig, b->ln2, w->fcw, N, D, 2 * FF);
+    matmul_backward_in(m->gemm, a->dsmall, g->fcw, NULL, a->dbig, b->ln2, m->acts_form, w->fcw, N, D, 2 * FF);
     rmsnorm_backward(a->dres, g->ln2w, a->dsmall, b->res2, w->ln2w, b->ln2_rstd, N, D);
     /* h = x + drop(o(attn(rope(qkv(n1))))) */
     const float *dproj = a->dres;
@@ -77,6 +80,6 @@ void llama_block_backward(ed_gpt *m, int l, const float *x) {
     attention_backward(m->gemm, a->dbig, a->datt, a->dsmall, b->qkv, b->atty, b->lse, gpt_seg(m), B, T, D, H, G, p,
                        m->seeds[3 * (size_t)l], m->att_threads);
     rope_backward(a->dbig, cosv, sinv, gpt_pos(m), B, T, H + G, hd, QKV);
-    matmul_backward(m->gemm, a->dsmall, g->qkvw, NULL, a->dbig, b->ln1, w->qkvw, N, D, QKV);
+    matmul_backward_in(m->gemm, a->dsmall, g->qkvw, NULL, a->dbig, b->ln1, m->acts_form, w->qkvw, N, D, QKV);
     rmsnorm_backward(a->dres, g->ln1w, a->dsmall, x, w->ln1w, b->ln1_rstd, N, D);
 }

@@ -545,12 +545,12 @@ static void print_header(const ed_trainer *t) {
 
 static void print_memory(const ed_trainer *t) {
     if (t->d->rank != 0) return;
-    const ed_model_config *m = ed_gpt_config(t->model);
     size_t np = ed_gpt_num_params(t->model);
     size_t opt = t->o->optimizer == ED_OPT_SGD ? 4 : 8;
     double opt_share = t->slice.zero ? 1.0 / t->d->world : 1.0; /* ZeRO-1 keeps one slice per rank */
-    size_t act = ed_gpt_activation_bytes(m, t->o->batch_size, t->o->max_length - 1, t->o->recompute);
-    /* bf16 / fp16: the GEMMs' rounded operand copies (activations themselves stay float32) */
+    size_t act = ed_gpt_model_activation_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
+    /* bf16 / fp16: the GEMMs' rounded operand copies (the activations only GEMMs read are
+     * in operand form, counted in act) */
     size_t gscr = ed_gpt_gemm_scratch_bytes(t->model, t->o->batch_size, t->o->max_length - 1);
     /* What the datasets hold in this process (docs/memory.md, "Per token": tokens and index
      * only when built from text, a block index built at start; nothing per window) and the

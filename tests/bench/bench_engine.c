@@ -20,7 +20,8 @@
  * With --recompute an fp32 engine with activation recomputation runs interleaved with
  * the others, and a row "<config>+rc" shows its speed, its activation memory and its
  * time over the plain fp32 step ("rc_time" = extra time in %, from the same run).
- * Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
+ * --engine-only runs our steps alone (no GEMM sets, no PyTorch; ours% shows 0): a
+ * workload for `perf record`. Prints one table row per config. Not a test (no thresholds): see scripts/bench.sh.
  * cpuE / cpuG: CPU time our step / the sgemm set actually got, as a fraction of
  * wall time x threads; well below 100% means other jobs were sharing the cores. */
 #include <cblas.h>
@@ -318,13 +319,14 @@ static void usage(FILE *f) {
             "                [--gemm auto|openblas|onednn] [--precision fp32|bf16|fp16|both|all]\n"
             "                (both = fp32 and bf16; all, the default, adds fp16)\n"
             "                [--python PATH] [--torch-ref PATH [--torch-llama PATH] | --no-torch]\n"
+            "                [--engine-only]   (our steps alone, no GEMM sets or PyTorch: for perf record)\n"
             "                [--V n --D n --L n --H n --FF n --T n --B n]   (a custom config)\n");
 }
 
 int main(int argc, char **argv) {
     const char *which = "all", *python = "/usr/bin/python3", *ref = NULL, *ref_llama = NULL, *gemm_s = "auto",
                *prec_s = "all";
-    int threads = 2, steps = 5, no_torch = 0, recompute = 0;
+    int threads = 2, steps = 5, no_torch = 0, recompute = 0, engine_only = 0;
     bench_cfg custom = {"custom", 0, 0, 0, 0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -332,6 +334,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
         else if (!strcmp(a, "--no-torch")) { no_torch = 1; continue; }
         else if (!strcmp(a, "--recompute")) { recompute = 1; continue; }
+        else if (!strcmp(a, "--engine-only")) { engine_only = no_torch = 1; continue; }
         else if (!v) { usage(stderr); return 2; }
         else if (!strcmp(a, "--config")) which = v;
         else if (!strcmp(a, "--python")) python = v;
@@ -450,12 +453,12 @@ int main(int argc, char **argv) {
             for (int p = 0; p < 3; p++)
                 if (do_p[p]) engine_step(&ep[p], c, s);
             if (recompute) engine_step(&er, c, s);
-            for (int j = 0; j < N_GEMMS; j++)
+            for (int j = 0; j < N_GEMMS && !engine_only; j++)
                 if (gs.have[j]) gs.t[j][s] = gemm_run(&gs, j);
         }
         double rate[N_GEMMS] = {0};
         for (int j = 0; j < N_GEMMS; j++)
-            if (gs.have[j]) rate[j] = gs.flops / median(gs.t[j] + 2, steps) / 1e9;
+            if (gs.have[j] && !engine_only) rate[j] = gs.flops / median(gs.t[j] + 2, steps) / 1e9;
         printf("# %s GEMMs at the step's shapes (GFLOPS):", c->name);
         for (int j = 0; j < N_GEMMS; j++)
             if (gs.have[j]) printf(" %s %.1f", GEMM_NAMES[j], rate[j]);
@@ -495,7 +498,7 @@ int main(int argc, char **argv) {
             printf("%-11s %4s %-8s %9zu %8.1f %7.1f %7.3f %7.3f %7.3f %8.0f %8.1f %-14s %5.1f%% %4.0f%%", c->name,
                    ed_precision_names[p], ed_gemm_backend_names[e->gemm], e->n, tokens / dt, gf,
                    median(e->f + 2, steps), median(e->b + 2, steps), median(e->op + 2, steps),
-                   (double)act / 1048576.0, rate[best], bestname, 100.0 * gf / rate[best],
+                   (double)ed_gpt_model_activation_bytes(e->m, c->B, c->T) / 1048576.0, rate[best], bestname, rate[best] > 0 ? 100.0 * gf / rate[best] : 0.0,
                    100.0 * e->cpu / (e->wall * threads));
             double tp = 0.5 * (pt[p][0] + pt[p][1]), tg = 0.5 * (pg[p][0] + pg[p][1]);
             if (have_torch[p])

@@ -2,9 +2,11 @@
  * ties to even, NaN/Inf/overflow, fp16 subnormals; fp16 also against the compiler's own
  * _Float16 conversions), the emulation switches, the `--gemm auto` rule, the OpenBLAS-core warning, the backend
  * and precision names, a model whose compute setting changes between passes, and
- * operands rounded once (gemm.h's operand forms, the model's rounded weights) giving
- * exactly what rounding at every product gives. */
+ * operands rounded once (gemm.h's operand forms, the model's rounded weights, activations
+ * kept in operand form, a gradient rounded in the same pass as its bias sums or as the
+ * cross-entropy makes it) giving exactly what rounding at every product gives. */
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -24,6 +26,7 @@
 #include "expert/gpt.h"
 #include "expert/trainer.h"
 #include "../gemm/gemm.h"
+#include "layers.h"
 
 static float from_bits(uint32_t u) {
     float f;
@@ -500,6 +503,107 @@ static void test_weights_form(void **state) {
     ed_gpt_free(fresh);
 }
 
+/* The Linear backward's fused pass (the output gradient rounded while its bias sums are
+ * taken, in column strips) and an input already in operand form give bit for bit the
+ * unfused sequence: both products through ed_gemm rounding at the call, the bias as
+ * column sums in row order. Several widths (one strip, several, a ragged last one) and
+ * thread counts (the strips depend on them, the sums must not). */
+static void test_fused_backward(void **state) {
+    (void)state;
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    const int N = 53, C = 40, widths[] = {7, 96, 1100};
+    const ed_gemm_backend be = mach.have_onednn ? ED_GEMM_ONEDNN : ED_GEMM_OPENBLAS;
+    const int saved = omp_get_max_threads();
+    for (int p = ED_PREC_BF16; p <= ED_PREC_FP16; p++)
+        for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++) {
+            const int OC = widths[wi];
+            ed_gemm_ctx *g = ed_gemm_ctx_create(be, (ed_precision)p, NULL, 0);
+            assert_non_null(g);
+            size_t es = ed_gemm_operand_bytes(g);
+            float *dout = malloc((size_t)N * OC * sizeof *dout), *inp = malloc((size_t)N * C * sizeof *inp);
+            float *w = malloc((size_t)OC * C * sizeof *w);
+            float *di[2], *dw[2], *db[2];
+            for (int k = 0; k < 2; k++) {
+                di[k] = calloc((size_t)N * C, sizeof(float));
+                dw[k] = calloc((size_t)OC * C, sizeof(float));
+                db[k] = calloc((size_t)OC, sizeof(float));
+            }
+            for (int i = 0; i < N * OC; i++) dout[i] = sinf(0.37f * (float)i) * 1e-3f * (float)(1 + i % 5);
+            for (int i = 0; i < N * C; i++) inp[i] = cosf(0.21f * (float)i) * 2.3f;
+            for (int i = 0; i < OC * C; i++) w[i] = sinf(0.013f * (float)i + 1.0f);
+            /* unfused: ed_gemm rounds both operands at the call; sums in row order */
+            ed_gemm(g, 0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, di[0], C);
+            ed_gemm(g, 1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw[0], C);
+            for (int j = 0; j < OC; j++) {
+                float acc = 0.0f;
+                for (int n = 0; n < N; n++) acc += dout[(size_t)n * OC + j];
+                db[0][j] += acc;
+            }
+            char *inp_form = malloc((size_t)N * C * es);
+            ed_gemm_prepare(g, inp_form, inp, N, C, C);
+            for (int threads = 1; threads <= 3; threads++) {
+                ed_set_threads(threads);
+                memset(di[1], 0, (size_t)N * C * sizeof(float));
+                memset(dw[1], 0, (size_t)OC * C * sizeof(float));
+                memset(db[1], 0, (size_t)OC * sizeof(float));
+                matmul_backward_in(g, di[1], dw[1], db[1], dout, inp_form, 1, w, N, C, OC);
+                assert_memory_equal(di[0], di[1], (size_t)N * C * sizeof(float));
+                assert_memory_equal(dw[0], dw[1], (size_t)OC * C * sizeof(float));
+                assert_memory_equal(db[0], db[1], (size_t)OC * sizeof(float));
+            }
+            ed_set_threads(saved);
+            printf("  %s OC %d: fused rounding + bias sums == unfused, 1-3 threads\n", ed_precision_names[p], OC);
+            for (int k = 0; k < 2; k++) free(di[k]), free(dw[k]), free(db[k]);
+            free(dout), free(inp), free(w), free(inp_form);
+            ed_gemm_ctx_free(g);
+        }
+}
+
+/* A bf16 model's gradients do not depend on where its activations' operand forms and its
+ * head gradient's were made: with --recompute (the blocks and every head chunk computed
+ * again inside the backward, the head's gradient rounded in place) and without, and on 1
+ * or 2 threads, the gradients are bit-identical. V is large enough for several row
+ * blocks of the head gradient per chunk. */
+static void test_formed_activations(void **state) {
+    (void)state;
+    ed_model_config cfg = {.vocab_size = 3000, .d_model = 32, .n_layers = 2, .n_heads = 4, .d_ff = 64,
+                           .max_seq_len = 160};
+    ed_machine mach;
+    ed_machine_probe(&mach);
+    ed_gemm_backend be = mach.have_onednn ? ED_GEMM_ONEDNN : ED_GEMM_OPENBLAS;
+    enum { B = 2, T = 160 };
+    int32_t x[B * T], y[B * T];
+    for (int i = 0; i < B * T; i++) x[i] = (i * 7) % 3000, y[i] = (i * 11 + 3) % 3000;
+    float *ref = NULL;
+    size_t n = 0;
+    char msg[256];
+    const int saved = omp_get_max_threads();
+    for (int run = 0; run < 4; run++) {
+        ed_set_threads(run < 2 ? 1 : 2);
+        ed_gpt *m = ed_gpt_create(&cfg, 3, msg, sizeof msg);
+        assert_non_null(m);
+        assert_int_equal(ed_gpt_set_compute(m, be, ED_PREC_BF16, msg, sizeof msg), 0);
+        ed_gpt_set_recompute(m, run & 1);
+        double loss;
+        long cnt;
+        ed_gpt_zero_grad(m);
+        ed_gpt_forward(m, x, y, B, T, 0.0f, 0, NULL, &loss, &cnt);
+        ed_gpt_backward(m, 1.0f / (float)cnt, NULL, NULL);
+        n = ed_gpt_num_params(m);
+        if (!ref) {
+            ref = malloc(n * sizeof *ref);
+            memcpy(ref, ed_gpt_grads(m), n * sizeof *ref);
+        } else {
+            assert_memory_equal(ref, ed_gpt_grads(m), n * sizeof *ref);
+        }
+        ed_gpt_free(m);
+    }
+    ed_set_threads(saved);
+    printf("  bf16 gradients: recompute on/off x 1/2 threads identical (%zu parameters)\n", n);
+    free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_rounding),
@@ -512,6 +616,8 @@ int main(void) {
         cmocka_unit_test(test_open_shapes),
         cmocka_unit_test(test_open_shapes_signals),
         cmocka_unit_test(test_weights_form),
+        cmocka_unit_test(test_fused_backward),
+        cmocka_unit_test(test_formed_activations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

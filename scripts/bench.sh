@@ -62,6 +62,8 @@ if [ "$windows" = 1 ]; then
     esac
   done
   [ "$torch" = 1 ] || wargs+=(--no-torch)
+  # the bundled corpus of this checkout, wherever BUILD_DIR is (the binary looks next to itself)
+  export ED_DATA_DIR=${ED_DATA_DIR:-$PWD/data}
   exec /usr/bin/python3 tests/bench/bench_windows.py "${wargs[@]}"
 fi
 cmake --build "$BUILD_DIR" -j 2 --target ed-bench >/dev/null

@@ -216,6 +216,9 @@ usage:
     if (d.rank == 0) fprintf(stderr, "expert-dist: %s\n", err.msg);
     rc = ED_EXIT_USAGE;
 out:
+    /* A failed command has said why; mpirun then stops the job because some rank exited
+     * non-zero, and that SIGTERM must not add a second line (signals.c). */
+    if (rc != ED_EXIT_OK) ed_signals_quiet();
     ed_args_free(&a);
     ed_dist_free(&d);
     MPI_Finalize();
